@@ -1,0 +1,24 @@
+/* Command-line parsing into a vm_config; pure, so it is unit-tested. */
+#ifndef MVM_CLI_H
+#define MVM_CLI_H
+
+#include "mvm/vm.h"
+
+struct mvm_err;
+
+#define MVM_DEFAULT_CPUS 1
+#define MVM_DEFAULT_MEM_MIB 128
+
+/*
+ * Parse `run` options (argv[0] is "run"). Returns 0, 1 when --help was
+ * asked (usage printed by the caller), or a negative errno with a message
+ * naming the bad option.
+ */
+int cli_parse_run(int argc, char **argv, struct vm_config *cfg,
+		  struct mvm_err *err);
+/* Parse a decimal count for option opt ("--cpus"), within [0, max]. */
+int cli_parse_u64(const char *opt, const char *s, unsigned long long max,
+		  unsigned long long *out, struct mvm_err *err);
+extern const char cli_run_usage[];
+
+#endif

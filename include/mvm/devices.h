@@ -1,0 +1,29 @@
+/*
+ * Legacy platform devices, each a bus handler hanging off struct vm:
+ * the 8250 UART, the i8042 (reset line), the ACPI PM1a block, the 0xCF9
+ * reset port and the isa-debug-exit port.
+ */
+#ifndef MVM_DEVICES_H
+#define MVM_DEVICES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vm;
+struct mvm_err;
+struct serial;
+
+int serial_create(struct vm *vm, uint16_t port, unsigned irq, int out_fd,
+		  struct serial **out, struct mvm_err *err);
+void serial_destroy(struct serial *s);
+/* Queue bytes for the guest to read; returns how many were taken. */
+size_t serial_rx_push(struct serial *s, const uint8_t *buf, size_t len);
+size_t serial_rx_room(struct serial *s);
+
+int debug_exit_create(struct vm *vm, struct mvm_err *err);
+int pm_create(struct vm *vm, struct mvm_err *err); /* PM1a + 0xCF9 reset */
+struct i8042;
+int i8042_create(struct vm *vm, struct i8042 **out, struct mvm_err *err);
+void i8042_destroy(struct i8042 *k);
+
+#endif

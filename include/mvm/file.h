@@ -1,0 +1,20 @@
+/* Read-only mappings of input files (kernel, initrd), with clear errors. */
+#ifndef MVM_FILE_H
+#define MVM_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct mvm_err;
+
+struct mapped_file {
+	const uint8_t *data;
+	size_t size;
+};
+
+/* role names the culprit in messages: "kernel", "initrd". */
+int file_map(const char *role, const char *path, struct mapped_file *out,
+	     struct mvm_err *err);
+void file_unmap(struct mapped_file *f);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * Where mvm puts things in guest physical memory and I/O space. One table,
+ * so the boot loaders, ACPI and the devices can never disagree.
+ */
+#ifndef MVM_LAYOUT_H
+#define MVM_LAYOUT_H
+
+/* Low memory, below 1 MiB. */
+#define LAYOUT_GDT 0x500ULL         /* boot GDT (flat 32/64-bit segments) */
+#define LAYOUT_STACK_TOP 0x5ff0ULL  /* initial stack for 32-bit entries */
+#define LAYOUT_BOOT_INFO 0x6000ULL  /* multiboot info or hvm_start_info, 4K */
+#define LAYOUT_ZERO_PAGE 0x7000ULL  /* Linux boot_params, 4K */
+#define LAYOUT_PML4 0x9000ULL       /* identity map of the low 4 GiB: */
+#define LAYOUT_PDPT 0xa000ULL       /*   PML4, PDPT, then 4 PDs of */
+#define LAYOUT_PD 0xb000ULL         /*   2 MiB pages at 0xb000..0xefff */
+#define LAYOUT_CMDLINE 0x20000ULL   /* kernel command line */
+#define LAYOUT_CMDLINE_MAX 0x10000ULL
+#define LAYOUT_EBDA 0x9fc00ULL      /* reserved from here to 1 MiB */
+#define LAYOUT_ACPI 0xe0000ULL      /* RSDP first, then the other tables */
+#define LAYOUT_ACPI_END 0x100000ULL
+#define LAYOUT_HIGH 0x100000ULL     /* 1 MiB: kernels load at or above */
+
+/* MMIO in the 32-bit hole. */
+#define LAYOUT_IOAPIC 0xfec00000ULL
+#define LAYOUT_LAPIC 0xfee00000ULL
+
+/* Port I/O. */
+#define PORT_I8042_DATA 0x60
+#define PORT_I8042_CMD 0x64
+#define PORT_DEBUG_EXIT 0xf4   /* QEMU isa-debug-exit compatible */
+#define PORT_COM1 0x3f8
+#define PORT_PM_BASE 0x600      /* ACPI PM1a event (4) + control (2) */
+#define PORT_PM1A_EVT PORT_PM_BASE
+#define PORT_PM1A_CNT (PORT_PM_BASE + 4)
+#define PORT_PM_LEN 6
+#define PORT_RESET 0xcf9        /* FADT RESET_REG */
+#define RESET_VALUE 0x06
+
+/* Legacy IRQs (IOAPIC pins). */
+#define IRQ_COM1 4
+#define IRQ_SCI 9
+#define IRQ_I8042_KBD 1
+
+/* SLP_TYP value mvm gives \_S5 in the DSDT: writing it with SLP_EN powers off. */
+#define ACPI_S5_SLP_TYP 5
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * The VMM's one event loop: a single io_uring on the main thread. Everything
+ * that is not a vCPU runs here: the console, signals, timers, and later the
+ * devices and the API. Each submission carries a struct loop_op whose done()
+ * is called with the completion, so subscribers need no central switch.
+ */
+#ifndef MVM_LOOP_H
+#define MVM_LOOP_H
+
+#include <liburing.h>
+#include <stdbool.h>
+
+struct mvm_err;
+struct loop_op;
+
+typedef void (*loop_done_fn)(struct loop_op *op, int res, unsigned flags);
+
+struct loop_op {
+	loop_done_fn done;
+};
+
+struct loop {
+	struct io_uring ring;
+	bool stop;
+	unsigned inflight; /* submitted ops whose final completion is pending */
+};
+
+/*
+ * A readiness subscription: fn(ctx) runs on the loop thread each time fd is
+ * readable. Implemented with multishot poll, re-armed when the kernel drops
+ * it, so a subscriber just drains its fd.
+ */
+struct loop_watch {
+	struct loop_op op;
+	struct loop *loop;
+	int fd;
+	bool armed;
+	bool cancelled;
+	void (*fn)(void *ctx);
+	void *ctx;
+};
+
+int loop_init(struct loop *l, unsigned entries, struct mvm_err *err);
+void loop_fini(struct loop *l);
+
+/* An SQE for the caller to fill; its user_data must be a struct loop_op *. */
+struct io_uring_sqe *loop_sqe(struct loop *l);
+void loop_prep(struct loop *l, struct io_uring_sqe *sqe, struct loop_op *op);
+
+int loop_watch_add(struct loop *l, struct loop_watch *w, int fd,
+		   void (*fn)(void *ctx), void *ctx);
+/* Stop watching; returns once the kernel has let go of w. */
+void loop_watch_cancel(struct loop_watch *w);
+
+/* Run until loop_stop(); returns 0 or a negative errno from io_uring. */
+int loop_run(struct loop *l);
+void loop_stop(struct loop *l);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * Guest physical memory: memfd-backed regions mapped into this process and
+ * registered with KVM. Every access to guest memory made on behalf of the
+ * guest goes through gm_ptr(), which refuses ranges that are not wholly
+ * inside one region, so hostile guest addresses can never reach host memory.
+ */
+#ifndef MVM_MEM_H
+#define MVM_MEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mvm_err;
+
+/* x86 layout: RAM below the 32-bit hole, then the rest above 4 GiB. */
+#define MEM_HOLE_START 0xC0000000ULL /* PCI MMIO, IOAPIC, LAPIC live here */
+#define MEM_HOLE_END 0x100000000ULL
+#define MEM_MAX_REGIONS 8
+
+struct mem_region {
+	uint64_t gpa;
+	uint64_t size;
+	uint8_t *hva;
+	int memfd;
+};
+
+struct guest_mem {
+	struct mem_region r[MEM_MAX_REGIONS];
+	int nr;
+	uint64_t ram_size; /* total bytes of RAM over all regions */
+};
+
+/* Allocate ram_bytes of RAM laid out around the 32-bit hole. */
+int gm_alloc(struct guest_mem *gm, uint64_t ram_bytes, struct mvm_err *err);
+/* Add a region backed by caller-provided host memory (tests, fuzzers). */
+int gm_add_host(struct guest_mem *gm, uint64_t gpa, void *hva, uint64_t size);
+void gm_free(struct guest_mem *gm);
+
+/* Host pointer for [gpa, gpa+len) or NULL if any byte is outside RAM. */
+void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+bool gm_is_ram(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src,
+	     uint64_t len);
+int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, uint64_t len);
+
+/* Highest RAM address below 4 GiB (exclusive end of low RAM). */
+uint64_t gm_low_end(const struct guest_mem *gm);
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * vCPUs: one thread each, looping on KVM_RUN and dispatching exits to the
+ * buses. Other threads never issue ioctls on a vCPU fd; they kick the vCPU
+ * (a signal plus immediate_exit) and let it run the request itself.
+ */
+#ifndef MVM_VCPU_H
+#define MVM_VCPU_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+struct vm;
+struct mvm_err;
+struct boot_entry;
+
+/* Signal used to kick vCPU threads out of KVM_RUN. */
+#define VCPU_KICK_SIGNAL SIGUSR1
+
+struct vcpu {
+	struct vm *vm;
+	unsigned id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool thread_started;
+	atomic_bool exit_thread;
+};
+
+int vcpu_create(struct vm *vm, unsigned id, struct vcpu **out,
+		struct mvm_err *err);
+void vcpu_destroy(struct vcpu *v);
+int vcpu_start(struct vcpu *v, struct mvm_err *err);
+/* Make the thread leave KVM_RUN soon; safe from any thread. */
+void vcpu_kick(struct vcpu *v);
+/* Ask the thread to end, kick it and join it. */
+void vcpu_join(struct vcpu *v);
+
+/* Install the kick signal's (empty) handler once per process. */
+int vcpu_signals_init(struct mvm_err *err);
+
+/* CPUID for vCPU id out of KVM's supported set (cpuid.c). */
+int vcpu_set_cpuid(struct vcpu *v, struct mvm_err *err);
+/* Boot vCPU registers for the loader's entry (regs.c). */
+int vcpu_set_boot_regs(struct vcpu *v, const struct boot_entry *e,
+		       struct mvm_err *err);
+/* LAPIC LINT0 = ExtINT, LINT1 = NMI, as firmware leaves them (regs.c). */
+int vcpu_set_lapic_lints(struct vcpu *v, struct mvm_err *err);
+
+/* Handle one KVM exit; returns false when the thread must stop (exit.c). */
+bool vcpu_handle_exit(struct vcpu *v);
+/* Report a fatal exit with RIP and key registers, stopping the VM. */
+void vcpu_fatal(struct vcpu *v, const char *reason);
+
+#endif

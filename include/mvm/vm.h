@@ -1,0 +1,105 @@
+/*
+ * struct vm owns everything of one virtual machine: KVM fds, guest memory,
+ * the I/O buses, the vCPUs and the platform devices. Nothing lives in
+ * globals, so tests can build VMs in-process.
+ */
+#ifndef MVM_VM_H
+#define MVM_VM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mvm/boot.h"
+#include "mvm/bus.h"
+#include "mvm/loop.h"
+#include "mvm/mem.h"
+
+struct mvm_err;
+struct vcpu;
+struct serial;
+struct i8042;
+
+enum vm_on_reboot {
+	VM_ON_REBOOT_EXIT,
+	VM_ON_REBOOT_RESTART,
+};
+
+struct vm_config {
+	const char *kernel;
+	const char *initrd;  /* NULL: none */
+	const char *cmdline; /* never NULL */
+	unsigned cpus;
+	uint64_t mem_mib;
+	enum vm_on_reboot on_reboot;
+	int console_in;  /* fd the UART reads from, -1 for none */
+	int console_out; /* fd the UART writes to */
+};
+
+/* Why a VM stopped; decides mvm's exit status. */
+enum vm_stop_kind {
+	VM_STOP_NONE,
+	VM_STOP_POWEROFF,   /* ACPI S5 */
+	VM_STOP_REBOOT,     /* i8042 reset, 0xCF9, KVM system reset */
+	VM_STOP_DEBUG_EXIT, /* isa-debug-exit write */
+	VM_STOP_QUIT,       /* Ctrl-A x on the console */
+	VM_STOP_SIGNAL,     /* SIGTERM/SIGINT/SIGHUP to mvm */
+	VM_STOP_ERROR,      /* triple fault, KVM error, unexpected exit */
+};
+
+struct vm {
+	struct vm_config cfg;
+	int kvm_fd;
+	int vm_fd;
+	int vcpu_mmap_size;
+	struct kvm_cpuid2 *supported_cpuid;
+
+	struct guest_mem mem;
+	struct bus pio;
+	struct bus mmio;
+	struct loop *loop;
+	struct boot_entry entry;
+
+	struct vcpu **vcpus;
+	unsigned nr_vcpus;
+
+	struct serial *serial;
+	struct i8042 *i8042;
+
+	/* Stop requests arrive from vCPU threads; the first one wins. */
+	pthread_mutex_t stop_lock;
+	atomic_bool stopping;
+	enum vm_stop_kind stop_kind;
+	int stop_status;
+	char stop_msg[1024];
+	int stop_efd;
+	struct loop_watch stop_watch;
+};
+
+/* Validate cfg against the host before anything is allocated. */
+int vm_check_config(const struct vm_config *cfg, struct mvm_err *err);
+/* Build the VM: memory, kernel, ACPI, devices and vCPUs (not yet running). */
+int vm_create(struct vm *vm, const struct vm_config *cfg, struct loop *loop,
+	      struct mvm_err *err);
+/* Start the vCPU threads. */
+int vm_start(struct vm *vm, struct mvm_err *err);
+/*
+ * Ask the VM to stop, from any thread. The first request decides the kind
+ * and status; the loop is woken and stops. msg may be NULL.
+ */
+void vm_request_stop(struct vm *vm, enum vm_stop_kind kind, int status,
+		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Stop and join the vCPUs, free everything. Safe on a partly built VM. */
+void vm_destroy(struct vm *vm);
+
+/* Raise or lower a legacy IRQ line (IOAPIC pin / PIC). */
+int vm_irq_line(struct vm *vm, unsigned irq, int level);
+
+/* Host limits, for validation and messages. */
+int vm_host_max_vcpus(int kvm_fd);
+uint64_t vm_host_mem_mib(void);
+int vm_open_kvm(struct mvm_err *err);
+
+#endif

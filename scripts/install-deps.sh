@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install the Debian packages mvm needs to build, test and run, but only
+# those missing, so that a second `make` costs nothing.
+set -euo pipefail
+
+packages=(
+	# build
+	meson ninja-build pkg-config gcc libc6-dev
+	liburing-dev libjson-c-dev libfdt-dev
+	# tests and fuzzing
+	libcriterion-dev clang
+	# default guest and the lab: kernel extraction, initramfs, emulator
+	busybox-static cpio kmod xz-utils zstd qemu-system-x86 qemu-utils
+	# networking tests (namespaces, taps)
+	iproute2
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "installing: ${missing[*]}"
+if [[ $(id -u) -ne 0 ]]; then
+	echo "error: packages missing (${missing[*]}) and not root; install them with apt-get" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

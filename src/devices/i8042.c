@@ -1,0 +1,166 @@
+/*
+ * Enough of an i8042 keyboard controller for Linux to probe it, and for its
+ * reset line: command 0xFE (pulse reset) or an output-port write that drops
+ * bit 0 reboots the VM. There is no keyboard behind it; keyboard commands
+ * are acknowledged so drivers do not time out.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mvm/devices.h"
+#include "mvm/err.h"
+#include "mvm/layout.h"
+#include "mvm/vm.h"
+
+#define STS_OBF 0x01
+#define STS_SYS 0x04
+#define STS_CMD 0x08 /* last write was a command */
+#define STS_AUX 0x20 /* output buffer holds aux data */
+
+#define CMD_READ_CTR 0x20
+#define CMD_WRITE_CTR 0x60
+#define CMD_AUX_DISABLE 0xa7
+#define CMD_AUX_ENABLE 0xa8
+#define CMD_AUX_TEST 0xa9
+#define CMD_SELF_TEST 0xaa
+#define CMD_KBD_TEST 0xab
+#define CMD_KBD_DISABLE 0xad
+#define CMD_KBD_ENABLE 0xae
+#define CMD_READ_OUTPORT 0xd0
+#define CMD_WRITE_OUTPORT 0xd1
+#define CMD_WRITE_AUX 0xd4
+#define CMD_PULSE_RESET 0xfe
+
+#define CTR_KBD_INT 0x01
+
+struct i8042 {
+	struct vm *vm;
+	pthread_mutex_t lock;
+	uint8_t ctr;
+	uint8_t status;
+	uint8_t pending_cmd; /* command waiting for its data byte */
+	uint8_t outq[16];
+	unsigned outq_len;
+};
+
+static void push(struct i8042 *k, uint8_t b)
+{
+	if (k->outq_len < sizeof(k->outq))
+		k->outq[k->outq_len++] = b;
+}
+
+static void update_irq(struct i8042 *k)
+{
+	vm_irq_line(k->vm, IRQ_I8042_KBD,
+		    k->outq_len && (k->ctr & CTR_KBD_INT));
+}
+
+static void command(struct i8042 *k, uint8_t cmd)
+{
+	switch (cmd) {
+	case CMD_READ_CTR:
+		push(k, k->ctr);
+		break;
+	case CMD_WRITE_CTR:
+	case CMD_WRITE_OUTPORT:
+	case CMD_WRITE_AUX:
+		k->pending_cmd = cmd;
+		break;
+	case CMD_SELF_TEST:
+		push(k, 0x55);
+		break;
+	case CMD_KBD_TEST:
+	case CMD_AUX_TEST:
+		push(k, 0x00);
+		break;
+	case CMD_READ_OUTPORT:
+		push(k, 0x01);
+		break;
+	case CMD_PULSE_RESET:
+		vm_request_stop(k->vm, VM_STOP_REBOOT, 0, NULL);
+		break;
+	default:
+		break; /* enables/disables need no state here */
+	}
+}
+
+static void data_write(struct i8042 *k, uint8_t v)
+{
+	uint8_t cmd = k->pending_cmd;
+
+	k->pending_cmd = 0;
+	switch (cmd) {
+	case CMD_WRITE_CTR:
+		k->ctr = v;
+		break;
+	case CMD_WRITE_OUTPORT:
+		if (!(v & 0x01)) /* bit 0 is the CPU reset line, active low */
+			vm_request_stop(k->vm, VM_STOP_REBOOT, 0, NULL);
+		break;
+	case CMD_WRITE_AUX:
+		break; /* no mouse: say nothing, as absent hardware does */
+	default:
+		push(k, 0xfa); /* ACK a keyboard command */
+		if (v == 0xff)
+			push(k, 0xaa); /* reset: self-test passed */
+		break;
+	}
+}
+
+static void i8042_io(void *ctx, uint64_t off, uint8_t *data, uint32_t len,
+		     bool is_write)
+{
+	struct i8042 *k = ctx;
+	uint8_t port = (uint8_t)(PORT_I8042_DATA + off);
+
+	if (len != 1) {
+		if (!is_write)
+			memset(data, 0xff, len);
+		return;
+	}
+	pthread_mutex_lock(&k->lock);
+	if (port == PORT_I8042_CMD && is_write) {
+		command(k, data[0]);
+	} else if (port == PORT_I8042_CMD) {
+		data[0] = k->status | (k->outq_len ? STS_OBF : 0);
+	} else if (port == PORT_I8042_DATA && is_write) {
+		data_write(k, data[0]);
+	} else if (port == PORT_I8042_DATA) {
+		data[0] = k->outq_len ? k->outq[0] : 0;
+		if (k->outq_len)
+			memmove(k->outq, k->outq + 1, --k->outq_len);
+	} else if (!is_write) {
+		data[0] = 0xff;
+	}
+	update_irq(k);
+	pthread_mutex_unlock(&k->lock);
+}
+
+int i8042_create(struct vm *vm, struct i8042 **out, struct mvm_err *err)
+{
+	struct i8042 *k = calloc(1, sizeof(*k));
+	int ret;
+
+	if (!k)
+		return mvm_fail(err, -ENOMEM, "out of memory");
+	k->vm = vm;
+	k->status = STS_SYS;
+	k->ctr = CTR_KBD_INT;
+	pthread_mutex_init(&k->lock, NULL);
+	/* 0x60..0x64 as one range; 0x61-0x63 read as open bus. */
+	ret = bus_add(&vm->pio, PORT_I8042_DATA, 5, i8042_io, k);
+	if (ret) {
+		pthread_mutex_destroy(&k->lock);
+		free(k);
+		return mvm_fail(err, ret, "i8042 ports busy");
+	}
+	*out = k;
+	return 0;
+}
+
+void i8042_destroy(struct i8042 *k)
+{
+	pthread_mutex_destroy(&k->lock);
+	free(k);
+}

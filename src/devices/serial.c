@@ -1,0 +1,253 @@
+/*
+ * A 16550A UART. Register accesses arrive on vCPU threads (PIO exits);
+ * received bytes arrive from the event loop, so the state is under a mutex.
+ * Output is written straight to the console fd: the guest's own pace is the
+ * buffer, and nothing is held back that a crash could lose.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mvm/devices.h"
+#include "mvm/err.h"
+#include "mvm/vm.h"
+
+#define RX_SIZE 4096
+
+enum {
+	REG_DATA = 0, /* RBR/THR, or DLL with DLAB */
+	REG_IER = 1,  /* or DLM with DLAB */
+	REG_IIR = 2,  /* read: IIR, write: FCR */
+	REG_LCR = 3,
+	REG_MCR = 4,
+	REG_LSR = 5,
+	REG_MSR = 6,
+	REG_SCR = 7,
+};
+
+#define IER_RDI 0x01
+#define IER_THRI 0x02
+#define IIR_NO_INT 0x01
+#define IIR_THRI 0x02
+#define IIR_RDI 0x04
+#define IIR_FIFO 0xc0
+#define FCR_FIFO_ENABLE 0x01
+#define FCR_CLEAR_RX 0x02
+#define LCR_DLAB 0x80
+#define MCR_LOOP 0x10
+#define LSR_DR 0x01
+#define LSR_THRE 0x20
+#define LSR_TEMT 0x40
+#define MSR_DCD 0x80
+#define MSR_DSR 0x20
+#define MSR_CTS 0x10
+
+struct serial {
+	struct vm *vm;
+	pthread_mutex_t lock;
+	unsigned irq;
+	int out_fd;
+	uint8_t ier, lcr, mcr, scr, fcr, dll, dlm;
+	bool thri_pending; /* THR-empty interrupt not yet acknowledged */
+	int irq_level;
+	uint8_t rx[RX_SIZE];
+	size_t rx_head, rx_len;
+};
+
+static void update_irq(struct serial *s)
+{
+	int level = ((s->ier & IER_RDI) && s->rx_len) ||
+		    ((s->ier & IER_THRI) && s->thri_pending);
+
+	if (level != s->irq_level) {
+		s->irq_level = level;
+		vm_irq_line(s->vm, s->irq, level);
+	}
+}
+
+static uint8_t iir(struct serial *s)
+{
+	uint8_t fifo = (s->fcr & FCR_FIFO_ENABLE) ? IIR_FIFO : 0;
+
+	if ((s->ier & IER_RDI) && s->rx_len)
+		return fifo | IIR_RDI;
+	if ((s->ier & IER_THRI) && s->thri_pending) {
+		/* Reading IIR acknowledges the THR-empty interrupt. */
+		s->thri_pending = false;
+		return fifo | IIR_THRI;
+	}
+	return fifo | IIR_NO_INT;
+}
+
+static void rx_put(struct serial *s, uint8_t b)
+{
+	if (s->rx_len == RX_SIZE)
+		return;
+	s->rx[(s->rx_head + s->rx_len) % RX_SIZE] = b;
+	s->rx_len++;
+}
+
+static uint8_t rx_get(struct serial *s)
+{
+	uint8_t b;
+
+	if (!s->rx_len)
+		return 0;
+	b = s->rx[s->rx_head];
+	s->rx_head = (s->rx_head + 1) % RX_SIZE;
+	s->rx_len--;
+	return b;
+}
+
+static void transmit(struct serial *s, uint8_t b)
+{
+	if (s->mcr & MCR_LOOP) {
+		rx_put(s, b); /* loopback: drivers probe the UART this way */
+	} else if (s->out_fd >= 0) {
+		ssize_t n;
+
+		do
+			n = write(s->out_fd, &b, 1);
+		while (n < 0 && errno == EINTR);
+	}
+	s->thri_pending = true;
+}
+
+static uint8_t reg_read(struct serial *s, unsigned reg)
+{
+	bool dlab = s->lcr & LCR_DLAB;
+
+	switch (reg) {
+	case REG_DATA:
+		return dlab ? s->dll : rx_get(s);
+	case REG_IER:
+		return dlab ? s->dlm : s->ier;
+	case REG_IIR:
+		return iir(s);
+	case REG_LCR:
+		return s->lcr;
+	case REG_MCR:
+		return s->mcr;
+	case REG_LSR:
+		return LSR_THRE | LSR_TEMT | (s->rx_len ? LSR_DR : 0);
+	case REG_MSR:
+		if (s->mcr & MCR_LOOP) /* outputs looped to inputs */
+			return (uint8_t)(((s->mcr & 0x0c) << 4) |
+					 ((s->mcr & 0x01) << 5) |
+					 ((s->mcr & 0x02) << 3));
+		return MSR_DCD | MSR_DSR | MSR_CTS;
+	default:
+		return s->scr;
+	}
+}
+
+static void reg_write(struct serial *s, unsigned reg, uint8_t v)
+{
+	bool dlab = s->lcr & LCR_DLAB;
+
+	switch (reg) {
+	case REG_DATA:
+		if (dlab)
+			s->dll = v;
+		else
+			transmit(s, v);
+		break;
+	case REG_IER:
+		if (dlab) {
+			s->dlm = v;
+		} else {
+			/* Enabling THRI with an empty THR raises it at once. */
+			if ((v & IER_THRI) && !(s->ier & IER_THRI))
+				s->thri_pending = true;
+			s->ier = v & 0x0f;
+		}
+		break;
+	case REG_IIR:
+		s->fcr = v;
+		if (v & FCR_CLEAR_RX)
+			s->rx_len = 0;
+		break;
+	case REG_LCR:
+		s->lcr = v;
+		break;
+	case REG_MCR:
+		s->mcr = v & 0x1f;
+		break;
+	case REG_SCR:
+		s->scr = v;
+		break;
+	default:
+		break; /* LSR/MSR are read-only */
+	}
+}
+
+static void serial_io(void *ctx, uint64_t off, uint8_t *data, uint32_t len,
+		      bool is_write)
+{
+	struct serial *s = ctx;
+
+	if (len != 1 || off > 7) {
+		if (!is_write)
+			memset(data, 0xff, len);
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	if (is_write)
+		reg_write(s, (unsigned)off, data[0]);
+	else
+		data[0] = reg_read(s, (unsigned)off);
+	update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+size_t serial_rx_room(struct serial *s)
+{
+	size_t room;
+
+	pthread_mutex_lock(&s->lock);
+	room = RX_SIZE - s->rx_len;
+	pthread_mutex_unlock(&s->lock);
+	return room;
+}
+
+size_t serial_rx_push(struct serial *s, const uint8_t *buf, size_t len)
+{
+	size_t n;
+
+	pthread_mutex_lock(&s->lock);
+	for (n = 0; n < len && s->rx_len < RX_SIZE; n++)
+		rx_put(s, buf[n]);
+	update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+int serial_create(struct vm *vm, uint16_t port, unsigned irq, int out_fd,
+		  struct serial **out, struct mvm_err *err)
+{
+	struct serial *s = calloc(1, sizeof(*s));
+	int ret;
+
+	if (!s)
+		return mvm_fail(err, -ENOMEM, "out of memory");
+	s->vm = vm;
+	s->irq = irq;
+	s->out_fd = out_fd;
+	s->mcr = 0x08; /* OUT2: the PC gate that routes the IRQ */
+	pthread_mutex_init(&s->lock, NULL);
+	ret = bus_add(&vm->pio, port, 8, serial_io, s);
+	if (ret) {
+		pthread_mutex_destroy(&s->lock);
+		free(s);
+		return mvm_fail(err, ret, "serial at %#x: port busy", port);
+	}
+	*out = s;
+	return 0;
+}
+
+void serial_destroy(struct serial *s)
+{
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}

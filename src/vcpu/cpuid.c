@@ -1,0 +1,111 @@
+/*
+ * Per-vCPU CPUID: KVM's supported set, with a coherent topology (one
+ * package, one thread per core, APIC ID = vCPU index) and the hypervisor
+ * bit. Guests size their per-CPU structures from these leaves, so they must
+ * agree with the MADT.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "mvm/err.h"
+#include "mvm/vcpu.h"
+#include "mvm/vm.h"
+
+#define CPUID_1_ECX_HYPERVISOR (1u << 31)
+#define CPUID_1_EDX_HTT (1u << 28)
+
+struct topo {
+	unsigned id;        /* APIC ID of this vCPU */
+	unsigned nr;        /* vCPUs in the package */
+	unsigned core_bits; /* APIC ID bits that number the cores */
+};
+
+static unsigned bits_for(unsigned n)
+{
+	unsigned b = 0;
+
+	while ((1u << b) < n)
+		b++;
+	return b;
+}
+
+/* Leaves 0xB and 0x1F: level 0 is SMT (1 thread), level 1 the cores. */
+static void fix_ext_topology(struct kvm_cpuid_entry2 *e, const struct topo *t)
+{
+	e->edx = t->id;
+	switch (e->index) {
+	case 0:
+		e->eax = 0;
+		e->ebx = 1;
+		e->ecx = (1u << 8) | 0;
+		break;
+	case 1:
+		e->eax = t->core_bits;
+		e->ebx = t->nr;
+		e->ecx = (2u << 8) | 1;
+		break;
+	default:
+		e->eax = e->ebx = 0;
+		e->ecx = e->index;
+		break;
+	}
+}
+
+static void fix_entry(struct kvm_cpuid_entry2 *e, const struct topo *t)
+{
+	switch (e->function) {
+	case 0x1:
+		e->ebx = (e->ebx & 0xffff) | (t->id << 24) |
+			 ((1u << t->core_bits) << 16);
+		e->ecx |= CPUID_1_ECX_HYPERVISOR;
+		if (t->nr > 1)
+			e->edx |= CPUID_1_EDX_HTT;
+		else
+			e->edx &= ~CPUID_1_EDX_HTT;
+		break;
+	case 0x4:
+		/* Intel cache leaves: cores per package, and who shares L3. */
+		e->eax &= 0x3fff;
+		e->eax |= ((1u << t->core_bits) - 1) << 26;
+		if (((e->eax >> 5) & 7) == 3)
+			e->eax |= ((1u << t->core_bits) - 1) << 14;
+		break;
+	case 0xb:
+	case 0x1f:
+		fix_ext_topology(e, t);
+		break;
+	case 0x80000008:
+		e->ecx = (e->ecx & ~0xf0ffu) | (t->core_bits << 12) |
+			 (t->nr - 1);
+		break;
+	case 0x8000001e:
+		e->eax = t->id;
+		e->ebx = t->id & 0xff; /* core id; one thread per core */
+		e->ecx = 0;            /* node 0 */
+		break;
+	default:
+		break;
+	}
+}
+
+int vcpu_set_cpuid(struct vcpu *v, struct mvm_err *err)
+{
+	const struct kvm_cpuid2 *sup = v->vm->supported_cpuid;
+	struct topo t = { .id = v->id, .nr = v->vm->cfg.cpus };
+	size_t sz = sizeof(*sup) + sup->nent * sizeof(sup->entries[0]);
+	struct kvm_cpuid2 *c = malloc(sz);
+	int ret = 0;
+
+	if (!c)
+		return mvm_fail(err, -ENOMEM, "out of memory");
+	memcpy(c, sup, sz);
+	t.core_bits = bits_for(t.nr);
+	for (unsigned i = 0; i < c->nent; i++)
+		fix_entry(&c->entries[i], &t);
+	if (ioctl(v->fd, KVM_SET_CPUID2, c) < 0)
+		ret = mvm_fail(err, -errno, "vcpu %u: KVM_SET_CPUID2: %s",
+			       v->id, strerror(errno));
+	free(c);
+	return ret;
+}

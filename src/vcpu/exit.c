@@ -1,0 +1,135 @@
+/*
+ * KVM exit dispatch. PIO and MMIO go to the VM's buses; everything that
+ * ends the VM is turned into one stop request with a reason a person can
+ * act on.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "mvm/vcpu.h"
+#include "mvm/vm.h"
+
+static void handle_io(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	bool write = run->io.direction == KVM_EXIT_IO_OUT;
+
+	/* String I/O arrives as count back-to-back elements. */
+	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
+		if (!bus_dispatch(&v->vm->pio, run->io.port, data, run->io.size,
+				  write) && !write)
+			memset(data, 0xff, run->io.size); /* open bus */
+	}
+}
+
+static void handle_mmio(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	uint32_t len = run->mmio.len;
+
+	if (len > sizeof(run->mmio.data))
+		len = sizeof(run->mmio.data);
+	if (!bus_dispatch(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data,
+			  len, run->mmio.is_write) && !run->mmio.is_write)
+		memset(run->mmio.data, 0xff, len);
+}
+
+void vcpu_fatal(struct vcpu *v, const char *reason)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	char regs[512] = "registers unavailable";
+
+	if (ioctl(v->fd, KVM_GET_REGS, &r) == 0 &&
+	    ioctl(v->fd, KVM_GET_SREGS, &s) == 0)
+		snprintf(regs, sizeof(regs),
+			 "RIP=%#llx RSP=%#llx RAX=%#llx RBX=%#llx RCX=%#llx "
+			 "RDX=%#llx RFLAGS=%#llx CS=%#x CR0=%#llx CR2=%#llx "
+			 "CR3=%#llx CR4=%#llx EFER=%#llx",
+			 r.rip, r.rsp, r.rax, r.rbx, r.rcx, r.rdx, r.rflags,
+			 s.cs.selector, s.cr0, s.cr2, s.cr3, s.cr4, s.efer);
+	vm_request_stop(v->vm, VM_STOP_ERROR, 2, "vcpu %u: %s: %s", v->id,
+			reason, regs);
+}
+
+static void internal_error(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	char why[128];
+	const char *kind;
+
+	switch (run->internal.suberror) {
+	case KVM_INTERNAL_ERROR_EMULATION:
+		kind = "emulation failure";
+		break;
+	case KVM_INTERNAL_ERROR_SIMUL_EX:
+		kind = "exception while delivering an exception";
+		break;
+	case KVM_INTERNAL_ERROR_DELIVERY_EV:
+		kind = "event delivery failure";
+		break;
+	default:
+		kind = "internal error";
+		break;
+	}
+	snprintf(why, sizeof(why), "KVM %s (suberror %u)", kind,
+		 run->internal.suberror);
+	vcpu_fatal(v, why);
+}
+
+static bool system_event(struct vcpu *v)
+{
+	switch (v->run->system_event.type) {
+	case KVM_SYSTEM_EVENT_SHUTDOWN:
+		vm_request_stop(v->vm, VM_STOP_POWEROFF, 0, NULL);
+		return false;
+	case KVM_SYSTEM_EVENT_RESET:
+		vm_request_stop(v->vm, VM_STOP_REBOOT, 0, NULL);
+		return false;
+	default:
+		vcpu_fatal(v, "guest crash reported by KVM");
+		return false;
+	}
+}
+
+bool vcpu_handle_exit(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	char why[96];
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		handle_io(v);
+		return true;
+	case KVM_EXIT_MMIO:
+		handle_mmio(v);
+		return true;
+	case KVM_EXIT_INTR:
+		return true;
+	case KVM_EXIT_SHUTDOWN:
+		vcpu_fatal(v, "triple fault (guest shutdown)");
+		return false;
+	case KVM_EXIT_SYSTEM_EVENT:
+		return system_event(v);
+	case KVM_EXIT_INTERNAL_ERROR:
+		internal_error(v);
+		return false;
+	case KVM_EXIT_FAIL_ENTRY:
+		snprintf(why, sizeof(why), "VM entry failed (reason %#llx)",
+			 (unsigned long long)run->fail_entry
+				 .hardware_entry_failure_reason);
+		vcpu_fatal(v, why);
+		return false;
+	case KVM_EXIT_HLT:
+		/* The in-kernel LAPIC handles HLT; a HLT exit means none. */
+		vcpu_fatal(v, "HLT exit without an in-kernel LAPIC");
+		return false;
+	default:
+		snprintf(why, sizeof(why), "unexpected KVM exit reason %u",
+			 run->exit_reason);
+		vcpu_fatal(v, why);
+		return false;
+	}
+}

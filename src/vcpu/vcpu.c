@@ -1,0 +1,143 @@
+/*
+ * vCPU threads. Each loops on KVM_RUN; a kick (VCPU_KICK_SIGNAL plus
+ * run->immediate_exit) brings it out so it can notice requests. The kick
+ * signal is blocked everywhere except inside KVM_RUN's sigmask window, so a
+ * kick can never be lost between the check and the ioctl.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "mvm/err.h"
+#include "mvm/vcpu.h"
+#include "mvm/vm.h"
+
+static void kick_handler(int sig)
+{
+	(void)sig; /* Its only job is to interrupt KVM_RUN with EINTR. */
+}
+
+int vcpu_signals_init(struct mvm_err *err)
+{
+	struct sigaction sa = { .sa_handler = kick_handler };
+	sigset_t set;
+
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0)
+		return mvm_fail(err, -errno, "sigaction: %s", strerror(errno));
+	sigemptyset(&set);
+	sigaddset(&set, VCPU_KICK_SIGNAL);
+	/* Blocked by default; vCPUs unblock it only during KVM_RUN. */
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	return 0;
+}
+
+int vcpu_create(struct vm *vm, unsigned id, struct vcpu **out,
+		struct mvm_err *err)
+{
+	struct vcpu *v = calloc(1, sizeof(*v));
+	void *run;
+
+	*out = NULL;
+	if (!v)
+		return mvm_fail(err, -ENOMEM, "out of memory");
+	v->vm = vm;
+	v->id = id;
+	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
+	if (v->fd < 0) {
+		int e = errno;
+		free(v);
+		return mvm_fail(err, -e, "vcpu %u: KVM_CREATE_VCPU: %s", id,
+				strerror(e));
+	}
+	run = mmap(NULL, (size_t)vm->vcpu_mmap_size, PROT_READ | PROT_WRITE,
+		   MAP_SHARED, v->fd, 0);
+	if (run == MAP_FAILED) {
+		int e = errno;
+		close(v->fd);
+		free(v);
+		return mvm_fail(err, -e, "vcpu %u: mmap kvm_run: %s", id,
+				strerror(e));
+	}
+	v->run = run;
+	*out = v;
+	return 0;
+}
+
+void vcpu_destroy(struct vcpu *v)
+{
+	if (!v)
+		return;
+	munmap(v->run, (size_t)v->vm->vcpu_mmap_size);
+	close(v->fd);
+	free(v);
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	char name[16];
+
+	snprintf(name, sizeof(name), "mvm-vcpu%u", v->id);
+	pthread_setname_np(pthread_self(), name);
+	while (!atomic_load(&v->exit_thread) && !atomic_load(&v->vm->stopping)) {
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				v->run->immediate_exit = 0;
+				continue;
+			}
+			vcpu_fatal(v, strerror(errno));
+			break;
+		}
+		if (!vcpu_handle_exit(v))
+			break;
+	}
+	return NULL;
+}
+
+int vcpu_start(struct vcpu *v, struct mvm_err *err)
+{
+	struct {
+		__u32 len;
+		__u8 set[8];
+	} mask = { .len = 8 };
+	sigset_t cur;
+	int ret;
+
+	/* KVM_RUN runs with this mask: everything as now, but kicks let in. */
+	pthread_sigmask(SIG_SETMASK, NULL, &cur);
+	sigdelset(&cur, VCPU_KICK_SIGNAL);
+	memcpy(mask.set, &cur, sizeof(mask.set));
+	if (ioctl(v->fd, KVM_SET_SIGNAL_MASK, &mask) < 0)
+		return mvm_fail(err, -errno, "vcpu %u: KVM_SET_SIGNAL_MASK: %s",
+				v->id, strerror(errno));
+	ret = pthread_create(&v->thread, NULL, vcpu_thread, v);
+	if (ret)
+		return mvm_fail(err, -ret, "vcpu %u: pthread_create: %s",
+				v->id, strerror(ret));
+	v->thread_started = true;
+	return 0;
+}
+
+void vcpu_kick(struct vcpu *v)
+{
+	if (!v || !v->thread_started)
+		return;
+	/* immediate_exit covers a kick that lands just before KVM_RUN. */
+	v->run->immediate_exit = 1;
+	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+}
+
+void vcpu_join(struct vcpu *v)
+{
+	if (!v || !v->thread_started)
+		return;
+	atomic_store(&v->exit_thread, true);
+	vcpu_kick(v);
+	pthread_join(v->thread, NULL);
+	v->thread_started = false;
+}

@@ -1,0 +1,31 @@
+/*
+ * Format detection. The order matters: a bzImage is recognised by its setup
+ * header; an ELF vmlinux may carry both a PVH note and a multiboot header,
+ * and PVH wins because it hands the kernel the RSDP and the memory map in
+ * the form Linux prefers.
+ */
+#include "mvm/boot.h"
+#include "mvm/err.h"
+
+#include "loader.h"
+
+int boot_load(struct guest_mem *gm, const struct boot_input *in,
+	      struct boot_entry *out, struct mvm_err *err)
+{
+	int ret;
+
+	if (bzimage_probe(in->kernel, in->kernel_size))
+		ret = boot_load_bzimage(gm, in, out, err);
+	else if (pvh_probe(in->kernel, in->kernel_size))
+		ret = boot_load_pvh(gm, in, out, err);
+	else if (multiboot_find_header(in->kernel, in->kernel_size) >= 0)
+		ret = boot_load_multiboot(gm, in, out, err);
+	else
+		return mvm_fail(err, -ENOEXEC,
+				"kernel %s: not a bootable kernel (no bzImage header, PVH note or multiboot header)",
+				in->kernel_name);
+	if (ret)
+		return ret;
+	/* Every entry mode needs the GDT; 64-bit entries also the page tables. */
+	return boot_write_cpu_tables(gm, err);
+}

@@ -1,0 +1,144 @@
+#include <poll.h>
+#include <string.h>
+
+#include "mvm/err.h"
+#include "mvm/loop.h"
+
+int loop_init(struct loop *l, unsigned entries, struct mvm_err *err)
+{
+	int ret;
+
+	memset(l, 0, sizeof(*l));
+	ret = io_uring_queue_init(entries, &l->ring, 0);
+	if (ret < 0)
+		return mvm_fail(err, ret, "io_uring: setup failed: %s",
+				strerror(-ret));
+	return 0;
+}
+
+void loop_fini(struct loop *l)
+{
+	io_uring_queue_exit(&l->ring);
+}
+
+struct io_uring_sqe *loop_sqe(struct loop *l)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
+
+	if (!sqe) {
+		/* Ring full: push what we have to the kernel and retry. */
+		io_uring_submit(&l->ring);
+		sqe = io_uring_get_sqe(&l->ring);
+	}
+	return sqe;
+}
+
+void loop_prep(struct loop *l, struct io_uring_sqe *sqe, struct loop_op *op)
+{
+	io_uring_sqe_set_data(sqe, op);
+	l->inflight++;
+}
+
+static int loop_once(struct loop *l);
+
+static int watch_arm(struct loop_watch *w)
+{
+	struct io_uring_sqe *sqe = loop_sqe(w->loop);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_poll_multishot(sqe, w->fd, POLLIN);
+	loop_prep(w->loop, sqe, &w->op);
+	w->armed = true;
+	return 0;
+}
+
+static void watch_done(struct loop_op *op, int res, unsigned flags)
+{
+	struct loop_watch *w = (struct loop_watch *)op;
+
+	if (!(flags & IORING_CQE_F_MORE))
+		w->armed = false;
+	if (w->cancelled)
+		return;
+	if (res >= 0 || res == -ECANCELED)
+		w->fn(w->ctx);
+	/* The kernel may end a multishot poll at any time: re-arm it. */
+	if (!w->armed && !w->cancelled && res != -EBADF)
+		watch_arm(w);
+}
+
+int loop_watch_add(struct loop *l, struct loop_watch *w, int fd,
+		   void (*fn)(void *ctx), void *ctx)
+{
+	memset(w, 0, sizeof(*w));
+	w->op.done = watch_done;
+	w->loop = l;
+	w->fd = fd;
+	w->fn = fn;
+	w->ctx = ctx;
+	return watch_arm(w);
+}
+
+void loop_watch_cancel(struct loop_watch *w)
+{
+	struct io_uring_sqe *sqe;
+
+	if (w->cancelled)
+		return;
+	w->cancelled = true;
+	if (!w->armed)
+		return;
+	sqe = loop_sqe(w->loop);
+	if (!sqe)
+		return;
+	io_uring_prep_poll_remove(sqe, (__u64)(uintptr_t)&w->op);
+	/* The removal's own completion needs no callback. */
+	io_uring_sqe_set_data(sqe, NULL);
+	/* Synchronous, so the caller may free w (and close its fd) at once. */
+	while (w->armed)
+		if (loop_once(w->loop) < 0)
+			break;
+}
+
+static void dispatch(struct loop *l, struct io_uring_cqe *cqe)
+{
+	struct loop_op *op = io_uring_cqe_get_data(cqe);
+	unsigned flags = cqe->flags;
+	int res = cqe->res;
+
+	io_uring_cqe_seen(&l->ring, cqe);
+	if (!op)
+		return;
+	if (!(flags & IORING_CQE_F_MORE))
+		l->inflight--;
+	op->done(op, res, flags);
+}
+
+static int loop_once(struct loop *l)
+{
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	ret = io_uring_submit_and_wait(&l->ring, 1);
+	if (ret < 0 && ret != -EINTR && ret != -EBUSY)
+		return ret;
+	while (io_uring_peek_cqe(&l->ring, &cqe) == 0)
+		dispatch(l, cqe);
+	return 0;
+}
+
+int loop_run(struct loop *l)
+{
+	int ret = 0;
+
+	l->stop = false;
+	while (!l->stop && ret == 0)
+		ret = loop_once(l);
+	return ret;
+}
+
+void loop_stop(struct loop *l)
+{
+	l->stop = true;
+}

@@ -1,0 +1,33 @@
+/* mvm's entry point: pick the subcommand. Only main decides to exit. */
+#include <stdio.h>
+#include <string.h>
+
+#include "mvm/run.h"
+
+static const char usage[] =
+	"usage: mvm COMMAND [options]\n"
+	"\n"
+	"commands:\n"
+	"  run          boot a kernel (mvm run --help)\n"
+	"  host-check   can this host run stock kernels, and nest? [--json]\n"
+	"  version      print the version\n";
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return MVM_EXIT_START_FAILED;
+	}
+	if (!strcmp(argv[1], "run"))
+		return run_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+		printf("mvm %s\n", MVM_VERSION);
+		return MVM_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help")) {
+		fputs(usage, stdout);
+		return MVM_EXIT_OK;
+	}
+	fprintf(stderr, "mvm: unknown command '%s' (see mvm help)\n", argv[1]);
+	return MVM_EXIT_START_FAILED;
+}

@@ -1,0 +1,395 @@
+/*
+ * VM lifecycle: validate, build (KVM VM, irqchip, memory, kernel, ACPI,
+ * devices, vCPUs), start, stop, destroy. The order of construction is
+ * written out here, in one place, rather than hidden in constructors.
+ */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include "mvm/acpi.h"
+#include "mvm/devices.h"
+#include "mvm/e820.h"
+#include "mvm/err.h"
+#include "mvm/file.h"
+#include "mvm/layout.h"
+#include "mvm/vcpu.h"
+#include "mvm/vm.h"
+
+/* KVM on Intel needs three pages for the real-mode TSS and one for EPT's
+ * identity map; put them just below the BIOS area at the top of 4 GiB. */
+#define KVM_TSS_ADDR 0xfffbd000UL
+#define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
+
+/* mvm's MADT uses xAPIC entries, whose APIC IDs are 8 bits (255 = all). */
+#define MVM_MAX_XAPIC_CPUS 254
+
+int vm_open_kvm(struct mvm_err *err)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0)
+		return fd;
+	if (errno == ENOENT)
+		return mvm_fail(err, -ENOENT,
+				"/dev/kvm: not found (is the kvm module loaded, "
+				"and virtualization enabled in firmware?)");
+	if (errno == EACCES || errno == EPERM)
+		return mvm_fail(err, -errno,
+				"/dev/kvm: permission denied (run as root or "
+				"add the user to the kvm group)");
+	return mvm_fail(err, -errno, "/dev/kvm: %s", strerror(errno));
+}
+
+int vm_host_max_vcpus(int kvm_fd)
+{
+	int n = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+
+	if (n <= 0)
+		n = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+	return n > 0 ? n : 4; /* api.rst: assume 4 when neither is reported */
+}
+
+uint64_t vm_host_mem_mib(void)
+{
+	struct sysinfo si;
+
+	if (sysinfo(&si) < 0)
+		return 0;
+	return (uint64_t)si.totalram * si.mem_unit >> 20;
+}
+
+int vm_check_config(const struct vm_config *cfg, struct mvm_err *err)
+{
+	uint64_t host_mib = vm_host_mem_mib();
+
+	if (!cfg->kernel || !*cfg->kernel)
+		return mvm_fail(err, -EINVAL, "kernel: no kernel given "
+				"(use --kernel FILE)");
+	if (cfg->mem_mib == 0)
+		return mvm_fail(err, -EINVAL, "memory: 0 MiB is not a valid "
+				"memory size");
+	if (cfg->mem_mib < 2)
+		return mvm_fail(err, -EINVAL, "memory: %llu MiB is too small "
+				"(at least 2 MiB)",
+				(unsigned long long)cfg->mem_mib);
+	if (host_mib && cfg->mem_mib > host_mib)
+		return mvm_fail(err, -ENOMEM, "memory: %llu MiB is more than "
+				"this host has (%llu MiB)",
+				(unsigned long long)cfg->mem_mib,
+				(unsigned long long)host_mib);
+	if (cfg->cpus == 0)
+		return mvm_fail(err, -EINVAL, "cpus: 0 is not a valid vCPU "
+				"count");
+	if (strlen(cfg->cmdline) >= LAYOUT_CMDLINE_MAX)
+		return mvm_fail(err, -E2BIG, "cmdline: %zu bytes is longer "
+				"than mvm's limit of %llu", strlen(cfg->cmdline),
+				LAYOUT_CMDLINE_MAX - 1);
+	return 0;
+}
+
+static int check_cpus(struct vm *vm, struct mvm_err *err)
+{
+	int max = vm_host_max_vcpus(vm->kvm_fd);
+
+	if ((int)vm->cfg.cpus > max)
+		return mvm_fail(err, -EINVAL, "cpus: %u is more than KVM "
+				"allows on this host (%d)", vm->cfg.cpus, max);
+	if (vm->cfg.cpus > MVM_MAX_XAPIC_CPUS)
+		return mvm_fail(err, -EINVAL, "cpus: %u is more than mvm "
+				"supports (%d)", vm->cfg.cpus,
+				MVM_MAX_XAPIC_CPUS);
+	return 0;
+}
+
+static int kvm_ioctl_checked(int fd, unsigned long req, unsigned long arg,
+			     const char *what, struct mvm_err *err)
+{
+	if (ioctl(fd, req, arg) < 0)
+		return mvm_fail(err, -errno, "kvm: %s: %s", what,
+				strerror(errno));
+	return 0;
+}
+
+static int create_kvm_vm(struct vm *vm, struct mvm_err *err)
+{
+	struct kvm_pit_config pit = { .flags = 0 };
+	int ret, n;
+
+	vm->kvm_fd = vm_open_kvm(err);
+	if (vm->kvm_fd < 0)
+		return vm->kvm_fd;
+	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
+		return mvm_fail(err, -ENOTSUP, "/dev/kvm: unsupported API "
+				"version");
+	ret = check_cpus(vm, err);
+	if (ret)
+		return ret;
+	vm->vcpu_mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (vm->vcpu_mmap_size <= 0)
+		return mvm_fail(err, -errno, "kvm: KVM_GET_VCPU_MMAP_SIZE: %s",
+				strerror(errno));
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0)
+		return mvm_fail(err, -errno, "kvm: KVM_CREATE_VM: %s",
+				strerror(errno));
+	/* The TSS and identity map matter on Intel only; PVM rejects them
+	 * harmlessly, so failures are not fatal. */
+	ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR);
+	{
+		__u64 idmap = KVM_IDENTITY_MAP_ADDR;
+		ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
+	}
+	ret = kvm_ioctl_checked(vm->vm_fd, KVM_CREATE_IRQCHIP, 0,
+				"KVM_CREATE_IRQCHIP", err);
+	if (ret)
+		return ret;
+	ret = kvm_ioctl_checked(vm->vm_fd, KVM_CREATE_PIT2,
+				(unsigned long)&pit, "KVM_CREATE_PIT2", err);
+	if (ret)
+		return ret;
+
+	/* Ask for the supported CPUID set, growing the buffer as KVM asks. */
+	for (n = 128; n <= 4096; n *= 2) {
+		free(vm->supported_cpuid);
+		vm->supported_cpuid = calloc(1, sizeof(*vm->supported_cpuid) +
+					     n * sizeof(struct kvm_cpuid_entry2));
+		if (!vm->supported_cpuid)
+			return mvm_fail(err, -ENOMEM, "out of memory");
+		vm->supported_cpuid->nent = n;
+		if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID,
+			  vm->supported_cpuid) == 0)
+			return 0;
+		if (errno != E2BIG)
+			break;
+	}
+	return mvm_fail(err, -errno, "kvm: KVM_GET_SUPPORTED_CPUID: %s",
+			strerror(errno));
+}
+
+static int setup_memory(struct vm *vm, struct mvm_err *err)
+{
+	int ret = gm_alloc(&vm->mem, vm->cfg.mem_mib << 20, err);
+
+	if (ret)
+		return ret;
+	for (int i = 0; i < vm->mem.nr; i++) {
+		struct mem_region *r = &vm->mem.r[i];
+		struct kvm_userspace_memory_region kr = {
+			.slot = (uint32_t)i,
+			.guest_phys_addr = r->gpa,
+			.memory_size = r->size,
+			.userspace_addr = (uint64_t)(uintptr_t)r->hva,
+		};
+
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0)
+			return mvm_fail(err, -errno, "memory: "
+					"KVM_SET_USER_MEMORY_REGION: %s",
+					strerror(errno));
+	}
+	return 0;
+}
+
+static int load_kernel(struct vm *vm, struct mvm_err *err)
+{
+	struct mapped_file kernel = { 0 }, initrd = { 0 };
+	struct acpi_config acfg = { .nr_cpus = vm->cfg.cpus };
+	struct e820_map map;
+	struct boot_input in;
+	uint64_t rsdp = 0;
+	int ret;
+
+	ret = file_map("kernel", vm->cfg.kernel, &kernel, err);
+	if (ret)
+		goto out;
+	if (vm->cfg.initrd) {
+		ret = file_map("initrd", vm->cfg.initrd, &initrd, err);
+		if (ret)
+			goto out;
+	}
+	e820_build(&map, &vm->mem);
+	ret = acpi_build(&vm->mem, &acfg, &rsdp, err);
+	if (ret)
+		goto out;
+	ret = boot_write_cpu_tables(&vm->mem, err);
+	if (ret)
+		goto out;
+	in = (struct boot_input){
+		.kernel = kernel.data,
+		.kernel_size = kernel.size,
+		.kernel_name = vm->cfg.kernel,
+		.initrd = initrd.data,
+		.initrd_size = initrd.size,
+		.initrd_name = vm->cfg.initrd,
+		.cmdline = vm->cfg.cmdline,
+		.e820 = &map,
+		.rsdp = rsdp,
+	};
+	ret = boot_load(&vm->mem, &in, &vm->entry, err);
+out:
+	file_unmap(&initrd);
+	file_unmap(&kernel);
+	return ret;
+}
+
+static int create_devices(struct vm *vm, struct mvm_err *err)
+{
+	int ret;
+
+	ret = serial_create(vm, PORT_COM1, IRQ_COM1, vm->cfg.console_out,
+			    &vm->serial, err);
+	if (!ret)
+		ret = debug_exit_create(vm, err);
+	if (!ret)
+		ret = pm_create(vm, err);
+	if (!ret)
+		ret = i8042_create(vm, &vm->i8042, err);
+	return ret;
+}
+
+static int create_vcpus(struct vm *vm, struct mvm_err *err)
+{
+	int ret;
+
+	vm->vcpus = calloc(vm->cfg.cpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return mvm_fail(err, -ENOMEM, "out of memory");
+	for (unsigned i = 0; i < vm->cfg.cpus; i++) {
+		ret = vcpu_create(vm, i, &vm->vcpus[i], err);
+		if (ret)
+			return ret;
+		vm->nr_vcpus++;
+		ret = vcpu_set_cpuid(vm->vcpus[i], err);
+		if (ret)
+			return ret;
+		ret = vcpu_set_lapic_lints(vm->vcpus[i], err);
+		if (ret)
+			return ret;
+	}
+	/* Only the boot vCPU gets registers: APs wait for INIT/SIPI. */
+	return vcpu_set_boot_regs(vm->vcpus[0], &vm->entry, err);
+}
+
+static void stop_wake(void *ctx)
+{
+	struct vm *vm = ctx;
+	uint64_t v;
+
+	if (read(vm->stop_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+	if (atomic_load(&vm->stopping))
+		loop_stop(vm->loop);
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, struct loop *loop,
+	      struct mvm_err *err)
+{
+	int ret;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = *cfg;
+	vm->kvm_fd = vm->vm_fd = vm->stop_efd = -1;
+	vm->loop = loop;
+	pthread_mutex_init(&vm->stop_lock, NULL);
+	bus_init(&vm->pio);
+	bus_init(&vm->mmio);
+
+	ret = vm_check_config(cfg, err);
+	if (!ret)
+		ret = create_kvm_vm(vm, err);
+	if (!ret)
+		ret = setup_memory(vm, err);
+	if (!ret)
+		ret = load_kernel(vm, err);
+	if (!ret)
+		ret = create_devices(vm, err);
+	if (!ret)
+		ret = create_vcpus(vm, err);
+	if (ret)
+		return ret;
+
+	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_efd < 0)
+		return mvm_fail(err, -errno, "eventfd: %s", strerror(errno));
+	return loop_watch_add(loop, &vm->stop_watch, vm->stop_efd, stop_wake,
+			      vm);
+}
+
+int vm_start(struct vm *vm, struct mvm_err *err)
+{
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		int ret = vcpu_start(vm->vcpus[i], err);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+void vm_request_stop(struct vm *vm, enum vm_stop_kind kind, int status,
+		     const char *fmt, ...)
+{
+	uint64_t one = 1;
+	va_list ap;
+
+	pthread_mutex_lock(&vm->stop_lock);
+	if (!atomic_load(&vm->stopping)) {
+		vm->stop_kind = kind;
+		vm->stop_status = status;
+		if (fmt) {
+			va_start(ap, fmt);
+			vsnprintf(vm->stop_msg, sizeof(vm->stop_msg), fmt, ap);
+			va_end(ap);
+		}
+		atomic_store(&vm->stopping, true);
+	}
+	pthread_mutex_unlock(&vm->stop_lock);
+	if (vm->stop_efd >= 0 && write(vm->stop_efd, &one, sizeof(one)) < 0) {
+		/* The counter cannot overflow with our writes; nothing to do. */
+	}
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(vm->vcpus[i]);
+}
+
+int vm_irq_line(struct vm *vm, unsigned irq, int level)
+{
+	struct kvm_irq_level l = { .irq = irq, .level = level };
+
+	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0 ? -errno : 0;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	atomic_store(&vm->stopping, true);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_join(vm->vcpus[i]);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_destroy(vm->vcpus[i]);
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+	vm->nr_vcpus = 0;
+	if (vm->stop_efd >= 0) {
+		loop_watch_cancel(&vm->stop_watch);
+		close(vm->stop_efd);
+	}
+	if (vm->i8042)
+		i8042_destroy(vm->i8042);
+	if (vm->serial)
+		serial_destroy(vm->serial);
+	gm_free(&vm->mem);
+	bus_fini(&vm->pio);
+	bus_fini(&vm->mmio);
+	free(vm->supported_cpuid);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	pthread_mutex_destroy(&vm->stop_lock);
+	vm->vm_fd = vm->kvm_fd = vm->stop_efd = -1;
+}

@@ -1,0 +1,50 @@
+#include "uart.h"
+
+#include "io.h"
+
+#define REG_THR 0 /* transmit holding (write) / receive buffer (read) */
+#define REG_IER 1
+#define REG_LCR 3
+#define REG_MCR 4
+#define REG_LSR 5
+#define LSR_DR 0x01   /* a received byte is waiting */
+#define LSR_THRE 0x20 /* the transmitter takes another byte */
+#define LCR_DLAB 0x80
+#define LCR_8N1 0x03
+
+/*
+ * Bound the wait for THRE: a missing or wedged UART must not hang the guest,
+ * since the exit port would then never be reached.
+ */
+#define THRE_SPINS 100000
+
+void uart_init(void)
+{
+	outb(UART_COM1 + REG_IER, 0);
+	outb(UART_COM1 + REG_LCR, LCR_DLAB);
+	outb(UART_COM1 + 0, 1); /* divisor 1: 115200 baud */
+	outb(UART_COM1 + 1, 0);
+	outb(UART_COM1 + REG_LCR, LCR_8N1);
+	outb(UART_COM1 + REG_MCR, 0x03); /* DTR | RTS */
+}
+
+void uart_putc(char c)
+{
+	for (int i = 0; i < THRE_SPINS; i++)
+		if (inb(UART_COM1 + REG_LSR) & LSR_THRE)
+			break;
+	outb(UART_COM1 + REG_THR, (uint8_t)c);
+}
+
+void uart_puts(const char *s)
+{
+	while (*s)
+		uart_putc(*s++);
+}
+
+int uart_getc_nowait(void)
+{
+	if (!(inb(UART_COM1 + REG_LSR) & LSR_DR))
+		return -1;
+	return inb(UART_COM1 + REG_THR);
+}

@@ -1,0 +1,137 @@
+/*
+ * The console on a real terminal: raw mode while the guest runs (a key
+ * reaches the guest without Enter), Ctrl-A x quits, and the terminal's
+ * settings are restored however mvm ends.
+ */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+struct pty_run {
+	int master;
+	int slave;
+	pid_t pid;
+	char out[65536];
+	size_t len;
+};
+
+static void pty_start(struct pty_run *p, const char *action)
+{
+	char cmdline[64];
+
+	snprintf(cmdline, sizeof(cmdline), "action=%s", action);
+	cr_assert_eq(openpty(&p->master, &p->slave, NULL, NULL, NULL), 0);
+	p->len = 0;
+	p->pid = fork();
+	if (p->pid == 0) {
+		setsid();
+		ioctl(p->slave, TIOCSCTTY, 0);
+		dup2(p->slave, 0);
+		dup2(p->slave, 1);
+		dup2(p->slave, 2);
+		execl(mvm_bin(), mvm_bin(), "run", "--kernel",
+		      guest_path("mb_action"), "--cmdline", cmdline,
+		      "--memory", "32", (char *)NULL);
+		_exit(127);
+	}
+}
+
+/* Read console output until text appears (or the timeout passes). */
+static bool pty_wait_for(struct pty_run *p, const char *text, int ms)
+{
+	struct pollfd pfd = { p->master, POLLIN, 0 };
+
+	while (!strstr(p->out, text)) {
+		ssize_t n;
+
+		if (poll(&pfd, 1, ms) <= 0)
+			return false;
+		n = read(p->master, p->out + p->len, sizeof(p->out) - p->len - 1);
+		if (n <= 0)
+			return false;
+		p->len += (size_t)n;
+		p->out[p->len] = 0;
+	}
+	return true;
+}
+
+static int pty_wait_exit(struct pty_run *p)
+{
+	int st = 0;
+
+	for (int i = 0; i < 200; i++) {
+		if (waitpid(p->pid, &st, WNOHANG) == p->pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		pty_wait_for(p, "\x01never", 50);
+	}
+	kill(p->pid, SIGKILL);
+	waitpid(p->pid, &st, 0);
+	return -1;
+}
+
+static bool same_termios(const struct termios *a, const struct termios *b)
+{
+	return a->c_iflag == b->c_iflag && a->c_oflag == b->c_oflag &&
+	       a->c_lflag == b->c_lflag && a->c_cflag == b->c_cflag;
+}
+
+Test(console, raw_mode_and_ctrl_a_x_quits_and_restores_the_terminal)
+{
+	struct pty_run p;
+	struct termios before, during, after;
+
+	pty_start(&p, "echo");
+	cr_assert_eq(tcgetattr(p.slave, &before), 0);
+	cr_assert(pty_wait_for(&p, "echo ready", 10000), "output: %s", p.out);
+	cr_assert_eq(tcgetattr(p.slave, &during), 0);
+	cr_assert_eq(during.c_lflag & (ICANON | ECHO), 0, "not raw");
+	/* No newline: only raw mode delivers this byte at once. */
+	cr_assert_eq(write(p.master, "Z", 1), 1);
+	cr_assert(pty_wait_for(&p, "Z", 10000), "key not echoed: %s", p.out);
+	cr_assert_eq(write(p.master, "\x01x", 2), 2);
+	cr_assert_eq(pty_wait_exit(&p), 0, "output: %s", p.out);
+	cr_assert_eq(tcgetattr(p.slave, &after), 0);
+	cr_assert(same_termios(&before, &after), "terminal not restored");
+	close(p.master);
+	close(p.slave);
+}
+
+Test(console, terminal_restored_after_a_guest_crash)
+{
+	struct pty_run p;
+	struct termios before, after;
+
+	pty_start(&p, "triple");
+	cr_assert_eq(tcgetattr(p.slave, &before), 0);
+	cr_assert_eq(pty_wait_exit(&p), 2, "output: %s", p.out);
+	cr_assert_eq(tcgetattr(p.slave, &after), 0);
+	cr_assert(same_termios(&before, &after), "terminal not restored");
+	close(p.master);
+	close(p.slave);
+}
+
+Test(console, terminal_restored_after_sigterm)
+{
+	struct pty_run p;
+	struct termios before, after;
+
+	pty_start(&p, "hang");
+	cr_assert_eq(tcgetattr(p.slave, &before), 0);
+	cr_assert(pty_wait_for(&p, "hanging", 10000), "output: %s", p.out);
+	kill(p.pid, SIGTERM);
+	cr_assert_eq(pty_wait_exit(&p), 128 + SIGTERM, "output: %s", p.out);
+	cr_assert_eq(tcgetattr(p.slave, &after), 0);
+	cr_assert(same_termios(&before, &after), "terminal not restored");
+	close(p.master);
+	close(p.slave);
+}

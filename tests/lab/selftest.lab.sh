@@ -1,0 +1,78 @@
+#!/bin/sh
+# Runs inside the lab (see tests/lab/selftest): checks that the lab offers
+# real KVM able to run nested guests, and that the default guest boots under
+# QEMU with -accel kvm there. Prints FACT lines, one "ok"/"not ok" line per
+# check and a closing "N passed, N failed".
+pass=0
+fail=0
+check() {
+	desc=$1
+	shift
+	if "$@"; then
+		echo "ok - $desc"
+		pass=$((pass + 1))
+	else
+		echo "not ok - $desc"
+		fail=$((fail + 1))
+	fi
+}
+now() {
+	read -r u _ </proc/uptime
+	echo "$u"
+}
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+
+echo "FACT lab_uptime_at_script=$(now)"
+echo "FACT kernel=$(uname -r)"
+check "/dev/kvm exists" test -c /dev/kvm
+svm=$(grep -c svm /proc/cpuinfo)
+echo "FACT cpus_with_svm=$svm"
+check "the lab's CPUs have svm" test "$svm" -gt 0
+nested=$(cat /sys/module/kvm_amd/parameters/nested 2>/dev/null || echo none)
+echo "FACT kvm_amd_nested=$nested"
+check "kvm_amd loaded with nested=1" test "$nested" = 1
+kvm-facts >/tmp/facts
+sed 's/^/FACT /' /tmp/facts
+check "KVM_CAP_NESTED_STATE is non-zero" \
+	grep -q '^KVM_CAP_NESTED_STATE=[1-9]' /tmp/facts
+check "KVM_GET_SUPPORTED_CPUID offers SVM" \
+	grep -qx SUPPORTED_CPUID_SVM=1 /tmp/facts
+
+# boot NAME MACHINE KERNEL GUEST_ARGS [QEMU_ARGS...]: boot the default guest
+# under QEMU/KVM, console in /tmp/NAME.log with the time to MVM-GUEST-READY.
+boot() {
+	name=$1 machine=$2 kernel=$3 args=$4
+	shift 4
+	start=$(now)
+	timeout 120 qemu-system-x86_64 -accel kvm -cpu host -M "$machine" \
+		-smp 2 -m 512M -nodefaults -display none -serial stdio -no-reboot \
+		-kernel "$kernel" -initrd /lab/guest/initrd.cpio.gz \
+		-append "console=ttyS0 quiet panic=-1 $args" "$@" </dev/null 2>&1 |
+		tr -d '\r' | while IFS= read -r line; do
+		echo "  $name| $line"
+		[ "$line" != MVM-GUEST-READY ] || echo "FACT ${name}_ready_s=$(since "$start")"
+	done | tee "/tmp/$name.log"
+	echo "FACT ${name}_total_s=$(since "$start")"
+}
+
+boot microvm microvm /lab/guest/vmlinuz mvm.cmd=nproc
+check "microvm guest reached MVM-GUEST-READY" grep -q 'MVM-GUEST-READY$' /tmp/microvm.log
+check "microvm guest saw 2 CPUs" grep -q 'NPROC=2$' /tmp/microvm.log
+
+# QEMU boots an ELF kernel through its PVH entry note.
+boot pvh microvm /lab/guest/vmlinux mvm.cmd=poweroff
+check "PVH boot of the ELF vmlinux reached MVM-GUEST-READY" \
+	grep -q 'MVM-GUEST-READY$' /tmp/pvh.log
+
+# The guest runs a script it finds on a virtio disk, zero padding and all.
+printf 'echo "DISK-SCRIPT ran"\nexit 5\n' >/tmp/disk.img
+truncate -s 4096 /tmp/disk.img
+boot q35 q35 /lab/guest/vmlinuz mvm.script=/dev/vda \
+	-drive file=/tmp/disk.img,if=none,id=d0,format=raw \
+	-device virtio-blk-pci,drive=d0
+check "q35 guest reached MVM-GUEST-READY" grep -q 'MVM-GUEST-READY$' /tmp/q35.log
+check "q35 guest ran the disk's script" grep -q 'DISK-SCRIPT ran$' /tmp/q35.log
+check "q35 guest reported its status" grep -q 'MVM-GUEST-EXIT=5$' /tmp/q35.log
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
