@@ -122,6 +122,8 @@ void nested_probe_decide(const struct host_facts *f, struct host_probe *p);
 /* Parse a module parameter: 1 for Y/y/1, 0 for N/n/0, -1 otherwise. */
 int host_param_bool(const struct host_param *hp);
 
+/* From the 12-character CPUID leaf 0 vendor string. */
+enum host_vendor host_vendor_from_id(const char *id);
 const char *host_vendor_name(enum host_vendor v);     /* intel amd other */
 const char *host_kvm_kind_name(enum host_kvm_kind k); /* none hardware ... */
 const char *host_kvm_module_name(enum host_kvm_module m); /* NULL for none */

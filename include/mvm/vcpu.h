@@ -14,6 +14,7 @@
 struct vm;
 struct mvm_err;
 struct boot_entry;
+enum host_vendor;
 
 /* Signal used to kick vCPU threads out of KVM_RUN. */
 #define VCPU_KICK_SIGNAL SIGUSR1
@@ -40,6 +41,8 @@ void vcpu_join(struct vcpu *v);
 /* Install the kick signal's (empty) handler once per process. */
 int vcpu_signals_init(struct mvm_err *err);
 
+/* The CPU vendor named by a CPUID table's leaf 0 (cpuid.c). */
+enum host_vendor vcpu_cpuid_vendor(const struct kvm_cpuid2 *c);
 /* CPUID for vCPU id out of KVM's supported set (cpuid.c). */
 int vcpu_set_cpuid(struct vcpu *v, struct mvm_err *err);
 /* Boot vCPU registers for the loader's entry (regs.c). */

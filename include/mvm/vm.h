@@ -34,6 +34,7 @@ struct vm_config {
 	unsigned cpus;
 	uint64_t mem_mib;
 	enum vm_on_reboot on_reboot;
+	bool nested;     /* expose VMX/SVM to the guest */
 	int console_in;  /* fd the UART reads from, -1 for none */
 	int console_out; /* fd the UART writes to */
 };

@@ -87,7 +87,7 @@ const char *host_check_name(enum host_check_id id)
 	return names[id];
 }
 
-static enum host_vendor vendor_of(const char *id)
+enum host_vendor host_vendor_from_id(const char *id)
 {
 	if (!strcmp(id, "GenuineIntel"))
 		return HOST_VENDOR_INTEL;
@@ -466,7 +466,7 @@ void nested_probe_decide(const struct host_facts *f, struct host_probe *p)
 	p->facts = *f;
 	/* Tests hand in unterminated ids too; never read past the array. */
 	p->facts.vendor_id[sizeof(p->facts.vendor_id) - 1] = '\0';
-	p->vendor = vendor_of(p->facts.vendor_id);
+	p->vendor = host_vendor_from_id(p->facts.vendor_id);
 	p->kvm_module = module_of(f, p->vendor);
 
 	check_device(p);

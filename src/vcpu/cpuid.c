@@ -9,6 +9,7 @@
 #include <sys/ioctl.h>
 
 #include "mvm/err.h"
+#include "mvm/nested.h"
 #include "mvm/vcpu.h"
 #include "mvm/vm.h"
 
@@ -89,12 +90,47 @@ static void fix_entry(struct kvm_cpuid_entry2 *e, const struct topo *t)
 	}
 }
 
+enum host_vendor vcpu_cpuid_vendor(const struct kvm_cpuid2 *c)
+{
+	const struct kvm_cpuid_entry2 *e = nested_cpuid_find(c, 0, 0);
+	char id[13] = "";
+
+	if (e) {
+		memcpy(id, &e->ebx, 4);
+		memcpy(id + 4, &e->edx, 4);
+		memcpy(id + 8, &e->ecx, 4);
+	}
+	return host_vendor_from_id(id);
+}
+
+/* Intel guests booted without firmware find IA32_FEATURE_CONTROL unlocked
+ * and VMXON would fault: mvm plays firmware and locks it with VMX on. */
+static int set_feature_control(struct vcpu *v, enum host_vendor vendor,
+			       struct mvm_err *err)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} msrs = { .hdr.nmsrs = 1 };
+	uint64_t val = nested_feature_control_value(vendor, v->vm->cfg.nested);
+
+	if (!val)
+		return 0;
+	msrs.e.index = NESTED_MSR_IA32_FEATURE_CONTROL;
+	msrs.e.data = val;
+	if (ioctl(v->fd, KVM_SET_MSRS, &msrs) != 1)
+		return mvm_fail(err, -EIO, "vcpu %u: cannot set "
+				"IA32_FEATURE_CONTROL for nested VMX", v->id);
+	return 0;
+}
+
 int vcpu_set_cpuid(struct vcpu *v, struct mvm_err *err)
 {
 	const struct kvm_cpuid2 *sup = v->vm->supported_cpuid;
 	struct topo t = { .id = v->id, .nr = v->vm->cfg.cpus };
 	size_t sz = sizeof(*sup) + sup->nent * sizeof(sup->entries[0]);
 	struct kvm_cpuid2 *c = malloc(sz);
+	enum host_vendor vendor;
 	int ret = 0;
 
 	if (!c)
@@ -103,9 +139,18 @@ int vcpu_set_cpuid(struct vcpu *v, struct mvm_err *err)
 	t.core_bits = bits_for(t.nr);
 	for (unsigned i = 0; i < c->nent; i++)
 		fix_entry(&c->entries[i], &t);
-	if (ioctl(v->fd, KVM_SET_CPUID2, c) < 0)
+	vendor = vcpu_cpuid_vendor(sup);
+	ret = nested_cpuid_shape(c, sup, vendor, v->vm->cfg.nested, err);
+	if (ret)
+		goto out;
+	if (ioctl(v->fd, KVM_SET_CPUID2, c) < 0) {
 		ret = mvm_fail(err, -errno, "vcpu %u: KVM_SET_CPUID2: %s",
 			       v->id, strerror(errno));
+		goto out;
+	}
+	/* Order matters: the MSR is only writable once CPUID shows VMX. */
+	ret = set_feature_control(v, vendor, err);
+out:
 	free(c);
 	return ret;
 }

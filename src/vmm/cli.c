@@ -8,6 +8,7 @@
 const char cli_run_usage[] =
 	"usage: mvm run --kernel FILE [--initrd FILE] [--cmdline STR]\n"
 	"               [--cpus N] [--memory MiB] [--on-reboot exit|restart]\n"
+	"               [--nested on|off]\n"
 	"\n"
 	"  --kernel FILE     bzImage, ELF vmlinux with a PVH note, or multiboot ELF\n"
 	"  --initrd FILE     initial ramdisk (multiboot: module 0)\n"
@@ -15,6 +16,8 @@ const char cli_run_usage[] =
 	"  --cpus N          vCPUs (default 1)\n"
 	"  --memory MiB      guest RAM in MiB (default 128)\n"
 	"  --on-reboot WHAT  on guest reboot: exit (default) or restart\n"
+	"  --nested on|off   expose VMX/SVM so the guest can run its own\n"
+	"                    hypervisor (default off; see mvm host-check)\n"
 	"\n"
 	"Console: the guest's COM1 is this terminal; Ctrl-A x quits.\n";
 
@@ -41,7 +44,7 @@ bad:
 }
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY,
-       OPT_ON_REBOOT, OPT_HELP };
+       OPT_ON_REBOOT, OPT_NESTED, OPT_HELP };
 
 static const struct option run_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -50,6 +53,7 @@ static const struct option run_opts[] = {
 	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "on-reboot", required_argument, NULL, OPT_ON_REBOOT },
+	{ "nested", required_argument, NULL, OPT_NESTED },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -88,6 +92,15 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg,
 		else
 			return mvm_fail(err, -EINVAL, "--on-reboot: '%s' is "
 					"not exit or restart", arg);
+		return 0;
+	case OPT_NESTED:
+		if (!strcmp(arg, "on"))
+			cfg->nested = true;
+		else if (!strcmp(arg, "off"))
+			cfg->nested = false;
+		else
+			return mvm_fail(err, -EINVAL, "--nested: '%s' is not "
+					"on or off", arg);
 		return 0;
 	case OPT_HELP:
 		return 1;

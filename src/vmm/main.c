@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "mvm/nested.h"
 #include "mvm/run.h"
 
 static const char usage[] =
@@ -20,6 +21,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "run"))
 		return run_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "host-check"))
+		return mvm_cmd_host_check(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
 		printf("mvm %s\n", MVM_VERSION);
 		return MVM_EXIT_OK;

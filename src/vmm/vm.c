@@ -19,6 +19,7 @@
 #include "mvm/err.h"
 #include "mvm/file.h"
 #include "mvm/layout.h"
+#include "mvm/nested.h"
 #include "mvm/vcpu.h"
 #include "mvm/vm.h"
 
@@ -94,6 +95,36 @@ int vm_check_config(const struct vm_config *cfg, struct mvm_err *err)
 	return 0;
 }
 
+/*
+ * Asking for nesting where the host cannot provide it refuses to start
+ * with the probe's reason: it is never silently turned off.
+ */
+static int check_nested(const struct vm_config *cfg, struct mvm_err *err)
+{
+	struct host_probe p;
+	int ret;
+
+	if (!cfg->nested)
+		return 0;
+	ret = nested_probe_host(&p, err);
+	if (ret)
+		return mvm_wrap(err, ret, "nested: cannot probe the host: ");
+	if (p.nested_supported)
+		return 0;
+	for (int i = 0; i < HOST_CHECK_COUNT; i++) {
+		const struct host_check *c = &p.checks[i];
+
+		if (c->checked && !c->ok)
+			return mvm_fail(err, -EOPNOTSUPP,
+					"nested: this host cannot expose "
+					"virtualization extensions: %s%s%s",
+					c->reason, c->fix[0] ? "; fix: " : "",
+					c->fix);
+	}
+	return mvm_fail(err, -EOPNOTSUPP, "nested: this host cannot expose "
+			"virtualization extensions (see mvm host-check)");
+}
+
 static int check_cpus(struct vm *vm, struct mvm_err *err)
 {
 	int max = vm_host_max_vcpus(vm->kvm_fd);
@@ -119,7 +150,6 @@ static int kvm_ioctl_checked(int fd, unsigned long req, unsigned long arg,
 
 static int create_kvm_vm(struct vm *vm, struct mvm_err *err)
 {
-	struct kvm_pit_config pit = { .flags = 0 };
 	int ret, n;
 
 	vm->kvm_fd = vm_open_kvm(err);
@@ -146,14 +176,6 @@ static int create_kvm_vm(struct vm *vm, struct mvm_err *err)
 		__u64 idmap = KVM_IDENTITY_MAP_ADDR;
 		ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
 	}
-	ret = kvm_ioctl_checked(vm->vm_fd, KVM_CREATE_IRQCHIP, 0,
-				"KVM_CREATE_IRQCHIP", err);
-	if (ret)
-		return ret;
-	ret = kvm_ioctl_checked(vm->vm_fd, KVM_CREATE_PIT2,
-				(unsigned long)&pit, "KVM_CREATE_PIT2", err);
-	if (ret)
-		return ret;
 
 	/* Ask for the supported CPUID set, growing the buffer as KVM asks. */
 	for (n = 128; n <= 4096; n *= 2) {
@@ -171,6 +193,24 @@ static int create_kvm_vm(struct vm *vm, struct mvm_err *err)
 	}
 	return mvm_fail(err, -errno, "kvm: KVM_GET_SUPPORTED_CPUID: %s",
 			strerror(errno));
+}
+
+/*
+ * The in-kernel LAPIC/IOAPIC/PIC and PIT. Created after the memory slots:
+ * with an irqchip present every slot change waits for an SRCU grace period,
+ * which costs milliseconds on some hosts; before it, slots are free.
+ */
+static int create_irqchip(struct vm *vm, struct mvm_err *err)
+{
+	struct kvm_pit_config pit = { .flags = 0 };
+	int ret;
+
+	ret = kvm_ioctl_checked(vm->vm_fd, KVM_CREATE_IRQCHIP, 0,
+				"KVM_CREATE_IRQCHIP", err);
+	if (ret)
+		return ret;
+	return kvm_ioctl_checked(vm->vm_fd, KVM_CREATE_PIT2,
+				 (unsigned long)&pit, "KVM_CREATE_PIT2", err);
 }
 
 static int setup_memory(struct vm *vm, struct mvm_err *err)
@@ -302,9 +342,13 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct loop *loop,
 
 	ret = vm_check_config(cfg, err);
 	if (!ret)
+		ret = check_nested(cfg, err);
+	if (!ret)
 		ret = create_kvm_vm(vm, err);
 	if (!ret)
 		ret = setup_memory(vm, err);
+	if (!ret)
+		ret = create_irqchip(vm, err);
 	if (!ret)
 		ret = load_kernel(vm, err);
 	if (!ret)

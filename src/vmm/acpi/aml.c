@@ -145,7 +145,10 @@ void aml_namestring(struct aml *a, const char *path)
 		}
 	}
 	if (nr == 0) {
-		aml_byte(a, 0x00); /* NullName: "\" alone */
+		/* NullName, valid after a prefix ("\" is the root itself). */
+		if (p == path)
+			fail(a, -EINVAL);
+		aml_byte(a, 0x00);
 		return;
 	}
 	if (nr == 2) {
