@@ -27,6 +27,15 @@ struct vcpu {
 	pthread_t thread;
 	bool thread_started;
 	atomic_bool exit_thread;
+
+	/* Requests from other threads, served between KVM_RUN calls. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool pause_req;
+	bool paused;
+	bool dead; /* the thread has ended: requests fail */
+	void (*req_fn)(struct vcpu *v, void *arg);
+	void *req_arg;
 };
 
 int vcpu_create(struct vm *vm, unsigned id, struct vcpu **out,
@@ -37,6 +46,17 @@ int vcpu_start(struct vcpu *v, struct mvm_err *err);
 void vcpu_kick(struct vcpu *v);
 /* Ask the thread to end, kick it and join it. */
 void vcpu_join(struct vcpu *v);
+
+/*
+ * Run fn(v, arg) on v's own thread (state ioctls belong there) and wait for
+ * it. Before the thread starts, fn runs on the caller. -ESRCH if the thread
+ * has ended.
+ */
+int vcpu_run_on(struct vcpu *v, void (*fn)(struct vcpu *v, void *arg),
+		void *arg);
+/* Park the thread outside KVM_RUN and wait until it is parked; resume. */
+int vcpu_pause(struct vcpu *v);
+void vcpu_resume(struct vcpu *v);
 
 /* Install the kick signal's (empty) handler once per process. */
 int vcpu_signals_init(struct mvm_err *err);

@@ -27,6 +27,32 @@ enum vm_on_reboot {
 	VM_ON_REBOOT_RESTART,
 };
 
+#define VM_MAX_DISKS 16
+#define VM_MAX_NETS 8
+#define VM_ID_MAX 64
+
+enum disk_cache {
+	DISK_CACHE_WRITEBACK, /* page cache; FLUSH makes writes durable */
+	DISK_CACHE_NONE,      /* O_DIRECT */
+};
+
+/* A virtio-blk disk (CLI --disk, API PUT /drives/{id}). */
+struct disk_config {
+	char id[VM_ID_MAX];
+	char *path; /* owned */
+	bool readonly;
+	enum disk_cache cache;
+};
+
+/* A virtio-net NIC (CLI --net, API PUT /network-interfaces/{id}). */
+struct net_config {
+	char id[VM_ID_MAX];
+	char tap[16]; /* IFNAMSIZ */
+	uint8_t mac[6];
+	bool mac_set;      /* false: generated, stable for the id */
+	bool mac_spoofing; /* allow frames from other source MACs */
+};
+
 struct vm_config {
 	const char *kernel;
 	const char *initrd;  /* NULL: none */
@@ -35,6 +61,10 @@ struct vm_config {
 	uint64_t mem_mib;
 	enum vm_on_reboot on_reboot;
 	bool nested;     /* expose VMX/SVM to the guest */
+	struct disk_config disks[VM_MAX_DISKS];
+	unsigned nr_disks;
+	struct net_config nets[VM_MAX_NETS];
+	unsigned nr_nets;
 	int console_in;  /* fd the UART reads from, -1 for none */
 	int console_out; /* fd the UART writes to */
 };
@@ -48,6 +78,14 @@ enum vm_stop_kind {
 	VM_STOP_QUIT,       /* Ctrl-A x on the console */
 	VM_STOP_SIGNAL,     /* SIGTERM/SIGINT/SIGHUP to mvm */
 	VM_STOP_ERROR,      /* triple fault, KVM error, unexpected exit */
+};
+
+/* Counters read by the metrics writer; updated lock-free by vCPUs. */
+#define VM_METRICS_EXIT_REASONS 64
+struct vm_metrics {
+	atomic_ulong exits[VM_METRICS_EXIT_REASONS]; /* by KVM_EXIT_* */
+	atomic_ulong pio_unclaimed;
+	atomic_ulong mmio_unclaimed;
 };
 
 struct vm {
@@ -68,6 +106,8 @@ struct vm {
 
 	struct serial *serial;
 	struct i8042 *i8042;
+	struct vm_metrics metrics;
+	bool paused;
 
 	/* Stop requests arrive from vCPU threads; the first one wins. */
 	pthread_mutex_t stop_lock;
@@ -94,6 +134,10 @@ void vm_request_stop(struct vm *vm, enum vm_stop_kind kind, int status,
 		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Stop and join the vCPUs, free everything. Safe on a partly built VM. */
 void vm_destroy(struct vm *vm);
+
+/* Park every vCPU outside KVM_RUN (returns once all are parked). */
+int vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
 
 /* Raise or lower a legacy IRQ line (IOAPIC pin / PIC). */
 int vm_irq_line(struct vm *vm, unsigned irq, int level);

@@ -18,8 +18,11 @@ static void handle_io(struct vcpu *v)
 
 	/* String I/O arrives as count back-to-back elements. */
 	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
-		if (!bus_dispatch(&v->vm->pio, run->io.port, data, run->io.size,
-				  write) && !write)
+		if (bus_dispatch(&v->vm->pio, run->io.port, data, run->io.size,
+				 write))
+			continue;
+		atomic_fetch_add(&v->vm->metrics.pio_unclaimed, 1);
+		if (!write)
 			memset(data, 0xff, run->io.size); /* open bus */
 	}
 }
@@ -31,8 +34,11 @@ static void handle_mmio(struct vcpu *v)
 
 	if (len > sizeof(run->mmio.data))
 		len = sizeof(run->mmio.data);
-	if (!bus_dispatch(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data,
-			  len, run->mmio.is_write) && !run->mmio.is_write)
+	if (bus_dispatch(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data,
+			 len, run->mmio.is_write))
+		return;
+	atomic_fetch_add(&v->vm->metrics.mmio_unclaimed, 1);
+	if (!run->mmio.is_write)
 		memset(run->mmio.data, 0xff, len);
 }
 
@@ -99,6 +105,8 @@ bool vcpu_handle_exit(struct vcpu *v)
 	struct kvm_run *run = v->run;
 	char why[96];
 
+	if (run->exit_reason < VM_METRICS_EXIT_REASONS)
+		atomic_fetch_add(&v->vm->metrics.exits[run->exit_reason], 1);
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
 		handle_io(v);

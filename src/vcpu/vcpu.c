@@ -47,6 +47,8 @@ int vcpu_create(struct vm *vm, unsigned id, struct vcpu **out,
 		return mvm_fail(err, -ENOMEM, "out of memory");
 	v->vm = vm;
 	v->id = id;
+	pthread_mutex_init(&v->lock, NULL);
+	pthread_cond_init(&v->cond, NULL);
 	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
 	if (v->fd < 0) {
 		int e = errno;
@@ -74,7 +76,44 @@ void vcpu_destroy(struct vcpu *v)
 		return;
 	munmap(v->run, (size_t)v->vm->vcpu_mmap_size);
 	close(v->fd);
+	pthread_mutex_destroy(&v->lock);
+	pthread_cond_destroy(&v->cond);
 	free(v);
+}
+
+static bool should_exit(struct vcpu *v)
+{
+	return atomic_load(&v->exit_thread) || atomic_load(&v->vm->stopping);
+}
+
+/* Serve run-on requests and pauses; called between KVM_RUN calls. */
+static void serve_requests(struct vcpu *v)
+{
+	pthread_mutex_lock(&v->lock);
+	for (;;) {
+		if (v->req_fn) {
+			v->req_fn(v, v->req_arg);
+			v->req_fn = NULL;
+			pthread_cond_broadcast(&v->cond);
+		}
+		if (!v->pause_req || should_exit(v))
+			break;
+		if (!v->paused) {
+			v->paused = true;
+			pthread_cond_broadcast(&v->cond);
+		}
+		pthread_cond_wait(&v->cond, &v->lock);
+	}
+	v->paused = false;
+	pthread_mutex_unlock(&v->lock);
+}
+
+static void thread_ended(struct vcpu *v)
+{
+	pthread_mutex_lock(&v->lock);
+	v->dead = true;
+	pthread_cond_broadcast(&v->cond);
+	pthread_mutex_unlock(&v->lock);
 }
 
 static void *vcpu_thread(void *arg)
@@ -84,7 +123,10 @@ static void *vcpu_thread(void *arg)
 
 	snprintf(name, sizeof(name), "mvm-vcpu%u", v->id);
 	pthread_setname_np(pthread_self(), name);
-	while (!atomic_load(&v->exit_thread) && !atomic_load(&v->vm->stopping)) {
+	while (!should_exit(v)) {
+		serve_requests(v);
+		if (should_exit(v))
+			break;
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				v->run->immediate_exit = 0;
@@ -96,6 +138,7 @@ static void *vcpu_thread(void *arg)
 		if (!vcpu_handle_exit(v))
 			break;
 	}
+	thread_ended(v);
 	return NULL;
 }
 
@@ -137,7 +180,70 @@ void vcpu_join(struct vcpu *v)
 	if (!v || !v->thread_started)
 		return;
 	atomic_store(&v->exit_thread, true);
+	pthread_mutex_lock(&v->lock);
+	pthread_cond_broadcast(&v->cond); /* wake a paused thread */
+	pthread_mutex_unlock(&v->lock);
 	vcpu_kick(v);
 	pthread_join(v->thread, NULL);
 	v->thread_started = false;
+}
+
+int vcpu_run_on(struct vcpu *v, void (*fn)(struct vcpu *v, void *arg),
+		void *arg)
+{
+	int ret = 0;
+
+	if (!v->thread_started) {
+		fn(v, arg);
+		return 0;
+	}
+	pthread_mutex_lock(&v->lock);
+	while (v->req_fn && !v->dead) /* one request at a time */
+		pthread_cond_wait(&v->cond, &v->lock);
+	if (v->dead) {
+		ret = -ESRCH;
+		goto out;
+	}
+	v->req_fn = fn;
+	v->req_arg = arg;
+	pthread_cond_broadcast(&v->cond); /* a paused thread serves it too */
+	pthread_mutex_unlock(&v->lock);
+	vcpu_kick(v);
+	pthread_mutex_lock(&v->lock);
+	while (v->req_fn == fn && v->req_arg == arg && !v->dead)
+		pthread_cond_wait(&v->cond, &v->lock);
+	if (v->req_fn == fn && v->req_arg == arg) { /* died first */
+		v->req_fn = NULL;
+		ret = -ESRCH;
+	}
+out:
+	pthread_mutex_unlock(&v->lock);
+	return ret;
+}
+
+int vcpu_pause(struct vcpu *v)
+{
+	int ret = 0;
+
+	if (!v->thread_started)
+		return 0;
+	pthread_mutex_lock(&v->lock);
+	v->pause_req = true;
+	pthread_mutex_unlock(&v->lock);
+	vcpu_kick(v);
+	pthread_mutex_lock(&v->lock);
+	while (!v->paused && !v->dead)
+		pthread_cond_wait(&v->cond, &v->lock);
+	if (v->dead)
+		ret = -ESRCH;
+	pthread_mutex_unlock(&v->lock);
+	return ret;
+}
+
+void vcpu_resume(struct vcpu *v)
+{
+	pthread_mutex_lock(&v->lock);
+	v->pause_req = false;
+	pthread_cond_broadcast(&v->cond);
+	pthread_mutex_unlock(&v->lock);
 }

@@ -401,6 +401,27 @@ void vm_request_stop(struct vm *vm, enum vm_stop_kind kind, int status,
 		vcpu_kick(vm->vcpus[i]);
 }
 
+int vm_pause(struct vm *vm)
+{
+	int ret = 0;
+
+	for (unsigned i = 0; i < vm->nr_vcpus && !ret; i++)
+		ret = vcpu_pause(vm->vcpus[i]);
+	if (ret) {
+		vm_resume(vm);
+		return ret;
+	}
+	vm->paused = true;
+	return 0;
+}
+
+void vm_resume(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_resume(vm->vcpus[i]);
+	vm->paused = false;
+}
+
 int vm_irq_line(struct vm *vm, unsigned irq, int level)
 {
 	struct kvm_irq_level l = { .irq = irq, .level = level };

@@ -1,5 +1,6 @@
 /* The AML writer: encodings checked byte for byte against the ACPI spec. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <string.h>
 
 #include "mvm/aml.h"

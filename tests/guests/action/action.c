@@ -1,0 +1,220 @@
+/*
+ * mb_action: does one thing the host wants to watch the VMM react to,
+ * chosen by action= on the command line. It always prints "action <name>"
+ * first. Actions that should stop or reset the machine print
+ * "FAIL <name>: ..." and exit with code 1 if the machine keeps running.
+ */
+#include "../lib/acpi.h"
+#include "../lib/bootinfo.h"
+#include "../lib/cmdline.h"
+#include "../lib/io.h"
+#include "../lib/pci.h"
+#include "../lib/pit.h"
+#include "../lib/printf.h"
+#include "../lib/report.h"
+#include "../lib/string.h"
+#include "../lib/uart.h"
+
+#define PORT_I8042_STATUS 0x64
+#define I8042_INPUT_FULL 0x02
+#define I8042_CMD_RESET 0xfe
+#define PORT_RESET 0xcf9
+#define RESET_VALUE 6
+
+/* How long a reset or power-off may take before we call it failed. */
+#define STOP_GRACE_US 200000
+
+static NORETURN void still_running(const char *name)
+{
+	delay_us(STOP_GRACE_US);
+	fail(name, "machine still running");
+	debug_exit(EXIT_CODE_FAIL);
+}
+
+static NORETURN void do_poweroff(const struct bootinfo *bi)
+{
+	struct acpi a;
+	char why[80];
+	uint8_t typa, typb;
+
+	if (!acpi_open(&a, bi->rsdp, why, sizeof(why))) {
+		fail("poweroff", "%s", why);
+		debug_exit(EXIT_CODE_FAIL);
+	}
+	const struct acpi_sdt *fadt = acpi_find(&a, "FACP");
+	const struct acpi_sdt *dsdt = fadt ? acpi_dsdt(fadt) : NULL;
+	uint32_t pm1a = fadt ? acpi_fadt_pm1a_cnt(fadt) : 0;
+	if (!pm1a || !dsdt || !acpi_dsdt_s5(dsdt, &typa, &typb)) {
+		fail("poweroff", "no FADT PM1a_CNT or no \\_S5 in the DSDT");
+		debug_exit(EXIT_CODE_FAIL);
+	}
+	uint16_t v = (uint16_t)((typa & 7) << ACPI_PM1_SLP_TYP_SHIFT |
+				ACPI_PM1_SLP_EN);
+	kprintf("poweroff: PM1a_CNT 0x%x <- 0x%x\n", pm1a, v);
+	outw((uint16_t)pm1a, v);
+	still_running("poweroff");
+}
+
+static NORETURN void do_i8042_reset(void)
+{
+	/* The controller takes a command only with its input buffer empty. */
+	for (int i = 0; i < 10000; i++)
+		if (!(inb(PORT_I8042_STATUS) & I8042_INPUT_FULL))
+			break;
+	outb(PORT_I8042_STATUS, I8042_CMD_RESET);
+	still_running("reset");
+}
+
+static NORETURN void do_acpi_reset(const struct bootinfo *bi)
+{
+	struct acpi a;
+	struct acpi_gas reg;
+	uint8_t val;
+	char why[80];
+
+	if (!acpi_open(&a, bi->rsdp, why, sizeof(why))) {
+		fail("acpireset", "%s", why);
+		debug_exit(EXIT_CODE_FAIL);
+	}
+	const struct acpi_sdt *fadt = acpi_find(&a, "FACP");
+	if (!fadt || !acpi_fadt_reset(fadt, &reg, &val) ||
+	    reg.space != ACPI_GAS_IO || reg.address > 0xffff) {
+		fail("acpireset", "no I/O RESET_REG in the FADT");
+		debug_exit(EXIT_CODE_FAIL);
+	}
+	kprintf("acpireset: port 0x%x <- 0x%x\n", (unsigned)reg.address, val);
+	outb((uint16_t)reg.address, val);
+	still_running("acpireset");
+}
+
+/*
+ * With a zero-limit IDT every exception is undeliverable: the fault
+ * becomes a double fault, that one a triple fault, and the CPU shuts down.
+ */
+static void load_empty_idt(void)
+{
+	struct {
+		uint16_t limit;
+		uintptr_t base;
+	} PACKED idtr = {0, 0};
+
+	__asm__ volatile("lidt %0" : : "m"(idtr));
+}
+
+static NORETURN void do_triple(void)
+{
+	load_empty_idt();
+	__asm__ volatile("int3");
+	still_running("triple");
+}
+
+static NORETURN void do_ud(void)
+{
+	load_empty_idt();
+	__asm__ volatile("ud2");
+	still_running("ud");
+}
+
+static NORETURN void do_echo(void)
+{
+	kprintf("echo ready\n");
+	for (;;) {
+		int c = uart_getc_nowait();
+		if (c < 0) {
+			cpu_pause();
+			continue;
+		}
+		uart_putc((char)c);
+		if (c == 'q')
+			debug_exit(EXIT_CODE_OK);
+	}
+}
+
+static bool print_pci(pci_bdf bdf, void *arg)
+{
+	(void)arg;
+	kprintf("pci: %02x:%02x.%x %04x:%04x class %06x\n", PCI_BUS(bdf),
+		PCI_DEV(bdf), PCI_FN(bdf), pci_read16(bdf, PCI_VENDOR_ID),
+		pci_read16(bdf, PCI_DEVICE_ID),
+		pci_read32(bdf, PCI_CLASS_REV) >> 8);
+	return true;
+}
+
+static NORETURN void do_pci(void)
+{
+	int n = pci_scan_bus0(print_pci, NULL);
+
+	kprintf("pci: %d function(s) on bus 0\n", n);
+	debug_exit(EXIT_CODE_OK);
+}
+
+/* action=exit=V, or action=exit with code=V (default 0). */
+static NORETURN void do_exit(const char *action, const char *cl)
+{
+	uint64_t code = 0;
+
+	if (action[4] == '=') {
+		if (!parse_u64(action + 5, strlen(action + 5), &code))
+			code = EXIT_CODE_FAIL;
+	} else {
+		code = cmdline_u64_or(cl, "code", 0);
+	}
+	debug_exit((uint8_t)code);
+}
+
+static NORETURN void run(const struct bootinfo *bi, const char *action,
+			 bool top)
+{
+	if (strncmp(action, "exit", 4) == 0 &&
+	    (action[4] == '\0' || action[4] == '='))
+		do_exit(action, bi->cmdline);
+	if (strcmp(action, "poweroff") == 0)
+		do_poweroff(bi);
+	if (strcmp(action, "reset") == 0)
+		do_i8042_reset();
+	if (strcmp(action, "cf9") == 0) {
+		outb(PORT_RESET, RESET_VALUE);
+		still_running("cf9");
+	}
+	if (strcmp(action, "acpireset") == 0)
+		do_acpi_reset(bi);
+	if (strcmp(action, "triple") == 0)
+		do_triple();
+	if (strcmp(action, "ud") == 0)
+		do_ud();
+	if (strcmp(action, "hang") == 0) {
+		kprintf("hanging\n");
+		halt_forever();
+	}
+	if (strcmp(action, "spin") == 0) {
+		kprintf("spinning\n");
+		for (;;)
+			__asm__ volatile("" ::: "memory");
+	}
+	if (strcmp(action, "echo") == 0)
+		do_echo();
+	if (strcmp(action, "pci") == 0)
+		do_pci();
+	if (top && strcmp(action, "boot") == 0) {
+		char then[32];
+		kprintf("booted\n");
+		if (cmdline_str(bi->cmdline, "then", then, sizeof(then)) != 1)
+			halt_forever();
+		run(bi, then, false);
+	}
+	fail("action", "unknown action '%s'", action);
+	debug_exit(EXIT_CODE_FAIL);
+}
+
+void guest_main(struct bootinfo *bi)
+{
+	char action[32];
+
+	if (cmdline_str(bi->cmdline, "action", action, sizeof(action)) != 1) {
+		kprintf("action none\n");
+		fail("action", "no action= on the command line");
+		debug_exit(EXIT_CODE_FAIL);
+	}
+	kprintf("action %s\n", action);
+	run(bi, action, true);
+}
