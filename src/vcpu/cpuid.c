@@ -124,12 +124,40 @@ static int set_feature_control(struct vcpu *v, enum host_vendor vendor,
 	return 0;
 }
 
+/*
+ * KVM may report only some sub-leaves of 0xB (here: just level 0), so the
+ * topology leaf is rewritten whole: SMT level, core level, terminator.
+ * The table was allocated with room for the extra entries.
+ */
+static void rebuild_leaf_0xb(struct kvm_cpuid2 *c, const struct topo *t)
+{
+	const struct kvm_cpuid_entry2 *leaf0 = nested_cpuid_find(c, 0, 0);
+	unsigned out = 0;
+
+	if (!leaf0 || leaf0->eax < 0xb)
+		return;
+	for (unsigned i = 0; i < c->nent; i++)
+		if (c->entries[i].function != 0xb)
+			c->entries[out++] = c->entries[i];
+	for (unsigned sub = 0; sub < 3; sub++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[out++];
+
+		memset(e, 0, sizeof(*e));
+		e->function = 0xb;
+		e->index = sub;
+		e->flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+		fix_ext_topology(e, t);
+	}
+	c->nent = out;
+}
+
 int vcpu_set_cpuid(struct vcpu *v, struct mvm_err *err)
 {
 	const struct kvm_cpuid2 *sup = v->vm->supported_cpuid;
 	struct topo t = { .id = v->id, .nr = v->vm->cfg.cpus };
 	size_t sz = sizeof(*sup) + sup->nent * sizeof(sup->entries[0]);
-	struct kvm_cpuid2 *c = malloc(sz);
+	/* Three spare entries for rebuild_leaf_0xb(). */
+	struct kvm_cpuid2 *c = malloc(sz + 3 * sizeof(sup->entries[0]));
 	enum host_vendor vendor;
 	int ret = 0;
 
@@ -139,6 +167,7 @@ int vcpu_set_cpuid(struct vcpu *v, struct mvm_err *err)
 	t.core_bits = bits_for(t.nr);
 	for (unsigned i = 0; i < c->nent; i++)
 		fix_entry(&c->entries[i], &t);
+	rebuild_leaf_0xb(c, &t);
 	vendor = vcpu_cpuid_vendor(sup);
 	ret = nested_cpuid_shape(c, sup, vendor, v->vm->cfg.nested, err);
 	if (ret)

@@ -257,9 +257,6 @@ static int load_kernel(struct vm *vm, struct mvm_err *err)
 	ret = acpi_build(&vm->mem, &acfg, &rsdp, err);
 	if (ret)
 		goto out;
-	ret = boot_write_cpu_tables(&vm->mem, err);
-	if (ret)
-		goto out;
 	in = (struct boot_input){
 		.kernel = kernel.data,
 		.kernel_size = kernel.size,

@@ -5,6 +5,8 @@
  * 1 -> status 3 (some check failed, the console says which).
  */
 #include <criterion/criterion.h>
+#include <stdint.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

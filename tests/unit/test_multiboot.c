@@ -86,7 +86,7 @@ Test(multiboot, elf32)
 	in = guest_input(&g, img, size, "kernel.elf");
 	in.initrd = initrd;
 	in.initrd_size = 5000;
-	in.initrd_name = "/boot/modules/ramdisk.tar";
+	in.initrd_name = "modules/ramdisk.tar";
 	cr_assert_eq(load(&g, img, size, &in, &e), 0, "%s", g.err.msg);
 	cr_assert_eq(e.format, BOOT_FMT_MULTIBOOT);
 	cr_assert_eq(e.mode, BOOT_MODE_PROT32);

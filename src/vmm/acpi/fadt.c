@@ -18,8 +18,9 @@
 #define IAPC_LEGACY_DEVICES (1u << 0)
 #define IAPC_8042 (1u << 1)
 #define IAPC_VGA_NOT_PRESENT (1u << 2)
-/* Bit 5, "CMOS RTC not present", stays clear: a PC's OS expects the RTC
- * at ports 0x70/0x71 and reads the wall clock there. */
+/* mvm has no CMOS RTC: say so, and guests take the wall clock from
+ * kvmclock instead of reading garbage at ports 0x70/0x71. */
+#define IAPC_CMOS_RTC_NOT_PRESENT (1u << 5)
 
 /* Fixed feature flags. */
 #define FADT_WBINVD (1u << 0)
@@ -132,7 +133,8 @@ int acpi_build_fadt(struct acpi_ctx *c, uint64_t dsdt, uint64_t facs,
 	f.p_lvl3_lat = 1001;
 	/* century = 0: no CMOS century byte is promised. */
 	f.iapc_boot_arch =
-		IAPC_LEGACY_DEVICES | IAPC_8042 | IAPC_VGA_NOT_PRESENT;
+		IAPC_LEGACY_DEVICES | IAPC_8042 | IAPC_VGA_NOT_PRESENT |
+		IAPC_CMOS_RTC_NOT_PRESENT;
 	f.flags = FADT_WBINVD | FADT_PROC_C1 | FADT_SLP_BUTTON |
 		  FADT_RESET_REG_SUP;
 	memcpy(&f.hypervisor_vendor_id, "MVM\0\0\0\0\0", 8);

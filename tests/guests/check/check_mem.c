@@ -9,11 +9,11 @@
 #include "checks.h"
 
 /*
- * Default slack between mem= and the RAM the map reports: mvm reserves
- * 0x9FC00-0xFFFFF (385 KiB). Firmware that keeps more (SeaBIOS keeps some
- * at the top of RAM) needs memtol= raised by the host.
+ * Default slack between mem= and the RAM the map reports. mvm reserves
+ * 0x9FC00-0xFFFFF (385 KiB); SeaBIOS also keeps ~132 KiB at the top of RAM.
+ * A host that knows the exact figure passes memtol= to tighten it.
  */
-#define DEFAULT_MEMTOL_KIB 512
+#define DEFAULT_MEMTOL_KIB 1024
 
 static const struct bi_region *ram_at(const struct bootinfo *bi, uint64_t pa)
 {

@@ -262,8 +262,12 @@ bool acpi_dsdt_s5(const struct acpi_sdt *dsdt, uint8_t *slp_typa,
 	const uint8_t *aml = (const uint8_t *)(dsdt + 1);
 	const uint8_t *end = (const uint8_t *)dsdt + dsdt->length;
 
+	/* One 32-bit compare per byte: a firmware DSDT can be 8 KiB or more. */
+	const uint32_t s5 = '_' | 'S' << 8 | '5' << 16 | (uint32_t)'_' << 24;
 	for (const uint8_t *p = aml + 1; p + 4 < end; p++) {
-		if (memcmp(p, "_S5_", 4) != 0)
+		uint32_t w;
+		memcpy(&w, p, 4);
+		if (w != s5)
 			continue;
 		/* Preceded by NameOp, optionally with the root prefix '\'. */
 		bool named = p[-1] == 0x08 ||

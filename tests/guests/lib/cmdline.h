@@ -9,7 +9,7 @@
 
 #include "types.h"
 
-/* Finds key; *val/*len get the value ("" for a bare key). Returns found. */
+/* Finds key and points val/len at its value ("" for a bare key). */
 bool cmdline_find(const char *cl, const char *key, const char **val,
 		  size_t *len);
 /* Copies the value into buf. 1 found, 0 absent, -1 value too long. */

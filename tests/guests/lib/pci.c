@@ -46,7 +46,7 @@ void pci_write8(pci_bdf bdf, uint8_t off, uint8_t v)
 	outb(PORT_DATA + (off & 3), v);
 }
 
-int pci_scan_bus0(bool (*fn)(pci_bdf bdf, void *arg), void *arg)
+int pci_scan_bus0(bool (*visit)(pci_bdf bdf, void *arg), void *arg)
 {
 	int n = 0;
 
@@ -61,7 +61,7 @@ int pci_scan_bus0(bool (*fn)(pci_bdf bdf, void *arg), void *arg)
 			if (fn && pci_read16(bdf, PCI_VENDOR_ID) == 0xffff)
 				continue;
 			n++;
-			if (!fn(bdf, arg))
+			if (!visit(bdf, arg))
 				return n;
 		}
 	}

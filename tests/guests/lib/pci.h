@@ -35,10 +35,11 @@ void pci_write16(pci_bdf bdf, uint8_t off, uint16_t v);
 void pci_write8(pci_bdf bdf, uint8_t off, uint8_t v);
 
 /*
- * Calls fn for every function present on bus 0 (the only bus the guests
- * look at); stops early when fn returns false. Returns the count visited.
+ * Calls visit for every function present on bus 0 (the only bus the
+ * guests look at); stops early when visit returns false. Returns the
+ * number of functions visited.
  */
-int pci_scan_bus0(bool (*fn)(pci_bdf bdf, void *arg), void *arg);
+int pci_scan_bus0(bool (*visit)(pci_bdf bdf, void *arg), void *arg);
 /* The nth (from 0) function with this vendor:device on bus 0. */
 bool pci_find(uint16_t vendor, uint16_t device, int nth, pci_bdf *out);
 

@@ -3,6 +3,7 @@
  * emulated, the cost is counted in instructions, and one "rep movsb" is far
  * cheaper than a loop of moves.
  */
+#define GUEST_STRING_IMPL
 #include "string.h"
 
 void *memcpy(void *dst, const void *src, size_t n)

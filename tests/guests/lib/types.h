@@ -29,9 +29,16 @@ static inline bool phys_reachable(uint64_t pa, uint64_t len)
 	return pa < 4 * GIB && len <= 4 * GIB - pa;
 }
 
+/*
+ * The empty asm hides the constant from the compiler, which otherwise
+ * "knows" that small fixed addresses such as 0x40e point at no object.
+ */
 static inline void *phys_ptr(uint64_t pa)
 {
-	return (void *)(uintptr_t)pa;
+	void *p = (void *)(uintptr_t)pa;
+
+	__asm__("" : "+r"(p));
+	return p;
 }
 
 #endif
