@@ -7,10 +7,16 @@ packages=(
 	# build
 	meson ninja-build pkg-config gcc libc6-dev
 	liburing-dev libjson-c-dev libfdt-dev
+	# the API server (HTTP on a UNIX socket)
+	libmicrohttpd-dev
 	# tests and fuzzing
 	libcriterion-dev clang
+	# the API tests read api/openapi.yaml
+	libyaml-dev
 	# default guest and the lab: kernel extraction, initramfs, emulator
 	busybox-static cpio kmod xz-utils zstd qemu-system-x86 qemu-utils
+	# benchmarks (GNU time reports peak RSS)
+	time python3
 	# networking tests (namespaces, taps)
 	iproute2
 )

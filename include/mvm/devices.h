@@ -25,5 +25,11 @@ int pm_create(struct vm *vm, struct mvm_err *err); /* PM1a + 0xCF9 reset */
 struct i8042;
 int i8042_create(struct vm *vm, struct i8042 **out, struct mvm_err *err);
 void i8042_destroy(struct i8042 *k);
+/*
+ * Press and release Ctrl-Alt-Del on the keyboard behind the i8042 (what
+ * SendCtrlAltDel does): the scancodes go to its output queue with IRQ 1.
+ * -EBUSY if the queue has no room for the whole sequence.
+ */
+int i8042_send_ctrl_alt_del(struct i8042 *k);
 
 #endif

@@ -139,6 +139,45 @@ void vm_destroy(struct vm *vm);
 int vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
 
+/*
+ * Firecracker's TokenBucket: `size` tokens, refilled over refill_time_ms,
+ * plus a one-time initial burst. size 0 means no limit.
+ */
+struct token_bucket {
+	uint64_t size;
+	uint64_t one_time_burst;
+	uint64_t refill_time_ms;
+};
+
+/* Bandwidth (bytes) and operation limits of one device queue. */
+struct rate_limiter {
+	struct token_bucket bandwidth;
+	struct token_bucket ops;
+};
+
+/*
+ * Changes to a running VM's devices (API PATCH calls), on the loop thread.
+ * Each returns 0, or a negative errno with a message; -ENOTSUP where the
+ * device side cannot do it (yet).
+ */
+int vm_drive_swap(struct vm *vm, const char *id, const char *path,
+		  struct mvm_err *err);
+int vm_drive_set_rate_limiter(struct vm *vm, const char *id,
+			      const struct rate_limiter *rl,
+			      struct mvm_err *err);
+int vm_net_set_rate_limiters(struct vm *vm, const char *id,
+			     const struct rate_limiter *rx,
+			     const struct rate_limiter *tx,
+			     struct mvm_err *err);
+
+/*
+ * What the guest does with nesting right now, for policy checks: L1 runs a
+ * hypervisor (VMXON / EFER.SVME), an L2 guest is on a vCPU. Both false when
+ * nesting is not exposed or KVM cannot report nested state.
+ */
+void vm_nested_facts(struct vm *vm, bool *l1_hypervisor_active,
+		     bool *l2_running);
+
 /* Raise or lower a legacy IRQ line (IOAPIC pin / PIC). */
 int vm_irq_line(struct vm *vm, unsigned irq, int level);
 

@@ -33,6 +33,7 @@
 #define CMD_PULSE_RESET 0xfe
 
 #define CTR_KBD_INT 0x01
+#define CTR_XLATE 0x40 /* controller translates set 2 scancodes to set 1 */
 
 struct i8042 {
 	struct vm *vm;
@@ -130,11 +131,52 @@ static void i8042_io(void *ctx, uint64_t off, uint8_t *data, uint32_t len,
 		data[0] = k->outq_len ? k->outq[0] : 0;
 		if (k->outq_len)
 			memmove(k->outq, k->outq + 1, --k->outq_len);
+		/*
+		 * IRQ 1 is edge-triggered: drop the line after each byte so
+		 * that the next queued byte raises a fresh edge, as the real
+		 * controller does, instead of staying high unnoticed.
+		 */
+		vm_irq_line(k->vm, IRQ_I8042_KBD, 0);
 	} else if (!is_write) {
 		data[0] = 0xff;
 	}
 	update_irq(k);
 	pthread_mutex_unlock(&k->lock);
+}
+
+/*
+ * Make codes of Ctrl, Alt and Delete, then the break codes in reverse. The
+ * guest reads set 1 when it has asked the controller to translate (Linux
+ * does by default), otherwise the keyboard's native set 2.
+ */
+static const uint8_t cad_set1[] = { 0x1d, 0x38, 0xe0, 0x53,
+				    0xe0, 0xd3, 0xb8, 0x9d };
+static const uint8_t cad_set2[] = { 0x14, 0x11, 0xe0, 0x71,
+				    0xe0, 0xf0, 0x71, 0xf0, 0x11, 0xf0, 0x14 };
+
+int i8042_send_ctrl_alt_del(struct i8042 *k)
+{
+	const uint8_t *seq;
+	size_t n;
+	int ret = 0;
+
+	pthread_mutex_lock(&k->lock);
+	if (k->ctr & CTR_XLATE) {
+		seq = cad_set1;
+		n = sizeof(cad_set1);
+	} else {
+		seq = cad_set2;
+		n = sizeof(cad_set2);
+	}
+	if (k->outq_len + n > sizeof(k->outq)) {
+		ret = -EBUSY; /* half a key sequence would confuse the guest */
+	} else {
+		for (size_t i = 0; i < n; i++)
+			push(k, seq[i]);
+		update_irq(k);
+	}
+	pthread_mutex_unlock(&k->lock);
+	return ret;
 }
 
 int i8042_create(struct vm *vm, struct i8042 **out, struct mvm_err *err)

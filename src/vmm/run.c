@@ -23,20 +23,26 @@ struct run_ctx {
 	struct vm *vm;
 	int sig_fd;
 	struct loop_watch sig_watch;
+	int pending_signal; /* arrived while no VM existed */
 };
+
+static void stop_for_signal(struct vm *vm, int signo)
+{
+	vm_request_stop(vm, VM_STOP_SIGNAL, 128 + signo,
+			"terminated by signal %d (%s)", signo, strsignal(signo));
+}
 
 static void on_signal(void *arg)
 {
 	struct run_ctx *rc = arg;
 	struct signalfd_siginfo si;
 
-	while (read(rc->sig_fd, &si, sizeof(si)) == sizeof(si))
+	while (read(rc->sig_fd, &si, sizeof(si)) == sizeof(si)) {
 		if (rc->vm)
-			vm_request_stop(rc->vm, VM_STOP_SIGNAL,
-					128 + (int)si.ssi_signo,
-					"terminated by signal %u (%s)",
-					si.ssi_signo,
-					strsignal((int)si.ssi_signo));
+			stop_for_signal(rc->vm, (int)si.ssi_signo);
+		else
+			rc->pending_signal = (int)si.ssi_signo;
+	}
 }
 
 static int setup_signals(struct run_ctx *rc, struct mvm_err *err)
@@ -78,6 +84,8 @@ static int boot_once(struct run_ctx *rc, struct vm *vm,
 	int ret = vm_create(vm, cfg, &rc->loop, err);
 
 	rc->vm = vm;
+	if (!ret && rc->pending_signal)
+		stop_for_signal(vm, rc->pending_signal);
 	if (!ret)
 		ret = console_attach(&rc->console, &rc->loop, vm);
 	if (!ret)

@@ -1,0 +1,229 @@
+/*
+ * The control API: Firecracker's JSON REST API (plus mvm's extensions) over
+ * HTTP/1.1 on a UNIX stream socket, and the config file that takes the same
+ * shapes in one document.
+ *
+ * Layers, each in its own file under src/api:
+ *   spec      struct vm_spec, the VM as the API describes it (owned strings)
+ *   shapes    JSON body -> typed shape -> vm_spec, shared by the API and
+ *             the config file so the two cannot drift
+ *   router    one table: method + path -> handler + pre/post-boot rule
+ *   http      libmicrohttpd in external mode on the VMM's event loop; no
+ *             thread of its own, so handlers run on the loop thread
+ */
+#ifndef MVM_API_H
+#define MVM_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mvm/vm.h"
+
+struct mvm_err;
+struct vmm;
+struct loop;
+struct json_object;
+
+/* Request bodies above this get 413. */
+#define API_MAX_BODY (64 * 1024)
+
+enum api_log_level {
+	API_LOG_OFF,
+	API_LOG_ERROR,
+	API_LOG_WARNING,
+	API_LOG_INFO,
+	API_LOG_DEBUG,
+	API_LOG_TRACE,
+};
+
+/* A device rate limiter as the API gave it (absent buckets unset). */
+struct spec_limiter {
+	bool set;
+	bool bandwidth_set;
+	bool ops_set;
+	struct rate_limiter rl;
+};
+
+struct spec_drive {
+	char id[VM_ID_MAX];
+	char *path_on_host;
+	bool is_root_device;
+	bool is_read_only;
+	char *partuuid;        /* NULL: none */
+	bool cache_writeback;  /* "Writeback"; false: "Unsafe" */
+	bool io_engine_async;  /* "Async"; false: "Sync" */
+	struct spec_limiter rate_limiter;
+};
+
+struct spec_net {
+	char id[VM_ID_MAX];
+	char host_dev_name[16]; /* IFNAMSIZ */
+	uint8_t guest_mac[6];
+	bool guest_mac_set;
+	bool mac_spoofing;      /* mvm extension */
+	struct spec_limiter rx_rate_limiter;
+	struct spec_limiter tx_rate_limiter;
+};
+
+/*
+ * Everything a boot is built from, as the API, the config file or the `run`
+ * command line set it. Owns its strings; spec_to_config() lends them.
+ */
+struct vm_spec {
+	bool boot_source_set;
+	char *kernel_image_path;
+	char *initrd_path;      /* NULL: none */
+	char *boot_args;        /* NULL: none */
+
+	unsigned vcpu_count;
+	uint64_t mem_size_mib;
+	bool nested_virt;       /* mvm extension: VMX/SVM for the guest */
+
+	struct spec_drive drives[VM_MAX_DISKS];
+	unsigned nr_drives;
+	struct spec_net nets[VM_MAX_NETS];
+	unsigned nr_nets;
+
+	bool logger_set;
+	char *log_path;
+	enum api_log_level log_level;
+	bool log_show_level;
+	bool log_show_origin;
+	char *log_module;       /* NULL: every module */
+
+	bool metrics_set;
+	char *metrics_path;
+
+	bool entropy_set;
+	struct spec_limiter entropy_rate_limiter;
+
+	bool serial_set;
+	char *serial_out_path;  /* NULL: the console */
+
+	/* Not settable through the API: from `mvm run`'s command line. */
+	enum vm_on_reboot on_reboot;
+	int console_in;
+	int console_out;
+
+	char *cmdline;          /* built by spec_to_config() */
+};
+
+void spec_init(struct vm_spec *s);
+void spec_free(struct vm_spec *s);
+/* The spec of a `run` command line (strings and disks are copied). */
+int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
+		     struct mvm_err *err);
+/*
+ * The vm_config to boot s: the root drive first and, unless boot_args
+ * names one, root= for it on the command line, as Firecracker does.
+ * Pointers in *cfg stay owned by s. out_fd is the UART's output.
+ */
+int spec_to_config(struct vm_spec *s, struct vm_config *cfg, int out_fd,
+		   struct mvm_err *err);
+
+/* ---- the shapes: parse one JSON value into the spec ---------------------
+ *
+ * path is where o sits, for messages ("machine-config", "drives[1]", or ""
+ * for a request body). Errors name the field by its JSON path and say why:
+ * "drives[1].is_read_only: expected a boolean, got a string". Unknown
+ * fields are errors. On failure s is unchanged.
+ */
+struct shape_opts {
+	bool dry_run; /* do not open files to check them */
+};
+
+int shape_boot_source(struct vm_spec *s, struct json_object *o,
+		      const char *path, const struct shape_opts *opt,
+		      struct mvm_err *err);
+/* PUT resets unnamed optional fields to their defaults; PATCH keeps them. */
+int shape_machine_config(struct vm_spec *s, struct json_object *o,
+			 const char *path, bool patch, struct mvm_err *err);
+/* id_from_path: the {drive_id} of the URL, or NULL (config file). */
+int shape_drive(struct vm_spec *s, struct json_object *o, const char *path,
+		const char *id_from_path, const struct shape_opts *opt,
+		struct mvm_err *err);
+/* PATCH /drives/{id}: validated, then *path_on_host and *rl are filled. */
+int shape_drive_patch(const struct vm_spec *s, struct json_object *o,
+		      const char *id_from_path, const struct shape_opts *opt,
+		      char **path_on_host, struct spec_limiter *rl,
+		      struct mvm_err *err);
+int shape_net(struct vm_spec *s, struct json_object *o, const char *path,
+	      const char *id_from_path, struct mvm_err *err);
+int shape_net_patch(const struct vm_spec *s, struct json_object *o,
+		    const char *id_from_path, struct spec_limiter *rx,
+		    struct spec_limiter *tx, bool *mac_spoofing_set,
+		    bool *mac_spoofing, struct mvm_err *err);
+int shape_logger(struct vm_spec *s, struct json_object *o, const char *path,
+		 struct mvm_err *err);
+int shape_metrics(struct vm_spec *s, struct json_object *o, const char *path,
+		  struct mvm_err *err);
+int shape_entropy(struct vm_spec *s, struct json_object *o, const char *path,
+		  struct mvm_err *err);
+int shape_serial(struct vm_spec *s, struct json_object *o, const char *path,
+		 struct mvm_err *err);
+
+/* The spec as GET /vm/config and GET /machine-config show it. */
+struct json_object *spec_export(const struct vm_spec *s);
+struct json_object *spec_export_machine(const struct vm_spec *s);
+
+/*
+ * Parse a whole config file (the same document GET /vm/config returns)
+ * into s. Messages start with the file name and name the JSON path.
+ */
+int config_file_load(struct vm_spec *s, const char *file,
+		     const struct shape_opts *opt, struct mvm_err *err);
+/* The same on a buffer; name is used in messages. */
+int config_parse(struct vm_spec *s, const char *text, size_t len,
+		 const char *name, const struct shape_opts *opt,
+		 struct mvm_err *err);
+
+/* Parse a JSON text strictly: one value, nothing after it. */
+int api_json_parse(const char *text, size_t len, struct json_object **out,
+		   struct mvm_err *err);
+
+/* ---- the router ---------------------------------------------------------- */
+
+/* The answer to one request. body is NULL for 204. */
+struct api_response {
+	int status;
+	struct json_object *body; /* owned; put by api_response_clear */
+	const char *allow;        /* Allow header for 405, static */
+	int route;                /* index into the route table, or -1 */
+};
+
+void api_response_clear(struct api_response *r);
+
+/*
+ * Execute one request against v, on the loop thread. url has no query
+ * string. Always fills *r (errors too: 4xx with {"fault_message": ...}).
+ */
+void api_dispatch(struct vmm *v, const char *method, const char *url,
+		  const char *body, size_t len, struct api_response *r);
+
+/* Number of routes and each one's stable name, for the metrics. */
+unsigned api_route_count(void);
+const char *api_route_name(unsigned i);
+const char *api_route_method(unsigned i);
+
+/* ---- the HTTP server on the loop ----------------------------------------- */
+
+struct api_server;
+
+/*
+ * Listen on path (mode 0600) and serve requests for v from loop l. Refused
+ * if a live process answers on path; a stale socket file is replaced.
+ */
+int api_server_start(struct api_server **out, struct vmm *v, struct loop *l,
+		     const char *path, struct mvm_err *err);
+/* Close every connection, remove the socket file, free. NULL is fine. */
+void api_server_stop(struct api_server *s);
+/*
+ * Serve one already connected stream fd (taken over: closed by the server).
+ * Used by the listener and by the fuzzer.
+ */
+int api_server_add_fd(struct api_server *s, int fd);
+/* Open connections right now. */
+unsigned api_server_connections(const struct api_server *s);
+
+#endif

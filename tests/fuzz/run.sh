@@ -1,0 +1,25 @@
+#!/bin/sh
+# Build a libFuzzer target with clang and run it for a bounded time.
+#   run.sh SOURCE_DIR BUILD_DIR TARGET SECONDS
+# The corpus lives in BUILD_DIR/fuzz/TARGET so it grows across runs.
+set -eu
+src=$1 build=$2 target=$3 secs=$4
+out=$build/fuzz/$target
+mkdir -p "$out/corpus"
+case $target in
+fuzz_virtqueue)
+	srcs="src/devices/virtio/virtqueue.c src/devices/virtio/iov.c
+	      src/vmm/mem.c src/vmm/err.c" ;;
+*)
+	echo "unknown fuzz target $target" >&2
+	exit 2 ;;
+esac
+files=
+for f in $srcs; do files="$files $src/$f"; done
+# shellcheck disable=SC2086
+clang -std=gnu11 -D_GNU_SOURCE -g -O1 -I"$src/include" \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	"$src/tests/fuzz/$target.c" $files -o "$out/$target"
+cd "$out"
+exec "./$target" -max_total_time="$secs" -timeout=5 -rss_limit_mb=1024 \
+	-print_final_stats=1 corpus
