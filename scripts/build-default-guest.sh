@@ -28,7 +28,7 @@ flock 9
 
 # A fresh machine may never have fetched package lists.
 ensure_lists() {
-	compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null || apt-get update -q
+	compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null || apt-get update -q >&2
 }
 
 # pkg_version PKG: the version apt would install now.
@@ -48,7 +48,7 @@ fetch() {
 	# The sandbox user cannot write to an arbitrary cache folder.
 	(cd "$debs" && apt-get download -q -o APT::Sandbox::User=root "$1=$2" >&2)
 	for f in "$debs/$1"_*.deb; do
-		if [ "$(dpkg-deb -f "$f" Version)" = "$2" ]; then
+		if [ -f "$f" ] && [ "$(dpkg-deb -f "$f" Version)" = "$2" ]; then
 			echo "$f"
 			return
 		fi
@@ -93,8 +93,14 @@ if [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$key" ] &&
 fi
 rm -f "$out/stamp"
 
-kdeb=$(fetch "$kpkg" "$kver")
-bdeb=$(fetch busybox-static "$bver")
+if ! kdeb=$(fetch "$kpkg" "$kver") || ! bdeb=$(fetch busybox-static "$bver"); then
+	# Stale lists name packages the archive no longer has: refresh them once.
+	[ -z "${MVM_APT_UPDATED:-}" ] || exit 1
+	echo "build-default-guest: refreshing apt's package lists, then retrying" >&2
+	apt-get update -q >&2
+	rm -f "$out/resolved"
+	MVM_APT_UPDATED=1 exec "$0" "$out"
+fi
 fetched=$(date +%s.%N)
 
 work=$(mktemp -d "$out/.work.XXXXXX")
