@@ -21,7 +21,10 @@ size_t serial_rx_push(struct serial *s, const uint8_t *buf, size_t len);
 size_t serial_rx_room(struct serial *s);
 
 int debug_exit_create(struct vm *vm, struct mvm_err *err);
-int pm_create(struct vm *vm, struct mvm_err *err); /* PM1a + 0xCF9 reset */
+struct pm;
+/* The ACPI PM1a block and the 0xCF9 reset port. */
+int pm_create(struct vm *vm, struct pm **out, struct mvm_err *err);
+void pm_destroy(struct pm *pm);
 struct i8042;
 int i8042_create(struct vm *vm, struct i8042 **out, struct mvm_err *err);
 void i8042_destroy(struct i8042 *k);

@@ -119,10 +119,13 @@ int mvm_launch(const char *const *argv, const struct mvm_opts *o,
 	close(in[0]);
 	close(out[1]);
 	close(err[1]);
-	if (o->stdin_data &&
-	    write(in[1], o->stdin_data, strlen(o->stdin_data)) < 0)
-		perror("write stdin");
-	close(in[1]);
+	if (!o->stdin_after) {
+		if (o->stdin_data &&
+		    write(in[1], o->stdin_data, strlen(o->stdin_data)) < 0)
+			perror("write stdin");
+		close(in[1]);
+		in[1] = -1;
+	}
 	buf_add(&bo, "", 0);
 	buf_add(&be, "", 0);
 
@@ -156,6 +159,13 @@ int mvm_launch(const char *const *argv, const struct mvm_opts *o,
 			}
 			buf_add(i ? &be : &bo, tmp, (size_t)got);
 		}
+		/* Like a person, type only once the guest is listening. */
+		if (in[1] >= 0 && strstr(bo.p, o->stdin_after)) {
+			if (write(in[1], o->stdin_data, strlen(o->stdin_data)) < 0)
+				perror("write stdin");
+			close(in[1]);
+			in[1] = -1;
+		}
 		if (o->kill_after_match && !kills &&
 		    count_str(bo.p, o->kill_after_match) >=
 			    (o->kill_after_count ? o->kill_after_count : 1)) {
@@ -163,6 +173,8 @@ int mvm_launch(const char *const *argv, const struct mvm_opts *o,
 			kills++;
 		}
 	}
+	if (in[1] >= 0)
+		close(in[1]);
 	if (out[0] >= 0)
 		close(out[0]);
 	if (err[0] >= 0)

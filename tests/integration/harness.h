@@ -19,7 +19,8 @@ struct mvm_result {
 };
 
 struct mvm_opts {
-	const char *stdin_data; /* NULL: /dev/null */
+	const char *stdin_data; /* NULL: an empty stdin */
+	const char *stdin_after; /* write stdin_data once stdout has this */
 	double timeout;         /* seconds; 0 = 20 */
 	int kill_after_match_signal; /* send this signal once... */
 	const char *kill_after_match; /* ...stdout contains this text */

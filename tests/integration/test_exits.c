@@ -134,7 +134,8 @@ Test(exits, sigint_stops_a_spinning_smp_guest)
 
 Test(exits, console_input_reaches_the_guest)
 {
-	struct mvm_opts o = { .stdin_data = "hello mvm\nq" };
+	struct mvm_opts o = { .stdin_data = "hello mvm\nq",
+			      .stdin_after = "echo ready" };
 	struct mvm_result r = action("echo", NULL, &o);
 
 	cr_assert(strstr(r.out, "hello mvm"), "echo missing:\n%s", r.out);
