@@ -25,6 +25,9 @@ struct vmm;
 struct loop;
 struct json_object;
 
+/* How the API writes JSON: compact, and paths without escaped slashes. */
+#define API_JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
 /* Request bodies above this get 413. */
 #define API_MAX_BODY (64 * 1024)
 
@@ -95,8 +98,7 @@ struct vm_spec {
 	bool metrics_set;
 	char *metrics_path;
 
-	bool entropy_set;
-	struct spec_limiter entropy_rate_limiter;
+	bool entropy_set;       /* a virtio-rng device */
 
 	bool serial_set;
 	char *serial_out_path;  /* NULL: the console */
@@ -152,8 +154,7 @@ int shape_net(struct vm_spec *s, struct json_object *o, const char *path,
 	      const char *id_from_path, struct mvm_err *err);
 int shape_net_patch(const struct vm_spec *s, struct json_object *o,
 		    const char *id_from_path, struct spec_limiter *rx,
-		    struct spec_limiter *tx, bool *mac_spoofing_set,
-		    bool *mac_spoofing, struct mvm_err *err);
+		    struct spec_limiter *tx, struct mvm_err *err);
 int shape_logger(struct vm_spec *s, struct json_object *o, const char *path,
 		 struct mvm_err *err);
 int shape_metrics(struct vm_spec *s, struct json_object *o, const char *path,

@@ -2,6 +2,8 @@
 #ifndef MVM_CLI_H
 #define MVM_CLI_H
 
+#include <stdbool.h>
+
 #include "mvm/vm.h"
 
 struct mvm_err;
@@ -20,5 +22,18 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg,
 int cli_parse_u64(const char *opt, const char *s, unsigned long long max,
 		  unsigned long long *out, struct mvm_err *err);
 extern const char cli_run_usage[];
+
+/* The API options: --api-sock PATH, --config-file FILE. */
+struct cli_api_opts {
+	const char *api_sock;
+	const char *config_file;
+};
+
+/*
+ * Remove the API options from argv (argv[0] is kept; argc is updated) and
+ * return them in *o. --config-file is refused unless config_allowed.
+ */
+int cli_take_api_opts(int *argc, char **argv, struct cli_api_opts *o,
+		      bool config_allowed, struct mvm_err *err);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * Legacy platform devices, each a bus handler hanging off struct vm:
  * the 8250 UART, the i8042 (reset line), the ACPI PM1a block, the 0xCF9
- * reset port and the isa-debug-exit port.
+ * reset port, the isa-debug-exit port and the CMOS RTC.
  */
 #ifndef MVM_DEVICES_H
 #define MVM_DEVICES_H
@@ -34,5 +34,9 @@ void i8042_destroy(struct i8042 *k);
  * -EBUSY if the queue has no room for the whole sequence.
  */
 int i8042_send_ctrl_alt_del(struct i8042 *k);
+struct rtc;
+/* The MC146818 CMOS RTC at 0x70/0x71, on the host's wall clock. */
+int rtc_create(struct vm *vm, struct rtc **out, struct mvm_err *err);
+void rtc_destroy(struct rtc *rtc);
 
 #endif

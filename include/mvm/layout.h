@@ -21,8 +21,20 @@
 #define LAYOUT_HIGH 0x100000ULL     /* 1 MiB: kernels load at or above */
 
 /* MMIO in the 32-bit hole. */
+#define LAYOUT_PCI_MMIO32 0xc0000000ULL  /* BARs: from the hole's start */
+#define LAYOUT_PCI_MMIO32_SIZE 0x20000000ULL /*   up to ECAM (512 MiB) */
+#define LAYOUT_PCI_ECAM 0xe0000000ULL    /* PCIe config space, bus 0 only */
+#define LAYOUT_PCI_ECAM_BUSES 1
+#define LAYOUT_PCI_ECAM_SIZE (LAYOUT_PCI_ECAM_BUSES * 0x100000ULL)
 #define LAYOUT_IOAPIC 0xfec00000ULL
 #define LAYOUT_LAPIC 0xfee00000ULL
+
+/*
+ * 64-bit PCI window, declared to the guest for BARs above 4 GiB. Guest RAM
+ * above 4 GiB must end below it (RAM up to 63 GiB).
+ */
+#define LAYOUT_PCI_MMIO64 0x1000000000ULL   /* 64 GiB */
+#define LAYOUT_PCI_MMIO64_SIZE 0x1000000000ULL
 
 /* Port I/O. */
 #define PORT_I8042_DATA 0x60
@@ -33,6 +45,8 @@
 #define PORT_PM1A_EVT PORT_PM_BASE
 #define PORT_PM1A_CNT (PORT_PM_BASE + 4)
 #define PORT_PM_LEN 6
+#define PORT_PCI_CONFIG_ADDR 0xcf8 /* dword only: 0xcf9 is the reset port */
+#define PORT_PCI_CONFIG_DATA 0xcfc
 #define PORT_RESET 0xcf9        /* FADT RESET_REG */
 #define RESET_VALUE 0x06
 

@@ -21,6 +21,11 @@ struct mvm_err;
 struct vcpu;
 struct serial;
 struct i8042;
+struct pm;
+struct rtc;
+struct pci_host;
+struct irq_routes;
+struct virtio_dev;
 
 enum vm_on_reboot {
 	VM_ON_REBOOT_EXIT,
@@ -65,6 +70,7 @@ struct vm_config {
 	unsigned nr_disks;
 	struct net_config nets[VM_MAX_NETS];
 	unsigned nr_nets;
+	bool rng; /* a virtio-rng device */
 	int console_in;  /* fd the UART reads from, -1 for none */
 	int console_out; /* fd the UART writes to */
 };
@@ -106,6 +112,11 @@ struct vm {
 
 	struct serial *serial;
 	struct i8042 *i8042;
+	struct pm *pm;
+	struct rtc *rtc;
+	struct pci_host *pci;           /* bus 0: config space and BARs */
+	struct irq_routes *irq_routes;  /* KVM GSI routes (MSI-X) */
+	struct virtio_dev *virtio_devs; /* every virtio device, a list */
 	struct vm_metrics metrics;
 	bool paused;
 

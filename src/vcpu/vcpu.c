@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mvm/err.h"
@@ -116,6 +117,22 @@ static void thread_ended(struct vcpu *v)
 	pthread_mutex_unlock(&v->lock);
 }
 
+/*
+ * A kick that lands outside KVM_RUN stays pending (it is blocked there),
+ * and KVM_RUN does not dequeue it: every later KVM_RUN, whose mask lets it
+ * in, would fail with EINTR at once, forever. Consume it here.
+ */
+static void eat_kick(void)
+{
+	static const struct timespec zero = { 0, 0 };
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, VCPU_KICK_SIGNAL);
+	while (sigtimedwait(&set, NULL, &zero) == VCPU_KICK_SIGNAL)
+		;
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -130,6 +147,7 @@ static void *vcpu_thread(void *arg)
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				v->run->immediate_exit = 0;
+				eat_kick();
 				continue;
 			}
 			vcpu_fatal(v, strerror(errno));

@@ -3,12 +3,14 @@
 #include <string.h>
 
 #include "mvm/cli.h"
+#include "mvm/cli_devices.h"
 #include "mvm/err.h"
 
 const char cli_run_usage[] =
 	"usage: mvm run --kernel FILE [--initrd FILE] [--cmdline STR]\n"
 	"               [--cpus N] [--memory MiB] [--on-reboot exit|restart]\n"
-	"               [--nested on|off]\n"
+	"               [--nested on|off] [--api-sock PATH]\n"
+	"               [--disk SPEC]... [--net SPEC]... [--rng]\n"
 	"\n"
 	"  --kernel FILE     bzImage, ELF vmlinux with a PVH note, or multiboot ELF\n"
 	"  --initrd FILE     initial ramdisk (multiboot: module 0)\n"
@@ -18,6 +20,8 @@ const char cli_run_usage[] =
 	"  --on-reboot WHAT  on guest reboot: exit (default) or restart\n"
 	"  --nested on|off   expose VMX/SVM so the guest can run its own\n"
 	"                    hypervisor (default off; see mvm host-check)\n"
+	"  --api-sock PATH   also serve the control API on this UNIX socket\n"
+	CLI_DEVICES_USAGE
 	"\n"
 	"Console: the guest's COM1 is this terminal; Ctrl-A x quits.\n";
 
@@ -44,7 +48,7 @@ bad:
 }
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY,
-       OPT_ON_REBOOT, OPT_NESTED, OPT_HELP };
+       OPT_ON_REBOOT, OPT_NESTED, OPT_HELP, OPT_DISK, OPT_NET, OPT_RNG };
 
 static const struct option run_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -55,6 +59,9 @@ static const struct option run_opts[] = {
 	{ "on-reboot", required_argument, NULL, OPT_ON_REBOOT },
 	{ "nested", required_argument, NULL, OPT_NESTED },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "net", required_argument, NULL, OPT_NET },
+	{ "rng", no_argument, NULL, OPT_RNG },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -104,6 +111,13 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg,
 		return 0;
 	case OPT_HELP:
 		return 1;
+	case OPT_DISK:
+		return cli_add_disk(cfg, arg, err);
+	case OPT_NET:
+		return cli_add_net(cfg, arg, err);
+	case OPT_RNG:
+		cfg->rng = true;
+		return 0;
 	default:
 		return -EINVAL;
 	}
@@ -139,5 +153,63 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg,
 				argv[optind]);
 	if (!cfg->kernel)
 		return mvm_fail(err, -EINVAL, "--kernel FILE is required");
+	return 0;
+}
+
+/*
+ * The API options are taken out of argv before the rest is parsed, so the
+ * run options and the top-level form share them without knowing each
+ * other. "--opt VALUE" and "--opt=VALUE" are both accepted.
+ */
+static int take_opt(int *argc, char **argv, int *i, const char *name,
+		    const char **out, struct mvm_err *err)
+{
+	size_t n = strlen(name);
+	const char *a = argv[*i];
+	int used;
+
+	if (strncmp(a, name, n) || (a[n] != '\0' && a[n] != '='))
+		return 0;
+	if (a[n] == '=') {
+		*out = a + n + 1;
+		used = 1;
+	} else if (*i + 1 < *argc) {
+		*out = argv[*i + 1];
+		used = 2;
+	} else {
+		return mvm_fail(err, -EINVAL, "option '%s' needs a value",
+				name);
+	}
+	if (!**out)
+		return mvm_fail(err, -EINVAL, "%s: the path must not be empty",
+				name);
+	memmove(&argv[*i], &argv[*i + used],
+		(size_t)(*argc - *i - used + 1) * sizeof(*argv));
+	*argc -= used;
+	(*i)--;
+	return 1;
+}
+
+int cli_take_api_opts(int *argc, char **argv, struct cli_api_opts *o,
+		      bool config_allowed, struct mvm_err *err)
+{
+	memset(o, 0, sizeof(*o));
+	for (int i = 1; i < *argc; i++) {
+		int ret;
+
+		if (!strcmp(argv[i], "--"))
+			break;
+		ret = take_opt(argc, argv, &i, "--api-sock", &o->api_sock, err);
+		if (ret)
+			goto next;
+		ret = take_opt(argc, argv, &i, "--config-file", &o->config_file,
+			       err);
+		if (ret > 0 && !config_allowed)
+			return mvm_fail(err, -EINVAL, "--config-file cannot be "
+					"combined with run options");
+next:
+		if (ret < 0)
+			return ret;
+	}
 	return 0;
 }

@@ -4,12 +4,18 @@
 
 #include "mvm/nested.h"
 #include "mvm/run.h"
+#include "mvm/vmm.h"
 
 static const char usage[] =
 	"usage: mvm COMMAND [options]\n"
 	"\n"
 	"commands:\n"
 	"  run          boot a kernel (mvm run --help)\n"
+	"  --api-sock PATH [--config-file FILE]\n"
+	"               serve the control API; configure and start the VM\n"
+	"               through it (or from FILE)\n"
+	"  --config-file FILE\n"
+	"               boot the VM a JSON config file describes\n"
 	"  host-check   can this host run stock kernels, and nest? [--json]\n"
 	"  version      print the version\n";
 
@@ -19,6 +25,10 @@ int main(int argc, char **argv)
 		fputs(usage, stderr);
 		return MVM_EXIT_START_FAILED;
 	}
+	/* The API form has no command word, as Firecracker's has none. */
+	if (!strncmp(argv[1], "--api-sock", 10) ||
+	    !strncmp(argv[1], "--config-file", 13))
+		return vmm_main(argc, argv);
 	if (!strcmp(argv[1], "run"))
 		return run_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "host-check"))

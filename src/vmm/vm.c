@@ -18,9 +18,12 @@
 #include "mvm/e820.h"
 #include "mvm/err.h"
 #include "mvm/file.h"
+#include "mvm/irq_routes.h"
 #include "mvm/layout.h"
 #include "mvm/nested.h"
+#include "mvm/pci.h"
 #include "mvm/vcpu.h"
+#include "mvm/virtio_dev.h"
 #include "mvm/vm.h"
 
 /* KVM on Intel needs three pages for the real-mode TSS and one for EPT's
@@ -284,9 +287,17 @@ static int create_devices(struct vm *vm, struct mvm_err *err)
 	if (!ret)
 		ret = debug_exit_create(vm, err);
 	if (!ret)
-		ret = pm_create(vm, err);
+		ret = pm_create(vm, &vm->pm, err);
 	if (!ret)
 		ret = i8042_create(vm, &vm->i8042, err);
+	if (!ret)
+		ret = rtc_create(vm, &vm->rtc, err);
+	if (!ret)
+		ret = irq_routes_create(vm, err);
+	if (!ret)
+		ret = pci_create(vm, err);
+	if (!ret)
+		ret = virtio_create_devices(vm, err);
 	return ret;
 }
 
@@ -436,12 +447,19 @@ void vm_destroy(struct vm *vm)
 	free(vm->vcpus);
 	vm->vcpus = NULL;
 	vm->nr_vcpus = 0;
+	/* Devices finish their in-flight I/O while guest memory still exists. */
+	virtio_destroy_devices(vm);
+	pci_destroy(vm);
+	irq_routes_destroy(vm);
 	if (vm->stop_efd >= 0) {
 		loop_watch_cancel(&vm->stop_watch);
 		close(vm->stop_efd);
 	}
 	if (vm->i8042)
 		i8042_destroy(vm->i8042);
+	pm_destroy(vm->pm);
+	rtc_destroy(vm->rtc);
+	vm->rtc = NULL;
 	if (vm->serial)
 		serial_destroy(vm->serial);
 	gm_free(&vm->mem);

@@ -20,16 +20,20 @@ static void probe_vcpu(struct vcpu *v, void *arg)
 	struct kvm_nested_state *st = calloc(1, c->max);
 	struct nested_state_facts f;
 	struct kvm_sregs s;
+	uint64_t efer;
 
 	if (!st)
 		return;
 	st->size = (uint32_t)c->max;
-	if (ioctl(v->fd, KVM_GET_NESTED_STATE, st) == 0 &&
-	    ioctl(v->fd, KVM_GET_SREGS, &s) == 0 &&
-	    nested_state_parse(st, c->max, &s.efer, &f, NULL) == 0) {
+	if (ioctl(v->fd, KVM_GET_NESTED_STATE, st) < 0 ||
+	    ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
+		goto out;
+	efer = s.efer; /* __u64 and uint64_t differ in type, not in size */
+	if (nested_state_parse(st, c->max, &efer, &f, NULL) == 0) {
 		c->l1 |= f.l1_hypervisor_active;
 		c->l2 |= f.l2_running;
 	}
+out:
 	free(st);
 }
 

@@ -312,9 +312,12 @@ int api_do_raw(int fd, const char *method, const char *path,
 			     "%s %s HTTP/1.1\r\nHost: localhost\r\n"
 			     "Accept: application/json\r\n\r\n",
 			     method, path);
-	if (write_all(fd, head, (size_t)n) ||
-	    (body && write_all(fd, body, strlen(body))))
+	if (write_all(fd, head, (size_t)n))
 		return -1;
+	/* A server refusing the body (413) may hang up before it is all
+	 * sent; its answer is still there to read. */
+	if (body)
+		write_all(fd, body, strlen(body));
 	return api_read_resp(fd, r);
 }
 

@@ -138,7 +138,10 @@ static bool validate_object(struct ctx *c, struct json_object *s,
 		const char *k = json_object_get_string(
 			json_object_array_get_idx(req, i));
 
-		if (!get(v, k))
+		struct json_object *unused;
+
+		/* Present with a null value counts: json-c keeps it as NULL. */
+		if (!json_object_object_get_ex(v, k, &unused))
 			return bad(c, "%s: required field %s is missing", where,
 				   k);
 	}

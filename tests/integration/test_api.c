@@ -46,16 +46,13 @@ static void start_echo(struct api_proc *p, const char *action)
 /* The guest echoes c once it is running; false if not within seconds. */
 static bool echoes(struct api_proc *p, char c, double seconds)
 {
-	char needle[3] = { c, 0, 0 };
-	const char *from = strstr(p->out, "echo ready\n");
-
-	cr_assert(from, "guest not ready: %s", p->out);
+	cr_assert(api_wait_out(p, "echo ready\n", 10), "guest not ready: %s",
+		  p->out);
 	if (write(p->in_fd, &c, 1) != 1)
 		return false;
-	(void)needle;
 	for (double t = 0; t < seconds; t += 0.02) {
-		from = strstr(p->out, "echo ready\n") + 11;
-		if (strchr(from, c))
+		/* p->out moves as it grows: look it up afresh each time. */
+		if (strchr(strstr(p->out, "echo ready\n") + 11, c))
 			return true;
 		api_drain(p, 0.02);
 	}
@@ -325,7 +322,8 @@ Test(api, pre_boot_errors_name_the_field, .timeout = 30)
 Test(api, drives_and_nics_are_recorded_and_patch_reaches_the_device,
      .timeout = 30)
 {
-	char *disk = temp_file("disk", "0123456789", 10);
+	static char sectors[4096];
+	char *disk = temp_file("disk", sectors, sizeof(sectors));
 	struct api_proc p;
 	struct api_resp r;
 	char body[512];

@@ -115,6 +115,8 @@ Test(api_config, config_errors_name_the_json_path, .timeout = 30)
 /* What GET /vm/config returns, --config-file takes back unchanged. */
 Test(api_config, vm_config_round_trips_through_a_config_file, .timeout = 30)
 {
+	static char sectors[4096];
+	char *disk = temp_file("data", sectors, sizeof(sectors));
 	struct api_proc p;
 	struct api_resp r;
 	char body[512], *cfg;
@@ -129,7 +131,7 @@ Test(api_config, vm_config_round_trips_through_a_config_file, .timeout = 30)
 	snprintf(body, sizeof(body), "{\"drive_id\": \"data\", "
 		 "\"path_on_host\": \"%s\", \"is_root_device\": false, "
 		 "\"is_read_only\": true, \"cache_type\": \"Writeback\"}",
-		 mvm_bin());
+		 disk);
 	put_ok(p.sock, "PUT", "/drives/data", body);
 	put_ok(p.sock, "PUT", "/entropy", "{}");
 	cr_assert_eq(api_call(p.sock, "GET", "/vm/config", NULL, &r), 200);
@@ -146,6 +148,8 @@ Test(api_config, vm_config_round_trips_through_a_config_file, .timeout = 30)
 	mvm_result_free(&res);
 	unlink(cfg);
 	free(cfg);
+	unlink(disk);
+	free(disk);
 }
 
 Test(api_config, config_file_and_api_together, .timeout = 30)

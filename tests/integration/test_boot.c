@@ -41,7 +41,7 @@ static void check_kernel(const char *kernel, unsigned cpus, unsigned mem)
 	initrd = temp_file("initrd", data, sizeof(data));
 	cr_assert_not_null(initrd);
 	snprintf(cmdline, sizeof(cmdline),
-		 "mem=%u cpus=%u initrd_crc=%#x initrd_len=%zu tag=hello-%s",
+		 "mem=%u memtol=385 cpus=%u initrd_crc=%#x initrd_len=%zu tag=hello-%s",
 		 mem, cpus, crc32(data, sizeof(data)), sizeof(data), kernel);
 	snprintf(cpus_s, sizeof(cpus_s), "%u", cpus);
 	snprintf(mem_s, sizeof(mem_s), "%u", mem);

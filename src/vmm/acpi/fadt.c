@@ -18,9 +18,10 @@
 #define IAPC_LEGACY_DEVICES (1u << 0)
 #define IAPC_8042 (1u << 1)
 #define IAPC_VGA_NOT_PRESENT (1u << 2)
-/* mvm has no CMOS RTC: say so, and guests take the wall clock from
- * kvmclock instead of reading garbage at ports 0x70/0x71. */
-#define IAPC_CMOS_RTC_NOT_PRESENT (1u << 5)
+/*
+ * Bit 5, CMOS RTC not present, stays clear: mvm has one at 0x70/0x71
+ * (src/devices/rtc.c), and Linux's probe of a missing one is slow.
+ */
 
 /* Fixed feature flags. */
 #define FADT_WBINVD (1u << 0)
@@ -133,8 +134,7 @@ int acpi_build_fadt(struct acpi_ctx *c, uint64_t dsdt, uint64_t facs,
 	f.p_lvl3_lat = 1001;
 	/* century = 0: no CMOS century byte is promised. */
 	f.iapc_boot_arch =
-		IAPC_LEGACY_DEVICES | IAPC_8042 | IAPC_VGA_NOT_PRESENT |
-		IAPC_CMOS_RTC_NOT_PRESENT;
+		IAPC_LEGACY_DEVICES | IAPC_8042 | IAPC_VGA_NOT_PRESENT;
 	f.flags = FADT_WBINVD | FADT_PROC_C1 | FADT_SLP_BUTTON |
 		  FADT_RESET_REG_SUP;
 	memcpy(&f.hypervisor_vendor_id, "MVM\0\0\0\0\0", 8);

@@ -6,6 +6,7 @@
 #include "../lib/palloc.h"
 #include "../lib/printf.h"
 #include "../lib/report.h"
+#include "../lib/string.h"
 #include "checks.h"
 
 /*
@@ -106,7 +107,8 @@ void check_memmap(const struct bootinfo *bi)
 void check_meminfo(const struct bootinfo *bi)
 {
 	if (!bi->has_meminfo) {
-		if (bi->proto[0] == 'm' && check_enabled(bi, "meminfo"))
+		if (strcmp(bi->proto, "multiboot") == 0 &&
+		    check_enabled(bi, "meminfo"))
 			fail("meminfo", "multiboot info has no mem_lower/mem_upper");
 		return;
 	}

@@ -4,7 +4,7 @@
 
 #define REG_THR 0 /* transmit holding (write) / receive buffer (read) */
 #define REG_IER 1
-#define REG_FCR 2 /* FIFO control (write) / interrupt identification (read) */
+#define REG_IIR 2 /* interrupt identification (read) / FIFO control (write) */
 #define REG_LCR 3
 #define REG_MCR 4
 #define REG_LSR 5
@@ -12,7 +12,6 @@
 #define LSR_THRE 0x20 /* the transmitter takes another byte */
 #define LCR_DLAB 0x80
 #define LCR_8N1 0x03
-#define FCR_ENABLE_CLEAR 0x07
 #define IIR_FIFO_ON 0xc0
 #define FIFO_DEPTH 16
 
@@ -38,8 +37,13 @@ void uart_init(void)
 	outb(UART_COM1 + 1, 0);
 	outb(UART_COM1 + REG_LCR, LCR_8N1);
 	outb(UART_COM1 + REG_MCR, 0x03); /* DTR | RTS */
-	outb(UART_COM1 + REG_FCR, FCR_ENABLE_CLEAR);
-	burst = (inb(UART_COM1 + REG_FCR) & IIR_FIFO_ON) == IIR_FIFO_ON
+	/*
+	 * Use the FIFOs only if something enabled them already. Switching
+	 * them on here would lose input the host sent before we got here
+	 * (the echo test sends at once): a 16550 may reset its FIFOs when
+	 * they are enabled, and the clear bits certainly would.
+	 */
+	burst = (inb(UART_COM1 + REG_IIR) & IIR_FIFO_ON) == IIR_FIFO_ON
 			? FIFO_DEPTH
 			: 1;
 	room = 0;

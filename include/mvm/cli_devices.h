@@ -1,0 +1,32 @@
+/*
+ * Parsing of the device options of `mvm run`: --disk, --net (--rng is a
+ * plain flag).
+ * Pure functions over a vm_config, so they are unit-tested. Messages name
+ * the option and the offending key or value.
+ */
+#ifndef MVM_CLI_DEVICES_H
+#define MVM_CLI_DEVICES_H
+
+#include "mvm/vm.h"
+
+struct mvm_err;
+
+/* --disk path=FILE[,id=ID][,readonly=on|off][,cache=none|writeback] */
+int cli_add_disk(struct vm_config *cfg, const char *arg, struct mvm_err *err);
+/* --net tap=NAME[,id=ID][,mac=MAC][,mac_spoofing=on|off] */
+int cli_add_net(struct vm_config *cfg, const char *arg, struct mvm_err *err);
+/* Free what cli_add_disk() allocated (the disk paths). */
+void cli_free_devices(struct vm_config *cfg);
+
+#define CLI_DEVICES_USAGE \
+	"  --disk path=FILE[,id=ID][,readonly=on][,cache=none|writeback]\n" \
+	"                    a virtio-blk disk (raw image or block device);\n" \
+	"                    repeat for more (default ids disk0, disk1...)\n" \
+	"  --net tap=NAME[,id=ID][,mac=MAC][,mac_spoofing=on|off]\n" \
+	"                    a virtio-net NIC on a TAP interface; the MAC\n" \
+	"                    defaults to one derived from the id; with\n" \
+	"                    mac_spoofing=off (default) frames from other\n" \
+	"                    source MACs are dropped\n" \
+	"  --rng             a virtio-rng entropy device\n"
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * The VM's KVM GSI routing table. KVM_SET_GSI_ROUTING replaces the whole
+ * table, so mvm keeps the table it last gave KVM: KVM's default irqchip
+ * routes (so the PIC/IOAPIC lines keep working), then one MSI route per
+ * MSI-X vector in use. Interrupts are injected by writing an eventfd bound
+ * to the route's GSI with KVM_IRQFD.
+ */
+#ifndef MVM_IRQ_ROUTES_H
+#define MVM_IRQ_ROUTES_H
+
+#include <stdint.h>
+
+struct vm;
+struct mvm_err;
+struct irq_routes;
+
+/* Sets vm->irq_routes. KVM's table is untouched until the first MSI route. */
+int irq_routes_create(struct vm *vm, struct mvm_err *err);
+void irq_routes_destroy(struct vm *vm);
+
+/* A GSI for a new MSI route (above the irqchip pins), or -ENOSPC. */
+int irq_route_alloc(struct irq_routes *r);
+/* Point gsi at an MSI message and commit the table to KVM. */
+int irq_route_set_msi(struct irq_routes *r, uint32_t gsi, uint32_t addr_lo,
+		      uint32_t addr_hi, uint32_t data);
+/* Drop gsi's route (the GSI stays allocated) and commit. */
+int irq_route_clear(struct irq_routes *r, uint32_t gsi);
+
+#endif

@@ -1,0 +1,53 @@
+/*
+ * Network backends behind virtio-net, and the MAC rules between them.
+ *
+ * A backend is a file descriptor carrying whole Ethernet frames, each led
+ * by a 12-byte virtio_net_hdr_v1, so virtio-net moves frames between it
+ * and guest memory with io_uring and no copies. TAP is the one backend.
+ */
+#ifndef MVM_NET_H
+#define MVM_NET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct mvm_err;
+struct net_backend;
+
+#define NET_HDR_LEN 12 /* struct virtio_net_hdr_v1 */
+#define NET_ETH_HLEN 14
+#define NET_MAC_LEN 6
+
+/* Offloads the guest can receive (what the backend may hand it). */
+#define NET_OFFLOAD_CSUM 0x01
+#define NET_OFFLOAD_TSO4 0x02
+#define NET_OFFLOAD_TSO6 0x04
+
+struct net_backend_ops {
+	int (*set_offload)(struct net_backend *b, unsigned offloads);
+	void (*close)(struct net_backend *b);
+};
+
+struct net_backend {
+	const struct net_backend_ops *ops;
+	int fd;        /* frames, each after a NET_HDR_LEN header */
+	bool offloads; /* checksum and TSO offloads are available */
+	char name[16];
+};
+
+/* Attach to TAP interface name (created if missing; needs CAP_NET_ADMIN). */
+int tap_open(const char *name, struct net_backend **out,
+	     struct mvm_err *err);
+
+/* "52:54:00:12:34:56" into mac; false when malformed or multicast. */
+bool net_mac_parse(const char *s, uint8_t mac[NET_MAC_LEN]);
+/*
+ * A locally administered unicast MAC derived from the NIC's id, so a NIC
+ * keeps its address across runs without being told one.
+ */
+void net_mac_from_id(const char *id, uint8_t mac[NET_MAC_LEN]);
+/* With spoofing off, only frames whose source is the NIC's own MAC leave. */
+bool net_tx_allowed(const uint8_t nic_mac[NET_MAC_LEN], bool spoofing,
+		    const uint8_t *frame, uint32_t frame_len);
+
+#endif

@@ -1,0 +1,188 @@
+/*
+ * Virtio devices over the modern PCI transport (virtio 1.2, 4.1).
+ *
+ * A device model (blk, net, rng) is an ops table plus its own state; the
+ * transport owns everything the spec puts between them: feature
+ * negotiation, the status state machine, queue configuration, notification
+ * and interrupts (MSI-X vector per queue, one for config changes).
+ *
+ * Threads: the guest's register accesses run on vCPU threads and only
+ * touch transport state under its lock. All device work runs on the event
+ * loop: a queue notification is an ioeventfd that KVM signals without
+ * leaving the kernel, watched by the loop; status changes that need the
+ * device (DRIVER_OK, reset) are forwarded to the loop through an eventfd.
+ */
+#ifndef MVM_VIRTIO_DEV_H
+#define MVM_VIRTIO_DEV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mvm/loop.h"
+#include "mvm/msix.h"
+#include "mvm/pci.h"
+#include "mvm/virtio.h"
+
+struct vm;
+struct mvm_err;
+struct virtio_dev;
+
+#define VIRTIO_NAME_MAX 80
+
+struct virtio_queue {
+	struct virtio_dev *t;
+	unsigned index;
+
+	/* The driver's configuration: vCPU threads, under t->lock. */
+	uint16_t size;
+	uint16_t msix_vector;
+	bool enabled;
+	uint64_t desc, driver, device;
+
+	/* Runtime: the loop thread only. */
+	struct virtq vq;
+	bool ready;  /* vq is set up from the configuration */
+	bool broken; /* the ring is unusable until reset */
+	bool irq_due; /* used entries published but not yet signalled */
+
+	int kick_fd; /* ioeventfd for this queue's notify address */
+	bool kick_registered;
+	uint64_t kick_addr;
+	struct loop_watch kick_watch;
+};
+
+struct virtio_dev_info {
+	const char *kind; /* "virtio-blk" */
+	const char *id;   /* "disk0": names the device in messages */
+	uint16_t device_id;
+	uint32_t pci_class;
+	uint64_t features; /* device-specific; transport adds its own */
+	uint16_t nr_queues;
+	uint16_t queue_size; /* maximum the driver may choose */
+	uint32_t config_size;
+};
+
+struct virtio_dev_ops {
+	/* vCPU threads, under the transport lock: device config space. */
+	void (*config_read)(void *dev, uint32_t off, uint8_t *data,
+			    uint32_t len);
+	void (*config_write)(void *dev, uint32_t off, const uint8_t *data,
+			     uint32_t len); /* optional */
+	/* Optional: refuse a feature set (FEATURES_OK then stays clear). */
+	bool (*features_ok)(void *dev, uint64_t features);
+
+	/* Loop thread. */
+	/* DRIVER_OK: features are final and the enabled queues are ready. */
+	void (*activate)(void *dev);
+	/* Buffers may be available on q. */
+	void (*queue_notify)(void *dev, struct virtio_queue *q);
+	/*
+	 * Stop all work and forget requests; call virtio_reset_done() once
+	 * nothing the device submitted is still in flight (may be at once).
+	 */
+	void (*reset)(void *dev);
+	/* Device state as a blob (beyond what the transport saves). */
+	size_t (*save)(void *dev, void *buf, size_t cap);
+	int (*load)(void *dev, const void *buf, size_t len);
+	/* Free everything; nothing is in flight any more. */
+	void (*destroy)(void *dev);
+};
+
+struct virtio_dev {
+	struct virtio_dev *next; /* the VM's list */
+	struct vm *vm;
+	struct virtio_dev_info info;
+	char name[VIRTIO_NAME_MAX]; /* "virtio-blk disk0" */
+	const struct virtio_dev_ops *ops;
+	void *dev;
+
+	struct pci_dev pci;
+	struct msix msix;
+	uint8_t pci_cfg_cap; /* config offset of the PCI_CFG window */
+
+	pthread_mutex_t lock;
+	uint64_t offered;           /* device + transport features */
+	uint64_t driver_features;   /* as written by the driver */
+	uint64_t features;          /* negotiated at FEATURES_OK */
+	uint32_t dfselect, gfselect;
+	uint16_t queue_select;
+	uint16_t config_vector;
+	uint8_t status;
+	uint8_t config_generation;
+	uint8_t isr;
+	bool reset_pending; /* driver wrote 0; status reads stay non-zero */
+	struct virtio_queue *queues;
+
+	/* Loop thread. */
+	bool active;    /* DRIVER_OK was acted on */
+	bool resetting; /* device asked to stop; waiting for reset_done */
+	bool quiesced;  /* reset_done came for the last ops->reset */
+	bool destroying;
+	int ctl_fd;
+	struct loop_watch ctl_watch;
+
+	/* Rate limit for guest-triggered messages. */
+	uint64_t log_window_ns;
+	unsigned log_count, log_suppressed;
+};
+
+/* Create the transport for dev and put it on the VM's PCI bus and list. */
+int virtio_pci_create(struct vm *vm, const struct virtio_dev_info *info,
+		      const struct virtio_dev_ops *ops, void *dev,
+		      struct virtio_dev **out, struct mvm_err *err);
+/* Quiesce the device (running the loop until its I/O is done) and free. */
+void virtio_pci_destroy(struct virtio_dev *t);
+
+/* Negotiated features (stable once the device is active). */
+static inline bool virtio_has(const struct virtio_dev *t, unsigned bit)
+{
+	return t->features & VIRTIO_BIT(bit);
+}
+
+/*
+ * Next good chain of q, or 0 when empty. Malformed chains are dealt with
+ * here: a bad chain is completed with length 0 (a failed request) and
+ * logged; a broken ring marks the device NEEDS_RESET. Devices see only
+ * well-formed chains.
+ */
+int virtio_queue_pop(struct virtio_queue *q, struct virtq_chain *c,
+		     struct iovec *iov, unsigned cap);
+/*
+ * Notification suppression around a drain: disable, pop until empty, and
+ * drain again while enable() says buffers arrived meanwhile.
+ */
+void virtio_queue_notify_disable(struct virtio_queue *q);
+bool virtio_queue_notify_enable(struct virtio_queue *q);
+/* Several completions the driver must see at once: push each, publish. */
+void virtio_queue_push(struct virtio_queue *q, uint16_t head, uint32_t len);
+void virtio_queue_publish(struct virtio_queue *q);
+/* Give back the last n chains taken (not used after all). */
+void virtio_queue_unpop(struct virtio_queue *q, uint16_t n);
+/* Complete a chain and publish it; the interrupt waits for _flush. */
+void virtio_queue_complete(struct virtio_queue *q, uint16_t head,
+			   uint32_t len);
+/* Signal the driver if it asked to be told about what was published. */
+void virtio_queue_flush(struct virtio_queue *q);
+/* A driver-visible change in config space. */
+void virtio_config_changed(struct virtio_dev *t);
+/* Mark the device broken (NEEDS_RESET) and say why, rate-limited. */
+void virtio_needs_reset(struct virtio_dev *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* One rate-limited line on stderr about guest misbehaviour. */
+void virtio_log(struct virtio_dev *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* The device has no request in flight after ops->reset(). */
+void virtio_reset_done(struct virtio_dev *t);
+
+/* Create the devices vm->cfg asks for (rng, disks, NICs), in that order. */
+int virtio_create_devices(struct vm *vm, struct mvm_err *err);
+/* Quiesce and free every virtio device of the VM. */
+void virtio_destroy_devices(struct vm *vm);
+
+/* Transport + device state as one blob; 0 when cap is too small. */
+size_t virtio_save(struct virtio_dev *t, void *buf, size_t cap);
+int virtio_load(struct virtio_dev *t, const void *buf, size_t len);
+
+#endif

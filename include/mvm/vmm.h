@@ -1,0 +1,134 @@
+/*
+ * The VMM process: one event loop on the main thread, the signals, the
+ * console, the spec of the VM to boot, at most one running VM and,
+ * optionally, the API server. `mvm run`, `mvm --api-sock` and
+ * `mvm --config-file` are this one controller fed differently.
+ */
+#ifndef MVM_VMM_H
+#define MVM_VMM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mvm/api.h"
+#include "mvm/console.h"
+#include "mvm/loop.h"
+#include "mvm/vm.h"
+
+enum vmm_state {
+	VMM_NOT_STARTED,
+	VMM_RUNNING,
+	VMM_PAUSED,
+};
+
+/* Per-route request counters and a latency histogram, for the metrics. */
+#define VMM_MAX_ROUTES 32
+#define VMM_LAT_BUCKETS 40 /* bucket i: latency < 2^i microseconds */
+
+struct vmm_api_stats {
+	uint64_t count[VMM_MAX_ROUTES];
+	uint64_t fails[VMM_MAX_ROUTES];
+	uint64_t lat[VMM_LAT_BUCKETS];
+	uint64_t lat_max_us;
+	uint64_t requests;
+	uint64_t other_fails; /* 404, 405, 413 and unparsable requests */
+};
+
+struct vmm_log {
+	FILE *f;             /* NULL: logging off */
+	enum api_log_level level;
+	bool show_level;
+	bool show_origin;
+	char *module;        /* NULL: everything */
+};
+
+struct vmm_metrics {
+	int fd;              /* -1: not configured */
+	int timer_fd;
+	struct loop_watch timer_watch;
+	bool timer_armed;
+	unsigned long last_exits[VM_METRICS_EXIT_REASONS];
+	struct vmm_api_stats last_api;
+	uint64_t lines;
+};
+
+struct vmm {
+	struct loop loop;
+	bool loop_ready;
+	struct console console;
+	bool console_ready;
+	int sig_fd;
+	struct loop_watch sig_watch;
+	bool sig_watched;
+	bool in_loop;        /* inside vmm_run's loop_run */
+
+	struct vm_spec spec;
+	char id[64];         /* the instance id in GET / */
+	/* Validate and record only: no KVM, no files written (the fuzzer). */
+	bool dry_run;
+
+	enum vmm_state state;
+	struct vm vm;
+	bool have_vm;        /* vm is built (it may be stopping) */
+	bool discard_vm;     /* a failed start: vmm_run tears it down */
+	int serial_fd;       /* PUT /serial output, -1 for the console */
+
+	struct api_server *api;
+	struct vmm_api_stats api_stats;
+	struct vmm_log log;
+	struct vmm_metrics metrics;
+
+	/* Set when the process must end without a VM stop (signals). */
+	bool quit;
+	int quit_status;
+	char quit_msg[128];
+};
+
+/* Set up the loop, signals and console. spec is taken over (moved). */
+int vmm_init(struct vmm *v, struct vm_spec *spec, struct mvm_err *err);
+/* Stop the API (removing its socket), the VM, the loop. Safe when partial. */
+void vmm_fini(struct vmm *v);
+
+/*
+ * InstanceStart: build and start the VM from the spec. -EPERM when the
+ * policy refuses the start (the API answers 409), other errors are bad
+ * input or host trouble.
+ */
+int vmm_start_vm(struct vmm *v, struct mvm_err *err);
+int vmm_pause(struct vmm *v, struct mvm_err *err);
+int vmm_resume(struct vmm *v, struct mvm_err *err);
+int vmm_send_ctrl_alt_del(struct vmm *v, struct mvm_err *err);
+
+/* Run the loop until the process must end; returns mvm's exit status. */
+int vmm_run(struct vmm *v);
+
+const char *vmm_state_name(enum vmm_state s);
+
+/*
+ * PUT /logger and PUT /metrics: open the output named in src and, once it
+ * is open, take src's logger (metrics) settings into v->spec. src may be
+ * &v->spec itself (a config file's settings at start-up).
+ */
+int vmm_logger_set(struct vmm *v, struct vm_spec *src, struct mvm_err *err);
+int vmm_metrics_set(struct vmm *v, struct vm_spec *src, struct mvm_err *err);
+/* PUT /serial: open the output now, so a bad path fails the call. */
+int vmm_serial_set(struct vmm *v, struct vm_spec *src, struct mvm_err *err);
+/* The facts the policy module decides on, as of now. */
+struct policy_facts;
+void vmm_policy_facts(struct vmm *v, struct policy_facts *f);
+/* FlushMetrics: write one JSON line now. */
+int vmm_metrics_flush(struct vmm *v, struct mvm_err *err);
+void vmm_metrics_fini(struct vmm *v);
+/* One API request done: count it for the metrics. */
+void vmm_api_account(struct vmm *v, int route, int status, uint64_t us);
+
+/* Log a line at level if the logger is on and the level passes. */
+void vmm_log(struct vmm *v, enum api_log_level level, const char *module,
+	     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void vmm_log_fini(struct vmm *v);
+
+/* `mvm [--api-sock PATH] [--config-file FILE]` and `mvm run`'s driver. */
+int vmm_main(int argc, char **argv);
+
+#endif

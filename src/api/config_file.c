@@ -1,0 +1,156 @@
+/*
+ * --config-file: one JSON document with the API's shapes under the keys
+ * GET /vm/config uses ("boot-source", "machine-config", "drives", ...).
+ * Each section goes through the same shape parser as its API call, so the
+ * two cannot drift; messages start with the file name and the JSON path.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mvm/api.h"
+#include "mvm/err.h"
+
+#include "json_in.h"
+
+/* A config file is small; anything bigger is a mistake. */
+#define CONFIG_MAX (1024 * 1024)
+
+/* Firecracker sections mvm has no device or feature for. */
+static const char *const unsupported[] = {
+	"balloon", "vsock", "mmds-config", "cpu-config", "pmem",
+	"memory-hotplug", NULL };
+
+static int array_section(struct vm_spec *s, struct json_object *root,
+			 const char *key, const struct shape_opts *opt,
+			 struct mvm_err *err)
+{
+	struct json_object *arr;
+	char path[64];
+	size_t n;
+	int ret;
+
+	if (!json_object_object_get_ex(root, key, &arr) ||
+	    json_object_is_type(arr, json_type_null))
+		return 0;
+	if (!json_object_is_type(arr, json_type_array))
+		return mvm_fail(err, -EINVAL, "%s: expected an array, got %s",
+				key, jr_type_name(arr));
+	n = json_object_array_length(arr);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(arr, i);
+
+		snprintf(path, sizeof(path), "%s[%zu]", key, i);
+		if (!strcmp(key, "drives"))
+			ret = shape_drive(s, e, path, NULL, opt, err);
+		else
+			ret = shape_net(s, e, path, NULL, err);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int section(struct json_object *root, const char *key,
+		   struct json_object **o)
+{
+	return json_object_object_get_ex(root, key, o) &&
+	       !json_object_is_type(*o, json_type_null);
+}
+
+static int apply(struct vm_spec *s, struct json_object *root,
+		 const struct shape_opts *opt, struct mvm_err *err)
+{
+	static const char *const known[] = {
+		"boot-source", "machine-config", "drives",
+		"network-interfaces", "logger", "metrics", "entropy",
+		"serial", "balloon", "vsock", "mmds-config", "cpu-config",
+		"pmem", "memory-hotplug", NULL };
+	struct json_object *o;
+	struct jr r;
+	int ret;
+
+	ret = jr_open(&r, root, "", known, err);
+	if (ret)
+		return ret;
+	for (int i = 0; unsupported[i]; i++)
+		if (section(root, unsupported[i], &o))
+			return mvm_fail(err, -ENOTSUP, "%s: not supported by "
+					"mvm", unsupported[i]);
+	if (section(root, "machine-config", &o)) {
+		ret = shape_machine_config(s, o, "machine-config", false, err);
+		if (ret)
+			return ret;
+	}
+	if (!section(root, "boot-source", &o))
+		return mvm_fail(err, -EINVAL, "boot-source: missing required "
+				"section");
+	ret = shape_boot_source(s, o, "boot-source", opt, err);
+	if (!ret)
+		ret = array_section(s, root, "drives", opt, err);
+	if (!ret)
+		ret = array_section(s, root, "network-interfaces", opt, err);
+	if (!ret && section(root, "logger", &o))
+		ret = shape_logger(s, o, "logger", err);
+	if (!ret && section(root, "metrics", &o))
+		ret = shape_metrics(s, o, "metrics", err);
+	if (!ret && section(root, "entropy", &o))
+		ret = shape_entropy(s, o, "entropy", err);
+	if (!ret && section(root, "serial", &o))
+		ret = shape_serial(s, o, "serial", err);
+	return ret;
+}
+
+int config_parse(struct vm_spec *s, const char *text, size_t len,
+		 const char *name, const struct shape_opts *opt,
+		 struct mvm_err *err)
+{
+	struct json_object *root;
+	int ret = api_json_parse(text, len, &root, err);
+
+	if (!ret) {
+		ret = apply(s, root, opt, err);
+		json_object_put(root);
+	}
+	if (ret)
+		mvm_wrap(err, ret, "%s: ", name);
+	return ret;
+}
+
+int config_file_load(struct vm_spec *s, const char *file,
+		     const struct shape_opts *opt, struct mvm_err *err)
+{
+	struct stat st;
+	char *buf;
+	ssize_t got;
+	int fd, ret;
+
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return mvm_fail(err, -errno, "config file %s: %s", file,
+				strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > CONFIG_MAX) {
+		close(fd);
+		return mvm_fail(err, -EINVAL, "config file %s: not a regular "
+				"file of at most %d bytes", file, CONFIG_MAX);
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return mvm_fail(err, -ENOMEM, "out of memory");
+	}
+	got = read(fd, buf, (size_t)st.st_size);
+	close(fd);
+	if (got != st.st_size) {
+		free(buf);
+		return mvm_fail(err, -EIO, "config file %s: short read", file);
+	}
+	ret = config_parse(s, buf, (size_t)got, file, opt, err);
+	free(buf);
+	return ret;
+}

@@ -1,0 +1,156 @@
+/*
+ * The spec as JSON, in the shapes the API takes: GET /vm/config returns a
+ * document that --config-file accepts back unchanged.
+ */
+#include <stdio.h>
+
+#include <json-c/json.h>
+
+#include "mvm/api.h"
+
+static void put_str(struct json_object *o, const char *k, const char *v)
+{
+	if (v)
+		json_object_object_add(o, k, json_object_new_string(v));
+}
+
+static void put_bool(struct json_object *o, const char *k, bool v)
+{
+	json_object_object_add(o, k, json_object_new_boolean(v));
+}
+
+static void put_u64(struct json_object *o, const char *k, uint64_t v)
+{
+	json_object_object_add(o, k, json_object_new_uint64(v));
+}
+
+static struct json_object *bucket_json(const struct token_bucket *b)
+{
+	struct json_object *o = json_object_new_object();
+
+	put_u64(o, "size", b->size);
+	put_u64(o, "refill_time", b->refill_time_ms);
+	put_u64(o, "one_time_burst", b->one_time_burst);
+	return o;
+}
+
+static void put_limiter(struct json_object *o, const char *k,
+			const struct spec_limiter *l)
+{
+	struct json_object *rl;
+
+	if (!l->set)
+		return;
+	rl = json_object_new_object();
+	if (l->bandwidth_set)
+		json_object_object_add(rl, "bandwidth",
+				       bucket_json(&l->rl.bandwidth));
+	if (l->ops_set)
+		json_object_object_add(rl, "ops", bucket_json(&l->rl.ops));
+	json_object_object_add(o, k, rl);
+}
+
+struct json_object *spec_export_machine(const struct vm_spec *s)
+{
+	struct json_object *o = json_object_new_object();
+
+	put_u64(o, "vcpu_count", s->vcpu_count);
+	put_u64(o, "mem_size_mib", s->mem_size_mib);
+	put_bool(o, "smt", false);
+	put_bool(o, "track_dirty_pages", false);
+	put_str(o, "huge_pages", "None");
+	put_bool(o, "nested_virt", s->nested_virt);
+	return o;
+}
+
+static struct json_object *drive_json(const struct spec_drive *d)
+{
+	struct json_object *o = json_object_new_object();
+
+	put_str(o, "drive_id", d->id);
+	put_str(o, "path_on_host", d->path_on_host);
+	put_bool(o, "is_root_device", d->is_root_device);
+	put_bool(o, "is_read_only", d->is_read_only);
+	put_str(o, "partuuid", d->partuuid);
+	put_str(o, "cache_type", d->cache_writeback ? "Writeback" : "Unsafe");
+	put_str(o, "io_engine", d->io_engine_async ? "Async" : "Sync");
+	put_limiter(o, "rate_limiter", &d->rate_limiter);
+	return o;
+}
+
+static struct json_object *net_json(const struct spec_net *n)
+{
+	struct json_object *o = json_object_new_object();
+	char mac[18];
+
+	put_str(o, "iface_id", n->id);
+	put_str(o, "host_dev_name", n->host_dev_name);
+	if (n->guest_mac_set) {
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
+			 n->guest_mac[0], n->guest_mac[1], n->guest_mac[2],
+			 n->guest_mac[3], n->guest_mac[4], n->guest_mac[5]);
+		put_str(o, "guest_mac", mac);
+	}
+	put_limiter(o, "rx_rate_limiter", &n->rx_rate_limiter);
+	put_limiter(o, "tx_rate_limiter", &n->tx_rate_limiter);
+	put_bool(o, "mac_spoofing", n->mac_spoofing);
+	return o;
+}
+
+static const char *level_name(enum api_log_level l)
+{
+	static const char *const names[] = { "Off", "Error", "Warning",
+					     "Info", "Debug", "Trace" };
+
+	return (unsigned)l < sizeof(names) / sizeof(names[0]) ? names[l] :
+								  "Info";
+}
+
+struct json_object *spec_export(const struct vm_spec *s)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *drives = json_object_new_array();
+	struct json_object *nets = json_object_new_array();
+
+	if (s->boot_source_set) {
+		struct json_object *b = json_object_new_object();
+
+		put_str(b, "kernel_image_path", s->kernel_image_path);
+		put_str(b, "boot_args", s->boot_args);
+		put_str(b, "initrd_path", s->initrd_path);
+		json_object_object_add(o, "boot-source", b);
+	}
+	json_object_object_add(o, "machine-config", spec_export_machine(s));
+	for (unsigned i = 0; i < s->nr_drives; i++)
+		json_object_array_add(drives, drive_json(&s->drives[i]));
+	json_object_object_add(o, "drives", drives);
+	for (unsigned i = 0; i < s->nr_nets; i++)
+		json_object_array_add(nets, net_json(&s->nets[i]));
+	json_object_object_add(o, "network-interfaces", nets);
+	if (s->logger_set) {
+		struct json_object *l = json_object_new_object();
+
+		put_str(l, "log_path", s->log_path);
+		put_str(l, "level", level_name(s->log_level));
+		put_bool(l, "show_level", s->log_show_level);
+		put_bool(l, "show_log_origin", s->log_show_origin);
+		put_str(l, "module", s->log_module);
+		json_object_object_add(o, "logger", l);
+	}
+	if (s->metrics_set) {
+		struct json_object *m = json_object_new_object();
+
+		put_str(m, "metrics_path", s->metrics_path);
+		json_object_object_add(o, "metrics", m);
+	}
+	if (s->entropy_set) {
+		json_object_object_add(o, "entropy", json_object_new_object());
+	}
+	if (s->serial_set) {
+		struct json_object *e = json_object_new_object();
+
+		put_str(e, "serial_out_path", s->serial_out_path);
+		json_object_object_add(o, "serial", e);
+	}
+	return o;
+}

@@ -1,0 +1,326 @@
+/*
+ * The endpoints. Phase rules are the router's; each handler parses its
+ * body through the shared shapes and asks the VMM controller to act.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "mvm/api.h"
+#include "mvm/err.h"
+#include "mvm/policy.h"
+#include "mvm/vmm.h"
+
+#include "handlers.h"
+#include "json_in.h"
+
+static struct shape_opts opts_of(const struct vmm *v)
+{
+	return (struct shape_opts){ .dry_run = v->dry_run };
+}
+
+/* 400 for bad input, 409 for a policy refusal, 500 for host trouble. */
+static int status_of(int ret)
+{
+	if (!ret)
+		return 204;
+	if (ret == -EPERM)
+		return 409;
+	if (ret == -ENOMEM)
+		return 500;
+	return 400;
+}
+
+/* A phase refusal, in Firecracker's words. */
+static int refuse(struct mvm_err *err, const char *msg)
+{
+	mvm_fail(err, -EINVAL, "%s", msg);
+	return 400;
+}
+
+int h_get_instance(struct vmm *v, const struct api_request *q,
+		   struct api_response *r, struct mvm_err *err)
+{
+	(void)q;
+	(void)err;
+	r->body = json_object_new_object();
+	json_object_object_add(r->body, "app_name",
+			       json_object_new_string("mvm"));
+	json_object_object_add(r->body, "id", json_object_new_string(v->id));
+	json_object_object_add(r->body, "state",
+			       json_object_new_string(vmm_state_name(v->state)));
+	json_object_object_add(r->body, "vmm_version",
+			       json_object_new_string(MVM_VERSION));
+	return 200;
+}
+
+int h_get_version(struct vmm *v, const struct api_request *q,
+		  struct api_response *r, struct mvm_err *err)
+{
+	(void)v;
+	(void)q;
+	(void)err;
+	/* Firecracker's field name, so its clients find the version. */
+	r->body = json_object_new_object();
+	json_object_object_add(r->body, "firecracker_version",
+			       json_object_new_string(MVM_VERSION));
+	return 200;
+}
+
+int h_get_vm_config(struct vmm *v, const struct api_request *q,
+		    struct api_response *r, struct mvm_err *err)
+{
+	(void)q;
+	(void)err;
+	r->body = spec_export(&v->spec);
+	return 200;
+}
+
+int h_get_machine(struct vmm *v, const struct api_request *q,
+		  struct api_response *r, struct mvm_err *err)
+{
+	(void)q;
+	(void)err;
+	r->body = spec_export_machine(&v->spec);
+	return 200;
+}
+
+int h_put_machine(struct vmm *v, const struct api_request *q,
+		  struct api_response *r, struct mvm_err *err)
+{
+	(void)r;
+	return status_of(shape_machine_config(&v->spec, q->body, "", false,
+					      err));
+}
+
+int h_patch_machine(struct vmm *v, const struct api_request *q,
+		    struct api_response *r, struct mvm_err *err)
+{
+	struct policy_verdict verdict;
+	struct policy_facts f;
+	struct json_object *n;
+
+	(void)r;
+	if (v->state == VMM_NOT_STARTED)
+		return status_of(shape_machine_config(&v->spec, q->body, "",
+						      true, err));
+	/*
+	 * After boot the machine is fixed. Flipping nesting is a policy
+	 * question with its own reason, which the client deserves to see.
+	 */
+	if (json_object_is_type(q->body, json_type_object) &&
+	    json_object_object_get_ex(q->body, "nested_virt", &n)) {
+		vmm_policy_facts(v, &f);
+		policy_check(POLICY_OP_NESTED_TOGGLE, &f, &verdict);
+		if (!verdict.allowed) {
+			mvm_fail(err, -EPERM, "nested_virt: %s",
+				 verdict.reason);
+			return 400;
+		}
+	}
+	return refuse(err, API_MSG_AFTER_BOOT);
+}
+
+int h_put_boot_source(struct vmm *v, const struct api_request *q,
+		      struct api_response *r, struct mvm_err *err)
+{
+	struct shape_opts o = opts_of(v);
+
+	(void)r;
+	return status_of(shape_boot_source(&v->spec, q->body, "", &o, err));
+}
+
+int h_put_drive(struct vmm *v, const struct api_request *q,
+		struct api_response *r, struct mvm_err *err)
+{
+	struct shape_opts o = opts_of(v);
+
+	(void)r;
+	return status_of(shape_drive(&v->spec, q->body, "", q->id, &o, err));
+}
+
+static struct spec_drive *drive_by_id(struct vmm *v, const char *id)
+{
+	for (unsigned i = 0; i < v->spec.nr_drives; i++)
+		if (!strcmp(v->spec.drives[i].id, id))
+			return &v->spec.drives[i];
+	return NULL;
+}
+
+int h_patch_drive(struct vmm *v, const struct api_request *q,
+		  struct api_response *r, struct mvm_err *err)
+{
+	struct shape_opts o = opts_of(v);
+	struct spec_limiter rl;
+	struct spec_drive *d;
+	char *path;
+	int ret;
+
+	(void)r;
+	ret = shape_drive_patch(&v->spec, q->body, q->id, &o, &path, &rl,
+				err);
+	if (ret)
+		return status_of(ret);
+	d = drive_by_id(v, q->id);
+	if (path && v->have_vm)
+		ret = vm_drive_swap(&v->vm, d->id, path, err);
+	if (!ret && path) {
+		free(d->path_on_host);
+		d->path_on_host = path;
+		path = NULL;
+	}
+	if (!ret && rl.set && v->have_vm)
+		ret = vm_drive_set_rate_limiter(&v->vm, d->id, &rl.rl, err);
+	if (!ret && rl.set)
+		d->rate_limiter = rl;
+	free(path);
+	return status_of(ret);
+}
+
+int h_put_net(struct vmm *v, const struct api_request *q,
+	      struct api_response *r, struct mvm_err *err)
+{
+	(void)r;
+	return status_of(shape_net(&v->spec, q->body, "", q->id, err));
+}
+
+int h_patch_net(struct vmm *v, const struct api_request *q,
+		struct api_response *r, struct mvm_err *err)
+{
+	struct spec_limiter rx, tx;
+	int ret;
+
+	(void)r;
+	ret = shape_net_patch(&v->spec, q->body, q->id, &rx, &tx, err);
+	if (ret || (!rx.set && !tx.set))
+		return status_of(ret);
+	if (v->have_vm)
+		ret = vm_net_set_rate_limiters(&v->vm, q->id,
+					       rx.set ? &rx.rl : NULL,
+					       tx.set ? &tx.rl : NULL, err);
+	for (unsigned i = 0; !ret && i < v->spec.nr_nets; i++) {
+		struct spec_net *n = &v->spec.nets[i];
+
+		if (strcmp(n->id, q->id))
+			continue;
+		if (rx.set)
+			n->rx_rate_limiter = rx;
+		if (tx.set)
+			n->tx_rate_limiter = tx;
+	}
+	return status_of(ret);
+}
+
+int h_patch_vm(struct vmm *v, const struct api_request *q,
+	       struct api_response *r, struct mvm_err *err)
+{
+	static const char *const known[] = { "state", NULL };
+	static const char *const states[] = { "Paused", "Resumed", NULL };
+	struct jr j;
+	int st, ret;
+
+	(void)r;
+	ret = jr_open(&j, q->body, "", known, err);
+	if (!ret)
+		ret = jr_enum(&j, "state", true, states, &st);
+	if (ret < 0)
+		return status_of(ret);
+	return status_of(st == 0 ? vmm_pause(v, err) : vmm_resume(v, err));
+}
+
+int h_put_actions(struct vmm *v, const struct api_request *q,
+		  struct api_response *r, struct mvm_err *err)
+{
+	static const char *const known[] = { "action_type", NULL };
+	static const char *const actions[] = { "FlushMetrics", "InstanceStart",
+					       "SendCtrlAltDel", NULL };
+	bool booted = v->state != VMM_NOT_STARTED;
+	struct jr j;
+	int act, ret;
+
+	(void)r;
+	ret = jr_open(&j, q->body, "", known, err);
+	if (!ret)
+		ret = jr_enum(&j, "action_type", true, actions, &act);
+	if (ret < 0)
+		return status_of(ret);
+	switch (act) {
+	case 1: /* InstanceStart */
+		if (booted)
+			return refuse(err, API_MSG_AFTER_BOOT);
+		return status_of(vmm_start_vm(v, err));
+	case 2: /* SendCtrlAltDel */
+		if (!booted)
+			return refuse(err, API_MSG_BEFORE_BOOT);
+		return status_of(vmm_send_ctrl_alt_del(v, err));
+	default: /* FlushMetrics */
+		if (!booted)
+			return refuse(err, API_MSG_BEFORE_BOOT);
+		return status_of(vmm_metrics_flush(v, err));
+	}
+}
+
+/*
+ * Settings that open an output parse into a scratch spec first, so a file
+ * that cannot be opened leaves the current settings as they were.
+ */
+typedef int (*shape_fn)(struct vm_spec *s, struct json_object *o,
+			const char *path, struct mvm_err *err);
+typedef int (*set_fn)(struct vmm *v, struct vm_spec *src,
+		      struct mvm_err *err);
+
+static int scratch_then_set(struct vmm *v, struct json_object *body,
+			    shape_fn shape, set_fn set, struct mvm_err *err)
+{
+	struct vm_spec tmp;
+	int ret;
+
+	spec_init(&tmp);
+	ret = shape(&tmp, body, "", err);
+	if (!ret)
+		ret = set(v, &tmp, err);
+	spec_free(&tmp);
+	return status_of(ret);
+}
+
+int h_put_logger(struct vmm *v, const struct api_request *q,
+		 struct api_response *r, struct mvm_err *err)
+{
+	(void)r;
+	return scratch_then_set(v, q->body, shape_logger, vmm_logger_set, err);
+}
+
+int h_put_metrics(struct vmm *v, const struct api_request *q,
+		  struct api_response *r, struct mvm_err *err)
+{
+	(void)r;
+	return scratch_then_set(v, q->body, shape_metrics, vmm_metrics_set,
+				err);
+}
+
+int h_put_serial(struct vmm *v, const struct api_request *q,
+		 struct api_response *r, struct mvm_err *err)
+{
+	(void)r;
+	return scratch_then_set(v, q->body, shape_serial, vmm_serial_set, err);
+}
+
+int h_put_entropy(struct vmm *v, const struct api_request *q,
+		  struct api_response *r, struct mvm_err *err)
+{
+	(void)r;
+	return status_of(shape_entropy(&v->spec, q->body, "", err));
+}
+
+int h_get_policy(struct vmm *v, const struct api_request *q,
+		 struct api_response *r, struct mvm_err *err)
+{
+	struct policy_facts f;
+
+	(void)q;
+	vmm_policy_facts(v, &f);
+	if (policy_list_json(&f, &r->body, err))
+		return 500;
+	return 200;
+}

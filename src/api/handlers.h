@@ -1,0 +1,65 @@
+/* Endpoint handlers, called by the router with the body already parsed. */
+#ifndef MVM_API_HANDLERS_H
+#define MVM_API_HANDLERS_H
+
+#include "mvm/api.h"
+
+struct vmm;
+struct mvm_err;
+
+struct api_request {
+	const char *id;           /* the {id} path segment, or NULL */
+	struct json_object *body; /* parsed JSON, or NULL for no body */
+};
+
+/*
+ * Returns the HTTP status: 204, 200 with r->body set, or 4xx/5xx with the
+ * reason in err (the router turns it into {"fault_message": ...}).
+ */
+typedef int (*api_handler)(struct vmm *v, const struct api_request *q,
+			   struct api_response *r, struct mvm_err *err);
+
+int h_get_instance(struct vmm *v, const struct api_request *q,
+		   struct api_response *r, struct mvm_err *err);
+int h_get_version(struct vmm *v, const struct api_request *q,
+		  struct api_response *r, struct mvm_err *err);
+int h_get_vm_config(struct vmm *v, const struct api_request *q,
+		    struct api_response *r, struct mvm_err *err);
+int h_get_machine(struct vmm *v, const struct api_request *q,
+		  struct api_response *r, struct mvm_err *err);
+int h_put_machine(struct vmm *v, const struct api_request *q,
+		  struct api_response *r, struct mvm_err *err);
+int h_patch_machine(struct vmm *v, const struct api_request *q,
+		    struct api_response *r, struct mvm_err *err);
+int h_put_boot_source(struct vmm *v, const struct api_request *q,
+		      struct api_response *r, struct mvm_err *err);
+int h_put_drive(struct vmm *v, const struct api_request *q,
+		struct api_response *r, struct mvm_err *err);
+int h_patch_drive(struct vmm *v, const struct api_request *q,
+		  struct api_response *r, struct mvm_err *err);
+int h_put_net(struct vmm *v, const struct api_request *q,
+	      struct api_response *r, struct mvm_err *err);
+int h_patch_net(struct vmm *v, const struct api_request *q,
+		struct api_response *r, struct mvm_err *err);
+int h_patch_vm(struct vmm *v, const struct api_request *q,
+	       struct api_response *r, struct mvm_err *err);
+int h_put_actions(struct vmm *v, const struct api_request *q,
+		  struct api_response *r, struct mvm_err *err);
+int h_put_logger(struct vmm *v, const struct api_request *q,
+		 struct api_response *r, struct mvm_err *err);
+int h_put_metrics(struct vmm *v, const struct api_request *q,
+		  struct api_response *r, struct mvm_err *err);
+int h_put_entropy(struct vmm *v, const struct api_request *q,
+		  struct api_response *r, struct mvm_err *err);
+int h_put_serial(struct vmm *v, const struct api_request *q,
+		 struct api_response *r, struct mvm_err *err);
+int h_get_policy(struct vmm *v, const struct api_request *q,
+		 struct api_response *r, struct mvm_err *err);
+
+/* Firecracker's wording for calls made in the wrong phase. */
+#define API_MSG_AFTER_BOOT \
+	"The requested operation is not supported after starting the microVM."
+#define API_MSG_BEFORE_BOOT \
+	"The requested operation is not supported before starting the microVM."
+
+#endif

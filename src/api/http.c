@@ -1,0 +1,423 @@
+/*
+ * HTTP/1.1 for the API, by GNU libmicrohttpd in its "external" mode: it
+ * owns no thread. We accept connections on the loop and hand them over
+ * with MHD_add_connection(); MHD keeps them in an epoll set whose one fd
+ * the loop watches, and a timerfd wakes it for MHD's own deadlines. So
+ * every request runs on the loop thread, like everything else that touches
+ * the VM, and no request ever needs handing between threads.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <microhttpd.h>
+
+#include "mvm/api.h"
+#include "mvm/err.h"
+#include "mvm/loop.h"
+#include "mvm/vmm.h"
+
+#include "socket.h"
+
+/* Connections beyond this are closed at once; each costs an fd. */
+#define API_MAX_CONNECTIONS 512
+/* A client silent this long (mid-request or idle) is disconnected. */
+#define API_IDLE_TIMEOUT_S 120
+/* Headers and MHD's per-connection buffers. */
+#define API_CONN_MEMORY (32 * 1024)
+
+struct api_server {
+	struct vmm *vmm;
+	struct loop *loop;
+	char *path;
+	struct api_socket sock;
+	struct loop_watch accept_watch;
+	bool accept_watched;
+	int spare_fd; /* given up to accept-and-drop when out of fds */
+
+	struct MHD_Daemon *mhd;
+	int mhd_fd;   /* MHD's epoll set */
+	struct loop_watch mhd_watch;
+	bool mhd_watched;
+	int timer_fd;
+	struct loop_watch timer_watch;
+	bool timer_watched;
+
+	unsigned conns;
+};
+
+/* One request being received. */
+struct api_call {
+	char *body;
+	size_t len;
+	size_t cap;
+	bool too_big;
+	struct timespec start;
+};
+
+static uint64_t elapsed_us(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)(t.tv_sec - t0->tv_sec) * 1000000u +
+	       (uint64_t)((t.tv_nsec - t0->tv_nsec) / 1000);
+}
+
+static void arm_timer(struct api_server *s, uint64_t ms)
+{
+	struct itimerspec its = { 0 };
+
+	if (ms != UINT64_MAX) {
+		/* 0 ms means "at once": a tiny delay still lets the loop
+		 * serve its other subscribers in between. */
+		its.it_value.tv_sec = (time_t)(ms / 1000);
+		its.it_value.tv_nsec = ms ? (long)(ms % 1000) * 1000000L :
+					    50000L;
+	}
+	timerfd_settime(s->timer_fd, 0, &its, NULL);
+}
+
+/* Let MHD do all it can now, then sleep until its next deadline. */
+static void mhd_drive(struct api_server *s)
+{
+	MHD_UNSIGNED_LONG_LONG to;
+
+	for (int i = 0; i < 4; i++) {
+		MHD_run(s->mhd);
+		if (MHD_get_timeout(s->mhd, &to) != MHD_YES) {
+			arm_timer(s, UINT64_MAX);
+			return;
+		}
+		if (to > 0) {
+			arm_timer(s, to);
+			return;
+		}
+	}
+	arm_timer(s, 0);
+}
+
+static void on_mhd_ready(void *ctx)
+{
+	mhd_drive(ctx);
+}
+
+static void on_timer(void *ctx)
+{
+	struct api_server *s = ctx;
+	uint64_t n;
+
+	if (read(s->timer_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return;
+	mhd_drive(s);
+}
+
+int api_server_add_fd(struct api_server *s, int fd)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int ret = 0;
+
+	/* MHD wants a peer address; a UNIX peer has no useful one. */
+	if (MHD_add_connection(s->mhd, fd, (struct sockaddr *)&sa,
+			       sizeof(sa)) != MHD_YES)
+		ret = -errno ? -errno : -ENOMEM; /* MHD closed fd */
+	mhd_drive(s);
+	return ret;
+}
+
+/* Out of fds: accept one connection with the spare and drop it, or the
+ * listener would stay readable and spin the loop. */
+static void shed_one(struct api_server *s)
+{
+	int fd;
+
+	if (s->spare_fd < 0)
+		return;
+	close(s->spare_fd);
+	fd = accept4(s->sock.fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd >= 0)
+		close(fd);
+	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+static void on_accept(void *ctx)
+{
+	struct api_server *s = ctx;
+
+	for (int i = 0; i < 64; i++) {
+		int fd = accept4(s->sock.fd, NULL, NULL,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE) {
+				vmm_log(s->vmm, API_LOG_ERROR, "api",
+					"out of file descriptors: dropping a "
+					"connection");
+				shed_one(s);
+			}
+			return;
+		}
+		api_server_add_fd(s, fd);
+	}
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c,
+			  void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct api_server *s = cls;
+
+	(void)c;
+	(void)socket_context;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+		s->conns++;
+	else if (s->conns)
+		s->conns--;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct api_call *call = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)toe; /* a client that left mid-request just loses its call */
+	if (!call)
+		return;
+	free(call->body);
+	free(call);
+	*con_cls = NULL;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, int status,
+				 struct json_object *body, const char *allow)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	const char *text = NULL;
+
+	if (body)
+		text = json_object_to_json_string_ext(body,
+						      API_JSON_FLAGS);
+	resp = MHD_create_response_from_buffer(text ? strlen(text) : 0,
+					       (void *)(text ? text : ""),
+					       MHD_RESPMEM_MUST_COPY);
+	if (!resp)
+		return MHD_NO;
+	if (text)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+					"application/json");
+	if (allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	ret = MHD_queue_response(c, (unsigned)status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result send_fault(struct MHD_Connection *c, int status,
+				  const char *msg)
+{
+	struct json_object *o = json_object_new_object();
+	enum MHD_Result ret;
+
+	json_object_object_add(o, "fault_message", json_object_new_string(msg));
+	ret = send_json(c, status, o, NULL);
+	json_object_put(o);
+	return ret;
+}
+
+static bool declared_too_big(struct MHD_Connection *c)
+{
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_CONTENT_LENGTH);
+	char *end;
+	unsigned long long n;
+
+	if (!cl)
+		return false;
+	errno = 0;
+	n = strtoull(cl, &end, 10);
+	/* MHD itself rejects a malformed Content-Length. */
+	return !errno && *end == '\0' && n > API_MAX_BODY;
+}
+
+static int append(struct api_call *call, const char *data, size_t n)
+{
+	if (call->len + n > API_MAX_BODY) {
+		call->too_big = true;
+		return 0;
+	}
+	if (call->len + n + 1 > call->cap) {
+		size_t cap = call->cap ? call->cap * 2 : 1024;
+		char *p;
+
+		while (cap < call->len + n + 1)
+			cap *= 2;
+		p = realloc(call->body, cap);
+		if (!p)
+			return -ENOMEM;
+		call->body = p;
+		call->cap = cap;
+	}
+	memcpy(call->body + call->len, data, n);
+	call->len += n;
+	call->body[call->len] = '\0';
+	return 0;
+}
+
+static const char body_too_big[] =
+	"request body: larger than the 65536-byte limit";
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
+				  const char *url, const char *method,
+				  const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
+{
+	struct api_server *s = cls;
+	struct api_call *call = *con_cls;
+	struct api_response r;
+	enum MHD_Result ret;
+
+	(void)version;
+	if (!call) {
+		call = calloc(1, sizeof(*call));
+		if (!call)
+			return MHD_NO;
+		clock_gettime(CLOCK_MONOTONIC, &call->start);
+		*con_cls = call;
+		/* Refuse before reading (and before 100-continue). */
+		if (declared_too_big(c)) {
+			vmm_api_account(s->vmm, -1, 413,
+					elapsed_us(&call->start));
+			return send_fault(c, 413, body_too_big);
+		}
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (!call->too_big && append(call, upload, *upload_size))
+			return MHD_NO;
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (call->too_big) {
+		vmm_api_account(s->vmm, -1, 413, elapsed_us(&call->start));
+		return send_fault(c, 413, body_too_big);
+	}
+	api_dispatch(s->vmm, method, url, call->body ? call->body : "",
+		     call->len, &r);
+	vmm_api_account(s->vmm, r.route, r.status, elapsed_us(&call->start));
+	vmm_log(s->vmm, r.status >= 400 ? API_LOG_WARNING : API_LOG_DEBUG,
+		"api", "%s %s: %d", method, url, r.status);
+	ret = send_json(c, r.status, r.body, r.allow);
+	api_response_clear(&r);
+	return ret;
+}
+
+static void close_watch(struct loop_watch *w, bool *watched)
+{
+	if (*watched)
+		loop_watch_cancel(w);
+	*watched = false;
+}
+
+void api_server_stop(struct api_server *s)
+{
+	if (!s)
+		return;
+	close_watch(&s->accept_watch, &s->accept_watched);
+	close_watch(&s->mhd_watch, &s->mhd_watched);
+	close_watch(&s->timer_watch, &s->timer_watched);
+	api_socket_close(&s->sock, s->path);
+	if (s->mhd)
+		MHD_stop_daemon(s->mhd); /* closes every connection */
+	if (s->timer_fd >= 0)
+		close(s->timer_fd);
+	if (s->spare_fd >= 0)
+		close(s->spare_fd);
+	free(s->path);
+	free(s);
+}
+
+unsigned api_server_connections(const struct api_server *s)
+{
+	return s ? s->conns : 0;
+}
+
+static int start_mhd(struct api_server *s, struct mvm_err *err)
+{
+	const union MHD_DaemonInfo *info;
+
+	s->mhd = MHD_start_daemon(
+		MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET, 0, NULL, NULL,
+		on_request, s,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNECTIONS,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_IDLE_TIMEOUT_S,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONN_MEMORY,
+		MHD_OPTION_END);
+	if (!s->mhd)
+		return mvm_fail(err, -ENOMEM, "api: cannot start the HTTP "
+				"server (libmicrohttpd without epoll?)");
+	info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!info)
+		return mvm_fail(err, -ENOTSUP, "api: libmicrohttpd gives no "
+				"epoll fd");
+	s->mhd_fd = info->epoll_fd;
+	s->timer_fd = timerfd_create(CLOCK_MONOTONIC,
+				     TFD_NONBLOCK | TFD_CLOEXEC);
+	if (s->timer_fd < 0)
+		return mvm_fail(err, -errno, "timerfd: %s", strerror(errno));
+	if (loop_watch_add(s->loop, &s->mhd_watch, s->mhd_fd, on_mhd_ready,
+			   s))
+		return mvm_fail(err, -EBUSY, "api: cannot watch the server");
+	s->mhd_watched = true;
+	if (loop_watch_add(s->loop, &s->timer_watch, s->timer_fd, on_timer,
+			   s))
+		return mvm_fail(err, -EBUSY, "api: cannot watch the timer");
+	s->timer_watched = true;
+	return 0;
+}
+
+int api_server_start(struct api_server **out, struct vmm *v, struct loop *l,
+		     const char *path, struct mvm_err *err)
+{
+	struct api_server *s = calloc(1, sizeof(*s));
+	int ret;
+
+	*out = NULL;
+	if (!s)
+		return mvm_fail(err, -ENOMEM, "out of memory");
+	s->vmm = v;
+	s->loop = l;
+	s->sock.fd = s->timer_fd = s->mhd_fd = -1;
+	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ret = start_mhd(s, err);
+	if (!ret && path) {
+		s->path = strdup(path);
+		ret = s->path ? api_socket_listen(path, &s->sock, err) :
+				mvm_fail(err, -ENOMEM, "out of memory");
+		if (!ret) {
+			ret = loop_watch_add(l, &s->accept_watch, s->sock.fd,
+					     on_accept, s);
+			if (ret)
+				mvm_fail(err, ret, "api: cannot watch the "
+					 "socket");
+			s->accept_watched = !ret;
+		}
+	}
+	if (ret) {
+		api_server_stop(s);
+		return ret;
+	}
+	*out = s;
+	return 0;
+}

@@ -1,0 +1,302 @@
+/*
+ * The metrics PUT /metrics configures: one JSON object per line, written
+ * on FlushMetrics and every 60 seconds (a timerfd on the loop), like
+ * Firecracker's. Counters are deltas since the previous line, so a reader
+ * sums lines; latencies are over the same interval.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "mvm/err.h"
+#include "mvm/vmm.h"
+
+#define METRICS_PERIOD_S 60
+
+void vmm_api_account(struct vmm *v, int route, int status, uint64_t us)
+{
+	struct vmm_api_stats *s = &v->api_stats;
+	unsigned b = 0;
+
+	s->requests++;
+	if (route >= 0 && route < VMM_MAX_ROUTES) {
+		s->count[route]++;
+		if (status >= 400)
+			s->fails[route]++;
+	} else if (status >= 400) {
+		s->other_fails++;
+	}
+	while (b + 1 < VMM_LAT_BUCKETS && us >= (1ull << b))
+		b++;
+	s->lat[b]++;
+	if (us > s->lat_max_us)
+		s->lat_max_us = us;
+}
+
+/* KVM exit reasons by name; the rest are summed into "other". */
+static const struct {
+	unsigned reason;
+	const char *name;
+} exit_names[] = {
+	{ KVM_EXIT_IO, "exit_io" },
+	{ KVM_EXIT_MMIO, "exit_mmio" },
+	{ KVM_EXIT_HLT, "exit_hlt" },
+	{ KVM_EXIT_SHUTDOWN, "exit_shutdown" },
+	{ KVM_EXIT_FAIL_ENTRY, "exit_fail_entry" },
+	{ KVM_EXIT_INTERNAL_ERROR, "exit_internal_error" },
+	{ KVM_EXIT_SYSTEM_EVENT, "exit_system_event" },
+	{ KVM_EXIT_INTR, "exit_intr" },
+	{ KVM_EXIT_IRQ_WINDOW_OPEN, "exit_irq_window_open" },
+	{ KVM_EXIT_DEBUG, "exit_debug" },
+	{ KVM_EXIT_UNKNOWN, "exit_unknown" },
+};
+
+static void add_u64(struct json_object *o, const char *k, uint64_t v)
+{
+	json_object_object_add(o, k, json_object_new_uint64(v));
+}
+
+static struct json_object *vcpu_json(struct vmm *v)
+{
+	struct json_object *o = json_object_new_object();
+	unsigned long now[VM_METRICS_EXIT_REASONS] = { 0 };
+	uint64_t other = 0;
+
+	if (v->have_vm)
+		for (int i = 0; i < VM_METRICS_EXIT_REASONS; i++)
+			now[i] = atomic_load(&v->vm.metrics.exits[i]);
+	for (int i = 0; i < VM_METRICS_EXIT_REASONS; i++) {
+		/* A restarted VM starts its counters again from zero. */
+		uint64_t d = now[i] >= v->metrics.last_exits[i] ?
+				     now[i] - v->metrics.last_exits[i] : now[i];
+		bool named = false;
+
+		for (size_t k = 0; k < sizeof(exit_names) / sizeof(exit_names[0]);
+		     k++)
+			if (exit_names[k].reason == (unsigned)i) {
+				add_u64(o, exit_names[k].name, d);
+				named = true;
+			}
+		if (!named)
+			other += d;
+		v->metrics.last_exits[i] = now[i];
+	}
+	add_u64(o, "exit_other", other);
+	return o;
+}
+
+/* Until virtio-blk and virtio-net land these stay zero; the keys exist so
+ * readers need no change when they do. */
+static struct json_object *block_json(void)
+{
+	struct json_object *o = json_object_new_object();
+
+	add_u64(o, "read_bytes", 0);
+	add_u64(o, "write_bytes", 0);
+	add_u64(o, "read_count", 0);
+	add_u64(o, "write_count", 0);
+	add_u64(o, "flush_count", 0);
+	return o;
+}
+
+static struct json_object *net_json(void)
+{
+	struct json_object *o = json_object_new_object();
+
+	add_u64(o, "rx_bytes_count", 0);
+	add_u64(o, "tx_bytes_count", 0);
+	add_u64(o, "rx_packets_count", 0);
+	add_u64(o, "tx_packets_count", 0);
+	return o;
+}
+
+/* Upper bound (us) of the bucket holding the q-th fraction of requests. */
+static uint64_t percentile(const uint64_t *lat, uint64_t total, double q)
+{
+	uint64_t want = (uint64_t)((double)total * q + 0.999999), seen = 0;
+
+	if (!total)
+		return 0;
+	for (unsigned b = 0; b < VMM_LAT_BUCKETS; b++) {
+		seen += lat[b];
+		if (seen >= want)
+			return 1ull << b;
+	}
+	return 1ull << (VMM_LAT_BUCKETS - 1);
+}
+
+/* Firecracker groups request counters by method: get_api_requests... */
+static void api_json(struct vmm *v, struct json_object *root)
+{
+	static const char *const methods[] = { "GET", "PUT", "PATCH" };
+	static const char *const keys[] = { "get_api_requests",
+					    "put_api_requests",
+					    "patch_api_requests" };
+	struct vmm_api_stats *now = &v->api_stats, *last = &v->metrics.last_api;
+	struct json_object *api = json_object_new_object();
+	struct json_object *lat = json_object_new_object();
+	uint64_t d[VMM_LAT_BUCKETS], fails = now->other_fails - last->other_fails;
+	char key[64];
+
+	for (int m = 0; m < 3; m++) {
+		struct json_object *o = json_object_new_object();
+
+		for (unsigned r = 0; r < api_route_count(); r++) {
+			if (strcmp(api_route_method(r), methods[m]))
+				continue;
+			snprintf(key, sizeof(key), "%s_count",
+				 api_route_name(r));
+			add_u64(o, key, now->count[r] - last->count[r]);
+			snprintf(key, sizeof(key), "%s_fails",
+				 api_route_name(r));
+			add_u64(o, key, now->fails[r] - last->fails[r]);
+		}
+		json_object_object_add(root, keys[m], o);
+	}
+	for (unsigned r = 0; r < VMM_MAX_ROUTES; r++)
+		fails += now->fails[r] - last->fails[r];
+	for (unsigned b = 0; b < VMM_LAT_BUCKETS; b++)
+		d[b] = now->lat[b] - last->lat[b];
+	add_u64(api, "requests", now->requests - last->requests);
+	add_u64(api, "fails", fails);
+	add_u64(lat, "p50", percentile(d, now->requests - last->requests, 0.5));
+	add_u64(lat, "p99", percentile(d, now->requests - last->requests,
+				       0.99));
+	add_u64(lat, "max", now->lat_max_us);
+	json_object_object_add(api, "latency_us", lat);
+	json_object_object_add(root, "api", api);
+	*last = *now;
+	now->lat_max_us = 0; /* the maximum is per interval too */
+	last->lat_max_us = 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int vmm_metrics_flush(struct vmm *v, struct mvm_err *err)
+{
+	struct json_object *o;
+	struct timespec ts;
+	const char *text;
+	int ret;
+
+	if (!v->spec.metrics_set)
+		return mvm_fail(err, -EINVAL, "metrics: not configured (PUT "
+				"/metrics first)");
+	if (v->metrics.fd < 0)
+		return 0; /* a dry run */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	o = json_object_new_object();
+	add_u64(o, "utc_timestamp_ms", (uint64_t)ts.tv_sec * 1000 +
+					       (uint64_t)ts.tv_nsec / 1000000);
+	json_object_object_add(o, "state",
+			       json_object_new_string(vmm_state_name(v->state)));
+	json_object_object_add(o, "vcpu", vcpu_json(v));
+	json_object_object_add(o, "block", block_json());
+	json_object_object_add(o, "net", net_json());
+	api_json(v, o);
+	text = json_object_to_json_string_ext(o, API_JSON_FLAGS);
+	ret = write_all(v->metrics.fd, text, strlen(text));
+	if (!ret)
+		ret = write_all(v->metrics.fd, "\n", 1);
+	json_object_put(o);
+	if (ret)
+		return mvm_fail(err, ret, "metrics: cannot write to '%s': %s",
+				v->spec.metrics_path, strerror(-ret));
+	v->metrics.lines++;
+	return 0;
+}
+
+static void on_period(void *ctx)
+{
+	struct vmm *v = ctx;
+	struct mvm_err err;
+	uint64_t n;
+
+	if (read(v->metrics.timer_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return;
+	if (vmm_metrics_flush(v, &err))
+		vmm_log(v, API_LOG_ERROR, "metrics", "%s", err.msg);
+}
+
+static int start_timer(struct vmm *v, struct mvm_err *err)
+{
+	struct itimerspec its = {
+		.it_value = { .tv_sec = METRICS_PERIOD_S },
+		.it_interval = { .tv_sec = METRICS_PERIOD_S },
+	};
+
+	v->metrics.timer_fd = timerfd_create(CLOCK_MONOTONIC,
+					     TFD_NONBLOCK | TFD_CLOEXEC);
+	if (v->metrics.timer_fd < 0)
+		return mvm_fail(err, -errno, "timerfd: %s", strerror(errno));
+	timerfd_settime(v->metrics.timer_fd, 0, &its, NULL);
+	if (loop_watch_add(&v->loop, &v->metrics.timer_watch,
+			   v->metrics.timer_fd, on_period, v))
+		return mvm_fail(err, -EBUSY, "metrics: cannot watch the timer");
+	v->metrics.timer_armed = true;
+	return 0;
+}
+
+int vmm_metrics_set(struct vmm *v, struct vm_spec *src, struct mvm_err *err)
+{
+	int fd = -1, ret;
+
+	if (v->metrics.fd >= 0 || (src != &v->spec && v->spec.metrics_set))
+		return mvm_fail(err, -EINVAL, "metrics: already configured");
+	if (!v->dry_run) {
+		fd = open(src->metrics_path, O_WRONLY | O_APPEND | O_CREAT |
+					     O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
+			  0600);
+		if (fd < 0)
+			return mvm_fail(err, -errno, "metrics_path: cannot open "
+					"'%s': %s", src->metrics_path,
+					strerror(errno));
+	}
+	if (src != &v->spec) {
+		free(v->spec.metrics_path);
+		v->spec.metrics_path = src->metrics_path;
+		src->metrics_path = NULL;
+		v->spec.metrics_set = true;
+	}
+	v->metrics.fd = fd;
+	if (fd < 0)
+		return 0;
+	ret = start_timer(v, err);
+	if (ret)
+		vmm_log(v, API_LOG_ERROR, "metrics", "%s", err->msg);
+	return 0; /* explicit flushes still work without the period */
+}
+
+void vmm_metrics_fini(struct vmm *v)
+{
+	struct mvm_err err;
+
+	if (v->metrics.fd >= 0)
+		vmm_metrics_flush(v, &err); /* the last interval, as at exit */
+	if (v->metrics.timer_armed)
+		loop_watch_cancel(&v->metrics.timer_watch);
+	v->metrics.timer_armed = false;
+	if (v->metrics.timer_fd >= 0)
+		close(v->metrics.timer_fd);
+	if (v->metrics.fd >= 0)
+		close(v->metrics.fd);
+	v->metrics.timer_fd = v->metrics.fd = -1;
+}

@@ -1,0 +1,202 @@
+/*
+ * The route table: method + path -> handler + when it may run. Every rule
+ * about phases lives here, so no handler repeats it and the table is the
+ * whole API at a glance (api/openapi.yaml describes the same set).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "mvm/api.h"
+#include "mvm/err.h"
+#include "mvm/vmm.h"
+
+#include "handlers.h"
+
+enum when {
+	ANY,
+	PRE_BOOT,  /* only before InstanceStart */
+	POST_BOOT, /* only once the VM runs (or is paused) */
+};
+
+struct route {
+	const char *method;
+	const char *path;  /* with has_id, the prefix before {id} */
+	bool has_id;
+	bool body;         /* a JSON body is required */
+	enum when when;
+	const char *name;  /* metrics key */
+	api_handler fn;
+};
+
+static const struct route routes[] = {
+	{ "GET", "/", false, false, ANY, "instance_info", h_get_instance },
+	{ "GET", "/version", false, false, ANY, "vmm_version", h_get_version },
+	{ "GET", "/vm/config", false, false, ANY, "vm_config",
+	  h_get_vm_config },
+	{ "GET", "/machine-config", false, false, ANY, "machine_cfg",
+	  h_get_machine },
+	{ "PUT", "/machine-config", false, true, PRE_BOOT, "machine_cfg",
+	  h_put_machine },
+	/* After boot the handler explains the nested_virt case itself. */
+	{ "PATCH", "/machine-config", false, true, ANY, "machine_cfg",
+	  h_patch_machine },
+	{ "PUT", "/boot-source", false, true, PRE_BOOT, "boot_source",
+	  h_put_boot_source },
+	{ "PUT", "/drives/", true, true, PRE_BOOT, "drive", h_put_drive },
+	{ "PATCH", "/drives/", true, true, POST_BOOT, "drive", h_patch_drive },
+	{ "PUT", "/network-interfaces/", true, true, PRE_BOOT, "network",
+	  h_put_net },
+	{ "PATCH", "/network-interfaces/", true, true, POST_BOOT, "network",
+	  h_patch_net },
+	{ "PATCH", "/vm", false, true, POST_BOOT, "vm", h_patch_vm },
+	/* Each action has its own phase rule, checked by the handler. */
+	{ "PUT", "/actions", false, true, ANY, "actions", h_put_actions },
+	{ "PUT", "/logger", false, true, PRE_BOOT, "logger", h_put_logger },
+	{ "PUT", "/metrics", false, true, PRE_BOOT, "metrics", h_put_metrics },
+	{ "PUT", "/entropy", false, true, PRE_BOOT, "entropy", h_put_entropy },
+	{ "PUT", "/serial", false, true, PRE_BOOT, "serial", h_put_serial },
+	{ "GET", "/vm/policy", false, false, ANY, "vm_policy", h_get_policy },
+};
+
+#define NR_ROUTES (sizeof(routes) / sizeof(routes[0]))
+_Static_assert(NR_ROUTES <= VMM_MAX_ROUTES, "grow VMM_MAX_ROUTES");
+
+unsigned api_route_count(void)
+{
+	return NR_ROUTES;
+}
+
+const char *api_route_name(unsigned i)
+{
+	return i < NR_ROUTES ? routes[i].name : NULL;
+}
+
+const char *api_route_method(unsigned i)
+{
+	return i < NR_ROUTES ? routes[i].method : NULL;
+}
+
+void api_response_clear(struct api_response *r)
+{
+	json_object_put(r->body);
+	memset(r, 0, sizeof(*r));
+	r->route = -1;
+}
+
+static void fault(struct api_response *r, int status, const char *msg)
+{
+	json_object_put(r->body);
+	r->status = status;
+	r->body = json_object_new_object();
+	json_object_object_add(r->body, "fault_message",
+			       json_object_new_string(msg));
+}
+
+/* {id}: one non-empty segment; its syntax is the shape's business. */
+static bool path_matches(const struct route *rt, const char *url,
+			 const char **id)
+{
+	size_t n = strlen(rt->path);
+
+	*id = NULL;
+	if (!rt->has_id)
+		return !strcmp(url, rt->path);
+	if (strncmp(url, rt->path, n) || !url[n] || strchr(url + n, '/'))
+		return false;
+	*id = url + n;
+	return true;
+}
+
+/* The methods a path takes, for 405's Allow header. */
+static const char *allowed_methods(const char *url)
+{
+	static const char *const sets[] = {
+		"GET", "PUT", "PATCH", "GET, PUT, PATCH", "PUT, PATCH",
+		"GET, PATCH", "GET, PUT" };
+	bool get = false, put = false, patch = false;
+	const char *id;
+
+	for (unsigned i = 0; i < NR_ROUTES; i++) {
+		if (!path_matches(&routes[i], url, &id))
+			continue;
+		get |= !strcmp(routes[i].method, "GET");
+		put |= !strcmp(routes[i].method, "PUT");
+		patch |= !strcmp(routes[i].method, "PATCH");
+	}
+	if (get && put && patch)
+		return sets[3];
+	if (put && patch)
+		return sets[4];
+	if (get && patch)
+		return sets[5];
+	if (get && put)
+		return sets[6];
+	return get ? sets[0] : put ? sets[1] : patch ? sets[2] : NULL;
+}
+
+static bool phase_ok(const struct route *rt, const struct vmm *v,
+		     struct api_response *r)
+{
+	bool booted = v->state != VMM_NOT_STARTED;
+
+	if (rt->when == PRE_BOOT && booted) {
+		fault(r, 400, API_MSG_AFTER_BOOT);
+		return false;
+	}
+	if (rt->when == POST_BOOT && !booted) {
+		fault(r, 400, API_MSG_BEFORE_BOOT);
+		return false;
+	}
+	return true;
+}
+
+void api_dispatch(struct vmm *v, const char *method, const char *url,
+		  const char *body, size_t len, struct api_response *r)
+{
+	struct mvm_err err = { "" };
+	struct api_request q = { 0 };
+	const struct route *rt = NULL;
+	const char *id = NULL, *allow;
+
+	memset(r, 0, sizeof(*r));
+	r->route = -1;
+	for (unsigned i = 0; i < NR_ROUTES && !rt; i++)
+		if (!strcmp(routes[i].method, method) &&
+		    path_matches(&routes[i], url, &id)) {
+			rt = &routes[i];
+			r->route = (int)i;
+		}
+	if (!rt) {
+		allow = allowed_methods(url);
+		if (!allow) {
+			fault(r, 404, "Invalid request path: no such resource");
+			return;
+		}
+		r->allow = allow;
+		fault(r, 405, "Invalid request method for this path (allowed: "
+		      "see the Allow header)");
+		return;
+	}
+	if (!phase_ok(rt, v, r))
+		return;
+	q.id = id;
+	if (rt->body) {
+		if (api_json_parse(body, len, &q.body, &err)) {
+			fault(r, 400, err.msg);
+			return;
+		}
+	} else if (len) {
+		fault(r, 400, "this request takes no body");
+		return;
+	}
+	r->status = rt->fn(v, &q, r, &err);
+	json_object_put(q.body);
+	if (r->status >= 400)
+		fault(r, r->status, err.msg[0] ? err.msg : "internal error");
+	else if (r->status == 204 && r->body) {
+		json_object_put(r->body);
+		r->body = NULL;
+	}
+}

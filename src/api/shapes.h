@@ -1,0 +1,28 @@
+/* Helpers shared by the shape parsers (src/api/shapes_*.c). */
+#ifndef MVM_API_SHAPES_H
+#define MVM_API_SHAPES_H
+
+#include <stdbool.h>
+
+#include "mvm/api.h"
+
+struct jr;
+
+/*
+ * The file at path (the value of field key) can be opened as asked and is
+ * a regular file (or a block device, for drives). Skipped in a dry run.
+ */
+int shape_check_file(struct jr *r, const char *key, const char *path,
+		     bool want_write, bool allow_blockdev,
+		     const struct shape_opts *opt);
+
+/* Firecracker's RateLimiter object under key, into *l (1 if present). */
+int shape_limiter(struct jr *r, const char *key, struct spec_limiter *l);
+
+/* Drive and interface ids: 1-63 characters of [A-Za-z0-9_-]. */
+int shape_check_id(struct jr *r, const char *key, const char *id);
+
+/* "AA:BB:CC:DD:EE:FF" into mac; false if malformed. */
+bool shape_parse_mac(const char *s, unsigned char mac[6]);
+
+#endif

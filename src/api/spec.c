@@ -1,0 +1,183 @@
+/*
+ * struct vm_spec: the VM as the API and the config file describe it, and
+ * its translation into the vm_config that vm_create() builds.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mvm/api.h"
+#include "mvm/cli.h"
+#include "mvm/err.h"
+
+void spec_init(struct vm_spec *s)
+{
+	memset(s, 0, sizeof(*s));
+	/* Firecracker's defaults, which are also mvm run's. */
+	s->vcpu_count = MVM_DEFAULT_CPUS;
+	s->mem_size_mib = MVM_DEFAULT_MEM_MIB;
+	s->log_level = API_LOG_INFO;
+	s->on_reboot = VM_ON_REBOOT_EXIT;
+	s->console_in = 0;
+	s->console_out = 1;
+}
+
+void spec_free(struct vm_spec *s)
+{
+	free(s->kernel_image_path);
+	free(s->initrd_path);
+	free(s->boot_args);
+	for (unsigned i = 0; i < s->nr_drives; i++) {
+		free(s->drives[i].path_on_host);
+		free(s->drives[i].partuuid);
+	}
+	free(s->log_path);
+	free(s->log_module);
+	free(s->metrics_path);
+	free(s->serial_out_path);
+	free(s->cmdline);
+	memset(s, 0, sizeof(*s));
+}
+
+static int dup_or_null(const char *src, char **dst, struct mvm_err *err)
+{
+	*dst = NULL;
+	if (!src)
+		return 0;
+	*dst = strdup(src);
+	return *dst ? 0 : mvm_fail(err, -ENOMEM, "out of memory");
+}
+
+int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
+		     struct mvm_err *err)
+{
+	int ret;
+
+	spec_init(s);
+	s->boot_source_set = cfg->kernel != NULL;
+	ret = dup_or_null(cfg->kernel, &s->kernel_image_path, err);
+	if (!ret)
+		ret = dup_or_null(cfg->initrd, &s->initrd_path, err);
+	if (!ret)
+		ret = dup_or_null(cfg->cmdline, &s->boot_args, err);
+	s->vcpu_count = cfg->cpus;
+	s->mem_size_mib = cfg->mem_mib;
+	s->nested_virt = cfg->nested;
+	s->on_reboot = cfg->on_reboot;
+	s->console_in = cfg->console_in;
+	s->console_out = cfg->console_out;
+	/* Command-line disks are not root devices: the user's cmdline rules. */
+	for (unsigned i = 0; !ret && i < cfg->nr_disks && i < VM_MAX_DISKS;
+	     i++) {
+		struct spec_drive *d = &s->drives[i];
+
+		snprintf(d->id, sizeof(d->id), "%s", cfg->disks[i].id);
+		d->is_read_only = cfg->disks[i].readonly;
+		d->cache_writeback = true;
+		s->nr_drives++;
+		ret = dup_or_null(cfg->disks[i].path, &d->path_on_host, err);
+	}
+	for (unsigned i = 0; !ret && i < cfg->nr_nets && i < VM_MAX_NETS;
+	     i++) {
+		struct spec_net *n = &s->nets[i];
+
+		snprintf(n->id, sizeof(n->id), "%s", cfg->nets[i].id);
+		snprintf(n->host_dev_name, sizeof(n->host_dev_name), "%s",
+			 cfg->nets[i].tap);
+		memcpy(n->guest_mac, cfg->nets[i].mac, sizeof(n->guest_mac));
+		n->guest_mac_set = cfg->nets[i].mac_set;
+		n->mac_spoofing = cfg->nets[i].mac_spoofing;
+		s->nr_nets++;
+	}
+	if (ret)
+		spec_free(s);
+	return ret;
+}
+
+static const struct spec_drive *root_drive(const struct vm_spec *s)
+{
+	for (unsigned i = 0; i < s->nr_drives; i++)
+		if (s->drives[i].is_root_device)
+			return &s->drives[i];
+	return NULL;
+}
+
+/*
+ * Firecracker's rule: a root drive adds root= (its PARTUUID, or the first
+ * virtio disk, where the root drive is put) and ro/rw to the command line.
+ * A boot_args that already says root= is the user's explicit choice.
+ */
+static int build_cmdline(struct vm_spec *s, struct mvm_err *err)
+{
+	const struct spec_drive *root = root_drive(s);
+	const char *args = s->boot_args ? s->boot_args : "";
+	char *line = NULL;
+	int n;
+
+	if (!root || strstr(args, "root="))
+		n = asprintf(&line, "%s", args);
+	else if (root->partuuid)
+		n = asprintf(&line, "%s%sroot=PARTUUID=%s %s", args,
+			     *args ? " " : "", root->partuuid,
+			     root->is_read_only ? "ro" : "rw");
+	else
+		n = asprintf(&line, "%s%sroot=/dev/vda %s", args,
+			     *args ? " " : "", root->is_read_only ? "ro" : "rw");
+	if (n < 0)
+		return mvm_fail(err, -ENOMEM, "out of memory");
+	free(s->cmdline);
+	s->cmdline = line;
+	return 0;
+}
+
+static void fill_disk(struct disk_config *d, const struct spec_drive *sd)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->id, sizeof(d->id), "%s", sd->id);
+	d->path = sd->path_on_host;
+	d->readonly = sd->is_read_only;
+	/* Unsafe and Writeback both use the page cache; mvm honours FLUSH. */
+	d->cache = DISK_CACHE_WRITEBACK;
+}
+
+int spec_to_config(struct vm_spec *s, struct vm_config *cfg, int out_fd,
+		   struct mvm_err *err)
+{
+	const struct spec_drive *root = root_drive(s);
+	int ret;
+
+	if (!s->boot_source_set || !s->kernel_image_path)
+		return mvm_fail(err, -EINVAL, "boot-source: no kernel "
+				"configured (PUT /boot-source first)");
+	ret = build_cmdline(s, err);
+	if (ret)
+		return ret;
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->kernel = s->kernel_image_path;
+	cfg->initrd = s->initrd_path;
+	cfg->cmdline = s->cmdline;
+	cfg->cpus = s->vcpu_count;
+	cfg->mem_mib = s->mem_size_mib;
+	cfg->on_reboot = s->on_reboot;
+	cfg->nested = s->nested_virt;
+	cfg->rng = s->entropy_set;
+	cfg->console_in = s->console_in;
+	cfg->console_out = out_fd;
+	/* The root drive becomes the first disk, /dev/vda. */
+	if (root)
+		fill_disk(&cfg->disks[cfg->nr_disks++], root);
+	for (unsigned i = 0; i < s->nr_drives; i++)
+		if (&s->drives[i] != root)
+			fill_disk(&cfg->disks[cfg->nr_disks++], &s->drives[i]);
+	for (unsigned i = 0; i < s->nr_nets; i++) {
+		struct net_config *n = &cfg->nets[cfg->nr_nets++];
+		const struct spec_net *sn = &s->nets[i];
+
+		snprintf(n->id, sizeof(n->id), "%s", sn->id);
+		snprintf(n->tap, sizeof(n->tap), "%s", sn->host_dev_name);
+		memcpy(n->mac, sn->guest_mac, sizeof(n->mac));
+		n->mac_set = sn->guest_mac_set;
+		n->mac_spoofing = sn->mac_spoofing;
+	}
+	return 0;
+}

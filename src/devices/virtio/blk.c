@@ -1,0 +1,180 @@
+/*
+ * virtio-blk (virtio 1.2, 5.2). Requests run on the event loop's io_uring:
+ * reads and writes go straight between the backing file and guest memory
+ * (the iovecs point into the guest's buffers), FLUSH is an fdatasync, and
+ * DISCARD / WRITE_ZEROES are fallocate()s. A request is completed to the
+ * guest only from its CQE, so no write is acknowledged before the kernel
+ * has taken it. One queue per vCPU.
+ */
+#include <linux/falloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mvm/err.h"
+#include "mvm/virtio_dev.h"
+#include "mvm/vm.h"
+
+#include "blk.h"
+#include "blk_req.h"
+
+#define QUEUE_SIZE 256
+#define SEG_MAX (QUEUE_SIZE - 2) /* data segments: header, status aside */
+#define MAX_QUEUES 16
+#define MAX_DISCARD_SECTORS (1u << 22) /* 2 GiB per request */
+#define CONFIG_SIZE 60
+
+/* Feature bits (5.2.3). */
+#define BLK_F_SEG_MAX 2
+#define BLK_F_RO 5
+#define BLK_F_BLK_SIZE 6
+#define BLK_F_FLUSH 9
+#define BLK_F_MQ 12
+#define BLK_F_DISCARD 13
+#define BLK_F_WRITE_ZEROES 14
+
+/* Config offsets (5.2.4). */
+enum {
+	CFG_CAPACITY = 0,
+	CFG_SEG_MAX = 12,
+	CFG_BLK_SIZE = 20,
+	CFG_WRITEBACK = 32,
+	CFG_NUM_QUEUES = 34,
+	CFG_MAX_DISCARD_SECTORS = 36,
+	CFG_MAX_DISCARD_SEG = 40,
+	CFG_DISCARD_ALIGN = 44,
+	CFG_MAX_WZ_SECTORS = 48,
+	CFG_MAX_WZ_SEG = 52,
+	CFG_WZ_MAY_UNMAP = 56,
+};
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	pci_put32(p, (uint32_t)v);
+	pci_put32(p + 4, (uint32_t)(v >> 32));
+}
+
+static void blk_config_read(void *dev, uint32_t off, uint8_t *data,
+			    uint32_t len)
+{
+	struct blk *b = dev;
+
+	memcpy(data, b->config + off, len); /* bounds checked by transport */
+}
+
+static void build_config(struct blk *b, uint16_t queues)
+{
+	uint8_t *c = b->config;
+
+	put64(c + CFG_CAPACITY, b->file.size / BLK_SECTOR);
+	pci_put32(c + CFG_SEG_MAX, SEG_MAX);
+	pci_put32(c + CFG_BLK_SIZE, BLK_SECTOR);
+	c[CFG_WRITEBACK] = 1; /* a volatile cache: the guest must FLUSH */
+	pci_put16(c + CFG_NUM_QUEUES, queues);
+	pci_put32(c + CFG_MAX_DISCARD_SECTORS, MAX_DISCARD_SECTORS);
+	pci_put32(c + CFG_MAX_DISCARD_SEG, 1);
+	pci_put32(c + CFG_DISCARD_ALIGN, 1);
+	pci_put32(c + CFG_MAX_WZ_SECTORS, MAX_DISCARD_SECTORS);
+	pci_put32(c + CFG_MAX_WZ_SEG, 1);
+	c[CFG_WZ_MAY_UNMAP] = b->file.can_punch;
+}
+
+static uint64_t features(const struct blk *b, uint16_t queues)
+{
+	uint64_t f = VIRTIO_BIT(BLK_F_SEG_MAX) | VIRTIO_BIT(BLK_F_BLK_SIZE) |
+		     VIRTIO_BIT(BLK_F_FLUSH);
+
+	if (queues > 1)
+		f |= VIRTIO_BIT(BLK_F_MQ);
+	if (b->file.readonly)
+		return f | VIRTIO_BIT(BLK_F_RO);
+	if (b->file.can_punch)
+		f |= VIRTIO_BIT(BLK_F_DISCARD);
+	if (b->file.can_punch || b->file.can_zero)
+		f |= VIRTIO_BIT(BLK_F_WRITE_ZEROES);
+	return f;
+}
+
+static void blk_queue_notify(void *dev, struct virtio_queue *q)
+{
+	struct blk *b = dev;
+	struct virtq_chain c;
+
+	do {
+		virtio_queue_notify_disable(q);
+		while (!b->stopping &&
+		       virtio_queue_pop(q, &c, b->iov, VIRTQ_MAX_SEGS) > 0)
+			blk_req_start(b, q, &c, b->iov);
+	} while (!b->stopping && virtio_queue_notify_enable(q));
+	virtio_queue_flush(q);
+}
+
+static void blk_reset(void *dev)
+{
+	struct blk *b = dev;
+
+	/* Requests in flight finish first: their buffers are the guest's. */
+	b->stopping = true;
+	blk_maybe_reset_done(b);
+}
+
+static void blk_destroy(void *dev)
+{
+	struct blk *b = dev;
+
+	blk_file_close(&b->file);
+	free(b);
+}
+
+static const struct virtio_dev_ops blk_ops = {
+	.config_read = blk_config_read,
+	.queue_notify = blk_queue_notify,
+	.reset = blk_reset,
+	.destroy = blk_destroy,
+};
+
+void blk_maybe_reset_done(struct blk *b)
+{
+	if (b->stopping && b->inflight == 0) {
+		b->stopping = false;
+		virtio_reset_done(b->t);
+	}
+}
+
+int blk_create(struct vm *vm, const struct disk_config *cfg,
+	       struct mvm_err *err)
+{
+	struct virtio_dev_info info = {
+		.kind = "virtio-blk",
+		.id = cfg->id,
+		.device_id = VIRTIO_ID_BLOCK,
+		.pci_class = 0x018000, /* mass storage, other */
+		.queue_size = QUEUE_SIZE,
+		.config_size = CONFIG_SIZE,
+	};
+	uint16_t queues = (uint16_t)(vm->cfg.cpus < MAX_QUEUES ? vm->cfg.cpus
+							       : MAX_QUEUES);
+	struct blk *b = calloc(1, sizeof(*b));
+	int ret;
+
+	if (!b)
+		return mvm_fail(err, -ENOMEM, "out of memory");
+	if (!queues)
+		queues = 1;
+	b->vm = vm;
+	snprintf(b->id, sizeof(b->id), "%s", cfg->id);
+	ret = blk_file_open(&b->file, cfg, err);
+	if (ret) {
+		free(b);
+		return ret;
+	}
+	build_config(b, queues);
+	info.features = features(b, queues);
+	info.nr_queues = queues;
+	ret = virtio_pci_create(vm, &info, &blk_ops, b, &b->t, err);
+	if (ret) {
+		blk_file_close(&b->file);
+		free(b);
+	}
+	return ret;
+}

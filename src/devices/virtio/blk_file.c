@@ -1,0 +1,130 @@
+/*
+ * A virtio-blk disk's backing file: a raw image or a block device, opened
+ * with the cache mode asked for, locked against other VMs, sized, and
+ * probed for what discard and write-zeroes can use.
+ */
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mvm/err.h"
+#include "mvm/vm.h"
+
+#include "blk.h"
+
+#define SECTOR 512
+
+static int open_image(const struct disk_config *cfg, int flags,
+		      struct mvm_err *err)
+{
+	int fd = open(cfg->path, flags | O_CLOEXEC);
+
+	if (fd >= 0)
+		return fd;
+	if (errno == EINVAL && (flags & O_DIRECT))
+		return mvm_fail(err, -EINVAL, "disk %s: %s: cache=none needs "
+				"O_DIRECT, which this file system does not "
+				"support (use cache=writeback)", cfg->id,
+				cfg->path);
+	return mvm_fail(err, -errno, "disk %s: cannot open %s: %s", cfg->id,
+			cfg->path, strerror(errno));
+}
+
+static int size_image(struct blk_file *f, const struct disk_config *cfg,
+		      struct mvm_err *err)
+{
+	struct stat st;
+
+	if (fstat(f->fd, &st) < 0)
+		return mvm_fail(err, -errno, "disk %s: %s: %s", cfg->id,
+				cfg->path, strerror(errno));
+	if (S_ISBLK(st.st_mode)) {
+		f->is_blockdev = true;
+		if (ioctl(f->fd, BLKGETSIZE64, &f->size) < 0)
+			return mvm_fail(err, -errno, "disk %s: %s: cannot get "
+					"the device size: %s", cfg->id,
+					cfg->path, strerror(errno));
+	} else if (S_ISREG(st.st_mode)) {
+		f->size = (uint64_t)st.st_size;
+	} else {
+		return mvm_fail(err, -EINVAL, "disk %s: %s is not a regular "
+				"file or a block device", cfg->id, cfg->path);
+	}
+	if (f->size % SECTOR)
+		return mvm_fail(err, -EINVAL, "disk %s: %s: size %llu is not "
+				"a multiple of 512 bytes", cfg->id, cfg->path,
+				(unsigned long long)f->size);
+	return 0;
+}
+
+/*
+ * Punching a hole past the end of a regular file changes nothing, so it
+ * tells safely whether the file system can. Block devices discard.
+ */
+static void probe_discard(struct blk_file *f)
+{
+	if (f->readonly)
+		return;
+	if (f->is_blockdev) {
+		f->can_punch = f->can_zero = true;
+		return;
+	}
+	f->can_punch = fallocate(f->fd, FALLOC_FL_PUNCH_HOLE |
+				 FALLOC_FL_KEEP_SIZE, (off_t)f->size,
+				 4096) == 0;
+	/* No harmless probe exists: tried, and dropped on EOPNOTSUPP. */
+	f->can_zero = true;
+}
+
+int blk_file_open(struct blk_file *f, const struct disk_config *cfg,
+		  struct mvm_err *err)
+{
+	int flags = cfg->readonly ? O_RDONLY : O_RDWR;
+	int ret;
+
+	memset(f, 0, sizeof(*f));
+	f->fd = f->fd_buffered = -1;
+	f->readonly = cfg->readonly;
+	f->direct = cfg->cache == DISK_CACHE_NONE;
+	f->fd = open_image(cfg, flags | (f->direct ? O_DIRECT : 0), err);
+	if (f->fd < 0)
+		return f->fd;
+	/* flock() locks follow the open file, so only this fd holds it. */
+	if (flock(f->fd, (cfg->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+		ret = errno == EWOULDBLOCK
+			? mvm_fail(err, -EBUSY, "disk %s: %s is in use by "
+				   "another VM (locked)", cfg->id, cfg->path)
+			: mvm_fail(err, -errno, "disk %s: %s: cannot lock: %s",
+				   cfg->id, cfg->path, strerror(errno));
+		goto fail;
+	}
+	ret = size_image(f, cfg, err);
+	if (ret)
+		goto fail;
+	if (f->direct) {
+		f->fd_buffered = open_image(cfg, flags, err);
+		if (f->fd_buffered < 0) {
+			ret = f->fd_buffered;
+			goto fail;
+		}
+	}
+	probe_discard(f);
+	return 0;
+fail:
+	blk_file_close(f);
+	return ret;
+}
+
+void blk_file_close(struct blk_file *f)
+{
+	if (f->fd_buffered >= 0)
+		close(f->fd_buffered);
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = f->fd_buffered = -1;
+}

@@ -1,0 +1,37 @@
+/*
+ * The virtio devices a VM's configuration asks for, created in a fixed
+ * order (entropy, disks, NICs) so PCI slots are stable from boot to boot.
+ */
+#include "mvm/err.h"
+#include "mvm/virtio_dev.h"
+#include "mvm/vm.h"
+
+#include "devices.h"
+
+int virtio_create_devices(struct vm *vm, struct mvm_err *err)
+{
+	int ret;
+
+	if (vm->cfg.rng) {
+		ret = rng_create(vm, err);
+		if (ret)
+			return ret;
+	}
+	for (unsigned i = 0; i < vm->cfg.nr_disks; i++) {
+		ret = blk_create(vm, &vm->cfg.disks[i], err);
+		if (ret)
+			return ret;
+	}
+	for (unsigned i = 0; i < vm->cfg.nr_nets; i++) {
+		ret = net_create(vm, &vm->cfg.nets[i], err);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+void virtio_destroy_devices(struct vm *vm)
+{
+	while (vm->virtio_devs)
+		virtio_pci_destroy(vm->virtio_devs);
+}

@@ -1,0 +1,152 @@
+/*
+ * virtio-net (virtio 1.2, 5.1) over a network backend. One RX and one TX
+ * queue; checksum and TSO offloads are offered when the backend can do
+ * them and switched on in the backend to match what the driver accepted.
+ * The MAC is given or derived from the NIC's id; with mac_spoofing off,
+ * frames the guest sends from any other source address are dropped.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mvm/err.h"
+
+#include "devices.h"
+#include "net_dev.h"
+
+#define NET_S_LINK_UP 1
+
+static void net_config_read(void *dev, uint32_t off, uint8_t *data,
+			    uint32_t len)
+{
+	struct net *n = dev;
+
+	memcpy(data, n->config + off, len); /* bounds checked by transport */
+}
+
+static bool net_features_ok(void *dev, uint64_t f)
+{
+	(void)dev;
+	/* 5.1.3.1: segmentation offloads come with checksum offload. */
+	if ((f & (VIRTIO_BIT(NET_F_GUEST_TSO4) | VIRTIO_BIT(NET_F_GUEST_TSO6))) &&
+	    !(f & VIRTIO_BIT(NET_F_GUEST_CSUM)))
+		return false;
+	if ((f & (VIRTIO_BIT(NET_F_HOST_TSO4) | VIRTIO_BIT(NET_F_HOST_TSO6))) &&
+	    !(f & VIRTIO_BIT(NET_F_CSUM)))
+		return false;
+	return true;
+}
+
+static void net_activate(void *dev)
+{
+	struct net *n = dev;
+	unsigned off = 0;
+
+	if (!n->be->offloads)
+		return;
+	if (virtio_has(n->t, NET_F_GUEST_CSUM))
+		off |= NET_OFFLOAD_CSUM;
+	if (virtio_has(n->t, NET_F_GUEST_TSO4))
+		off |= NET_OFFLOAD_TSO4;
+	if (virtio_has(n->t, NET_F_GUEST_TSO6))
+		off |= NET_OFFLOAD_TSO6;
+	if (n->be->ops->set_offload(n->be, off))
+		virtio_log(n->t, "backend refused offloads %#x", off);
+}
+
+static void net_queue_notify(void *dev, struct virtio_queue *q)
+{
+	struct net *n = dev;
+
+	if (q->index == NET_RXQ)
+		net_rx_kick(n);
+	else
+		net_tx_kick(n);
+}
+
+void net_maybe_reset_done(struct net *n)
+{
+	if (n->stopping && !n->rx_inflight && n->tx_inflight == 0) {
+		n->stopping = false;
+		n->be->ops->set_offload(n->be, 0);
+		virtio_reset_done(n->t);
+	}
+}
+
+static void net_reset(void *dev)
+{
+	struct net *n = dev;
+
+	n->stopping = true;
+	net_rx_cancel(n); /* a pending read would wait for a frame forever */
+	net_maybe_reset_done(n);
+}
+
+static void net_destroy(void *dev)
+{
+	struct net *n = dev;
+
+	n->be->ops->close(n->be);
+	free(n);
+}
+
+static const struct virtio_dev_ops net_ops = {
+	.config_read = net_config_read,
+	.features_ok = net_features_ok,
+	.activate = net_activate,
+	.queue_notify = net_queue_notify,
+	.reset = net_reset,
+	.destroy = net_destroy,
+};
+
+static uint64_t net_features(const struct net *n)
+{
+	uint64_t f = VIRTIO_BIT(NET_F_MAC) | VIRTIO_BIT(NET_F_MRG_RXBUF) |
+		     VIRTIO_BIT(NET_F_STATUS);
+
+	if (n->be->offloads)
+		f |= VIRTIO_BIT(NET_F_CSUM) | VIRTIO_BIT(NET_F_GUEST_CSUM) |
+		     VIRTIO_BIT(NET_F_GUEST_TSO4) |
+		     VIRTIO_BIT(NET_F_GUEST_TSO6) |
+		     VIRTIO_BIT(NET_F_HOST_TSO4) | VIRTIO_BIT(NET_F_HOST_TSO6);
+	return f;
+}
+
+int net_create(struct vm *vm, const struct net_config *cfg,
+	       struct mvm_err *err)
+{
+	struct virtio_dev_info info = {
+		.kind = "virtio-net",
+		.id = cfg->id,
+		.device_id = VIRTIO_ID_NET,
+		.pci_class = 0x020000, /* Ethernet controller */
+		.nr_queues = 2,
+		.queue_size = NET_QUEUE_SIZE,
+		.config_size = sizeof(((struct net *)0)->config),
+	};
+	struct net *n = calloc(1, sizeof(*n));
+	int ret;
+
+	if (!n)
+		return mvm_fail(err, -ENOMEM, "out of memory");
+	n->vm = vm;
+	n->spoofing = cfg->mac_spoofing;
+	if (cfg->mac_set)
+		memcpy(n->mac, cfg->mac, NET_MAC_LEN);
+	else
+		net_mac_from_id(cfg->id, n->mac);
+	ret = tap_open(cfg->tap, &n->be, err);
+	if (ret) {
+		free(n);
+		return mvm_wrap(err, ret, "net %s: ", cfg->id);
+	}
+	memcpy(n->config, n->mac, NET_MAC_LEN);
+	pci_put16(n->config + 6, NET_S_LINK_UP);
+	pci_put16(n->config + 8, 1); /* max_virtqueue_pairs */
+	info.features = net_features(n);
+	ret = virtio_pci_create(vm, &info, &net_ops, n, &n->t, err);
+	if (ret) {
+		n->be->ops->close(n->be);
+		free(n);
+	}
+	return ret;
+}

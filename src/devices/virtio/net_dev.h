@@ -1,0 +1,65 @@
+/* virtio-net internals: device state shared by net.c, net_rx.c, net_tx.c. */
+#ifndef MVM_VIRTIO_NET_DEV_H
+#define MVM_VIRTIO_NET_DEV_H
+
+#include "mvm/net.h"
+#include "mvm/virtio_dev.h"
+#include "mvm/vm.h"
+
+#define NET_QUEUE_SIZE 256
+#define NET_RXQ 0
+#define NET_TXQ 1
+#define NET_RX_CHAINS 64   /* chains one receive may span (MRG_RXBUF) */
+#define NET_TX_INFLIGHT 64 /* frames handed to the backend at once */
+
+/* Feature bits (5.1.3). */
+#define NET_F_CSUM 0
+#define NET_F_GUEST_CSUM 1
+#define NET_F_MAC 5
+#define NET_F_GUEST_TSO4 7
+#define NET_F_GUEST_TSO6 8
+#define NET_F_HOST_TSO4 11
+#define NET_F_HOST_TSO6 12
+#define NET_F_MRG_RXBUF 15
+#define NET_F_STATUS 16
+
+struct net_rx_chain {
+	uint16_t head;
+	uint32_t len; /* writable bytes */
+	unsigned first, niov; /* its part of rx_iov */
+};
+
+struct net {
+	struct vm *vm;
+	struct virtio_dev *t;
+	struct net_backend *be;
+	uint8_t mac[NET_MAC_LEN];
+	bool spoofing;
+	uint8_t config[12];
+	bool stopping; /* reset asked: wait for the backend ops in flight */
+
+	/* Receive: one read at a time, into chains taken in advance. */
+	struct loop_op rx_op;
+	bool rx_inflight;
+	bool rx_is_timer; /* rx_op is a retry delay, not a read */
+	struct __kernel_timespec rx_delay;
+	struct net_rx_chain rx_chain[NET_RX_CHAINS];
+	unsigned rx_nchains;
+	unsigned rx_niov;
+	struct iovec rx_iov[VIRTQ_MAX_SEGS];
+	struct iovec rx_scratch[VIRTQ_MAX_SEGS];
+
+	/* Transmit: each frame is one write, completed from its CQE. */
+	unsigned tx_inflight;
+	uint64_t tx_spoofed; /* frames dropped for a foreign source MAC */
+	uint64_t tx_errors;
+	struct iovec tx_iov[VIRTQ_MAX_SEGS]; /* scratch for popping */
+};
+
+void net_rx_kick(struct net *n);
+void net_rx_cancel(struct net *n);
+void net_tx_kick(struct net *n);
+/* After a reset request: report done once nothing is in flight. */
+void net_maybe_reset_done(struct net *n);
+
+#endif

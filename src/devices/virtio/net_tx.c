@@ -1,0 +1,135 @@
+/*
+ * virtio-net transmit. Each chain is one frame, written to the backend by
+ * one io_uring write whose iovecs point into the guest's buffers. The
+ * virtio-net header and the Ethernet header are first copied out: the
+ * spoof filter judges the copy, and the copy is what gets sent, so the
+ * guest cannot change the source address after the check.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "net_dev.h"
+
+#define HEAD_COPY (NET_HDR_LEN + NET_ETH_HLEN)
+
+struct tx_req {
+	struct loop_op op; /* first: the CQE's user_data */
+	struct net *n;
+	uint16_t head;
+	uint8_t head_copy[HEAD_COPY];
+	unsigned niov;
+	struct iovec iov[];
+};
+
+static void tx_done(struct loop_op *op, int res, unsigned flags);
+
+static void drop(struct net *n, struct virtio_queue *q, uint16_t head)
+{
+	virtio_queue_complete(q, head, 0);
+	(void)n;
+}
+
+static void tx_one(struct net *n, struct virtio_queue *q,
+		   const struct virtq_chain *c)
+{
+	struct io_uring_sqe *sqe;
+	struct tx_req *r;
+	int k;
+
+	if (c->nr_in) {
+		virtio_log(n->t, "queue %u: transmit buffer with a writable "
+			   "part; dropped", q->index);
+		drop(n, q, c->head);
+		return;
+	}
+	if (c->out_len < HEAD_COPY) {
+		n->tx_errors++;
+		drop(n, q, c->head);
+		return;
+	}
+	r = calloc(1, sizeof(*r) + (c->nr_out + 1) * sizeof(r->iov[0]));
+	if (!r) {
+		n->tx_errors++;
+		drop(n, q, c->head);
+		return;
+	}
+	iov_to_buf(n->tx_iov, c->nr_out, 0, r->head_copy, HEAD_COPY);
+	if (!net_tx_allowed(n->mac, n->spoofing, r->head_copy + NET_HDR_LEN,
+			    NET_ETH_HLEN)) {
+		const uint8_t *m = r->head_copy + NET_HDR_LEN + NET_MAC_LEN;
+
+		n->tx_spoofed++;
+		virtio_log(n->t, "dropped a frame from source MAC "
+			   "%02x:%02x:%02x:%02x:%02x:%02x, not the NIC's "
+			   "(%llu so far; mac_spoofing=off)", m[0], m[1],
+			   m[2], m[3], m[4], m[5],
+			   (unsigned long long)n->tx_spoofed);
+		free(r);
+		drop(n, q, c->head);
+		return;
+	}
+	r->iov[0].iov_base = r->head_copy;
+	r->iov[0].iov_len = HEAD_COPY;
+	k = iov_slice(n->tx_iov, c->nr_out, HEAD_COPY, c->out_len - HEAD_COPY,
+		      r->iov + 1, c->nr_out);
+	sqe = loop_sqe(n->vm->loop);
+	if (k < 0 || !sqe) {
+		n->tx_errors++;
+		free(r);
+		drop(n, q, c->head);
+		return;
+	}
+	r->n = n;
+	r->head = c->head;
+	r->niov = 1 + (unsigned)k;
+	r->op.done = tx_done;
+	io_uring_prep_writev(sqe, n->be->fd, r->iov, r->niov, 0);
+	loop_prep(n->vm->loop, sqe, &r->op);
+	n->tx_inflight++;
+}
+
+void net_tx_kick(struct net *n)
+{
+	struct virtio_queue *q = &n->t->queues[NET_TXQ];
+	struct virtq_chain c;
+
+	if (n->stopping)
+		return;
+	do {
+		virtio_queue_notify_disable(q);
+		/* One slot short of IOV_MAX: the header copy takes one. */
+		while (n->tx_inflight < NET_TX_INFLIGHT &&
+		       virtio_queue_pop(q, &c, n->tx_iov,
+					VIRTQ_MAX_SEGS - 1) > 0)
+			tx_one(n, q, &c);
+		/* At the cap, completions call back here: no kick needed. */
+		if (n->tx_inflight >= NET_TX_INFLIGHT)
+			break;
+	} while (virtio_queue_notify_enable(q));
+	virtio_queue_flush(q);
+}
+
+static void tx_done(struct loop_op *op, int res, unsigned flags)
+{
+	struct tx_req *r = (struct tx_req *)op;
+	struct net *n = r->n;
+	struct virtio_queue *q = &n->t->queues[NET_TXQ];
+	bool was_full = n->tx_inflight >= NET_TX_INFLIGHT;
+
+	(void)flags;
+	n->tx_inflight--;
+	if (n->stopping) {
+		free(r);
+		net_maybe_reset_done(n);
+		return;
+	}
+	/* A frame the backend refused is lost, as on a real wire. */
+	if (res < 0)
+		n->tx_errors++;
+	virtio_queue_complete(q, r->head, 0);
+	free(r);
+	if (was_full)
+		net_tx_kick(n);
+	else
+		virtio_queue_flush(q);
+}

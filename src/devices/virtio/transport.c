@@ -1,0 +1,393 @@
+/*
+ * Virtio transport, event-loop side: acting on DRIVER_OK and reset,
+ * queue notifications, taking chains on the device's behalf (so malformed
+ * ones are handled in one place), completions and interrupts.
+ *
+ * Reset is asynchronous: the driver's write of 0 only marks it pending
+ * (status keeps reading non-zero, which the driver waits on), the device
+ * is told to stop, and the state is cleared when the device reports that
+ * none of its I/O into guest memory is still in flight.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mvm/err.h"
+#include "mvm/virtio_dev.h"
+#include "mvm/vm.h"
+
+#include "transport.h"
+
+#define ISR_QUEUE 1
+#define ISR_CONFIG 2
+#define LOG_WINDOW_NS 1000000000ULL /* at most one line a second... */
+#define LOG_BURST 1                 /* ...per device */
+
+static void drain(int fd)
+{
+	uint64_t v;
+
+	while (read(fd, &v, sizeof(v)) == sizeof(v))
+		;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void virtio_log(struct virtio_dev *t, const char *fmt, ...)
+{
+	uint64_t now = now_ns();
+	va_list ap;
+
+	if (now - t->log_window_ns >= LOG_WINDOW_NS) {
+		if (t->log_suppressed)
+			fprintf(stderr, "mvm: %s: %u more messages "
+				"suppressed\n", t->name, t->log_suppressed);
+		t->log_window_ns = now;
+		t->log_count = 0;
+		t->log_suppressed = 0;
+	}
+	if (t->log_count >= LOG_BURST) {
+		t->log_suppressed++;
+		return;
+	}
+	t->log_count++;
+	fprintf(stderr, "mvm: %s: ", t->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void raise_irq(struct virtio_dev *t, uint16_t vector, uint8_t isr)
+{
+	pthread_mutex_lock(&t->lock);
+	t->isr |= isr;
+	pthread_mutex_unlock(&t->lock);
+	/* mvm's functions have no INTx pin: MSI-X is the only way. */
+	msix_notify(&t->msix, vector);
+}
+
+void virtio_config_changed(struct virtio_dev *t)
+{
+	uint16_t v;
+
+	pthread_mutex_lock(&t->lock);
+	t->config_generation++;
+	v = t->config_vector;
+	pthread_mutex_unlock(&t->lock);
+	raise_irq(t, v, ISR_CONFIG);
+}
+
+void virtio_needs_reset(struct virtio_dev *t, const char *fmt, ...)
+{
+	char why[256];
+	bool driver_ok;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	virtio_log(t, "%s; device needs reset", why);
+	pthread_mutex_lock(&t->lock);
+	t->status |= VIRTIO_STATUS_NEEDS_RESET;
+	driver_ok = t->status & VIRTIO_STATUS_DRIVER_OK;
+	pthread_mutex_unlock(&t->lock);
+	/* 2.1.2: tell a running driver through a config change. */
+	if (driver_ok)
+		virtio_config_changed(t);
+}
+
+void transport_reset_state(struct virtio_dev *t)
+{
+	t->status = 0;
+	t->features = t->driver_features = 0;
+	t->dfselect = t->gfselect = 0;
+	t->queue_select = 0;
+	t->config_vector = MSIX_NO_VECTOR;
+	t->isr = 0;
+	t->reset_pending = false;
+	for (unsigned i = 0; i < t->info.nr_queues; i++) {
+		struct virtio_queue *q = &t->queues[i];
+
+		q->size = t->info.queue_size;
+		q->msix_vector = MSIX_NO_VECTOR;
+		q->enabled = false;
+		q->desc = q->driver = q->device = 0;
+		memset(&q->vq, 0, sizeof(q->vq));
+		q->ready = q->broken = q->irq_due = false;
+	}
+}
+
+void virtio_reset_done(struct virtio_dev *t)
+{
+	pthread_mutex_lock(&t->lock);
+	transport_reset_state(t);
+	pthread_mutex_unlock(&t->lock);
+	t->active = false;
+	t->resetting = false;
+	t->quiesced = true;
+	/* A destroy is running the loop until this moment. */
+	if (t->destroying)
+		loop_stop(t->vm->loop);
+}
+
+/* Check the driver's ring setup and make the queue live. t->lock held. */
+static const char *setup_queue(struct virtio_dev *t, struct virtio_queue *q)
+{
+	const char *why = NULL;
+
+	if (q->size > t->info.queue_size)
+		return "queue size above the device maximum";
+	if (virtq_init(&q->vq, &t->vm->mem, q->size, q->desc, q->driver,
+		       q->device, t->features, &why))
+		return why;
+	q->ready = true;
+	return NULL;
+}
+
+/* Make q live if the driver enabled it; false if it cannot be used. */
+static bool queue_live(struct virtio_dev *t, struct virtio_queue *q)
+{
+	const char *why = NULL;
+	bool enabled;
+
+	if (q->ready)
+		return !q->broken;
+	if (q->broken)
+		return false;
+	pthread_mutex_lock(&t->lock);
+	enabled = q->enabled;
+	if (enabled)
+		why = setup_queue(t, q);
+	pthread_mutex_unlock(&t->lock);
+	if (!enabled)
+		return false;
+	if (why) {
+		q->broken = true;
+		virtio_needs_reset(t, "queue %u: %s", q->index, why);
+		return false;
+	}
+	return true;
+}
+
+static void activate(struct virtio_dev *t)
+{
+	t->active = true;
+	for (unsigned i = 0; i < t->info.nr_queues; i++)
+		queue_live(t, &t->queues[i]);
+	if (t->ops->activate)
+		t->ops->activate(t->dev);
+	/* Buffers added before DRIVER_OK got no service yet. */
+	for (unsigned i = 0; i < t->info.nr_queues; i++) {
+		struct virtio_queue *q = &t->queues[i];
+
+		if (q->ready && !q->broken)
+			t->ops->queue_notify(t->dev, q);
+	}
+}
+
+static void start_reset(struct virtio_dev *t)
+{
+	t->resetting = true;
+	t->quiesced = false;
+	t->active = false;
+	t->ops->reset(t->dev); /* may call virtio_reset_done() at once */
+}
+
+static void on_ctl(void *ctx)
+{
+	struct virtio_dev *t = ctx;
+	bool reset, driver_ok;
+
+	drain(t->ctl_fd);
+	if (t->destroying)
+		return;
+	pthread_mutex_lock(&t->lock);
+	reset = t->reset_pending;
+	driver_ok = t->status & VIRTIO_STATUS_DRIVER_OK;
+	pthread_mutex_unlock(&t->lock);
+	if (reset) {
+		if (!t->resetting)
+			start_reset(t);
+		return;
+	}
+	if (driver_ok && !t->active && !t->resetting)
+		activate(t);
+}
+
+static void on_kick(void *ctx)
+{
+	struct virtio_queue *q = ctx;
+	struct virtio_dev *t = q->t;
+
+	drain(q->kick_fd);
+	if (!t->active || t->resetting || t->destroying)
+		return;
+	if (queue_live(t, q))
+		t->ops->queue_notify(t->dev, q);
+}
+
+int virtio_queue_pop(struct virtio_queue *q, struct virtq_chain *c,
+		     struct iovec *iov, unsigned cap)
+{
+	struct virtio_dev *t = q->t;
+	int ret;
+
+	if (!q->ready || q->broken || !t->active)
+		return 0;
+	for (;;) {
+		ret = virtq_pop(&q->vq, c, iov, cap);
+		if (ret >= 0)
+			return ret;
+		if (ret == -EBADMSG) {
+			virtio_log(t, "queue %u: %s; request failed", q->index,
+				   c->error);
+			virtio_queue_complete(q, c->head, 0);
+			continue;
+		}
+		q->broken = true;
+		virtio_needs_reset(t, "queue %u: %s", q->index, c->error);
+		return 0;
+	}
+}
+
+void virtio_queue_notify_disable(struct virtio_queue *q)
+{
+	if (q->ready && !q->broken)
+		virtq_notify_disable(&q->vq);
+}
+
+bool virtio_queue_notify_enable(struct virtio_queue *q)
+{
+	if (!q->ready || q->broken || !q->t->active)
+		return false;
+	return virtq_notify_enable(&q->vq);
+}
+
+void virtio_queue_push(struct virtio_queue *q, uint16_t head, uint32_t len)
+{
+	virtq_push(&q->vq, head, len);
+}
+
+void virtio_queue_publish(struct virtio_queue *q)
+{
+	virtq_publish(&q->vq);
+	q->irq_due = true;
+}
+
+void virtio_queue_unpop(struct virtio_queue *q, uint16_t n)
+{
+	virtq_unpop(&q->vq, n);
+}
+
+void virtio_queue_complete(struct virtio_queue *q, uint16_t head,
+			   uint32_t len)
+{
+	virtq_push(&q->vq, head, len);
+	virtq_publish(&q->vq);
+	q->irq_due = true;
+}
+
+void virtio_queue_flush(struct virtio_queue *q)
+{
+	uint16_t vector;
+
+	if (!q->irq_due || !q->ready)
+		return;
+	q->irq_due = false;
+	if (!virtq_need_interrupt(&q->vq))
+		return;
+	pthread_mutex_lock(&q->t->lock);
+	vector = q->msix_vector;
+	pthread_mutex_unlock(&q->t->lock);
+	raise_irq(q->t, vector, ISR_QUEUE);
+}
+
+int transport_init(struct virtio_dev *t, struct mvm_err *err)
+{
+	struct loop *l = t->vm->loop;
+
+	t->queues = calloc(t->info.nr_queues, sizeof(*t->queues));
+	if (!t->queues)
+		return mvm_fail(err, -ENOMEM, "out of memory");
+	for (unsigned i = 0; i < t->info.nr_queues; i++) {
+		t->queues[i].t = t;
+		t->queues[i].index = i;
+		t->queues[i].kick_fd = -1;
+	}
+	transport_reset_state(t);
+	t->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (t->ctl_fd < 0)
+		return mvm_fail(err, -errno, "%s: eventfd: %s", t->name,
+				strerror(errno));
+	if (loop_watch_add(l, &t->ctl_watch, t->ctl_fd, on_ctl, t))
+		return mvm_fail(err, -EBUSY, "%s: event loop full", t->name);
+	for (unsigned i = 0; i < t->info.nr_queues; i++) {
+		struct virtio_queue *q = &t->queues[i];
+
+		q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (q->kick_fd < 0)
+			return mvm_fail(err, -errno, "%s: eventfd: %s",
+					t->name, strerror(errno));
+		if (loop_watch_add(l, &q->kick_watch, q->kick_fd, on_kick, q))
+			return mvm_fail(err, -EBUSY, "%s: event loop full",
+					t->name);
+	}
+	return 0;
+}
+
+void transport_fini(struct virtio_dev *t)
+{
+	if (t->queues) {
+		for (unsigned i = 0; i < t->info.nr_queues; i++) {
+			struct virtio_queue *q = &t->queues[i];
+
+			if (q->kick_fd < 0)
+				continue;
+			loop_watch_cancel(&q->kick_watch);
+			close(q->kick_fd);
+		}
+		free(t->queues);
+		t->queues = NULL;
+	}
+	if (t->ctl_fd >= 0) {
+		loop_watch_cancel(&t->ctl_watch);
+		close(t->ctl_fd);
+		t->ctl_fd = -1;
+	}
+}
+
+void virtio_pci_destroy(struct virtio_dev *t)
+{
+	struct vm *vm = t->vm;
+	void *dev = t->dev;
+	const struct virtio_dev_ops *ops = t->ops;
+
+	/* Unlink from the VM's list. */
+	for (struct virtio_dev **p = &vm->virtio_devs; *p; p = &(*p)->next) {
+		if (*p == t) {
+			*p = t->next;
+			break;
+		}
+	}
+	/* Stop the device and wait until its I/O has completed. */
+	t->destroying = true;
+	if (!t->resetting)
+		start_reset(t);
+	while (!t->quiesced)
+		if (loop_run(vm->loop) < 0)
+			break;
+	virtio_pci_free(t);
+	if (ops->destroy)
+		ops->destroy(dev);
+}

@@ -1,0 +1,16 @@
+/* Between the transport's register side (pci.c) and its loop side. */
+#ifndef MVM_VIRTIO_TRANSPORT_H
+#define MVM_VIRTIO_TRANSPORT_H
+
+#include "mvm/virtio_dev.h"
+
+/* Queues, eventfds and loop watches. */
+int transport_init(struct virtio_dev *t, struct mvm_err *err);
+/* Everything back to the device's reset state. t->lock held. */
+void transport_reset_state(struct virtio_dev *t);
+/* Cancel the watches and close the eventfds (nothing may be in flight). */
+void transport_fini(struct virtio_dev *t);
+/* Unregister from PCI and free t (the device model is the caller's). */
+void virtio_pci_free(struct virtio_dev *t);
+
+#endif

@@ -1,0 +1,224 @@
+/*
+ * --disk and --net values: comma-separated key=value lists. Every key is
+ * checked against the option's own set, so a typo is an error naming it
+ * rather than a silently ignored setting.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mvm/cli_devices.h"
+#include "mvm/err.h"
+#include "mvm/net.h"
+
+#define KV_MAX 8
+
+struct kv {
+	char key[32];
+	const char *val; /* into the option's copy */
+};
+
+/*
+ * Split "a=1,b=2" (copied into buf) into pairs. Keys must be known and
+ * unique; values non-empty.
+ */
+static int split(const char *opt, const char *arg, char *buf, size_t size,
+		 const char *const *keys, struct kv *kv, int *n,
+		 struct mvm_err *err)
+{
+	char *save = NULL, *tok;
+
+	if (strlen(arg) >= size)
+		return mvm_fail(err, -E2BIG, "%s: value too long", opt);
+	strcpy(buf, arg);
+	*n = 0;
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		const char *const *k;
+
+		if (!eq || eq == tok)
+			return mvm_fail(err, -EINVAL, "%s: '%s' is not "
+					"key=value", opt, tok);
+		*eq = '\0';
+		for (k = keys; *k && strcmp(*k, tok); k++)
+			;
+		if (!*k)
+			return mvm_fail(err, -EINVAL, "%s: unknown key '%s'",
+					opt, tok);
+		for (int i = 0; i < *n; i++)
+			if (!strcmp(kv[i].key, tok))
+				return mvm_fail(err, -EINVAL, "%s: key '%s' "
+						"given twice", opt, tok);
+		if (!eq[1])
+			return mvm_fail(err, -EINVAL, "%s: key '%s' has no "
+					"value", opt, tok);
+		if (*n == KV_MAX)
+			return mvm_fail(err, -E2BIG, "%s: too many keys", opt);
+		snprintf(kv[*n].key, sizeof(kv[*n].key), "%s", tok);
+		kv[*n].val = eq + 1;
+		(*n)++;
+	}
+	if (!*n)
+		return mvm_fail(err, -EINVAL, "%s: empty value", opt);
+	return 0;
+}
+
+static int on_off(const char *opt, const char *key, const char *v, bool *out,
+		  struct mvm_err *err)
+{
+	if (!strcmp(v, "on"))
+		*out = true;
+	else if (!strcmp(v, "off"))
+		*out = false;
+	else
+		return mvm_fail(err, -EINVAL, "%s: %s: '%s' is not on or off",
+				opt, key, v);
+	return 0;
+}
+
+static int check_id(const char *opt, const char *id, struct mvm_err *err)
+{
+	if (strlen(id) >= VM_ID_MAX)
+		return mvm_fail(err, -EINVAL, "%s: id: '%s' is longer than "
+				"%d characters", opt, id, VM_ID_MAX - 1);
+	for (const char *p = id; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+			return mvm_fail(err, -EINVAL, "%s: id: '%s' may only "
+					"hold letters, digits, '_' and '-'",
+					opt, id);
+	return 0;
+}
+
+static int disk_key(struct disk_config *d, const struct kv *kv,
+		    struct mvm_err *err)
+{
+	const char *opt = "--disk";
+
+	if (!strcmp(kv->key, "path")) {
+		d->path = strdup(kv->val);
+		return d->path ? 0 : mvm_fail(err, -ENOMEM, "out of memory");
+	}
+	if (!strcmp(kv->key, "id")) {
+		int ret = check_id(opt, kv->val, err);
+
+		if (!ret)
+			snprintf(d->id, sizeof(d->id), "%s", kv->val);
+		return ret;
+	}
+	if (!strcmp(kv->key, "readonly"))
+		return on_off(opt, kv->key, kv->val, &d->readonly, err);
+	/* cache */
+	if (!strcmp(kv->val, "none"))
+		d->cache = DISK_CACHE_NONE;
+	else if (!strcmp(kv->val, "writeback"))
+		d->cache = DISK_CACHE_WRITEBACK;
+	else
+		return mvm_fail(err, -EINVAL, "--disk: cache: '%s' is not "
+				"none or writeback", kv->val);
+	return 0;
+}
+
+int cli_add_disk(struct vm_config *cfg, const char *arg, struct mvm_err *err)
+{
+	static const char *const keys[] = { "path", "id", "readonly", "cache",
+					    NULL };
+	struct disk_config d = { .cache = DISK_CACHE_WRITEBACK };
+	struct kv kv[KV_MAX];
+	char buf[4096];
+	int n, ret;
+
+	if (cfg->nr_disks == VM_MAX_DISKS)
+		return mvm_fail(err, -E2BIG, "--disk: at most %d disks",
+				VM_MAX_DISKS);
+	ret = split("--disk", arg, buf, sizeof(buf), keys, kv, &n, err);
+	for (int i = 0; !ret && i < n; i++)
+		ret = disk_key(&d, &kv[i], err);
+	if (!ret && !d.path)
+		ret = mvm_fail(err, -EINVAL, "--disk: path=FILE is required");
+	if (!ret && !d.id[0])
+		snprintf(d.id, sizeof(d.id), "disk%u", cfg->nr_disks);
+	for (unsigned i = 0; !ret && i < cfg->nr_disks; i++)
+		if (!strcmp(cfg->disks[i].id, d.id))
+			ret = mvm_fail(err, -EINVAL, "--disk: id '%s' is "
+				       "used twice", d.id);
+	if (ret) {
+		free(d.path);
+		return ret;
+	}
+	cfg->disks[cfg->nr_disks++] = d;
+	return 0;
+}
+
+static int net_key(struct net_config *c, const struct kv *kv,
+		   struct mvm_err *err)
+{
+	const char *opt = "--net";
+
+	if (!strcmp(kv->key, "tap")) {
+		if (strlen(kv->val) >= sizeof(c->tap))
+			return mvm_fail(err, -EINVAL, "--net: tap: '%s' is "
+					"longer than %zu characters", kv->val,
+					sizeof(c->tap) - 1);
+		snprintf(c->tap, sizeof(c->tap), "%s", kv->val);
+		return 0;
+	}
+	if (!strcmp(kv->key, "id")) {
+		int ret = check_id(opt, kv->val, err);
+
+		if (!ret)
+			snprintf(c->id, sizeof(c->id), "%s", kv->val);
+		return ret;
+	}
+	if (!strcmp(kv->key, "mac")) {
+		if (!net_mac_parse(kv->val, c->mac))
+			return mvm_fail(err, -EINVAL, "--net: mac: '%s' is "
+					"not a unicast MAC like "
+					"52:54:00:12:34:56", kv->val);
+		c->mac_set = true;
+		return 0;
+	}
+	return on_off(opt, kv->key, kv->val, &c->mac_spoofing, err);
+}
+
+int cli_add_net(struct vm_config *cfg, const char *arg, struct mvm_err *err)
+{
+	static const char *const keys[] = { "tap", "id", "mac", "mac_spoofing",
+					    NULL };
+	struct net_config c = { .mac_spoofing = false };
+	struct kv kv[KV_MAX];
+	char buf[1024];
+	int n, ret;
+
+	if (cfg->nr_nets == VM_MAX_NETS)
+		return mvm_fail(err, -E2BIG, "--net: at most %d NICs",
+				VM_MAX_NETS);
+	ret = split("--net", arg, buf, sizeof(buf), keys, kv, &n, err);
+	for (int i = 0; !ret && i < n; i++)
+		ret = net_key(&c, &kv[i], err);
+	if (ret)
+		return ret;
+	if (!c.tap[0])
+		return mvm_fail(err, -EINVAL, "--net: tap=NAME is required");
+	if (!c.id[0])
+		snprintf(c.id, sizeof(c.id), "net%u", cfg->nr_nets);
+	for (unsigned i = 0; i < cfg->nr_nets; i++) {
+		if (!strcmp(cfg->nets[i].id, c.id))
+			return mvm_fail(err, -EINVAL, "--net: id '%s' is used "
+					"twice", c.id);
+		if (!strcmp(cfg->nets[i].tap, c.tap))
+			return mvm_fail(err, -EINVAL, "--net: tap '%s' is "
+					"used twice", c.tap);
+	}
+	cfg->nets[cfg->nr_nets++] = c;
+	return 0;
+}
+
+void cli_free_devices(struct vm_config *cfg)
+{
+	for (unsigned i = 0; i < cfg->nr_disks; i++) {
+		free(cfg->disks[i].path);
+		cfg->disks[i].path = NULL;
+	}
+}

@@ -1,0 +1,383 @@
+/*
+ * The VMM controller: the process's state between boots. It owns the loop,
+ * the signals (a signalfd on the loop), the console, the spec of the VM to
+ * build and, once started, the VM. A VM is torn down only by vmm_run(),
+ * between loop iterations, never from inside a loop callback: tearing down
+ * cancels loop subscriptions, which must not happen while the loop (or the
+ * HTTP server running inside it) is dispatching.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "mvm/devices.h"
+#include "mvm/err.h"
+#include "mvm/policy.h"
+#include "mvm/run.h"
+#include "mvm/vcpu.h"
+#include "mvm/vmm.h"
+
+const char *vmm_state_name(enum vmm_state s)
+{
+	switch (s) {
+	case VMM_RUNNING:
+		return "Running";
+	case VMM_PAUSED:
+		return "Paused";
+	default:
+		return "Not started";
+	}
+}
+
+static void on_signal(void *arg)
+{
+	struct vmm *v = arg;
+	struct signalfd_siginfo si;
+
+	while (read(v->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+		int signo = (int)si.ssi_signo;
+
+		vmm_log(v, API_LOG_INFO, "vmm", "signal %d", signo);
+		if (v->have_vm && !v->discard_vm) {
+			vm_request_stop(&v->vm, VM_STOP_SIGNAL, 128 + signo,
+					"terminated by signal %d (%s)", signo,
+					strsignal(signo));
+		} else if (!v->quit) {
+			/* No VM to stop: the process itself ends. */
+			v->quit = true;
+			v->quit_status = 128 + signo;
+			snprintf(v->quit_msg, sizeof(v->quit_msg),
+				 "terminated by signal %d (%s)", signo,
+				 strsignal(signo));
+			loop_stop(&v->loop);
+		}
+	}
+}
+
+static int setup_signals(struct vmm *v, struct mvm_err *err)
+{
+	sigset_t set;
+	int ret;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	/* Blocked before any thread exists, so every thread inherits it. */
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN); /* a client that hangs up is not fatal */
+	v->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (v->sig_fd < 0)
+		return mvm_fail(err, -errno, "signalfd: %s", strerror(errno));
+	ret = loop_watch_add(&v->loop, &v->sig_watch, v->sig_fd, on_signal, v);
+	if (ret)
+		return mvm_fail(err, ret, "cannot watch signals");
+	v->sig_watched = true;
+	return 0;
+}
+
+int vmm_init(struct vmm *v, struct vm_spec *spec, struct mvm_err *err)
+{
+	int ret;
+
+	memset(v, 0, sizeof(*v));
+	v->spec = *spec;
+	spec_init(spec); /* moved: the caller's copy owns nothing now */
+	v->sig_fd = v->serial_fd = -1;
+	v->metrics.fd = v->metrics.timer_fd = -1;
+	snprintf(v->id, sizeof(v->id), "anonymous-instance");
+
+	ret = loop_init(&v->loop, 256, err);
+	if (ret)
+		return ret;
+	v->loop_ready = true;
+	ret = vcpu_signals_init(err);
+	if (!ret)
+		ret = setup_signals(v, err);
+	return ret;
+}
+
+void vmm_policy_facts(struct vmm *v, struct policy_facts *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->vm_running = v->state != VMM_NOT_STARTED;
+	f->nested_exposed = v->spec.nested_virt;
+	if (v->have_vm && !v->dry_run)
+		vm_nested_facts(&v->vm, &f->l1_hypervisor_active,
+				&f->l2_running);
+	f->nics = v->spec.nr_nets;
+	for (unsigned i = 0; i < v->spec.nr_nets; i++)
+		f->nics_mac_spoofing += v->spec.nets[i].mac_spoofing;
+}
+
+int vmm_serial_set(struct vmm *v, struct vm_spec *src, struct mvm_err *err)
+{
+	int fd = -1;
+
+	if (src->serial_out_path && !v->dry_run) {
+		fd = open(src->serial_out_path, O_WRONLY | O_APPEND | O_CREAT |
+							O_CLOEXEC | O_NOCTTY,
+			  0600);
+		if (fd < 0)
+			return mvm_fail(err, -errno, "serial_out_path: cannot "
+					"open '%s': %s", src->serial_out_path,
+					strerror(errno));
+	}
+	if (v->serial_fd >= 0)
+		close(v->serial_fd);
+	v->serial_fd = fd;
+	if (src != &v->spec) {
+		free(v->spec.serial_out_path);
+		v->spec.serial_out_path = src->serial_out_path;
+		src->serial_out_path = NULL;
+		v->spec.serial_set = true;
+	}
+	return 0;
+}
+
+/* Apply the rate limiters the spec asked for; the devices may refuse. */
+static int apply_limiters(struct vmm *v, struct mvm_err *err)
+{
+	int ret = 0;
+
+	for (unsigned i = 0; !ret && i < v->spec.nr_drives; i++) {
+		const struct spec_drive *d = &v->spec.drives[i];
+
+		if (d->rate_limiter.set)
+			ret = vm_drive_set_rate_limiter(&v->vm, d->id,
+							&d->rate_limiter.rl,
+							err);
+	}
+	for (unsigned i = 0; !ret && i < v->spec.nr_nets; i++) {
+		const struct spec_net *n = &v->spec.nets[i];
+
+		if (n->rx_rate_limiter.set || n->tx_rate_limiter.set)
+			ret = vm_net_set_rate_limiters(
+				&v->vm, n->id,
+				n->rx_rate_limiter.set ? &n->rx_rate_limiter.rl :
+							 NULL,
+				n->tx_rate_limiter.set ? &n->tx_rate_limiter.rl :
+							 NULL,
+				err);
+	}
+	return ret;
+}
+
+/* Tear the VM down now, or (inside the loop) as soon as the loop yields. */
+static void discard_vm(struct vmm *v)
+{
+	if (v->in_loop) {
+		v->discard_vm = true;
+		loop_stop(&v->loop);
+		return;
+	}
+	console_detach(&v->console);
+	vm_destroy(&v->vm);
+	v->have_vm = false;
+	v->discard_vm = false;
+}
+
+static int check_policy(struct vmm *v, struct mvm_err *err)
+{
+	struct policy_verdict verdict;
+	struct policy_facts f;
+
+	vmm_policy_facts(v, &f);
+	f.vm_running = false; /* the question is whether it may start */
+	policy_check(POLICY_OP_START, &f, &verdict);
+	if (!verdict.allowed)
+		return mvm_fail(err, -EPERM, "%s", verdict.reason);
+	if (verdict.warning)
+		vmm_log(v, API_LOG_WARNING, "vmm", "%s", verdict.reason);
+	return 0;
+}
+
+int vmm_start_vm(struct vmm *v, struct mvm_err *err)
+{
+	struct vm_config cfg;
+	int out_fd, ret;
+
+	if (v->have_vm)
+		return mvm_fail(err, -EBUSY, "a VM is still being torn down; "
+				"try again");
+	ret = check_policy(v, err);
+	if (ret)
+		return ret;
+	out_fd = v->serial_fd >= 0 ? v->serial_fd : v->spec.console_out;
+	ret = spec_to_config(&v->spec, &cfg, out_fd, err);
+	if (!ret)
+		ret = vm_check_config(&cfg, err);
+	if (ret)
+		return ret;
+	if (v->dry_run) {
+		v->state = VMM_RUNNING;
+		return 0;
+	}
+	if (!v->console_ready) {
+		/* Raw mode only now: before boot, Ctrl-C must still work. */
+		console_init(&v->console, v->spec.console_in);
+		console_install_crash_restore(&v->console);
+		v->console_ready = true;
+	}
+	v->have_vm = true;
+	ret = vm_create(&v->vm, &cfg, &v->loop, err);
+	if (!ret)
+		ret = apply_limiters(v, err);
+	if (!ret)
+		ret = console_attach(&v->console, &v->loop, &v->vm);
+	if (!ret)
+		ret = vm_start(&v->vm, err);
+	if (ret) {
+		discard_vm(v);
+		return ret;
+	}
+	v->state = VMM_RUNNING;
+	vmm_log(v, API_LOG_INFO, "vmm", "VM started: %u vCPU(s), %llu MiB",
+		cfg.cpus, (unsigned long long)cfg.mem_mib);
+	return 0;
+}
+
+int vmm_pause(struct vmm *v, struct mvm_err *err)
+{
+	int ret = 0;
+
+	if (v->state == VMM_PAUSED)
+		return 0;
+	if (v->have_vm && !v->dry_run)
+		ret = vm_pause(&v->vm);
+	if (ret)
+		return mvm_fail(err, ret, "cannot pause: a vCPU has stopped");
+	v->state = VMM_PAUSED;
+	vmm_log(v, API_LOG_INFO, "vmm", "VM paused");
+	return 0;
+}
+
+int vmm_resume(struct vmm *v, struct mvm_err *err)
+{
+	(void)err;
+	if (v->state != VMM_PAUSED)
+		return 0;
+	if (v->have_vm && !v->dry_run)
+		vm_resume(&v->vm);
+	v->state = VMM_RUNNING;
+	vmm_log(v, API_LOG_INFO, "vmm", "VM resumed");
+	return 0;
+}
+
+int vmm_send_ctrl_alt_del(struct vmm *v, struct mvm_err *err)
+{
+	int ret;
+
+	if (!v->have_vm || v->dry_run || !v->vm.i8042)
+		return 0;
+	ret = i8042_send_ctrl_alt_del(v->vm.i8042);
+	if (ret)
+		return mvm_fail(err, ret, "the i8042 output queue is full (the "
+				"guest is not reading its keyboard)");
+	vmm_log(v, API_LOG_INFO, "vmm", "sent Ctrl-Alt-Del");
+	return 0;
+}
+
+static int stop_status(const struct vm *vm)
+{
+	switch (vm->stop_kind) {
+	case VM_STOP_ERROR:
+		return MVM_EXIT_GUEST_CRASHED;
+	case VM_STOP_DEBUG_EXIT:
+	case VM_STOP_SIGNAL:
+		return vm->stop_status;
+	default:
+		return MVM_EXIT_OK;
+	}
+}
+
+/* The VM asked to stop: restart it, or say how mvm ends. -1: go on. */
+static int vm_stopped(struct vmm *v)
+{
+	struct mvm_err err = { "" };
+	int ret;
+
+	console_detach(&v->console);
+	vm_destroy(&v->vm);
+	v->have_vm = false;
+	if (v->vm.stop_kind == VM_STOP_REBOOT &&
+	    v->spec.on_reboot == VM_ON_REBOOT_RESTART) {
+		fprintf(stderr, "mvm: guest rebooted; restarting\n");
+		ret = vmm_start_vm(v, &err);
+		if (!ret)
+			return -1;
+		console_restore(&v->console);
+		fprintf(stderr, "mvm: %s\n", err.msg[0] ? err.msg :
+			strerror(-ret));
+		return MVM_EXIT_START_FAILED;
+	}
+	console_restore(&v->console);
+	vmm_log(v, API_LOG_INFO, "vmm", "VM stopped: %s", v->vm.stop_msg);
+	if (v->vm.stop_msg[0])
+		fprintf(stderr, "mvm: %s\n", v->vm.stop_msg);
+	return stop_status(&v->vm);
+}
+
+int vmm_run(struct vmm *v)
+{
+	for (;;) {
+		int ret;
+
+		v->in_loop = true;
+		ret = loop_run(&v->loop);
+		v->in_loop = false;
+		if (ret < 0) {
+			console_restore(&v->console);
+			fprintf(stderr, "mvm: event loop: %s\n", strerror(-ret));
+			return MVM_EXIT_START_FAILED;
+		}
+		if (v->discard_vm) {
+			discard_vm(v);
+			v->state = VMM_NOT_STARTED;
+		}
+		if (v->have_vm && atomic_load(&v->vm.stopping)) {
+			ret = vm_stopped(v);
+			if (ret >= 0)
+				return ret;
+			continue;
+		}
+		if (v->quit) {
+			console_restore(&v->console);
+			if (v->quit_msg[0])
+				fprintf(stderr, "mvm: %s\n", v->quit_msg);
+			return v->quit_status;
+		}
+	}
+}
+
+void vmm_fini(struct vmm *v)
+{
+	/* The socket goes first: from here on nobody can ask for anything. */
+	api_server_stop(v->api);
+	v->api = NULL;
+	if (v->loop_ready)
+		vmm_metrics_fini(v);
+	if (v->have_vm) {
+		console_detach(&v->console);
+		vm_destroy(&v->vm);
+		v->have_vm = false;
+	}
+	console_restore(&v->console);
+	if (v->sig_watched)
+		loop_watch_cancel(&v->sig_watch);
+	if (v->sig_fd >= 0)
+		close(v->sig_fd);
+	if (v->serial_fd >= 0)
+		close(v->serial_fd);
+	vmm_log_fini(v);
+	if (v->loop_ready)
+		loop_fini(&v->loop);
+	spec_free(&v->spec);
+	v->sig_fd = v->serial_fd = -1;
+	v->loop_ready = false;
+}

@@ -1,0 +1,87 @@
+/*
+ * `mvm --api-sock PATH [--config-file FILE]` and `mvm --config-file FILE`:
+ * start with no VM and let clients configure it over the API, or take the
+ * whole configuration from a file (the same shapes) and boot at once.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "mvm/cli.h"
+#include "mvm/err.h"
+#include "mvm/run.h"
+#include "mvm/vmm.h"
+
+static const char usage[] =
+	"usage: mvm --api-sock PATH [--config-file FILE]\n"
+	"       mvm --config-file FILE\n"
+	"\n"
+	"  --api-sock PATH     serve the control API (Firecracker's, plus\n"
+	"                      mvm's extensions) on this UNIX socket; without\n"
+	"                      --config-file, wait for InstanceStart\n"
+	"  --config-file FILE  boot at once from this JSON document (the\n"
+	"                      shapes of GET /vm/config)\n";
+
+/* Outputs a config file names are opened as their API calls would. */
+static int apply_outputs(struct vmm *v, struct mvm_err *err)
+{
+	int ret = 0;
+
+	if (v->spec.logger_set)
+		ret = vmm_logger_set(v, &v->spec, err);
+	if (!ret && v->spec.metrics_set)
+		ret = vmm_metrics_set(v, &v->spec, err);
+	if (!ret && v->spec.serial_set)
+		ret = vmm_serial_set(v, &v->spec, err);
+	return ret;
+}
+
+int vmm_main(int argc, char **argv)
+{
+	struct mvm_err err = { "" };
+	struct cli_api_opts o;
+	struct vm_spec spec;
+	struct vmm v;
+	int ret, status;
+
+	ret = cli_take_api_opts(&argc, argv, &o, true, &err);
+	if (ret) {
+		fprintf(stderr, "mvm: %s\n", err.msg);
+		return MVM_EXIT_START_FAILED;
+	}
+	if (argc > 1 && !strcmp(argv[1], "--help")) {
+		fputs(usage, stdout);
+		return MVM_EXIT_OK;
+	}
+	if (argc > 1 || (!o.api_sock && !o.config_file)) {
+		if (argc > 1)
+			fprintf(stderr, "mvm: unexpected argument '%s'\n",
+				argv[1]);
+		fputs(usage, stderr);
+		return MVM_EXIT_START_FAILED;
+	}
+	spec_init(&spec);
+	if (o.config_file) {
+		ret = config_file_load(&spec, o.config_file, NULL, &err);
+		if (ret) {
+			spec_free(&spec);
+			fprintf(stderr, "mvm: %s\n", err.msg);
+			return MVM_EXIT_START_FAILED;
+		}
+	}
+	ret = vmm_init(&v, &spec, &err);
+	if (!ret)
+		ret = apply_outputs(&v, &err);
+	if (!ret && o.api_sock)
+		ret = api_server_start(&v.api, &v, &v.loop, o.api_sock, &err);
+	if (!ret && o.config_file)
+		ret = vmm_start_vm(&v, &err);
+	if (ret) {
+		vmm_fini(&v);
+		fprintf(stderr, "mvm: %s\n", err.msg[0] ? err.msg :
+			strerror(-ret));
+		return MVM_EXIT_START_FAILED;
+	}
+	status = vmm_run(&v);
+	vmm_fini(&v);
+	return status;
+}

@@ -1,0 +1,38 @@
+/* The virtio test kernel's tests, one per device type, chosen by test=. */
+#ifndef GUEST_VIRTIO_TESTS_H
+#define GUEST_VIRTIO_TESTS_H
+
+#include "../lib/bootinfo.h"
+#include "vdev.h"
+
+#define VIRTIO_ID_NET 1
+#define VIRTIO_ID_BLOCK 2
+#define VIRTIO_ID_RNG 4
+
+/*
+ * The byte pattern disks are written and checked with (the host test
+ * computes the same): byte i of sector s.
+ */
+static inline uint8_t disk_pattern(uint64_t s, unsigned i)
+{
+	return (uint8_t)(i * 7u + (unsigned)s * 13u + 1u);
+}
+
+/* Feature wishes from the command line: event_idx=0|1, indirect=0|1. */
+uint64_t ring_features(const struct bootinfo *bi);
+
+void test_blk(const struct bootinfo *bi);
+void test_blk_ro(const struct bootinfo *bi);
+void test_net(const struct bootinfo *bi);
+void test_rng(const struct bootinfo *bi);
+void test_hostile(const struct bootinfo *bi);
+
+/* Shared by the tests: a working virtio-rng request, as a health check. */
+bool rng_works(const char *name);
+/* A virtio-blk device opened, negotiated and live on queue 0. */
+bool blk_setup(struct vdev *d, uint64_t extra, uint16_t qsize);
+/* One virtio-blk request; returns the status byte, or -1 (no answer). */
+int blk_rw(struct vdev *d, uint32_t type, uint64_t sector, void *data,
+	   uint32_t len, int *used_len);
+
+#endif
