@@ -1,7 +1,7 @@
 /*
  * Legacy platform devices, each a bus handler hanging off struct vm:
  * the 8250 UART, the i8042 (reset line), the ACPI PM1a block, the 0xCF9
- * reset port, the isa-debug-exit port and the CMOS RTC.
+ * reset port, the isa-debug-exit and pvpanic ports and the CMOS RTC.
  */
 #ifndef MVM_DEVICES_H
 #define MVM_DEVICES_H
@@ -21,6 +21,8 @@ size_t serial_rx_push(struct serial *s, const uint8_t *buf, size_t len);
 size_t serial_rx_room(struct serial *s);
 
 int debug_exit_create(struct vm *vm, struct mvm_err *err);
+/* The pvpanic port: a guest panic ends the VM as a crash. */
+int pvpanic_create(struct vm *vm, struct mvm_err *err);
 struct pm;
 /* The ACPI PM1a block and the 0xCF9 reset port. */
 int pm_create(struct vm *vm, struct pm **out, struct mvm_err *err);

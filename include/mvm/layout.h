@@ -40,6 +40,7 @@
 #define PORT_I8042_DATA 0x60
 #define PORT_I8042_CMD 0x64
 #define PORT_DEBUG_EXIT 0xf4   /* QEMU isa-debug-exit compatible */
+#define PORT_PVPANIC 0x505     /* QEMU's pvpanic port; DSDT device QEMU0001 */
 #define PORT_COM1 0x3f8
 #define PORT_PM_BASE 0x600      /* ACPI PM1a event (4) + control (2) */
 #define PORT_PM1A_EVT PORT_PM_BASE

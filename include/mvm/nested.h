@@ -2,13 +2,18 @@
  * Nested virtualization: letting a VM's guest (L1) run its own guests (L2)
  * on the host's VMX (Intel) or SVM (AMD), as KVM exposes them.
  *
- * Three pure pieces live here, each testable without /dev/kvm:
+ * The pure pieces, each testable without /dev/kvm:
  *  - the host probe: raw facts (struct host_facts) are gathered by a thin
  *    layer, then nested_probe_decide() turns them into yes/no answers, each
  *    "no" carrying a reason and, where one exists, a fix;
  *  - CPUID shaping: hide or expose VMX/SVM in a vCPU's CPUID;
  *  - a parser of KVM_GET_NESTED_STATE blobs, which tells whether L1 is
- *    acting as a hypervisor right now (the policy module needs that).
+ *    acting as a hypervisor right now (the policy module needs that);
+ *  - the judgement of one vCPU's readings (nested state, EFER/CR4, KVM's
+ *    binary statistics) and the parser of the statistics' layout;
+ *  - the plan of `mvm nested enable|disable`: config JSON in, the list of
+ *    changes and the new JSON out.
+ * Around them: the per-VM query and its change logger, and the command.
  */
 #ifndef MVM_NESTED_H
 #define MVM_NESTED_H
@@ -219,5 +224,171 @@ struct nested_state_facts {
  */
 int nested_state_parse(const void *buf, size_t len, const uint64_t *efer,
 		       struct nested_state_facts *out, struct mvm_err *err);
+
+/* ---- what the guest does with nesting (query*.c, monitor.c) ----------- */
+
+struct vm;
+struct vm_nested_facts;
+struct json_object;
+
+#define NESTED_CR4_VMXE (1ull << 13)
+
+/* "vmx" for Intel, "svm" for AMD (and Hygon), NULL otherwise. */
+const char *nested_mechanism_name(enum host_vendor v);
+
+/*
+ * Where a vCPU's binary statistics file (KVM_GET_STATS_FD) keeps the two
+ * nesting statistics, as file offsets of their 64-bit values.
+ */
+struct nested_stats_layout {
+	bool has_guest_mode;     /* "guest_mode": 1 while the vCPU is in L2 */
+	bool has_nested_run;     /* "nested_run": VM entries to L2 so far */
+	uint64_t guest_mode_off;
+	uint64_t nested_run_off;
+};
+
+/* The stats file is read in one piece up to its descriptors' end. */
+#define NESTED_STATS_PREFIX_MAX (1u << 20)
+
+/*
+ * From the file's header (at least 24 bytes from offset 0): how many bytes
+ * from offset 0 the descriptors need. -EINVAL for a header KVM would not
+ * write or one asking for more than NESTED_STATS_PREFIX_MAX.
+ */
+int nested_stats_prefix_len(const void *buf, size_t len, size_t *need,
+			    struct mvm_err *err);
+/*
+ * Find the two statistics in the first len bytes of the file. Absent
+ * statistics are not an error (older kernels, other architectures); a
+ * malformed file is.
+ */
+int nested_stats_layout_parse(const void *buf, size_t len,
+			      struct nested_stats_layout *out,
+			      struct mvm_err *err);
+
+/* One vCPU's raw readings, each source optional. */
+struct nested_vcpu_reading {
+	bool have_state; /* KVM_GET_NESTED_STATE answered and parsed */
+	struct nested_state_facts state;
+	bool have_sregs; /* KVM_GET_SREGS answered */
+	uint64_t efer;
+	uint64_t cr4;
+	bool have_guest_mode; /* the "guest_mode" statistic */
+	bool guest_mode;
+	bool have_nested_run; /* the "nested_run" statistic */
+	uint64_t nested_run;
+};
+
+/*
+ * The pure judgement of one vCPU. l1: the guest runs a hypervisor (nested
+ * state when KVM has it; else EFER.SVME on AMD, CR4.VMXE on Intel). l2: a
+ * nested guest runs now (guest mode in the state or the statistics), or
+ * ran since the previous query (nested_run grew past *prev_nested_run;
+ * NULL when there is no previous reading): a sample taken while the vCPU
+ * happened to be in L1 must not hide a busy L2.
+ */
+void nested_vcpu_judge(enum host_vendor vendor,
+		       const struct nested_vcpu_reading *r,
+		       const uint64_t *prev_nested_run, bool *l1, bool *l2);
+
+/*
+ * Per-VM sources: the nested-state size, each vCPU's stats file. Called
+ * once the vCPUs exist (vm_create), undone by vm_nested_fini (vm_destroy).
+ * Nothing here can make a VM fail to start: a missing source is recorded
+ * and the query uses the others.
+ */
+int vm_nested_init(struct vm *vm, struct mvm_err *err);
+void vm_nested_fini(struct vm *vm);
+
+/*
+ * Query every vCPU on its own thread now and update vm->nested.facts
+ * (since moves when l1_hypervisor_active or l2_running change). Costs one
+ * kick per vCPU when nesting is exposed, nothing otherwise; runs on the
+ * loop thread.
+ */
+int vm_nested_query(struct vm *vm, struct vm_nested_facts *out,
+		    struct mvm_err *err);
+
+/* Facts of a VM not built yet: the host probe and the setting alone. */
+int nested_facts_unbooted(bool exposed, struct vm_nested_facts *out,
+			  struct mvm_err *err);
+
+/*
+ * GET /vm/nested: {"exposed", "host_supported", "mechanism" (string or
+ * null), "l1_hypervisor_active", "l2_running", "since" (RFC 3339 UTC with
+ * milliseconds, or null before boot)}. *out is a new reference.
+ */
+int nested_facts_json(const struct vm_nested_facts *f,
+		      struct json_object **out, struct mvm_err *err);
+
+/*
+ * GET /vm/nested for the VMM controller: the VM's facts queried fresh when
+ * one runs, else the host probe and the configured setting. *out is a new
+ * reference (the handler's response body).
+ */
+struct vmm;
+int vmm_nested_json(struct vmm *v, struct json_object **out,
+		    struct mvm_err *err);
+
+/*
+ * Log changes of l1_hypervisor_active to stderr ("mvm: nested: L1
+ * hypervisor active (svm)" / "... inactive"), polling every
+ * NESTED_MONITOR_MS on the VM's loop with a timerfd. Only when nesting is
+ * exposed, or when the state round-trip test hook is on (README, "Test
+ * hooks"): MVM_TEST_STATE_ROUNDTRIP=N.
+ */
+#define NESTED_MONITOR_MS 500
+int vm_nested_monitor_start(struct vm *vm, struct mvm_err *err);
+void vm_nested_monitor_stop(struct vm *vm);
+
+/* ---- mvm nested enable|disable --config FILE (nested_plan.c, _cmd.c) --- */
+
+/* Below this, warn: the guest's own guests need memory too. */
+#define NESTED_MIN_MEM_MIB 1024
+
+/* `mvm nested` exit statuses. */
+enum nested_cmd_status {
+	NESTED_CMD_DONE = 0,       /* changed, or nothing to change */
+	NESTED_CMD_DECLINED = 1,   /* not confirmed (no tty and no --yes) */
+	NESTED_CMD_IMPOSSIBLE = 2, /* enable: the host probe says no */
+	NESTED_CMD_BAD_INPUT = 3,  /* usage, unreadable or invalid config */
+};
+
+struct nested_change {
+	char path[96];  /* JSON path: "network-interfaces[0].mac_spoofing" */
+	char from[32];  /* old value as JSON, "(absent)" when missing */
+	char to[32];    /* new value as JSON */
+	char why[160];
+};
+
+#define NESTED_PLAN_MAX_CHANGES 24
+#define NESTED_PLAN_MAX_WARNINGS 16
+
+struct nested_plan {
+	struct nested_change changes[NESTED_PLAN_MAX_CHANGES];
+	unsigned nr_changes;
+	char warnings[NESTED_PLAN_MAX_WARNINGS][256];
+	unsigned nr_warnings;
+};
+
+struct nested_plan_opts {
+	bool enable;
+	bool mac_spoofing;      /* enable: turn it on on NICs without it */
+	unsigned default_vcpus; /* for a machine-config the file lacks */
+	uint64_t default_mem_mib;
+};
+
+/*
+ * The pure part of `mvm nested`: from a config document (already validated
+ * by the config file loader) to the changes it needs, the warnings, and the
+ * changed document (a new object; cfg is not touched). Unknown content is
+ * carried over as it is.
+ */
+int nested_plan_make(struct json_object *cfg,
+		     const struct nested_plan_opts *o, struct nested_plan *p,
+		     struct json_object **out, struct mvm_err *err);
+
+/* `mvm nested enable|disable --config FILE [--yes]`; argv[0] = "nested". */
+int mvm_cmd_nested(int argc, char **argv);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "mvm/boot.h"
 #include "mvm/bus.h"
@@ -86,6 +87,28 @@ enum vm_stop_kind {
 	VM_STOP_ERROR,      /* triple fault, KVM error, unexpected exit */
 };
 
+/*
+ * Nested virtualization as last queried (src/nested/query.c): what the
+ * host offers and whether the guest is itself hosting guests right now.
+ */
+struct vm_nested_facts {
+	bool exposed;              /* VMX/SVM shown in the guest's CPUID */
+	bool host_supported;       /* the host probe: nesting works here */
+	const char *mechanism;     /* "vmx", "svm", or NULL (other vendor) */
+	bool l1_hypervisor_active; /* a vCPU has VMXON / EFER.SVME on */
+	bool l2_running;           /* a vCPU runs a nested guest now */
+	struct timespec since;     /* CLOCK_REALTIME of the last change */
+};
+
+struct nested_query;   /* per-vCPU sources (src/nested/query.c) */
+struct nested_monitor; /* the change logger (src/nested/monitor.c) */
+
+struct vm_nested {
+	struct vm_nested_facts facts;
+	struct nested_query *q;
+	struct nested_monitor *mon;
+};
+
 /* Counters read by the metrics writer; updated lock-free by vCPUs. */
 #define VM_METRICS_EXIT_REASONS 64
 struct vm_metrics {
@@ -118,6 +141,7 @@ struct vm {
 	struct irq_routes *irq_routes;  /* KVM GSI routes (MSI-X) */
 	struct virtio_dev *virtio_devs; /* every virtio device, a list */
 	struct vm_metrics metrics;
+	struct vm_nested nested;
 	bool paused;
 
 	/* Stop requests arrive from vCPU threads; the first one wins. */
@@ -183,8 +207,9 @@ int vm_net_set_rate_limiters(struct vm *vm, const char *id,
 
 /*
  * What the guest does with nesting right now, for policy checks: L1 runs a
- * hypervisor (VMXON / EFER.SVME), an L2 guest is on a vCPU. Both false when
- * nesting is not exposed or KVM cannot report nested state.
+ * hypervisor (VMXON / EFER.SVME), an L2 guest is on a vCPU. Queried fresh
+ * from every vCPU (src/nested/query.c; vm_nested_query() has the rest of
+ * the facts). Both false when nesting is not exposed.
  */
 void vm_nested_facts(struct vm *vm, bool *l1_hypervisor_active,
 		     bool *l2_running);

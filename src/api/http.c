@@ -24,6 +24,7 @@
 #include "mvm/loop.h"
 #include "mvm/vmm.h"
 
+#include "mhd.h"
 #include "socket.h"
 
 /* Connections beyond this are closed at once; each costs an fd. */
@@ -34,6 +35,7 @@
 #define API_CONN_MEMORY (32 * 1024)
 
 struct api_server {
+	struct mhd_lib lib;
 	struct vmm *vmm;
 	struct loop *loop;
 	char *path;
@@ -91,8 +93,8 @@ static void mhd_drive(struct api_server *s)
 	MHD_UNSIGNED_LONG_LONG to;
 
 	for (int i = 0; i < 4; i++) {
-		MHD_run(s->mhd);
-		if (MHD_get_timeout(s->mhd, &to) != MHD_YES) {
+		s->lib.run(s->mhd);
+		if (s->lib.get_timeout(s->mhd, &to) != MHD_YES) {
 			arm_timer(s, UINT64_MAX);
 			return;
 		}
@@ -125,7 +127,7 @@ int api_server_add_fd(struct api_server *s, int fd)
 	int ret = 0;
 
 	/* MHD wants a peer address; a UNIX peer has no useful one. */
-	if (MHD_add_connection(s->mhd, fd, (struct sockaddr *)&sa,
+	if (s->lib.add_connection(s->mhd, fd, (struct sockaddr *)&sa,
 			       sizeof(sa)) != MHD_YES)
 		ret = -errno ? -errno : -ENOMEM; /* MHD closed fd */
 	mhd_drive(s);
@@ -197,7 +199,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
-static enum MHD_Result send_json(struct MHD_Connection *c, int status,
+static enum MHD_Result send_json(const struct mhd_lib *lib,
+				 struct MHD_Connection *c, int status,
 				 struct json_object *body, const char *allow)
 {
 	struct MHD_Response *resp;
@@ -207,37 +210,39 @@ static enum MHD_Result send_json(struct MHD_Connection *c, int status,
 	if (body)
 		text = json_object_to_json_string_ext(body,
 						      API_JSON_FLAGS);
-	resp = MHD_create_response_from_buffer(text ? strlen(text) : 0,
+	resp = lib->create_response_from_buffer(text ? strlen(text) : 0,
 					       (void *)(text ? text : ""),
 					       MHD_RESPMEM_MUST_COPY);
 	if (!resp)
 		return MHD_NO;
 	if (text)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-					"application/json");
+		lib->add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+					 "application/json");
 	if (allow)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-	ret = MHD_queue_response(c, (unsigned)status, resp);
-	MHD_destroy_response(resp);
+		lib->add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	ret = lib->queue_response(c, (unsigned)status, resp);
+	lib->destroy_response(resp);
 	return ret;
 }
 
-static enum MHD_Result send_fault(struct MHD_Connection *c, int status,
+static enum MHD_Result send_fault(const struct mhd_lib *lib,
+				  struct MHD_Connection *c, int status,
 				  const char *msg)
 {
 	struct json_object *o = json_object_new_object();
 	enum MHD_Result ret;
 
 	json_object_object_add(o, "fault_message", json_object_new_string(msg));
-	ret = send_json(c, status, o, NULL);
+	ret = send_json(lib, c, status, o, NULL);
 	json_object_put(o);
 	return ret;
 }
 
-static bool declared_too_big(struct MHD_Connection *c)
+static bool declared_too_big(const struct mhd_lib *lib,
+			     struct MHD_Connection *c)
 {
-	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						     MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *cl = lib->lookup_connection_value(
+		c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	char *end;
 	unsigned long long n;
 
@@ -294,10 +299,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		clock_gettime(CLOCK_MONOTONIC, &call->start);
 		*con_cls = call;
 		/* Refuse before reading (and before 100-continue). */
-		if (declared_too_big(c)) {
+		if (declared_too_big(&s->lib, c)) {
 			vmm_api_account(s->vmm, -1, 413,
 					elapsed_us(&call->start));
-			return send_fault(c, 413, body_too_big);
+			return send_fault(&s->lib, c, 413, body_too_big);
 		}
 		return MHD_YES;
 	}
@@ -309,14 +314,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	}
 	if (call->too_big) {
 		vmm_api_account(s->vmm, -1, 413, elapsed_us(&call->start));
-		return send_fault(c, 413, body_too_big);
+		return send_fault(&s->lib, c, 413, body_too_big);
 	}
 	api_dispatch(s->vmm, method, url, call->body ? call->body : "",
 		     call->len, &r);
 	vmm_api_account(s->vmm, r.route, r.status, elapsed_us(&call->start));
 	vmm_log(s->vmm, r.status >= 400 ? API_LOG_WARNING : API_LOG_DEBUG,
 		"api", "%s %s: %d", method, url, r.status);
-	ret = send_json(c, r.status, r.body, r.allow);
+	ret = send_json(&s->lib, c, r.status, r.body, r.allow);
 	api_response_clear(&r);
 	return ret;
 }
@@ -337,11 +342,12 @@ void api_server_stop(struct api_server *s)
 	close_watch(&s->timer_watch, &s->timer_watched);
 	api_socket_close(&s->sock, s->path);
 	if (s->mhd)
-		MHD_stop_daemon(s->mhd); /* closes every connection */
+		s->lib.stop_daemon(s->mhd); /* closes every connection */
 	if (s->timer_fd >= 0)
 		close(s->timer_fd);
 	if (s->spare_fd >= 0)
 		close(s->spare_fd);
+	mhd_lib_close(&s->lib);
 	free(s->path);
 	free(s);
 }
@@ -355,7 +361,7 @@ static int start_mhd(struct api_server *s, struct mvm_err *err)
 {
 	const union MHD_DaemonInfo *info;
 
-	s->mhd = MHD_start_daemon(
+	s->mhd = s->lib.start_daemon(
 		MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET, 0, NULL, NULL,
 		on_request, s,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
@@ -367,7 +373,7 @@ static int start_mhd(struct api_server *s, struct mvm_err *err)
 	if (!s->mhd)
 		return mvm_fail(err, -ENOMEM, "api: cannot start the HTTP "
 				"server (libmicrohttpd without epoll?)");
-	info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	info = s->lib.get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
 	if (!info)
 		return mvm_fail(err, -ENOTSUP, "api: libmicrohttpd gives no "
 				"epoll fd");
@@ -400,7 +406,9 @@ int api_server_start(struct api_server **out, struct vmm *v, struct loop *l,
 	s->loop = l;
 	s->sock.fd = s->timer_fd = s->mhd_fd = -1;
 	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	ret = start_mhd(s, err);
+	ret = mhd_lib_open(&s->lib, err);
+	if (!ret)
+		ret = start_mhd(s, err);
 	if (!ret && path) {
 		s->path = strdup(path);
 		ret = s->path ? api_socket_listen(path, &s->sock, err) :

@@ -80,25 +80,49 @@ int loop_watch_add(struct loop *l, struct loop_watch *w, int fd,
 	return watch_arm(w);
 }
 
+/* The completion of one poll-remove request. */
+struct poll_removal {
+	struct loop_op op;
+	bool done;
+	int res;
+};
+
+static void removal_done(struct loop_op *op, int res, unsigned flags)
+{
+	struct poll_removal *r = (struct poll_removal *)op;
+
+	(void)flags;
+	r->res = res;
+	r->done = true;
+}
+
 void loop_watch_cancel(struct loop_watch *w)
 {
-	struct io_uring_sqe *sqe;
-
 	if (w->cancelled)
 		return;
 	w->cancelled = true;
-	if (!w->armed)
-		return;
-	sqe = loop_sqe(w->loop);
-	if (!sqe)
-		return;
-	io_uring_prep_poll_remove(sqe, (__u64)(uintptr_t)&w->op);
-	/* The removal's own completion needs no callback. */
-	io_uring_sqe_set_data(sqe, NULL);
-	/* Synchronous, so the caller may free w (and close its fd) at once. */
-	while (w->armed)
-		if (loop_once(w->loop) < 0)
-			break;
+	/*
+	 * Synchronous, so the caller may free w (and close its fd) at once.
+	 * A removal that meets the poll while it is posting a completion
+	 * fails with -EALREADY and leaves it armed: ask again until the
+	 * poll's final completion has come back.
+	 */
+	while (w->armed) {
+		struct poll_removal r = { .op.done = removal_done };
+		struct io_uring_sqe *sqe = loop_sqe(w->loop);
+
+		if (!sqe)
+			return;
+		io_uring_prep_poll_remove(sqe, (__u64)(uintptr_t)&w->op);
+		loop_prep(w->loop, sqe, &r.op);
+		while (!r.done)
+			if (loop_once(w->loop) < 0)
+				return;
+		/* Removed or already gone: its last completion is on the way. */
+		while (w->armed && r.res != -EALREADY)
+			if (loop_once(w->loop) < 0)
+				return;
+	}
 }
 
 static void dispatch(struct loop *l, struct io_uring_cqe *cqe)

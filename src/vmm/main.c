@@ -17,6 +17,8 @@ static const char usage[] =
 	"  --config-file FILE\n"
 	"               boot the VM a JSON config file describes\n"
 	"  host-check   can this host run stock kernels, and nest? [--json]\n"
+	"  nested enable|disable --config FILE [--yes]\n"
+	"               turn nested virtualization on or off in a config file\n"
 	"  version      print the version\n";
 
 int main(int argc, char **argv)
@@ -33,6 +35,8 @@ int main(int argc, char **argv)
 		return run_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "host-check"))
 		return mvm_cmd_host_check(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "nested"))
+		return mvm_cmd_nested(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
 		printf("mvm %s\n", MVM_VERSION);
 		return MVM_EXIT_OK;

@@ -287,6 +287,8 @@ static int create_devices(struct vm *vm, struct mvm_err *err)
 	if (!ret)
 		ret = debug_exit_create(vm, err);
 	if (!ret)
+		ret = pvpanic_create(vm, err);
+	if (!ret)
 		ret = pm_create(vm, &vm->pm, err);
 	if (!ret)
 		ret = i8042_create(vm, &vm->i8042, err);
@@ -363,6 +365,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct loop *loop,
 		ret = create_devices(vm, err);
 	if (!ret)
 		ret = create_vcpus(vm, err);
+	if (!ret)
+		ret = vm_nested_init(vm, err);
 	if (ret)
 		return ret;
 
@@ -381,7 +385,7 @@ int vm_start(struct vm *vm, struct mvm_err *err)
 		if (ret)
 			return ret;
 	}
-	return 0;
+	return vm_nested_monitor_start(vm, err);
 }
 
 void vm_request_stop(struct vm *vm, enum vm_stop_kind kind, int status,
@@ -440,8 +444,11 @@ int vm_irq_line(struct vm *vm, unsigned irq, int level)
 void vm_destroy(struct vm *vm)
 {
 	atomic_store(&vm->stopping, true);
+	/* The monitor asks vCPUs questions: silence it before they go. */
+	vm_nested_monitor_stop(vm);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_join(vm->vcpus[i]);
+	vm_nested_fini(vm);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_destroy(vm->vcpus[i]);
 	free(vm->vcpus);

@@ -42,19 +42,22 @@ static void on_signal(void *arg)
 		int signo = (int)si.ssi_signo;
 
 		vmm_log(v, API_LOG_INFO, "vmm", "signal %d", signo);
-		if (v->have_vm && !v->discard_vm) {
-			vm_request_stop(&v->vm, VM_STOP_SIGNAL, 128 + signo,
-					"terminated by signal %d (%s)", signo,
-					strsignal(signo));
-		} else if (!v->quit) {
-			/* No VM to stop: the process itself ends. */
+		/*
+		 * Remembered even when a VM takes the stop: if the VM was
+		 * already stopping to reboot, its restart must not swallow it.
+		 */
+		if (!v->quit) {
 			v->quit = true;
 			v->quit_status = 128 + signo;
 			snprintf(v->quit_msg, sizeof(v->quit_msg),
 				 "terminated by signal %d (%s)", signo,
 				 strsignal(signo));
-			loop_stop(&v->loop);
 		}
+		if (v->have_vm && !v->discard_vm)
+			vm_request_stop(&v->vm, VM_STOP_SIGNAL, 128 + signo,
+					"%s", v->quit_msg);
+		else
+			loop_stop(&v->loop); /* no VM to stop: mvm ends */
 	}
 }
 
@@ -305,6 +308,13 @@ static int vm_stopped(struct vmm *v)
 	console_detach(&v->console);
 	vm_destroy(&v->vm);
 	v->have_vm = false;
+	if (v->vm.stop_kind == VM_STOP_REBOOT &&
+	    v->spec.on_reboot == VM_ON_REBOOT_RESTART && v->quit) {
+		/* A signal came while the guest was rebooting: it wins. */
+		console_restore(&v->console);
+		fprintf(stderr, "mvm: %s\n", v->quit_msg);
+		return v->quit_status;
+	}
 	if (v->vm.stop_kind == VM_STOP_REBOOT &&
 	    v->spec.on_reboot == VM_ON_REBOOT_RESTART) {
 		fprintf(stderr, "mvm: guest rebooted; restarting\n");

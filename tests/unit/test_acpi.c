@@ -124,12 +124,13 @@ Test(acpi, xsdt_and_rsdt_agree)
 	build(&g, 2);
 	x = table_at(&g, r64(g.ram + g.rsdp + 24), "XSDT");
 	r = table_at(&g, r32(g.ram + g.rsdp + 16), "RSDT");
-	cr_assert_eq((r32(x + 4) - 36) / 8, 2);
-	cr_assert_eq((r32(r + 4) - 36) / 4, 2);
-	for (int i = 0; i < 2; i++)
+	cr_assert_eq((r32(x + 4) - 36) / 8, 3);
+	cr_assert_eq((r32(r + 4) - 36) / 4, 3);
+	for (int i = 0; i < 3; i++)
 		cr_assert_eq(r64(x + 36 + 8 * i), r32(r + 36 + 4 * i));
 	find(&g, "FACP");
 	find(&g, "APIC");
+	find(&g, "MCFG");
 	free(g.ram);
 }
 
@@ -280,6 +281,32 @@ Test(acpi, dsdt_has_s5)
 	free(g.ram);
 }
 
+/* The pvpanic port as Linux's pvpanic-mmio finds it: _HID and an IO _CRS. */
+Test(acpi, dsdt_has_pvpanic)
+{
+	const uint8_t hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0d, 'Q', 'E', 'M',
+				'U', '0', '0', '0', '1', 0x00 };
+	const uint8_t io[] = { 0x47, 0x01, PORT_PVPANIC & 0xff,
+			       PORT_PVPANIC >> 8, PORT_PVPANIC & 0xff,
+			       PORT_PVPANIC >> 8, 0x01, 0x01, 0x79, 0x00 };
+	struct acpi_guest g;
+	const uint8_t *f, *d;
+	uint32_t len;
+	bool found_hid = false, found_io = false;
+
+	build(&g, 1);
+	f = find(&g, "FACP");
+	d = table_at(&g, r64(f + 140), "DSDT");
+	len = r32(d + 4);
+	for (uint32_t i = 36; i + sizeof(hid) <= len; i++)
+		found_hid = found_hid || memcmp(d + i, hid, sizeof(hid)) == 0;
+	for (uint32_t i = 36; i + sizeof(io) <= len; i++)
+		found_io = found_io || memcmp(d + i, io, sizeof(io)) == 0;
+	cr_assert(found_hid, "Name(_HID, \"QEMU0001\") not in the DSDT");
+	cr_assert(found_io, "IO(Decode16, 0x505, 0x505, 1, 1) not in the DSDT");
+	free(g.ram);
+}
+
 Test(acpi, rest_of_window_is_cleared)
 {
 	struct acpi_guest g;
@@ -328,4 +355,63 @@ Test(acpi, needs_ram_under_the_window)
 	cr_assert(strstr(err.msg, "acpi: guest RAM does not cover"), "%s",
 		  err.msg);
 	free(ram);
+}
+
+Test(acpi, mcfg_points_at_ecam)
+{
+	struct acpi_guest g;
+	const uint8_t *m;
+
+	build(&g, 1);
+	m = find(&g, "MCFG");
+	cr_assert_eq(r32(m + 4), 60, "one allocation");
+	cr_assert_eq(r64(m + 44), LAYOUT_PCI_ECAM);
+	cr_assert_eq(r16(m + 52), 0, "segment");
+	cr_assert_eq(m[54], 0, "start bus");
+	cr_assert_eq(m[55], LAYOUT_PCI_ECAM_BUSES - 1, "end bus");
+	free(g.ram);
+}
+
+static const uint8_t *search(const uint8_t *hay, size_t n, const void *needle,
+			     size_t len)
+{
+	const uint8_t *p = memmem(hay, n, needle, len);
+
+	cr_assert_not_null(p, "pattern not in the DSDT");
+	return p;
+}
+
+Test(acpi, dsdt_has_the_pci_host_bridge)
+{
+	/* DWordConst EISAID("PNP0A08"), ("PNP0A03"), ("PNP0C02"). */
+	static const uint8_t pcie[] = { 0x0c, 0x41, 0xd0, 0x0a, 0x08 };
+	static const uint8_t pci[] = { 0x0c, 0x41, 0xd0, 0x0a, 0x03 };
+	static const uint8_t mb[] = { 0x0c, 0x41, 0xd0, 0x0c, 0x02 };
+	/* DWord/QWord memory descriptors: tag, length, type memory. */
+	static const uint8_t dword_mem[] = { 0x87, 0x17, 0x00, 0x00 };
+	static const uint8_t qword_mem[] = { 0x8a, 0x2b, 0x00, 0x00 };
+	struct acpi_guest g;
+	const uint8_t *f, *d, *p;
+	size_t n;
+
+	build(&g, 1);
+	f = find(&g, "FACP");
+	d = table_at(&g, r64(f + 140), "DSDT");
+	n = r32(d + 4);
+	search(d, n, "PCI0", 4);
+	search(d, n, pcie, sizeof(pcie));
+	search(d, n, pci, sizeof(pci));
+	search(d, n, mb, sizeof(mb));
+	/* The bridge's 32-bit window, then ECAM held by PNP0C02. */
+	p = search(d, n, dword_mem, sizeof(dword_mem));
+	cr_assert_eq(r32(p + 10), LAYOUT_PCI_MMIO32, "window min");
+	cr_assert_eq(r32(p + 22), LAYOUT_PCI_MMIO32_SIZE, "window length");
+	p = search(p + 1, n - (size_t)(p + 1 - d), dword_mem,
+		   sizeof(dword_mem));
+	cr_assert_eq(r32(p + 10), LAYOUT_PCI_ECAM, "ECAM min");
+	cr_assert_eq(r32(p + 22), LAYOUT_PCI_ECAM_SIZE, "ECAM length");
+	p = search(d, n, qword_mem, sizeof(qword_mem));
+	cr_assert_eq(r64(p + 14), LAYOUT_PCI_MMIO64, "64-bit window min");
+	cr_assert_eq(r64(p + 38), LAYOUT_PCI_MMIO64_SIZE, "64-bit length");
+	free(g.ram);
 }

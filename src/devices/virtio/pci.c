@@ -145,8 +145,14 @@ static void write_status(struct virtio_dev *t, uint8_t v)
 	uint8_t old = t->status;
 
 	if (v == 0) {
-		/* The loop stops the device; status stays until it has. */
-		if (!t->reset_pending) {
+		/*
+		 * Before DRIVER_OK the device has done nothing, so the reset
+		 * is immediate. After it, the loop must stop the device
+		 * first; status keeps reading non-zero until it has.
+		 */
+		if (!(old & VIRTIO_STATUS_DRIVER_OK))
+			transport_reset_state(t);
+		else if (!t->reset_pending) {
 			t->reset_pending = true;
 			ctl_kick(t);
 		}

@@ -387,6 +387,9 @@ void virtio_pci_destroy(struct virtio_dev *t)
 	while (!t->quiesced)
 		if (loop_run(vm->loop) < 0)
 			break;
+	if (t->log_suppressed)
+		fprintf(stderr, "mvm: %s: %u more messages suppressed\n",
+			t->name, t->log_suppressed);
 	virtio_pci_free(t);
 	if (ops->destroy)
 		ops->destroy(dev);

@@ -50,7 +50,7 @@ struct acpi_facs {
 	uint8_t reserved2[24];
 } __attribute__((packed));
 
-#define NR_SDT_ENTRIES 2 /* FADT, MADT; the DSDT hangs off the FADT */
+#define NR_SDT_ENTRIES 3 /* FADT, MADT, MCFG; the DSDT hangs off the FADT */
 
 struct acpi_xsdt {
 	struct acpi_header h;
@@ -197,6 +197,8 @@ int acpi_build(struct guest_mem *gm, const struct acpi_config *cfg,
 		ret = acpi_build_fadt(&c, dsdt, facs, &sdt[0], err);
 	if (!ret)
 		ret = acpi_build_madt(&c, cfg, &sdt[1], err);
+	if (!ret)
+		ret = acpi_build_mcfg(&c, &sdt[2], err);
 	if (!ret)
 		ret = build_sdts(&c, sdt, &xsdt, &rsdt, err);
 	if (!ret)

@@ -1,7 +1,8 @@
 /*
- * The DSDT. For now it only says how to power off: \_S5 gives the SLP_TYP
- * value that, written with SLP_EN to PM1a_CNT, makes src/devices/pm.c end
- * the VM. Devices (PCI host bridge, ...) are added here as AML.
+ * The DSDT. It says how to power off: \_S5 gives the SLP_TYP value that,
+ * written with SLP_EN to PM1a_CNT, makes src/devices/pm.c end the VM. And
+ * it describes the PCI host bridge (dsdt_pci.c) and the pvpanic port.
+ * Devices are added as AML.
  */
 #include <stdlib.h>
 
@@ -13,6 +14,27 @@
 
 #define DSDT_REVISION 2 /* 2+: integers are 64 bits wide */
 #define DSDT_MAX (16 * 1024)
+
+/*
+ * The pvpanic port (src/devices/pvpanic.c), as QEMU describes it: Linux's
+ * pvpanic-mmio driver binds ACPI id QEMU0001 and takes the port from _CRS.
+ */
+static void build_pvpanic(struct aml *a)
+{
+	/* IO(Decode16, port, port, 1, 1), then the end tag. */
+	const uint8_t crs[] = {
+		0x47, 0x01, PORT_PVPANIC & 0xff, PORT_PVPANIC >> 8,
+		PORT_PVPANIC & 0xff, PORT_PVPANIC >> 8, 0x01, 0x01,
+		0x79, 0x00,
+	};
+	size_t dev = aml_device(a, "\\_SB.PEVT");
+
+	aml_name(a, "_HID");
+	aml_string(a, "QEMU0001");
+	aml_name(a, "_CRS");
+	aml_buffer(a, crs, sizeof(crs));
+	aml_end(a, dev);
+}
 
 static void build_body(struct aml *a)
 {
@@ -26,6 +48,9 @@ static void build_body(struct aml *a)
 	aml_integer(a, 0);
 	aml_integer(a, 0);
 	aml_end(a, pkg);
+
+	acpi_dsdt_pci(a);
+	build_pvpanic(a);
 }
 
 int acpi_build_dsdt(struct acpi_ctx *c, uint64_t *addr, struct mvm_err *err)

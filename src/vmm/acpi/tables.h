@@ -70,5 +70,10 @@ int acpi_build_fadt(struct acpi_ctx *c, uint64_t dsdt, uint64_t facs,
 int acpi_build_madt(struct acpi_ctx *c, const struct acpi_config *cfg,
 		    uint64_t *addr, struct mvm_err *err);
 int acpi_build_dsdt(struct acpi_ctx *c, uint64_t *addr, struct mvm_err *err);
+int acpi_build_mcfg(struct acpi_ctx *c, uint64_t *addr, struct mvm_err *err);
+
+struct aml;
+/* The PCI host bridge and the ECAM reservation, into the DSDT body. */
+void acpi_dsdt_pci(struct aml *a);
 
 #endif

@@ -14,6 +14,7 @@
 #include "../lib/report.h"
 #include "../lib/string.h"
 #include "../lib/uart.h"
+#include "cpuid_virt.h"
 #include "kbd.h"
 
 #define PORT_I8042_STATUS 0x64
@@ -217,6 +218,8 @@ static NORETURN void run(const struct bootinfo *bi, const char *action,
 		do_pci();
 	if (strcmp(action, "kbd") == 0)
 		kbd_watch();
+	if (strcmp(action, "cpuid") == 0)
+		cpuid_virt_report();
 	if (top && strcmp(action, "boot") == 0) {
 		/* Reboot by default: with a restarting VMM, "booted" repeats. */
 		char then[32] = "reset";

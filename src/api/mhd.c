@@ -1,0 +1,51 @@
+#include <dlfcn.h>
+#include <string.h>
+
+#include "mvm/err.h"
+
+#include "mhd.h"
+
+/* The SONAME of the ABI we compile against, then the -dev symlink. */
+static const char *const names[] = { "libmicrohttpd.so.12",
+				     "libmicrohttpd.so" };
+
+#define SYM(field, name)                                                    \
+	do {                                                                \
+		*(void **)&l->field = dlsym(l->handle, name);               \
+		if (!l->field) {                                            \
+			mhd_lib_close(l);                                   \
+			return mvm_fail(err, -ENOSYS, "api: libmicrohttpd " \
+					"lacks %s", name);                  \
+		}                                                           \
+	} while (0)
+
+int mhd_lib_open(struct mhd_lib *l, struct mvm_err *err)
+{
+	memset(l, 0, sizeof(*l));
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && !l->handle;
+	     i++)
+		l->handle = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+	if (!l->handle)
+		return mvm_fail(err, -ENOENT, "api: cannot load libmicrohttpd "
+				"(Debian: apt-get install libmicrohttpd12): %s",
+				dlerror());
+	SYM(start_daemon, "MHD_start_daemon");
+	SYM(stop_daemon, "MHD_stop_daemon");
+	SYM(get_daemon_info, "MHD_get_daemon_info");
+	SYM(run, "MHD_run");
+	SYM(get_timeout, "MHD_get_timeout");
+	SYM(add_connection, "MHD_add_connection");
+	SYM(lookup_connection_value, "MHD_lookup_connection_value");
+	SYM(create_response_from_buffer, "MHD_create_response_from_buffer");
+	SYM(add_response_header, "MHD_add_response_header");
+	SYM(queue_response, "MHD_queue_response");
+	SYM(destroy_response, "MHD_destroy_response");
+	return 0;
+}
+
+void mhd_lib_close(struct mhd_lib *l)
+{
+	if (l->handle)
+		dlclose(l->handle);
+	memset(l, 0, sizeof(*l));
+}

@@ -1,0 +1,42 @@
+/*
+ * pvpanic, the paravirtual panic port QEMU defined: a guest kernel writes
+ * bit 0 to it from its panic notifier, before it reboots or halts, so a
+ * panic ends mvm with the guest-crash status instead of looking like a
+ * reboot (panic=-1) or hanging (panic=0). The DSDT describes the port as
+ * device QEMU0001 (Linux: pvpanic-mmio). Reading the port tells the guest
+ * which events mvm understands.
+ */
+#include <string.h>
+
+#include "mvm/devices.h"
+#include "mvm/err.h"
+#include "mvm/layout.h"
+#include "mvm/vm.h"
+
+#define PVPANIC_PANICKED 0x01
+/* A kdump kernel is being loaded: the guest goes on, so does mvm. */
+#define PVPANIC_CRASH_LOADED 0x02
+
+static void pvpanic_io(void *ctx, uint64_t off, uint8_t *data, uint32_t len,
+		       bool is_write)
+{
+	struct vm *vm = ctx;
+
+	(void)off;
+	if (!is_write) {
+		memset(data, 0, len);
+		data[0] = PVPANIC_PANICKED | PVPANIC_CRASH_LOADED;
+		return;
+	}
+	if (data[0] & PVPANIC_PANICKED)
+		vm_request_stop(vm, VM_STOP_ERROR, 0,
+				"guest kernel panicked (reported through "
+				"pvpanic)");
+}
+
+int pvpanic_create(struct vm *vm, struct mvm_err *err)
+{
+	int ret = bus_add(&vm->pio, PORT_PVPANIC, 1, pvpanic_io, vm);
+
+	return ret ? mvm_fail(err, ret, "pvpanic port busy") : 0;
+}

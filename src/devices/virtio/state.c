@@ -1,0 +1,208 @@
+/*
+ * A virtio device's state as one blob, for snapshots: the PCI config
+ * space, the transport (features, status, queue setup and ring indices),
+ * MSI-X, then whatever the device model adds. Taken and restored on the
+ * loop thread with the vCPUs paused and no request in flight, so nothing
+ * moves underneath. The blob is host-endian and versioned; a blob for
+ * another device type or queue count is refused.
+ */
+#include <string.h>
+
+#include "mvm/virtio_dev.h"
+#include "mvm/vm.h"
+
+#include "transport.h"
+
+#define STATE_MAGIC 0x314f4956u /* "VIO1" */
+#define STATE_VERSION 1
+
+struct saved_queue {
+	uint64_t desc, driver, device;
+	uint16_t size, msix_vector, last_avail, used_idx, signalled_used;
+	uint8_t enabled, ready, broken, signalled_valid;
+};
+
+struct saved {
+	uint32_t magic, version, device_id, nr_queues;
+	uint64_t driver_features, features;
+	uint32_t dfselect, gfselect;
+	uint16_t queue_select, config_vector, msix_nr;
+	uint8_t status, config_generation, isr, msix_enabled, msix_fmask;
+	uint8_t active;
+	uint8_t cfg[PCI_CFG_SIZE];
+	uint32_t dev_len;
+};
+
+static size_t msix_bytes(const struct msix *m)
+{
+	return m->nr * 4 * sizeof(uint32_t) + MSIX_PBA_SIZE(m->nr);
+}
+
+size_t virtio_save(struct virtio_dev *t, void *buf, size_t cap)
+{
+	size_t qbytes = t->info.nr_queues * sizeof(struct saved_queue);
+	size_t fixed = sizeof(struct saved) + qbytes + msix_bytes(&t->msix);
+	uint8_t *p = buf;
+	struct saved s;
+	size_t dev_len = 0;
+
+	if (cap < fixed)
+		return 0;
+	memset(&s, 0, sizeof(s));
+	pthread_mutex_lock(&t->pci.host->lock);
+	memcpy(s.cfg, t->pci.cfg, sizeof(s.cfg));
+	pthread_mutex_unlock(&t->pci.host->lock);
+	pthread_mutex_lock(&t->lock);
+	s.magic = STATE_MAGIC;
+	s.version = STATE_VERSION;
+	s.device_id = t->info.device_id;
+	s.nr_queues = t->info.nr_queues;
+	s.driver_features = t->driver_features;
+	s.features = t->features;
+	s.dfselect = t->dfselect;
+	s.gfselect = t->gfselect;
+	s.queue_select = t->queue_select;
+	s.config_vector = t->config_vector;
+	s.status = t->status;
+	s.config_generation = t->config_generation;
+	s.isr = t->isr;
+	s.active = t->active;
+	for (unsigned i = 0; i < t->info.nr_queues; i++) {
+		const struct virtio_queue *q = &t->queues[i];
+		struct saved_queue sq = {
+			.desc = q->desc, .driver = q->driver,
+			.device = q->device, .size = q->size,
+			.msix_vector = q->msix_vector,
+			.last_avail = q->vq.last_avail,
+			.used_idx = q->vq.used_idx,
+			.signalled_used = q->vq.signalled_used,
+			.enabled = q->enabled, .ready = q->ready,
+			.broken = q->broken,
+			.signalled_valid = q->vq.signalled_valid,
+		};
+
+		memcpy(p + sizeof(s) + i * sizeof(sq), &sq, sizeof(sq));
+	}
+	pthread_mutex_unlock(&t->lock);
+
+	pthread_mutex_lock(&t->msix.lock);
+	s.msix_nr = t->msix.nr;
+	s.msix_enabled = t->msix.enabled;
+	s.msix_fmask = t->msix.fmask;
+	uint8_t *m = p + sizeof(s) + qbytes;
+	for (unsigned i = 0; i < t->msix.nr; i++) {
+		uint32_t e[4] = { t->msix.v[i].addr_lo, t->msix.v[i].addr_hi,
+				  t->msix.v[i].data, t->msix.v[i].ctrl };
+
+		memcpy(m + i * sizeof(e), e, sizeof(e));
+	}
+	memcpy(m + t->msix.nr * 16, t->msix.pba, MSIX_PBA_SIZE(t->msix.nr));
+	pthread_mutex_unlock(&t->msix.lock);
+
+	if (t->ops->save)
+		dev_len = t->ops->save(t->dev, p + fixed, cap - fixed);
+	s.dev_len = (uint32_t)dev_len;
+	memcpy(p, &s, sizeof(s));
+	return fixed + dev_len;
+}
+
+/* Bring the queues that were live back to life with their indices. */
+static int revive_queues(struct virtio_dev *t, const struct saved_queue *sq)
+{
+	for (unsigned i = 0; i < t->info.nr_queues; i++) {
+		struct virtio_queue *q = &t->queues[i];
+
+		if (!sq[i].ready)
+			continue;
+		if (virtq_init(&q->vq, &t->vm->mem, q->size, q->desc,
+			       q->driver, q->device, t->features, NULL))
+			return -EINVAL;
+		q->vq.last_avail = sq[i].last_avail;
+		q->vq.used_idx = sq[i].used_idx;
+		q->vq.signalled_used = sq[i].signalled_used;
+		q->vq.signalled_valid = sq[i].signalled_valid;
+		q->ready = true;
+	}
+	return 0;
+}
+
+int virtio_load(struct virtio_dev *t, const void *buf, size_t len)
+{
+	size_t qbytes = t->info.nr_queues * sizeof(struct saved_queue);
+	size_t fixed = sizeof(struct saved) + qbytes + msix_bytes(&t->msix);
+	const uint8_t *p = buf;
+	struct saved_queue sq[256];
+	struct saved s;
+	uint8_t cmd[2];
+
+	if (len < sizeof(s))
+		return -EINVAL;
+	memcpy(&s, p, sizeof(s));
+	if (s.magic != STATE_MAGIC || s.version != STATE_VERSION ||
+	    s.device_id != t->info.device_id ||
+	    s.nr_queues != t->info.nr_queues || s.msix_nr != t->msix.nr ||
+	    t->info.nr_queues > 256 || len < fixed + s.dev_len)
+		return -EINVAL;
+	memcpy(sq, p + sizeof(s), qbytes);
+
+	/* Config space first: it places the BAR (and the ioeventfds). */
+	pthread_mutex_lock(&t->pci.host->lock);
+	memcpy(t->pci.cfg, s.cfg, sizeof(s.cfg));
+	memcpy(cmd, s.cfg + PCI_COMMAND, 2);
+	pci_dev_cfg_access(&t->pci, PCI_COMMAND, cmd, 2, true);
+	pthread_mutex_unlock(&t->pci.host->lock);
+
+	pthread_mutex_lock(&t->msix.lock);
+	const uint8_t *m = p + sizeof(s) + qbytes;
+	for (unsigned i = 0; i < t->msix.nr; i++) {
+		uint32_t e[4];
+
+		memcpy(e, m + i * sizeof(e), sizeof(e));
+		t->msix.v[i].addr_lo = e[0];
+		t->msix.v[i].addr_hi = e[1];
+		t->msix.v[i].data = e[2];
+		t->msix.v[i].ctrl = e[3] & MSIX_CTRL_MASKED;
+		t->msix.v[i].routed = false; /* re-routed on first use */
+	}
+	memcpy(t->msix.pba, m + t->msix.nr * 16, MSIX_PBA_SIZE(t->msix.nr));
+	t->msix.enabled = s.msix_enabled;
+	t->msix.fmask = s.msix_fmask;
+	pthread_mutex_unlock(&t->msix.lock);
+
+	pthread_mutex_lock(&t->lock);
+	transport_reset_state(t);
+	t->driver_features = s.driver_features;
+	t->features = s.features;
+	t->dfselect = s.dfselect;
+	t->gfselect = s.gfselect;
+	t->queue_select = s.queue_select;
+	t->config_vector = s.config_vector;
+	t->status = s.status;
+	t->config_generation = s.config_generation;
+	t->isr = s.isr;
+	for (unsigned i = 0; i < t->info.nr_queues; i++) {
+		struct virtio_queue *q = &t->queues[i];
+
+		q->desc = sq[i].desc;
+		q->driver = sq[i].driver;
+		q->device = sq[i].device;
+		q->size = sq[i].size;
+		q->msix_vector = sq[i].msix_vector;
+		q->enabled = sq[i].enabled;
+		q->broken = sq[i].broken;
+	}
+	int ret = revive_queues(t, sq);
+	pthread_mutex_unlock(&t->lock);
+	if (ret)
+		return ret;
+	if (t->ops->load) {
+		ret = t->ops->load(t->dev, p + fixed, s.dev_len);
+		if (ret)
+			return ret;
+	}
+	/* A running device picks up where it was. */
+	t->active = s.active;
+	if (t->active && t->ops->activate)
+		t->ops->activate(t->dev);
+	return 0;
+}

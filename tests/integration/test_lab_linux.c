@@ -1,0 +1,343 @@
+/*
+ * Stock Linux under mvm on a real KVM. The host running the tests may have
+ * a KVM that cannot run stock kernels, so mvm boots the default guest
+ * (Debian's cloud kernel, guest/) inside the lab (tests/lab), which has a
+ * real one. Booting the lab costs more than any check, so it boots once,
+ * before the tests (a PRE_ALL hook), and runs every case of
+ * tests/lab/linux.lab.sh; each test then judges its case from that run's
+ * log. If the lab cannot run, every test fails saying so: the lab is
+ * installable wherever the tests run (lab-run installs QEMU, the guest
+ * comes from Debian's archive).
+ *
+ * Environment (set by meson): MVM_BIN, MVM_BUILD_DIR, MVM_LAB_RUN (the
+ * lab-run script), MVM_LAB_SCRIPT (linux.lab.sh).
+ */
+#include <criterion/criterion.h>
+#include <criterion/hooks.h>
+#include <criterion/logging.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* The lab may be slow (TCG, a loaded machine): lab-run's own limit. */
+#define LAB_TIMEOUT "840"
+
+static const char *env_or_fail(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (!v || !*v) {
+		fprintf(stderr, "test_lab_linux: %s is not set (run through "
+				"meson test)\n", name);
+		return NULL;
+	}
+	return v;
+}
+
+/* Where the PRE_ALL hook leaves the lab's log; the tests read it back. */
+static void log_path(char *buf, size_t len)
+{
+	const char *b = getenv("MVM_BUILD_DIR");
+
+	snprintf(buf, len, "%s/lab/test_lab_linux.log", b ? b : ".");
+}
+
+/*
+ * Run lab-run, copying its output (the lab console, then its own status
+ * line) to our stdout and to the log, and end the log with
+ * "LAB-RUN-STATUS <lab-run's exit status>".
+ */
+ReportHook(PRE_ALL)(struct criterion_test_set *set)
+{
+	const char *mvm = env_or_fail("MVM_BIN");
+	const char *build = env_or_fail("MVM_BUILD_DIR");
+	const char *lab_run = env_or_fail("MVM_LAB_RUN");
+	const char *script = env_or_fail("MVM_LAB_SCRIPT");
+	char path[4096], dir[4096], buf[4096];
+	int pipefd[2], status = -1;
+	FILE *log;
+	pid_t pid;
+	ssize_t n;
+
+	(void)set;
+	log_path(path, sizeof(path));
+	snprintf(dir, sizeof(dir), "%s/lab", build ? build : ".");
+	if (build)
+		mkdir(build, 0755);
+	mkdir(dir, 0755);
+	log = fopen(path, "w");
+	if (!log) {
+		fprintf(stderr, "test_lab_linux: cannot write %s: %s\n", path,
+			strerror(errno));
+		return;
+	}
+	if (!mvm || !build || !lab_run || !script || pipe(pipefd) < 0) {
+		fprintf(log, "LAB-RUN-STATUS -1\n");
+		fclose(log);
+		return;
+	}
+	printf("test_lab_linux: booting the lab once for every test "
+	       "(%s --mvm %s --vmlinux -- %s)\n", lab_run, mvm, script);
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		dup2(pipefd[1], 1);
+		dup2(pipefd[1], 2);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		execl(lab_run, lab_run, "-B", build, "--mvm", mvm, "--vmlinux",
+		      "--timeout", LAB_TIMEOUT, "--", script, (char *)NULL);
+		fprintf(stderr, "exec %s: %s\n", lab_run, strerror(errno));
+		_exit(127);
+	}
+	close(pipefd[1]);
+	while (pid > 0 && (n = read(pipefd[0], buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		fwrite(buf, 1, (size_t)n, stdout);
+		fwrite(buf, 1, (size_t)n, log);
+	}
+	close(pipefd[0]);
+	fflush(stdout);
+	if (pid > 0 && waitpid(pid, &status, 0) == pid)
+		status = WIFEXITED(status) ? WEXITSTATUS(status)
+					   : 128 + WTERMSIG(status);
+	fprintf(log, "\nLAB-RUN-STATUS %d\n", status);
+	fclose(log);
+}
+
+/* The whole log, NUL-terminated (caller frees), or NULL. */
+static char *read_log(void)
+{
+	char path[4096];
+	char *data = NULL;
+	size_t len = 0, cap = 0;
+	FILE *f;
+
+	log_path(path, sizeof(path));
+	f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	for (;;) {
+		if (cap - len < 4096) {
+			char *p = realloc(data, cap + 65536);
+
+			if (!p)
+				break;
+			data = p;
+			cap += 65536;
+		}
+		size_t got = fread(data + len, 1, cap - len - 1, f);
+
+		if (got == 0)
+			break;
+		len += got;
+	}
+	fclose(f);
+	if (data)
+		data[len] = '\0';
+	return data;
+}
+
+struct lab_case {
+	char *log;        /* the whole log */
+	const char *text; /* this case's lines, inside log */
+	size_t len;
+	int status;       /* mvm's exit status */
+	double seconds;
+};
+
+/*
+ * Find case NAME in the lab's log, or fail the test saying plainly what
+ * did not run and why.
+ */
+static void get_case(const char *name, struct lab_case *c)
+{
+	char begin[128], end[128];
+	const char *b, *e, *st;
+	int lab_status = -1;
+
+	memset(c, 0, sizeof(*c));
+	c->log = read_log();
+	if (!c->log)
+		cr_assert_fail("NOT RUN: %s: the lab's log is missing (the PRE_ALL hook "
+			"did not run lab-run; see its messages above)", name);
+	st = strstr(c->log, "\nLAB-RUN-STATUS ");
+	if (st)
+		lab_status = atoi(st + 16);
+	snprintf(begin, sizeof(begin), "CASE-BEGIN %s\n", name);
+	snprintf(end, sizeof(end), "CASE-END %s status=", name);
+	b = strstr(c->log, begin);
+	e = b ? strstr(b, end) : NULL;
+	if (!b || !e) {
+		const char *tail = c->log + strlen(c->log);
+		int lines = 0;
+
+		/* Quote the end of the log: why the lab stopped short. */
+		while (tail > c->log && lines < 12)
+			if (*--tail == '\n')
+				lines++;
+		cr_assert_fail("NOT RUN: case %s: the lab %s (lab-run exit status %d: "
+			"124 timed out, 125 lab crashed, 1 could not set up the "
+			"lab or the guest, -1 not started); end of its log:\n%s",
+			name, b ? "stopped during this case" :
+			"never reached this case", lab_status, tail);
+	}
+	c->text = b;
+	c->len = strchr(e, '\n') ? (size_t)(strchr(e, '\n') - b) : strlen(b);
+	if (sscanf(e + strlen(end), "%d seconds=%lf", &c->status,
+		   &c->seconds) != 2)
+		cr_assert_fail("case %s: unreadable end line", name);
+	cr_log_info("case %s: mvm exit status %d after %.1f s in the lab", name,
+		    c->status, c->seconds);
+}
+
+/* Does the case have the line "NAME<sep> <text>" (whole line)? */
+static bool has_line(const struct lab_case *c, const char *name, char sep,
+		     const char *text)
+{
+	char want[1024];
+	size_t wl;
+
+	wl = (size_t)snprintf(want, sizeof(want), "\n%s%c %s\n", name, sep,
+			      text);
+	for (const char *p = c->text; p && p < c->text + c->len;
+	     p = strchr(p + 1, '\n')) {
+		if ((size_t)(c->text + c->len + 1 - p) >= wl &&
+		    strncmp(p, want, wl) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Lines of the case holding text anywhere in them (console: sep '|'). */
+static int count_in(const struct lab_case *c, const char *name, char sep,
+		    const char *text)
+{
+	char prefix[128];
+	int n = 0;
+
+	snprintf(prefix, sizeof(prefix), "\n%s%c ", name, sep);
+	for (const char *p = strstr(c->text, prefix);
+	     p && p < c->text + c->len; p = strstr(p + 1, prefix)) {
+		const char *eol = strchr(p + 1, '\n');
+		const char *hit = strstr(p, text);
+
+		if (hit && (!eol || hit < eol))
+			n++;
+	}
+	return n;
+}
+
+static void case_free(struct lab_case *c)
+{
+	free(c->log);
+}
+
+/* A guest that prints its CPU count and command line, then powers off. */
+static void check_nproc_case(const char *name, int cpus)
+{
+	struct lab_case c;
+	char want[256];
+
+	get_case(name, &c);
+	cr_expect(has_line(&c, name, '|', "MVM-GUEST-READY"),
+		  "%s: the guest never reached /init's MVM-GUEST-READY", name);
+	snprintf(want, sizeof(want), "NPROC=%d", cpus);
+	cr_expect(has_line(&c, name, '|', want),
+		  "%s: the guest did not print %s", name, want);
+	snprintf(want, sizeof(want),
+		 "CMDLINE=console=ttyS0 quiet mvm.cmd=nproc mvm.case=%s", name);
+	cr_expect(has_line(&c, name, '|', want),
+		  "%s: the guest did not read back its command line (%s)", name,
+		  want);
+	cr_expect_eq(count_in(&c, name, '|', "reboot: Power down"), 1,
+		     "%s: the guest did not power off through ACPI", name);
+	cr_expect_eq(count_in(&c, name, '!', ""), 0,
+		     "%s: mvm printed messages on stderr", name);
+	cr_expect_eq(c.status, 0, "%s: mvm exit status %d, not 0", name,
+		     c.status);
+	case_free(&c);
+}
+
+Test(lab_linux, the_lab_ran_every_case)
+{
+	char *log = read_log();
+
+	cr_assert(log, "NOT RUN: no lab log (lab-run did not start)");
+	cr_expect(strstr(log, "\nLAB-LINUX-DONE\n"),
+		  "the lab script did not finish; see the log above");
+	cr_expect(strstr(log, "\nLAB-RUN-STATUS 0\n"),
+		  "lab-run did not end with status 0");
+	free(log);
+}
+
+Test(lab_linux, bzimage_with_1_vcpu)
+{
+	check_nproc_case("smp1", 1);
+}
+
+Test(lab_linux, bzimage_with_2_vcpus)
+{
+	check_nproc_case("smp2", 2);
+}
+
+Test(lab_linux, bzimage_with_4_vcpus)
+{
+	check_nproc_case("smp4", 4);
+}
+
+Test(lab_linux, elf_vmlinux_through_pvh_with_2_vcpus)
+{
+	check_nproc_case("pvh", 2);
+}
+
+Test(lab_linux, reboot_with_on_reboot_restart_boots_again)
+{
+	struct lab_case c;
+
+	get_case("restart", &c);
+	cr_expect_geq(count_in(&c, "restart", '|', "MVM-GUEST-READY"), 2,
+		      "the guest did not boot a second time after its reboot");
+	cr_expect_geq(count_in(&c, "restart", '!',
+			       "mvm: guest rebooted; restarting"), 1,
+		      "mvm did not say it restarts the guest");
+	/* The case stops mvm with SIGTERM once the second boot is seen. */
+	cr_expect_eq(c.status, 128 + 15,
+		     "mvm exit status %d: not 143 (SIGTERM while restarting)",
+		     c.status);
+	case_free(&c);
+}
+
+Test(lab_linux, guest_panic_ends_mvm_with_status_2)
+{
+	struct lab_case c;
+
+	get_case("panic", &c);
+	cr_expect(has_line(&c, "panic", '|', "MVM-GUEST-READY"),
+		  "the guest never reached /init");
+	cr_expect_eq(count_in(&c, "panic", '|',
+			      "Kernel panic - not syncing: sysrq triggered "
+			      "crash"), 1, "no panic text on the console");
+	cr_expect(has_line(&c, "panic", '!',
+			   "mvm: guest kernel panicked (reported through "
+			   "pvpanic)"),
+		  "mvm did not say the guest panicked");
+	cr_expect_eq(count_in(&c, "panic", '!', ""), 1,
+		     "mvm printed more than one line on stderr");
+	cr_expect_eq(count_in(&c, "panic", '|', "MVM-GUEST-READY"), 1,
+		     "the guest rebooted after its panic (panic=-1) and mvm "
+		     "let it");
+	cr_expect_eq(c.status, 2, "mvm exit status %d, not 2 (guest crash)",
+		     c.status);
+	case_free(&c);
+}

@@ -1,0 +1,72 @@
+#!/bin/sh
+# Runs inside the lab (for tests/integration/test_lab_linux.c): boots the
+# default guest under mvm in every way the tests check, and reports what
+# happened without judging it. For each case NAME it prints
+#   CASE-BEGIN NAME
+#   NAME| <a line of the guest console (mvm's stdout)>
+#   NAME! <a line of mvm's stderr alone>
+#   CASE-END NAME status=<mvm's exit status> seconds=<wall time>
+# and "LAB-LINUX-DONE" at the end. Booting the lab costs more than a case:
+# every case runs in this one script.
+G=/lab/guest
+BASE="console=ttyS0 quiet"
+w=$(mktemp -d)
+
+# The lab's own kernel messages would interleave with the guests'.
+dmesg -n 1
+
+now() {
+	read -r u _ </proc/uptime
+	echo "$u"
+}
+
+# report NAME STATUS START: print a finished case.
+report() {
+	tr -d '\r' <"$w/$1.out" | sed "s/^/$1| /"
+	tr -d '\r' <"$w/$1.err" | sed "s/^/$1! /"
+	echo "CASE-END $1 status=$2 seconds=$(awk -v a="$3" -v b="$(now)" \
+		'BEGIN { printf "%.1f", b - a }')"
+}
+
+# boot NAME CPUS KERNEL CMDLINE [MVM_ARGS...]: run mvm to its end (at most
+# 150 s), console to NAME.out, messages to NAME.err.
+boot() {
+	name=$1 cpus=$2 kernel=$3 cmdline=$4
+	shift 4
+	echo "CASE-BEGIN $name"
+	start=$(now)
+	timeout 150 mvm run --kernel "$kernel" --initrd "$G/initrd.cpio.gz" \
+		--cmdline "$cmdline" --cpus "$cpus" --memory 512 "$@" \
+		</dev/null >"$w/$name.out" 2>"$w/$name.err"
+	report "$name" $? "$start"
+}
+
+# Each guest prints its vCPU count and the command line it was given.
+boot smp1 1 "$G/vmlinuz" "$BASE mvm.cmd=nproc mvm.case=smp1"
+boot smp2 2 "$G/vmlinuz" "$BASE mvm.cmd=nproc mvm.case=smp2"
+boot smp4 4 "$G/vmlinuz" "$BASE mvm.cmd=nproc mvm.case=smp4"
+# The ELF vmlinux, entered through its PVH note.
+boot pvh 2 "$G/vmlinux" "$BASE mvm.cmd=nproc mvm.case=pvh"
+# A panicking kernel, told to reboot at once, must still end mvm in failure.
+boot panic 1 "$G/vmlinuz" "$BASE panic=-1 mvm.cmd=panic"
+
+# A guest that reboots, under --on-reboot restart, boots again, and again:
+# once its second boot reaches /init, stop mvm with SIGTERM.
+name=restart
+echo "CASE-BEGIN $name"
+start=$(now)
+mvm run --kernel "$G/vmlinuz" --initrd "$G/initrd.cpio.gz" \
+	--cmdline "$BASE mvm.cmd=reboot" --cpus 1 --memory 512 \
+	--on-reboot restart </dev/null >"$w/$name.out" 2>"$w/$name.err" &
+pid=$!
+i=0
+while [ "$i" -lt 150 ] && kill -0 "$pid" 2>/dev/null; do
+	[ "$(grep -c MVM-GUEST-READY "$w/$name.out")" -lt 2 ] || break
+	sleep 1
+	i=$((i + 1))
+done
+kill -TERM "$pid" 2>/dev/null
+wait "$pid"
+report "$name" $? "$start"
+
+echo LAB-LINUX-DONE

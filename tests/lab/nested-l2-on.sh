@@ -1,0 +1,47 @@
+#!/bin/sh
+# Runs inside L2 (mvm's guest, booted with --nested on) for
+# tests/lab/nested.lab.sh: it becomes a hypervisor by running a copy of mvm
+# with a tiny kernel (L3), and tells L1 where it is with "L2-WAIT <phase>"
+# lines on the console, each time waiting for a line from L1 before going
+# on. /init loaded kvm_amd (nested=1) before running this.
+say() { echo "L2: $*"; }
+wait_l1() {
+	echo "L2-WAIT $1"
+	read -r line || line=eof
+	say "L1 said $line"
+}
+
+export PATH=/l2/bin:$PATH
+say "svm-cpus=$(grep -cw svm /proc/cpuinfo)"
+say "kvm_amd=$(cat /sys/module/kvm_amd/parameters/nested 2>/dev/null || echo not-loaded)"
+if [ -c /dev/kvm ]; then say "dev-kvm=yes"; else say "dev-kvm=no"; fi
+# kvm_amd is loaded, but no VM exists yet.
+wait_l1 idle
+
+mvm run --kernel /l2/mb_action --cmdline action=spin --memory 16 \
+	</dev/null >/tmp/l3.log 2>&1 &
+pid=$!
+i=0
+# A tiny kernel three levels down, on TCG: allow it two minutes.
+while ! grep -q spinning /tmp/l3.log && kill -0 "$pid" 2>/dev/null &&
+	[ "$i" -lt 1200 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+if grep -q spinning /tmp/l3.log; then
+	say "l3=spinning after ${i}00 ms"
+else
+	say "l3=failed"
+	sed 's/^/L3| /' /tmp/l3.log
+fi
+wait_l1 l3-running
+
+kill "$pid"
+wait "$pid"
+say "l3-exit=$?"
+sed 's/^/L3| /' /tmp/l3.log
+wait_l1 l3-stopped
+
+rmmod kvm_amd
+say "rmmod-kvm_amd=$?"
+wait_l1 rmmod

@@ -1,0 +1,272 @@
+#!/bin/sh
+# Runs inside the lab (L1, real KVM with nested SVM; see tests/lab/nested):
+# the whole matryoshka of nested virtualization with mvm.
+#   L1  the lab's Linux: runs mvm with --nested on and an API socket
+#   L2  mvm's guest, the default guest: loads kvm_amd, runs mvm itself
+#   L3  L2's guest, a tiny kernel that spins
+# While L3 runs, L1 asks mvm's API whether its guest hosts guests, and
+# what the policy allows; after L3 exits it asks again. Then L2 boots with
+# --nested off and must not be able to load kvm_amd.
+# Prints FACT lines, "ok - ..."/"not ok - ..." per check and a closing
+# "N passed, N failed"; exits 0 only when nothing failed.
+pass=0
+fail=0
+check() {
+	desc=$1
+	shift
+	if "$@"; then
+		echo "ok - $desc"
+		pass=$((pass + 1))
+	else
+		echo "not ok - $desc"
+		fail=$((fail + 1))
+	fi
+}
+now() {
+	read -r u _ </proc/uptime
+	echo "$u"
+}
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+t0=$(now)
+w=$(mktemp -d)
+sock=$w/api.sock
+
+api() { uds-http "$sock" "$@" 2>&1; }
+# field JSON KEY: the first "KEY":value of a flat JSON text, unquoted.
+field() {
+	printf '%s\n' "$1" | grep -o "\"$2\":\(\"[^\"]*\"\|[a-z0-9]*\)" |
+		head -n 1 | cut -d: -f2- | tr -d '"'
+}
+# op POLICY_JSON OP: that operation's object.
+op() { printf '%s\n' "$1" | tr '{' '\n' | grep "\"op\":\"$2\""; }
+has() { printf '%s\n' "$1" | grep -q -- "$2"; }
+# wait_for FILE TEXT SECONDS: until FILE holds TEXT.
+wait_for() {
+	i=0
+	while ! grep -q -- "$2" "$1" 2>/dev/null; do
+		[ "$i" -lt "$(($3 * 10))" ] || return 1
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+# nested_until KEY VALUE SECONDS: poll GET /vm/nested until KEY is VALUE.
+nested_until() {
+	i=0
+	while :; do
+		nested=$(api GET /vm/nested)
+		[ "$(field "$nested" "$1")" != "$2" ] || return 0
+		[ "$i" -lt "$(($3 * 5))" ] || return 1
+		sleep 0.2
+		i=$((i + 1))
+	done
+}
+
+echo "FACT kernel=$(uname -r)"
+echo "FACT kvm_amd_nested=$(cat /sys/module/kvm_amd/parameters/nested)"
+
+# ---- 1. the host, and what a tiny guest's CPUID shows ------------------
+hc=$(mvm host-check --json)
+check "mvm host-check: this lab can nest" \
+	has "$hc" '"nested_supported": *true'
+for n in on off; do
+	mvm run --kernel /lab/mb_action --cmdline action=cpuid --memory 32 \
+		--nested $n </dev/null >"$w/cpuid-$n.log" 2>&1
+	echo "FACT cpuid_nested_$n=$(grep -o 'cpuid-virt: .*' "$w/cpuid-$n.log")"
+done
+check "--nested on: the guest's CPUID shows SVM" \
+	grep -q 'vmx=0 svm=1 svm_rev=0x[1-9]' "$w/cpuid-on.log"
+check "--nested off: the guest's CPUID shows neither VMX nor SVM" \
+	grep -q 'vmx=0 svm=0 svm_rev=0x0 ' "$w/cpuid-off.log"
+
+# ---- 2. mvm nested enable on a host that can nest ----------------------
+cfg=$w/vm.json
+cat >"$cfg" <<'JSON'
+{
+  "boot-source": {"kernel_image_path": "/lab/guest/vmlinuz"},
+  "machine-config": {"vcpu_count": 1, "mem_size_mib": 512},
+  "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "tap0"}]
+}
+JSON
+cp "$cfg" "$w/vm.json.orig"
+mvm nested enable --config "$cfg" </dev/null >"$w/enable1.out" 2>&1
+check "mvm nested enable without --yes and no terminal: declined (1)" \
+	test $? = 1
+check "declined: the file is untouched" cmp -s "$cfg" "$w/vm.json.orig"
+mvm nested enable --config "$cfg" --yes </dev/null >"$w/enable2.out" 2>&1
+rc=$?
+sed 's/^/  enable| /' "$w/enable2.out"
+check "mvm nested enable --yes: done (0)" test "$rc" = 0
+check "enable set nested_virt" grep -q '"nested_virt": true' "$cfg"
+check "enable turned mac_spoofing on for eth0" \
+	grep -q '"mac_spoofing": true' "$cfg"
+check "enable warned about 512 MiB" grep -q '512 MiB is below' \
+	"$w/enable2.out"
+
+# ---- 3. L2 with --nested on, L3 inside it ------------------------------
+# L2's initramfs: the default guest's, plus mvm with its libraries (the lab
+# has them at their host paths), the tiny kernel and L2's scripts.
+r=$w/l2root
+mkdir -p "$r/l2/bin" "$r/lib"
+cp /lab/bin/mvm "$r/l2/bin/"
+cp -a /lib/x86_64-linux-gnu "$r/lib/"
+cp -a /lib64 "$r/"
+cp /lab/mb_action /lab/l2/on.sh /lab/l2/off.sh "$r/l2/"
+(cd "$r" && find . -mindepth 1 | sort | cpio -o -H newc -R 0:0 2>/dev/null) \
+	>"$w/overlay.cpio"
+size=$(stat -c %s /lab/guest/initrd.cpio.gz)
+{
+	cat /lab/guest/initrd.cpio.gz
+	head -c $(((512 - size % 512) % 512)) /dev/zero
+	cat "$w/overlay.cpio"
+} >"$w/l2.img"
+echo "FACT l2_initrd_bytes=$(stat -c %s "$w/l2.img")"
+
+mkfifo "$w/l2in"
+exec 3<>"$w/l2in"
+t_l2=$(now)
+MVM_TEST_STATE_ROUNDTRIP=6 mvm run --kernel /lab/guest/vmlinuz \
+	--initrd "$w/l2.img" --memory 1024 --cpus 1 --nested on \
+	--cmdline "console=ttyS0 quiet panic=-1 mvm.script=/l2/on.sh" \
+	--api-sock "$sock" <"$w/l2in" >"$w/l2.log" 2>"$w/mvm.err" &
+mvm_pid=$!
+tell_l2() { echo "$1" >&3; }
+
+if wait_for "$w/l2.log" "L2-WAIT idle" 180; then
+	echo "FACT l2_ready_s=$(since "$t_l2")"
+	grep '^L2: ' "$w/l2.log" | sed 's/^/  /'
+	nested=$(api GET /vm/nested)
+	echo "FACT nested_idle=$nested"
+	check "GET /vm/nested: exposed" test "$(field "$nested" exposed)" = true
+	check "GET /vm/nested: host_supported" \
+		test "$(field "$nested" host_supported)" = true
+	check "GET /vm/nested: mechanism svm" \
+		test "$(field "$nested" mechanism)" = svm
+	# Linux 6.1 turns EFER.SVME on when its first VM is created, not at
+	# module load: a loaded kvm_amd alone is no hypervisor at work.
+	check "kvm_amd loaded, no VM yet: l1_hypervisor_active false" \
+		test "$(field "$nested" l1_hypervisor_active)" = false
+	policy=$(api GET /vm/policy)
+	check "idle: snapshot_create allowed" \
+		has "$(op "$policy" snapshot_create)" '"allowed":true'
+	tell_l2 go
+else
+	echo "not ok - L2 never got to its first step"
+	fail=$((fail + 1))
+	cat "$w/l2.log" "$w/mvm.err"
+fi
+
+if wait_for "$w/l2.log" "L2-WAIT l3-running" 240; then
+	echo "FACT l3_running_s=$(since "$t_l2")"
+	grep '^L2: l3=' "$w/l2.log" | sed 's/^/  /'
+	check "L3 (a tiny kernel under L2's mvm) runs" \
+		grep -q '^L2: l3=spinning' "$w/l2.log"
+	check "GET /vm/nested: l1_hypervisor_active while L3 runs" \
+		nested_until l1_hypervisor_active true 20
+	echo "FACT nested_active=$nested"
+	since_active=$(field "$nested" since)
+	check "GET /vm/nested: l2_running seen while L3 spins" \
+		nested_until l2_running true 20
+	policy=$(api GET /vm/policy)
+	echo "FACT policy_active=$policy"
+	for o in snapshot_create memory_resize checkpoint_apply \
+		live_migration snapshot_load dynamic_memory; do
+		obj=$(op "$policy" "$o")
+		check "GET /vm/policy: $o refused while L2 hosts L3" \
+			has "$obj" '"allowed":false'
+		check "GET /vm/policy: $o names rule and reason" has "$obj" \
+			'"rule":"nested_guest_hypervisor_active","reason":"'"$o"' refused by rule nested_guest_hypervisor_active: the guest is hosting virtual machines of its own; allowed again once it stops"'
+	done
+	resp=$(api PATCH /machine-config '{"nested_virt": false}')
+	echo "FACT patch_nested=$resp"
+	check "PATCH machine-config nested_virt after boot: 400" \
+		has "$resp" '^HTTP 400'
+	check "... with the policy's reason" has "$resp" \
+		'nested virtualization can only be changed while the VM is off'
+	check "mvm logged: L1 hypervisor active (svm)" \
+		grep -q 'mvm: nested: L1 hypervisor active (svm)' "$w/mvm.err"
+	wait_for "$w/mvm.err" "vcpu 0 state round trip" 30
+	# Six ticks of the test hook, half a second apart.
+	i=0
+	while [ "$(grep -c 'state round trip' "$w/mvm.err")" -lt 6 ] &&
+		[ "$i" -lt 300 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	grep 'mvm: test: ' "$w/mvm.err" | sed 's/^/  /'
+	check "vCPU state round trips: 6, none failed" \
+		test "$(grep -c 'state round trip: .*restored' "$w/mvm.err")" = 6
+	check "round trips carried nested state (4224 bytes)" \
+		grep -q 'nested state 4224 bytes' "$w/mvm.err"
+	check "a round trip caught L3 running (guest mode)" \
+		grep -q 'guest mode: L2 was running' "$w/mvm.err"
+	check "every round trip: identical after restore" \
+		test "$(grep -c 'identical after restore' "$w/mvm.err")" = 6
+	tell_l2 stop
+else
+	echo "not ok - L2 never started L3"
+	fail=$((fail + 1))
+	tail -n 40 "$w/l2.log"
+fi
+
+if wait_for "$w/l2.log" "L2-WAIT l3-stopped" 120; then
+	grep -e '^L2: l3-exit' -e '^L3|' "$w/l2.log" | sed 's/^/  /'
+	check "L3 kept running through the round trips (still spinning, then killed)" \
+		grep -q '^L2: l3-exit=143' "$w/l2.log"
+	t_stop=$(now)
+	check "GET /vm/nested: l1_hypervisor_active clears once L3 exits" \
+		nested_until l1_hypervisor_active false 20
+	echo "FACT l1_cleared_after_s=$(since "$t_stop")"
+	echo "FACT nested_after=$nested"
+	check "GET /vm/nested: since moved" \
+		test "$(field "$nested" since)" != "$since_active"
+	policy=$(api GET /vm/policy)
+	echo "FACT policy_after=$policy"
+	for o in snapshot_create memory_resize checkpoint_apply \
+		live_migration; do
+		check "GET /vm/policy: $o allowed again" \
+			has "$(op "$policy" "$o")" '"allowed":true'
+	done
+	check "mvm logged: L1 hypervisor inactive" \
+		grep -q 'mvm: nested: L1 hypervisor inactive' "$w/mvm.err"
+	tell_l2 go
+fi
+if wait_for "$w/l2.log" "L2-WAIT rmmod" 60; then
+	grep '^L2: rmmod' "$w/l2.log" | sed 's/^/  /'
+	nested=$(api GET /vm/nested)
+	check "after rmmod kvm_amd: l1_hypervisor_active false" \
+		test "$(field "$nested" l1_hypervisor_active)" = false
+	tell_l2 go
+fi
+i=0
+while kill -0 "$mvm_pid" 2>/dev/null && [ "$i" -lt 600 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+kill "$mvm_pid" 2>/dev/null
+wait "$mvm_pid"
+rc=$?
+check "L2 powered off; mvm exited 0" test "$rc" = 0
+check "L2's script ended cleanly" grep -q 'MVM-GUEST-EXIT=0' "$w/l2.log"
+exec 3>&-
+echo "FACT l2_total_s=$(since "$t_l2")"
+sed 's/^/  mvm.err| /' "$w/mvm.err"
+
+# ---- 4. L2 with --nested off: no hypervisor possible -------------------
+t_off=$(now)
+mvm run --kernel /lab/guest/vmlinuz --initrd "$w/l2.img" --memory 512 \
+	--cmdline "console=ttyS0 quiet panic=-1 mvm.script=/l2/off.sh" \
+	--nested off </dev/null >"$w/off.log" 2>&1
+rc=$?
+grep -e '^L2' -e 'mvm-guest: kvm' "$w/off.log" | sed 's/^/  /'
+echo "FACT l2_off_total_s=$(since "$t_off")"
+check "--nested off: L2 boots and powers off" test "$rc" = 0
+check "--nested off: L2's CPUs have no svm" grep -q '^L2: svm-cpus=0' \
+	"$w/off.log"
+check "--nested off: kvm_amd refuses to load in L2" \
+	grep -q '^L2: kvm_amd=refused' "$w/off.log"
+check "--nested off: no /dev/kvm in L2" grep -q '^L2: dev-kvm=no' \
+	"$w/off.log"
+
+echo "FACT script_s=$(since "$t0")"
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

@@ -1,0 +1,264 @@
+/*
+ * The API's shapes and the spec, in-process: strict parsing with JSON
+ * paths in the messages, a failed call leaving the spec as it was, the
+ * config file taking what GET /vm/config gives, and root= for a root drive.
+ */
+#include <criterion/criterion.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mvm/api.h"
+#include "mvm/cli.h"
+#include "mvm/err.h"
+
+static const struct shape_opts dry = { .dry_run = true };
+
+static struct json_object *J(const char *text)
+{
+	struct mvm_err err;
+	struct json_object *o;
+
+	cr_assert_eq(api_json_parse(text, strlen(text), &o, &err), 0,
+		     "%s: %s", text, err.msg);
+	return o;
+}
+
+static void expect_err(int ret, const struct mvm_err *err, const char *want)
+{
+	cr_assert_neq(ret, 0, "accepted; wanted '%s'", want);
+	cr_assert(strstr(err->msg, want), "want '%s' in '%s'", want, err->msg);
+}
+
+Test(api_shapes, json_is_parsed_strictly)
+{
+	struct mvm_err err;
+	struct json_object *o;
+
+	expect_err(api_json_parse("", 0, &o, &err), &err, "empty body");
+	expect_err(api_json_parse("{\"a\":1", 6, &o, &err), &err,
+		   "ends too early");
+	expect_err(api_json_parse("{} x", 4, &o, &err), &err,
+		   "malformed JSON");
+	expect_err(api_json_parse("{\"a\":1,}", 8, &o, &err), &err,
+		   "malformed JSON at byte 7");
+	cr_assert_eq(api_json_parse("7", 1, &o, &err), 0, "%s", err.msg);
+	json_object_put(o);
+	cr_assert_eq(api_json_parse(" {} \r\n", 6, &o, &err), 0);
+	json_object_put(o);
+}
+
+Test(api_shapes, machine_config_put_patch_and_limits)
+{
+	struct vm_spec s;
+	struct mvm_err err;
+	struct json_object *o;
+
+	spec_init(&s);
+	o = J("{\"vcpu_count\": 4, \"mem_size_mib\": 256, \"nested_virt\": true}");
+	cr_assert_eq(shape_machine_config(&s, o, "", false, &err), 0, "%s",
+		     err.msg);
+	json_object_put(o);
+	cr_assert_eq(s.vcpu_count, 4);
+	cr_assert_eq(s.mem_size_mib, 256);
+	cr_assert(s.nested_virt);
+
+	/* PATCH keeps what it does not name; PUT resets nested_virt. */
+	o = J("{\"vcpu_count\": 2}");
+	cr_assert_eq(shape_machine_config(&s, o, "", true, &err), 0);
+	json_object_put(o);
+	cr_assert_eq(s.vcpu_count, 2);
+	cr_assert_eq(s.mem_size_mib, 256);
+	cr_assert(s.nested_virt);
+
+	/* A failing call changes nothing. */
+	o = J("{\"vcpu_count\": 8, \"mem_size_mib\": 64, \"huge_pages\": "
+	      "\"2M\"}");
+	expect_err(shape_machine_config(&s, o, "machine-config", false, &err),
+		   &err, "machine-config.huge_pages: \"2M\" is not supported");
+	json_object_put(o);
+	cr_assert_eq(s.vcpu_count, 2);
+
+	o = J("{\"vcpu_count\": 255, \"mem_size_mib\": 64}");
+	expect_err(shape_machine_config(&s, o, "", false, &err), &err,
+		   "vcpu_count: must be from 1 to 254, got 255");
+	json_object_put(o);
+	o = J("{\"vcpu_count\": -1, \"mem_size_mib\": 64}");
+	expect_err(shape_machine_config(&s, o, "", false, &err), &err,
+		   "vcpu_count: must be from 1 to 254, got -1");
+	json_object_put(o);
+	o = J("{\"vcpu_count\": 1, \"mem_size_mib\": 18446744073709551615}");
+	expect_err(shape_machine_config(&s, o, "", false, &err), &err,
+		   "mem_size_mib: must be from 2 to");
+	json_object_put(o);
+	o = J("{\"vcpu_count\": 1, \"mem_size_mib\": 64, \"x\": null}");
+	expect_err(shape_machine_config(&s, o, "", false, &err), &err,
+		   "x: unknown field (expected one of: vcpu_count");
+	json_object_put(o);
+	spec_free(&s);
+}
+
+Test(api_shapes, drives_nets_and_limiters_name_their_paths)
+{
+	struct vm_spec s;
+	struct mvm_err err;
+	struct json_object *o;
+
+	spec_init(&s);
+	o = J("{\"drive_id\": \"root\", \"path_on_host\": \"/r\", "
+	      "\"is_root_device\": true, \"rate_limiter\": {\"bandwidth\": "
+	      "{\"size\": 10, \"refill_time\": 100}}}");
+	cr_assert_eq(shape_drive(&s, o, "", "root", &dry, &err), 0, "%s",
+		     err.msg);
+	json_object_put(o);
+	cr_assert_eq(s.nr_drives, 1);
+	cr_assert(s.drives[0].rate_limiter.bandwidth_set);
+	cr_assert_eq(s.drives[0].rate_limiter.rl.bandwidth.refill_time_ms, 100);
+
+	o = J("{\"drive_id\": \"d\", \"path_on_host\": \"/d\", "
+	      "\"is_root_device\": false, \"rate_limiter\": {\"ops\": "
+	      "{\"size\": \"10\", \"refill_time\": 1}}}");
+	expect_err(shape_drive(&s, o, "drives[1]", NULL, &dry, &err), &err,
+		   "drives[1].rate_limiter.ops.size: expected an integer, got a "
+		   "string");
+	json_object_put(o);
+	o = J("{\"drive_id\": \"bad id\", \"path_on_host\": \"/d\", "
+	      "\"is_root_device\": false}");
+	expect_err(shape_drive(&s, o, "", NULL, &dry, &err), &err,
+		   "drive_id: may contain only letters, digits");
+	json_object_put(o);
+	o = J("{\"drive_id\": \"v\", \"socket\": \"/s\", "
+	      "\"is_root_device\": false}");
+	expect_err(shape_drive(&s, o, "", NULL, &dry, &err), &err,
+		   "socket: vhost-user drives are not supported");
+	json_object_put(o);
+	cr_assert_eq(s.nr_drives, 1);
+
+	o = J("{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
+	      "\"guest_mac\": \"06:00:ac:10:00:02\"}");
+	cr_assert_eq(shape_net(&s, o, "", "eth0", &err), 0, "%s", err.msg);
+	json_object_put(o);
+	o = J("{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap0\"}");
+	expect_err(shape_net(&s, o, "", "eth1", &err), &err,
+		   "host_dev_name: 'tap0' is already used by interface 'eth0'");
+	json_object_put(o);
+	o = J("{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", "
+	      "\"guest_mac\": \"06:00:AC:10:00:02\"}");
+	expect_err(shape_net(&s, o, "", "eth1", &err), &err,
+		   "is already used by interface 'eth0'");
+	json_object_put(o);
+	o = J("{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", "
+	      "\"guest_mac\": \"06:00:AC:10:00\"}");
+	expect_err(shape_net(&s, o, "", "eth1", &err), &err,
+		   "guest_mac: '06:00:AC:10:00' is not a MAC address");
+	json_object_put(o);
+	spec_free(&s);
+}
+
+Test(api_shapes, root_drive_goes_first_with_root_on_the_cmdline)
+{
+	struct vm_spec s;
+	struct vm_config cfg;
+	struct mvm_err err;
+
+	cr_assert_eq(config_parse(&s, "x", 1, "c.json", &dry, &err), -EINVAL);
+	spec_init(&s);
+	{
+		static const char text[] =
+			"{\"boot-source\": {\"kernel_image_path\": \"/k\", "
+			"\"boot_args\": \"console=ttyS0\"}, \"drives\": ["
+			"{\"drive_id\": \"data\", \"path_on_host\": \"/d\", "
+			"\"is_root_device\": false}, "
+			"{\"drive_id\": \"root\", \"path_on_host\": \"/r\", "
+			"\"is_root_device\": true, \"is_read_only\": true}]}";
+
+		cr_assert_eq(config_parse(&s, text, sizeof(text) - 1, "c.json",
+					  &dry, &err), 0, "%s", err.msg);
+	}
+	cr_assert_eq(spec_to_config(&s, &cfg, 1, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(cfg.cmdline, "console=ttyS0 root=/dev/vda ro");
+	cr_assert_eq(cfg.nr_disks, 2);
+	cr_assert_str_eq(cfg.disks[0].id, "root");
+	cr_assert(cfg.disks[0].readonly);
+	cr_assert_str_eq(cfg.disks[1].id, "data");
+
+	/* With a PARTUUID the root is named by it; a user's root= wins. */
+	s.drives[1].partuuid = strdup("1234-5678");
+	cr_assert_eq(spec_to_config(&s, &cfg, 1, &err), 0);
+	cr_assert_str_eq(cfg.cmdline,
+			 "console=ttyS0 root=PARTUUID=1234-5678 ro");
+	free(s.boot_args);
+	s.boot_args = strdup("root=/dev/vdb");
+	cr_assert_eq(spec_to_config(&s, &cfg, 1, &err), 0);
+	cr_assert_str_eq(cfg.cmdline, "root=/dev/vdb");
+	spec_free(&s);
+}
+
+Test(api_shapes, exported_config_parses_back)
+{
+	struct vm_spec a, b;
+	struct mvm_err err;
+	struct json_object *o;
+	const char *text;
+
+	spec_init(&a);
+	o = J("{\"kernel_image_path\": \"/k\", \"initrd_path\": \"/i\"}");
+	cr_assert_eq(shape_boot_source(&a, o, "", &dry, &err), 0);
+	json_object_put(o);
+	o = J("{\"drive_id\": \"r\", \"path_on_host\": \"/r\", "
+	      "\"is_root_device\": true, \"partuuid\": \"p\", "
+	      "\"cache_type\": \"Writeback\", \"io_engine\": \"Async\", "
+	      "\"rate_limiter\": {\"ops\": {\"size\": 5, \"refill_time\": 7, "
+	      "\"one_time_burst\": 9}}}");
+	cr_assert_eq(shape_drive(&a, o, "", NULL, &dry, &err), 0, "%s",
+		     err.msg);
+	json_object_put(o);
+	o = J("{\"iface_id\": \"n\", \"host_dev_name\": \"t\", "
+	      "\"mac_spoofing\": true}");
+	cr_assert_eq(shape_net(&a, o, "", NULL, &err), 0);
+	json_object_put(o);
+	o = J("{\"level\": \"warning\", \"show_level\": true}");
+	cr_assert_eq(shape_logger(&a, o, "", &err), 0, "%s", err.msg);
+	json_object_put(o);
+
+	o = spec_export(&a);
+	text = json_object_to_json_string_ext(o, API_JSON_FLAGS);
+	spec_init(&b);
+	cr_assert_eq(config_parse(&b, text, strlen(text), "export", &dry, &err),
+		     0, "%s\n%s", err.msg, text);
+	cr_assert_str_eq(b.initrd_path, "/i");
+	cr_assert_eq(b.nr_drives, 1);
+	cr_assert(b.drives[0].cache_writeback && b.drives[0].io_engine_async);
+	cr_assert_eq(b.drives[0].rate_limiter.rl.ops.one_time_burst, 9);
+	cr_assert(b.nets[0].mac_spoofing);
+	cr_assert_eq(b.log_level, API_LOG_WARNING);
+	json_object_put(o);
+	spec_free(&a);
+	spec_free(&b);
+}
+
+Test(api_shapes, api_options_are_taken_out_of_argv)
+{
+	char *argv[] = { "run", "--kernel", "k", "--api-sock", "/s",
+			 "--cpus=2", "--config-file=c.json", NULL };
+	char *argv2[] = { "run", "--kernel", "k", "--config-file", "c", NULL };
+	char *argv3[] = { "mvm", "--api-sock", NULL };
+	struct cli_api_opts o;
+	struct mvm_err err;
+	int argc = 7;
+
+	cr_assert_eq(cli_take_api_opts(&argc, argv, &o, true, &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(argc, 4);
+	cr_assert_str_eq(o.api_sock, "/s");
+	cr_assert_str_eq(o.config_file, "c.json");
+	cr_assert_str_eq(argv[3], "--cpus=2");
+	cr_assert_null(argv[4]);
+
+	argc = 5;
+	expect_err(cli_take_api_opts(&argc, argv2, &o, false, &err), &err,
+		   "--config-file cannot be combined with run options");
+	argc = 2;
+	expect_err(cli_take_api_opts(&argc, argv3, &o, true, &err), &err,
+		   "option '--api-sock' needs a value");
+}

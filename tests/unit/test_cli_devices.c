@@ -1,0 +1,159 @@
+/*
+ * --disk and --net parsing, and the MAC helpers behind --net: good values
+ * land in the config, bad ones are refused with the option and key named.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "mvm/cli_devices.h"
+#include "mvm/err.h"
+#include "mvm/net.h"
+
+static struct vm_config cfg;
+static struct mvm_err err;
+
+static void reset(void)
+{
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&err, 0, sizeof(err));
+}
+
+static void teardown(void)
+{
+	cli_free_devices(&cfg);
+}
+
+TestSuite(cli_devices, .init = reset, .fini = teardown);
+
+Test(cli_devices, disk_defaults)
+{
+	cr_assert_eq(cli_add_disk(&cfg, "path=/a.img", &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(cfg.nr_disks, 1);
+	cr_assert_str_eq(cfg.disks[0].path, "/a.img");
+	cr_assert_str_eq(cfg.disks[0].id, "disk0");
+	cr_assert_not(cfg.disks[0].readonly);
+	cr_assert_eq(cfg.disks[0].cache, DISK_CACHE_WRITEBACK);
+	cr_assert_eq(cli_add_disk(&cfg, "path=/b.img", &err), 0);
+	cr_assert_str_eq(cfg.disks[1].id, "disk1");
+}
+
+Test(cli_devices, disk_all_keys)
+{
+	cr_assert_eq(cli_add_disk(&cfg, "id=root,readonly=on,cache=none,"
+				  "path=/dev/vdb", &err), 0, "%s", err.msg);
+	cr_assert_str_eq(cfg.disks[0].id, "root");
+	cr_assert_str_eq(cfg.disks[0].path, "/dev/vdb");
+	cr_assert(cfg.disks[0].readonly);
+	cr_assert_eq(cfg.disks[0].cache, DISK_CACHE_NONE);
+}
+
+static void bad_disk(const char *arg, const char *msg)
+{
+	cr_assert_lt(cli_add_disk(&cfg, arg, &err), 0, "%s accepted", arg);
+	cr_assert(strstr(err.msg, msg), "'%s': message '%s' lacks '%s'", arg,
+		  err.msg, msg);
+}
+
+Test(cli_devices, disk_errors_name_the_key)
+{
+	bad_disk("path=/a,colour=red", "--disk: unknown key 'colour'");
+	bad_disk("readonly=on", "--disk: path=FILE is required");
+	bad_disk("path=/a,path=/b", "--disk: key 'path' given twice");
+	bad_disk("path=", "--disk: key 'path' has no value");
+	bad_disk("path", "--disk: 'path' is not key=value");
+	bad_disk("", "--disk: empty value");
+	bad_disk("path=/a,readonly=1", "--disk: readonly: '1' is not on or off");
+	bad_disk("path=/a,cache=unsafe", "--disk: cache: 'unsafe'");
+	bad_disk("path=/a,id=a/b", "--disk: id: 'a/b' may only hold");
+	cr_assert_eq(cfg.nr_disks, 0);
+	cr_assert_eq(cli_add_disk(&cfg, "path=/a,id=x", &err), 0);
+	bad_disk("path=/b,id=x", "--disk: id 'x' is used twice");
+}
+
+Test(cli_devices, disk_limit)
+{
+	for (int i = 0; i < VM_MAX_DISKS; i++)
+		cr_assert_eq(cli_add_disk(&cfg, "path=/a", &err), 0);
+	bad_disk("path=/a", "at most");
+}
+
+Test(cli_devices, net_defaults_and_keys)
+{
+	uint8_t mac[6];
+
+	cr_assert_eq(cli_add_net(&cfg, "tap=tap0", &err), 0, "%s", err.msg);
+	cr_assert_str_eq(cfg.nets[0].tap, "tap0");
+	cr_assert_str_eq(cfg.nets[0].id, "net0");
+	cr_assert_not(cfg.nets[0].mac_set);
+	cr_assert_not(cfg.nets[0].mac_spoofing, "spoofing is off by default");
+	cr_assert_eq(cli_add_net(&cfg, "tap=tap1,id=lan,mac=52:54:00:AB:cd:"
+				 "ef,mac_spoofing=on", &err), 0, "%s",
+		     err.msg);
+	cr_assert_str_eq(cfg.nets[1].id, "lan");
+	cr_assert(cfg.nets[1].mac_set);
+	cr_assert(cfg.nets[1].mac_spoofing);
+	cr_assert(net_mac_parse("52:54:00:ab:cd:ef", mac));
+	cr_assert_arr_eq(cfg.nets[1].mac, mac, 6);
+}
+
+static void bad_net(const char *arg, const char *msg)
+{
+	cr_assert_lt(cli_add_net(&cfg, arg, &err), 0, "%s accepted", arg);
+	cr_assert(strstr(err.msg, msg), "'%s': message '%s' lacks '%s'", arg,
+		  err.msg, msg);
+}
+
+Test(cli_devices, net_errors_name_the_key)
+{
+	bad_net("tap=t0,vlan=3", "--net: unknown key 'vlan'");
+	bad_net("id=x", "--net: tap=NAME is required");
+	bad_net("tap=t0,mac=52:54:00:12:34", "--net: mac: '52:54:00:12:34'");
+	bad_net("tap=t0,mac=03:00:00:00:00:01", "not a unicast MAC");
+	bad_net("tap=t0,mac_spoofing=yes", "--net: mac_spoofing: 'yes'");
+	bad_net("tap=0123456789abcdef", "--net: tap: '0123456789abcdef' is "
+		"longer than 15");
+	cr_assert_eq(cli_add_net(&cfg, "tap=t0", &err), 0);
+	bad_net("tap=t0", "--net: tap 't0' is used twice");
+	bad_net("tap=t1,id=net0", "--net: id 'net0' is used twice");
+}
+
+Test(cli_devices, mac_parse)
+{
+	uint8_t m[6];
+
+	cr_assert(net_mac_parse("02:00:00:00:00:01", m));
+	cr_assert_eq(m[0], 2);
+	cr_assert_eq(m[5], 1);
+	cr_assert_not(net_mac_parse("02:00:00:00:00:0g", m));
+	cr_assert_not(net_mac_parse("02-00-00-00-00-01", m));
+	cr_assert_not(net_mac_parse("02:00:00:00:00:01:", m));
+	cr_assert_not(net_mac_parse("ff:ff:ff:ff:ff:ff", m));
+	cr_assert_not(net_mac_parse(NULL, m));
+}
+
+Test(cli_devices, generated_mac_is_stable_local_unicast)
+{
+	uint8_t a[6], b[6], c[6];
+
+	net_mac_from_id("net0", a);
+	net_mac_from_id("net0", b);
+	net_mac_from_id("net1", c);
+	cr_assert_arr_eq(a, b, 6);
+	cr_assert_arr_neq(a, c, 6);
+	cr_assert_eq(a[0] & 3, 2, "locally administered unicast");
+	cr_assert_eq(c[0] & 3, 2);
+}
+
+Test(cli_devices, spoof_filter)
+{
+	uint8_t nic[6] = { 2, 0, 0, 0, 0, 1 };
+	uint8_t frame[14] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+			      2, 0, 0, 0, 0, 1, 0x88, 0xb5 };
+
+	cr_assert(net_tx_allowed(nic, false, frame, sizeof(frame)));
+	frame[11] = 2;
+	cr_assert_not(net_tx_allowed(nic, false, frame, sizeof(frame)));
+	cr_assert(net_tx_allowed(nic, true, frame, sizeof(frame)));
+	cr_assert_not(net_tx_allowed(nic, false, frame, 10), "runt frame");
+}
