@@ -122,6 +122,8 @@ struct virtio_dev {
 	bool destroying;
 	int ctl_fd;
 	struct loop_watch ctl_watch;
+	struct loop_op flush_op; /* a NOP: interrupts once per CQE batch */
+	bool flush_armed;
 
 	/* Rate limit for guest-triggered messages. */
 	uint64_t log_window_ns;
@@ -165,6 +167,11 @@ void virtio_queue_complete(struct virtio_queue *q, uint16_t head,
 			   uint32_t len);
 /* Signal the driver if it asked to be told about what was published. */
 void virtio_queue_flush(struct virtio_queue *q);
+/*
+ * The same, after the completions the loop is dispatching now: one
+ * interrupt for a batch of CQEs instead of one each.
+ */
+void virtio_queue_flush_later(struct virtio_queue *q);
 /* A driver-visible change in config space. */
 void virtio_config_changed(struct virtio_dev *t);
 /* Mark the device broken (NEEDS_RESET) and say why, rate-limited. */

@@ -149,23 +149,30 @@ static void shed_one(struct api_server *s)
 	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
+/*
+ * Accept until the backlog is empty: the loop's poll reports new arrivals,
+ * not a backlog left standing, so connections left behind would wait for
+ * the next client to come along.
+ */
 static void on_accept(void *ctx)
 {
 	struct api_server *s = ctx;
 
-	for (int i = 0; i < 64; i++) {
+	for (;;) {
 		int fd = accept4(s->sock.fd, NULL, NULL,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE) {
-				vmm_log(s->vmm, API_LOG_ERROR, "api",
-					"out of file descriptors: dropping a "
-					"connection");
-				shed_one(s);
-			}
-			return;
+		if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
+			continue;
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE) &&
+		    s->spare_fd >= 0) {
+			vmm_log(s->vmm, API_LOG_ERROR, "api", "out of file "
+				"descriptors: dropping a connection");
+			shed_one(s);
+			continue;
 		}
+		if (fd < 0)
+			return;
 		api_server_add_fd(s, fd);
 	}
 }

@@ -88,7 +88,7 @@ int api_socket_listen(const char *path, struct api_socket *out,
 		close(fd);
 		return ret;
 	}
-	if (listen(fd, 128) < 0 || fstat(fd, &st) < 0 || lstat(path, &st) < 0) {
+	if (listen(fd, 1024) < 0 || lstat(path, &st) < 0) {
 		ret = mvm_fail(err, -errno, "api socket %s: %s", path,
 			       strerror(errno));
 		unlink(path);

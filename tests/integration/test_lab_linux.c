@@ -40,13 +40,11 @@ static const char *env_or_fail(const char *name)
 	return v;
 }
 
-/* Where the PRE_ALL hook leaves the lab's log; the tests read it back. */
-static void log_path(char *buf, size_t len)
-{
-	const char *b = getenv("MVM_BUILD_DIR");
-
-	snprintf(buf, len, "%s/lab/test_lab_linux.log", b ? b : ".");
-}
+/*
+ * The PRE_ALL hook writes the lab's log to a file of its own (test runs
+ * may overlap) and names it in MVM_LAB_LOG, which the tests inherit.
+ */
+#define LOG_ENV "MVM_LAB_LOG"
 
 /*
  * Run lab-run, copying its output (the lab console, then its own status
@@ -59,20 +57,23 @@ ReportHook(PRE_ALL)(struct criterion_test_set *set)
 	const char *build = env_or_fail("MVM_BUILD_DIR");
 	const char *lab_run = env_or_fail("MVM_LAB_RUN");
 	const char *script = env_or_fail("MVM_LAB_SCRIPT");
-	char path[4096], dir[4096], buf[4096];
-	int pipefd[2], status = -1;
+	char dir[4096], path[4096 + 64], buf[4096];
+	int pipefd[2], status = -1, fd;
 	FILE *log;
 	pid_t pid;
 	ssize_t n;
 
 	(void)set;
-	log_path(path, sizeof(path));
 	snprintf(dir, sizeof(dir), "%s/lab", build ? build : ".");
 	if (build)
 		mkdir(build, 0755);
 	mkdir(dir, 0755);
-	log = fopen(path, "w");
-	if (!log) {
+	snprintf(path, sizeof(path), "%s/test_lab_linux.XXXXXX", dir);
+	fd = mkstemp(path);
+	log = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (log)
+		setenv(LOG_ENV, path, 1);
+	else {
 		fprintf(stderr, "test_lab_linux: cannot write %s: %s\n", path,
 			strerror(errno));
 		return;
@@ -103,8 +104,11 @@ ReportHook(PRE_ALL)(struct criterion_test_set *set)
 				continue;
 			break;
 		}
+		/* Flushed as it comes: a slow lab is watched while it runs. */
 		fwrite(buf, 1, (size_t)n, stdout);
+		fflush(stdout);
 		fwrite(buf, 1, (size_t)n, log);
+		fflush(log);
 	}
 	close(pipefd[0]);
 	fflush(stdout);
@@ -115,15 +119,26 @@ ReportHook(PRE_ALL)(struct criterion_test_set *set)
 	fclose(log);
 }
 
+/* The log was copied to stdout, which meson keeps. */
+ReportHook(POST_ALL)(struct criterion_global_stats *stats)
+{
+	const char *path = getenv(LOG_ENV);
+
+	(void)stats;
+	if (path)
+		unlink(path);
+}
+
 /* The whole log, NUL-terminated (caller frees), or NULL. */
 static char *read_log(void)
 {
-	char path[4096];
+	const char *path = getenv(LOG_ENV);
 	char *data = NULL;
 	size_t len = 0, cap = 0;
 	FILE *f;
 
-	log_path(path, sizeof(path));
+	if (!path)
+		return NULL;
 	f = fopen(path, "r");
 	if (!f)
 		return NULL;

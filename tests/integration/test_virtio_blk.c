@@ -120,6 +120,40 @@ Test(virtio_blk, without_event_idx_and_indirect)
 	write_and_check(",cache=writeback", "1", "event_idx=0 indirect=0");
 }
 
+Test(virtio_blk, block_device_backend)
+{
+	size_t size = SECTORS * 512;
+	char *path = image("blk-dev", false, size), cmd[512], dev[64] = "";
+	char disk[128];
+	struct mvm_result r;
+	FILE *p;
+	uint8_t *b;
+
+	snprintf(cmd, sizeof(cmd), "losetup -f --show %s 2>/dev/null", path);
+	p = geteuid() == 0 ? popen(cmd, "r") : NULL;
+	if (!p || !fgets(dev, sizeof(dev), p) || strncmp(dev, "/dev/", 5)) {
+		if (p)
+			pclose(p);
+		unlink(path);
+		cr_skip_test("needs root and a free loop device");
+	}
+	pclose(p);
+	dev[strcspn(dev, "\n")] = 0;
+	snprintf(disk, sizeof(disk), "path=%s,id=vda0,cache=none", dev);
+	r = run(disk, "test=blk sectors=2048 queues=1 id=vda0 sector=4", "1");
+	snprintf(cmd, sizeof(cmd), "losetup -d %s", dev);
+	cr_assert_eq(system(cmd), 0);
+	assert_all_ok(&r);
+	b = slurp(path, size);
+	for (unsigned i = 0; i < NSECT * 512; i++)
+		cr_assert_eq(b[MARK_SECTOR * 512 + i],
+			     pattern(MARK_SECTOR + i / 512, i % 512));
+	free(b);
+	unlink(path);
+	free(path);
+	mvm_result_free(&r);
+}
+
 Test(virtio_blk, readonly_refuses_writes)
 {
 	size_t size = SECTORS * 512;

@@ -222,6 +222,17 @@ Test(virtio_net, without_mrg_rxbuf_event_idx_indirect)
 	mvm_result_free(&r);
 }
 
+Test(virtio_net, with_checksum_and_segmentation_offloads)
+{
+	struct responder rp;
+	struct mvm_result r = run_net("tap=" TAP, "test=net offload=1", &rp);
+
+	assert_all_ok(&r);
+	cr_assert(strstr(r.out, "PASS net offloads offered"), "%s", r.out);
+	cr_assert_eq(rp.pings, 3);
+	mvm_result_free(&r);
+}
+
 static void mac_of(const char *id, char *out, size_t size)
 {
 	struct responder rp;

@@ -130,6 +130,9 @@ MVM_TEST_STATE_ROUNDTRIP=6 mvm run --kernel /lab/guest/vmlinuz \
 	--api-sock "$sock" <"$w/l2in" >"$w/l2.log" 2>"$w/mvm.err" &
 mvm_pid=$!
 tell_l2() { echo "$1" >&3; }
+# L2's console, live, for whoever reads the lab's log.
+tail -f "$w/l2.log" 2>/dev/null | sed -u 's/^/  L2| /' &
+tail_pid=$!
 
 if wait_for "$w/l2.log" "L2-WAIT idle" 180; then
 	echo "FACT l2_ready_s=$(since "$t_l2")"
@@ -245,6 +248,7 @@ done
 kill "$mvm_pid" 2>/dev/null
 wait "$mvm_pid"
 rc=$?
+kill "$tail_pid" 2>/dev/null
 check "L2 powered off; mvm exited 0" test "$rc" = 0
 check "L2's script ended cleanly" grep -q 'MVM-GUEST-EXIT=0' "$w/l2.log"
 exec 3>&-

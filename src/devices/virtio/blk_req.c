@@ -48,7 +48,7 @@ static void finish(struct blk_req *r, uint8_t status)
 {
 	*r->status = status;
 	virtio_queue_complete(r->q, r->head, r->used_len);
-	virtio_queue_flush(r->q);
+	virtio_queue_flush_later(r->q);
 	free(r);
 }
 
@@ -228,6 +228,18 @@ static void start_rw(struct blk *b, struct virtio_queue *q,
 	int n;
 
 	if (type == T_OUT && b->file.readonly) {
+		answer(q, c->head, status, S_IOERR, 1);
+		return;
+	}
+	/*
+	 * Data on the wrong side (a read into readable buffers, a write
+	 * from writable ones) is a broken request, not an empty one.
+	 */
+	if ((type == T_IN && c->out_len != HDR_LEN) ||
+	    (type == T_OUT && c->in_len != 1)) {
+		virtio_log(b->t, "queue %u: %s data in %s buffers; failed",
+			   q->index, type == T_IN ? "read" : "write",
+			   type == T_IN ? "readable" : "writable");
 		answer(q, c->head, status, S_IOERR, 1);
 		return;
 	}

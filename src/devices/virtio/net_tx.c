@@ -131,5 +131,5 @@ static void tx_done(struct loop_op *op, int res, unsigned flags)
 	if (was_full)
 		net_tx_kick(n);
 	else
-		virtio_queue_flush(q);
+		virtio_queue_flush_later(q);
 }

@@ -56,8 +56,16 @@ static void rng_queue_notify(void *dev, struct virtio_queue *q)
 
 	do {
 		virtio_queue_notify_disable(q);
-		while (virtio_queue_pop(q, &c, r->iov, VIRTQ_MAX_SEGS) > 0)
+		while (virtio_queue_pop(q, &c, r->iov, VIRTQ_MAX_SEGS) > 0) {
+			/* The device only writes: a readable buffer is wrong. */
+			if (c.nr_out) {
+				virtio_log(r->t, "queue 0: request with a "
+					   "readable buffer; failed");
+				virtio_queue_complete(q, c.head, 0);
+				continue;
+			}
 			virtio_queue_complete(q, c.head, fill(r, &c));
+		}
 	} while (virtio_queue_notify_enable(q));
 	virtio_queue_flush(q);
 }

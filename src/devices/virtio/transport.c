@@ -9,6 +9,7 @@
  * none of its I/O into guest memory is still in flight.
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -313,6 +314,42 @@ void virtio_queue_flush(struct virtio_queue *q)
 	raise_irq(q->t, vector, ISR_QUEUE);
 }
 
+static void flush_done(struct loop_op *op, int res, unsigned flags)
+{
+	struct virtio_dev *t = (struct virtio_dev *)((char *)op -
+		offsetof(struct virtio_dev, flush_op));
+
+	(void)res;
+	(void)flags;
+	t->flush_armed = false;
+	for (unsigned i = 0; i < t->info.nr_queues; i++)
+		virtio_queue_flush(&t->queues[i]);
+	if (t->destroying)
+		loop_stop(t->vm->loop);
+}
+
+void virtio_queue_flush_later(struct virtio_queue *q)
+{
+	struct virtio_dev *t = q->t;
+	struct io_uring_sqe *sqe;
+
+	if (t->flush_armed)
+		return;
+	/*
+	 * A NOP submitted now completes after the CQEs being dispatched,
+	 * so everything they completed shares one interrupt.
+	 */
+	sqe = loop_sqe(t->vm->loop);
+	if (!sqe) {
+		virtio_queue_flush(q);
+		return;
+	}
+	io_uring_prep_nop(sqe);
+	t->flush_op.done = flush_done;
+	loop_prep(t->vm->loop, sqe, &t->flush_op);
+	t->flush_armed = true;
+}
+
 int transport_init(struct virtio_dev *t, struct mvm_err *err)
 {
 	struct loop *l = t->vm->loop;
@@ -384,7 +421,7 @@ void virtio_pci_destroy(struct virtio_dev *t)
 	t->destroying = true;
 	if (!t->resetting)
 		start_reset(t);
-	while (!t->quiesced)
+	while (!t->quiesced || t->flush_armed)
 		if (loop_run(vm->loop) < 0)
 			break;
 	if (t->log_suppressed)

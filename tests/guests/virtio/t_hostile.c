@@ -78,6 +78,26 @@ static void loop(void)
 	good_request("hostile loop: device still works");
 }
 
+/* A read whose data buffer the device may not write. */
+static void wrong_direction(void)
+{
+	static uint8_t hdr[16];
+	volatile uint8_t *status = buf + 1024;
+	struct vbuf b[3] = {
+		{ (uintptr_t)hdr, 16, false },
+		{ (uintptr_t)buf, 512, false }, /* should be writable */
+		{ (uintptr_t)status, 1, true },
+	};
+	int used;
+
+	memset(hdr, 0, sizeof(hdr)); /* T_IN, sector 0 */
+	*status = 0xee;
+	used = vq_call(&d.q[0], b, 3);
+	check("hostile read into a readable buffer", used == 1 &&
+	      *status == 1, "used %d status %u", used, *status);
+	good_request("hostile wrong direction: device still works");
+}
+
 static void long_chain(void)
 {
 	struct vq *q = &d.q[0];
@@ -120,6 +140,29 @@ static void recover(const char *name)
 {
 	if (blk_setup(&d, feats, 0))
 		good_request(name);
+}
+
+/* Requests still in flight when the driver resets the device. */
+static void reset_in_flight(void)
+{
+	static uint8_t hdr[8][16];
+	uint8_t *data = palloc_pages(8), *status = palloc_page();
+	struct vq *q = &d.q[0];
+
+	for (unsigned i = 0; i < 8; i++) {
+		struct vbuf b[3] = {
+			{ (uintptr_t)hdr[i], 16, false },
+			{ (uintptr_t)(data + 4096 * i), 4096, true },
+			{ (uintptr_t)(status + i), 1, true },
+		};
+
+		memset(hdr[i], 0, 16); /* T_IN, sector 0 */
+		vq_kick(q, vq_add(q, b, 3));
+	}
+	vdev_reset(&d);
+	check("hostile reset in flight: reset completes", vdev_status(&d) == 0,
+	      "status 0x%x", vdev_status(&d));
+	recover("hostile reset in flight: works after reset");
 }
 
 static void ring_overrun(void)
@@ -181,6 +224,8 @@ void test_hostile(const struct bootinfo *bi)
 	out_of_range();
 	loop();
 	long_chain();
+	wrong_direction();
+	reset_in_flight();
 	ring_overrun();
 	bad_head();
 	bad_qsize();

@@ -12,6 +12,12 @@
 #include "../lib/string.h"
 #include "tests.h"
 
+#define NET_F_CSUM 0
+#define NET_F_GUEST_CSUM 1
+#define NET_F_GUEST_TSO4 7
+#define NET_F_GUEST_TSO6 8
+#define NET_F_HOST_TSO4 11
+#define NET_F_HOST_TSO6 12
 #define NET_F_MAC 5
 #define NET_F_MRG_RXBUF 15
 #define NET_F_STATUS 16
@@ -21,6 +27,7 @@
 #define TXQ 1
 #define MSIX_BASE 0x50
 #define NRX 16
+#define NRX_GSO 64 /* with GUEST_TSO: room for a 64 KiB frame */
 #define RX_BUF 2048
 #define PINGS 3
 
@@ -111,19 +118,28 @@ void test_net(const struct bootinfo *bi)
 {
 	uint64_t want = ring_features(bi) | VBIT(NET_F_MAC) |
 			VBIT(NET_F_STATUS);
-	uint8_t *pool = palloc_pages(NRX * RX_BUF / PAGE_SIZE);
+	bool offload = cmdline_u64_or(bi->cmdline, "offload", 0);
+	int nrx = offload ? NRX_GSO : NRX;
+	uint8_t *pool = palloc_pages((unsigned)nrx * RX_BUF / PAGE_SIZE);
 	static const uint8_t foreign[6] = { 2, 0, 0, 0, 0, 0x99 };
 	char msg[64], got[64];
 	int pongs = 0;
 
 	if (cmdline_u64_or(bi->cmdline, "mrg", 1))
 		want |= VBIT(NET_F_MRG_RXBUF);
+	if (offload)
+		want |= VBIT(NET_F_CSUM) | VBIT(NET_F_GUEST_CSUM) |
+			VBIT(NET_F_GUEST_TSO4) | VBIT(NET_F_GUEST_TSO6) |
+			VBIT(NET_F_HOST_TSO4) | VBIT(NET_F_HOST_TSO6);
 	tx_buf = palloc_page();
 	if (!vdev_open(&d, VIRTIO_ID_NET, 0) || !vdev_negotiate(&d, want)) {
 		fail("net open", "no virtio-net device or features refused");
 		return;
 	}
 	mrg = d.features & VBIT(NET_F_MRG_RXBUF);
+	if (offload)
+		check("net offloads offered", (d.features & want) == want,
+		      "features 0x%llx", (unsigned long long)d.features);
 	vdev_msix(&d, MSIX_BASE);
 	if (!vdev_queue(&d, RXQ, 0, 0) || !vdev_queue(&d, TXQ, 0, 1)) {
 		fail("net queues", "cannot set up");
@@ -132,7 +148,7 @@ void test_net(const struct bootinfo *bi)
 	for (int i = 0; i < 6; i++)
 		mac[i] = vdev_cfg8(&d, (unsigned)i);
 	check_mac(bi);
-	for (int i = 0; i < NRX; i++)
+	for (int i = 0; i < nrx; i++)
 		post_rx(pool + i * RX_BUF);
 	vdev_driver_ok(&d);
 
@@ -158,4 +174,8 @@ void test_net(const struct bootinfo *bi)
 	}
 	check("net done", send(mac, "mvm-done") &&
 	      recv("mvm-done-ack", got, sizeof(got)), "no mvm-done-ack");
+	/* A receive is always pending on the backend: reset must end it. */
+	vdev_reset(&d);
+	check("net reset with a receive pending", vdev_status(&d) == 0,
+	      "status 0x%x", vdev_status(&d));
 }
