@@ -79,6 +79,9 @@ int api_spawn(struct api_proc *p, const char *const *extra)
 		return -1;
 	p->pid = fork();
 	if (p->pid == 0) {
+		/* Freed memory scribbled on would make RSS useless as a
+		 * measure of what mvm keeps. */
+		unsetenv("MALLOC_PERTURB_");
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		dup2(err[1], 2);

@@ -20,7 +20,7 @@
 
 #define QUEUE_SIZE 256
 #define SEG_MAX (QUEUE_SIZE - 2) /* data segments: header, status aside */
-#define MAX_QUEUES 16
+#define MAX_QUEUES BLK_MAX_QUEUES
 #define MAX_DISCARD_SECTORS (1u << 22) /* 2 GiB per request */
 #define CONFIG_SIZE 60
 
@@ -95,16 +95,20 @@ static uint64_t features(const struct blk *b, uint16_t queues)
 	return f;
 }
 
-static void blk_queue_notify(void *dev, struct virtio_queue *q)
+void blk_queue_notify(void *dev, struct virtio_queue *q)
 {
 	struct blk *b = dev;
+	unsigned *busy = &b->q_inflight[q->index];
 	struct virtq_chain c;
 
 	do {
 		virtio_queue_notify_disable(q);
-		while (!b->stopping &&
+		while (!b->stopping && *busy < q->vq.size &&
 		       virtio_queue_pop(q, &c, b->iov, VIRTQ_MAX_SEGS) > 0)
 			blk_req_start(b, q, &c, b->iov);
+		/* At the cap, completions call back here: no kick needed. */
+		if (*busy >= q->vq.size)
+			break;
 	} while (!b->stopping && virtio_queue_notify_enable(q));
 	virtio_queue_flush(q);
 }
@@ -137,6 +141,7 @@ void blk_maybe_reset_done(struct blk *b)
 {
 	if (b->stopping && b->inflight == 0) {
 		b->stopping = false;
+		memset(b->q_inflight, 0, sizeof(b->q_inflight));
 		virtio_reset_done(b->t);
 	}
 }

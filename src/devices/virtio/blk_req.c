@@ -46,10 +46,17 @@ struct blk_req {
 
 static void finish(struct blk_req *r, uint8_t status)
 {
+	struct virtio_queue *q = r->q;
+	struct blk *b = r->b;
+	bool was_full = b->q_inflight[q->index]-- >= q->vq.size;
+
 	*r->status = status;
-	virtio_queue_complete(r->q, r->head, r->used_len);
-	virtio_queue_flush_later(r->q);
+	virtio_queue_complete(q, r->head, r->used_len);
 	free(r);
+	if (was_full)
+		blk_queue_notify(b, q); /* it stopped taking at the cap */
+	else
+		virtio_queue_flush_later(q);
 }
 
 /* Complete a request that never reached the kernel. */
@@ -91,6 +98,13 @@ static void submit(struct blk_req *r)
 	r->op.done = req_done;
 	loop_prep(b->vm->loop, sqe, &r->op);
 	b->inflight++;
+}
+
+/* The first submission of a request: it counts against its queue. */
+static void start(struct blk_req *r)
+{
+	r->b->q_inflight[r->q->index]++;
+	submit(r);
 }
 
 /* Drop n transferred bytes from the front of the iovecs. */
@@ -268,7 +282,7 @@ static void start_rw(struct blk *b, struct virtio_queue *q,
 	r->used_len = used;
 	if (b->file.direct && !aligned(r->iov, r->niov))
 		r->fd = b->file.fd_buffered;
-	submit(r);
+	start(r);
 }
 
 static void start_falloc(struct blk *b, struct virtio_queue *q,
@@ -313,7 +327,7 @@ static void start_falloc(struct blk *b, struct virtio_queue *q,
 		r->mode = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
 	else
 		r->mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
-	submit(r);
+	start(r);
 }
 
 static void get_id(struct blk *b, struct virtio_queue *q,
@@ -360,7 +374,7 @@ void blk_req_start(struct blk *b, struct virtio_queue *q,
 			break;
 		}
 		r->used_len = 1;
-		submit(r);
+		start(r);
 		break;
 	}
 	case T_GET_ID:

@@ -9,6 +9,7 @@
 
 #define BLK_SECTOR 512
 #define BLK_CONFIG_MAX 64
+#define BLK_MAX_QUEUES 16
 
 struct blk {
 	struct vm *vm;
@@ -17,6 +18,11 @@ struct blk {
 	struct blk_file file;
 	uint8_t config[BLK_CONFIG_MAX];
 	unsigned inflight; /* requests whose CQE has not come yet */
+	/*
+	 * Per queue. A driver may re-offer a head before it completes, so
+	 * only this cap (the queue size) bounds what one guest keeps busy.
+	 */
+	unsigned q_inflight[BLK_MAX_QUEUES];
 	bool stopping;     /* reset asked: start nothing, finish nothing */
 	struct iovec iov[VIRTQ_MAX_SEGS]; /* scratch for popping */
 };
@@ -26,6 +32,8 @@ void blk_req_start(struct blk *b, struct virtio_queue *q,
 		   const struct virtq_chain *c, const struct iovec *iov);
 /* After a reset request: report done once nothing is in flight. */
 void blk_maybe_reset_done(struct blk *b);
+/* Take and start what the driver made available on q. */
+void blk_queue_notify(void *dev, struct virtio_queue *q);
 
 int blk_create(struct vm *vm, const struct disk_config *cfg,
 	       struct mvm_err *err);
