@@ -47,8 +47,8 @@ if [ "$stock" = yes ]; then
 fi
 
 echo "make run: this host's KVM cannot run stock Linux kernels ($reason);" \
-	"booting the same guest with mvm inside the lab (QEMU TCG with a real" \
-	"KVM, ~30 s to a shell; Ctrl-A x quits)" >&2
+	"booting the same guest with mvm inside the lab instead (QEMU TCG with" \
+	"a real KVM, so slower; Ctrl-A x quits)" >&2
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -55,6 +55,7 @@ struct spec_drive {
 	bool is_read_only;
 	char *partuuid;        /* NULL: none */
 	bool cache_writeback;  /* "Writeback"; false: "Unsafe" */
+	bool direct;           /* O_DIRECT (the CLI's cache=none) */
 	bool io_engine_async;  /* "Async"; false: "Sync" */
 	struct spec_limiter rate_limiter;
 };

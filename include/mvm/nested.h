@@ -322,6 +322,16 @@ int nested_facts_json(const struct vm_nested_facts *f,
 		      struct json_object **out, struct mvm_err *err);
 
 /*
+ * The START policy for a VM about to boot, from its config alone (nesting,
+ * NICs and their mac_spoofing): the verdict, whose warning mvm prints on
+ * stderr when the VM starts. Pure.
+ */
+struct vm_config;
+struct policy_verdict;
+void nested_start_policy(const struct vm_config *cfg,
+			 struct policy_verdict *v);
+
+/*
  * GET /vm/nested for the VMM controller: the VM's facts queried fresh when
  * one runs, else the host probe and the configured setting. *out is a new
  * reference (the handler's response body).

@@ -63,6 +63,7 @@ int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
 	s->vcpu_count = cfg->cpus;
 	s->mem_size_mib = cfg->mem_mib;
 	s->nested_virt = cfg->nested;
+	s->entropy_set = cfg->rng;
 	s->on_reboot = cfg->on_reboot;
 	s->console_in = cfg->console_in;
 	s->console_out = cfg->console_out;
@@ -74,6 +75,7 @@ int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
 		snprintf(d->id, sizeof(d->id), "%s", cfg->disks[i].id);
 		d->is_read_only = cfg->disks[i].readonly;
 		d->cache_writeback = true;
+		d->direct = cfg->disks[i].cache == DISK_CACHE_NONE;
 		s->nr_drives++;
 		ret = dup_or_null(cfg->disks[i].path, &d->path_on_host, err);
 	}
@@ -136,8 +138,9 @@ static void fill_disk(struct disk_config *d, const struct spec_drive *sd)
 	snprintf(d->id, sizeof(d->id), "%s", sd->id);
 	d->path = sd->path_on_host;
 	d->readonly = sd->is_read_only;
-	/* Unsafe and Writeback both use the page cache; mvm honours FLUSH. */
-	d->cache = DISK_CACHE_WRITEBACK;
+	/* Unsafe and Writeback both use the page cache and mvm honours
+	 * FLUSH; only the command line's cache=none bypasses it. */
+	d->cache = sd->direct ? DISK_CACHE_NONE : DISK_CACHE_WRITEBACK;
 }
 
 int spec_to_config(struct vm_spec *s, struct vm_config *cfg, int out_fd,

@@ -2,7 +2,8 @@
  * The nesting monitor: a timerfd on the VM's loop that re-runs the nesting
  * query every NESTED_MONITOR_MS and says on stderr when the guest starts
  * or stops being a hypervisor, so an operator sees the moments when the
- * policy starts and stops refusing operations.
+ * policy starts and stops refusing operations. When the VM starts, it also
+ * prints the START policy's warning (nested guests without a network).
  *
  * It also carries the state round-trip test hook: with
  * MVM_TEST_STATE_ROUNDTRIP=N in the environment, N ticks (once the guest
@@ -21,6 +22,7 @@
 
 #include "mvm/err.h"
 #include "mvm/nested.h"
+#include "mvm/policy.h"
 #include "mvm/vcpu.h"
 #include "mvm/vcpu_state.h"
 #include "mvm/vm.h"
@@ -119,6 +121,19 @@ static unsigned roundtrips_wanted(void)
 	return (unsigned)n;
 }
 
+void nested_start_policy(const struct vm_config *cfg,
+			 struct policy_verdict *v)
+{
+	struct policy_facts f = {
+		.nested_exposed = cfg->nested,
+		.nics = cfg->nr_nets,
+	};
+
+	for (unsigned i = 0; i < cfg->nr_nets; i++)
+		f.nics_mac_spoofing += cfg->nets[i].mac_spoofing;
+	policy_check(POLICY_OP_START, &f, v);
+}
+
 int vm_nested_monitor_start(struct vm *vm, struct mvm_err *err)
 {
 	struct itimerspec its = {
@@ -127,8 +142,13 @@ int vm_nested_monitor_start(struct vm *vm, struct mvm_err *err)
 	};
 	struct nested_monitor *m;
 	unsigned trips = roundtrips_wanted();
+	struct policy_verdict v;
 	int ret;
 
+	/* Whoever started the VM hears what will not work (the API logs it). */
+	nested_start_policy(&vm->cfg, &v);
+	if (v.warning)
+		fprintf(stderr, "mvm: %s\n", v.reason);
 	if (!vm->cfg.nested && !trips)
 		return 0;
 	m = calloc(1, sizeof(*m));

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mvm/cli.h"
+#include "mvm/cli_devices.h"
 #include "mvm/err.h"
 #include "mvm/run.h"
 #include "mvm/vmm.h"
@@ -62,8 +63,12 @@ int run_main(int argc, char **argv)
 	if (!ret)
 		ret = vm_check_config(&cfg, &err);
 	if (ret) {
+		cli_free_devices(&cfg);
 		fprintf(stderr, "mvm: %s\n", err.msg);
 		return MVM_EXIT_START_FAILED;
 	}
-	return run_with_api(&cfg, api.api_sock);
+	/* The spec takes copies of everything: the CLI's strings go now. */
+	ret = run_with_api(&cfg, api.api_sock);
+	cli_free_devices(&cfg);
+	return ret;
 }

@@ -31,6 +31,9 @@
 #define KVM_TSS_ADDR 0xfffbd000UL
 #define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
 
+#define MVM_MAX_MEM_MIB \
+	((LAYOUT_PCI_MMIO64 - (MEM_HOLE_END - MEM_HOLE_START)) >> 20)
+
 /* mvm's MADT uses xAPIC entries, whose APIC IDs are 8 bits (255 = all). */
 #define MVM_MAX_XAPIC_CPUS 254
 
@@ -88,6 +91,12 @@ int vm_check_config(const struct vm_config *cfg, struct mvm_err *err)
 				"this host has (%llu MiB)",
 				(unsigned long long)cfg->mem_mib,
 				(unsigned long long)host_mib);
+	/* RAM above 4 GiB must end below the 64-bit PCI window. */
+	if (cfg->mem_mib > MVM_MAX_MEM_MIB)
+		return mvm_fail(err, -EINVAL, "memory: %llu MiB is more than "
+				"mvm supports (%llu MiB)",
+				(unsigned long long)cfg->mem_mib,
+				(unsigned long long)MVM_MAX_MEM_MIB);
 	if (cfg->cpus == 0)
 		return mvm_fail(err, -EINVAL, "cpus: 0 is not a valid vCPU "
 				"count");

@@ -5,7 +5,7 @@
 #   CASE-BEGIN NAME
 #   NAME| <a line of the guest console (mvm's stdout)>
 #   NAME! <a line of mvm's stderr alone>
-#   CASE-END NAME status=<mvm's exit status> seconds=<wall time>
+#   CASE-END NAME status=<mvm's exit status> seconds=<wall time> epoch=<lab clock>
 # and "LAB-LINUX-DONE" at the end. Booting the lab costs more than a case:
 # every case runs in this one script.
 G=/lab/guest
@@ -25,17 +25,17 @@ report() {
 	tr -d '\r' <"$w/$1.out" | sed "s/^/$1| /"
 	tr -d '\r' <"$w/$1.err" | sed "s/^/$1! /"
 	echo "CASE-END $1 status=$2 seconds=$(awk -v a="$3" -v b="$(now)" \
-		'BEGIN { printf "%.1f", b - a }')"
+		'BEGIN { printf "%.1f", b - a }') epoch=$(date +%s)"
 }
 
 # boot NAME CPUS KERNEL CMDLINE [MVM_ARGS...]: run mvm to its end (at most
-# 150 s), console to NAME.out, messages to NAME.err.
+# 300 s), console to NAME.out, messages to NAME.err.
 boot() {
 	name=$1 cpus=$2 kernel=$3 cmdline=$4
 	shift 4
 	echo "CASE-BEGIN $name"
 	start=$(now)
-	timeout 150 mvm run --kernel "$kernel" --initrd "$G/initrd.cpio.gz" \
+	timeout 300 mvm run --kernel "$kernel" --initrd "$G/initrd.cpio.gz" \
 		--cmdline "$cmdline" --cpus "$cpus" --memory 512 "$@" \
 		</dev/null >"$w/$name.out" 2>"$w/$name.err"
 	report "$name" $? "$start"
@@ -60,7 +60,7 @@ mvm run --kernel "$G/vmlinuz" --initrd "$G/initrd.cpio.gz" \
 	--on-reboot restart </dev/null >"$w/$name.out" 2>"$w/$name.err" &
 pid=$!
 i=0
-while [ "$i" -lt 150 ] && kill -0 "$pid" 2>/dev/null; do
+while [ "$i" -lt 300 ] && kill -0 "$pid" 2>/dev/null; do
 	[ "$(grep -c MVM-GUEST-READY "$w/$name.out")" -lt 2 ] || break
 	sleep 1
 	i=$((i + 1))

@@ -22,9 +22,9 @@ mvm run --kernel /l2/mb_action --cmdline action=spin --memory 16 \
 	</dev/null >/tmp/l3.log 2>&1 &
 pid=$!
 i=0
-# A tiny kernel three levels down, on TCG: allow it two minutes.
+# A tiny kernel three levels down, on TCG: allow it ten minutes.
 while ! grep -q spinning /tmp/l3.log && kill -0 "$pid" 2>/dev/null &&
-	[ "$i" -lt 1200 ]; do
+	[ "$i" -lt 6000 ]; do
 	sleep 0.1
 	i=$((i + 1))
 done

@@ -29,6 +29,9 @@ now() {
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 t0=$(now)
 w=$(mktemp -d)
+# Steps wait this long at most; lab-run's --timeout is the real budget, but
+# a step that fails early still lets the rest report.
+step=600
 sock=$w/api.sock
 
 api() { uds-http "$sock" "$@" 2>&1; }
@@ -40,24 +43,35 @@ field() {
 # op POLICY_JSON OP: that operation's object.
 op() { printf '%s\n' "$1" | tr '{' '\n' | grep "\"op\":\"$2\""; }
 has() { printf '%s\n' "$1" | grep -q -- "$2"; }
-# wait_for FILE TEXT SECONDS: until FILE holds TEXT.
+# deadline SECONDS: the uptime SECONDS from now; past DEADLINE: is it over?
+deadline() { awk -v n="$(now)" -v s="$1" 'BEGIN { printf "%.1f", n + s }'; }
+past() { awk -v n="$(now)" -v d="$1" 'BEGIN { exit !(n > d) }'; }
+mvm_pid=
+# wait_for FILE TEXT SECONDS: until FILE holds TEXT (or the outer mvm, once
+# started, has ended and it never will).
 wait_for() {
-	i=0
+	d=$(deadline "$3")
 	while ! grep -q -- "$2" "$1" 2>/dev/null; do
-		[ "$i" -lt "$(($3 * 10))" ] || return 1
-		sleep 0.1
-		i=$((i + 1))
+		if past "$d"; then
+			echo "  (waited ${3}s for '$2' in vain)"
+			return 1
+		fi
+		if [ -n "$mvm_pid" ] && ! kill -0 "$mvm_pid" 2>/dev/null; then
+			grep -q -- "$2" "$1" 2>/dev/null && return 0
+			echo "  (mvm ended while waiting for '$2')"
+			return 1
+		fi
+		sleep 0.2
 	done
 }
 # nested_until KEY VALUE SECONDS: poll GET /vm/nested until KEY is VALUE.
 nested_until() {
-	i=0
+	d=$(deadline "$3")
 	while :; do
 		nested=$(api GET /vm/nested)
 		[ "$(field "$nested" "$1")" != "$2" ] || return 0
-		[ "$i" -lt "$(($3 * 5))" ] || return 1
+		past "$d" && return 1
 		sleep 0.2
-		i=$((i + 1))
 	done
 }
 
@@ -131,10 +145,11 @@ MVM_TEST_STATE_ROUNDTRIP=6 mvm run --kernel /lab/guest/vmlinuz \
 mvm_pid=$!
 tell_l2() { echo "$1" >&3; }
 # L2's console, live, for whoever reads the lab's log.
-tail -f "$w/l2.log" 2>/dev/null | sed -u 's/^/  L2| /' &
+tail -f "$w/l2.log" 2>/dev/null |
+	while IFS= read -r line; do echo "  L2| $line"; done &
 tail_pid=$!
 
-if wait_for "$w/l2.log" "L2-WAIT idle" 180; then
+if wait_for "$w/l2.log" "L2-WAIT idle" "$step"; then
 	echo "FACT l2_ready_s=$(since "$t_l2")"
 	grep '^L2: ' "$w/l2.log" | sed 's/^/  /'
 	nested=$(api GET /vm/nested)
@@ -158,7 +173,7 @@ else
 	cat "$w/l2.log" "$w/mvm.err"
 fi
 
-if wait_for "$w/l2.log" "L2-WAIT l3-running" 240; then
+if wait_for "$w/l2.log" "L2-WAIT l3-running" "$step"; then
 	echo "FACT l3_running_s=$(since "$t_l2")"
 	grep '^L2: l3=' "$w/l2.log" | sed 's/^/  /'
 	check "L3 (a tiny kernel under L2's mvm) runs" \
@@ -189,11 +204,10 @@ if wait_for "$w/l2.log" "L2-WAIT l3-running" 240; then
 		grep -q 'mvm: nested: L1 hypervisor active (svm)' "$w/mvm.err"
 	wait_for "$w/mvm.err" "vcpu 0 state round trip" 30
 	# Six ticks of the test hook, half a second apart.
-	i=0
+	d=$(deadline 60)
 	while [ "$(grep -c 'state round trip' "$w/mvm.err")" -lt 6 ] &&
-		[ "$i" -lt 300 ]; do
-		sleep 0.1
-		i=$((i + 1))
+		! past "$d"; do
+		sleep 0.2
 	done
 	grep 'mvm: test: ' "$w/mvm.err" | sed 's/^/  /'
 	check "vCPU state round trips: 6, none failed" \
@@ -211,7 +225,7 @@ else
 	tail -n 40 "$w/l2.log"
 fi
 
-if wait_for "$w/l2.log" "L2-WAIT l3-stopped" 120; then
+if wait_for "$w/l2.log" "L2-WAIT l3-stopped" "$step"; then
 	grep -e '^L2: l3-exit' -e '^L3|' "$w/l2.log" | sed 's/^/  /'
 	check "L3 kept running through the round trips (still spinning, then killed)" \
 		grep -q '^L2: l3-exit=143' "$w/l2.log"
@@ -233,17 +247,16 @@ if wait_for "$w/l2.log" "L2-WAIT l3-stopped" 120; then
 		grep -q 'mvm: nested: L1 hypervisor inactive' "$w/mvm.err"
 	tell_l2 go
 fi
-if wait_for "$w/l2.log" "L2-WAIT rmmod" 60; then
+if wait_for "$w/l2.log" "L2-WAIT rmmod" "$step"; then
 	grep '^L2: rmmod' "$w/l2.log" | sed 's/^/  /'
 	nested=$(api GET /vm/nested)
 	check "after rmmod kvm_amd: l1_hypervisor_active false" \
 		test "$(field "$nested" l1_hypervisor_active)" = false
 	tell_l2 go
 fi
-i=0
-while kill -0 "$mvm_pid" 2>/dev/null && [ "$i" -lt 600 ]; do
-	sleep 0.1
-	i=$((i + 1))
+d=$(deadline 60)
+while kill -0 "$mvm_pid" 2>/dev/null && ! past "$d"; do
+	sleep 0.2
 done
 kill "$mvm_pid" 2>/dev/null
 wait "$mvm_pid"

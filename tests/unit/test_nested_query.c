@@ -13,6 +13,7 @@
 
 #include "mvm/err.h"
 #include "mvm/nested.h"
+#include "mvm/policy.h"
 #include "mvm/vm.h"
 
 ReportHook(POST_ALL)(struct criterion_global_stats *stats)
@@ -319,4 +320,33 @@ Test(nested_query, mechanism_names)
 	cr_assert_str_eq(nested_mechanism_name(HOST_VENDOR_INTEL), "vmx");
 	cr_assert_str_eq(nested_mechanism_name(HOST_VENDOR_AMD), "svm");
 	cr_assert_null(nested_mechanism_name(HOST_VENDOR_OTHER));
+}
+
+/* ---- the start-time warning ----------------------------------------- */
+
+Test(nested_query, start_policy_from_the_config)
+{
+	struct vm_config cfg;
+	struct policy_verdict v;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.nested = true;
+	cfg.nr_nets = 2;
+	nested_start_policy(&cfg, &v);
+	cr_assert(v.allowed);
+	cr_assert(v.warning);
+	cr_assert_str_eq(v.rule, "nested_no_bridged_network");
+	cr_assert_not_null(strstr(v.reason, "turn on mac_spoofing"));
+
+	cfg.nets[1].mac_spoofing = true; /* one NIC is enough */
+	nested_start_policy(&cfg, &v);
+	cr_assert_not(v.warning, "%s", v.reason);
+	cfg.nets[1].mac_spoofing = false;
+	cfg.nested = false;
+	nested_start_policy(&cfg, &v);
+	cr_assert_not(v.warning, "%s", v.reason);
+	cfg.nested = true;
+	cfg.nr_nets = 0; /* no network asked for, none missing */
+	nested_start_policy(&cfg, &v);
+	cr_assert_not(v.warning, "%s", v.reason);
 }

@@ -1,0 +1,151 @@
+/*
+ * Nested virtualization end to end, in the lab (real SVM under QEMU TCG):
+ * runs tests/lab/nested, which prints one "ok - ..." or "not ok - ..." line
+ * per check, and asserts on that output. Every check this suite relies on
+ * is named below, so a check that silently stopped running fails here.
+ *
+ * The lab needs qemu-system-x86_64 and a C compiler (and, the first time,
+ * network access to fetch the default guest's packages). Where it cannot
+ * run, the test says so plainly; with -Dlab=enabled that is a failure.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *const expected[] = {
+	"mvm host-check: this lab can nest",
+	"--nested on: the guest's CPUID shows SVM",
+	"--nested off: the guest's CPUID shows neither VMX nor SVM",
+	"mvm nested enable without --yes and no terminal: declined (1)",
+	"declined: the file is untouched",
+	"mvm nested enable --yes: done (0)",
+	"enable set nested_virt",
+	"enable turned mac_spoofing on for eth0",
+	"enable warned about 512 MiB",
+	"GET /vm/nested: exposed",
+	"GET /vm/nested: host_supported",
+	"GET /vm/nested: mechanism svm",
+	"kvm_amd loaded, no VM yet: l1_hypervisor_active false",
+	"idle: snapshot_create allowed",
+	"L3 (a tiny kernel under L2's mvm) runs",
+	"GET /vm/nested: l1_hypervisor_active while L3 runs",
+	"GET /vm/nested: l2_running seen while L3 spins",
+	"GET /vm/policy: snapshot_create refused while L2 hosts L3",
+	"GET /vm/policy: memory_resize refused while L2 hosts L3",
+	"GET /vm/policy: checkpoint_apply refused while L2 hosts L3",
+	"GET /vm/policy: live_migration refused while L2 hosts L3",
+	"GET /vm/policy: snapshot_load refused while L2 hosts L3",
+	"GET /vm/policy: dynamic_memory refused while L2 hosts L3",
+	"GET /vm/policy: snapshot_create names rule and reason",
+	"GET /vm/policy: live_migration names rule and reason",
+	"PATCH machine-config nested_virt after boot: 400",
+	"... with the policy's reason",
+	"mvm logged: L1 hypervisor active (svm)",
+	"vCPU state round trips: 6, none failed",
+	"round trips carried nested state (4224 bytes)",
+	"a round trip caught L3 running (guest mode)",
+	"every round trip: identical after restore",
+	"L3 kept running through the round trips (still spinning, then "
+	"killed)",
+	"GET /vm/nested: l1_hypervisor_active clears once L3 exits",
+	"GET /vm/nested: since moved",
+	"GET /vm/policy: snapshot_create allowed again",
+	"GET /vm/policy: memory_resize allowed again",
+	"GET /vm/policy: checkpoint_apply allowed again",
+	"GET /vm/policy: live_migration allowed again",
+	"mvm logged: L1 hypervisor inactive",
+	"after rmmod kvm_amd: l1_hypervisor_active false",
+	"L2 powered off; mvm exited 0",
+	"L2's script ended cleanly",
+	"--nested off: L2 boots and powers off",
+	"--nested off: L2's CPUs have no svm",
+	"--nested off: kvm_amd refuses to load in L2",
+	"--nested off: no /dev/kvm in L2",
+};
+
+static bool have(const char *prog)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", prog);
+	return system(cmd) == 0;
+}
+
+/* A line of out that is exactly "ok - <desc>". */
+static bool ok_line(const char *out, const char *desc)
+{
+	size_t n = strlen(desc);
+
+	for (const char *p = out; (p = strstr(p, "ok - ")); p++) {
+		bool line_start = p == out || p[-1] == '\n';
+
+		if (line_start && !strncmp(p + 5, desc, n) &&
+		    (p[5 + n] == '\n' || p[5 + n] == '\r' || !p[5 + n]))
+			return true;
+	}
+	return false;
+}
+
+Test(lab_nested, matryoshka, .timeout = 600)
+{
+	const char *src = getenv("MVM_SRC"), *build = getenv("MVM_BUILD");
+	const char *mvm = getenv("MVM_BIN"), *mode = getenv("MVM_LAB");
+	char cmd[4096], *out = NULL;
+	size_t len = 0, cap = 0;
+	int status;
+	FILE *p;
+
+	cr_assert(src && build && mvm, "MVM_SRC, MVM_BUILD, MVM_BIN unset");
+	if (mode && !strcmp(mode, "disabled")) {
+		fprintf(stderr, "[NOTE] lab_nested NOT RUN: the build has "
+			"-Dlab=disabled; nested virtualization on real SVM "
+			"(tests/lab/nested) went unchecked\n");
+		cr_skip_test("-Dlab=disabled");
+	}
+	if (!have("qemu-system-x86_64") || !have("cc")) {
+		fprintf(stderr, "[NOTE] lab_nested NOT RUN: the lab needs "
+			"qemu-system-x86_64 and cc on this host; nested "
+			"virtualization on real SVM (tests/lab/nested) went "
+			"unchecked\n");
+		cr_assert(!mode || strcmp(mode, "enabled"),
+			  "-Dlab=enabled, but the lab cannot run here");
+		cr_skip_test("no qemu-system-x86_64 or cc");
+	}
+	snprintf(cmd, sizeof(cmd), "'%s/tests/lab/nested' -B '%s' --mvm '%s' "
+		 "2>&1", src, build, mvm);
+	p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	for (;;) {
+		size_t n;
+
+		if (cap - len < 4096) {
+			cap = cap ? cap * 2 : 65536;
+			out = realloc(out, cap);
+			cr_assert_not_null(out);
+		}
+		n = fread(out + len, 1, cap - len - 1, p);
+		if (!n)
+			break;
+		len += n;
+	}
+	out[len] = '\0';
+	status = pclose(p);
+	/* The whole transcript, so a failure can be read in the test log. */
+	fprintf(stderr, "%s", out);
+	cr_assert_neq(WEXITSTATUS(status), 124, "the lab ran past its time "
+		      "budget (tests/lab/nested --timeout)");
+	cr_assert_neq(WEXITSTATUS(status), 125, "the lab ended without a "
+		      "status (kernel panic or QEMU failure)");
+	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++)
+		cr_expect(ok_line(out, expected[i]), "missing: ok - %s",
+			  expected[i]);
+	cr_expect_null(strstr(out, "\nnot ok - "), "a lab check failed");
+	cr_assert_not_null(strstr(out, " passed, 0 failed"), "no clean "
+			   "summary line");
+	cr_assert_eq(WEXITSTATUS(status), 0, "tests/lab/nested exited %d",
+		     WEXITSTATUS(status));
+	free(out);
+}
