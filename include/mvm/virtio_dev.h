@@ -90,6 +90,29 @@ struct virtio_dev_ops {
 	void (*destroy)(void *dev);
 };
 
+/*
+ * What a device moved, for the metrics: totals since the device was made,
+ * and the totals the metrics writer last reported, so each metrics line
+ * carries the delta. Loop thread only, like the devices and the writer.
+ */
+enum virtio_counter {
+	VIRTIO_CTR_READ_BYTES,
+	VIRTIO_CTR_WRITE_BYTES,
+	VIRTIO_CTR_READ_COUNT,
+	VIRTIO_CTR_WRITE_COUNT,
+	VIRTIO_CTR_FLUSH_COUNT,
+	VIRTIO_CTR_RX_BYTES,
+	VIRTIO_CTR_TX_BYTES,
+	VIRTIO_CTR_RX_PACKETS,
+	VIRTIO_CTR_TX_PACKETS,
+	VIRTIO_CTR_COUNT
+};
+
+struct virtio_counters {
+	uint64_t total[VIRTIO_CTR_COUNT];
+	uint64_t reported[VIRTIO_CTR_COUNT];
+};
+
 struct virtio_dev {
 	struct virtio_dev *next; /* the VM's list */
 	struct vm *vm;
@@ -124,6 +147,8 @@ struct virtio_dev {
 	struct loop_watch ctl_watch;
 	struct loop_op flush_op; /* a NOP: interrupts once per CQE batch */
 	bool flush_armed;
+
+	struct virtio_counters counters; /* loop thread */
 
 	/* Rate limit for guest-triggered messages. */
 	uint64_t log_window_ns;
@@ -187,6 +212,16 @@ void virtio_reset_done(struct virtio_dev *t);
 int virtio_create_devices(struct vm *vm, struct mvm_err *err);
 /* Quiesce and free every virtio device of the VM. */
 void virtio_destroy_devices(struct vm *vm);
+
+/*
+ * Swap the backing image of the virtio-blk device `id` (loop thread): the
+ * new image is opened, locked and validated now; it replaces the old one
+ * once the requests in flight on the old one have completed, and the driver
+ * is told of the new capacity by a config-change interrupt. On error the
+ * old medium stays. -ENOENT when no such disk exists.
+ */
+int virtio_blk_swap(struct vm *vm, const char *id, const char *path,
+		    struct mvm_err *err);
 
 /* Transport + device state as one blob; 0 when cap is too small. */
 size_t virtio_save(struct virtio_dev *t, void *buf, size_t cap);

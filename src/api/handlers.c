@@ -131,13 +131,59 @@ int h_put_boot_source(struct vmm *v, const struct api_request *q,
 	return status_of(shape_boot_source(&v->spec, q->body, "", &o, err));
 }
 
+/*
+ * Rate limiting is not implemented: a limiter that would limit (a bucket
+ * with a size) is refused when it is configured, with the reason, rather
+ * than accepted and failing InstanceStart later. Shapes are checked first,
+ * by the caller, so only well-formed limiters get here.
+ */
+static int limiter_refused(struct json_object *body, const char *key,
+			   struct mvm_err *err)
+{
+	static const char *const buckets[] = { "bandwidth", "ops" };
+	struct json_object *l, *b, *size;
+
+	if (!json_object_object_get_ex(body, key, &l) || !l)
+		return 0;
+	for (int i = 0; i < 2; i++)
+		if (json_object_object_get_ex(l, buckets[i], &b) && b &&
+		    json_object_object_get_ex(b, "size", &size) &&
+		    json_object_get_uint64(size) > 0)
+			return mvm_fail(err, -ENOTSUP, "%s.%s: rate limiting "
+					"is not supported by mvm yet (omit it, "
+					"or give size 0 for no limit)", key,
+					buckets[i]);
+	return 0;
+}
+
+/* The same refusal for a limiter already shaped (PATCH). */
+static int shaped_limiter_refused(const struct spec_limiter *l,
+				  const char *key, struct mvm_err *err)
+{
+	if (!l->set || (!l->rl.bandwidth.size && !l->rl.ops.size))
+		return 0;
+	return mvm_fail(err, -ENOTSUP, "%s: rate limiting is not supported "
+			"by mvm yet (omit it, or give size 0 for no limit)",
+			key);
+}
+
 int h_put_drive(struct vmm *v, const struct api_request *q,
 		struct api_response *r, struct mvm_err *err)
 {
 	struct shape_opts o = opts_of(v);
+	struct vm_spec scratch;
+	int ret;
 
 	(void)r;
-	return status_of(shape_drive(&v->spec, q->body, "", q->id, &o, err));
+	/* Shape into a scratch spec first: a refusal must leave no drive. */
+	spec_init(&scratch);
+	ret = shape_drive(&scratch, q->body, "", q->id, &o, err);
+	spec_free(&scratch);
+	if (!ret)
+		ret = limiter_refused(q->body, "rate_limiter", err);
+	if (!ret)
+		ret = shape_drive(&v->spec, q->body, "", q->id, &o, err);
+	return status_of(ret);
 }
 
 static struct spec_drive *drive_by_id(struct vmm *v, const char *id)
@@ -162,6 +208,11 @@ int h_patch_drive(struct vmm *v, const struct api_request *q,
 				err);
 	if (ret)
 		return status_of(ret);
+	ret = shaped_limiter_refused(&rl, "rate_limiter", err);
+	if (ret) {
+		free(path);
+		return status_of(ret);
+	}
 	d = drive_by_id(v, q->id);
 	if (path && v->have_vm)
 		ret = vm_drive_swap(&v->vm, d->id, path, err);
@@ -181,8 +232,20 @@ int h_patch_drive(struct vmm *v, const struct api_request *q,
 int h_put_net(struct vmm *v, const struct api_request *q,
 	      struct api_response *r, struct mvm_err *err)
 {
+	struct vm_spec scratch;
+	int ret;
+
 	(void)r;
-	return status_of(shape_net(&v->spec, q->body, "", q->id, err));
+	spec_init(&scratch);
+	ret = shape_net(&scratch, q->body, "", q->id, err);
+	spec_free(&scratch);
+	if (!ret)
+		ret = limiter_refused(q->body, "rx_rate_limiter", err);
+	if (!ret)
+		ret = limiter_refused(q->body, "tx_rate_limiter", err);
+	if (!ret)
+		ret = shape_net(&v->spec, q->body, "", q->id, err);
+	return status_of(ret);
 }
 
 int h_patch_net(struct vmm *v, const struct api_request *q,
@@ -193,6 +256,10 @@ int h_patch_net(struct vmm *v, const struct api_request *q,
 
 	(void)r;
 	ret = shape_net_patch(&v->spec, q->body, q->id, &rx, &tx, err);
+	if (!ret)
+		ret = shaped_limiter_refused(&rx, "rx_rate_limiter", err);
+	if (!ret)
+		ret = shaped_limiter_refused(&tx, "tx_rate_limiter", err);
 	if (ret || (!rx.set && !tx.set))
 		return status_of(ret);
 	if (v->have_vm)

@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 
 #include "mvm/err.h"
+#include "mvm/virtio_dev.h"
 #include "mvm/vmm.h"
 
 #define METRICS_PERIOD_S 60
@@ -90,28 +91,52 @@ static struct json_object *vcpu_json(struct vmm *v)
 	return o;
 }
 
-/* Until virtio-blk and virtio-net land these stay zero; the keys exist so
- * readers need no change when they do. */
-static struct json_object *block_json(void)
+/*
+ * Sum of what the VM's devices of one kind moved since the last line; the
+ * devices keep the reported totals, so a new VM starts from zero.
+ */
+static void device_deltas(struct vmm *v, uint16_t device_id,
+			  uint64_t d[VIRTIO_CTR_COUNT])
+{
+	memset(d, 0, VIRTIO_CTR_COUNT * sizeof(d[0]));
+	if (!v->have_vm)
+		return;
+	for (struct virtio_dev *t = v->vm.virtio_devs; t; t = t->next) {
+		struct virtio_counters *c = &t->counters;
+
+		if (t->info.device_id != device_id)
+			continue;
+		for (int i = 0; i < VIRTIO_CTR_COUNT; i++) {
+			d[i] += c->total[i] - c->reported[i];
+			c->reported[i] = c->total[i];
+		}
+	}
+}
+
+static struct json_object *block_json(struct vmm *v)
 {
 	struct json_object *o = json_object_new_object();
+	uint64_t d[VIRTIO_CTR_COUNT];
 
-	add_u64(o, "read_bytes", 0);
-	add_u64(o, "write_bytes", 0);
-	add_u64(o, "read_count", 0);
-	add_u64(o, "write_count", 0);
-	add_u64(o, "flush_count", 0);
+	device_deltas(v, VIRTIO_ID_BLOCK, d);
+	add_u64(o, "read_bytes", d[VIRTIO_CTR_READ_BYTES]);
+	add_u64(o, "write_bytes", d[VIRTIO_CTR_WRITE_BYTES]);
+	add_u64(o, "read_count", d[VIRTIO_CTR_READ_COUNT]);
+	add_u64(o, "write_count", d[VIRTIO_CTR_WRITE_COUNT]);
+	add_u64(o, "flush_count", d[VIRTIO_CTR_FLUSH_COUNT]);
 	return o;
 }
 
-static struct json_object *net_json(void)
+static struct json_object *net_json(struct vmm *v)
 {
 	struct json_object *o = json_object_new_object();
+	uint64_t d[VIRTIO_CTR_COUNT];
 
-	add_u64(o, "rx_bytes_count", 0);
-	add_u64(o, "tx_bytes_count", 0);
-	add_u64(o, "rx_packets_count", 0);
-	add_u64(o, "tx_packets_count", 0);
+	device_deltas(v, VIRTIO_ID_NET, d);
+	add_u64(o, "rx_bytes_count", d[VIRTIO_CTR_RX_BYTES]);
+	add_u64(o, "tx_bytes_count", d[VIRTIO_CTR_TX_BYTES]);
+	add_u64(o, "rx_packets_count", d[VIRTIO_CTR_RX_PACKETS]);
+	add_u64(o, "tx_packets_count", d[VIRTIO_CTR_TX_PACKETS]);
 	return o;
 }
 
@@ -209,8 +234,8 @@ int vmm_metrics_flush(struct vmm *v, struct mvm_err *err)
 	json_object_object_add(o, "state",
 			       json_object_new_string(vmm_state_name(v->state)));
 	json_object_object_add(o, "vcpu", vcpu_json(v));
-	json_object_object_add(o, "block", block_json());
-	json_object_object_add(o, "net", net_json());
+	json_object_object_add(o, "block", block_json(v));
+	json_object_object_add(o, "net", net_json(v));
 	api_json(v, o);
 	text = json_object_to_json_string_ext(o, API_JSON_FLAGS);
 	ret = write_all(v->metrics.fd, text, strlen(text));

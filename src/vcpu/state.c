@@ -299,6 +299,44 @@ static int restore_xsave(struct vcpu *v, const struct vcpu_state *st,
 	return 0;
 }
 
+static bool same_entry(const struct kvm_cpuid_entry2 *a,
+		       const struct kvm_cpuid_entry2 *b)
+{
+	return a->function == b->function && a->index == b->index &&
+	       a->flags == b->flags && a->eax == b->eax && a->ebx == b->ebx &&
+	       a->ecx == b->ecx && a->edx == b->edx;
+}
+
+/*
+ * KVM lets a vCPU that has run only "change" its CPUID to the same table,
+ * and its check recomputes the bits that follow CR4 (OSXSAVE) from the
+ * current CR4, which is L2's while L2 runs: the identical table is then
+ * refused. A vCPU that already has the table needs no call.
+ */
+static int restore_cpuid(struct vcpu *v, const struct vcpu_state *st,
+			 struct mvm_err *err)
+{
+	struct kvm_cpuid2 *cur;
+	bool same;
+
+	cur = calloc(1, sizeof(*cur) + VCPU_STATE_MAX_CPUID *
+					     sizeof(struct kvm_cpuid_entry2));
+	if (!cur)
+		return mvm_fail(err, -ENOMEM, "out of memory");
+	cur->nent = VCPU_STATE_MAX_CPUID;
+	same = ioctl(v->fd, KVM_GET_CPUID2, cur) == 0 &&
+	       cur->nent == st->cpuid->nent;
+	for (uint32_t i = 0; same && i < cur->nent; i++)
+		same = same_entry(&cur->entries[i], &st->cpuid->entries[i]);
+	free(cur);
+	if (same)
+		return 0;
+	if (ioctl(v->fd, KVM_SET_CPUID2, st->cpuid) < 0)
+		return fail_ioctl(v, "KVM_SET_CPUID2 (KVM refuses a different "
+				  "CPUID once a vCPU has run)", err);
+	return 0;
+}
+
 static int restore_nested(struct vcpu *v, const struct vcpu_state *st,
 			  struct mvm_err *err)
 {
@@ -333,8 +371,8 @@ int vcpu_state_restore(struct vcpu *v, const struct vcpu_state *st,
 	/* A pending exit would land on top of the restored registers. */
 	ret = complete_exit(v, err);
 	/* CPUID first: which MSRs and sregs bits are legal depends on it. */
-	if (!ret && ioctl(v->fd, KVM_SET_CPUID2, st->cpuid) < 0)
-		ret = fail_ioctl(v, "KVM_SET_CPUID2", err);
+	if (!ret)
+		ret = restore_cpuid(v, st, err);
 	/* EFER (SVME) and CR4 (VMXE) before anything that checks them. */
 	if (!ret && ioctl(v->fd, KVM_SET_SREGS, &st->sregs) < 0)
 		ret = fail_ioctl(v, "KVM_SET_SREGS", err);

@@ -1,20 +1,23 @@
 /*
- * Changes to a running VM's devices, asked for by the API's PATCH calls.
- * The virtio-blk and virtio-net devices are not attached yet, so each
- * change is refused with -ENOTSUP and a message saying so; the API layer
- * has already validated and recorded the request. When the devices land,
- * these become calls into them.
+ * Changes to a running VM's devices, asked for by the API's PATCH calls;
+ * the API layer has already validated the request. Media swap is the
+ * virtio-blk device's; rate limiting is not implemented, so it is refused
+ * with -ENOTSUP and a message saying so.
  */
 #include "mvm/err.h"
+#include "mvm/virtio_dev.h"
 #include "mvm/vm.h"
 
 int vm_drive_swap(struct vm *vm, const char *id, const char *path,
 		  struct mvm_err *err)
 {
-	(void)vm;
-	(void)path;
-	return mvm_fail(err, -ENOTSUP, "drive %s: drive media swap is not "
-			"supported yet", id);
+	return virtio_blk_swap(vm, id, path, err);
+}
+
+/* Size 0 is Firecracker's "no limit": nothing to refuse. */
+static bool limits(const struct rate_limiter *rl)
+{
+	return rl && (rl->bandwidth.size || rl->ops.size);
 }
 
 int vm_drive_set_rate_limiter(struct vm *vm, const char *id,
@@ -22,7 +25,8 @@ int vm_drive_set_rate_limiter(struct vm *vm, const char *id,
 			      struct mvm_err *err)
 {
 	(void)vm;
-	(void)rl;
+	if (!limits(rl))
+		return 0;
 	return mvm_fail(err, -ENOTSUP, "drive %s: rate limiting is not "
 			"supported yet", id);
 }
@@ -33,8 +37,8 @@ int vm_net_set_rate_limiters(struct vm *vm, const char *id,
 			     struct mvm_err *err)
 {
 	(void)vm;
-	(void)rx;
-	(void)tx;
+	if (!limits(rx) && !limits(tx))
+		return 0;
 	return mvm_fail(err, -ENOTSUP, "network interface %s: rate limiting "
 			"is not supported yet", id);
 }

@@ -38,7 +38,7 @@ static const char *const expected[] = {
 	"GET /vm/policy: checkpoint_apply refused while L2 hosts L3",
 	"GET /vm/policy: live_migration refused while L2 hosts L3",
 	"GET /vm/policy: snapshot_load refused while L2 hosts L3",
-	"GET /vm/policy: dynamic_memory refused while L2 hosts L3",
+	"GET /vm/policy: dynamic_memory refused (nesting is on)",
 	"GET /vm/policy: snapshot_create names rule and reason",
 	"GET /vm/policy: live_migration names rule and reason",
 	"PATCH machine-config nested_virt after boot: 400",

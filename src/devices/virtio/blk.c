@@ -79,6 +79,16 @@ static void build_config(struct blk *b, uint16_t queues)
 	c[CFG_WZ_MAY_UNMAP] = b->file.can_punch;
 }
 
+void blk_config_media(struct blk *b)
+{
+	/* vCPUs read config space under the transport lock. */
+	pthread_mutex_lock(&b->t->lock);
+	put64(b->config + CFG_CAPACITY, b->file.size / BLK_SECTOR);
+	b->config[CFG_WZ_MAY_UNMAP] = b->file.can_punch;
+	b->t->config_generation++;
+	pthread_mutex_unlock(&b->t->lock);
+}
+
 static uint64_t features(const struct blk *b, uint16_t queues)
 {
 	uint64_t f = VIRTIO_BIT(BLK_F_SEG_MAX) | VIRTIO_BIT(BLK_F_BLK_SIZE) |
@@ -101,6 +111,9 @@ void blk_queue_notify(void *dev, struct virtio_queue *q)
 	unsigned *busy = &b->q_inflight[q->index];
 	struct virtq_chain c;
 
+	/* Held back until the old medium's requests are done. */
+	if (b->swap_pending)
+		return;
 	do {
 		virtio_queue_notify_disable(q);
 		while (!b->stopping && *busy < q->vq.size &&
@@ -127,6 +140,8 @@ static void blk_destroy(void *dev)
 	struct blk *b = dev;
 
 	blk_file_close(&b->file);
+	if (b->swap_pending)
+		blk_file_close(&b->next);
 	free(b);
 }
 
@@ -167,6 +182,7 @@ int blk_create(struct vm *vm, const struct disk_config *cfg,
 	if (!queues)
 		queues = 1;
 	b->vm = vm;
+	b->cache = cfg->cache;
 	snprintf(b->id, sizeof(b->id), "%s", cfg->id);
 	ret = blk_file_open(&b->file, cfg, err);
 	if (ret) {

@@ -39,10 +39,31 @@ struct blk_req {
 	bool retried;      /* an O_DIRECT refusal was retried buffered */
 	uint64_t off;      /* file offset of the next byte */
 	uint64_t left;     /* bytes still to move */
+	uint64_t bytes;    /* data bytes of the request, for the metrics */
 	int mode;          /* fallocate mode */
 	unsigned first, niov;
 	struct iovec iov[];
 };
+
+/* Requests that succeeded, as the metrics count them. */
+static void count(struct blk *b, const struct blk_req *r)
+{
+	uint64_t *c = b->t->counters.total;
+
+	switch (r->type) {
+	case T_IN:
+		c[VIRTIO_CTR_READ_BYTES] += r->bytes;
+		c[VIRTIO_CTR_READ_COUNT]++;
+		break;
+	case T_OUT:
+		c[VIRTIO_CTR_WRITE_BYTES] += r->bytes;
+		c[VIRTIO_CTR_WRITE_COUNT]++;
+		break;
+	case T_FLUSH:
+		c[VIRTIO_CTR_FLUSH_COUNT]++;
+		break;
+	}
+}
 
 static void finish(struct blk_req *r, uint8_t status)
 {
@@ -50,6 +71,8 @@ static void finish(struct blk_req *r, uint8_t status)
 	struct blk *b = r->b;
 	bool was_full = b->q_inflight[q->index]-- >= q->vq.size;
 
+	if (status == S_OK)
+		count(b, r);
 	*r->status = status;
 	virtio_queue_complete(q, r->head, r->used_len);
 	free(r);
@@ -180,6 +203,7 @@ static void req_done(struct loop_op *op, int res, unsigned flags)
 		/* The driver reset the device: the chain is no longer ours. */
 		free(r);
 		blk_maybe_reset_done(b);
+		blk_swap_maybe_done(b);
 		return;
 	}
 	switch (r->type) {
@@ -194,6 +218,7 @@ static void req_done(struct loop_op *op, int res, unsigned flags)
 		falloc_done(r, res);
 		break;
 	}
+	blk_swap_maybe_done(b);
 }
 
 static struct blk_req *new_req(struct blk *b, struct virtio_queue *q,
@@ -279,6 +304,7 @@ static void start_rw(struct blk *b, struct virtio_queue *q,
 	r->niov = (unsigned)n;
 	r->off = sector * BLK_SECTOR;
 	r->left = len;
+	r->bytes = len;
 	r->used_len = used;
 	if (b->file.direct && !aligned(r->iov, r->niov))
 		r->fd = b->file.fd_buffered;

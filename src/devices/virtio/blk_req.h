@@ -24,6 +24,13 @@ struct blk {
 	 */
 	unsigned q_inflight[BLK_MAX_QUEUES];
 	bool stopping;     /* reset asked: start nothing, finish nothing */
+	enum disk_cache cache; /* as configured: a swapped-in image gets it */
+	/*
+	 * A media swap waiting for the requests on the old image: nothing new
+	 * starts until they are done, then `next` replaces `file`.
+	 */
+	bool swap_pending;
+	struct blk_file next;
 	struct iovec iov[VIRTQ_MAX_SEGS]; /* scratch for popping */
 };
 
@@ -34,6 +41,11 @@ void blk_req_start(struct blk *b, struct virtio_queue *q,
 void blk_maybe_reset_done(struct blk *b);
 /* Take and start what the driver made available on q. */
 void blk_queue_notify(void *dev, struct virtio_queue *q);
+
+/* Swap in b->next once nothing is in flight (blk_swap.c). */
+void blk_swap_maybe_done(struct blk *b);
+/* Capacity and discard bits of config space after a new medium. */
+void blk_config_media(struct blk *b);
 
 int blk_create(struct vm *vm, const struct disk_config *cfg,
 	       struct mvm_err *err);

@@ -184,6 +184,9 @@ static void rx_done(struct loop_op *op, int res, unsigned flags)
 		return;
 	}
 	deliver(n, q, (uint32_t)res);
+	n->t->counters.total[VIRTIO_CTR_RX_BYTES] += (uint64_t)res -
+						      NET_HDR_LEN;
+	n->t->counters.total[VIRTIO_CTR_RX_PACKETS]++;
 	n->rx_nchains = 0;
 	net_rx_kick(n);
 }

@@ -124,8 +124,13 @@ static void tx_done(struct loop_op *op, int res, unsigned flags)
 		return;
 	}
 	/* A frame the backend refused is lost, as on a real wire. */
-	if (res < 0)
+	if (res < 0) {
 		n->tx_errors++;
+	} else if (res >= NET_HDR_LEN) {
+		n->t->counters.total[VIRTIO_CTR_TX_BYTES] += (uint64_t)res -
+							      NET_HDR_LEN;
+		n->t->counters.total[VIRTIO_CTR_TX_PACKETS]++;
+	}
 	virtio_queue_complete(q, r->head, 0);
 	free(r);
 	if (was_full)

@@ -1,6 +1,6 @@
 /*
  * The virtio test kernel: drives mvm's virtio devices from the guest side.
- * test=blk|blk_ro|net|rng|hostile picks what runs; each prints PASS/FAIL
+ * test=blk|blk_ro|blk_swap|bench_blk|net|rng|hostile picks what runs; each prints PASS/FAIL
  * lines and the kernel ends with "ALL OK" (exit code 0) or a failure count.
  */
 #include "../lib/cmdline.h"
@@ -52,6 +52,10 @@ void guest_main(struct bootinfo *bi)
 		test_blk(bi);
 	else if (!strcmp(test, "blk_ro"))
 		test_blk_ro(bi);
+	else if (!strcmp(test, "blk_swap"))
+		test_blk_swap(bi);
+	else if (!strcmp(test, "bench_blk"))
+		test_bench_blk(bi);
 	else if (!strcmp(test, "net"))
 		test_net(bi);
 	else if (!strcmp(test, "rng"))

@@ -77,26 +77,45 @@ static void wr64(volatile uint8_t *b, unsigned off, uint64_t v)
 	wr32(b, off + 4, (uint32_t)(v >> 32));
 }
 
-bool vdev_open(struct vdev *d, uint16_t type, int nth)
+/*
+ * Base of memory BAR i, probed once (probing disables decoding), or 0 when
+ * it is an I/O BAR or out of 32-bit reach. mvm puts everything in BAR 0;
+ * other VMMs (QEMU: BAR 4) use other BARs, which the benchmarks need.
+ */
+static uint64_t mem_bar(struct vdev *d, unsigned i, uint64_t *cache)
 {
 	struct pci_bar bar;
+
+	if (i > 5)
+		return 0;
+	if (cache[i] == 0 && pci_bar(d->bdf, (int)i, &bar) && !bar.io &&
+	    bar.base && phys_reachable(bar.base, bar.size))
+		cache[i] = bar.base;
+	return cache[i];
+}
+
+bool vdev_open(struct vdev *d, uint16_t type, int nth)
+{
+	uint64_t bars[6] = { 0 };
 	uint8_t c = 0;
 
 	memset(d, 0, sizeof(*d));
 	if (!pci_find(VENDOR_VIRTIO, (uint16_t)(0x1040 + type), nth, &d->bdf))
 		return false;
-	if (!pci_bar(d->bdf, 0, &bar) || bar.io ||
-	    !phys_reachable(bar.base, bar.size))
-		return false;
-	d->bar0 = bar.base;
+	/* Probe the BARs the capabilities name while decoding is off. */
+	while ((c = pci_find_cap(d->bdf, 0x09, c)) != 0)
+		mem_bar(d, pci_read8(d->bdf, c + 4), bars);
+	d->bar0 = mem_bar(d, 0, bars);
 	pci_write16(d->bdf, PCI_COMMAND, pci_read16(d->bdf, PCI_COMMAND) |
 		    PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
 	while ((c = pci_find_cap(d->bdf, 0x09, c)) != 0) {
 		uint8_t type_ = pci_read8(d->bdf, c + 3);
-		uint64_t at = d->bar0 + pci_read32(d->bdf, c + 8);
+		uint8_t bir = pci_read8(d->bdf, c + 4);
+		uint64_t at;
 
-		if (pci_read8(d->bdf, c + 4) != 0)
-			continue; /* only BAR 0 is used */
+		if (bir > 5 || !bars[bir])
+			continue; /* a BAR this driver cannot reach */
+		at = bars[bir] + pci_read32(d->bdf, c + 8);
 		if (type_ == CAP_COMMON && !d->common)
 			d->common = phys_ptr(at);
 		else if (type_ == CAP_ISR && !d->isr)

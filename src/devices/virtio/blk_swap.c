@@ -1,0 +1,120 @@
+/*
+ * Media swap (API PATCH /drives/{id} path_on_host on a running VM): the
+ * new image is opened, locked and sized at once so any error reaches the
+ * caller while the old medium stays; the swap itself waits until the
+ * requests already running on the old image have completed, so none of
+ * them straddles two media. Then the driver learns the new capacity from a
+ * config-change interrupt, as after a host-side resize.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "mvm/err.h"
+#include "mvm/virtio_dev.h"
+#include "mvm/vm.h"
+
+#include "blk_req.h"
+
+static struct blk *find_blk(struct vm *vm, const char *id)
+{
+	for (struct virtio_dev *t = vm->virtio_devs; t; t = t->next) {
+		struct blk *b;
+
+		if (t->info.device_id != VIRTIO_ID_BLOCK)
+			continue;
+		b = t->dev;
+		if (!strcmp(b->id, id))
+			return b;
+	}
+	return NULL;
+}
+
+static void resume_queues(struct blk *b)
+{
+	struct virtio_dev *t = b->t;
+
+	if (!t->active || t->resetting || t->destroying)
+		return;
+	for (unsigned i = 0; i < t->info.nr_queues; i++) {
+		struct virtio_queue *q = &t->queues[i];
+
+		if (q->ready && !q->broken)
+			blk_queue_notify(b, q);
+	}
+}
+
+void blk_swap_maybe_done(struct blk *b)
+{
+	if (!b->swap_pending || b->inflight)
+		return;
+	blk_file_close(&b->file);
+	b->file = b->next;
+	b->swap_pending = false;
+	blk_config_media(b);
+	if (b->t->active)
+		virtio_config_changed(b->t);
+	resume_queues(b);
+}
+
+/*
+ * The image open now, resized on the host: its own lock would refuse a
+ * second open, and the file need not change, only its size.
+ */
+static int same_image(struct blk *b, const char *path, struct mvm_err *err)
+{
+	struct stat now, st;
+
+	if (stat(path, &st) < 0 || fstat(b->file.fd, &now) < 0 ||
+	    st.st_dev != now.st_dev || st.st_ino != now.st_ino)
+		return 0;
+	if (b->file.is_blockdev)
+		return 1; /* a block device keeps its size here */
+	if (st.st_size % 512)
+		return mvm_fail(err, -EINVAL, "disk %s: %s: size %lld is not "
+				"a multiple of 512 bytes", b->id, path,
+				(long long)st.st_size);
+	b->file.size = (uint64_t)st.st_size;
+	return 1;
+}
+
+int virtio_blk_swap(struct vm *vm, const char *id, const char *path,
+		    struct mvm_err *err)
+{
+	struct blk *b = find_blk(vm, id);
+	struct disk_config cfg = { .readonly = false };
+	struct blk_file f;
+	int ret;
+
+	if (!b)
+		return mvm_fail(err, -ENOENT, "drive %s: no such disk on the "
+				"running VM", id);
+	ret = same_image(b, path, err);
+	if (ret < 0)
+		return ret;
+	if (ret == 0) {
+		snprintf(cfg.id, sizeof(cfg.id), "%s", b->id);
+		cfg.path = (char *)path;
+		cfg.readonly = b->file.readonly;
+		cfg.cache = b->cache;
+		ret = blk_file_open(&f, &cfg, err);
+		if (ret)
+			return ret;
+		if (b->swap_pending)
+			blk_file_close(&b->next); /* a newer swap wins */
+		b->next = f;
+		b->swap_pending = true;
+		blk_swap_maybe_done(b);
+		return 0;
+	}
+	/* Back to the medium in use: a swap still waiting is dropped. */
+	if (b->swap_pending) {
+		blk_file_close(&b->next);
+		b->swap_pending = false;
+	}
+	blk_config_media(b);
+	if (b->t->active)
+		virtio_config_changed(b->t);
+	resume_queues(b);
+	return 0;
+}
