@@ -15,8 +15,8 @@ packages=(
 	libyaml-dev
 	# default guest and the lab: kernel extraction, initramfs, emulator
 	busybox-static cpio kmod xz-utils zstd qemu-system-x86 qemu-utils
-	# benchmarks (GNU time reports peak RSS)
-	time python3
+	# benchmarks (GNU time reports peak RSS; fio is bench/blk's host baseline)
+	time python3 fio
 	# networking tests (namespaces, taps)
 	iproute2
 )

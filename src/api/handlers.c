@@ -9,6 +9,7 @@
 
 #include "mvm/api.h"
 #include "mvm/err.h"
+#include "mvm/nested.h"
 #include "mvm/policy.h"
 #include "mvm/vmm.h"
 
@@ -390,4 +391,12 @@ int h_get_policy(struct vmm *v, const struct api_request *q,
 	if (policy_list_json(&f, &r->body, err))
 		return 500;
 	return 200;
+}
+
+/* The nesting facts are queried from the vCPUs now, not cached. */
+int h_get_nested(struct vmm *v, const struct api_request *q,
+		 struct api_response *r, struct mvm_err *err)
+{
+	(void)q;
+	return vmm_nested_json(v, &r->body, err) ? 500 : 200;
 }

@@ -55,6 +55,8 @@ int h_put_serial(struct vmm *v, const struct api_request *q,
 		 struct api_response *r, struct mvm_err *err);
 int h_get_policy(struct vmm *v, const struct api_request *q,
 		 struct api_response *r, struct mvm_err *err);
+int h_get_nested(struct vmm *v, const struct api_request *q,
+		 struct api_response *r, struct mvm_err *err);
 
 /* Firecracker's wording for calls made in the wrong phase. */
 #define API_MSG_AFTER_BOOT \

@@ -58,6 +58,7 @@ static const struct route routes[] = {
 	{ "PUT", "/entropy", false, true, PRE_BOOT, "entropy", h_put_entropy },
 	{ "PUT", "/serial", false, true, PRE_BOOT, "serial", h_put_serial },
 	{ "GET", "/vm/policy", false, false, ANY, "vm_policy", h_get_policy },
+	{ "GET", "/vm/nested", false, false, ANY, "vm_nested", h_get_nested },
 };
 
 #define NR_ROUTES (sizeof(routes) / sizeof(routes[0]))

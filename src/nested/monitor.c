@@ -10,13 +10,16 @@
  * runs a hypervisor, when nesting is exposed) save every vCPU's state,
  * pass it through the blob and restore it in place, and print one line
  * per vCPU. Tests use it to show that state saved with a nested guest
- * running restores into a guest that keeps running. It is a test aid,
- * not a snapshot: devices and memory are not part of it.
+ * running restores into a guest that keeps running; each round trip first
+ * looks (up to half a second, holding up the loop) for a moment when a
+ * vCPU is in L2. It is a test aid, not a snapshot: devices and memory are
+ * not part of it.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -53,13 +56,63 @@ static void roundtrip_on_vcpu(struct vcpu *v, void *arg)
 	c->ret = vcpu_state_roundtrip(v, &c->res, &c->err);
 }
 
+struct peek {
+	size_t max;
+	bool in_l2;
+};
+
+/* On the vCPU's thread: is it running a nested guest at this moment? */
+static void peek_vcpu(struct vcpu *v, void *arg)
+{
+	struct peek *p = arg;
+	struct kvm_nested_state *st = calloc(1, p->max);
+
+	if (!st)
+		return;
+	st->size = (uint32_t)p->max;
+	if (ioctl(v->fd, KVM_GET_NESTED_STATE, st) == 0 &&
+	    (st->flags & KVM_STATE_NESTED_GUEST_MODE))
+		p->in_l2 = true;
+	free(st);
+}
+
+/*
+ * Pause every vCPU and look whether one is in a nested guest; if none is,
+ * let them run 20 ms and look again, up to ROUNDTRIP_LOOKS times, so the
+ * round trip can catch the interesting case (state saved while L2 runs).
+ * Returns the number of looks taken, with the VM paused.
+ */
+#define ROUNDTRIP_LOOKS 25
+static int pause_for_roundtrip(struct vm *vm, bool pause, bool *in_l2)
+{
+	int max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NESTED_STATE);
+	int look;
+
+	*in_l2 = false;
+	for (look = 1;; look++) {
+		struct peek p = { .max = max > 0 ? (size_t)max : 0 };
+
+		if (pause && vm_pause(vm))
+			return -1;
+		for (unsigned i = 0; p.max && i < vm->nr_vcpus; i++)
+			vcpu_run_on(vm->vcpus[i], peek_vcpu, &p);
+		*in_l2 = p.in_l2;
+		if (p.in_l2 || !vm->cfg.nested || !p.max || !pause ||
+		    look == ROUNDTRIP_LOOKS)
+			return look;
+		vm_resume(vm);
+		usleep(20000);
+	}
+}
+
 static void roundtrip_all(struct nested_monitor *m)
 {
 	struct vm *vm = m->vm;
 	/* Parked vCPUs cannot send each other IPIs that a restore would drop. */
-	bool pause = !vm->paused;
+	bool pause = !vm->paused, in_l2;
+	int looks = pause_for_roundtrip(vm, pause, &in_l2);
 
-	if (pause && vm_pause(vm))
+	if (looks < 0)
 		return;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		struct roundtrip_call c = { .err = { "" } };
@@ -69,8 +122,12 @@ static void roundtrip_all(struct nested_monitor *m)
 		if (c.ret)
 			fprintf(stderr, "mvm: test: vcpu %u state round trip "
 				"failed: %s%s", i, c.err.msg, m->eol);
-		else
+		else if (!vm->cfg.nested)
 			fprintf(stderr, "mvm: test: %s%s", c.res.msg, m->eol);
+		else
+			fprintf(stderr, "mvm: test: %s [%d look%s for a "
+				"running L2]%s", c.res.msg, looks,
+				looks == 1 ? "" : "s", m->eol);
 	}
 	if (pause)
 		vm_resume(vm);

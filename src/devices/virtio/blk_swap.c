@@ -61,10 +61,21 @@ void blk_swap_maybe_done(struct blk *b)
  * The image open now, resized on the host: its own lock would refuse a
  * second open, and the file need not change, only its size.
  */
+static bool is_file(int fd, const struct stat *st)
+{
+	struct stat f;
+
+	return fstat(fd, &f) == 0 && f.st_dev == st->st_dev &&
+	       f.st_ino == st->st_ino;
+}
+
 static int same_image(struct blk *b, const char *path, struct mvm_err *err)
 {
 	struct stat now, st;
 
+	/* Asked again for the image already waiting: it holds the lock. */
+	if (b->swap_pending && stat(path, &st) == 0 && is_file(b->next.fd, &st))
+		return 2;
 	if (stat(path, &st) < 0 || fstat(b->file.fd, &now) < 0 ||
 	    st.st_dev != now.st_dev || st.st_ino != now.st_ino)
 		return 0;
@@ -90,8 +101,8 @@ int virtio_blk_swap(struct vm *vm, const char *id, const char *path,
 		return mvm_fail(err, -ENOENT, "drive %s: no such disk on the "
 				"running VM", id);
 	ret = same_image(b, path, err);
-	if (ret < 0)
-		return ret;
+	if (ret < 0 || ret == 2)
+		return ret < 0 ? ret : 0;
 	if (ret == 0) {
 		snprintf(cfg.id, sizeof(cfg.id), "%s", b->id);
 		cfg.path = (char *)path;

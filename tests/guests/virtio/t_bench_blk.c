@@ -144,8 +144,9 @@ void test_bench_blk(const struct bootinfo *bi)
 	struct bench b = { .rng = 2463534242u };
 	char mode[16] = "randread";
 	uint32_t bs = (uint32_t)cmdline_u64_or(bi->cmdline, "bs", 4096);
-	uint64_t n = cmdline_u64_or(bi->cmdline, "n", 100000), rounds;
-	uint64_t cap;
+	/* 32-bit arithmetic: the kernel has no 64-bit division. */
+	uint32_t n = (uint32_t)cmdline_u64_or(bi->cmdline, "n", 100000);
+	uint32_t cap, rounds;
 
 	cmdline_str(bi->cmdline, "mode", mode, sizeof(mode));
 	b.depth = (unsigned)cmdline_u64_or(bi->cmdline, "depth", 32);
@@ -159,7 +160,7 @@ void test_bench_blk(const struct bootinfo *bi)
 	}
 	if (!setup(&b, bi, bs))
 		return;
-	cap = vdev_cfg64(&b.d, 0);
+	cap = (uint32_t)vdev_cfg64(&b.d, 0); /* sectors: up to 2 TiB */
 	b.sect_per = bs / 512;
 	b.blocks = (uint32_t)(cap / b.sect_per);
 	if (!b.blocks) {
@@ -173,14 +174,13 @@ void test_bench_blk(const struct bootinfo *bi)
 		return;
 	}
 	kprintf("bench start mode=%s bs=%u depth=%u\n", mode, bs, b.depth);
-	for (uint64_t r = 0; r < rounds; r++)
+	for (uint32_t r = 0; r < rounds; r++)
 		if (!round_trip(&b)) {
-			fail("bench", "a request failed in round %llu",
-			     (unsigned long long)r);
+			fail("bench", "a request failed in round %u", r);
 			return;
 		}
 	kprintf("bench done requests=%llu bytes=%llu\n",
-		(unsigned long long)(rounds * b.depth),
-		(unsigned long long)(rounds * b.depth * bs));
+		(unsigned long long)rounds * b.depth,
+		(unsigned long long)rounds * b.depth * bs);
 	pass("bench");
 }
