@@ -306,6 +306,9 @@ static int vm_stopped(struct vmm *v)
 	int ret;
 
 	console_detach(&v->console);
+	/* The VM's counters die with it: write their last interval first. */
+	if (v->metrics.fd >= 0)
+		vmm_metrics_flush(v, &err);
 	vm_destroy(&v->vm);
 	v->have_vm = false;
 	if (v->vm.stop_kind == VM_STOP_REBOOT &&
