@@ -51,6 +51,7 @@ struct vmm_metrics {
 	unsigned long last_exits[VM_METRICS_EXIT_REASONS];
 	struct vmm_api_stats last_api;
 	uint64_t lines;
+	bool final_flushed; /* the last VM's last interval is written */
 };
 
 struct vmm {

@@ -314,8 +314,9 @@ void vmm_metrics_fini(struct vmm *v)
 {
 	struct mvm_err err;
 
-	if (v->metrics.fd >= 0)
-		vmm_metrics_flush(v, &err); /* the last interval, as at exit */
+	/* The last interval, as at exit, unless the VM's end wrote it. */
+	if (v->metrics.fd >= 0 && !v->metrics.final_flushed)
+		vmm_metrics_flush(v, &err);
 	if (v->metrics.timer_armed)
 		loop_watch_cancel(&v->metrics.timer_watch);
 	v->metrics.timer_armed = false;

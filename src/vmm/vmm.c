@@ -211,6 +211,7 @@ int vmm_start_vm(struct vmm *v, struct mvm_err *err)
 	ret = check_policy(v, err);
 	if (ret)
 		return ret;
+	v->metrics.final_flushed = false;
 	out_fd = v->serial_fd >= 0 ? v->serial_fd : v->spec.console_out;
 	ret = spec_to_config(&v->spec, &cfg, out_fd, err);
 	if (!ret)
@@ -307,8 +308,10 @@ static int vm_stopped(struct vmm *v)
 
 	console_detach(&v->console);
 	/* The VM's counters die with it: write their last interval first. */
-	if (v->metrics.fd >= 0)
+	if (v->metrics.fd >= 0) {
 		vmm_metrics_flush(v, &err);
+		v->metrics.final_flushed = true;
+	}
 	vm_destroy(&v->vm);
 	v->have_vm = false;
 	if (v->vm.stop_kind == VM_STOP_REBOOT &&
