@@ -2,6 +2,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -82,6 +84,8 @@ int api_spawn(struct api_proc *p, const char *const *extra)
 		/* Freed memory scribbled on would make RSS useless as a
 		 * measure of what mvm keeps. */
 		unsetenv("MALLOC_PERTURB_");
+		/* A test that dies must not leave a guest running. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		dup2(err[1], 2);

@@ -1,4 +1,6 @@
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -85,6 +87,8 @@ static void child(const char *const *argv, const struct mvm_opts *o,
 	int n = 0;
 
 	dup2(in_fd, 0);
+	/* A test that dies must not leave a guest running. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	dup2(out_fd, 1);
 	dup2(err_fd, 2);
 	if (o->child_setup)
