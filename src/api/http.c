@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -53,6 +54,7 @@ struct api_server {
 	bool timer_watched;
 
 	unsigned conns;
+	bool trim_due; /* connections came and went since the last trim */
 };
 
 /* One request being received. */
@@ -87,23 +89,39 @@ static void arm_timer(struct api_server *s, uint64_t ms)
 	timerfd_settime(s->timer_fd, 0, &its, NULL);
 }
 
+/*
+ * Each connection's memory pool comes from the heap, and glibc only gives
+ * back the top of it. Once the last client of a burst has gone, hand the
+ * freed pools back, so that mvm's footprint does not keep the high-water
+ * mark of its busiest moment.
+ */
+static void trim_after_burst(struct api_server *s)
+{
+	if (s->trim_due && !s->conns) {
+		s->trim_due = false;
+		malloc_trim(0);
+	}
+}
+
 /* Let MHD do all it can now, then sleep until its next deadline. */
 static void mhd_drive(struct api_server *s)
 {
 	MHD_UNSIGNED_LONG_LONG to;
+	uint64_t next = 0;
 
 	for (int i = 0; i < 4; i++) {
 		s->lib.run(s->mhd);
 		if (s->lib.get_timeout(s->mhd, &to) != MHD_YES) {
-			arm_timer(s, UINT64_MAX);
-			return;
+			next = UINT64_MAX;
+			break;
 		}
 		if (to > 0) {
-			arm_timer(s, to);
-			return;
+			next = to;
+			break;
 		}
 	}
-	arm_timer(s, 0);
+	arm_timer(s, next);
+	trim_after_burst(s);
 }
 
 static void on_mhd_ready(void *ctx)
@@ -185,10 +203,12 @@ static void on_connection(void *cls, struct MHD_Connection *c,
 
 	(void)c;
 	(void)socket_context;
-	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		s->conns++;
-	else if (s->conns)
+		s->trim_due = true;
+	} else if (s->conns) {
 		s->conns--;
+	}
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,

@@ -190,7 +190,8 @@ int i8042_create(struct vm *vm, struct i8042 **out, struct mvm_err *err)
 	k->status = STS_SYS;
 	k->ctr = CTR_KBD_INT;
 	pthread_mutex_init(&k->lock, NULL);
-	/* 0x60..0x64 as one range; 0x61-0x63 read as open bus. */
+	/* 0x60..0x64 as one range. The kernel PIT answers 0x61 first (see
+	 * create_irqchip); 0x62-0x63 read as open bus. */
 	ret = bus_add(&vm->pio, PORT_I8042_DATA, 5, i8042_io, k);
 	if (ret) {
 		pthread_mutex_destroy(&k->lock);

@@ -80,3 +80,18 @@ Test(boot, a_failing_check_is_reported)
 	cr_assert(strstr(r.out, "FAIL"), "%s", r.out);
 	mvm_result_free(&r);
 }
+
+/* The guest's 400 ms wait on PIT channel 2 really takes 400 ms. */
+Test(boot, pit_channel2_measures_wall_time)
+{
+	const char *argv[] = { "run", "--kernel", guest_path("mb_action"),
+			       "--cmdline", "action=pit", "--memory", "32",
+			       NULL };
+	struct mvm_result r;
+
+	cr_assert_eq(mvm_launch(argv, NULL, &r), 0);
+	cr_assert_not(r.timed_out, "%s\n%s", r.out, r.err);
+	cr_assert(strstr(r.out, "ALL OK"), "%s\n%s", r.out, r.err);
+	cr_assert_geq(r.seconds, 0.4, "the wait took %.3f s", r.seconds);
+	mvm_result_free(&r);
+}
