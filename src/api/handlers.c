@@ -87,29 +87,18 @@ int h_get_machine(struct vmm *v, const struct api_request *q,
 	return 200;
 }
 
-int h_put_machine(struct vmm *v, const struct api_request *q,
-		  struct api_response *r, struct mvm_err *err)
-{
-	(void)r;
-	return status_of(shape_machine_config(&v->spec, q->body, "", false,
-					      err));
-}
-
-int h_patch_machine(struct vmm *v, const struct api_request *q,
-		    struct api_response *r, struct mvm_err *err)
+/*
+ * After boot the machine is fixed. Flipping nesting is a policy question
+ * with its own reason, which the client deserves to see; anything else
+ * gets Firecracker's wording.
+ */
+static int machine_after_boot(struct vmm *v, const struct api_request *q,
+			      struct mvm_err *err)
 {
 	struct policy_verdict verdict;
 	struct policy_facts f;
 	struct json_object *n;
 
-	(void)r;
-	if (v->state == VMM_NOT_STARTED)
-		return status_of(shape_machine_config(&v->spec, q->body, "",
-						      true, err));
-	/*
-	 * After boot the machine is fixed. Flipping nesting is a policy
-	 * question with its own reason, which the client deserves to see.
-	 */
 	if (json_object_is_type(q->body, json_type_object) &&
 	    json_object_object_get_ex(q->body, "nested_virt", &n)) {
 		vmm_policy_facts(v, &f);
@@ -121,6 +110,26 @@ int h_patch_machine(struct vmm *v, const struct api_request *q,
 		}
 	}
 	return refuse(err, API_MSG_AFTER_BOOT);
+}
+
+int h_put_machine(struct vmm *v, const struct api_request *q,
+		  struct api_response *r, struct mvm_err *err)
+{
+	(void)r;
+	if (v->state != VMM_NOT_STARTED)
+		return machine_after_boot(v, q, err);
+	return status_of(shape_machine_config(&v->spec, q->body, "", false,
+					      err));
+}
+
+int h_patch_machine(struct vmm *v, const struct api_request *q,
+		    struct api_response *r, struct mvm_err *err)
+{
+	(void)r;
+	if (v->state != VMM_NOT_STARTED)
+		return machine_after_boot(v, q, err);
+	return status_of(shape_machine_config(&v->spec, q->body, "", true,
+					      err));
 }
 
 int h_put_boot_source(struct vmm *v, const struct api_request *q,

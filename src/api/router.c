@@ -37,9 +37,9 @@ static const struct route routes[] = {
 	  h_get_vm_config },
 	{ "GET", "/machine-config", false, false, ANY, "machine_cfg",
 	  h_get_machine },
-	{ "PUT", "/machine-config", false, true, PRE_BOOT, "machine_cfg",
+	/* After boot the handlers explain the nested_virt case themselves. */
+	{ "PUT", "/machine-config", false, true, ANY, "machine_cfg",
 	  h_put_machine },
-	/* After boot the handler explains the nested_virt case itself. */
 	{ "PATCH", "/machine-config", false, true, ANY, "machine_cfg",
 	  h_patch_machine },
 	{ "PUT", "/boot-source", false, true, PRE_BOOT, "boot_source",

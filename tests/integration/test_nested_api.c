@@ -85,6 +85,17 @@ Test(nested_api, after_boot_queried_and_fixed, .timeout = 30)
 	cr_assert(fault_has(&r, "nested virtualization can only be changed "
 			    "while the VM is off"), "%s", r.body);
 	cr_assert(fault_has(&r, "nested_toggle_requires_off"), "%s", r.body);
+	/* PUT says the same; PUT without nested_virt gets Firecracker's. */
+	cr_assert_eq(api_call(p.sock, "PUT", "/machine-config",
+			      "{\"vcpu_count\": 2, \"mem_size_mib\": 32, "
+			      "\"nested_virt\": true}", &r), 400);
+	cr_assert(fault_has(&r, "nested virtualization can only be changed "
+			    "while the VM is off"), "%s", r.body);
+	cr_assert_eq(api_call(p.sock, "PUT", "/machine-config",
+			      "{\"vcpu_count\": 2, \"mem_size_mib\": 32}",
+			      &r), 400);
+	cr_assert(fault_has(&r, "not supported after starting the microVM"),
+		  "%s", r.body);
 	/* Nothing else in the policy refuses a VM without nesting. */
 	cr_assert_eq(api_call(p.sock, "GET", "/vm/policy", NULL, &r), 200);
 	cr_assert(strstr(r.body, "{\"op\":\"snapshot_create\",\"allowed\":"
