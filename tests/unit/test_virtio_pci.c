@@ -18,6 +18,8 @@
 #include "mvm/virtio_dev.h"
 #include "mvm/vm.h"
 
+#include "fake_vm.h"
+
 #define RAM_GPA 0x100000ULL
 #define RAM_SIZE (1u << 20)
 #define FAKE_FEATURE 3
@@ -33,10 +35,10 @@ struct fake {
 	bool hold_reset; /* pretend I/O is in flight */
 };
 
-static struct vm vm;
-static struct loop loop;
+static struct fake_vm fvm;
+#define vm (fvm.vm)
+#define loop (fvm.loop)
 static struct fake fake;
-static uint8_t *ram;
 static uint64_t bar;
 
 static void stop(void)
@@ -91,16 +93,8 @@ static void setup(void)
 	};
 	struct mvm_err err;
 
-	memset(&vm, 0, sizeof(vm));
 	memset(&fake, 0, sizeof(fake));
-	vm.vm_fd = -1;
-	bus_init(&vm.pio);
-	bus_init(&vm.mmio);
-	cr_assert_eq(loop_init(&loop, 64, &err), 0, "%s", err.msg);
-	vm.loop = &loop;
-	ram = calloc(1, RAM_SIZE);
-	gm_add_host(&vm.mem, RAM_GPA, ram, RAM_SIZE);
-	cr_assert_eq(pci_create(&vm, &err), 0, "%s", err.msg);
+	fake_vm_init(&fvm, RAM_GPA, RAM_SIZE);
 	cr_assert_eq(virtio_pci_create(&vm, &info, &fake_ops, &fake, &fake.t,
 				       &err), 0, "%s", err.msg);
 	bar = fake.t->pci.bar[0].at;
@@ -111,12 +105,7 @@ static void setup(void)
 static void teardown(void)
 {
 	fake.hold_reset = false;
-	virtio_destroy_devices(&vm);
-	pci_destroy(&vm);
-	loop_fini(&loop);
-	bus_fini(&vm.pio);
-	bus_fini(&vm.mmio);
-	free(ram);
+	fake_vm_fini(&fvm);
 	alarm(0);
 }
 

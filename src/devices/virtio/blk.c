@@ -149,6 +149,8 @@ static const struct virtio_dev_ops blk_ops = {
 	.config_read = blk_config_read,
 	.queue_notify = blk_queue_notify,
 	.reset = blk_reset,
+	.save = blk_save,
+	.load = blk_load,
 	.destroy = blk_destroy,
 };
 

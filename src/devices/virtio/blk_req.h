@@ -34,6 +34,10 @@ struct blk {
 	struct iovec iov[VIRTQ_MAX_SEGS]; /* scratch for popping */
 };
 
+/* Device state for snapshots (blk_state.c). */
+size_t blk_save(void *dev, void *buf, size_t cap);
+int blk_load(void *dev, const void *buf, size_t len);
+
 /* Parse one chain and start it (or complete it at once). */
 void blk_req_start(struct blk *b, struct virtio_queue *q,
 		   const struct virtq_chain *c, const struct iovec *iov);

@@ -95,6 +95,8 @@ static const struct virtio_dev_ops net_ops = {
 	.activate = net_activate,
 	.queue_notify = net_queue_notify,
 	.reset = net_reset,
+	.save = net_save,
+	.load = net_load,
 	.destroy = net_destroy,
 };
 

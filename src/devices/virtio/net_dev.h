@@ -56,6 +56,10 @@ struct net {
 	struct iovec tx_iov[VIRTQ_MAX_SEGS]; /* scratch for popping */
 };
 
+/* Device state for snapshots (net_state.c). */
+size_t net_save(void *dev, void *buf, size_t cap);
+int net_load(void *dev, const void *buf, size_t len);
+
 void net_rx_kick(struct net *n);
 void net_rx_cancel(struct net *n);
 void net_tx_kick(struct net *n);

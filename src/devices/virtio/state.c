@@ -99,8 +99,11 @@ size_t virtio_save(struct virtio_dev *t, void *buf, size_t cap)
 	memcpy(m + t->msix.nr * 16, t->msix.pba, MSIX_PBA_SIZE(t->msix.nr));
 	pthread_mutex_unlock(&t->msix.lock);
 
-	if (t->ops->save)
+	if (t->ops->save) {
 		dev_len = t->ops->save(t->dev, p + fixed, cap - fixed);
+		if (!dev_len)
+			return 0; /* no room for the device's part */
+	}
 	s.dev_len = (uint32_t)dev_len;
 	memcpy(p, &s, sizeof(s));
 	return fixed + dev_len;
@@ -143,7 +146,13 @@ int virtio_load(struct virtio_dev *t, const void *buf, size_t len)
 	    s.nr_queues != t->info.nr_queues || s.msix_nr != t->msix.nr ||
 	    t->info.nr_queues > 256 || len < fixed + s.dev_len)
 		return -EINVAL;
+	/* Features this device does not offer cannot come back to life. */
+	if ((s.features | s.driver_features) & ~t->offered)
+		return -EINVAL;
 	memcpy(sq, p + sizeof(s), qbytes);
+	for (unsigned i = 0; i < t->info.nr_queues; i++)
+		if (sq[i].size > t->info.queue_size)
+			return -EINVAL;
 
 	/* Config space first: it places the BAR (and the ioeventfds). */
 	pthread_mutex_lock(&t->pci.host->lock);

@@ -1,0 +1,59 @@
+/*
+ * virtio-blk's part of a device snapshot: what the guest has seen of the
+ * disk (its config space) and the disk's shape. The data itself is the
+ * image's, saved with it; nothing is in flight when this runs (the
+ * transport saves a quiesced device). A blob taken from a disk of another
+ * size or mode is refused, so a restored guest never sees its disk change
+ * under it.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "blk_req.h"
+
+#define BLK_STATE_MAGIC 0x314b4c42u /* "BLK1" */
+
+struct blk_saved {
+	uint32_t magic;
+	uint32_t config_len;
+	uint64_t size;
+	uint8_t readonly;
+	uint8_t pad[7];
+	uint8_t config[BLK_CONFIG_MAX];
+};
+
+size_t blk_save(void *dev, void *buf, size_t cap)
+{
+	struct blk *b = dev;
+	struct blk_saved s = { .magic = BLK_STATE_MAGIC,
+			       .config_len = BLK_CONFIG_MAX,
+			       .size = b->file.size,
+			       .readonly = b->file.readonly };
+
+	if (cap < sizeof(s))
+		return 0;
+	pthread_mutex_lock(&b->t->lock);
+	memcpy(s.config, b->config, sizeof(s.config));
+	pthread_mutex_unlock(&b->t->lock);
+	memcpy(buf, &s, sizeof(s));
+	return sizeof(s);
+}
+
+int blk_load(void *dev, const void *buf, size_t len)
+{
+	struct blk *b = dev;
+	struct blk_saved s;
+
+	if (len != sizeof(s))
+		return -EINVAL;
+	memcpy(&s, buf, sizeof(s));
+	if (s.magic != BLK_STATE_MAGIC || s.config_len != BLK_CONFIG_MAX)
+		return -EINVAL;
+	/* Another image shape: the guest's view of the disk would be a lie. */
+	if (s.size != b->file.size || s.readonly != b->file.readonly)
+		return -EINVAL;
+	pthread_mutex_lock(&b->t->lock);
+	memcpy(b->config, s.config, sizeof(b->config));
+	pthread_mutex_unlock(&b->t->lock);
+	return 0;
+}

@@ -1,0 +1,69 @@
+/*
+ * virtio-net's part of a device snapshot: the MAC and link state the
+ * guest's driver knows, and the drop counters. The restored NIC keeps the
+ * saved MAC whatever its new configuration would generate, because the
+ * guest's stack has it in its ARP caches and its neighbours' too. MAC
+ * spoofing stays the new host's policy. Offloads the driver negotiated
+ * must exist on the new backend, or the blob is refused.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "net_dev.h"
+
+#define NET_STATE_MAGIC 0x3154454eu /* "NET1" */
+
+struct net_saved {
+	uint32_t magic;
+	uint32_t config_len;
+	uint8_t config[12]; /* mac[6], status, max_virtqueue_pairs */
+	uint64_t tx_spoofed;
+	uint64_t tx_errors;
+};
+
+size_t net_save(void *dev, void *buf, size_t cap)
+{
+	struct net *n = dev;
+	struct net_saved s = { .magic = NET_STATE_MAGIC,
+			       .config_len = sizeof(s.config),
+			       .tx_spoofed = n->tx_spoofed,
+			       .tx_errors = n->tx_errors };
+
+	if (cap < sizeof(s))
+		return 0;
+	pthread_mutex_lock(&n->t->lock);
+	memcpy(s.config, n->config, sizeof(s.config));
+	pthread_mutex_unlock(&n->t->lock);
+	memcpy(buf, &s, sizeof(s));
+	return sizeof(s);
+}
+
+static bool needs_offloads(const struct net *n)
+{
+	return virtio_has(n->t, NET_F_GUEST_CSUM) ||
+	       virtio_has(n->t, NET_F_GUEST_TSO4) ||
+	       virtio_has(n->t, NET_F_GUEST_TSO6) ||
+	       virtio_has(n->t, NET_F_CSUM);
+}
+
+int net_load(void *dev, const void *buf, size_t len)
+{
+	struct net *n = dev;
+	struct net_saved s;
+
+	if (len != sizeof(s))
+		return -EINVAL;
+	memcpy(&s, buf, sizeof(s));
+	if (s.magic != NET_STATE_MAGIC || s.config_len != sizeof(s.config))
+		return -EINVAL;
+	/* The transport restored the features first: can this tap do them? */
+	if (needs_offloads(n) && !n->be->offloads)
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&n->t->lock);
+	memcpy(n->config, s.config, sizeof(n->config));
+	memcpy(n->mac, s.config, NET_MAC_LEN);
+	pthread_mutex_unlock(&n->t->lock);
+	n->tx_spoofed = s.tx_spoofed;
+	n->tx_errors = s.tx_errors;
+	return 0;
+}

@@ -1,0 +1,25 @@
+/*
+ * A VM without KVM for device unit tests: PIO/MMIO buses, a real event
+ * loop, guest RAM in this process and the PCI host bridge, so virtio
+ * devices can be created and driven through their BARs.
+ */
+#ifndef MVM_TEST_FAKE_VM_H
+#define MVM_TEST_FAKE_VM_H
+
+#include <stdint.h>
+
+#include "mvm/loop.h"
+#include "mvm/vm.h"
+
+struct fake_vm {
+	struct vm vm;
+	struct loop loop;
+	uint8_t *ram;
+};
+
+/* RAM of size bytes at gpa; asserts (criterion) on failure. */
+void fake_vm_init(struct fake_vm *f, uint64_t gpa, uint32_t size);
+/* Destroys the virtio devices too. */
+void fake_vm_fini(struct fake_vm *f);
+
+#endif
