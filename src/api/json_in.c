@@ -196,6 +196,25 @@ int jr_obj(struct jr *r, const char *key, bool required,
 	return ret ? ret : 1;
 }
 
+/*
+ * json-c's strict mode still takes object keys in single quotes. Outside
+ * double-quoted strings a JSON text never holds one: find the first.
+ */
+static size_t single_quote_at(const char *text, size_t len)
+{
+	bool in_str = false;
+
+	for (size_t i = 0; i < len; i++) {
+		if (in_str && text[i] == '\\')
+			i++;
+		else if (text[i] == '"')
+			in_str = !in_str;
+		else if (!in_str && text[i] == '\'')
+			return i;
+	}
+	return len;
+}
+
 int api_json_parse(const char *text, size_t len, struct json_object **out,
 		   struct mvm_err *err)
 {
@@ -210,6 +229,10 @@ int api_json_parse(const char *text, size_t len, struct json_object **out,
 				"object");
 	if (len > INT32_MAX)
 		return mvm_fail(err, -E2BIG, "body too large");
+	used = single_quote_at(text, len);
+	if (used < len)
+		return mvm_fail(err, -EINVAL, "malformed JSON at byte %zu: "
+				"strings and keys take double quotes", used);
 	tok = json_tokener_new();
 	if (!tok)
 		return mvm_fail(err, -ENOMEM, "out of memory");

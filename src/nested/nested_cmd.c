@@ -267,7 +267,9 @@ static int apply(const struct cmd_opts *o, const char *text,
 	char *buf = NULL;
 	int status = NESTED_CMD_BAD_INPUT;
 
-	doc = json_tokener_parse(text);
+	/* The same strict parser as the API and --config-file. */
+	if (api_json_parse(text, strlen(text), &doc, &err))
+		doc = NULL;
 	plan = calloc(1, sizeof(*plan));
 	if (!doc || !plan || nested_plan_make(doc, &po, plan, &out, &err)) {
 		fprintf(stderr, "mvm nested: %s: %s\n", o->file,

@@ -42,6 +42,15 @@ Test(api_shapes, json_is_parsed_strictly)
 		   "malformed JSON");
 	expect_err(api_json_parse("{\"a\":1,}", 8, &o, &err), &err,
 		   "malformed JSON at byte 7");
+	/* json-c alone would take a key in single quotes. */
+	expect_err(api_json_parse("{'a': 1}", 8, &o, &err), &err,
+		   "malformed JSON at byte 1: strings and keys take double");
+	expect_err(api_json_parse("{\"a\": 'x'}", 11, &o, &err), &err,
+		   "at byte 6");
+	/* Inside strings a single quote is a character like any other. */
+	cr_assert_eq(api_json_parse("{\"it's\": \"\\\"'\"}", 15, &o,
+				    &err), 0, "%s", err.msg);
+	json_object_put(o);
 	cr_assert_eq(api_json_parse("7", 1, &o, &err), 0, "%s", err.msg);
 	json_object_put(o);
 	cr_assert_eq(api_json_parse(" {} \r\n", 6, &o, &err), 0);
