@@ -37,8 +37,12 @@ void i8042_destroy(struct i8042 *k);
  */
 int i8042_send_ctrl_alt_del(struct i8042 *k);
 struct rtc;
+struct rtc_cmos;
 /* The MC146818 CMOS RTC at 0x70/0x71, on the host's wall clock. */
+/* From vm->cfg.cmos when set, else the power-on state. */
 int rtc_create(struct vm *vm, struct rtc **out, struct mvm_err *err);
+/* The CMOS as it stands, to carry over a reboot. */
+void rtc_save(struct rtc *rtc, struct rtc_cmos *out);
 void rtc_destroy(struct rtc *rtc);
 
 #endif

@@ -24,6 +24,7 @@ struct serial;
 struct i8042;
 struct pm;
 struct rtc;
+struct rtc_cmos;
 struct pci_host;
 struct irq_routes;
 struct virtio_dev;
@@ -72,6 +73,11 @@ struct vm_config {
 	struct net_config nets[VM_MAX_NETS];
 	unsigned nr_nets;
 	bool rng; /* a virtio-rng device */
+	/*
+	 * The CMOS (time offset and NVRAM) as the last VM left it: a reboot
+	 * keeps it, as a PC's battery does. NULL: power-on state.
+	 */
+	const struct rtc_cmos *cmos;
 	int console_in;  /* fd the UART reads from, -1 for none */
 	int console_out; /* fd the UART writes to */
 };

@@ -14,6 +14,7 @@
 #include "mvm/api.h"
 #include "mvm/console.h"
 #include "mvm/loop.h"
+#include "mvm/rtc.h"
 #include "mvm/vm.h"
 
 enum vmm_state {
@@ -74,6 +75,9 @@ struct vmm {
 	bool have_vm;        /* vm is built (it may be stopping) */
 	bool discard_vm;     /* a failed start: vmm_run tears it down */
 	int serial_fd;       /* PUT /serial output, -1 for the console */
+	/* The CMOS a rebooting VM left, for the VM that replaces it. */
+	struct rtc_cmos cmos;
+	bool cmos_kept;
 
 	struct api_server *api;
 	struct vmm_api_stats api_stats;

@@ -233,7 +233,10 @@ int rtc_create(struct vm *vm, struct rtc **out, struct mvm_err *err)
 	if (!rtc)
 		return mvm_fail(err, -ENOMEM, "out of memory");
 	pthread_mutex_init(&rtc->lock, NULL);
-	rtc_cmos_init(&rtc->regs);
+	if (vm->cfg.cmos)
+		rtc->regs = *vm->cfg.cmos;
+	else
+		rtc_cmos_init(&rtc->regs);
 	ret = bus_add(&vm->pio, PORT_RTC, PORT_RTC_LEN, rtc_io, rtc);
 	if (ret) {
 		rtc_destroy(rtc);
@@ -241,6 +244,13 @@ int rtc_create(struct vm *vm, struct rtc **out, struct mvm_err *err)
 	}
 	*out = rtc;
 	return 0;
+}
+
+void rtc_save(struct rtc *rtc, struct rtc_cmos *out)
+{
+	pthread_mutex_lock(&rtc->lock);
+	*out = rtc->regs;
+	pthread_mutex_unlock(&rtc->lock);
 }
 
 void rtc_destroy(struct rtc *rtc)

@@ -218,6 +218,7 @@ int vmm_start_vm(struct vmm *v, struct mvm_err *err)
 		ret = vm_check_config(&cfg, err);
 	if (ret)
 		return ret;
+	cfg.cmos = v->cmos_kept ? &v->cmos : NULL;
 	if (v->dry_run) {
 		v->state = VMM_RUNNING;
 		return 0;
@@ -312,6 +313,10 @@ static int vm_stopped(struct vmm *v)
 		vmm_metrics_flush(v, &err);
 		v->metrics.final_flushed = true;
 	}
+	/* A reboot keeps the CMOS, time offset and all, as a PC's does. */
+	v->cmos_kept = v->vm.stop_kind == VM_STOP_REBOOT && v->vm.rtc;
+	if (v->cmos_kept)
+		rtc_save(v->vm.rtc, &v->cmos);
 	vm_destroy(&v->vm);
 	v->have_vm = false;
 	if (v->vm.stop_kind == VM_STOP_REBOOT &&

@@ -107,6 +107,18 @@ Test(exits, reboot_restarts_with_on_reboot_restart)
 	mvm_result_free(&r);
 }
 
+/* The CMOS (NVRAM and the clock's offset) survives a reboot. */
+Test(exits, restart_keeps_the_cmos)
+{
+	struct mvm_result r = action("rtc_reboot", "restart", NULL);
+
+	cr_assert(strstr(r.out, "rtc set year 40"), "%s", r.out);
+	cr_assert(strstr(r.out, "rtc kept nvram a5 year 40"), "%s", r.out);
+	cr_assert(strstr(r.out, "ALL OK"), "%s", r.out);
+	cr_assert_eq(r.status, 1, "status %d\n%s", r.status, r.err);
+	mvm_result_free(&r);
+}
+
 Test(exits, sigterm_stops_a_running_guest)
 {
 	struct mvm_opts o = { .kill_after_match = "hanging",

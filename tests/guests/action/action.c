@@ -200,6 +200,55 @@ static NORETURN void do_pit(void)
 	report_finish();
 }
 
+#define CMOS_INDEX 0x70
+#define CMOS_DATA 0x71
+#define CMOS_YEAR 0x09
+#define CMOS_REG_A 0x0a
+#define CMOS_REG_B 0x0b
+#define CMOS_A_UIP 0x80
+#define CMOS_B_SET 0x80
+#define CMOS_NVRAM_MARK 0x40 /* a byte of battery-backed RAM */
+#define MARK 0xa5
+
+static uint8_t cmos_read(uint8_t reg)
+{
+	outb(CMOS_INDEX, reg);
+	return inb(CMOS_DATA);
+}
+
+static void cmos_write(uint8_t reg, uint8_t v)
+{
+	outb(CMOS_INDEX, reg);
+	outb(CMOS_DATA, v);
+}
+
+/*
+ * action=rtc_reboot, under --on-reboot restart: the first boot marks the
+ * CMOS NVRAM, sets the clock's year to 2040 and reboots; the second must
+ * find both, as on a PC whose battery kept the CMOS over the reboot.
+ */
+static NORETURN void do_rtc_reboot(void)
+{
+	uint8_t b = cmos_read(CMOS_REG_B), year;
+
+	if (cmos_read(CMOS_NVRAM_MARK) != MARK) {
+		cmos_write(CMOS_NVRAM_MARK, MARK);
+		cmos_write(CMOS_REG_B, b | CMOS_B_SET);
+		cmos_write(CMOS_YEAR, 0x40); /* BCD: the registers' default */
+		cmos_write(CMOS_REG_B, b & (uint8_t)~CMOS_B_SET);
+		kprintf("rtc set year 40\n");
+		do_i8042_reset();
+	}
+	while (cmos_read(CMOS_REG_A) & CMOS_A_UIP)
+		;
+	year = cmos_read(CMOS_YEAR);
+	kprintf("rtc kept nvram %x year %x\n", cmos_read(CMOS_NVRAM_MARK),
+		year);
+	check("rtc: the clock kept its year over the reboot", year == 0x40,
+	      "year register 0x%x", year);
+	report_finish();
+}
+
 static NORETURN void run(const struct bootinfo *bi, const char *action,
 			 bool top)
 {
@@ -239,6 +288,8 @@ static NORETURN void run(const struct bootinfo *bi, const char *action,
 		kbd_watch();
 	if (strcmp(action, "pit") == 0)
 		do_pit();
+	if (strcmp(action, "rtc_reboot") == 0)
+		do_rtc_reboot();
 	if (strcmp(action, "cpuid") == 0)
 		cpuid_virt_report();
 	if (top && strcmp(action, "boot") == 0) {
