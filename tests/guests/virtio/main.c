@@ -1,7 +1,8 @@
 /*
  * The virtio test kernel: drives mvm's virtio devices from the guest side.
- * test=blk|blk_ro|blk_swap|bench_blk|net|rng|hostile picks what runs; each prints PASS/FAIL
- * lines and the kernel ends with "ALL OK" (exit code 0) or a failure count.
+ * test=blk|blk_ro|blk_swap|bench_blk|bench_net|net|rng|hostile picks what
+ * runs; each prints PASS/FAIL lines and the kernel ends with "ALL OK" (exit
+ * code 0) or a failure count.
  */
 #include "../lib/cmdline.h"
 #include "../lib/lapic.h"
@@ -56,6 +57,8 @@ void guest_main(struct bootinfo *bi)
 		test_blk_swap(bi);
 	else if (!strcmp(test, "bench_blk"))
 		test_bench_blk(bi);
+	else if (!strcmp(test, "bench_net"))
+		test_bench_net(bi);
 	else if (!strcmp(test, "net"))
 		test_net(bi);
 	else if (!strcmp(test, "rng"))

@@ -25,6 +25,7 @@ void test_blk(const struct bootinfo *bi);
 void test_blk_ro(const struct bootinfo *bi);
 void test_blk_swap(const struct bootinfo *bi);
 void test_bench_blk(const struct bootinfo *bi);
+void test_bench_net(const struct bootinfo *bi);
 void test_net(const struct bootinfo *bi);
 void test_rng(const struct bootinfo *bi);
 void test_hostile(const struct bootinfo *bi);
