@@ -10,6 +10,11 @@ case $target in
 fuzz_virtqueue)
 	srcs="src/devices/virtio/virtqueue.c src/devices/virtio/iov.c
 	      src/vmm/mem.c src/vmm/err.c" ;;
+fuzz_image)
+	srcs="src/vmm/boot/boot.c src/vmm/boot/bzimage.c src/vmm/boot/elf.c
+	      src/vmm/boot/multiboot.c src/vmm/boot/place.c src/vmm/boot/pvh.c
+	      src/vmm/boot/e820.c src/vmm/boot/cpu_tables.c src/vmm/mem.c
+	      src/vmm/err.c" ;;
 *)
 	echo "unknown fuzz target $target" >&2
 	exit 2 ;;
@@ -20,6 +25,13 @@ for f in $srcs; do files="$files $src/$f"; done
 clang -std=gnu11 -D_GNU_SOURCE -g -O1 -I"$src/include" \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	"$src/tests/fuzz/$target.c" $files -o "$out/$target"
+# The loaders' fuzzer starts from the tiny kernels: one of each format.
+if [ "$target" = fuzz_image ]; then
+	for k in mb_check bz_check pvh_check pvh32_check; do
+		[ ! -f "$build/tests/guests/$k" ] ||
+			cp "$build/tests/guests/$k" "$out/corpus/seed-$k"
+	done
+fi
 cd "$out"
 exec "./$target" -max_total_time="$secs" -timeout=5 -rss_limit_mb=1024 \
 	-print_final_stats=1 corpus

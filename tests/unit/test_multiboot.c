@@ -259,6 +259,10 @@ Test(multiboot, aout_errors)
 	o = aout_defaults();
 	o.flags &= ~(1u << 16); /* no addresses, and not ELF */
 	expect_aout_error(o, -EINVAL, "not ELF");
+	o = aout_defaults();
+	o.entry = 0xf0000000; /* beyond 16 MiB of RAM (found by fuzz_image) */
+	expect_aout_error(o, -ENOEXEC, "entry point 0xf0000000 is outside "
+			  "guest RAM");
 }
 
 Test(multiboot, video_flag_is_accepted)

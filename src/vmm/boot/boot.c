@@ -4,8 +4,11 @@
  * and PVH wins because it hands the kernel the RSDP and the memory map in
  * the form Linux prefers.
  */
+#include <inttypes.h>
+
 #include "mvm/boot.h"
 #include "mvm/err.h"
+#include "mvm/mem.h"
 
 #include "loader.h"
 
@@ -26,6 +29,11 @@ int boot_load(struct guest_mem *gm, const struct boot_input *in,
 				in->kernel_name);
 	if (ret)
 		return ret;
+	/* Headers may point the entry anywhere; the vCPU must start in RAM. */
+	if (!gm_is_ram(gm, out->rip, 1))
+		return mvm_fail(err, -ENOEXEC, "kernel %s: entry point 0x%"
+				PRIx64 " is outside guest RAM",
+				in->kernel_name, out->rip);
 	/* Every entry mode needs the GDT; 64-bit entries also the page tables. */
 	return boot_write_cpu_tables(gm, err);
 }
