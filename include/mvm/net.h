@@ -38,6 +38,14 @@ struct net_backend {
 /* Attach to TAP interface name (created if missing; needs CAP_NET_ADMIN). */
 int tap_open(const char *name, struct net_backend **out,
 	     struct mvm_err *err);
+/*
+ * Take a tap that is already attached (fd stays the caller's; the backend
+ * works on its own duplicate). A rebooting VM's taps pass to the next VM
+ * this way: closing the last fd of a tap mvm created would delete the
+ * interface, and with it the host's addresses and routes on it.
+ */
+int tap_adopt(const char *name, int fd, struct net_backend **out,
+	      struct mvm_err *err);
 
 /* "52:54:00:12:34:56" into mac; false when malformed or multicast. */
 bool net_mac_parse(const char *s, uint8_t mac[NET_MAC_LEN]);

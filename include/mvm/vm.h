@@ -78,6 +78,9 @@ struct vm_config {
 	 * keeps it, as a PC's battery does. NULL: power-on state.
 	 */
 	const struct rtc_cmos *cmos;
+	/* With taps_kept: each NIC's tap, still open from the last VM. */
+	bool taps_kept;
+	int kept_taps[VM_MAX_NETS];
 	int console_in;  /* fd the UART reads from, -1 for none */
 	int console_out; /* fd the UART writes to */
 };
@@ -146,6 +149,7 @@ struct vm {
 	struct pci_host *pci;           /* bus 0: config space and BARs */
 	struct irq_routes *irq_routes;  /* KVM GSI routes (MSI-X) */
 	struct virtio_dev *virtio_devs; /* every virtio device, a list */
+	int tap_fds[VM_MAX_NETS];       /* each NIC's tap (the NIC owns it) */
 	struct vm_metrics metrics;
 	struct vm_nested nested;
 	bool paused;

@@ -78,6 +78,9 @@ struct vmm {
 	/* The CMOS a rebooting VM left, for the VM that replaces it. */
 	struct rtc_cmos cmos;
 	bool cmos_kept;
+	/* The NICs' taps, held open while the VM restarts (-1: none). */
+	int kept_taps[VM_MAX_NETS];
+	unsigned nr_kept_taps;
 
 	struct api_server *api;
 	struct vmm_api_stats api_stats;

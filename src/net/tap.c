@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -40,12 +41,40 @@ static const struct net_backend_ops tap_ops = {
 	.close = tap_close,
 };
 
+/* The frame format and the offload probe, on an attached tap fd. */
+static int tap_finish(const char *name, int fd, struct net_backend **out,
+		      struct mvm_err *err)
+{
+	struct net_backend *b;
+	int hdr = NET_HDR_LEN, e;
+
+	if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0) {
+		e = errno;
+		close(fd);
+		return mvm_fail(err, -e, "tap %s: TUNSETVNETHDRSZ: %s", name,
+				strerror(e));
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		close(fd);
+		return mvm_fail(err, -ENOMEM, "out of memory");
+	}
+	b->ops = &tap_ops;
+	b->fd = fd;
+	snprintf(b->name, sizeof(b->name), "%s", name);
+	/* Probe once; nothing is offloaded until the guest asks. */
+	b->offloads = ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 |
+			    TUN_F_TSO6) == 0;
+	ioctl(fd, TUNSETOFFLOAD, 0);
+	*out = b;
+	return 0;
+}
+
 int tap_open(const char *name, struct net_backend **out,
 	     struct mvm_err *err)
 {
 	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
-	struct net_backend *b;
-	int hdr = NET_HDR_LEN, fd, e;
+	int fd, e;
 
 	if (!*name || strlen(name) >= IFNAMSIZ)
 		return mvm_fail(err, -EINVAL, "tap '%s': bad interface name",
@@ -67,24 +96,16 @@ int tap_open(const char *name, struct net_backend **out,
 					"by this user)", name);
 		return mvm_fail(err, -e, "tap %s: %s", name, strerror(e));
 	}
-	if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0) {
-		e = errno;
-		close(fd);
-		return mvm_fail(err, -e, "tap %s: TUNSETVNETHDRSZ: %s", name,
-				strerror(e));
-	}
-	b = calloc(1, sizeof(*b));
-	if (!b) {
-		close(fd);
-		return mvm_fail(err, -ENOMEM, "out of memory");
-	}
-	b->ops = &tap_ops;
-	b->fd = fd;
-	memcpy(b->name, ifr.ifr_name, sizeof(b->name) - 1);
-	/* Probe once; nothing is offloaded until the guest asks. */
-	b->offloads = ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 |
-			    TUN_F_TSO6) == 0;
-	ioctl(fd, TUNSETOFFLOAD, 0);
-	*out = b;
-	return 0;
+	return tap_finish(ifr.ifr_name, fd, out, err);
+}
+
+int tap_adopt(const char *name, int fd, struct net_backend **out,
+	      struct mvm_err *err)
+{
+	int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+
+	if (own < 0)
+		return mvm_fail(err, -errno, "tap %s: %s", name,
+				strerror(errno));
+	return tap_finish(name, own, out, err);
 }

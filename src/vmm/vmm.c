@@ -219,6 +219,9 @@ int vmm_start_vm(struct vmm *v, struct mvm_err *err)
 	if (ret)
 		return ret;
 	cfg.cmos = v->cmos_kept ? &v->cmos : NULL;
+	cfg.taps_kept = v->nr_kept_taps == cfg.nr_nets && cfg.nr_nets;
+	for (unsigned i = 0; cfg.taps_kept && i < cfg.nr_nets; i++)
+		cfg.kept_taps[i] = v->kept_taps[i];
 	if (v->dry_run) {
 		v->state = VMM_RUNNING;
 		return 0;
@@ -301,10 +304,30 @@ static int stop_status(const struct vm *vm)
 	}
 }
 
+/*
+ * Hold the NICs' taps open over a restart: a tap mvm created goes away
+ * with its last fd, and the host's addresses and routes on it with it.
+ */
+static void keep_taps(struct vmm *v)
+{
+	v->nr_kept_taps = v->vm.cfg.nr_nets;
+	for (unsigned i = 0; i < v->nr_kept_taps; i++)
+		v->kept_taps[i] = fcntl(v->vm.tap_fds[i], F_DUPFD_CLOEXEC, 0);
+}
+
+static void release_taps(struct vmm *v)
+{
+	for (unsigned i = 0; i < v->nr_kept_taps; i++)
+		if (v->kept_taps[i] >= 0)
+			close(v->kept_taps[i]);
+	v->nr_kept_taps = 0;
+}
+
 /* The VM asked to stop: restart it, or say how mvm ends. -1: go on. */
 static int vm_stopped(struct vmm *v)
 {
 	struct mvm_err err = { "" };
+	bool restart;
 	int ret;
 
 	console_detach(&v->console);
@@ -313,10 +336,14 @@ static int vm_stopped(struct vmm *v)
 		vmm_metrics_flush(v, &err);
 		v->metrics.final_flushed = true;
 	}
+	restart = v->vm.stop_kind == VM_STOP_REBOOT &&
+		  v->spec.on_reboot == VM_ON_REBOOT_RESTART && !v->quit;
 	/* A reboot keeps the CMOS, time offset and all, as a PC's does. */
 	v->cmos_kept = v->vm.stop_kind == VM_STOP_REBOOT && v->vm.rtc;
 	if (v->cmos_kept)
 		rtc_save(v->vm.rtc, &v->cmos);
+	if (restart)
+		keep_taps(v);
 	vm_destroy(&v->vm);
 	v->have_vm = false;
 	if (v->vm.stop_kind == VM_STOP_REBOOT &&
@@ -326,10 +353,10 @@ static int vm_stopped(struct vmm *v)
 		fprintf(stderr, "mvm: %s\n", v->quit_msg);
 		return v->quit_status;
 	}
-	if (v->vm.stop_kind == VM_STOP_REBOOT &&
-	    v->spec.on_reboot == VM_ON_REBOOT_RESTART) {
+	if (restart) {
 		fprintf(stderr, "mvm: guest rebooted; restarting\n");
 		ret = vmm_start_vm(v, &err);
+		release_taps(v);
 		if (!ret)
 			return -1;
 		console_restore(&v->console);
