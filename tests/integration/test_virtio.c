@@ -96,3 +96,23 @@ Test(virtio, hostile_without_event_idx)
 	free(img);
 	mvm_result_free(&r);
 }
+
+/*
+ * The 64-bit virtio test kernel (the benchmarks' guest) enters ring 3 and
+ * keeps working there: port I/O from ring 3 goes through its trap
+ * handler, and the run ends with the report from ring 3.
+ */
+Test(virtio, bz_kernel_runs_in_ring3)
+{
+	const char *argv[] = { "run", "--kernel",
+			       guest_path("virtio/bz_virtio"), "--memory", "64",
+			       "--cmdline", "test=ring3 spin=1000", NULL };
+	struct mvm_result r;
+
+	cr_assert_eq(mvm_launch(argv, NULL, &r), 0);
+	cr_assert_not(r.timed_out, "timed out:\n%s\n%s", r.out, r.err);
+	cr_assert(strstr(r.out, "spin ring3 1000 turns"), "%s", r.out);
+	cr_assert(strstr(r.out, "PASS ring3"), "%s", r.out);
+	cr_assert(strstr(r.out, "ALL OK"), "%s\n%s", r.out, r.err);
+	mvm_result_free(&r);
+}

@@ -38,7 +38,7 @@ static inline void barrier(void)
 
 static inline void mb(void)
 {
-	__asm__ volatile("lock; addl $0,(%%esp)" ::: "memory");
+	__asm__ volatile("lock; addl $0,(%%" SP ")" ::: "memory");
 }
 
 static uint8_t rd8(volatile uint8_t *b, unsigned off)

@@ -16,6 +16,13 @@
 #define VIRTIO_F_VERSION_1 32
 #define VBIT(b) (1ULL << (b))
 
+/* The stack pointer's name in barrier asm: the kernel is built 32 and 64-bit. */
+#ifdef __x86_64__
+#define SP "rsp"
+#else
+#define SP "esp"
+#endif
+
 #define VSTAT_ACK 1
 #define VSTAT_DRIVER 2
 #define VSTAT_DRIVER_OK 4
