@@ -92,6 +92,8 @@ static void answer(struct virtio_queue *q, uint16_t head, uint8_t *status,
 
 static void req_done(struct loop_op *op, int res, unsigned flags);
 
+#define BLK_ASYNC_READ_MIN (64u << 10)
+
 static void submit(struct blk_req *r)
 {
 	struct blk *b = r->b;
@@ -118,6 +120,15 @@ static void submit(struct blk_req *r)
 					(off_t)r->left);
 		break;
 	}
+	/*
+	 * A large read that hits the page cache would be copied inline, on
+	 * the loop thread, one request after another. Handed to io_uring's
+	 * own workers, the requests of a batch are copied in parallel (on
+	 * this 2-CPU host, 1 MiB reads at depth 8 went 25 % faster). Writes
+	 * gained nothing, and small reads would only pay the hand-over.
+	 */
+	if (r->type == T_IN && r->left >= BLK_ASYNC_READ_MIN)
+		sqe->flags |= IOSQE_ASYNC;
 	r->op.done = req_done;
 	loop_prep(b->vm->loop, sqe, &r->op);
 	b->inflight++;
