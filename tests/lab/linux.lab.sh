@@ -55,6 +55,9 @@ boot panic 1 "$G/vmlinuz" "$BASE panic=-1 mvm.cmd=panic"
 name=restart
 echo "CASE-BEGIN $name"
 start=$(now)
+# Made here: the background job's own redirection may come after the
+# first look below.
+: >"$w/$name.out"
 mvm run --kernel "$G/vmlinuz" --initrd "$G/initrd.cpio.gz" \
 	--cmdline "$BASE mvm.cmd=reboot" --cpus 1 --memory 512 \
 	--on-reboot restart </dev/null >"$w/$name.out" 2>"$w/$name.err" &
@@ -66,6 +69,21 @@ while [ "$i" -lt 300 ] && kill -0 "$pid" 2>/dev/null; do
 	i=$((i + 1))
 done
 kill -TERM "$pid" 2>/dev/null
+# mvm must end on SIGTERM; if it does not, say where it is stuck rather
+# than wait for the lab's own time limit.
+j=0
+while [ "$j" -lt 60 ] && kill -0 "$pid" 2>/dev/null; do
+	sleep 1
+	j=$((j + 1))
+done
+if kill -0 "$pid" 2>/dev/null; then
+	for t in /proc/"$pid"/task/*; do
+		echo "lab: mvm still running 60 s after SIGTERM: thread" \
+			"$(cat "$t/comm") state $(cut -d' ' -f3 "$t/stat")" \
+			"in $(cat "$t/wchan")" >>"$w/$name.err"
+	done
+	kill -KILL "$pid"
+fi
 wait "$pid"
 report "$name" $? "$start"
 
