@@ -16,179 +16,38 @@
  * on a host too busy for it.
  */
 #include <criterion/criterion.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
+#include "lab_once.h"
+
+#define PROG "test_lab_devices"
 /* main() names its log file here; the tests inherit it. */
 #define LOG_ENV "MVM_LAB_DEVICES_LOG"
 
-static bool lab_disabled(void)
-{
-	const char *mode = getenv("MVM_LAB");
-
-	return mode && !strcmp(mode, "disabled");
-}
-
-static const char *env_or_null(const char *name)
-{
-	const char *v = getenv(name);
-
-	if (!v || !*v) {
-		fprintf(stderr, "test_lab_devices: %s is not set (run through "
-				"meson test)\n", name);
-		return NULL;
-	}
-	return v;
-}
-
-/*
- * Run tests/lab/devices, copying its output to our stdout and to the log
- * as it comes, and end the log with "LAB-RUN-STATUS <its exit status>".
- */
+/* tests/lab/devices -B BUILD --mvm MVM [--timeout SECONDS] */
 static void run_lab(void)
 {
-	const char *mvm = env_or_null("MVM_BIN");
-	const char *build = env_or_null("MVM_BUILD_DIR");
-	const char *script = env_or_null("MVM_LAB_DEVICES");
+	const char *mvm = lab_env(PROG, "MVM_BIN");
+	const char *build = lab_env(PROG, "MVM_BUILD_DIR");
+	const char *script = lab_env(PROG, "MVM_LAB_DEVICES");
 	const char *tmo = getenv("MVM_LAB_TIMEOUT");
-	char dir[4096], path[4096 + 64], buf[4096];
-	int pipefd[2], status = -1, fd;
-	FILE *log;
-	pid_t pid;
-	ssize_t n;
+	char *argv[] = { (char *)script, "-B", (char *)build, "--mvm",
+			 (char *)mvm, tmo && *tmo ? "--timeout" : NULL,
+			 (char *)tmo, NULL };
 
-	if (!build)
-		return;
-	snprintf(dir, sizeof(dir), "%s/lab", build);
-	mkdir(build, 0755);
-	mkdir(dir, 0755);
-	snprintf(path, sizeof(path), "%s/test_lab_devices.XXXXXX", dir);
-	fd = mkstemp(path);
-	log = fd >= 0 ? fdopen(fd, "w") : NULL;
-	if (!log) {
-		fprintf(stderr, "test_lab_devices: cannot write %s: %s\n", path,
-			strerror(errno));
-		return;
-	}
-	setenv(LOG_ENV, path, 1);
-	if (!mvm || !script || pipe2(pipefd, O_CLOEXEC) < 0) {
-		fprintf(log, "LAB-RUN-STATUS -1\n");
-		fclose(log);
-		return;
-	}
-	printf("test_lab_devices: booting the lab once for every test (%s "
-	       "-B %s --mvm %s)\n", script, build, mvm);
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0) {
-		dup2(pipefd[1], 1);
-		dup2(pipefd[1], 2);
-		if (tmo && *tmo)
-			execl(script, script, "-B", build, "--mvm", mvm,
-			      "--timeout", tmo, (char *)NULL);
-		else
-			execl(script, script, "-B", build, "--mvm", mvm,
-			      (char *)NULL);
-		fprintf(stderr, "exec %s: %s\n", script, strerror(errno));
-		_exit(127);
-	}
-	close(pipefd[1]);
-	while (pid > 0 && (n = read(pipefd[0], buf, sizeof(buf))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		/* Flushed as it comes: a slow lab is watched while it runs. */
-		fwrite(buf, 1, (size_t)n, stdout);
-		fflush(stdout);
-		fwrite(buf, 1, (size_t)n, log);
-		fflush(log);
-	}
-	close(pipefd[0]);
-	if (pid > 0 && waitpid(pid, &status, 0) == pid)
-		status = WIFEXITED(status) ? WEXITSTATUS(status)
-					   : 128 + WTERMSIG(status);
-	fprintf(log, "\nLAB-RUN-STATUS %d\n", status);
-	fclose(log);
-}
-
-/* Only a run of the tests needs the lab: not --help, not --list. */
-static bool runs_tests(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--list") || !strcmp(argv[i], "-l"))
-			return false;
-	return true;
+	lab_once_run(PROG, LOG_ENV, mvm && build && script ? argv : NULL);
 }
 
 int main(int argc, char **argv)
 {
-	struct criterion_test_set *tests = criterion_initialize();
-	const char *path;
-	int ret = 0;
-
-	if (criterion_handle_args(argc, argv, true)) {
-		if (runs_tests(argc, argv) && !lab_disabled())
-			run_lab();
-		ret = !criterion_run_all_tests(tests);
-	}
-	criterion_finalize(tests);
-	/* meson keeps only the end of long outputs: keep the whole log. */
-	path = getenv(LOG_ENV);
-	if (path) {
-		char last[4096 + 64];
-
-		snprintf(last, sizeof(last), "%s/lab/test_lab_devices.last.log",
-			 getenv("MVM_BUILD_DIR"));
-		if (rename(path, last) == 0)
-			printf("test_lab_devices: the lab's whole log is in %s\n",
-			       last);
-		else
-			unlink(path);
-	}
-	return ret;
+	return lab_once_main(argc, argv, PROG, LOG_ENV, run_lab);
 }
 
-/* The whole log, NUL-terminated (caller frees), or NULL. */
 static char *read_log(void)
 {
-	const char *path = getenv(LOG_ENV);
-	char *data = NULL;
-	size_t len = 0, cap = 0;
-	FILE *f;
-
-	if (!path)
-		return NULL;
-	f = fopen(path, "r");
-	if (!f)
-		return NULL;
-	for (;;) {
-		if (cap - len < 4096) {
-			char *p = realloc(data, cap + 65536);
-
-			if (!p)
-				break;
-			data = p;
-			cap += 65536;
-		}
-		size_t got = fread(data + len, 1, cap - len - 1, f);
-
-		if (got == 0)
-			break;
-		len += got;
-	}
-	fclose(f);
-	if (data)
-		data[len] = '\0';
-	return data;
+	return lab_once_log(LOG_ENV);
 }
 
 /* Does the log have the whole line "<prefix><desc>"? */
@@ -202,17 +61,6 @@ static bool has_line(const char *log, const char *prefix, const char *desc)
 			return true;
 	}
 	return false;
-}
-
-/* The log's last lines, where the reason a lab stopped short shows. */
-static const char *log_tail(const char *log, int lines)
-{
-	const char *tail = log + strlen(log);
-
-	while (tail > log && lines > 0)
-		if (*--tail == '\n')
-			lines--;
-	return tail;
 }
 
 /*
@@ -252,7 +100,7 @@ static void expect_checks(const char *area, const char *const *want,
 				"\"%s\" (exit status %d: 124 timed out, 125 lab "
 				"crashed, 2 bad setup, 127 could not start, -1 "
 				"not started); end of its log:\n%s", area, want[i], lab_status,
-				log_tail(log, 15));
+				lab_log_tail(log, 15));
 		cr_expect_fail("%s: the check \"%s\" never ran", area, want[i]);
 	}
 	free(log);
@@ -274,10 +122,10 @@ Test(lab_devices, the_lab_ran_every_check)
 	cr_assert(log, "NOT RUN: no lab log (tests/lab/devices did not start)");
 	if (!strstr(log, " passed, ") || !strstr(log, " failed\n"))
 		cr_assert_fail("NOT RUN: the lab script did not finish; end of "
-			       "its log:\n%s", log_tail(log, 15));
+			       "its log:\n%s", lab_log_tail(log, 15));
 	cr_expect(strstr(log, " passed, 0 failed\n"), "the lab script did not "
 		  "end with \"N passed, 0 failed\"; end of its log:\n%s",
-		  log_tail(log, 15));
+		  lab_log_tail(log, 15));
 	cr_expect_null(strstr(log, "\nnot ok - "), "a lab check failed (see "
 		       "the log above)");
 	cr_expect(strstr(log, "\nLAB-RUN-STATUS 0\n"), "tests/lab/devices did "

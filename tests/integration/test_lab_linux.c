@@ -17,190 +17,41 @@
  */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
-#include <errno.h>
-#include <stdbool.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
+#include "lab_once.h"
+
+#define PROG "test_lab_linux"
+/* main() names its log file here; the tests inherit it. */
+#define LOG_ENV "MVM_LAB_LOG"
 /* The lab may be slow (TCG, a loaded machine): lab-run's own limit. */
 #define LAB_TIMEOUT "1500"
 
-static const char *env_or_fail(const char *name)
-{
-	const char *v = getenv(name);
-
-	if (!v || !*v) {
-		fprintf(stderr, "test_lab_linux: %s is not set (run through "
-				"meson test)\n", name);
-		return NULL;
-	}
-	return v;
-}
-
-/*
- * main() writes the lab's log to a file of its own (test runs may
- * overlap) and names it in MVM_LAB_LOG, which the tests inherit.
- */
-#define LOG_ENV "MVM_LAB_LOG"
-
-/* -Dlab=disabled: no lab at all. */
-static bool lab_disabled(void)
-{
-	const char *mode = getenv("MVM_LAB");
-
-	return mode && !strcmp(mode, "disabled");
-}
-
-/*
- * Run lab-run, copying its output (the lab console, then its own status
- * line) to our stdout and to the log, and end the log with
- * "LAB-RUN-STATUS <lab-run's exit status>".
- */
+/* lab-run -B BUILD --mvm MVM --vmlinux --timeout T -- linux.lab.sh */
 static void run_lab(void)
 {
-	const char *mvm = env_or_fail("MVM_BIN");
-	const char *build = env_or_fail("MVM_BUILD_DIR");
-	const char *lab_run = env_or_fail("MVM_LAB_RUN");
-	const char *script = env_or_fail("MVM_LAB_SCRIPT");
-	char dir[4096], path[4096 + 64], buf[4096];
-	int pipefd[2], status = -1, fd;
-	FILE *log;
-	pid_t pid;
-	ssize_t n;
+	const char *mvm = lab_env(PROG, "MVM_BIN");
+	const char *build = lab_env(PROG, "MVM_BUILD_DIR");
+	const char *lab_run = lab_env(PROG, "MVM_LAB_RUN");
+	const char *script = lab_env(PROG, "MVM_LAB_SCRIPT");
+	char *argv[] = { (char *)lab_run, "-B", (char *)build, "--mvm",
+			 (char *)mvm, "--vmlinux", "--timeout", LAB_TIMEOUT,
+			 "--", (char *)script, NULL };
 
-	snprintf(dir, sizeof(dir), "%s/lab", build ? build : ".");
-	if (build)
-		mkdir(build, 0755);
-	mkdir(dir, 0755);
-	snprintf(path, sizeof(path), "%s/test_lab_linux.XXXXXX", dir);
-	fd = mkstemp(path);
-	log = fd >= 0 ? fdopen(fd, "w") : NULL;
-	if (log)
-		setenv(LOG_ENV, path, 1);
-	else {
-		fprintf(stderr, "test_lab_linux: cannot write %s: %s\n", path,
-			strerror(errno));
-		return;
-	}
-	if (!mvm || !build || !lab_run || !script ||
-	    pipe2(pipefd, O_CLOEXEC) < 0) {
-		fprintf(log, "LAB-RUN-STATUS -1\n");
-		fclose(log);
-		return;
-	}
-	printf("test_lab_linux: booting the lab once for every test "
-	       "(%s --mvm %s --vmlinux -- %s)\n", lab_run, mvm, script);
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0) {
-		dup2(pipefd[1], 1);
-		dup2(pipefd[1], 2);
-		close(pipefd[0]);
-		close(pipefd[1]);
-		execl(lab_run, lab_run, "-B", build, "--mvm", mvm, "--vmlinux",
-		      "--timeout", LAB_TIMEOUT, "--", script, (char *)NULL);
-		fprintf(stderr, "exec %s: %s\n", lab_run, strerror(errno));
-		_exit(127);
-	}
-	close(pipefd[1]);
-	while (pid > 0 && (n = read(pipefd[0], buf, sizeof(buf))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		/* Flushed as it comes: a slow lab is watched while it runs. */
-		fwrite(buf, 1, (size_t)n, stdout);
-		fflush(stdout);
-		fwrite(buf, 1, (size_t)n, log);
-		fflush(log);
-	}
-	close(pipefd[0]);
-	fflush(stdout);
-	if (pid > 0 && waitpid(pid, &status, 0) == pid)
-		status = WIFEXITED(status) ? WEXITSTATUS(status)
-					   : 128 + WTERMSIG(status);
-	fprintf(log, "\nLAB-RUN-STATUS %d\n", status);
-	fclose(log);
-}
-
-/* Only a run of the tests needs the lab: not --help, not --list. */
-static bool runs_tests(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--list") || !strcmp(argv[i], "-l"))
-			return false;
-	return true;
+	lab_once_run(PROG, LOG_ENV,
+		     mvm && build && lab_run && script ? argv : NULL);
 }
 
 int main(int argc, char **argv)
 {
-	struct criterion_test_set *tests = criterion_initialize();
-	const char *path;
-	int ret = 0;
-
-	if (criterion_handle_args(argc, argv, true)) {
-		if (runs_tests(argc, argv) && !lab_disabled())
-			run_lab();
-		ret = !criterion_run_all_tests(tests);
-	}
-	criterion_finalize(tests);
-	/*
-	 * meson keeps only the end of long outputs: keep the last whole log
-	 * (concurrent runs each leave theirs, the last one stays).
-	 */
-	path = getenv(LOG_ENV);
-	if (path) {
-		char last[4096 + 64];
-
-		snprintf(last, sizeof(last), "%s/lab/test_lab_linux.last.log",
-			 getenv("MVM_BUILD_DIR"));
-		if (rename(path, last) == 0)
-			printf("test_lab_linux: the lab's whole log is in %s\n",
-			       last);
-		else
-			unlink(path);
-	}
-	return ret;
+	return lab_once_main(argc, argv, PROG, LOG_ENV, run_lab);
 }
 
-/* The whole log, NUL-terminated (caller frees), or NULL. */
 static char *read_log(void)
 {
-	const char *path = getenv(LOG_ENV);
-	char *data = NULL;
-	size_t len = 0, cap = 0;
-	FILE *f;
-
-	if (!path)
-		return NULL;
-	f = fopen(path, "r");
-	if (!f)
-		return NULL;
-	for (;;) {
-		if (cap - len < 4096) {
-			char *p = realloc(data, cap + 65536);
-
-			if (!p)
-				break;
-			data = p;
-			cap += 65536;
-		}
-		size_t got = fread(data + len, 1, cap - len - 1, f);
-
-		if (got == 0)
-			break;
-		len += got;
-	}
-	fclose(f);
-	if (data)
-		data[len] = '\0';
-	return data;
+	return lab_once_log(LOG_ENV);
 }
 
 struct lab_case {
