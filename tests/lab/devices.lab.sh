@@ -14,24 +14,8 @@
 # One mvm, two L2 boots. Prints FACT lines, "ok - ..."/"not ok - ..." per
 # check and a closing "N passed, N failed"; exits 0 only when nothing
 # failed.
-pass=0
-fail=0
-check() {
-	desc=$1
-	shift
-	if "$@"; then
-		echo "ok - $desc"
-		pass=$((pass + 1))
-	else
-		echo "not ok - $desc"
-		fail=$((fail + 1))
-	fi
-}
-now() {
-	read -r u _ </proc/uptime
-	echo "$u"
-}
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+# check, finish, now, since
+. /lab/checks.sh
 deadline() { awk -v n="$(now)" -v s="$1" 'BEGIN { printf "%.1f", n + s }'; }
 past() { awk -v n="$(now)" -v d="$1" 'BEGIN { exit !(n > d) }'; }
 sum() { sha256sum "$1" 2>/dev/null | cut -d' ' -f1; }
@@ -290,5 +274,4 @@ done
 check "vdc's image is unchanged" test "$(sum "$w/ro.img")" = "$ro_sum_before"
 
 echo "FACT script_s=$(since "$t0")"
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

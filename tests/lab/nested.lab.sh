@@ -9,24 +9,8 @@
 # L2 boots with --nested off and must not be able to load kvm_amd.
 # Prints FACT lines, "ok - ..."/"not ok - ..." per check and a closing
 # "N passed, N failed"; exits 0 only when nothing failed.
-pass=0
-fail=0
-check() {
-	desc=$1
-	shift
-	if "$@"; then
-		echo "ok - $desc"
-		pass=$((pass + 1))
-	else
-		echo "not ok - $desc"
-		fail=$((fail + 1))
-	fi
-}
-now() {
-	read -r u _ </proc/uptime
-	echo "$u"
-}
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+# check, finish, now, since
+. /lab/checks.sh
 t0=$(now)
 w=$(mktemp -d)
 # Steps wait this long at most; lab-run's --timeout is the real budget, but
@@ -298,5 +282,4 @@ check "--nested off: no /dev/kvm in L2" grep -q '^L2: dev-kvm=no' \
 	"$w/off.log"
 
 echo "FACT script_s=$(since "$t0")"
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

@@ -3,24 +3,8 @@
 # real KVM able to run nested guests, and that the default guest boots under
 # QEMU with -accel kvm there. Prints FACT lines, one "ok"/"not ok" line per
 # check and a closing "N passed, N failed".
-pass=0
-fail=0
-check() {
-	desc=$1
-	shift
-	if "$@"; then
-		echo "ok - $desc"
-		pass=$((pass + 1))
-	else
-		echo "not ok - $desc"
-		fail=$((fail + 1))
-	fi
-}
-now() {
-	read -r u _ </proc/uptime
-	echo "$u"
-}
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+# check, finish, now, since
+. /lab/checks.sh
 
 w=$(mktemp -d)
 echo "FACT lab_uptime_at_script=$(now)"
@@ -77,5 +61,4 @@ check "q35 guest ran the disk's script" grep -q 'DISK-SCRIPT ran$' "$w/q35.log"
 check "q35 guest reported its status" grep -q 'MVM-GUEST-EXIT=5$' "$w/q35.log"
 check "q35 guest has /dev/kvm itself (nested)" grep -q 'DISK-KVM yes$' "$w/q35.log"
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish
