@@ -102,9 +102,9 @@ static void run_once(const char *prog, const char *log_env, char *const *argv)
 
 /*
  * The nested guests' kernels (L2, under the lab's KVM, itself under TCG)
- * very rarely hang or fault where no VMM is involved: in 2026-11 runs,
- * about one lab run in twenty saw a soft lockup at boot or a double fault
- * at syscall entry, the same under QEMU. Such a run is repeated once,
+ * very rarely hang or fault: in 2026-11 runs, about one lab run in twenty
+ * saw a soft lockup at boot or a double fault at syscall entry, and
+ * neither came back in dozens of runs after. Such a run is repeated once,
  * saying so, and its log is kept beside the new one; anything else (a
  * check that fails, a lab that does not boot) counts at once.
  */
