@@ -24,6 +24,8 @@
 #include "mvm/pci.h"
 #include "mvm/vcpu.h"
 #include "mvm/virtio_dev.h"
+
+#include "teardown.h"
 #include "mvm/vm.h"
 
 /* KVM on Intel needs three pages for the real-mode TSS and one for EPT's
@@ -487,8 +489,7 @@ void vm_destroy(struct vm *vm)
 	bus_fini(&vm->pio);
 	bus_fini(&vm->mmio);
 	free(vm->supported_cpuid);
-	if (vm->vm_fd >= 0)
-		close(vm->vm_fd);
+	vm_fd_release(vm->vm_fd);
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	pthread_mutex_destroy(&vm->stop_lock);
