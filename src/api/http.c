@@ -54,7 +54,8 @@ struct api_server {
 	bool timer_watched;
 
 	unsigned conns;
-	bool trim_due; /* connections came and went since the last trim */
+	bool trim_due;   /* connections came and went since the last trim */
+	bool trim_again; /* trimmed once; once more after TRIM_AGAIN_MS */
 };
 
 /* One request being received. */
@@ -93,14 +94,30 @@ static void arm_timer(struct api_server *s, uint64_t ms)
  * Each connection's memory pool comes from the heap, and glibc only gives
  * back the top of it. Once the last client of a burst has gone, hand the
  * freed pools back, so that mvm's footprint does not keep the high-water
- * mark of its busiest moment.
+ * mark of its busiest moment. MHD frees a closed connection's pool in a
+ * later run than the one that closed it, so the trim follows one more run,
+ * and once more a little later for pools freed after that.
  */
-static void trim_after_burst(struct api_server *s)
+#define TRIM_AGAIN_MS 20
+
+static uint64_t trim_after_burst(struct api_server *s, uint64_t next)
 {
-	if (s->trim_due && !s->conns) {
+	if (s->conns) {
+		s->trim_again = false;
+		return next;
+	}
+	if (s->trim_due) {
 		s->trim_due = false;
+		s->lib.run(s->mhd);
+		malloc_trim(0);
+		s->trim_again = true;
+		return next < TRIM_AGAIN_MS ? next : TRIM_AGAIN_MS;
+	}
+	if (s->trim_again) {
+		s->trim_again = false;
 		malloc_trim(0);
 	}
+	return next;
 }
 
 /* Let MHD do all it can now, then sleep until its next deadline. */
@@ -120,8 +137,7 @@ static void mhd_drive(struct api_server *s)
 			break;
 		}
 	}
-	arm_timer(s, next);
-	trim_after_burst(s);
+	arm_timer(s, trim_after_burst(s, next));
 }
 
 static void on_mhd_ready(void *ctx)
