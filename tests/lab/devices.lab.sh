@@ -14,10 +14,8 @@
 # One mvm, two L2 boots. Prints FACT lines, "ok - ..."/"not ok - ..." per
 # check and a closing "N passed, N failed"; exits 0 only when nothing
 # failed.
-# check, finish, now, since
+# check, finish, now, since, deadline, past, reap
 . /lab/checks.sh
-deadline() { awk -v n="$(now)" -v s="$1" 'BEGIN { printf "%.1f", n + s }'; }
-past() { awk -v n="$(now)" -v d="$1" 'BEGIN { exit !(n > d) }'; }
 sum() { sha256sum "$1" 2>/dev/null | cut -d' ' -f1; }
 t0=$(now)
 w=$(mktemp -d)
@@ -60,15 +58,6 @@ l2_line() {
 starts() {
 	case $1 in "$2"*) return 0 ;; esac
 	return 1
-}
-# reap PID SECONDS: wait for PID to end, killing it after SECONDS.
-reap() {
-	d=$(deadline "$2")
-	while kill -0 "$1" 2>/dev/null && ! past "$d"; do
-		sleep 0.2
-	done
-	kill "$1" 2>/dev/null
-	wait "$1"
 }
 
 echo "FACT kernel=$(uname -r)"
@@ -239,12 +228,7 @@ fi
 check "mvm restarted L2 after its reboot (--on-reboot restart)" \
 	test "$booted2" = yes -a \
 	"$(grep -c 'mvm: guest rebooted; restarting' "$w/mvm.err")" = 1
-d=$(deadline "$step")
-while kill -0 "$mvm_pid" 2>/dev/null && ! past "$d"; do
-	sleep 0.2
-done
-kill "$mvm_pid" 2>/dev/null
-wait "$mvm_pid"
+reap "$mvm_pid" "$step"
 rc=$?
 kill "$tail_pid" 2>/dev/null
 exec 3>&-

@@ -9,7 +9,7 @@
 # L2 boots with --nested off and must not be able to load kvm_amd.
 # Prints FACT lines, "ok - ..."/"not ok - ..." per check and a closing
 # "N passed, N failed"; exits 0 only when nothing failed.
-# check, finish, now, since
+# check, finish, now, since, deadline, past, reap
 . /lab/checks.sh
 t0=$(now)
 w=$(mktemp -d)
@@ -29,9 +29,6 @@ field() {
 # op POLICY_JSON OP: that operation's object.
 op() { printf '%s\n' "$1" | tr '{' '\n' | grep "\"op\":\"$2\""; }
 has() { printf '%s\n' "$1" | grep -q -- "$2"; }
-# deadline SECONDS: the uptime SECONDS from now; past DEADLINE: is it over?
-deadline() { awk -v n="$(now)" -v s="$1" 'BEGIN { printf "%.1f", n + s }'; }
-past() { awk -v n="$(now)" -v d="$1" 'BEGIN { exit !(n > d) }'; }
 mvm_pid=
 # wait_for FILE TEXT SECONDS: until FILE holds TEXT (or the outer mvm, once
 # started, has ended and it never will).
@@ -253,12 +250,7 @@ if wait_for "$w/l2.log" "L2-WAIT rmmod" "$step"; then
 		test "$(field "$nested" l1_hypervisor_active)" = false
 	tell_l2 go
 fi
-d=$(deadline 60)
-while kill -0 "$mvm_pid" 2>/dev/null && ! past "$d"; do
-	sleep 0.2
-done
-kill "$mvm_pid" 2>/dev/null
-wait "$mvm_pid"
+reap "$mvm_pid" 60
 rc=$?
 kill "$tail_pid" 2>/dev/null
 check "L2 powered off; mvm exited 0" test "$rc" = 0

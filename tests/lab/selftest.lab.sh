@@ -3,7 +3,7 @@
 # real KVM able to run nested guests, and that the default guest boots under
 # QEMU with -accel kvm there. Prints FACT lines, one "ok"/"not ok" line per
 # check and a closing "N passed, N failed".
-# check, finish, now, since
+# check, finish, now, since, deadline, past, reap
 . /lab/checks.sh
 
 w=$(mktemp -d)
