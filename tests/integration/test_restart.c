@@ -13,15 +13,6 @@
 #include "api_client.h"
 #include "harness.h"
 
-static int count(const char *s, const char *needle)
-{
-	int n = 0;
-
-	for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle))
-		n++;
-	return n;
-}
-
 static long ifindex(const char *tap)
 {
 	char path[96];
@@ -57,9 +48,9 @@ Test(restart, taps_outlive_guest_reboots, .timeout = 60)
 	first = ifindex(tap);
 	cr_assert_gt(first, 0, "no tap %s while the guest runs", tap);
 	/* Several reboots later, it is still the same interface. */
-	for (int i = 0; i < 400 && count(p.out, "booted") < 4; i++)
+	for (int i = 0; i < 400 && count_str(p.out, "booted") < 4; i++)
 		api_drain(&p, 0.05);
-	cr_assert_geq(count(p.out, "booted"), 4, "%s\n%s", p.out, p.err);
+	cr_assert_geq(count_str(p.out, "booted"), 4, "%s\n%s", p.out, p.err);
 	later = ifindex(tap);
 	cr_assert_eq(later, first, "tap %s: ifindex %ld, then %ld", tap, first,
 		     later);
