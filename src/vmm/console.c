@@ -1,4 +1,7 @@
+#include <errno.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -57,6 +60,21 @@ static size_t filter_escape(struct console *c, uint8_t *buf, size_t n)
 	return out;
 }
 
+/*
+ * Whether a read of fd would return at once. stdin stays blocking (its
+ * open file is shared with the shell that started mvm), and a multishot
+ * poll can post several readiness events for bytes that one read takes
+ * in; a read on such a stale event would block the whole loop until the
+ * next keystroke. Regular files and hung-up pipes count as readable, so
+ * the read that follows sees their EOF.
+ */
+static bool input_ready(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR));
+}
+
 static void console_readable(void *ctx)
 {
 	struct console *c = ctx;
@@ -64,21 +82,25 @@ static void console_readable(void *ctx)
 	size_t room, n;
 	ssize_t got;
 
-	if (!c->vm || c->eof)
-		return;
-	room = serial_rx_room(c->vm->serial);
-	if (room == 0)
-		return; /* guest not reading: leave input in the fd */
-	got = read(c->in_fd, buf, room < sizeof(buf) ? room : sizeof(buf));
-	if (got <= 0) {
-		if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
-			c->eof = true; /* stdin closed: the guest runs on */
-			loop_watch_cancel(&c->watch);
+	/* Drain what is there: a paste may be more than one read. */
+	while (c->vm && !c->eof && input_ready(c->in_fd)) {
+		room = serial_rx_room(c->vm->serial);
+		if (room == 0)
+			return; /* guest not reading: leave input in the fd */
+		got = read(c->in_fd, buf,
+			   room < sizeof(buf) ? room : sizeof(buf));
+		if (got <= 0) {
+			if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
+				c->eof = true; /* stdin closed: the guest runs on */
+				loop_watch_cancel(&c->watch);
+			}
+			return;
 		}
-		return;
+		n = c->raw ? filter_escape(c, buf, (size_t)got) : (size_t)got;
+		serial_rx_push(c->vm->serial, buf, n);
+		if (atomic_load(&c->vm->stopping))
+			return; /* Ctrl-A x: the rest is not the guest's */
 	}
-	n = c->raw ? filter_escape(c, buf, (size_t)got) : (size_t)got;
-	serial_rx_push(c->vm->serial, buf, n);
 }
 
 int console_attach(struct console *c, struct loop *l, struct vm *vm)

@@ -106,6 +106,37 @@ Test(console, raw_mode_and_ctrl_a_x_quits_and_restores_the_terminal)
 	close(p.slave);
 }
 
+/*
+ * Keys typed one by one, faster than the loop takes them in: each wakes
+ * the loop's poll, and one read can take in the bytes of several wakeups.
+ * A read on such a stale wakeup must not block (stdin stays a blocking
+ * fd), or Ctrl-A x right after a burst of typing goes unheard.
+ */
+Test(console, ctrl_a_x_right_after_a_burst_of_keys_quits)
+{
+	/* A race: several runs, so that a loop that blocks is caught. */
+	for (int run = 0; run < 4; run++) {
+		struct pty_run p;
+
+		pty_start(&p, "echo");
+		cr_assert(pty_wait_for(&p, "echo ready", 10000), "output: %s",
+			  p.out);
+		for (int round = 0; round < 20; round++) {
+			for (int i = 0; i < 50; i++)
+				cr_assert_eq(write(p.master, "k", 1), 1);
+			cr_assert_eq(write(p.master, "\n", 1), 1);
+			usleep(2000);
+		}
+		cr_assert_eq(write(p.master, "\x01", 1), 1);
+		cr_assert_eq(write(p.master, "x", 1), 1);
+		cr_assert_eq(pty_wait_exit(&p), 0, "run %d: mvm did not quit "
+			     "on Ctrl-A x after a burst of keys; output: %.300s",
+			     run, p.len > 300 ? p.out + p.len - 300 : p.out);
+		close(p.master);
+		close(p.slave);
+	}
+}
+
 Test(console, terminal_restored_after_a_guest_crash)
 {
 	struct pty_run p;
