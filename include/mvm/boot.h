@@ -22,6 +22,7 @@ enum boot_cpu_mode {
 
 enum boot_format {
 	BOOT_FMT_BZIMAGE,
+	BOOT_FMT_BZIMAGE_UNPACKED, /* its vmlinux unpacked by mvm, see unpack.c */
 	BOOT_FMT_PVH,
 	BOOT_FMT_MULTIBOOT,
 };
@@ -63,6 +64,9 @@ int boot_load_pvh(struct guest_mem *gm, const struct boot_input *in,
 		  struct boot_entry *out, struct mvm_err *err);
 int boot_load_multiboot(struct guest_mem *gm, const struct boot_input *in,
 			struct boot_entry *out, struct mvm_err *err);
+
+/* How a kernel of this format was booted, in words, for logs. */
+const char *boot_format_name(enum boot_format f);
 
 /* Write the boot GDT and the identity page tables used by 64-bit entries. */
 int boot_write_cpu_tables(struct guest_mem *gm, struct mvm_err *err);

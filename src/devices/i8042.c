@@ -3,6 +3,12 @@
  * reset line: command 0xFE (pulse reset) or an output-port write that drops
  * bit 0 reboots the VM. There is no keyboard behind it; keyboard commands
  * are acknowledged so drivers do not time out.
+ *
+ * There is no AUX (mouse) port either, and the controller says so at once:
+ * its AUX interface test reports a stuck clock line. Linux then leaves the
+ * port alone. Reporting success instead sends it into polling loops that
+ * wait for the AUX bits of the command byte to move (some 100 register
+ * reads, each a VM exit) and for an AUX interrupt that never comes (250 ms).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -15,8 +21,11 @@
 
 #define STS_OBF 0x01
 #define STS_SYS 0x04
+#define STS_UNLOCKED 0x10 /* keyboard not inhibited by the keylock */
 #define STS_CMD 0x08 /* last write was a command */
 #define STS_AUX 0x20 /* output buffer holds aux data */
+
+#define AUX_TEST_CLOCK_STUCK_LOW 0x01
 
 #define CMD_READ_CTR 0x20
 #define CMD_WRITE_CTR 0x60
@@ -33,6 +42,8 @@
 #define CMD_PULSE_RESET 0xfe
 
 #define CTR_KBD_INT 0x01
+#define CTR_KBD_DISABLED 0x10
+#define CTR_AUX_DISABLED 0x20
 #define CTR_XLATE 0x40 /* controller translates set 2 scancodes to set 1 */
 
 struct i8042 {
@@ -72,8 +83,22 @@ static void command(struct i8042 *k, uint8_t cmd)
 		push(k, 0x55);
 		break;
 	case CMD_KBD_TEST:
-	case CMD_AUX_TEST:
 		push(k, 0x00);
+		break;
+	case CMD_AUX_TEST:
+		push(k, AUX_TEST_CLOCK_STUCK_LOW); /* no AUX port */
+		break;
+	case CMD_AUX_DISABLE:
+		k->ctr |= CTR_AUX_DISABLED;
+		break;
+	case CMD_AUX_ENABLE:
+		k->ctr &= ~CTR_AUX_DISABLED;
+		break;
+	case CMD_KBD_DISABLE:
+		k->ctr |= CTR_KBD_DISABLED;
+		break;
+	case CMD_KBD_ENABLE:
+		k->ctr &= ~CTR_KBD_DISABLED;
 		break;
 	case CMD_READ_OUTPORT:
 		push(k, 0x01);
@@ -82,7 +107,7 @@ static void command(struct i8042 *k, uint8_t cmd)
 		vm_request_stop(k->vm, VM_STOP_REBOOT, 0, NULL);
 		break;
 	default:
-		break; /* enables/disables need no state here */
+		break;
 	}
 }
 
@@ -187,7 +212,7 @@ int i8042_create(struct vm *vm, struct i8042 **out, struct mvm_err *err)
 	if (!k)
 		return mvm_fail(err, -ENOMEM, "out of memory");
 	k->vm = vm;
-	k->status = STS_SYS;
+	k->status = STS_SYS | STS_UNLOCKED;
 	k->ctr = CTR_KBD_INT;
 	pthread_mutex_init(&k->lock, NULL);
 	/* 0x60..0x64 as one range. The kernel PIT answers 0x61 first (see

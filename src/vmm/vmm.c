@@ -247,6 +247,8 @@ int vmm_start_vm(struct vmm *v, struct mvm_err *err)
 	v->state = VMM_RUNNING;
 	vmm_log(v, API_LOG_INFO, "vmm", "VM started: %u vCPU(s), %llu MiB",
 		cfg.cpus, (unsigned long long)cfg.mem_mib);
+	vmm_log(v, API_LOG_INFO, "vmm", "kernel: %s",
+		boot_format_name(v->vm.entry.format));
 	return 0;
 }
 

@@ -31,7 +31,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct boot_input in = {
 		.kernel = data, .kernel_size = size, .kernel_name = "fuzz",
 		.initrd = initrd, .initrd_size = sizeof(initrd),
-		.initrd_name = "initrd", .cmdline = "console=ttyS0",
+		.initrd_name = "initrd",
+		/* nokaslr: bzImages go through mvm's own unpacking too. */
+		.cmdline = "console=ttyS0 nokaslr",
 		.e820 = &map, .rsdp = LAYOUT_ACPI,
 	};
 	struct boot_entry e;

@@ -183,8 +183,11 @@ static void case_free(struct lab_case *c)
 	free(c->log);
 }
 
-/* A guest that prints its CPU count and command line, then powers off. */
-static void check_nproc_case(const char *name, int cpus)
+/*
+ * A guest that prints its CPU count and command line (console=ttyS0 quiet
+ * mvm.cmd=nproc mvm.case=NAME, then extra), then powers off.
+ */
+static void check_nproc_case(const char *name, int cpus, const char *extra)
 {
 	struct lab_case c;
 	char want[256];
@@ -196,7 +199,8 @@ static void check_nproc_case(const char *name, int cpus)
 	cr_expect(has_line(&c, name, '|', want),
 		  "%s: the guest did not print %s", name, want);
 	snprintf(want, sizeof(want),
-		 "CMDLINE=console=ttyS0 quiet mvm.cmd=nproc mvm.case=%s", name);
+		 "CMDLINE=console=ttyS0 quiet mvm.cmd=nproc mvm.case=%s%s", name,
+		 extra);
 	cr_expect(has_line(&c, name, '|', want),
 		  "%s: the guest did not read back its command line (%s)", name,
 		  want);
@@ -241,22 +245,34 @@ Test(lab_linux, the_lab_ran_every_case)
 
 Test(lab_linux, bzimage_with_1_vcpu)
 {
-	check_nproc_case("smp1", 1);
+	check_nproc_case("smp1", 1, "");
 }
 
 Test(lab_linux, bzimage_with_2_vcpus)
 {
-	check_nproc_case("smp2", 2);
+	check_nproc_case("smp2", 2, "");
 }
 
 Test(lab_linux, bzimage_with_4_vcpus)
 {
-	check_nproc_case("smp4", 4);
+	check_nproc_case("smp4", 4, "");
 }
 
 Test(lab_linux, elf_vmlinux_through_pvh_with_2_vcpus)
 {
-	check_nproc_case("pvh", 2);
+	check_nproc_case("pvh", 2, "");
+}
+
+Test(lab_linux, bzimage_unpacked_by_mvm_with_nokaslr)
+{
+	struct lab_case c;
+
+	check_nproc_case("unpacked", 2, " nokaslr");
+	get_case("unpacked", &c);
+	cr_expect_eq(count_in(&c, "unpacked", '#',
+			      "kernel: bzImage, its vmlinux unpacked by mvm"), 1,
+		  "unpacked: mvm's log does not say it unpacked the kernel");
+	case_free(&c);
 }
 
 Test(lab_linux, reboot_with_on_reboot_restart_boots_again)

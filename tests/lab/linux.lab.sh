@@ -47,6 +47,25 @@ boot smp2 2 "$G/vmlinuz" "$BASE mvm.cmd=nproc mvm.case=smp2"
 boot smp4 4 "$G/vmlinuz" "$BASE mvm.cmd=nproc mvm.case=smp4"
 # The ELF vmlinux, entered through its PVH note.
 boot pvh 2 "$G/vmlinux" "$BASE mvm.cmd=nproc mvm.case=pvh"
+# The bzImage again, with nokaslr: mvm unpacks its vmlinux itself. Booted
+# from a config file, whose logger says which way the kernel went; the
+# log's lines are reported as "unpacked# ...".
+name=unpacked
+echo "CASE-BEGIN $name"
+start=$(now)
+cat >"$w/$name.json" <<EOF
+{"boot-source": {"kernel_image_path": "$G/vmlinuz",
+  "initrd_path": "$G/initrd.cpio.gz",
+  "boot_args": "$BASE mvm.cmd=nproc mvm.case=$name nokaslr"},
+ "machine-config": {"vcpu_count": 2, "mem_size_mib": 512},
+ "logger": {"log_path": "$w/$name.log", "level": "Info"}}
+EOF
+: >"$w/$name.log"
+timeout 300 mvm --config-file "$w/$name.json" </dev/null >"$w/$name.out" \
+	2>"$w/$name.err"
+st=$?
+sed "s/^/$name# /" "$w/$name.log"
+report "$name" "$st" "$start"
 # A panicking kernel, told to reboot at once, must still end mvm in failure.
 boot panic 1 "$G/vmlinuz" "$BASE panic=-1 mvm.cmd=panic"
 

@@ -37,3 +37,18 @@ int boot_load(struct guest_mem *gm, const struct boot_input *in,
 	/* Every entry mode needs the GDT; 64-bit entries also the page tables. */
 	return boot_write_cpu_tables(gm, err);
 }
+
+const char *boot_format_name(enum boot_format f)
+{
+	switch (f) {
+	case BOOT_FMT_BZIMAGE:
+		return "bzImage, decompressed by the guest";
+	case BOOT_FMT_BZIMAGE_UNPACKED:
+		return "bzImage, its vmlinux unpacked by mvm (nokaslr)";
+	case BOOT_FMT_PVH:
+		return "ELF vmlinux, PVH entry";
+	case BOOT_FMT_MULTIBOOT:
+		return "multiboot";
+	}
+	return "unknown";
+}

@@ -54,6 +54,7 @@
 #define PROTO_MIN 0x206
 #define PROTO_INITRD_MAX 0x203
 #define PROTO_PREF_ADDRESS 0x20a
+#define PROTO_PAYLOAD 0x208
 #define PROTO_XLOADFLAGS 0x20c
 #define PROTO_RSDP 0x20e
 #define OLD_INITRD_ADDR_MAX 0x37ffffffULL
@@ -216,9 +217,19 @@ int boot_load_bzimage(struct guest_mem *gm, const struct boot_input *in,
 	if (ret)
 		return ret;
 
-	/* parse_header proved [load, load + init_size) is RAM. */
-	gm_write(gm, bz.load, in->kernel + bz.setup_size, bz.kernel_size);
+	memset(out, 0, sizeof(*out));
+	out->format = BOOT_FMT_BZIMAGE;
+	out->rip = bz.load + ENTRY_64_OFFSET;
 	kernel_end = bz.load + bz.init_size;
+	/* parse_header proved [load, kernel_end) is RAM. */
+	if (bz.version >= PROTO_PAYLOAD &&
+	    bzimage_unpack_wanted(in->cmdline) &&
+	    bzimage_unpack(gm, in, bz.setup_size, bz.load, kernel_end,
+			   &out->rip) == 0)
+		out->format = BOOT_FMT_BZIMAGE_UNPACKED;
+	else
+		gm_write(gm, bz.load, in->kernel + bz.setup_size,
+			 bz.kernel_size);
 	if (in->initrd) {
 		/* ramdisk_size is 32 bits wide; ext_ramdisk_size is not used. */
 		if (in->initrd_size > UINT32_MAX)
@@ -234,10 +245,7 @@ int boot_load_bzimage(struct guest_mem *gm, const struct boot_input *in,
 	if (ret)
 		return ret;
 
-	memset(out, 0, sizeof(*out));
-	out->format = BOOT_FMT_BZIMAGE;
 	out->mode = BOOT_MODE_LONG64;
-	out->rip = bz.load + ENTRY_64_OFFSET;
 	out->rsp = LAYOUT_STACK_TOP;
 	out->rsi = LAYOUT_ZERO_PAGE;
 	return 0;

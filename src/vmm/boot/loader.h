@@ -139,6 +139,22 @@ int boot_put_initrd(struct guest_mem *gm, const struct boot_input *in,
 		    uint64_t floor, uint64_t ceil, uint64_t *addr,
 		    struct mvm_err *err);
 
+/* ---- bzImage payloads unpacked by mvm (unpack.c) ---- */
+
+/* True when cmdline turns KASLR off ("nokaslr"), the condition to unpack. */
+bool bzimage_unpack_wanted(const char *cmdline);
+
+/*
+ * Decode the bzImage's payload (LZ4) and put its vmlinux's loadable
+ * segments in guest RAM, each wholly inside [floor, ceil). setup_size is
+ * the real-mode part's; the header must be protocol 2.08 or later. 0 and
+ * the ELF entry in *entry, or a negative errno when the payload is not
+ * one mvm unpacks (the caller then lets the guest decompress it).
+ */
+int bzimage_unpack(struct guest_mem *gm, const struct boot_input *in,
+		   uint64_t setup_size, uint64_t floor, uint64_t ceil,
+		   uint64_t *entry);
+
 /* ---- format probes, used by boot.c to pick a loader ---- */
 
 /* True when the image carries the Linux setup header magic "HdrS". */

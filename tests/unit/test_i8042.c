@@ -1,0 +1,108 @@
+/*
+ * The i8042 as Linux's driver probes it: self test, the command byte, and
+ * an AUX (mouse) port that is reported absent at once rather than left to
+ * time out. Driven through the PIO bus of a VM without KVM.
+ */
+#include <criterion/criterion.h>
+
+#include "mvm/bus.h"
+#include "mvm/devices.h"
+#include "mvm/err.h"
+#include "mvm/vm.h"
+
+#include "fake_vm.h"
+
+#define DATA 0x60
+#define CMD 0x64
+#define STS_OBF 0x01
+
+static struct fake_vm f;
+static struct i8042 *k;
+
+static void setup(void)
+{
+	struct mvm_err err = { "" };
+
+	fake_vm_init(&f, 0, 1 << 20);
+	cr_assert_eq(i8042_create(&f.vm, &k, &err), 0, "%s", err.msg);
+}
+
+static void teardown(void)
+{
+	i8042_destroy(k);
+	fake_vm_fini(&f);
+}
+
+static void out8(uint16_t port, uint8_t v)
+{
+	cr_assert(bus_dispatch(&f.vm.pio, port, &v, 1, true));
+}
+
+static uint8_t in8(uint16_t port)
+{
+	uint8_t v = 0;
+
+	cr_assert(bus_dispatch(&f.vm.pio, port, &v, 1, false));
+	return v;
+}
+
+/* The byte a command answers with; fails if the controller says nothing. */
+static uint8_t reply(void)
+{
+	cr_assert(in8(CMD) & STS_OBF, "no reply in the output buffer");
+	return in8(DATA);
+}
+
+TestSuite(i8042, .init = setup, .fini = teardown);
+
+Test(i8042, self_test_passes)
+{
+	out8(CMD, 0xaa);
+	cr_assert_eq(reply(), 0x55);
+	cr_assert_eq(in8(CMD) & STS_OBF, 0, "one byte only");
+}
+
+Test(i8042, aux_interface_test_reports_no_port_at_once)
+{
+	out8(CMD, 0xa9);
+	cr_assert_eq(reply(), 0x01, "a stuck clock line: no AUX port");
+}
+
+Test(i8042, aux_loop_is_not_answered_as_aux_data)
+{
+	/* An AT-type controller: the byte reaches the keyboard, which ACKs. */
+	out8(CMD, 0xd3);
+	out8(DATA, 0x5a);
+	cr_assert_eq(in8(CMD) & 0x20, 0, "no AUX data flag");
+	cr_assert_eq(reply(), 0xfa);
+}
+
+Test(i8042, port_enables_move_the_command_byte_bits)
+{
+	out8(CMD, 0xa7);
+	out8(CMD, 0x20);
+	cr_assert_eq(reply() & 0x20, 0x20, "AUX disabled");
+	out8(CMD, 0xa8);
+	out8(CMD, 0x20);
+	cr_assert_eq(reply() & 0x20, 0, "AUX enabled");
+	out8(CMD, 0xad);
+	out8(CMD, 0x20);
+	cr_assert_eq(reply() & 0x10, 0x10, "keyboard disabled");
+	out8(CMD, 0xae);
+	out8(CMD, 0x20);
+	cr_assert_eq(reply() & 0x10, 0, "keyboard enabled");
+}
+
+Test(i8042, command_byte_written_is_read_back)
+{
+	out8(CMD, 0x60);
+	out8(DATA, 0x47);
+	out8(CMD, 0x20);
+	cr_assert_eq(reply(), 0x47);
+}
+
+Test(i8042, status_says_the_keyboard_is_not_locked)
+{
+	/* Bit 4 clear is a keylock switch inhibiting the keyboard. */
+	cr_assert_eq(in8(CMD) & 0x10, 0x10);
+}
