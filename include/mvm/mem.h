@@ -1,6 +1,6 @@
 /*
- * Guest physical memory: memfd-backed regions mapped into this process and
- * registered with KVM. Every access to guest memory made on behalf of the
+ * Guest physical memory: regions of anonymous memory in this process (on
+ * huge pages where the host has them), registered with KVM. Every access to guest memory made on behalf of the
  * guest goes through gm_ptr(), which refuses ranges that are not wholly
  * inside one region, so hostile guest addresses can never reach host memory.
  */
@@ -22,7 +22,8 @@ struct mem_region {
 	uint64_t gpa;
 	uint64_t size;
 	uint8_t *hva;
-	int memfd;
+	void *map_base; /* the whole mapping; NULL when the caller owns it */
+	uint64_t map_len;
 };
 
 struct guest_mem {
