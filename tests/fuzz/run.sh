@@ -13,6 +13,7 @@ fuzz_virtqueue)
 fuzz_image)
 	srcs="src/vmm/boot/boot.c src/vmm/boot/bzimage.c src/vmm/boot/elf.c
 	      src/vmm/boot/multiboot.c src/vmm/boot/place.c src/vmm/boot/pvh.c
+	      src/vmm/boot/unpack.c src/vmm/boot/lz4.c
 	      src/vmm/boot/e820.c src/vmm/boot/cpu_tables.c src/vmm/mem.c
 	      src/vmm/err.c" ;;
 *)
@@ -31,6 +32,8 @@ if [ "$target" = fuzz_image ]; then
 		[ ! -f "$build/tests/guests/$k" ] ||
 			cp "$build/tests/guests/$k" "$out/corpus/seed-$k"
 	done
+	# and a bzImage with an LZ4 payload, for mvm's own unpacking
+	python3 "$src/tests/fuzz/seed-lz4-bzimage.py" "$out/corpus/seed-lz4-bzimage"
 fi
 cd "$out"
 exec "./$target" -max_total_time="$secs" -timeout=5 -rss_limit_mb=1024 \

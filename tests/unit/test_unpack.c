@@ -156,19 +156,26 @@ Test(lz4, legacy_stream_decodes_block_by_block)
 	struct stream s = lz4_legacy(data, 10000, 4096);
 	struct collect c = { 0 };
 
-	cr_assert_eq(lz4_legacy_decode(s.p, s.len, buf, collect, &c), 0);
+	cr_assert_eq(lz4_legacy_decode(s.p, s.len, buf, sizeof(buf), collect,
+				       &c), 0);
 	cr_assert_eq(c.blocks, 3);
 	cr_assert_eq(c.got.len, 10000);
 	cr_assert_arr_eq(c.got.p, data, 10000);
 
 	/* Cut short, a bad magic, a block size past the end: refused. */
-	cr_assert_eq(lz4_legacy_decode(s.p, s.len - 1, buf, collect, &c),
+	cr_assert_eq(lz4_legacy_decode(s.p, s.len - 1, buf, sizeof(buf),
+				       collect, &c),
 		     -EINVAL);
 	s.p[0] ^= 1;
-	cr_assert_eq(lz4_legacy_decode(s.p, s.len, buf, collect, &c), -EINVAL);
+	cr_assert_eq(lz4_legacy_decode(s.p, s.len, buf, sizeof(buf), collect,
+				       &c), -EINVAL);
 	s.p[0] ^= 1;
+	/* A block larger than the buffer it is decoded into. */
+	cr_assert_eq(lz4_legacy_decode(s.p, s.len, buf, 4095, collect, &c),
+		     -EINVAL);
 	w32(s.p + 4, 0x7fffffff);
-	cr_assert_eq(lz4_legacy_decode(s.p, s.len, buf, collect, &c), -EINVAL);
+	cr_assert_eq(lz4_legacy_decode(s.p, s.len, buf, sizeof(buf), collect,
+				       &c), -EINVAL);
 	free(s.p);
 	free(c.got.p);
 	free(data);

@@ -115,13 +115,18 @@ static uint32_t le32(const uint8_t *p)
 	       (uint32_t)p[3] << 24;
 }
 
+bool lz4_legacy_probe(const uint8_t *in, uint64_t len)
+{
+	return len >= 4 && le32(in) == LEGACY_MAGIC;
+}
+
 int lz4_legacy_decode(const uint8_t *in, uint64_t len, uint8_t *buf,
-		      lz4_sink_fn sink, void *ctx)
+		      uint64_t buf_len, lz4_sink_fn sink, void *ctx)
 {
 	uint64_t pos = 0;
 	bool any = false;
 
-	if (len < 4 || le32(in) != LEGACY_MAGIC)
+	if (!lz4_legacy_probe(in, len))
 		return -EINVAL;
 	while (len - pos >= 4) {
 		uint32_t csize = le32(in + pos);
@@ -133,7 +138,9 @@ int lz4_legacy_decode(const uint8_t *in, uint64_t len, uint8_t *buf,
 			continue; /* concatenated streams each start with it */
 		if (csize == 0 || csize > LEGACY_BLOCK_BOUND || csize > len - pos)
 			return -EINVAL;
-		n = lz4_block_decode(in + pos, csize, buf, LZ4_LEGACY_BLOCK);
+		n = lz4_block_decode(in + pos, csize, buf,
+				     buf_len < LZ4_LEGACY_BLOCK ? buf_len :
+								  LZ4_LEGACY_BLOCK);
 		if (n < 0)
 			return (int)n;
 		ret = sink(ctx, buf, (uint64_t)n);

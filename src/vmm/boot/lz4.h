@@ -23,12 +23,16 @@ int64_t lz4_block_decode(const uint8_t *in, uint64_t in_len, uint8_t *out,
 /* Takes each decoded block in order; non-zero stops the walk with it. */
 typedef int (*lz4_sink_fn)(void *ctx, const uint8_t *data, uint64_t n);
 
+/* True when in starts like a legacy stream (its magic). */
+bool lz4_legacy_probe(const uint8_t *in, uint64_t len);
+
 /*
  * Decode a whole legacy stream (magic, then blocks each led by its
- * compressed size), block by block through buf (LZ4_LEGACY_BLOCK bytes)
- * into sink. -EINVAL if the stream is malformed or has trailing bytes.
+ * compressed size), block by block through buf into sink. buf_len need
+ * not exceed LZ4_LEGACY_BLOCK; a block that decodes to more is refused.
+ * -EINVAL if the stream is malformed or has trailing bytes.
  */
 int lz4_legacy_decode(const uint8_t *in, uint64_t len, uint8_t *buf,
-		      lz4_sink_fn sink, void *ctx);
+		      uint64_t buf_len, lz4_sink_fn sink, void *ctx);
 
 #endif

@@ -168,18 +168,22 @@ int bzimage_unpack(struct guest_mem *gm, const struct boot_input *in,
 	uint64_t len = get_le32(in->kernel + HDR_PAYLOAD_LENGTH);
 	struct unpack u = { .gm = gm, .name = in->kernel_name,
 			    .floor = floor, .ceil = ceil };
+	uint64_t buf_len;
 	uint8_t *buf;
 	int ret;
 
 	/* The last 4 bytes of the payload give the unpacked size. */
-	if (len < 8 || !in_file(pm_size, off, len))
-		return -ENOEXEC;
+	if (len < 8 || !in_file(pm_size, off, len) ||
+	    !lz4_legacy_probe(pm + off, len - 4))
+		return -ENOEXEC; /* not a payload this file decodes */
 	u.total = get_le32(pm + off + len - 4);
-	buf = malloc(LZ4_LEGACY_BLOCK);
+	/* No block decodes to more than the whole: small kernels, small buf. */
+	buf_len = u.total < LZ4_LEGACY_BLOCK ? u.total : LZ4_LEGACY_BLOCK;
+	buf = malloc(buf_len ? buf_len : 1);
 	if (!buf)
 		return -ENOMEM;
-	prefault(buf, LZ4_LEGACY_BLOCK);
-	ret = lz4_legacy_decode(pm + off, len - 4, buf, scatter, &u);
+	prefault(buf, buf_len);
+	ret = lz4_legacy_decode(pm + off, len - 4, buf, buf_len, scatter, &u);
 	free(buf);
 	if (!ret && (u.at != u.total || !u.have_segs))
 		ret = -EINVAL;
