@@ -82,6 +82,7 @@ struct vm_spec {
 
 	unsigned vcpu_count;
 	uint64_t mem_size_mib;
+	enum gm_pages huge_pages;
 	bool nested_virt;       /* mvm extension: VMX/SVM for the guest */
 
 	struct spec_drive drives[VM_MAX_DISKS];

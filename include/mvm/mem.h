@@ -32,8 +32,20 @@ struct guest_mem {
 	uint64_t ram_size; /* total bytes of RAM over all regions */
 };
 
-/* Allocate ram_bytes of RAM laid out around the 32-bit hole. */
-int gm_alloc(struct guest_mem *gm, uint64_t ram_bytes, struct mvm_err *err);
+/* What backs guest RAM (Firecracker's machine-config huge_pages). */
+enum gm_pages {
+	GM_PAGES_TRANSPARENT, /* THP where the host has them: the default */
+	GM_PAGES_SMALL,       /* 4 KiB pages only ("None") */
+	GM_PAGES_HUGE_2M,     /* hugetlbfs 2 MiB pages, reserved up front */
+};
+
+/*
+ * Allocate ram_bytes of RAM laid out around the 32-bit hole, backed as
+ * pages says. GM_PAGES_HUGE_2M needs a whole number of 2 MiB pages and
+ * enough free ones in the host's pool, or fails here with why.
+ */
+int gm_alloc(struct guest_mem *gm, uint64_t ram_bytes, enum gm_pages pages,
+	     struct mvm_err *err);
 /* Add a region backed by caller-provided host memory (tests, fuzzers). */
 int gm_add_host(struct guest_mem *gm, uint64_t gpa, void *hva, uint64_t size);
 void gm_free(struct guest_mem *gm);

@@ -66,6 +66,7 @@ struct vm_config {
 	const char *cmdline; /* never NULL */
 	unsigned cpus;
 	uint64_t mem_mib;
+	enum gm_pages pages; /* what backs guest RAM */
 	enum vm_on_reboot on_reboot;
 	bool nested;     /* expose VMX/SVM to the guest */
 	struct disk_config disks[VM_MAX_DISKS];

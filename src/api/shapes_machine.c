@@ -108,14 +108,15 @@ int shape_machine_config(struct vm_spec *s, struct json_object *o,
 	static const char *const known[] = {
 		"vcpu_count", "mem_size_mib", "smt", "track_dirty_pages",
 		"huge_pages", "cpu_template", "nested_virt", NULL };
-	static const char *const huge[] = { "None", "Transparent", "2M",
+	/* In enum gm_pages order; mvm's default is Transparent. */
+	static const char *const huge[] = { "Transparent", "None", "2M",
 					    NULL };
 	static const char *const templates[] = { "None", "C3", "T2", "T2S",
 						 "T2CL", "T2A", "V1N1", NULL };
 	uint64_t host_mib = vm_host_mem_mib();
 	uint64_t vcpus = s->vcpu_count, mem = s->mem_size_mib;
 	bool smt = false, dirty = false, nested = patch ? s->nested_virt : false;
-	int hp = 0, tmpl = 0;
+	int hp = patch ? (int)s->huge_pages : GM_PAGES_TRANSPARENT, tmpl = 0;
 	struct jr r;
 	int ret;
 
@@ -146,15 +147,16 @@ int shape_machine_config(struct vm_spec *s, struct json_object *o,
 		return jr_fail(&r, "track_dirty_pages", -ENOTSUP, "dirty page "
 			       "tracking is not supported by mvm (it has no "
 			       "snapshots)");
-	if (hp)
-		return jr_fail(&r, "huge_pages", -ENOTSUP, "\"%s\" is not "
-			       "supported by mvm yet (only \"None\")",
-			       huge[hp]);
+	if (hp == GM_PAGES_HUGE_2M && mem % 2)
+		return jr_fail(&r, "mem_size_mib", -EINVAL, "%llu MiB is not a "
+			       "whole number of 2 MiB huge pages (huge_pages "
+			       "\"2M\")", (unsigned long long)mem);
 	if (tmpl)
 		return jr_fail(&r, "cpu_template", -ENOTSUP, "CPU templates "
 			       "are not supported by mvm (only \"None\")");
 	s->vcpu_count = (unsigned)vcpus;
 	s->mem_size_mib = mem;
+	s->huge_pages = (enum gm_pages)hp;
 	s->nested_virt = nested;
 	return 0;
 }

@@ -62,6 +62,7 @@ int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
 		ret = dup_or_null(cfg->cmdline, &s->boot_args, err);
 	s->vcpu_count = cfg->cpus;
 	s->mem_size_mib = cfg->mem_mib;
+	s->huge_pages = cfg->pages;
 	s->nested_virt = cfg->nested;
 	s->entropy_set = cfg->rng;
 	s->on_reboot = cfg->on_reboot;
@@ -161,6 +162,7 @@ int spec_to_config(struct vm_spec *s, struct vm_config *cfg, int out_fd,
 	cfg->cmdline = s->cmdline;
 	cfg->cpus = s->vcpu_count;
 	cfg->mem_mib = s->mem_size_mib;
+	cfg->pages = s->huge_pages;
 	cfg->on_reboot = s->on_reboot;
 	cfg->nested = s->nested_virt;
 	cfg->rng = s->entropy_set;

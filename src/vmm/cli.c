@@ -1,6 +1,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "mvm/cli.h"
 #include "mvm/cli_devices.h"
@@ -8,7 +9,8 @@
 
 const char cli_run_usage[] =
 	"usage: mvm run --kernel FILE [--initrd FILE] [--cmdline STR]\n"
-	"               [--cpus N] [--memory MiB] [--on-reboot exit|restart]\n"
+	"               [--cpus N] [--memory MiB] [--huge-pages WHAT]\n"
+	"               [--on-reboot exit|restart]\n"
 	"               [--nested on|off] [--api-sock PATH]\n"
 	"               [--disk SPEC]... [--net SPEC]... [--rng]\n"
 	"\n"
@@ -17,6 +19,9 @@ const char cli_run_usage[] =
 	"  --cmdline STR     kernel command line\n"
 	"  --cpus N          vCPUs (default 1)\n"
 	"  --memory MiB      guest RAM in MiB (default 128)\n"
+	"  --huge-pages WHAT what backs guest RAM: transparent (default: THP\n"
+	"                    where the host has them), none (4 KiB pages) or\n"
+	"                    2M (hugetlbfs pages from the host's pool)\n"
 	"  --on-reboot WHAT  on guest reboot: exit (default) or restart\n"
 	"  --nested on|off   expose VMX/SVM so the guest can run its own\n"
 	"                    hypervisor (default off; see mvm host-check)\n"
@@ -48,7 +53,8 @@ bad:
 }
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY,
-       OPT_ON_REBOOT, OPT_NESTED, OPT_HELP, OPT_DISK, OPT_NET, OPT_RNG };
+       OPT_ON_REBOOT, OPT_NESTED, OPT_HELP, OPT_DISK, OPT_NET, OPT_RNG,
+       OPT_HUGE_PAGES };
 
 static const struct option run_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -57,6 +63,7 @@ static const struct option run_opts[] = {
 	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "on-reboot", required_argument, NULL, OPT_ON_REBOOT },
+	{ "huge-pages", required_argument, NULL, OPT_HUGE_PAGES },
 	{ "nested", required_argument, NULL, OPT_NESTED },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "disk", required_argument, NULL, OPT_DISK },
@@ -91,6 +98,17 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg,
 		if (!ret)
 			cfg->mem_mib = v;
 		return ret;
+	case OPT_HUGE_PAGES:
+		if (!strcasecmp(arg, "transparent"))
+			cfg->pages = GM_PAGES_TRANSPARENT;
+		else if (!strcasecmp(arg, "none"))
+			cfg->pages = GM_PAGES_SMALL;
+		else if (!strcasecmp(arg, "2M"))
+			cfg->pages = GM_PAGES_HUGE_2M;
+		else
+			return mvm_fail(err, -EINVAL, "--huge-pages: '%s' is "
+					"not transparent, none or 2M", arg);
+		return 0;
 	case OPT_ON_REBOOT:
 		if (!strcmp(arg, "exit"))
 			cfg->on_reboot = VM_ON_REBOOT_EXIT;

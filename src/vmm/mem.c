@@ -5,7 +5,8 @@
  * fault per 2 MiB instead of per 4 KiB: under nested virtualization, where
  * every such fault is an exit to L1, that alone cuts a Linux boot by a
  * third. (A memfd cannot have this: shmem huge pages are off by default.)
- * Mapping into KVM is done by the VM (vm.c); this file only owns the host
+ * Asked for, RAM is 4 KiB pages only, or hugetlbfs 2 MiB pages reserved
+ * from the host's pool when the VM is built. Mapping into KVM is done by the VM (vm.c); this file only owns the host
  * side and bounds checks.
  */
 #include <stdint.h>
@@ -17,28 +18,63 @@
 #include "mvm/mem.h"
 
 #define HUGE_2M (UINT64_C(2) << 20)
+#ifndef MAP_HUGE_2MB
+#define MAP_HUGE_2MB (21 << MAP_HUGE_SHIFT) /* log2 of the page size */
+#endif
 
-static int add_anon_region(struct guest_mem *gm, uint64_t gpa, uint64_t size,
-			   struct mvm_err *err)
+/* Map size bytes as pages says; the whole mapping in *base and *len. */
+static int map_ram(uint64_t size, enum gm_pages pages, uint8_t **base,
+		   uint64_t *len, uint8_t **hva, struct mvm_err *err)
 {
-	struct mem_region *r;
-	uint8_t *base, *hva;
-	uint64_t len = size + HUGE_2M; /* room to align the start */
+	const int prot = PROT_READ | PROT_WRITE;
 
-	if (gm->nr >= MEM_MAX_REGIONS)
-		return mvm_fail(err, -ENOSPC, "memory: too many regions");
+	if (pages == GM_PAGES_HUGE_2M) {
+		/*
+		 * No MAP_NORESERVE: the pages are taken from the pool now, or
+		 * the mmap fails, rather than the guest dying of SIGBUS later.
+		 */
+		*len = size;
+		*base = mmap(NULL, size, prot, MAP_PRIVATE | MAP_ANONYMOUS |
+			     MAP_HUGETLB | MAP_HUGE_2MB, -1, 0);
+		if (*base == MAP_FAILED)
+			return mvm_fail(err, -errno, "memory: cannot reserve "
+					"%llu MiB of 2 MiB huge pages: %s (the "
+					"host's pool: /proc/sys/vm/nr_hugepages)",
+					(unsigned long long)(size >> 20),
+					strerror(errno));
+		*hva = *base;
+		return 0;
+	}
+	*len = size + HUGE_2M; /* room to align the start */
 	/* MAP_NORESERVE: RAM is touched lazily, so RSS reflects guest use. */
-	base = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (base == MAP_FAILED)
+	*base = mmap(NULL, *len, prot,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (*base == MAP_FAILED)
 		return mvm_fail(err, -errno, "memory: mmap of %llu MiB: %s",
 				(unsigned long long)(size >> 20),
 				strerror(errno));
 	/* gpa is 2 MiB-aligned: so must hva be, for KVM's huge mappings. */
-	hva = (uint8_t *)(((uintptr_t)base + HUGE_2M - 1) &
-			  ~(uintptr_t)(HUGE_2M - 1));
-	/* Hints: a host without THP, or an old one, still runs the guest. */
-	madvise(hva, size, MADV_HUGEPAGE);
+	*hva = (uint8_t *)(((uintptr_t)*base + HUGE_2M - 1) &
+			   ~(uintptr_t)(HUGE_2M - 1));
+	/* A hint: a host without THP, or an old one, still runs the guest. */
+	madvise(*hva, size, pages == GM_PAGES_SMALL ? MADV_NOHUGEPAGE :
+						      MADV_HUGEPAGE);
+	return 0;
+}
+
+static int add_region(struct guest_mem *gm, uint64_t gpa, uint64_t size,
+		      enum gm_pages pages, struct mvm_err *err)
+{
+	struct mem_region *r;
+	uint8_t *base = NULL, *hva = NULL;
+	uint64_t len = 0;
+	int ret;
+
+	if (gm->nr >= MEM_MAX_REGIONS)
+		return mvm_fail(err, -ENOSPC, "memory: too many regions");
+	ret = map_ram(size, pages, &base, &len, &hva, err);
+	if (ret)
+		return ret;
 	/* A fork (the async teardown's) must not copy or share guest RAM. */
 	madvise(hva, size, MADV_DONTFORK);
 	r = &gm->r[gm->nr++];
@@ -51,7 +87,8 @@ static int add_anon_region(struct guest_mem *gm, uint64_t gpa, uint64_t size,
 	return 0;
 }
 
-int gm_alloc(struct guest_mem *gm, uint64_t ram_bytes, struct mvm_err *err)
+int gm_alloc(struct guest_mem *gm, uint64_t ram_bytes, enum gm_pages pages,
+	     struct mvm_err *err)
 {
 	uint64_t low = ram_bytes < MEM_HOLE_START ? ram_bytes : MEM_HOLE_START;
 	int ret;
@@ -59,9 +96,15 @@ int gm_alloc(struct guest_mem *gm, uint64_t ram_bytes, struct mvm_err *err)
 	memset(gm, 0, sizeof(*gm));
 	if (ram_bytes < (2ULL << 20))
 		return mvm_fail(err, -EINVAL, "memory: at least 2 MiB is needed");
-	ret = add_anon_region(gm, 0, low, err);
+	if (pages == GM_PAGES_HUGE_2M && ram_bytes % HUGE_2M)
+		return mvm_fail(err, -EINVAL, "memory: %llu %s is not a whole "
+				"number of 2 MiB huge pages",
+				(unsigned long long)(ram_bytes % (1 << 20) ?
+					ram_bytes >> 10 : ram_bytes >> 20),
+				ram_bytes % (1 << 20) ? "KiB" : "MiB");
+	ret = add_region(gm, 0, low, pages, err);
 	if (ret == 0 && ram_bytes > low)
-		ret = add_anon_region(gm, MEM_HOLE_END, ram_bytes - low, err);
+		ret = add_region(gm, MEM_HOLE_END, ram_bytes - low, pages, err);
 	if (ret)
 		gm_free(gm);
 	return ret;

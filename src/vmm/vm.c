@@ -234,7 +234,8 @@ static int create_irqchip(struct vm *vm, struct mvm_err *err)
 
 static int setup_memory(struct vm *vm, struct mvm_err *err)
 {
-	int ret = gm_alloc(&vm->mem, vm->cfg.mem_mib << 20, err);
+	int ret = gm_alloc(&vm->mem, vm->cfg.mem_mib << 20, vm->cfg.pages,
+			   err);
 
 	if (ret)
 		return ret;

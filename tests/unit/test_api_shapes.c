@@ -81,12 +81,37 @@ Test(api_shapes, machine_config_put_patch_and_limits)
 	cr_assert(s.nested_virt);
 
 	/* A failing call changes nothing. */
-	o = J("{\"vcpu_count\": 8, \"mem_size_mib\": 64, \"huge_pages\": "
+	o = J("{\"vcpu_count\": 8, \"mem_size_mib\": 63, \"huge_pages\": "
 	      "\"2M\"}");
 	expect_err(shape_machine_config(&s, o, "machine-config", false, &err),
-		   &err, "machine-config.huge_pages: \"2M\" is not supported");
+		   &err, "machine-config.mem_size_mib: 63 MiB is not a whole "
+		   "number of 2 MiB huge pages");
 	json_object_put(o);
 	cr_assert_eq(s.vcpu_count, 2);
+	cr_assert_eq(s.huge_pages, GM_PAGES_TRANSPARENT, "the default");
+	o = J("{\"huge_pages\": \"Huge\"}");
+	expect_err(shape_machine_config(&s, o, "machine-config", true, &err),
+		   &err, "machine-config.huge_pages:");
+	json_object_put(o);
+
+	/* Each of Firecracker's three; PATCH keeps it, PUT resets it. */
+	o = J("{\"huge_pages\": \"2M\"}");
+	cr_assert_eq(shape_machine_config(&s, o, "", true, &err), 0, "%s",
+		     err.msg);
+	json_object_put(o);
+	cr_assert_eq(s.huge_pages, GM_PAGES_HUGE_2M);
+	o = J("{\"vcpu_count\": 2}");
+	cr_assert_eq(shape_machine_config(&s, o, "", true, &err), 0);
+	json_object_put(o);
+	cr_assert_eq(s.huge_pages, GM_PAGES_HUGE_2M);
+	o = J("{\"huge_pages\": \"None\"}");
+	cr_assert_eq(shape_machine_config(&s, o, "", true, &err), 0);
+	json_object_put(o);
+	cr_assert_eq(s.huge_pages, GM_PAGES_SMALL);
+	o = J("{\"vcpu_count\": 2, \"mem_size_mib\": 256}");
+	cr_assert_eq(shape_machine_config(&s, o, "", false, &err), 0);
+	json_object_put(o);
+	cr_assert_eq(s.huge_pages, GM_PAGES_TRANSPARENT);
 
 	o = J("{\"vcpu_count\": 255, \"mem_size_mib\": 64}");
 	expect_err(shape_machine_config(&s, o, "", false, &err), &err,

@@ -93,7 +93,7 @@ Test(e820, real_allocation)
 	struct guest_mem gm;
 	struct e820_map m;
 
-	cr_assert_eq(gm_alloc(&gm, 32 * MiB, NULL), 0);
+	cr_assert_eq(gm_alloc(&gm, 32 * MiB, GM_PAGES_TRANSPARENT, NULL), 0);
 	e820_build(&m, &gm);
 	cr_assert_eq(m.nr, 3);
 	expect(&m, 2, MiB, 31 * MiB, E820_RAM);

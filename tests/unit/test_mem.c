@@ -9,7 +9,7 @@ Test(mem, regions_split_around_the_32bit_hole)
 	struct guest_mem gm;
 	struct mvm_err err;
 
-	cr_assert_eq(gm_alloc(&gm, 4ULL << 30, &err), 0, "%s", err.msg);
+	cr_assert_eq(gm_alloc(&gm, 4ULL << 30, GM_PAGES_TRANSPARENT, &err), 0, "%s", err.msg);
 	cr_assert_eq(gm.nr, 2);
 	cr_assert_eq(gm.r[0].gpa, 0);
 	cr_assert_eq(gm.r[0].size, MEM_HOLE_START);
@@ -26,11 +26,11 @@ Test(mem, small_memory_is_one_region)
 {
 	struct guest_mem gm;
 
-	cr_assert_eq(gm_alloc(&gm, 64 << 20, NULL), 0);
+	cr_assert_eq(gm_alloc(&gm, 64 << 20, GM_PAGES_TRANSPARENT, NULL), 0);
 	cr_assert_eq(gm.nr, 1);
 	cr_assert_eq(gm_low_end(&gm), 64 << 20);
 	gm_free(&gm);
-	cr_assert_lt(gm_alloc(&gm, 4096, NULL), 0);
+	cr_assert_lt(gm_alloc(&gm, 4096, GM_PAGES_TRANSPARENT, NULL), 0);
 }
 
 Test(mem, hostile_ranges_are_refused)
