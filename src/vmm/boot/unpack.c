@@ -182,7 +182,6 @@ int bzimage_unpack(struct guest_mem *gm, const struct boot_input *in,
 	buf = malloc(buf_len ? buf_len : 1);
 	if (!buf)
 		return -ENOMEM;
-	prefault(buf, buf_len);
 	ret = lz4_legacy_decode(pm + off, len - 4, buf, buf_len, scatter, &u);
 	free(buf);
 	if (!ret && (u.at != u.total || !u.have_segs))
