@@ -17,11 +17,10 @@
  * The stream is decoded block by block and scattered straight into guest
  * RAM, so mvm never holds the whole vmlinux.
  */
+#include <elf.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "mvm/boot.h"
 #include "mvm/err.h"
@@ -32,7 +31,6 @@
 
 #define HDR_PAYLOAD_OFFSET 0x248
 #define HDR_PAYLOAD_LENGTH 0x24c
-#define PT_LOAD 1
 #define MAX_SEGS 16
 
 struct unpack {
@@ -71,21 +69,6 @@ static bool seg_fits(const struct unpack *u, const struct elf_phdr *ph)
 	       in_file(u->total, ph->offset, ph->filesz);
 }
 
-/*
- * Fault in [p, p + len) with one call rather than a page fault per page:
- * where exceptions are dear (an emulated or nested host) that is most of
- * an unpack's cost. Only a hint: on failure the pages fault in as used.
- */
-static void prefault(void *p, uint64_t len)
-{
-	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uintptr_t start = (uintptr_t)p & ~(page - 1);
-	uintptr_t end = ((uintptr_t)p + len + page - 1) & ~(page - 1);
-
-	if (p && len)
-		madvise((void *)start, end - start, MADV_POPULATE_WRITE);
-}
-
 /* The first block holds the ELF and program headers: take the segments. */
 static int take_segments(struct unpack *u, const uint8_t *data, uint64_t n)
 {
@@ -106,7 +89,6 @@ static int take_segments(struct unpack *u, const uint8_t *data, uint64_t n)
 		if (ef.entry >= ph.paddr && ef.entry - ph.paddr < ph.filesz)
 			entry_in = true;
 		u->seg[u->nseg++] = ph;
-		prefault(gm_ptr(u->gm, ph.paddr, ph.memsz), ph.memsz);
 	}
 	if (!entry_in)
 		return -ENOEXEC;
