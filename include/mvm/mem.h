@@ -1,8 +1,9 @@
 /*
  * Guest physical memory: regions of anonymous memory in this process (on
- * huge pages where the host has them), registered with KVM. Every access to guest memory made on behalf of the
- * guest goes through gm_ptr(), which refuses ranges that are not wholly
- * inside one region, so hostile guest addresses can never reach host memory.
+ * huge pages where the host has them), registered with KVM. Every access
+ * to guest memory made on behalf of the guest goes through gm_ptr(), which
+ * refuses ranges that are not wholly inside one region, so hostile guest
+ * addresses can never reach host memory.
  */
 #ifndef MVM_MEM_H
 #define MVM_MEM_H
@@ -38,6 +39,9 @@ enum gm_pages {
 	GM_PAGES_SMALL,       /* 4 KiB pages only ("None") */
 	GM_PAGES_HUGE_2M,     /* hugetlbfs 2 MiB pages, reserved up front */
 };
+
+/* Their names in enum order, NULL-terminated: the API's and the CLI's. */
+extern const char *const gm_pages_names[];
 
 /*
  * Allocate ram_bytes of RAM laid out around the 32-bit hole, backed as

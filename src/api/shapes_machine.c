@@ -108,9 +108,6 @@ int shape_machine_config(struct vm_spec *s, struct json_object *o,
 	static const char *const known[] = {
 		"vcpu_count", "mem_size_mib", "smt", "track_dirty_pages",
 		"huge_pages", "cpu_template", "nested_virt", NULL };
-	/* In enum gm_pages order; mvm's default is Transparent. */
-	static const char *const huge[] = { "Transparent", "None", "2M",
-					    NULL };
 	static const char *const templates[] = { "None", "C3", "T2", "T2S",
 						 "T2CL", "T2A", "V1N1", NULL };
 	uint64_t host_mib = vm_host_mem_mib();
@@ -132,7 +129,8 @@ int shape_machine_config(struct vm_spec *s, struct json_object *o,
 	if (ret >= 0)
 		ret = jr_bool(&r, "track_dirty_pages", false, &dirty);
 	if (ret >= 0)
-		ret = jr_enum(&r, "huge_pages", false, huge, &hp);
+		ret = jr_enum(&r, "huge_pages", false, gm_pages_names,
+			      &hp);
 	if (ret >= 0)
 		ret = jr_enum(&r, "cpu_template", false, templates, &tmpl);
 	if (ret >= 0)

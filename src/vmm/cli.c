@@ -99,16 +99,13 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg,
 			cfg->mem_mib = v;
 		return ret;
 	case OPT_HUGE_PAGES:
-		if (!strcasecmp(arg, "transparent"))
-			cfg->pages = GM_PAGES_TRANSPARENT;
-		else if (!strcasecmp(arg, "none"))
-			cfg->pages = GM_PAGES_SMALL;
-		else if (!strcasecmp(arg, "2M"))
-			cfg->pages = GM_PAGES_HUGE_2M;
-		else
-			return mvm_fail(err, -EINVAL, "--huge-pages: '%s' is "
-					"not transparent, none or 2M", arg);
-		return 0;
+		for (int i = 0; gm_pages_names[i]; i++)
+			if (!strcasecmp(arg, gm_pages_names[i])) {
+				cfg->pages = (enum gm_pages)i;
+				return 0;
+			}
+		return mvm_fail(err, -EINVAL, "--huge-pages: '%s' is not "
+				"transparent, none or 2M", arg);
 	case OPT_ON_REBOOT:
 		if (!strcmp(arg, "exit"))
 			cfg->on_reboot = VM_ON_REBOOT_EXIT;

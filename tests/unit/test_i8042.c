@@ -77,20 +77,20 @@ Test(i8042, aux_loop_is_not_answered_as_aux_data)
 	cr_assert_eq(reply(), 0xfa);
 }
 
+/* The command byte as read back after command cmd. */
+static uint8_t ctr_after(uint8_t cmd)
+{
+	out8(CMD, cmd);
+	out8(CMD, 0x20);
+	return reply();
+}
+
 Test(i8042, port_enables_move_the_command_byte_bits)
 {
-	out8(CMD, 0xa7);
-	out8(CMD, 0x20);
-	cr_assert_eq(reply() & 0x20, 0x20, "AUX disabled");
-	out8(CMD, 0xa8);
-	out8(CMD, 0x20);
-	cr_assert_eq(reply() & 0x20, 0, "AUX enabled");
-	out8(CMD, 0xad);
-	out8(CMD, 0x20);
-	cr_assert_eq(reply() & 0x10, 0x10, "keyboard disabled");
-	out8(CMD, 0xae);
-	out8(CMD, 0x20);
-	cr_assert_eq(reply() & 0x10, 0, "keyboard enabled");
+	cr_assert_eq(ctr_after(0xa7) & 0x20, 0x20, "AUX disabled");
+	cr_assert_eq(ctr_after(0xa8) & 0x20, 0, "AUX enabled");
+	cr_assert_eq(ctr_after(0xad) & 0x10, 0x10, "keyboard disabled");
+	cr_assert_eq(ctr_after(0xae) & 0x10, 0, "keyboard enabled");
 }
 
 Test(i8042, command_byte_written_is_read_back)

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "loader.h"
 #include "lz4.h"
 
 /* Add the 255-continued extension bytes of a length; false if truncated. */
@@ -109,15 +110,9 @@ int64_t lz4_block_decode(const uint8_t *in, uint64_t in_len, uint8_t *out,
 /* The largest compressed form of a full block (LZ4_compressBound). */
 #define LEGACY_BLOCK_BOUND (LZ4_LEGACY_BLOCK + LZ4_LEGACY_BLOCK / 255 + 16)
 
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
 bool lz4_legacy_probe(const uint8_t *in, uint64_t len)
 {
-	return len >= 4 && le32(in) == LEGACY_MAGIC;
+	return len >= 4 && get_le32(in) == LEGACY_MAGIC;
 }
 
 int lz4_legacy_decode(const uint8_t *in, uint64_t len, uint8_t *buf,
@@ -129,7 +124,7 @@ int lz4_legacy_decode(const uint8_t *in, uint64_t len, uint8_t *buf,
 	if (!lz4_legacy_probe(in, len))
 		return -EINVAL;
 	while (len - pos >= 4) {
-		uint32_t csize = le32(in + pos);
+		uint32_t csize = get_le32(in + pos);
 		int64_t n;
 		int ret;
 
