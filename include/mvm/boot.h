@@ -71,6 +71,9 @@ const char *boot_format_name(enum boot_format f);
 /* Write the boot GDT and the identity page tables used by 64-bit entries. */
 int boot_write_cpu_tables(struct guest_mem *gm, struct mvm_err *err);
 
+/* Write the boot GDT alone, for 32-bit entries (no paging). */
+int boot_write_gdt(struct guest_mem *gm, struct mvm_err *err);
+
 /* Selectors in the boot GDT at LAYOUT_GDT. */
 #define BOOT_GDT_CODE64 0x08
 #define BOOT_GDT_CODE32 0x10

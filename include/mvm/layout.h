@@ -5,7 +5,11 @@
 #ifndef MVM_LAYOUT_H
 #define MVM_LAYOUT_H
 
-/* Low memory, below 1 MiB. */
+/*
+ * Low memory, below 1 MiB. A multiboot kernel may be linked over the stack,
+ * boot info and command line: its loader then moves them above the kernel.
+ * The page tables are written only for 64-bit entries.
+ */
 #define LAYOUT_GDT 0x500ULL         /* boot GDT (flat 32/64-bit segments) */
 #define LAYOUT_STACK_TOP 0x5ff0ULL  /* initial stack for 32-bit entries */
 #define LAYOUT_BOOT_INFO 0x6000ULL  /* multiboot info or hvm_start_info, 4K */

@@ -64,6 +64,31 @@ static void check_kernel(const char *kernel, unsigned cpus, unsigned mem)
 Test(boot, multiboot_one_cpu) { check_kernel("mb_check", 1, 64); }
 Test(boot, multiboot_smp_four_cpus) { check_kernel("mb_check", 4, 128); }
 Test(boot, multiboot_above_4g_hole) { check_kernel("mb_check", 2, 3200); }
+/*
+ * Linked below 1 MiB, as some third-party test kernels are: at 0x8000 mvm's
+ * usual boot data stays where it is; at 0x1c000 the kernel covers the
+ * command line's usual place, and mvm moves its boot data above 1 MiB.
+ */
+Test(boot, multiboot_linked_at_0x8000) { check_kernel("mb_check_0x8000", 2, 64); }
+Test(boot, multiboot_linked_over_the_cmdline) { check_kernel("mb_check_0x1c000", 1, 64); }
+
+/* The kernel's file name comes first, as GRUB and QEMU pass it. */
+Test(boot, multiboot_cmdline_starts_with_the_file_name)
+{
+	const char *kernel = guest_path("mb_check");
+	const char *argv[] = { "run", "--kernel", kernel, "--cmdline",
+			       "cpus=1 mem=32 tag=x", "--memory", "32", NULL };
+	char want[4096];
+	struct mvm_result r;
+
+	snprintf(want, sizeof(want), "cmdline: %s cpus=1 mem=32 tag=x\n",
+		 kernel);
+	cr_assert_eq(mvm_launch(argv, NULL, &r), 0);
+	cr_assert_eq(r.status, GUEST_PASS, "%s\n%s", r.out, r.err);
+	cr_assert(strstr(r.out, want), "want '%s' in:\n%s", want, r.out);
+	mvm_result_free(&r);
+}
+
 Test(boot, bzimage_64bit_protocol) { check_kernel("bz_check", 2, 256); }
 Test(boot, pvh_elf) { check_kernel("pvh_check", 2, 256); }
 

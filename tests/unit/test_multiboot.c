@@ -1,4 +1,6 @@
 /* The multiboot v1 loader: ELF and a.out-kludge kernels. */
+#include <stdio.h>
+
 #include "boot_fixture.h"
 
 #define MBI(g) ((g)->ram + LAYOUT_BOOT_INFO)
@@ -27,10 +29,20 @@ static int load(struct guest *g, uint8_t *img, size_t size,
 	return boot_load(&g->gm, in, e, &g->err);
 }
 
-static void check_info(const struct guest *g, const struct boot_input *in,
-		       uint64_t kernel_end)
+/* What a multiboot kernel finds: its file name, a space, the cmdline. */
+static void check_cmdline(const struct guest *g, const uint8_t *mbi,
+			  const struct boot_input *in)
 {
-	const uint8_t *mbi = MBI(g);
+	char want[256];
+
+	snprintf(want, sizeof(want), "%s %s", in->kernel_name, in->cmdline);
+	cr_assert_str_eq((char *)g->ram + r32(mbi + 16), want);
+}
+
+static void check_info_at(const struct guest *g, const struct boot_input *in,
+			  uint64_t kernel_end, uint64_t info)
+{
+	const uint8_t *mbi = g->ram + info;
 	uint32_t flags = r32(mbi);
 	uint32_t mods, mmap, mmap_len;
 
@@ -39,7 +51,7 @@ static void check_info(const struct guest *g, const struct boot_input *in,
 		     flags);
 	cr_assert_eq(r32(mbi + 4), 639, "mem_lower KiB below the EBDA");
 	cr_assert_eq(r32(mbi + 8), (g->size - MiB) / 1024, "mem_upper");
-	cr_assert_str_eq((char *)g->ram + r32(mbi + 16), in->cmdline);
+	check_cmdline(g, mbi, in);
 	cr_assert_str_eq((char *)g->ram + r32(mbi + 64), "mvm");
 
 	mmap_len = r32(mbi + 44);
@@ -70,6 +82,12 @@ static void check_info(const struct guest *g, const struct boot_input *in,
 	cr_assert_arr_eq(g->ram + start, in->initrd, in->initrd_size);
 	cr_assert_str_eq((char *)g->ram + r32(g->ram + mods + 8),
 			 in->initrd_name);
+}
+
+static void check_info(const struct guest *g, const struct boot_input *in,
+		       uint64_t kernel_end)
+{
+	check_info_at(g, in, kernel_end, LAYOUT_BOOT_INFO);
 }
 
 Test(multiboot, elf32)
@@ -246,11 +264,22 @@ Test(multiboot, aout_errors)
 	expect_aout_error(o, -ENOSPC, "not inside guest RAM");
 
 	o = aout_defaults();
-	o.header_addr = 0x8040; /* everything below 1 MiB */
-	o.load_addr = 0x8000;
-	o.load_end_addr = 0xa000;
+	o.header_addr = 0x9f040; /* runs into the EBDA and the ACPI tables */
+	o.load_addr = 0x9f000;
+	o.load_end_addr = 0xa1000;
 	o.bss_end_addr = 0;
-	expect_aout_error(o, -EINVAL, "below 1 MiB");
+	o.entry = 0x9f080;
+	expect_aout_error(o, -EINVAL, "segment 0x9f000-0xa0fff overlaps mvm's "
+			  "EBDA and ACPI tables at 0x9fc00-0xfffff");
+
+	o = aout_defaults();
+	o.header_addr = 0x440; /* over the boot GDT at 0x500 */
+	o.load_addr = 0x400;
+	o.load_end_addr = 0x2400;
+	o.bss_end_addr = 0;
+	o.entry = 0x480;
+	expect_aout_error(o, -EINVAL, "segment 0x400-0x23ff overlaps mvm's "
+			  "boot GDT at 0x500-0x51f");
 
 	o = aout_defaults();
 	o.flags |= 1u << 3; /* a requirement mvm does not know */
@@ -352,7 +381,11 @@ Test(multiboot, cmdline_too_long)
 	in.cmdline = cmd;
 	cr_assert_eq(load(&g, img, size, &in, &e), -E2BIG);
 	cr_assert_str_eq(g.err.msg,
-			 "cmdline: 65536 bytes is longer than this kernel's limit of 65535");
+			 "cmdline: 65536 bytes is longer than this kernel's limit of 65524 (multiboot's 65535 less the kernel's file name and a space before it)");
+	/* One byte less fits exactly, after "kernel.bin ". */
+	cmd[65524] = 0;
+	cr_assert_eq(load(&g, img, size, &in, &e), 0, "%s", g.err.msg);
+	cr_assert_eq(strlen((char *)g.ram + LAYOUT_CMDLINE), 65535);
 	free(img);
 	free(cmd);
 	guest_fini(&g);
@@ -397,6 +430,130 @@ Test(multiboot, elf_segment_errors_name_the_kernel)
 	cr_assert_eq(load(&g, img, size, &in, &e), -EINVAL);
 	cr_assert(strstr(g.err.msg, "kernel mb.elf: truncated: segment 0"),
 		  "%s", g.err.msg);
+	free(img);
+	guest_fini(&g);
+}
+
+/* With no command line the kernel still gets its name, then a space. */
+Test(multiboot, empty_cmdline_is_the_file_name)
+{
+	struct guest g;
+	struct aout_opts o = aout_defaults();
+	struct boot_input in;
+	struct boot_entry e;
+	uint8_t *img;
+	size_t size;
+
+	guest_init(&g, 16 * MiB);
+	img = make_aout(&o, &size);
+	in = guest_input(&g, img, size, "boot/test-kernel");
+	in.cmdline = "";
+	cr_assert_eq(load(&g, img, size, &in, &e), 0, "%s", g.err.msg);
+	cr_assert_str_eq((char *)g.ram + r32(MBI(&g) + 16), "boot/test-kernel ");
+	free(img);
+	guest_fini(&g);
+}
+
+/* An a.out kernel linked at 0x8000: [0x8000, 0x8000 + mem). */
+static struct aout_opts low_aout(uint32_t file, uint32_t mem)
+{
+	struct aout_opts o = aout_defaults();
+
+	o.file_size = file;
+	o.header_addr = 0x8000 + 0x40;
+	o.load_addr = 0x8000;
+	o.load_end_addr = 0x8000 + file;
+	o.bss_end_addr = 0x8000 + mem;
+	o.entry = 0x8080;
+	return o;
+}
+
+/*
+ * Small enough to leave the usual places free: the info stays at 0x6000,
+ * and nothing of mvm's (the 64-bit page tables at 0x9000 were) is written
+ * over the kernel.
+ */
+Test(multiboot, kernel_at_0x8000_keeps_the_usual_places)
+{
+	struct guest g;
+	struct aout_opts o = low_aout(0x6000, 0x8000);
+	struct boot_input in;
+	struct boot_entry e;
+	uint8_t *initrd = make_blob(5000, 3), *img;
+	size_t size;
+
+	guest_init(&g, 16 * MiB);
+	img = make_aout(&o, &size);
+	in = guest_input(&g, img, size, "low.bin");
+	in.initrd = initrd;
+	in.initrd_size = 5000;
+	cr_assert_eq(load(&g, img, size, &in, &e), 0, "%s", g.err.msg);
+	cr_assert_eq(e.rip, 0x8080);
+	cr_assert_eq(e.rbx, LAYOUT_BOOT_INFO);
+	cr_assert_arr_eq(g.ram + 0x8000, img, 0x6000, "kernel overwritten");
+	for (uint32_t a = 0xe000; a < 0x10000; a++)
+		cr_assert_eq(g.ram[a], 0, "bss at 0x%x", a);
+	cr_assert_eq(r64(g.ram + LAYOUT_GDT + BOOT_GDT_CODE32),
+		     0x00cf9b000000ffffULL, "the GDT is still written");
+	check_info(&g, &in, 0x10000);
+	free(img);
+	free(initrd);
+	guest_fini(&g);
+}
+
+/*
+ * Over the command line's usual place (0x20000): the stack page, the info
+ * page and the command line move to the first page above 1 MiB, and the
+ * module above them.
+ */
+Test(multiboot, kernel_over_the_usual_places_moves_them)
+{
+	struct guest g;
+	struct aout_opts o = low_aout(0x20000, 0x30000);
+	struct boot_input in;
+	struct boot_entry e;
+	uint8_t *initrd = make_blob(5000, 3), *img;
+	size_t size;
+
+	guest_init(&g, 16 * MiB);
+	img = make_aout(&o, &size);
+	in = guest_input(&g, img, size, "low.bin");
+	in.initrd = initrd;
+	in.initrd_size = 5000;
+	cr_assert_eq(load(&g, img, size, &in, &e), 0, "%s", g.err.msg);
+	cr_assert_arr_eq(g.ram + 0x8000, img, 0x20000, "kernel overwritten");
+	for (uint32_t a = 0x28000; a < 0x38000; a++)
+		cr_assert_eq(g.ram[a], 0, "bss at 0x%x", a);
+	cr_assert_eq(e.rsp, LAYOUT_HIGH + 0xff0, "stack in its own page");
+	cr_assert_eq(e.rbx, LAYOUT_HIGH + 0x1000);
+	cr_assert_eq(r32(g.ram + e.rbx + 16), LAYOUT_HIGH + 0x2000, "cmdline");
+	check_info_at(&g, &in, LAYOUT_HIGH + 0x2000 + strlen("low.bin ") +
+		      strlen(in.cmdline) + 1, e.rbx);
+	free(img);
+	free(initrd);
+	guest_fini(&g);
+}
+
+/* An ELF kernel whose only segment lies over the stack and info pages. */
+Test(multiboot, elf_segment_over_the_info_page)
+{
+	struct guest g;
+	struct elf_opts o = mb_elf(false);
+	struct boot_input in;
+	struct boot_entry e;
+	uint8_t *img;
+	size_t size;
+
+	guest_init(&g, 16 * MiB);
+	o.paddr = o.vaddr = 0x5000;
+	o.entry = 0x5040;
+	img = make_elf(&o, &size);
+	in = guest_input(&g, img, size, "low.elf");
+	cr_assert_eq(load(&g, img, size, &in, &e), 0, "%s", g.err.msg);
+	cr_assert_eq(e.rip, 0x5040);
+	cr_assert_arr_eq(g.ram + 0x5000, img + FX_ELF_DATA_OFF, o.filesz);
+	cr_assert_eq(e.rbx, LAYOUT_HIGH + 0x1000, "info moved above 1 MiB");
+	check_info_at(&g, &in, o.paddr + o.memsz, e.rbx);
 	free(img);
 	guest_fini(&g);
 }

@@ -34,8 +34,13 @@ int boot_load(struct guest_mem *gm, const struct boot_input *in,
 		return mvm_fail(err, -ENOEXEC, "kernel %s: entry point 0x%"
 				PRIx64 " is outside guest RAM",
 				in->kernel_name, out->rip);
-	/* Every entry mode needs the GDT; 64-bit entries also the page tables. */
-	return boot_write_cpu_tables(gm, err);
+	/*
+	 * Every entry mode needs the GDT; only 64-bit entries the page tables,
+	 * which would otherwise overwrite a 32-bit kernel linked low.
+	 */
+	if (out->mode == BOOT_MODE_LONG64)
+		return boot_write_cpu_tables(gm, err);
+	return boot_write_gdt(gm, err);
 }
 
 const char *boot_format_name(enum boot_format f)

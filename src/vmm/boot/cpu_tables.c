@@ -60,6 +60,15 @@ static int write_page_tables(struct guest_mem *gm)
 	return ret;
 }
 
+int boot_write_gdt(struct guest_mem *gm, struct mvm_err *err)
+{
+	if (write_gdt(gm))
+		return mvm_fail(err, -EFAULT,
+				"boot: guest RAM does not cover the boot GDT at 0x%llx",
+				LAYOUT_GDT);
+	return 0;
+}
+
 int boot_write_cpu_tables(struct guest_mem *gm, struct mvm_err *err)
 {
 	if (write_gdt(gm) || write_page_tables(gm))

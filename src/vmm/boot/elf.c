@@ -195,7 +195,8 @@ int elf_find_note(const struct elf_file *ef, const char *owner, uint32_t type,
 }
 
 static int load_one(const struct elf_file *ef, struct guest_mem *gm,
-		    unsigned i, const struct elf_phdr *ph, struct mvm_err *err)
+		    unsigned i, const struct elf_phdr *ph, bool low_ok,
+		    struct mvm_err *err)
 {
 	uint8_t *dst;
 
@@ -207,7 +208,7 @@ static int load_one(const struct elf_file *ef, struct guest_mem *gm,
 		return mvm_fail(err, -EINVAL,
 				"kernel %s: truncated: segment %u wants 0x%" PRIx64 " bytes at offset 0x%" PRIx64 " but the file has %" PRIu64,
 				ef->name, i, ph->filesz, ph->offset, ef->size);
-	if (ph->paddr < LAYOUT_HIGH)
+	if (!low_ok && ph->paddr < LAYOUT_HIGH)
 		return mvm_fail(err, -EINVAL,
 				"kernel %s: segment %u at 0x%" PRIx64 " is below 1 MiB, where mvm keeps its boot structures",
 				ef->name, i, ph->paddr);
@@ -222,8 +223,8 @@ static int load_one(const struct elf_file *ef, struct guest_mem *gm,
 	return 0;
 }
 
-int elf_load(const struct elf_file *ef, struct guest_mem *gm, uint64_t *end,
-	     struct mvm_err *err)
+int elf_load(const struct elf_file *ef, struct guest_mem *gm, bool low_ok,
+	     uint64_t *end, struct mvm_err *err)
 {
 	unsigned loaded = 0;
 
@@ -235,7 +236,7 @@ int elf_load(const struct elf_file *ef, struct guest_mem *gm, uint64_t *end,
 		elf_phdr(ef, i, &ph);
 		if (ph.type != PT_LOAD || ph.memsz == 0)
 			continue;
-		ret = load_one(ef, gm, i, &ph, err);
+		ret = load_one(ef, gm, i, &ph, low_ok, err);
 		if (ret)
 			return ret;
 		/* load_one proved [paddr, paddr+memsz) is RAM: no overflow. */

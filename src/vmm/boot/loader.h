@@ -107,11 +107,12 @@ int elf_find_note(const struct elf_file *ef, const char *owner, uint32_t type,
 
 /*
  * Copy every PT_LOAD segment to its p_paddr and zero its bss. Every segment
- * must lie in guest RAM at or above LAYOUT_HIGH (the low 1 MiB holds mvm's
- * boot structures and the ACPI tables). *end = highest byte loaded + 1.
+ * must lie in guest RAM, and at or above LAYOUT_HIGH (where the low 1 MiB
+ * holds mvm's boot structures) unless low_ok: a loader that has checked
+ * the segments against its own structures. *end = highest byte loaded + 1.
  */
-int elf_load(const struct elf_file *ef, struct guest_mem *gm, uint64_t *end,
-	     struct mvm_err *err);
+int elf_load(const struct elf_file *ef, struct guest_mem *gm, bool low_ok,
+	     uint64_t *end, struct mvm_err *err);
 
 /* ---- command line and initrd placement (place.c) ---- */
 

@@ -75,15 +75,28 @@ _Static_assert(offsetof(struct mb_info, boot_loader_name) == 64,
 _Static_assert(sizeof(struct mb_info) == 88, "mb_info ABI");
 _Static_assert(sizeof(struct mb_mmap_entry) == 24, "mmap entry ABI");
 
-/* The layout of the boot info page. */
-#define MB_INFO LAYOUT_BOOT_INFO
-#define MB_MODS (LAYOUT_BOOT_INFO + 0x80)
-#define MB_MMAP (LAYOUT_BOOT_INFO + 0x100)
-#define MB_LOADER_NAME (LAYOUT_BOOT_INFO + 0x300)
-#define MB_MOD_STRING (LAYOUT_BOOT_INFO + 0x400)
-#define MB_MOD_STRING_MAX (0x1000 - 0x400)
-_Static_assert(0x100 + E820_MAX * sizeof(struct mb_mmap_entry) <= 0x300,
-	       "mmap must not run into the loader name");
+/*
+ * The boot info page: the info structure, the module list, the memory map,
+ * the loader's name and the module's string, at these offsets.
+ */
+#define MB_OFF_MODS 0x80
+#define MB_OFF_MMAP 0x100
+#define MB_OFF_LOADER_NAME 0x300
+#define MB_OFF_MOD_STRING 0x400
+#define MB_MOD_STRING_MAX (0x1000 - MB_OFF_MOD_STRING)
+_Static_assert(MB_OFF_MMAP + E820_MAX * sizeof(struct mb_mmap_entry) <=
+	       MB_OFF_LOADER_NAME, "mmap must not run into the loader name");
+
+/*
+ * Where mvm's own boot data goes for this kernel: the usual low addresses
+ * (layout.h), or, when the kernel is linked over them, a block just above
+ * the kernel (stack page, info page, command line), as QEMU does.
+ */
+struct mb_place {
+	uint64_t stack_top, info, cmdline, end;
+};
+
+#define MB_STACK_PAGE (LAYOUT_STACK_TOP & ~(PAGE_SIZE_4K - 1))
 
 #define LOW_MEM_MAX 0xa0000ULL /* mem_lower never exceeds 640 KiB */
 
@@ -143,14 +156,21 @@ static int read_header(const struct boot_input *in, struct mb_header *h,
 	return 0;
 }
 
-/* Load by the header's addresses: file offset hdr.off is header_addr. */
-static int load_aout(struct guest_mem *gm, const struct boot_input *in,
-		     const struct mb_header *h, uint64_t *end,
-		     struct mvm_err *err)
+/* The kernel being loaded: its header and, unless a.out, its ELF view. */
+struct mb_kernel {
+	const struct boot_input *in;
+	struct mb_header h;
+	struct elf_file ef;
+	bool aout;
+	uint64_t aout_file_off, aout_load_len, aout_mem_len;
+};
+
+/* Validate the a.out-kludge addresses: file_off, load_len and mem_len. */
+static int aout_range(struct mb_kernel *k, struct mvm_err *err)
 {
-	const char *name = in->kernel_name;
-	uint64_t skip, file_off, load_len, mem_len;
-	uint8_t *dst;
+	const struct mb_header *h = &k->h;
+	const char *name = k->in->kernel_name;
+	uint64_t size = k->in->kernel_size, skip;
 
 	if (h->load_addr > h->header_addr)
 		return mvm_fail(err, -EINVAL,
@@ -161,42 +181,147 @@ static int load_aout(struct guest_mem *gm, const struct boot_input *in,
 		return mvm_fail(err, -EINVAL,
 				"kernel %s: multiboot load_addr 0x%x would start 0x%" PRIx64 " bytes before the file does",
 				name, h->load_addr, skip - h->off);
-	file_off = h->off - skip;
+	k->aout_file_off = h->off - skip;
 	if (h->load_end_addr == 0) {
-		load_len = in->kernel_size - file_off; /* up to the file's end */
+		k->aout_load_len = size - k->aout_file_off; /* to the file's end */
 	} else {
 		if (h->load_end_addr < h->load_addr)
 			return mvm_fail(err, -EINVAL,
 					"kernel %s: multiboot load_end_addr 0x%x is below load_addr 0x%x",
 					name, h->load_end_addr, h->load_addr);
-		load_len = h->load_end_addr - h->load_addr;
-		if (!in_file(in->kernel_size, file_off, load_len))
+		k->aout_load_len = h->load_end_addr - h->load_addr;
+		if (!in_file(size, k->aout_file_off, k->aout_load_len))
 			return mvm_fail(err, -EINVAL,
-					"kernel %s: truncated: multiboot wants 0x%" PRIx64 " bytes from offset 0x%" PRIx64 " but the file has %zu",
-					name, load_len, file_off,
-					in->kernel_size);
+					"kernel %s: truncated: multiboot wants 0x%" PRIx64 " bytes from offset 0x%" PRIx64 " but the file has %" PRIu64,
+					name, k->aout_load_len, k->aout_file_off,
+					size);
 	}
-	mem_len = load_len;
+	k->aout_mem_len = k->aout_load_len;
 	if (h->bss_end_addr) {
-		if (h->bss_end_addr < h->load_addr + load_len)
+		if (h->bss_end_addr < h->load_addr + k->aout_load_len)
 			return mvm_fail(err, -EINVAL,
 					"kernel %s: multiboot bss_end_addr 0x%x is below the end of the loaded image",
 					name, h->bss_end_addr);
-		mem_len = h->bss_end_addr - h->load_addr;
+		k->aout_mem_len = h->bss_end_addr - h->load_addr;
 	}
-	if (h->load_addr < LAYOUT_HIGH)
+	return 0;
+}
+
+static int open_kernel(struct mb_kernel *k, const struct boot_input *in,
+		       struct mvm_err *err)
+{
+	int ret;
+
+	memset(k, 0, sizeof(*k));
+	k->in = in;
+	ret = read_header(in, &k->h, err);
+	if (ret)
+		return ret;
+	if (k->h.flags & MB_AOUT_KLUDGE) {
+		k->aout = true;
+		return aout_range(k, err);
+	}
+	ret = elf_open(&k->ef, in->kernel, in->kernel_size, in->kernel_name,
+		       err);
+	if (ret == -ENOEXEC)
 		return mvm_fail(err, -EINVAL,
-				"kernel %s: multiboot load_addr 0x%x is below 1 MiB, where mvm keeps its boot structures",
-				name, h->load_addr);
-	dst = gm_ptr(gm, h->load_addr, mem_len);
+				"kernel %s: multiboot header gives no load addresses (flag 16) and the file is not ELF",
+				in->kernel_name);
+	return ret;
+}
+
+static unsigned nr_segments(const struct mb_kernel *k)
+{
+	return k->aout ? 1 : k->ef.phnum;
+}
+
+/*
+ * Segment i as [*start, *end) in guest memory; false when it loads
+ * nothing. Ranges that wrap or leave 64 bits are clamped: the load itself
+ * refuses them later with a message of its own.
+ */
+static bool segment(const struct mb_kernel *k, unsigned i, uint64_t *start,
+		    uint64_t *end)
+{
+	struct elf_phdr ph;
+
+	if (k->aout) {
+		*start = k->h.load_addr;
+		*end = *start + k->aout_mem_len;
+		return k->aout_mem_len > 0;
+	}
+	elf_phdr(&k->ef, i, &ph);
+	if (ph.type != PT_LOAD || ph.memsz == 0)
+		return false;
+	*start = ph.paddr;
+	*end = ph.memsz > UINT64_MAX - ph.paddr ? UINT64_MAX :
+						  ph.paddr + ph.memsz;
+	return true;
+}
+
+static bool overlaps(uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1)
+{
+	return a0 < b1 && b0 < a1;
+}
+
+/* True when any segment of the kernel touches [lo, hi). */
+static bool kernel_overlaps(const struct mb_kernel *k, uint64_t lo,
+			    uint64_t hi)
+{
+	for (unsigned i = 0; i < nr_segments(k); i++) {
+		uint64_t s, e;
+
+		if (segment(k, i, &s, &e) && overlaps(s, e, lo, hi))
+			return true;
+	}
+	return false;
+}
+
+/* What mvm cannot move out of a kernel's way, whatever the kernel. */
+static const struct {
+	uint64_t start, end;
+	const char *what;
+} fixed[] = {
+	{ LAYOUT_GDT, LAYOUT_GDT + BOOT_GDT_ENTRIES * 8, "boot GDT" },
+	/* The RSDP must stay in the BIOS area for guests to find it. */
+	{ LAYOUT_EBDA, LAYOUT_ACPI_END, "EBDA and ACPI tables" },
+};
+
+/* Refuse a segment over a fixed structure, naming both ranges. */
+static int check_fixed(const struct mb_kernel *k, struct mvm_err *err)
+{
+	for (unsigned i = 0; i < nr_segments(k); i++) {
+		uint64_t s, e;
+
+		if (!segment(k, i, &s, &e))
+			continue;
+		for (size_t f = 0; f < sizeof(fixed) / sizeof(fixed[0]); f++) {
+			if (!overlaps(s, e, fixed[f].start, fixed[f].end))
+				continue;
+			return mvm_fail(err, -EINVAL,
+					"kernel %s: segment 0x%" PRIx64 "-0x%" PRIx64 " overlaps mvm's %s at 0x%" PRIx64 "-0x%" PRIx64,
+					k->in->kernel_name, s, e - 1,
+					fixed[f].what, fixed[f].start,
+					fixed[f].end - 1);
+		}
+	}
+	return 0;
+}
+
+static int load_aout(struct guest_mem *gm, const struct mb_kernel *k,
+		     uint64_t *end, struct mvm_err *err)
+{
+	uint32_t addr = k->h.load_addr;
+	uint8_t *dst = gm_ptr(gm, addr, k->aout_mem_len);
+
 	if (!dst)
 		return mvm_fail(err, -ENOSPC,
 				"kernel %s: 0x%" PRIx64 " bytes at 0x%x are not inside guest RAM (%" PRIu64 " MiB)",
-				name, mem_len, h->load_addr,
+				k->in->kernel_name, k->aout_mem_len, addr,
 				gm->ram_size / MIB);
-	memcpy(dst, in->kernel + file_off, load_len);
-	memset(dst + load_len, 0, mem_len - load_len);
-	*end = h->load_addr + mem_len;
+	memcpy(dst, k->in->kernel + k->aout_file_off, k->aout_load_len);
+	memset(dst + k->aout_load_len, 0, k->aout_mem_len - k->aout_load_len);
+	*end = addr + k->aout_mem_len;
 	return 0;
 }
 
@@ -214,32 +339,94 @@ static uint64_t elf_entry_paddr(const struct elf_file *ef)
 	return ef->entry;
 }
 
-static int load_kernel(struct guest_mem *gm, const struct boot_input *in,
-		       const struct mb_header *h, uint64_t *entry,
-		       uint64_t *end, struct mvm_err *err)
+static int load_kernel(struct guest_mem *gm, const struct mb_kernel *k,
+		       uint64_t *entry, uint64_t *end, struct mvm_err *err)
 {
-	struct elf_file ef;
 	int ret;
 
-	if (h->flags & MB_AOUT_KLUDGE) {
-		*entry = h->entry_addr;
-		return load_aout(gm, in, h, end, err);
+	if (k->aout) {
+		*entry = k->h.entry_addr;
+		return load_aout(gm, k, end, err);
 	}
-	ret = elf_open(&ef, in->kernel, in->kernel_size, in->kernel_name, err);
-	if (ret == -ENOEXEC)
-		return mvm_fail(err, -EINVAL,
-				"kernel %s: multiboot header gives no load addresses (flag 16) and the file is not ELF",
-				in->kernel_name);
+	/* check_fixed kept the segments off what cannot move. */
+	ret = elf_load(&k->ef, gm, true, end, err);
 	if (ret)
 		return ret;
-	ret = elf_load(&ef, gm, end, err);
-	if (ret)
-		return ret;
-	*entry = elf_entry_paddr(&ef);
+	*entry = elf_entry_paddr(&k->ef);
 	if (*entry > UINT32_MAX)
 		return mvm_fail(err, -EINVAL,
 				"kernel %s: entry point 0x%" PRIx64 " is not a 32-bit address",
-				in->kernel_name, *entry);
+				k->in->kernel_name, *entry);
+	return 0;
+}
+
+/*
+ * The usual low addresses when the kernel leaves them free, else a block
+ * from the first page above both the kernel and 1 MiB, where nothing of
+ * mvm's lives. cmd_size counts the command line's NUL.
+ */
+static int place_boot_data(const struct guest_mem *gm,
+			   const struct mb_kernel *k, uint64_t kernel_end,
+			   uint64_t cmd_size, struct mb_place *p,
+			   struct mvm_err *err)
+{
+	uint64_t base;
+
+	if (!kernel_overlaps(k, MB_STACK_PAGE, LAYOUT_BOOT_INFO + PAGE_SIZE_4K) &&
+	    !kernel_overlaps(k, LAYOUT_CMDLINE, LAYOUT_CMDLINE + cmd_size)) {
+		*p = (struct mb_place){ .stack_top = LAYOUT_STACK_TOP,
+					.info = LAYOUT_BOOT_INFO,
+					.cmdline = LAYOUT_CMDLINE, .end = 0 };
+		return 0;
+	}
+	base = kernel_end > LAYOUT_HIGH ? kernel_end : LAYOUT_HIGH;
+	base = (base + PAGE_SIZE_4K - 1) & ~(PAGE_SIZE_4K - 1);
+	*p = (struct mb_place){
+		.stack_top = base + PAGE_SIZE_4K - 16,
+		.info = base + PAGE_SIZE_4K,
+		.cmdline = base + 2 * PAGE_SIZE_4K,
+		.end = base + 2 * PAGE_SIZE_4K + cmd_size,
+	};
+	/* The info pointer and its fields are 32-bit. */
+	if (p->end > UINT32_MAX || !gm_is_ram(gm, base, p->end - base))
+		return mvm_fail(err, -ENOSPC,
+				"kernel %s: no RAM for the multiboot information at 0x%" PRIx64 "-0x%" PRIx64 ", above the kernel, which covers mvm's usual place for it",
+				k->in->kernel_name, base, p->end - 1);
+	return 0;
+}
+
+/*
+ * GRUB and QEMU start the command line with the kernel's file name, and
+ * test suites read their arguments after it. QEMU joins the two with one
+ * space even when there is no command line: so does mvm.
+ */
+static int cmdline_size(const struct boot_input *in, uint64_t *size,
+			struct mvm_err *err)
+{
+	uint64_t name = strlen(in->kernel_name) + 1;
+	uint64_t len = strlen(in->cmdline);
+	uint64_t limit = LAYOUT_CMDLINE_MAX - 1;
+
+	if (name > limit || len > limit - name)
+		return mvm_fail(err, -E2BIG,
+				"cmdline: %" PRIu64 " bytes is longer than this kernel's limit of %" PRIu64 " (multiboot's %" PRIu64 " less the kernel's file name and a space before it)",
+				len, name > limit ? 0 : limit - name, limit);
+	*size = name + len + 1;
+	return 0;
+}
+
+static int put_cmdline(struct guest_mem *gm, const struct boot_input *in,
+		       uint64_t addr, struct mvm_err *err)
+{
+	size_t name = strlen(in->kernel_name);
+	static const char space = ' ';
+
+	if (gm_write(gm, addr, in->kernel_name, name) ||
+	    gm_write(gm, addr + name, &space, 1) ||
+	    gm_write(gm, addr + name + 1, in->cmdline, strlen(in->cmdline) + 1))
+		return mvm_fail(err, -EFAULT,
+				"cmdline: guest RAM does not cover 0x%" PRIx64,
+				addr);
 	return 0;
 }
 
@@ -277,7 +464,7 @@ static void fill_memory(struct mb_info *mbi, const struct e820_map *map)
 }
 
 static int put_mmap(struct guest_mem *gm, struct mb_info *mbi,
-		    const struct e820_map *map)
+		    const struct e820_map *map, uint64_t at)
 {
 	struct mb_mmap_entry mm[E820_MAX];
 	int nr = map->nr < 0 ? 0 : map->nr > E820_MAX ? E820_MAX : map->nr;
@@ -288,14 +475,22 @@ static int put_mmap(struct guest_mem *gm, struct mb_info *mbi,
 		mm[i].len = map->e[i].size;
 		mm[i].type = map->e[i].type;
 	}
-	mbi->mmap_addr = MB_MMAP;
+	mbi->mmap_addr = (uint32_t)at;
 	mbi->mmap_length = (uint32_t)(nr * sizeof(mm[0]));
 	mbi->flags |= MBI_MMAP;
-	return gm_write(gm, MB_MMAP, mm, nr * sizeof(mm[0]));
+	return gm_write(gm, at, mm, nr * sizeof(mm[0]));
+}
+
+static int info_fault(const struct boot_input *in, uint64_t info,
+		      struct mvm_err *err)
+{
+	return mvm_fail(err, -EFAULT,
+			"kernel %s: guest RAM does not cover the boot info at 0x%" PRIx64,
+			in->kernel_name, info);
 }
 
 static int put_module(struct guest_mem *gm, const struct boot_input *in,
-		      struct mb_info *mbi, uint64_t kernel_end,
+		      struct mb_info *mbi, uint64_t floor, uint64_t info,
 		      struct mvm_err *err)
 {
 	const char *name = in->initrd_name ? in->initrd_name : "";
@@ -312,26 +507,26 @@ static int put_module(struct guest_mem *gm, const struct boot_input *in,
 		return mvm_fail(err, -EFBIG,
 				"initrd %s: %zu MiB is larger than multiboot's 32-bit module fields",
 				name, in->initrd_size >> 20);
-	ret = boot_put_initrd(gm, in, kernel_end, gm_low_end(gm), &addr, err);
+	ret = boot_put_initrd(gm, in, floor, gm_low_end(gm), &addr, err);
 	if (ret)
 		return ret;
 	memset(&mod, 0, sizeof(mod));
 	mod.mod_start = (uint32_t)addr;
 	mod.mod_end = (uint32_t)(addr + in->initrd_size);
-	mod.string = MB_MOD_STRING;
-	if (gm_write(gm, MB_MODS, &mod, sizeof(mod)) ||
-	    gm_write(gm, MB_MOD_STRING, name, name_len + 1))
-		return mvm_fail(err, -EFAULT,
-				"kernel %s: guest RAM does not cover the boot info at 0x%llx",
-				in->kernel_name, LAYOUT_BOOT_INFO);
+	mod.string = (uint32_t)(info + MB_OFF_MOD_STRING);
+	if (gm_write(gm, info + MB_OFF_MODS, &mod, sizeof(mod)) ||
+	    gm_write(gm, info + MB_OFF_MOD_STRING, name, name_len + 1))
+		return info_fault(in, info, err);
 	mbi->mods_count = 1;
-	mbi->mods_addr = MB_MODS;
+	mbi->mods_addr = (uint32_t)(info + MB_OFF_MODS);
 	mbi->flags |= MBI_MODS;
 	return 0;
 }
 
+/* The module goes above floor: the kernel and any boot data moved there. */
 static int put_info(struct guest_mem *gm, const struct boot_input *in,
-		    uint64_t kernel_end, struct mvm_err *err)
+		    const struct mb_place *p, uint64_t floor,
+		    struct mvm_err *err)
 {
 	static const char loader_name[] = "mvm";
 	struct e820_map local;
@@ -345,41 +540,44 @@ static int put_info(struct guest_mem *gm, const struct boot_input *in,
 	}
 	memset(&mbi, 0, sizeof(mbi));
 	fill_memory(&mbi, map);
-	mbi.cmdline = LAYOUT_CMDLINE;
+	mbi.cmdline = (uint32_t)p->cmdline;
 	mbi.flags |= MBI_CMDLINE;
-	mbi.boot_loader_name = MB_LOADER_NAME;
+	mbi.boot_loader_name = (uint32_t)(p->info + MB_OFF_LOADER_NAME);
 	mbi.flags |= MBI_LOADER_NAME;
 	if (in->initrd) {
-		ret = put_module(gm, in, &mbi, kernel_end, err);
+		ret = put_module(gm, in, &mbi, floor, p->info, err);
 		if (ret)
 			return ret;
 	}
-	if (put_mmap(gm, &mbi, map) ||
-	    gm_write(gm, MB_LOADER_NAME, loader_name, sizeof(loader_name)) ||
-	    gm_write(gm, MB_INFO, &mbi, sizeof(mbi)))
-		return mvm_fail(err, -EFAULT,
-				"kernel %s: guest RAM does not cover the boot info at 0x%llx",
-				in->kernel_name, LAYOUT_BOOT_INFO);
+	if (put_mmap(gm, &mbi, map, p->info + MB_OFF_MMAP) ||
+	    gm_write(gm, p->info + MB_OFF_LOADER_NAME, loader_name,
+		     sizeof(loader_name)) ||
+	    gm_write(gm, p->info, &mbi, sizeof(mbi)))
+		return info_fault(in, p->info, err);
 	return 0;
 }
 
 int boot_load_multiboot(struct guest_mem *gm, const struct boot_input *in,
 			struct boot_entry *out, struct mvm_err *err)
 {
-	struct mb_header h;
-	uint64_t entry = 0, end = 0;
+	struct mb_kernel k;
+	struct mb_place p;
+	uint64_t entry = 0, end = 0, cmd_size = 0;
 	int ret;
 
-	ret = read_header(in, &h, err);
-	if (ret)
-		return ret;
-	ret = boot_put_cmdline(gm, in->cmdline, LAYOUT_CMDLINE_MAX - 1, err);
-	if (ret)
-		return ret;
-	ret = load_kernel(gm, in, &h, &entry, &end, err);
-	if (ret)
-		return ret;
-	ret = put_info(gm, in, end, err);
+	ret = open_kernel(&k, in, err);
+	if (!ret)
+		ret = cmdline_size(in, &cmd_size, err);
+	if (!ret)
+		ret = check_fixed(&k, err);
+	if (!ret)
+		ret = load_kernel(gm, &k, &entry, &end, err);
+	if (!ret)
+		ret = place_boot_data(gm, &k, end, cmd_size, &p, err);
+	if (!ret)
+		ret = put_cmdline(gm, in, p.cmdline, err);
+	if (!ret)
+		ret = put_info(gm, in, &p, end > p.end ? end : p.end, err);
 	if (ret)
 		return ret;
 
@@ -387,8 +585,8 @@ int boot_load_multiboot(struct guest_mem *gm, const struct boot_input *in,
 	out->format = BOOT_FMT_MULTIBOOT;
 	out->mode = BOOT_MODE_PROT32;
 	out->rip = entry;
-	out->rsp = LAYOUT_STACK_TOP;
+	out->rsp = p.stack_top;
 	out->rax = MB_BOOT_MAGIC;
-	out->rbx = MB_INFO;
+	out->rbx = p.info;
 	return 0;
 }

@@ -156,7 +156,7 @@ int boot_load_pvh(struct guest_mem *gm, const struct boot_input *in,
 	ret = boot_put_cmdline(gm, in->cmdline, LAYOUT_CMDLINE_MAX - 1, err);
 	if (ret)
 		return ret;
-	ret = elf_load(&ef, gm, &end, err);
+	ret = elf_load(&ef, gm, false, &end, err);
 	if (ret)
 		return ret;
 	if (in->initrd) {
