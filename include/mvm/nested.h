@@ -302,7 +302,9 @@ void vm_nested_fini(struct vm *vm);
 
 /*
  * Query every vCPU on its own thread now and update vm->nested.facts
- * (since moves when l1_hypervisor_active or l2_running change). Costs one
+ * (since moves when l1_hypervisor_active or l2_running change; a change of
+ * l1_hypervisor_active is logged to stderr before this returns, "mvm:
+ * nested: L1 hypervisor active (svm)" / "... inactive"). Costs one
  * kick per vCPU when nesting is exposed, nothing otherwise; runs on the
  * loop thread.
  */
@@ -341,9 +343,8 @@ int vmm_nested_json(struct vmm *v, struct json_object **out,
 		    struct mvm_err *err);
 
 /*
- * Log changes of l1_hypervisor_active to stderr ("mvm: nested: L1
- * hypervisor active (svm)" / "... inactive"), polling every
- * NESTED_MONITOR_MS on the VM's loop with a timerfd. Only when nesting is
+ * Run the query every NESTED_MONITOR_MS on the VM's loop with a timerfd,
+ * so that changes of l1_hypervisor_active are logged without an API. Only when nesting is
  * exposed, or when the state round-trip test hook is on (README, "Test
  * hooks"): MVM_TEST_STATE_ROUNDTRIP=N.
  */

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "mvm/boot.h"
@@ -178,8 +179,19 @@ int vm_start(struct vm *vm, struct mvm_err *err);
  */
 void vm_request_stop(struct vm *vm, enum vm_stop_kind kind, int status,
 		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* Stop and join the vCPUs, free everything. Safe on a partly built VM. */
+/*
+ * Stop and join the vCPUs, free everything. Safe on a partly built VM.
+ * KVM has destroyed the VM when this returns.
+ */
 void vm_destroy(struct vm *vm);
+/*
+ * The same, but KVM's own teardown of the VM (15-25 ms with an in-kernel
+ * irqchip) runs in a child process, for a reboot to go on meanwhile.
+ * Returns its pid (0 if none), which vm_teardown_wait() must reap.
+ */
+pid_t vm_destroy_async(struct vm *vm);
+/* Wait for such a child, if *pid names one; *pid becomes 0. */
+void vm_teardown_wait(pid_t *pid);
 
 /* Park every vCPU outside KVM_RUN (returns once all are parked). */
 int vm_pause(struct vm *vm);

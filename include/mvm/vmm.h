@@ -81,6 +81,8 @@ struct vmm {
 	/* The NICs' taps, held open while the VM restarts (-1: none). */
 	int kept_taps[VM_MAX_NETS];
 	unsigned nr_kept_taps;
+	/* The child closing a rebooted VM's fd (vm_destroy_async), or 0. */
+	pid_t teardown_pid;
 
 	struct api_server *api;
 	struct vmm_api_stats api_stats;

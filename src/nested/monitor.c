@@ -1,8 +1,9 @@
 /*
  * The nesting monitor: a timerfd on the VM's loop that re-runs the nesting
- * query every NESTED_MONITOR_MS and says on stderr when the guest starts
- * or stops being a hypervisor, so an operator sees the moments when the
- * policy starts and stops refusing operations. When the VM starts, it also
+ * query every NESTED_MONITOR_MS, so that the query says on stderr when the
+ * guest starts or stops being a hypervisor even if nobody asks the API: an
+ * operator sees the moments when the policy starts and stops refusing
+ * operations. When the VM starts, it also
  * prints the START policy's warning (nested guests without a network).
  *
  * It also carries the state round-trip test hook: with
@@ -38,7 +39,6 @@ struct nested_monitor {
 	int tfd;
 	struct loop_watch watch;
 	bool watching;
-	bool l1_logged; /* the L1 state stderr last heard about */
 	unsigned roundtrips_left;
 	const char *eol; /* "\r\n" while a raw-mode terminal may be stderr */
 };
@@ -144,16 +144,6 @@ static void tick(void *ctx)
 	if (atomic_load(&m->vm->stopping) ||
 	    vm_nested_query(m->vm, &f, NULL))
 		return;
-	if (f.exposed && f.l1_hypervisor_active != m->l1_logged) {
-		m->l1_logged = f.l1_hypervisor_active;
-		if (f.l1_hypervisor_active)
-			fprintf(stderr, "mvm: nested: L1 hypervisor active "
-				"(%s)%s", f.mechanism ? f.mechanism : "?",
-				m->eol);
-		else
-			fprintf(stderr, "mvm: nested: L1 hypervisor "
-				"inactive%s", m->eol);
-	}
 	if (m->roundtrips_left && (!f.exposed || f.l1_hypervisor_active)) {
 		m->roundtrips_left--;
 		roundtrip_all(m);

@@ -187,6 +187,23 @@ static void probe_host_once(struct nested_query *q)
 		q->host_supported = p.nested_supported;
 }
 
+/*
+ * Say on stderr that the guest started or stopped being a hypervisor, at
+ * the moment a query (the monitor's tick or an API request) first sees it:
+ * whoever reads the new state from the API can already read the line.
+ */
+static void log_l1_change(const struct vm_nested_facts *f)
+{
+	/* A terminal in raw mode needs its carriage return. */
+	const char *eol = isatty(STDERR_FILENO) ? "\r\n" : "\n";
+
+	if (f->l1_hypervisor_active)
+		fprintf(stderr, "mvm: nested: L1 hypervisor active (%s)%s",
+			f->mechanism ? f->mechanism : "?", eol);
+	else
+		fprintf(stderr, "mvm: nested: L1 hypervisor inactive%s", eol);
+}
+
 int vm_nested_query(struct vm *vm, struct vm_nested_facts *out,
 		    struct mvm_err *err)
 {
@@ -221,9 +238,13 @@ int vm_nested_query(struct vm *vm, struct vm_nested_facts *out,
 		l2 |= vl2;
 	}
 	if (l1 != f->l1_hypervisor_active || l2 != f->l2_running) {
+		bool l1_changed = l1 != f->l1_hypervisor_active;
+
 		f->l1_hypervisor_active = l1;
 		f->l2_running = l2;
 		now(&f->since);
+		if (l1_changed)
+			log_l1_change(f);
 	}
 	*out = *f;
 	return 0;

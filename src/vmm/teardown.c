@@ -1,58 +1,70 @@
 /*
  * Closing a VM's last fd makes KVM destroy the VM inside close(): with an
  * in-kernel irqchip and PIT that takes 15-25 ms on some hosts (each of
- * their I/O devices leaves the bus through an SRCU grace period), during
- * which mvm could not exit, nor boot the next VM after a guest reboot.
- * So the fd goes to a grandchild that closes it and exits, as QEMU's
- * -async-teardown does; mvm goes on at once. Everything else the VM held
- * (taps, images, the API socket) is closed by then, and the grandchild
- * closes its copies of every other fd first, so nothing but KVM's own
- * teardown outlives mvm. Should a fork fail, the fd is closed here.
+ * their I/O devices leaves the bus through an SRCU grace period).
+ *
+ * When mvm ends, it pays that cost itself: "mvm has exited" must mean
+ * "its VM is gone". A VM left to an orphan process outlived mvm (its
+ * hypervisor state on, the KVM module pinned) and surprised whatever
+ * watches mvm's process, as a test, a cgroup or a systemd unit does.
+ *
+ * Only a guest reboot, where mvm builds the next VM at once, hands the
+ * old VM's fd to a child process that closes it meanwhile; mvm reaps that
+ * child before it builds yet another VM and before it exits.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mvm/vm.h"
 #include "teardown.h"
 
-static void close_all_but(int keep)
+/*
+ * In the child: hold vm_fd until the parent has closed its own copy (its
+ * end of the pipe closes), so that the child's close is the last one and
+ * KVM's teardown runs here. Nothing else of the parent's is kept open.
+ */
+static void teardown_child(int vm_fd, int parent_done)
 {
-	if (keep > 0)
-		close_range(0, (unsigned)keep - 1, 0);
-	close_range((unsigned)keep + 1, ~0u, 0);
+	char c;
+	ssize_t n;
+
+	if (dup2(parent_done, 0) < 0 || dup2(vm_fd, 1) < 0)
+		_exit(1); /* the parent's close is then the last */
+	close_range(2, ~0u, 0);
+	do
+		n = read(0, &c, 1);
+	while (n > 0 || (n < 0 && errno == EINTR));
+	close(1); /* the teardown */
+	_exit(0);
 }
 
-void vm_fd_release(int vm_fd)
+pid_t vm_fd_release(int vm_fd, bool in_child)
 {
+	int done[2];
 	pid_t child;
 
 	if (vm_fd < 0)
-		return;
-	child = fork();
-	if (child < 0) {
+		return 0;
+	if (!in_child || pipe2(done, O_CLOEXEC) < 0) {
 		close(vm_fd);
-		return;
+		return 0;
 	}
-	if (child == 0) {
-		/*
-		 * The middle process only exists so that no zombie is left.
-		 * The grandchild must hold the last reference: it closes its
-		 * fd once the middle one has exited (its pipe end closes).
-		 */
-		int gone[2];
-		char c;
-
-		close_all_but(vm_fd);
-		if (pipe(gone) < 0)
-			_exit(1); /* the parent's close is then the last */
-		if (fork() == 0) {
-			close(gone[1]);
-			while (read(gone[0], &c, 1) > 0)
-				;
-			close(vm_fd); /* the teardown */
-			_exit(0);
-		}
-		_exit(0);
-	}
+	child = fork();
+	if (child == 0)
+		teardown_child(vm_fd, done[0]);
 	close(vm_fd);
-	waitpid(child, NULL, 0);
+	close(done[0]);
+	close(done[1]);
+	return child > 0 ? child : 0;
+}
+
+void vm_teardown_wait(pid_t *pid)
+{
+	if (*pid <= 0)
+		return;
+	while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	*pid = 0;
 }

@@ -1,8 +1,15 @@
-/* Handing a VM's last KVM fd to a short-lived process (teardown.c). */
+/* Closing a VM's last KVM fd, here or in a child process (teardown.c). */
 #ifndef MVM_VMM_TEARDOWN_H
 #define MVM_VMM_TEARDOWN_H
 
-/* Close vm_fd, the VM's last reference; KVM's teardown runs elsewhere. */
-void vm_fd_release(int vm_fd);
+#include <stdbool.h>
+#include <sys/types.h>
+
+/*
+ * Close vm_fd, the VM's last reference. KVM destroys the VM before this
+ * returns, unless in_child: then a child process does it, and its pid is
+ * returned for vm_teardown_wait() (0 when it was done here after all).
+ */
+pid_t vm_fd_release(int vm_fd, bool in_child);
 
 #endif

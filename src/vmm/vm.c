@@ -458,8 +458,10 @@ int vm_irq_line(struct vm *vm, unsigned irq, int level)
 	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0 ? -errno : 0;
 }
 
-void vm_destroy(struct vm *vm)
+static pid_t destroy(struct vm *vm, bool teardown_in_child)
 {
+	pid_t teardown;
+
 	atomic_store(&vm->stopping, true);
 	/* The monitor asks vCPUs questions: silence it before they go. */
 	vm_nested_monitor_stop(vm);
@@ -490,9 +492,20 @@ void vm_destroy(struct vm *vm)
 	bus_fini(&vm->pio);
 	bus_fini(&vm->mmio);
 	free(vm->supported_cpuid);
-	vm_fd_release(vm->vm_fd);
+	teardown = vm_fd_release(vm->vm_fd, teardown_in_child);
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	pthread_mutex_destroy(&vm->stop_lock);
 	vm->vm_fd = vm->kvm_fd = vm->stop_efd = -1;
+	return teardown;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	destroy(vm, false);
+}
+
+pid_t vm_destroy_async(struct vm *vm)
+{
+	return destroy(vm, true);
 }

@@ -344,9 +344,14 @@ static int vm_stopped(struct vmm *v)
 	v->cmos_kept = v->vm.stop_kind == VM_STOP_REBOOT && v->vm.rtc;
 	if (v->cmos_kept)
 		rtc_save(v->vm.rtc, &v->cmos);
-	if (restart)
+	if (restart) {
 		keep_taps(v);
-	vm_destroy(&v->vm);
+		/* The previous reboot's teardown, if it is still going. */
+		vm_teardown_wait(&v->teardown_pid);
+		v->teardown_pid = vm_destroy_async(&v->vm);
+	} else {
+		vm_destroy(&v->vm);
+	}
 	v->have_vm = false;
 	if (v->vm.stop_kind == VM_STOP_REBOOT &&
 	    v->spec.on_reboot == VM_ON_REBOOT_RESTART && v->quit) {
@@ -417,6 +422,8 @@ void vmm_fini(struct vmm *v)
 		vm_destroy(&v->vm);
 		v->have_vm = false;
 	}
+	/* mvm ends only once every VM it made is gone. */
+	vm_teardown_wait(&v->teardown_pid);
 	console_restore(&v->console);
 	if (v->sig_watched)
 		loop_watch_cancel(&v->sig_watch);

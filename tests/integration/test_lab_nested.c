@@ -52,6 +52,7 @@ static const char *const expected[] = {
 	"every round trip: identical after restore",
 	"L3 kept running through the round trips (still spinning, then "
 	"killed)",
+	"L3's VM was gone when its mvm had exited (kvm_amd unreferenced)",
 	"GET /vm/nested: l1_hypervisor_active clears once L3 exits",
 	"GET /vm/nested: since moved",
 	"GET /vm/policy: snapshot_create allowed again",

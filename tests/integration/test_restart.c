@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "api_client.h"
@@ -58,4 +60,32 @@ Test(restart, taps_outlive_guest_reboots, .timeout = 60)
 	api_proc_free(&p);
 	/* Once mvm is gone, so is the tap it created. */
 	cr_assert_eq(ifindex(tap), -1, "tap %s outlived mvm", tap);
+}
+
+/*
+ * KVM's teardown of a rebooted VM runs in a child of mvm's while the next
+ * VM boots, but no process of mvm's may outlive it: a VM held by such a
+ * process would outlive mvm too (its module pinned, its hypervisor state
+ * on) and surprise whatever watches mvm (a cgroup, a systemd unit). As a
+ * subreaper, this test inherits any orphan mvm leaves behind.
+ */
+Test(restart, no_process_outlives_mvm, .timeout = 60)
+{
+	const char *extra[] = { "run", "--kernel", guest_path("mb_action"),
+				"--cmdline", "action=boot then=reset",
+				"--memory", "32", "--on-reboot", "restart",
+				NULL };
+	struct api_proc p;
+	pid_t left;
+
+	cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	cr_assert_eq(api_spawn(&p, extra), 0);
+	for (int i = 0; i < 400 && count_str(p.out, "booted") < 4; i++)
+		api_drain(&p, 0.05);
+	cr_assert_geq(count_str(p.out, "booted"), 4, "%s\n%s", p.out, p.err);
+	api_stop(&p);
+	api_proc_free(&p);
+	left = waitpid(-1, NULL, WNOHANG);
+	cr_assert_eq(left, -1, "process %d, started by mvm, outlived it",
+		     (int)left);
 }

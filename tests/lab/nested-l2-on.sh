@@ -39,6 +39,19 @@ wait_l1 l3-running
 kill "$pid"
 wait "$pid"
 say "l3-exit=$?"
+# Once L3's mvm has exited its VM must be gone: every VM (and every open
+# /dev/kvm, VM or vCPU fd) holds a reference on kvm_amd.
+refs=$(cat /sys/module/kvm_amd/refcnt)
+say "kvm_amd-refs-after-exit=$refs"
+if [ "$refs" != 0 ]; then
+	# Who still holds KVM: every process with a KVM fd, and its state.
+	for p in /proc/[0-9]*; do
+		if ls -l "$p/fd" 2>/dev/null | grep -q kvm; then
+			say "holder pid=${p#/proc/} $(tr '\0' ' ' <"$p/cmdline")" \
+				"$(grep -e '^State' "$p/status" | tr '\t' ' ')"
+		fi
+	done
+fi
 sed 's/^/L3| /' /tmp/l3.log
 wait_l1 l3-stopped
 

@@ -225,6 +225,9 @@ if wait_for "$w/l2.log" "L2-WAIT l3-stopped" "$step"; then
 	grep -e '^L2: l3-exit' -e '^L3|' "$w/l2.log" | sed 's/^/  /'
 	check "L3 kept running through the round trips (still spinning, then killed)" \
 		grep -q '^L2: l3-exit=143' "$w/l2.log"
+	grep '^L2: \(kvm_amd-refs\|holder\)' "$w/l2.log" | sed 's/^/  /'
+	check "L3's VM was gone when its mvm had exited (kvm_amd unreferenced)" \
+		grep -q '^L2: kvm_amd-refs-after-exit=0' "$w/l2.log"
 	t_stop=$(now)
 	check "GET /vm/nested: l1_hypervisor_active clears once L3 exits" \
 		nested_until l1_hypervisor_active false 60
