@@ -7,6 +7,8 @@ packages=(
 	# build
 	meson ninja-build pkg-config gcc libc6-dev
 	liburing-dev libjson-c-dev libfdt-dev
+	# seccomp filters
+	libseccomp-dev
 	# the API server (HTTP on a UNIX socket)
 	libmicrohttpd-dev
 	# tests and fuzzing

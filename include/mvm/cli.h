@@ -27,11 +27,13 @@ extern const char cli_run_usage[];
 struct cli_api_opts {
 	const char *api_sock;
 	const char *config_file;
+	bool no_seccomp; /* --no-seccomp: no filters, for debugging */
 };
 
 /*
- * Remove the API options from argv (argv[0] is kept; argc is updated) and
- * return them in *o. --config-file is refused unless config_allowed.
+ * Remove the API options (and --no-seccomp, which every VM-running form
+ * takes) from argv (argv[0] is kept; argc is updated) and return them in
+ * *o. --config-file is refused unless config_allowed.
  */
 int cli_take_api_opts(int *argc, char **argv, struct cli_api_opts *o,
 		      bool config_allowed, struct mvm_err *err);

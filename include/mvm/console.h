@@ -34,4 +34,7 @@ void console_detach(struct console *c);
 /* Restore the terminal if a fatal signal kills mvm (async-signal-safe). */
 void console_install_crash_restore(struct console *c);
 
+/* Restore the terminal from a signal handler about to end mvm. */
+void console_crash_restore(void);
+
 #endif

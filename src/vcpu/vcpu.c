@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "mvm/err.h"
+#include "mvm/sandbox.h"
 #include "mvm/vcpu.h"
 #include "mvm/vm.h"
 
@@ -136,10 +137,17 @@ static void eat_kick(void)
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
+	struct mvm_err err = { "" };
 	char name[16];
 
 	snprintf(name, sizeof(name), "mvm-vcpu%u", v->id);
 	pthread_setname_np(pthread_self(), name);
+	/* Before the first KVM_RUN: the guest never runs unfiltered. */
+	if (sandbox_enter(SANDBOX_VCPU, &err)) {
+		vcpu_fatal(v, err.msg);
+		thread_ended(v);
+		return NULL;
+	}
 	while (!should_exit(v)) {
 		serve_requests(v);
 		if (should_exit(v))

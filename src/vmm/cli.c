@@ -11,7 +11,7 @@ const char cli_run_usage[] =
 	"usage: mvm run --kernel FILE [--initrd FILE] [--cmdline STR]\n"
 	"               [--cpus N] [--memory MiB] [--huge-pages WHAT]\n"
 	"               [--on-reboot exit|restart]\n"
-	"               [--nested on|off] [--api-sock PATH]\n"
+	"               [--nested on|off] [--api-sock PATH] [--no-seccomp]\n"
 	"               [--disk SPEC]... [--net SPEC]... [--rng]\n"
 	"\n"
 	"  --kernel FILE     bzImage, ELF vmlinux with a PVH note, or multiboot ELF\n"
@@ -26,6 +26,7 @@ const char cli_run_usage[] =
 	"  --nested on|off   expose VMX/SVM so the guest can run its own\n"
 	"                    hypervisor (default off; see mvm host-check)\n"
 	"  --api-sock PATH   also serve the control API on this UNIX socket\n"
+	"  --no-seccomp      run without mvm's seccomp filters (debugging only)\n"
 	CLI_DEVICES_USAGE
 	"\n"
 	"Console: the guest's COM1 is this terminal; Ctrl-A x quits.\n";
@@ -205,6 +206,18 @@ static int take_opt(int *argc, char **argv, int *i, const char *name,
 	return 1;
 }
 
+/* Remove flag from argv when argv[*i] is it: 1 if it was, else 0. */
+static int take_flag(int *argc, char **argv, int *i, const char *flag)
+{
+	if (strcmp(argv[*i], flag))
+		return 0;
+	memmove(&argv[*i], &argv[*i + 1],
+		(size_t)(*argc - *i) * sizeof(*argv));
+	(*argc)--;
+	(*i)--;
+	return 1;
+}
+
 int cli_take_api_opts(int *argc, char **argv, struct cli_api_opts *o,
 		      bool config_allowed, struct mvm_err *err)
 {
@@ -214,6 +227,10 @@ int cli_take_api_opts(int *argc, char **argv, struct cli_api_opts *o,
 
 		if (!strcmp(argv[i], "--"))
 			break;
+		if (take_flag(argc, argv, &i, "--no-seccomp")) {
+			o->no_seccomp = true;
+			continue;
+		}
 		ret = take_opt(argc, argv, &i, "--api-sock", &o->api_sock, err);
 		if (ret)
 			goto next;

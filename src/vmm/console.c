@@ -121,10 +121,15 @@ void console_detach(struct console *c)
 /* A signal handler can reach no struct: this one pointer is the exception. */
 static struct console *crash_console;
 
-static void crash_handler(int sig)
+void console_crash_restore(void)
 {
 	if (crash_console && crash_console->raw)
 		tcsetattr(crash_console->in_fd, TCSANOW, &crash_console->saved);
+}
+
+static void crash_handler(int sig)
+{
+	console_crash_restore();
 	signal(sig, SIG_DFL);
 	raise(sig);
 }

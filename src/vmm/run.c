@@ -11,9 +11,11 @@
 #include "mvm/cli_devices.h"
 #include "mvm/err.h"
 #include "mvm/run.h"
+#include "mvm/sandbox.h"
 #include "mvm/vmm.h"
 
-static int run_with_api(const struct vm_config *cfg, const char *api_sock)
+static int run_with_api(const struct vm_config *cfg,
+			const struct cli_api_opts *o)
 {
 	struct mvm_err err = { "" };
 	struct vm_spec spec;
@@ -26,8 +28,10 @@ static int run_with_api(const struct vm_config *cfg, const char *api_sock)
 		return MVM_EXIT_START_FAILED;
 	}
 	ret = vmm_init(&v, &spec, &err);
-	if (!ret && api_sock)
-		ret = api_server_start(&v.api, &v, &v.loop, api_sock, &err);
+	if (!ret && o->api_sock)
+		ret = api_server_start(&v.api, &v, &v.loop, o->api_sock, &err);
+	if (!ret)
+		ret = sandbox_start(!o->no_seccomp, &err);
 	if (!ret)
 		ret = vmm_start_vm(&v, &err);
 	if (ret) {
@@ -43,7 +47,9 @@ static int run_with_api(const struct vm_config *cfg, const char *api_sock)
 
 int run_vm(const struct vm_config *cfg)
 {
-	return run_with_api(cfg, NULL);
+	static const struct cli_api_opts none;
+
+	return run_with_api(cfg, &none);
 }
 
 int run_main(int argc, char **argv)
@@ -68,7 +74,7 @@ int run_main(int argc, char **argv)
 		return MVM_EXIT_START_FAILED;
 	}
 	/* The spec takes copies of everything: the CLI's strings go now. */
-	ret = run_with_api(&cfg, api.api_sock);
+	ret = run_with_api(&cfg, &api);
 	cli_free_devices(&cfg);
 	return ret;
 }

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mvm/sandbox.h"
 #include "mvm/vm.h"
 #include "teardown.h"
 
@@ -52,8 +53,12 @@ pid_t vm_fd_release(int vm_fd, bool in_child)
 		return 0;
 	}
 	child = fork();
-	if (child == 0)
+	if (child == 0) {
+		/* It inherits the main thread's list: narrow it to its own. */
+		if (sandbox_enter_forked(SANDBOX_TEARDOWN))
+			_exit(1); /* the parent's close is then the last */
 		teardown_child(vm_fd, done[0]);
+	}
 	close(vm_fd);
 	close(done[0]);
 	close(done[1]);

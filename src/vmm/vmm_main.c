@@ -9,11 +9,14 @@
 #include "mvm/cli.h"
 #include "mvm/err.h"
 #include "mvm/run.h"
+#include "mvm/sandbox.h"
 #include "mvm/vmm.h"
 
 static const char usage[] =
 	"usage: mvm --api-sock PATH [--config-file FILE]\n"
 	"       mvm --config-file FILE\n"
+	"       (either form also takes --no-seccomp: no seccomp filters,\n"
+	"       for debugging)\n"
 	"\n"
 	"  --api-sock PATH     serve the control API (Firecracker's, plus\n"
 	"                      mvm's extensions) on this UNIX socket; without\n"
@@ -73,6 +76,9 @@ int vmm_main(int argc, char **argv)
 		ret = apply_outputs(&v, &err);
 	if (!ret && o.api_sock)
 		ret = api_server_start(&v.api, &v, &v.loop, o.api_sock, &err);
+	/* Before any VM: InstanceStart builds one under the filter. */
+	if (!ret)
+		ret = sandbox_start(!o.no_seccomp, &err);
 	if (!ret && o.config_file)
 		ret = vmm_start_vm(&v, &err);
 	if (ret) {

@@ -20,7 +20,7 @@ clang -std=gnu11 -D_GNU_SOURCE -DMVM_VERSION='"fuzz"' -g -O1 \
 	-I"$src/include" -I"$src/src/api" \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	"$src/tests/fuzz/fuzz_api.c" $files "$build/libmvm.a" \
-	-ljson-c -luring -lfdt -lpthread -o "$out/fuzz_api"
+	-ljson-c -luring -lfdt -lseccomp -lpthread -o "$out/fuzz_api"
 
 seed() {
 	printf '%s' "$2" > "$out/corpus/seed-$1"
