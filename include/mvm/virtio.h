@@ -108,6 +108,14 @@ int virtq_init(struct virtq *vq, const struct guest_mem *mem, uint16_t size,
  */
 int virtq_pop(struct virtq *vq, struct virtq_chain *c, struct iovec *iov,
 	      unsigned iov_cap);
+/*
+ * Walk the chain skip places after the next available one without taking
+ * it: the same returns as virtq_pop (0 also when fewer than skip + 1 are
+ * available), and nothing changes in the queue. A device counts with it
+ * whether what is available is enough before it takes anything.
+ */
+int virtq_peek(struct virtq *vq, uint16_t skip, struct virtq_chain *c,
+	       struct iovec *iov, unsigned iov_cap);
 /* Give back the last n popped chains (taken but not used). */
 void virtq_unpop(struct virtq *vq, uint16_t n);
 /* Chains the driver has made available and the device not yet taken. */
@@ -120,8 +128,9 @@ void virtq_publish(struct virtq *vq);
 bool virtq_need_interrupt(struct virtq *vq);
 
 /*
- * Notification suppression while the device drains the ring. enable returns
- * true when buffers arrived meanwhile, so the caller drains again.
+ * Notification suppression while the device drains the ring. enable asks
+ * for a kick on the driver's next new buffer and returns true when any are
+ * available not yet taken, so a caller that drains everything drains again.
  */
 void virtq_notify_disable(struct virtq *vq);
 bool virtq_notify_enable(struct virtq *vq);

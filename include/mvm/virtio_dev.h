@@ -177,6 +177,19 @@ static inline bool virtio_has(const struct virtio_dev *t, unsigned bit)
 int virtio_queue_pop(struct virtio_queue *q, struct virtq_chain *c,
 		     struct iovec *iov, unsigned cap);
 /*
+ * The next chain as it is, one ring slot: 1, 0 (empty, or the ring is
+ * broken, as above), or -EBADMSG for a malformed chain, logged but not
+ * completed: the caller completes it (or gives it back with unpop).
+ */
+int virtio_queue_take(struct virtio_queue *q, struct virtq_chain *c,
+		      struct iovec *iov, unsigned cap);
+/*
+ * The chain skip places after the next one, walked without being taken or
+ * acted on (virtq_peek): a device counts what is available with it.
+ */
+int virtio_queue_peek(struct virtio_queue *q, uint16_t skip,
+		      struct virtq_chain *c, struct iovec *iov, unsigned cap);
+/*
  * Notification suppression around a drain: disable, pop until empty, and
  * drain again while enable() says buffers arrived meanwhile.
  */

@@ -4,6 +4,7 @@
 # The corpus lives in BUILD_DIR/fuzz/TARGET so it grows across runs.
 set -eu
 src=$1 build=$2 target=$3 secs=$4
+libs= maxlen=
 out=$build/fuzz/$target
 mkdir -p "$out/corpus"
 case $target in
@@ -16,6 +17,15 @@ fuzz_image)
 	      src/vmm/boot/unpack.c src/vmm/boot/lz4.c
 	      src/vmm/boot/e820.c src/vmm/boot/cpu_tables.c src/vmm/mem.c
 	      src/vmm/err.c" ;;
+fuzz_blk|fuzz_net|fuzz_rng|fuzz_transport)
+	# The devices, their transport and what they stand on, with the
+	# sanitizers; anything else they call comes from libmvm.a.
+	srcs="tests/fuzz/fuzz_vm.c
+	      $(cd "$src" && echo src/devices/virtio/*.c src/devices/pci/*.c)
+	      src/vmm/mem.c src/vmm/bus.c src/vmm/loop.c src/vmm/err.c
+	      src/net/mac.c"
+	libs="$build/libmvm.a -luring -ljson-c -lfdt -lpthread"
+	maxlen=-max_len=8192 ;;
 *)
 	echo "unknown fuzz target $target" >&2
 	exit 2 ;;
@@ -23,9 +33,10 @@ esac
 files=
 for f in $srcs; do files="$files $src/$f"; done
 # shellcheck disable=SC2086
-clang -std=gnu11 -D_GNU_SOURCE -g -O1 -I"$src/include" \
+clang -std=gnu11 -D_GNU_SOURCE -DMVM_VERSION='"fuzz"' -g -O1 \
+	-I"$src/include" -I"$src/src/devices/virtio" \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	"$src/tests/fuzz/$target.c" $files -o "$out/$target"
+	"$src/tests/fuzz/$target.c" $files ${libs:-} -o "$out/$target"
 # The loaders' fuzzer starts from the tiny kernels: one of each format.
 if [ "$target" = fuzz_image ]; then
 	for k in mb_check bz_check pvh_check pvh32_check; do
@@ -35,6 +46,12 @@ if [ "$target" = fuzz_image ]; then
 	# and a bzImage with an LZ4 payload, for mvm's own unpacking
 	python3 "$src/tests/fuzz/seed-lz4-bzimage.py" "$out/corpus/seed-lz4-bzimage"
 fi
+# The device fuzzers start from one working request per device, and
+# receive buffers short of a frame.
+case $target in
+fuzz_blk|fuzz_net|fuzz_rng|fuzz_transport)
+	python3 "$src/tests/fuzz/seed-virtio.py" "$target" "$out/corpus" ;;
+esac
 cd "$out"
 exec "./$target" -max_total_time="$secs" -timeout=5 -rss_limit_mb=1024 \
-	-print_final_stats=1 corpus
+	${maxlen:-} -print_final_stats=1 corpus

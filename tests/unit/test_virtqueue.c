@@ -417,6 +417,44 @@ Test(virtqueue, notify_suppression)
 	cr_assert_eq(used()[2 + 4 * QSZ], 1);
 }
 
+Test(virtqueue, peek_walks_without_taking)
+{
+	set_desc(0, DATA_GPA, 8, VIRTQ_DESC_F_WRITE, 0);
+	set_desc(1, DATA_GPA + 8, 24, VIRTQ_DESC_F_WRITE, 0);
+	set_desc(2, DATA_GPA, 8, VIRTQ_DESC_F_NEXT, 2); /* loops */
+	make_avail(0);
+	make_avail(1);
+	make_avail(2);
+	cr_assert_eq(virtq_peek(&f.vq, 1, &f.c, f.iov, 64), 1);
+	cr_assert_eq(f.c.head, 1);
+	cr_assert_eq(f.c.in_len, 24);
+	cr_assert_eq(virtq_peek(&f.vq, 2, &f.c, f.iov, 64), -EBADMSG);
+	cr_assert_eq(virtq_peek(&f.vq, 3, &f.c, f.iov, 64), 0, "past the end");
+	cr_assert_eq(virtq_pending(&f.vq), 3, "peek took a chain");
+	cr_assert_eq(pop(), 1);
+	cr_assert_eq(f.c.head, 0);
+	/* A driver more than a ring ahead is refused at any skip. */
+	avail()[1] = (uint16_t)(f.vq.last_avail + QSZ + 1);
+	cr_assert_eq(virtq_peek(&f.vq, 1, &f.c, f.iov, 64), -EPROTO);
+	cr_assert_eq(f.vq.last_avail, 1);
+}
+
+Test(virtqueue, event_idx_kick_for_buffers_added_after_ones_left)
+{
+	setup(VIRTIO_BIT(VIRTIO_F_RING_EVENT_IDX));
+	set_desc(0, DATA_GPA, 8, VIRTQ_DESC_F_WRITE, 0);
+	make_avail(0);
+	make_avail(0);
+	/*
+	 * Two buffers left on the ring (too few for the device): the driver
+	 * must still kick when it adds a third, so avail_event is 2, not the
+	 * next slot the device has not taken.
+	 */
+	cr_assert(virtq_notify_enable(&f.vq));
+	cr_assert_eq(used()[2 + 4 * QSZ], 2);
+	cr_assert(virtq_need_event(used()[2 + 4 * QSZ], 3, 2));
+}
+
 Test(virtqueue, iov_helpers)
 {
 	uint8_t a[3] = { 1, 2, 3 }, b[5] = { 4, 5, 6, 7, 8 }, out[8];

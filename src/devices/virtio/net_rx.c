@@ -4,7 +4,9 @@
  * MRG_RXBUF a frame may span several buffers, so enough of them for the
  * largest frame are taken first; when the read completes, the ones it did
  * not fill go back to the ring (they were the last taken, and nothing else
- * takes from this ring meanwhile).
+ * takes from this ring meanwhile). Whether enough are there is counted
+ * before any is taken, so a driver that posts too few makes the device
+ * wait for its next kick, not spin.
  */
 #include <stddef.h>
 #include <string.h>
@@ -26,27 +28,85 @@ static uint32_t rx_need(struct net *n)
 	return NET_HDR_LEN + (gso ? GSO_MAX_FRAME : ETH_MAX_FRAME);
 }
 
-/* Take buffers for one frame. Returns true when the read can start. */
-static bool gather(struct net *n, struct virtio_queue *q)
+/* A chain no frame can go into: the device would only drop it. */
+static bool rx_chain_bad(int ret, const struct virtq_chain *c)
+{
+	return ret < 0 || c->nr_out || !c->in_len;
+}
+
+/*
+ * How many chains, from the next available one, the next receive takes;
+ * 0 when those available now cannot hold a frame. They are counted in
+ * place, not taken, so a short set costs the loop nothing until the
+ * driver adds to it (QEMU's virtqueue_avail_bytes() does the same).
+ */
+static unsigned rx_count(struct net *n, struct virtio_queue *q)
 {
 	bool mrg = virtio_has(n->t, NET_F_MRG_RXBUF);
 	uint32_t need = rx_need(n), total = 0;
+	unsigned k, niov = 0;
+	struct virtq_chain c;
+
+	for (k = 0; k < NET_RX_CHAINS && k < q->vq.size; k++) {
+		int ret = virtio_queue_peek(q, (uint16_t)k, &c, n->rx_scratch,
+					    VIRTQ_MAX_SEGS);
+
+		if (ret == 0)
+			return 0; /* the ring ran out short of a frame */
+		/* A bad chain ends the set; alone, it is taken to drop it. */
+		if (rx_chain_bad(ret, &c))
+			return k ? k : 1;
+		/* One read takes at most VIRTQ_MAX_SEGS iovecs. */
+		if (niov + c.nr_in > VIRTQ_MAX_SEGS)
+			return k;
+		niov += c.nr_in;
+		total += c.in_len;
+		if (!mrg || total >= need)
+			return k + 1;
+	}
+	/* As many chains as one receive may span: a frame gets no more. */
+	return k;
+}
+
+/* Drop a chain the driver offered for receive that cannot take a frame. */
+static void rx_drop(struct net *n, struct virtio_queue *q,
+		    const struct virtq_chain *c, int ret)
+{
+	if (ret >= 0)
+		virtio_log(n->t, "queue %u: receive buffer with no writable "
+			   "part or a readable one; dropped", q->index);
+	virtio_queue_complete(q, c->head, 0);
+}
+
+enum rx_gather { RX_SHORT, RX_DROPPED, RX_READY };
+
+/*
+ * Take the chains rx_count() found for one frame. The set taken is always
+ * the last thing taken from the ring, so unpop() can give back any tail
+ * of it. The driver may have changed the ring since the count: a chain
+ * that turned bad ends the set there (or, first, is dropped alone).
+ */
+static enum rx_gather gather(struct net *n, struct virtio_queue *q)
+{
+	unsigned want = rx_count(n, q);
 	struct iovec *scratch = n->rx_scratch;
 	struct virtq_chain c;
 
 	n->rx_nchains = n->rx_niov = 0;
-	while (n->rx_nchains < NET_RX_CHAINS) {
-		if (virtio_queue_pop(q, &c, scratch, VIRTQ_MAX_SEGS) <= 0)
+	if (!want)
+		return RX_SHORT;
+	while (n->rx_nchains < want) {
+		int ret = virtio_queue_take(q, &c, scratch, VIRTQ_MAX_SEGS);
+
+		if (ret == 0)
 			break;
-		if (c.nr_out || !c.in_len) {
-			virtio_log(n->t, "queue %u: receive buffer with no "
-				   "writable part or a readable one; dropped",
-				   q->index);
-			virtio_queue_complete(q, c.head, 0);
-			continue;
+		if (rx_chain_bad(ret, &c) && !n->rx_nchains) {
+			rx_drop(n, q, &c, ret);
+			return RX_DROPPED;
 		}
-		if (n->rx_niov + c.nr_in > VIRTQ_MAX_SEGS) {
-			virtio_queue_unpop(q, 1); /* next time */
+		if (rx_chain_bad(ret, &c) ||
+		    n->rx_niov + c.nr_in > VIRTQ_MAX_SEGS) {
+			virtio_queue_unpop(q, 1); /* the next receive's */
 			break;
 		}
 		memcpy(n->rx_iov + n->rx_niov, scratch,
@@ -55,36 +115,44 @@ static bool gather(struct net *n, struct virtio_queue *q)
 			.head = c.head, .len = c.in_len, .first = n->rx_niov,
 			.niov = c.nr_in };
 		n->rx_niov += c.nr_in;
-		total += c.in_len;
-		if (!mrg || total >= need)
-			return true;
 	}
-	if (!n->rx_nchains)
-		return false;
-	/* Short of a full frame: wait for more, unless none can come. */
-	if (total >= need || n->rx_nchains == NET_RX_CHAINS ||
-	    n->rx_nchains >= q->vq.size || n->rx_niov == VIRTQ_MAX_SEGS)
-		return true;
-	virtio_queue_unpop(q, (uint16_t)n->rx_nchains);
-	n->rx_nchains = n->rx_niov = 0;
-	return false;
+	return n->rx_nchains ? RX_READY : RX_SHORT;
+}
+
+/*
+ * Buffers for one frame, or false when the driver has not posted enough:
+ * then a kick is asked for on its next buffer, and the ring is looked at
+ * once more for one that came before the request was visible. Never more
+ * than that: buffers that stay short wait for the kick, not in a loop.
+ */
+static bool rx_buffers(struct net *n, struct virtio_queue *q)
+{
+	bool rearmed = false;
+	enum rx_gather got;
+
+	while ((got = gather(n, q)) != RX_READY) {
+		if (got == RX_DROPPED)
+			continue; /* each turn consumed a chain: this ends */
+		if (rearmed)
+			return false;
+		virtio_queue_notify_enable(q);
+		rearmed = true;
+	}
+	return true;
 }
 
 void net_rx_kick(struct net *n)
 {
 	struct virtio_queue *q = &n->t->queues[NET_RXQ];
 	struct io_uring_sqe *sqe;
+	bool ready;
 
 	if (n->rx_inflight || n->stopping)
 		return;
-	while (!gather(n, q)) {
-		/* Ask for a kick on refill; look again if one raced in. */
-		if (!virtio_queue_notify_enable(q)) {
-			virtio_queue_flush(q);
-			return;
-		}
-	}
+	ready = rx_buffers(n, q);
 	virtio_queue_flush(q); /* dropped bad buffers */
+	if (!ready)
+		return;
 	sqe = loop_sqe(n->vm->loop);
 	if (!sqe) {
 		virtio_queue_unpop(q, (uint16_t)n->rx_nchains);

@@ -238,28 +238,50 @@ static void on_kick(void *ctx)
 		t->ops->queue_notify(t->dev, q);
 }
 
-int virtio_queue_pop(struct virtio_queue *q, struct virtq_chain *c,
-		     struct iovec *iov, unsigned cap)
+static bool queue_usable(const struct virtio_queue *q)
+{
+	return q->ready && !q->broken && q->t->active;
+}
+
+int virtio_queue_take(struct virtio_queue *q, struct virtq_chain *c,
+		      struct iovec *iov, unsigned cap)
 {
 	struct virtio_dev *t = q->t;
 	int ret;
 
-	if (!q->ready || q->broken || !t->active)
+	if (!queue_usable(q))
 		return 0;
-	for (;;) {
-		ret = virtq_pop(&q->vq, c, iov, cap);
-		if (ret >= 0)
-			return ret;
-		if (ret == -EBADMSG) {
-			virtio_log(t, "queue %u: %s; request failed", q->index,
-				   c->error);
-			virtio_queue_complete(q, c->head, 0);
-			continue;
-		}
-		q->broken = true;
-		virtio_needs_reset(t, "queue %u: %s", q->index, c->error);
+	ret = virtq_pop(&q->vq, c, iov, cap);
+	if (ret >= 0)
+		return ret;
+	if (ret == -EBADMSG) {
+		virtio_log(t, "queue %u: %s; request failed", q->index,
+			   c->error);
+		return -EBADMSG;
+	}
+	q->broken = true;
+	virtio_needs_reset(t, "queue %u: %s", q->index, c->error);
+	return 0;
+}
+
+int virtio_queue_pop(struct virtio_queue *q, struct virtq_chain *c,
+		     struct iovec *iov, unsigned cap)
+{
+	int ret;
+
+	while ((ret = virtio_queue_take(q, c, iov, cap)) == -EBADMSG)
+		virtio_queue_complete(q, c->head, 0);
+	return ret;
+}
+
+int virtio_queue_peek(struct virtio_queue *q, uint16_t skip,
+		      struct virtq_chain *c, struct iovec *iov, unsigned cap)
+{
+	if (!queue_usable(q)) {
+		memset(c, 0, sizeof(*c));
 		return 0;
 	}
+	return virtq_peek(&q->vq, skip, c, iov, cap);
 }
 
 void virtio_queue_notify_disable(struct virtio_queue *q)

@@ -220,6 +220,28 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *c, struct iovec *iov,
 	return 1;
 }
 
+int virtq_peek(struct virtq *vq, uint16_t skip, struct virtq_chain *c,
+	       struct iovec *iov, unsigned iov_cap)
+{
+	uint16_t saved = vq->last_avail, pending;
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	if (!vq->size)
+		return 0;
+	pending = virtq_pending(vq);
+	/* A driver more than a ring ahead: pop refuses it before any walk. */
+	if (pending > vq->size)
+		skip = 0;
+	else if (skip >= pending)
+		return 0;
+	/* The walk is pop's own; only where it starts and ends differs. */
+	vq->last_avail = (uint16_t)(saved + skip);
+	ret = virtq_pop(vq, c, iov, iov_cap);
+	vq->last_avail = saved;
+	return ret;
+}
+
 void virtq_unpop(struct virtq *vq, uint16_t n)
 {
 	vq->last_avail -= n;
@@ -266,8 +288,13 @@ void virtq_notify_disable(struct virtq *vq)
 
 bool virtq_notify_enable(struct virtq *vq)
 {
+	/*
+	 * With EVENT_IDX, ask for a kick on the next buffer the driver adds,
+	 * not on the next we have not taken: a device that leaves buffers
+	 * on the ring (too few for its request) must still hear of more.
+	 */
 	if (vq->event_idx)
-		store16(USED_AVAIL_EVENT(vq), vq->last_avail);
+		store16(USED_AVAIL_EVENT(vq), load16(AVAIL_IDX(vq)));
 	else
 		store16(USED_FLAGS(vq), 0);
 	/* Publish the request before re-checking, as for interrupts. */

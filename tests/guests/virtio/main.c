@@ -1,8 +1,8 @@
 /*
  * The virtio test kernel: drives mvm's virtio devices from the guest side.
- * test=blk|blk_ro|blk_swap|bench_blk|bench_net|net|rng|hostile|ring3 picks
- * what runs; each prints PASS/FAIL lines and the kernel ends with "ALL OK" (exit
- * code 0) or a failure count.
+ * test=blk|blk_ro|blk_swap|bench_blk|bench_net|net|net_hostile|rng|hostile|
+ * ring3 picks what runs; each prints PASS/FAIL lines and the kernel ends
+ * with "ALL OK" (exit code 0) or a failure count.
  */
 #include "../lib/cmdline.h"
 #include "../lib/lapic.h"
@@ -124,6 +124,8 @@ void guest_main(struct bootinfo *bi)
 		test_bench_net(bi);
 	else if (!strcmp(test, "net"))
 		test_net(bi);
+	else if (!strcmp(test, "net_hostile"))
+		test_net_hostile(bi);
 	else if (!strcmp(test, "rng"))
 		test_rng(bi);
 	else if (!strcmp(test, "ring3"))

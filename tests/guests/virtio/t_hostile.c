@@ -1,6 +1,8 @@
 /*
  * A hostile driver: descriptors that point outside RAM, loop, or are too
- * many; broken rings and bad queue sizes. After each, the device must
+ * many; requests short of the buffers they need (no status byte, a short
+ * header, nothing but empty descriptors; rng buffers it cannot write);
+ * broken rings and bad queue sizes. After each, the device must
  * still serve good requests (or report NEEDS_RESET and work again after a
  * reset), and the other devices must be unaffected.
  */
@@ -123,6 +125,51 @@ static void long_chain(void)
 	good_request("hostile long chain: device still works");
 }
 
+/* A raw chain of n buffers; expect it failed, then a good request. */
+static void short_chain(const char *name, const struct vbuf *b, unsigned n)
+{
+	expect_failed(name, vq_add(&d.q[0], b, n));
+	good_request(name);
+}
+
+/* Requests without the buffers a request needs: each fails, alone. */
+static void too_few_buffers(void)
+{
+	static uint8_t hdr[16];
+	uint8_t *st = buf + 2048;
+	struct vbuf no_status[1] = { { (uintptr_t)hdr, 16, false } };
+	struct vbuf short_hdr[2] = { { (uintptr_t)hdr, 8, false },
+				     { (uintptr_t)st, 1, true } };
+	struct vbuf only_status[1] = { { (uintptr_t)st, 1, true } };
+	struct vbuf empty[2] = { { (uintptr_t)hdr, 0, false },
+				 { (uintptr_t)st, 0, true } };
+	struct vbuf empty_status[2] = { { (uintptr_t)hdr, 16, false },
+					{ (uintptr_t)st, 0, true } };
+
+	memset(hdr, 0, sizeof(hdr)); /* T_IN, sector 0 */
+	short_chain("hostile blk request without a status byte", no_status, 1);
+	short_chain("hostile blk header shorter than 16 bytes", short_hdr, 2);
+	short_chain("hostile blk status byte alone", only_status, 1);
+	short_chain("hostile blk zero-length descriptors only", empty, 2);
+	short_chain("hostile blk zero-length status", empty_status, 2);
+}
+
+/* virtio-rng requests with nothing the device may write. */
+static void rng_nothing_to_fill(void)
+{
+	uint8_t *p = buf + 3072;
+	struct vbuf zero = { (uintptr_t)p, 0, true };
+	struct vbuf readable = { (uintptr_t)p, 64, false };
+	int n;
+
+	n = rng_call(&zero, 1);
+	check("hostile rng zero-length buffer", n == 0, "used %d", n);
+	rng_works("hostile rng zero-length buffer: device still works");
+	n = rng_call(&readable, 1);
+	check("hostile rng readable buffer", n == 0, "used %d", n);
+	rng_works("hostile rng readable buffer: device still works");
+}
+
 static bool wait_needs_reset(const char *name)
 {
 	struct deadline dl;
@@ -225,6 +272,8 @@ void test_hostile(const struct bootinfo *bi)
 	loop();
 	long_chain();
 	wrong_direction();
+	too_few_buffers();
+	rng_nothing_to_fill();
 	reset_in_flight();
 	ring_overrun();
 	bad_head();

@@ -38,6 +38,13 @@ static int rng_read(uint8_t *buf, uint32_t len)
 	return vq_call(&rng.q[0], &b, 1);
 }
 
+int rng_call(const struct vbuf *b, unsigned n)
+{
+	if (!rng_ready && !rng_setup(VBIT(VIRTIO_F_VERSION_1)))
+		return -1;
+	return vq_call(&rng.q[0], b, n);
+}
+
 bool rng_works(const char *name)
 {
 	static uint8_t *buf;

@@ -27,11 +27,14 @@ void test_blk_swap(const struct bootinfo *bi);
 void test_bench_blk(const struct bootinfo *bi);
 void test_bench_net(const struct bootinfo *bi);
 void test_net(const struct bootinfo *bi);
+void test_net_hostile(const struct bootinfo *bi);
 void test_rng(const struct bootinfo *bi);
 void test_hostile(const struct bootinfo *bi);
 
 /* Shared by the tests: a working virtio-rng request, as a health check. */
 bool rng_works(const char *name);
+/* One raw virtio-rng request (set up on first use); used length or -1. */
+int rng_call(const struct vbuf *b, unsigned n);
 /* A virtio-blk device opened, negotiated and live on queue 0. */
 bool blk_setup(struct vdev *d, uint64_t extra, uint16_t qsize);
 /* One virtio-blk request; returns the status byte, or -1 (no answer). */
