@@ -181,6 +181,16 @@ int config_parse(struct vm_spec *s, const char *text, size_t len,
 		 const char *name, const struct shape_opts *opt,
 		 struct mvm_err *err);
 
+/*
+ * Why the text s cannot be a value of mvm's configuration: "is not valid
+ * UTF-8" or "contains a control character (0x0a)" (in buf), or NULL. No
+ * string mvm takes (paths, names, ids, a kernel command line) has a use
+ * for either, and either would be echoed back into JSON by GET /vm/config.
+ */
+const char *api_text_problem(const char *s, char *buf, size_t cap);
+/* The n bytes at s are UTF-8 (no overlong forms, no surrogates). */
+bool api_utf8_valid(const char *s, size_t n);
+
 /* Parse a JSON text strictly: one value, nothing after it. */
 int api_json_parse(const char *text, size_t len, struct json_object **out,
 		   struct mvm_err *err);

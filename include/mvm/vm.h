@@ -35,6 +35,12 @@ enum vm_on_reboot {
 	VM_ON_REBOOT_RESTART,
 };
 
+/*
+ * mvm's MADT uses xAPIC entries: APIC IDs 0..254, 255 is broadcast. The
+ * one vCPU limit of the CLI, the API and the VM (a host whose KVM allows
+ * fewer says so when the VM is built).
+ */
+#define VM_MAX_VCPUS 254
 #define VM_MAX_DISKS 16
 #define VM_MAX_NETS 8
 #define VM_ID_MAX 64

@@ -25,6 +25,38 @@ static const char *const unsupported[] = {
 	"balloon", "vsock", "mmds-config", "cpu-config", "pmem",
 	"memory-hotplug", NULL };
 
+/* Element i's id (drive_id, iface_id), or NULL if it has none yet. */
+static const char *element_id(struct json_object *arr, size_t i,
+			      const char *id_key)
+{
+	struct json_object *e = json_object_array_get_idx(arr, i), *id;
+
+	if (!json_object_object_get_ex(e, id_key, &id) ||
+	    !json_object_is_type(id, json_type_string))
+		return NULL;
+	return json_object_get_string(id);
+}
+
+/*
+ * An API PUT with a known id replaces that device, but two entries of one
+ * file with the same id are a mistake: the first would silently vanish.
+ */
+static int unique_id(struct json_object *arr, size_t i, const char *key,
+		     struct mvm_err *err)
+{
+	const char *id_key = strcmp(key, "drives") ? "iface_id" : "drive_id";
+	const char *id = element_id(arr, i, id_key), *other;
+
+	for (size_t j = 0; id && j < i; j++) {
+		other = element_id(arr, j, id_key);
+		if (other && !strcmp(id, other))
+			return mvm_fail(err, -EEXIST, "%s[%zu].%s: '%.64s' is "
+					"already the id of %s[%zu]", key, i,
+					id_key, id, key, j);
+	}
+	return 0;
+}
+
 static int array_section(struct vm_spec *s, struct json_object *root,
 			 const char *key, const struct shape_opts *opt,
 			 struct mvm_err *err)
@@ -45,6 +77,9 @@ static int array_section(struct vm_spec *s, struct json_object *root,
 		struct json_object *e = json_object_array_get_idx(arr, i);
 
 		snprintf(path, sizeof(path), "%s[%zu]", key, i);
+		ret = unique_id(arr, i, key, err);
+		if (ret)
+			return ret;
 		if (!strcmp(key, "drives"))
 			ret = shape_drive(s, e, path, NULL, opt, err);
 		else

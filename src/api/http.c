@@ -25,11 +25,10 @@
 #include "mvm/loop.h"
 #include "mvm/vmm.h"
 
+#include "conn_guard.h"
 #include "mhd.h"
 #include "socket.h"
 
-/* Connections beyond this are closed at once; each costs an fd. */
-#define API_MAX_CONNECTIONS 512
 /* A client silent this long (mid-request or idle) is disconnected. */
 #define API_IDLE_TIMEOUT_S 120
 /* Headers and MHD's per-connection buffers. */
@@ -52,6 +51,9 @@ struct api_server {
 	int timer_fd;
 	struct loop_watch timer_watch;
 	bool timer_watched;
+	struct conn_guard guard;
+	struct loop_watch guard_watch;
+	bool guard_watched;
 
 	unsigned conns;
 	bool trim_due;   /* connections came and went since the last trim */
@@ -64,6 +66,10 @@ struct api_call {
 	size_t len;
 	size_t cap;
 	bool too_big;
+	bool started;        /* the handler has seen the head */
+	const char *uri_end; /* just past the request-target's first NUL */
+	bool encoded_nul;    /* it holds a %00 */
+	char uri_head[48];   /* its start, to name it */
 	struct timespec start;
 };
 
@@ -124,9 +130,10 @@ static uint64_t trim_after_burst(struct api_server *s, uint64_t next)
 static void mhd_drive(struct api_server *s)
 {
 	MHD_UNSIGNED_LONG_LONG to;
-	uint64_t next = 0;
+	uint64_t next = 0, guard_next;
 
 	for (int i = 0; i < 4; i++) {
+		guard_poll(&s->guard);
 		s->lib.run(s->mhd);
 		if (s->lib.get_timeout(s->mhd, &to) != MHD_YES) {
 			next = UINT64_MAX;
@@ -137,7 +144,9 @@ static void mhd_drive(struct api_server *s)
 			break;
 		}
 	}
-	arm_timer(s, trim_after_burst(s, next));
+	next = trim_after_burst(s, next);
+	guard_next = guard_sweep(&s->guard);
+	arm_timer(s, guard_next < next ? guard_next : next);
 }
 
 static void on_mhd_ready(void *ctx)
@@ -160,6 +169,7 @@ int api_server_add_fd(struct api_server *s, int fd)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int ret = 0;
 
+	guard_make_room(&s->guard);
 	/* MHD wants a peer address; a UNIX peer has no useful one. */
 	if (s->lib.add_connection(s->mhd, fd, (struct sockaddr *)&sa,
 			       sizeof(sa)) != MHD_YES)
@@ -217,24 +227,25 @@ static void on_connection(void *cls, struct MHD_Connection *c,
 {
 	struct api_server *s = cls;
 
-	(void)c;
-	(void)socket_context;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		s->conns++;
 		s->trim_due = true;
-	} else if (s->conns) {
-		s->conns--;
+		guard_opened(&s->guard, c, socket_context);
+	} else {
+		if (s->conns)
+			s->conns--;
+		guard_closed(&s->guard, socket_context);
 	}
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
+	struct api_server *s = cls;
 	struct api_call *call = *con_cls;
 
-	(void)cls;
-	(void)c;
 	(void)toe; /* a client that left mid-request just loses its call */
+	guard_request_done(&s->guard, c);
 	if (!call)
 		return;
 	free(call->body);
@@ -324,6 +335,71 @@ static int append(struct api_call *call, const char *data, size_t n)
 static const char body_too_big[] =
 	"request body: larger than the 65536-byte limit";
 
+/*
+ * The request-target as it came, before libmicrohttpd splits off the query
+ * and decodes it in place: the handler sees a C string only, so a NUL in
+ * the target, raw or as %00, would cut the path short ("GET /\0x" is not
+ * "GET /"). MHD ends the target with a NUL where the space before the
+ * version was, so the version string starts right after the target's
+ * first NUL unless the target held one of its own (checked in
+ * first_call()). Also the sign that a request's line has come.
+ */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct api_server *s = cls;
+	struct api_call *call;
+
+	guard_line_seen(&s->guard, c);
+	call = calloc(1, sizeof(*call));
+	if (!call || !uri)
+		return call;
+	call->uri_end = uri + strlen(uri) + 1;
+	/* Only printable ASCII goes into the message about it. */
+	for (size_t i = 0; uri[i] && i + 1 < sizeof(call->uri_head); i++)
+		call->uri_head[i] = uri[i] > 0x20 && uri[i] < 0x7f ? uri[i] :
+				    '?';
+	call->encoded_nul = strstr(uri, "%00") != NULL;
+	return call;
+}
+
+static enum MHD_Result refuse(struct api_server *s, struct MHD_Connection *c,
+			      struct api_call *call, int status,
+			      const char *msg)
+{
+	vmm_api_account(s->vmm, -1, status, elapsed_us(&call->start));
+	vmm_log(s->vmm, API_LOG_WARNING, "api", "%s", msg);
+	guard_replying(&s->guard, c);
+	return send_fault(&s->lib, c, status, msg);
+}
+
+/* The head is complete: refuse what needs no body to refuse. */
+static enum MHD_Result first_call(struct api_server *s,
+				  struct MHD_Connection *c,
+				  const char *version, struct api_call *call)
+{
+	char msg[128];
+
+	call->started = true;
+	clock_gettime(CLOCK_MONOTONIC, &call->start);
+	guard_head_done(&s->guard, c);
+	if (guard_doomed(&s->guard, c))
+		return MHD_NO;
+	if (call->uri_end && call->uri_end != version) {
+		snprintf(msg, sizeof(msg), "request target: contains a NUL "
+			 "byte after \"%s\"", call->uri_head);
+		return refuse(s, c, call, 400, msg);
+	}
+	if (call->encoded_nul) {
+		snprintf(msg, sizeof(msg), "request target \"%s\": contains "
+			 "an encoded NUL byte (%%00)", call->uri_head);
+		return refuse(s, c, call, 400, msg);
+	}
+	/* Refuse before reading (and before 100-continue). */
+	if (declared_too_big(&s->lib, c))
+		return refuse(s, c, call, 413, body_too_big);
+	return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 				  const char *url, const char *method,
 				  const char *version, const char *upload,
@@ -334,31 +410,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	struct api_response r;
 	enum MHD_Result ret;
 
-	(void)version;
 	if (!call) {
 		call = calloc(1, sizeof(*call));
 		if (!call)
 			return MHD_NO;
-		clock_gettime(CLOCK_MONOTONIC, &call->start);
 		*con_cls = call;
-		/* Refuse before reading (and before 100-continue). */
-		if (declared_too_big(&s->lib, c)) {
-			vmm_api_account(s->vmm, -1, 413,
-					elapsed_us(&call->start));
-			return send_fault(&s->lib, c, 413, body_too_big);
-		}
-		return MHD_YES;
 	}
+	if (!call->started)
+		return first_call(s, c, version, call);
 	if (*upload_size) {
 		if (!call->too_big && append(call, upload, *upload_size))
 			return MHD_NO;
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	if (call->too_big) {
-		vmm_api_account(s->vmm, -1, 413, elapsed_us(&call->start));
-		return send_fault(&s->lib, c, 413, body_too_big);
-	}
+	if (call->too_big)
+		return refuse(s, c, call, 413, body_too_big);
+	guard_replying(&s->guard, c);
 	api_dispatch(s->vmm, method, url, call->body ? call->body : "",
 		     call->len, &r);
 	vmm_api_account(s->vmm, r.route, r.status, elapsed_us(&call->start));
@@ -383,9 +451,11 @@ void api_server_stop(struct api_server *s)
 	close_watch(&s->accept_watch, &s->accept_watched);
 	close_watch(&s->mhd_watch, &s->mhd_watched);
 	close_watch(&s->timer_watch, &s->timer_watched);
+	close_watch(&s->guard_watch, &s->guard_watched);
 	api_socket_close(&s->sock, s->path);
 	if (s->mhd)
 		s->lib.stop_daemon(s->mhd); /* closes every connection */
+	guard_fini(&s->guard);
 	if (s->timer_fd >= 0)
 		close(s->timer_fd);
 	if (s->spare_fd >= 0)
@@ -404,12 +474,16 @@ static int start_mhd(struct api_server *s, struct mvm_err *err)
 {
 	const union MHD_DaemonInfo *info;
 
+	if (guard_init(&s->guard, &s->lib, s->vmm))
+		return mvm_fail(err, -errno, "epoll: %s", strerror(errno));
 	s->mhd = s->lib.start_daemon(
 		MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET, 0, NULL, NULL,
 		on_request, s,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNECTIONS,
+		MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+		MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)(API_MAX_CONNECTIONS + API_CONN_SLACK),
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_IDLE_TIMEOUT_S,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONN_MEMORY,
 		MHD_OPTION_END);
@@ -433,6 +507,10 @@ static int start_mhd(struct api_server *s, struct mvm_err *err)
 			   s))
 		return mvm_fail(err, -EBUSY, "api: cannot watch the timer");
 	s->timer_watched = true;
+	if (loop_watch_add(s->loop, &s->guard_watch, s->guard.epoll_fd,
+			   on_mhd_ready, s))
+		return mvm_fail(err, -EBUSY, "api: cannot watch the clients");
+	s->guard_watched = true;
 	return 0;
 }
 
@@ -447,7 +525,7 @@ int api_server_start(struct api_server **out, struct vmm *v, struct loop *l,
 		return mvm_fail(err, -ENOMEM, "out of memory");
 	s->vmm = v;
 	s->loop = l;
-	s->sock.fd = s->timer_fd = s->mhd_fd = -1;
+	s->sock.fd = s->timer_fd = s->mhd_fd = s->guard.epoll_fd = -1;
 	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	ret = mhd_lib_open(&s->lib, err);
 	if (!ret)
@@ -469,6 +547,9 @@ int api_server_start(struct api_server **out, struct vmm *v, struct loop *l,
 		api_server_stop(s);
 		return ret;
 	}
+	/* Requests wait while a VM is half torn down (loop_hold). */
+	s->accept_watch.holdable = s->mhd_watch.holdable = true;
+	s->timer_watch.holdable = s->guard_watch.holdable = true;
 	*out = s;
 	return 0;
 }

@@ -103,6 +103,8 @@ int jr_str(struct jr *r, const char *key, bool required, const char **out)
 {
 	struct json_object *v;
 	int ret = lookup(r, key, required, &v);
+	const char *why;
+	char buf[48];
 
 	if (ret <= 0)
 		return ret;
@@ -113,6 +115,9 @@ int jr_str(struct jr *r, const char *key, bool required, const char **out)
 	if (strlen(json_object_get_string(v)) !=
 	    (size_t)json_object_get_string_len(v))
 		return jr_fail(r, key, -EINVAL, "contains a NUL character");
+	why = api_text_problem(json_object_get_string(v), buf, sizeof(buf));
+	if (why)
+		return jr_fail(r, key, -EINVAL, "%s", why);
 	*out = json_object_get_string(v);
 	return 1;
 }
@@ -270,6 +275,10 @@ int api_json_parse(const char *text, size_t len, struct json_object **out,
 					"unexpected data after the value at "
 					"byte %zu", used);
 		}
+	}
+	if (api_json_scan(text, len, err)) {
+		json_object_put(o);
+		return -EINVAL;
 	}
 	*out = o;
 	return 0;

@@ -50,6 +50,12 @@ int jr_obj(struct jr *r, const char *key, bool required,
 int jr_fail(struct jr *r, const char *key, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/*
+ * Refuse, in a JSON text json-c has accepted, a key repeated in one object
+ * and strings that are not UTF-8 (src/api/json_scan.c).
+ */
+int api_json_scan(const char *text, size_t len, struct mvm_err *err);
+
 /* json-c's name for o's type: "a string", "an integer", "null"... */
 const char *jr_type_name(struct json_object *o);
 

@@ -124,6 +124,7 @@ static struct json_object *block_json(struct vmm *v)
 	add_u64(o, "read_count", d[VIRTIO_CTR_READ_COUNT]);
 	add_u64(o, "write_count", d[VIRTIO_CTR_WRITE_COUNT]);
 	add_u64(o, "flush_count", d[VIRTIO_CTR_FLUSH_COUNT]);
+	add_u64(o, "execute_fails", d[VIRTIO_CTR_FAIL_COUNT]);
 	return o;
 }
 

@@ -35,6 +35,8 @@ int mhd_lib_open(struct mhd_lib *l, struct mvm_err *err)
 	SYM(run, "MHD_run");
 	SYM(get_timeout, "MHD_get_timeout");
 	SYM(add_connection, "MHD_add_connection");
+	SYM(get_connection_info, "MHD_get_connection_info");
+	SYM(set_connection_option, "MHD_set_connection_option");
 	SYM(lookup_connection_value, "MHD_lookup_connection_value");
 	SYM(create_response_from_buffer, "MHD_create_response_from_buffer");
 	SYM(add_response_header, "MHD_add_response_header");

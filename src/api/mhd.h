@@ -19,6 +19,8 @@ struct mhd_lib {
 	__typeof__(MHD_run) *run;
 	__typeof__(MHD_get_timeout) *get_timeout;
 	__typeof__(MHD_add_connection) *add_connection;
+	__typeof__(MHD_get_connection_info) *get_connection_info;
+	__typeof__(MHD_set_connection_option) *set_connection_option;
 	__typeof__(MHD_lookup_connection_value) *lookup_connection_value;
 	__typeof__(MHD_create_response_from_buffer) *create_response_from_buffer;
 	__typeof__(MHD_add_response_header) *add_response_header;

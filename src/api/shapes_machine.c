@@ -15,8 +15,6 @@
 #include "json_in.h"
 #include "shapes.h"
 
-/* mvm's MADT uses xAPIC entries: APIC IDs 0..254, 255 is broadcast. */
-#define SPEC_MAX_VCPUS 254
 /* vm_check_config's floor: the boot structures need 2 MiB. */
 #define SPEC_MIN_MEM_MIB 2
 
@@ -119,7 +117,7 @@ int shape_machine_config(struct vm_spec *s, struct json_object *o,
 
 	ret = jr_open(&r, o, path, known, err);
 	if (!ret)
-		ret = jr_u64(&r, "vcpu_count", !patch, 1, SPEC_MAX_VCPUS,
+		ret = jr_u64(&r, "vcpu_count", !patch, 1, VM_MAX_VCPUS,
 			     &vcpus);
 	if (ret >= 0)
 		ret = jr_u64(&r, "mem_size_mib", !patch, SPEC_MIN_MEM_MIB,

@@ -10,7 +10,7 @@
 #include "mvm/nested.h"
 
 #define EXIT_PROBE_FAILED 1
-#define EXIT_USAGE 2
+#define EXIT_BAD_INPUT 1
 
 static void usage(FILE *out, const char *prog)
 {
@@ -18,7 +18,8 @@ static void usage(FILE *out, const char *prog)
 		     "  Check whether this host can run VMs with nested "
 		     "virtualization\n"
 		     "  and unmodified guest kernels. Exit status 0 means the "
-		     "check ran.\n", prog);
+		     "check ran;\n"
+		     "  1 means it could not run (or bad arguments).\n", prog);
 }
 
 int mvm_cmd_host_check(int argc, char **argv)
@@ -37,10 +38,10 @@ int mvm_cmd_host_check(int argc, char **argv)
 			usage(stdout, prog);
 			return 0;
 		} else {
-			fprintf(stderr, "%s: unknown argument '%s'\n", prog,
-				argv[i]);
-			usage(stderr, prog);
-			return EXIT_USAGE;
+			/* One line and status 1, as every bad input to mvm. */
+			fprintf(stderr, "mvm host-check: unknown option '%s' "
+				"(see mvm host-check --help)\n", argv[i]);
+			return EXIT_BAD_INPUT;
 		}
 	}
 

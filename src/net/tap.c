@@ -70,6 +70,30 @@ static int tap_finish(const char *name, int fd, struct net_backend **out,
 	return 0;
 }
 
+/*
+ * TUNSETIFF on a name in use by another kind of interface (lo, a bridge,
+ * a TUN-mode or multi-queue tun) says only EINVAL; say what it means.
+ */
+static int not_a_tap(const char *name, struct mvm_err *err)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s", name);
+	if (access(path, F_OK) < 0)
+		return mvm_fail(err, -EINVAL, "tap %s: cannot attach: the "
+				"kernel takes no interface of that name",
+				name);
+	snprintf(path, sizeof(path), "/sys/class/net/%s/tun_flags", name);
+	if (access(path, F_OK) == 0)
+		return mvm_fail(err, -EINVAL, "tap %s: cannot attach: %s is a "
+				"tun device of another kind (TUN mode or "
+				"multi-queue), not a single-queue tap", name,
+				name);
+	return mvm_fail(err, -EINVAL, "tap %s: cannot attach: %s is an "
+			"existing interface that is not a tap device", name,
+			name);
+}
+
 int tap_open(const char *name, struct net_backend **out,
 	     struct mvm_err *err)
 {
@@ -94,7 +118,10 @@ int tap_open(const char *name, struct net_backend **out,
 			return mvm_fail(err, -e, "tap %s: permission denied "
 					"(needs CAP_NET_ADMIN, or a tap owned "
 					"by this user)", name);
-		return mvm_fail(err, -e, "tap %s: %s", name, strerror(e));
+		if (e == EINVAL)
+			return not_a_tap(name, err);
+		return mvm_fail(err, -e, "tap %s: cannot attach: %s", name,
+				strerror(e));
 	}
 	return tap_finish(ifr.ifr_name, fd, out, err);
 }

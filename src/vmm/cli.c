@@ -3,6 +3,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mvm/api.h"
 #include "mvm/cli.h"
 #include "mvm/cli_devices.h"
 #include "mvm/err.h"
@@ -41,9 +42,10 @@ int cli_parse_u64(const char *opt, const char *s, unsigned long long max,
 		goto bad;
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (errno || *end)
+	if (*end || (errno && errno != ERANGE))
 		goto bad;
-	if (v > max)
+	/* Beyond 64 bits is too large too, not "not a number". */
+	if (errno == ERANGE || v > max)
 		return mvm_fail(err, -ERANGE, "%s: %s is too large (at most %llu)",
 				opt, s, max);
 	*out = v;
@@ -87,10 +89,14 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg,
 		cfg->initrd = arg;
 		return 0;
 	case OPT_CMDLINE:
+		/* GET /vm/config would echo it back into JSON. */
+		if (!api_utf8_valid(arg, strlen(arg)))
+			return mvm_fail(err, -EINVAL, "--cmdline: not valid "
+					"UTF-8");
 		cfg->cmdline = arg;
 		return 0;
 	case OPT_CPUS:
-		ret = cli_parse_u64("--cpus", arg, 1u << 16, &v, err);
+		ret = cli_parse_u64("--cpus", arg, VM_MAX_VCPUS, &v, err);
 		if (!ret)
 			cfg->cpus = (unsigned)v;
 		return ret;

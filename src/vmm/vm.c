@@ -36,9 +36,6 @@
 #define MVM_MAX_MEM_MIB \
 	((LAYOUT_PCI_MMIO64 - (MEM_HOLE_END - MEM_HOLE_START)) >> 20)
 
-/* mvm's MADT uses xAPIC entries, whose APIC IDs are 8 bits (255 = all). */
-#define MVM_MAX_XAPIC_CPUS 254
-
 int vm_open_kvm(struct mvm_err *err)
 {
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -146,10 +143,10 @@ static int check_cpus(struct vm *vm, struct mvm_err *err)
 	if ((int)vm->cfg.cpus > max)
 		return mvm_fail(err, -EINVAL, "cpus: %u is more than KVM "
 				"allows on this host (%d)", vm->cfg.cpus, max);
-	if (vm->cfg.cpus > MVM_MAX_XAPIC_CPUS)
+	if (vm->cfg.cpus > VM_MAX_VCPUS)
 		return mvm_fail(err, -EINVAL, "cpus: %u is more than mvm "
 				"supports (%d)", vm->cfg.cpus,
-				MVM_MAX_XAPIC_CPUS);
+				VM_MAX_VCPUS);
 	return 0;
 }
 

@@ -24,17 +24,35 @@ static const char usage[] =
 	"  --config-file FILE  boot at once from this JSON document (the\n"
 	"                      shapes of GET /vm/config)\n";
 
+/*
+ * The API's messages name the field of its body ("log_path: ..."); from a
+ * file they also name the file and the section, as every other config
+ * error does ("vm.json: logger.log_path: ...").
+ */
+static int in_file(int ret, const char *file, const char *section,
+		   struct mvm_err *err)
+{
+	if (ret && file)
+		mvm_wrap(err, ret, "%s: %s%s", file, section,
+			 strchr(err->msg, ':') ? "." : ": ");
+	return ret;
+}
+
 /* Outputs a config file names are opened as their API calls would. */
-static int apply_outputs(struct vmm *v, struct mvm_err *err)
+static int apply_outputs(struct vmm *v, const char *file,
+			 struct mvm_err *err)
 {
 	int ret = 0;
 
 	if (v->spec.logger_set)
-		ret = vmm_logger_set(v, &v->spec, err);
+		ret = in_file(vmm_logger_set(v, &v->spec, err), file,
+			      "logger", err);
 	if (!ret && v->spec.metrics_set)
-		ret = vmm_metrics_set(v, &v->spec, err);
+		ret = in_file(vmm_metrics_set(v, &v->spec, err), file,
+			      "metrics", err);
 	if (!ret && v->spec.serial_set)
-		ret = vmm_serial_set(v, &v->spec, err);
+		ret = in_file(vmm_serial_set(v, &v->spec, err), file,
+			      "serial", err);
 	return ret;
 }
 
@@ -73,7 +91,7 @@ int vmm_main(int argc, char **argv)
 	}
 	ret = vmm_init(&v, &spec, &err);
 	if (!ret)
-		ret = apply_outputs(&v, &err);
+		ret = apply_outputs(&v, o.config_file, &err);
 	if (!ret && o.api_sock)
 		ret = api_server_start(&v.api, &v, &v.loop, o.api_sock, &err);
 	/* Before any VM: InstanceStart builds one under the filter. */

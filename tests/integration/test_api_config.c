@@ -112,6 +112,81 @@ Test(api_config, config_errors_name_the_json_path, .timeout = 30)
 		   "boot-source.kernel_image_path: cannot open");
 }
 
+/* Two entries with one id: the first would silently vanish. */
+Test(api_config, config_file_refuses_repeated_ids, .timeout = 30)
+{
+	char text[2048];
+
+	snprintf(text, sizeof(text),
+		 "{\"boot-source\": {\"kernel_image_path\": \"%s\"}, "
+		 "\"drives\": [{\"drive_id\": \"rootfs\", \"path_on_host\": "
+		 "\"%s\", \"is_root_device\": false, \"is_read_only\": "
+		 "true}, {\"drive_id\": \"rootfs\", \"path_on_host\": "
+		 "\"%s\", \"is_root_device\": false, \"is_read_only\": "
+		 "true}]}",
+		 guest_path("mb_action"), guest_path("mb_action"),
+		 guest_path("mb_check"));
+	bad_config(text, "drives[1].drive_id: 'rootfs' is already the id of "
+		   "drives[0]");
+	snprintf(text, sizeof(text),
+		 "{\"boot-source\": {\"kernel_image_path\": \"%s\"}, "
+		 "\"network-interfaces\": [{\"iface_id\": \"eth0\", "
+		 "\"host_dev_name\": \"tap0\"}, {\"iface_id\": \"eth0\", "
+		 "\"host_dev_name\": \"tap1\"}]}", guest_path("mb_action"));
+	bad_config(text, "network-interfaces[1].iface_id: 'eth0' is already "
+		   "the id of network-interfaces[0]");
+}
+
+/* json-c keeps the last of two equal keys; mvm refuses them. */
+Test(api_config, config_file_refuses_repeated_keys, .timeout = 30)
+{
+	bad_config("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		   "\"boot-source\": {\"kernel_image_path\": \"/j\"}}",
+		   "boot-source: duplicate key");
+	bad_config("{\"boot-source\": {\"kernel_image_path\": \"/k\", "
+		   "\"boot_args\": \"a\", \"boot\\u005fargs\": \"b\"}}",
+		   "boot-source.boot_args: duplicate key");
+	bad_config("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		   "\"drives\": [{\"drive_id\": \"a\"}, {\"drive_id\": "
+		   "\"b\", \"rate_limiter\": {\"ops\": {\"size\": 1, "
+		   "\"size\": 2}}}]}",
+		   "drives[1].rate_limiter.ops.size: duplicate key");
+}
+
+/* Output paths are opened after parsing; their errors say where too. */
+Test(api_config, config_file_output_errors_name_the_json_path,
+     .timeout = 30)
+{
+	static const char *const sections[][2] = {
+		{ "\"logger\": {\"log_path\": \"/nonexistent/dir/log\"}",
+		  "logger.log_path: cannot open" },
+		{ "\"metrics\": {\"metrics_path\": \"/nonexistent/dir/m\"}",
+		  "metrics.metrics_path: cannot open" },
+		{ "\"serial\": {\"serial_out_path\": \"/nonexistent/dir/s\"}",
+		  "serial.serial_out_path: cannot open" },
+	};
+	char text[1024];
+
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+		snprintf(text, sizeof(text), "{\"boot-source\": "
+			 "{\"kernel_image_path\": \"%s\"}, %s}",
+			 guest_path("mb_action"), sections[i][0]);
+		bad_config(text, sections[i][1]);
+	}
+}
+
+/* Strings are UTF-8 without control characters, or refused by name. */
+Test(api_config, config_file_refuses_bad_text, .timeout = 30)
+{
+	bad_config("{\"boot-source\": {\"kernel_image_path\": \"/k\", "
+		   "\"boot_args\": \"console=ttyS0 \xff\"}}",
+		   "boot-source.boot_args: not valid UTF-8");
+	bad_config("{\"boot-source\": {\"kernel_image_path\": \"/k\", "
+		   "\"boot_args\": \"a\\nb\"}}",
+		   "boot-source.boot_args: contains a control character "
+		   "(0x0a)");
+}
+
 /* What GET /vm/config returns, --config-file takes back unchanged. */
 Test(api_config, vm_config_round_trips_through_a_config_file, .timeout = 30)
 {

@@ -213,3 +213,51 @@ Test(api_drive, rate_limiters_are_refused_when_configured, .timeout = 30)
 	unlink(a);
 	free(a);
 }
+
+/*
+ * The image shrinks under a running VM: every read past its new end is an
+ * I/O error for the guest. The host's stderr says so once (at most a line
+ * a second per drive, however many fail), and the metrics count them all.
+ */
+Test(api_drive, io_errors_are_logged_once_and_counted, .timeout = 120)
+{
+	char *a = image("eio", 2048 * 512, 0x11);
+	char *met = image("eio-metrics", 0, 0);
+	struct api_proc p;
+	char body[512];
+	uint64_t fails;
+
+	cr_assert_eq(api_spawn(&p, NULL), 0);
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", "
+		 "\"boot_args\": \"test=bench_blk mode=read bs=4096 depth=32 "
+		 "n=2000000000\"}", guest_path("virtio/mb_virtio"));
+	put_ok(p.sock, "PUT", "/boot-source", body);
+	put_ok(p.sock, "PUT", "/machine-config",
+	       "{\"vcpu_count\": 1, \"mem_size_mib\": 64}");
+	snprintf(body, sizeof(body), "{\"drive_id\": \"disk0\", "
+		 "\"path_on_host\": \"%s\", \"is_root_device\": false, "
+		 "\"is_read_only\": true}", a);
+	put_ok(p.sock, "PUT", "/drives/disk0", body);
+	snprintf(body, sizeof(body), "{\"metrics_path\": \"%s\"}", met);
+	put_ok(p.sock, "PUT", "/metrics", body);
+	put_ok(p.sock, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+	cr_assert(api_wait_out(&p, "bench start", 60), "%s\n%s", p.out, p.err);
+
+	cr_assert_eq(truncate(a, 0), 0);
+	cr_assert(api_wait_out(&p, "a request failed", 30), "%s\n%s", p.out,
+		  p.err);
+	api_wait_exit(&p, 20);
+	cr_assert_eq(count_str(p.err, "virtio-blk disk0: read of 4096 bytes "
+			       "at sector"), 1, "%s", p.err);
+	cr_assert(strstr(p.err, "failed: past the end of the image; the "
+			 "guest got an I/O error"), "%s", p.err);
+	fails = metrics_sum(met, "execute_fails");
+	/* A round of 32 reads fails together; the log shows one of them. */
+	cr_assert_geq(fails, 2, "execute_fails %llu",
+		      (unsigned long long)fails);
+	api_proc_free(&p);
+	for (char **f = (char *[]){ a, met, NULL }; *f; f++) {
+		unlink(*f);
+		free(*f);
+	}
+}

@@ -145,11 +145,40 @@ Test(bad_input, cpus_zero)
 		       "cpus", NULL);
 }
 
-Test(bad_input, cpus_more_than_kvm_allows)
+/* One limit and one message, whatever the number. */
+Test(bad_input, cpus_more_than_mvm_supports)
 {
-	expect_refusal(RUN("--kernel", guest_path("mb_check"), "--cpus",
-			   "65000"),
-		       "cpus", "more than KVM allows");
+	const char *const many[] = { "255", "5000", "65000", "70000",
+				     "99999999999999999999999" };
+
+	for (size_t i = 0; i < sizeof(many) / sizeof(many[0]); i++)
+		expect_refusal(RUN("--kernel", guest_path("mb_check"),
+				   "--cpus", many[i]),
+			       "--cpus", "is too large (at most 254)");
+}
+
+Test(bad_input, cmdline_not_utf8)
+{
+	expect_refusal(RUN("--kernel", guest_path("mb_check"), "--cmdline",
+			   "console=ttyS0 x=\xff\xfe"),
+		       "--cmdline", "not valid UTF-8");
+}
+
+/* TUNSETIFF says EINVAL for an interface that exists and is no tap. */
+Test(bad_input, net_on_an_interface_that_is_no_tap)
+{
+	if (access("/dev/net/tun", R_OK | W_OK) != 0)
+		cr_skip_test("no /dev/net/tun here: not run");
+	expect_refusal(RUN("--kernel", guest_path("mb_check"), "--net",
+			   "tap=lo"),
+		       "tap lo", "lo is an existing interface that is not a "
+		       "tap device");
+}
+
+Test(bad_input, host_check_unknown_option)
+{
+	expect_refusal((const char *[]){ "host-check", "--bogus", NULL },
+		       "--bogus", "mvm host-check: unknown option");
 }
 
 Test(bad_input, cmdline_too_long_for_mvm)

@@ -82,6 +82,27 @@ static void finish(struct blk_req *r, uint8_t status)
 		virtio_queue_flush_later(q);
 }
 
+/*
+ * The host could not do what the guest asked (the image shrank under the
+ * VM, the disk below it failed): the guest gets an I/O error, the metrics
+ * count it, and mvm's stderr says why, at most a line a second per drive
+ * with a count of the ones left out (virtio_log).
+ */
+static void fail_io(struct blk_req *r, int res)
+{
+	const char *what = r->type == T_IN ? "read" : r->type == T_OUT ?
+			   "write" : r->type == T_FLUSH ? "flush" :
+			   r->type == T_DISCARD ? "discard" : "write zeroes";
+
+	r->b->t->counters.total[VIRTIO_CTR_FAIL_COUNT]++;
+	virtio_log(r->b->t, "%s of %llu bytes at sector %llu failed: %s; the "
+		   "guest got an I/O error", what,
+		   (unsigned long long)r->left,
+		   (unsigned long long)(r->off / BLK_SECTOR),
+		   res ? strerror(-res) : "past the end of the image");
+	finish(r, S_IOERR);
+}
+
 /* Complete a request that never reached the kernel. */
 static void answer(struct virtio_queue *q, uint16_t head, uint8_t *status,
 		   uint8_t value, uint32_t used_len)
@@ -100,7 +121,7 @@ static void submit(struct blk_req *r)
 	struct io_uring_sqe *sqe = loop_sqe(b->vm->loop);
 
 	if (!sqe) {
-		finish(r, S_IOERR);
+		fail_io(r, -EBUSY);
 		return;
 	}
 	switch (r->type) {
@@ -175,7 +196,7 @@ static void rw_done(struct blk_req *r, int res)
 		return;
 	}
 	if (res <= 0) {
-		finish(r, S_IOERR);
+		fail_io(r, res);
 		return;
 	}
 	advance(r, (uint64_t)res);
@@ -200,7 +221,10 @@ static void falloc_done(struct blk_req *r, int res)
 	/* Discard is a hint: a file system that cannot is not an error. */
 	if (res == -EOPNOTSUPP && r->type == T_DISCARD)
 		res = 0;
-	finish(r, res < 0 ? S_IOERR : S_OK);
+	if (res < 0)
+		fail_io(r, res);
+	else
+		finish(r, S_OK);
 }
 
 static void req_done(struct loop_op *op, int res, unsigned flags)
@@ -223,7 +247,10 @@ static void req_done(struct loop_op *op, int res, unsigned flags)
 		rw_done(r, res);
 		break;
 	case T_FLUSH:
-		finish(r, res < 0 ? S_IOERR : S_OK);
+		if (res < 0)
+			fail_io(r, res);
+		else
+			finish(r, S_OK);
 		break;
 	default:
 		falloc_done(r, res);
