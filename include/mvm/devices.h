@@ -12,9 +12,11 @@
 struct vm;
 struct mvm_err;
 struct serial;
+struct outq;
 
-int serial_create(struct vm *vm, uint16_t port, unsigned irq, int out_fd,
-		  struct serial **out, struct mvm_err *err);
+/* The UART's output goes to q (NULL: nowhere). */
+int serial_create(struct vm *vm, uint16_t port, unsigned irq,
+		  struct outq *q, struct serial **out, struct mvm_err *err);
 void serial_destroy(struct serial *s);
 /* Queue bytes for the guest to read; returns how many were taken. */
 size_t serial_rx_push(struct serial *s, const uint8_t *buf, size_t len);

@@ -1,4 +1,4 @@
-/* Read-only mappings of input files (kernel, initrd), with clear errors. */
+/* Input files (kernel, initrd) read into memory, with clear errors. */
 #ifndef MVM_FILE_H
 #define MVM_FILE_H
 

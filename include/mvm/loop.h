@@ -19,10 +19,14 @@ struct loop_op {
 	loop_done_fn done;
 };
 
+struct loop_watch;
+
 struct loop {
 	struct io_uring ring;
 	bool stop;
 	unsigned inflight; /* submitted ops whose final completion is pending */
+	unsigned hold;     /* loop_hold() depth */
+	struct loop_watch *held; /* holdable watches that fired meanwhile */
 };
 
 /*
@@ -38,6 +42,10 @@ struct loop_watch {
 	bool cancelled;
 	void (*fn)(void *ctx);
 	void *ctx;
+	/* Set by the owner: while the loop is held, fn waits (loop_hold). */
+	bool holdable;
+	bool pending;            /* fired while held; on loop->held */
+	struct loop_watch *next_held;
 };
 
 int loop_init(struct loop *l, unsigned entries, struct mvm_err *err);
@@ -55,5 +63,20 @@ void loop_watch_cancel(struct loop_watch *w);
 /* Run until loop_stop(); returns 0 or a negative errno from io_uring. */
 int loop_run(struct loop *l);
 void loop_stop(struct loop *l);
+/*
+ * Run until done(ctx), loop_stop() or ms pass (-ETIMEDOUT). For waits
+ * outside any loop callback, such as flushing output before mvm exits.
+ */
+int loop_run_until(struct loop *l, bool (*done)(void *ctx), void *ctx,
+		   int ms);
+
+/*
+ * Hold the holdable watches (the API's) while the VM is half torn down:
+ * teardown runs the loop for its own completions, and a request served
+ * then would see a VM being freed. What fired meanwhile runs in loop_run
+ * once the last hold is released.
+ */
+void loop_hold(struct loop *l);
+void loop_release(struct loop *l);
 
 #endif

@@ -22,6 +22,7 @@
 struct mvm_err;
 struct vcpu;
 struct serial;
+struct outq;
 struct i8042;
 struct pm;
 struct rtc;
@@ -90,7 +91,8 @@ struct vm_config {
 	bool taps_kept;
 	int kept_taps[VM_MAX_NETS];
 	int console_in;  /* fd the UART reads from, -1 for none */
-	int console_out; /* fd the UART writes to */
+	int console_out; /* fd the UART's output goes to... */
+	struct outq *console_q; /* ...through this queue (NULL: nowhere) */
 };
 
 /* Why a VM stopped; decides mvm's exit status. */

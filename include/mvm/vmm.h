@@ -14,6 +14,7 @@
 #include "mvm/api.h"
 #include "mvm/console.h"
 #include "mvm/loop.h"
+#include "mvm/outq.h"
 #include "mvm/rtc.h"
 #include "mvm/vm.h"
 
@@ -53,6 +54,7 @@ struct vmm_metrics {
 	struct vmm_api_stats last_api;
 	uint64_t lines;
 	bool final_flushed; /* the last VM's last interval is written */
+	uint64_t last_serial_dropped;
 };
 
 struct vmm {
@@ -60,6 +62,7 @@ struct vmm {
 	bool loop_ready;
 	struct console console;
 	bool console_ready;
+	struct outq console_q; /* the UART's output, for every VM in turn */
 	int sig_fd;
 	struct loop_watch sig_watch;
 	bool sig_watched;

@@ -21,14 +21,19 @@ static struct shape_opts opts_of(const struct vmm *v)
 	return (struct shape_opts){ .dry_run = v->dry_run };
 }
 
-/* 400 for bad input, 409 for a policy refusal, 500 for host trouble. */
-static int status_of(int ret)
+/*
+ * 400 for bad input, 409 for a policy refusal, 500 for host trouble: what
+ * the failing code marked so (KVM, mvm_fail_host), or an errno no input
+ * can cause.
+ */
+static int status_of(int ret, const struct mvm_err *err)
 {
 	if (!ret)
 		return 204;
 	if (ret == -EPERM)
 		return 409;
-	if (ret == -ENOMEM)
+	if (err->host || ret == -ENOMEM || ret == -EMFILE || ret == -ENFILE ||
+	    ret == -ENOSPC)
 		return 500;
 	return 400;
 }
@@ -119,7 +124,7 @@ int h_put_machine(struct vmm *v, const struct api_request *q,
 	if (v->state != VMM_NOT_STARTED)
 		return machine_after_boot(v, q, err);
 	return status_of(shape_machine_config(&v->spec, q->body, "", false,
-					      err));
+					      err), err);
 }
 
 int h_patch_machine(struct vmm *v, const struct api_request *q,
@@ -129,7 +134,7 @@ int h_patch_machine(struct vmm *v, const struct api_request *q,
 	if (v->state != VMM_NOT_STARTED)
 		return machine_after_boot(v, q, err);
 	return status_of(shape_machine_config(&v->spec, q->body, "", true,
-					      err));
+					      err), err);
 }
 
 int h_put_boot_source(struct vmm *v, const struct api_request *q,
@@ -138,7 +143,8 @@ int h_put_boot_source(struct vmm *v, const struct api_request *q,
 	struct shape_opts o = opts_of(v);
 
 	(void)r;
-	return status_of(shape_boot_source(&v->spec, q->body, "", &o, err));
+	return status_of(shape_boot_source(&v->spec, q->body, "", &o, err),
+			 err);
 }
 
 /*
@@ -193,7 +199,7 @@ int h_put_drive(struct vmm *v, const struct api_request *q,
 		ret = limiter_refused(q->body, "rate_limiter", err);
 	if (!ret)
 		ret = shape_drive(&v->spec, q->body, "", q->id, &o, err);
-	return status_of(ret);
+	return status_of(ret, err);
 }
 
 static struct spec_drive *drive_by_id(struct vmm *v, const char *id)
@@ -217,11 +223,11 @@ int h_patch_drive(struct vmm *v, const struct api_request *q,
 	ret = shape_drive_patch(&v->spec, q->body, q->id, &o, &path, &rl,
 				err);
 	if (ret)
-		return status_of(ret);
+		return status_of(ret, err);
 	ret = shaped_limiter_refused(&rl, "rate_limiter", err);
 	if (ret) {
 		free(path);
-		return status_of(ret);
+		return status_of(ret, err);
 	}
 	d = drive_by_id(v, q->id);
 	if (path && v->have_vm)
@@ -236,7 +242,7 @@ int h_patch_drive(struct vmm *v, const struct api_request *q,
 	if (!ret && rl.set)
 		d->rate_limiter = rl;
 	free(path);
-	return status_of(ret);
+	return status_of(ret, err);
 }
 
 int h_put_net(struct vmm *v, const struct api_request *q,
@@ -255,7 +261,7 @@ int h_put_net(struct vmm *v, const struct api_request *q,
 		ret = limiter_refused(q->body, "tx_rate_limiter", err);
 	if (!ret)
 		ret = shape_net(&v->spec, q->body, "", q->id, err);
-	return status_of(ret);
+	return status_of(ret, err);
 }
 
 int h_patch_net(struct vmm *v, const struct api_request *q,
@@ -271,7 +277,7 @@ int h_patch_net(struct vmm *v, const struct api_request *q,
 	if (!ret)
 		ret = shaped_limiter_refused(&tx, "tx_rate_limiter", err);
 	if (ret || (!rx.set && !tx.set))
-		return status_of(ret);
+		return status_of(ret, err);
 	if (v->have_vm)
 		ret = vm_net_set_rate_limiters(&v->vm, q->id,
 					       rx.set ? &rx.rl : NULL,
@@ -286,7 +292,7 @@ int h_patch_net(struct vmm *v, const struct api_request *q,
 		if (tx.set)
 			n->tx_rate_limiter = tx;
 	}
-	return status_of(ret);
+	return status_of(ret, err);
 }
 
 int h_patch_vm(struct vmm *v, const struct api_request *q,
@@ -302,8 +308,8 @@ int h_patch_vm(struct vmm *v, const struct api_request *q,
 	if (!ret)
 		ret = jr_enum(&j, "state", true, states, &st);
 	if (ret < 0)
-		return status_of(ret);
-	return status_of(st == 0 ? vmm_pause(v, err) : vmm_resume(v, err));
+		return status_of(ret, err);
+	return status_of(st == 0 ? vmm_pause(v, err) : vmm_resume(v, err), err);
 }
 
 int h_put_actions(struct vmm *v, const struct api_request *q,
@@ -321,20 +327,20 @@ int h_put_actions(struct vmm *v, const struct api_request *q,
 	if (!ret)
 		ret = jr_enum(&j, "action_type", true, actions, &act);
 	if (ret < 0)
-		return status_of(ret);
+		return status_of(ret, err);
 	switch (act) {
 	case 1: /* InstanceStart */
 		if (booted)
 			return refuse(err, API_MSG_AFTER_BOOT);
-		return status_of(vmm_start_vm(v, err));
+		return status_of(vmm_start_vm(v, err), err);
 	case 2: /* SendCtrlAltDel */
 		if (!booted)
 			return refuse(err, API_MSG_BEFORE_BOOT);
-		return status_of(vmm_send_ctrl_alt_del(v, err));
+		return status_of(vmm_send_ctrl_alt_del(v, err), err);
 	default: /* FlushMetrics */
 		if (!booted)
 			return refuse(err, API_MSG_BEFORE_BOOT);
-		return status_of(vmm_metrics_flush(v, err));
+		return status_of(vmm_metrics_flush(v, err), err);
 	}
 }
 
@@ -358,7 +364,7 @@ static int scratch_then_set(struct vmm *v, struct json_object *body,
 	if (!ret)
 		ret = set(v, &tmp, err);
 	spec_free(&tmp);
-	return status_of(ret);
+	return status_of(ret, err);
 }
 
 int h_put_logger(struct vmm *v, const struct api_request *q,
@@ -387,7 +393,7 @@ int h_put_entropy(struct vmm *v, const struct api_request *q,
 		  struct api_response *r, struct mvm_err *err)
 {
 	(void)r;
-	return status_of(shape_entropy(&v->spec, q->body, "", err));
+	return status_of(shape_entropy(&v->spec, q->body, "", err), err);
 }
 
 int h_get_policy(struct vmm *v, const struct api_request *q,

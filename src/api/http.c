@@ -178,19 +178,23 @@ int api_server_add_fd(struct api_server *s, int fd)
 	return ret;
 }
 
-/* Out of fds: accept one connection with the spare and drop it, or the
- * listener would stay readable and spin the loop. */
-static void shed_one(struct api_server *s)
+/*
+ * Out of fds: accept one connection with the spare and drop it, or the
+ * listener would stay readable and spin the loop. True if one was dropped.
+ * accept() fails with EMFILE before it looks at the backlog, so only the
+ * spare's accept tells an empty backlog (EAGAIN) from a waiting client.
+ */
+static bool shed_one(struct api_server *s)
 {
-	int fd;
+	int fd, e;
 
-	if (s->spare_fd < 0)
-		return;
 	close(s->spare_fd);
 	fd = accept4(s->sock.fd, NULL, NULL, SOCK_CLOEXEC);
+	e = errno;
 	if (fd >= 0)
 		close(fd);
 	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return fd >= 0 || e == ECONNABORTED;
 }
 
 /*
@@ -208,11 +212,17 @@ static void on_accept(void *ctx)
 
 		if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
 			continue;
-		if (fd < 0 && (errno == EMFILE || errno == ENFILE) &&
-		    s->spare_fd >= 0) {
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+			/* No spare (ENFILE took it): the next arrival retries. */
+			if (s->spare_fd < 0) {
+				s->spare_fd = open("/dev/null",
+						   O_RDONLY | O_CLOEXEC);
+				return;
+			}
+			if (!shed_one(s))
+				return;
 			vmm_log(s->vmm, API_LOG_ERROR, "api", "out of file "
-				"descriptors: dropping a connection");
-			shed_one(s);
+				"descriptors: dropped a connection");
 			continue;
 		}
 		if (fd < 0)

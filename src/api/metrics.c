@@ -141,6 +141,17 @@ static struct json_object *net_json(struct vmm *v)
 	return o;
 }
 
+/* The console's bytes lost to a reader that stopped draining (outq.h). */
+static struct json_object *serial_json(struct vmm *v)
+{
+	struct json_object *o = json_object_new_object();
+	uint64_t now = outq_dropped(&v->console_q);
+
+	add_u64(o, "dropped_bytes", now - v->metrics.last_serial_dropped);
+	v->metrics.last_serial_dropped = now;
+	return o;
+}
+
 /* Upper bound (us) of the bucket holding the q-th fraction of requests. */
 static uint64_t percentile(const uint64_t *lat, uint64_t total, double q)
 {
@@ -237,6 +248,7 @@ int vmm_metrics_flush(struct vmm *v, struct mvm_err *err)
 	json_object_object_add(o, "vcpu", vcpu_json(v));
 	json_object_object_add(o, "block", block_json(v));
 	json_object_object_add(o, "net", net_json(v));
+	json_object_object_add(o, "serial", serial_json(v));
 	api_json(v, o);
 	text = json_object_to_json_string_ext(o, API_JSON_FLAGS);
 	ret = write_all(v->metrics.fd, text, strlen(text));
@@ -277,6 +289,8 @@ static int start_timer(struct vmm *v, struct mvm_err *err)
 	if (loop_watch_add(&v->loop, &v->metrics.timer_watch,
 			   v->metrics.timer_fd, on_period, v))
 		return mvm_fail(err, -EBUSY, "metrics: cannot watch the timer");
+	/* A line written mid-teardown would read a VM being freed. */
+	v->metrics.timer_watch.holdable = true;
 	v->metrics.timer_armed = true;
 	return 0;
 }

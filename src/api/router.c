@@ -156,7 +156,7 @@ static bool phase_ok(const struct route *rt, const struct vmm *v,
 void api_dispatch(struct vmm *v, const char *method, const char *url,
 		  const char *body, size_t len, struct api_response *r)
 {
-	struct mvm_err err = { "" };
+	struct mvm_err err = { .msg = "" };
 	struct api_request q = { 0 };
 	const struct route *rt = NULL;
 	const char *id = NULL, *allow;

@@ -1,8 +1,9 @@
 /*
  * A 16550A UART. Register accesses arrive on vCPU threads (PIO exits);
  * received bytes arrive from the event loop, so the state is under a mutex.
- * Output is written straight to the console fd: the guest's own pace is the
- * buffer, and nothing is held back that a crash could lose.
+ * Output goes to the console's queue (outq.h), which the loop writes out: a
+ * reader that stops draining must not stop the vCPU, which would stop the
+ * VM and, through its teardown, mvm.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include "mvm/devices.h"
 #include "mvm/err.h"
+#include "mvm/outq.h"
 #include "mvm/vm.h"
 
 #define RX_SIZE 4096
@@ -47,7 +49,7 @@ struct serial {
 	struct vm *vm;
 	pthread_mutex_t lock;
 	unsigned irq;
-	int out_fd;
+	struct outq *out; /* NULL: output discarded */
 	uint8_t ier, lcr, mcr, scr, fcr, dll, dlm;
 	bool thri_pending; /* THR-empty interrupt not yet acknowledged */
 	int irq_level;
@@ -104,12 +106,8 @@ static void transmit(struct serial *s, uint8_t b)
 {
 	if (s->mcr & MCR_LOOP) {
 		rx_put(s, b); /* loopback: drivers probe the UART this way */
-	} else if (s->out_fd >= 0) {
-		ssize_t n;
-
-		do
-			n = write(s->out_fd, &b, 1);
-		while (n < 0 && errno == EINTR);
+	} else if (s->out) {
+		outq_put(s->out, &b, 1);
 	}
 	s->thri_pending = true;
 }
@@ -223,8 +221,8 @@ size_t serial_rx_push(struct serial *s, const uint8_t *buf, size_t len)
 	return n;
 }
 
-int serial_create(struct vm *vm, uint16_t port, unsigned irq, int out_fd,
-		  struct serial **out, struct mvm_err *err)
+int serial_create(struct vm *vm, uint16_t port, unsigned irq,
+		  struct outq *q, struct serial **out, struct mvm_err *err)
 {
 	struct serial *s = calloc(1, sizeof(*s));
 	int ret;
@@ -233,7 +231,7 @@ int serial_create(struct vm *vm, uint16_t port, unsigned irq, int out_fd,
 		return mvm_fail(err, -ENOMEM, "out of memory");
 	s->vm = vm;
 	s->irq = irq;
-	s->out_fd = out_fd;
+	s->out = q;
 	s->mcr = 0x08; /* OUT2: the PC gate that routes the IRQ */
 	pthread_mutex_init(&s->lock, NULL);
 	ret = bus_add(&vm->pio, port, 8, serial_io, s);

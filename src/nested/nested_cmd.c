@@ -157,7 +157,7 @@ static int validate(const char *text, size_t len, const char *name,
 
 static int host_can_nest(void)
 {
-	struct mvm_err err = { "" };
+	struct mvm_err err = { .msg = "" };
 	struct host_probe p;
 
 	if (nested_probe_host(&p, &err)) {
@@ -259,7 +259,7 @@ static int apply(const struct cmd_opts *o, const char *text,
 		.default_vcpus = spec->vcpu_count,
 		.default_mem_mib = spec->mem_size_mib,
 	};
-	struct mvm_err err = { "" };
+	struct mvm_err err = { .msg = "" };
 	struct json_object *doc, *out = NULL;
 	struct nested_plan *plan;
 	struct vm_spec check;
@@ -322,7 +322,7 @@ out:
 
 int mvm_cmd_nested(int argc, char **argv)
 {
-	struct mvm_err err = { "" };
+	struct mvm_err err = { .msg = "" };
 	struct cmd_opts o;
 	struct vm_spec spec;
 	char *text = NULL;

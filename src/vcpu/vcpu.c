@@ -55,8 +55,8 @@ int vcpu_create(struct vm *vm, unsigned id, struct vcpu **out,
 	if (v->fd < 0) {
 		int e = errno;
 		free(v);
-		return mvm_fail(err, -e, "vcpu %u: KVM_CREATE_VCPU: %s", id,
-				strerror(e));
+		return mvm_fail_host(err, -e, "vcpu %u: KVM_CREATE_VCPU: %s",
+				     id, strerror(e));
 	}
 	run = mmap(NULL, (size_t)vm->vcpu_mmap_size, PROT_READ | PROT_WRITE,
 		   MAP_SHARED, v->fd, 0);
@@ -64,8 +64,8 @@ int vcpu_create(struct vm *vm, unsigned id, struct vcpu **out,
 		int e = errno;
 		close(v->fd);
 		free(v);
-		return mvm_fail(err, -e, "vcpu %u: mmap kvm_run: %s", id,
-				strerror(e));
+		return mvm_fail_host(err, -e, "vcpu %u: mmap kvm_run: %s", id,
+				     strerror(e));
 	}
 	v->run = run;
 	*out = v;
@@ -137,7 +137,7 @@ static void eat_kick(void)
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
-	struct mvm_err err = { "" };
+	struct mvm_err err = { .msg = "" };
 	char name[16];
 
 	snprintf(name, sizeof(name), "mvm-vcpu%u", v->id);
@@ -182,12 +182,13 @@ int vcpu_start(struct vcpu *v, struct mvm_err *err)
 	sigdelset(&cur, VCPU_KICK_SIGNAL);
 	memcpy(mask.set, &cur, sizeof(mask.set));
 	if (ioctl(v->fd, KVM_SET_SIGNAL_MASK, &mask) < 0)
-		return mvm_fail(err, -errno, "vcpu %u: KVM_SET_SIGNAL_MASK: %s",
-				v->id, strerror(errno));
+		return mvm_fail_host(err, -errno, "vcpu %u: "
+				     "KVM_SET_SIGNAL_MASK: %s", v->id,
+				     strerror(errno));
 	ret = pthread_create(&v->thread, NULL, vcpu_thread, v);
 	if (ret)
-		return mvm_fail(err, -ret, "vcpu %u: pthread_create: %s",
-				v->id, strerror(ret));
+		return mvm_fail_host(err, -ret, "vcpu %u: pthread_create: %s",
+				     v->id, strerror(ret));
 	v->thread_started = true;
 	return 0;
 }

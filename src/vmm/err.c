@@ -12,6 +12,20 @@ int mvm_fail(struct mvm_err *err, int code, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 		va_end(ap);
+		err->host = false;
+	}
+	return code;
+}
+
+int mvm_fail_host(struct mvm_err *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err) {
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		va_end(ap);
+		err->host = true;
 	}
 	return code;
 }

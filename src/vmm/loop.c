@@ -1,5 +1,6 @@
 #include <poll.h>
 #include <string.h>
+#include <time.h>
 
 #include "mvm/err.h"
 #include "mvm/loop.h"
@@ -41,6 +42,22 @@ void loop_prep(struct loop *l, struct io_uring_sqe *sqe, struct loop_op *op)
 
 static int loop_once(struct loop *l);
 
+/*
+ * A slot for a request that must be made, such as a cancel that lets a
+ * caller free what a pending request points to. A full ring that a submit
+ * cannot empty (the kernel refuses while completions wait, -EBUSY) needs
+ * completions reaped first: dispatch them until a slot frees up.
+ */
+static struct io_uring_sqe *loop_sqe_wait(struct loop *l)
+{
+	struct io_uring_sqe *sqe;
+
+	while (!(sqe = loop_sqe(l)))
+		if (loop_once(l) < 0)
+			return NULL;
+	return sqe;
+}
+
 static int watch_arm(struct loop_watch *w)
 {
 	struct io_uring_sqe *sqe = loop_sqe(w->loop);
@@ -61,8 +78,15 @@ static void watch_done(struct loop_op *op, int res, unsigned flags)
 		w->armed = false;
 	if (w->cancelled)
 		return;
-	if (res >= 0 || res == -ECANCELED)
+	if ((res >= 0 || res == -ECANCELED) && w->holdable && w->loop->hold) {
+		if (!w->pending) {
+			w->pending = true;
+			w->next_held = w->loop->held;
+			w->loop->held = w;
+		}
+	} else if (res >= 0 || res == -ECANCELED) {
 		w->fn(w->ctx);
+	}
 	/* The kernel may end a multishot poll at any time: re-arm it. */
 	if (!w->armed && !w->cancelled && res != -EBADF)
 		watch_arm(w);
@@ -96,11 +120,24 @@ static void removal_done(struct loop_op *op, int res, unsigned flags)
 	r->done = true;
 }
 
+static void unhold(struct loop_watch *w)
+{
+	struct loop_watch **p = &w->loop->held;
+
+	while (*p && *p != w)
+		p = &(*p)->next_held;
+	if (*p)
+		*p = w->next_held;
+	w->pending = false;
+}
+
 void loop_watch_cancel(struct loop_watch *w)
 {
 	if (w->cancelled)
 		return;
 	w->cancelled = true;
+	if (w->pending)
+		unhold(w);
 	/*
 	 * Synchronous, so the caller may free w (and close its fd) at once.
 	 * A removal that meets the poll while it is posting a completion
@@ -109,7 +146,7 @@ void loop_watch_cancel(struct loop_watch *w)
 	 */
 	while (w->armed) {
 		struct poll_removal r = { .op.done = removal_done };
-		struct io_uring_sqe *sqe = loop_sqe(w->loop);
+		struct io_uring_sqe *sqe = loop_sqe_wait(w->loop);
 
 		if (!sqe)
 			return;
@@ -152,17 +189,76 @@ static int loop_once(struct loop *l)
 	return 0;
 }
 
+/* Run what held watches missed; true if anything ran. */
+static bool run_held(struct loop *l)
+{
+	struct loop_watch *w = l->held;
+
+	if (l->hold || !w)
+		return false;
+	l->held = w->next_held;
+	w->pending = false;
+	w->fn(w->ctx);
+	return true;
+}
+
 int loop_run(struct loop *l)
 {
 	int ret = 0;
 
 	l->stop = false;
 	while (!l->stop && ret == 0)
-		ret = loop_once(l);
+		if (!run_held(l))
+			ret = loop_once(l);
 	return ret;
 }
 
 void loop_stop(struct loop *l)
 {
 	l->stop = true;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+int loop_run_until(struct loop *l, bool (*done)(void *ctx), void *ctx,
+		   int ms)
+{
+	int64_t end = now_ms() + ms;
+	struct io_uring_cqe *cqe;
+
+	l->stop = false; /* as loop_run: a stop that ended it is served */
+	while (!done(ctx) && !l->stop) {
+		int64_t left = end - now_ms();
+		struct __kernel_timespec ts;
+		int ret;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		ts.tv_sec = left / 1000;
+		ts.tv_nsec = (left % 1000) * 1000000;
+		ret = io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, &ts,
+						       NULL);
+		if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EBUSY)
+			return ret;
+		while (io_uring_peek_cqe(&l->ring, &cqe) == 0)
+			dispatch(l, cqe);
+	}
+	return 0;
+}
+
+void loop_hold(struct loop *l)
+{
+	l->hold++;
+}
+
+void loop_release(struct loop *l)
+{
+	if (l->hold)
+		l->hold--;
 }

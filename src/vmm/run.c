@@ -17,7 +17,7 @@
 static int run_with_api(const struct vm_config *cfg,
 			const struct cli_api_opts *o)
 {
-	struct mvm_err err = { "" };
+	struct mvm_err err = { .msg = "" };
 	struct vm_spec spec;
 	struct vmm v;
 	int ret, status;
@@ -54,7 +54,7 @@ int run_vm(const struct vm_config *cfg)
 
 int run_main(int argc, char **argv)
 {
-	struct mvm_err err = { "" };
+	struct mvm_err err = { .msg = "" };
 	struct cli_api_opts api;
 	struct vm_config cfg;
 	int ret;

@@ -43,14 +43,15 @@ int vm_open_kvm(struct mvm_err *err)
 	if (fd >= 0)
 		return fd;
 	if (errno == ENOENT)
-		return mvm_fail(err, -ENOENT,
-				"/dev/kvm: not found (is the kvm module loaded, "
-				"and virtualization enabled in firmware?)");
+		return mvm_fail_host(err, -ENOENT,
+				     "/dev/kvm: not found (is the kvm module "
+				     "loaded, and virtualization enabled in "
+				     "firmware?)");
 	if (errno == EACCES || errno == EPERM)
-		return mvm_fail(err, -errno,
-				"/dev/kvm: permission denied (run as root or "
-				"add the user to the kvm group)");
-	return mvm_fail(err, -errno, "/dev/kvm: %s", strerror(errno));
+		return mvm_fail_host(err, -errno,
+				     "/dev/kvm: permission denied (run as root "
+				     "or add the user to the kvm group)");
+	return mvm_fail_host(err, -errno, "/dev/kvm: %s", strerror(errno));
 }
 
 int vm_host_max_vcpus(int kvm_fd)
@@ -154,8 +155,8 @@ static int kvm_ioctl_checked(int fd, unsigned long req, unsigned long arg,
 			     const char *what, struct mvm_err *err)
 {
 	if (ioctl(fd, req, arg) < 0)
-		return mvm_fail(err, -errno, "kvm: %s: %s", what,
-				strerror(errno));
+		return mvm_fail_host(err, -errno, "kvm: %s: %s", what,
+				     strerror(errno));
 	return 0;
 }
 
@@ -167,19 +168,20 @@ static int create_kvm_vm(struct vm *vm, struct mvm_err *err)
 	if (vm->kvm_fd < 0)
 		return vm->kvm_fd;
 	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
-		return mvm_fail(err, -ENOTSUP, "/dev/kvm: unsupported API "
-				"version");
+		return mvm_fail_host(err, -ENOTSUP, "/dev/kvm: unsupported "
+				     "API version");
 	ret = check_cpus(vm, err);
 	if (ret)
 		return ret;
 	vm->vcpu_mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (vm->vcpu_mmap_size <= 0)
-		return mvm_fail(err, -errno, "kvm: KVM_GET_VCPU_MMAP_SIZE: %s",
-				strerror(errno));
+		return mvm_fail_host(err, -errno, "kvm: "
+				     "KVM_GET_VCPU_MMAP_SIZE: %s",
+				     strerror(errno));
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0)
-		return mvm_fail(err, -errno, "kvm: KVM_CREATE_VM: %s",
-				strerror(errno));
+		return mvm_fail_host(err, -errno, "kvm: KVM_CREATE_VM: %s",
+				     strerror(errno));
 	/* The TSS and identity map matter on Intel only; PVM rejects them
 	 * harmlessly, so failures are not fatal. */
 	ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR);
@@ -202,8 +204,8 @@ static int create_kvm_vm(struct vm *vm, struct mvm_err *err)
 		if (errno != E2BIG)
 			break;
 	}
-	return mvm_fail(err, -errno, "kvm: KVM_GET_SUPPORTED_CPUID: %s",
-			strerror(errno));
+	return mvm_fail_host(err, -errno, "kvm: KVM_GET_SUPPORTED_CPUID: %s",
+			     strerror(errno));
 }
 
 /*
@@ -246,9 +248,9 @@ static int setup_memory(struct vm *vm, struct mvm_err *err)
 		};
 
 		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0)
-			return mvm_fail(err, -errno, "memory: "
-					"KVM_SET_USER_MEMORY_REGION: %s",
-					strerror(errno));
+			return mvm_fail_host(err, -errno, "memory: "
+					     "KVM_SET_USER_MEMORY_REGION: %s",
+					     strerror(errno));
 	}
 	return 0;
 }
@@ -296,7 +298,7 @@ static int create_devices(struct vm *vm, struct mvm_err *err)
 {
 	int ret;
 
-	ret = serial_create(vm, PORT_COM1, IRQ_COM1, vm->cfg.console_out,
+	ret = serial_create(vm, PORT_COM1, IRQ_COM1, vm->cfg.console_q,
 			    &vm->serial, err);
 	if (!ret)
 		ret = debug_exit_create(vm, err);

@@ -102,6 +102,8 @@ int vmm_init(struct vmm *v, struct vm_spec *spec, struct mvm_err *err)
 	ret = vcpu_signals_init(err);
 	if (!ret)
 		ret = setup_signals(v, err);
+	if (!ret)
+		ret = outq_init(&v->console_q, &v->loop, err);
 	return ret;
 }
 
@@ -118,18 +120,36 @@ void vmm_policy_facts(struct vmm *v, struct policy_facts *f)
 		f->nics_mac_spoofing += v->spec.nets[i].mac_spoofing;
 }
 
+/*
+ * O_NONBLOCK: a FIFO with no reader must fail the open (ENXIO), not hang
+ * the loop with every signal blocked. The flag then goes: the file is
+ * ours alone, and the console queue needs writes that wait in io_uring.
+ */
+static int open_serial_out(const char *path, struct mvm_err *err)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK |
+				    O_CLOEXEC | O_NOCTTY,
+		      0600);
+
+	if (fd < 0 && errno == ENXIO)
+		return mvm_fail(err, -ENXIO, "serial_out_path '%s': a FIFO "
+				"with no reader (start its reader first)",
+				path);
+	if (fd < 0)
+		return mvm_fail(err, -errno, "serial_out_path: cannot open "
+				"'%s': %s", path, strerror(errno));
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
+}
+
 int vmm_serial_set(struct vmm *v, struct vm_spec *src, struct mvm_err *err)
 {
 	int fd = -1;
 
 	if (src->serial_out_path && !v->dry_run) {
-		fd = open(src->serial_out_path, O_WRONLY | O_APPEND | O_CREAT |
-							O_CLOEXEC | O_NOCTTY,
-			  0600);
+		fd = open_serial_out(src->serial_out_path, err);
 		if (fd < 0)
-			return mvm_fail(err, -errno, "serial_out_path: cannot "
-					"open '%s': %s", src->serial_out_path,
-					strerror(errno));
+			return fd;
 	}
 	if (v->serial_fd >= 0)
 		close(v->serial_fd);
@@ -179,10 +199,12 @@ static void discard_vm(struct vmm *v)
 		loop_stop(&v->loop);
 		return;
 	}
+	loop_hold(&v->loop); /* no request may see the VM half freed */
 	console_detach(&v->console);
 	vm_destroy(&v->vm);
 	v->have_vm = false;
 	v->discard_vm = false;
+	loop_release(&v->loop);
 }
 
 static int check_policy(struct vmm *v, struct mvm_err *err)
@@ -218,6 +240,10 @@ int vmm_start_vm(struct vmm *v, struct mvm_err *err)
 		ret = vm_check_config(&cfg, err);
 	if (ret)
 		return ret;
+	if (!v->dry_run) {
+		outq_set_fd(&v->console_q, out_fd);
+		cfg.console_q = &v->console_q;
+	}
 	cfg.cmos = v->cmos_kept ? &v->cmos : NULL;
 	cfg.taps_kept = v->nr_kept_taps == cfg.nr_nets && cfg.nr_nets;
 	for (unsigned i = 0; cfg.taps_kept && i < cfg.nr_nets; i++)
@@ -328,7 +354,7 @@ static void release_taps(struct vmm *v)
 /* The VM asked to stop: restart it, or say how mvm ends. -1: go on. */
 static int vm_stopped(struct vmm *v)
 {
-	struct mvm_err err = { "" };
+	struct mvm_err err = { .msg = "" };
 	bool restart;
 	int ret;
 
@@ -351,6 +377,8 @@ static int vm_stopped(struct vmm *v)
 		v->teardown_pid = vm_destroy_async(&v->vm);
 	} else {
 		vm_destroy(&v->vm);
+		/* mvm ends: what the guest said last goes out first. */
+		outq_drain(&v->console_q, OUTQ_DRAIN_MS);
 	}
 	v->have_vm = false;
 	if (v->vm.stop_kind == VM_STOP_REBOOT &&
@@ -396,7 +424,10 @@ int vmm_run(struct vmm *v)
 			v->state = VMM_NOT_STARTED;
 		}
 		if (v->have_vm && atomic_load(&v->vm.stopping)) {
+			/* No request may see the VM half freed. */
+			loop_hold(&v->loop);
 			ret = vm_stopped(v);
+			loop_release(&v->loop);
 			if (ret >= 0)
 				return ret;
 			continue;
@@ -424,6 +455,8 @@ void vmm_fini(struct vmm *v)
 	}
 	/* mvm ends only once every VM it made is gone. */
 	vm_teardown_wait(&v->teardown_pid);
+	if (v->loop_ready)
+		outq_fini(&v->console_q); /* before serial_fd closes */
 	console_restore(&v->console);
 	if (v->sig_watched)
 		loop_watch_cancel(&v->sig_watch);

@@ -58,7 +58,7 @@ static int apply_outputs(struct vmm *v, const char *file,
 
 int vmm_main(int argc, char **argv)
 {
-	struct mvm_err err = { "" };
+	struct mvm_err err = { .msg = "" };
 	struct cli_api_opts o;
 	struct vm_spec spec;
 	struct vmm v;

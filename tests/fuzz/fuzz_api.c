@@ -79,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	struct mvm_err err = { "" };
+	struct mvm_err err = { .msg = "" };
 	struct vm_spec spec;
 
 	(void)argc;

@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.e820 = &map, .rsdp = LAYOUT_ACPI,
 	};
 	struct boot_entry e;
-	struct mvm_err err = { "" };
+	struct mvm_err err = { .msg = "" };
 	int ret;
 
 	if (!ram) {

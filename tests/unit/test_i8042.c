@@ -21,7 +21,7 @@ static struct i8042 *k;
 
 static void setup(void)
 {
-	struct mvm_err err = { "" };
+	struct mvm_err err = { .msg = "" };
 
 	fake_vm_init(&f, 0, 1 << 20);
 	cr_assert_eq(i8042_create(&f.vm, &k, &err), 0, "%s", err.msg);

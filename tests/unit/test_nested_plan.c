@@ -26,7 +26,7 @@ struct result {
 static void plan(const char *json, const struct nested_plan_opts *o,
 		 struct result *r)
 {
-	struct mvm_err err = { "" };
+	struct mvm_err err = { .msg = "" };
 
 	r->in = json_tokener_parse(json);
 	cr_assert_not_null(r->in, "bad test JSON");
@@ -240,7 +240,7 @@ Test(nested_plan, bad_shapes_are_refused)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct json_object *in = json_tokener_parse(bad[i]), *out;
 		struct nested_plan p;
-		struct mvm_err err = { "" };
+		struct mvm_err err = { .msg = "" };
 
 		cr_assert_not_null(in);
 		cr_assert_eq(nested_plan_make(in, &enable, &p, &out, &err),

@@ -190,7 +190,7 @@ Test(nested_query, stats_layout_found)
 	};
 	unsigned char buf[8192];
 	struct nested_stats_layout lay;
-	struct mvm_err err = { "" };
+	struct mvm_err err = { .msg = "" };
 	size_t len = make_stats(buf, sizeof(buf), defs, 4, 48), need;
 
 	cr_assert_eq(nested_stats_prefix_len(buf, 24, &need, &err), 0, "%s",
@@ -210,7 +210,7 @@ Test(nested_query, stats_without_nesting_counters)
 	static const struct stat_def defs[] = { { "halt_exits", 1, 0 } };
 	unsigned char buf[8192];
 	struct nested_stats_layout lay;
-	struct mvm_err err = { "" };
+	struct mvm_err err = { .msg = "" };
 
 	make_stats(buf, sizeof(buf), defs, 1, 48);
 	cr_assert_eq(nested_stats_layout_parse(buf, sizeof(buf), &lay, &err),
@@ -295,7 +295,7 @@ Test(nested_query, facts_json)
 		.since = { .tv_sec = 1700000000, .tv_nsec = 123456789 },
 	};
 	struct json_object *o;
-	struct mvm_err err = { "" };
+	struct mvm_err err = { .msg = "" };
 
 	cr_assert_eq(nested_facts_json(&f, &o, &err), 0, "%s", err.msg);
 	cr_assert(boolean(o, "exposed"));

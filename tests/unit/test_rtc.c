@@ -220,7 +220,7 @@ Test(rtc, status_c_and_d_are_read_only_and_cmos_ram_holds_bytes)
 Test(rtc, device_answers_at_ports_0x70_and_0x71)
 {
 	static struct vm vm; /* large: not on the stack */
-	struct mvm_err err = { "" };
+	struct mvm_err err = { .msg = "" };
 	struct rtc *rtc = NULL;
 	uint8_t b;
 	struct timespec before, after;

@@ -72,7 +72,7 @@ static void make_state(struct vcpu_state *st, bool nested, uint32_t xsave)
 static void encode(const struct vcpu_state *st, unsigned char **buf,
 		   size_t *len)
 {
-	struct mvm_err err = { "" };
+	struct mvm_err err = { .msg = "" };
 
 	cr_assert_eq(vcpu_state_encode(st, (void **)buf, len, &err), 0, "%s",
 		     err.msg);
@@ -120,7 +120,7 @@ static void assert_same(const struct vcpu_state *a, const struct vcpu_state *b)
 Test(vcpu_state_blob, round_trip_with_nested_state)
 {
 	struct vcpu_state a, b;
-	struct mvm_err err = { "" };
+	struct mvm_err err = { .msg = "" };
 	unsigned char *buf;
 	size_t len;
 
@@ -138,7 +138,7 @@ Test(vcpu_state_blob, round_trip_with_nested_state)
 Test(vcpu_state_blob, round_trip_minimal_and_big_xsave)
 {
 	struct vcpu_state a, b;
-	struct mvm_err err = { "" };
+	struct mvm_err err = { .msg = "" };
 	unsigned char *buf;
 	size_t len;
 

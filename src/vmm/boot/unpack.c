@@ -72,7 +72,7 @@ static bool seg_fits(const struct unpack *u, const struct elf_phdr *ph)
 /* The first block holds the ELF and program headers: take the segments. */
 static int take_segments(struct unpack *u, const uint8_t *data, uint64_t n)
 {
-	struct mvm_err err = { "" };
+	struct mvm_err err = { .msg = "" };
 	struct elf_file ef;
 	bool entry_in = false;
 

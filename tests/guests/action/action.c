@@ -280,6 +280,11 @@ static NORETURN void run(const struct bootinfo *bi, const char *action,
 		for (;;)
 			__asm__ volatile("" ::: "memory");
 	}
+	if (strcmp(action, "flood") == 0) {
+		/* Output without end, for a host reader that stops reading. */
+		for (unsigned i = 0;; i++)
+			kprintf("flood %u\n", i);
+	}
 	if (strcmp(action, "echo") == 0)
 		do_echo();
 	if (strcmp(action, "pci") == 0)
