@@ -54,6 +54,13 @@ void loop_fini(struct loop *l);
 /* An SQE for the caller to fill; its user_data must be a struct loop_op *. */
 struct io_uring_sqe *loop_sqe(struct loop *l);
 void loop_prep(struct loop *l, struct io_uring_sqe *sqe, struct loop_op *op);
+/*
+ * The same for a request that must be made (a cancel that lets its
+ * caller free what a pending request points to): when the ring is full,
+ * completions are dispatched until a slot frees up. NULL only if io_uring
+ * itself fails.
+ */
+struct io_uring_sqe *loop_sqe_wait(struct loop *l);
 
 int loop_watch_add(struct loop *l, struct loop_watch *w, int fd,
 		   void (*fn)(void *ctx), void *ctx);

@@ -48,7 +48,7 @@ static int loop_once(struct loop *l);
  * cannot empty (the kernel refuses while completions wait, -EBUSY) needs
  * completions reaped first: dispatch them until a slot frees up.
  */
-static struct io_uring_sqe *loop_sqe_wait(struct loop *l)
+struct io_uring_sqe *loop_sqe_wait(struct loop *l)
 {
 	struct io_uring_sqe *sqe;
 

@@ -191,7 +191,9 @@ void net_rx_cancel(struct net *n)
 
 	if (!n->rx_inflight)
 		return;
-	sqe = loop_sqe(n->vm->loop);
+	/* Without the cancel, a read no frame answers keeps the reset (and
+	 * the VM's teardown waiting on it) going forever. */
+	sqe = loop_sqe_wait(n->vm->loop);
 	if (!sqe)
 		return;
 	io_uring_prep_cancel(sqe, &n->rx_op, 0);
