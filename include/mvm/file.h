@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct mvm_err;
 
@@ -16,5 +17,8 @@ struct mapped_file {
 int file_map(const char *role, const char *path, struct mapped_file *out,
 	     struct mvm_err *err);
 void file_unmap(struct mapped_file *f);
+
+/* What a path that is no regular file names, for messages: "a FIFO". */
+const char *file_kind(mode_t mode);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "mvm/api.h"
 #include "mvm/err.h"
+#include "mvm/file.h"
 
 #include "json_in.h"
 
@@ -164,15 +165,26 @@ int config_file_load(struct vm_spec *s, const char *file,
 	ssize_t got;
 	int fd, ret;
 
-	fd = open(file, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO would wait for a writer, signals blocked. */
+	fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return mvm_fail(err, -errno, "config file %s: %s", file,
 				strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    st.st_size > CONFIG_MAX) {
+	if (fstat(fd, &st) < 0) {
+		ret = mvm_fail(err, -errno, "config file %s: %s", file,
+			       strerror(errno));
+		close(fd);
+		return ret;
+	}
+	if (!S_ISREG(st.st_mode)) {
 		close(fd);
 		return mvm_fail(err, -EINVAL, "config file %s: not a regular "
-				"file of at most %d bytes", file, CONFIG_MAX);
+				"file (%s)", file, file_kind(st.st_mode));
+	}
+	if (st.st_size > CONFIG_MAX) {
+		close(fd);
+		return mvm_fail(err, -EFBIG, "config file %s: over %d bytes",
+				file, CONFIG_MAX);
 	}
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf) {

@@ -25,7 +25,7 @@ static void usage(FILE *out, const char *prog)
 int mvm_cmd_host_check(int argc, char **argv)
 {
 	const char *prog = argc > 0 && argv[0] ? argv[0] : "host-check";
-	struct mvm_err err = { { 0 } };
+	struct mvm_err err = { .msg = "" };
 	struct host_probe p;
 	bool json = false;
 	int i, r;

@@ -115,7 +115,7 @@ static void roundtrip_all(struct nested_monitor *m)
 	if (looks < 0)
 		return;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-		struct roundtrip_call c = { .err = { "" } };
+		struct roundtrip_call c = { .err = { .msg = "" } };
 
 		if (vcpu_run_on(vm->vcpus[i], roundtrip_on_vcpu, &c))
 			continue;

@@ -13,7 +13,7 @@
 #include "mvm/err.h"
 #include "mvm/file.h"
 
-static const char *kind_of(mode_t m)
+const char *file_kind(mode_t m)
 {
 	if (S_ISFIFO(m))
 		return "a FIFO";
@@ -51,7 +51,7 @@ static int open_regular(const char *role, const char *path, off_t *size,
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
 		return mvm_fail(err, -EINVAL, "%s %s: not a regular file (%s)",
-				role, path, kind_of(st.st_mode));
+				role, path, file_kind(st.st_mode));
 	}
 	if (st.st_size == 0) {
 		close(fd);

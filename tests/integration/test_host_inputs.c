@@ -285,6 +285,29 @@ Test(host_inputs, fifo_as_kernel_or_initrd_is_refused, .timeout = 60)
 	unlink(fifo);
 }
 
+/* A disk image or a config file that is a FIFO: refused at once. */
+Test(host_inputs, fifo_as_disk_or_config_file_is_refused, .timeout = 60)
+{
+	char *fifo = make_fifo("disk"), disk[160];
+	const char *as_disk[] = { "run", "--kernel", guest_path("mb_action"),
+				  "--cmdline", "action=exit", "--memory", "32",
+				  "--disk", disk, NULL };
+	const char *as_ro_disk[] = { "run", "--kernel",
+				     guest_path("mb_action"), "--cmdline",
+				     "action=exit", "--memory", "32", "--disk",
+				     NULL, NULL };
+	const char *as_config[] = { "--config-file", fifo, NULL };
+	char ro[180];
+
+	snprintf(disk, sizeof(disk), "path=%s", fifo);
+	snprintf(ro, sizeof(ro), "path=%s,readonly=on", fifo);
+	as_ro_disk[8] = ro;
+	refused_quickly(as_disk, fifo);
+	refused_quickly(as_ro_disk, fifo);
+	refused_quickly(as_config, fifo);
+	unlink(fifo);
+}
+
 /* PUT /serial with a FIFO nobody reads: 400, and the API goes on. */
 Test(host_inputs, fifo_as_serial_out_is_refused, .timeout = 60)
 {

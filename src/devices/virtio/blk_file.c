@@ -13,26 +13,48 @@
 #include <unistd.h>
 
 #include "mvm/err.h"
+#include "mvm/file.h"
 #include "mvm/vm.h"
 
 #include "blk.h"
 
 #define SECTOR 512
 
+/*
+ * O_NONBLOCK: opening a FIFO would wait for its other end, with every
+ * signal blocked (they are read from a signalfd). Once the file is known to
+ * be a regular file or a block device the flag goes: io_uring would answer
+ * -EAGAIN instead of waiting for the page cache on a non-blocking file.
+ */
 static int open_image(const struct disk_config *cfg, int flags,
 		      struct mvm_err *err)
 {
-	int fd = open(cfg->path, flags | O_CLOEXEC);
+	int fd = open(cfg->path, flags | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+	int e;
 
-	if (fd >= 0)
-		return fd;
-	if (errno == EINVAL && (flags & O_DIRECT))
-		return mvm_fail(err, -EINVAL, "disk %s: %s: cache=none needs "
-				"O_DIRECT, which this file system does not "
-				"support (use cache=writeback)", cfg->id,
-				cfg->path);
-	return mvm_fail(err, -errno, "disk %s: cannot open %s: %s", cfg->id,
-			cfg->path, strerror(errno));
+	if (fd < 0) {
+		if (errno == EINVAL && (flags & O_DIRECT))
+			return mvm_fail(err, -EINVAL, "disk %s: %s: cache=none "
+					"needs O_DIRECT, which this file system "
+					"does not support (use cache=writeback)",
+					cfg->id, cfg->path);
+		return mvm_fail(err, -errno, "disk %s: cannot open %s: %s",
+				cfg->id, cfg->path, strerror(errno));
+	}
+	if (fstat(fd, &st) < 0 || fcntl(fd, F_SETFL, flags & ~O_ACCMODE) < 0) {
+		e = errno;
+		close(fd);
+		return mvm_fail(err, -e, "disk %s: %s: %s", cfg->id, cfg->path,
+				strerror(e));
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		close(fd);
+		return mvm_fail(err, -EINVAL, "disk %s: %s is not a regular "
+				"file or a block device (%s)", cfg->id,
+				cfg->path, file_kind(st.st_mode));
+	}
+	return fd;
 }
 
 static int size_image(struct blk_file *f, const struct disk_config *cfg,
