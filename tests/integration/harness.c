@@ -44,12 +44,18 @@ char *temp_file(const char *tag, const void *data, size_t len)
 	char *path = malloc(256);
 	int fd;
 
+	if (!path)
+		return NULL;
 	snprintf(path, 256, "/tmp/mvm-test-%s-XXXXXX", tag);
 	fd = mkstemp(path);
-	if (fd < 0)
+	if (fd < 0) {
+		free(path);
 		return NULL;
+	}
 	if (len && write(fd, data, len) != (ssize_t)len) {
 		close(fd);
+		unlink(path);
+		free(path);
 		return NULL;
 	}
 	close(fd);

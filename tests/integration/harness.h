@@ -38,7 +38,10 @@ const char *guest_path(const char *name);
 const char *mvm_bin(void);
 /* Count occurrences of needle in hay. */
 int count_str(const char *hay, const char *needle);
-/* Write len bytes of data to a fresh temp file; returns its path (static). */
+/*
+ * Write len bytes of data to a fresh temp file; returns its path, which
+ * the caller frees (malloc'd: tests hold several at once), or NULL.
+ */
 char *temp_file(const char *tag, const void *data, size_t len);
 
 #endif

@@ -144,9 +144,17 @@ Test(api_load, concurrent_clients_all_answered_without_leaks, .timeout = 240)
 			     fds, round);
 		rss[round] = settled_rss(p.pid);
 	}
-	/* 30,000 requests on 600 connections may not grow RSS by 1 MiB. */
-	cr_assert_lt(rss[3] - rss[1], 1024, "RSS %ld -> %ld -> %ld -> %ld KiB",
-		     rss[0], rss[1], rss[2], rss[3]);
+	/*
+	 * 30,000 requests on 600 connections may not grow RSS by 1 MiB. Not
+	 * in the ASan build (make test-sanitize sets MVM_SANITIZE): there RSS
+	 * is ASan's allocator, which holds up to 256 MiB of freed memory in
+	 * quarantine to catch use after free and gives none back on trim
+	 * (about 50 MiB a round here); LeakSanitizer checks leaks instead.
+	 */
+	if (!getenv("MVM_SANITIZE"))
+		cr_assert_lt(rss[3] - rss[1], 1024,
+			     "RSS %ld -> %ld -> %ld -> %ld KiB", rss[0],
+			     rss[1], rss[2], rss[3]);
 	fprintf(stderr, "api_load: fds %d, RSS %ld %ld %ld %ld KiB\n", fds0,
 		rss[0], rss[1], rss[2], rss[3]);
 	api_proc_free(&p);

@@ -52,6 +52,7 @@ Test(bad_input, empty_kernel)
 
 	expect_refusal(RUN("--kernel", k), k, "empty");
 	unlink(k);
+	free(k);
 }
 
 Test(bad_input, not_a_kernel)
@@ -64,6 +65,7 @@ Test(bad_input, not_a_kernel)
 	k = temp_file("junk", junk, sizeof(junk));
 	expect_refusal(RUN("--kernel", k), k, "not a bootable kernel");
 	unlink(k);
+	free(k);
 }
 
 static char *truncated_copy(const char *src, size_t keep)
@@ -88,6 +90,7 @@ Test(bad_input, truncated_bzimage)
 
 	expect_refusal(RUN("--kernel", k), k, "truncated");
 	unlink(k);
+	free(k);
 }
 
 Test(bad_input, truncated_multiboot_elf)
@@ -96,6 +99,7 @@ Test(bad_input, truncated_multiboot_elf)
 
 	expect_refusal(RUN("--kernel", k), k, NULL);
 	unlink(k);
+	free(k);
 }
 
 Test(bad_input, missing_initrd)
@@ -117,6 +121,7 @@ Test(bad_input, initrd_that_does_not_fit)
 			   "--memory", "32"),
 		       "initrd", "does not fit");
 	unlink(i);
+	free(i);
 }
 
 Test(bad_input, memory_zero)
@@ -252,6 +257,8 @@ Test(bad_input, dev_kvm_not_permitted)
 	k = temp_file("nobody", buf, n);
 	chmod(k, 0644);
 	if (geteuid() != 0 || access("/dev/kvm", R_OK | W_OK) != 0) {
+		unlink(k);
+		free(k);
 		cr_skip_test("needs root to drop to an unprivileged user: not run");
 	}
 	/* Only meaningful when /dev/kvm is closed to other users. */
@@ -261,6 +268,7 @@ Test(bad_input, dev_kvm_not_permitted)
 		stat("/dev/kvm", &st);
 		if (st.st_mode & 0006) {
 			unlink(k);
+			free(k);
 			cr_skip_test("/dev/kvm is open to every user here: not run");
 		}
 	}
@@ -269,5 +277,6 @@ Test(bad_input, dev_kvm_not_permitted)
 	cr_assert_eq(r.status, 1, "status %d: %s", r.status, r.err);
 	cr_assert(strstr(r.err, "/dev/kvm: permission denied"), "%s", r.err);
 	unlink(k);
+	free(k);
 	mvm_result_free(&r);
 }

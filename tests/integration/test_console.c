@@ -31,7 +31,15 @@ static void pty_start(struct pty_run *p, const char *action)
 
 	snprintf(cmdline, sizeof(cmdline), "action=%s", action);
 	cr_assert_eq(openpty(&p->master, &p->slave, NULL, NULL, NULL), 0);
+	/*
+	 * An empty string, not only a zero length: pty_wait_for() searches
+	 * out, and a pty_run reused on the stack still holds the last run's
+	 * text, so "echo ready" would be found before this mvm said it and
+	 * keys typed while the terminal is still cooked (mvm slow to start,
+	 * as under ASan) would be flushed when mvm makes it raw.
+	 */
 	p->len = 0;
+	p->out[0] = '\0';
 	p->pid = fork();
 	if (p->pid == 0) {
 		setsid();

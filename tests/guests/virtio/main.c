@@ -1,8 +1,8 @@
 /*
  * The virtio test kernel: drives mvm's virtio devices from the guest side.
  * test=blk|blk_ro|blk_swap|bench_blk|bench_net|net|net_hostile|rng|hostile|
- * ring3 picks what runs; each prints PASS/FAIL lines and the kernel ends
- * with "ALL OK" (exit code 0) or a failure count.
+ * ring3|soak picks what runs; each prints PASS/FAIL lines and the kernel
+ * ends with "ALL OK" (exit code 0) or a failure count.
  */
 #include "../lib/cmdline.h"
 #include "../lib/lapic.h"
@@ -132,6 +132,8 @@ void guest_main(struct bootinfo *bi)
 		test_ring3(bi);
 	else if (!strcmp(test, "hostile"))
 		test_hostile(bi);
+	else if (!strcmp(test, "soak"))
+		test_soak(bi);
 	else
 		fail("virtio", "unknown test '%s'", test);
 	report_finish();

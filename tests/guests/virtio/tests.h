@@ -30,6 +30,7 @@ void test_net(const struct bootinfo *bi);
 void test_net_hostile(const struct bootinfo *bi);
 void test_rng(const struct bootinfo *bi);
 void test_hostile(const struct bootinfo *bi);
+void test_soak(const struct bootinfo *bi);
 
 /* Shared by the tests: a working virtio-rng request, as a health check. */
 bool rng_works(const char *name);
