@@ -22,9 +22,11 @@ mvm run --kernel /l2/mb_action --cmdline action=spin --memory 16 \
 	</dev/null >/tmp/l3.log 2>&1 &
 pid=$!
 i=0
-# A tiny kernel three levels down, on TCG: allow it ten minutes.
+# A tiny kernel three levels down, on TCG: it takes under a second, but
+# allow it four minutes, well inside the lab's budget, so that a hang is
+# reported with what L3's mvm was doing.
 while ! grep -q spinning /tmp/l3.log && kill -0 "$pid" 2>/dev/null &&
-	[ "$i" -lt 6000 ]; do
+	[ "$i" -lt 2400 ]; do
 	sleep 0.1
 	i=$((i + 1))
 done
@@ -33,6 +35,13 @@ if grep -q spinning /tmp/l3.log; then
 else
 	say "l3=failed"
 	sed 's/^/L3| /' /tmp/l3.log
+	# Each of its threads: state, where it sleeps, its system call.
+	for t in /proc/"$pid"/task/*; do
+		say "l3-thread ${t##*/} $(cut -d' ' -f2,3 "$t/stat")" \
+			"wchan=$(cat "$t/wchan" 2>/dev/null)" \
+			"syscall=$(cut -d' ' -f1 "$t/syscall" 2>/dev/null)"
+		sed 's/^/L2:   /' "$t/stack" 2>/dev/null
+	done
 fi
 wait_l1 l3-running
 

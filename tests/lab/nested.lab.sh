@@ -166,7 +166,7 @@ fi
 
 if wait_for "$w/l2.log" "L2-WAIT l3-running" "$step"; then
 	echo "FACT l3_running_s=$(since "$t_l2")"
-	grep '^L2: l3=' "$w/l2.log" | sed 's/^/  /'
+	grep -e '^L2: l3' -e '^L2:   ' -e '^L3|' "$w/l2.log" | sed 's/^/  /'
 	check "L3 (a tiny kernel under L2's mvm) runs" \
 		grep -q '^L2: l3=spinning' "$w/l2.log"
 	check "GET /vm/nested: l1_hypervisor_active while L3 runs" \
