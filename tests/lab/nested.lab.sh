@@ -13,9 +13,9 @@
 . /lab/checks.sh
 t0=$(now)
 w=$(mktemp -d)
-# Steps wait this long at most; lab-run's --timeout is the real budget, but
-# a step that fails early still lets the rest report.
-step=600
+# Steps wait this long at most: well inside lab-run's --timeout (600 s),
+# so that a step that hangs is reported, with what mvm was doing.
+step=300
 sock=$w/api.sock
 
 api() { uds-http "$sock" "$@" 2>&1; }
@@ -219,6 +219,12 @@ else
 	echo "not ok - L2 never started L3"
 	fail=$((fail + 1))
 	tail -n 40 "$w/l2.log"
+	# Is L2 running a guest, and what are mvm's threads doing?
+	echo "  nested: $(body "$(api GET /vm/nested)")"
+	for t in /proc/"$mvm_pid"/task/*; do
+		echo "  mvm thread ${t##*/} $(cut -d' ' -f2,3 "$t/stat")" \
+			"wchan=$(cat "$t/wchan" 2>/dev/null)"
+	done
 fi
 
 if wait_for "$w/l2.log" "L2-WAIT l3-stopped" "$step"; then
