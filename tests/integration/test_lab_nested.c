@@ -46,12 +46,7 @@ static const char *const expected[] = {
 	"PATCH machine-config nested_virt after boot: 400",
 	"... with the policy's reason",
 	"mvm logged: L1 hypervisor active (svm)",
-	"vCPU state round trips: 6, none failed",
-	"round trips carried nested state (4224 bytes)",
-	"a round trip caught L3 running (guest mode)",
-	"every round trip: identical after restore",
-	"L3 kept running through the round trips (still spinning, then "
-	"killed)",
+	"L3 kept running (still spinning, then killed)",
 	"L3's VM was gone when its mvm had exited (kvm_amd unreferenced)",
 	"GET /vm/nested: l1_hypervisor_active clears once L3 exits",
 	"GET /vm/nested: since moved",

@@ -11,6 +11,19 @@ wait_l1() {
 	say "L1 said $line"
 }
 
+# threads PID: each thread of PID: state, where it sleeps, its system
+# call and its kernel stack, for a report of what a hung process does.
+threads() {
+	for t in /proc/"$1"/task/*; do
+		say "l3-thread ${t##*/} $(cut -d' ' -f2,3 "$t/stat")" \
+			"wchan=$(cat "$t/wchan" 2>/dev/null)" \
+			"syscall=$(cut -d' ' -f1 "$t/syscall" 2>/dev/null)"
+		sed 's/^/L2:   /' "$t/stack" 2>/dev/null
+	done
+}
+# alive PID: PID has not exited (a zombie has).
+alive() { [ -e "/proc/$1/stat" ] && [ "$(cut -d' ' -f3 "/proc/$1/stat")" != Z ]; }
+
 export PATH=/l2/bin:$PATH
 say "svm-cpus=$(grep -cw svm /proc/cpuinfo)"
 say "kvm_amd=$(cat /sys/module/kvm_amd/parameters/nested 2>/dev/null || echo not-loaded)"
@@ -35,17 +48,21 @@ if grep -q spinning /tmp/l3.log; then
 else
 	say "l3=failed"
 	sed 's/^/L3| /' /tmp/l3.log
-	# Each of its threads: state, where it sleeps, its system call.
-	for t in /proc/"$pid"/task/*; do
-		say "l3-thread ${t##*/} $(cut -d' ' -f2,3 "$t/stat")" \
-			"wchan=$(cat "$t/wchan" 2>/dev/null)" \
-			"syscall=$(cut -d' ' -f1 "$t/syscall" 2>/dev/null)"
-		sed 's/^/L2:   /' "$t/stack" 2>/dev/null
-	done
+	threads "$pid"
 fi
 wait_l1 l3-running
 
 kill "$pid"
+# mvm ends within a second of SIGTERM; after a minute, say where it hangs.
+i=0
+while alive "$pid" && [ "$i" -lt 600 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+if alive "$pid"; then
+	say "l3-mvm still running 60 s after SIGTERM"
+	threads "$pid"
+fi
 wait "$pid"
 say "l3-exit=$?"
 # Once L3's mvm has exited its VM must be gone: every VM (and every open
