@@ -13,16 +13,11 @@
 
 #include "mvm/api.h"
 #include "mvm/console.h"
+#include "mvm/lifecycle.h"
 #include "mvm/loop.h"
 #include "mvm/outq.h"
 #include "mvm/rtc.h"
 #include "mvm/vm.h"
-
-enum vmm_state {
-	VMM_NOT_STARTED,
-	VMM_RUNNING,
-	VMM_PAUSED,
-};
 
 /* Per-route request counters and a latency histogram, for the metrics. */
 #define VMM_MAX_ROUTES 32
@@ -73,7 +68,7 @@ struct vmm {
 	/* Validate and record only: no KVM, no files written (the fuzzer). */
 	bool dry_run;
 
-	enum vmm_state state;
+	enum vm_state state; /* changed only by vmm_transition() */
 	struct vm vm;
 	bool have_vm;        /* vm is built (it may be stopping) */
 	bool discard_vm;     /* a failed start: vmm_run tears it down */
@@ -116,7 +111,11 @@ int vmm_send_ctrl_alt_del(struct vmm *v, struct mvm_err *err);
 /* Run the loop until the process must end; returns mvm's exit status. */
 int vmm_run(struct vmm *v);
 
-const char *vmm_state_name(enum vmm_state s);
+/*
+ * Move the lifecycle on by e (include/mvm/lifecycle.h): 0, or -EINVAL
+ * naming the event and the state when the table has no such transition.
+ */
+int vmm_transition(struct vmm *v, enum vm_event e, struct mvm_err *err);
 
 /*
  * PUT /logger and PUT /metrics: open the output named in src and, once it

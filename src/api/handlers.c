@@ -55,7 +55,7 @@ int h_get_instance(struct vmm *v, const struct api_request *q,
 			       json_object_new_string("mvm"));
 	json_object_object_add(r->body, "id", json_object_new_string(v->id));
 	json_object_object_add(r->body, "state",
-			       json_object_new_string(vmm_state_name(v->state)));
+			       json_object_new_string(vm_state_name(v->state)));
 	json_object_object_add(r->body, "vmm_version",
 			       json_object_new_string(MVM_VERSION));
 	return 200;
@@ -121,7 +121,7 @@ int h_put_machine(struct vmm *v, const struct api_request *q,
 		  struct api_response *r, struct mvm_err *err)
 {
 	(void)r;
-	if (v->state != VMM_NOT_STARTED)
+	if (vm_state_booted(v->state))
 		return machine_after_boot(v, q, err);
 	return status_of(shape_machine_config(&v->spec, q->body, "", false,
 					      err), err);
@@ -131,7 +131,7 @@ int h_patch_machine(struct vmm *v, const struct api_request *q,
 		    struct api_response *r, struct mvm_err *err)
 {
 	(void)r;
-	if (v->state != VMM_NOT_STARTED)
+	if (vm_state_booted(v->state))
 		return machine_after_boot(v, q, err);
 	return status_of(shape_machine_config(&v->spec, q->body, "", true,
 					      err), err);
@@ -318,7 +318,7 @@ int h_put_actions(struct vmm *v, const struct api_request *q,
 	static const char *const known[] = { "action_type", NULL };
 	static const char *const actions[] = { "FlushMetrics", "InstanceStart",
 					       "SendCtrlAltDel", NULL };
-	bool booted = v->state != VMM_NOT_STARTED;
+	bool booted = vm_state_booted(v->state);
 	struct jr j;
 	int act, ret;
 

@@ -244,7 +244,7 @@ int vmm_metrics_flush(struct vmm *v, struct mvm_err *err)
 	add_u64(o, "utc_timestamp_ms", (uint64_t)ts.tv_sec * 1000 +
 					       (uint64_t)ts.tv_nsec / 1000000);
 	json_object_object_add(o, "state",
-			       json_object_new_string(vmm_state_name(v->state)));
+			       json_object_new_string(vm_state_name(v->state)));
 	json_object_object_add(o, "vcpu", vcpu_json(v));
 	json_object_object_add(o, "block", block_json(v));
 	json_object_object_add(o, "net", net_json(v));

@@ -140,7 +140,7 @@ static const char *allowed_methods(const char *url)
 static bool phase_ok(const struct route *rt, const struct vmm *v,
 		     struct api_response *r)
 {
-	bool booted = v->state != VMM_NOT_STARTED;
+	bool booted = vm_state_booted(v->state);
 
 	if (rt->when == PRE_BOOT && booted) {
 		fault(r, 400, API_MSG_AFTER_BOOT);

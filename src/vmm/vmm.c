@@ -21,16 +21,28 @@
 #include "mvm/vcpu.h"
 #include "mvm/vmm.h"
 
-const char *vmm_state_name(enum vmm_state s)
+int vmm_transition(struct vmm *v, enum vm_event e, struct mvm_err *err)
 {
-	switch (s) {
-	case VMM_RUNNING:
-		return "Running";
-	case VMM_PAUSED:
-		return "Paused";
-	default:
-		return "Not started";
-	}
+	enum vm_state to;
+	int ret = vm_state_next(v->state, e, &to, err);
+
+	if (ret)
+		return ret;
+	if (to != v->state)
+		vmm_log(v, API_LOG_DEBUG, "vmm", "state: %s -> %s (%s)",
+			vm_state_name(v->state), vm_state_name(to),
+			vm_event_name(e));
+	v->state = to;
+	return 0;
+}
+
+/* An internal event the table must allow: a refusal is mvm's own bug. */
+static void must_transition(struct vmm *v, enum vm_event e)
+{
+	struct mvm_err err = { .msg = "" };
+
+	if (vmm_transition(v, e, &err))
+		vmm_log(v, API_LOG_ERROR, "vmm", "lifecycle: %s", err.msg);
 }
 
 static void on_signal(void *arg)
@@ -110,7 +122,7 @@ int vmm_init(struct vmm *v, struct vm_spec *spec, struct mvm_err *err)
 void vmm_policy_facts(struct vmm *v, struct policy_facts *f)
 {
 	memset(f, 0, sizeof(*f));
-	f->vm_running = v->state != VMM_NOT_STARTED;
+	f->vm_running = vm_state_booted(v->state);
 	f->nested_exposed = v->spec.nested_virt;
 	if (v->have_vm && !v->dry_run)
 		vm_nested_facts(&v->vm, &f->l1_hypervisor_active,
@@ -222,17 +234,31 @@ static int check_policy(struct vmm *v, struct mvm_err *err)
 	return 0;
 }
 
+static int build_vm(struct vmm *v, struct mvm_err *err);
+
 int vmm_start_vm(struct vmm *v, struct mvm_err *err)
 {
-	struct vm_config cfg;
-	int out_fd, ret;
+	int ret;
 
 	if (v->have_vm)
 		return mvm_fail(err, -EBUSY, "a VM is still being torn down; "
 				"try again");
 	ret = check_policy(v, err);
+	if (!ret)
+		ret = vmm_transition(v, VM_EV_START, err);
 	if (ret)
 		return ret;
+	ret = build_vm(v, err);
+	must_transition(v, ret ? VM_EV_START_FAILED : VM_EV_STARTED);
+	return ret;
+}
+
+/* vmm_start_vm's work, in the Starting state. */
+static int build_vm(struct vmm *v, struct mvm_err *err)
+{
+	struct vm_config cfg;
+	int out_fd, ret;
+
 	v->metrics.final_flushed = false;
 	out_fd = v->serial_fd >= 0 ? v->serial_fd : v->spec.console_out;
 	ret = spec_to_config(&v->spec, &cfg, out_fd, err);
@@ -248,10 +274,8 @@ int vmm_start_vm(struct vmm *v, struct mvm_err *err)
 	cfg.taps_kept = v->nr_kept_taps == cfg.nr_nets && cfg.nr_nets;
 	for (unsigned i = 0; cfg.taps_kept && i < cfg.nr_nets; i++)
 		cfg.kept_taps[i] = v->kept_taps[i];
-	if (v->dry_run) {
-		v->state = VMM_RUNNING;
+	if (v->dry_run)
 		return 0;
-	}
 	if (!v->console_ready) {
 		/* Raw mode only now: before boot, Ctrl-C must still work. */
 		console_init(&v->console, v->spec.console_in);
@@ -270,7 +294,6 @@ int vmm_start_vm(struct vmm *v, struct mvm_err *err)
 		discard_vm(v);
 		return ret;
 	}
-	v->state = VMM_RUNNING;
 	vmm_log(v, API_LOG_INFO, "vmm", "VM started: %u vCPU(s), %llu MiB",
 		cfg.cpus, (unsigned long long)cfg.mem_mib);
 	vmm_log(v, API_LOG_INFO, "vmm", "kernel: %s",
@@ -280,27 +303,30 @@ int vmm_start_vm(struct vmm *v, struct mvm_err *err)
 
 int vmm_pause(struct vmm *v, struct mvm_err *err)
 {
-	int ret = 0;
+	bool was_paused = v->state == VM_STATE_PAUSED;
+	int ret = vm_state_next(v->state, VM_EV_PAUSE, &(enum vm_state){ 0 },
+				err);
 
-	if (v->state == VMM_PAUSED)
-		return 0;
+	if (ret || was_paused)
+		return ret;
 	if (v->have_vm && !v->dry_run)
 		ret = vm_pause(&v->vm);
 	if (ret)
 		return mvm_fail(err, ret, "cannot pause: a vCPU has stopped");
-	v->state = VMM_PAUSED;
+	must_transition(v, VM_EV_PAUSE);
 	vmm_log(v, API_LOG_INFO, "vmm", "VM paused");
 	return 0;
 }
 
 int vmm_resume(struct vmm *v, struct mvm_err *err)
 {
-	(void)err;
-	if (v->state != VMM_PAUSED)
-		return 0;
+	bool was_paused = v->state == VM_STATE_PAUSED;
+	int ret = vmm_transition(v, VM_EV_RESUME, err);
+
+	if (ret || !was_paused)
+		return ret;
 	if (v->have_vm && !v->dry_run)
 		vm_resume(&v->vm);
-	v->state = VMM_RUNNING;
 	vmm_log(v, API_LOG_INFO, "vmm", "VM resumed");
 	return 0;
 }
@@ -370,6 +396,7 @@ static int vm_stopped(struct vmm *v)
 	v->cmos_kept = v->vm.stop_kind == VM_STOP_REBOOT && v->vm.rtc;
 	if (v->cmos_kept)
 		rtc_save(v->vm.rtc, &v->cmos);
+	must_transition(v, restart ? VM_EV_REBOOT : VM_EV_STOP);
 	if (restart) {
 		keep_taps(v);
 		/* The previous reboot's teardown, if it is still going. */
@@ -377,6 +404,7 @@ static int vm_stopped(struct vmm *v)
 		v->teardown_pid = vm_destroy_async(&v->vm);
 	} else {
 		vm_destroy(&v->vm);
+		must_transition(v, VM_EV_STOPPED);
 		/* mvm ends: what the guest said last goes out first. */
 		outq_drain(&v->console_q, OUTQ_DRAIN_MS);
 	}
@@ -419,10 +447,8 @@ int vmm_run(struct vmm *v)
 			fprintf(stderr, "mvm: event loop: %s\n", strerror(-ret));
 			return MVM_EXIT_START_FAILED;
 		}
-		if (v->discard_vm) {
+		if (v->discard_vm)
 			discard_vm(v);
-			v->state = VMM_NOT_STARTED;
-		}
 		if (v->have_vm && atomic_load(&v->vm.stopping)) {
 			/* No request may see the VM half freed. */
 			loop_hold(&v->loop);

@@ -101,7 +101,7 @@ static void reset(struct vmm *v)
 {
 	spec_free(&v->spec);
 	spec_init(&v->spec);
-	v->state = VMM_NOT_STARTED;
+	v->state = VM_STATE_NOT_STARTED;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
