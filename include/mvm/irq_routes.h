@@ -23,7 +23,5 @@ int irq_route_alloc(struct irq_routes *r);
 /* Point gsi at an MSI message and commit the table to KVM. */
 int irq_route_set_msi(struct irq_routes *r, uint32_t gsi, uint32_t addr_lo,
 		      uint32_t addr_hi, uint32_t data);
-/* Drop gsi's route (the GSI stays allocated) and commit. */
-int irq_route_clear(struct irq_routes *r, uint32_t gsi);
 
 #endif

@@ -9,8 +9,7 @@
 #define MVM_EXIT_START_FAILED 1 /* bad input or host problem: nothing ran */
 #define MVM_EXIT_GUEST_CRASHED 2 /* triple fault, KVM error, unknown exit */
 
-/* Run cfg to completion; returns mvm's exit status. Messages go to stderr. */
-int run_vm(const struct vm_config *cfg);
+/* `mvm run ...`: returns mvm's exit status. Messages go to stderr. */
 int run_main(int argc, char **argv);
 
 #endif

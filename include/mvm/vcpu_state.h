@@ -106,20 +106,4 @@ int vcpu_state_save(struct vcpu *v, struct vcpu_state *st,
 int vcpu_state_restore(struct vcpu *v, const struct vcpu_state *st,
 		       struct mvm_err *err);
 
-/*
- * Test hook (MVM_TEST_STATE_ROUNDTRIP, README "Test hooks"): save v's
- * state, encode it, drop it, decode the blob, restore it into v, save
- * again and compare what must not have moved (regs, sregs, mp_state, the
- * nested state). On v's own thread. Fills a one-line summary.
- */
-struct vcpu_state_roundtrip {
-	size_t blob_len;
-	uint32_t nested_len; /* 0: no nested state */
-	bool guest_mode;     /* the nested state had L2 running */
-	bool identical;
-	char msg[256];       /* summary, or what differed */
-};
-int vcpu_state_roundtrip(struct vcpu *v, struct vcpu_state_roundtrip *out,
-			 struct mvm_err *err);
-
 #endif

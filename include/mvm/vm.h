@@ -228,13 +228,6 @@ struct rate_limiter {
  */
 int vm_drive_swap(struct vm *vm, const char *id, const char *path,
 		  struct mvm_err *err);
-int vm_drive_set_rate_limiter(struct vm *vm, const char *id,
-			      const struct rate_limiter *rl,
-			      struct mvm_err *err);
-int vm_net_set_rate_limiters(struct vm *vm, const char *id,
-			     const struct rate_limiter *rx,
-			     const struct rate_limiter *tx,
-			     struct mvm_err *err);
 
 /*
  * What the guest does with nesting right now, for policy checks: L1 runs a

@@ -147,42 +147,6 @@ int h_put_boot_source(struct vmm *v, const struct api_request *q,
 			 err);
 }
 
-/*
- * Rate limiting is not implemented: a limiter that would limit (a bucket
- * with a size) is refused when it is configured, with the reason, rather
- * than accepted and failing InstanceStart later. Shapes are checked first,
- * by the caller, so only well-formed limiters get here.
- */
-static int limiter_refused(struct json_object *body, const char *key,
-			   struct mvm_err *err)
-{
-	static const char *const buckets[] = { "bandwidth", "ops" };
-	struct json_object *l, *b, *size;
-
-	if (!json_object_object_get_ex(body, key, &l) || !l)
-		return 0;
-	for (int i = 0; i < 2; i++)
-		if (json_object_object_get_ex(l, buckets[i], &b) && b &&
-		    json_object_object_get_ex(b, "size", &size) &&
-		    json_object_get_uint64(size) > 0)
-			return mvm_fail(err, -ENOTSUP, "%s.%s: rate limiting "
-					"is not supported by mvm yet (omit it, "
-					"or give size 0 for no limit)", key,
-					buckets[i]);
-	return 0;
-}
-
-/* The same refusal for a limiter already shaped (PATCH). */
-static int shaped_limiter_refused(const struct spec_limiter *l,
-				  const char *key, struct mvm_err *err)
-{
-	if (!l->set || (!l->rl.bandwidth.size && !l->rl.ops.size))
-		return 0;
-	return mvm_fail(err, -ENOTSUP, "%s: rate limiting is not supported "
-			"by mvm yet (omit it, or give size 0 for no limit)",
-			key);
-}
-
 int h_put_drive(struct vmm *v, const struct api_request *q,
 		struct api_response *r, struct mvm_err *err)
 {
@@ -195,8 +159,6 @@ int h_put_drive(struct vmm *v, const struct api_request *q,
 	spec_init(&scratch);
 	ret = shape_drive(&scratch, q->body, "", q->id, &o, err);
 	spec_free(&scratch);
-	if (!ret)
-		ret = limiter_refused(q->body, "rate_limiter", err);
 	if (!ret)
 		ret = shape_drive(&v->spec, q->body, "", q->id, &o, err);
 	return status_of(ret, err);
@@ -224,11 +186,6 @@ int h_patch_drive(struct vmm *v, const struct api_request *q,
 				err);
 	if (ret)
 		return status_of(ret, err);
-	ret = shaped_limiter_refused(&rl, "rate_limiter", err);
-	if (ret) {
-		free(path);
-		return status_of(ret, err);
-	}
 	d = drive_by_id(v, q->id);
 	if (path && v->have_vm)
 		ret = vm_drive_swap(&v->vm, d->id, path, err);
@@ -237,8 +194,6 @@ int h_patch_drive(struct vmm *v, const struct api_request *q,
 		d->path_on_host = path;
 		path = NULL;
 	}
-	if (!ret && rl.set && v->have_vm)
-		ret = vm_drive_set_rate_limiter(&v->vm, d->id, &rl.rl, err);
 	if (!ret && rl.set)
 		d->rate_limiter = rl;
 	free(path);
@@ -256,10 +211,6 @@ int h_put_net(struct vmm *v, const struct api_request *q,
 	ret = shape_net(&scratch, q->body, "", q->id, err);
 	spec_free(&scratch);
 	if (!ret)
-		ret = limiter_refused(q->body, "rx_rate_limiter", err);
-	if (!ret)
-		ret = limiter_refused(q->body, "tx_rate_limiter", err);
-	if (!ret)
 		ret = shape_net(&v->spec, q->body, "", q->id, err);
 	return status_of(ret, err);
 }
@@ -271,18 +222,11 @@ int h_patch_net(struct vmm *v, const struct api_request *q,
 	int ret;
 
 	(void)r;
+	/* Limiters that would limit were refused by the shape. */
 	ret = shape_net_patch(&v->spec, q->body, q->id, &rx, &tx, err);
-	if (!ret)
-		ret = shaped_limiter_refused(&rx, "rx_rate_limiter", err);
-	if (!ret)
-		ret = shaped_limiter_refused(&tx, "tx_rate_limiter", err);
 	if (ret || (!rx.set && !tx.set))
 		return status_of(ret, err);
-	if (v->have_vm)
-		ret = vm_net_set_rate_limiters(&v->vm, q->id,
-					       rx.set ? &rx.rl : NULL,
-					       tx.set ? &tx.rl : NULL, err);
-	for (unsigned i = 0; !ret && i < v->spec.nr_nets; i++) {
+	for (unsigned i = 0; i < v->spec.nr_nets; i++) {
 		struct spec_net *n = &v->spec.nets[i];
 
 		if (strcmp(n->id, q->id))

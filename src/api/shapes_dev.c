@@ -53,6 +53,16 @@ int shape_limiter(struct jr *r, const char *key, struct spec_limiter *l)
 		ret = bucket(&sub, "ops", &n.rl.ops, &n.ops_set);
 	if (ret < 0)
 		return ret;
+	/*
+	 * Rate limiting is not implemented: a bucket that would limit (one
+	 * with a size) is refused here, where the API and config files
+	 * shape it, rather than accepted and failing InstanceStart later.
+	 */
+	if (n.rl.bandwidth.size || n.rl.ops.size)
+		return jr_fail(&sub, n.rl.bandwidth.size ? "bandwidth" : "ops",
+			       -ENOTSUP, "rate limiting is not supported by "
+			       "mvm yet (omit it, or give size 0 for no "
+			       "limit)");
 	*l = n;
 	return 1;
 }

@@ -45,13 +45,6 @@ static int run_with_api(const struct vm_config *cfg,
 	return status;
 }
 
-int run_vm(const struct vm_config *cfg)
-{
-	static const struct cli_api_opts none;
-
-	return run_with_api(cfg, &none);
-}
-
 int run_main(int argc, char **argv)
 {
 	struct mvm_err err = { .msg = "" };
@@ -66,8 +59,7 @@ int run_main(int argc, char **argv)
 		fputs(cli_run_usage, stdout);
 		return MVM_EXIT_OK;
 	}
-	if (!ret)
-		ret = vm_check_config(&cfg, &err);
+	/* The config is checked once, where the VM is built (vm_create). */
 	if (ret) {
 		cli_free_devices(&cfg);
 		fprintf(stderr, "mvm: %s\n", err.msg);

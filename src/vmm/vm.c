@@ -22,6 +22,7 @@
 #include "mvm/layout.h"
 #include "mvm/nested.h"
 #include "mvm/pci.h"
+#include "mvm/test_hooks.h"
 #include "mvm/vcpu.h"
 #include "mvm/virtio_dev.h"
 
@@ -395,13 +396,13 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct loop *loop,
 
 int vm_start(struct vm *vm, struct mvm_err *err)
 {
-	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-		int ret = vcpu_start(vm->vcpus[i], err);
+	int ret = 0;
 
-		if (ret)
-			return ret;
-	}
-	return vm_nested_monitor_start(vm, err);
+	for (unsigned i = 0; !ret && i < vm->nr_vcpus; i++)
+		ret = vcpu_start(vm->vcpus[i], err);
+	if (!ret)
+		ret = vm_nested_monitor_start(vm, err);
+	return ret ? ret : test_hooks_vm_started(vm, err);
 }
 
 void vm_request_stop(struct vm *vm, enum vm_stop_kind kind, int status,
@@ -463,6 +464,7 @@ static pid_t destroy(struct vm *vm, bool teardown_in_child)
 
 	atomic_store(&vm->stopping, true);
 	/* The monitor asks vCPUs questions: silence it before they go. */
+	test_hooks_vm_stopping(vm);
 	vm_nested_monitor_stop(vm);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_join(vm->vcpus[i]);

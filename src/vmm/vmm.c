@@ -175,34 +175,6 @@ int vmm_serial_set(struct vmm *v, struct vm_spec *src, struct mvm_err *err)
 	return 0;
 }
 
-/* Apply the rate limiters the spec asked for; the devices may refuse. */
-static int apply_limiters(struct vmm *v, struct mvm_err *err)
-{
-	int ret = 0;
-
-	for (unsigned i = 0; !ret && i < v->spec.nr_drives; i++) {
-		const struct spec_drive *d = &v->spec.drives[i];
-
-		if (d->rate_limiter.set)
-			ret = vm_drive_set_rate_limiter(&v->vm, d->id,
-							&d->rate_limiter.rl,
-							err);
-	}
-	for (unsigned i = 0; !ret && i < v->spec.nr_nets; i++) {
-		const struct spec_net *n = &v->spec.nets[i];
-
-		if (n->rx_rate_limiter.set || n->tx_rate_limiter.set)
-			ret = vm_net_set_rate_limiters(
-				&v->vm, n->id,
-				n->rx_rate_limiter.set ? &n->rx_rate_limiter.rl :
-							 NULL,
-				n->tx_rate_limiter.set ? &n->tx_rate_limiter.rl :
-							 NULL,
-				err);
-	}
-	return ret;
-}
-
 /* Tear the VM down now, or (inside the loop) as soon as the loop yields. */
 static void discard_vm(struct vmm *v)
 {
@@ -262,7 +234,8 @@ static int build_vm(struct vmm *v, struct mvm_err *err)
 	v->metrics.final_flushed = false;
 	out_fd = v->serial_fd >= 0 ? v->serial_fd : v->spec.console_out;
 	ret = spec_to_config(&v->spec, &cfg, out_fd, err);
-	if (!ret)
+	/* vm_create() checks the config itself; a dry run has no VM. */
+	if (!ret && v->dry_run)
 		ret = vm_check_config(&cfg, err);
 	if (ret)
 		return ret;
@@ -284,8 +257,6 @@ static int build_vm(struct vmm *v, struct mvm_err *err)
 	}
 	v->have_vm = true;
 	ret = vm_create(&v->vm, &cfg, &v->loop, err);
-	if (!ret)
-		ret = apply_limiters(v, err);
 	if (!ret)
 		ret = console_attach(&v->console, &v->loop, &v->vm);
 	if (!ret)

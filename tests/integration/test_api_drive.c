@@ -151,7 +151,7 @@ Test(api_drive, media_swap_reaches_the_guest, .timeout = 240)
 	expect_fault(p.sock, "PATCH", "/drives/disk0", "{\"drive_id\": "
 		     "\"disk0\", \"rate_limiter\": {\"ops\": {\"size\": 5, "
 		     "\"refill_time\": 10}}}", 400,
-		     "rate_limiter: rate limiting is not supported");
+		     "rate_limiter.ops: rate limiting is not supported");
 	patch_path(&p, b, 204, NULL);
 	cr_assert(api_wait_out(&p, "ALL OK", 60), "%s\n%s", p.out, p.err);
 	cr_assert(strstr(p.out, "swap after: status 0 capacity 128 data "

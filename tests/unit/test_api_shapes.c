@@ -139,9 +139,19 @@ Test(api_shapes, drives_nets_and_limiters_name_their_paths)
 	struct json_object *o;
 
 	spec_init(&s);
+	/* A bucket that would limit is refused (no rate limiting yet)... */
 	o = J("{\"drive_id\": \"root\", \"path_on_host\": \"/r\", "
 	      "\"is_root_device\": true, \"rate_limiter\": {\"bandwidth\": "
 	      "{\"size\": 10, \"refill_time\": 100}}}");
+	expect_err(shape_drive(&s, o, "drives[0]", "root", &dry, &err), &err,
+		   "drives[0].rate_limiter.bandwidth: rate limiting is not "
+		   "supported by mvm yet");
+	json_object_put(o);
+	cr_assert_eq(s.nr_drives, 0);
+	/* ...size 0, Firecracker's "no limit", is shaped and kept. */
+	o = J("{\"drive_id\": \"root\", \"path_on_host\": \"/r\", "
+	      "\"is_root_device\": true, \"rate_limiter\": {\"bandwidth\": "
+	      "{\"size\": 0, \"refill_time\": 100}}}");
 	cr_assert_eq(shape_drive(&s, o, "", "root", &dry, &err), 0, "%s",
 		     err.msg);
 	json_object_put(o);
@@ -242,7 +252,7 @@ Test(api_shapes, exported_config_parses_back)
 	o = J("{\"drive_id\": \"r\", \"path_on_host\": \"/r\", "
 	      "\"is_root_device\": true, \"partuuid\": \"p\", "
 	      "\"cache_type\": \"Writeback\", \"io_engine\": \"Async\", "
-	      "\"rate_limiter\": {\"ops\": {\"size\": 5, \"refill_time\": 7, "
+	      "\"rate_limiter\": {\"ops\": {\"size\": 0, \"refill_time\": 7, "
 	      "\"one_time_burst\": 9}}}");
 	cr_assert_eq(shape_drive(&a, o, "", NULL, &dry, &err), 0, "%s",
 		     err.msg);

@@ -145,17 +145,3 @@ int irq_route_set_msi(struct irq_routes *r, uint32_t gsi, uint32_t addr_lo,
 	return ret;
 }
 
-int irq_route_clear(struct irq_routes *r, uint32_t gsi)
-{
-	struct kvm_irq_routing_entry *e;
-	int ret = 0;
-
-	pthread_mutex_lock(&r->lock);
-	e = find_msi(r, gsi);
-	if (e) {
-		*e = r->tab->entries[--r->tab->nr];
-		ret = commit(r);
-	}
-	pthread_mutex_unlock(&r->lock);
-	return ret;
-}

@@ -65,8 +65,10 @@ enum {
 	CC_Q_DESC = 0x20,
 	CC_Q_DRIVER = 0x28,
 	CC_Q_DEVICE = 0x30,
-	CC_Q_NOTIFY_DATA = 0x38,
-	CC_Q_RESET = 0x3a,
+	/*
+	 * 0x38 queue_notify_data and 0x3a queue_reset read as zero: mvm
+	 * offers neither VIRTIO_F_NOTIF_CONFIG_DATA nor VIRTIO_F_RING_RESET.
+	 */
 };
 
 #define PCI_VENDOR_VIRTIO 0x1af4

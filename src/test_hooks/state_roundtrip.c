@@ -1,8 +1,9 @@
 /*
- * The state round trip behind the MVM_TEST_STATE_ROUNDTRIP test hook:
- * everything a snapshot or migration will do with one vCPU (save, encode,
- * decode, restore), done in place on a running guest, so tests can show
- * that the guest keeps running on state that went through the blob.
+ * The state round trip behind the MVM_TEST_STATE_ROUNDTRIP test hook
+ * (include/mvm/test_hooks.h): everything a snapshot or migration will do
+ * with one vCPU (save, encode, decode, restore), done in place on a running
+ * guest, so tests can show that the guest keeps running on state that went
+ * through the blob.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "mvm/nested.h"
 #include "mvm/vcpu.h"
 #include "mvm/vcpu_state.h"
+#include "state_roundtrip.h"
 
 /* What cannot move while the vCPU stands still on its own thread. */
 static const char *first_difference(const struct vcpu_state *a,
