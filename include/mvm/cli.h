@@ -4,12 +4,10 @@
 
 #include <stdbool.h>
 
+#include "mvm/spec.h"
 #include "mvm/vm.h"
 
 struct mvm_err;
-
-#define MVM_DEFAULT_CPUS 1
-#define MVM_DEFAULT_MEM_MIB 128
 
 /*
  * Parse `run` options (argv[0] is "run"). Returns 0, 1 when --help was

@@ -11,13 +11,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "mvm/api.h"
+#include "mvm/spec.h"
 #include "mvm/console.h"
 #include "mvm/lifecycle.h"
 #include "mvm/loop.h"
 #include "mvm/outq.h"
 #include "mvm/rtc.h"
 #include "mvm/vm.h"
+
 
 /* Per-route request counters and a latency histogram, for the metrics. */
 #define VMM_MAX_ROUTES 32
@@ -82,7 +83,6 @@ struct vmm {
 	/* The child closing a rebooted VM's fd (vm_destroy_async), or 0. */
 	pid_t teardown_pid;
 
-	struct api_server *api;
 	struct vmm_api_stats api_stats;
 	struct vmm_log log;
 	struct vmm_metrics metrics;

@@ -13,6 +13,7 @@
 
 #include <json-c/json.h>
 
+#include "mvm/api.h"
 #include "mvm/err.h"
 #include "mvm/virtio_dev.h"
 #include "mvm/vmm.h"

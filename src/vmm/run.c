@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "mvm/api.h"
 #include "mvm/cli.h"
 #include "mvm/cli_devices.h"
 #include "mvm/err.h"
@@ -19,6 +20,7 @@ static int run_with_api(const struct vm_config *cfg,
 {
 	struct mvm_err err = { .msg = "" };
 	struct vm_spec spec;
+	struct api_server *api = NULL;
 	struct vmm v;
 	int ret, status;
 
@@ -29,18 +31,20 @@ static int run_with_api(const struct vm_config *cfg,
 	}
 	ret = vmm_init(&v, &spec, &err);
 	if (!ret && o->api_sock)
-		ret = api_server_start(&v.api, &v, &v.loop, o->api_sock, &err);
+		ret = api_server_start(&api, &v, &v.loop, o->api_sock, &err);
 	if (!ret)
 		ret = sandbox_start(!o->no_seccomp, &err);
 	if (!ret)
 		ret = vmm_start_vm(&v, &err);
 	if (ret) {
+		api_server_stop(api); /* first: then nobody can ask */
 		vmm_fini(&v);
 		fprintf(stderr, "mvm: %s\n", err.msg[0] ? err.msg :
 			strerror(-ret));
 		return MVM_EXIT_START_FAILED;
 	}
 	status = vmm_run(&v);
+	api_server_stop(api); /* first: then nobody can ask */
 	vmm_fini(&v);
 	return status;
 }

@@ -440,9 +440,7 @@ int vmm_run(struct vmm *v)
 
 void vmm_fini(struct vmm *v)
 {
-	/* The socket goes first: from here on nobody can ask for anything. */
-	api_server_stop(v->api);
-	v->api = NULL;
+	/* The front end has stopped its API already: nobody can ask. */
 	if (v->loop_ready)
 		vmm_metrics_fini(v);
 	if (v->have_vm) {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "mvm/api.h"
 #include "mvm/cli.h"
 #include "mvm/err.h"
 #include "mvm/run.h"
@@ -61,6 +62,7 @@ int vmm_main(int argc, char **argv)
 	struct mvm_err err = { .msg = "" };
 	struct cli_api_opts o;
 	struct vm_spec spec;
+	struct api_server *api = NULL;
 	struct vmm v;
 	int ret, status;
 
@@ -93,19 +95,21 @@ int vmm_main(int argc, char **argv)
 	if (!ret)
 		ret = apply_outputs(&v, o.config_file, &err);
 	if (!ret && o.api_sock)
-		ret = api_server_start(&v.api, &v, &v.loop, o.api_sock, &err);
+		ret = api_server_start(&api, &v, &v.loop, o.api_sock, &err);
 	/* Before any VM: InstanceStart builds one under the filter. */
 	if (!ret)
 		ret = sandbox_start(!o.no_seccomp, &err);
 	if (!ret && o.config_file)
 		ret = vmm_start_vm(&v, &err);
 	if (ret) {
+		api_server_stop(api); /* first: then nobody can ask */
 		vmm_fini(&v);
 		fprintf(stderr, "mvm: %s\n", err.msg[0] ? err.msg :
 			strerror(-ret));
 		return MVM_EXIT_START_FAILED;
 	}
 	status = vmm_run(&v);
+	api_server_stop(api); /* first: then nobody can ask */
 	vmm_fini(&v);
 	return status;
 }

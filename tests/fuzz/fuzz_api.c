@@ -30,6 +30,7 @@
 
 /* libFuzzer calls us with no context, so the VMM lives here. */
 static struct vmm *fuzz_vmm;
+static struct api_server *fuzz_api;
 
 struct conn {
 	int fd;
@@ -66,7 +67,7 @@ static void on_tick(void *ctx)
 
 	if (read(c->tfd, &n, sizeof(n)) > 0)
 		c->ticks += (unsigned)n;
-	if ((c->eof || c->hung_up) && !api_server_connections(c->v->api))
+	if ((c->eof || c->hung_up) && !api_server_connections(fuzz_api))
 		loop_stop(&c->v->loop);
 	else if (!c->hung_up && c->ticks >= QUIET_MS)
 		c->hung_up = true; /* the caller closes the fd */
@@ -87,7 +88,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_vmm = calloc(1, sizeof(*fuzz_vmm));
 	spec_init(&spec);
 	if (!fuzz_vmm || vmm_init(fuzz_vmm, &spec, &err) ||
-	    api_server_start(&fuzz_vmm->api, fuzz_vmm, &fuzz_vmm->loop, NULL,
+	    api_server_start(&fuzz_api, fuzz_vmm, &fuzz_vmm->loop, NULL,
 			     &err)) {
 		fprintf(stderr, "fuzz_api: set-up failed: %s\n", err.msg);
 		exit(1);
@@ -133,8 +134,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	loop_watch_add(&v->loop, &c.watch, sv[1], on_client, &c);
 	c.watched = true;
 	loop_watch_add(&v->loop, &c.tick, c.tfd, on_tick, &c);
-	api_server_add_fd(v->api, sv[0]);
-	while (api_server_connections(v->api) && c.ticks < INPUT_DEADLINE_MS) {
+	api_server_add_fd(fuzz_api, sv[0]);
+	while (api_server_connections(fuzz_api) && c.ticks < INPUT_DEADLINE_MS) {
 		loop_run(&v->loop);
 		if (c.hung_up && c.watched) {
 			loop_watch_cancel(&c.watch);

@@ -1,14 +1,14 @@
 /*
- * struct vm_spec: the VM as the API and the config file describe it, and
- * its translation into the vm_config that vm_create() builds.
+ * struct vm_spec (include/mvm/spec.h): the VM as the API, the config file
+ * and the command line describe it, and its translation into the
+ * vm_config that vm_create() builds.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "mvm/api.h"
-#include "mvm/cli.h"
 #include "mvm/err.h"
+#include "mvm/spec.h"
 
 void spec_init(struct vm_spec *s)
 {

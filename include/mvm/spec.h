@@ -1,0 +1,117 @@
+/*
+ * struct vm_spec: the VM to boot as the VMM keeps it between boots, with
+ * owned strings. The API's shapes, the config file and the `run` command
+ * line fill it in; spec_to_config() turns it into the vm_config that
+ * vm_create() builds from. It belongs to the VMM (src/vmm/spec.c): the
+ * front ends depend on it, never the other way round.
+ */
+#ifndef MVM_SPEC_H
+#define MVM_SPEC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mvm/vm.h"
+
+struct mvm_err;
+
+/* A VM nobody sized: Firecracker's defaults, which are also `mvm run`'s. */
+#define MVM_DEFAULT_CPUS 1
+#define MVM_DEFAULT_MEM_MIB 128
+
+enum api_log_level {
+	API_LOG_OFF,
+	API_LOG_ERROR,
+	API_LOG_WARNING,
+	API_LOG_INFO,
+	API_LOG_DEBUG,
+	API_LOG_TRACE,
+};
+
+/* A device rate limiter as the API gave it (absent buckets unset). */
+struct spec_limiter {
+	bool set;
+	bool bandwidth_set;
+	bool ops_set;
+	struct rate_limiter rl;
+};
+
+struct spec_drive {
+	char id[VM_ID_MAX];
+	char *path_on_host;
+	bool is_root_device;
+	bool is_read_only;
+	char *partuuid;        /* NULL: none */
+	bool cache_writeback;  /* "Writeback"; false: "Unsafe" */
+	bool direct;           /* O_DIRECT (the CLI's cache=none) */
+	bool io_engine_async;  /* "Async"; false: "Sync" */
+	struct spec_limiter rate_limiter;
+};
+
+struct spec_net {
+	char id[VM_ID_MAX];
+	char host_dev_name[16]; /* IFNAMSIZ */
+	uint8_t guest_mac[6];
+	bool guest_mac_set;
+	bool mac_spoofing;      /* mvm extension */
+	struct spec_limiter rx_rate_limiter;
+	struct spec_limiter tx_rate_limiter;
+};
+
+/*
+ * Everything a boot is built from, as the API, the config file or the `run`
+ * command line set it. Owns its strings; spec_to_config() lends them.
+ */
+struct vm_spec {
+	bool boot_source_set;
+	char *kernel_image_path;
+	char *initrd_path;      /* NULL: none */
+	char *boot_args;        /* NULL: none */
+
+	unsigned vcpu_count;
+	uint64_t mem_size_mib;
+	enum gm_pages huge_pages;
+	bool nested_virt;       /* mvm extension: VMX/SVM for the guest */
+
+	struct spec_drive drives[VM_MAX_DISKS];
+	unsigned nr_drives;
+	struct spec_net nets[VM_MAX_NETS];
+	unsigned nr_nets;
+
+	bool logger_set;
+	char *log_path;
+	enum api_log_level log_level;
+	bool log_show_level;
+	bool log_show_origin;
+	char *log_module;       /* NULL: every module */
+
+	bool metrics_set;
+	char *metrics_path;
+
+	bool entropy_set;       /* a virtio-rng device */
+
+	bool serial_set;
+	char *serial_out_path;  /* NULL: the console */
+
+	/* Not settable through the API: from `mvm run`'s command line. */
+	enum vm_on_reboot on_reboot;
+	int console_in;
+	int console_out;
+
+	char *cmdline;          /* built by spec_to_config() */
+};
+
+void spec_init(struct vm_spec *s);
+void spec_free(struct vm_spec *s);
+/* The spec of a `run` command line (strings and disks are copied). */
+int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
+		     struct mvm_err *err);
+/*
+ * The vm_config to boot s: the root drive first and, unless boot_args
+ * names one, root= for it on the command line, as Firecracker does.
+ * Pointers in *cfg stay owned by s. out_fd is the UART's output.
+ */
+int spec_to_config(struct vm_spec *s, struct vm_config *cfg, int out_fd,
+		   struct mvm_err *err);
+
+#endif
