@@ -120,10 +120,8 @@ void api_response_clear(struct api_response *r);
 void api_dispatch(struct vmm *v, const char *method, const char *url,
 		  const char *body, size_t len, struct api_response *r);
 
-/* Number of routes and each one's stable name, for the metrics. */
-unsigned api_route_count(void);
-const char *api_route_name(unsigned i);
-const char *api_route_method(unsigned i);
+/* Tell the VMM each route's method and stable name, for the metrics. */
+void api_name_routes(struct vmm *v);
 
 /* ---- the HTTP server on the loop ----------------------------------------- */
 

@@ -226,6 +226,12 @@ void virtio_reset_done(struct virtio_dev *t);
 int virtio_create_devices(struct vm *vm, struct mvm_err *err);
 /* Quiesce and free every virtio device of the VM. */
 void virtio_destroy_devices(struct vm *vm);
+/*
+ * Add to d what the VM's devices of one kind (VIRTIO_ID_*) moved since the
+ * last call, for the metrics' per-interval lines (loop thread).
+ */
+void virtio_counters_take(struct vm *vm, uint16_t device_id,
+			  uint64_t d[VIRTIO_CTR_COUNT]);
 
 /*
  * Swap the backing image of the virtio-blk device `id` (loop thread): the

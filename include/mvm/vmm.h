@@ -33,6 +33,17 @@ struct vmm_api_stats {
 	uint64_t other_fails; /* 404, 405, 413 and unparsable requests */
 };
 
+/*
+ * The API's routes, by the index it counts them under (vmm_api_account),
+ * named for the metrics. The front end fills it in (api_name_routes());
+ * the VMM knows nothing else of the API.
+ */
+struct vmm_routes {
+	unsigned n;
+	const char *method[VMM_MAX_ROUTES];
+	const char *name[VMM_MAX_ROUTES];
+};
+
 struct vmm_log {
 	FILE *f;             /* NULL: logging off */
 	enum api_log_level level;
@@ -84,6 +95,7 @@ struct vmm {
 	pid_t teardown_pid;
 
 	struct vmm_api_stats api_stats;
+	struct vmm_routes routes;
 	struct vmm_log log;
 	struct vmm_metrics metrics;
 

@@ -64,19 +64,13 @@ static const struct route routes[] = {
 #define NR_ROUTES (sizeof(routes) / sizeof(routes[0]))
 _Static_assert(NR_ROUTES <= VMM_MAX_ROUTES, "grow VMM_MAX_ROUTES");
 
-unsigned api_route_count(void)
+void api_name_routes(struct vmm *v)
 {
-	return NR_ROUTES;
-}
-
-const char *api_route_name(unsigned i)
-{
-	return i < NR_ROUTES ? routes[i].name : NULL;
-}
-
-const char *api_route_method(unsigned i)
-{
-	return i < NR_ROUTES ? routes[i].method : NULL;
+	v->routes.n = NR_ROUTES;
+	for (unsigned i = 0; i < NR_ROUTES; i++) {
+		v->routes.method[i] = routes[i].method;
+		v->routes.name[i] = routes[i].name;
+	}
 }
 
 void api_response_clear(struct api_response *r)

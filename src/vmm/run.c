@@ -30,6 +30,7 @@ static int run_with_api(const struct vm_config *cfg,
 		return MVM_EXIT_START_FAILED;
 	}
 	ret = vmm_init(&v, &spec, &err);
+	api_name_routes(&v); /* the metrics count requests by route */
 	if (!ret && o->api_sock)
 		ret = api_server_start(&api, &v, &v.loop, o->api_sock, &err);
 	if (!ret)

@@ -92,6 +92,7 @@ int vmm_main(int argc, char **argv)
 		}
 	}
 	ret = vmm_init(&v, &spec, &err);
+	api_name_routes(&v); /* the metrics count requests by route */
 	if (!ret)
 		ret = apply_outputs(&v, o.config_file, &err);
 	if (!ret && o.api_sock)

@@ -35,3 +35,18 @@ void virtio_destroy_devices(struct vm *vm)
 	while (vm->virtio_devs)
 		virtio_pci_destroy(vm->virtio_devs);
 }
+
+void virtio_counters_take(struct vm *vm, uint16_t device_id,
+			  uint64_t d[VIRTIO_CTR_COUNT])
+{
+	for (struct virtio_dev *t = vm->virtio_devs; t; t = t->next) {
+		struct virtio_counters *c = &t->counters;
+
+		if (t->info.device_id != device_id)
+			continue;
+		for (int i = 0; i < VIRTIO_CTR_COUNT; i++) {
+			d[i] += c->total[i] - c->reported[i];
+			c->reported[i] = c->total[i];
+		}
+	}
+}

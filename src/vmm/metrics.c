@@ -13,7 +13,6 @@
 
 #include <json-c/json.h>
 
-#include "mvm/api.h"
 #include "mvm/err.h"
 #include "mvm/virtio_dev.h"
 #include "mvm/vmm.h"
@@ -100,18 +99,8 @@ static void device_deltas(struct vmm *v, uint16_t device_id,
 			  uint64_t d[VIRTIO_CTR_COUNT])
 {
 	memset(d, 0, VIRTIO_CTR_COUNT * sizeof(d[0]));
-	if (!v->have_vm)
-		return;
-	for (struct virtio_dev *t = v->vm.virtio_devs; t; t = t->next) {
-		struct virtio_counters *c = &t->counters;
-
-		if (t->info.device_id != device_id)
-			continue;
-		for (int i = 0; i < VIRTIO_CTR_COUNT; i++) {
-			d[i] += c->total[i] - c->reported[i];
-			c->reported[i] = c->total[i];
-		}
-	}
+	if (v->have_vm)
+		virtio_counters_take(&v->vm, device_id, d);
 }
 
 static struct json_object *block_json(struct vmm *v)
@@ -184,14 +173,14 @@ static void api_json(struct vmm *v, struct json_object *root)
 	for (int m = 0; m < 3; m++) {
 		struct json_object *o = json_object_new_object();
 
-		for (unsigned r = 0; r < api_route_count(); r++) {
-			if (strcmp(api_route_method(r), methods[m]))
+		for (unsigned r = 0; r < v->routes.n; r++) {
+			if (strcmp(v->routes.method[r], methods[m]))
 				continue;
 			snprintf(key, sizeof(key), "%s_count",
-				 api_route_name(r));
+				 v->routes.name[r]);
 			add_u64(o, key, now->count[r] - last->count[r]);
 			snprintf(key, sizeof(key), "%s_fails",
-				 api_route_name(r));
+				 v->routes.name[r]);
 			add_u64(o, key, now->fails[r] - last->fails[r]);
 		}
 		json_object_object_add(root, keys[m], o);
@@ -251,7 +240,7 @@ int vmm_metrics_flush(struct vmm *v, struct mvm_err *err)
 	json_object_object_add(o, "net", net_json(v));
 	json_object_object_add(o, "serial", serial_json(v));
 	api_json(v, o);
-	text = json_object_to_json_string_ext(o, API_JSON_FLAGS);
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	ret = write_all(v->metrics.fd, text, strlen(text));
 	if (!ret)
 		ret = write_all(v->metrics.fd, "\n", 1);
