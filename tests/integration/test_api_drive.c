@@ -78,8 +78,9 @@ static const char *wait_after(struct api_proc *p, size_t from,
 	return NULL;
 }
 
-/* Sum of block.<key> over every metrics line in path. */
-static uint64_t metrics_sum(const char *path, const char *key)
+/* Sum of <section>.<key> over every metrics line in path. */
+static uint64_t section_sum(const char *path, const char *section,
+			    const char *key)
 {
 	FILE *f = fopen(path, "r");
 	char line[16384];
@@ -90,13 +91,18 @@ static uint64_t metrics_sum(const char *path, const char *key)
 		struct json_object *o = json_tokener_parse(line), *b, *v;
 
 		cr_assert_not_null(o, "bad metrics line: %s", line);
-		if (json_object_object_get_ex(o, "block", &b) &&
+		if (json_object_object_get_ex(o, section, &b) &&
 		    json_object_object_get_ex(b, key, &v))
 			sum += json_object_get_uint64(v);
 		json_object_put(o);
 	}
 	fclose(f);
 	return sum;
+}
+
+static uint64_t metrics_sum(const char *path, const char *key)
+{
+	return section_sum(path, "block", key);
 }
 
 Test(api_drive, media_swap_reaches_the_guest, .timeout = 240)
@@ -159,6 +165,9 @@ Test(api_drive, media_swap_reaches_the_guest, .timeout = 240)
 	cr_assert(strstr(p.out, "PASS blk swap generation"), "%s", p.out);
 	cr_assert_eq(api_wait_exit(&p, 10), 1, "%s", p.err);
 
+	/* Requests are counted by route, in Firecracker's groups. */
+	cr_assert_geq(section_sum(met, "put_api_requests", "actions_count"), 1);
+	cr_assert_geq(section_sum(met, "patch_api_requests", "drive_count"), 1);
 	/* Every read was one sector, and the guest wrote nothing. */
 	reads = metrics_sum(met, "read_count");
 	bytes = metrics_sum(met, "read_bytes");
