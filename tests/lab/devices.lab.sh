@@ -28,6 +28,12 @@ step=600
 dmesg -n 1
 
 mvm_pid=
+# hang_report: what the outer mvm is doing, and what it said.
+hang_report() {
+	[ -n "$mvm_pid" ] || return 0
+	threads "$mvm_pid"
+	tail_of "$w/mvm.err"
+}
 # wait_for TEXT SECONDS [COUNT]: until L2's console holds TEXT (COUNT
 # times, default once), or mvm has ended and it never will.
 wait_for() {
@@ -35,11 +41,13 @@ wait_for() {
 	while [ "$(grep -c -- "$1" "$log")" -lt "${3:-1}" ]; do
 		if past "$d"; then
 			echo "  (waited ${2}s for '$1' in vain)"
+			hang_report
 			return 1
 		fi
-		if [ -n "$mvm_pid" ] && ! kill -0 "$mvm_pid" 2>/dev/null; then
+		if [ -n "$mvm_pid" ] && ! alive "$mvm_pid"; then
 			[ "$(grep -c -- "$1" "$log")" -ge "${3:-1}" ] && return 0
 			echo "  (mvm ended while waiting for '$1')"
+			tail_of "$w/mvm.err"
 			return 1
 		fi
 		sleep 0.2

@@ -15,10 +15,7 @@ w=$(mktemp -d)
 # The lab's own kernel messages would interleave with the guests'.
 dmesg -n 1
 
-now() {
-	read -r u _ </proc/uptime
-	echo "$u"
-}
+. /lab/checks.sh
 
 # report NAME STATUS START: print a finished case.
 report() {
@@ -83,7 +80,7 @@ mvm run --kernel "$G/vmlinuz" --initrd "$G/initrd.cpio.gz" \
 pid=$!
 # Two boots may take 300 s of the lab's own clock, however slow it runs.
 until [ "$(grep -c MVM-GUEST-READY "$w/$name.out")" -ge 2 ] ||
-	! kill -0 "$pid" 2>/dev/null ||
+	! alive "$pid" ||
 	awk -v a="$start" -v b="$(now)" 'BEGIN { exit !(b - a > 300) }'; do
 	sleep 1
 done
@@ -91,16 +88,15 @@ kill -TERM "$pid" 2>/dev/null
 # mvm must end on SIGTERM; if it does not, say where it is stuck rather
 # than wait for the lab's own time limit.
 j=0
-while [ "$j" -lt 60 ] && kill -0 "$pid" 2>/dev/null; do
+while [ "$j" -lt 60 ] && alive "$pid"; do
 	sleep 1
 	j=$((j + 1))
 done
-if kill -0 "$pid" 2>/dev/null; then
-	for t in /proc/"$pid"/task/*; do
-		echo "lab: mvm still running 60 s after SIGTERM: thread" \
-			"$(cat "$t/comm") state $(cut -d' ' -f3 "$t/stat")" \
-			"in $(cat "$t/wchan")" >>"$w/$name.err"
-	done
+if alive "$pid"; then
+	{
+		echo "lab: mvm still running 60 s after SIGTERM; its threads:"
+		threads "$pid"
+	} >>"$w/$name.err"
 	kill -KILL "$pid"
 fi
 wait "$pid"

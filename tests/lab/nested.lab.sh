@@ -30,6 +30,12 @@ field() {
 op() { printf '%s\n' "$1" | tr '{' '\n' | grep "\"op\":\"$2\""; }
 has() { printf '%s\n' "$1" | grep -q -- "$2"; }
 mvm_pid=
+# hang_report: what the outer mvm is doing, and what it said.
+hang_report() {
+	[ -n "$mvm_pid" ] || return 0
+	threads "$mvm_pid"
+	tail_of "$w/mvm.err"
+}
 # wait_for FILE TEXT SECONDS: until FILE holds TEXT (or the outer mvm, once
 # started, has ended and it never will).
 wait_for() {
@@ -37,11 +43,13 @@ wait_for() {
 	while ! grep -q -- "$2" "$1" 2>/dev/null; do
 		if past "$d"; then
 			echo "  (waited ${3}s for '$2' in vain)"
+			hang_report
 			return 1
 		fi
-		if [ -n "$mvm_pid" ] && ! kill -0 "$mvm_pid" 2>/dev/null; then
+		if [ -n "$mvm_pid" ] && ! alive "$mvm_pid"; then
 			grep -q -- "$2" "$1" 2>/dev/null && return 0
 			echo "  (mvm ended while waiting for '$2')"
+			tail_of "$w/mvm.err"
 			return 1
 		fi
 		sleep 0.2
@@ -264,6 +272,7 @@ wait "$off_pid"
 rc=$?
 grep -e '^L2' -e 'mvm-guest: kvm' "$w/off.log" | sed 's/^/  /'
 echo "FACT l2_off_total_s=$(since "$t_off")"
+[ "$rc" = 0 ] || { echo "  (--nested off: mvm exited $rc)"; tail_of "$w/off.log"; }
 check "--nested off: L2 boots and powers off" test "$rc" = 0
 check "--nested off: L2's CPUs have no svm" grep -q '^L2: svm-cpus=0' \
 	"$w/off.log"
