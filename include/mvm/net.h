@@ -35,7 +35,12 @@ struct net_backend {
 	char name[16];
 };
 
-/* Attach to TAP interface name (created if missing; needs CAP_NET_ADMIN). */
+/*
+ * Attach to TAP interface name (created if missing; needs CAP_NET_ADMIN):
+ * its fd, or a negative errno with a message naming the tap.
+ */
+int tap_attach(const char *name, struct mvm_err *err);
+/* tap_attach() and a backend on the fd. */
 int tap_open(const char *name, struct net_backend **out,
 	     struct mvm_err *err);
 /*

@@ -66,6 +66,14 @@ struct net_config {
 	uint8_t mac[6];
 	bool mac_set;      /* false: generated, stable for the id */
 	bool mac_spoofing; /* allow frames from other source MACs */
+	/*
+	 * With tap_given, tap_fd is the tap already attached, which the NIC
+	 * borrows (the VMM holds it across reboots: closing the last fd of
+	 * a tap mvm created deletes it, and the host's addresses on it).
+	 * Without, the NIC attaches to the tap itself.
+	 */
+	bool tap_given;
+	int tap_fd;
 };
 
 struct vm_config {
@@ -87,9 +95,6 @@ struct vm_config {
 	 * keeps it, as a PC's battery does. NULL: power-on state.
 	 */
 	const struct rtc_cmos *cmos;
-	/* With taps_kept: each NIC's tap, still open from the last VM. */
-	bool taps_kept;
-	int kept_taps[VM_MAX_NETS];
 	int console_in;  /* fd the UART reads from, -1 for none */
 	int console_out; /* fd the UART's output goes to... */
 	struct outq *console_q; /* ...through this queue (NULL: nowhere) */
@@ -159,7 +164,6 @@ struct vm {
 	struct pci_host *pci;           /* bus 0: config space and BARs */
 	struct irq_routes *irq_routes;  /* KVM GSI routes (MSI-X) */
 	struct virtio_dev *virtio_devs; /* every virtio device, a list */
-	int tap_fds[VM_MAX_NETS];       /* each NIC's tap (the NIC owns it) */
 	struct vm_metrics metrics;
 	struct vm_nested nested;
 	bool paused;

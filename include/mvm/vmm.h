@@ -88,9 +88,9 @@ struct vmm {
 	/* The CMOS a rebooting VM left, for the VM that replaces it. */
 	struct rtc_cmos cmos;
 	bool cmos_kept;
-	/* The NICs' taps, held open while the VM restarts (-1: none). */
-	int kept_taps[VM_MAX_NETS];
-	unsigned nr_kept_taps;
+	/* The NICs' taps, held from the first start to the end (vmm.c). */
+	int tap_fds[VM_MAX_NETS];
+	unsigned nr_taps;
 	/* The child closing a rebooted VM's fd (vm_destroy_async), or 0. */
 	pid_t teardown_pid;
 

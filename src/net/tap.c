@@ -94,8 +94,7 @@ static int not_a_tap(const char *name, struct mvm_err *err)
 			name);
 }
 
-int tap_open(const char *name, struct net_backend **out,
-	     struct mvm_err *err)
+int tap_attach(const char *name, struct mvm_err *err)
 {
 	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
 	int fd, e;
@@ -123,7 +122,15 @@ int tap_open(const char *name, struct net_backend **out,
 		return mvm_fail(err, -e, "tap %s: cannot attach: %s", name,
 				strerror(e));
 	}
-	return tap_finish(ifr.ifr_name, fd, out, err);
+	return fd;
+}
+
+int tap_open(const char *name, struct net_backend **out,
+	     struct mvm_err *err)
+{
+	int fd = tap_attach(name, err);
+
+	return fd < 0 ? fd : tap_finish(name, fd, out, err);
 }
 
 int tap_adopt(const char *name, int fd, struct net_backend **out,

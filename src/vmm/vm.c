@@ -367,9 +367,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct loop *loop,
 	bus_init(&vm->pio);
 	bus_init(&vm->mmio);
 
-	ret = vm_check_config(cfg, err);
-	if (!ret)
-		ret = check_nested(cfg, err);
+	/* cfg passed vm_check_config() (the VMM checks it before the taps). */
+	ret = check_nested(cfg, err);
 	if (!ret)
 		ret = create_kvm_vm(vm, err);
 	if (!ret)

@@ -16,6 +16,7 @@
 
 #include "mvm/devices.h"
 #include "mvm/err.h"
+#include "mvm/net.h"
 #include "mvm/policy.h"
 #include "mvm/run.h"
 #include "mvm/vcpu.h"
@@ -225,6 +226,37 @@ int vmm_start_vm(struct vmm *v, struct mvm_err *err)
 	return ret;
 }
 
+/*
+ * The NICs' taps are the VMM's, attached at the first start and held until
+ * mvm ends: a tap mvm created goes away with its last fd, and the host's
+ * addresses and routes on it with it, so a rebooting guest's next VM must
+ * get the same ones. Each NIC borrows its tap (net_config.tap_fd).
+ */
+static int attach_taps(struct vmm *v, struct vm_config *cfg,
+		       struct mvm_err *err)
+{
+	for (unsigned i = 0; i < cfg->nr_nets; i++) {
+		if (i >= v->nr_taps) {
+			int fd = tap_attach(cfg->nets[i].tap, err);
+
+			if (fd < 0)
+				return mvm_wrap(err, fd, "net %s: ",
+						cfg->nets[i].id);
+			v->tap_fds[v->nr_taps++] = fd;
+		}
+		cfg->nets[i].tap_given = true;
+		cfg->nets[i].tap_fd = v->tap_fds[i];
+	}
+	return 0;
+}
+
+static void release_taps(struct vmm *v)
+{
+	for (unsigned i = 0; i < v->nr_taps; i++)
+		close(v->tap_fds[i]);
+	v->nr_taps = 0;
+}
+
 /* vmm_start_vm's work, in the Starting state. */
 static int build_vm(struct vmm *v, struct mvm_err *err)
 {
@@ -234,9 +266,10 @@ static int build_vm(struct vmm *v, struct mvm_err *err)
 	v->metrics.final_flushed = false;
 	out_fd = v->serial_fd >= 0 ? v->serial_fd : v->spec.console_out;
 	ret = spec_to_config(&v->spec, &cfg, out_fd, err);
-	/* vm_create() checks the config itself; a dry run has no VM. */
-	if (!ret && v->dry_run)
+	if (!ret)
 		ret = vm_check_config(&cfg, err);
+	if (!ret && !v->dry_run)
+		ret = attach_taps(v, &cfg, err);
 	if (ret)
 		return ret;
 	if (!v->dry_run) {
@@ -244,9 +277,6 @@ static int build_vm(struct vmm *v, struct mvm_err *err)
 		cfg.console_q = &v->console_q;
 	}
 	cfg.cmos = v->cmos_kept ? &v->cmos : NULL;
-	cfg.taps_kept = v->nr_kept_taps == cfg.nr_nets && cfg.nr_nets;
-	for (unsigned i = 0; cfg.taps_kept && i < cfg.nr_nets; i++)
-		cfg.kept_taps[i] = v->kept_taps[i];
 	if (v->dry_run)
 		return 0;
 	if (!v->console_ready) {
@@ -263,6 +293,7 @@ static int build_vm(struct vmm *v, struct mvm_err *err)
 		ret = vm_start(&v->vm, err);
 	if (ret) {
 		discard_vm(v);
+		release_taps(v); /* the next start may name other taps */
 		return ret;
 	}
 	vmm_log(v, API_LOG_INFO, "vmm", "VM started: %u vCPU(s), %llu MiB",
@@ -329,25 +360,6 @@ static int stop_status(const struct vm *vm)
 	}
 }
 
-/*
- * Hold the NICs' taps open over a restart: a tap mvm created goes away
- * with its last fd, and the host's addresses and routes on it with it.
- */
-static void keep_taps(struct vmm *v)
-{
-	v->nr_kept_taps = v->vm.cfg.nr_nets;
-	for (unsigned i = 0; i < v->nr_kept_taps; i++)
-		v->kept_taps[i] = fcntl(v->vm.tap_fds[i], F_DUPFD_CLOEXEC, 0);
-}
-
-static void release_taps(struct vmm *v)
-{
-	for (unsigned i = 0; i < v->nr_kept_taps; i++)
-		if (v->kept_taps[i] >= 0)
-			close(v->kept_taps[i]);
-	v->nr_kept_taps = 0;
-}
-
 /* The VM asked to stop: restart it, or say how mvm ends. -1: go on. */
 static int vm_stopped(struct vmm *v)
 {
@@ -369,7 +381,6 @@ static int vm_stopped(struct vmm *v)
 		rtc_save(v->vm.rtc, &v->cmos);
 	must_transition(v, restart ? VM_EV_REBOOT : VM_EV_STOP);
 	if (restart) {
-		keep_taps(v);
 		/* The previous reboot's teardown, if it is still going. */
 		vm_teardown_wait(&v->teardown_pid);
 		v->teardown_pid = vm_destroy_async(&v->vm);
@@ -390,7 +401,6 @@ static int vm_stopped(struct vmm *v)
 	if (restart) {
 		fprintf(stderr, "mvm: guest rebooted; restarting\n");
 		ret = vmm_start_vm(v, &err);
-		release_taps(v);
 		if (!ret)
 			return -1;
 		console_restore(&v->console);
@@ -450,6 +460,7 @@ void vmm_fini(struct vmm *v)
 	}
 	/* mvm ends only once every VM it made is gone. */
 	vm_teardown_wait(&v->teardown_pid);
+	release_taps(v);
 	if (v->loop_ready)
 		outq_fini(&v->console_q); /* before serial_fd closes */
 	console_restore(&v->console);

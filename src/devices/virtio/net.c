@@ -113,16 +113,6 @@ static uint64_t net_features(const struct net *n)
 	return f;
 }
 
-/* Which of the VM's NICs cfg is: a tap kept over a reboot is found by it. */
-static unsigned nic_index(const struct vm *vm, const struct net_config *cfg)
-{
-	unsigned i = 0;
-
-	while (i < vm->cfg.nr_nets && &vm->cfg.nets[i] != cfg)
-		i++;
-	return i;
-}
-
 int net_create(struct vm *vm, const struct net_config *cfg,
 	       struct mvm_err *err)
 {
@@ -135,9 +125,6 @@ int net_create(struct vm *vm, const struct net_config *cfg,
 		.queue_size = NET_QUEUE_SIZE,
 		.config_size = sizeof(((struct net *)0)->config),
 	};
-	unsigned idx = nic_index(vm, cfg);
-	bool kept = idx < vm->cfg.nr_nets && vm->cfg.taps_kept &&
-		    vm->cfg.kept_taps[idx] >= 0;
 	struct net *n = calloc(1, sizeof(*n));
 	int ret;
 
@@ -149,16 +136,14 @@ int net_create(struct vm *vm, const struct net_config *cfg,
 		memcpy(n->mac, cfg->mac, NET_MAC_LEN);
 	else
 		net_mac_from_id(cfg->id, n->mac);
-	if (kept)
-		ret = tap_adopt(cfg->tap, vm->cfg.kept_taps[idx], &n->be, err);
+	if (cfg->tap_given)
+		ret = tap_adopt(cfg->tap, cfg->tap_fd, &n->be, err);
 	else
 		ret = tap_open(cfg->tap, &n->be, err);
 	if (ret) {
 		free(n);
 		return mvm_wrap(err, ret, "net %s: ", cfg->id);
 	}
-	if (idx < vm->cfg.nr_nets)
-		vm->tap_fds[idx] = n->be->fd;
 	memcpy(n->config, n->mac, NET_MAC_LEN);
 	pci_put16(n->config + 6, NET_S_LINK_UP);
 	pci_put16(n->config + 8, 1); /* max_virtqueue_pairs */
