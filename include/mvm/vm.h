@@ -16,6 +16,7 @@
 
 #include "mvm/boot.h"
 #include "mvm/bus.h"
+#include "mvm/dev_ctx.h"
 #include "mvm/loop.h"
 #include "mvm/mem.h"
 #include "mvm/vm_config.h"
@@ -29,17 +30,6 @@ struct rtc;
 struct pci_host;
 struct irq_routes;
 struct virtio_dev;
-
-/* Why a VM stopped; decides mvm's exit status. */
-enum vm_stop_kind {
-	VM_STOP_NONE,
-	VM_STOP_POWEROFF,   /* ACPI S5 */
-	VM_STOP_REBOOT,     /* i8042 reset, 0xCF9, KVM system reset */
-	VM_STOP_DEBUG_EXIT, /* isa-debug-exit write */
-	VM_STOP_QUIT,       /* Ctrl-A x on the console */
-	VM_STOP_SIGNAL,     /* SIGTERM/SIGINT/SIGHUP to mvm */
-	VM_STOP_ERROR,      /* triple fault, KVM error, unexpected exit */
-};
 
 /*
  * Nested virtualization as last queried (src/nested/query.c): what the
@@ -83,6 +73,7 @@ struct vm {
 	struct bus mmio;
 	struct loop *loop;
 	struct boot_entry entry;
+	struct dev_ctx dev_ctx; /* what the devices see of all this */
 
 	struct vcpu **vcpus;
 	unsigned nr_vcpus;

@@ -5,6 +5,7 @@
  */
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,10 +296,44 @@ out:
 	return ret;
 }
 
+static struct vm *ctx_vm(struct dev_ctx *ctx)
+{
+	return (struct vm *)((char *)ctx - offsetof(struct vm, dev_ctx));
+}
+
+static int dev_irq_line(struct dev_ctx *ctx, unsigned irq, int level)
+{
+	return vm_irq_line(ctx_vm(ctx), irq, level);
+}
+
+static void dev_request_stop(struct dev_ctx *ctx, enum vm_stop_kind kind,
+			     int status, const char *msg)
+{
+	if (msg)
+		vm_request_stop(ctx_vm(ctx), kind, status, "%s", msg);
+	else
+		vm_request_stop(ctx_vm(ctx), kind, status, NULL);
+}
+
+/* What the devices see of the VM: complete once KVM's VM and RAM exist. */
+static void fill_dev_ctx(struct vm *vm)
+{
+	struct dev_ctx *c = &vm->dev_ctx;
+
+	c->mem = &vm->mem;
+	c->loop = vm->loop;
+	c->pio = &vm->pio;
+	c->mmio = &vm->mmio;
+	c->vm_fd = vm->vm_fd;
+	c->irq_line = dev_irq_line;
+	c->request_stop = dev_request_stop;
+}
+
 static int create_devices(struct vm *vm, struct mvm_err *err)
 {
 	int ret;
 
+	fill_dev_ctx(vm);
 	ret = serial_create(vm, PORT_COM1, IRQ_COM1, vm->cfg.console_q,
 			    &vm->serial, err);
 	if (!ret)
