@@ -163,9 +163,6 @@ int vm_drive_swap(struct vm *vm, const char *id, const char *path,
 void vm_nested_facts(struct vm *vm, bool *l1_hypervisor_active,
 		     bool *l2_running);
 
-/* Raise or lower a legacy IRQ line (IOAPIC pin / PIC). */
-int vm_irq_line(struct vm *vm, unsigned irq, int level);
-
 /* Host limits, for validation and messages. */
 int vm_host_max_vcpus(int kvm_fd);
 uint64_t vm_host_mem_mib(void);

@@ -301,9 +301,12 @@ static struct vm *ctx_vm(struct dev_ctx *ctx)
 	return (struct vm *)((char *)ctx - offsetof(struct vm, dev_ctx));
 }
 
+/* A legacy IRQ line: an IOAPIC pin and the PIC input of that number. */
 static int dev_irq_line(struct dev_ctx *ctx, unsigned irq, int level)
 {
-	return vm_irq_line(ctx_vm(ctx), irq, level);
+	struct kvm_irq_level l = { .irq = irq, .level = level };
+
+	return ioctl(ctx_vm(ctx)->vm_fd, KVM_IRQ_LINE, &l) < 0 ? -errno : 0;
 }
 
 static void dev_request_stop(struct dev_ctx *ctx, enum vm_stop_kind kind,
@@ -331,21 +334,22 @@ static void fill_dev_ctx(struct vm *vm)
 
 static int create_devices(struct vm *vm, struct mvm_err *err)
 {
+	struct dev_ctx *dc = &vm->dev_ctx;
 	int ret;
 
 	fill_dev_ctx(vm);
-	ret = serial_create(vm, PORT_COM1, IRQ_COM1, vm->cfg.console_q,
+	ret = serial_create(dc, PORT_COM1, IRQ_COM1, vm->cfg.console_q,
 			    &vm->serial, err);
 	if (!ret)
-		ret = debug_exit_create(vm, err);
+		ret = debug_exit_create(dc, err);
 	if (!ret)
-		ret = pvpanic_create(vm, err);
+		ret = pvpanic_create(dc, err);
 	if (!ret)
-		ret = pm_create(vm, &vm->pm, err);
+		ret = pm_create(dc, &vm->pm, err);
 	if (!ret)
-		ret = i8042_create(vm, &vm->i8042, err);
+		ret = i8042_create(dc, &vm->i8042, err);
 	if (!ret)
-		ret = rtc_create(vm, &vm->rtc, err);
+		ret = rtc_create(dc, vm->cfg.cmos, &vm->rtc, err);
 	if (!ret)
 		ret = irq_routes_create(vm, err);
 	if (!ret)
@@ -483,13 +487,6 @@ void vm_resume(struct vm *vm)
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_resume(vm->vcpus[i]);
 	vm->paused = false;
-}
-
-int vm_irq_line(struct vm *vm, unsigned irq, int level)
-{
-	struct kvm_irq_level l = { .irq = irq, .level = level };
-
-	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0 ? -errno : 0;
 }
 
 static pid_t destroy(struct vm *vm, bool teardown_in_child)

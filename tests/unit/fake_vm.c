@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,6 +8,33 @@
 #include "mvm/virtio_dev.h"
 
 #include "fake_vm.h"
+
+static struct fake_vm *ctx_fake(struct dev_ctx *ctx)
+{
+	return (struct fake_vm *)((char *)ctx - offsetof(struct fake_vm, ctx));
+}
+
+static int fake_irq_line(struct dev_ctx *ctx, unsigned irq, int level)
+{
+	struct fake_vm *f = ctx_fake(ctx);
+
+	cr_assert_lt(irq, FAKE_VM_IRQS, "IRQ %u is no legacy line", irq);
+	f->irq[irq] = level;
+	return 0;
+}
+
+/* The first request decides, as with a real VM. */
+static void fake_request_stop(struct dev_ctx *ctx, enum vm_stop_kind kind,
+			      int status, const char *msg)
+{
+	struct fake_vm *f = ctx_fake(ctx);
+
+	(void)msg;
+	if (f->stop_kind != VM_STOP_NONE)
+		return;
+	f->stop_kind = kind;
+	f->stop_status = status;
+}
 
 void fake_vm_init(struct fake_vm *f, uint64_t gpa, uint32_t size)
 {
@@ -18,6 +46,15 @@ void fake_vm_init(struct fake_vm *f, uint64_t gpa, uint32_t size)
 	bus_init(&f->vm.mmio);
 	cr_assert_eq(loop_init(&f->loop, 64, &err), 0, "%s", err.msg);
 	f->vm.loop = &f->loop;
+	f->ctx = (struct dev_ctx){
+		.mem = &f->vm.mem,
+		.loop = &f->loop,
+		.pio = &f->vm.pio,
+		.mmio = &f->vm.mmio,
+		.vm_fd = -1,
+		.irq_line = fake_irq_line,
+		.request_stop = fake_request_stop,
+	};
 	f->ram = calloc(1, size);
 	cr_assert_not_null(f->ram);
 	gm_add_host(&f->vm.mem, gpa, f->ram, size);

@@ -8,13 +8,21 @@
 
 #include <stdint.h>
 
+#include "mvm/dev_ctx.h"
 #include "mvm/loop.h"
 #include "mvm/vm.h"
 
+#define FAKE_VM_IRQS 24 /* the IOAPIC's pins */
+
 struct fake_vm {
 	struct vm vm;
+	struct dev_ctx ctx; /* what the devices are given */
 	struct loop loop;
 	uint8_t *ram;
+	/* What the devices asked of the VM. */
+	int irq[FAKE_VM_IRQS];       /* each line's level */
+	enum vm_stop_kind stop_kind; /* the first stop request's */
+	int stop_status;
 };
 
 /* RAM of size bytes at gpa; asserts (criterion) on failure. */
