@@ -36,6 +36,10 @@ struct dev_ctx {
 	struct bus *pio, *mmio;
 	/* The KVM VM: irqfds, ioeventfds, GSI routes, MSIs; any thread. */
 	int vm_fd;
+	/* PCI bus 0, set by pci_create(); any thread, under its lock. */
+	struct pci_host *pci;
+	/* GSI routes for MSI-X, set by irq_routes_create(); any, locked. */
+	struct irq_routes *irq_routes;
 	/* Raise (1) or lower (0) a legacy IRQ line, or -errno; any thread. */
 	int (*irq_line)(struct dev_ctx *ctx, unsigned irq, int level);
 	/* Ask the VM to stop (the first request wins), msg or NULL; any. */

@@ -27,8 +27,6 @@ struct serial;
 struct i8042;
 struct pm;
 struct rtc;
-struct pci_host;
-struct irq_routes;
 struct virtio_dev;
 
 /*
@@ -82,8 +80,6 @@ struct vm {
 	struct i8042 *i8042;
 	struct pm *pm;
 	struct rtc *rtc;
-	struct pci_host *pci;           /* bus 0: config space and BARs */
-	struct irq_routes *irq_routes;  /* KVM GSI routes (MSI-X) */
 	struct virtio_dev *virtio_devs; /* every virtio device, a list */
 	struct vm_metrics metrics;
 	struct vm_nested nested;

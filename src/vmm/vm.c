@@ -351,9 +351,9 @@ static int create_devices(struct vm *vm, struct mvm_err *err)
 	if (!ret)
 		ret = rtc_create(dc, vm->cfg.cmos, &vm->rtc, err);
 	if (!ret)
-		ret = irq_routes_create(vm, err);
+		ret = irq_routes_create(dc, err);
 	if (!ret)
-		ret = pci_create(vm, err);
+		ret = pci_create(dc, err);
 	if (!ret)
 		ret = virtio_create_devices(vm, err);
 	return ret;
@@ -507,8 +507,8 @@ static pid_t destroy(struct vm *vm, bool teardown_in_child)
 	vm->nr_vcpus = 0;
 	/* Devices finish their in-flight I/O while guest memory still exists. */
 	virtio_destroy_devices(vm);
-	pci_destroy(vm);
-	irq_routes_destroy(vm);
+	pci_destroy(&vm->dev_ctx);
+	irq_routes_destroy(&vm->dev_ctx);
 	if (vm->stop_efd >= 0) {
 		loop_watch_cancel(&vm->stop_watch);
 		close(vm->stop_efd);

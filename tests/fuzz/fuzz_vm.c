@@ -103,11 +103,18 @@ struct fuzz_vm *fuzz_vm_get(void)
 	if (loop_init(&f.loop, 256, &err))
 		abort();
 	f.vm.loop = &f.loop;
+	f.vm.dev_ctx = (struct dev_ctx){
+		.mem = &f.vm.mem,
+		.loop = &f.loop,
+		.pio = &f.vm.pio,
+		.mmio = &f.vm.mmio,
+		.vm_fd = -1,
+	};
 	f.ram = calloc(1, FUZZ_RAM_SIZE);
 	if (!f.ram || gm_add_host(&f.vm.mem, 0, f.ram, FUZZ_RAM_SIZE) ||
-	    pci_create(&f.vm, &err))
+	    pci_create(&f.vm.dev_ctx, &err))
 		abort();
-	bar_window = f.vm.pci->mmio32_next;
+	bar_window = f.vm.dev_ctx.pci->mmio32_next;
 	made = true;
 	return &f;
 }
@@ -159,7 +166,7 @@ void fuzz_dev_destroy(struct fuzz_vm *f)
 {
 	virtio_destroy_devices(&f->vm);
 	/* The host's BAR allocator only moves on: every input starts over. */
-	f->vm.pci->mmio32_next = bar_window;
+	f->vm.dev_ctx.pci->mmio32_next = bar_window;
 	f->t = NULL;
 	if (f->peer >= 0)
 		close(f->peer);

@@ -58,13 +58,14 @@ void fake_vm_init(struct fake_vm *f, uint64_t gpa, uint32_t size)
 	f->ram = calloc(1, size);
 	cr_assert_not_null(f->ram);
 	gm_add_host(&f->vm.mem, gpa, f->ram, size);
-	cr_assert_eq(pci_create(&f->vm, &err), 0, "%s", err.msg);
+	cr_assert_eq(pci_create(&f->ctx, &err), 0, "%s", err.msg);
+	f->vm.dev_ctx = f->ctx; /* virtio still reaches it through the VM */
 }
 
 void fake_vm_fini(struct fake_vm *f)
 {
 	virtio_destroy_devices(&f->vm);
-	pci_destroy(&f->vm);
+	pci_destroy(&f->ctx);
 	loop_fini(&f->loop);
 	bus_fini(&f->vm.pio);
 	bus_fini(&f->vm.mmio);

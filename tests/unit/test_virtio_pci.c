@@ -320,7 +320,7 @@ Test(virtio_pci, isr_config_and_window)
 	cr_assert_eq(rd(ISR, 1), 0, "reading cleared it");
 	/* PCI_CFG: BAR 0, offset of device_status, one byte. */
 	wr(CC + 0x14, 1, VIRTIO_STATUS_ACKNOWLEDGE);
-	pthread_mutex_lock(&vm.pci->lock);
+	pthread_mutex_lock(&fvm.ctx.pci->lock);
 	v[0] = 0;
 	pci_dev_cfg_access(d, c + 4, v, 1, true);
 	pci_put32(v, 0x14);
@@ -329,7 +329,7 @@ Test(virtio_pci, isr_config_and_window)
 	pci_dev_cfg_access(d, c + 12, v, 4, true);
 	memset(v, 0, 4);
 	pci_dev_cfg_access(d, c + 16, v, 1, false);
-	pthread_mutex_unlock(&vm.pci->lock);
+	pthread_mutex_unlock(&fvm.ctx.pci->lock);
 	cr_assert_eq(v[0], VIRTIO_STATUS_ACKNOWLEDGE);
 }
 

@@ -428,8 +428,8 @@ static int setup_pci(struct virtio_dev *t, struct mvm_err *err)
 	d->ops = &pci_ops;
 	d->priv = t;
 	pci_dev_add_bar64(d, 0, BAR_SIZE, bar_io, t);
-	ret = msix_init(&t->msix, t->vm, d, vectors, 0, MSIX_TABLE_OFF,
-			MSIX_PBA_OFF, err);
+	ret = msix_init(&t->msix, &t->vm->dev_ctx, d, vectors, 0,
+			MSIX_TABLE_OFF, MSIX_PBA_OFF, err);
 	if (ret)
 		return ret;
 	if (!add_vcap(d, CAP_COMMON, CAP_LEN, COMMON_OFF, COMMON_LEN) ||
@@ -453,7 +453,7 @@ static int setup_pci(struct virtio_dev *t, struct mvm_err *err)
 	d->wmask[c + 4] = 0xff;
 	memset(d->wmask + c + 8, 0xff, 8);
 	t->pci_cfg_cap = c;
-	return pci_register(t->vm->pci, d, err);
+	return pci_register(t->vm->dev_ctx.pci, d, err);
 }
 
 int virtio_pci_create(struct vm *vm, const struct virtio_dev_info *info,
