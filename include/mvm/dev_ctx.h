@@ -40,6 +40,8 @@ struct dev_ctx {
 	struct pci_host *pci;
 	/* GSI routes for MSI-X, set by irq_routes_create(); any, locked. */
 	struct irq_routes *irq_routes;
+	/* Every virtio device, added by virtio_pci_create(); loop thread. */
+	struct virtio_dev *virtio_devs;
 	/* Raise (1) or lower (0) a legacy IRQ line, or -errno; any thread. */
 	int (*irq_line)(struct dev_ctx *ctx, unsigned irq, int level);
 	/* Ask the VM to stop (the first request wins), msg or NULL; any. */

@@ -27,7 +27,6 @@ struct serial;
 struct i8042;
 struct pm;
 struct rtc;
-struct virtio_dev;
 
 /*
  * Nested virtualization as last queried (src/nested/query.c): what the
@@ -80,7 +79,6 @@ struct vm {
 	struct i8042 *i8042;
 	struct pm *pm;
 	struct rtc *rtc;
-	struct virtio_dev *virtio_devs; /* every virtio device, a list */
 	struct vm_metrics metrics;
 	struct vm_nested nested;
 	bool paused;

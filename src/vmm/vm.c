@@ -355,7 +355,7 @@ static int create_devices(struct vm *vm, struct mvm_err *err)
 	if (!ret)
 		ret = pci_create(dc, err);
 	if (!ret)
-		ret = virtio_create_devices(vm, err);
+		ret = virtio_create_devices(dc, &vm->cfg, err);
 	return ret;
 }
 
@@ -506,7 +506,7 @@ static pid_t destroy(struct vm *vm, bool teardown_in_child)
 	vm->vcpus = NULL;
 	vm->nr_vcpus = 0;
 	/* Devices finish their in-flight I/O while guest memory still exists. */
-	virtio_destroy_devices(vm);
+	virtio_destroy_devices(&vm->dev_ctx);
 	pci_destroy(&vm->dev_ctx);
 	irq_routes_destroy(&vm->dev_ctx);
 	if (vm->stop_efd >= 0) {

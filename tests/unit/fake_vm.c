@@ -41,33 +41,30 @@ void fake_vm_init(struct fake_vm *f, uint64_t gpa, uint32_t size)
 	struct mvm_err err;
 
 	memset(f, 0, sizeof(*f));
-	f->vm.vm_fd = -1;
-	bus_init(&f->vm.pio);
-	bus_init(&f->vm.mmio);
+	bus_init(&f->pio);
+	bus_init(&f->mmio);
 	cr_assert_eq(loop_init(&f->loop, 64, &err), 0, "%s", err.msg);
-	f->vm.loop = &f->loop;
 	f->ctx = (struct dev_ctx){
-		.mem = &f->vm.mem,
+		.mem = &f->mem,
 		.loop = &f->loop,
-		.pio = &f->vm.pio,
-		.mmio = &f->vm.mmio,
-		.vm_fd = -1,
+		.pio = &f->pio,
+		.mmio = &f->mmio,
+		.vm_fd = -1, /* no KVM: its ioctls fail, as devices allow */
 		.irq_line = fake_irq_line,
 		.request_stop = fake_request_stop,
 	};
 	f->ram = calloc(1, size);
 	cr_assert_not_null(f->ram);
-	gm_add_host(&f->vm.mem, gpa, f->ram, size);
+	gm_add_host(&f->mem, gpa, f->ram, size);
 	cr_assert_eq(pci_create(&f->ctx, &err), 0, "%s", err.msg);
-	f->vm.dev_ctx = f->ctx; /* virtio still reaches it through the VM */
 }
 
 void fake_vm_fini(struct fake_vm *f)
 {
-	virtio_destroy_devices(&f->vm);
+	virtio_destroy_devices(&f->ctx);
 	pci_destroy(&f->ctx);
 	loop_fini(&f->loop);
-	bus_fini(&f->vm.pio);
-	bus_fini(&f->vm.mmio);
+	bus_fini(&f->pio);
+	bus_fini(&f->mmio);
 	free(f->ram);
 }
