@@ -1,5 +1,5 @@
 /*
- * Legacy platform devices, each a bus handler hanging off struct vm:
+ * Legacy platform devices, each a bus handler on the VM's device context:
  * the 8250 UART, the i8042 (reset line), the ACPI PM1a block, the 0xCF9
  * reset port, the isa-debug-exit and pvpanic ports and the CMOS RTC.
  */
@@ -9,28 +9,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct vm;
+struct dev_ctx;
 struct mvm_err;
 struct serial;
 struct outq;
 
 /* The UART's output goes to q (NULL: nowhere). */
-int serial_create(struct vm *vm, uint16_t port, unsigned irq,
+int serial_create(struct dev_ctx *ctx, uint16_t port, unsigned irq,
 		  struct outq *q, struct serial **out, struct mvm_err *err);
 void serial_destroy(struct serial *s);
 /* Queue bytes for the guest to read; returns how many were taken. */
 size_t serial_rx_push(struct serial *s, const uint8_t *buf, size_t len);
 size_t serial_rx_room(struct serial *s);
 
-int debug_exit_create(struct vm *vm, struct mvm_err *err);
+int debug_exit_create(struct dev_ctx *ctx, struct mvm_err *err);
 /* The pvpanic port: a guest panic ends the VM as a crash. */
-int pvpanic_create(struct vm *vm, struct mvm_err *err);
+int pvpanic_create(struct dev_ctx *ctx, struct mvm_err *err);
 struct pm;
 /* The ACPI PM1a block and the 0xCF9 reset port. */
-int pm_create(struct vm *vm, struct pm **out, struct mvm_err *err);
+int pm_create(struct dev_ctx *ctx, struct pm **out, struct mvm_err *err);
 void pm_destroy(struct pm *pm);
 struct i8042;
-int i8042_create(struct vm *vm, struct i8042 **out, struct mvm_err *err);
+int i8042_create(struct dev_ctx *ctx, struct i8042 **out,
+		 struct mvm_err *err);
 void i8042_destroy(struct i8042 *k);
 /*
  * Press and release Ctrl-Alt-Del on the keyboard behind the i8042 (what
@@ -41,8 +42,9 @@ int i8042_send_ctrl_alt_del(struct i8042 *k);
 struct rtc;
 struct rtc_cmos;
 /* The MC146818 CMOS RTC at 0x70/0x71, on the host's wall clock. */
-/* From vm->cfg.cmos when set, else the power-on state. */
-int rtc_create(struct vm *vm, struct rtc **out, struct mvm_err *err);
+/* From cmos (a VM's CMOS kept over a reboot), NULL: the power-on state. */
+int rtc_create(struct dev_ctx *ctx, const struct rtc_cmos *cmos,
+	       struct rtc **out, struct mvm_err *err);
 /* The CMOS as it stands, to carry over a reboot. */
 void rtc_save(struct rtc *rtc, struct rtc_cmos *out);
 void rtc_destroy(struct rtc *rtc);

@@ -10,13 +10,16 @@
 
 #include <stdint.h>
 
-struct vm;
+struct dev_ctx;
 struct mvm_err;
 struct irq_routes;
 
-/* Sets vm->irq_routes. KVM's table is untouched until the first MSI route. */
-int irq_routes_create(struct vm *vm, struct mvm_err *err);
-void irq_routes_destroy(struct vm *vm);
+/*
+ * Sets ctx->irq_routes, and gives KVM the PC's irqchip routes. MSI routes
+ * are added as devices program their vectors.
+ */
+int irq_routes_create(struct dev_ctx *ctx, struct mvm_err *err);
+void irq_routes_destroy(struct dev_ctx *ctx);
 
 /* A GSI for a new MSI route (above the irqchip pins), or -ENOSPC. */
 int irq_route_alloc(struct irq_routes *r);

@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct vm;
+struct dev_ctx;
 struct pci_dev;
 struct mvm_err;
 
@@ -30,7 +30,7 @@ struct msix_vec {
 };
 
 struct msix {
-	struct vm *vm;
+	struct dev_ctx *ctx; /* its GSI routes and the KVM VM */
 	struct pci_dev *dev;
 	pthread_mutex_t lock; /* table, PBA, enable/mask: vCPUs vs the loop */
 	uint16_t nr;
@@ -46,8 +46,8 @@ struct msix {
  * given offsets of BAR bir, whose handler forwards those ranges to
  * msix_table_io()/msix_pba_io(). Call before pci_register().
  */
-int msix_init(struct msix *m, struct vm *vm, struct pci_dev *d, uint16_t nr,
-	      int bir, uint32_t table_off, uint32_t pba_off,
+int msix_init(struct msix *m, struct dev_ctx *ctx, struct pci_dev *d,
+	      uint16_t nr, int bir, uint32_t table_off, uint32_t pba_off,
 	      struct mvm_err *err);
 void msix_fini(struct msix *m);
 

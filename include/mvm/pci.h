@@ -15,7 +15,7 @@
 
 #include "mvm/bus.h"
 
-struct vm;
+struct dev_ctx;
 struct mvm_err;
 struct pci_dev;
 struct msix;
@@ -88,7 +88,7 @@ struct pci_dev {
 };
 
 struct pci_host {
-	struct vm *vm;
+	struct bus *mmio;     /* where the BARs decode */
 	pthread_mutex_t lock; /* config space of every function */
 	uint32_t cf8;         /* the CONFIG_ADDRESS latch */
 	struct pci_dev *slots[PCI_SLOTS];
@@ -96,9 +96,9 @@ struct pci_host {
 	uint64_t mmio32_next; /* BAR allocator in the 32-bit window */
 };
 
-/* Host bridge at 00:00.0, the config ports and ECAM. Sets vm->pci. */
-int pci_create(struct vm *vm, struct mvm_err *err);
-void pci_destroy(struct vm *vm);
+/* Host bridge at 00:00.0, the config ports and ECAM. Sets ctx->pci. */
+int pci_create(struct dev_ctx *ctx, struct mvm_err *err);
+void pci_destroy(struct dev_ctx *ctx);
 
 /*
  * Fill in a function's identity; the caller adds BARs and capabilities,

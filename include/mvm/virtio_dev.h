@@ -25,8 +25,9 @@
 #include "mvm/pci.h"
 #include "mvm/virtio.h"
 
-struct vm;
+struct dev_ctx;
 struct mvm_err;
+struct vm_config;
 struct virtio_dev;
 
 #define VIRTIO_NAME_MAX 80
@@ -115,8 +116,8 @@ struct virtio_counters {
 };
 
 struct virtio_dev {
-	struct virtio_dev *next; /* the VM's list */
-	struct vm *vm;
+	struct virtio_dev *next; /* ctx->virtio_devs */
+	struct dev_ctx *ctx;
 	struct virtio_dev_info info;
 	char name[VIRTIO_NAME_MAX]; /* "virtio-blk disk0" */
 	const struct virtio_dev_ops *ops;
@@ -156,8 +157,8 @@ struct virtio_dev {
 	unsigned log_count, log_suppressed;
 };
 
-/* Create the transport for dev and put it on the VM's PCI bus and list. */
-int virtio_pci_create(struct vm *vm, const struct virtio_dev_info *info,
+/* Create the transport for dev and put it on the PCI bus and ctx's list. */
+int virtio_pci_create(struct dev_ctx *ctx, const struct virtio_dev_info *info,
 		      const struct virtio_dev_ops *ops, void *dev,
 		      struct virtio_dev **out, struct mvm_err *err);
 /* Quiesce the device (running the loop until its I/O is done) and free. */
@@ -222,15 +223,16 @@ void virtio_log(struct virtio_dev *t, const char *fmt, ...)
 /* The device has no request in flight after ops->reset(). */
 void virtio_reset_done(struct virtio_dev *t);
 
-/* Create the devices vm->cfg asks for (rng, disks, NICs), in that order. */
-int virtio_create_devices(struct vm *vm, struct mvm_err *err);
-/* Quiesce and free every virtio device of the VM. */
-void virtio_destroy_devices(struct vm *vm);
+/* Create the devices cfg asks for (rng, disks, NICs), in that order. */
+int virtio_create_devices(struct dev_ctx *ctx, const struct vm_config *cfg,
+			  struct mvm_err *err);
+/* Quiesce and free every virtio device on ctx. */
+void virtio_destroy_devices(struct dev_ctx *ctx);
 /*
  * Add to d what the VM's devices of one kind (VIRTIO_ID_*) moved since the
  * last call, for the metrics' per-interval lines (loop thread).
  */
-void virtio_counters_take(struct vm *vm, uint16_t device_id,
+void virtio_counters_take(struct dev_ctx *ctx, uint16_t device_id,
 			  uint64_t d[VIRTIO_CTR_COUNT]);
 
 /*
@@ -240,7 +242,7 @@ void virtio_counters_take(struct vm *vm, uint16_t device_id,
  * is told of the new capacity by a config-change interrupt. On error the
  * old medium stays. -ENOENT when no such disk exists.
  */
-int virtio_blk_swap(struct vm *vm, const char *id, const char *path,
+int virtio_blk_swap(struct dev_ctx *ctx, const char *id, const char *path,
 		    struct mvm_err *err);
 
 /* Transport + device state as one blob; 0 when cap is too small. */

@@ -16,100 +16,17 @@
 
 #include "mvm/boot.h"
 #include "mvm/bus.h"
+#include "mvm/dev_ctx.h"
 #include "mvm/loop.h"
 #include "mvm/mem.h"
+#include "mvm/vm_config.h"
 
 struct mvm_err;
 struct vcpu;
 struct serial;
-struct outq;
 struct i8042;
 struct pm;
 struct rtc;
-struct rtc_cmos;
-struct pci_host;
-struct irq_routes;
-struct virtio_dev;
-
-enum vm_on_reboot {
-	VM_ON_REBOOT_EXIT,
-	VM_ON_REBOOT_RESTART,
-};
-
-/*
- * mvm's MADT uses xAPIC entries: APIC IDs 0..254, 255 is broadcast. The
- * one vCPU limit of the CLI, the API and the VM (a host whose KVM allows
- * fewer says so when the VM is built).
- */
-#define VM_MAX_VCPUS 254
-#define VM_MAX_DISKS 16
-#define VM_MAX_NETS 8
-#define VM_ID_MAX 64
-
-enum disk_cache {
-	DISK_CACHE_WRITEBACK, /* page cache; FLUSH makes writes durable */
-	DISK_CACHE_NONE,      /* O_DIRECT */
-};
-
-/* A virtio-blk disk (CLI --disk, API PUT /drives/{id}). */
-struct disk_config {
-	char id[VM_ID_MAX];
-	char *path; /* owned */
-	bool readonly;
-	enum disk_cache cache;
-};
-
-/* A virtio-net NIC (CLI --net, API PUT /network-interfaces/{id}). */
-struct net_config {
-	char id[VM_ID_MAX];
-	char tap[16]; /* IFNAMSIZ */
-	uint8_t mac[6];
-	bool mac_set;      /* false: generated, stable for the id */
-	bool mac_spoofing; /* allow frames from other source MACs */
-	/*
-	 * With tap_given, tap_fd is the tap already attached, which the NIC
-	 * borrows (the VMM holds it across reboots: closing the last fd of
-	 * a tap mvm created deletes it, and the host's addresses on it).
-	 * Without, the NIC attaches to the tap itself.
-	 */
-	bool tap_given;
-	int tap_fd;
-};
-
-struct vm_config {
-	const char *kernel;
-	const char *initrd;  /* NULL: none */
-	const char *cmdline; /* never NULL */
-	unsigned cpus;
-	uint64_t mem_mib;
-	enum gm_pages pages; /* what backs guest RAM */
-	enum vm_on_reboot on_reboot;
-	bool nested;     /* expose VMX/SVM to the guest */
-	struct disk_config disks[VM_MAX_DISKS];
-	unsigned nr_disks;
-	struct net_config nets[VM_MAX_NETS];
-	unsigned nr_nets;
-	bool rng; /* a virtio-rng device */
-	/*
-	 * The CMOS (time offset and NVRAM) as the last VM left it: a reboot
-	 * keeps it, as a PC's battery does. NULL: power-on state.
-	 */
-	const struct rtc_cmos *cmos;
-	int console_in;  /* fd the UART reads from, -1 for none */
-	int console_out; /* fd the UART's output goes to... */
-	struct outq *console_q; /* ...through this queue (NULL: nowhere) */
-};
-
-/* Why a VM stopped; decides mvm's exit status. */
-enum vm_stop_kind {
-	VM_STOP_NONE,
-	VM_STOP_POWEROFF,   /* ACPI S5 */
-	VM_STOP_REBOOT,     /* i8042 reset, 0xCF9, KVM system reset */
-	VM_STOP_DEBUG_EXIT, /* isa-debug-exit write */
-	VM_STOP_QUIT,       /* Ctrl-A x on the console */
-	VM_STOP_SIGNAL,     /* SIGTERM/SIGINT/SIGHUP to mvm */
-	VM_STOP_ERROR,      /* triple fault, KVM error, unexpected exit */
-};
 
 /*
  * Nested virtualization as last queried (src/nested/query.c): what the
@@ -153,6 +70,7 @@ struct vm {
 	struct bus mmio;
 	struct loop *loop;
 	struct boot_entry entry;
+	struct dev_ctx dev_ctx; /* what the devices see of all this */
 
 	struct vcpu **vcpus;
 	unsigned nr_vcpus;
@@ -161,9 +79,6 @@ struct vm {
 	struct i8042 *i8042;
 	struct pm *pm;
 	struct rtc *rtc;
-	struct pci_host *pci;           /* bus 0: config space and BARs */
-	struct irq_routes *irq_routes;  /* KVM GSI routes (MSI-X) */
-	struct virtio_dev *virtio_devs; /* every virtio device, a list */
 	struct vm_metrics metrics;
 	struct vm_nested nested;
 	bool paused;
@@ -241,9 +156,6 @@ int vm_drive_swap(struct vm *vm, const char *id, const char *path,
  */
 void vm_nested_facts(struct vm *vm, bool *l1_hypervisor_active,
 		     bool *l2_running);
-
-/* Raise or lower a legacy IRQ line (IOAPIC pin / PIC). */
-int vm_irq_line(struct vm *vm, unsigned irq, int level);
 
 /* Host limits, for validation and messages. */
 int vm_host_max_vcpus(int kvm_fd);

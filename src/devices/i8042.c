@@ -14,10 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mvm/bus.h"
+#include "mvm/dev_ctx.h"
 #include "mvm/devices.h"
 #include "mvm/err.h"
 #include "mvm/layout.h"
-#include "mvm/vm.h"
 
 #define STS_OBF 0x01
 #define STS_SYS 0x04
@@ -47,7 +48,7 @@
 #define CTR_XLATE 0x40 /* controller translates set 2 scancodes to set 1 */
 
 struct i8042 {
-	struct vm *vm;
+	struct dev_ctx *ctx;
 	pthread_mutex_t lock;
 	uint8_t ctr;
 	uint8_t status;
@@ -64,8 +65,8 @@ static void push(struct i8042 *k, uint8_t b)
 
 static void update_irq(struct i8042 *k)
 {
-	vm_irq_line(k->vm, IRQ_I8042_KBD,
-		    k->outq_len && (k->ctr & CTR_KBD_INT));
+	k->ctx->irq_line(k->ctx, IRQ_I8042_KBD,
+			 k->outq_len && (k->ctr & CTR_KBD_INT));
 }
 
 static void command(struct i8042 *k, uint8_t cmd)
@@ -104,7 +105,7 @@ static void command(struct i8042 *k, uint8_t cmd)
 		push(k, 0x01);
 		break;
 	case CMD_PULSE_RESET:
-		vm_request_stop(k->vm, VM_STOP_REBOOT, 0, NULL);
+		k->ctx->request_stop(k->ctx, VM_STOP_REBOOT, 0, NULL);
 		break;
 	default:
 		break;
@@ -122,7 +123,7 @@ static void data_write(struct i8042 *k, uint8_t v)
 		break;
 	case CMD_WRITE_OUTPORT:
 		if (!(v & 0x01)) /* bit 0 is the CPU reset line, active low */
-			vm_request_stop(k->vm, VM_STOP_REBOOT, 0, NULL);
+			k->ctx->request_stop(k->ctx, VM_STOP_REBOOT, 0, NULL);
 		break;
 	case CMD_WRITE_AUX:
 		break; /* no mouse: say nothing, as absent hardware does */
@@ -161,7 +162,7 @@ static void i8042_io(void *ctx, uint64_t off, uint8_t *data, uint32_t len,
 		 * that the next queued byte raises a fresh edge, as the real
 		 * controller does, instead of staying high unnoticed.
 		 */
-		vm_irq_line(k->vm, IRQ_I8042_KBD, 0);
+		k->ctx->irq_line(k->ctx, IRQ_I8042_KBD, 0);
 	} else if (!is_write) {
 		data[0] = 0xff;
 	}
@@ -204,20 +205,21 @@ int i8042_send_ctrl_alt_del(struct i8042 *k)
 	return ret;
 }
 
-int i8042_create(struct vm *vm, struct i8042 **out, struct mvm_err *err)
+int i8042_create(struct dev_ctx *ctx, struct i8042 **out,
+		 struct mvm_err *err)
 {
 	struct i8042 *k = calloc(1, sizeof(*k));
 	int ret;
 
 	if (!k)
 		return mvm_fail(err, -ENOMEM, "out of memory");
-	k->vm = vm;
+	k->ctx = ctx;
 	k->status = STS_SYS | STS_UNLOCKED;
 	k->ctr = CTR_KBD_INT;
 	pthread_mutex_init(&k->lock, NULL);
 	/* 0x60..0x64 as one range. The kernel PIT answers 0x61 first (see
 	 * create_irqchip); 0x62-0x63 read as open bus. */
-	ret = bus_add(&vm->pio, PORT_I8042_DATA, 5, i8042_io, k);
+	ret = bus_add(ctx->pio, PORT_I8042_DATA, 5, i8042_io, k);
 	if (ret) {
 		pthread_mutex_destroy(&k->lock);
 		free(k);

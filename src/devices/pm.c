@@ -9,10 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mvm/bus.h"
+#include "mvm/dev_ctx.h"
 #include "mvm/devices.h"
 #include "mvm/err.h"
 #include "mvm/layout.h"
-#include "mvm/vm.h"
 
 #define PM1_SCI_EN 0x0001
 #define PM1_SLP_EN 0x2000
@@ -24,7 +25,7 @@
 #define OFF_CNT (PORT_PM1A_CNT - PORT_PM_BASE)
 
 struct pm {
-	struct vm *vm;
+	struct dev_ctx *ctx;
 	pthread_mutex_t lock;
 	uint8_t regs[PORT_PM_LEN]; /* little-endian register file */
 };
@@ -72,13 +73,13 @@ static void pm_io(void *ctx, uint64_t off, uint8_t *data, uint32_t len,
 	pm->regs[OFF_CNT + 1] &= (uint8_t)~(PM1_SLP_EN >> 8); /* self-clearing */
 	pthread_mutex_unlock(&pm->lock);
 	if (poweroff)
-		vm_request_stop(pm->vm, VM_STOP_POWEROFF, 0, NULL);
+		pm->ctx->request_stop(pm->ctx, VM_STOP_POWEROFF, 0, NULL);
 }
 
 static void reset_io(void *ctx, uint64_t off, uint8_t *data, uint32_t len,
 		     bool is_write)
 {
-	struct vm *vm = ctx;
+	struct dev_ctx *dc = ctx;
 
 	(void)off;
 	if (!is_write) {
@@ -86,26 +87,26 @@ static void reset_io(void *ctx, uint64_t off, uint8_t *data, uint32_t len,
 		return;
 	}
 	if (data[0] & 0x04) /* RST_CPU */
-		vm_request_stop(vm, VM_STOP_REBOOT, 0, NULL);
+		dc->request_stop(dc, VM_STOP_REBOOT, 0, NULL);
 }
 
-int pm_create(struct vm *vm, struct pm **out, struct mvm_err *err)
+int pm_create(struct dev_ctx *ctx, struct pm **out, struct mvm_err *err)
 {
 	struct pm *pm = calloc(1, sizeof(*pm));
 	int ret;
 
 	if (!pm)
 		return mvm_fail(err, -ENOMEM, "out of memory");
-	pm->vm = vm;
+	pm->ctx = ctx;
 	pm->regs[OFF_CNT] = PM1_SCI_EN;
 	pthread_mutex_init(&pm->lock, NULL);
-	ret = bus_add(&vm->pio, PORT_PM_BASE, PORT_PM_LEN, pm_io, pm);
+	ret = bus_add(ctx->pio, PORT_PM_BASE, PORT_PM_LEN, pm_io, pm);
 	if (ret) {
 		pm_destroy(pm);
 		return mvm_fail(err, ret, "ACPI PM block busy");
 	}
 	*out = pm;
-	ret = bus_add(&vm->pio, PORT_RESET, 1, reset_io, vm);
+	ret = bus_add(ctx->pio, PORT_RESET, 1, reset_io, ctx);
 	return ret ? mvm_fail(err, ret, "reset port busy") : 0;
 }
 

@@ -8,10 +8,11 @@
  */
 #include <string.h>
 
+#include "mvm/bus.h"
+#include "mvm/dev_ctx.h"
 #include "mvm/devices.h"
 #include "mvm/err.h"
 #include "mvm/layout.h"
-#include "mvm/vm.h"
 
 #define PVPANIC_PANICKED 0x01
 /* A kdump kernel is being loaded: the guest goes on, so does mvm. */
@@ -20,7 +21,7 @@
 static void pvpanic_io(void *ctx, uint64_t off, uint8_t *data, uint32_t len,
 		       bool is_write)
 {
-	struct vm *vm = ctx;
+	struct dev_ctx *dc = ctx;
 
 	(void)off;
 	if (!is_write) {
@@ -29,14 +30,14 @@ static void pvpanic_io(void *ctx, uint64_t off, uint8_t *data, uint32_t len,
 		return;
 	}
 	if (data[0] & PVPANIC_PANICKED)
-		vm_request_stop(vm, VM_STOP_ERROR, 0,
-				"guest kernel panicked (reported through "
-				"pvpanic)");
+		dc->request_stop(dc, VM_STOP_ERROR, 0,
+				 "guest kernel panicked (reported through "
+				 "pvpanic)");
 }
 
-int pvpanic_create(struct vm *vm, struct mvm_err *err)
+int pvpanic_create(struct dev_ctx *ctx, struct mvm_err *err)
 {
-	int ret = bus_add(&vm->pio, PORT_PVPANIC, 1, pvpanic_io, vm);
+	int ret = bus_add(ctx->pio, PORT_PVPANIC, 1, pvpanic_io, ctx);
 
 	return ret ? mvm_fail(err, ret, "pvpanic port busy") : 0;
 }

@@ -13,10 +13,10 @@
 #include <stdlib.h>
 
 #include "mvm/bus.h"
+#include "mvm/dev_ctx.h"
 #include "mvm/devices.h"
 #include "mvm/err.h"
 #include "mvm/rtc.h"
-#include "mvm/vm.h"
 
 #define PORT_RTC 0x70
 #define PORT_RTC_LEN 2
@@ -225,7 +225,8 @@ static void rtc_io(void *ctx, uint64_t off, uint8_t *data, uint32_t len,
 	pthread_mutex_unlock(&rtc->lock);
 }
 
-int rtc_create(struct vm *vm, struct rtc **out, struct mvm_err *err)
+int rtc_create(struct dev_ctx *ctx, const struct rtc_cmos *cmos,
+	       struct rtc **out, struct mvm_err *err)
 {
 	struct rtc *rtc = calloc(1, sizeof(*rtc));
 	int ret;
@@ -233,11 +234,11 @@ int rtc_create(struct vm *vm, struct rtc **out, struct mvm_err *err)
 	if (!rtc)
 		return mvm_fail(err, -ENOMEM, "out of memory");
 	pthread_mutex_init(&rtc->lock, NULL);
-	if (vm->cfg.cmos)
-		rtc->regs = *vm->cfg.cmos;
+	if (cmos)
+		rtc->regs = *cmos;
 	else
 		rtc_cmos_init(&rtc->regs);
-	ret = bus_add(&vm->pio, PORT_RTC, PORT_RTC_LEN, rtc_io, rtc);
+	ret = bus_add(ctx->pio, PORT_RTC, PORT_RTC_LEN, rtc_io, rtc);
 	if (ret) {
 		rtc_destroy(rtc);
 		return mvm_fail(err, ret, "CMOS RTC ports busy");

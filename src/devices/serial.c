@@ -10,10 +10,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mvm/bus.h"
+#include "mvm/dev_ctx.h"
 #include "mvm/devices.h"
 #include "mvm/err.h"
 #include "mvm/outq.h"
-#include "mvm/vm.h"
 
 #define RX_SIZE 4096
 
@@ -46,7 +47,7 @@ enum {
 #define MSR_CTS 0x10
 
 struct serial {
-	struct vm *vm;
+	struct dev_ctx *ctx;
 	pthread_mutex_t lock;
 	unsigned irq;
 	struct outq *out; /* NULL: output discarded */
@@ -64,7 +65,7 @@ static void update_irq(struct serial *s)
 
 	if (level != s->irq_level) {
 		s->irq_level = level;
-		vm_irq_line(s->vm, s->irq, level);
+		s->ctx->irq_line(s->ctx, s->irq, level);
 	}
 }
 
@@ -221,7 +222,7 @@ size_t serial_rx_push(struct serial *s, const uint8_t *buf, size_t len)
 	return n;
 }
 
-int serial_create(struct vm *vm, uint16_t port, unsigned irq,
+int serial_create(struct dev_ctx *ctx, uint16_t port, unsigned irq,
 		  struct outq *q, struct serial **out, struct mvm_err *err)
 {
 	struct serial *s = calloc(1, sizeof(*s));
@@ -229,12 +230,12 @@ int serial_create(struct vm *vm, uint16_t port, unsigned irq,
 
 	if (!s)
 		return mvm_fail(err, -ENOMEM, "out of memory");
-	s->vm = vm;
+	s->ctx = ctx;
 	s->irq = irq;
 	s->out = q;
 	s->mcr = 0x08; /* OUT2: the PC gate that routes the IRQ */
 	pthread_mutex_init(&s->lock, NULL);
-	ret = bus_add(&vm->pio, port, 8, serial_io, s);
+	ret = bus_add(ctx->pio, port, 8, serial_io, s);
 	if (ret) {
 		pthread_mutex_destroy(&s->lock);
 		free(s);

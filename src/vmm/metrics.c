@@ -100,7 +100,7 @@ static void device_deltas(struct vmm *v, uint16_t device_id,
 {
 	memset(d, 0, VIRTIO_CTR_COUNT * sizeof(d[0]));
 	if (v->have_vm)
-		virtio_counters_take(&v->vm, device_id, d);
+		virtio_counters_take(&v->vm.dev_ctx, device_id, d);
 }
 
 static struct json_object *block_json(struct vmm *v)

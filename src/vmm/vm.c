@@ -5,6 +5,7 @@
  */
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,28 +296,66 @@ out:
 	return ret;
 }
 
+static struct vm *ctx_vm(struct dev_ctx *ctx)
+{
+	return (struct vm *)((char *)ctx - offsetof(struct vm, dev_ctx));
+}
+
+/* A legacy IRQ line: an IOAPIC pin and the PIC input of that number. */
+static int dev_irq_line(struct dev_ctx *ctx, unsigned irq, int level)
+{
+	struct kvm_irq_level l = { .irq = irq, .level = level };
+
+	return ioctl(ctx_vm(ctx)->vm_fd, KVM_IRQ_LINE, &l) < 0 ? -errno : 0;
+}
+
+static void dev_request_stop(struct dev_ctx *ctx, enum vm_stop_kind kind,
+			     int status, const char *msg)
+{
+	if (msg)
+		vm_request_stop(ctx_vm(ctx), kind, status, "%s", msg);
+	else
+		vm_request_stop(ctx_vm(ctx), kind, status, NULL);
+}
+
+/* What the devices see of the VM: complete once KVM's VM and RAM exist. */
+static void fill_dev_ctx(struct vm *vm)
+{
+	struct dev_ctx *c = &vm->dev_ctx;
+
+	c->mem = &vm->mem;
+	c->loop = vm->loop;
+	c->pio = &vm->pio;
+	c->mmio = &vm->mmio;
+	c->vm_fd = vm->vm_fd;
+	c->irq_line = dev_irq_line;
+	c->request_stop = dev_request_stop;
+}
+
 static int create_devices(struct vm *vm, struct mvm_err *err)
 {
+	struct dev_ctx *dc = &vm->dev_ctx;
 	int ret;
 
-	ret = serial_create(vm, PORT_COM1, IRQ_COM1, vm->cfg.console_q,
+	fill_dev_ctx(vm);
+	ret = serial_create(dc, PORT_COM1, IRQ_COM1, vm->cfg.console_q,
 			    &vm->serial, err);
 	if (!ret)
-		ret = debug_exit_create(vm, err);
+		ret = debug_exit_create(dc, err);
 	if (!ret)
-		ret = pvpanic_create(vm, err);
+		ret = pvpanic_create(dc, err);
 	if (!ret)
-		ret = pm_create(vm, &vm->pm, err);
+		ret = pm_create(dc, &vm->pm, err);
 	if (!ret)
-		ret = i8042_create(vm, &vm->i8042, err);
+		ret = i8042_create(dc, &vm->i8042, err);
 	if (!ret)
-		ret = rtc_create(vm, &vm->rtc, err);
+		ret = rtc_create(dc, vm->cfg.cmos, &vm->rtc, err);
 	if (!ret)
-		ret = irq_routes_create(vm, err);
+		ret = irq_routes_create(dc, err);
 	if (!ret)
-		ret = pci_create(vm, err);
+		ret = pci_create(dc, err);
 	if (!ret)
-		ret = virtio_create_devices(vm, err);
+		ret = virtio_create_devices(dc, &vm->cfg, err);
 	return ret;
 }
 
@@ -450,13 +489,6 @@ void vm_resume(struct vm *vm)
 	vm->paused = false;
 }
 
-int vm_irq_line(struct vm *vm, unsigned irq, int level)
-{
-	struct kvm_irq_level l = { .irq = irq, .level = level };
-
-	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0 ? -errno : 0;
-}
-
 static pid_t destroy(struct vm *vm, bool teardown_in_child)
 {
 	pid_t teardown;
@@ -474,9 +506,9 @@ static pid_t destroy(struct vm *vm, bool teardown_in_child)
 	vm->vcpus = NULL;
 	vm->nr_vcpus = 0;
 	/* Devices finish their in-flight I/O while guest memory still exists. */
-	virtio_destroy_devices(vm);
-	pci_destroy(vm);
-	irq_routes_destroy(vm);
+	virtio_destroy_devices(&vm->dev_ctx);
+	pci_destroy(&vm->dev_ctx);
+	irq_routes_destroy(&vm->dev_ctx);
 	if (vm->stop_efd >= 0) {
 		loop_watch_cancel(&vm->stop_watch);
 		close(vm->stop_efd);

@@ -11,5 +11,5 @@
 int vm_drive_swap(struct vm *vm, const char *id, const char *path,
 		  struct mvm_err *err)
 {
-	return virtio_blk_swap(vm, id, path, err);
+	return virtio_blk_swap(&vm->dev_ctx, id, path, err);
 }

@@ -15,15 +15,16 @@
 #include "mvm/err.h"
 #include "mvm/net.h"
 #include "mvm/pci.h"
+#include "mvm/vm_config.h"
 
 #include "fuzz_vm.h"
 
 /* Provided by src/devices/virtio (devices.h is internal to it). */
-int blk_create(struct vm *vm, const struct disk_config *cfg,
+int blk_create(struct dev_ctx *ctx, const struct disk_config *cfg,
+	       unsigned cpus, struct mvm_err *err);
+int net_create(struct dev_ctx *ctx, const struct net_config *cfg,
 	       struct mvm_err *err);
-int net_create(struct vm *vm, const struct net_config *cfg,
-	       struct mvm_err *err);
-int rng_create(struct vm *vm, struct mvm_err *err);
+int rng_create(struct dev_ctx *ctx, struct mvm_err *err);
 
 #define CC_DFSELECT 0x00
 #define CC_DF 0x04
@@ -96,18 +97,28 @@ struct fuzz_vm *fuzz_vm_get(void)
 
 	if (made)
 		return &f;
-	f.vm.vm_fd = -1;
 	f.peer = -1;
-	bus_init(&f.vm.pio);
-	bus_init(&f.vm.mmio);
+	bus_init(&f.pio);
+	bus_init(&f.mmio);
 	if (loop_init(&f.loop, 256, &err))
 		abort();
-	f.vm.loop = &f.loop;
+	/*
+	 * No KVM: its ioctls fail and the devices go on without them.
+	 * irq_line and request_stop stay NULL: virtio devices interrupt
+	 * through MSI-X and never stop the VM.
+	 */
+	f.ctx = (struct dev_ctx){
+		.mem = &f.mem,
+		.loop = &f.loop,
+		.pio = &f.pio,
+		.mmio = &f.mmio,
+		.vm_fd = -1,
+	};
 	f.ram = calloc(1, FUZZ_RAM_SIZE);
-	if (!f.ram || gm_add_host(&f.vm.mem, 0, f.ram, FUZZ_RAM_SIZE) ||
-	    pci_create(&f.vm, &err))
+	if (!f.ram || gm_add_host(&f.mem, 0, f.ram, FUZZ_RAM_SIZE) ||
+	    pci_create(&f.ctx, &err))
 		abort();
-	bar_window = f.vm.pci->mmio32_next;
+	bar_window = f.ctx.pci->mmio32_next;
 	made = true;
 	return &f;
 }
@@ -125,7 +136,7 @@ static int make_blk(struct fuzz_vm *f, uint64_t size, struct mvm_err *err)
 	}
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	cfg.path = path;
-	ret = blk_create(&f->vm, &cfg, err);
+	ret = blk_create(&f->ctx, &cfg, 1, err);
 	close(fd); /* the device opened its own */
 	return ret;
 }
@@ -138,28 +149,28 @@ int fuzz_dev_create(struct fuzz_vm *f, enum fuzz_dev kind, uint64_t disk_size)
 
 	switch (kind) {
 	case FUZZ_RNG:
-		ret = rng_create(&f->vm, &err);
+		ret = rng_create(&f->ctx, &err);
 		break;
 	case FUZZ_BLK:
 		ret = make_blk(f, disk_size, &err);
 		break;
 	default:
-		ret = net_create(&f->vm, &net, &err);
+		ret = net_create(&f->ctx, &net, &err);
 		f->peer = peer_fd;
 		break;
 	}
 	if (ret)
 		return -1;
-	f->t = f->vm.virtio_devs;
+	f->t = f->ctx.virtio_devs;
 	f->bar = f->t->pci.bar[0].at;
 	return f->t->pci.bar[0].mapped ? 0 : -1;
 }
 
 void fuzz_dev_destroy(struct fuzz_vm *f)
 {
-	virtio_destroy_devices(&f->vm);
+	virtio_destroy_devices(&f->ctx);
 	/* The host's BAR allocator only moves on: every input starts over. */
-	f->vm.pci->mmio32_next = bar_window;
+	f->ctx.pci->mmio32_next = bar_window;
 	f->t = NULL;
 	if (f->peer >= 0)
 		close(f->peer);
@@ -171,7 +182,7 @@ uint32_t fuzz_bar_read(struct fuzz_vm *f, uint64_t off, uint32_t len)
 {
 	uint8_t d[8] = { 0 };
 
-	bus_dispatch(&f->vm.mmio, f->bar + off, d, len, false);
+	bus_dispatch(&f->mmio, f->bar + off, d, len, false);
 	return len == 1 ? d[0] : len == 2 ? pci_get16(d) : pci_get32(d);
 }
 
@@ -182,7 +193,7 @@ void fuzz_bar_write(struct fuzz_vm *f, uint64_t off, uint32_t len,
 
 	pci_put32(d, (uint32_t)v);
 	pci_put32(d + 4, (uint32_t)(v >> 32));
-	bus_dispatch(&f->vm.mmio, f->bar + off, d, len, true);
+	bus_dispatch(&f->mmio, f->bar + off, d, len, true);
 }
 
 static uint64_t offered(struct fuzz_vm *f)
@@ -358,9 +369,9 @@ static void cfg_write(struct fuzz_vm *f, uint8_t reg, uint32_t len,
 	uint8_t a[4], d[4];
 
 	pci_put32(a, 0x80000000u | f->t->pci.slot << 11 | (reg & 0xfcu));
-	bus_dispatch(&f->vm.pio, 0xcf8, a, 4, true);
+	bus_dispatch(&f->pio, 0xcf8, a, 4, true);
 	pci_put32(d, v);
-	bus_dispatch(&f->vm.pio, 0xcfc + (reg & 3u & (4 - len)), d, len,
+	bus_dispatch(&f->pio, 0xcfc + (reg & 3u & (4 - len)), d, len,
 		     true);
 }
 

@@ -12,8 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mvm/bus.h"
+#include "mvm/dev_ctx.h"
+#include "mvm/loop.h"
+#include "mvm/mem.h"
 #include "mvm/virtio_dev.h"
-#include "mvm/vm.h"
 
 #define FUZZ_RAM_SIZE 0x10000u /* RAM at guest address 0 */
 /*
@@ -29,7 +32,9 @@
 enum fuzz_dev { FUZZ_RNG, FUZZ_BLK, FUZZ_NET };
 
 struct fuzz_vm {
-	struct vm vm;
+	struct dev_ctx ctx; /* what the devices are given */
+	struct bus pio, mmio;
+	struct guest_mem mem;
 	struct loop loop;
 	uint8_t *ram;
 	struct virtio_dev *t; /* the one device */

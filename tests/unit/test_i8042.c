@@ -8,7 +8,6 @@
 #include "mvm/bus.h"
 #include "mvm/devices.h"
 #include "mvm/err.h"
-#include "mvm/vm.h"
 
 #include "fake_vm.h"
 
@@ -24,7 +23,7 @@ static void setup(void)
 	struct mvm_err err = { .msg = "" };
 
 	fake_vm_init(&f, 0, 1 << 20);
-	cr_assert_eq(i8042_create(&f.vm, &k, &err), 0, "%s", err.msg);
+	cr_assert_eq(i8042_create(&f.ctx, &k, &err), 0, "%s", err.msg);
 }
 
 static void teardown(void)
@@ -35,14 +34,14 @@ static void teardown(void)
 
 static void out8(uint16_t port, uint8_t v)
 {
-	cr_assert(bus_dispatch(&f.vm.pio, port, &v, 1, true));
+	cr_assert(bus_dispatch(f.ctx.pio, port, &v, 1, true));
 }
 
 static uint8_t in8(uint16_t port)
 {
 	uint8_t v = 0;
 
-	cr_assert(bus_dispatch(&f.vm.pio, port, &v, 1, false));
+	cr_assert(bus_dispatch(f.ctx.pio, port, &v, 1, false));
 	return v;
 }
 
@@ -105,4 +104,23 @@ Test(i8042, status_says_the_keyboard_is_not_locked)
 {
 	/* Bit 4 clear is a keylock switch inhibiting the keyboard. */
 	cr_assert_eq(in8(CMD) & 0x10, 0x10);
+}
+
+/* The reset line reaches the VM as a reboot request; nothing else does. */
+Test(i8042, pulse_reset_asks_the_vm_to_reboot)
+{
+	out8(CMD, 0xaa);
+	reply();
+	cr_assert_eq(f.stop_kind, VM_STOP_NONE);
+	out8(CMD, 0xfe);
+	cr_assert_eq(f.stop_kind, VM_STOP_REBOOT);
+}
+
+/* A reply raises IRQ 1, and reading it drops the line again. */
+Test(i8042, a_waiting_reply_raises_irq_1)
+{
+	out8(CMD, 0xaa);
+	cr_assert_eq(f.irq[1], 1);
+	reply();
+	cr_assert_eq(f.irq[1], 0);
 }

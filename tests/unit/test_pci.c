@@ -7,13 +7,15 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include "mvm/bus.h"
+#include "mvm/dev_ctx.h"
 #include "mvm/err.h"
 #include "mvm/layout.h"
 #include "mvm/msix.h"
 #include "mvm/pci.h"
-#include "mvm/vm.h"
 
-static struct vm vm;
+static struct bus pio_bus, mmio_bus;
+static struct dev_ctx ctx; /* a VM's buses and no KVM */
 static struct pci_dev dev;
 static struct msix msix;
 static unsigned bar_hits;
@@ -37,26 +39,27 @@ static void setup(void)
 {
 	struct mvm_err err;
 
-	memset(&vm, 0, sizeof(vm));
-	vm.vm_fd = -1;
-	bus_init(&vm.pio);
-	bus_init(&vm.mmio);
-	cr_assert_eq(pci_create(&vm, &err), 0, "%s", err.msg);
+	ctx = (struct dev_ctx){
+		.pio = &pio_bus, .mmio = &mmio_bus, .vm_fd = -1,
+	};
+	bus_init(&pio_bus);
+	bus_init(&mmio_bus);
+	cr_assert_eq(pci_create(&ctx, &err), 0, "%s", err.msg);
 	pci_dev_init(&dev, 0x1af4, 0x1042, 0x018000, 1, 0x1af4, 0x1100);
 	pci_dev_add_bar64(&dev, 0, 0x8000, bar_fn, NULL);
-	cr_assert_eq(msix_init(&msix, &vm, &dev, 4, 0, 0x4000, 0x6000, &err),
+	cr_assert_eq(msix_init(&msix, &ctx, &dev, 4, 0, 0x4000, 0x6000, &err),
 		     0, "%s", err.msg);
-	cr_assert_eq(pci_register(vm.pci, &dev, &err), 0, "%s", err.msg);
+	cr_assert_eq(pci_register(ctx.pci, &dev, &err), 0, "%s", err.msg);
 	bar_hits = 0;
 }
 
 static void teardown(void)
 {
-	pci_unregister(vm.pci, &dev);
+	pci_unregister(ctx.pci, &dev);
 	msix_fini(&msix);
-	pci_destroy(&vm);
-	bus_fini(&vm.pio);
-	bus_fini(&vm.mmio);
+	pci_destroy(&ctx);
+	bus_fini(&pio_bus);
+	bus_fini(&mmio_bus);
 }
 
 TestSuite(pci, .init = setup, .fini = teardown);
@@ -66,8 +69,8 @@ static uint32_t cf8_read(unsigned slot, unsigned off, unsigned len)
 	uint8_t a[4], d[4] = { 0 };
 
 	pci_put32(a, 0x80000000u | slot << 11 | (off & 0xfc));
-	cr_assert(bus_dispatch(&vm.pio, 0xcf8, a, 4, true));
-	cr_assert(bus_dispatch(&vm.pio, 0xcfc + (off & 3), d, len, false));
+	cr_assert(bus_dispatch(&pio_bus, 0xcf8, a, 4, true));
+	cr_assert(bus_dispatch(&pio_bus, 0xcfc + (off & 3), d, len, false));
 	return len == 1 ? d[0] : len == 2 ? pci_get16(d) : pci_get32(d);
 }
 
@@ -77,22 +80,22 @@ static void cf8_write(unsigned slot, unsigned off, unsigned len, uint32_t v)
 
 	pci_put32(a, 0x80000000u | slot << 11 | (off & 0xfc));
 	pci_put32(d, v);
-	cr_assert(bus_dispatch(&vm.pio, 0xcf8, a, 4, true));
-	cr_assert(bus_dispatch(&vm.pio, 0xcfc + (off & 3), d, len, true));
+	cr_assert(bus_dispatch(&pio_bus, 0xcf8, a, 4, true));
+	cr_assert(bus_dispatch(&pio_bus, 0xcfc + (off & 3), d, len, true));
 }
 
 static uint32_t ecam_read32(unsigned slot, unsigned off)
 {
 	uint8_t d[4];
 
-	cr_assert(bus_dispatch(&vm.mmio, LAYOUT_PCI_ECAM + (slot << 15) + off,
+	cr_assert(bus_dispatch(&mmio_bus, LAYOUT_PCI_ECAM + (slot << 15) + off,
 			       d, 4, false));
 	return pci_get32(d);
 }
 
 static bool mmio(uint64_t addr, uint8_t *d, uint32_t len, bool w)
 {
-	return bus_dispatch(&vm.mmio, addr, d, len, w);
+	return bus_dispatch(&mmio_bus, addr, d, len, w);
 }
 
 Test(pci, bridge_and_device_through_both_mechanisms)
@@ -110,17 +113,17 @@ Test(pci, bridge_and_device_through_both_mechanisms)
 	cr_assert_eq(ecam_read32(1, 0x100), 0, "no extended capabilities");
 	/* Byte accesses to 0xCF9 are the reset port's, not ours. */
 	uint8_t b = 6;
-	cr_assert_not(bus_dispatch(&vm.pio, 0xcf9, &b, 1, true));
+	cr_assert_not(bus_dispatch(&pio_bus, 0xcf9, &b, 1, true));
 }
 
 Test(pci, config_address_latch_only_takes_dwords)
 {
 	uint8_t d[4] = { 0x12, 0x34, 0x56, 0x78 };
 
-	cr_assert(bus_dispatch(&vm.pio, 0xcf8, d, 4, true));
-	cr_assert(bus_dispatch(&vm.pio, 0xcf8, d, 2, false));
+	cr_assert(bus_dispatch(&pio_bus, 0xcf8, d, 4, true));
+	cr_assert(bus_dispatch(&pio_bus, 0xcf8, d, 2, false));
 	cr_assert_eq(d[0], 0xff, "word read of 0xcf8 floats");
-	cr_assert(bus_dispatch(&vm.pio, 0xcf8, d, 4, false));
+	cr_assert(bus_dispatch(&pio_bus, 0xcf8, d, 4, false));
 	cr_assert_eq(pci_get32(d), 0x00563410, "reserved bits dropped");
 }
 

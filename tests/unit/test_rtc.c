@@ -3,10 +3,10 @@
 #include <time.h>
 
 #include "mvm/bus.h"
+#include "mvm/dev_ctx.h"
 #include "mvm/devices.h"
 #include "mvm/err.h"
 #include "mvm/rtc.h"
-#include "mvm/vm.h"
 
 /* Thursday 2024-02-29 13:45:07 UTC: a leap day, afternoon, BCD digits > 9. */
 #define T_LEAP 1709214307
@@ -219,17 +219,18 @@ Test(rtc, status_c_and_d_are_read_only_and_cmos_ram_holds_bytes)
 /* The device on a VM's PIO bus, on the real host clock. */
 Test(rtc, device_answers_at_ports_0x70_and_0x71)
 {
-	static struct vm vm; /* large: not on the stack */
+	struct bus pio;
+	struct dev_ctx ctx = { .pio = &pio };
 	struct mvm_err err = { .msg = "" };
 	struct rtc *rtc = NULL;
 	uint8_t b;
 	struct timespec before, after;
 
-	bus_init(&vm.pio);
-	cr_assert_eq(rtc_create(&vm, &rtc, &err), 0, "%s", err.msg);
+	bus_init(&pio);
+	cr_assert_eq(rtc_create(&ctx, NULL, &rtc, &err), 0, "%s", err.msg);
 	b = RTC_REG_D;
-	cr_assert(bus_dispatch(&vm.pio, 0x70, &b, 1, true));
-	cr_assert(bus_dispatch(&vm.pio, 0x71, &b, 1, false));
+	cr_assert(bus_dispatch(&pio, 0x70, &b, 1, true));
+	cr_assert(bus_dispatch(&pio, 0x71, &b, 1, false));
 	cr_assert_eq(b, RTC_D_VRT);
 
 	/* The minutes match the host's, unless the minute turned meanwhile. */
@@ -239,8 +240,8 @@ Test(rtc, device_answers_at_ports_0x70_and_0x71)
 
 		clock_gettime(CLOCK_REALTIME, &before);
 		b = RTC_MINUTES;
-		cr_assert(bus_dispatch(&vm.pio, 0x70, &b, 1, true));
-		cr_assert(bus_dispatch(&vm.pio, 0x71, &b, 1, false));
+		cr_assert(bus_dispatch(&pio, 0x70, &b, 1, true));
+		cr_assert(bus_dispatch(&pio, 0x71, &b, 1, false));
 		clock_gettime(CLOCK_REALTIME, &after);
 		gmtime_r(&before.tv_sec, &tm_before);
 		gmtime_r(&after.tv_sec, &tm_after);
@@ -251,9 +252,10 @@ Test(rtc, device_answers_at_ports_0x70_and_0x71)
 		break;
 	}
 
-	cr_assert_neq(rtc_create(&vm, &rtc, &err), 0, "ports already taken");
+	cr_assert_neq(rtc_create(&ctx, NULL, &rtc, &err), 0,
+		      "ports already taken");
 	cr_assert(strstr(err.msg, "RTC"), "message names the device: %s",
 		  err.msg);
 	rtc_destroy(rtc);
-	bus_fini(&vm.pio);
+	bus_fini(&pio);
 }

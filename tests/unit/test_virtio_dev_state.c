@@ -35,10 +35,10 @@ static struct virtio_dev *create(const struct vm_config *cfg)
 	struct mvm_err err;
 
 	fake_vm_init(&fvm, RAM_GPA, RAM_SIZE);
-	fvm.vm.cfg = *cfg;
-	cr_assert_eq(virtio_create_devices(&fvm.vm, &err), 0, "%s", err.msg);
-	cr_assert_not_null(fvm.vm.virtio_devs);
-	return fvm.vm.virtio_devs;
+	cr_assert_eq(virtio_create_devices(&fvm.ctx, cfg, &err), 0, "%s",
+		     err.msg);
+	cr_assert_not_null(fvm.ctx.virtio_devs);
+	return fvm.ctx.virtio_devs;
 }
 
 static void config(struct virtio_dev *t, uint32_t off, void *buf,

@@ -16,7 +16,6 @@
 #include "mvm/loop.h"
 #include "mvm/pci.h"
 #include "mvm/virtio_dev.h"
-#include "mvm/vm.h"
 
 #include "fake_vm.h"
 
@@ -36,7 +35,6 @@ struct fake {
 };
 
 static struct fake_vm fvm;
-#define vm (fvm.vm)
 #define loop (fvm.loop)
 static struct fake fake;
 static uint64_t bar;
@@ -95,8 +93,8 @@ static void setup(void)
 
 	memset(&fake, 0, sizeof(fake));
 	fake_vm_init(&fvm, RAM_GPA, RAM_SIZE);
-	cr_assert_eq(virtio_pci_create(&vm, &info, &fake_ops, &fake, &fake.t,
-				       &err), 0, "%s", err.msg);
+	cr_assert_eq(virtio_pci_create(&fvm.ctx, &info, &fake_ops, &fake,
+				       &fake.t, &err), 0, "%s", err.msg);
 	bar = fake.t->pci.bar[0].at;
 	cr_assert(fake.t->pci.bar[0].mapped);
 	alarm(10); /* a loop that never stops must not hang the suite */
@@ -115,7 +113,7 @@ static uint32_t rd(uint64_t off, uint32_t len)
 {
 	uint8_t d[8] = { 0 };
 
-	cr_assert(bus_dispatch(&vm.mmio, bar + off, d, len, false));
+	cr_assert(bus_dispatch(&fvm.mmio, bar + off, d, len, false));
 	return len == 1 ? d[0] : len == 2 ? pci_get16(d) : pci_get32(d);
 }
 
@@ -124,7 +122,7 @@ static void wr(uint64_t off, uint32_t len, uint32_t v)
 	uint8_t d[8];
 
 	pci_put32(d, v);
-	cr_assert(bus_dispatch(&vm.mmio, bar + off, d, len, true));
+	cr_assert(bus_dispatch(&fvm.mmio, bar + off, d, len, true));
 }
 
 static uint64_t device_features(void)
@@ -320,7 +318,7 @@ Test(virtio_pci, isr_config_and_window)
 	cr_assert_eq(rd(ISR, 1), 0, "reading cleared it");
 	/* PCI_CFG: BAR 0, offset of device_status, one byte. */
 	wr(CC + 0x14, 1, VIRTIO_STATUS_ACKNOWLEDGE);
-	pthread_mutex_lock(&vm.pci->lock);
+	pthread_mutex_lock(&fvm.ctx.pci->lock);
 	v[0] = 0;
 	pci_dev_cfg_access(d, c + 4, v, 1, true);
 	pci_put32(v, 0x14);
@@ -329,7 +327,7 @@ Test(virtio_pci, isr_config_and_window)
 	pci_dev_cfg_access(d, c + 12, v, 4, true);
 	memset(v, 0, 4);
 	pci_dev_cfg_access(d, c + 16, v, 1, false);
-	pthread_mutex_unlock(&vm.pci->lock);
+	pthread_mutex_unlock(&fvm.ctx.pci->lock);
 	cr_assert_eq(v[0], VIRTIO_STATUS_ACKNOWLEDGE);
 }
 

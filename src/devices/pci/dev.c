@@ -10,7 +10,6 @@
 
 #include "mvm/msix.h"
 #include "mvm/pci.h"
-#include "mvm/vm.h"
 
 void pci_dev_init(struct pci_dev *d, uint16_t vendor, uint16_t device,
 		  uint32_t class_code, uint8_t revision, uint16_t subsys_vendor,
@@ -81,7 +80,7 @@ static void bar_unmap(struct pci_dev *d, int i)
 
 	if (!b->mapped)
 		return;
-	bus_del(&d->host->vm->mmio, b->at);
+	bus_del(d->host->mmio, b->at);
 	b->mapped = false;
 	if (d->ops && d->ops->bar_moved)
 		d->ops->bar_moved(d, i, false, 0);
@@ -106,7 +105,7 @@ static void update_bars(struct pci_dev *d)
 		if (b->mapped && (!want || b->at != at))
 			bar_unmap(d, i);
 		if (want && !b->mapped &&
-		    bus_add(&d->host->vm->mmio, at, b->size, b->fn,
+		    bus_add(d->host->mmio, at, b->size, b->fn,
 			    b->ctx) == 0) {
 			b->mapped = true;
 			b->at = at;

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mvm/dev_ctx.h"
 #include "mvm/err.h"
 #include "mvm/layout.h"
 #include "mvm/pci.h"
-#include "mvm/vm.h"
 
 #define CF8_ENABLE 0x80000000u
 /* An ID from the range reserved for virtual devices: a generic host bridge. */
@@ -161,43 +161,43 @@ void pci_unregister(struct pci_host *h, struct pci_dev *d)
 	pthread_mutex_unlock(&h->lock);
 }
 
-int pci_create(struct vm *vm, struct mvm_err *err)
+int pci_create(struct dev_ctx *ctx, struct mvm_err *err)
 {
 	struct pci_host *h = calloc(1, sizeof(*h));
 	int ret;
 
 	if (!h)
 		return mvm_fail(err, -ENOMEM, "out of memory");
-	h->vm = vm;
+	h->mmio = ctx->mmio;
 	h->mmio32_next = LAYOUT_PCI_MMIO32;
 	pthread_mutex_init(&h->lock, NULL);
-	vm->pci = h;
+	ctx->pci = h;
 
 	pci_dev_init(&h->bridge, BRIDGE_VENDOR, BRIDGE_DEVICE,
 		     CLASS_HOST_BRIDGE, 0, BRIDGE_VENDOR, 0x1100);
 	ret = pci_register(h, &h->bridge, err);
 	if (ret)
 		return ret;
-	if (bus_add(&vm->pio, PORT_PCI_CONFIG_ADDR, 1, cf8_io, h) ||
-	    bus_add(&vm->pio, PORT_PCI_CONFIG_DATA, 4, cfc_io, h))
+	if (bus_add(ctx->pio, PORT_PCI_CONFIG_ADDR, 1, cf8_io, h) ||
+	    bus_add(ctx->pio, PORT_PCI_CONFIG_DATA, 4, cfc_io, h))
 		return mvm_fail(err, -EEXIST, "pci: config ports 0xcf8/0xcfc "
 				"are taken");
-	if (bus_add(&vm->mmio, LAYOUT_PCI_ECAM, LAYOUT_PCI_ECAM_SIZE, ecam_io,
+	if (bus_add(ctx->mmio, LAYOUT_PCI_ECAM, LAYOUT_PCI_ECAM_SIZE, ecam_io,
 		    h))
 		return mvm_fail(err, -EEXIST, "pci: ECAM range is taken");
 	return 0;
 }
 
-void pci_destroy(struct vm *vm)
+void pci_destroy(struct dev_ctx *ctx)
 {
-	struct pci_host *h = vm->pci;
+	struct pci_host *h = ctx->pci;
 
 	if (!h)
 		return;
-	bus_del(&vm->pio, PORT_PCI_CONFIG_ADDR);
-	bus_del(&vm->pio, PORT_PCI_CONFIG_DATA);
-	bus_del(&vm->mmio, LAYOUT_PCI_ECAM);
+	bus_del(ctx->pio, PORT_PCI_CONFIG_ADDR);
+	bus_del(ctx->pio, PORT_PCI_CONFIG_DATA);
+	bus_del(ctx->mmio, LAYOUT_PCI_ECAM);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
-	vm->pci = NULL;
+	ctx->pci = NULL;
 }

@@ -6,13 +6,17 @@
  * GSI 0 to pin 0, where Linux never looks for its timer. MSI routes are
  * added to the same table as devices program their vectors.
  */
+#include <errno.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "mvm/dev_ctx.h"
 #include "mvm/err.h"
 #include "mvm/irq_routes.h"
-#include "mvm/vm.h"
 
 #define IOAPIC_PINS 24
 #define PIC_PINS 16
@@ -31,7 +35,7 @@ struct irq_routes {
 static void add_defaults(struct irq_routes *r);
 static int commit(struct irq_routes *r);
 
-int irq_routes_create(struct vm *vm, struct mvm_err *err)
+int irq_routes_create(struct dev_ctx *ctx, struct mvm_err *err)
 {
 	struct irq_routes *r = calloc(1, sizeof(*r));
 
@@ -42,10 +46,10 @@ int irq_routes_create(struct vm *vm, struct mvm_err *err)
 		free(r);
 		return mvm_fail(err, -ENOMEM, "out of memory");
 	}
-	r->vm_fd = vm->vm_fd;
+	r->vm_fd = ctx->vm_fd;
 	r->next_gsi = FIRST_MSI_GSI;
 	pthread_mutex_init(&r->lock, NULL);
-	vm->irq_routes = r;
+	ctx->irq_routes = r;
 	add_defaults(r);
 	if (commit(r) < 0)
 		return mvm_fail(err, -errno, "kvm: KVM_SET_GSI_ROUTING: %s",
@@ -53,16 +57,16 @@ int irq_routes_create(struct vm *vm, struct mvm_err *err)
 	return 0;
 }
 
-void irq_routes_destroy(struct vm *vm)
+void irq_routes_destroy(struct dev_ctx *ctx)
 {
-	struct irq_routes *r = vm->irq_routes;
+	struct irq_routes *r = ctx->irq_routes;
 
 	if (!r)
 		return;
 	pthread_mutex_destroy(&r->lock);
 	free(r->tab);
 	free(r);
-	vm->irq_routes = NULL;
+	ctx->irq_routes = NULL;
 }
 
 static void add_irqchip(struct irq_routes *r, uint32_t gsi, uint32_t chip,

@@ -7,17 +7,18 @@
  * its message changes while unmasked), not on every interrupt: committing
  * makes KVM wait for a grace period, which is far too slow per interrupt.
  */
+#include <linux/kvm.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "mvm/dev_ctx.h"
 #include "mvm/err.h"
 #include "mvm/irq_routes.h"
 #include "mvm/msix.h"
 #include "mvm/pci.h"
-#include "mvm/vm.h"
 
 #define CTRL_ENABLE 0x8000
 #define CTRL_FMASK 0x4000
@@ -25,8 +26,8 @@
 #define MSI_ADDR_MASK 0xfff00000u
 #define MSI_ADDR_BASE 0xfee00000u
 
-int msix_init(struct msix *m, struct vm *vm, struct pci_dev *d, uint16_t nr,
-	      int bir, uint32_t table_off, uint32_t pba_off,
+int msix_init(struct msix *m, struct dev_ctx *ctx, struct pci_dev *d,
+	      uint16_t nr, int bir, uint32_t table_off, uint32_t pba_off,
 	      struct mvm_err *err)
 {
 	uint8_t cap;
@@ -45,7 +46,7 @@ int msix_init(struct msix *m, struct vm *vm, struct pci_dev *d, uint16_t nr,
 		return mvm_fail(err, -ENOMEM, "msix: cannot set up %u "
 				"vectors", nr);
 	}
-	m->vm = vm;
+	m->ctx = ctx;
 	m->dev = d;
 	m->nr = nr;
 	m->cap = cap;
@@ -86,7 +87,7 @@ static bool msg_valid(const struct msix_vec *v)
 /* Make v's route carry its current message. Lock held. */
 static int route(struct msix *m, struct msix_vec *v)
 {
-	struct irq_routes *r = m->vm->irq_routes;
+	struct irq_routes *r = m->ctx->irq_routes;
 	int ret;
 
 	if (v->routed && v->r_addr_lo == v->addr_lo &&
@@ -112,7 +113,7 @@ static int route(struct msix *m, struct msix_vec *v)
 		if (fd < 0)
 			return -errno;
 		irqfd.fd = (uint32_t)fd;
-		if (ioctl(m->vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
+		if (ioctl(m->ctx->vm_fd, KVM_IRQFD, &irqfd) < 0) {
 			ret = -errno;
 			close(fd);
 			return ret;
@@ -140,7 +141,7 @@ static void deliver(struct msix *m, struct msix_vec *v)
 	/* No route or irqfd (a KVM without them): inject directly. */
 	struct kvm_msi msi = { .address_lo = v->addr_lo,
 			       .address_hi = v->addr_hi, .data = v->data };
-	if (ioctl(m->vm->vm_fd, KVM_SIGNAL_MSI, &msi) < 0)
+	if (ioctl(m->ctx->vm_fd, KVM_SIGNAL_MSI, &msi) < 0)
 		atomic_fetch_add(&m->dropped, 1);
 }
 

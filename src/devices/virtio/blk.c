@@ -13,7 +13,7 @@
 
 #include "mvm/err.h"
 #include "mvm/virtio_dev.h"
-#include "mvm/vm.h"
+#include "mvm/vm_config.h"
 
 #include "blk.h"
 #include "blk_req.h"
@@ -163,8 +163,8 @@ void blk_maybe_reset_done(struct blk *b)
 	}
 }
 
-int blk_create(struct vm *vm, const struct disk_config *cfg,
-	       struct mvm_err *err)
+int blk_create(struct dev_ctx *ctx, const struct disk_config *cfg,
+	       unsigned cpus, struct mvm_err *err)
 {
 	struct virtio_dev_info info = {
 		.kind = "virtio-blk",
@@ -174,8 +174,7 @@ int blk_create(struct vm *vm, const struct disk_config *cfg,
 		.queue_size = QUEUE_SIZE,
 		.config_size = CONFIG_SIZE,
 	};
-	uint16_t queues = (uint16_t)(vm->cfg.cpus < MAX_QUEUES ? vm->cfg.cpus
-							       : MAX_QUEUES);
+	uint16_t queues = (uint16_t)(cpus < MAX_QUEUES ? cpus : MAX_QUEUES);
 	struct blk *b = calloc(1, sizeof(*b));
 	int ret;
 
@@ -183,7 +182,7 @@ int blk_create(struct vm *vm, const struct disk_config *cfg,
 		return mvm_fail(err, -ENOMEM, "out of memory");
 	if (!queues)
 		queues = 1;
-	b->vm = vm;
+	b->ctx = ctx;
 	b->cache = cfg->cache;
 	snprintf(b->id, sizeof(b->id), "%s", cfg->id);
 	ret = blk_file_open(&b->file, cfg, err);
@@ -194,7 +193,7 @@ int blk_create(struct vm *vm, const struct disk_config *cfg,
 	build_config(b, queues);
 	info.features = features(b, queues);
 	info.nr_queues = queues;
-	ret = virtio_pci_create(vm, &info, &blk_ops, b, &b->t, err);
+	ret = virtio_pci_create(ctx, &info, &blk_ops, b, &b->t, err);
 	if (ret) {
 		blk_file_close(&b->file);
 		free(b);

@@ -14,7 +14,7 @@
 
 #include "mvm/err.h"
 #include "mvm/file.h"
-#include "mvm/vm.h"
+#include "mvm/vm_config.h"
 
 #include "blk.h"
 

@@ -118,7 +118,7 @@ static void req_done(struct loop_op *op, int res, unsigned flags);
 static void submit(struct blk_req *r)
 {
 	struct blk *b = r->b;
-	struct io_uring_sqe *sqe = loop_sqe(b->vm->loop);
+	struct io_uring_sqe *sqe = loop_sqe(b->ctx->loop);
 
 	if (!sqe) {
 		fail_io(r, -EBUSY);
@@ -151,7 +151,7 @@ static void submit(struct blk_req *r)
 	if (r->type == T_IN && r->left >= BLK_ASYNC_READ_MIN)
 		sqe->flags |= IOSQE_ASYNC;
 	r->op.done = req_done;
-	loop_prep(b->vm->loop, sqe, &r->op);
+	loop_prep(b->ctx->loop, sqe, &r->op);
 	b->inflight++;
 }
 

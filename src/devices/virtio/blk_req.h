@@ -2,8 +2,9 @@
 #ifndef MVM_VIRTIO_BLK_REQ_H
 #define MVM_VIRTIO_BLK_REQ_H
 
+#include "mvm/dev_ctx.h"
 #include "mvm/virtio_dev.h"
-#include "mvm/vm.h"
+#include "mvm/vm_config.h"
 
 #include "blk.h"
 
@@ -12,7 +13,7 @@
 #define BLK_MAX_QUEUES 16
 
 struct blk {
-	struct vm *vm;
+	struct dev_ctx *ctx;
 	struct virtio_dev *t;
 	char id[VM_ID_MAX];
 	struct blk_file file;
@@ -51,7 +52,7 @@ void blk_swap_maybe_done(struct blk *b);
 /* Capacity and discard bits of config space after a new medium. */
 void blk_config_media(struct blk *b);
 
-int blk_create(struct vm *vm, const struct disk_config *cfg,
-	       struct mvm_err *err);
+int blk_create(struct dev_ctx *ctx, const struct disk_config *cfg,
+	       unsigned cpus, struct mvm_err *err);
 
 #endif

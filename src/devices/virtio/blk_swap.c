@@ -11,14 +11,15 @@
 #include <sys/stat.h>
 
 #include "mvm/err.h"
+#include "mvm/dev_ctx.h"
 #include "mvm/virtio_dev.h"
-#include "mvm/vm.h"
+#include "mvm/vm_config.h"
 
 #include "blk_req.h"
 
-static struct blk *find_blk(struct vm *vm, const char *id)
+static struct blk *find_blk(struct dev_ctx *ctx, const char *id)
 {
-	for (struct virtio_dev *t = vm->virtio_devs; t; t = t->next) {
+	for (struct virtio_dev *t = ctx->virtio_devs; t; t = t->next) {
 		struct blk *b;
 
 		if (t->info.device_id != VIRTIO_ID_BLOCK)
@@ -89,10 +90,10 @@ static int same_image(struct blk *b, const char *path, struct mvm_err *err)
 	return 1;
 }
 
-int virtio_blk_swap(struct vm *vm, const char *id, const char *path,
+int virtio_blk_swap(struct dev_ctx *ctx, const char *id, const char *path,
 		    struct mvm_err *err)
 {
-	struct blk *b = find_blk(vm, id);
+	struct blk *b = find_blk(ctx, id);
 	struct disk_config cfg = { .readonly = false };
 	struct blk_file f;
 	int ret;

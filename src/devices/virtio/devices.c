@@ -3,43 +3,45 @@
  * order (entropy, disks, NICs) so PCI slots are stable from boot to boot.
  */
 #include "mvm/err.h"
+#include "mvm/dev_ctx.h"
 #include "mvm/virtio_dev.h"
-#include "mvm/vm.h"
+#include "mvm/vm_config.h"
 
 #include "devices.h"
 
-int virtio_create_devices(struct vm *vm, struct mvm_err *err)
+int virtio_create_devices(struct dev_ctx *ctx, const struct vm_config *cfg,
+			  struct mvm_err *err)
 {
 	int ret;
 
-	if (vm->cfg.rng) {
-		ret = rng_create(vm, err);
+	if (cfg->rng) {
+		ret = rng_create(ctx, err);
 		if (ret)
 			return ret;
 	}
-	for (unsigned i = 0; i < vm->cfg.nr_disks; i++) {
-		ret = blk_create(vm, &vm->cfg.disks[i], err);
+	for (unsigned i = 0; i < cfg->nr_disks; i++) {
+		ret = blk_create(ctx, &cfg->disks[i], cfg->cpus, err);
 		if (ret)
 			return ret;
 	}
-	for (unsigned i = 0; i < vm->cfg.nr_nets; i++) {
-		ret = net_create(vm, &vm->cfg.nets[i], err);
+	for (unsigned i = 0; i < cfg->nr_nets; i++) {
+		ret = net_create(ctx, &cfg->nets[i], err);
 		if (ret)
 			return ret;
 	}
 	return 0;
 }
 
-void virtio_destroy_devices(struct vm *vm)
+void virtio_destroy_devices(struct dev_ctx *ctx)
 {
-	while (vm->virtio_devs)
-		virtio_pci_destroy(vm->virtio_devs);
+	while (ctx->virtio_devs)
+		virtio_pci_destroy(ctx->virtio_devs);
 }
 
-void virtio_counters_take(struct vm *vm, uint16_t device_id,
+void virtio_counters_take(struct dev_ctx *ctx, uint16_t device_id,
 			  uint64_t d[VIRTIO_CTR_COUNT])
 {
-	for (struct virtio_dev *t = vm->virtio_devs; t; t = t->next) {
+	for (struct virtio_dev *t = ctx->virtio_devs; t; t = t->next) {
 		struct virtio_counters *c = &t->counters;
 
 		if (t->info.device_id != device_id)

@@ -2,15 +2,16 @@
 #ifndef MVM_VIRTIO_DEVICES_H
 #define MVM_VIRTIO_DEVICES_H
 
-struct vm;
+struct dev_ctx;
 struct mvm_err;
 struct disk_config;
 struct net_config;
 
-int rng_create(struct vm *vm, struct mvm_err *err);
-int blk_create(struct vm *vm, const struct disk_config *cfg,
-	       struct mvm_err *err);
-int net_create(struct vm *vm, const struct net_config *cfg,
+int rng_create(struct dev_ctx *ctx, struct mvm_err *err);
+/* One queue per vCPU (of cpus), up to BLK_MAX_QUEUES. */
+int blk_create(struct dev_ctx *ctx, const struct disk_config *cfg,
+	       unsigned cpus, struct mvm_err *err);
+int net_create(struct dev_ctx *ctx, const struct net_config *cfg,
 	       struct mvm_err *err);
 
 #endif

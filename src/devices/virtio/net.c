@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mvm/err.h"
+#include "mvm/vm_config.h"
 
 #include "devices.h"
 #include "net_dev.h"
@@ -113,7 +114,7 @@ static uint64_t net_features(const struct net *n)
 	return f;
 }
 
-int net_create(struct vm *vm, const struct net_config *cfg,
+int net_create(struct dev_ctx *ctx, const struct net_config *cfg,
 	       struct mvm_err *err)
 {
 	struct virtio_dev_info info = {
@@ -130,7 +131,7 @@ int net_create(struct vm *vm, const struct net_config *cfg,
 
 	if (!n)
 		return mvm_fail(err, -ENOMEM, "out of memory");
-	n->vm = vm;
+	n->ctx = ctx;
 	n->spoofing = cfg->mac_spoofing;
 	if (cfg->mac_set)
 		memcpy(n->mac, cfg->mac, NET_MAC_LEN);
@@ -148,7 +149,7 @@ int net_create(struct vm *vm, const struct net_config *cfg,
 	pci_put16(n->config + 6, NET_S_LINK_UP);
 	pci_put16(n->config + 8, 1); /* max_virtqueue_pairs */
 	info.features = net_features(n);
-	ret = virtio_pci_create(vm, &info, &net_ops, n, &n->t, err);
+	ret = virtio_pci_create(ctx, &info, &net_ops, n, &n->t, err);
 	if (ret) {
 		n->be->ops->close(n->be);
 		free(n);

@@ -2,9 +2,9 @@
 #ifndef MVM_VIRTIO_NET_DEV_H
 #define MVM_VIRTIO_NET_DEV_H
 
+#include "mvm/dev_ctx.h"
 #include "mvm/net.h"
 #include "mvm/virtio_dev.h"
-#include "mvm/vm.h"
 
 #define NET_QUEUE_SIZE 256
 #define NET_RXQ 0
@@ -30,7 +30,7 @@ struct net_rx_chain {
 };
 
 struct net {
-	struct vm *vm;
+	struct dev_ctx *ctx;
 	struct virtio_dev *t;
 	struct net_backend *be;
 	uint8_t mac[NET_MAC_LEN];

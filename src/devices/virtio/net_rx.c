@@ -153,7 +153,7 @@ void net_rx_kick(struct net *n)
 	virtio_queue_flush(q); /* dropped bad buffers */
 	if (!ready)
 		return;
-	sqe = loop_sqe(n->vm->loop);
+	sqe = loop_sqe(n->ctx->loop);
 	if (!sqe) {
 		virtio_queue_unpop(q, (uint16_t)n->rx_nchains);
 		n->rx_nchains = 0;
@@ -161,7 +161,7 @@ void net_rx_kick(struct net *n)
 	}
 	io_uring_prep_readv(sqe, n->be->fd, n->rx_iov, n->rx_niov, 0);
 	n->rx_op.done = rx_done;
-	loop_prep(n->vm->loop, sqe, &n->rx_op);
+	loop_prep(n->ctx->loop, sqe, &n->rx_op);
 	n->rx_inflight = true;
 	n->rx_is_timer = false;
 }
@@ -172,7 +172,7 @@ void net_rx_kick(struct net *n)
  */
 static void retry_later(struct net *n)
 {
-	struct io_uring_sqe *sqe = loop_sqe(n->vm->loop);
+	struct io_uring_sqe *sqe = loop_sqe(n->ctx->loop);
 
 	if (!sqe)
 		return;
@@ -180,7 +180,7 @@ static void retry_later(struct net *n)
 	n->rx_delay.tv_nsec = RETRY_NS;
 	io_uring_prep_timeout(sqe, &n->rx_delay, 0, 0);
 	n->rx_op.done = rx_done;
-	loop_prep(n->vm->loop, sqe, &n->rx_op);
+	loop_prep(n->ctx->loop, sqe, &n->rx_op);
 	n->rx_inflight = true;
 	n->rx_is_timer = true;
 }
@@ -193,7 +193,7 @@ void net_rx_cancel(struct net *n)
 		return;
 	/* Without the cancel, a read no frame answers keeps the reset (and
 	 * the VM's teardown waiting on it) going forever. */
-	sqe = loop_sqe_wait(n->vm->loop);
+	sqe = loop_sqe_wait(n->ctx->loop);
 	if (!sqe)
 		return;
 	io_uring_prep_cancel(sqe, &n->rx_op, 0);

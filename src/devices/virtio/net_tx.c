@@ -72,7 +72,7 @@ static void tx_one(struct net *n, struct virtio_queue *q,
 	r->iov[0].iov_len = HEAD_COPY;
 	k = iov_slice(n->tx_iov, c->nr_out, HEAD_COPY, c->out_len - HEAD_COPY,
 		      r->iov + 1, c->nr_out);
-	sqe = loop_sqe(n->vm->loop);
+	sqe = loop_sqe(n->ctx->loop);
 	if (k < 0 || !sqe) {
 		n->tx_errors++;
 		free(r);
@@ -84,7 +84,7 @@ static void tx_one(struct net *n, struct virtio_queue *q,
 	r->niov = 1 + (unsigned)k;
 	r->op.done = tx_done;
 	io_uring_prep_writev(sqe, n->be->fd, r->iov, r->niov, 0);
-	loop_prep(n->vm->loop, sqe, &r->op);
+	loop_prep(n->ctx->loop, sqe, &r->op);
 	n->tx_inflight++;
 }
 

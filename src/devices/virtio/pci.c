@@ -11,13 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/kvm.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "mvm/dev_ctx.h"
 #include "mvm/err.h"
 #include "mvm/virtio_dev.h"
-#include "mvm/vm.h"
 
 #include "transport.h"
 
@@ -342,7 +343,7 @@ static int ioeventfd(struct virtio_dev *t, struct virtio_queue *q,
 		.flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
 	};
 
-	return ioctl(t->vm->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
+	return ioctl(t->ctx->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
 }
 
 /* BAR 0 moved: notify addresses follow it. Host lock held. */
@@ -428,7 +429,7 @@ static int setup_pci(struct virtio_dev *t, struct mvm_err *err)
 	d->ops = &pci_ops;
 	d->priv = t;
 	pci_dev_add_bar64(d, 0, BAR_SIZE, bar_io, t);
-	ret = msix_init(&t->msix, t->vm, d, vectors, 0, MSIX_TABLE_OFF,
+	ret = msix_init(&t->msix, t->ctx, d, vectors, 0, MSIX_TABLE_OFF,
 			MSIX_PBA_OFF, err);
 	if (ret)
 		return ret;
@@ -453,10 +454,10 @@ static int setup_pci(struct virtio_dev *t, struct mvm_err *err)
 	d->wmask[c + 4] = 0xff;
 	memset(d->wmask + c + 8, 0xff, 8);
 	t->pci_cfg_cap = c;
-	return pci_register(t->vm->pci, d, err);
+	return pci_register(t->ctx->pci, d, err);
 }
 
-int virtio_pci_create(struct vm *vm, const struct virtio_dev_info *info,
+int virtio_pci_create(struct dev_ctx *ctx, const struct virtio_dev_info *info,
 		      const struct virtio_dev_ops *ops, void *dev,
 		      struct virtio_dev **out, struct mvm_err *err)
 {
@@ -470,7 +471,7 @@ int virtio_pci_create(struct vm *vm, const struct virtio_dev_info *info,
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return mvm_fail(err, -ENOMEM, "out of memory");
-	t->vm = vm;
+	t->ctx = ctx;
 	t->info = *info;
 	t->ops = ops;
 	t->dev = dev;
@@ -489,8 +490,8 @@ int virtio_pci_create(struct vm *vm, const struct virtio_dev_info *info,
 		virtio_pci_free(t);
 		return ret;
 	}
-	t->next = vm->virtio_devs;
-	vm->virtio_devs = t;
+	t->next = ctx->virtio_devs;
+	ctx->virtio_devs = t;
 	*out = t;
 	return 0;
 }

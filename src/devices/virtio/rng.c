@@ -9,7 +9,8 @@
 
 #include "mvm/err.h"
 #include "mvm/virtio_dev.h"
-#include "mvm/vm.h"
+
+#include "devices.h"
 
 #define QUEUE_SIZE 64
 /* Enough for any guest's pool, small enough to keep the loop responsive. */
@@ -89,7 +90,7 @@ static const struct virtio_dev_ops rng_ops = {
 	.destroy = rng_destroy,
 };
 
-int rng_create(struct vm *vm, struct mvm_err *err)
+int rng_create(struct dev_ctx *ctx, struct mvm_err *err)
 {
 	struct virtio_dev_info info = {
 		.kind = "virtio-rng",
@@ -104,7 +105,7 @@ int rng_create(struct vm *vm, struct mvm_err *err)
 
 	if (!r)
 		return mvm_fail(err, -ENOMEM, "out of memory");
-	ret = virtio_pci_create(vm, &info, &rng_ops, r, &r->t, err);
+	ret = virtio_pci_create(ctx, &info, &rng_ops, r, &r->t, err);
 	if (ret)
 		free(r);
 	return ret;

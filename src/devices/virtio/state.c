@@ -8,8 +8,8 @@
  */
 #include <string.h>
 
+#include "mvm/dev_ctx.h"
 #include "mvm/virtio_dev.h"
-#include "mvm/vm.h"
 
 #include "transport.h"
 
@@ -117,7 +117,7 @@ static int revive_queues(struct virtio_dev *t, const struct saved_queue *sq)
 
 		if (!sq[i].ready)
 			continue;
-		if (virtq_init(&q->vq, &t->vm->mem, q->size, q->desc,
+		if (virtq_init(&q->vq, t->ctx->mem, q->size, q->desc,
 			       q->driver, q->device, t->features, NULL))
 			return -EINVAL;
 		q->vq.last_avail = sq[i].last_avail;

@@ -17,9 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mvm/dev_ctx.h"
 #include "mvm/err.h"
 #include "mvm/virtio_dev.h"
-#include "mvm/vm.h"
 
 #include "transport.h"
 
@@ -139,7 +139,7 @@ void virtio_reset_done(struct virtio_dev *t)
 	t->quiesced = true;
 	/* A destroy is running the loop until this moment. */
 	if (t->destroying)
-		loop_stop(t->vm->loop);
+		loop_stop(t->ctx->loop);
 }
 
 /* Check the driver's ring setup and make the queue live. t->lock held. */
@@ -149,7 +149,7 @@ static const char *setup_queue(struct virtio_dev *t, struct virtio_queue *q)
 
 	if (q->size > t->info.queue_size)
 		return "queue size above the device maximum";
-	if (virtq_init(&q->vq, &t->vm->mem, q->size, q->desc, q->driver,
+	if (virtq_init(&q->vq, t->ctx->mem, q->size, q->desc, q->driver,
 		       q->device, t->features, &why))
 		return why;
 	q->ready = true;
@@ -347,7 +347,7 @@ static void flush_done(struct loop_op *op, int res, unsigned flags)
 	for (unsigned i = 0; i < t->info.nr_queues; i++)
 		virtio_queue_flush(&t->queues[i]);
 	if (t->destroying)
-		loop_stop(t->vm->loop);
+		loop_stop(t->ctx->loop);
 }
 
 void virtio_queue_flush_later(struct virtio_queue *q)
@@ -361,20 +361,20 @@ void virtio_queue_flush_later(struct virtio_queue *q)
 	 * A NOP submitted now completes after the CQEs being dispatched,
 	 * so everything they completed shares one interrupt.
 	 */
-	sqe = loop_sqe(t->vm->loop);
+	sqe = loop_sqe(t->ctx->loop);
 	if (!sqe) {
 		virtio_queue_flush(q);
 		return;
 	}
 	io_uring_prep_nop(sqe);
 	t->flush_op.done = flush_done;
-	loop_prep(t->vm->loop, sqe, &t->flush_op);
+	loop_prep(t->ctx->loop, sqe, &t->flush_op);
 	t->flush_armed = true;
 }
 
 int transport_init(struct virtio_dev *t, struct mvm_err *err)
 {
-	struct loop *l = t->vm->loop;
+	struct loop *l = t->ctx->loop;
 
 	t->queues = calloc(t->info.nr_queues, sizeof(*t->queues));
 	if (!t->queues)
@@ -428,12 +428,12 @@ void transport_fini(struct virtio_dev *t)
 
 void virtio_pci_destroy(struct virtio_dev *t)
 {
-	struct vm *vm = t->vm;
+	struct dev_ctx *ctx = t->ctx;
 	void *dev = t->dev;
 	const struct virtio_dev_ops *ops = t->ops;
 
-	/* Unlink from the VM's list. */
-	for (struct virtio_dev **p = &vm->virtio_devs; *p; p = &(*p)->next) {
+	/* Unlink from the context's list. */
+	for (struct virtio_dev **p = &ctx->virtio_devs; *p; p = &(*p)->next) {
 		if (*p == t) {
 			*p = t->next;
 			break;
@@ -444,7 +444,7 @@ void virtio_pci_destroy(struct virtio_dev *t)
 	if (!t->resetting)
 		start_reset(t);
 	while (!t->quiesced || t->flush_armed)
-		if (loop_run(vm->loop) < 0)
+		if (loop_run(ctx->loop) < 0)
 			break;
 	if (t->log_suppressed)
 		fprintf(stderr, "mvm: %s: %u more messages suppressed\n",

@@ -1,0 +1,52 @@
+/*
+ * What a device may use of the VM it belongs to, and nothing else: guest
+ * memory, the event loop that runs its I/O, the buses its registers hang
+ * on, the KVM VM for interrupt plumbing, a legacy IRQ line and a stop
+ * request. The VM (src/vmm/vm.c) fills one in and hands it to every device
+ * constructor; devices never see struct vm, so a test or a fuzzer builds
+ * them on a context of its own.
+ */
+#ifndef MVM_DEV_CTX_H
+#define MVM_DEV_CTX_H
+
+struct bus;
+struct guest_mem;
+struct irq_routes;
+struct loop;
+struct pci_host;
+struct virtio_dev;
+
+/* Why a VM stopped; decides mvm's exit status. */
+enum vm_stop_kind {
+	VM_STOP_NONE,
+	VM_STOP_POWEROFF,   /* ACPI S5 */
+	VM_STOP_REBOOT,     /* i8042 reset, 0xCF9, KVM system reset */
+	VM_STOP_DEBUG_EXIT, /* isa-debug-exit write */
+	VM_STOP_QUIT,       /* Ctrl-A x on the console */
+	VM_STOP_SIGNAL,     /* SIGTERM/SIGINT/SIGHUP to mvm */
+	VM_STOP_ERROR,      /* triple fault, KVM error, unexpected exit */
+};
+
+struct dev_ctx {
+	/* Guest RAM, for DMA; any thread: the regions stay put once built. */
+	struct guest_mem *mem;
+	/* Runs the devices' I/O and watches their fds; the loop thread only. */
+	struct loop *loop;
+	/* Where register ranges are added; any thread: each bus locks. */
+	struct bus *pio, *mmio;
+	/* The KVM VM: irqfds, ioeventfds, GSI routes, MSIs; any thread. */
+	int vm_fd;
+	/* PCI bus 0, set by pci_create(); any thread, under its lock. */
+	struct pci_host *pci;
+	/* GSI routes for MSI-X, set by irq_routes_create(); any, locked. */
+	struct irq_routes *irq_routes;
+	/* Every virtio device, added by virtio_pci_create(); loop thread. */
+	struct virtio_dev *virtio_devs;
+	/* Raise (1) or lower (0) a legacy IRQ line, or -errno; any thread. */
+	int (*irq_line)(struct dev_ctx *ctx, unsigned irq, int level);
+	/* Ask the VM to stop (the first request wins), msg or NULL; any. */
+	void (*request_stop)(struct dev_ctx *ctx, enum vm_stop_kind kind,
+			     int status, const char *msg);
+};
+
+#endif
