@@ -164,11 +164,60 @@ int virtio_pci_create(struct dev_ctx *ctx, const struct virtio_dev_info *info,
 /* Quiesce the device (running the loop until its I/O is done) and free. */
 void virtio_pci_destroy(struct virtio_dev *t);
 
+/*
+ * What a device model may ask of its transport. Models use these, never
+ * the transport's fields or its lock.
+ */
+
 /* Negotiated features (stable once the device is active). */
 static inline bool virtio_has(const struct virtio_dev *t, unsigned bit)
 {
 	return t->features & VIRTIO_BIT(bit);
 }
+
+static inline unsigned virtio_nr_queues(const struct virtio_dev *t)
+{
+	return t->info.nr_queues;
+}
+
+/* Queue i of the device (i below virtio_nr_queues()). */
+static inline struct virtio_queue *virtio_queue_at(struct virtio_dev *t,
+						   unsigned i)
+{
+	return &t->queues[i];
+}
+
+/* DRIVER_OK was acted on (loop thread). */
+static inline bool virtio_active(const struct virtio_dev *t)
+{
+	return t->active;
+}
+
+/* Active, and neither resetting nor going away: queues may be served. */
+static inline bool virtio_serving(const struct virtio_dev *t)
+{
+	return t->active && !t->resetting && !t->destroying;
+}
+
+/* Count what the device moved, for the metrics (loop thread). */
+static inline void virtio_count(struct virtio_dev *t, enum virtio_counter c,
+				uint64_t n)
+{
+	t->counters.total[c] += n;
+}
+
+/*
+ * The device's config space is read by vCPU threads: a model changes it
+ * between these two. With changed, the driver sees a new generation (it
+ * is told only by virtio_config_changed(), which raises the interrupt).
+ */
+void virtio_config_begin(struct virtio_dev *t);
+void virtio_config_end(struct virtio_dev *t, bool changed);
+
+/* The first device of the kind (VIRTIO_ID_*) whose model match() accepts. */
+void *virtio_find(struct dev_ctx *ctx, uint16_t device_id,
+		  bool (*match)(const void *dev, const void *arg),
+		  const void *arg);
 
 /*
  * Next good chain of q, or 0 when empty. Malformed chains are dealt with

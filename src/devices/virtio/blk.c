@@ -81,12 +81,10 @@ static void build_config(struct blk *b, uint16_t queues)
 
 void blk_config_media(struct blk *b)
 {
-	/* vCPUs read config space under the transport lock. */
-	pthread_mutex_lock(&b->t->lock);
+	virtio_config_begin(b->t);
 	put64(b->config + CFG_CAPACITY, b->file.size / BLK_SECTOR);
 	b->config[CFG_WZ_MAY_UNMAP] = b->file.can_punch;
-	b->t->config_generation++;
-	pthread_mutex_unlock(&b->t->lock);
+	virtio_config_end(b->t, true);
 }
 
 static uint64_t features(const struct blk *b, uint16_t queues)

@@ -48,19 +48,17 @@ struct blk_req {
 /* Requests that succeeded, as the metrics count them. */
 static void count(struct blk *b, const struct blk_req *r)
 {
-	uint64_t *c = b->t->counters.total;
-
 	switch (r->type) {
 	case T_IN:
-		c[VIRTIO_CTR_READ_BYTES] += r->bytes;
-		c[VIRTIO_CTR_READ_COUNT]++;
+		virtio_count(b->t, VIRTIO_CTR_READ_BYTES, r->bytes);
+		virtio_count(b->t, VIRTIO_CTR_READ_COUNT, 1);
 		break;
 	case T_OUT:
-		c[VIRTIO_CTR_WRITE_BYTES] += r->bytes;
-		c[VIRTIO_CTR_WRITE_COUNT]++;
+		virtio_count(b->t, VIRTIO_CTR_WRITE_BYTES, r->bytes);
+		virtio_count(b->t, VIRTIO_CTR_WRITE_COUNT, 1);
 		break;
 	case T_FLUSH:
-		c[VIRTIO_CTR_FLUSH_COUNT]++;
+		virtio_count(b->t, VIRTIO_CTR_FLUSH_COUNT, 1);
 		break;
 	}
 }
@@ -94,7 +92,7 @@ static void fail_io(struct blk_req *r, int res)
 			   "write" : r->type == T_FLUSH ? "flush" :
 			   r->type == T_DISCARD ? "discard" : "write zeroes";
 
-	r->b->t->counters.total[VIRTIO_CTR_FAIL_COUNT]++;
+	virtio_count(r->b->t, VIRTIO_CTR_FAIL_COUNT, 1);
 	virtio_log(r->b->t, "%s of %llu bytes at sector %llu failed: %s; the "
 		   "guest got an I/O error", what,
 		   (unsigned long long)r->left,

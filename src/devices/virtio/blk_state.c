@@ -32,9 +32,9 @@ size_t blk_save(void *dev, void *buf, size_t cap)
 
 	if (cap < sizeof(s))
 		return 0;
-	pthread_mutex_lock(&b->t->lock);
+	virtio_config_begin(b->t);
 	memcpy(s.config, b->config, sizeof(s.config));
-	pthread_mutex_unlock(&b->t->lock);
+	virtio_config_end(b->t, false);
 	memcpy(buf, &s, sizeof(s));
 	return sizeof(s);
 }
@@ -52,8 +52,8 @@ int blk_load(void *dev, const void *buf, size_t len)
 	/* Another image shape: the guest's view of the disk would be a lie. */
 	if (s.size != b->file.size || s.readonly != b->file.readonly)
 		return -EINVAL;
-	pthread_mutex_lock(&b->t->lock);
+	virtio_config_begin(b->t);
 	memcpy(b->config, s.config, sizeof(b->config));
-	pthread_mutex_unlock(&b->t->lock);
+	virtio_config_end(b->t, false);
 	return 0;
 }

@@ -17,28 +17,24 @@
 
 #include "blk_req.h"
 
+static bool id_is(const void *dev, const void *id)
+{
+	return !strcmp(((const struct blk *)dev)->id, id);
+}
+
 static struct blk *find_blk(struct dev_ctx *ctx, const char *id)
 {
-	for (struct virtio_dev *t = ctx->virtio_devs; t; t = t->next) {
-		struct blk *b;
-
-		if (t->info.device_id != VIRTIO_ID_BLOCK)
-			continue;
-		b = t->dev;
-		if (!strcmp(b->id, id))
-			return b;
-	}
-	return NULL;
+	return virtio_find(ctx, VIRTIO_ID_BLOCK, id_is, id);
 }
 
 static void resume_queues(struct blk *b)
 {
 	struct virtio_dev *t = b->t;
 
-	if (!t->active || t->resetting || t->destroying)
+	if (!virtio_serving(t))
 		return;
-	for (unsigned i = 0; i < t->info.nr_queues; i++) {
-		struct virtio_queue *q = &t->queues[i];
+	for (unsigned i = 0; i < virtio_nr_queues(t); i++) {
+		struct virtio_queue *q = virtio_queue_at(t, i);
 
 		if (q->ready && !q->broken)
 			blk_queue_notify(b, q);
@@ -53,7 +49,7 @@ void blk_swap_maybe_done(struct blk *b)
 	b->file = b->next;
 	b->swap_pending = false;
 	blk_config_media(b);
-	if (b->t->active)
+	if (virtio_active(b->t))
 		virtio_config_changed(b->t);
 	resume_queues(b);
 }
@@ -125,7 +121,7 @@ int virtio_blk_swap(struct dev_ctx *ctx, const char *id, const char *path,
 		b->swap_pending = false;
 	}
 	blk_config_media(b);
-	if (b->t->active)
+	if (virtio_active(b->t))
 		virtio_config_changed(b->t);
 	resume_queues(b);
 	return 0;

@@ -143,7 +143,7 @@ static bool rx_buffers(struct net *n, struct virtio_queue *q)
 
 void net_rx_kick(struct net *n)
 {
-	struct virtio_queue *q = &n->t->queues[NET_RXQ];
+	struct virtio_queue *q = virtio_queue_at(n->t, NET_RXQ);
 	struct io_uring_sqe *sqe;
 	bool ready;
 
@@ -227,7 +227,7 @@ static void rx_done(struct loop_op *op, int res, unsigned flags)
 {
 	struct net *n = (struct net *)((char *)op - offsetof(struct net,
 							     rx_op));
-	struct virtio_queue *q = &n->t->queues[NET_RXQ];
+	struct virtio_queue *q = virtio_queue_at(n->t, NET_RXQ);
 
 	(void)flags;
 	n->rx_inflight = false;
@@ -254,9 +254,8 @@ static void rx_done(struct loop_op *op, int res, unsigned flags)
 		return;
 	}
 	deliver(n, q, (uint32_t)res);
-	n->t->counters.total[VIRTIO_CTR_RX_BYTES] += (uint64_t)res -
-						      NET_HDR_LEN;
-	n->t->counters.total[VIRTIO_CTR_RX_PACKETS]++;
+	virtio_count(n->t, VIRTIO_CTR_RX_BYTES, (uint64_t)res - NET_HDR_LEN);
+	virtio_count(n->t, VIRTIO_CTR_RX_PACKETS, 1);
 	n->rx_nchains = 0;
 	net_rx_kick(n);
 }

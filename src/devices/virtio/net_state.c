@@ -31,9 +31,9 @@ size_t net_save(void *dev, void *buf, size_t cap)
 
 	if (cap < sizeof(s))
 		return 0;
-	pthread_mutex_lock(&n->t->lock);
+	virtio_config_begin(n->t);
 	memcpy(s.config, n->config, sizeof(s.config));
-	pthread_mutex_unlock(&n->t->lock);
+	virtio_config_end(n->t, false);
 	memcpy(buf, &s, sizeof(s));
 	return sizeof(s);
 }
@@ -59,10 +59,10 @@ int net_load(void *dev, const void *buf, size_t len)
 	/* The transport restored the features first: can this tap do them? */
 	if (needs_offloads(n) && !n->be->offloads)
 		return -EOPNOTSUPP;
-	pthread_mutex_lock(&n->t->lock);
+	virtio_config_begin(n->t);
 	memcpy(n->config, s.config, sizeof(n->config));
 	memcpy(n->mac, s.config, NET_MAC_LEN);
-	pthread_mutex_unlock(&n->t->lock);
+	virtio_config_end(n->t, false);
 	n->tx_spoofed = s.tx_spoofed;
 	n->tx_errors = s.tx_errors;
 	return 0;

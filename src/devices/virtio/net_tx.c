@@ -90,7 +90,7 @@ static void tx_one(struct net *n, struct virtio_queue *q,
 
 void net_tx_kick(struct net *n)
 {
-	struct virtio_queue *q = &n->t->queues[NET_TXQ];
+	struct virtio_queue *q = virtio_queue_at(n->t, NET_TXQ);
 	struct virtq_chain c;
 
 	if (n->stopping)
@@ -113,7 +113,7 @@ static void tx_done(struct loop_op *op, int res, unsigned flags)
 {
 	struct tx_req *r = (struct tx_req *)op;
 	struct net *n = r->n;
-	struct virtio_queue *q = &n->t->queues[NET_TXQ];
+	struct virtio_queue *q = virtio_queue_at(n->t, NET_TXQ);
 	bool was_full = n->tx_inflight >= NET_TX_INFLIGHT;
 
 	(void)flags;
@@ -127,9 +127,9 @@ static void tx_done(struct loop_op *op, int res, unsigned flags)
 	if (res < 0) {
 		n->tx_errors++;
 	} else if (res >= NET_HDR_LEN) {
-		n->t->counters.total[VIRTIO_CTR_TX_BYTES] += (uint64_t)res -
-							      NET_HDR_LEN;
-		n->t->counters.total[VIRTIO_CTR_TX_PACKETS]++;
+		virtio_count(n->t, VIRTIO_CTR_TX_BYTES,
+			     (uint64_t)res - NET_HDR_LEN);
+		virtio_count(n->t, VIRTIO_CTR_TX_PACKETS, 1);
 	}
 	virtio_queue_complete(q, r->head, 0);
 	free(r);

@@ -78,6 +78,28 @@ static void raise_irq(struct virtio_dev *t, uint16_t vector, uint8_t isr)
 	msix_notify(&t->msix, vector);
 }
 
+void virtio_config_begin(struct virtio_dev *t)
+{
+	pthread_mutex_lock(&t->lock);
+}
+
+void virtio_config_end(struct virtio_dev *t, bool changed)
+{
+	if (changed)
+		t->config_generation++;
+	pthread_mutex_unlock(&t->lock);
+}
+
+void *virtio_find(struct dev_ctx *ctx, uint16_t device_id,
+		  bool (*match)(const void *dev, const void *arg),
+		  const void *arg)
+{
+	for (struct virtio_dev *t = ctx->virtio_devs; t; t = t->next)
+		if (t->info.device_id == device_id && match(t->dev, arg))
+			return t->dev;
+	return NULL;
+}
+
 void virtio_config_changed(struct virtio_dev *t)
 {
 	uint16_t v;
