@@ -14,7 +14,7 @@ struct guest_mem;
 struct irq_routes;
 struct loop;
 struct pci_host;
-struct virtio_dev;
+struct virtio_transport;
 
 /* Why a VM stopped; decides mvm's exit status. */
 enum vm_stop_kind {
@@ -41,7 +41,7 @@ struct dev_ctx {
 	/* GSI routes for MSI-X, set by irq_routes_create(); any, locked. */
 	struct irq_routes *irq_routes;
 	/* Every virtio device, added by virtio_pci_create(); loop thread. */
-	struct virtio_dev *virtio_devs;
+	struct virtio_transport *virtio_devs;
 	/* Raise (1) or lower (0) a legacy IRQ line, or -errno; any thread. */
 	int (*irq_line)(struct dev_ctx *ctx, unsigned irq, int level);
 	/* Ask the VM to stop (the first request wins), msg or NULL; any. */

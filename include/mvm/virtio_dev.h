@@ -28,12 +28,12 @@
 struct dev_ctx;
 struct mvm_err;
 struct vm_config;
-struct virtio_dev;
+struct virtio_transport;
 
 #define VIRTIO_NAME_MAX 80
 
 struct virtio_queue {
-	struct virtio_dev *t;
+	struct virtio_transport *t;
 	unsigned index;
 
 	/* The driver's configuration: vCPU threads, under t->lock. */
@@ -115,8 +115,13 @@ struct virtio_counters {
 	uint64_t reported[VIRTIO_CTR_COUNT];
 };
 
-struct virtio_dev {
-	struct virtio_dev *next; /* ctx->virtio_devs */
+/*
+ * One device's virtio-pci transport (a model's `t`): the model's ops and
+ * state hang off it (ops, dev); models reach it only through the
+ * accessors below.
+ */
+struct virtio_transport {
+	struct virtio_transport *next; /* ctx->virtio_devs */
 	struct dev_ctx *ctx;
 	struct virtio_dev_info info;
 	char name[VIRTIO_NAME_MAX]; /* "virtio-blk disk0" */
@@ -160,9 +165,9 @@ struct virtio_dev {
 /* Create the transport for dev and put it on the PCI bus and ctx's list. */
 int virtio_pci_create(struct dev_ctx *ctx, const struct virtio_dev_info *info,
 		      const struct virtio_dev_ops *ops, void *dev,
-		      struct virtio_dev **out, struct mvm_err *err);
+		      struct virtio_transport **out, struct mvm_err *err);
 /* Quiesce the device (running the loop until its I/O is done) and free. */
-void virtio_pci_destroy(struct virtio_dev *t);
+void virtio_pci_destroy(struct virtio_transport *t);
 
 /*
  * What a device model may ask of its transport. Models use these, never
@@ -170,37 +175,38 @@ void virtio_pci_destroy(struct virtio_dev *t);
  */
 
 /* Negotiated features (stable once the device is active). */
-static inline bool virtio_has(const struct virtio_dev *t, unsigned bit)
+static inline bool virtio_has(const struct virtio_transport *t, unsigned bit)
 {
 	return t->features & VIRTIO_BIT(bit);
 }
 
-static inline unsigned virtio_nr_queues(const struct virtio_dev *t)
+static inline unsigned virtio_nr_queues(const struct virtio_transport *t)
 {
 	return t->info.nr_queues;
 }
 
 /* Queue i of the device (i below virtio_nr_queues()). */
-static inline struct virtio_queue *virtio_queue_at(struct virtio_dev *t,
+static inline struct virtio_queue *virtio_queue_at(struct virtio_transport *t,
 						   unsigned i)
 {
 	return &t->queues[i];
 }
 
 /* DRIVER_OK was acted on (loop thread). */
-static inline bool virtio_active(const struct virtio_dev *t)
+static inline bool virtio_active(const struct virtio_transport *t)
 {
 	return t->active;
 }
 
 /* Active, and neither resetting nor going away: queues may be served. */
-static inline bool virtio_serving(const struct virtio_dev *t)
+static inline bool virtio_serving(const struct virtio_transport *t)
 {
 	return t->active && !t->resetting && !t->destroying;
 }
 
 /* Count what the device moved, for the metrics (loop thread). */
-static inline void virtio_count(struct virtio_dev *t, enum virtio_counter c,
+static inline void virtio_count(struct virtio_transport *t,
+				enum virtio_counter c,
 				uint64_t n)
 {
 	t->counters.total[c] += n;
@@ -211,8 +217,8 @@ static inline void virtio_count(struct virtio_dev *t, enum virtio_counter c,
  * between these two. With changed, the driver sees a new generation (it
  * is told only by virtio_config_changed(), which raises the interrupt).
  */
-void virtio_config_begin(struct virtio_dev *t);
-void virtio_config_end(struct virtio_dev *t, bool changed);
+void virtio_config_begin(struct virtio_transport *t);
+void virtio_config_end(struct virtio_transport *t, bool changed);
 
 /* The first device of the kind (VIRTIO_ID_*) whose model match() accepts. */
 void *virtio_find(struct dev_ctx *ctx, uint16_t device_id,
@@ -262,15 +268,15 @@ void virtio_queue_flush(struct virtio_queue *q);
  */
 void virtio_queue_flush_later(struct virtio_queue *q);
 /* A driver-visible change in config space. */
-void virtio_config_changed(struct virtio_dev *t);
+void virtio_config_changed(struct virtio_transport *t);
 /* Mark the device broken (NEEDS_RESET) and say why, rate-limited. */
-void virtio_needs_reset(struct virtio_dev *t, const char *fmt, ...)
+void virtio_needs_reset(struct virtio_transport *t, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* One rate-limited line on stderr about guest misbehaviour. */
-void virtio_log(struct virtio_dev *t, const char *fmt, ...)
+void virtio_log(struct virtio_transport *t, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* The device has no request in flight after ops->reset(). */
-void virtio_reset_done(struct virtio_dev *t);
+void virtio_reset_done(struct virtio_transport *t);
 
 /* Create the devices cfg asks for (rng, disks, NICs), in that order. */
 int virtio_create_devices(struct dev_ctx *ctx, const struct vm_config *cfg,
@@ -295,7 +301,7 @@ int virtio_blk_swap(struct dev_ctx *ctx, const char *id, const char *path,
 		    struct mvm_err *err);
 
 /* Transport + device state as one blob; 0 when cap is too small. */
-size_t virtio_save(struct virtio_dev *t, void *buf, size_t cap);
-int virtio_load(struct virtio_dev *t, const void *buf, size_t len);
+size_t virtio_save(struct virtio_transport *t, void *buf, size_t cap);
+int virtio_load(struct virtio_transport *t, const void *buf, size_t len);
 
 #endif

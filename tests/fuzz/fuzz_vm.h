@@ -37,7 +37,7 @@ struct fuzz_vm {
 	struct guest_mem mem;
 	struct loop loop;
 	uint8_t *ram;
-	struct virtio_dev *t; /* the one device */
+	struct virtio_transport *t; /* the one device */
 	uint64_t bar;         /* its BAR 0 */
 	int peer;             /* net: the other end of the backend */
 };

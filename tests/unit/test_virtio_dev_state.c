@@ -30,7 +30,7 @@ static uint8_t blob[16384];
 static char img[] = "/tmp/mvm-unit-blk-XXXXXX";
 
 /* A fresh VM with the devices its cfg asks for; the first device. */
-static struct virtio_dev *create(const struct vm_config *cfg)
+static struct virtio_transport *create(const struct vm_config *cfg)
 {
 	struct mvm_err err;
 
@@ -41,14 +41,14 @@ static struct virtio_dev *create(const struct vm_config *cfg)
 	return fvm.ctx.virtio_devs;
 }
 
-static void config(struct virtio_dev *t, uint32_t off, void *buf,
+static void config(struct virtio_transport *t, uint32_t off, void *buf,
 		   uint32_t len)
 {
 	t->ops->config_read(t->dev, off, buf, len);
 }
 
 /* As if the driver had negotiated these features and set DRIVER_OK. */
-static void negotiated(struct virtio_dev *t, uint64_t f)
+static void negotiated(struct virtio_transport *t, uint64_t f)
 {
 	t->driver_features = t->features = f;
 	t->status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
@@ -77,7 +77,7 @@ static void make_image(off_t size)
 Test(virtio_dev_state, blk_round_trip_and_refusals)
 {
 	struct vm_config c;
-	struct virtio_dev *t;
+	struct virtio_transport *t;
 	uint64_t cap = 0;
 	size_t n;
 
@@ -132,7 +132,7 @@ Test(virtio_dev_state, net_keeps_the_mac_the_guest_knows)
 {
 	struct vm_config c = nic_cfg("52:54:00:aa:bb:01");
 	uint8_t mac[NET_MAC_LEN];
-	struct virtio_dev *t;
+	struct virtio_transport *t;
 	struct net *nd;
 	size_t n;
 
@@ -161,7 +161,7 @@ Test(virtio_dev_state, net_keeps_the_mac_the_guest_knows)
 Test(virtio_dev_state, net_refuses_offloads_the_new_tap_lacks)
 {
 	struct vm_config c = nic_cfg(NULL);
-	struct virtio_dev *t;
+	struct virtio_transport *t;
 	struct net *nd;
 	size_t n;
 
@@ -191,7 +191,7 @@ Test(virtio_dev_state, net_refuses_offloads_the_new_tap_lacks)
 Test(virtio_dev_state, blobs_of_another_device_are_refused)
 {
 	struct vm_config c;
-	struct virtio_dev *t;
+	struct virtio_transport *t;
 	size_t n;
 
 	make_image(1 << 20);

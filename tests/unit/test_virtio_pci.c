@@ -28,7 +28,7 @@
 #define NOTIFY 0x3000
 
 struct fake {
-	struct virtio_dev *t;
+	struct virtio_transport *t;
 	int activated, notified, resets;
 	unsigned last_queue;
 	bool hold_reset; /* pretend I/O is in flight */

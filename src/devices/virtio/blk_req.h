@@ -14,7 +14,7 @@
 
 struct blk {
 	struct dev_ctx *ctx;
-	struct virtio_dev *t;
+	struct virtio_transport *t;
 	char id[VM_ID_MAX];
 	struct blk_file file;
 	uint8_t config[BLK_CONFIG_MAX];

@@ -29,7 +29,7 @@ static struct blk *find_blk(struct dev_ctx *ctx, const char *id)
 
 static void resume_queues(struct blk *b)
 {
-	struct virtio_dev *t = b->t;
+	struct virtio_transport *t = b->t;
 
 	if (!virtio_serving(t))
 		return;

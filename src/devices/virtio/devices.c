@@ -41,7 +41,7 @@ void virtio_destroy_devices(struct dev_ctx *ctx)
 void virtio_counters_take(struct dev_ctx *ctx, uint16_t device_id,
 			  uint64_t d[VIRTIO_CTR_COUNT])
 {
-	for (struct virtio_dev *t = ctx->virtio_devs; t; t = t->next) {
+	for (struct virtio_transport *t = ctx->virtio_devs; t; t = t->next) {
 		struct virtio_counters *c = &t->counters;
 
 		if (t->info.device_id != device_id)

@@ -31,7 +31,7 @@ struct net_rx_chain {
 
 struct net {
 	struct dev_ctx *ctx;
-	struct virtio_dev *t;
+	struct virtio_transport *t;
 	struct net_backend *be;
 	uint8_t mac[NET_MAC_LEN];
 	bool spoofing;

@@ -76,7 +76,7 @@ enum {
 #define PCI_DEVICE_VIRTIO_BASE 0x1040
 #define PCI_SUBSYS_VIRTIO 0x1100
 
-static void ctl_kick(struct virtio_dev *t)
+static void ctl_kick(struct virtio_transport *t)
 {
 	uint64_t one = 1;
 
@@ -85,14 +85,14 @@ static void ctl_kick(struct virtio_dev *t)
 	}
 }
 
-static struct virtio_queue *selected(struct virtio_dev *t)
+static struct virtio_queue *selected(struct virtio_transport *t)
 {
 	return t->queue_select < t->info.nr_queues ? &t->queues[t->queue_select]
 						   : NULL;
 }
 
 /* The common config as the driver would read it now. */
-static void common_image(struct virtio_dev *t, uint8_t *img)
+static void common_image(struct virtio_transport *t, uint8_t *img)
 {
 	struct virtio_queue *q = selected(t);
 	uint8_t status = t->status;
@@ -127,13 +127,13 @@ static void common_image(struct virtio_dev *t, uint8_t *img)
 	}
 }
 
-static uint16_t valid_vector(struct virtio_dev *t, uint16_t v)
+static uint16_t valid_vector(struct virtio_transport *t, uint16_t v)
 {
 	/* 4.1.4.3.1: an unusable vector reads back as NO_VECTOR. */
 	return v < t->msix.nr ? v : MSIX_NO_VECTOR;
 }
 
-static bool features_acceptable(struct virtio_dev *t, uint64_t f)
+static bool features_acceptable(struct virtio_transport *t, uint64_t f)
 {
 	if (f & ~t->offered)
 		return false;
@@ -143,7 +143,7 @@ static bool features_acceptable(struct virtio_dev *t, uint64_t f)
 	return !t->ops->features_ok || t->ops->features_ok(t->dev, f);
 }
 
-static void write_status(struct virtio_dev *t, uint8_t v)
+static void write_status(struct virtio_transport *t, uint8_t v)
 {
 	uint8_t old = t->status;
 
@@ -192,7 +192,7 @@ static bool field_hit(uint32_t off, uint32_t len, uint32_t f, uint32_t flen)
 }
 
 /* Apply the fields a write touched, from the merged image. */
-static void common_apply(struct virtio_dev *t, const uint8_t *img,
+static void common_apply(struct virtio_transport *t, const uint8_t *img,
 			 uint32_t off, uint32_t len)
 {
 	struct virtio_queue *q;
@@ -235,7 +235,7 @@ static void common_apply(struct virtio_dev *t, const uint8_t *img,
 		q->enabled = true; /* the ring is checked when it goes live */
 }
 
-static void common_io(struct virtio_dev *t, uint32_t off, uint8_t *data,
+static void common_io(struct virtio_transport *t, uint32_t off, uint8_t *data,
 		      uint32_t len, bool is_write)
 {
 	uint8_t img[COMMON_LEN];
@@ -257,7 +257,7 @@ static void common_io(struct virtio_dev *t, uint32_t off, uint8_t *data,
 	common_apply(t, img, off, len);
 }
 
-static void isr_io(struct virtio_dev *t, uint32_t off, uint8_t *data,
+static void isr_io(struct virtio_transport *t, uint32_t off, uint8_t *data,
 		   uint32_t len, bool is_write)
 {
 	if (is_write)
@@ -270,7 +270,7 @@ static void isr_io(struct virtio_dev *t, uint32_t off, uint8_t *data,
 	}
 }
 
-static void devcfg_io(struct virtio_dev *t, uint32_t off, uint8_t *data,
+static void devcfg_io(struct virtio_transport *t, uint32_t off, uint8_t *data,
 		      uint32_t len, bool is_write)
 {
 	if (off + len > t->info.config_size) {
@@ -284,7 +284,7 @@ static void devcfg_io(struct virtio_dev *t, uint32_t off, uint8_t *data,
 		t->ops->config_write(t->dev, off, data, len);
 }
 
-static void notify_io(struct virtio_dev *t, uint32_t off, uint8_t *data,
+static void notify_io(struct virtio_transport *t, uint32_t off, uint8_t *data,
 		      uint32_t len, bool is_write)
 {
 	uint32_t qi = off / NOTIFY_MULT;
@@ -308,7 +308,7 @@ static void notify_io(struct virtio_dev *t, uint32_t off, uint8_t *data,
 static void bar_io(void *ctx, uint64_t off, uint8_t *data, uint32_t len,
 		   bool is_write)
 {
-	struct virtio_dev *t = ctx;
+	struct virtio_transport *t = ctx;
 
 	if (off >= MSIX_PBA_OFF) {
 		msix_pba_io(&t->msix, off - MSIX_PBA_OFF, data, len, is_write);
@@ -333,7 +333,7 @@ static void bar_io(void *ctx, uint64_t off, uint8_t *data, uint32_t len,
 	pthread_mutex_unlock(&t->lock);
 }
 
-static int ioeventfd(struct virtio_dev *t, struct virtio_queue *q,
+static int ioeventfd(struct virtio_transport *t, struct virtio_queue *q,
 		     bool assign)
 {
 	struct kvm_ioeventfd io = {
@@ -349,7 +349,7 @@ static int ioeventfd(struct virtio_dev *t, struct virtio_queue *q,
 /* BAR 0 moved: notify addresses follow it. Host lock held. */
 static void bar_moved(struct pci_dev *d, int bar, bool mapped, uint64_t at)
 {
-	struct virtio_dev *t = d->priv;
+	struct virtio_transport *t = d->priv;
 
 	if (bar != 0)
 		return;
@@ -376,7 +376,7 @@ static void bar_moved(struct pci_dev *d, int bar, bool mapped, uint64_t at)
 static bool cfg_access(struct pci_dev *d, uint32_t off, uint8_t *data,
 		       uint32_t len, bool is_write)
 {
-	struct virtio_dev *t = d->priv;
+	struct virtio_transport *t = d->priv;
 	uint32_t win = t->pci_cfg_cap + 16, boff, blen;
 
 	if (off < win || off + len > win + 4)
@@ -415,7 +415,7 @@ static uint8_t add_vcap(struct pci_dev *d, uint8_t type, uint8_t len,
 	return c;
 }
 
-static int setup_pci(struct virtio_dev *t, struct mvm_err *err)
+static int setup_pci(struct virtio_transport *t, struct mvm_err *err)
 {
 	struct pci_dev *d = &t->pci;
 	uint16_t vectors = (uint16_t)(t->info.nr_queues + 1);
@@ -459,9 +459,9 @@ static int setup_pci(struct virtio_dev *t, struct mvm_err *err)
 
 int virtio_pci_create(struct dev_ctx *ctx, const struct virtio_dev_info *info,
 		      const struct virtio_dev_ops *ops, void *dev,
-		      struct virtio_dev **out, struct mvm_err *err)
+		      struct virtio_transport **out, struct mvm_err *err)
 {
-	struct virtio_dev *t;
+	struct virtio_transport *t;
 	int ret;
 
 	if (!info->nr_queues || info->nr_queues > MAX_QUEUES ||
@@ -496,7 +496,7 @@ int virtio_pci_create(struct dev_ctx *ctx, const struct virtio_dev_info *info,
 	return 0;
 }
 
-void virtio_pci_free(struct virtio_dev *t)
+void virtio_pci_free(struct virtio_transport *t)
 {
 	if (t->pci.host)
 		pci_unregister(t->pci.host, &t->pci); /* drops ioeventfds */

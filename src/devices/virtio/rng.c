@@ -17,7 +17,7 @@
 #define MAX_PER_REQUEST (64 * 1024)
 
 struct rng {
-	struct virtio_dev *t;
+	struct virtio_transport *t;
 	struct iovec iov[VIRTQ_MAX_SEGS];
 };
 

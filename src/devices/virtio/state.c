@@ -38,7 +38,7 @@ static size_t msix_bytes(const struct msix *m)
 	return m->nr * 4 * sizeof(uint32_t) + MSIX_PBA_SIZE(m->nr);
 }
 
-size_t virtio_save(struct virtio_dev *t, void *buf, size_t cap)
+size_t virtio_save(struct virtio_transport *t, void *buf, size_t cap)
 {
 	size_t qbytes = t->info.nr_queues * sizeof(struct saved_queue);
 	size_t fixed = sizeof(struct saved) + qbytes + msix_bytes(&t->msix);
@@ -110,7 +110,8 @@ size_t virtio_save(struct virtio_dev *t, void *buf, size_t cap)
 }
 
 /* Bring the queues that were live back to life with their indices. */
-static int revive_queues(struct virtio_dev *t, const struct saved_queue *sq)
+static int revive_queues(struct virtio_transport *t,
+			 const struct saved_queue *sq)
 {
 	for (unsigned i = 0; i < t->info.nr_queues; i++) {
 		struct virtio_queue *q = &t->queues[i];
@@ -129,7 +130,7 @@ static int revive_queues(struct virtio_dev *t, const struct saved_queue *sq)
 	return 0;
 }
 
-int virtio_load(struct virtio_dev *t, const void *buf, size_t len)
+int virtio_load(struct virtio_transport *t, const void *buf, size_t len)
 {
 	size_t qbytes = t->info.nr_queues * sizeof(struct saved_queue);
 	size_t fixed = sizeof(struct saved) + qbytes + msix_bytes(&t->msix);

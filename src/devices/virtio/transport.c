@@ -44,7 +44,7 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-void virtio_log(struct virtio_dev *t, const char *fmt, ...)
+void virtio_log(struct virtio_transport *t, const char *fmt, ...)
 {
 	uint64_t now = now_ns();
 	va_list ap;
@@ -69,7 +69,7 @@ void virtio_log(struct virtio_dev *t, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static void raise_irq(struct virtio_dev *t, uint16_t vector, uint8_t isr)
+static void raise_irq(struct virtio_transport *t, uint16_t vector, uint8_t isr)
 {
 	pthread_mutex_lock(&t->lock);
 	t->isr |= isr;
@@ -78,12 +78,12 @@ static void raise_irq(struct virtio_dev *t, uint16_t vector, uint8_t isr)
 	msix_notify(&t->msix, vector);
 }
 
-void virtio_config_begin(struct virtio_dev *t)
+void virtio_config_begin(struct virtio_transport *t)
 {
 	pthread_mutex_lock(&t->lock);
 }
 
-void virtio_config_end(struct virtio_dev *t, bool changed)
+void virtio_config_end(struct virtio_transport *t, bool changed)
 {
 	if (changed)
 		t->config_generation++;
@@ -94,13 +94,13 @@ void *virtio_find(struct dev_ctx *ctx, uint16_t device_id,
 		  bool (*match)(const void *dev, const void *arg),
 		  const void *arg)
 {
-	for (struct virtio_dev *t = ctx->virtio_devs; t; t = t->next)
+	for (struct virtio_transport *t = ctx->virtio_devs; t; t = t->next)
 		if (t->info.device_id == device_id && match(t->dev, arg))
 			return t->dev;
 	return NULL;
 }
 
-void virtio_config_changed(struct virtio_dev *t)
+void virtio_config_changed(struct virtio_transport *t)
 {
 	uint16_t v;
 
@@ -111,7 +111,7 @@ void virtio_config_changed(struct virtio_dev *t)
 	raise_irq(t, v, ISR_CONFIG);
 }
 
-void virtio_needs_reset(struct virtio_dev *t, const char *fmt, ...)
+void virtio_needs_reset(struct virtio_transport *t, const char *fmt, ...)
 {
 	char why[256];
 	bool driver_ok;
@@ -130,7 +130,7 @@ void virtio_needs_reset(struct virtio_dev *t, const char *fmt, ...)
 		virtio_config_changed(t);
 }
 
-void transport_reset_state(struct virtio_dev *t)
+void transport_reset_state(struct virtio_transport *t)
 {
 	t->status = 0;
 	t->features = t->driver_features = 0;
@@ -151,7 +151,7 @@ void transport_reset_state(struct virtio_dev *t)
 	}
 }
 
-void virtio_reset_done(struct virtio_dev *t)
+void virtio_reset_done(struct virtio_transport *t)
 {
 	pthread_mutex_lock(&t->lock);
 	transport_reset_state(t);
@@ -165,7 +165,8 @@ void virtio_reset_done(struct virtio_dev *t)
 }
 
 /* Check the driver's ring setup and make the queue live. t->lock held. */
-static const char *setup_queue(struct virtio_dev *t, struct virtio_queue *q)
+static const char *setup_queue(struct virtio_transport *t,
+			       struct virtio_queue *q)
 {
 	const char *why = NULL;
 
@@ -179,7 +180,7 @@ static const char *setup_queue(struct virtio_dev *t, struct virtio_queue *q)
 }
 
 /* Make q live if the driver enabled it; false if it cannot be used. */
-static bool queue_live(struct virtio_dev *t, struct virtio_queue *q)
+static bool queue_live(struct virtio_transport *t, struct virtio_queue *q)
 {
 	const char *why = NULL;
 	bool enabled;
@@ -203,7 +204,7 @@ static bool queue_live(struct virtio_dev *t, struct virtio_queue *q)
 	return true;
 }
 
-static void activate(struct virtio_dev *t)
+static void activate(struct virtio_transport *t)
 {
 	t->active = true;
 	for (unsigned i = 0; i < t->info.nr_queues; i++)
@@ -219,7 +220,7 @@ static void activate(struct virtio_dev *t)
 	}
 }
 
-static void start_reset(struct virtio_dev *t)
+static void start_reset(struct virtio_transport *t)
 {
 	t->resetting = true;
 	t->quiesced = false;
@@ -229,7 +230,7 @@ static void start_reset(struct virtio_dev *t)
 
 static void on_ctl(void *ctx)
 {
-	struct virtio_dev *t = ctx;
+	struct virtio_transport *t = ctx;
 	bool reset, driver_ok;
 
 	drain(t->ctl_fd);
@@ -251,7 +252,7 @@ static void on_ctl(void *ctx)
 static void on_kick(void *ctx)
 {
 	struct virtio_queue *q = ctx;
-	struct virtio_dev *t = q->t;
+	struct virtio_transport *t = q->t;
 
 	drain(q->kick_fd);
 	if (!t->active || t->resetting || t->destroying)
@@ -268,7 +269,7 @@ static bool queue_usable(const struct virtio_queue *q)
 int virtio_queue_take(struct virtio_queue *q, struct virtq_chain *c,
 		      struct iovec *iov, unsigned cap)
 {
-	struct virtio_dev *t = q->t;
+	struct virtio_transport *t = q->t;
 	int ret;
 
 	if (!queue_usable(q))
@@ -360,8 +361,8 @@ void virtio_queue_flush(struct virtio_queue *q)
 
 static void flush_done(struct loop_op *op, int res, unsigned flags)
 {
-	struct virtio_dev *t = (struct virtio_dev *)((char *)op -
-		offsetof(struct virtio_dev, flush_op));
+	struct virtio_transport *t = (struct virtio_transport *)((char *)op -
+		offsetof(struct virtio_transport, flush_op));
 
 	(void)res;
 	(void)flags;
@@ -374,7 +375,7 @@ static void flush_done(struct loop_op *op, int res, unsigned flags)
 
 void virtio_queue_flush_later(struct virtio_queue *q)
 {
-	struct virtio_dev *t = q->t;
+	struct virtio_transport *t = q->t;
 	struct io_uring_sqe *sqe;
 
 	if (t->flush_armed)
@@ -394,7 +395,7 @@ void virtio_queue_flush_later(struct virtio_queue *q)
 	t->flush_armed = true;
 }
 
-int transport_init(struct virtio_dev *t, struct mvm_err *err)
+int transport_init(struct virtio_transport *t, struct mvm_err *err)
 {
 	struct loop *l = t->ctx->loop;
 
@@ -427,7 +428,7 @@ int transport_init(struct virtio_dev *t, struct mvm_err *err)
 	return 0;
 }
 
-void transport_fini(struct virtio_dev *t)
+void transport_fini(struct virtio_transport *t)
 {
 	if (t->queues) {
 		for (unsigned i = 0; i < t->info.nr_queues; i++) {
@@ -448,14 +449,15 @@ void transport_fini(struct virtio_dev *t)
 	}
 }
 
-void virtio_pci_destroy(struct virtio_dev *t)
+void virtio_pci_destroy(struct virtio_transport *t)
 {
 	struct dev_ctx *ctx = t->ctx;
 	void *dev = t->dev;
 	const struct virtio_dev_ops *ops = t->ops;
 
 	/* Unlink from the context's list. */
-	for (struct virtio_dev **p = &ctx->virtio_devs; *p; p = &(*p)->next) {
+	for (struct virtio_transport **p = &ctx->virtio_devs; *p;
+	     p = &(*p)->next) {
 		if (*p == t) {
 			*p = t->next;
 			break;

@@ -5,12 +5,12 @@
 #include "mvm/virtio_dev.h"
 
 /* Queues, eventfds and loop watches. */
-int transport_init(struct virtio_dev *t, struct mvm_err *err);
+int transport_init(struct virtio_transport *t, struct mvm_err *err);
 /* Everything back to the device's reset state. t->lock held. */
-void transport_reset_state(struct virtio_dev *t);
+void transport_reset_state(struct virtio_transport *t);
 /* Cancel the watches and close the eventfds (nothing may be in flight). */
-void transport_fini(struct virtio_dev *t);
+void transport_fini(struct virtio_transport *t);
 /* Unregister from PCI and free t (the device model is the caller's). */
-void virtio_pci_free(struct virtio_dev *t);
+void virtio_pci_free(struct virtio_transport *t);
 
 #endif
