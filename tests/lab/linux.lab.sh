@@ -18,9 +18,11 @@ dmesg -n 1
 . /lab/checks.sh
 
 # report NAME STATUS START: print a finished case.
+# awk, not sed: a console cut off mid-line by SIGTERM has no final newline,
+# and sed would glue the first stderr line onto it.
 report() {
-	tr -d '\r' <"$w/$1.out" | sed "s/^/$1| /"
-	tr -d '\r' <"$w/$1.err" | sed "s/^/$1! /"
+	tr -d '\r' <"$w/$1.out" | awk -v p="$1| " '{ print p $0 }'
+	tr -d '\r' <"$w/$1.err" | awk -v p="$1! " '{ print p $0 }'
 	echo "CASE-END $1 status=$2 seconds=$(awk -v a="$3" -v b="$(now)" \
 		'BEGIN { printf "%.1f", b - a }') epoch=$(date +%s)"
 }
