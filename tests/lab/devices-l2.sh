@@ -107,6 +107,9 @@ write)
 	t=$(now)
 	timeout 300 nc 10.0.0.1 5002 </tmp/net.bin
 	say "tx-status=$? tx-seconds=$(since "$t")"
+	# For a stalled transfer: did the lab's ACKs reach eth0 (rx counters)?
+	say "tx-netdev=$(grep eth0: /proc/net/dev | tr -s ' ')"
+	say "tx-tcp=$(grep '^Tcp:' /proc/net/snmp | tail -n 1)"
 	exec 7>&-
 	rm -f /tmp/net.bin
 

@@ -192,6 +192,18 @@ check "100 MiB from the lab to L2: checksum matches" \
 reap "$nc_rx" 60
 exec 7>&-
 echo "FACT tx_100MiB_s=$(l2 tx-seconds)"
+# Where a stalled transfer stopped: the bytes that arrived, the receiver's
+# complaint, and both ends' packet counters on the tap.
+echo "FACT tx_bytes_received=$(stat -c %s "$w/back")"
+if [ "$(stat -c %s "$w/back")" != 104857600 ]; then
+	sed 's/^/  nc-rx| /' "$w/nc-rx.err"
+	grep -e Inter -e face -e tap0 /proc/net/dev | sed "s/^/  lab-net| /"
+	# Segments the lab's TCP threw away (InCsumErrors, InErrs) and the
+	# sockets' queues: a receiver that stopped reading, or bad frames.
+	grep -e '^Ip:' -e '^Tcp:' /proc/net/snmp | sed "s/^/  lab-snmp| /"
+	netstat -tn 2>/dev/null | sed "s/^/  lab-netstat| /"
+	tail -n 5 "$w/mvm.err" | sed 's/^/  mvm.err| /'
+fi
 check "100 MiB from L2 to the lab: all bytes" \
 	test "$(stat -c %s "$w/back")" = 104857600
 check "100 MiB from L2 to the lab: checksum matches" \
