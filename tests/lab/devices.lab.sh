@@ -195,12 +195,13 @@ echo "FACT tx_100MiB_s=$(l2 tx-seconds)"
 # Where a stalled transfer stopped: the bytes that arrived, the receiver's
 # complaint, and both ends' packet counters on the tap.
 echo "FACT tx_bytes_received=$(stat -c %s "$w/back")"
+# Segments the lab's TCP threw away (InCsumErrors, InErrs): the transfer
+# is slow even when it passes (TCP retransmits in L2), so always.
+grep -e '^Ip:' -e '^Tcp:' /proc/net/snmp | sed "s/^/  lab-snmp| /"
 if [ "$(stat -c %s "$w/back")" != 104857600 ]; then
 	sed 's/^/  nc-rx| /' "$w/nc-rx.err"
 	grep -e Inter -e face -e tap0 /proc/net/dev | sed "s/^/  lab-net| /"
-	# Segments the lab's TCP threw away (InCsumErrors, InErrs) and the
-	# sockets' queues: a receiver that stopped reading, or bad frames.
-	grep -e '^Ip:' -e '^Tcp:' /proc/net/snmp | sed "s/^/  lab-snmp| /"
+	# The sockets' queues: a receiver that stopped reading?
 	netstat -tn 2>/dev/null | sed "s/^/  lab-netstat| /"
 	tail -n 5 "$w/mvm.err" | sed 's/^/  mvm.err| /'
 fi
