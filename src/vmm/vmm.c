@@ -305,11 +305,11 @@ static int build_vm(struct vmm *v, struct mvm_err *err)
 
 int vmm_pause(struct vmm *v, struct mvm_err *err)
 {
-	bool was_paused = v->state == VM_STATE_PAUSED;
-	int ret = vm_state_next(v->state, VM_EV_PAUSE, &(enum vm_state){ 0 },
-				err);
+	/* Asked first, moved only once the vCPUs have parked. */
+	enum vm_state to;
+	int ret = vm_state_next(v->state, VM_EV_PAUSE, &to, err);
 
-	if (ret || was_paused)
+	if (ret || to == v->state)
 		return ret;
 	if (v->have_vm && !v->dry_run)
 		ret = vm_pause(&v->vm);
