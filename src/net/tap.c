@@ -1,8 +1,14 @@
 /*
  * TAP backend: /dev/net/tun in TAP mode with IFF_VNET_HDR, so every frame
  * carries its virtio-net header and the kernel does checksum and
- * segmentation work on the guest's behalf. The fd stays blocking: io_uring
- * then waits for frames itself instead of returning EAGAIN.
+ * segmentation work on the guest's behalf.
+ *
+ * The fd is non-blocking. On a blocking tap, io_uring cannot try a read or
+ * a write in place (tun files do not say they support it on Linux 6.1,
+ * Debian 12's kernel) and hands every one to a kernel worker thread: 324 us
+ * per frame written instead of 22 us, measured in the lab. On a
+ * non-blocking one it tries in place and, when nothing is there, waits for
+ * POLLIN itself; the caller still never sees EAGAIN for that.
  */
 #include <fcntl.h>
 #include <linux/if.h>
@@ -46,8 +52,16 @@ static int tap_finish(const char *name, int fd, struct net_backend **out,
 		      struct mvm_err *err)
 {
 	struct net_backend *b;
-	int hdr = NET_HDR_LEN, e;
+	int hdr = NET_HDR_LEN, e, fl = fcntl(fd, F_GETFL);
 
+	/* An adopted fd shares its open file, and so this flag, with the
+	 * process that passed it: Firecracker does the same to its taps. */
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		e = errno;
+		close(fd);
+		return mvm_fail(err, -e, "tap %s: O_NONBLOCK: %s", name,
+				strerror(e));
+	}
 	if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0) {
 		e = errno;
 		close(fd);

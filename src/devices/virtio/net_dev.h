@@ -41,7 +41,7 @@ struct net {
 	/* Receive: one read at a time, into chains taken in advance. */
 	struct loop_op rx_op;
 	bool rx_inflight;
-	bool rx_is_timer; /* rx_op is a retry delay, not a read */
+	bool rx_is_wait; /* rx_op is a delay or a poll, not a read */
 	struct __kernel_timespec rx_delay;
 	struct net_rx_chain rx_chain[NET_RX_CHAINS];
 	unsigned rx_nchains;

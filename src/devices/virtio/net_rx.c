@@ -8,6 +8,7 @@
  * before any is taken, so a driver that posts too few makes the device
  * wait for its next kick, not spin.
  */
+#include <poll.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -163,26 +164,32 @@ void net_rx_kick(struct net *n)
 	n->rx_op.done = rx_done;
 	loop_prep(n->ctx->loop, sqe, &n->rx_op);
 	n->rx_inflight = true;
-	n->rx_is_timer = false;
+	n->rx_is_wait = false;
 }
 
 /*
- * A failed read gave every buffer back, so no refill kick will come:
- * retry after a delay instead of spinning on a broken backend.
+ * A read that returned every buffer gets no refill kick: the next one
+ * waits, for a delay after a failure (not spinning on a broken backend),
+ * or for a frame after EAGAIN (a kernel that does not wait for a
+ * non-blocking file by itself). The wait's completion only kicks.
  */
-static void retry_later(struct net *n)
+static void rx_wait(struct net *n, bool failed)
 {
 	struct io_uring_sqe *sqe = loop_sqe(n->ctx->loop);
 
 	if (!sqe)
 		return;
-	n->rx_delay.tv_sec = 0;
-	n->rx_delay.tv_nsec = RETRY_NS;
-	io_uring_prep_timeout(sqe, &n->rx_delay, 0, 0);
+	if (failed) {
+		n->rx_delay.tv_sec = 0;
+		n->rx_delay.tv_nsec = RETRY_NS;
+		io_uring_prep_timeout(sqe, &n->rx_delay, 0, 0);
+	} else {
+		io_uring_prep_poll_add(sqe, n->be->fd, POLLIN);
+	}
 	n->rx_op.done = rx_done;
 	loop_prep(n->ctx->loop, sqe, &n->rx_op);
 	n->rx_inflight = true;
-	n->rx_is_timer = true;
+	n->rx_is_wait = true;
 }
 
 void net_rx_cancel(struct net *n)
@@ -237,17 +244,21 @@ static void rx_done(struct loop_op *op, int res, unsigned flags)
 		net_maybe_reset_done(n);
 		return;
 	}
-	if (n->rx_is_timer) {
+	if (n->rx_is_wait) {
 		net_rx_kick(n);
 		return;
 	}
 	if (res < NET_HDR_LEN) {
 		virtio_queue_unpop(q, (uint16_t)n->rx_nchains);
 		n->rx_nchains = 0;
-		if (res < 0 && res != -EAGAIN && res != -EINTR) {
+		if (res == -EAGAIN) {
+			rx_wait(n, false);
+			return;
+		}
+		if (res < 0 && res != -EINTR) {
 			virtio_log(n->t, "backend read failed: %s",
 				   strerror(-res));
-			retry_later(n);
+			rx_wait(n, true);
 			return;
 		}
 		net_rx_kick(n);
