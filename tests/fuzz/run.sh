@@ -10,19 +10,19 @@ mkdir -p "$out/corpus"
 case $target in
 fuzz_virtqueue)
 	srcs="src/devices/virtio/virtqueue.c src/devices/virtio/iov.c
-	      src/vmm/mem.c src/vmm/err.c" ;;
+	      src/core/mem.c src/core/err.c" ;;
 fuzz_image)
 	srcs="src/vmm/boot/boot.c src/vmm/boot/bzimage.c src/vmm/boot/elf.c
 	      src/vmm/boot/multiboot.c src/vmm/boot/place.c src/vmm/boot/pvh.c
 	      src/vmm/boot/unpack.c src/vmm/boot/lz4.c
-	      src/vmm/boot/e820.c src/vmm/boot/cpu_tables.c src/vmm/mem.c
-	      src/vmm/err.c" ;;
+	      src/vmm/boot/e820.c src/vmm/boot/cpu_tables.c src/core/mem.c
+	      src/core/err.c" ;;
 fuzz_blk|fuzz_net|fuzz_rng|fuzz_transport)
 	# The devices, their transport and what they stand on, with the
 	# sanitizers; anything else they call comes from libmvm.a.
 	srcs="tests/fuzz/fuzz_vm.c
 	      $(cd "$src" && echo src/devices/virtio/*.c src/devices/pci/*.c)
-	      src/vmm/mem.c src/vmm/bus.c src/vmm/loop.c src/vmm/err.c
+	      src/core/mem.c src/core/bus.c src/core/loop.c src/core/err.c
 	      src/net/mac.c"
 	libs="$build/libmvm.a -luring -ljson-c -lfdt -lpthread"
 	maxlen=-max_len=8192 ;;
