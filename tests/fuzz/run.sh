@@ -12,10 +12,10 @@ fuzz_virtqueue)
 	srcs="src/devices/virtio/virtqueue.c src/devices/virtio/iov.c
 	      src/core/mem.c src/core/err.c" ;;
 fuzz_image)
-	srcs="src/vmm/boot/boot.c src/vmm/boot/bzimage.c src/vmm/boot/elf.c
-	      src/vmm/boot/multiboot.c src/vmm/boot/place.c src/vmm/boot/pvh.c
-	      src/vmm/boot/unpack.c src/vmm/boot/lz4.c
-	      src/vmm/boot/e820.c src/vmm/boot/cpu_tables.c src/core/mem.c
+	srcs="src/boot/boot.c src/boot/bzimage.c src/boot/elf.c
+	      src/boot/multiboot.c src/boot/place.c src/boot/pvh.c
+	      src/boot/unpack.c src/boot/lz4.c
+	      src/boot/e820.c src/boot/cpu_tables.c src/core/mem.c
 	      src/core/err.c" ;;
 fuzz_blk|fuzz_net|fuzz_rng|fuzz_transport)
 	# The devices, their transport and what they stand on, with the
