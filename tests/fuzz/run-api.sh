@@ -11,7 +11,7 @@ out=$build/fuzz/fuzz_api
 mkdir -p "$out/corpus"
 
 files=
-for f in "$src"/src/api/*.c "$src"/src/vmm/vmm.c "$src"/src/nested/policy.c \
+for f in "$src"/src/api/*.c "$src"/src/vmm/vmm.c "$src"/src/policy/policy.c \
 	 "$src"/src/nested/policy_json.c; do
 	files="$files $f"
 done
