@@ -2,7 +2,7 @@
  * What a device may use of the VM it belongs to, and nothing else: guest
  * memory, the event loop that runs its I/O, the buses its registers hang
  * on, the KVM VM for interrupt plumbing, a legacy IRQ line and a stop
- * request. The VM (src/vmm/vm.c) fills one in and hands it to every device
+ * request. The VM (src/vm/vm.c) fills one in and hands it to every device
  * constructor; devices never see struct vm, so a test or a fuzzer builds
  * them on a context of its own.
  */

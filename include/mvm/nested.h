@@ -225,7 +225,7 @@ struct nested_state_facts {
 int nested_state_parse(const void *buf, size_t len, const uint64_t *efer,
 		       struct nested_state_facts *out, struct mvm_err *err);
 
-/* ---- what the guest does with nesting (query*.c, monitor.c) ----------- */
+/* -- what the guest does with nesting (query_judge.c, src/vm/nested_*.c) -- */
 
 struct vm;
 struct vm_nested_facts;

@@ -29,7 +29,7 @@ struct pm;
 struct rtc;
 
 /*
- * Nested virtualization as last queried (src/nested/query.c): what the
+ * Nested virtualization as last queried (src/vm/nested_query.c): what the
  * host offers and whether the guest is itself hosting guests right now.
  */
 struct vm_nested_facts {
@@ -41,8 +41,8 @@ struct vm_nested_facts {
 	struct timespec since;     /* CLOCK_REALTIME of the last change */
 };
 
-struct nested_query;   /* per-vCPU sources (src/nested/query.c) */
-struct nested_monitor; /* the change logger (src/nested/monitor.c) */
+struct nested_query;   /* per-vCPU sources (src/vm/nested_query.c) */
+struct nested_monitor; /* the change logger (src/vm/nested_monitor.c) */
 
 struct vm_nested {
 	struct vm_nested_facts facts;
@@ -151,7 +151,7 @@ int vm_drive_swap(struct vm *vm, const char *id, const char *path,
 /*
  * What the guest does with nesting right now, for policy checks: L1 runs a
  * hypervisor (VMXON / EFER.SVME), an L2 guest is on a vCPU. Queried fresh
- * from every vCPU (src/nested/query.c; vm_nested_query() has the rest of
+ * from every vCPU (src/vm/nested_query.c; vm_nested_query() has the rest of
  * the facts). Both false when nesting is not exposed.
  */
 void vm_nested_facts(struct vm *vm, bool *l1_hypervisor_active,
