@@ -13,7 +13,9 @@
  *    binary statistics) and the parser of the statistics' layout;
  *  - the plan of `mvm nested enable|disable`: config JSON in, the list of
  *    changes and the new JSON out.
- * Around them: the per-VM query and its change logger, and the command.
+ * Around them, in the layers above (docs/architecture.md): the per-VM
+ * query and its change logger (src/vm), GET /vm/nested's answer
+ * (src/vmm) and the commands (src/cli).
  */
 #ifndef MVM_NESTED_H
 #define MVM_NESTED_H
@@ -352,7 +354,7 @@ int vmm_nested_json(struct vmm *v, struct json_object **out,
 int vm_nested_monitor_start(struct vm *vm, struct mvm_err *err);
 void vm_nested_monitor_stop(struct vm *vm);
 
-/* ---- mvm nested enable|disable --config FILE (nested_plan.c, _cmd.c) --- */
+/* - mvm nested enable|disable --config FILE (nested_plan.c, src/cli/) -- */
 
 /* Below this, warn: the guest's own guests need memory too. */
 #define NESTED_MIN_MEM_MIB 1024
