@@ -139,9 +139,6 @@ const char *host_check_name(enum host_check_id id);   /* JSON keys */
 /* `mvm host-check` output; json selects the json-c form. */
 int nested_host_check_print(const struct host_probe *p, FILE *out, bool json);
 
-/* `mvm host-check [--json]`: argv[0] is the command name. Exit status. */
-int mvm_cmd_host_check(int argc, char **argv);
-
 /* ---- CPUID shaping ------------------------------------------------------ */
 
 #define NESTED_CPUID_VMX_BIT (1u << 5)  /* leaf 1 ECX */
@@ -336,15 +333,6 @@ void nested_start_policy(const struct vm_config *cfg,
 			 struct policy_verdict *v);
 
 /*
- * GET /vm/nested for the VMM controller: the VM's facts queried fresh when
- * one runs, else the host probe and the configured setting. *out is a new
- * reference (the handler's response body).
- */
-struct vmm;
-int vmm_nested_json(struct vmm *v, struct json_object **out,
-		    struct mvm_err *err);
-
-/*
  * Run the query every NESTED_MONITOR_MS on the VM's loop with a timerfd,
  * so that changes of l1_hypervisor_active are logged without an API. Only when nesting is
  * exposed, or when the state round-trip test hook is on (README, "Test
@@ -400,8 +388,5 @@ struct nested_plan_opts {
 int nested_plan_make(struct json_object *cfg,
 		     const struct nested_plan_opts *o, struct nested_plan *p,
 		     struct json_object **out, struct mvm_err *err);
-
-/* `mvm nested enable|disable --config FILE [--yes]`; argv[0] = "nested". */
-int mvm_cmd_nested(int argc, char **argv);
 
 #endif

@@ -19,6 +19,10 @@
 #include "mvm/rtc.h"
 #include "mvm/vm.h"
 
+/* mvm's exit statuses (documented in the README), vmm_run()'s answer. */
+#define MVM_EXIT_OK 0
+#define MVM_EXIT_START_FAILED 1 /* bad input or host problem: nothing ran */
+#define MVM_EXIT_GUEST_CRASHED 2 /* triple fault, KVM error, unknown exit */
 
 /* Per-route request counters and a latency histogram, for the metrics. */
 #define VMM_MAX_ROUTES 32
@@ -152,7 +156,13 @@ void vmm_log(struct vmm *v, enum api_log_level level, const char *module,
 	     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void vmm_log_fini(struct vmm *v);
 
-/* `mvm [--api-sock PATH] [--config-file FILE]` and `mvm run`'s driver. */
-int vmm_main(int argc, char **argv);
+/*
+ * GET /vm/nested: the VM's facts queried fresh when one runs, else the
+ * host probe and the configured setting. *out is a new reference (the
+ * handler's response body).
+ */
+struct json_object;
+int vmm_nested_json(struct vmm *v, struct json_object **out,
+		    struct mvm_err *err);
 
 #endif

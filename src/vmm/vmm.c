@@ -18,7 +18,6 @@
 #include "mvm/err.h"
 #include "mvm/net.h"
 #include "mvm/policy.h"
-#include "mvm/run.h"
 #include "mvm/vcpu.h"
 #include "mvm/vmm.h"
 
