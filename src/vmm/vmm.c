@@ -346,6 +346,32 @@ int vmm_send_ctrl_alt_del(struct vmm *v, struct mvm_err *err)
 	return 0;
 }
 
+int vmm_drive_patch(struct vmm *v, const char *id, char *path,
+		    const struct spec_limiter *rl, struct mvm_err *err)
+{
+	struct spec_drive *d = NULL;
+	int ret = 0;
+
+	for (unsigned i = 0; i < v->spec.nr_drives && !d; i++)
+		if (!strcmp(v->spec.drives[i].id, id))
+			d = &v->spec.drives[i];
+	if (!d)
+		ret = mvm_fail(err, -ENOENT, "no drive '%s' is configured", id);
+	if (!ret && path && v->have_vm)
+		ret = vm_drive_swap(&v->vm, id, path, err);
+	if (ret) {
+		free(path);
+		return ret;
+	}
+	if (path) {
+		free(d->path_on_host);
+		d->path_on_host = path;
+	}
+	if (rl->set)
+		d->rate_limiter = *rl;
+	return 0;
+}
+
 static int stop_status(const struct vm *vm)
 {
 	switch (vm->stop_kind) {
