@@ -19,12 +19,14 @@ fuzz_image)
 	      src/core/err.c" ;;
 fuzz_blk|fuzz_net|fuzz_rng|fuzz_transport)
 	# The devices, their transport and what they stand on, with the
-	# sanitizers; anything else they call comes from libmvm.a.
+	# sanitizers; anything else they call comes from the libraries of
+	# their layer and the core's (src/meson.build).
 	srcs="tests/fuzz/fuzz_vm.c
 	      $(cd "$src" && echo src/devices/virtio/*.c src/devices/pci/*.c)
 	      src/core/mem.c src/core/bus.c src/core/loop.c src/core/err.c
 	      src/net/mac.c"
-	libs="$build/libmvm.a -luring -ljson-c -lfdt -lpthread"
+	libs="$build/src/libmvm_devices.a $build/src/libmvm_core.a
+	      -luring -ljson-c -lfdt -lpthread"
 	maxlen=-max_len=8192 ;;
 *)
 	echo "unknown fuzz target $target" >&2
