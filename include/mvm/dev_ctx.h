@@ -47,6 +47,13 @@ struct dev_ctx {
 	/* Ask the VM to stop (the first request wins), msg or NULL; any. */
 	void (*request_stop)(struct dev_ctx *ctx, enum vm_stop_kind kind,
 			     int status, const char *msg);
+	/*
+	 * The VM's teardown, loop thread: the devices asked to stop
+	 * (virtio_stop_devices) that still have I/O in flight, and what the
+	 * last of them calls when it has none (optional).
+	 */
+	unsigned busy;
+	void (*quiesced)(struct dev_ctx *ctx);
 };
 
 #endif

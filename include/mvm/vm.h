@@ -91,6 +91,7 @@ struct vm {
 	char stop_msg[1024];
 	int stop_efd;
 	struct loop_watch stop_watch;
+	bool quiescing; /* vm_quiesce() has run */
 };
 
 /* Validate cfg against the host before anything is allocated. */
@@ -107,8 +108,17 @@ int vm_start(struct vm *vm, struct mvm_err *err);
 void vm_request_stop(struct vm *vm, enum vm_stop_kind kind, int status,
 		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /*
- * Stop and join the vCPUs, free everything. Safe on a partly built VM.
- * KVM has destroyed the VM when this returns.
+ * Teardown, first half (loop thread, outside loop callbacks): end the
+ * vCPUs and ask every device to stop its I/O. The VM's owner then runs
+ * its loop until vm_quiesced(): once the last device has quiesced, the VM
+ * stops the loop, so that the owner looks. Nothing here runs the loop.
+ */
+void vm_quiesce(struct vm *vm);
+bool vm_quiesced(const struct vm *vm);
+/*
+ * Second half: free everything (vm_quiesce first, if it has not run: a
+ * partly built VM's devices have nothing in flight). KVM has destroyed
+ * the VM when this returns.
  */
 void vm_destroy(struct vm *vm);
 /*

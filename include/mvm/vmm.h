@@ -87,7 +87,9 @@ struct vmm {
 	enum vm_state state; /* changed only by vmm_transition() */
 	struct vm vm;
 	bool have_vm;        /* vm is built (it may be stopping) */
-	bool discard_vm;     /* a failed start: vmm_run tears it down */
+	bool discard_vm;     /* a failed start: torn down as a stopped VM is */
+	/* The VM's teardown has begun: its devices are quiescing. */
+	bool tearing_down;
 	int serial_fd;       /* PUT /serial output, -1 for the console */
 	/* The CMOS a rebooting VM left, for the VM that replaces it. */
 	struct rtc_cmos cmos;
