@@ -2,7 +2,7 @@
  * What a device may use of the VM it belongs to, and nothing else: guest
  * memory, the event loop that runs its I/O, the buses its registers hang
  * on, the KVM VM for interrupt plumbing, a legacy IRQ line and a stop
- * request. The VM (src/vmm/vm.c) fills one in and hands it to every device
+ * request. The VM (src/vm/vm.c) fills one in and hands it to every device
  * constructor; devices never see struct vm, so a test or a fuzzer builds
  * them on a context of its own.
  */
@@ -47,6 +47,13 @@ struct dev_ctx {
 	/* Ask the VM to stop (the first request wins), msg or NULL; any. */
 	void (*request_stop)(struct dev_ctx *ctx, enum vm_stop_kind kind,
 			     int status, const char *msg);
+	/*
+	 * The VM's teardown, loop thread: the devices asked to stop
+	 * (virtio_stop_devices) that still have I/O in flight, and what the
+	 * last of them calls when it has none (optional).
+	 */
+	unsigned busy;
+	void (*quiesced)(struct dev_ctx *ctx);
 };
 
 #endif

@@ -79,9 +79,9 @@ int loop_run_until(struct loop *l, bool (*done)(void *ctx), void *ctx,
 
 /*
  * Hold the holdable watches (the API's) while the VM is half torn down:
- * teardown runs the loop for its own completions, and a request served
- * then would see a VM being freed. What fired meanwhile runs in loop_run
- * once the last hold is released.
+ * the loop runs on for the completions its devices wait for, and a
+ * request served then would see a VM being freed. What fired meanwhile
+ * runs in loop_run once the last hold is released.
  */
 void loop_hold(struct loop *l);
 void loop_release(struct loop *l);

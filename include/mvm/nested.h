@@ -13,7 +13,9 @@
  *    binary statistics) and the parser of the statistics' layout;
  *  - the plan of `mvm nested enable|disable`: config JSON in, the list of
  *    changes and the new JSON out.
- * Around them: the per-VM query and its change logger, and the command.
+ * Around them, in the layers above (docs/architecture.md): the per-VM
+ * query and its change logger (src/vm), GET /vm/nested's answer
+ * (src/vmm) and the commands (src/cli).
  */
 #ifndef MVM_NESTED_H
 #define MVM_NESTED_H
@@ -137,9 +139,6 @@ const char *host_check_name(enum host_check_id id);   /* JSON keys */
 /* `mvm host-check` output; json selects the json-c form. */
 int nested_host_check_print(const struct host_probe *p, FILE *out, bool json);
 
-/* `mvm host-check [--json]`: argv[0] is the command name. Exit status. */
-int mvm_cmd_host_check(int argc, char **argv);
-
 /* ---- CPUID shaping ------------------------------------------------------ */
 
 #define NESTED_CPUID_VMX_BIT (1u << 5)  /* leaf 1 ECX */
@@ -225,7 +224,7 @@ struct nested_state_facts {
 int nested_state_parse(const void *buf, size_t len, const uint64_t *efer,
 		       struct nested_state_facts *out, struct mvm_err *err);
 
-/* ---- what the guest does with nesting (query*.c, monitor.c) ----------- */
+/* -- what the guest does with nesting (query_judge.c, src/vm/nested_*.c) -- */
 
 struct vm;
 struct vm_nested_facts;
@@ -334,15 +333,6 @@ void nested_start_policy(const struct vm_config *cfg,
 			 struct policy_verdict *v);
 
 /*
- * GET /vm/nested for the VMM controller: the VM's facts queried fresh when
- * one runs, else the host probe and the configured setting. *out is a new
- * reference (the handler's response body).
- */
-struct vmm;
-int vmm_nested_json(struct vmm *v, struct json_object **out,
-		    struct mvm_err *err);
-
-/*
  * Run the query every NESTED_MONITOR_MS on the VM's loop with a timerfd,
  * so that changes of l1_hypervisor_active are logged without an API. Only when nesting is
  * exposed, or when the state round-trip test hook is on (README, "Test
@@ -352,7 +342,7 @@ int vmm_nested_json(struct vmm *v, struct json_object **out,
 int vm_nested_monitor_start(struct vm *vm, struct mvm_err *err);
 void vm_nested_monitor_stop(struct vm *vm);
 
-/* ---- mvm nested enable|disable --config FILE (nested_plan.c, _cmd.c) --- */
+/* - mvm nested enable|disable --config FILE (nested_plan.c, src/cli/) -- */
 
 /* Below this, warn: the guest's own guests need memory too. */
 #define NESTED_MIN_MEM_MIB 1024
@@ -398,8 +388,5 @@ struct nested_plan_opts {
 int nested_plan_make(struct json_object *cfg,
 		     const struct nested_plan_opts *o, struct nested_plan *p,
 		     struct json_object **out, struct mvm_err *err);
-
-/* `mvm nested enable|disable --config FILE [--yes]`; argv[0] = "nested". */
-int mvm_cmd_nested(int argc, char **argv);
 
 #endif

@@ -1,15 +1,18 @@
-/* `mvm run`: build the VM, run the event loop, map the stop to a status. */
+/*
+ * The command line front end's entry points (src/cli), one per command of
+ * main.c; each returns mvm's exit status (MVM_EXIT_*, mvm/vmm.h) and
+ * writes its messages to stderr.
+ */
 #ifndef MVM_RUN_H
 #define MVM_RUN_H
 
-#include "mvm/vm.h"
-
-/* Exit statuses of mvm (documented in the README). */
-#define MVM_EXIT_OK 0
-#define MVM_EXIT_START_FAILED 1 /* bad input or host problem: nothing ran */
-#define MVM_EXIT_GUEST_CRASHED 2 /* triple fault, KVM error, unknown exit */
-
-/* `mvm run ...`: returns mvm's exit status. Messages go to stderr. */
+/* `mvm run ...`. */
 int run_main(int argc, char **argv);
+/* `mvm [--api-sock PATH] [--config-file FILE]`. */
+int vmm_main(int argc, char **argv);
+/* `mvm host-check [--json]`: argv[0] is the command name. */
+int mvm_cmd_host_check(int argc, char **argv);
+/* `mvm nested enable|disable --config FILE [--yes]`; argv[0] = "nested". */
+int mvm_cmd_nested(int argc, char **argv);
 
 #endif

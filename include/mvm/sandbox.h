@@ -32,11 +32,13 @@ enum sandbox_kind {
 int sandbox_init(bool enabled, struct mvm_err *err);
 
 /*
- * sandbox_init, then the main thread's filter, with the terminal restored
- * should a filter end mvm. Called after start-up (files, the API socket,
- * libmicrohttpd are open) and before the first VM is built.
+ * sandbox_init, then the main thread's filter, with exit_hook (see
+ * sandbox_set_exit_hook) run should a filter end mvm: the front ends pass
+ * console_crash_restore, which the core cannot name. Called after start-up
+ * (files, the API socket, libmicrohttpd are open) and before the first VM
+ * is built.
  */
-int sandbox_start(bool enabled, struct mvm_err *err);
+int sandbox_start(bool enabled, void (*exit_hook)(void), struct mvm_err *err);
 
 /* Put the calling thread under kind's filter. */
 int sandbox_enter(enum sandbox_kind kind, struct mvm_err *err);

@@ -10,7 +10,7 @@
  *       pause the VM and save every vCPU's state, encode it, decode it and
  *       restore it in place; one line per vCPU on stderr
  *       ("mvm: test: vcpu 0 state round trip: ...").
- *   MVM_TEST_SECCOMP_VIOLATE=KIND  (src/vmm/sandbox_test_hook.c)
+ *   MVM_TEST_SECCOMP_VIOLATE=KIND  (src/core/sandbox_test_hook.c)
  */
 #ifndef MVM_TEST_HOOKS_H
 #define MVM_TEST_HOOKS_H

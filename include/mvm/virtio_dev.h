@@ -149,7 +149,8 @@ struct virtio_transport {
 	bool active;    /* DRIVER_OK was acted on */
 	bool resetting; /* device asked to stop; waiting for reset_done */
 	bool quiesced;  /* reset_done came for the last ops->reset */
-	bool destroying;
+	bool destroying; /* asked to stop for good (virtio_pci_stop) */
+	bool busy;      /* destroying, and counted in ctx->busy until idle */
 	int ctl_fd;
 	struct loop_watch ctl_watch;
 	struct loop_op flush_op; /* a NOP: interrupts once per CQE batch */
@@ -166,7 +167,12 @@ struct virtio_transport {
 int virtio_pci_create(struct dev_ctx *ctx, const struct virtio_dev_info *info,
 		      const struct virtio_dev_ops *ops, void *dev,
 		      struct virtio_transport **out, struct mvm_err *err);
-/* Quiesce the device (running the loop until its I/O is done) and free. */
+/*
+ * Ask the device to stop for good: it is reset, and counted in ctx->busy
+ * until the loop has completed its I/O in flight (may be at once).
+ */
+void virtio_pci_stop(struct virtio_transport *t);
+/* Free a stopped device whose I/O has completed (no loop run here). */
 void virtio_pci_destroy(struct virtio_transport *t);
 
 /*
@@ -281,7 +287,11 @@ void virtio_reset_done(struct virtio_transport *t);
 /* Create the devices cfg asks for (rng, disks, NICs), in that order. */
 int virtio_create_devices(struct dev_ctx *ctx, const struct vm_config *cfg,
 			  struct mvm_err *err);
-/* Quiesce and free every virtio device on ctx. */
+/*
+ * The VM's teardown: ask every virtio device on ctx to stop, then, once
+ * ctx->busy is 0 (ctx->quiesced says when), free them all.
+ */
+void virtio_stop_devices(struct dev_ctx *ctx);
 void virtio_destroy_devices(struct dev_ctx *ctx);
 /*
  * Add to d what the VM's devices of one kind (VIRTIO_ID_*) moved since the

@@ -29,7 +29,7 @@ struct pm;
 struct rtc;
 
 /*
- * Nested virtualization as last queried (src/nested/query.c): what the
+ * Nested virtualization as last queried (src/vm/nested_query.c): what the
  * host offers and whether the guest is itself hosting guests right now.
  */
 struct vm_nested_facts {
@@ -41,8 +41,8 @@ struct vm_nested_facts {
 	struct timespec since;     /* CLOCK_REALTIME of the last change */
 };
 
-struct nested_query;   /* per-vCPU sources (src/nested/query.c) */
-struct nested_monitor; /* the change logger (src/nested/monitor.c) */
+struct nested_query;   /* per-vCPU sources (src/vm/nested_query.c) */
+struct nested_monitor; /* the change logger (src/vm/nested_monitor.c) */
 
 struct vm_nested {
 	struct vm_nested_facts facts;
@@ -91,6 +91,7 @@ struct vm {
 	char stop_msg[1024];
 	int stop_efd;
 	struct loop_watch stop_watch;
+	bool quiescing; /* vm_quiesce() has run */
 };
 
 /* Validate cfg against the host before anything is allocated. */
@@ -107,8 +108,17 @@ int vm_start(struct vm *vm, struct mvm_err *err);
 void vm_request_stop(struct vm *vm, enum vm_stop_kind kind, int status,
 		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /*
- * Stop and join the vCPUs, free everything. Safe on a partly built VM.
- * KVM has destroyed the VM when this returns.
+ * Teardown, first half (loop thread, outside loop callbacks): end the
+ * vCPUs and ask every device to stop its I/O. The VM's owner then runs
+ * its loop until vm_quiesced(): once the last device has quiesced, the VM
+ * stops the loop, so that the owner looks. Nothing here runs the loop.
+ */
+void vm_quiesce(struct vm *vm);
+bool vm_quiesced(const struct vm *vm);
+/*
+ * Second half: free everything (vm_quiesce first, if it has not run: a
+ * partly built VM's devices have nothing in flight). KVM has destroyed
+ * the VM when this returns.
  */
 void vm_destroy(struct vm *vm);
 /*
@@ -151,7 +161,7 @@ int vm_drive_swap(struct vm *vm, const char *id, const char *path,
 /*
  * What the guest does with nesting right now, for policy checks: L1 runs a
  * hypervisor (VMXON / EFER.SVME), an L2 guest is on a vCPU. Queried fresh
- * from every vCPU (src/nested/query.c; vm_nested_query() has the rest of
+ * from every vCPU (src/vm/nested_query.c; vm_nested_query() has the rest of
  * the facts). Both false when nesting is not exposed.
  */
 void vm_nested_facts(struct vm *vm, bool *l1_hypervisor_active,

@@ -19,6 +19,10 @@
 #include "mvm/rtc.h"
 #include "mvm/vm.h"
 
+/* mvm's exit statuses (documented in the README), vmm_run()'s answer. */
+#define MVM_EXIT_OK 0
+#define MVM_EXIT_START_FAILED 1 /* bad input or host problem: nothing ran */
+#define MVM_EXIT_GUEST_CRASHED 2 /* triple fault, KVM error, unknown exit */
 
 /* Per-route request counters and a latency histogram, for the metrics. */
 #define VMM_MAX_ROUTES 32
@@ -83,7 +87,9 @@ struct vmm {
 	enum vm_state state; /* changed only by vmm_transition() */
 	struct vm vm;
 	bool have_vm;        /* vm is built (it may be stopping) */
-	bool discard_vm;     /* a failed start: vmm_run tears it down */
+	bool discard_vm;     /* a failed start: torn down as a stopped VM is */
+	/* The VM's teardown has begun: its devices are quiescing. */
+	bool tearing_down;
 	int serial_fd;       /* PUT /serial output, -1 for the console */
 	/* The CMOS a rebooting VM left, for the VM that replaces it. */
 	struct rtc_cmos cmos;
@@ -119,6 +125,13 @@ int vmm_start_vm(struct vmm *v, struct mvm_err *err);
 int vmm_pause(struct vmm *v, struct mvm_err *err);
 int vmm_resume(struct vmm *v, struct mvm_err *err);
 int vmm_send_ctrl_alt_del(struct vmm *v, struct mvm_err *err);
+/*
+ * PATCH /drives/{id}, already validated: swap the medium of a running VM's
+ * disk to path (taken over; NULL: no swap), then record path and, if
+ * rl->set, the rate limiter in the spec. Nothing changes on error.
+ */
+int vmm_drive_patch(struct vmm *v, const char *id, char *path,
+		    const struct spec_limiter *rl, struct mvm_err *err);
 
 /* Run the loop until the process must end; returns mvm's exit status. */
 int vmm_run(struct vmm *v);
@@ -152,7 +165,13 @@ void vmm_log(struct vmm *v, enum api_log_level level, const char *module,
 	     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void vmm_log_fini(struct vmm *v);
 
-/* `mvm [--api-sock PATH] [--config-file FILE]` and `mvm run`'s driver. */
-int vmm_main(int argc, char **argv);
+/*
+ * GET /vm/nested: the VM's facts queried fresh when one runs, else the
+ * host probe and the configured setting. *out is a new reference (the
+ * handler's response body).
+ */
+struct json_object;
+int vmm_nested_json(struct vmm *v, struct json_object **out,
+		    struct mvm_err *err);
 
 #endif

@@ -164,39 +164,19 @@ int h_put_drive(struct vmm *v, const struct api_request *q,
 	return status_of(ret, err);
 }
 
-static struct spec_drive *drive_by_id(struct vmm *v, const char *id)
-{
-	for (unsigned i = 0; i < v->spec.nr_drives; i++)
-		if (!strcmp(v->spec.drives[i].id, id))
-			return &v->spec.drives[i];
-	return NULL;
-}
-
 int h_patch_drive(struct vmm *v, const struct api_request *q,
 		  struct api_response *r, struct mvm_err *err)
 {
 	struct shape_opts o = opts_of(v);
 	struct spec_limiter rl;
-	struct spec_drive *d;
 	char *path;
 	int ret;
 
 	(void)r;
 	ret = shape_drive_patch(&v->spec, q->body, q->id, &o, &path, &rl,
 				err);
-	if (ret)
-		return status_of(ret, err);
-	d = drive_by_id(v, q->id);
-	if (path && v->have_vm)
-		ret = vm_drive_swap(&v->vm, d->id, path, err);
-	if (!ret && path) {
-		free(d->path_on_host);
-		d->path_on_host = path;
-		path = NULL;
-	}
-	if (!ret && rl.set)
-		d->rate_limiter = rl;
-	free(path);
+	if (!ret)
+		ret = vmm_drive_patch(v, q->id, path, &rl, err);
 	return status_of(ret, err);
 }
 

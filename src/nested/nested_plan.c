@@ -1,8 +1,8 @@
 /*
  * The plan of `mvm nested enable|disable`: which settings of a VM config
  * file must change, what else to warn about, and the changed document.
- * Pure (JSON in, JSON out) so every case is a unit test; nested_cmd.c does
- * the asking and the writing.
+ * Pure (JSON in, JSON out) so every case is a unit test; the command
+ * (src/cli/nested_cmd.c) does the asking and the writing.
  */
 #include <inttypes.h>
 #include <stdarg.h>

@@ -10,6 +10,19 @@
 #include "mvm/vcpu.h"
 #include "mvm/vm.h"
 
+/*
+ * The VM's stop request, the one it hands its devices: the vCPUs sit in
+ * a layer below the VM's (docs/architecture.md) and cannot call
+ * vm_request_stop() themselves.
+ */
+static void request_stop(struct vcpu *v, enum vm_stop_kind kind, int status,
+			 const char *msg)
+{
+	struct dev_ctx *c = &v->vm->dev_ctx;
+
+	c->request_stop(c, kind, status, msg);
+}
+
 static void handle_io(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
@@ -47,6 +60,7 @@ void vcpu_fatal(struct vcpu *v, const char *reason)
 	struct kvm_regs r;
 	struct kvm_sregs s;
 	char regs[512] = "registers unavailable";
+	char msg[sizeof(v->vm->stop_msg)];
 
 	if (ioctl(v->fd, KVM_GET_REGS, &r) == 0 &&
 	    ioctl(v->fd, KVM_GET_SREGS, &s) == 0)
@@ -56,8 +70,8 @@ void vcpu_fatal(struct vcpu *v, const char *reason)
 			 "CR3=%#llx CR4=%#llx EFER=%#llx",
 			 r.rip, r.rsp, r.rax, r.rbx, r.rcx, r.rdx, r.rflags,
 			 s.cs.selector, s.cr0, s.cr2, s.cr3, s.cr4, s.efer);
-	vm_request_stop(v->vm, VM_STOP_ERROR, 2, "vcpu %u: %s: %s", v->id,
-			reason, regs);
+	snprintf(msg, sizeof(msg), "vcpu %u: %s: %s", v->id, reason, regs);
+	request_stop(v, VM_STOP_ERROR, 2, msg);
 }
 
 static void internal_error(struct vcpu *v)
@@ -89,10 +103,10 @@ static bool system_event(struct vcpu *v)
 {
 	switch (v->run->system_event.type) {
 	case KVM_SYSTEM_EVENT_SHUTDOWN:
-		vm_request_stop(v->vm, VM_STOP_POWEROFF, 0, NULL);
+		request_stop(v, VM_STOP_POWEROFF, 0, NULL);
 		return false;
 	case KVM_SYSTEM_EVENT_RESET:
-		vm_request_stop(v->vm, VM_STOP_REBOOT, 0, NULL);
+		request_stop(v, VM_STOP_REBOOT, 0, NULL);
 		return false;
 	default:
 		vcpu_fatal(v, "guest crash reported by KVM");

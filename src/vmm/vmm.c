@@ -4,7 +4,8 @@
  * build and, once started, the VM. A VM is torn down only by vmm_run(),
  * between loop iterations, never from inside a loop callback: tearing down
  * cancels loop subscriptions, which must not happen while the loop (or the
- * HTTP server running inside it) is dispatching.
+ * HTTP server running inside it) is dispatching. The teardown is a state
+ * (see teardown_begin), not a call that runs the loop until it is done.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -18,7 +19,6 @@
 #include "mvm/err.h"
 #include "mvm/net.h"
 #include "mvm/policy.h"
-#include "mvm/run.h"
 #include "mvm/vcpu.h"
 #include "mvm/vmm.h"
 
@@ -176,20 +176,15 @@ int vmm_serial_set(struct vmm *v, struct vm_spec *src, struct mvm_err *err)
 	return 0;
 }
 
-/* Tear the VM down now, or (inside the loop) as soon as the loop yields. */
+/*
+ * A start failed: the VM is torn down as a stopped one is, by vmm_run once
+ * the loop yields, or by vmm_fini when no loop runs any more.
+ */
 static void discard_vm(struct vmm *v)
 {
-	if (v->in_loop) {
-		v->discard_vm = true;
+	v->discard_vm = true;
+	if (v->in_loop)
 		loop_stop(&v->loop);
-		return;
-	}
-	loop_hold(&v->loop); /* no request may see the VM half freed */
-	console_detach(&v->console);
-	vm_destroy(&v->vm);
-	v->have_vm = false;
-	v->discard_vm = false;
-	loop_release(&v->loop);
 }
 
 static int check_policy(struct vmm *v, struct mvm_err *err)
@@ -347,6 +342,32 @@ int vmm_send_ctrl_alt_del(struct vmm *v, struct mvm_err *err)
 	return 0;
 }
 
+int vmm_drive_patch(struct vmm *v, const char *id, char *path,
+		    const struct spec_limiter *rl, struct mvm_err *err)
+{
+	struct spec_drive *d = NULL;
+	int ret = 0;
+
+	for (unsigned i = 0; i < v->spec.nr_drives && !d; i++)
+		if (!strcmp(v->spec.drives[i].id, id))
+			d = &v->spec.drives[i];
+	if (!d)
+		ret = mvm_fail(err, -ENOENT, "no drive '%s' is configured", id);
+	if (!ret && path && v->have_vm)
+		ret = vm_drive_swap(&v->vm, id, path, err);
+	if (ret) {
+		free(path);
+		return ret;
+	}
+	if (path) {
+		free(d->path_on_host);
+		d->path_on_host = path;
+	}
+	if (rl->set)
+		d->rate_limiter = *rl;
+	return 0;
+}
+
 static int stop_status(const struct vm *vm)
 {
 	switch (vm->stop_kind) {
@@ -360,26 +381,35 @@ static int stop_status(const struct vm *vm)
 	}
 }
 
-/* The VM asked to stop: restart it, or say how mvm ends. -1: go on. */
-static int vm_stopped(struct vmm *v)
+/* The VM asked to stop: Shutting down, or Rebooting to restart it. */
+static void vm_stopping(struct vmm *v)
 {
 	struct mvm_err err = { .msg = "" };
-	bool restart;
-	int ret;
+	bool restart = v->vm.stop_kind == VM_STOP_REBOOT &&
+		       v->spec.on_reboot == VM_ON_REBOOT_RESTART && !v->quit;
 
-	console_detach(&v->console);
 	/* The VM's counters die with it: write their last interval first. */
 	if (v->metrics.fd >= 0) {
 		vmm_metrics_flush(v, &err);
 		v->metrics.final_flushed = true;
 	}
-	restart = v->vm.stop_kind == VM_STOP_REBOOT &&
-		  v->spec.on_reboot == VM_ON_REBOOT_RESTART && !v->quit;
 	/* A reboot keeps the CMOS, time offset and all, as a PC's does. */
 	v->cmos_kept = v->vm.stop_kind == VM_STOP_REBOOT && v->vm.rtc;
 	if (v->cmos_kept)
 		rtc_save(v->vm.rtc, &v->cmos);
 	must_transition(v, restart ? VM_EV_REBOOT : VM_EV_STOP);
+}
+
+/*
+ * The stopped VM's devices have quiesced: free it, then restart it or say
+ * how mvm ends. -1: go on.
+ */
+static int vm_stopped(struct vmm *v)
+{
+	struct mvm_err err = { .msg = "" };
+	bool restart = v->state == VM_STATE_REBOOTING;
+	int ret;
+
 	if (restart) {
 		/* The previous reboot's teardown, if it is still going. */
 		vm_teardown_wait(&v->teardown_pid);
@@ -415,6 +445,66 @@ static int vm_stopped(struct vmm *v)
 	return stop_status(&v->vm);
 }
 
+/*
+ * A VM's teardown is a state, entered between two runs of vmm_run's loop
+ * once the VM has stopped (the VMM is then Shutting down, or Rebooting) or
+ * its start failed: the vCPUs end and every device is asked to stop its
+ * I/O (vm_quiesce). The same loop then goes on serving the devices'
+ * completions, with the API's requests held, until the last device has
+ * quiesced and the VM stops the loop (vm_quiesced); only then is the VM
+ * freed (teardown_end). No other loop runs meanwhile.
+ */
+static void teardown_begin(struct vmm *v)
+{
+	/* No request may see the VM half torn down. */
+	loop_hold(&v->loop);
+	console_detach(&v->console);
+	if (!v->discard_vm)
+		vm_stopping(v);
+	vm_quiesce(&v->vm);
+	v->tearing_down = true;
+}
+
+/* The VM's devices have quiesced: free it. -1, or mvm's exit status. */
+static int teardown_end(struct vmm *v)
+{
+	int ret = -1;
+
+	v->tearing_down = false;
+	if (v->discard_vm) {
+		vm_destroy(&v->vm);
+		v->have_vm = v->discard_vm = false;
+	} else {
+		ret = vm_stopped(v);
+	}
+	loop_release(&v->loop);
+	return ret;
+}
+
+/* What stopped vmm_run's loop, acted on. -1: run the loop on. */
+static int vmm_step(struct vmm *v)
+{
+	int ret;
+
+	if (v->have_vm && !v->tearing_down &&
+	    (v->discard_vm || atomic_load(&v->vm.stopping)))
+		teardown_begin(v);
+	if (v->tearing_down) {
+		if (!vm_quiesced(&v->vm))
+			return -1; /* the loop completes their I/O meanwhile */
+		ret = teardown_end(v);
+		if (ret >= 0)
+			return ret;
+	}
+	if (v->quit) {
+		console_restore(&v->console);
+		if (v->quit_msg[0])
+			fprintf(stderr, "mvm: %s\n", v->quit_msg);
+		return v->quit_status;
+	}
+	return -1;
+}
+
 int vmm_run(struct vmm *v)
 {
 	for (;;) {
@@ -428,23 +518,9 @@ int vmm_run(struct vmm *v)
 			fprintf(stderr, "mvm: event loop: %s\n", strerror(-ret));
 			return MVM_EXIT_START_FAILED;
 		}
-		if (v->discard_vm)
-			discard_vm(v);
-		if (v->have_vm && atomic_load(&v->vm.stopping)) {
-			/* No request may see the VM half freed. */
-			loop_hold(&v->loop);
-			ret = vm_stopped(v);
-			loop_release(&v->loop);
-			if (ret >= 0)
-				return ret;
-			continue;
-		}
-		if (v->quit) {
-			console_restore(&v->console);
-			if (v->quit_msg[0])
-				fprintf(stderr, "mvm: %s\n", v->quit_msg);
-			return v->quit_status;
-		}
+		ret = vmm_step(v);
+		if (ret >= 0)
+			return ret;
 	}
 }
 
@@ -454,7 +530,16 @@ void vmm_fini(struct vmm *v)
 	if (v->loop_ready)
 		vmm_metrics_fini(v);
 	if (v->have_vm) {
-		console_detach(&v->console);
+		/*
+		 * vmm_run is over, or never ran (a start failed before it):
+		 * the teardown waits for the devices here, on the same loop.
+		 */
+		if (!v->tearing_down) {
+			console_detach(&v->console);
+			vm_quiesce(&v->vm);
+		}
+		while (!vm_quiesced(&v->vm) && loop_run(&v->loop) == 0)
+			;
 		vm_destroy(&v->vm);
 		v->have_vm = false;
 	}

@@ -5,6 +5,7 @@
  * are defined here, so the linker takes these rather than the real ones.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,8 +167,24 @@ int fuzz_dev_create(struct fuzz_vm *f, enum fuzz_dev kind, uint64_t disk_size)
 	return f->t->pci.bar[0].mapped ? 0 : -1;
 }
 
+static bool quiesced(void *ctx)
+{
+	return ((struct dev_ctx *)ctx)->busy == 0;
+}
+
 void fuzz_dev_destroy(struct fuzz_vm *f)
 {
+	/*
+	 * As a VM's teardown: the devices stop and the loop completes their
+	 * I/O; one that never does is a hang, which -timeout reports.
+	 */
+	virtio_stop_devices(&f->ctx);
+	while (!quiesced(&f->ctx)) {
+		int ret = loop_run_until(&f->loop, quiesced, &f->ctx, 1000);
+
+		if (ret < 0 && ret != -ETIMEDOUT)
+			abort();
+	}
 	virtio_destroy_devices(&f->ctx);
 	/* The host's BAR allocator only moves on: every input starts over. */
 	f->ctx.pci->mmio32_next = bar_window;

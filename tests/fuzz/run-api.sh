@@ -3,15 +3,20 @@
 #   run-api.sh SOURCE_DIR BUILD_DIR SECONDS
 # The code under test (src/api, the VMM controller, the policy) is compiled
 # here with coverage and sanitizers; everything it calls but that is not
-# under test comes from the project's own BUILD_DIR/libmvm.a. The corpus
+# under test comes from the project's own layer libraries (BUILD_DIR/src/
+# libmvm_*.a, src/meson.build), top down as each calls only down. The corpus
 # lives in BUILD_DIR/fuzz/fuzz_api, seeded with one request per endpoint.
 set -eu
 src=$1 build=$2 secs=$3
 out=$build/fuzz/fuzz_api
 mkdir -p "$out/corpus"
 
+layers=
+for l in vmm vm vcpu devices boot nested core policy; do
+	layers="$layers $build/src/libmvm_$l.a"
+done
 files=
-for f in "$src"/src/api/*.c "$src"/src/vmm/vmm.c "$src"/src/nested/policy.c \
+for f in "$src"/src/api/*.c "$src"/src/vmm/vmm.c "$src"/src/policy/policy.c \
 	 "$src"/src/nested/policy_json.c; do
 	files="$files $f"
 done
@@ -19,7 +24,7 @@ done
 clang -std=gnu11 -D_GNU_SOURCE -DMVM_VERSION='"fuzz"' -g -O1 \
 	-I"$src/include" -I"$src/src/api" \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	"$src/tests/fuzz/fuzz_api.c" $files "$build/libmvm.a" \
+	"$src/tests/fuzz/fuzz_api.c" $files $layers \
 	-ljson-c -luring -lfdt -lseccomp -lpthread -o "$out/fuzz_api"
 
 seed() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write a small bzImage whose payload is an LZ4 legacy stream of an ELF
 vmlinux (one PT_LOAD at 16 MiB), as Linux builds them: a seed that starts
-fuzz_image inside mvm's own unpacking (src/vmm/boot/unpack.c, lz4.c).
+fuzz_image inside mvm's own unpacking (src/boot/unpack.c, lz4.c).
 
 usage: seed-lz4-bzimage.py OUT
 """

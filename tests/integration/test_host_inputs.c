@@ -488,7 +488,7 @@ Test(host_inputs, initrd_truncated_while_loading, .timeout = 150)
 /*
  * Requests served while a VM is being torn down see a whole VM or none:
  * a guest that reboots again and again under --on-reboot restart, with
- * a virtio device whose teardown runs the loop, and a client asking
+ * a virtio device whose teardown waits on the loop, and a client asking
  * GET /vm/nested all the while.
  */
 struct hammer {

@@ -1,7 +1,7 @@
 /*
  * mvm's seccomp filters are in force in every kind of thread and process
  * it runs: a forbidden call made on purpose (the test-only hook, see
- * src/vmm/sandbox_test_hook.c) from each ends mvm with status 148 and one
+ * src/core/sandbox_test_hook.c) from each ends mvm with status 148 and one
  * line naming the call. The rest of the integration suite runs with the
  * filters on, so every path it takes is on the lists.
  */

@@ -59,8 +59,19 @@ void fake_vm_init(struct fake_vm *f, uint64_t gpa, uint32_t size)
 	cr_assert_eq(pci_create(&f->ctx, &err), 0, "%s", err.msg);
 }
 
+static bool quiesced(void *ctx)
+{
+	return ((struct dev_ctx *)ctx)->busy == 0;
+}
+
 void fake_vm_fini(struct fake_vm *f)
 {
+	/* As a VM's teardown: stop the devices, let the loop finish. */
+	virtio_stop_devices(&f->ctx);
+	while (!quiesced(&f->ctx) &&
+	       loop_run_until(&f->loop, quiesced, &f->ctx, 5000) == 0)
+		;
+	cr_assert(quiesced(&f->ctx), "the devices did not quiesce");
 	virtio_destroy_devices(&f->ctx);
 	pci_destroy(&f->ctx);
 	loop_fini(&f->loop);

@@ -31,7 +31,7 @@ struct fake_vm {
 
 /* RAM of size bytes at gpa; asserts (criterion) on failure. */
 void fake_vm_init(struct fake_vm *f, uint64_t gpa, uint32_t size);
-/* Destroys the virtio devices too. */
+/* Stops the virtio devices, runs the loop until they quiesce, frees. */
 void fake_vm_fini(struct fake_vm *f);
 
 #endif

@@ -6,7 +6,7 @@
  */
 #include "boot_fixture.h"
 
-#include "../../src/vmm/boot/lz4.h"
+#include "../../src/boot/lz4.h"
 
 /* ---- LZ4 blocks ---- */
 

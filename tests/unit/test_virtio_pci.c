@@ -284,6 +284,50 @@ Test(virtio_pci, reset_after_driver_ok_waits_for_the_device)
 	cr_assert_not(fake.t->queues[0].enabled);
 }
 
+static int quiesced_calls;
+
+static void count_quiesced(struct dev_ctx *ctx)
+{
+	(void)ctx;
+	quiesced_calls++;
+}
+
+/*
+ * The VM's teardown: a stopped device with I/O in flight stays counted
+ * busy, and nothing runs the loop for it; its reset's end makes it idle,
+ * which the last device says once.
+ */
+Test(virtio_pci, stop_counts_the_device_busy_until_its_io_completes)
+{
+	cr_assert(negotiate(VIRTIO_BIT(VIRTIO_F_VERSION_1)));
+	setup_queue(0, 16, RAM_GPA);
+	driver_ok();
+	quiesced_calls = 0;
+	fvm.ctx.quiesced = count_quiesced;
+	fake.hold_reset = true;
+	virtio_stop_devices(&fvm.ctx);
+	cr_assert_eq(fake.resets, 1, "the device was not asked to stop");
+	cr_assert_eq(fvm.ctx.busy, 1);
+	cr_assert_eq(quiesced_calls, 0);
+	cr_assert_not(virtio_serving(fake.t));
+	virtio_reset_done(fake.t);
+	cr_assert_eq(fvm.ctx.busy, 0);
+	cr_assert_eq(quiesced_calls, 1);
+}
+
+/* A device with nothing in flight is idle at once: nothing to wait for. */
+Test(virtio_pci, stop_of_an_idle_device_is_immediate)
+{
+	cr_assert(negotiate(VIRTIO_BIT(VIRTIO_F_VERSION_1)));
+	setup_queue(0, 16, RAM_GPA);
+	driver_ok();
+	quiesced_calls = 0;
+	fvm.ctx.quiesced = count_quiesced;
+	virtio_stop_devices(&fvm.ctx);
+	cr_assert_eq(fvm.ctx.busy, 0);
+	cr_assert_eq(quiesced_calls, 1);
+}
+
 Test(virtio_pci, bad_ring_sets_needs_reset)
 {
 	cr_assert(negotiate(VIRTIO_BIT(VIRTIO_F_VERSION_1)));

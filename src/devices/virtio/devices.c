@@ -8,6 +8,7 @@
 #include "mvm/vm_config.h"
 
 #include "devices.h"
+#include "transport.h"
 
 int virtio_create_devices(struct dev_ctx *ctx, const struct vm_config *cfg,
 			  struct mvm_err *err)
@@ -30,6 +31,18 @@ int virtio_create_devices(struct dev_ctx *ctx, const struct vm_config *cfg,
 			return ret;
 	}
 	return 0;
+}
+
+void virtio_stop_devices(struct dev_ctx *ctx)
+{
+	/*
+	 * One count held meanwhile: a device that is idle at once must not
+	 * report all of them quiesced before the next one is even asked.
+	 */
+	ctx->busy++;
+	for (struct virtio_transport *t = ctx->virtio_devs; t; t = t->next)
+		virtio_pci_stop(t);
+	transport_busy_put(ctx);
 }
 
 void virtio_destroy_devices(struct dev_ctx *ctx)

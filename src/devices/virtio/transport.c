@@ -6,7 +6,9 @@
  * Reset is asynchronous: the driver's write of 0 only marks it pending
  * (status keeps reading non-zero, which the driver waits on), the device
  * is told to stop, and the state is cleared when the device reports that
- * none of its I/O into guest memory is still in flight.
+ * none of its I/O into guest memory is still in flight. The VM's teardown
+ * stops a device the same way, and counts it busy (ctx->busy) meanwhile:
+ * the loop that serves the I/O is its owner's to run, never the device's.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -151,6 +153,21 @@ void transport_reset_state(struct virtio_transport *t)
 	}
 }
 
+void transport_busy_put(struct dev_ctx *ctx)
+{
+	if (--ctx->busy == 0 && ctx->quiesced)
+		ctx->quiesced(ctx);
+}
+
+/* A stopping device is idle once reset and its last interrupt is out. */
+static void stop_progress(struct virtio_transport *t)
+{
+	if (!t->busy || !t->quiesced || t->flush_armed)
+		return;
+	t->busy = false;
+	transport_busy_put(t->ctx);
+}
+
 void virtio_reset_done(struct virtio_transport *t)
 {
 	pthread_mutex_lock(&t->lock);
@@ -159,9 +176,8 @@ void virtio_reset_done(struct virtio_transport *t)
 	t->active = false;
 	t->resetting = false;
 	t->quiesced = true;
-	/* A destroy is running the loop until this moment. */
-	if (t->destroying)
-		loop_stop(t->ctx->loop);
+	/* The VM's teardown may be waiting for this device. */
+	stop_progress(t);
 }
 
 /* Check the driver's ring setup and make the queue live. t->lock held. */
@@ -369,8 +385,7 @@ static void flush_done(struct loop_op *op, int res, unsigned flags)
 	t->flush_armed = false;
 	for (unsigned i = 0; i < t->info.nr_queues; i++)
 		virtio_queue_flush(&t->queues[i]);
-	if (t->destroying)
-		loop_stop(t->ctx->loop);
+	stop_progress(t);
 }
 
 void virtio_queue_flush_later(struct virtio_queue *q)
@@ -449,6 +464,19 @@ void transport_fini(struct virtio_transport *t)
 	}
 }
 
+void virtio_pci_stop(struct virtio_transport *t)
+{
+	if (t->destroying)
+		return;
+	t->destroying = true;
+	t->busy = true;
+	t->ctx->busy++;
+	/* A reset the driver asked for is on its way already. */
+	if (!t->resetting)
+		start_reset(t);
+	stop_progress(t);
+}
+
 void virtio_pci_destroy(struct virtio_transport *t)
 {
 	struct dev_ctx *ctx = t->ctx;
@@ -463,13 +491,15 @@ void virtio_pci_destroy(struct virtio_transport *t)
 			break;
 		}
 	}
-	/* Stop the device and wait until its I/O has completed. */
-	t->destroying = true;
-	if (!t->resetting)
-		start_reset(t);
-	while (!t->quiesced || t->flush_armed)
-		if (loop_run(ctx->loop) < 0)
-			break;
+	/*
+	 * I/O still in flight would complete into freed memory: a device
+	 * its owner did not let quiesce is left allocated, and said so.
+	 */
+	if (!t->destroying || t->busy) {
+		fprintf(stderr, "mvm: %s: freed before its I/O completed; "
+			"left allocated\n", t->name);
+		return;
+	}
 	if (t->log_suppressed)
 		fprintf(stderr, "mvm: %s: %u more messages suppressed\n",
 			t->name, t->log_suppressed);

@@ -12,5 +12,7 @@ void transport_reset_state(struct virtio_transport *t);
 void transport_fini(struct virtio_transport *t);
 /* Unregister from PCI and free t (the device model is the caller's). */
 void virtio_pci_free(struct virtio_transport *t);
+/* One device of ctx->busy is idle: the last one calls ctx->quiesced. */
+void transport_busy_put(struct dev_ctx *ctx);
 
 #endif

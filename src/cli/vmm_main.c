@@ -99,7 +99,8 @@ int vmm_main(int argc, char **argv)
 		ret = api_server_start(&api, &v, &v.loop, o.api_sock, &err);
 	/* Before any VM: InstanceStart builds one under the filter. */
 	if (!ret)
-		ret = sandbox_start(!o.no_seccomp, &err);
+		ret = sandbox_start(!o.no_seccomp, console_crash_restore,
+				    &err);
 	if (!ret && o.config_file)
 		ret = vmm_start_vm(&v, &err);
 	if (ret) {

@@ -318,6 +318,15 @@ static void dev_request_stop(struct dev_ctx *ctx, enum vm_stop_kind kind,
 		vm_request_stop(ctx_vm(ctx), kind, status, NULL);
 }
 
+/*
+ * The devices the teardown waits for have all quiesced: stop the loop, so
+ * that the VM's owner, which runs it until then, looks again.
+ */
+static void dev_quiesced(struct dev_ctx *ctx)
+{
+	loop_stop(ctx->loop);
+}
+
 /* What the devices see of the VM: complete once KVM's VM and RAM exist. */
 static void fill_dev_ctx(struct vm *vm)
 {
@@ -330,6 +339,7 @@ static void fill_dev_ctx(struct vm *vm)
 	c->vm_fd = vm->vm_fd;
 	c->irq_line = dev_irq_line;
 	c->request_stop = dev_request_stop;
+	c->quiesced = dev_quiesced;
 }
 
 static int create_devices(struct vm *vm, struct mvm_err *err)
@@ -489,23 +499,37 @@ void vm_resume(struct vm *vm)
 	vm->paused = false;
 }
 
-static pid_t destroy(struct vm *vm, bool teardown_in_child)
+void vm_quiesce(struct vm *vm)
 {
-	pid_t teardown;
-
+	if (vm->quiescing)
+		return;
+	vm->quiescing = true;
 	atomic_store(&vm->stopping, true);
 	/* The monitor asks vCPUs questions: silence it before they go. */
 	test_hooks_vm_stopping(vm);
 	vm_nested_monitor_stop(vm);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_join(vm->vcpus[i]);
+	/* Devices finish their in-flight I/O while guest memory still exists. */
+	virtio_stop_devices(&vm->dev_ctx);
+}
+
+bool vm_quiesced(const struct vm *vm)
+{
+	return vm->quiescing && vm->dev_ctx.busy == 0;
+}
+
+static pid_t destroy(struct vm *vm, bool teardown_in_child)
+{
+	pid_t teardown;
+
+	vm_quiesce(vm);
 	vm_nested_fini(vm);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_destroy(vm->vcpus[i]);
 	free(vm->vcpus);
 	vm->vcpus = NULL;
 	vm->nr_vcpus = 0;
-	/* Devices finish their in-flight I/O while guest memory still exists. */
 	virtio_destroy_devices(&vm->dev_ctx);
 	pci_destroy(&vm->dev_ctx);
 	irq_routes_destroy(&vm->dev_ctx);

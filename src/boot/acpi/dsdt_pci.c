@@ -12,7 +12,6 @@
 
 #include "mvm/aml.h"
 #include "mvm/layout.h"
-#include "mvm/pci.h"
 
 #include "tables.h"
 

@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "mvm/nested.h"
 #include "mvm/run.h"
 #include "mvm/vmm.h"
 

@@ -20,6 +20,7 @@
 #include "mvm/api.h"
 #include "mvm/err.h"
 #include "mvm/nested.h"
+#include "mvm/run.h"
 
 /* The config loader's own limit. */
 #define CONFIG_MAX (1024 * 1024)

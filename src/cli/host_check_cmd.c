@@ -8,6 +8,7 @@
 
 #include "mvm/err.h"
 #include "mvm/nested.h"
+#include "mvm/run.h"
 
 #define EXIT_PROBE_FAILED 1
 #define EXIT_BAD_INPUT 1

@@ -35,7 +35,7 @@ static void tick(void *ctx)
 
 	if (read(m->tfd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		return;
-	/* The query itself logs a change (src/nested/query.c). */
+	/* The query itself logs a change (src/vm/nested_query.c). */
 	if (!atomic_load(&m->vm->stopping))
 		vm_nested_query(m->vm, &f, NULL);
 }

@@ -1,6 +1,6 @@
 /*
  * ACPI table layouts (ACPI 6.x, chapter 5) and the helpers shared by the
- * files that build them. Internal to src/vmm/acpi.
+ * files that build them. Internal to src/boot/acpi.
  */
 #ifndef MVM_ACPI_TABLES_H
 #define MVM_ACPI_TABLES_H

@@ -20,7 +20,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "mvm/console.h"
 #include "mvm/err.h"
 #include "mvm/sandbox.h"
 #include "sandbox_rules.h"
@@ -298,12 +297,12 @@ void sandbox_set_exit_hook(void (*fn)(void))
 	sb.exit_hook = fn;
 }
 
-int sandbox_start(bool enabled, struct mvm_err *err)
+int sandbox_start(bool enabled, void (*exit_hook)(void), struct mvm_err *err)
 {
 	int ret = sandbox_init(enabled, err);
 
 	if (ret || !enabled)
 		return ret;
-	sandbox_set_exit_hook(console_crash_restore);
+	sandbox_set_exit_hook(exit_hook);
 	return sandbox_enter(SANDBOX_MAIN, err);
 }

@@ -1,7 +1,7 @@
 /*
  * LZ4 decoding (lz4.c) for the kernel loaders: the block format and the
  * "legacy" stream the Linux build wraps a compressed kernel in. Private to
- * src/vmm/boot.
+ * src/boot.
  */
 #ifndef MVM_BOOT_LZ4_H
 #define MVM_BOOT_LZ4_H

@@ -34,7 +34,8 @@ static int run_with_api(const struct vm_config *cfg,
 	if (!ret && o->api_sock)
 		ret = api_server_start(&api, &v, &v.loop, o->api_sock, &err);
 	if (!ret)
-		ret = sandbox_start(!o->no_seccomp, &err);
+		ret = sandbox_start(!o->no_seccomp, console_crash_restore,
+				    &err);
 	if (!ret)
 		ret = vmm_start_vm(&v, &err);
 	if (ret) {
