@@ -1,11 +1,12 @@
 /*
- * The legacy devices through the device interface (include/mvm/device.h):
- * each one's state, driven through its ports on one VM without KVM, comes
- * back in a fresh device on another (saving that one again gives the same
- * bytes, and the ports read what they read before); a paused device holds
- * its IRQ line until resume; reset is the power-on state; and nodes that
- * are cut, too long, of another version, another device's or holding
- * values the hardware never could are refused, naming the device.
+ * The legacy devices and the PCI host bridge through the device interface
+ * (include/mvm/device.h): each one's state, driven through its ports on
+ * one VM without KVM, comes back in a fresh device on another (saving
+ * that one again gives the same bytes, and the ports read what they read
+ * before); a paused device holds its IRQ line until resume; reset is the
+ * power-on state; and nodes that are cut, too long, of another version,
+ * another device's or holding values the hardware never could are
+ * refused, naming the device.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "mvm/devices.h"
 #include "mvm/err.h"
 #include "mvm/layout.h"
+#include "mvm/pci.h"
 #include "mvm/rtc.h"
 
 #include "fake_vm.h"
@@ -343,4 +345,49 @@ Test(legacy_state, stateless_ports_save_empty_nodes)
 		refuses_the_usual(&other, &n);
 		dev_state_node_free(&n);
 	}
+}
+
+static void out32(struct fake_vm *f, uint16_t port, uint32_t v)
+{
+	cr_assert(bus_dispatch(f->ctx.pio, port, (uint8_t *)&v, 4, true));
+}
+
+static uint32_t in32(struct fake_vm *f, uint16_t port)
+{
+	uint32_t v = 0;
+
+	cr_assert(bus_dispatch(f->ctx.pio, port, (uint8_t *)&v, 4, false));
+	return v;
+}
+
+Test(legacy_state, pci_host_latch_and_bridge_config_come_back)
+{
+	struct device da = dev("pci-host", &pci_host_device_ops, vm_a.ctx.pci);
+	struct device db = dev("pci-host", &pci_host_device_ops, vm_b.ctx.pci);
+	struct dev_state_node n;
+
+	out32(&vm_a, 0xcf8, 0x8000000c);   /* 00:00.0, cache line size */
+	out32(&vm_a, 0xcfc, 0x00000010);
+	out32(&vm_a, 0xcf8, 0x8000003c);   /* interrupt line, left latched */
+	out32(&vm_a, 0xcfc, 0x0000000b);
+	save(&da, &n);
+
+	load_and_compare(&db, &n);
+	cr_assert_eq(in32(&vm_b, 0xcf8), 0x8000003c, "the latch");
+	cr_assert_eq(in32(&vm_b, 0xcfc) & 0xff, 0x0b);
+	out32(&vm_b, 0xcf8, 0x8000000c);
+	cr_assert_eq(in32(&vm_b, 0xcfc) & 0xff, 0x10);
+	out32(&vm_b, 0xcf8, 0x80000000);
+	cr_assert_eq(in32(&vm_b, 0xcfc), 0x00081b36, "still this bridge");
+
+	refuses_the_usual(&db, &n);
+	refuses_byte(&db, &n, 0, 0x01);     /* latch bits that do not exist */
+	refuses_byte(&db, &n, 4 + 0, 0x86); /* another vendor's bridge */
+	cr_assert_eq(db.ops->reset(&db, &err), 0);
+	cr_assert_eq(in32(&vm_b, 0xcf8), 0);
+	out32(&vm_b, 0xcf8, 0x8000003c);
+	cr_assert_eq(in32(&vm_b, 0xcfc) & 0xff, 0, "power-on again");
+	out32(&vm_b, 0xcf8, 0x80000004);
+	cr_assert_eq(in32(&vm_b, 0xcfc) & 0xffff, 0x0002, "memory decoding on");
+	dev_state_node_free(&n);
 }
