@@ -337,5 +337,8 @@ int virtio_load_inactive(struct virtio_transport *t, const void *buf,
  */
 struct device_ops;
 extern const struct device_ops virtio_device_ops;
+/* Its id in a VM's registry: "virtio-blk:disk0" (kind:id). */
+void virtio_device_id(const struct virtio_transport *t, char *buf,
+		      size_t len);
 
 #endif

@@ -224,7 +224,8 @@ static struct device iface(struct virtio_transport *t)
 {
 	struct device d = { .ops = &virtio_device_ops, .opaque = t };
 
-	snprintf(d.id, sizeof(d.id), "%s:%s", t->info.kind, t->info.id);
+	virtio_device_id(t, d.id, sizeof(d.id));
+	cr_assert_eq(strchr(d.id, ':') - d.id, 10, "%s", d.id);
 	return d;
 }
 

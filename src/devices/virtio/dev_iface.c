@@ -4,7 +4,9 @@
  * model (transport.c) and whose blob (state.c: PCI config, MSI-X, queues,
  * then the model's part) is the node's data.
  */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "mvm/device.h"
 #include "mvm/err.h"
@@ -72,6 +74,18 @@ static int virtio_dev_load(struct device *d, const struct dev_state_node *in,
 	if (ret)
 		return ret;
 	return virtio_load_inactive(d->opaque, in->data, in->len, err);
+}
+
+/* t->name is "KIND ID": both are tokens, so the first space parts them. */
+void virtio_device_id(const struct virtio_transport *t, char *buf,
+		      size_t len)
+{
+	char *sp;
+
+	snprintf(buf, len, "%s", t->name);
+	sp = strchr(buf, ' ');
+	if (sp)
+		*sp = ':';
 }
 
 const struct device_ops virtio_device_ops = {

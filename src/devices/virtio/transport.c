@@ -439,9 +439,10 @@ int transport_pause(struct virtio_transport *t, struct mvm_err *err)
 		unsigned n = t->ops->inflight ? t->ops->inflight(t->dev) : 0;
 
 		transport_resume(t);
-		return mvm_fail(err, ret, "%s: %u request(s) still in flight "
-				"after %u ms; not paused", t->name, n,
-				t->quiesce_ms);
+		/* The host's disk or network is stuck, not the request. */
+		return mvm_fail_host(err, ret, "%s: %u request(s) still in "
+				     "flight after %u ms; not paused",
+				     t->name, n, t->quiesce_ms);
 	}
 	/* Every completion reaches the driver, with its interrupt. */
 	for (unsigned i = 0; i < t->info.nr_queues; i++)
