@@ -7,8 +7,8 @@
  *
  *   MVM_TEST_STATE_ROUNDTRIP=N  N times, half a second apart once the VM
  *       runs (with nesting exposed: once the guest runs a hypervisor),
- *       pause the VM and save every vCPU's state, encode it, decode it and
- *       restore it in place; one line per vCPU on stderr
+ *       pause the VM (vm_pause_all) and save every vCPU's state, encode
+ *       it, decode it and restore it in place; one line per vCPU on stderr
  *       ("mvm: test: vcpu 0 state round trip: ...").
  *   MVM_TEST_SECCOMP_VIOLATE=KIND  (src/vmm/sandbox_test_hook.c)
  */

@@ -1,10 +1,11 @@
 /*
  * MVM_TEST_STATE_ROUNDTRIP=N (include/mvm/test_hooks.h): a timer on the
- * VM's loop that, N times half a second apart, pauses the VM and runs the
- * vCPU state round trip (state_roundtrip.c) on every vCPU. With nesting
- * exposed it waits until the guest runs a hypervisor, and each round trip
- * first looks (up to half a second, holding up the loop: a test aid may)
- * for a moment when a vCPU is inside a nested guest, the interesting case.
+ * VM's loop that, N times half a second apart, pauses the whole VM
+ * (vm_pause_all) and runs the vCPU state round trip (state_roundtrip.c)
+ * on every vCPU. With nesting exposed it waits until the guest runs a
+ * hypervisor, and each round trip first looks (up to half a second,
+ * holding up the loop: a test aid may) for a moment when a vCPU is
+ * inside a nested guest, the interesting case.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "mvm/test_hooks.h"
 #include "mvm/vcpu.h"
 #include "mvm/vm.h"
+#include "mvm/vm_state.h"
 #include "state_roundtrip.h"
 
 #define ROUNDTRIP_ENV "MVM_TEST_STATE_ROUNDTRIP"
@@ -31,6 +33,7 @@ struct roundtrip_hook {
 	int tfd;
 	struct loop_watch watch;
 	unsigned left;
+	bool busy; /* a pause runs the loop: a tick then must not nest */
 	const char *eol; /* "\r\n" while a raw-mode terminal may be stderr */
 };
 
@@ -82,14 +85,14 @@ static int pause_and_look(struct vm *vm, bool pause)
 	for (int look = 1;; look++) {
 		struct peek p = { .max = max > 0 ? (size_t)max : 0 };
 
-		if (pause && vm_pause(vm))
+		if (pause && vm_pause_all(vm, NULL))
 			return -1;
 		for (unsigned i = 0; p.max && i < vm->nr_vcpus; i++)
 			vcpu_run_on(vm->vcpus[i], peek_vcpu, &p);
 		if (p.in_l2 || !vm->cfg.nested || !p.max || !pause ||
 		    look == ROUNDTRIP_LOOKS)
 			return look;
-		vm_resume(vm);
+		vm_resume_all(vm, NULL);
 		usleep(20000);
 	}
 }
@@ -123,7 +126,7 @@ static void roundtrip_all(struct roundtrip_hook *h)
 			print_result(h, i, &c, looks);
 	}
 	if (pause)
-		vm_resume(vm);
+		vm_resume_all(vm, NULL);
 }
 
 static void tick(void *ctx)
@@ -134,14 +137,16 @@ static void tick(void *ctx)
 
 	if (read(h->tfd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		return;
-	if (!h->left || atomic_load(&h->vm->stopping))
+	if (!h->left || h->busy || atomic_load(&h->vm->stopping))
 		return;
 	if (h->vm->cfg.nested)
 		vm_nested_facts(h->vm, &l1_active, &l2_running);
 	if (h->vm->cfg.nested && !l1_active)
 		return;
 	h->left--;
+	h->busy = true;
 	roundtrip_all(h);
+	h->busy = false;
 }
 
 static unsigned wanted(void)
