@@ -1,11 +1,12 @@
 /*
- * MVM_TEST_STATE_ROUNDTRIP=N (include/mvm/test_hooks.h): a timer on the
- * VM's loop that, N times half a second apart, pauses the whole VM
- * (vm_pause_all) and runs the vCPU state round trip (state_roundtrip.c)
- * on every vCPU. With nesting exposed it waits until the guest runs a
- * hypervisor, and each round trip first looks (up to half a second,
- * holding up the loop: a test aid may) for a moment when a vCPU is
- * inside a nested guest, the interesting case.
+ * MVM_TEST_STATE_ROUNDTRIP=N and MVM_TEST_VM_ROUNDTRIP=N
+ * (include/mvm/test_hooks.h): a timer on the VM's loop that, N times half
+ * a second apart, pauses the whole VM (vm_pause_all) and runs the vCPU
+ * state round trip (state_roundtrip.c) on every vCPU, or the round trip
+ * of the whole VM's state (vm_roundtrip.c). With nesting exposed it waits
+ * until the guest runs a hypervisor, and each vCPU round trip first looks
+ * (up to half a second, holding up the loop: a test aid may) for a moment
+ * when a vCPU is inside a nested guest, the interesting case.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include "state_roundtrip.h"
 
 #define ROUNDTRIP_ENV "MVM_TEST_STATE_ROUNDTRIP"
+#define VM_ROUNDTRIP_ENV "MVM_TEST_VM_ROUNDTRIP"
 #define ROUNDTRIP_MAX 100
 #define ROUNDTRIP_PERIOD_MS 500
 #define ROUNDTRIP_LOOKS 25
@@ -32,7 +34,8 @@ struct roundtrip_hook {
 	struct vm *vm;
 	int tfd;
 	struct loop_watch watch;
-	unsigned left;
+	unsigned left;    /* vCPU round trips still to do */
+	unsigned vm_left; /* whole-VM round trips still to do */
 	bool busy; /* a pause runs the loop: a tick then must not nest */
 	const char *eol; /* "\r\n" while a raw-mode terminal may be stderr */
 };
@@ -129,6 +132,28 @@ static void roundtrip_all(struct roundtrip_hook *h)
 		vm_resume_all(vm, NULL);
 }
 
+/* The whole VM's state, saved, loaded in place and saved again. */
+static void vm_roundtrip(struct roundtrip_hook *h)
+{
+	struct vm *vm = h->vm;
+	struct mvm_err err = { .msg = "" };
+	bool pause = !vm->paused;
+	char msg[256];
+
+	if (pause && vm_pause_all(vm, &err)) {
+		fprintf(stderr, "mvm: test: vm state round trip failed: %s%s",
+			err.msg, h->eol);
+		return;
+	}
+	if (vm_state_roundtrip(vm, msg, sizeof(msg), &err))
+		fprintf(stderr, "mvm: test: vm state round trip failed: %s%s",
+			err.msg, h->eol);
+	else
+		fprintf(stderr, "mvm: test: %s%s", msg, h->eol);
+	if (pause)
+		vm_resume_all(vm, NULL);
+}
+
 static void tick(void *ctx)
 {
 	struct roundtrip_hook *h = ctx;
@@ -137,21 +162,28 @@ static void tick(void *ctx)
 
 	if (read(h->tfd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		return;
-	if (!h->left || h->busy || atomic_load(&h->vm->stopping))
+	if ((!h->left && !h->vm_left) || h->busy ||
+	    atomic_load(&h->vm->stopping))
 		return;
 	if (h->vm->cfg.nested)
 		vm_nested_facts(h->vm, &l1_active, &l2_running);
 	if (h->vm->cfg.nested && !l1_active)
 		return;
-	h->left--;
 	h->busy = true;
-	roundtrip_all(h);
+	if (h->left) {
+		h->left--;
+		roundtrip_all(h);
+	}
+	if (h->vm_left) {
+		h->vm_left--;
+		vm_roundtrip(h);
+	}
 	h->busy = false;
 }
 
-static unsigned wanted(void)
+static unsigned wanted(const char *env)
 {
-	const char *s = getenv(ROUNDTRIP_ENV);
+	const char *s = getenv(env);
 	char *end;
 	unsigned long n;
 
@@ -161,7 +193,7 @@ static unsigned wanted(void)
 	n = strtoul(s, &end, 10);
 	if (errno || *end || n == 0 || n > ROUNDTRIP_MAX) {
 		fprintf(stderr, "mvm: test: %s='%s' ignored (want 1 to %d)\n",
-			ROUNDTRIP_ENV, s, ROUNDTRIP_MAX);
+			env, s, ROUNDTRIP_MAX);
 		return 0;
 	}
 	return (unsigned)n;
@@ -173,17 +205,18 @@ int test_hooks_vm_started(struct vm *vm, struct mvm_err *err)
 		.it_interval = { 0, ROUNDTRIP_PERIOD_MS * 1000000L },
 		.it_value = { 0, ROUNDTRIP_PERIOD_MS * 1000000L },
 	};
-	unsigned n = wanted();
+	unsigned n = wanted(ROUNDTRIP_ENV), vm_n = wanted(VM_ROUNDTRIP_ENV);
 	struct roundtrip_hook *h;
 	int ret;
 
-	if (!n || hook)
+	if ((!n && !vm_n) || hook)
 		return 0;
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return mvm_fail(err, -ENOMEM, "out of memory");
 	h->vm = vm;
 	h->left = n;
+	h->vm_left = vm_n;
 	h->eol = isatty(STDERR_FILENO) ? "\r\n" : "\n";
 	h->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (h->tfd < 0 || timerfd_settime(h->tfd, 0, &its, NULL) < 0) {
