@@ -10,9 +10,8 @@
  * and its host-side inputs run on the event-loop thread. Every member of
  * struct device_ops runs on the event-loop thread, never two at once, and
  * (activate aside, which also runs before the vCPUs ever start) only while
- * every vCPU is parked outside KVM_RUN: so no register access races them.
- * A parked vCPU may still finish one access when its state is saved (see
- * vm_save_all): a paused device serves it, raising no interrupt.
+ * every vCPU is parked outside KVM_RUN, with the instruction it exited in
+ * finished (vm_pause_all): so no register access races them.
  *
  * State. A device saves itself into one state node: its id, a version of
  * its own layout, and bytes. The bytes may come back from a file or a

@@ -24,9 +24,10 @@ struct mvm_err;
 struct vm;
 
 /*
- * Park every vCPU outside KVM_RUN, then pause every device in the order
- * they were built (include/mvm/device.h: nothing in flight, every
- * completion delivered to the guest). While devices drain, the loop runs
+ * Park every vCPU outside KVM_RUN and let each finish the instruction it
+ * exited in the middle of (vcpu_finish_exit), then pause every device in
+ * the order they were built (include/mvm/device.h: nothing in flight,
+ * every completion delivered to the guest). While devices drain, the loop runs
  * for their completions with the API's watches held. Pausing a paused VM
  * does nothing. On failure what was paused resumes: -ESRCH when a vCPU
  * has stopped, -ETIMEDOUT when a device's I/O does not finish, -EBUSY
@@ -37,9 +38,8 @@ int vm_pause_all(struct vm *vm, struct mvm_err *err);
 int vm_resume_all(struct vm *vm, struct mvm_err *err);
 /*
  * The state of a paused VM into out (empty; the caller frees it with
- * dev_state_list_free, which a failure has done already). The vCPUs go
- * first: finishing an exit a vCPU was in the middle of (a port read) may
- * still touch a device, which must be saved after it.
+ * dev_state_list_free, which a failure has done already): the vCPUs,
+ * then the devices.
  */
 int vm_save_all(struct vm *vm, struct dev_state_list *out,
 		struct mvm_err *err);
