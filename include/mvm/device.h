@@ -11,7 +11,8 @@
  * struct device_ops runs on the event-loop thread, never two at once, and
  * (activate aside, which also runs before the vCPUs ever start) only while
  * every vCPU is parked outside KVM_RUN, with the instruction it exited in
- * finished (vm_pause_all): so no register access races them.
+ * finished (vm_pause_all): so no register access races them. No member
+ * runs on a vCPU thread.
  *
  * State. A device saves itself into one state node: its id, a version of
  * its own layout, and bytes. The bytes may come back from a file or a
@@ -60,7 +61,8 @@ struct device;
 
 struct device_ops {
 	/*
-	 * The device takes up the work its state calls for. Called once its
+	 * Loop thread; before the vCPUs first run, or with them parked. The
+	 * device takes up the work its state calls for. Called once its
 	 * state is in place: after the VM is built (nothing to do for a
 	 * fresh device) and after a load, once every device of the VM has
 	 * loaded, so that a refused load leaves nothing started. Still
@@ -68,36 +70,39 @@ struct device_ops {
 	 */
 	int (*activate)(struct device *d, struct mvm_err *err);
 	/*
-	 * Back to the power-on state, as the hardware's reset line does (the
-	 * RTC keeps its battery-backed CMOS; a PCI function keeps the BAR
-	 * placement mvm, as firmware, gave it). Only on a paused device,
-	 * which stays paused; a line the device drove is lowered.
+	 * Loop thread, on a paused device, which stays paused. Back to the
+	 * power-on state, as the hardware's reset line does (the RTC keeps
+	 * its battery-backed CMOS; a PCI function keeps the BAR placement
+	 * mvm, as firmware, gave it); a line the device drove is lowered.
 	 */
 	int (*reset)(struct device *d, struct mvm_err *err);
 	/*
-	 * Quiesce, once the vCPUs are parked: start no new work, wait (running
-	 * the loop, loop_wait) until nothing the device submitted is in flight,
-	 * and deliver every completion to the guest: used rings written, the
-	 * interrupts sent. Until resume the device writes no guest memory and
-	 * raises no interrupt; input from the host side (console bytes, a
-	 * Ctrl-Alt-Del) is still taken into its state, and its interrupt
-	 * follows on resume. -ETIMEDOUT when its I/O does not finish; a
-	 * device that fails to pause is left running, not half paused.
+	 * Loop thread, once the vCPUs are parked. Quiesce: start no new
+	 * work, wait (running the loop, loop_wait) until nothing the device
+	 * submitted is in flight, and deliver every completion to the guest:
+	 * used rings written, the interrupts sent. Until resume the device
+	 * writes no guest memory and raises no interrupt. Input from the host
+	 * side (console bytes, a Ctrl-Alt-Del, a new medium) still changes
+	 * its state, and the interrupt it calls for is held where a save
+	 * finds it (the UART's FIFO and IER, the MSI-X pending bits) and
+	 * sent on resume. -ETIMEDOUT when its I/O does not finish; a device
+	 * that fails to pause is left running, not half paused.
 	 */
 	int (*pause)(struct device *d, struct mvm_err *err);
 	/*
-	 * Go on, before the vCPUs do: the interrupts held back while paused
-	 * go out, and buffers the guest made available meanwhile are served.
+	 * Loop thread, before the vCPUs go on: the interrupts held while
+	 * paused go out, and buffers the guest made available meanwhile (or
+	 * before a load) are served.
 	 */
 	int (*resume)(struct device *d, struct mvm_err *err);
 	/*
-	 * The device's state into *out (which the caller frees with
-	 * dev_state_node_free), on a paused device, changing nothing.
+	 * Loop thread, on a paused device, changing nothing: its state into
+	 * *out, which the caller frees with dev_state_node_free.
 	 */
 	int (*save)(struct device *d, struct dev_state_node *out,
 		    struct mvm_err *err);
 	/*
-	 * State from in, on a paused device: a fresh one (restore, migration)
+	 * Loop thread, on a paused device: a fresh one (restore, migration)
 	 * or this one in place. Hostile input is refused with -EINVAL (see
 	 * above). It raises no interrupt and drives no IRQ line: the
 	 * interrupt controllers' state (the irqchip device, each vCPU's LAPIC)

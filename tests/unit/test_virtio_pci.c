@@ -19,6 +19,7 @@
 #include "mvm/err.h"
 #include "mvm/layout.h"
 #include "mvm/loop.h"
+#include "mvm/msix.h"
 #include "mvm/pci.h"
 #include "mvm/virtio_dev.h"
 
@@ -603,4 +604,42 @@ Test(virtio_pci, hostile_nodes_are_refused_naming_the_device)
 	free(buf);
 	dev_state_node_free(&n);
 	cr_assert_eq(d.ops->resume(&d, &err), 0);
+}
+
+/* MSI-X on, vector 0 unmasked with a valid message, config on vector 0. */
+static void msix_on(void)
+{
+	struct msix *m = &fake.t->msix;
+	uint8_t ctl[2];
+
+	wr(0x4000 + 0, 4, 0xfee00000);
+	wr(0x4000 + 8, 4, 0x31);
+	wr(0x4000 + 12, 4, 0);
+	pci_put16(ctl, 0x8000 | (uint16_t)(m->nr - 1));
+	pthread_mutex_lock(&fvm.ctx.pci->lock);
+	pci_dev_cfg_access(&fake.t->pci, m->cap + 2, ctl, 2, true);
+	pthread_mutex_unlock(&fvm.ctx.pci->lock);
+	cr_assert(msix_enabled(m));
+	wr(CC + 0x10, 2, 0);
+	cr_assert_eq(rd(CC + 0x10, 2), 0);
+}
+
+Test(virtio_pci, a_paused_device_holds_its_interrupts_in_the_pba)
+{
+	struct mvm_err err = { .msg = "" };
+	struct device d = iface();
+	struct msix *m = &fake.t->msix;
+
+	cr_assert(negotiate(VIRTIO_BIT(VIRTIO_F_VERSION_1)));
+	msix_on();
+	driver_ok();
+	cr_assert_eq(d.ops->pause(&d, &err), 0);
+	/* A media change while paused: the interrupt waits, pending. */
+	virtio_config_changed(fake.t);
+	cr_assert_eq(m->pba[0] & 1, 1, "pending: a save carries it");
+	cr_assert_eq(atomic_load(&m->dropped), 0, "nothing sent");
+	cr_assert_eq(d.ops->resume(&d, &err), 0);
+	cr_assert_eq(m->pba[0] & 1, 0);
+	/* Sent now; a VM without KVM has nowhere to put it. */
+	cr_assert_eq(atomic_load(&m->dropped), 1);
 }

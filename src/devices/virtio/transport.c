@@ -444,14 +444,17 @@ int transport_pause(struct virtio_transport *t, struct mvm_err *err)
 				     "flight after %u ms; not paused",
 				     t->name, n, t->quiesce_ms);
 	}
-	/* Every completion reaches the driver, with its interrupt. */
+	/* Every completion reaches the driver, with its interrupt... */
 	for (unsigned i = 0; i < t->info.nr_queues; i++)
 		virtio_queue_flush(&t->queues[i]);
+	/* ...and from here what fires (a media change) waits in the PBA. */
+	msix_hold(&t->msix, true);
 	return 0;
 }
 
 void transport_resume(struct virtio_transport *t)
 {
+	msix_hold(&t->msix, false);
 	t->paused = false;
 	/* Activating serves the queues; else kicks may have been missed. */
 	if (!transport_ctl(t))
