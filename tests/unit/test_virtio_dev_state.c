@@ -8,7 +8,8 @@
  *
  * A pause (include/mvm/device.h) waits for a disk read in flight and
  * cancels the NIC's read on its tap, giving back its buffers; requests
- * that come while paused wait for resume.
+ * that come while paused wait for resume. Each kind's node (rng, blk,
+ * net) comes back in a fresh device, which saves the same bytes again.
  *
  * The NIC cases open a tap, so they need /dev/net/tun and CAP_NET_ADMIN;
  * without them they fail saying so.
@@ -363,4 +364,79 @@ Test(virtio_dev_state, net_pause_cancels_the_read_and_gives_buffers_back)
 	cr_assert_eq(d.ops->resume(&d, &err), 0);
 	cr_assert(nd->rx_inflight || used() == 1, "reading again");
 	fake_vm_fini(&fvm);
+}
+
+/* ---- nodes into fresh devices, every kind ---------------------------- */
+
+static struct vm_config all_cfg(void)
+{
+	struct vm_config c = nic_cfg("52:54:00:aa:bb:03");
+
+	snprintf(c.disks[0].id, sizeof(c.disks[0].id), "d0");
+	c.disks[0].path = img;
+	c.nr_disks = 1;
+	c.rng = true;
+	return c;
+}
+
+/* Pause every virtio device of fvm and save each into n[]. */
+static unsigned save_all(struct dev_state_node *n)
+{
+	struct mvm_err err = { .msg = "" };
+	unsigned k = 0;
+
+	for (struct virtio_transport *t = fvm.ctx.virtio_devs; t; t = t->next) {
+		struct device d = iface(t);
+
+		cr_assert_eq(d.ops->pause(&d, &err), 0, "%s", err.msg);
+		cr_assert_eq(d.ops->save(&d, &n[k++], &err), 0, "%s", err.msg);
+	}
+	return k;
+}
+
+Test(virtio_dev_state, every_kind_comes_back_in_a_fresh_device)
+{
+	struct dev_state_node a[3], b[3];
+	struct mvm_err err = { .msg = "" };
+	struct vm_config c;
+	struct virtio_transport *t;
+	uint8_t mac[NET_MAC_LEN];
+	uint64_t cap = 0;
+
+	make_image(1 << 20);
+	c = all_cfg();
+	t = create(&c);
+	for (; t; t = t->next)
+		live(t, 0, VERSION_1 | (t->info.device_id == VIRTIO_ID_NET ?
+					1ULL << NET_F_MAC : 0));
+	cr_assert_eq(save_all(a), 3);
+	fake_vm_fini(&fvm);
+
+	t = create(&c);
+	for (unsigned k = 0; t; t = t->next, k++) {
+		struct device d = iface(t);
+
+		cr_assert_str_eq(d.id, a[k].id, "the same devices, in order");
+		cr_assert_eq(d.ops->pause(&d, &err), 0);
+		cr_assert_eq(d.ops->load(&d, &a[k], &err), 0, "%s", err.msg);
+		cr_assert_eq(d.ops->activate(&d, &err), 0);
+		cr_assert(virtio_active(t) && t->queues[0].ready, "%s", d.id);
+		if (t->info.device_id == VIRTIO_ID_NET)
+			config(t, 0, mac, sizeof(mac));
+		if (t->info.device_id == VIRTIO_ID_BLOCK)
+			config(t, 0, &cap, sizeof(cap));
+	}
+	cr_assert_arr_eq(mac, ((uint8_t[]){ 0x52, 0x54, 0, 0xaa, 0xbb, 3 }),
+			 NET_MAC_LEN);
+	cr_assert_eq(cap, 2048);
+	cr_assert_eq(save_all(b), 3);
+	for (unsigned k = 0; k < 3; k++) {
+		cr_assert_eq(b[k].len, a[k].len, "%s", a[k].id);
+		cr_assert_arr_eq(b[k].data, a[k].data, a[k].len,
+				 "%s: saved again, other bytes", a[k].id);
+		dev_state_node_free(&a[k]);
+		dev_state_node_free(&b[k]);
+	}
+	fake_vm_fini(&fvm);
+	unlink(img);
 }
