@@ -10,9 +10,21 @@
 #include <stdint.h>
 
 struct dev_ctx;
+struct device_ops;
 struct mvm_err;
 struct serial;
 struct outq;
+
+/*
+ * Each device's side of include/mvm/device.h; the opaque is the device's
+ * struct (NULL for debug-exit and pvpanic, which have none).
+ */
+extern const struct device_ops serial_device_ops;
+extern const struct device_ops debug_exit_device_ops;
+extern const struct device_ops pvpanic_device_ops;
+extern const struct device_ops pm_device_ops;
+extern const struct device_ops i8042_device_ops;
+extern const struct device_ops rtc_device_ops;
 
 /* The UART's output goes to q (NULL: nowhere). */
 int serial_create(struct dev_ctx *ctx, uint16_t port, unsigned irq,

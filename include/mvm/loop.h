@@ -76,6 +76,14 @@ void loop_stop(struct loop *l);
  */
 int loop_run_until(struct loop *l, bool (*done)(void *ctx), void *ctx,
 		   int ms);
+/*
+ * Dispatch completions until done(ctx) or ms pass (-ETIMEDOUT), from
+ * inside a loop callback (a device pausing waits for its own I/O so): a
+ * loop_stop() meanwhile is left for the loop_run that is running, and
+ * whatever fires meanwhile runs nested, so the caller holds the holdable
+ * watches (loop_hold) and the rest must cope with being called then.
+ */
+int loop_wait(struct loop *l, bool (*done)(void *ctx), void *ctx, int ms);
 
 /*
  * Hold the holdable watches (the API's) while the VM is half torn down:

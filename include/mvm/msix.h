@@ -36,6 +36,7 @@ struct msix {
 	uint16_t nr;
 	uint8_t cap; /* config offset of the capability */
 	bool enabled, fmask;
+	bool held; /* the device is paused: vectors fire into the PBA only */
 	struct msix_vec *v;
 	uint64_t *pba;
 	atomic_ulong dropped; /* fired with no valid message programmed */
@@ -60,6 +61,13 @@ void msix_pba_io(struct msix *m, uint64_t off, uint8_t *data, uint32_t len,
 void msix_cfg_written(struct msix *m);
 
 bool msix_enabled(struct msix *m);
+/*
+ * Hold every vector (a paused device raises nothing, include/mvm/
+ * device.h): what fires meanwhile sets its pending bit, which a saved
+ * state carries, as for a masked vector. Letting go sends what is pending
+ * and unmasked. Loop thread.
+ */
+void msix_hold(struct msix *m, bool hold);
 /* Raise vector (from any thread); MSIX_NO_VECTOR and out-of-range: nothing. */
 void msix_notify(struct msix *m, uint16_t vector);
 

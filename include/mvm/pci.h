@@ -99,6 +99,12 @@ struct pci_host {
 /* Host bridge at 00:00.0, the config ports and ECAM. Sets ctx->pci. */
 int pci_create(struct dev_ctx *ctx, struct mvm_err *err);
 void pci_destroy(struct dev_ctx *ctx);
+/*
+ * The host bridge's side of include/mvm/device.h (the opaque is
+ * ctx->pci): the CONFIG_ADDRESS latch and the bridge's config space.
+ */
+struct device_ops;
+extern const struct device_ops pci_host_device_ops;
 
 /*
  * Fill in a function's identity; the caller adds BARs and capabilities,

@@ -7,9 +7,14 @@
  *
  *   MVM_TEST_STATE_ROUNDTRIP=N  N times, half a second apart once the VM
  *       runs (with nesting exposed: once the guest runs a hypervisor),
- *       pause the VM and save every vCPU's state, encode it, decode it and
- *       restore it in place; one line per vCPU on stderr
+ *       pause the VM (vm_pause_all) and save every vCPU's state, encode
+ *       it, decode it and restore it in place; one line per vCPU on stderr
  *       ("mvm: test: vcpu 0 state round trip: ...").
+ *   MVM_TEST_VM_ROUNDTRIP=N  the same timer, for the whole VM: pause it,
+ *       save every device and vCPU (vm_save_all), load it all back in
+ *       place (vm_load_all), save again, compare the devices' nodes and
+ *       resume; one line each time ("mvm: test: vm state round trip: 12
+ *       nodes, ... devices identical after load").
  *   MVM_TEST_SECCOMP_VIOLATE=KIND  (src/core/sandbox_test_hook.c)
  */
 #ifndef MVM_TEST_HOOKS_H

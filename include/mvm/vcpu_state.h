@@ -97,6 +97,14 @@ int vcpu_state_decode(const void *buf, size_t len, struct vcpu_state *st,
 		      struct mvm_err *err);
 
 /*
+ * Let KVM finish the instruction v exited in the middle of (a port or
+ * MMIO access it needs KVM_RUN again for), serving any further exit it
+ * makes, without running the guest on: then no device access is half
+ * done. On v's own thread; save and restore below do it first.
+ */
+int vcpu_finish_exit(struct vcpu *v, struct mvm_err *err);
+
+/*
  * KVM ioctls; call on v's own thread (vcpu_run_on) or before it starts.
  * Save first completes any exit the guest is in the middle of (a KVM_RUN
  * with immediate_exit, as api.rst asks before reading state).

@@ -84,6 +84,16 @@ struct virtio_dev_ops {
 	 * nothing the device submitted is still in flight (may be at once).
 	 */
 	void (*reset)(void *dev);
+	/*
+	 * Optional, for a pause (include/mvm/device.h): cancel what waits on
+	 * the outside world (a read on a tap that no frame may answer), so
+	 * that inflight() can come down. Start nothing new from here on:
+	 * virtio_serving() is false until the device resumes, and it then
+	 * gets a queue_notify for every live queue.
+	 */
+	void (*pause)(void *dev);
+	/* Optional: requests submitted and not completed (none if absent). */
+	unsigned (*inflight)(void *dev);
 	/* Device state as a blob (beyond what the transport saves). */
 	size_t (*save)(void *dev, void *buf, size_t cap);
 	int (*load)(void *dev, const void *buf, size_t len);
@@ -147,6 +157,8 @@ struct virtio_transport {
 
 	/* Loop thread. */
 	bool active;    /* DRIVER_OK was acted on */
+	bool paused;    /* quiesced by the device interface; serve nothing */
+	unsigned quiesce_ms; /* how long a pause waits for I/O (tests: less) */
 	bool resetting; /* device asked to stop; waiting for reset_done */
 	bool quiesced;  /* reset_done came for the last ops->reset */
 	bool destroying; /* asked to stop for good (virtio_pci_stop) */
@@ -204,10 +216,10 @@ static inline bool virtio_active(const struct virtio_transport *t)
 	return t->active;
 }
 
-/* Active, and neither resetting nor going away: queues may be served. */
+/* Active, not paused, neither resetting nor going away: serve queues. */
 static inline bool virtio_serving(const struct virtio_transport *t)
 {
-	return t->active && !t->resetting && !t->destroying;
+	return t->active && !t->paused && !t->resetting && !t->destroying;
 }
 
 /* Count what the device moved, for the metrics (loop thread). */
@@ -312,6 +324,31 @@ int virtio_blk_swap(struct dev_ctx *ctx, const char *id, const char *path,
 
 /* Transport + device state as one blob; 0 when cap is too small. */
 size_t virtio_save(struct virtio_transport *t, void *buf, size_t cap);
+/*
+ * Load such a blob; a device that was live goes live again at once.
+ * -EINVAL for a blob of another device or shape, -EOPNOTSUPP for a
+ * backend without what the driver negotiated; a refusal after the
+ * checks (rings outside guest memory, the model's part) leaves the
+ * device reset.
+ */
 int virtio_load(struct virtio_transport *t, const void *buf, size_t len);
+/*
+ * The same, with a message, leaving the device inactive: the device
+ * interface's activate makes a device whose driver set DRIVER_OK live
+ * (virtio_device_ops, once every device of the VM has loaded).
+ */
+int virtio_load_inactive(struct virtio_transport *t, const void *buf,
+			 size_t len, struct mvm_err *err);
+
+/*
+ * The device interface (include/mvm/device.h) of a virtio device, whose
+ * opaque is its transport: pause quiesces it (no request in flight, the
+ * interrupts due sent), the state is virtio_save()'s blob in a node.
+ */
+struct device_ops;
+extern const struct device_ops virtio_device_ops;
+/* Its id in a VM's registry: "virtio-blk:disk0" (kind:id). */
+void virtio_device_id(const struct virtio_transport *t, char *buf,
+		      size_t len);
 
 #endif

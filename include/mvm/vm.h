@@ -17,6 +17,7 @@
 #include "mvm/boot.h"
 #include "mvm/bus.h"
 #include "mvm/dev_ctx.h"
+#include "mvm/device.h"
 #include "mvm/loop.h"
 #include "mvm/mem.h"
 #include "mvm/vm_config.h"
@@ -27,6 +28,7 @@ struct serial;
 struct i8042;
 struct pm;
 struct rtc;
+struct irqchip;
 
 /*
  * Nested virtualization as last queried (src/vm/nested_query.c): what the
@@ -79,9 +81,13 @@ struct vm {
 	struct i8042 *i8042;
 	struct pm *pm;
 	struct rtc *rtc;
+	struct irqchip *irqchip;
+	/* Every device above and the virtio ones, as built (vm_state.h). */
+	struct dev_registry devices;
 	struct vm_metrics metrics;
 	struct vm_nested nested;
-	bool paused;
+	bool paused;  /* the vCPUs are parked */
+	bool pausing; /* vm_pause_all is draining the devices */
 
 	/* Stop requests arrive from vCPU threads; the first one wins. */
 	pthread_mutex_t stop_lock;
@@ -130,7 +136,11 @@ pid_t vm_destroy_async(struct vm *vm);
 /* Wait for such a child, if *pid names one; *pid becomes 0. */
 void vm_teardown_wait(pid_t *pid);
 
-/* Park every vCPU outside KVM_RUN (returns once all are parked). */
+/*
+ * Park every vCPU outside KVM_RUN (returns once all are parked), and let
+ * them go: the vCPUs only. The whole VM, devices included, pauses with
+ * vm_pause_all() (include/mvm/vm_state.h).
+ */
 int vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
 

@@ -226,14 +226,13 @@ static int64_t now_ms(void)
 	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-int loop_run_until(struct loop *l, bool (*done)(void *ctx), void *ctx,
-		   int ms)
+/* Dispatch completions until done(ctx), a stop (if obey_stop) or end. */
+static int dispatch_until(struct loop *l, bool (*done)(void *ctx), void *ctx,
+			  int64_t end, bool obey_stop)
 {
-	int64_t end = now_ms() + ms;
 	struct io_uring_cqe *cqe;
 
-	l->stop = false; /* as loop_run: a stop that ended it is served */
-	while (!done(ctx) && !l->stop) {
+	while (!done(ctx) && !(obey_stop && l->stop)) {
 		int64_t left = end - now_ms();
 		struct __kernel_timespec ts;
 		int ret;
@@ -250,6 +249,19 @@ int loop_run_until(struct loop *l, bool (*done)(void *ctx), void *ctx,
 			dispatch(l, cqe);
 	}
 	return 0;
+}
+
+int loop_run_until(struct loop *l, bool (*done)(void *ctx), void *ctx,
+		   int ms)
+{
+	l->stop = false; /* as loop_run: a stop that ended it is served */
+	return dispatch_until(l, done, ctx, now_ms() + ms, true);
+}
+
+int loop_wait(struct loop *l, bool (*done)(void *ctx), void *ctx, int ms)
+{
+	/* l->stop is left alone: it belongs to the loop_run we are inside. */
+	return dispatch_until(l, done, ctx, now_ms() + ms, false);
 }
 
 void loop_hold(struct loop *l)

@@ -16,6 +16,7 @@
 
 #include "mvm/bus.h"
 #include "mvm/dev_ctx.h"
+#include "mvm/device.h"
 #include "mvm/devices.h"
 #include "mvm/err.h"
 #include "mvm/layout.h"
@@ -55,7 +56,17 @@ struct i8042 {
 	uint8_t pending_cmd; /* command waiting for its data byte */
 	uint8_t outq[16];
 	unsigned outq_len;
+	bool paused; /* IRQ 1 waits for resume (include/mvm/device.h) */
 };
+
+/* As the controller comes up: keyboard interrupts on, nothing queued. */
+static void i8042_power_on(struct i8042 *k)
+{
+	k->status = STS_SYS | STS_UNLOCKED;
+	k->ctr = CTR_KBD_INT;
+	k->pending_cmd = 0;
+	k->outq_len = 0;
+}
 
 static void push(struct i8042 *k, uint8_t b)
 {
@@ -65,6 +76,8 @@ static void push(struct i8042 *k, uint8_t b)
 
 static void update_irq(struct i8042 *k)
 {
+	if (k->paused)
+		return; /* resume raises what is queued by then */
 	k->ctx->irq_line(k->ctx, IRQ_I8042_KBD,
 			 k->outq_len && (k->ctr & CTR_KBD_INT));
 }
@@ -214,8 +227,7 @@ int i8042_create(struct dev_ctx *ctx, struct i8042 **out,
 	if (!k)
 		return mvm_fail(err, -ENOMEM, "out of memory");
 	k->ctx = ctx;
-	k->status = STS_SYS | STS_UNLOCKED;
-	k->ctr = CTR_KBD_INT;
+	i8042_power_on(k);
 	pthread_mutex_init(&k->lock, NULL);
 	/* 0x60..0x64 as one range. The kernel PIT answers 0x61 first (see
 	 * create_irqchip); 0x62-0x63 read as open bus. */
@@ -234,3 +246,115 @@ void i8042_destroy(struct i8042 *k)
 	pthread_mutex_destroy(&k->lock);
 	free(k);
 }
+
+/*
+ * The device interface (include/mvm/device.h). Register accesses complete
+ * on the vCPU that makes them; a pause holds IRQ 1 still, and a
+ * Ctrl-Alt-Del sent meanwhile waits in the output queue for resume.
+ */
+
+#define I8042_STATE_VERSION 1
+
+struct i8042_saved {
+	uint8_t ctr;
+	uint8_t pending_cmd; /* a command waiting for its data byte, or 0 */
+	uint8_t outq_len;
+	uint8_t pad;
+	uint8_t outq[16];    /* zero past outq_len */
+};
+_Static_assert(sizeof(struct i8042_saved) == 20, "a new layout: a new "
+	       "I8042_STATE_VERSION");
+
+static int i8042_dev_pause(struct device *d, struct mvm_err *err)
+{
+	struct i8042 *k = d->opaque;
+
+	(void)err;
+	pthread_mutex_lock(&k->lock);
+	k->paused = true;
+	pthread_mutex_unlock(&k->lock);
+	return 0;
+}
+
+static int i8042_dev_resume(struct device *d, struct mvm_err *err)
+{
+	struct i8042 *k = d->opaque;
+
+	(void)err;
+	pthread_mutex_lock(&k->lock);
+	k->paused = false;
+	update_irq(k);
+	pthread_mutex_unlock(&k->lock);
+	return 0;
+}
+
+static int i8042_dev_reset(struct device *d, struct mvm_err *err)
+{
+	struct i8042 *k = d->opaque;
+
+	(void)err;
+	pthread_mutex_lock(&k->lock);
+	i8042_power_on(k);
+	k->ctx->irq_line(k->ctx, IRQ_I8042_KBD, 0);
+	pthread_mutex_unlock(&k->lock);
+	return 0;
+}
+
+static int i8042_dev_save(struct device *d, struct dev_state_node *out,
+			  struct mvm_err *err)
+{
+	struct i8042 *k = d->opaque;
+	struct i8042_saved v;
+
+	memset(&v, 0, sizeof(v));
+	pthread_mutex_lock(&k->lock);
+	v.ctr = k->ctr;
+	v.pending_cmd = k->pending_cmd;
+	v.outq_len = (uint8_t)k->outq_len;
+	memcpy(v.outq, k->outq, k->outq_len);
+	pthread_mutex_unlock(&k->lock);
+	return dev_state_node_set(out, d->id, I8042_STATE_VERSION, &v,
+				  sizeof(v), err);
+}
+
+static int i8042_dev_load(struct device *d, const struct dev_state_node *in,
+			  struct mvm_err *err)
+{
+	struct i8042 *k = d->opaque;
+	struct i8042_saved v;
+	int ret;
+
+	ret = dev_state_check(d, in, I8042_STATE_VERSION, sizeof(v),
+			      sizeof(v), err);
+	if (ret)
+		return ret;
+	memcpy(&v, in->data, sizeof(v));
+	if (v.outq_len > sizeof(v.outq))
+		return dev_state_bad(d, err, "%u bytes queued, at most %zu",
+				     v.outq_len, sizeof(v.outq));
+	if (v.pad)
+		return dev_state_bad(d, err, "padding that is not zero");
+	/* Only these take a data byte: another would never be completed. */
+	if (v.pending_cmd && v.pending_cmd != CMD_WRITE_CTR &&
+	    v.pending_cmd != CMD_WRITE_OUTPORT &&
+	    v.pending_cmd != CMD_WRITE_AUX)
+		return dev_state_bad(d, err, "command %#x waiting for data",
+				     v.pending_cmd);
+	pthread_mutex_lock(&k->lock);
+	k->ctr = v.ctr;
+	k->pending_cmd = v.pending_cmd;
+	k->outq_len = v.outq_len;
+	memset(k->outq, 0, sizeof(k->outq));
+	memcpy(k->outq, v.outq, v.outq_len);
+	pthread_mutex_unlock(&k->lock);
+	return 0;
+}
+
+const struct device_ops i8042_device_ops = {
+	.activate = dev_nop,
+	.reset = i8042_dev_reset,
+	.pause = i8042_dev_pause,
+	.resume = i8042_dev_resume,
+	.save = i8042_dev_save,
+	.load = i8042_dev_load,
+};

@@ -11,6 +11,7 @@
 
 #include "mvm/bus.h"
 #include "mvm/dev_ctx.h"
+#include "mvm/device.h"
 #include "mvm/devices.h"
 #include "mvm/err.h"
 #include "mvm/layout.h"
@@ -29,6 +30,13 @@ struct pm {
 	pthread_mutex_t lock;
 	uint8_t regs[PORT_PM_LEN]; /* little-endian register file */
 };
+
+/* ACPI is always on (SMI_CMD is 0 in the FADT): SCI_EN from the start. */
+static void pm_power_on(struct pm *pm)
+{
+	memset(pm->regs, 0, sizeof(pm->regs));
+	pm->regs[OFF_CNT] = PM1_SCI_EN;
+}
 
 static uint16_t reg16(const struct pm *pm, unsigned off)
 {
@@ -98,7 +106,7 @@ int pm_create(struct dev_ctx *ctx, struct pm **out, struct mvm_err *err)
 	if (!pm)
 		return mvm_fail(err, -ENOMEM, "out of memory");
 	pm->ctx = ctx;
-	pm->regs[OFF_CNT] = PM1_SCI_EN;
+	pm_power_on(pm);
 	pthread_mutex_init(&pm->lock, NULL);
 	ret = bus_add(ctx->pio, PORT_PM_BASE, PORT_PM_LEN, pm_io, pm);
 	if (ret) {
@@ -117,3 +125,68 @@ void pm_destroy(struct pm *pm)
 	pthread_mutex_destroy(&pm->lock);
 	free(pm);
 }
+
+/*
+ * The device interface (include/mvm/device.h). The PM block raises no
+ * SCI and has no I/O, so pause and resume have nothing to do; the 0xCF9
+ * port it brings along has no state at all.
+ */
+
+#define PM_STATE_VERSION 1
+
+static int pm_dev_reset(struct device *d, struct mvm_err *err)
+{
+	struct pm *pm = d->opaque;
+
+	(void)err;
+	pthread_mutex_lock(&pm->lock);
+	pm_power_on(pm);
+	pthread_mutex_unlock(&pm->lock);
+	return 0;
+}
+
+static int pm_dev_save(struct device *d, struct dev_state_node *out,
+		       struct mvm_err *err)
+{
+	struct pm *pm = d->opaque;
+	uint8_t regs[PORT_PM_LEN];
+
+	pthread_mutex_lock(&pm->lock);
+	memcpy(regs, pm->regs, sizeof(regs));
+	pthread_mutex_unlock(&pm->lock);
+	return dev_state_node_set(out, d->id, PM_STATE_VERSION, regs,
+				  sizeof(regs), err);
+}
+
+static int pm_dev_load(struct device *d, const struct dev_state_node *in,
+		       struct mvm_err *err)
+{
+	struct pm *pm = d->opaque;
+	uint8_t regs[PORT_PM_LEN];
+	uint16_t cnt;
+	int ret;
+
+	ret = dev_state_check(d, in, PM_STATE_VERSION, sizeof(regs),
+			      sizeof(regs), err);
+	if (ret)
+		return ret;
+	memcpy(regs, in->data, sizeof(regs));
+	cnt = (uint16_t)(regs[OFF_CNT] | regs[OFF_CNT + 1] << 8);
+	/* SCI_EN never drops and SLP_EN clears itself: neither can be. */
+	if (!(cnt & PM1_SCI_EN) || (cnt & PM1_SLP_EN))
+		return dev_state_bad(d, err, "PM1a_CNT %#x: SCI_EN clear or "
+				     "SLP_EN set", cnt);
+	pthread_mutex_lock(&pm->lock);
+	memcpy(pm->regs, regs, sizeof(regs));
+	pthread_mutex_unlock(&pm->lock);
+	return 0;
+}
+
+const struct device_ops pm_device_ops = {
+	.activate = dev_nop,
+	.reset = pm_dev_reset,
+	.pause = dev_nop,
+	.resume = dev_nop,
+	.save = pm_dev_save,
+	.load = pm_dev_load,
+};

@@ -11,9 +11,11 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "mvm/bus.h"
 #include "mvm/dev_ctx.h"
+#include "mvm/device.h"
 #include "mvm/devices.h"
 #include "mvm/err.h"
 #include "mvm/rtc.h"
@@ -261,3 +263,93 @@ void rtc_destroy(struct rtc *rtc)
 	pthread_mutex_destroy(&rtc->lock);
 	free(rtc);
 }
+
+/*
+ * The device interface (include/mvm/device.h). The RTC raises no
+ * interrupt and has no I/O: pause and resume have nothing to do, and its
+ * time keeps following the host's wall clock (plus the guest's offset)
+ * while the VM is paused, as a real one's keeps running.
+ */
+
+#define RTC_STATE_VERSION 1
+/* Far beyond any date the registers can spell: keeps now + offset sane. */
+#define RTC_MAX_OFFSET_S (1LL << 40)
+/* What the chip's RESET pin clears in register B: interrupt enables. */
+#define RTC_B_IRQ_ENABLES 0x78
+
+struct rtc_saved {
+	uint8_t index;
+	uint8_t pad[7];
+	int64_t offset_s;
+	uint8_t ram[RTC_CMOS_SIZE];
+};
+_Static_assert(sizeof(struct rtc_saved) == 16 + RTC_CMOS_SIZE,
+	       "a new layout: a new RTC_STATE_VERSION");
+
+/* Battery-backed: the CMOS and the clock survive, the latch does not. */
+static int rtc_dev_reset(struct device *d, struct mvm_err *err)
+{
+	struct rtc *rtc = d->opaque;
+
+	(void)err;
+	pthread_mutex_lock(&rtc->lock);
+	rtc->regs.index = 0;
+	rtc->regs.ram[RTC_REG_B] &= (uint8_t)~RTC_B_IRQ_ENABLES;
+	rtc->regs.ram[RTC_REG_C] = 0;
+	pthread_mutex_unlock(&rtc->lock);
+	return 0;
+}
+
+static int rtc_dev_save(struct device *d, struct dev_state_node *out,
+			struct mvm_err *err)
+{
+	struct rtc *rtc = d->opaque;
+	struct rtc_saved v;
+
+	memset(&v, 0, sizeof(v));
+	pthread_mutex_lock(&rtc->lock);
+	v.index = rtc->regs.index;
+	v.offset_s = rtc->regs.offset_s;
+	memcpy(v.ram, rtc->regs.ram, sizeof(v.ram));
+	pthread_mutex_unlock(&rtc->lock);
+	return dev_state_node_set(out, d->id, RTC_STATE_VERSION, &v,
+				  sizeof(v), err);
+}
+
+static int rtc_dev_load(struct device *d, const struct dev_state_node *in,
+			struct mvm_err *err)
+{
+	static const uint8_t zero[sizeof(((struct rtc_saved *)0)->pad)];
+	struct rtc *rtc = d->opaque;
+	struct rtc_saved v;
+	int ret;
+
+	ret = dev_state_check(d, in, RTC_STATE_VERSION, sizeof(v), sizeof(v),
+			      err);
+	if (ret)
+		return ret;
+	memcpy(&v, in->data, sizeof(v));
+	if (v.index >= RTC_CMOS_SIZE)
+		return dev_state_bad(d, err, "index %u of %d registers",
+				     v.index, RTC_CMOS_SIZE);
+	if (memcmp(v.pad, zero, sizeof(zero)))
+		return dev_state_bad(d, err, "padding that is not zero");
+	if (v.offset_s > RTC_MAX_OFFSET_S || v.offset_s < -RTC_MAX_OFFSET_S)
+		return dev_state_bad(d, err, "a clock %lld s from the host's",
+				     (long long)v.offset_s);
+	pthread_mutex_lock(&rtc->lock);
+	rtc->regs.index = v.index;
+	rtc->regs.offset_s = v.offset_s;
+	memcpy(rtc->regs.ram, v.ram, sizeof(v.ram));
+	pthread_mutex_unlock(&rtc->lock);
+	return 0;
+}
+
+const struct device_ops rtc_device_ops = {
+	.activate = dev_nop,
+	.reset = rtc_dev_reset,
+	.pause = dev_nop,
+	.resume = dev_nop,
+	.save = rtc_dev_save,
+	.load = rtc_dev_load,
+};

@@ -12,6 +12,7 @@
 
 #include "mvm/bus.h"
 #include "mvm/dev_ctx.h"
+#include "mvm/device.h"
 #include "mvm/devices.h"
 #include "mvm/err.h"
 #include "mvm/outq.h"
@@ -54,15 +55,27 @@ struct serial {
 	uint8_t ier, lcr, mcr, scr, fcr, dll, dlm;
 	bool thri_pending; /* THR-empty interrupt not yet acknowledged */
 	int irq_level;
+	bool paused; /* the line waits for resume (include/mvm/device.h) */
 	uint8_t rx[RX_SIZE];
 	size_t rx_head, rx_len;
 };
+
+/* The registers as the UART comes up (mvm's firmware leaves OUT2 on). */
+static void serial_power_on(struct serial *s)
+{
+	s->ier = s->lcr = s->scr = s->fcr = s->dll = s->dlm = 0;
+	s->mcr = 0x08; /* OUT2: the PC gate that routes the IRQ */
+	s->thri_pending = false;
+	s->rx_head = s->rx_len = 0;
+}
 
 static void update_irq(struct serial *s)
 {
 	int level = ((s->ier & IER_RDI) && s->rx_len) ||
 		    ((s->ier & IER_THRI) && s->thri_pending);
 
+	if (s->paused)
+		return; /* resume drives the line to where it should be */
 	if (level != s->irq_level) {
 		s->irq_level = level;
 		s->ctx->irq_line(s->ctx, s->irq, level);
@@ -233,7 +246,7 @@ int serial_create(struct dev_ctx *ctx, uint16_t port, unsigned irq,
 	s->ctx = ctx;
 	s->irq = irq;
 	s->out = q;
-	s->mcr = 0x08; /* OUT2: the PC gate that routes the IRQ */
+	serial_power_on(s);
 	pthread_mutex_init(&s->lock, NULL);
 	ret = bus_add(ctx->pio, port, 8, serial_io, s);
 	if (ret) {
@@ -250,3 +263,143 @@ void serial_destroy(struct serial *s)
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
+
+/*
+ * The device interface (include/mvm/device.h). Register accesses complete
+ * on the vCPU that makes them, so a pause has nothing to wait for: it
+ * only holds the IRQ line still. Console bytes that come meanwhile still
+ * go into the FIFO, which is state a save takes.
+ */
+
+#define SERIAL_STATE_VERSION 1
+
+/* The saved registers; the receive FIFO follows, oldest byte first. */
+struct serial_saved {
+	uint8_t ier, lcr, mcr, scr, fcr, dll, dlm;
+	uint8_t thri_pending, irq_level;
+	uint8_t pad[3];
+	uint32_t rx_len;
+};
+_Static_assert(sizeof(struct serial_saved) == 16, "a new layout: a new "
+	       "SERIAL_STATE_VERSION");
+
+static int serial_dev_pause(struct device *d, struct mvm_err *err)
+{
+	struct serial *s = d->opaque;
+
+	(void)err;
+	pthread_mutex_lock(&s->lock);
+	s->paused = true;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static int serial_dev_resume(struct device *d, struct mvm_err *err)
+{
+	struct serial *s = d->opaque;
+
+	(void)err;
+	pthread_mutex_lock(&s->lock);
+	s->paused = false;
+	update_irq(s); /* what came while paused, or a reset's low line */
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static int serial_dev_reset(struct device *d, struct mvm_err *err)
+{
+	struct serial *s = d->opaque;
+
+	(void)err;
+	pthread_mutex_lock(&s->lock);
+	serial_power_on(s);
+	if (s->irq_level) {
+		s->irq_level = 0;
+		s->ctx->irq_line(s->ctx, s->irq, 0);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static int serial_dev_save(struct device *d, struct dev_state_node *out,
+			   struct mvm_err *err)
+{
+	struct serial *s = d->opaque;
+	uint8_t buf[sizeof(struct serial_saved) + RX_SIZE];
+	struct serial_saved v;
+	size_t n;
+
+	pthread_mutex_lock(&s->lock);
+	v = (struct serial_saved){
+		.ier = s->ier, .lcr = s->lcr, .mcr = s->mcr, .scr = s->scr,
+		.fcr = s->fcr, .dll = s->dll, .dlm = s->dlm,
+		.thri_pending = s->thri_pending,
+		.irq_level = (uint8_t)s->irq_level,
+		.rx_len = (uint32_t)s->rx_len,
+	};
+	for (n = 0; n < s->rx_len; n++)
+		buf[sizeof(v) + n] = s->rx[(s->rx_head + n) % RX_SIZE];
+	pthread_mutex_unlock(&s->lock);
+	memcpy(buf, &v, sizeof(v));
+	return dev_state_node_set(out, d->id, SERIAL_STATE_VERSION, buf,
+				  sizeof(v) + n, err);
+}
+
+/* Values the UART itself could never hold are refused. */
+static int serial_check(const struct device *d, const struct serial_saved *v,
+			size_t len, struct mvm_err *err)
+{
+	static const uint8_t zero[sizeof(v->pad)];
+
+	if (v->ier & ~0x0f || v->mcr & ~0x1f)
+		return dev_state_bad(d, err, "IER %#x or MCR %#x has bits "
+				     "the UART lacks", v->ier, v->mcr);
+	if (v->thri_pending > 1 || v->irq_level > 1 ||
+	    memcmp(v->pad, zero, sizeof(zero)))
+		return dev_state_bad(d, err, "a flag other than 0 or 1");
+	if (v->rx_len > RX_SIZE || len != sizeof(*v) + v->rx_len)
+		return dev_state_bad(d, err, "a FIFO of %u bytes in %zu "
+				     "bytes of state", v->rx_len, len);
+	return 0;
+}
+
+static int serial_dev_load(struct device *d, const struct dev_state_node *in,
+			   struct mvm_err *err)
+{
+	struct serial *s = d->opaque;
+	struct serial_saved v;
+	int ret;
+
+	ret = dev_state_check(d, in, SERIAL_STATE_VERSION, sizeof(v),
+			      sizeof(v) + RX_SIZE, err);
+	if (ret)
+		return ret;
+	memcpy(&v, in->data, sizeof(v));
+	ret = serial_check(d, &v, in->len, err);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&s->lock);
+	s->ier = v.ier;
+	s->lcr = v.lcr;
+	s->mcr = v.mcr;
+	s->scr = v.scr;
+	s->fcr = v.fcr;
+	s->dll = v.dll;
+	s->dlm = v.dlm;
+	s->thri_pending = v.thri_pending;
+	s->irq_level = v.irq_level; /* the line's level is the irqchip's */
+	memcpy(s->rx, (const uint8_t *)in->data + sizeof(v), v.rx_len);
+	s->rx_head = 0;
+	s->rx_len = v.rx_len;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+const struct device_ops serial_device_ops = {
+	.activate = dev_nop,
+	.reset = serial_dev_reset,
+	.pause = serial_dev_pause,
+	.resume = serial_dev_resume,
+	.save = serial_dev_save,
+	.load = serial_dev_load,
+};

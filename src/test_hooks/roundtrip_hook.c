@@ -1,10 +1,12 @@
 /*
- * MVM_TEST_STATE_ROUNDTRIP=N (include/mvm/test_hooks.h): a timer on the
- * VM's loop that, N times half a second apart, pauses the VM and runs the
- * vCPU state round trip (state_roundtrip.c) on every vCPU. With nesting
- * exposed it waits until the guest runs a hypervisor, and each round trip
- * first looks (up to half a second, holding up the loop: a test aid may)
- * for a moment when a vCPU is inside a nested guest, the interesting case.
+ * MVM_TEST_STATE_ROUNDTRIP=N and MVM_TEST_VM_ROUNDTRIP=N
+ * (include/mvm/test_hooks.h): a timer on the VM's loop that, N times half
+ * a second apart, pauses the whole VM (vm_pause_all) and runs the vCPU
+ * state round trip (state_roundtrip.c) on every vCPU, or the round trip
+ * of the whole VM's state (vm_roundtrip.c). With nesting exposed it waits
+ * until the guest runs a hypervisor, and each vCPU round trip first looks
+ * (up to half a second, holding up the loop: a test aid may) for a moment
+ * when a vCPU is inside a nested guest, the interesting case.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,9 +21,11 @@
 #include "mvm/test_hooks.h"
 #include "mvm/vcpu.h"
 #include "mvm/vm.h"
+#include "mvm/vm_state.h"
 #include "state_roundtrip.h"
 
 #define ROUNDTRIP_ENV "MVM_TEST_STATE_ROUNDTRIP"
+#define VM_ROUNDTRIP_ENV "MVM_TEST_VM_ROUNDTRIP"
 #define ROUNDTRIP_MAX 100
 #define ROUNDTRIP_PERIOD_MS 500
 #define ROUNDTRIP_LOOKS 25
@@ -30,7 +34,9 @@ struct roundtrip_hook {
 	struct vm *vm;
 	int tfd;
 	struct loop_watch watch;
-	unsigned left;
+	unsigned left;    /* vCPU round trips still to do */
+	unsigned vm_left; /* whole-VM round trips still to do */
+	bool busy; /* a pause runs the loop: a tick then must not nest */
 	const char *eol; /* "\r\n" while a raw-mode terminal may be stderr */
 };
 
@@ -82,14 +88,14 @@ static int pause_and_look(struct vm *vm, bool pause)
 	for (int look = 1;; look++) {
 		struct peek p = { .max = max > 0 ? (size_t)max : 0 };
 
-		if (pause && vm_pause(vm))
+		if (pause && vm_pause_all(vm, NULL))
 			return -1;
 		for (unsigned i = 0; p.max && i < vm->nr_vcpus; i++)
 			vcpu_run_on(vm->vcpus[i], peek_vcpu, &p);
 		if (p.in_l2 || !vm->cfg.nested || !p.max || !pause ||
 		    look == ROUNDTRIP_LOOKS)
 			return look;
-		vm_resume(vm);
+		vm_resume_all(vm, NULL);
 		usleep(20000);
 	}
 }
@@ -123,7 +129,29 @@ static void roundtrip_all(struct roundtrip_hook *h)
 			print_result(h, i, &c, looks);
 	}
 	if (pause)
-		vm_resume(vm);
+		vm_resume_all(vm, NULL);
+}
+
+/* The whole VM's state, saved, loaded in place and saved again. */
+static void vm_roundtrip(struct roundtrip_hook *h)
+{
+	struct vm *vm = h->vm;
+	struct mvm_err err = { .msg = "" };
+	bool pause = !vm->paused;
+	char msg[256];
+
+	if (pause && vm_pause_all(vm, &err)) {
+		fprintf(stderr, "mvm: test: vm state round trip failed: %s%s",
+			err.msg, h->eol);
+		return;
+	}
+	if (vm_state_roundtrip(vm, msg, sizeof(msg), &err))
+		fprintf(stderr, "mvm: test: vm state round trip failed: %s%s",
+			err.msg, h->eol);
+	else
+		fprintf(stderr, "mvm: test: %s%s", msg, h->eol);
+	if (pause)
+		vm_resume_all(vm, NULL);
 }
 
 static void tick(void *ctx)
@@ -134,19 +162,28 @@ static void tick(void *ctx)
 
 	if (read(h->tfd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		return;
-	if (!h->left || atomic_load(&h->vm->stopping))
+	if ((!h->left && !h->vm_left) || h->busy ||
+	    atomic_load(&h->vm->stopping))
 		return;
 	if (h->vm->cfg.nested)
 		vm_nested_facts(h->vm, &l1_active, &l2_running);
 	if (h->vm->cfg.nested && !l1_active)
 		return;
-	h->left--;
-	roundtrip_all(h);
+	h->busy = true;
+	if (h->left) {
+		h->left--;
+		roundtrip_all(h);
+	}
+	if (h->vm_left) {
+		h->vm_left--;
+		vm_roundtrip(h);
+	}
+	h->busy = false;
 }
 
-static unsigned wanted(void)
+static unsigned wanted(const char *env)
 {
-	const char *s = getenv(ROUNDTRIP_ENV);
+	const char *s = getenv(env);
 	char *end;
 	unsigned long n;
 
@@ -156,7 +193,7 @@ static unsigned wanted(void)
 	n = strtoul(s, &end, 10);
 	if (errno || *end || n == 0 || n > ROUNDTRIP_MAX) {
 		fprintf(stderr, "mvm: test: %s='%s' ignored (want 1 to %d)\n",
-			ROUNDTRIP_ENV, s, ROUNDTRIP_MAX);
+			env, s, ROUNDTRIP_MAX);
 		return 0;
 	}
 	return (unsigned)n;
@@ -168,17 +205,18 @@ int test_hooks_vm_started(struct vm *vm, struct mvm_err *err)
 		.it_interval = { 0, ROUNDTRIP_PERIOD_MS * 1000000L },
 		.it_value = { 0, ROUNDTRIP_PERIOD_MS * 1000000L },
 	};
-	unsigned n = wanted();
+	unsigned n = wanted(ROUNDTRIP_ENV), vm_n = wanted(VM_ROUNDTRIP_ENV);
 	struct roundtrip_hook *h;
 	int ret;
 
-	if (!n || hook)
+	if ((!n && !vm_n) || hook)
 		return 0;
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return mvm_fail(err, -ENOMEM, "out of memory");
 	h->vm = vm;
 	h->left = n;
+	h->vm_left = vm_n;
 	h->eol = isatty(STDERR_FILENO) ? "\r\n" : "\n";
 	h->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (h->tfd < 0 || timerfd_settime(h->tfd, 0, &its, NULL) < 0) {

@@ -24,4 +24,16 @@ struct vcpu_state_roundtrip {
 int vcpu_state_roundtrip(struct vcpu *v, struct vcpu_state_roundtrip *out,
 			 struct mvm_err *err);
 
+/*
+ * On a paused VM (vm_pause_all), on the loop thread: everything a
+ * snapshot or a migration will do with the VM's state (vm_save_all,
+ * vm_load_all), done in place, then saved again and compared device by
+ * device (the vCPUs' own round trip compares theirs). A one-line summary
+ * in msg: "vm state round trip: N nodes, M bytes, loaded; devices
+ * identical after load" or "...; differs after load: ID".
+ */
+struct vm;
+int vm_state_roundtrip(struct vm *vm, char *msg, size_t len,
+		       struct mvm_err *err);
+
 #endif

@@ -57,7 +57,7 @@ static int fail_ioctl(struct vcpu *v, const char *what, struct mvm_err *err)
  * (api.rst: before reading state, re-enter with immediate_exit). A string
  * instruction may exit once more; each exit is served as usual.
  */
-static int complete_exit(struct vcpu *v, struct mvm_err *err)
+int vcpu_finish_exit(struct vcpu *v, struct mvm_err *err)
 {
 	for (int i = 0; i < 4096; i++) {
 		int r;
@@ -206,7 +206,7 @@ int vcpu_state_save(struct vcpu *v, struct vcpu_state *st,
 	int ret;
 
 	memset(st, 0, sizeof(*st));
-	ret = complete_exit(v, err);
+	ret = vcpu_finish_exit(v, err);
 	if (!ret)
 		ret = save_cpuid(v, st, err);
 	if (!ret && ioctl(v->fd, KVM_GET_SREGS, &st->sregs) < 0)
@@ -369,7 +369,7 @@ int vcpu_state_restore(struct vcpu *v, const struct vcpu_state *st,
 		return mvm_fail(err, -EINVAL, "vcpu %u state: incomplete",
 				v->id);
 	/* A pending exit would land on top of the restored registers. */
-	ret = complete_exit(v, err);
+	ret = vcpu_finish_exit(v, err);
 	/* CPUID first: which MSRs and sregs bits are legal depends on it. */
 	if (!ret)
 		ret = restore_cpuid(v, st, err);

@@ -20,6 +20,7 @@
 #include "mvm/err.h"
 #include "mvm/file.h"
 #include "mvm/irq_routes.h"
+#include "mvm/irqchip.h"
 #include "mvm/layout.h"
 #include "mvm/nested.h"
 #include "mvm/pci.h"
@@ -342,6 +343,52 @@ static void fill_dev_ctx(struct vm *vm)
 	c->quiesced = dev_quiesced;
 }
 
+/*
+ * The registry (include/mvm/device.h) in the order the devices were
+ * built, which is the order they pause in: the legacy devices, the PCI
+ * host, the virtio devices, and the irqchip last, so that it is paused
+ * (and saved, and loaded) after every device that drives its lines.
+ */
+static int register_devices(struct vm *vm, struct mvm_err *err)
+{
+	const struct {
+		const char *id;
+		const struct device_ops *ops;
+		void *opaque;
+	} legacy[] = {
+		{ "serial0", &serial_device_ops, vm->serial },
+		{ "debug-exit", &debug_exit_device_ops, NULL },
+		{ "pvpanic", &pvpanic_device_ops, NULL },
+		{ "pm", &pm_device_ops, vm->pm },
+		{ "i8042", &i8042_device_ops, vm->i8042 },
+		{ "rtc", &rtc_device_ops, vm->rtc },
+		{ "pci-host", &pci_host_device_ops, vm->dev_ctx.pci },
+	};
+	struct dev_registry *r = &vm->devices;
+	struct virtio_transport *t, *virtio[DEV_REGISTRY_MAX];
+	unsigned n = 0;
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < sizeof(legacy) / sizeof(legacy[0]); i++)
+		ret = dev_register(r, legacy[i].id, legacy[i].ops,
+				   legacy[i].opaque, err);
+	/* The context lists the newest first. */
+	for (t = vm->dev_ctx.virtio_devs; t && n < DEV_REGISTRY_MAX;
+	     t = t->next)
+		virtio[n++] = t;
+	while (!ret && n--) {
+		char id[DEV_ID_MAX];
+
+		virtio_device_id(virtio[n], id, sizeof(id));
+		ret = dev_register(r, id, &virtio_device_ops, virtio[n], err);
+	}
+	if (!ret)
+		ret = dev_register(r, "irqchip", &irqchip_device_ops,
+				   vm->irqchip, err);
+	/* Fresh devices have nothing to take up; the contract says when. */
+	return ret ? ret : dev_activate_all(r, err);
+}
+
 static int create_devices(struct vm *vm, struct mvm_err *err)
 {
 	struct dev_ctx *dc = &vm->dev_ctx;
@@ -366,7 +413,9 @@ static int create_devices(struct vm *vm, struct mvm_err *err)
 		ret = pci_create(dc, err);
 	if (!ret)
 		ret = virtio_create_devices(dc, &vm->cfg, err);
-	return ret;
+	if (!ret)
+		ret = irqchip_create(dc, &vm->irqchip, err);
+	return ret ? ret : register_devices(vm, err);
 }
 
 static int create_vcpus(struct vm *vm, struct mvm_err *err)
@@ -537,6 +586,9 @@ static pid_t destroy(struct vm *vm, bool teardown_in_child)
 		loop_watch_cancel(&vm->stop_watch);
 		close(vm->stop_efd);
 	}
+	vm->devices.nr = vm->devices.paused = 0; /* they go now */
+	irqchip_destroy(vm->irqchip);
+	vm->irqchip = NULL;
 	if (vm->i8042)
 		i8042_destroy(vm->i8042);
 	pm_destroy(vm->pm);

@@ -20,6 +20,7 @@
 #include "mvm/net.h"
 #include "mvm/policy.h"
 #include "mvm/vcpu.h"
+#include "mvm/vm_state.h"
 #include "mvm/vmm.h"
 
 int vmm_transition(struct vmm *v, enum vm_event e, struct mvm_err *err)
@@ -306,10 +307,11 @@ int vmm_pause(struct vmm *v, struct mvm_err *err)
 
 	if (ret || to == v->state)
 		return ret;
+	/* The devices too: a paused VM is one a snapshot may be taken of. */
 	if (v->have_vm && !v->dry_run)
-		ret = vm_pause(&v->vm);
+		ret = vm_pause_all(&v->vm, err);
 	if (ret)
-		return mvm_fail(err, ret, "cannot pause: a vCPU has stopped");
+		return ret;
 	must_transition(v, VM_EV_PAUSE);
 	vmm_log(v, API_LOG_INFO, "vmm", "VM paused");
 	return 0;
@@ -322,8 +324,9 @@ int vmm_resume(struct vmm *v, struct mvm_err *err)
 
 	if (ret || !was_paused)
 		return ret;
-	if (v->have_vm && !v->dry_run)
-		vm_resume(&v->vm);
+	/* Running again whatever a device says; what it said is logged. */
+	if (v->have_vm && !v->dry_run && vm_resume_all(&v->vm, err))
+		vmm_log(v, API_LOG_ERROR, "vmm", "resume: %s", err->msg);
 	vmm_log(v, API_LOG_INFO, "vmm", "VM resumed");
 	return 0;
 }

@@ -4,16 +4,22 @@
  * played through the VM's MMIO bus, as a guest would: feature negotiation,
  * the status state machine, queue setup and its freeze, notifications,
  * reset (immediate before DRIVER_OK, through the loop after), NEEDS_RESET
- * on a bad ring, ISR, device config and the PCI_CFG window.
+ * on a bad ring, ISR, device config and the PCI_CFG window; and the
+ * device interface (include/mvm/device.h): a pause that waits for the
+ * model's requests, what the driver does while paused, the state as a
+ * node and nodes that are refused.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "mvm/device.h"
 #include "mvm/err.h"
 #include "mvm/layout.h"
 #include "mvm/loop.h"
+#include "mvm/msix.h"
 #include "mvm/pci.h"
 #include "mvm/virtio_dev.h"
 
@@ -29,9 +35,10 @@
 
 struct fake {
 	struct virtio_transport *t;
-	int activated, notified, resets;
+	int activated, notified, resets, pauses;
 	unsigned last_queue;
 	bool hold_reset; /* pretend I/O is in flight */
+	unsigned inflight; /* what a pause waits for */
 };
 
 static struct fake_vm fvm;
@@ -75,11 +82,23 @@ static void f_reset(void *dev)
 	stop();
 }
 
+static void f_pause(void *dev)
+{
+	((struct fake *)dev)->pauses++;
+}
+
+static unsigned f_inflight(void *dev)
+{
+	return ((struct fake *)dev)->inflight;
+}
+
 static const struct virtio_dev_ops fake_ops = {
 	.config_read = f_config_read,
 	.activate = f_activate,
 	.queue_notify = f_queue_notify,
 	.reset = f_reset,
+	.pause = f_pause,
+	.inflight = f_inflight,
 };
 
 static void setup(void)
@@ -415,4 +434,256 @@ Test(virtio_pci, state_round_trip)
 	cr_assert_eq(virtio_load(fake.t, blob, n), -EINVAL);
 	blob[0] ^= 1;
 	cr_assert_eq(virtio_load(fake.t, blob, n - 1), -EINVAL);
+}
+
+/* ---- the device interface ------------------------------------------- */
+
+static struct device iface(void)
+{
+	struct device d = { .ops = &virtio_device_ops, .opaque = fake.t };
+
+	snprintf(d.id, sizeof(d.id), "virtio-fake:f0");
+	return d;
+}
+
+static bool never(void *ctx)
+{
+	(void)ctx;
+	return false;
+}
+
+/* Run the loop for ms: what fires meanwhile is dispatched. */
+static void spin(int ms)
+{
+	cr_assert_eq(loop_wait(&loop, never, NULL, ms), -ETIMEDOUT);
+}
+
+/* A request the model completes 20 ms from now, from the loop. */
+static struct {
+	struct loop_op op;
+	struct __kernel_timespec ts;
+} later;
+
+static void later_done(struct loop_op *op, int res, unsigned flags)
+{
+	struct virtio_queue *q = &fake.t->queues[1];
+
+	(void)op;
+	(void)res;
+	(void)flags;
+	fake.inflight--;
+	virtio_queue_complete(q, 0, 0);
+	virtio_queue_flush_later(q);
+}
+
+static void complete_later(void)
+{
+	struct io_uring_sqe *sqe = loop_sqe(&loop);
+
+	cr_assert_not_null(sqe);
+	later.ts = (struct __kernel_timespec){ .tv_nsec = 20000000 };
+	io_uring_prep_timeout(sqe, &later.ts, 0, 0);
+	later.op.done = later_done;
+	loop_prep(&loop, sqe, &later.op);
+	fake.inflight++;
+}
+
+static uint16_t used_idx(unsigned q)
+{
+	(void)q;
+	return pci_get16(fvm.ram + 0x2000 + 2); /* setup_queue(_, _, RAM) */
+}
+
+Test(virtio_pci, pause_waits_for_requests_and_delivers_them)
+{
+	struct mvm_err err = { .msg = "" };
+	struct device d = iface();
+
+	cr_assert(negotiate(VIRTIO_BIT(VIRTIO_F_VERSION_1)));
+	setup_queue(1, 16, RAM_GPA);
+	driver_ok();
+	complete_later();
+	cr_assert_eq(d.ops->pause(&d, &err), 0, "%s", err.msg);
+	cr_assert_eq(fake.pauses, 1, "the model was told to cancel");
+	cr_assert_eq(fake.inflight, 0, "the pause waited for the request");
+	cr_assert_eq(used_idx(1), 1, "its completion is in the used ring");
+	cr_assert_eq(rd(ISR, 1) & 1, 1, "and the driver was signalled");
+	cr_assert_not(virtio_serving(fake.t));
+
+	/* A kick while paused waits; resume serves every live queue. */
+	fake.notified = 0;
+	wr(NOTIFY + 4 * 1, 2, 1);
+	spin(30);
+	cr_assert_eq(fake.notified, 0, "served while paused");
+	cr_assert_eq(d.ops->resume(&d, &err), 0);
+	cr_assert_eq(fake.notified, 1);
+	cr_assert(virtio_serving(fake.t));
+}
+
+Test(virtio_pci, a_pause_that_times_out_leaves_the_device_running)
+{
+	struct mvm_err err = { .msg = "" };
+	struct device d = iface();
+
+	cr_assert(negotiate(VIRTIO_BIT(VIRTIO_F_VERSION_1)));
+	setup_queue(1, 16, RAM_GPA);
+	driver_ok();
+	fake.inflight = 1; /* never completes */
+	fake.t->quiesce_ms = 50;
+	cr_assert_eq(d.ops->pause(&d, &err), -ETIMEDOUT);
+	cr_assert_str_eq(err.msg, "virtio-fake f0: 1 request(s) still in "
+			 "flight after 50 ms; not paused");
+	cr_assert(virtio_serving(fake.t));
+	fake.inflight = 0;
+}
+
+Test(virtio_pci, the_driver_status_written_before_a_pause_is_not_lost)
+{
+	struct mvm_err err = { .msg = "" };
+	struct device d = iface();
+
+	/* DRIVER_OK that comes while paused is acted on at resume. */
+	cr_assert(negotiate(VIRTIO_BIT(VIRTIO_F_VERSION_1)));
+	setup_queue(1, 16, RAM_GPA);
+	cr_assert_eq(d.ops->pause(&d, &err), 0);
+	wr(CC + 0x14, 1, status() | VIRTIO_STATUS_DRIVER_OK);
+	spin(30);
+	cr_assert_eq(fake.activated, 0);
+	cr_assert_eq(d.ops->resume(&d, &err), 0);
+	cr_assert_eq(fake.activated, 1);
+
+	/* A reset the driver asked for just before: done by the pause. */
+	wr(CC + 0x14, 1, 0);
+	cr_assert_eq(d.ops->pause(&d, &err), 0);
+	cr_assert_eq(fake.resets, 1);
+	cr_assert_eq(status(), 0, "the state a save takes has it");
+	cr_assert_eq(d.ops->resume(&d, &err), 0);
+}
+
+Test(virtio_pci, node_round_trip_goes_live_on_activate)
+{
+	struct mvm_err err = { .msg = "" };
+	struct device d = iface();
+	struct dev_state_node n, again;
+
+	cr_assert(negotiate(VIRTIO_BIT(VIRTIO_F_VERSION_1) |
+			    VIRTIO_BIT(FAKE_FEATURE)));
+	setup_queue(1, 16, RAM_GPA);
+	driver_ok();
+	cr_assert_eq(d.ops->pause(&d, &err), 0);
+	cr_assert_eq(d.ops->save(&d, &n, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(n.id, "virtio-fake:f0");
+
+	/* Reset (as the hardware's) while paused: done at once. */
+	cr_assert_eq(d.ops->reset(&d, &err), 0, "%s", err.msg);
+	cr_assert_eq(status(), 0);
+	cr_assert_not(fake.t->queues[1].ready);
+
+	/* The load puts the state back but starts nothing... */
+	fake.activated = 0;
+	cr_assert_eq(d.ops->load(&d, &n, &err), 0, "%s", err.msg);
+	cr_assert(status() & VIRTIO_STATUS_DRIVER_OK);
+	cr_assert(fake.t->queues[1].ready);
+	cr_assert_eq(fake.activated, 0);
+	/* ...until activate, and serves nothing until resume. */
+	fake.notified = 0;
+	cr_assert_eq(d.ops->activate(&d, &err), 0);
+	cr_assert_eq(fake.activated, 1);
+	cr_assert_eq(fake.notified, 0);
+	cr_assert_eq(d.ops->save(&d, &again, &err), 0);
+	cr_assert_eq(again.len, n.len);
+	cr_assert_arr_eq(again.data, n.data, n.len, "the same bytes again");
+	dev_state_node_free(&again);
+	cr_assert_eq(d.ops->resume(&d, &err), 0);
+	cr_assert_eq(fake.notified, 1);
+	dev_state_node_free(&n);
+}
+
+Test(virtio_pci, hostile_nodes_are_refused_naming_the_device)
+{
+	struct mvm_err err = { .msg = "" };
+	struct device d = iface();
+	struct dev_state_node n, bad;
+	uint8_t *buf;
+
+	cr_assert(negotiate(VIRTIO_BIT(VIRTIO_F_VERSION_1)));
+	setup_queue(1, 16, RAM_GPA);
+	driver_ok();
+	cr_assert_eq(d.ops->pause(&d, &err), 0);
+	cr_assert_eq(d.ops->save(&d, &n, &err), 0);
+	buf = calloc(1, n.len + 1);
+	cr_assert_not_null(buf);
+	memcpy(buf, n.data, n.len);
+	bad = n;
+	bad.data = buf;
+
+	bad.len = n.len - 1;
+	cr_assert_eq(d.ops->load(&d, &bad, &err), -EINVAL, "cut");
+	cr_assert_not_null(strstr(err.msg, "f0"), "%s", err.msg);
+	bad.len = 10;
+	cr_assert_eq(d.ops->load(&d, &bad, &err), -EINVAL, "cut short");
+	bad.len = n.len + 1;
+	cr_assert_eq(d.ops->load(&d, &bad, &err), -EINVAL, "oversized");
+	bad.len = DEV_STATE_MAX_LEN + 1;
+	cr_assert_eq(d.ops->load(&d, &bad, &err), -EINVAL, "too large");
+	bad.len = n.len;
+	bad.version = 2;
+	cr_assert_eq(d.ops->load(&d, &bad, &err), -EINVAL, "node version");
+	bad.version = n.version;
+	buf[4] ^= 0xff; /* the blob's own version */
+	cr_assert_eq(d.ops->load(&d, &bad, &err), -EINVAL, "blob version");
+	buf[4] ^= 0xff;
+	buf[8] ^= 1; /* the device type */
+	cr_assert_eq(d.ops->load(&d, &bad, &err), -EINVAL, "device type");
+	cr_assert_not_null(strstr(err.msg, "another device type"), "%s",
+			   err.msg);
+	buf[8] ^= 1;
+	snprintf(bad.id, sizeof(bad.id), "virtio-fake:f1");
+	cr_assert_eq(d.ops->load(&d, &bad, &err), -EINVAL, "another's");
+	cr_assert_str_eq(err.msg, "virtio-fake:f0: state: the node is "
+			 "virtio-fake:f1's");
+	/* None of it touched the device. */
+	cr_assert(status() & VIRTIO_STATUS_DRIVER_OK);
+	cr_assert(fake.t->queues[1].ready);
+	free(buf);
+	dev_state_node_free(&n);
+	cr_assert_eq(d.ops->resume(&d, &err), 0);
+}
+
+/* MSI-X on, vector 0 unmasked with a valid message, config on vector 0. */
+static void msix_on(void)
+{
+	struct msix *m = &fake.t->msix;
+	uint8_t ctl[2];
+
+	wr(0x4000 + 0, 4, 0xfee00000);
+	wr(0x4000 + 8, 4, 0x31);
+	wr(0x4000 + 12, 4, 0);
+	pci_put16(ctl, 0x8000 | (uint16_t)(m->nr - 1));
+	pthread_mutex_lock(&fvm.ctx.pci->lock);
+	pci_dev_cfg_access(&fake.t->pci, m->cap + 2, ctl, 2, true);
+	pthread_mutex_unlock(&fvm.ctx.pci->lock);
+	cr_assert(msix_enabled(m));
+	wr(CC + 0x10, 2, 0);
+	cr_assert_eq(rd(CC + 0x10, 2), 0);
+}
+
+Test(virtio_pci, a_paused_device_holds_its_interrupts_in_the_pba)
+{
+	struct mvm_err err = { .msg = "" };
+	struct device d = iface();
+	struct msix *m = &fake.t->msix;
+
+	cr_assert(negotiate(VIRTIO_BIT(VIRTIO_F_VERSION_1)));
+	msix_on();
+	driver_ok();
+	cr_assert_eq(d.ops->pause(&d, &err), 0);
+	/* A media change while paused: the interrupt waits, pending. */
+	virtio_config_changed(fake.t);
+	cr_assert_eq(m->pba[0] & 1, 1, "pending: a save carries it");
+	cr_assert_eq(atomic_load(&m->dropped), 0, "nothing sent");
+	cr_assert_eq(d.ops->resume(&d, &err), 0);
+	cr_assert_eq(m->pba[0] & 1, 0);
+	/* Sent now; a VM without KVM has nowhere to put it. */
+	cr_assert_eq(atomic_load(&m->dropped), 1);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mvm/dev_ctx.h"
+#include "mvm/device.h"
 #include "mvm/err.h"
 #include "mvm/layout.h"
 #include "mvm/pci.h"
@@ -161,6 +162,12 @@ void pci_unregister(struct pci_host *h, struct pci_dev *d)
 	pthread_mutex_unlock(&h->lock);
 }
 
+static void bridge_ident(struct pci_dev *d)
+{
+	pci_dev_init(d, BRIDGE_VENDOR, BRIDGE_DEVICE, CLASS_HOST_BRIDGE, 0,
+		     BRIDGE_VENDOR, 0x1100);
+}
+
 int pci_create(struct dev_ctx *ctx, struct mvm_err *err)
 {
 	struct pci_host *h = calloc(1, sizeof(*h));
@@ -173,8 +180,7 @@ int pci_create(struct dev_ctx *ctx, struct mvm_err *err)
 	pthread_mutex_init(&h->lock, NULL);
 	ctx->pci = h;
 
-	pci_dev_init(&h->bridge, BRIDGE_VENDOR, BRIDGE_DEVICE,
-		     CLASS_HOST_BRIDGE, 0, BRIDGE_VENDOR, 0x1100);
+	bridge_ident(&h->bridge);
 	ret = pci_register(h, &h->bridge, err);
 	if (ret)
 		return ret;
@@ -201,3 +207,90 @@ void pci_destroy(struct dev_ctx *ctx)
 	free(h);
 	ctx->pci = NULL;
 }
+
+/*
+ * The device interface (include/mvm/device.h) of the host bridge: the
+ * CONFIG_ADDRESS latch and the bridge's own configuration space. Every
+ * other function's config space is its device's to save (a virtio
+ * transport saves its own). Accesses complete on the vCPU that makes
+ * them and nothing raises an interrupt: pause and resume have nothing to
+ * do.
+ */
+
+#define PCI_HOST_STATE_VERSION 1
+
+struct pci_host_saved {
+	uint32_t cf8;
+	uint8_t bridge_cfg[PCI_CFG_SIZE];
+};
+_Static_assert(sizeof(struct pci_host_saved) == 4 + PCI_CFG_SIZE,
+	       "a new layout: a new PCI_HOST_STATE_VERSION");
+
+/* The bridge as mvm, as firmware, left it: memory decoding on. */
+static int pci_host_dev_reset(struct device *d, struct mvm_err *err)
+{
+	struct pci_host *h = d->opaque;
+	struct pci_dev boot;
+
+	(void)err;
+	bridge_ident(&boot);
+	pci_put16(boot.cfg + PCI_COMMAND, PCI_CMD_MEM);
+	pthread_mutex_lock(&h->lock);
+	h->cf8 = 0;
+	memcpy(h->bridge.cfg, boot.cfg, sizeof(boot.cfg));
+	pthread_mutex_unlock(&h->lock);
+	return 0;
+}
+
+static int pci_host_dev_save(struct device *d, struct dev_state_node *out,
+			     struct mvm_err *err)
+{
+	struct pci_host *h = d->opaque;
+	struct pci_host_saved v;
+
+	pthread_mutex_lock(&h->lock);
+	v.cf8 = h->cf8;
+	memcpy(v.bridge_cfg, h->bridge.cfg, sizeof(v.bridge_cfg));
+	pthread_mutex_unlock(&h->lock);
+	return dev_state_node_set(out, d->id, PCI_HOST_STATE_VERSION, &v,
+				  sizeof(v), err);
+}
+
+static int pci_host_dev_load(struct device *d, const struct dev_state_node *in,
+			     struct mvm_err *err)
+{
+	struct pci_host *h = d->opaque;
+	struct pci_host_saved v;
+	int ret;
+
+	ret = dev_state_check(d, in, PCI_HOST_STATE_VERSION, sizeof(v),
+			      sizeof(v), err);
+	if (ret)
+		return ret;
+	memcpy(&v, in->data, sizeof(v));
+	if (v.cf8 & ~0x80fffffcu)
+		return dev_state_bad(d, err, "CONFIG_ADDRESS %#x has bits the "
+				     "latch drops", v.cf8);
+	pthread_mutex_lock(&h->lock);
+	/* Only what the guest can write may differ: else another bridge. */
+	for (unsigned i = 0; i < PCI_CFG_SIZE; i++) {
+		if ((v.bridge_cfg[i] ^ h->bridge.cfg[i]) & ~h->bridge.wmask[i]) {
+			pthread_mutex_unlock(&h->lock);
+			return dev_state_bad(d, err, "config byte %#x is "
+					     "read-only and differs", i);
+		}
+	}
+	h->cf8 = v.cf8;
+	memcpy(h->bridge.cfg, v.bridge_cfg, sizeof(v.bridge_cfg));
+	pthread_mutex_unlock(&h->lock);
+	return 0;
+}
+
+const struct device_ops pci_host_device_ops = {
+	.activate = dev_nop,
+	.reset = pci_host_dev_reset,
+	.pause = dev_nop,
+	.resume = dev_nop,
+	.save = pci_host_dev_save,
+	.load = pci_host_dev_load,
+};

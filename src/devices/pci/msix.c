@@ -160,7 +160,8 @@ static void set_pending(struct msix *m, unsigned i, bool on)
 
 static bool can_fire(struct msix *m, unsigned i)
 {
-	return m->enabled && !m->fmask && !(m->v[i].ctrl & MSIX_CTRL_MASKED);
+	return m->enabled && !m->fmask && !m->held &&
+	       !(m->v[i].ctrl & MSIX_CTRL_MASKED);
 }
 
 /* Deliver what became deliverable (after an unmask). Lock held. */
@@ -181,6 +182,14 @@ void msix_cfg_written(struct msix *m)
 	pthread_mutex_lock(&m->lock);
 	m->enabled = ctl & CTRL_ENABLE;
 	m->fmask = ctl & CTRL_FMASK;
+	flush_pending(m);
+	pthread_mutex_unlock(&m->lock);
+}
+
+void msix_hold(struct msix *m, bool hold)
+{
+	pthread_mutex_lock(&m->lock);
+	m->held = hold;
 	flush_pending(m);
 	pthread_mutex_unlock(&m->lock);
 }

@@ -109,8 +109,8 @@ void blk_queue_notify(void *dev, struct virtio_queue *q)
 	unsigned *busy = &b->q_inflight[q->index];
 	struct virtq_chain c;
 
-	/* Held back until the old medium's requests are done. */
-	if (b->swap_pending)
+	/* Held back until the old medium's requests are done, or resume. */
+	if (b->swap_pending || !virtio_serving(b->t))
 		return;
 	do {
 		virtio_queue_notify_disable(q);
@@ -133,6 +133,12 @@ static void blk_reset(void *dev)
 	blk_maybe_reset_done(b);
 }
 
+/* A pause waits for these; reads and writes on a file always end. */
+static unsigned blk_inflight(void *dev)
+{
+	return ((struct blk *)dev)->inflight;
+}
+
 static void blk_destroy(void *dev)
 {
 	struct blk *b = dev;
@@ -147,6 +153,7 @@ static const struct virtio_dev_ops blk_ops = {
 	.config_read = blk_config_read,
 	.queue_notify = blk_queue_notify,
 	.reset = blk_reset,
+	.inflight = blk_inflight,
 	.save = blk_save,
 	.load = blk_load,
 	.destroy = blk_destroy,

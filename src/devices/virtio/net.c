@@ -82,6 +82,19 @@ static void net_reset(void *dev)
 	net_maybe_reset_done(n);
 }
 
+/* A read on the tap waits for a frame that may never come: cancel it. */
+static void net_pause(void *dev)
+{
+	net_rx_cancel(dev);
+}
+
+static unsigned net_inflight(void *dev)
+{
+	struct net *n = dev;
+
+	return n->tx_inflight + n->rx_inflight;
+}
+
 static void net_destroy(void *dev)
 {
 	struct net *n = dev;
@@ -96,6 +109,8 @@ static const struct virtio_dev_ops net_ops = {
 	.activate = net_activate,
 	.queue_notify = net_queue_notify,
 	.reset = net_reset,
+	.pause = net_pause,
+	.inflight = net_inflight,
 	.save = net_save,
 	.load = net_load,
 	.destroy = net_destroy,

@@ -148,7 +148,7 @@ void net_rx_kick(struct net *n)
 	struct io_uring_sqe *sqe;
 	bool ready;
 
-	if (n->rx_inflight || n->stopping)
+	if (n->rx_inflight || n->stopping || !virtio_serving(n->t))
 		return;
 	ready = rx_buffers(n, q);
 	virtio_queue_flush(q); /* dropped bad buffers */
@@ -251,6 +251,9 @@ static void rx_done(struct loop_op *op, int res, unsigned flags)
 	if (res < NET_HDR_LEN) {
 		virtio_queue_unpop(q, (uint16_t)n->rx_nchains);
 		n->rx_nchains = 0;
+		/* Cancelled by a pause: resume reads again. */
+		if (res == -ECANCELED || !virtio_serving(n->t))
+			return;
 		if (res == -EAGAIN) {
 			rx_wait(n, false);
 			return;

@@ -93,7 +93,7 @@ void net_tx_kick(struct net *n)
 	struct virtio_queue *q = virtio_queue_at(n->t, NET_TXQ);
 	struct virtq_chain c;
 
-	if (n->stopping)
+	if (n->stopping || !virtio_serving(n->t))
 		return;
 	do {
 		virtio_queue_notify_disable(q);

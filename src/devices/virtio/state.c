@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mvm/dev_ctx.h"
+#include "mvm/err.h"
 #include "mvm/virtio_dev.h"
 
 #include "transport.h"
@@ -109,7 +110,7 @@ size_t virtio_save(struct virtio_transport *t, void *buf, size_t cap)
 	return fixed + dev_len;
 }
 
-/* Bring the queues that were live back to life with their indices. */
+/* Bring the queues that were live back to life; -1 or the one that fails. */
 static int revive_queues(struct virtio_transport *t,
 			 const struct saved_queue *sq)
 {
@@ -120,50 +121,75 @@ static int revive_queues(struct virtio_transport *t,
 			continue;
 		if (virtq_init(&q->vq, t->ctx->mem, q->size, q->desc,
 			       q->driver, q->device, t->features, NULL))
-			return -EINVAL;
+			return (int)i;
 		q->vq.last_avail = sq[i].last_avail;
 		q->vq.used_idx = sq[i].used_idx;
 		q->vq.signalled_used = sq[i].signalled_used;
 		q->vq.signalled_valid = sq[i].signalled_valid;
 		q->ready = true;
 	}
+	return -1;
+}
+
+static int bad(struct virtio_transport *t, struct mvm_err *err,
+	       const char *what, unsigned long long a, unsigned long long b)
+{
+	return mvm_fail(err, -EINVAL, "%s: state: %s (%llu, this device: "
+			"%llu)", t->name, what, a, b);
+}
+
+/* Everything that can be judged before the device is touched. */
+static int check_saved(struct virtio_transport *t, const struct saved *s,
+		       const struct saved_queue *sq, size_t len, size_t fixed,
+		       struct mvm_err *err)
+{
+	if (s->magic != STATE_MAGIC || s->version != STATE_VERSION)
+		return bad(t, err, "not a virtio state of this version",
+			   s->version, STATE_VERSION);
+	if (s->device_id != t->info.device_id)
+		return bad(t, err, "another device type", s->device_id,
+			   t->info.device_id);
+	if (s->nr_queues != t->info.nr_queues)
+		return bad(t, err, "another number of queues", s->nr_queues,
+			   t->info.nr_queues);
+	if (s->msix_nr != t->msix.nr)
+		return bad(t, err, "another number of MSI-X vectors",
+			   s->msix_nr, t->msix.nr);
+	if (len != fixed + s->dev_len)
+		return bad(t, err, "a length that does not add up", len,
+			   fixed + s->dev_len);
+	if (s->dev_len && !t->ops->load)
+		return bad(t, err, "device state for a device without",
+			   s->dev_len, 0);
+	/* Features this device does not offer cannot come back to life. */
+	if ((s->features | s->driver_features) & ~t->offered)
+		return mvm_fail(err, -EINVAL, "%s: state: features %#llx, "
+				"which this device does not offer", t->name,
+				(unsigned long long)((s->features |
+						      s->driver_features) &
+						     ~t->offered));
+	if (s->active && !(s->status & VIRTIO_STATUS_DRIVER_OK))
+		return bad(t, err, "live without DRIVER_OK", s->status, 0);
+	for (unsigned i = 0; i < t->info.nr_queues; i++)
+		if (sq[i].size > t->info.queue_size)
+			return bad(t, err, "a queue larger than the maximum",
+				   sq[i].size, t->info.queue_size);
 	return 0;
 }
 
-int virtio_load(struct virtio_transport *t, const void *buf, size_t len)
+/* Config space first: it places the BAR (and the ioeventfds). */
+static void load_pci(struct virtio_transport *t, const struct saved *s,
+		     const uint8_t *m)
 {
-	size_t qbytes = t->info.nr_queues * sizeof(struct saved_queue);
-	size_t fixed = sizeof(struct saved) + qbytes + msix_bytes(&t->msix);
-	const uint8_t *p = buf;
-	struct saved_queue sq[256];
-	struct saved s;
 	uint8_t cmd[2];
 
-	if (len < sizeof(s))
-		return -EINVAL;
-	memcpy(&s, p, sizeof(s));
-	if (s.magic != STATE_MAGIC || s.version != STATE_VERSION ||
-	    s.device_id != t->info.device_id ||
-	    s.nr_queues != t->info.nr_queues || s.msix_nr != t->msix.nr ||
-	    t->info.nr_queues > 256 || len < fixed + s.dev_len)
-		return -EINVAL;
-	/* Features this device does not offer cannot come back to life. */
-	if ((s.features | s.driver_features) & ~t->offered)
-		return -EINVAL;
-	memcpy(sq, p + sizeof(s), qbytes);
-	for (unsigned i = 0; i < t->info.nr_queues; i++)
-		if (sq[i].size > t->info.queue_size)
-			return -EINVAL;
-
-	/* Config space first: it places the BAR (and the ioeventfds). */
 	pthread_mutex_lock(&t->pci.host->lock);
-	memcpy(t->pci.cfg, s.cfg, sizeof(s.cfg));
-	memcpy(cmd, s.cfg + PCI_COMMAND, 2);
+	memcpy(t->pci.cfg, s->cfg, sizeof(s->cfg));
+	memcpy(cmd, s->cfg + PCI_COMMAND, 2);
 	pci_dev_cfg_access(&t->pci, PCI_COMMAND, cmd, 2, true);
 	pthread_mutex_unlock(&t->pci.host->lock);
 
 	pthread_mutex_lock(&t->msix.lock);
-	const uint8_t *m = p + sizeof(s) + qbytes;
 	for (unsigned i = 0; i < t->msix.nr; i++) {
 		uint32_t e[4];
 
@@ -175,21 +201,28 @@ int virtio_load(struct virtio_transport *t, const void *buf, size_t len)
 		t->msix.v[i].routed = false; /* re-routed on first use */
 	}
 	memcpy(t->msix.pba, m + t->msix.nr * 16, MSIX_PBA_SIZE(t->msix.nr));
-	t->msix.enabled = s.msix_enabled;
-	t->msix.fmask = s.msix_fmask;
+	t->msix.enabled = s->msix_enabled;
+	t->msix.fmask = s->msix_fmask;
 	pthread_mutex_unlock(&t->msix.lock);
+}
+
+/* The transport's registers and rings. Returns revive_queues()'s. */
+static int load_transport(struct virtio_transport *t, const struct saved *s,
+			  const struct saved_queue *sq)
+{
+	int bad_queue;
 
 	pthread_mutex_lock(&t->lock);
 	transport_reset_state(t);
-	t->driver_features = s.driver_features;
-	t->features = s.features;
-	t->dfselect = s.dfselect;
-	t->gfselect = s.gfselect;
-	t->queue_select = s.queue_select;
-	t->config_vector = s.config_vector;
-	t->status = s.status;
-	t->config_generation = s.config_generation;
-	t->isr = s.isr;
+	t->driver_features = s->driver_features;
+	t->features = s->features;
+	t->dfselect = s->dfselect;
+	t->gfselect = s->gfselect;
+	t->queue_select = s->queue_select;
+	t->config_vector = s->config_vector;
+	t->status = s->status;
+	t->config_generation = s->config_generation;
+	t->isr = s->isr;
 	for (unsigned i = 0; i < t->info.nr_queues; i++) {
 		struct virtio_queue *q = &t->queues[i];
 
@@ -201,18 +234,79 @@ int virtio_load(struct virtio_transport *t, const void *buf, size_t len)
 		q->enabled = sq[i].enabled;
 		q->broken = sq[i].broken;
 	}
-	int ret = revive_queues(t, sq);
+	bad_queue = revive_queues(t, sq);
 	pthread_mutex_unlock(&t->lock);
+	return bad_queue;
+}
+
+/* A load that failed half way leaves the device reset, not half loaded. */
+static int undo(struct virtio_transport *t, int ret)
+{
+	pthread_mutex_lock(&t->lock);
+	transport_reset_state(t);
+	pthread_mutex_unlock(&t->lock);
+	t->active = false;
+	return ret;
+}
+
+/* The state, with the device left inactive; *active: was it live? */
+static int load_state(struct virtio_transport *t, const void *buf,
+		      size_t len, bool *active, struct mvm_err *err)
+{
+	size_t qbytes = t->info.nr_queues * sizeof(struct saved_queue);
+	size_t fixed = sizeof(struct saved) + qbytes + msix_bytes(&t->msix);
+	const uint8_t *p = buf;
+	struct saved_queue sq[256];
+	struct saved s;
+	int ret;
+
+	if (len < fixed || t->info.nr_queues > 256)
+		return bad(t, err, "shorter than the transport's part", len,
+			   fixed);
+	memcpy(&s, p, sizeof(s));
+	memcpy(sq, p + sizeof(s), qbytes);
+	ret = check_saved(t, &s, sq, len, fixed, err);
 	if (ret)
 		return ret;
-	if (t->ops->load) {
-		ret = t->ops->load(t->dev, p + fixed, s.dev_len);
-		if (ret)
-			return ret;
-	}
-	/* A running device picks up where it was. */
-	t->active = s.active;
-	if (t->active && t->ops->activate)
-		t->ops->activate(t->dev);
+	load_pci(t, &s, p + sizeof(s) + qbytes);
+	t->active = false;
+	ret = load_transport(t, &s, sq);
+	if (ret >= 0)
+		return undo(t, mvm_fail(err, -EINVAL, "%s: state: queue %d: "
+					"its rings are not in guest memory",
+					t->name, ret));
+	ret = t->ops->load ? t->ops->load(t->dev, p + fixed, s.dev_len) : 0;
+	if (ret == -EOPNOTSUPP)
+		return undo(t, mvm_fail(err, ret, "%s: state: the backend "
+					"cannot do what the driver negotiated",
+					t->name));
+	if (ret)
+		return undo(t, mvm_fail(err, ret, "%s: state: the %s's own "
+					"part is refused (another medium or "
+					"configuration)", t->name,
+					t->info.kind));
+	*active = s.active;
 	return 0;
+}
+
+int virtio_load(struct virtio_transport *t, const void *buf, size_t len)
+{
+	bool active = false;
+	int ret = load_state(t, buf, len, &active, NULL);
+
+	/* A running device picks up where it was. */
+	if (!ret && active) {
+		t->active = true;
+		if (t->ops->activate)
+			t->ops->activate(t->dev);
+	}
+	return ret;
+}
+
+int virtio_load_inactive(struct virtio_transport *t, const void *buf,
+			 size_t len, struct mvm_err *err)
+{
+	bool active = false;
+
+	return load_state(t, buf, len, &active, err);
 }

@@ -220,6 +220,17 @@ static bool queue_live(struct virtio_transport *t, struct virtio_queue *q)
 	return true;
 }
 
+/* Serve what is available on every live queue (not while paused). */
+static void notify_queues(struct virtio_transport *t)
+{
+	for (unsigned i = 0; i < t->info.nr_queues; i++) {
+		struct virtio_queue *q = &t->queues[i];
+
+		if (virtio_serving(t) && q->ready && !q->broken)
+			t->ops->queue_notify(t->dev, q);
+	}
+}
+
 static void activate(struct virtio_transport *t)
 {
 	t->active = true;
@@ -228,12 +239,7 @@ static void activate(struct virtio_transport *t)
 	if (t->ops->activate)
 		t->ops->activate(t->dev);
 	/* Buffers added before DRIVER_OK got no service yet. */
-	for (unsigned i = 0; i < t->info.nr_queues; i++) {
-		struct virtio_queue *q = &t->queues[i];
-
-		if (q->ready && !q->broken)
-			t->ops->queue_notify(t->dev, q);
-	}
+	notify_queues(t);
 }
 
 static void start_reset(struct virtio_transport *t)
@@ -244,14 +250,10 @@ static void start_reset(struct virtio_transport *t)
 	t->ops->reset(t->dev); /* may call virtio_reset_done() at once */
 }
 
-static void on_ctl(void *ctx)
+bool transport_ctl(struct virtio_transport *t)
 {
-	struct virtio_transport *t = ctx;
 	bool reset, driver_ok;
 
-	drain(t->ctl_fd);
-	if (t->destroying)
-		return;
 	pthread_mutex_lock(&t->lock);
 	reset = t->reset_pending;
 	driver_ok = t->status & VIRTIO_STATUS_DRIVER_OK;
@@ -259,10 +261,23 @@ static void on_ctl(void *ctx)
 	if (reset) {
 		if (!t->resetting)
 			start_reset(t);
-		return;
+		return false;
 	}
-	if (driver_ok && !t->active && !t->resetting)
-		activate(t);
+	if (!driver_ok || t->active || t->resetting)
+		return false;
+	activate(t);
+	return true;
+}
+
+static void on_ctl(void *ctx)
+{
+	struct virtio_transport *t = ctx;
+
+	drain(t->ctl_fd);
+	/* A paused device acts on the driver's status when it resumes. */
+	if (t->destroying || t->paused)
+		return;
+	transport_ctl(t);
 }
 
 static void on_kick(void *ctx)
@@ -271,7 +286,8 @@ static void on_kick(void *ctx)
 	struct virtio_transport *t = q->t;
 
 	drain(q->kick_fd);
-	if (!t->active || t->resetting || t->destroying)
+	/* Paused: resume serves every queue, this one included. */
+	if (!virtio_serving(t))
 		return;
 	if (queue_live(t, q))
 		t->ops->queue_notify(t->dev, q);
@@ -410,10 +426,75 @@ void virtio_queue_flush_later(struct virtio_queue *q)
 	t->flush_armed = true;
 }
 
+/* Nothing in flight: the model's requests done, no interrupt batch due. */
+static bool quiet(void *ctx)
+{
+	struct virtio_transport *t = ctx;
+
+	return !t->flush_armed && !t->resetting &&
+	       !(t->ops->inflight && t->ops->inflight(t->dev));
+}
+
+int transport_pause(struct virtio_transport *t, struct mvm_err *err)
+{
+	int ret;
+
+	if (t->paused)
+		return 0;
+	t->paused = true; /* virtio_serving() is false from here */
+	/*
+	 * A reset or DRIVER_OK the driver wrote just before its vCPU parked
+	 * is acted on first: the saved state must not lose it.
+	 */
+	transport_ctl(t);
+	if (t->ops->pause)
+		t->ops->pause(t->dev);
+	ret = loop_wait(t->ctx->loop, quiet, t, (int)t->quiesce_ms);
+	if (ret) {
+		unsigned n = t->ops->inflight ? t->ops->inflight(t->dev) : 0;
+
+		transport_resume(t);
+		/* The host's disk or network is stuck, not the request. */
+		return mvm_fail_host(err, ret, "%s: %u request(s) still in "
+				     "flight after %u ms; not paused",
+				     t->name, n, t->quiesce_ms);
+	}
+	/* Every completion reaches the driver, with its interrupt... */
+	for (unsigned i = 0; i < t->info.nr_queues; i++)
+		virtio_queue_flush(&t->queues[i]);
+	/* ...and from here what fires (a media change) waits in the PBA. */
+	msix_hold(&t->msix, true);
+	return 0;
+}
+
+void transport_resume(struct virtio_transport *t)
+{
+	msix_hold(&t->msix, false);
+	t->paused = false;
+	/* Activating serves the queues; else kicks may have been missed. */
+	if (!transport_ctl(t))
+		notify_queues(t);
+}
+
+int transport_reset(struct virtio_transport *t, struct mvm_err *err)
+{
+	int ret;
+
+	if (!t->resetting)
+		start_reset(t);
+	/* Paused, nothing is in flight: the model reports done at once. */
+	ret = loop_wait(t->ctx->loop, quiet, t, (int)t->quiesce_ms);
+	if (ret)
+		return mvm_fail(err, ret, "%s: the reset did not complete "
+				"within %u ms", t->name, t->quiesce_ms);
+	return 0;
+}
+
 int transport_init(struct virtio_transport *t, struct mvm_err *err)
 {
 	struct loop *l = t->ctx->loop;
 
+	t->quiesce_ms = VIRTIO_PAUSE_MS;
 	t->queues = calloc(t->info.nr_queues, sizeof(*t->queues));
 	if (!t->queues)
 		return mvm_fail(err, -ENOMEM, "out of memory");

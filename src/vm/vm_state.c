@@ -1,0 +1,237 @@
+/*
+ * Pausing, saving, loading and resuming a whole VM (include/mvm/vm_state.h):
+ * the vCPUs through their threads (src/vcpu/), the devices through their
+ * registry (include/mvm/device.h), in the order each needs.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mvm/device.h"
+#include "mvm/err.h"
+#include "mvm/vcpu.h"
+#include "mvm/vcpu_state.h"
+#include "mvm/vm.h"
+#include "mvm/vm_state.h"
+
+static bool all_paused(const struct vm *vm)
+{
+	return vm->paused && vm->devices.paused == vm->devices.nr;
+}
+
+struct finish_call {
+	struct mvm_err err;
+	int ret;
+};
+
+static void finish_on_vcpu(struct vcpu *v, void *arg)
+{
+	struct finish_call *c = arg;
+
+	c->ret = vcpu_finish_exit(v, &c->err);
+}
+
+/*
+ * A parked vCPU may be in the middle of an instruction (a string port
+ * read) whose next access would reach a device after it paused: finish
+ * them all first.
+ */
+static int finish_exits(struct vm *vm, struct mvm_err *err)
+{
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct finish_call c = { .err = { .msg = "" } };
+
+		if (vcpu_run_on(vm->vcpus[i], finish_on_vcpu, &c))
+			return mvm_fail(err, -ESRCH, "cannot pause: a vCPU "
+					"has stopped");
+		if (c.ret)
+			return mvm_fail(err, c.ret, "cannot pause: %s",
+					c.err.msg);
+	}
+	return 0;
+}
+
+int vm_pause_all(struct vm *vm, struct mvm_err *err)
+{
+	int ret;
+
+	if (vm->pausing)
+		return mvm_fail(err, -EBUSY, "a pause is under way");
+	if (all_paused(vm))
+		return 0;
+	if (!vm->paused && vm_pause(vm))
+		return mvm_fail(err, -ESRCH, "cannot pause: a vCPU has "
+				"stopped");
+	ret = finish_exits(vm, err);
+	if (ret) {
+		vm_resume(vm);
+		return ret;
+	}
+	vm->pausing = true;
+	/* Devices run the loop for their I/O: no API request meanwhile. */
+	loop_hold(vm->loop);
+	ret = dev_pause_all(&vm->devices, err);
+	loop_release(vm->loop);
+	vm->pausing = false;
+	if (ret)
+		vm_resume(vm);
+	return ret;
+}
+
+int vm_resume_all(struct vm *vm, struct mvm_err *err)
+{
+	int ret;
+
+	if (vm->pausing)
+		return mvm_fail(err, -EBUSY, "a pause is under way");
+	ret = dev_resume_all(&vm->devices, err);
+	vm_resume(vm);
+	return ret;
+}
+
+/* One vCPU's part, on its own thread (its state ioctls belong there). */
+struct vcpu_call {
+	struct dev_state_node *out;      /* save */
+	const struct dev_state_node *in; /* load */
+	struct mvm_err err;
+	int ret;
+};
+
+static void save_on_vcpu(struct vcpu *v, void *arg)
+{
+	struct vcpu_call *c = arg;
+	struct vcpu_state st;
+	void *blob = NULL;
+	size_t len = 0;
+	char id[16];
+
+	c->ret = vcpu_state_save(v, &st, &c->err);
+	if (!c->ret)
+		c->ret = vcpu_state_encode(&st, &blob, &len, &c->err);
+	vcpu_state_free(&st);
+	snprintf(id, sizeof(id), "vcpu%u", v->id);
+	if (!c->ret)
+		c->ret = dev_state_node_set(c->out, id, VCPU_STATE_VERSION,
+					    blob, len, &c->err);
+	free(blob);
+}
+
+static int save_vcpus(struct vm *vm, struct dev_state_list *out,
+		      struct mvm_err *err)
+{
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct dev_state_node n = { .version = 0 };
+		struct vcpu_call c = { .out = &n, .err = { .msg = "" } };
+		int ret = vcpu_run_on(vm->vcpus[i], save_on_vcpu, &c);
+
+		if (ret)
+			return mvm_fail(err, ret, "vcpu %u: its thread has "
+					"ended", i);
+		if (c.ret) {
+			dev_state_node_free(&n);
+			return mvm_fail(err, c.ret, "%s", c.err.msg);
+		}
+		ret = dev_state_list_add(out, &n, err);
+		dev_state_node_free(&n);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int vm_save_all(struct vm *vm, struct dev_state_list *out,
+		struct mvm_err *err)
+{
+	int ret;
+
+	if (!all_paused(vm) || vm->pausing)
+		return mvm_fail(err, -EINVAL, "cannot save: the VM is not "
+				"paused");
+	ret = save_vcpus(vm, out, err);
+	if (!ret)
+		ret = dev_save_all(&vm->devices, out, err);
+	if (ret)
+		dev_state_list_free(out);
+	return ret;
+}
+
+static void load_on_vcpu(struct vcpu *v, void *arg)
+{
+	struct vcpu_call *c = arg;
+	struct vcpu_state st = { .cpuid = NULL };
+
+	c->ret = vcpu_state_decode(c->in->data, c->in->len, &st, &c->err);
+	if (!c->ret)
+		c->ret = vcpu_state_restore(v, &st, &c->err);
+	vcpu_state_free(&st);
+}
+
+static int load_vcpu(struct vm *vm, unsigned i,
+		     const struct dev_state_list *in, struct mvm_err *err)
+{
+	/* Not a device, but its node is checked as a device's would be. */
+	struct device pseudo = { .opaque = NULL };
+	struct vcpu_call c = { .err = { .msg = "" } };
+	int ret;
+
+	snprintf(pseudo.id, sizeof(pseudo.id), "vcpu%u", i);
+	c.in = dev_state_list_find(in, pseudo.id);
+	if (!c.in)
+		return mvm_fail(err, -EINVAL, "%s: the state has no node for "
+				"this vCPU", pseudo.id);
+	ret = dev_state_check(&pseudo, c.in, VCPU_STATE_VERSION,
+			      VCPU_STATE_HEADER_SIZE, DEV_STATE_MAX_LEN, err);
+	if (ret)
+		return ret;
+	ret = vcpu_run_on(vm->vcpus[i], load_on_vcpu, &c);
+	if (ret)
+		return mvm_fail(err, ret, "vcpu %u: its thread has ended", i);
+	return c.ret ? mvm_fail(err, c.ret, "%s", c.err.msg) : 0;
+}
+
+/* A node neither a device nor a vCPU of this VM claims, or NULL. */
+static const char *stray(struct vm *vm, const struct dev_state_list *in)
+{
+	for (unsigned i = 0; i < in->nr; i++) {
+		const char *id = in->node[i].id;
+		unsigned n;
+		char end;
+
+		if (dev_find(&vm->devices, id))
+			continue;
+		if (sscanf(id, "vcpu%u%c", &n, &end) == 1 &&
+		    n < vm->nr_vcpus) {
+			char canon[16];
+
+			snprintf(canon, sizeof(canon), "vcpu%u", n);
+			if (!strcmp(canon, id))
+				continue;
+		}
+		return id;
+	}
+	return NULL;
+}
+
+int vm_load_all(struct vm *vm, const struct dev_state_list *in,
+		struct mvm_err *err)
+{
+	const char *extra;
+	int ret;
+
+	if (!all_paused(vm) || vm->pausing)
+		return mvm_fail(err, -EINVAL, "cannot load: the VM is not "
+				"paused");
+	ret = dev_state_list_check(in, err);
+	if (ret)
+		return ret;
+	extra = stray(vm, in);
+	if (extra)
+		return mvm_fail(err, -EINVAL, "state for '%s', which this VM "
+				"does not have", extra);
+	ret = dev_load_all(&vm->devices, in, err);
+	if (!ret)
+		ret = dev_activate_all(&vm->devices, err);
+	for (unsigned i = 0; !ret && i < vm->nr_vcpus; i++)
+		ret = load_vcpu(vm, i, in, err);
+	return ret;
+}
