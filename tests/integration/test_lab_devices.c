@@ -171,7 +171,7 @@ Test(lab_devices, a_readonly_disk_mounts_read_only)
 	EXPECT("read-only disk", want);
 }
 
-Test(lab_devices, net_pings_and_moves_100_mib_each_way)
+Test(lab_devices, net_pings_fetches_100_mib_sends_16_back)
 {
 	static const char *const want[] = {
 		"eth0 is up",
@@ -179,8 +179,8 @@ Test(lab_devices, net_pings_and_moves_100_mib_each_way)
 		"L2 pings the lab's end of the tap",
 		"100 MiB from the lab to L2: all bytes",
 		"100 MiB from the lab to L2: checksum matches",
-		"100 MiB from L2 to the lab: all bytes",
-		"100 MiB from L2 to the lab: checksum matches",
+		"16 MiB from L2 to the lab: all bytes",
+		"16 MiB from L2 to the lab: checksum matches",
 	};
 
 	EXPECT("network", want);
