@@ -189,5 +189,11 @@ int dev_save_empty(struct device *d, struct dev_state_node *out,
 		   struct mvm_err *err);
 int dev_load_empty(struct device *d, const struct dev_state_node *in,
 		   struct mvm_err *err);
+/*
+ * The whole interface of a device with no state and nothing in flight
+ * (debug-exit, pvpanic: a port that reads a constant and ends the VM when
+ * written): every member a no-op, an empty node saved and loaded.
+ */
+extern const struct device_ops dev_stateless_ops;
 
 #endif

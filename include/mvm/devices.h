@@ -17,11 +17,9 @@ struct outq;
 
 /*
  * Each device's side of include/mvm/device.h; the opaque is the device's
- * struct (NULL for debug-exit and pvpanic, which have none).
+ * struct. debug-exit and pvpanic have none: they are dev_stateless_ops.
  */
 extern const struct device_ops serial_device_ops;
-extern const struct device_ops debug_exit_device_ops;
-extern const struct device_ops pvpanic_device_ops;
 extern const struct device_ops pm_device_ops;
 extern const struct device_ops i8042_device_ops;
 extern const struct device_ops rtc_device_ops;

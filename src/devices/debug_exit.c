@@ -6,7 +6,6 @@
 
 #include "mvm/bus.h"
 #include "mvm/dev_ctx.h"
-#include "mvm/device.h"
 #include "mvm/devices.h"
 #include "mvm/err.h"
 #include "mvm/layout.h"
@@ -33,17 +32,3 @@ int debug_exit_create(struct dev_ctx *ctx, struct mvm_err *err)
 
 	return ret ? mvm_fail(err, ret, "debug-exit port busy") : 0;
 }
-
-/*
- * The device interface (include/mvm/device.h): a write ends the VM and
- * reads float, so there is no state to save (an empty node) and nothing
- * to pause.
- */
-const struct device_ops debug_exit_device_ops = {
-	.activate = dev_nop,
-	.reset = dev_nop,
-	.pause = dev_nop,
-	.resume = dev_nop,
-	.save = dev_save_empty,
-	.load = dev_load_empty,
-};

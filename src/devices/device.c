@@ -266,3 +266,12 @@ int dev_load_empty(struct device *d, const struct dev_state_node *in,
 {
 	return dev_state_check(d, in, 1, 0, 0, err);
 }
+
+const struct device_ops dev_stateless_ops = {
+	.activate = dev_nop,
+	.reset = dev_nop,
+	.pause = dev_nop,
+	.resume = dev_nop,
+	.save = dev_save_empty,
+	.load = dev_load_empty,
+};

@@ -10,7 +10,6 @@
 
 #include "mvm/bus.h"
 #include "mvm/dev_ctx.h"
-#include "mvm/device.h"
 #include "mvm/devices.h"
 #include "mvm/err.h"
 #include "mvm/layout.h"
@@ -42,17 +41,3 @@ int pvpanic_create(struct dev_ctx *ctx, struct mvm_err *err)
 
 	return ret ? mvm_fail(err, ret, "pvpanic port busy") : 0;
 }
-
-/*
- * The device interface (include/mvm/device.h): the port reads a constant
- * and a write ends the VM, so there is no state to save (an empty node)
- * and nothing to pause.
- */
-const struct device_ops pvpanic_device_ops = {
-	.activate = dev_nop,
-	.reset = dev_nop,
-	.pause = dev_nop,
-	.resume = dev_nop,
-	.save = dev_save_empty,
-	.load = dev_load_empty,
-};

@@ -357,8 +357,8 @@ static int register_devices(struct vm *vm, struct mvm_err *err)
 		void *opaque;
 	} legacy[] = {
 		{ "serial0", &serial_device_ops, vm->serial },
-		{ "debug-exit", &debug_exit_device_ops, NULL },
-		{ "pvpanic", &pvpanic_device_ops, NULL },
+		{ "debug-exit", &dev_stateless_ops, NULL },
+		{ "pvpanic", &dev_stateless_ops, NULL },
 		{ "pm", &pm_device_ops, vm->pm },
 		{ "i8042", &i8042_device_ops, vm->i8042 },
 		{ "rtc", &rtc_device_ops, vm->rtc },

@@ -329,13 +329,10 @@ Test(legacy_state, pm_registers_come_back)
 
 Test(legacy_state, stateless_ports_save_empty_nodes)
 {
-	const struct device_ops *ops[] = { &pvpanic_device_ops,
-					   &debug_exit_device_ops };
-
 	for (unsigned i = 0; i < 2; i++) {
-		struct device d = dev(i ? "debug-exit" : "pvpanic", ops[i],
-				      NULL);
-		struct device other = dev("fresh", ops[i], NULL);
+		struct device d = dev(i ? "debug-exit" : "pvpanic",
+				      &dev_stateless_ops, NULL);
+		struct device other = dev("fresh", &dev_stateless_ops, NULL);
 		struct dev_state_node n;
 
 		save(&d, &n);
