@@ -9,23 +9,14 @@
 #ifndef MVM_DEV_CTX_H
 #define MVM_DEV_CTX_H
 
+#include "mvm/stop.h"
+
 struct bus;
 struct guest_mem;
 struct irq_routes;
 struct loop;
 struct pci_host;
 struct virtio_transport;
-
-/* Why a VM stopped; decides mvm's exit status. */
-enum vm_stop_kind {
-	VM_STOP_NONE,
-	VM_STOP_POWEROFF,   /* ACPI S5 */
-	VM_STOP_REBOOT,     /* i8042 reset, 0xCF9, KVM system reset */
-	VM_STOP_DEBUG_EXIT, /* isa-debug-exit write */
-	VM_STOP_QUIT,       /* Ctrl-A x on the console */
-	VM_STOP_SIGNAL,     /* SIGTERM/SIGINT/SIGHUP to mvm */
-	VM_STOP_ERROR,      /* triple fault, KVM error, unexpected exit */
-};
 
 struct dev_ctx {
 	/* Guest RAM, for DMA; any thread: the regions stay put once built. */

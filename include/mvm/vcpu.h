@@ -11,7 +11,9 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-struct vm;
+#include "mvm/stop.h"
+
+struct bus;
 struct mvm_err;
 struct boot_entry;
 enum host_vendor;
@@ -19,8 +21,45 @@ enum host_vendor;
 /* Signal used to kick vCPU threads out of KVM_RUN. */
 #define VCPU_KICK_SIGNAL SIGUSR1
 
+/* Exit counters by KVM_EXIT_* below this; the others are not counted. */
+#define VCPU_EXIT_REASONS 64
+
+/*
+ * What a vCPU may use of the VM it belongs to, and nothing else: the KVM
+ * fds, the CPUID it starts from, the machine's shape, the buses its
+ * exits go to, the counters it bumps and a stop request. The VM (src/vm/
+ * vm.c) fills one in once and hands it to every vcpu_create(); vCPUs never
+ * see struct vm (docs/architecture.md, "Layers").
+ */
+struct vcpu_ctx {
+	/* /dev/kvm and the VM; any thread. */
+	int kvm_fd;
+	int vm_fd;
+	/* Bytes of a vCPU's struct kvm_run (KVM_GET_VCPU_MMAP_SIZE). */
+	int vcpu_mmap_size;
+	/* KVM_GET_SUPPORTED_CPUID, what each vCPU's CPUID is shaped from. */
+	const struct kvm_cpuid2 *supported_cpuid;
+	/* vCPUs of the VM (the topology in CPUID), VMX/SVM exposed or not. */
+	unsigned nr_cpus;
+	bool nested;
+	/* Where PIO and MMIO exits are dispatched; any thread: each locks. */
+	struct bus *pio, *mmio;
+	/*
+	 * Counters bumped lock-free from vCPU threads: exits by reason
+	 * (VCPU_EXIT_REASONS of them), accesses no bus device claimed.
+	 */
+	atomic_ulong *exits;
+	atomic_ulong *pio_unclaimed;
+	atomic_ulong *mmio_unclaimed;
+	/* Set once the VM is stopping: every vCPU thread ends. */
+	const atomic_bool *stopping;
+	/* Ask the VM to stop (the first request wins), msg or NULL; any. */
+	void (*request_stop)(struct vcpu_ctx *ctx, enum vm_stop_kind kind,
+			     int status, const char *msg);
+};
+
 struct vcpu {
-	struct vm *vm;
+	struct vcpu_ctx *ctx;
 	unsigned id;
 	int fd;
 	struct kvm_run *run;
@@ -38,7 +77,7 @@ struct vcpu {
 	void *req_arg;
 };
 
-int vcpu_create(struct vm *vm, unsigned id, struct vcpu **out,
+int vcpu_create(struct vcpu_ctx *ctx, unsigned id, struct vcpu **out,
 		struct mvm_err *err);
 void vcpu_destroy(struct vcpu *v);
 int vcpu_start(struct vcpu *v, struct mvm_err *err);

@@ -20,6 +20,7 @@
 #include "mvm/device.h"
 #include "mvm/loop.h"
 #include "mvm/mem.h"
+#include "mvm/vcpu.h"
 #include "mvm/vm_config.h"
 
 struct mvm_err;
@@ -53,7 +54,7 @@ struct vm_nested {
 };
 
 /* Counters read by the metrics writer; updated lock-free by vCPUs. */
-#define VM_METRICS_EXIT_REASONS 64
+#define VM_METRICS_EXIT_REASONS VCPU_EXIT_REASONS
 struct vm_metrics {
 	atomic_ulong exits[VM_METRICS_EXIT_REASONS]; /* by KVM_EXIT_* */
 	atomic_ulong pio_unclaimed;
@@ -73,6 +74,7 @@ struct vm {
 	struct loop *loop;
 	struct boot_entry entry;
 	struct dev_ctx dev_ctx; /* what the devices see of all this */
+	struct vcpu_ctx vcpu_ctx; /* and what the vCPUs see */
 
 	struct vcpu **vcpus;
 	unsigned nr_vcpus;
@@ -94,7 +96,7 @@ struct vm {
 	atomic_bool stopping;
 	enum vm_stop_kind stop_kind;
 	int stop_status;
-	char stop_msg[1024];
+	char stop_msg[VM_STOP_MSG_MAX];
 	int stop_efd;
 	struct loop_watch stop_watch;
 	bool quiescing; /* vm_quiesce() has run */

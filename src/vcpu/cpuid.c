@@ -11,7 +11,6 @@
 #include "mvm/err.h"
 #include "mvm/nested.h"
 #include "mvm/vcpu.h"
-#include "mvm/vm.h"
 
 #define CPUID_1_ECX_HYPERVISOR (1u << 31)
 #define CPUID_1_EDX_HTT (1u << 28)
@@ -112,7 +111,7 @@ static int set_feature_control(struct vcpu *v, enum host_vendor vendor,
 		struct kvm_msrs hdr;
 		struct kvm_msr_entry e;
 	} msrs = { .hdr.nmsrs = 1 };
-	uint64_t val = nested_feature_control_value(vendor, v->vm->cfg.nested);
+	uint64_t val = nested_feature_control_value(vendor, v->ctx->nested);
 
 	if (!val)
 		return 0;
@@ -153,8 +152,8 @@ static void rebuild_leaf_0xb(struct kvm_cpuid2 *c, const struct topo *t)
 
 int vcpu_set_cpuid(struct vcpu *v, struct mvm_err *err)
 {
-	const struct kvm_cpuid2 *sup = v->vm->supported_cpuid;
-	struct topo t = { .id = v->id, .nr = v->vm->cfg.cpus };
+	const struct kvm_cpuid2 *sup = v->ctx->supported_cpuid;
+	struct topo t = { .id = v->id, .nr = v->ctx->nr_cpus };
 	size_t sz = sizeof(*sup) + sup->nent * sizeof(sup->entries[0]);
 	/* Three spare entries for rebuild_leaf_0xb(). */
 	struct kvm_cpuid2 *c = malloc(sz + 3 * sizeof(sup->entries[0]));
@@ -169,7 +168,7 @@ int vcpu_set_cpuid(struct vcpu *v, struct mvm_err *err)
 		fix_entry(&c->entries[i], &t);
 	rebuild_leaf_0xb(c, &t);
 	vendor = vcpu_cpuid_vendor(sup);
-	ret = nested_cpuid_shape(c, sup, vendor, v->vm->cfg.nested, err);
+	ret = nested_cpuid_shape(c, sup, vendor, v->ctx->nested, err);
 	if (ret)
 		goto out;
 	if (ioctl(v->fd, KVM_SET_CPUID2, c) < 0) {

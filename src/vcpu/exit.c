@@ -7,20 +7,18 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "mvm/bus.h"
 #include "mvm/vcpu.h"
-#include "mvm/vm.h"
 
 /*
- * The VM's stop request, the one it hands its devices: the vCPUs sit in
- * a layer below the VM's (docs/architecture.md) and cannot call
- * vm_request_stop() themselves.
+ * The VM's stop request, from its vcpu_ctx: the vCPUs sit in a layer
+ * below the VM's (docs/architecture.md) and cannot call vm_request_stop()
+ * themselves.
  */
 static void request_stop(struct vcpu *v, enum vm_stop_kind kind, int status,
 			 const char *msg)
 {
-	struct dev_ctx *c = &v->vm->dev_ctx;
-
-	c->request_stop(c, kind, status, msg);
+	v->ctx->request_stop(v->ctx, kind, status, msg);
 }
 
 static void handle_io(struct vcpu *v)
@@ -31,10 +29,10 @@ static void handle_io(struct vcpu *v)
 
 	/* String I/O arrives as count back-to-back elements. */
 	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
-		if (bus_dispatch(&v->vm->pio, run->io.port, data, run->io.size,
+		if (bus_dispatch(v->ctx->pio, run->io.port, data, run->io.size,
 				 write))
 			continue;
-		atomic_fetch_add(&v->vm->metrics.pio_unclaimed, 1);
+		atomic_fetch_add(v->ctx->pio_unclaimed, 1);
 		if (!write)
 			memset(data, 0xff, run->io.size); /* open bus */
 	}
@@ -47,10 +45,10 @@ static void handle_mmio(struct vcpu *v)
 
 	if (len > sizeof(run->mmio.data))
 		len = sizeof(run->mmio.data);
-	if (bus_dispatch(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data,
+	if (bus_dispatch(v->ctx->mmio, run->mmio.phys_addr, run->mmio.data,
 			 len, run->mmio.is_write))
 		return;
-	atomic_fetch_add(&v->vm->metrics.mmio_unclaimed, 1);
+	atomic_fetch_add(v->ctx->mmio_unclaimed, 1);
 	if (!run->mmio.is_write)
 		memset(run->mmio.data, 0xff, len);
 }
@@ -60,7 +58,7 @@ void vcpu_fatal(struct vcpu *v, const char *reason)
 	struct kvm_regs r;
 	struct kvm_sregs s;
 	char regs[512] = "registers unavailable";
-	char msg[sizeof(v->vm->stop_msg)];
+	char msg[VM_STOP_MSG_MAX];
 
 	if (ioctl(v->fd, KVM_GET_REGS, &r) == 0 &&
 	    ioctl(v->fd, KVM_GET_SREGS, &s) == 0)
@@ -119,8 +117,8 @@ bool vcpu_handle_exit(struct vcpu *v)
 	struct kvm_run *run = v->run;
 	char why[96];
 
-	if (run->exit_reason < VM_METRICS_EXIT_REASONS)
-		atomic_fetch_add(&v->vm->metrics.exits[run->exit_reason], 1);
+	if (run->exit_reason < VCPU_EXIT_REASONS)
+		atomic_fetch_add(&v->ctx->exits[run->exit_reason], 1);
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
 		handle_io(v);

@@ -11,7 +11,6 @@
 #include "mvm/nested.h"
 #include "mvm/vcpu.h"
 #include "mvm/vcpu_state.h"
-#include "mvm/vm.h"
 
 #define MSR_IA32_TSC_DEADLINE 0x6e0u
 
@@ -139,10 +138,10 @@ static int save_xsave(struct vcpu *v, struct vcpu_state *st,
 {
 	int size;
 
-	if (ioctl(v->vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) <= 0)
+	if (ioctl(v->ctx->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) <= 0)
 		return 0;
 	/* Larger than 4 KiB with AMX and friends; then XSAVE2 is needed. */
-	size = ioctl(v->vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
+	size = ioctl(v->ctx->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
 	if (size < (int)sizeof(struct kvm_xsave))
 		size = sizeof(struct kvm_xsave);
 	if ((uint32_t)size > VCPU_STATE_MAX_XSAVE)
@@ -164,7 +163,7 @@ static int save_xsave(struct vcpu *v, struct vcpu_state *st,
 static int save_nested(struct vcpu *v, struct vcpu_state *st,
 		       struct mvm_err *err)
 {
-	int max = ioctl(v->vm->kvm_fd, KVM_CHECK_EXTENSION,
+	int max = ioctl(v->ctx->kvm_fd, KVM_CHECK_EXTENSION,
 			KVM_CAP_NESTED_STATE);
 	struct kvm_nested_state *ns;
 
@@ -197,7 +196,7 @@ static int save_nested(struct vcpu *v, struct vcpu_state *st,
 
 static bool cap(struct vcpu *v, long c)
 {
-	return ioctl(v->vm->kvm_fd, KVM_CHECK_EXTENSION, c) > 0;
+	return ioctl(v->ctx->kvm_fd, KVM_CHECK_EXTENSION, c) > 0;
 }
 
 int vcpu_state_save(struct vcpu *v, struct vcpu_state *st,
@@ -286,7 +285,7 @@ static int restore_xsave(struct vcpu *v, const struct vcpu_state *st,
 
 	if (!st->xsave)
 		return 0;
-	size = ioctl(v->vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
+	size = ioctl(v->ctx->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
 	if (size < (int)sizeof(struct kvm_xsave))
 		size = sizeof(struct kvm_xsave);
 	/* KVM reads exactly its own size: a different one is another CPU. */
@@ -344,7 +343,7 @@ static int restore_nested(struct vcpu *v, const struct vcpu_state *st,
 
 	if (!st->nested)
 		return 0;
-	max = ioctl(v->vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NESTED_STATE);
+	max = ioctl(v->ctx->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NESTED_STATE);
 	if (max <= 0)
 		return mvm_fail(err, -EOPNOTSUPP, "vcpu %u state: the state "
 				"has nested state, but this host's KVM cannot "

@@ -16,7 +16,6 @@
 #include "mvm/err.h"
 #include "mvm/sandbox.h"
 #include "mvm/vcpu.h"
-#include "mvm/vm.h"
 
 static void kick_handler(int sig)
 {
@@ -38,7 +37,7 @@ int vcpu_signals_init(struct mvm_err *err)
 	return 0;
 }
 
-int vcpu_create(struct vm *vm, unsigned id, struct vcpu **out,
+int vcpu_create(struct vcpu_ctx *ctx, unsigned id, struct vcpu **out,
 		struct mvm_err *err)
 {
 	struct vcpu *v = calloc(1, sizeof(*v));
@@ -47,18 +46,18 @@ int vcpu_create(struct vm *vm, unsigned id, struct vcpu **out,
 	*out = NULL;
 	if (!v)
 		return mvm_fail(err, -ENOMEM, "out of memory");
-	v->vm = vm;
+	v->ctx = ctx;
 	v->id = id;
 	pthread_mutex_init(&v->lock, NULL);
 	pthread_cond_init(&v->cond, NULL);
-	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
+	v->fd = ioctl(ctx->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
 	if (v->fd < 0) {
 		int e = errno;
 		free(v);
 		return mvm_fail_host(err, -e, "vcpu %u: KVM_CREATE_VCPU: %s",
 				     id, strerror(e));
 	}
-	run = mmap(NULL, (size_t)vm->vcpu_mmap_size, PROT_READ | PROT_WRITE,
+	run = mmap(NULL, (size_t)ctx->vcpu_mmap_size, PROT_READ | PROT_WRITE,
 		   MAP_SHARED, v->fd, 0);
 	if (run == MAP_FAILED) {
 		int e = errno;
@@ -76,7 +75,7 @@ void vcpu_destroy(struct vcpu *v)
 {
 	if (!v)
 		return;
-	munmap(v->run, (size_t)v->vm->vcpu_mmap_size);
+	munmap(v->run, (size_t)v->ctx->vcpu_mmap_size);
 	close(v->fd);
 	pthread_mutex_destroy(&v->lock);
 	pthread_cond_destroy(&v->cond);
@@ -85,7 +84,7 @@ void vcpu_destroy(struct vcpu *v)
 
 static bool should_exit(struct vcpu *v)
 {
-	return atomic_load(&v->exit_thread) || atomic_load(&v->vm->stopping);
+	return atomic_load(&v->exit_thread) || atomic_load(v->ctx->stopping);
 }
 
 /* Serve run-on requests and pauses; called between KVM_RUN calls. */

@@ -418,15 +418,49 @@ static int create_devices(struct vm *vm, struct mvm_err *err)
 	return ret ? ret : register_devices(vm, err);
 }
 
+static void vcpu_request_stop(struct vcpu_ctx *ctx, enum vm_stop_kind kind,
+			      int status, const char *msg)
+{
+	struct vm *vm = (struct vm *)((char *)ctx -
+				      offsetof(struct vm, vcpu_ctx));
+
+	if (msg)
+		vm_request_stop(vm, kind, status, "%s", msg);
+	else
+		vm_request_stop(vm, kind, status, NULL);
+}
+
+/* What the vCPUs see of the VM: complete once KVM's VM and buses exist. */
+static void fill_vcpu_ctx(struct vm *vm)
+{
+	struct vcpu_ctx *c = &vm->vcpu_ctx;
+
+	c->kvm_fd = vm->kvm_fd;
+	c->vm_fd = vm->vm_fd;
+	c->vcpu_mmap_size = vm->vcpu_mmap_size;
+	c->supported_cpuid = vm->supported_cpuid;
+	c->nr_cpus = vm->cfg.cpus;
+	c->nested = vm->cfg.nested;
+	c->pio = &vm->pio;
+	c->mmio = &vm->mmio;
+	c->exits = vm->metrics.exits;
+	c->pio_unclaimed = &vm->metrics.pio_unclaimed;
+	c->mmio_unclaimed = &vm->metrics.mmio_unclaimed;
+	c->stopping = &vm->stopping;
+	c->request_stop = vcpu_request_stop;
+}
+
 static int create_vcpus(struct vm *vm, struct mvm_err *err)
 {
 	int ret;
+
+	fill_vcpu_ctx(vm);
 
 	vm->vcpus = calloc(vm->cfg.cpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
 		return mvm_fail(err, -ENOMEM, "out of memory");
 	for (unsigned i = 0; i < vm->cfg.cpus; i++) {
-		ret = vcpu_create(vm, i, &vm->vcpus[i], err);
+		ret = vcpu_create(&vm->vcpu_ctx, i, &vm->vcpus[i], err);
 		if (ret)
 			return ret;
 		vm->nr_vcpus++;
