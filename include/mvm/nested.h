@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 struct mvm_err;
 struct kvm_cpuid2;
@@ -227,8 +228,21 @@ int nested_state_parse(const void *buf, size_t len, const uint64_t *efer,
 /* -- what the guest does with nesting (query_judge.c, src/vm/nested_*.c) -- */
 
 struct vm;
-struct vm_nested_facts;
 struct json_object;
+
+/*
+ * Nested virtualization as last queried (src/vm/nested_query.c; before
+ * boot, nested_facts_unbooted()): what the host offers and whether the
+ * guest is itself hosting guests right now.
+ */
+struct vm_nested_facts {
+	bool exposed;              /* VMX/SVM shown in the guest's CPUID */
+	bool host_supported;       /* the host probe: nesting works here */
+	const char *mechanism;     /* "vmx", "svm", or NULL (other vendor) */
+	bool l1_hypervisor_active; /* a vCPU has VMXON / EFER.SVME on */
+	bool l2_running;           /* a vCPU runs a nested guest now */
+	struct timespec since;     /* CLOCK_REALTIME of the last change */
+};
 
 #define NESTED_CR4_VMXE (1ull << 13)
 

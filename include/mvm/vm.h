@@ -20,6 +20,7 @@
 #include "mvm/device.h"
 #include "mvm/loop.h"
 #include "mvm/mem.h"
+#include "mvm/nested.h"
 #include "mvm/vcpu.h"
 #include "mvm/vm_config.h"
 
@@ -30,19 +31,6 @@ struct i8042;
 struct pm;
 struct rtc;
 struct irqchip;
-
-/*
- * Nested virtualization as last queried (src/vm/nested_query.c): what the
- * host offers and whether the guest is itself hosting guests right now.
- */
-struct vm_nested_facts {
-	bool exposed;              /* VMX/SVM shown in the guest's CPUID */
-	bool host_supported;       /* the host probe: nesting works here */
-	const char *mechanism;     /* "vmx", "svm", or NULL (other vendor) */
-	bool l1_hypervisor_active; /* a vCPU has VMXON / EFER.SVME on */
-	bool l2_running;           /* a vCPU runs a nested guest now */
-	struct timespec since;     /* CLOCK_REALTIME of the last change */
-};
 
 struct nested_query;   /* per-vCPU sources (src/vm/nested_query.c) */
 struct nested_monitor; /* the change logger (src/vm/nested_monitor.c) */

@@ -9,7 +9,6 @@
 
 #include "mvm/err.h"
 #include "mvm/nested.h"
-#include "mvm/vm.h"
 
 static struct json_object *since_json(const struct timespec *ts)
 {
