@@ -296,8 +296,13 @@ void virtio_log(struct virtio_transport *t, const char *fmt, ...)
 /* The device has no request in flight after ops->reset(). */
 void virtio_reset_done(struct virtio_transport *t);
 
-/* Create the devices cfg asks for (rng, disks, NICs), in that order. */
-int virtio_create_devices(struct dev_ctx *ctx, const struct vm_config *cfg,
+/*
+ * Create the devices cfg asks for (rng, disks, NICs), in that order
+ * (include/mvm/dev_config.h).
+ */
+struct virtio_devs_config;
+int virtio_create_devices(struct dev_ctx *ctx,
+			  const struct virtio_devs_config *cfg,
 			  struct mvm_err *err);
 /*
  * The VM's teardown: ask every virtio device on ctx to stop, then, once

@@ -1,7 +1,7 @@
 /*
  * What a VM is built from: kernel, memory, vCPUs and the devices to create.
- * Apart from struct vm (vm.h) so that the device layer can be handed the
- * parts it builds (disks, NICs) without seeing the VM itself.
+ * Apart from struct vm (vm.h); the parts the devices are built from
+ * (disks, NICs) are the devices layer's, in mvm/dev_config.h.
  */
 #ifndef MVM_VM_CONFIG_H
 #define MVM_VM_CONFIG_H
@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "mvm/dev_config.h"
 #include "mvm/mem.h"
 
 struct rtc_cmos;
@@ -27,37 +28,7 @@ enum vm_on_reboot {
 #define VM_MAX_VCPUS 254
 #define VM_MAX_DISKS 16
 #define VM_MAX_NETS 8
-#define VM_ID_MAX 64
-
-enum disk_cache {
-	DISK_CACHE_WRITEBACK, /* page cache; FLUSH makes writes durable */
-	DISK_CACHE_NONE,      /* O_DIRECT */
-};
-
-/* A virtio-blk disk (CLI --disk, API PUT /drives/{id}). */
-struct disk_config {
-	char id[VM_ID_MAX];
-	char *path; /* owned */
-	bool readonly;
-	enum disk_cache cache;
-};
-
-/* A virtio-net NIC (CLI --net, API PUT /network-interfaces/{id}). */
-struct net_config {
-	char id[VM_ID_MAX];
-	char tap[16]; /* IFNAMSIZ */
-	uint8_t mac[6];
-	bool mac_set;      /* false: generated, stable for the id */
-	bool mac_spoofing; /* allow frames from other source MACs */
-	/*
-	 * With tap_given, tap_fd is the tap already attached, which the NIC
-	 * borrows (the VMM holds it across reboots: closing the last fd of
-	 * a tap mvm created deletes it, and the host's addresses on it).
-	 * Without, the NIC attaches to the tap itself.
-	 */
-	bool tap_given;
-	int tap_fd;
-};
+#define VM_ID_MAX DEV_CONFIG_ID_MAX
 
 struct vm_config {
 	const char *kernel;

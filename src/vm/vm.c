@@ -389,6 +389,21 @@ static int register_devices(struct vm *vm, struct mvm_err *err)
 	return ret ? ret : dev_activate_all(r, err);
 }
 
+/* The virtio devices: the devices layer sees their part of the config. */
+static int create_virtio(struct vm *vm, struct mvm_err *err)
+{
+	struct virtio_devs_config c = {
+		.rng = vm->cfg.rng,
+		.disks = vm->cfg.disks,
+		.nr_disks = vm->cfg.nr_disks,
+		.cpus = vm->cfg.cpus,
+		.nets = vm->cfg.nets,
+		.nr_nets = vm->cfg.nr_nets,
+	};
+
+	return virtio_create_devices(&vm->dev_ctx, &c, err);
+}
+
 static int create_devices(struct vm *vm, struct mvm_err *err)
 {
 	struct dev_ctx *dc = &vm->dev_ctx;
@@ -412,7 +427,7 @@ static int create_devices(struct vm *vm, struct mvm_err *err)
 	if (!ret)
 		ret = pci_create(dc, err);
 	if (!ret)
-		ret = virtio_create_devices(dc, &vm->cfg, err);
+		ret = create_virtio(vm, err);
 	if (!ret)
 		ret = irqchip_create(dc, &vm->irqchip, err);
 	return ret ? ret : register_devices(vm, err);

@@ -40,10 +40,18 @@ static char img[] = "/tmp/mvm-unit-blk-XXXXXX";
 /* A fresh VM with the devices its cfg asks for; the first device. */
 static struct virtio_transport *create(const struct vm_config *cfg)
 {
+	struct virtio_devs_config dc = {
+		.rng = cfg->rng,
+		.disks = cfg->disks,
+		.nr_disks = cfg->nr_disks,
+		.cpus = cfg->cpus,
+		.nets = cfg->nets,
+		.nr_nets = cfg->nr_nets,
+	};
 	struct mvm_err err;
 
 	fake_vm_init(&fvm, RAM_GPA, RAM_SIZE);
-	cr_assert_eq(virtio_create_devices(&fvm.ctx, cfg, &err), 0, "%s",
+	cr_assert_eq(virtio_create_devices(&fvm.ctx, &dc, &err), 0, "%s",
 		     err.msg);
 	cr_assert_not_null(fvm.ctx.virtio_devs);
 	return fvm.ctx.virtio_devs;

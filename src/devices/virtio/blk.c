@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mvm/dev_config.h"
 #include "mvm/err.h"
 #include "mvm/virtio_dev.h"
-#include "mvm/vm_config.h"
 
 #include "blk.h"
 #include "blk_req.h"

@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mvm/dev_config.h"
 #include "mvm/err.h"
 #include "mvm/file.h"
-#include "mvm/vm_config.h"
 
 #include "blk.h"
 

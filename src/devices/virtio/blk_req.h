@@ -2,9 +2,9 @@
 #ifndef MVM_VIRTIO_BLK_REQ_H
 #define MVM_VIRTIO_BLK_REQ_H
 
+#include "mvm/dev_config.h"
 #include "mvm/dev_ctx.h"
 #include "mvm/virtio_dev.h"
-#include "mvm/vm_config.h"
 
 #include "blk.h"
 
@@ -15,7 +15,7 @@
 struct blk {
 	struct dev_ctx *ctx;
 	struct virtio_transport *t;
-	char id[VM_ID_MAX];
+	char id[DEV_CONFIG_ID_MAX];
 	struct blk_file file;
 	uint8_t config[BLK_CONFIG_MAX];
 	unsigned inflight; /* requests whose CQE has not come yet */

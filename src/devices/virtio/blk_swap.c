@@ -10,10 +10,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "mvm/err.h"
+#include "mvm/dev_config.h"
 #include "mvm/dev_ctx.h"
+#include "mvm/err.h"
 #include "mvm/virtio_dev.h"
-#include "mvm/vm_config.h"
 
 #include "blk_req.h"
 

@@ -2,15 +2,15 @@
  * The virtio devices a VM's configuration asks for, created in a fixed
  * order (entropy, disks, NICs) so PCI slots are stable from boot to boot.
  */
-#include "mvm/err.h"
+#include "mvm/dev_config.h"
 #include "mvm/dev_ctx.h"
+#include "mvm/err.h"
 #include "mvm/virtio_dev.h"
-#include "mvm/vm_config.h"
 
 #include "devices.h"
 #include "transport.h"
 
-int virtio_create_devices(struct dev_ctx *ctx, const struct vm_config *cfg,
+int virtio_create_devices(struct dev_ctx *ctx, const struct virtio_devs_config *cfg,
 			  struct mvm_err *err)
 {
 	int ret;

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mvm/dev_config.h"
 #include "mvm/err.h"
-#include "mvm/vm_config.h"
 
 #include "devices.h"
 #include "net_dev.h"

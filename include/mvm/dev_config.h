@@ -1,0 +1,56 @@
+/*
+ * What the virtio devices are built from (the devices layer's part of a
+ * VM's configuration): disks, NICs and the entropy device. Plain data;
+ * include/mvm/vm_config.h holds them in struct vm_config, and the VM hands
+ * the devices these parts alone (virtio_create_devices).
+ */
+#ifndef MVM_DEV_CONFIG_H
+#define MVM_DEV_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The longest disk or NIC id, its NUL included. */
+#define DEV_CONFIG_ID_MAX 64
+
+enum disk_cache {
+	DISK_CACHE_WRITEBACK, /* page cache; FLUSH makes writes durable */
+	DISK_CACHE_NONE,      /* O_DIRECT */
+};
+
+/* A virtio-blk disk (CLI --disk, API PUT /drives/{id}). */
+struct disk_config {
+	char id[DEV_CONFIG_ID_MAX];
+	char *path; /* owned */
+	bool readonly;
+	enum disk_cache cache;
+};
+
+/* A virtio-net NIC (CLI --net, API PUT /network-interfaces/{id}). */
+struct net_config {
+	char id[DEV_CONFIG_ID_MAX];
+	char tap[16]; /* IFNAMSIZ */
+	uint8_t mac[6];
+	bool mac_set;      /* false: generated, stable for the id */
+	bool mac_spoofing; /* allow frames from other source MACs */
+	/*
+	 * With tap_given, tap_fd is the tap already attached, which the NIC
+	 * borrows (the VMM holds it across reboots: closing the last fd of
+	 * a tap mvm created deletes it, and the host's addresses on it).
+	 * Without, the NIC attaches to the tap itself.
+	 */
+	bool tap_given;
+	int tap_fd;
+};
+
+/* Every virtio device of a VM, for virtio_create_devices(). */
+struct virtio_devs_config {
+	bool rng; /* a virtio-rng device */
+	const struct disk_config *disks;
+	unsigned nr_disks;
+	unsigned cpus; /* the VM's vCPUs: one queue each per disk */
+	const struct net_config *nets;
+	unsigned nr_nets;
+};
+
+#endif
