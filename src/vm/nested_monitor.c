@@ -16,6 +16,7 @@
 
 #include "mvm/err.h"
 #include "mvm/nested.h"
+#include "mvm/vm_nested.h"
 #include "mvm/policy.h"
 #include "mvm/vcpu.h"
 #include "mvm/vm.h"

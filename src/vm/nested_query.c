@@ -19,6 +19,7 @@
 
 #include "mvm/err.h"
 #include "mvm/nested.h"
+#include "mvm/vm_nested.h"
 #include "mvm/vcpu.h"
 #include "mvm/vm.h"
 

@@ -23,6 +23,7 @@
 #include "mvm/irqchip.h"
 #include "mvm/layout.h"
 #include "mvm/nested.h"
+#include "mvm/vm_nested.h"
 #include "mvm/pci.h"
 #include "mvm/test_hooks.h"
 #include "mvm/vcpu.h"

@@ -7,6 +7,7 @@
 
 #include "mvm/err.h"
 #include "mvm/nested.h"
+#include "mvm/vm_nested.h"
 #include "mvm/vmm.h"
 
 int vmm_nested_json(struct vmm *v, struct json_object **out,

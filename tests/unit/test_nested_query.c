@@ -13,6 +13,7 @@
 
 #include "mvm/err.h"
 #include "mvm/nested.h"
+#include "mvm/vm_nested.h"
 #include "mvm/policy.h"
 #include "mvm/vm.h"
 
