@@ -9,7 +9,11 @@
  *       runs (with nesting exposed: once the guest runs a hypervisor),
  *       pause the VM (vm_pause_all) and save every vCPU's state, encode
  *       it, decode it and restore it in place; one line per vCPU on stderr
- *       ("mvm: test: vcpu 0 state round trip: ...").
+ *       ("mvm: test: vcpu 0 state round trip: ..."). The vCPUs only: a
+ *       PIT tick raised between a LAPIC's save and its restore is lost,
+ *       and a guest whose tick is a one-shot PIT stops ticking. For such
+ *       guests (the lab's nested L2 at times) use the next one, which
+ *       reloads the irqchip as well.
  *   MVM_TEST_VM_ROUNDTRIP=N  the same timer, for the whole VM: pause it,
  *       save every device and vCPU (vm_save_all), load it all back in
  *       place (vm_load_all), save again, compare the devices' nodes and

@@ -47,9 +47,11 @@ int vm_save_all(struct vm *vm, struct dev_state_list *out,
  * Put in back into a paused VM built from the same configuration (or
  * this VM, in place): one node per device and vCPU, no other, each
  * checked by its owner. The devices load first (the irqchip last of
- * them) and then go live (activate), then the vCPUs, as KVM wants the
- * interrupt controllers before the LAPICs. A refusal may leave the VM
- * half loaded: the caller discards it (the lifecycle's restore_failed).
+ * them) and then go live (activate), then the vCPUs; then the irqchip
+ * once more, because KVM's PIT kept counting meanwhile and a tick it
+ * raised into a LAPIC that was then overwritten would be lost for good
+ * (a one-shot PIT never fires again). A refusal may leave the VM half
+ * loaded: the caller discards it (the lifecycle's restore_failed).
  */
 int vm_load_all(struct vm *vm, const struct dev_state_list *in,
 		struct mvm_err *err);

@@ -212,6 +212,29 @@ static const char *stray(struct vm *vm, const struct dev_state_list *in)
 	return NULL;
 }
 
+/*
+ * KVM's PIT (part of the irqchip) keeps counting while the vCPUs load. A
+ * tick it raises into a LAPIC that KVM_SET_LAPIC then overwrites is lost,
+ * and a one-shot PIT (Linux's tick when it judged its LAPIC timer
+ * unusable) never fires again: the guest's timers die. Loading the
+ * irqchip once more after the LAPICs re-arms the PIT from the saved
+ * count, and re-delivers the IOAPIC's latched edges into the loaded
+ * LAPICs: at worst a tick comes twice.
+ */
+static int reload_irqchip(struct vm *vm, const struct dev_state_list *in,
+			  struct mvm_err *err)
+{
+	const struct dev_state_node *n = dev_state_list_find(in, "irqchip");
+
+	for (unsigned i = 0; n && i < vm->devices.nr; i++) {
+		struct device *d = &vm->devices.dev[i];
+
+		if (!strcmp(d->id, "irqchip"))
+			return d->ops->load(d, n, err);
+	}
+	return 0;
+}
+
 int vm_load_all(struct vm *vm, const struct dev_state_list *in,
 		struct mvm_err *err)
 {
@@ -233,5 +256,7 @@ int vm_load_all(struct vm *vm, const struct dev_state_list *in,
 		ret = dev_activate_all(&vm->devices, err);
 	for (unsigned i = 0; !ret && i < vm->nr_vcpus; i++)
 		ret = load_vcpu(vm, i, in, err);
+	if (!ret)
+		ret = reload_irqchip(vm, in, err);
 	return ret;
 }

@@ -50,7 +50,14 @@ else
 	sed 's/^/L3| /' /tmp/l3.log
 	threads "$pid"
 fi
+# Which tick L2 runs on (LAPIC timer or PIT), before and after the round
+# trips the lab makes meanwhile; and that it still ticks.
+ticks() { grep -e LOC -e ' 0:' /proc/interrupts | tr -s ' ' | tr '\n' ' '; }
+say "ticks-before=$(ticks)"
 wait_l1 l3-running
+say "ticks-after=$(ticks)"
+sleep 1
+say "sleep-1-returned"
 
 kill "$pid"
 # mvm ends within a second of SIGTERM; after a minute, say where it hangs.
