@@ -100,7 +100,8 @@ int vcpu_state_decode(const void *buf, size_t len, struct vcpu_state *st,
  * Let KVM finish the instruction v exited in the middle of (a port or
  * MMIO access it needs KVM_RUN again for), serving any further exit it
  * makes, without running the guest on: then no device access is half
- * done. On v's own thread; save and restore below do it first.
+ * done. On v's own thread: every vCPU does it before it parks for a
+ * pause (src/vcpu/vcpu.c), and save and restore below do it first.
  */
 int vcpu_finish_exit(struct vcpu *v, struct mvm_err *err);
 

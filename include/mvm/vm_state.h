@@ -24,8 +24,9 @@ struct mvm_err;
 struct vm;
 
 /*
- * Park every vCPU outside KVM_RUN and let each finish the instruction it
- * exited in the middle of (vcpu_finish_exit), then pause every device in
+ * Park every vCPU outside KVM_RUN, each having finished the instruction
+ * it exited in the middle of (vcpu_finish_exit, on its own thread before
+ * it parks), then pause every device in
  * the order they were built (include/mvm/device.h: nothing in flight,
  * every completion delivered to the guest). While devices drain, the loop runs
  * for their completions with the API's watches held. Pausing a paused VM

@@ -15,6 +15,7 @@
 
 #include "mvm/err.h"
 #include "mvm/sandbox.h"
+#include "mvm/vcpu_state.h"
 #include "mvm/vcpu.h"
 
 static void kick_handler(int sig)
@@ -87,9 +88,34 @@ static bool should_exit(struct vcpu *v)
 	return atomic_load(&v->exit_thread) || atomic_load(v->ctx->stopping);
 }
 
-/* Serve run-on requests and pauses; called between KVM_RUN calls. */
-static void serve_requests(struct vcpu *v)
+/*
+ * Before parking: KVM completes a port or MMIO instruction only on the
+ * next KVM_RUN, and a string instruction may exit to a device again. A
+ * paused vCPU must not be halfway through one (its devices pause next, and
+ * a save reads its registers), so finish it here, on this thread, without
+ * running the guest on: cheaper than a round trip to it afterwards. False:
+ * the vCPU cannot go on (it stopped, or KVM failed).
+ */
+static bool finish_before_park(struct vcpu *v)
 {
+	struct mvm_err err = { .msg = "" };
+	int ret = vcpu_finish_exit(v, &err);
+
+	if (!ret)
+		return true;
+	if (ret != -ESRCH) /* -ESRCH: the exit stopped the vCPU, as asked */
+		vcpu_fatal(v, err.msg);
+	return false;
+}
+
+/*
+ * Serve run-on requests and pauses; called between KVM_RUN calls. False:
+ * the thread must end.
+ */
+static bool serve_requests(struct vcpu *v)
+{
+	bool finished = false, ok = true;
+
 	pthread_mutex_lock(&v->lock);
 	for (;;) {
 		if (v->req_fn) {
@@ -99,6 +125,17 @@ static void serve_requests(struct vcpu *v)
 		}
 		if (!v->pause_req || should_exit(v))
 			break;
+		if (!finished) {
+			/* Unlocked: the exit may reach a device, which may
+			 * ask this vCPU for something. Then look again. */
+			pthread_mutex_unlock(&v->lock);
+			ok = finish_before_park(v);
+			pthread_mutex_lock(&v->lock);
+			finished = true;
+			if (!ok)
+				break;
+			continue;
+		}
 		if (!v->paused) {
 			v->paused = true;
 			pthread_cond_broadcast(&v->cond);
@@ -107,6 +144,7 @@ static void serve_requests(struct vcpu *v)
 	}
 	v->paused = false;
 	pthread_mutex_unlock(&v->lock);
+	return ok;
 }
 
 static void thread_ended(struct vcpu *v)
@@ -148,8 +186,7 @@ static void *vcpu_thread(void *arg)
 		return NULL;
 	}
 	while (!should_exit(v)) {
-		serve_requests(v);
-		if (should_exit(v))
+		if (!serve_requests(v) || should_exit(v))
 			break;
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {

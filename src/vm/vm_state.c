@@ -19,38 +19,6 @@ static bool all_paused(const struct vm *vm)
 	return vm->paused && vm->devices.paused == vm->devices.nr;
 }
 
-struct finish_call {
-	struct mvm_err err;
-	int ret;
-};
-
-static void finish_on_vcpu(struct vcpu *v, void *arg)
-{
-	struct finish_call *c = arg;
-
-	c->ret = vcpu_finish_exit(v, &c->err);
-}
-
-/*
- * A parked vCPU may be in the middle of an instruction (a string port
- * read) whose next access would reach a device after it paused: finish
- * them all first.
- */
-static int finish_exits(struct vm *vm, struct mvm_err *err)
-{
-	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-		struct finish_call c = { .err = { .msg = "" } };
-
-		if (vcpu_run_on(vm->vcpus[i], finish_on_vcpu, &c))
-			return mvm_fail(err, -ESRCH, "cannot pause: a vCPU "
-					"has stopped");
-		if (c.ret)
-			return mvm_fail(err, c.ret, "cannot pause: %s",
-					c.err.msg);
-	}
-	return 0;
-}
-
 int vm_pause_all(struct vm *vm, struct mvm_err *err)
 {
 	int ret;
@@ -59,14 +27,11 @@ int vm_pause_all(struct vm *vm, struct mvm_err *err)
 		return mvm_fail(err, -EBUSY, "a pause is under way");
 	if (all_paused(vm))
 		return 0;
+	/* Each vCPU finishes the instruction it exited in before it parks
+	 * (src/vcpu/vcpu.c): no device access is half done when they pause. */
 	if (!vm->paused && vm_pause(vm))
 		return mvm_fail(err, -ESRCH, "cannot pause: a vCPU has "
 				"stopped");
-	ret = finish_exits(vm, err);
-	if (ret) {
-		vm_resume(vm);
-		return ret;
-	}
 	vm->pausing = true;
 	/* Devices run the loop for their I/O: no API request meanwhile. */
 	loop_hold(vm->loop);
