@@ -182,7 +182,17 @@ static int create_kvm_vm(struct vm *vm, struct mvm_err *err)
 		return mvm_fail_host(err, -errno, "kvm: "
 				     "KVM_GET_VCPU_MMAP_SIZE: %s",
 				     strerror(errno));
-	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	/*
+	 * KVM_CREATE_VM fails with EINTR when a signal is pending while it
+	 * registers with the process's memory (mm_take_all_locks gives up):
+	 * likelier the more mappings there are, as under ASan, and seen on a
+	 * reboot. Nothing was made: ask again, as QEMU does.
+	 */
+	for (int tries = 0; tries < 100; tries++) {
+		vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+		if (vm->vm_fd >= 0 || errno != EINTR)
+			break;
+	}
 	if (vm->vm_fd < 0)
 		return mvm_fail_host(err, -errno, "kvm: KVM_CREATE_VM: %s",
 				     strerror(errno));
