@@ -203,3 +203,90 @@ void mvm_result_free(struct mvm_result *r)
 	free(r->err);
 	r->out = r->err = NULL;
 }
+
+int mvm_child_spawn(struct mvm_child *c, const char *const *argv,
+		    const char *env, void (*setup)(void))
+{
+	int pin[2], pout[2], perr[2];
+
+	memset(c, 0, sizeof(*c));
+	if (pipe(pin) | pipe(pout) | pipe(perr))
+		return -1;
+	c->pid = fork();
+	if (c->pid < 0)
+		return -1;
+	if (c->pid == 0) {
+		char *args[32] = { (char *)mvm_bin() };
+
+		for (int n = 1; argv[n - 1] && n < 31; n++)
+			args[n] = (char *)argv[n - 1];
+		dup2(pin[0], 0);
+		dup2(pout[1], 1);
+		dup2(perr[1], 2);
+		if (env)
+			putenv((char *)env);
+		if (setup)
+			setup();
+		execv(mvm_bin(), args);
+		_exit(127);
+	}
+	close(pin[0]);
+	close(pout[1]);
+	close(perr[1]);
+	c->in = pin[1];
+	c->out = pout[0];
+	c->err = perr[0];
+	return 0;
+}
+
+/* One read into buf; false at end of file. */
+static bool child_read(int fd, char *buf, size_t *len, size_t cap)
+{
+	ssize_t n = read(fd, buf + *len, cap - 1 - *len);
+
+	if (n > 0)
+		*len += (size_t)n;
+	buf[*len] = '\0';
+	return n != 0;
+}
+
+bool mvm_child_wait(struct mvm_child *c, bool (*cond)(struct mvm_child *),
+		    double seconds)
+{
+	double end = now() + seconds;
+
+	while (!cond(c)) {
+		struct pollfd p[2] = { { c->out, POLLIN, 0 },
+				       { c->err, POLLIN, 0 } };
+		bool open = true;
+
+		if (now() > end)
+			return false;
+		if (poll(p, 2, 100) <= 0)
+			continue;
+		if ((p[0].revents & (POLLIN | POLLHUP)) &&
+		    c->olen < sizeof(c->obuf) - 1)
+			open &= child_read(c->out, c->obuf, &c->olen,
+					   sizeof(c->obuf));
+		if ((p[1].revents & (POLLIN | POLLHUP)) &&
+		    c->elen < sizeof(c->ebuf) - 1)
+			open &= child_read(c->err, c->ebuf, &c->elen,
+					   sizeof(c->ebuf));
+		if (!open)
+			return cond(c);
+	}
+	return true;
+}
+
+int mvm_child_end(struct mvm_child *c)
+{
+	int status;
+
+	if (waitpid(c->pid, &status, 0) != c->pid)
+		return -1;
+	close(c->in);
+	close(c->out);
+	close(c->err);
+	return WIFEXITED(status) ? WEXITSTATUS(status)
+				 : 128 + WTERMSIG(status);
+}

@@ -44,4 +44,26 @@ int count_str(const char *hay, const char *needle);
  */
 char *temp_file(const char *tag, const void *data, size_t len);
 
+/*
+ * mvm running while a test talks to it: pipes on its stdin, stdout and
+ * stderr, what it printed so far in obuf/ebuf (NUL-terminated).
+ */
+struct mvm_child {
+	pid_t pid;
+	int in, out, err;
+	char obuf[65536], ebuf[65536];
+	size_t olen, elen;
+};
+
+/* Start mvm with argv (after the binary), env added ("K=V"), and setup
+ * (NULL: none) run in the child before exec. 0, or -1 with errno. */
+int mvm_child_spawn(struct mvm_child *c, const char *const *argv,
+		    const char *env, void (*setup)(void));
+/* Read both pipes until cond holds (true), or seconds pass or mvm closes
+ * its output without it (false). */
+bool mvm_child_wait(struct mvm_child *c, bool (*cond)(struct mvm_child *),
+		    double seconds);
+/* Wait for mvm to end: its exit status, or 128+signal; -1 on error. */
+int mvm_child_end(struct mvm_child *c);
+
 #endif

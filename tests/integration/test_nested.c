@@ -357,90 +357,12 @@ Test(nested, help_documents_exit_statuses)
 
 /* ---- vCPU state round trip on a running guest ------------------------ */
 
-struct child {
-	pid_t pid;
-	int in, out, err;
-	char obuf[65536], ebuf[65536];
-	size_t olen, elen;
-};
-
-static void spawn(struct child *c, const char *const *argv, const char *env)
-{
-	int pin[2], pout[2], perr[2];
-
-	memset(c, 0, sizeof(*c));
-	cr_assert_eq(pipe(pin) | pipe(pout) | pipe(perr), 0);
-	c->pid = fork();
-	cr_assert_geq(c->pid, 0);
-	if (c->pid == 0) {
-		char *args[16];
-		int n = 0;
-
-		dup2(pin[0], 0);
-		dup2(pout[1], 1);
-		dup2(perr[1], 2);
-		args[n++] = (char *)mvm_bin();
-		for (; argv[n - 1] && n < 15; n++)
-			args[n] = (char *)argv[n - 1];
-		args[n] = NULL;
-		putenv((char *)env);
-		execv(mvm_bin(), args);
-		_exit(127);
-	}
-	close(pin[0]);
-	close(pout[1]);
-	close(perr[1]);
-	c->in = pin[1];
-	c->out = pout[0];
-	c->err = perr[0];
-}
-
-/* Read both pipes until cond holds or the deadline passes. */
-static bool wait_for(struct child *c, bool (*cond)(struct child *),
-		     double seconds)
-{
-	struct timespec t0, t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!cond(c)) {
-		struct pollfd p[2] = { { c->out, POLLIN, 0 },
-				       { c->err, POLLIN, 0 } };
-		ssize_t n;
-
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if ((double)(t.tv_sec - t0.tv_sec) +
-			    (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > seconds)
-			return false;
-		if (poll(p, 2, 100) <= 0)
-			continue;
-		if ((p[0].revents & (POLLIN | POLLHUP)) &&
-		    c->olen < sizeof(c->obuf) - 1) {
-			n = read(c->out, c->obuf + c->olen,
-				 sizeof(c->obuf) - 1 - c->olen);
-			if (n > 0)
-				c->olen += (size_t)n;
-			c->obuf[c->olen] = '\0';
-			if (n == 0)
-				return cond(c);
-		}
-		if ((p[1].revents & (POLLIN | POLLHUP)) &&
-		    c->elen < sizeof(c->ebuf) - 1) {
-			n = read(c->err, c->ebuf + c->elen,
-				 sizeof(c->ebuf) - 1 - c->elen);
-			if (n > 0)
-				c->elen += (size_t)n;
-			c->ebuf[c->elen] = '\0';
-		}
-	}
-	return true;
-}
-
-static bool two_round_trips(struct child *c)
+static bool two_round_trips(struct mvm_child *c)
 {
 	return count_str(c->ebuf, "state round trip") >= 4; /* 2 x 2 vCPUs */
 }
 
-static bool echoed(struct child *c)
+static bool echoed(struct mvm_child *c)
 {
 	return strstr(c->obuf, "after-restore q") != NULL;
 }
@@ -451,11 +373,12 @@ Test(nested, state_round_trip_keeps_the_guest_running, .timeout = 60)
 			       "--cmdline", "action=echo", "--memory", "32",
 			       "--cpus", "2", NULL };
 	static const char input[] = "after-restore q";
-	struct child c;
+	struct mvm_child c;
 	int status;
 
-	spawn(&c, argv, "MVM_TEST_STATE_ROUNDTRIP=2");
-	cr_assert(wait_for(&c, two_round_trips, 20),
+	cr_assert_eq(mvm_child_spawn(&c, argv, "MVM_TEST_STATE_ROUNDTRIP=2",
+				     NULL), 0);
+	cr_assert(mvm_child_wait(&c, two_round_trips, 20),
 		  "no round trips:\nstdout: %s\nstderr: %s", c.obuf, c.ebuf);
 	cr_assert_eq(count_str(c.ebuf, "identical after restore"), 4,
 		     "%s", c.ebuf);
@@ -464,7 +387,7 @@ Test(nested, state_round_trip_keeps_the_guest_running, .timeout = 60)
 	/* The guest runs on the restored state: it still echoes. */
 	cr_assert_eq(write(c.in, input, sizeof(input) - 1),
 		     (ssize_t)sizeof(input) - 1);
-	cr_assert(wait_for(&c, echoed, 20), "no echo after the restore:\n%s",
+	cr_assert(mvm_child_wait(&c, echoed, 20), "no echo after the restore:\n%s",
 		  c.obuf);
 	cr_assert_eq(waitpid(c.pid, &status, 0), c.pid);
 	cr_assert(WIFEXITED(status));
