@@ -190,14 +190,9 @@ static int reload_irqchip(struct vm *vm, const struct dev_state_list *in,
 			  struct mvm_err *err)
 {
 	const struct dev_state_node *n = dev_state_list_find(in, "irqchip");
+	struct device *d = dev_find(&vm->devices, "irqchip");
 
-	for (unsigned i = 0; n && i < vm->devices.nr; i++) {
-		struct device *d = &vm->devices.dev[i];
-
-		if (!strcmp(d->id, "irqchip"))
-			return d->ops->load(d, n, err);
-	}
-	return 0;
+	return n && d ? d->ops->load(d, n, err) : 0;
 }
 
 int vm_load_all(struct vm *vm, const struct dev_state_list *in,
