@@ -72,6 +72,7 @@ struct vm_spec {
 	uint64_t mem_size_mib;
 	enum gm_pages huge_pages;
 	bool nested_virt;       /* mvm extension: VMX/SVM for the guest */
+	bool track_dirty_pages; /* for Diff snapshots */
 
 	struct spec_drive drives[VM_MAX_DISKS];
 	unsigned nr_drives;
@@ -106,6 +107,12 @@ void spec_free(struct vm_spec *s);
 /* The spec of a `run` command line (strings and disks are copied). */
 int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
 		     struct mvm_err *err);
+/*
+ * Move the machine of from (boot source, machine-config, drives, NICs,
+ * entropy) into s, keeping s's logger, metrics and serial settings: a
+ * loaded snapshot's configuration. from keeps nothing of it.
+ */
+void spec_take_machine(struct vm_spec *s, struct vm_spec *from);
 /*
  * The vm_config to boot s: the root drive first and, unless boot_args
  * names one, root= for it on the command line, as Firecracker does.

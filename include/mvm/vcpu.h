@@ -81,6 +81,11 @@ int vcpu_create(struct vcpu_ctx *ctx, unsigned id, struct vcpu **out,
 		struct mvm_err *err);
 void vcpu_destroy(struct vcpu *v);
 int vcpu_start(struct vcpu *v, struct mvm_err *err);
+/*
+ * Start the thread parked, as vcpu_pause leaves it, without ever entering
+ * KVM_RUN (a restored vCPU's state is loaded first); vcpu_resume runs it.
+ */
+int vcpu_start_paused(struct vcpu *v, struct mvm_err *err);
 /* Make the thread leave KVM_RUN soon; safe from any thread. */
 void vcpu_kick(struct vcpu *v);
 /* Ask the thread to end, kick it and join it. */

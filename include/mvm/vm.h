@@ -90,6 +90,11 @@ struct vm {
 	bool quiescing; /* vm_quiesce() has run */
 };
 
+/*
+ * Can this host expose VMX/SVM to a guest (and save and restore what it
+ * does with them)? 0, or -EOPNOTSUPP with the host probe's reason.
+ */
+int vm_check_nested_host(struct mvm_err *err);
 /* Validate cfg against the host before anything is allocated. */
 int vm_check_config(const struct vm_config *cfg, struct mvm_err *err);
 /* Build the VM: memory, kernel, ACPI, devices and vCPUs (not yet running). */
@@ -97,6 +102,12 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct loop *loop,
 	      struct mvm_err *err);
 /* Start the vCPU threads. */
 int vm_start(struct vm *vm, struct mvm_err *err);
+/*
+ * Start them parked (a VM built from a snapshot: cfg.mem_source), with
+ * vm->paused set: vm_pause_all then pauses the devices, vm_load_all puts
+ * the state in, and vm_resume_all runs the guest.
+ */
+int vm_start_paused(struct vm *vm, struct mvm_err *err);
 /*
  * Ask the VM to stop, from any thread. The first request decides the kind
  * and status; the loop is woken and stops. msg may be NULL.

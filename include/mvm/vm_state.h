@@ -4,7 +4,8 @@
  * and streams they write the state to are theirs). The state is a list
  * of nodes (include/mvm/device.h): one per device of the VM's registry
  * ("serial0", "irqchip", "virtio-blk:disk0", ...) and one per vCPU
- * ("vcpu0", ...: vcpu_state_encode()'s blob, include/mvm/vcpu_state.h).
+ * ("vcpu0", ...: vcpu_state_encode()'s blob, include/mvm/vcpu_state.h),
+ * and the VM's kvmclock (VM_CLOCK_NODE).
  * Guest memory is not in it: it is the caller's to copy.
  *
  * All four run on the event-loop thread (an API request, a timer), never
@@ -18,6 +19,15 @@
  */
 #ifndef MVM_VM_STATE_H
 #define MVM_VM_STATE_H
+
+#include <stdbool.h>
+
+/*
+ * The VM-wide node beside the devices' and vCPUs': the kvmclock (KVM's
+ * struct kvm_clock_data, as KVM_GET_CLOCK gave it).
+ */
+#define VM_CLOCK_NODE "kvmclock"
+#define VM_CLOCK_VERSION 1u
 
 struct dev_state_list;
 struct mvm_err;
@@ -56,5 +66,18 @@ int vm_save_all(struct vm *vm, struct dev_state_list *out,
  */
 int vm_load_all(struct vm *vm, const struct dev_state_list *in,
 		struct mvm_err *err);
+
+/* How a load treats what is not the guest's own state. */
+struct vm_load_opts {
+	/*
+	 * Advance the kvmclock by the wall-clock time since the save
+	 * (Firecracker's clock_realtime); false: it goes on from where it
+	 * stood, as if no time had passed.
+	 */
+	bool clock_realtime;
+};
+/* vm_load_all with opts (NULL: the defaults). */
+int vm_load_all_opts(struct vm *vm, const struct dev_state_list *in,
+		     const struct vm_load_opts *opts, struct mvm_err *err);
 
 #endif

@@ -26,7 +26,7 @@ static struct shape_opts opts_of(const struct vmm *v)
  * the failing code marked so (KVM, mvm_fail_host), or an errno no input
  * can cause.
  */
-static int status_of(int ret, const struct mvm_err *err)
+int api_status_of(int ret, const struct mvm_err *err)
 {
 	if (!ret)
 		return 204;
@@ -123,7 +123,7 @@ int h_put_machine(struct vmm *v, const struct api_request *q,
 	(void)r;
 	if (vm_state_booted(v->state))
 		return machine_after_boot(v, q, err);
-	return status_of(shape_machine_config(&v->spec, q->body, "", false,
+	return api_status_of(shape_machine_config(&v->spec, q->body, "", false,
 					      err), err);
 }
 
@@ -133,7 +133,7 @@ int h_patch_machine(struct vmm *v, const struct api_request *q,
 	(void)r;
 	if (vm_state_booted(v->state))
 		return machine_after_boot(v, q, err);
-	return status_of(shape_machine_config(&v->spec, q->body, "", true,
+	return api_status_of(shape_machine_config(&v->spec, q->body, "", true,
 					      err), err);
 }
 
@@ -143,7 +143,7 @@ int h_put_boot_source(struct vmm *v, const struct api_request *q,
 	struct shape_opts o = opts_of(v);
 
 	(void)r;
-	return status_of(shape_boot_source(&v->spec, q->body, "", &o, err),
+	return api_status_of(shape_boot_source(&v->spec, q->body, "", &o, err),
 			 err);
 }
 
@@ -161,7 +161,7 @@ int h_put_drive(struct vmm *v, const struct api_request *q,
 	spec_free(&scratch);
 	if (!ret)
 		ret = shape_drive(&v->spec, q->body, "", q->id, &o, err);
-	return status_of(ret, err);
+	return api_status_of(ret, err);
 }
 
 int h_patch_drive(struct vmm *v, const struct api_request *q,
@@ -177,7 +177,7 @@ int h_patch_drive(struct vmm *v, const struct api_request *q,
 				err);
 	if (!ret)
 		ret = vmm_drive_patch(v, q->id, path, &rl, err);
-	return status_of(ret, err);
+	return api_status_of(ret, err);
 }
 
 int h_put_net(struct vmm *v, const struct api_request *q,
@@ -192,7 +192,7 @@ int h_put_net(struct vmm *v, const struct api_request *q,
 	spec_free(&scratch);
 	if (!ret)
 		ret = shape_net(&v->spec, q->body, "", q->id, err);
-	return status_of(ret, err);
+	return api_status_of(ret, err);
 }
 
 int h_patch_net(struct vmm *v, const struct api_request *q,
@@ -205,7 +205,7 @@ int h_patch_net(struct vmm *v, const struct api_request *q,
 	/* Limiters that would limit were refused by the shape. */
 	ret = shape_net_patch(&v->spec, q->body, q->id, &rx, &tx, err);
 	if (ret || (!rx.set && !tx.set))
-		return status_of(ret, err);
+		return api_status_of(ret, err);
 	for (unsigned i = 0; i < v->spec.nr_nets; i++) {
 		struct spec_net *n = &v->spec.nets[i];
 
@@ -216,7 +216,7 @@ int h_patch_net(struct vmm *v, const struct api_request *q,
 		if (tx.set)
 			n->tx_rate_limiter = tx;
 	}
-	return status_of(ret, err);
+	return api_status_of(ret, err);
 }
 
 int h_patch_vm(struct vmm *v, const struct api_request *q,
@@ -232,8 +232,8 @@ int h_patch_vm(struct vmm *v, const struct api_request *q,
 	if (!ret)
 		ret = jr_enum(&j, "state", true, states, &st);
 	if (ret < 0)
-		return status_of(ret, err);
-	return status_of(st == 0 ? vmm_pause(v, err) : vmm_resume(v, err), err);
+		return api_status_of(ret, err);
+	return api_status_of(st == 0 ? vmm_pause(v, err) : vmm_resume(v, err), err);
 }
 
 int h_put_actions(struct vmm *v, const struct api_request *q,
@@ -251,20 +251,20 @@ int h_put_actions(struct vmm *v, const struct api_request *q,
 	if (!ret)
 		ret = jr_enum(&j, "action_type", true, actions, &act);
 	if (ret < 0)
-		return status_of(ret, err);
+		return api_status_of(ret, err);
 	switch (act) {
 	case 1: /* InstanceStart */
 		if (booted)
 			return refuse(err, API_MSG_AFTER_BOOT);
-		return status_of(vmm_start_vm(v, err), err);
+		return api_status_of(vmm_start_vm(v, err), err);
 	case 2: /* SendCtrlAltDel */
 		if (!booted)
 			return refuse(err, API_MSG_BEFORE_BOOT);
-		return status_of(vmm_send_ctrl_alt_del(v, err), err);
+		return api_status_of(vmm_send_ctrl_alt_del(v, err), err);
 	default: /* FlushMetrics */
 		if (!booted)
 			return refuse(err, API_MSG_BEFORE_BOOT);
-		return status_of(vmm_metrics_flush(v, err), err);
+		return api_status_of(vmm_metrics_flush(v, err), err);
 	}
 }
 
@@ -288,7 +288,7 @@ static int scratch_then_set(struct vmm *v, struct json_object *body,
 	if (!ret)
 		ret = set(v, &tmp, err);
 	spec_free(&tmp);
-	return status_of(ret, err);
+	return api_status_of(ret, err);
 }
 
 int h_put_logger(struct vmm *v, const struct api_request *q,
@@ -317,7 +317,7 @@ int h_put_entropy(struct vmm *v, const struct api_request *q,
 		  struct api_response *r, struct mvm_err *err)
 {
 	(void)r;
-	return status_of(shape_entropy(&v->spec, q->body, "", err), err);
+	return api_status_of(shape_entropy(&v->spec, q->body, "", err), err);
 }
 
 int h_get_policy(struct vmm *v, const struct api_request *q,

@@ -57,6 +57,12 @@ int h_get_policy(struct vmm *v, const struct api_request *q,
 		 struct api_response *r, struct mvm_err *err);
 int h_get_nested(struct vmm *v, const struct api_request *q,
 		 struct api_response *r, struct mvm_err *err);
+int h_put_snapshot_create(struct vmm *v, const struct api_request *q,
+			  struct api_response *r, struct mvm_err *err);
+int h_put_snapshot_load(struct vmm *v, const struct api_request *q,
+			struct api_response *r, struct mvm_err *err);
+/* 204, 409 (-EPERM, the policy), 500 (host trouble), or 400. */
+int api_status_of(int ret, const struct mvm_err *err);
 
 /* Firecracker's wording for calls made in the wrong phase. */
 #define API_MSG_AFTER_BOOT \

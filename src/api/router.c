@@ -59,6 +59,10 @@ static const struct route routes[] = {
 	{ "PUT", "/serial", false, true, PRE_BOOT, "serial", h_put_serial },
 	{ "GET", "/vm/policy", false, false, ANY, "vm_policy", h_get_policy },
 	{ "GET", "/vm/nested", false, false, ANY, "vm_nested", h_get_nested },
+	{ "PUT", "/snapshot/create", false, true, POST_BOOT, "create_snapshot",
+	  h_put_snapshot_create },
+	{ "PUT", "/snapshot/load", false, true, PRE_BOOT, "load_snapshot",
+	  h_put_snapshot_load },
 };
 
 #define NR_ROUTES (sizeof(routes) / sizeof(routes[0]))

@@ -25,4 +25,15 @@ int shape_check_id(struct jr *r, const char *key, const char *id);
 /* "AA:BB:CC:DD:EE:FF" into mac; false if malformed. */
 bool shape_parse_mac(const char *s, unsigned char mac[6]);
 
+struct json_object;
+struct mvm_err;
+struct vmm_snapshot_create;
+struct vmm_snapshot_load;
+
+/* PUT /snapshot/create and /snapshot/load (shapes_snapshot.c). */
+int shape_snapshot_create(struct json_object *o,
+			  struct vmm_snapshot_create *rq, struct mvm_err *err);
+int shape_snapshot_load(struct json_object *o, struct vmm_snapshot_load *rq,
+			struct mvm_err *err);
+
 #endif

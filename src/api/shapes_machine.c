@@ -110,7 +110,8 @@ int shape_machine_config(struct vm_spec *s, struct json_object *o,
 						 "T2CL", "T2A", "V1N1", NULL };
 	uint64_t host_mib = vm_host_mem_mib();
 	uint64_t vcpus = s->vcpu_count, mem = s->mem_size_mib;
-	bool smt = false, dirty = false, nested = patch ? s->nested_virt : false;
+	bool smt = false, nested = patch ? s->nested_virt : false;
+	bool dirty = patch ? s->track_dirty_pages : false;
 	int hp = patch ? (int)s->huge_pages : GM_PAGES_TRANSPARENT, tmpl = 0;
 	struct jr r;
 	int ret;
@@ -139,10 +140,6 @@ int shape_machine_config(struct vm_spec *s, struct json_object *o,
 	if (smt)
 		return jr_fail(&r, "smt", -ENOTSUP, "simultaneous "
 			       "multithreading is not supported by mvm");
-	if (dirty)
-		return jr_fail(&r, "track_dirty_pages", -ENOTSUP, "dirty page "
-			       "tracking is not supported by mvm (it has no "
-			       "snapshots)");
 	if (hp == GM_PAGES_HUGE_2M && mem % 2)
 		return jr_fail(&r, "mem_size_mib", -EINVAL, "%llu MiB is not a "
 			       "whole number of 2 MiB huge pages (huge_pages "
@@ -154,5 +151,6 @@ int shape_machine_config(struct vm_spec *s, struct json_object *o,
 	s->mem_size_mib = mem;
 	s->huge_pages = (enum gm_pages)hp;
 	s->nested_virt = nested;
+	s->track_dirty_pages = dirty;
 	return 0;
 }

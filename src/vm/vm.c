@@ -117,11 +117,14 @@ int vm_check_config(const struct vm_config *cfg, struct mvm_err *err)
  */
 static int check_nested(const struct vm_config *cfg, struct mvm_err *err)
 {
+	return cfg->nested ? vm_check_nested_host(err) : 0;
+}
+
+int vm_check_nested_host(struct mvm_err *err)
+{
 	struct host_probe p;
 	int ret;
 
-	if (!cfg->nested)
-		return 0;
 	ret = nested_probe_host(&p, err);
 	if (ret)
 		return mvm_wrap(err, ret, "nested: cannot probe the host: ");
@@ -497,6 +500,9 @@ static int create_vcpus(struct vm *vm, struct mvm_err *err)
 		if (ret)
 			return ret;
 	}
+	/* A restored VM's registers come from its snapshot. */
+	if (vm->cfg.mem_source)
+		return 0;
 	/* Only the boot vCPU gets registers: APs wait for INIT/SIPI. */
 	return vcpu_set_boot_regs(vm->vcpus[0], &vm->entry, err);
 }
@@ -533,7 +539,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct loop *loop,
 		ret = setup_memory(vm, err);
 	if (!ret)
 		ret = create_irqchip(vm, err);
-	if (!ret)
+	/* A snapshot's RAM holds the kernel and tables it was booted with. */
+	if (!ret && !cfg->mem_source)
 		ret = load_kernel(vm, err);
 	if (!ret)
 		ret = create_devices(vm, err);
@@ -559,6 +566,19 @@ int vm_start(struct vm *vm, struct mvm_err *err)
 		ret = vcpu_start(vm->vcpus[i], err);
 	if (!ret)
 		ret = vm_nested_monitor_start(vm, err);
+	return ret ? ret : test_hooks_vm_started(vm, err);
+}
+
+int vm_start_paused(struct vm *vm, struct mvm_err *err)
+{
+	int ret = 0;
+
+	for (unsigned i = 0; !ret && i < vm->nr_vcpus; i++)
+		ret = vcpu_start_paused(vm->vcpus[i], err);
+	if (ret)
+		return ret;
+	vm->paused = true;
+	ret = vm_nested_monitor_start(vm, err);
 	return ret ? ret : test_hooks_vm_started(vm, err);
 }
 

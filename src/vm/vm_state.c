@@ -3,9 +3,12 @@
  * the vCPUs through their threads (src/vcpu/), the devices through their
  * registry (include/mvm/device.h), in the order each needs.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
 
 #include "mvm/device.h"
 #include "mvm/err.h"
@@ -104,6 +107,48 @@ static int save_vcpus(struct vm *vm, struct dev_state_list *out,
 	return 0;
 }
 
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The VM-wide kvmclock: what the guest's clocksource reads, counted by
+ * KVM from the host's clock. Not a device's, and not a vCPU's: without
+ * it a restored guest's clock would jump to the new VM's count (near 0)
+ * and its timers with it.
+ */
+static int save_clock(struct vm *vm, struct dev_state_list *out,
+		      struct mvm_err *err)
+{
+	struct kvm_clock_data c;
+	struct dev_state_node n = { .version = 0 };
+	int ret;
+
+	memset(&c, 0, sizeof(c));
+	if (ioctl(vm->vm_fd, KVM_GET_CLOCK, &c) < 0)
+		return mvm_fail(err, -errno, "KVM_GET_CLOCK: %s",
+				strerror(errno));
+	/*
+	 * KVM pairs the clock with the wall-clock time only on hosts whose
+	 * own clocksource is the TSC; elsewhere mvm reads it at once, so
+	 * that clock_realtime works from any host's snapshot.
+	 */
+	if (!(c.flags & KVM_CLOCK_REALTIME)) {
+		c.realtime = realtime_ns();
+		c.flags |= KVM_CLOCK_REALTIME;
+	}
+	ret = dev_state_node_set(&n, VM_CLOCK_NODE, VM_CLOCK_VERSION, &c,
+				 sizeof(c), err);
+	if (!ret)
+		ret = dev_state_list_add(out, &n, err);
+	dev_state_node_free(&n);
+	return ret;
+}
+
 int vm_save_all(struct vm *vm, struct dev_state_list *out,
 		struct mvm_err *err)
 {
@@ -115,6 +160,8 @@ int vm_save_all(struct vm *vm, struct dev_state_list *out,
 	ret = save_vcpus(vm, out, err);
 	if (!ret)
 		ret = dev_save_all(&vm->devices, out, err);
+	if (!ret)
+		ret = save_clock(vm, out, err);
 	if (ret)
 		dev_state_list_free(out);
 	return ret;
@@ -162,7 +209,7 @@ static const char *stray(struct vm *vm, const struct dev_state_list *in)
 		unsigned n;
 		char end;
 
-		if (dev_find(&vm->devices, id))
+		if (dev_find(&vm->devices, id) || !strcmp(id, VM_CLOCK_NODE))
 			continue;
 		if (sscanf(id, "vcpu%u%c", &n, &end) == 1 &&
 		    n < vm->nr_vcpus) {
@@ -195,8 +242,68 @@ static int reload_irqchip(struct vm *vm, const struct dev_state_list *in,
 	return n && d ? d->ops->load(d, n, err) : 0;
 }
 
+/* The KVM_CLOCK_* flags this host's KVM_SET_CLOCK takes. */
+static int clock_caps(struct vm *vm)
+{
+	int r = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_ADJUST_CLOCK);
+
+	return r > 0 ? r : 0;
+}
+
+/*
+ * Put the kvmclock back: from where it stood when saved (the guest saw no
+ * time pass), or, with realtime, advanced by the wall-clock time since
+ * (KVM_CLOCK_REALTIME: KVM adds the difference of the saved realtime and
+ * now). A state without the node (none of mvm's own) leaves the clock.
+ */
+static int load_clock(struct vm *vm, const struct dev_state_list *in,
+		      bool realtime, struct mvm_err *err)
+{
+	const struct dev_state_node *n = dev_state_list_find(in,
+							     VM_CLOCK_NODE);
+	struct device pseudo = { .id = VM_CLOCK_NODE };
+	struct kvm_clock_data c;
+	int ret;
+
+	if (!n)
+		return 0;
+	ret = dev_state_check(&pseudo, n, VM_CLOCK_VERSION, sizeof(c),
+			      sizeof(c), err);
+	if (ret)
+		return ret;
+	memcpy(&c, n->data, sizeof(c));
+	if (realtime && !(c.flags & KVM_CLOCK_REALTIME))
+		return mvm_fail(err, -EINVAL, "kvmclock: the state has no "
+				"wall-clock time to advance the clock from");
+	/*
+	 * KVM advances the clock itself where it can (KVM_CLOCK_REALTIME,
+	 * on a TSC-clocked host); elsewhere mvm adds the time that passed.
+	 */
+	if (realtime && !(clock_caps(vm) & KVM_CLOCK_REALTIME)) {
+		uint64_t now = realtime_ns();
+
+		if (now > c.realtime)
+			c.clock += now - c.realtime;
+		realtime = false;
+	}
+	/* KVM takes REALTIME as the one flag that asks for something. */
+	c.flags = realtime ? KVM_CLOCK_REALTIME : 0;
+	memset(c.pad, 0, sizeof(c.pad));
+	c.host_tsc = 0;
+	if (ioctl(vm->vm_fd, KVM_SET_CLOCK, &c) < 0)
+		return mvm_fail(err, -errno, "kvmclock: KVM_SET_CLOCK: %s",
+				strerror(errno));
+	return 0;
+}
+
 int vm_load_all(struct vm *vm, const struct dev_state_list *in,
 		struct mvm_err *err)
+{
+	return vm_load_all_opts(vm, in, NULL, err);
+}
+
+int vm_load_all_opts(struct vm *vm, const struct dev_state_list *in,
+		     const struct vm_load_opts *opts, struct mvm_err *err)
 {
 	const char *extra;
 	int ret;
@@ -218,5 +325,7 @@ int vm_load_all(struct vm *vm, const struct dev_state_list *in,
 		ret = load_vcpu(vm, i, in, err);
 	if (!ret)
 		ret = reload_irqchip(vm, in, err);
+	if (!ret)
+		ret = load_clock(vm, in, opts && opts->clock_realtime, err);
 	return ret;
 }

@@ -97,6 +97,33 @@ int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
 	return ret;
 }
 
+void spec_take_machine(struct vm_spec *s, struct vm_spec *from)
+{
+	struct vm_spec keep = *s;
+
+	/* from's machine, keep's own settings; then from owns keep's rest. */
+	*s = *from;
+	s->logger_set = keep.logger_set;
+	s->log_path = keep.log_path;
+	s->log_level = keep.log_level;
+	s->log_show_level = keep.log_show_level;
+	s->log_show_origin = keep.log_show_origin;
+	s->log_module = keep.log_module;
+	s->metrics_set = keep.metrics_set;
+	s->metrics_path = keep.metrics_path;
+	s->serial_set = keep.serial_set;
+	s->serial_out_path = keep.serial_out_path;
+	s->console_in = keep.console_in;
+	s->console_out = keep.console_out;
+	s->on_reboot = keep.on_reboot;
+	from->log_path = from->log_module = NULL;
+	from->metrics_path = from->serial_out_path = NULL;
+	keep.log_path = keep.log_module = NULL;
+	keep.metrics_path = keep.serial_out_path = NULL;
+	/* keep now holds s's old machine, from nothing: both are freed. */
+	*from = keep;
+}
+
 static const struct spec_drive *root_drive(const struct vm_spec *s)
 {
 	for (unsigned i = 0; i < s->nr_drives; i++)
@@ -165,6 +192,7 @@ int spec_to_config(struct vm_spec *s, struct vm_config *cfg, int out_fd,
 	cfg->pages = s->huge_pages;
 	cfg->on_reboot = s->on_reboot;
 	cfg->nested = s->nested_virt;
+	cfg->track_dirty_pages = s->track_dirty_pages;
 	cfg->rng = s->entropy_set;
 	cfg->console_in = s->console_in;
 	cfg->console_out = out_fd;

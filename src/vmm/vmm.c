@@ -23,6 +23,8 @@
 #include "mvm/vm_state.h"
 #include "mvm/vmm.h"
 
+#include "vmm_priv.h"
+
 int vmm_transition(struct vmm *v, enum vm_event e, struct mvm_err *err)
 {
 	enum vm_state to;
@@ -39,7 +41,7 @@ int vmm_transition(struct vmm *v, enum vm_event e, struct mvm_err *err)
 }
 
 /* An internal event the table must allow: a refusal is mvm's own bug. */
-static void must_transition(struct vmm *v, enum vm_event e)
+void vmm_must_transition(struct vmm *v, enum vm_event e)
 {
 	struct mvm_err err = { .msg = "" };
 
@@ -181,21 +183,19 @@ int vmm_serial_set(struct vmm *v, struct vm_spec *src, struct mvm_err *err)
  * A start failed: the VM is torn down as a stopped one is, by vmm_run once
  * the loop yields, or by vmm_fini when no loop runs any more.
  */
-static void discard_vm(struct vmm *v)
+void vmm_discard_vm(struct vmm *v)
 {
 	v->discard_vm = true;
 	if (v->in_loop)
 		loop_stop(&v->loop);
 }
 
-static int check_policy(struct vmm *v, struct mvm_err *err)
+int vmm_policy_ask(struct vmm *v, enum policy_op op,
+		   const struct policy_facts *f, struct mvm_err *err)
 {
 	struct policy_verdict verdict;
-	struct policy_facts f;
 
-	vmm_policy_facts(v, &f);
-	f.vm_running = false; /* the question is whether it may start */
-	policy_check(POLICY_OP_START, &f, &verdict);
+	policy_check(op, f, &verdict);
 	if (!verdict.allowed)
 		return mvm_fail(err, -EPERM, "%s", verdict.reason);
 	if (verdict.warning)
@@ -203,7 +203,14 @@ static int check_policy(struct vmm *v, struct mvm_err *err)
 	return 0;
 }
 
-static int build_vm(struct vmm *v, struct mvm_err *err);
+static int check_start_policy(struct vmm *v, struct mvm_err *err)
+{
+	struct policy_facts f;
+
+	vmm_policy_facts(v, &f);
+	f.vm_running = false; /* the question is whether it may start */
+	return vmm_policy_ask(v, POLICY_OP_START, &f, err);
+}
 
 int vmm_start_vm(struct vmm *v, struct mvm_err *err)
 {
@@ -212,13 +219,13 @@ int vmm_start_vm(struct vmm *v, struct mvm_err *err)
 	if (v->have_vm)
 		return mvm_fail(err, -EBUSY, "a VM is still being torn down; "
 				"try again");
-	ret = check_policy(v, err);
+	ret = check_start_policy(v, err);
 	if (!ret)
 		ret = vmm_transition(v, VM_EV_START, err);
 	if (ret)
 		return ret;
-	ret = build_vm(v, err);
-	must_transition(v, ret ? VM_EV_START_FAILED : VM_EV_STARTED);
+	ret = vmm_build_vm(v, NULL, err);
+	vmm_must_transition(v, ret ? VM_EV_START_FAILED : VM_EV_STARTED);
 	return ret;
 }
 
@@ -253,15 +260,27 @@ static void release_taps(struct vmm *v)
 	v->nr_taps = 0;
 }
 
-/* vmm_start_vm's work, in the Starting state. */
-static int build_vm(struct vmm *v, struct mvm_err *err)
+/*
+ * vmm_start_vm's work, in the Starting state, from the spec; or a
+ * snapshot load's, in the Restoring state, from the snapshot's
+ * configuration (from), its vCPUs left parked.
+ */
+int vmm_build_vm(struct vmm *v, const struct vm_config *from,
+		 struct mvm_err *err)
 {
 	struct vm_config cfg;
-	int out_fd, ret;
+	int out_fd, ret = 0;
 
 	v->metrics.final_flushed = false;
 	out_fd = v->serial_fd >= 0 ? v->serial_fd : v->spec.console_out;
-	ret = spec_to_config(&v->spec, &cfg, out_fd, err);
+	v->mem_backing_set = false; /* remember_backing sets it anew */
+	if (from) {
+		cfg = *from;
+		cfg.console_in = v->spec.console_in;
+		cfg.console_out = out_fd;
+	} else {
+		ret = spec_to_config(&v->spec, &cfg, out_fd, err);
+	}
 	if (!ret)
 		ret = vm_check_config(&cfg, err);
 	if (!ret && !v->dry_run)
@@ -286,9 +305,10 @@ static int build_vm(struct vmm *v, struct mvm_err *err)
 	if (!ret)
 		ret = console_attach(&v->console, &v->loop, &v->vm);
 	if (!ret)
-		ret = vm_start(&v->vm, err);
+		ret = from ? vm_start_paused(&v->vm, err) :
+			     vm_start(&v->vm, err);
 	if (ret) {
-		discard_vm(v);
+		vmm_discard_vm(v);
 		release_taps(v); /* the next start may name other taps */
 		return ret;
 	}
@@ -312,7 +332,7 @@ int vmm_pause(struct vmm *v, struct mvm_err *err)
 		ret = vm_pause_all(&v->vm, err);
 	if (ret)
 		return ret;
-	must_transition(v, VM_EV_PAUSE);
+	vmm_must_transition(v, VM_EV_PAUSE);
 	vmm_log(v, API_LOG_INFO, "vmm", "VM paused");
 	return 0;
 }
@@ -400,7 +420,7 @@ static void vm_stopping(struct vmm *v)
 	v->cmos_kept = v->vm.stop_kind == VM_STOP_REBOOT && v->vm.rtc;
 	if (v->cmos_kept)
 		rtc_save(v->vm.rtc, &v->cmos);
-	must_transition(v, restart ? VM_EV_REBOOT : VM_EV_STOP);
+	vmm_must_transition(v, restart ? VM_EV_REBOOT : VM_EV_STOP);
 }
 
 /*
@@ -419,7 +439,7 @@ static int vm_stopped(struct vmm *v)
 		v->teardown_pid = vm_destroy_async(&v->vm);
 	} else {
 		vm_destroy(&v->vm);
-		must_transition(v, VM_EV_STOPPED);
+		vmm_must_transition(v, VM_EV_STOPPED);
 		/* mvm ends: what the guest said last goes out first. */
 		outq_drain(&v->console_q, OUTQ_DRAIN_MS);
 	}

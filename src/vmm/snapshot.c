@@ -1,0 +1,360 @@
+/*
+ * Snapshots (include/mvm/vmm_snapshot.h): the lifecycle's Snapshotting and
+ * Restoring states, the policy's say, and the order of the work. Taking
+ * one: vm_save_all's state and the guest's memory into two files. Loading
+ * one: a VM built from the snapshot's configuration, its RAM the memory
+ * file (mapped, or served by a page-fault handler), its state loaded with
+ * vm_load_all. The formats are the snapshot layer's and the core's.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mvm/err.h"
+#include "mvm/mem_file.h"
+#include "mvm/nested.h"
+#include "mvm/policy.h"
+#include "mvm/snapshot.h"
+#include "mvm/vcpu_state.h"
+#include "mvm/vm_state.h"
+#include "mvm/vmm.h"
+#include "mvm/vmm_snapshot.h"
+
+#include "vmm_priv.h"
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Writing the memory file over the file a File-backed VM still reads its
+ * untouched pages from would change the guest's memory under it.
+ */
+static int check_not_backing(struct vmm *v, const char *path,
+			     struct mvm_err *err)
+{
+	struct stat st;
+
+	if (!v->mem_backing_set || stat(path, &st) < 0)
+		return 0;
+	if (st.st_dev == v->mem_backing_dev && st.st_ino == v->mem_backing_ino)
+		return mvm_fail(err, -EINVAL, "mem_file_path '%s' is the "
+				"memory file this VM was loaded from and still "
+				"reads its memory from: write to another file",
+				path);
+	return 0;
+}
+
+/* The guest's memory into mem_path: all of it, or what changed. */
+static int save_memory(struct vmm *v, const struct vmm_snapshot_create *rq,
+		       struct mvm_err *err)
+{
+	unsigned long *dirty[MEM_MAX_REGIONS] = { NULL };
+	uint64_t bytes = 0;
+	int fd, ret = 0;
+
+	fd = open(rq->mem_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		  0600);
+	if (fd < 0)
+		return mvm_fail(err, -EINVAL, "mem_file_path '%s': %s",
+				rq->mem_path, strerror(errno));
+	/* Either kind starts the next Diff's count from this snapshot. */
+	if (v->vm.cfg.track_dirty_pages)
+		ret = vm_dirty_collect(&v->vm, dirty, err);
+	if (!ret && rq->type == SNAP_DIFF)
+		ret = gm_save_diff(&v->vm.mem, fd, dirty, &bytes, err);
+	else if (!ret)
+		ret = gm_save_full(&v->vm.mem, fd, &bytes, err);
+	for (int i = 0; i < MEM_MAX_REGIONS; i++)
+		free(dirty[i]);
+	if (close(fd) < 0 && !ret)
+		ret = mvm_fail(err, -EIO, "mem_file_path '%s': %s",
+			       rq->mem_path, strerror(errno));
+	if (ret)
+		return mvm_wrap(err, ret, "snapshot: ");
+	vmm_log(v, API_LOG_INFO, "snapshot", "memory: %llu bytes of data "
+		"in '%s'", (unsigned long long)bytes, rq->mem_path);
+	return 0;
+}
+
+static int save_state(struct vmm *v, const struct vmm_snapshot_create *rq,
+		      struct mvm_err *err)
+{
+	struct snap_file s;
+	unsigned nr = 0;
+	int ret;
+
+	memset(&s, 0, sizeof(s));
+	s.format_version = SNAP_FORMAT_VERSION;
+	snprintf(s.mvm_version, sizeof(s.mvm_version), "%s", MVM_VERSION);
+	s.created_ns = now_ns();
+	s.type = rq->type;
+	s.machine = v->vm.cfg;
+	s.machine.mem_source = NULL;
+	s.track_dirty_pages = v->vm.cfg.track_dirty_pages;
+	gm_file_layout(&v->vm.mem, s.regions, &nr);
+	s.nr_regions = nr;
+	ret = vm_save_all(&v->vm, &s.state, err);
+	if (!ret)
+		ret = snap_file_write(rq->state_path, &s, err);
+	dev_state_list_free(&s.state);
+	return ret;
+}
+
+/* What the policy decides on: the VM as it stands, paused. */
+static int ask_policy(struct vmm *v, enum policy_op op, struct mvm_err *err)
+{
+	struct policy_facts f;
+
+	vmm_policy_facts(v, &f);
+	return vmm_policy_ask(v, op, &f, err);
+}
+
+int vmm_snapshot_create(struct vmm *v, const struct vmm_snapshot_create *rq,
+			struct mvm_err *err)
+{
+	enum vm_state to;
+	int ret;
+
+	ret = vm_state_next(v->state, VM_EV_SNAPSHOT, &to, err);
+	if (ret)
+		return mvm_fail(err, -EINVAL, "%s (pause it first: PATCH /vm "
+				"{\"state\": \"Paused\"})", err->msg);
+	if (rq->type == SNAP_DIFF && !v->vm.cfg.track_dirty_pages)
+		return mvm_fail(err, -EINVAL, "snapshot_type Diff needs dirty "
+				"page tracking: set track_dirty_pages in "
+				"machine-config (or in snapshot/load)");
+	ret = check_not_backing(v, rq->mem_path, err);
+	if (!ret)
+		ret = ask_policy(v, POLICY_OP_SNAPSHOT_CREATE, err);
+	if (ret)
+		return ret;
+	vmm_must_transition(v, VM_EV_SNAPSHOT);
+	ret = save_memory(v, rq, err);
+	if (!ret)
+		ret = save_state(v, rq, err);
+	vmm_must_transition(v, VM_EV_SNAPSHOT_DONE);
+	if (!ret)
+		vmm_log(v, API_LOG_INFO, "snapshot", "%s snapshot taken: '%s'",
+			rq->type == SNAP_DIFF ? "Diff" : "Full",
+			rq->state_path);
+	return ret;
+}
+
+/* ---- load ---------------------------------------------------------- */
+
+/* Firecracker's rule: a snapshot loads into an mvm nobody configured. */
+static const char *configured(const struct vm_spec *s)
+{
+	if (s->boot_source_set)
+		return "boot-source";
+	if (s->nr_drives)
+		return "a drive";
+	if (s->nr_nets)
+		return "a network interface";
+	if (s->entropy_set)
+		return "entropy";
+	if (s->vcpu_count != MVM_DEFAULT_CPUS ||
+	    s->mem_size_mib != MVM_DEFAULT_MEM_MIB || s->nested_virt ||
+	    s->huge_pages != GM_PAGES_TRANSPARENT || s->track_dirty_pages)
+		return "machine-config";
+	return NULL;
+}
+
+/* One node's part: a vCPU's nested state says whether L1 was hosting. */
+static void add_vcpu_facts(const struct dev_state_node *n,
+			   struct policy_facts *f)
+{
+	struct mvm_err err = { .msg = "" };
+	struct vcpu_state st = { .cpuid = NULL };
+	struct nested_state_facts nf;
+
+	if (strncmp(n->id, "vcpu", 4))
+		return;
+	if (!vcpu_state_decode(n->data, n->len, &st, &err) && st.nested) {
+		uint64_t efer = st.sregs.efer;
+
+		if (nested_state_parse(st.nested, st.nested_len, &efer, &nf,
+				       &err))
+			nf.l1_hypervisor_active = nf.l2_running = false;
+		f->l1_hypervisor_active |= nf.l1_hypervisor_active;
+		f->l2_running |= nf.l2_running;
+	}
+	vcpu_state_free(&st);
+}
+
+/*
+ * What the snapshot's vCPUs were doing with nesting when it was taken:
+ * the policy's facts for loading it, as the running VM's are for taking
+ * one. A vCPU blob that does not decode was refused by the reader.
+ */
+static void snapshot_facts(const struct snap_file *s, struct policy_facts *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->nested_exposed = s->machine.nested;
+	f->nics = s->machine.nr_nets;
+	for (unsigned i = 0; i < s->machine.nr_nets; i++)
+		f->nics_mac_spoofing += s->machine.nets[i].mac_spoofing;
+	for (unsigned i = 0; i < s->state.nr; i++)
+		add_vcpu_facts(&s->state.node[i], f);
+}
+
+/* Can this host and this mvm take s at all? */
+static int check_loadable(struct vmm *v, const struct snap_file *s,
+			  struct mvm_err *err)
+{
+	struct policy_facts f;
+	uint64_t ram = 0;
+
+	for (unsigned i = 0; i < s->nr_regions; i++)
+		ram += s->regions[i].size;
+	if (ram != s->machine.mem_mib << 20)
+		return mvm_fail(err, -EINVAL, "snapshot: its memory regions "
+				"hold %llu bytes, its machine %llu MiB",
+				(unsigned long long)ram,
+				(unsigned long long)s->machine.mem_mib);
+	if ((s->machine.nested || snap_file_has_nested(s)) &&
+	    vm_check_nested_host(err))
+		return mvm_fail(err, -EINVAL, "snapshot: taken with nested "
+				"virtualization exposed%s, which this host "
+				"cannot restore: %s",
+				snap_file_has_nested(s) ? " (its vCPUs carry "
+				"nested state)" : "", err->msg);
+	snapshot_facts(s, &f);
+	f.vm_running = true;
+	return vmm_policy_ask(v, POLICY_OP_SNAPSHOT_LOAD, &f, err);
+}
+
+static int apply_overrides(struct vm_config *cfg,
+			   const struct vmm_snapshot_load *rq,
+			   struct mvm_err *err)
+{
+	for (unsigned i = 0; i < rq->nr_overrides; i++) {
+		const struct vmm_net_override *o = &rq->overrides[i];
+		struct net_config *n = NULL;
+
+		for (unsigned j = 0; j < cfg->nr_nets && !n; j++)
+			if (!strcmp(cfg->nets[j].id, o->iface_id))
+				n = &cfg->nets[j];
+		if (!n)
+			return mvm_fail(err, -EINVAL, "network_overrides[%u]: "
+					"the snapshot has no network interface "
+					"'%s'", i, o->iface_id);
+		snprintf(n->tap, sizeof(n->tap), "%s", o->host_dev_name);
+	}
+	return 0;
+}
+
+/*
+ * The spec takes the snapshot's machine, so that GET /vm/config shows
+ * it and PATCH /drives finds its drives; the logger, metrics and serial
+ * settings made before the load stay.
+ */
+static int take_machine(struct vmm *v, const struct vm_config *cfg,
+			struct mvm_err *err)
+{
+	struct vm_spec m;
+	int ret = spec_from_config(&m, cfg, err);
+
+	if (ret)
+		return ret;
+	m.track_dirty_pages = cfg->track_dirty_pages;
+	spec_take_machine(&v->spec, &m);
+	spec_free(&m);
+	return 0;
+}
+
+static void remember_backing(struct vmm *v, const struct vmm_snapshot_load *rq)
+{
+	struct stat st;
+
+	v->mem_backing_set = rq->backend == VM_MEM_FILE &&
+			     stat(rq->backend_path, &st) == 0;
+	if (v->mem_backing_set) {
+		v->mem_backing_dev = st.st_dev;
+		v->mem_backing_ino = st.st_ino;
+	}
+}
+
+/* In the Restoring state: build the VM parked, then load its state. */
+static int restore(struct vmm *v, const struct snap_file *s,
+		   const struct vmm_snapshot_load *rq, struct mvm_err *err)
+{
+	struct vm_mem_source src = {
+		.backend = rq->backend,
+		.path = rq->backend_path,
+		.regions = s->regions,
+		.nr = s->nr_regions,
+	};
+	struct vm_load_opts opts = { .clock_realtime = rq->clock_realtime };
+	struct vm_config cfg = s->machine;
+	int ret;
+
+	cfg.mem_source = &src;
+	cfg.track_dirty_pages = rq->track_dirty_pages;
+	ret = apply_overrides(&cfg, rq, err);
+	if (!ret)
+		ret = take_machine(v, &cfg, err);
+	if (ret)
+		return ret;
+	ret = vmm_build_vm(v, &cfg, err);
+	if (ret)
+		return ret;
+	v->vm.cfg.mem_source = NULL; /* src is gone when this returns */
+	ret = vm_pause_all(&v->vm, err);
+	if (!ret)
+		ret = vm_load_all_opts(&v->vm, &s->state, &opts, err);
+	if (ret) {
+		vmm_discard_vm(v);
+		return ret;
+	}
+	remember_backing(v, rq);
+	return 0;
+}
+
+int vmm_snapshot_load(struct vmm *v, const struct vmm_snapshot_load *rq,
+		      struct mvm_err *err)
+{
+	const char *what = configured(&v->spec);
+	struct snap_file s;
+	int ret;
+
+	if (v->state != VM_STATE_NOT_STARTED || v->have_vm)
+		return mvm_fail(err, -EINVAL, "snapshot/load: a VM has been "
+				"started in this mvm; load a snapshot into a "
+				"new one");
+	if (what)
+		return mvm_fail(err, -EINVAL, "snapshot/load: %s is configured "
+				"already; a snapshot loads into an mvm with "
+				"nothing configured but its logger, metrics "
+				"and serial output", what);
+	ret = snap_file_read(rq->state_path, &s, err);
+	if (ret)
+		return mvm_fail(err, ret == -ENOMEM ? -ENOMEM : -EINVAL,
+				"snapshot_path '%s': %s", rq->state_path,
+				err->msg);
+	ret = check_loadable(v, &s, err);
+	if (!ret)
+		ret = vmm_transition(v, VM_EV_RESTORE, err);
+	if (ret) {
+		snap_file_free(&s);
+		return ret;
+	}
+	ret = restore(v, &s, rq, err);
+	snap_file_free(&s);
+	vmm_must_transition(v, ret ? VM_EV_RESTORE_FAILED :
+				     VM_EV_RESTORE_DONE);
+	if (ret)
+		return ret;
+	vmm_log(v, API_LOG_INFO, "snapshot", "snapshot loaded: '%s'",
+		rq->state_path);
+	return rq->resume_vm ? vmm_resume(v, err) : 0;
+}

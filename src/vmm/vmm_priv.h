@@ -1,0 +1,26 @@
+/* What the VMM's own files share (src/vmm/): not an interface to others. */
+#ifndef MVM_VMM_PRIV_H
+#define MVM_VMM_PRIV_H
+
+#include "mvm/policy.h"
+#include "mvm/vmm.h"
+
+/* An internal event the table must allow: a refusal is logged as a bug. */
+void vmm_must_transition(struct vmm *v, enum vm_event e);
+/*
+ * Ask the policy about op on facts: 0, or -EPERM with the rule's reason
+ * (the API's 409). A warning is logged.
+ */
+int vmm_policy_ask(struct vmm *v, enum policy_op op,
+		   const struct policy_facts *f, struct mvm_err *err);
+/*
+ * Build the VM and start it: from the spec (from NULL, a boot), or from a
+ * snapshot's configuration, with its vCPUs parked. A failure leaves the
+ * VM to be discarded (vmm_discard_vm has been called).
+ */
+int vmm_build_vm(struct vmm *v, const struct vm_config *from,
+		 struct mvm_err *err);
+/* A VM that failed to start or load: torn down as a stopped one is. */
+void vmm_discard_vm(struct vmm *v);
+
+#endif
