@@ -1,0 +1,358 @@
+/*
+ * Snapshots through the API, as a Firecracker user takes and loads them:
+ * PUT /snapshot/create on a paused VM, then PUT /snapshot/load in a new
+ * mvm. The guest is bz_virtio's memcount (tests/guests/virtio/
+ * t_memcount.c): it checks, round after round, that every word of its
+ * pages holds what it wrote last, so a page the load got wrong (stale,
+ * zero, from elsewhere) ends it with "STALE".
+ */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "api_client.h"
+#include "harness.h"
+
+static char dir[64];
+
+static void make_dir(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/mvm-snap-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+}
+
+static void drop_dir(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (dir[0] && system(cmd)) {
+		/* a leftover temp dir fails no test */
+	}
+}
+
+static const char *path_in(const char *name)
+{
+	static char p[4][128];
+	static int k;
+
+	k = (k + 1) % 4;
+	snprintf(p[k], sizeof(p[k]), "%s/%s", dir, name);
+	return p[k];
+}
+
+static void call_ok(struct api_proc *p, const char *method, const char *path,
+		    const char *body)
+{
+	struct api_resp r;
+	int st = api_call(p->sock, method, path, body, &r);
+
+	cr_assert(st == 204 || st == 200, "%s %s -> %d %s\n%s", method, path,
+		  st, r.body, p->err ? p->err : "");
+}
+
+static int call(struct api_proc *p, const char *method, const char *path,
+		const char *body, struct api_resp *r)
+{
+	return api_call(p->sock, method, path, body, r);
+}
+
+/* Boot bz_virtio with args on mem MiB, dirty page tracking on. */
+static void boot(struct api_proc *p, const char *args, unsigned mem)
+{
+	char body[512];
+
+	cr_assert_eq(api_spawn(p, NULL), 0);
+	snprintf(body, sizeof(body), "{\"vcpu_count\": 1, \"mem_size_mib\": "
+		 "%u, \"track_dirty_pages\": true}", mem);
+	call_ok(p, "PUT", "/machine-config", body);
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", "
+		 "\"boot_args\": \"%s\"}", guest_path("virtio/bz_virtio"),
+		 args);
+	call_ok(p, "PUT", "/boot-source", body);
+	call_ok(p, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+}
+
+static void snapshot(struct api_proc *p, const char *type, const char *state,
+		     const char *mem)
+{
+	char body[512];
+
+	call_ok(p, "PATCH", "/vm", "{\"state\": \"Paused\"}");
+	snprintf(body, sizeof(body), "{\"snapshot_type\": \"%s\", "
+		 "\"snapshot_path\": \"%s\", \"mem_file_path\": \"%s\"}",
+		 type, state, mem);
+	call_ok(p, "PUT", "/snapshot/create", body);
+}
+
+static int load(struct api_proc *p, const char *state, const char *backend,
+		const char *mem, struct api_resp *r)
+{
+	char body[768];
+
+	snprintf(body, sizeof(body), "{\"snapshot_path\": \"%s\", "
+		 "\"mem_backend\": {\"backend_type\": \"%s\", "
+		 "\"backend_path\": \"%s\"}, \"resume_vm\": true}", state,
+		 backend, mem);
+	return call(p, "PUT", "/snapshot/load", body, r);
+}
+
+/* The last "memcount: round=C" printed, or 0. */
+static unsigned last_round(const char *out)
+{
+	const char *s = out, *hit = NULL;
+	unsigned c = 0;
+
+	while ((s = strstr(s, "memcount: round=")))
+		hit = s++;
+	if (hit)
+		sscanf(hit, "memcount: round=%u", &c);
+	return c;
+}
+
+static bool rounds_seen(struct api_proc *p, int n, double seconds)
+{
+	for (double t = 0; t < seconds; t += 0.1) {
+		if (count_str(p->out, "memcount: round=") >= n)
+			return true;
+		api_drain(p, 0.1);
+	}
+	return false;
+}
+
+Test(snapshot, the_count_goes_on_in_a_new_process, .init = make_dir,
+     .fini = drop_dir, .timeout = 90)
+{
+	struct api_proc a, b;
+	struct api_resp r;
+	unsigned before, after;
+
+	boot(&a, "test=memcount pages=512", 64);
+	cr_assert(rounds_seen(&a, 2, 30), "no rounds:\n%s\n%s", a.out, a.err);
+	snapshot(&a, "Full", path_in("state"), path_in("mem"));
+	api_drain(&a, 0.2);
+	before = last_round(a.out);
+	cr_assert_eq(api_stop(&a) >= 0, true);
+	api_proc_free(&a);
+
+	cr_assert_eq(api_spawn(&b, NULL), 0);
+	cr_assert_eq(load(&b, path_in("state"), "File", path_in("mem"), &r),
+		     204, "%s\n%s", r.body, b.err);
+	cr_assert(rounds_seen(&b, 3, 30), "no rounds after the load:\n%s\n%s",
+		  b.out, b.err);
+	after = last_round(b.out);
+	/* It went on from where it was: its pages held the count. */
+	cr_assert_gt(after, before, "before %u, after %u\n%s", before, after,
+		     b.out);
+	cr_assert_null(strstr(b.out, "STALE"), "%s", b.out);
+	/* The loaded VM is an ordinary one: paused, resumed, configured. */
+	call_ok(&b, "PATCH", "/vm", "{\"state\": \"Paused\"}");
+	call_ok(&b, "PATCH", "/vm", "{\"state\": \"Resumed\"}");
+	cr_assert_eq(call(&b, "GET", "/machine-config", NULL, &r), 200);
+	cr_assert(strstr(r.body, "\"mem_size_mib\":64"), "%s", r.body);
+	cr_assert(rounds_seen(&b, 5, 30), "%s", b.out);
+	cr_assert_null(strstr(b.out, "STALE"), "%s", b.out);
+	api_stop(&b);
+	api_proc_free(&b);
+}
+
+/* Copy the first len bytes of from into to (the whole file: len < 0). */
+static void copy_part(const char *from, const char *to, long len)
+{
+	char cmd[512];
+
+	if (len < 0)
+		snprintf(cmd, sizeof(cmd), "cp %s %s", from, to);
+	else
+		snprintf(cmd, sizeof(cmd), "head -c %ld %s > %s", len, from,
+			 to);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+static void flip_byte(const char *path, long at)
+{
+	int fd = open(path, O_RDWR);
+	unsigned char c;
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(pread(fd, &c, 1, at), 1);
+	c ^= 0x5a;
+	cr_assert_eq(pwrite(fd, &c, 1, at), 1);
+	close(fd);
+}
+
+static void refused(struct api_proc *p, const char *state, const char *mem,
+		    const char *why)
+{
+	struct api_resp r;
+
+	cr_assert_eq(load(p, state, "File", mem, &r), 400, "%s: %d %s", state,
+		     r.status, r.body);
+	cr_assert(strstr(r.body, why), "%s: want '%s' in %s", state, why,
+		  r.body);
+}
+
+Test(snapshot, corrupt_truncated_and_foreign_files_are_refused,
+     .init = make_dir, .fini = drop_dir, .timeout = 90)
+{
+	struct api_proc a, b;
+	struct api_resp r;
+	struct stat st;
+
+	boot(&a, "test=memcount pages=64", 32);
+	cr_assert(rounds_seen(&a, 1, 30), "%s", a.out);
+	snapshot(&a, "Full", path_in("state"), path_in("mem"));
+	api_stop(&a);
+	api_proc_free(&a);
+	cr_assert_eq(stat(path_in("state"), &st), 0);
+
+	cr_assert_eq(api_spawn(&b, NULL), 0);
+	copy_part(path_in("state"), path_in("trunc"), st.st_size / 2);
+	refused(&b, path_in("trunc"), path_in("mem"), "truncated");
+	copy_part(path_in("state"), path_in("flip"), -1);
+	flip_byte(path_in("flip"), 2); /* the FDT magic */
+	refused(&b, path_in("flip"), path_in("mem"), "not an mvm snapshot");
+	refused(&b, guest_path("virtio/bz_virtio"), path_in("mem"),
+		"not an mvm snapshot");
+	refused(&b, path_in("absent"), path_in("mem"), "absent");
+	/* A memory file shorter than the snapshot's RAM. */
+	copy_part(path_in("mem"), path_in("shortmem"), 4096);
+	refused(&b, path_in("state"), path_in("shortmem"), "shortmem");
+	/* Refusals changed nothing: the good files still load. */
+	cr_assert_eq(load(&b, path_in("state"), "File", path_in("mem"), &r),
+		     204, "%s\n%s", r.body, b.err);
+	cr_assert(rounds_seen(&b, 1, 30), "%s\n%s", b.out, b.err);
+	cr_assert_null(strstr(b.out, "STALE"), "%s", b.out);
+	/* A second load into the same mvm is refused. */
+	cr_assert_eq(load(&b, path_in("state"), "File", path_in("mem"), &r),
+		     400, "%s", r.body);
+	api_stop(&b);
+	api_proc_free(&b);
+}
+
+Test(snapshot, create_refuses_what_it_must, .init = make_dir,
+     .fini = drop_dir, .timeout = 60)
+{
+	struct api_proc a;
+	struct api_resp r;
+	char body[512];
+
+	boot(&a, "test=memcount pages=64", 32);
+	cr_assert(rounds_seen(&a, 1, 30), "%s", a.out);
+	/* Running: Firecracker's rule, a snapshot is of a paused VM. */
+	snprintf(body, sizeof(body), "{\"snapshot_path\": \"%s\", "
+		 "\"mem_file_path\": \"%s\"}", path_in("s"), path_in("m"));
+	cr_assert_eq(call(&a, "PUT", "/snapshot/create", body, &r), 400);
+	cr_assert(strstr(r.body, "Paused"), "%s", r.body);
+	call_ok(&a, "PATCH", "/vm", "{\"state\": \"Paused\"}");
+	/* A directory that does not exist. */
+	snprintf(body, sizeof(body), "{\"snapshot_path\": \"%s\", "
+		 "\"mem_file_path\": \"%s/none/m\"}", path_in("s"), dir);
+	cr_assert_eq(call(&a, "PUT", "/snapshot/create", body, &r), 400);
+	cr_assert(strstr(r.body, "mem_file_path"), "%s", r.body);
+	/* Bad shapes name their field. */
+	cr_assert_eq(call(&a, "PUT", "/snapshot/create",
+			  "{\"snapshot_path\": \"x\"}", &r), 400);
+	cr_assert(strstr(r.body, "mem_file_path"), "%s", r.body);
+	cr_assert_eq(call(&a, "PUT", "/snapshot/create",
+			  "{\"snapshot_path\": \"x\", \"mem_file_path\": \"y\", "
+			  "\"snapshot_type\": \"Half\"}", &r), 400);
+	cr_assert(strstr(r.body, "snapshot_type"), "%s", r.body);
+	/* Loading is for a fresh mvm only. */
+	cr_assert_eq(load(&a, path_in("s"), "File", path_in("m"), &r), 400);
+	/* The VM is still there and still runs. */
+	call_ok(&a, "PATCH", "/vm", "{\"state\": \"Resumed\"}");
+	cr_assert(rounds_seen(&a, 3, 30), "%s", a.out);
+	api_stop(&a);
+	api_proc_free(&a);
+}
+
+Test(snapshot, load_refuses_a_configured_mvm, .init = make_dir,
+     .fini = drop_dir, .timeout = 30)
+{
+	struct api_proc a;
+	struct api_resp r;
+
+	cr_assert_eq(api_spawn(&a, NULL), 0);
+	call_ok(&a, "PUT", "/machine-config",
+		"{\"vcpu_count\": 2, \"mem_size_mib\": 64}");
+	cr_assert_eq(load(&a, path_in("s"), "File", path_in("m"), &r), 400);
+	cr_assert(strstr(r.body, "machine-config is configured already"),
+		  "%s", r.body);
+	cr_assert_eq(call(&a, "PUT", "/snapshot/load",
+			  "{\"snapshot_path\": \"s\"}", &r), 400);
+	cr_assert(strstr(r.body, "mem_backend"), "%s", r.body);
+	cr_assert_eq(call(&a, "PUT", "/snapshot/load",
+			  "{\"snapshot_path\": \"s\", \"mem_file_path\": \"m\", "
+			  "\"mem_backend\": {\"backend_type\": \"File\", "
+			  "\"backend_path\": \"m\"}}", &r), 400);
+	cr_assert(strstr(r.body, "mem_file_path"), "%s", r.body);
+	api_stop(&a);
+	api_proc_free(&a);
+}
+
+/* Allocated bytes of a (sparse) file. */
+static long long allocated(const char *path)
+{
+	struct stat st;
+
+	cr_assert_eq(stat(path, &st), 0, "%s", path);
+	return (long long)st.st_blocks * 512;
+}
+
+static bool out_has(struct api_proc *p, const char *needle, double seconds)
+{
+	return api_wait_out(p, needle, seconds);
+}
+
+static void console(struct api_proc *p, const char *keys)
+{
+	cr_assert_eq(write(p->in_fd, keys, strlen(keys)),
+		     (ssize_t)strlen(keys));
+}
+
+Test(snapshot, a_diff_is_small_and_merges_onto_its_base, .init = make_dir,
+     .fini = drop_dir, .timeout = 120)
+{
+	struct api_proc a, b;
+	struct api_resp r;
+	long long full, diff;
+	char cmd[512];
+
+	boot(&a, "test=memcount touch=all dirty=5", 128);
+	cr_assert(out_has(&a, "memcount: touched", 60), "%s\n%s", a.out,
+		  a.err);
+	snapshot(&a, "Full", path_in("state"), path_in("mem"));
+	call_ok(&a, "PATCH", "/vm", "{\"state\": \"Resumed\"}");
+	console(&a, "d");
+	cr_assert(out_has(&a, "memcount: dirtied", 30), "%s", a.out);
+	snapshot(&a, "Diff", path_in("dstate"), path_in("dmem"));
+	api_stop(&a);
+	api_proc_free(&a);
+
+	full = allocated(path_in("mem"));
+	diff = allocated(path_in("dmem"));
+	/* 5% of the pages, and what the devices and tables wrote meanwhile. */
+	cr_assert_gt(full, 100ll << 20, "full %lld", full);
+	cr_assert_lt(diff * 8, full, "diff %lld, full %lld", diff, full);
+
+	/* The Diff layered onto its base is the memory of the Diff's state. */
+	snprintf(cmd, sizeof(cmd), "%s snapshot merge %s %s", mvm_bin(),
+		 path_in("mem"), path_in("dmem"));
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	cr_assert_eq(api_spawn(&b, NULL), 0);
+	cr_assert_eq(load(&b, path_in("dstate"), "File", path_in("mem"), &r),
+		     204, "%s\n%s", r.body, b.err);
+	console(&b, "c");
+	cr_assert(out_has(&b, "memcount: checked", 60), "%s\n%s", b.out,
+		  b.err);
+	cr_assert(strstr(b.out, "gen=1"), "%s", b.out);
+	cr_assert_null(strstr(b.out, "STALE"), "%s", b.out);
+	api_stop(&b);
+	api_proc_free(&b);
+}
