@@ -45,8 +45,9 @@ struct mvm_err;
 enum snap_type { SNAP_FULL, SNAP_DIFF };
 
 struct snap_file {
-	uint32_t format_version;
-	char mvm_version[32];
+	uint32_t format_version;   /* as read; encode writes
+				      SNAP_FORMAT_VERSION */
+	char mvm_version[32];      /* encode: "" writes this mvm's */
 	uint64_t created_ns;
 	enum snap_type type;
 	char *mem_file;            /* owned; NULL: unknown */
