@@ -13,6 +13,8 @@ packages=(
 	libmicrohttpd-dev
 	# tests and fuzzing
 	libcriterion-dev clang
+	# dtc: the tests read a snapshot's state file (an FDT) back with it
+	device-tree-compiler
 	# the API tests read api/openapi.yaml
 	libyaml-dev
 	# default guest and the lab: kernel extraction, initramfs, emulator

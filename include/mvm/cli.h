@@ -3,6 +3,7 @@
 #define MVM_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "mvm/spec.h"
 #include "mvm/vm.h"
@@ -35,5 +36,14 @@ struct cli_api_opts {
  */
 int cli_take_api_opts(int *argc, char **argv, struct cli_api_opts *o,
 		      bool config_allowed, struct mvm_err *err);
+
+/*
+ * `mvm snapshot inspect FILE | merge BASE_MEM DIFF_MEM` (argv[0] is
+ * "snapshot") and `mvm --describe-snapshot FILE` (argv[0] is "mvm"):
+ * output to out, the one-line errors to errs; mvm's exit status.
+ */
+int cli_snapshot(int argc, char **argv, FILE *out, FILE *errs);
+int cli_describe_snapshot(int argc, char **argv, FILE *out, FILE *errs);
+extern const char cli_snapshot_usage[];
 
 #endif

@@ -15,4 +15,9 @@ int mvm_cmd_host_check(int argc, char **argv);
 /* `mvm nested enable|disable --config FILE [--yes]`; argv[0] = "nested". */
 int mvm_cmd_nested(int argc, char **argv);
 
+/* `mvm snapshot inspect|merge ...`; argv[0] = "snapshot". */
+int mvm_cmd_snapshot(int argc, char **argv);
+/* `mvm --describe-snapshot FILE`; argv[0] = "mvm". */
+int mvm_cmd_describe_snapshot(int argc, char **argv);
+
 #endif

@@ -18,6 +18,13 @@ static const char usage[] =
 	"  host-check   can this host run stock kernels, and nest? [--json]\n"
 	"  nested enable|disable --config FILE [--yes]\n"
 	"               turn nested virtualization on or off in a config file\n"
+	"  snapshot inspect FILE\n"
+	"               print what a snapshot's state file holds\n"
+	"  snapshot merge BASE_MEM DIFF_MEM\n"
+	"               apply a Diff snapshot's memory file to its base's\n"
+	"  --describe-snapshot FILE\n"
+	"               print a state file's format version (\"v1\") and a\n"
+	"               one-line summary, as Firecracker's flag does\n"
 	"  version      print the version\n";
 
 int main(int argc, char **argv)
@@ -36,6 +43,10 @@ int main(int argc, char **argv)
 		return mvm_cmd_host_check(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "nested"))
 		return mvm_cmd_nested(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "snapshot"))
+		return mvm_cmd_snapshot(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "--describe-snapshot"))
+		return mvm_cmd_describe_snapshot(argc, argv);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
 		printf("mvm %s\n", MVM_VERSION);
 		return MVM_EXIT_OK;

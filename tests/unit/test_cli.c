@@ -1,7 +1,16 @@
 #include <criterion/criterion.h>
+#include <fcntl.h>
+#include <libfdt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "mvm/cli.h"
 #include "mvm/err.h"
+#include "mvm/snapshot.h"
+
+#include "snap_fixture.h"
 
 #define ARGV(...) ((char *[]){ "run", __VA_ARGS__, NULL })
 #define ARGC(a) ((int)(sizeof(a) / sizeof(a[0])) - 1)
@@ -86,4 +95,217 @@ Test(cli, config_checks_name_the_culprit)
 	cr_assert(strstr(e.msg, "cpus"), "%s", e.msg);
 	c.cpus = 1;
 	cr_assert_eq(vm_check_config(&c, &e), 0);
+}
+
+/* ---- mvm snapshot, mvm --describe-snapshot ----------------------------- */
+
+#define SNAP_ARGV(...) ((char *[]){ __VA_ARGS__, NULL })
+
+struct run {
+	int status;
+	char *out, *err;
+};
+
+/* fn's exit status and what it printed on each stream. */
+static struct run run(int (*fn)(int, char **, FILE *, FILE *), int argc,
+		      char **argv)
+{
+	struct run r;
+	size_t n;
+	FILE *out = open_memstream(&r.out, &n);
+	FILE *err = open_memstream(&r.err, &n);
+
+	r.status = fn(argc, argv, out, err);
+	fclose(out);
+	fclose(err);
+	return r;
+}
+
+static void run_free(struct run *r)
+{
+	free(r->out);
+	free(r->err);
+}
+
+/* Status 1 and exactly one line on stderr, holding each of want. */
+static void one_line_error(struct run *r, const char *a, const char *b)
+{
+	cr_assert_eq(r->status, 1, "status %d", r->status);
+	cr_assert_str_empty(r->out, "%s", r->out);
+	cr_assert(strchr(r->err, '\n') == r->err + strlen(r->err) - 1,
+		  "not one line: %s", r->err);
+	cr_assert(strstr(r->err, a), "no \"%s\" in %s", a, r->err);
+	cr_assert(!b || strstr(r->err, b), "no \"%s\" in %s", b, r->err);
+	run_free(r);
+}
+
+struct tmp {
+	char dir[256], snap[300], other[300];
+};
+
+static void tmp_new(struct tmp *t)
+{
+	const char *d = getenv("TMPDIR");
+	struct mvm_err err = { .msg = "" };
+	struct snap_file s;
+
+	snprintf(t->dir, sizeof(t->dir), "%s/mvm-cli-XXXXXX",
+		 d && *d ? d : "/tmp");
+	cr_assert_not_null(mkdtemp(t->dir));
+	snprintf(t->snap, sizeof(t->snap), "%s/vm.snap", t->dir);
+	snprintf(t->other, sizeof(t->other), "%s/other", t->dir);
+	cr_assert_eq(fix_make_snap(&s), 0);
+	cr_assert_eq(snap_file_write(t->snap, &s, &err), 0, "%s", err.msg);
+	snap_file_free(&s);
+}
+
+static void tmp_rm(struct tmp *t)
+{
+	unlink(t->snap);
+	unlink(t->other);
+	cr_assert_eq(rmdir(t->dir), 0);
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f);
+	cr_assert_eq(fwrite(data, 1, len, f), len);
+	cr_assert_eq(fclose(f), 0);
+}
+
+Test(cli, snapshot_usage)
+{
+	struct run r = run(cli_snapshot, 1, SNAP_ARGV("snapshot"));
+
+	cr_assert_eq(r.status, 1);
+	cr_assert(strstr(r.err, "mvm snapshot inspect FILE"), "%s", r.err);
+	run_free(&r);
+	r = run(cli_snapshot, 2, SNAP_ARGV("snapshot", "--help"));
+	cr_assert_eq(r.status, 0);
+	cr_assert(strstr(r.out, "mvm snapshot merge BASE_MEM DIFF_MEM"), "%s",
+		  r.out);
+	run_free(&r);
+	r = run(cli_snapshot, 2, SNAP_ARGV("snapshot", "restore"));
+	one_line_error(&r, "unknown action 'restore'", NULL);
+	r = run(cli_snapshot, 2, SNAP_ARGV("snapshot", "inspect"));
+	one_line_error(&r, "mvm snapshot inspect: needs FILE", NULL);
+	r = run(cli_snapshot, 4, SNAP_ARGV("snapshot", "inspect", "a", "b"));
+	one_line_error(&r, "unexpected argument 'b'", NULL);
+	r = run(cli_snapshot, 3, SNAP_ARGV("snapshot", "merge", "a"));
+	one_line_error(&r, "needs BASE_MEM DIFF_MEM", NULL);
+}
+
+Test(cli, snapshot_inspect)
+{
+	struct tmp t;
+	struct run r;
+
+	tmp_new(&t);
+	r = run(cli_snapshot, 3, SNAP_ARGV("snapshot", "inspect", t.snap));
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_empty(r.err);
+	cr_assert(strstr(r.out, "type: Diff\n"), "%s", r.out);
+	cr_assert(strstr(r.out, "taken: 2023-11-14T22:13:20.123456789Z\n"),
+		  "%s", r.out);
+	cr_assert(strstr(r.out, "vcpus: 2, nested state present\n"), "%s",
+		  r.out);
+	cr_assert(strstr(r.out, "\"kvmclock\" version 1, 48 bytes\n"), "%s",
+		  r.out);
+	run_free(&r);
+
+	/* The one line names the file and what is wrong with it. */
+	write_file(t.other, "\x7f" "ELF", 4);
+	r = run(cli_snapshot, 3, SNAP_ARGV("snapshot", "inspect", t.other));
+	one_line_error(&r, t.other, ": snapshot: not an mvm snapshot state "
+		       "file");
+	r = run(cli_snapshot, 3, SNAP_ARGV("snapshot", "inspect", t.dir));
+	one_line_error(&r, t.dir, "a directory");
+	unlink(t.other);
+	r = run(cli_snapshot, 3, SNAP_ARGV("snapshot", "inspect", t.other));
+	one_line_error(&r, t.other, "No such file");
+	tmp_rm(&t);
+}
+
+Test(cli, describe_snapshot_prints_the_format_version)
+{
+	struct mvm_err err = { .msg = "" };
+	struct snap_file s;
+	struct tmp t;
+	struct run r;
+	size_t len;
+	void *buf;
+
+	tmp_new(&t);
+	r = run(cli_describe_snapshot, 3,
+		SNAP_ARGV("mvm", "--describe-snapshot", t.snap));
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "v1\nDiff snapshot taken 2023-11-14T22:13:20Z "
+			 "by mvm 0.1.0: 2 vCPUs, 3200 MiB, 8 state nodes, "
+			 "nested state present\n");
+	run_free(&r);
+
+	/* A file of another format version says which. */
+	cr_assert_eq(fix_make_snap(&s), 0);
+	cr_assert_eq(snap_file_encode(&s, &buf, &len, &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(fdt_setprop_inplace_u32(buf, 0, "format-version", 2), 0);
+	write_file(t.other, buf, len);
+	free(buf);
+	snap_file_free(&s);
+	r = run(cli_describe_snapshot, 3,
+		SNAP_ARGV("mvm", "--describe-snapshot", t.other));
+	one_line_error(&r, t.other, "snapshot: format version 2, this mvm "
+		       "reads 1");
+	r = run(cli_describe_snapshot, 2,
+		SNAP_ARGV("mvm", "--describe-snapshot"));
+	one_line_error(&r, "needs the state file", NULL);
+	r = run(cli_describe_snapshot, 4,
+		SNAP_ARGV("mvm", "--describe-snapshot", t.snap, "x"));
+	one_line_error(&r, "takes one state file", NULL);
+	tmp_rm(&t);
+}
+
+Test(cli, snapshot_merge)
+{
+	static const char page[4096] = { [0 ... 4095] = 'd' };
+	char back[4096];
+	struct tmp t;
+	struct run r;
+	int fd;
+
+	tmp_new(&t);
+	/* base: 4 pages of 'b'; diff: page 2 only, the rest holes. */
+	fd = open(t.other, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, 4 * 4096), 0);
+	cr_assert_eq(pwrite(fd, page, 4096, 2 * 4096), 4096);
+	close(fd);
+	memset(back, 'b', sizeof(back));
+	fd = open(t.snap, O_WRONLY | O_TRUNC);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(write(fd, back, 4096), 4096);
+	close(fd);
+	r = run(cli_snapshot, 4, SNAP_ARGV("snapshot", "merge", t.snap,
+					   t.other));
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_empty(r.err);
+	run_free(&r);
+	fd = open(t.snap, O_RDONLY);
+	for (int i = 0; i < 4; i++) {
+		cr_assert_eq(read(fd, back, 4096), 4096);
+		cr_assert_eq(back[0], i == 2 ? 'd' : 'b', "page %d", i);
+		cr_assert_eq(back[4095], i == 2 ? 'd' : 'b', "page %d", i);
+	}
+	close(fd);
+
+	/* Another size: refused, naming both. */
+	fd = open(t.other, O_WRONLY);
+	cr_assert_eq(ftruncate(fd, 4096), 0);
+	close(fd);
+	r = run(cli_snapshot, 4, SNAP_ARGV("snapshot", "merge", t.snap,
+					   t.other));
+	one_line_error(&r, t.other, "not a diff of this base");
+	tmp_rm(&t);
 }

@@ -1,0 +1,231 @@
+/*
+ * The machine node of a state file: the configuration the VM was built
+ * from, checked against the same limits a new VM's is, since restore
+ * builds a VM from it.
+ */
+#include <libfdt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mvm/err.h"
+#include "mvm/layout.h"
+#include "mvm/snapshot.h"
+
+#include "state_fdt.h"
+
+#define MIB_MIN 2
+/* As the VM's own limit (src/vm/vm.c): RAM ends below the 64-bit PCI
+ * window. */
+#define MIB_MAX ((LAYOUT_PCI_MMIO64 - (MEM_HOLE_END - MEM_HOLE_START)) >> 20)
+/* A tap's name (IFNAMSIZ, its NUL included). */
+#define TAP_NAME_MAX 16
+
+static int dup_str(const char *s, char **out, struct mvm_err *err)
+{
+	*out = NULL;
+	if (s && !(*out = strdup(s)))
+		return mvm_fail(err, -ENOMEM, "out of memory");
+	return 0;
+}
+
+/* The machine's size: vCPUs, RAM and what backs it. */
+static int sizes(const void *fdt, int node, struct vm_config *m,
+		 struct mvm_err *err)
+{
+	uint32_t cpus;
+	unsigned pages;
+	int ret;
+
+	ret = snap_rd_u32(fdt, node, "machine", "vcpu-count", &cpus, err);
+	if (!ret && (cpus < 1 || cpus > VM_MAX_VCPUS))
+		ret = mvm_fail(err, -EINVAL, "machine: vcpu-count %u (want 1 "
+			       "to %d)", cpus, VM_MAX_VCPUS);
+	if (!ret)
+		ret = snap_rd_u64(fdt, node, "machine", "mem-size-mib",
+				  &m->mem_mib, err);
+	if (!ret && (m->mem_mib < MIB_MIN || m->mem_mib > MIB_MAX))
+		ret = mvm_fail(err, -EINVAL, "machine: mem-size-mib %llu "
+			       "(want %d to %llu)",
+			       (unsigned long long)m->mem_mib, MIB_MIN,
+			       (unsigned long long)MIB_MAX);
+	if (!ret)
+		ret = snap_rd_choice(fdt, node, "machine", "huge-pages",
+				     gm_pages_names, &pages, err);
+	/* gm_alloc's own rule: huge pages come whole. */
+	if (!ret && pages == GM_PAGES_HUGE_2M && m->mem_mib % 2)
+		ret = mvm_fail(err, -EINVAL, "machine: mem-size-mib %llu is "
+			       "not a whole number of 2 MiB huge pages",
+			       (unsigned long long)m->mem_mib);
+	if (ret)
+		return ret;
+	m->cpus = cpus;
+	m->pages = (enum gm_pages)pages;
+	return 0;
+}
+
+static int boot(const void *fdt, int node, struct vm_config *m,
+		struct mvm_err *err)
+{
+	const char *kernel, *initrd, *cmdline;
+	unsigned reboot;
+	int ret;
+
+	ret = snap_rd_name(fdt, node, "machine", "kernel", SNAP_PATH_MAX,
+			   &kernel, err);
+	if (!ret)
+		ret = snap_rd_str(fdt, node, "machine", "initrd",
+				  SNAP_PATH_MAX, false, &initrd, err);
+	if (!ret && initrd && !*initrd)
+		ret = mvm_fail(err, -EINVAL, "machine: initrd is empty (no "
+			       "initrd is no initrd property)");
+	if (!ret)
+		ret = snap_rd_str(fdt, node, "machine", "cmdline",
+				  LAYOUT_CMDLINE_MAX, true, &cmdline, err);
+	if (!ret)
+		ret = snap_rd_choice(fdt, node, "machine", "on-reboot",
+				     snap_on_reboot_names, &reboot, err);
+	if (ret)
+		return ret;
+	m->on_reboot = (enum vm_on_reboot)reboot;
+	if (dup_str(kernel, (char **)&m->kernel, err) ||
+	    dup_str(initrd, (char **)&m->initrd, err) ||
+	    dup_str(cmdline, (char **)&m->cmdline, err))
+		return -ENOMEM;
+	return 0;
+}
+
+static int drive(const void *fdt, int node, const char *where,
+		 struct vm_config *m, struct mvm_err *err)
+{
+	struct disk_config *d = &m->disks[m->nr_disks];
+	const char *id, *path;
+	unsigned cache;
+	int ret;
+
+	ret = snap_rd_name(fdt, node, where, "id", DEV_CONFIG_ID_MAX, &id,
+			   err);
+	for (unsigned i = 0; !ret && i < m->nr_disks; i++)
+		if (!strcmp(m->disks[i].id, id))
+			ret = mvm_fail(err, -EINVAL, "%s: drive id \"%s\" "
+				       "appears twice", where, id);
+	if (!ret)
+		ret = snap_rd_name(fdt, node, where, "path", SNAP_PATH_MAX,
+				   &path, err);
+	if (!ret)
+		ret = snap_rd_flag(fdt, node, where, "read-only", &d->readonly,
+				   err);
+	if (!ret)
+		ret = snap_rd_choice(fdt, node, where, "cache",
+				     snap_cache_names, &cache, err);
+	if (ret)
+		return ret;
+	strcpy(d->id, id); /* fits: checked against DEV_CONFIG_ID_MAX */
+	d->cache = (enum disk_cache)cache;
+	if (dup_str(path, &d->path, err))
+		return -ENOMEM;
+	m->nr_disks++;
+	return 0;
+}
+
+static int nic(const void *fdt, int node, const char *where,
+	       struct vm_config *m, struct mvm_err *err)
+{
+	struct net_config *n = &m->nets[m->nr_nets];
+	const char *id, *tap;
+	const void *mac;
+	size_t mac_len;
+	int ret;
+
+	ret = snap_rd_name(fdt, node, where, "id", DEV_CONFIG_ID_MAX, &id,
+			   err);
+	for (unsigned i = 0; !ret && i < m->nr_nets; i++)
+		if (!strcmp(m->nets[i].id, id))
+			ret = mvm_fail(err, -EINVAL, "%s: network interface id "
+				       "\"%s\" appears twice", where, id);
+	if (!ret)
+		ret = snap_rd_name(fdt, node, where, "host-dev-name",
+				   TAP_NAME_MAX, &tap, err);
+	if (!ret)
+		ret = snap_rd_bytes(fdt, node, where, "guest-mac",
+				    sizeof(n->mac), &mac, &mac_len, err);
+	if (!ret && mac_len != sizeof(n->mac))
+		ret = mvm_fail(err, -EINVAL, "%s: guest-mac is %zu bytes, not "
+			       "6", where, mac_len);
+	if (!ret)
+		ret = snap_rd_flag(fdt, node, where, "mac-set", &n->mac_set,
+				   err);
+	if (!ret)
+		ret = snap_rd_flag(fdt, node, where, "mac-spoofing",
+				   &n->mac_spoofing, err);
+	if (ret)
+		return ret;
+	strcpy(n->id, id); /* both fit: checked against their sizes */
+	strcpy(n->tap, tap);
+	memcpy(n->mac, mac, sizeof(n->mac));
+	/* The tap is the restoring VMM's to open (or to take over). */
+	n->tap_given = false;
+	n->tap_fd = -1;
+	m->nr_nets++;
+	return 0;
+}
+
+typedef int (*child_fn)(const void *fdt, int node, const char *where,
+			struct vm_config *m, struct mvm_err *err);
+
+/* Each child of machine/NAME, at most max of them, through fn. */
+static int children(const void *fdt, int machine, const char *name,
+		    unsigned max, const unsigned *nr, child_fn fn,
+		    struct vm_config *m, struct mvm_err *err)
+{
+	char base[64], where[SNAP_WHERE_MAX];
+	int parent, node, ret, len;
+
+	snprintf(base, sizeof(base), "machine/%s", name);
+	ret = snap_rd_node(fdt, machine, "machine", name, &parent, err);
+	if (ret)
+		return ret;
+	fdt_for_each_subnode(node, fdt, parent) {
+		const char *child = fdt_get_name(fdt, node, &len);
+
+		if (*nr == max)
+			return mvm_fail(err, -EINVAL, "%s: more than %u", base,
+					max);
+		snap_where(where, base, child ? child : "?", child ? len : 1);
+		ret = fn(fdt, node, where, m, err);
+		if (ret)
+			return ret;
+	}
+	if (node != -FDT_ERR_NOTFOUND)
+		return mvm_fail(err, -EINVAL, "%s: %s", base,
+				fdt_strerror(node));
+	return 0;
+}
+
+int snap_decode_machine(const void *fdt, int node, struct snap_file *s,
+			struct mvm_err *err)
+{
+	struct vm_config *m = &s->machine;
+	int ret;
+
+	m->console_in = -1;
+	m->console_out = -1;
+	ret = sizes(fdt, node, m, err);
+	if (!ret)
+		ret = snap_rd_flag(fdt, node, "machine", "nested-virt",
+				   &m->nested, err);
+	if (!ret)
+		ret = snap_rd_flag(fdt, node, "machine", "track-dirty-pages",
+				   &s->track_dirty_pages, err);
+	if (!ret)
+		ret = snap_rd_flag(fdt, node, "machine", "entropy", &m->rng,
+				   err);
+	if (!ret)
+		ret = boot(fdt, node, m, err);
+	if (!ret)
+		ret = children(fdt, node, "drives", VM_MAX_DISKS,
+			       &m->nr_disks, drive, m, err);
+	if (!ret)
+		ret = children(fdt, node, "network-interfaces", VM_MAX_NETS,
+			       &m->nr_nets, nic, m, err);
+	return ret;
+}
