@@ -8,6 +8,7 @@
 #ifndef MVM_MEM_H
 #define MVM_MEM_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,12 +26,37 @@ struct mem_region {
 	uint8_t *hva;
 	void *map_base; /* the whole mapping; NULL when the caller owns it */
 	uint64_t map_len;
+	/* Restored RAM: where the region's bytes are in the memory file. */
+	uint64_t file_off;
+	/*
+	 * The pages the VMM itself touched through gm_ptr() since the last
+	 * gm_dirty_take(), a bit per 4 KiB page (mvm/mem_file.h); NULL while
+	 * dirty pages are not tracked.
+	 */
+	atomic_ulong *dirty;
+};
+
+/* What backs guest RAM: fresh memory, or a snapshot's memory file. */
+enum gm_backing {
+	GM_BACKING_ANON, /* gm_alloc, gm_add_host */
+	GM_BACKING_FILE, /* gm_map_file: the file, mapped private */
+	GM_BACKING_UFFD, /* gm_map_uffd: a page fault handler fills it */
 };
 
 struct guest_mem {
 	struct mem_region r[MEM_MAX_REGIONS];
 	int nr;
 	uint64_t ram_size; /* total bytes of RAM over all regions */
+	enum gm_backing backing;
+	/*
+	 * Kept open as long as the regions exist (gm_free closes them):
+	 * GM_BACKING_FILE: the memory file, whose holes a Full snapshot
+	 * need not read; GM_BACKING_UFFD: the userfaultfd and the socket to
+	 * the handler, which sees mvm is gone when the socket closes.
+	 */
+	int file_fd;
+	int uffd;
+	int uffd_sock;
 };
 
 /* What backs guest RAM (Firecracker's machine-config huge_pages). */

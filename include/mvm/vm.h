@@ -178,6 +178,21 @@ int vm_drive_swap(struct vm *vm, const char *id, const char *path,
 void vm_nested_facts(struct vm *vm, bool *l1_hypervisor_active,
 		     bool *l2_running);
 
+/*
+ * Dirty page tracking, for Diff snapshots (src/vm/dirty.c). Start: every
+ * memory slot logs the guest's writes (KVM_MEM_LOG_DIRTY_PAGES), and
+ * guest RAM the VMM's own (gm_dirty_track).
+ */
+int vm_dirty_start(struct vm *vm, struct mvm_err *err);
+/*
+ * The pages written since vm_dirty_start or the last collect, per
+ * region: out[i] (calloc'd here; free each with free(), NULL past
+ * vm->mem.nr) is slot i's KVM_GET_DIRTY_LOG ORed with gm_dirty_take(i),
+ * and both logs start over. On a paused VM. -EINVAL if not tracking.
+ */
+int vm_dirty_collect(struct vm *vm, unsigned long *out[MEM_MAX_REGIONS],
+		     struct mvm_err *err);
+
 /* Host limits, for validation and messages. */
 int vm_host_max_vcpus(int kvm_fd);
 uint64_t vm_host_mem_mib(void);

@@ -11,6 +11,7 @@
 
 #include "mvm/dev_config.h"
 #include "mvm/mem.h"
+#include "mvm/mem_file.h"
 
 struct gm_file_region;
 struct rtc_cmos;
@@ -40,6 +41,16 @@ enum vm_on_reboot {
 #define VM_MAX_NETS 8
 #define VM_ID_MAX DEV_CONFIG_ID_MAX
 
+/* Where guest RAM comes from: fresh, or a snapshot's memory file. */
+enum vm_mem_backend { VM_MEM_ANON, VM_MEM_FILE, VM_MEM_UFFD };
+
+struct vm_mem_source {
+	enum vm_mem_backend backend;
+	const char *path; /* the memory file, or the handler's socket */
+	const struct gm_file_region *regions; /* the snapshot's layout */
+	unsigned nr;
+};
+
 struct vm_config {
 	const char *kernel;
 	const char *initrd;  /* NULL: none */
@@ -64,6 +75,9 @@ struct vm_config {
 	int console_in;  /* fd the UART reads from, -1 for none */
 	int console_out; /* fd the UART's output goes to... */
 	struct outq *console_q; /* ...through this queue (NULL: nowhere) */
+	const struct vm_mem_source *mem_source; /* NULL: fresh anonymous RAM
+						   (a boot) */
+	bool track_dirty_pages; /* vm_create calls vm_dirty_start */
 };
 
 #endif

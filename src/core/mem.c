@@ -11,23 +11,24 @@
  * bounds checks.
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "mvm/err.h"
 #include "mvm/mem.h"
+#include "mem_priv.h"
 
-#define HUGE_2M (UINT64_C(2) << 20)
+#define HUGE_2M GM_HUGE_2M
 #ifndef MAP_HUGE_2MB
 #define MAP_HUGE_2MB (21 << MAP_HUGE_SHIFT) /* log2 of the page size */
 #endif
 
 const char *const gm_pages_names[] = { "Transparent", "None", "2M", NULL };
 
-/* Map size bytes as pages says; the whole mapping in *base and *len. */
-static int map_ram(uint64_t size, enum gm_pages pages, uint8_t **base,
-		   uint64_t *len, uint8_t **hva, struct mvm_err *err)
+int gm_map_ram(uint64_t size, enum gm_pages pages, uint8_t **base,
+	       uint64_t *len, uint8_t **hva, struct mvm_err *err)
 {
 	const int prot = PROT_READ | PROT_WRITE;
 
@@ -65,19 +66,16 @@ static int map_ram(uint64_t size, enum gm_pages pages, uint8_t **base,
 	return 0;
 }
 
-static int add_region(struct guest_mem *gm, uint64_t gpa, uint64_t size,
-		      enum gm_pages pages, struct mvm_err *err)
+int gm_region_add(struct guest_mem *gm, uint64_t gpa, uint64_t size,
+		  uint8_t *base, uint64_t len, uint8_t *hva,
+		  struct mvm_err *err)
 {
 	struct mem_region *r;
-	uint8_t *base = NULL, *hva = NULL;
-	uint64_t len = 0;
-	int ret;
 
-	if (gm->nr >= MEM_MAX_REGIONS)
+	if (gm->nr >= MEM_MAX_REGIONS) {
+		munmap(base, len);
 		return mvm_fail(err, -ENOSPC, "memory: too many regions");
-	ret = map_ram(size, pages, &base, &len, &hva, err);
-	if (ret)
-		return ret;
+	}
 	/* A fork (the async teardown's) must not copy or share guest RAM. */
 	madvise(hva, size, MADV_DONTFORK);
 	r = &gm->r[gm->nr++];
@@ -88,6 +86,21 @@ static int add_region(struct guest_mem *gm, uint64_t gpa, uint64_t size,
 	r->map_len = len;
 	gm->ram_size += size;
 	return 0;
+}
+
+static int add_region(struct guest_mem *gm, uint64_t gpa, uint64_t size,
+		      enum gm_pages pages, struct mvm_err *err)
+{
+	uint8_t *base = NULL, *hva = NULL;
+	uint64_t len = 0;
+	int ret;
+
+	if (gm->nr >= MEM_MAX_REGIONS)
+		return mvm_fail(err, -ENOSPC, "memory: too many regions");
+	ret = gm_map_ram(size, pages, &base, &len, &hva, err);
+	if (ret)
+		return ret;
+	return gm_region_add(gm, gpa, size, base, len, hva, err);
 }
 
 int gm_alloc(struct guest_mem *gm, uint64_t ram_bytes, enum gm_pages pages,
@@ -135,6 +148,15 @@ void gm_free(struct guest_mem *gm)
 
 		if (r->map_base)
 			munmap(r->map_base, r->map_len);
+		free(r->dirty);
+	}
+	/* Unmapped first: the handler sees no region after the socket. */
+	if (gm->backing == GM_BACKING_FILE)
+		close(gm->file_fd);
+	if (gm->backing == GM_BACKING_UFFD) {
+		close(gm->uffd);
+		if (gm->uffd_sock >= 0)
+			close(gm->uffd_sock);
 	}
 	memset(gm, 0, sizeof(*gm));
 }
@@ -149,6 +171,10 @@ void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
 			continue;
 		if (len > r->size - (gpa - r->gpa))
 			return NULL;
+		/* Conservative: a read marks the pages too (mvm/mem_file.h). */
+		if (r->dirty && len)
+			gm_dirty_mark(r->dirty, (gpa - r->gpa) >> 12,
+				      (gpa - r->gpa + len - 1) >> 12);
 		return r->hva + (gpa - r->gpa);
 	}
 	return NULL;

@@ -29,6 +29,7 @@
 #include "mvm/vcpu.h"
 #include "mvm/virtio_dev.h"
 
+#include "dirty.h"
 #include "teardown.h"
 #include "mvm/vm.h"
 
@@ -248,28 +249,46 @@ static int create_irqchip(struct vm *vm, struct mvm_err *err)
 				 (unsigned long)&pit, "KVM_CREATE_PIT2", err);
 }
 
+/*
+ * Guest RAM: fresh for a boot, or a snapshot's memory file for a restore
+ * (mapped, or served by a page fault handler), whose regions must hold
+ * the machine's memory size.
+ */
+static int alloc_memory(struct vm *vm, struct mvm_err *err)
+{
+	const struct vm_mem_source *src = vm->cfg.mem_source;
+	uint64_t bytes = 0;
+
+	if (!src || src->backend == VM_MEM_ANON)
+		return gm_alloc(&vm->mem, vm->cfg.mem_mib << 20, vm->cfg.pages,
+				err);
+	for (unsigned i = 0; i < src->nr && i < MEM_MAX_REGIONS; i++)
+		bytes += src->regions[i].size;
+	if (bytes != vm->cfg.mem_mib << 20)
+		return mvm_fail(err, -EINVAL, "memory: the snapshot's regions "
+				"hold %llu bytes, the machine %llu MiB",
+				(unsigned long long)bytes,
+				(unsigned long long)vm->cfg.mem_mib);
+	if (src->backend == VM_MEM_FILE)
+		return gm_map_file(&vm->mem, src->regions, src->nr, src->path,
+				   err);
+	if (src->backend == VM_MEM_UFFD)
+		return gm_map_uffd(&vm->mem, src->regions, src->nr, src->path,
+				   err);
+	return mvm_fail(err, -EINVAL, "memory: unknown backend %d",
+			(int)src->backend);
+}
+
 static int setup_memory(struct vm *vm, struct mvm_err *err)
 {
-	int ret = gm_alloc(&vm->mem, vm->cfg.mem_mib << 20, vm->cfg.pages,
-			   err);
+	int ret = alloc_memory(vm, err);
 
-	if (ret)
-		return ret;
-	for (int i = 0; i < vm->mem.nr; i++) {
-		struct mem_region *r = &vm->mem.r[i];
-		struct kvm_userspace_memory_region kr = {
-			.slot = (uint32_t)i,
-			.guest_phys_addr = r->gpa,
-			.memory_size = r->size,
-			.userspace_addr = (uint64_t)(uintptr_t)r->hva,
-		};
-
-		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0)
-			return mvm_fail_host(err, -errno, "memory: "
-					     "KVM_SET_USER_MEMORY_REGION: %s",
-					     strerror(errno));
-	}
-	return 0;
+	for (int i = 0; !ret && i < vm->mem.nr; i++)
+		ret = vm_memslot_set(vm, i, 0, err);
+	/* Before the irqchip exists, changing a slot's flags is free. */
+	if (!ret && vm->cfg.track_dirty_pages)
+		ret = vm_dirty_start(vm, err);
+	return ret;
 }
 
 static int load_kernel(struct vm *vm, struct mvm_err *err)

@@ -97,6 +97,7 @@ static int save_state(struct vmm *v, const struct vmm_snapshot_create *rq,
 	snprintf(s.mvm_version, sizeof(s.mvm_version), "%s", MVM_VERSION);
 	s.created_ns = now_ns();
 	s.type = rq->type;
+	s.mem_file = (char *)rq->mem_path; /* borrowed: s is not freed */
 	s.machine = v->vm.cfg;
 	s.machine.mem_source = NULL;
 	s.track_dirty_pages = v->vm.cfg.track_dirty_pages;

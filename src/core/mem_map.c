@@ -1,0 +1,73 @@
+/*
+ * Restore, File backend: guest RAM is the memory file itself, mapped
+ * MAP_PRIVATE. Nothing is read up front: the kernel reads a page when the
+ * guest (or a device) first touches it, holes read as zeros, and a write
+ * copies the page into the process, so the file never changes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "mvm/err.h"
+#include "mvm/mem_file.h"
+#include "mem_priv.h"
+
+/* Region r of the file over a fresh 2 MiB-aligned area of RAM. */
+static int map_region(struct guest_mem *gm, const struct gm_file_region *r,
+		      unsigned i, const char *path, struct mvm_err *err)
+{
+	uint8_t *base, *hva;
+	uint64_t len;
+	void *m;
+	int ret;
+
+	/* The area is reserved as RAM is, then the file goes over it. */
+	ret = gm_map_ram(r->size, GM_PAGES_SMALL, &base, &len, &hva, err);
+	if (ret)
+		return ret;
+	/*
+	 * MAP_NORESERVE: writable private mappings are charged in full
+	 * against the overcommit limit otherwise; RAM is touched lazily.
+	 */
+	m = mmap(hva, r->size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, gm->file_fd,
+		 (off_t)r->offset);
+	if (m == MAP_FAILED) {
+		ret = -errno;
+		munmap(base, len);
+		return mvm_fail(err, ret, "%s: cannot map region %u (%llu "
+				"bytes at %llu): %s", path, i,
+				(unsigned long long)r->size,
+				(unsigned long long)r->offset, strerror(-ret));
+	}
+	ret = gm_region_add(gm, r->gpa, r->size, base, len, hva, err);
+	if (!ret)
+		gm->r[gm->nr - 1].file_off = r->offset;
+	return ret;
+}
+
+int gm_map_file(struct guest_mem *gm, const struct gm_file_region *r,
+		unsigned n, const char *path, struct mvm_err *err)
+{
+	off_t size = 0;
+	int fd, ret;
+
+	memset(gm, 0, sizeof(*gm));
+	fd = gm_open_regular(path, O_RDONLY, &size, err);
+	if (fd < 0)
+		return fd;
+	ret = gm_file_layout_check(r, n, (uint64_t)size, err);
+	if (ret) {
+		close(fd);
+		return mvm_wrap(err, ret, "%s: ", path);
+	}
+	gm->backing = GM_BACKING_FILE;
+	gm->file_fd = fd;
+	for (unsigned i = 0; !ret && i < n; i++)
+		ret = map_region(gm, &r[i], i, path, err);
+	if (ret)
+		gm_free(gm); /* closes fd */
+	return ret;
+}

@@ -1,0 +1,43 @@
+/*
+ * What the files of guest memory (mem*.c) share and nothing else sees:
+ * how RAM is mapped, how a region joins guest_mem, how gm_ptr() marks
+ * pages dirty.
+ */
+#ifndef MVM_CORE_MEM_PRIV_H
+#define MVM_CORE_MEM_PRIV_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "mvm/mem.h"
+
+struct mvm_err;
+
+#define GM_HUGE_2M (UINT64_C(2) << 20)
+
+/*
+ * Map size bytes of anonymous RAM as pages says: the whole mapping in
+ * *base and *len, RAM itself at the 2 MiB-aligned *hva inside it.
+ */
+int gm_map_ram(uint64_t size, enum gm_pages pages, uint8_t **base,
+	       uint64_t *len, uint8_t **hva, struct mvm_err *err);
+
+/*
+ * Append a region of RAM mapped at hva (inside [base, base+len), which
+ * gm_free unmaps), kept out of forked children.
+ */
+int gm_region_add(struct guest_mem *gm, uint64_t gpa, uint64_t size,
+		  uint8_t *base, uint64_t len, uint8_t *hva,
+		  struct mvm_err *err);
+
+/* Mark pages first..last (inclusive, region-relative) in bitmap bm. */
+void gm_dirty_mark(atomic_ulong *bm, uint64_t first, uint64_t last);
+
+/*
+ * Open path (flags | O_CLOEXEC), which must be a regular file; its size
+ * in *size. The fd, or -errno with a message naming path.
+ */
+int gm_open_regular(const char *path, int flags, off_t *size,
+		    struct mvm_err *err);
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * Dirty page tracking for Diff snapshots. KVM logs the pages the guest
+ * writes, per memory slot (slot i is gm.r[i]); the VMM's own writes into
+ * guest RAM (devices, through gm_ptr) are logged by guest memory itself
+ * (mvm/mem_file.h). A collect ORs the two, so that a Diff misses neither.
+ */
+#include <linux/kvm.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "mvm/err.h"
+#include "mvm/mem_file.h"
+#include "mvm/vm.h"
+#include "dirty.h"
+
+int vm_memslot_set(struct vm *vm, int i, uint32_t flags, struct mvm_err *err)
+{
+	const struct mem_region *r = &vm->mem.r[i];
+	struct kvm_userspace_memory_region kr = {
+		.slot = (uint32_t)i,
+		.flags = flags,
+		.guest_phys_addr = r->gpa,
+		.memory_size = r->size,
+		.userspace_addr = (uint64_t)(uintptr_t)r->hva,
+	};
+
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0)
+		return mvm_fail_host(err, -errno, "memory: slot %d: "
+				     "KVM_SET_USER_MEMORY_REGION: %s", i,
+				     strerror(errno));
+	return 0;
+}
+
+int vm_dirty_start(struct vm *vm, struct mvm_err *err)
+{
+	int ret;
+
+	for (int i = 0; i < vm->mem.nr; i++) {
+		ret = vm_memslot_set(vm, i, KVM_MEM_LOG_DIRTY_PAGES, err);
+		if (ret)
+			return mvm_wrap(err, ret, "dirty page tracking: ");
+	}
+	return gm_dirty_track(&vm->mem, err);
+}
+
+static void free_all(unsigned long *out[MEM_MAX_REGIONS])
+{
+	for (int i = 0; i < MEM_MAX_REGIONS; i++) {
+		free(out[i]);
+		out[i] = NULL;
+	}
+}
+
+int vm_dirty_collect(struct vm *vm, unsigned long *out[MEM_MAX_REGIONS],
+		     struct mvm_err *err)
+{
+	memset(out, 0, MEM_MAX_REGIONS * sizeof(out[0]));
+	if (!gm_dirty_tracking(&vm->mem))
+		return mvm_fail(err, -EINVAL, "dirty pages: not tracked "
+				"(track_dirty_pages is off)");
+	for (int i = 0; i < vm->mem.nr; i++) {
+		struct kvm_dirty_log log = { .slot = (uint32_t)i };
+
+		/* KVM's bitmap: a bit per page, rounded up to 64 bits. */
+		out[i] = calloc(1, gm_dirty_bitmap_bytes(vm->mem.r[i].size));
+		if (!out[i]) {
+			free_all(out);
+			return mvm_fail(err, -ENOMEM, "out of memory");
+		}
+		log.dirty_bitmap = out[i];
+		if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0) {
+			int e = errno;
+
+			free_all(out);
+			return mvm_fail_host(err, -e, "dirty pages: slot %d: "
+					     "KVM_GET_DIRTY_LOG: %s", i,
+					     strerror(e));
+		}
+		gm_dirty_take(&vm->mem, i, out[i]);
+	}
+	return 0;
+}
