@@ -17,15 +17,6 @@ struct gm_file_region;
 struct rtc_cmos;
 struct outq;
 
-/* What guest RAM is made of (snapshot loads: include/mvm/mem_file.h). */
-enum vm_mem_backend { VM_MEM_ANON, VM_MEM_FILE, VM_MEM_UFFD };
-struct vm_mem_source {
-	enum vm_mem_backend backend;
-	const char *path;                     /* memory file, or the handler's socket */
-	const struct gm_file_region *regions; /* the snapshot's layout */
-	unsigned nr;
-};
-
 enum vm_on_reboot {
 	VM_ON_REBOOT_EXIT,
 	VM_ON_REBOOT_RESTART,
@@ -65,8 +56,6 @@ struct vm_config {
 	struct net_config nets[VM_MAX_NETS];
 	unsigned nr_nets;
 	bool rng; /* a virtio-rng device */
-	const struct vm_mem_source *mem_source; /* NULL: fresh anonymous RAM (a boot) */
-	bool track_dirty_pages;                 /* vm_create calls vm_dirty_start */
 	/*
 	 * The CMOS (time offset and NVRAM) as the last VM left it: a reboot
 	 * keeps it, as a PC's battery does. NULL: power-on state.
