@@ -306,6 +306,6 @@ Test(cli, snapshot_merge)
 	close(fd);
 	r = run(cli_snapshot, 4, SNAP_ARGV("snapshot", "merge", t.snap,
 					   t.other));
-	one_line_error(&r, t.other, "not a diff of this base");
+	one_line_error(&r, t.other, "not a Diff of that base");
 	tmp_rm(&t);
 }

@@ -516,22 +516,23 @@ Test(snapshot_file, region_layout_errors_are_refused)
 
 	/* 128 MiB from 3 GiB - 1 MiB: into the 32-bit hole. */
 	set_u64(t, "/memory/region@1", "gpa", 3 * GIB - MIB);
-	tree_refused(t, "memory region 1: gpa 0xbff00000 + size reaches "
-		     "into the 32-bit hole");
+	tree_refused(t, "memory layout: region 1: gpa 0xbff00000 "
+		     "overlaps the 32-bit hole");
 	t = tree_new();
 	set_u64(t, "/memory/region@1", "size", 128 * MIB + 512);
-	tree_refused(t, "memory region 1: size 0x8000200 is not a multiple "
-		     "of 4 KiB");
+	tree_refused(t, "memory layout: region 1: size 0x8000200 is not "
+		     "a multiple of 4 KiB");
 	t = tree_new();
 	set_u64(t, "/memory/region@1", "offset", 3 * GIB - 4096);
-	tree_refused(t, "memory region 1: offset 0xbffff000 overlaps region "
-		     "0's bytes");
+	tree_refused(t, "memory layout: region 1: offset 0xbffff000 "
+		     "overlaps region 0 in the file");
 	t = tree_new();
 	set_u64(t, "/memory/region@1", "gpa", 0);
-	tree_refused(t, "memory region 1: gpa 0x0 overlaps or is below");
+	tree_refused(t, "memory layout: region 1: gpa 0x0 overlaps or "
+		     "comes before");
 	t = tree_new();
 	set_u64(t, "/memory/region@1", "gpa", UINT64_MAX - 4095);
-	tree_refused(t, "+ size overflows");
+	tree_refused(t, "runs past the end of the address space");
 	t = tree_new();
 	set_u64(t, "/machine", "mem-size-mib", 3300);
 	tree_refused(t, "memory: the regions hold 3355443200 bytes, but "
@@ -539,7 +540,7 @@ Test(snapshot_file, region_layout_errors_are_refused)
 	t = tree_new();
 	del_node(t, "/memory/region@1");
 	del_node(t, "/memory/region@0");
-	tree_refused(t, "memory: 0 regions (want 1 to 8)");
+	tree_refused(t, "memory layout: 0 regions (1 to 8 allowed)");
 	t = tree_new();
 	del_node(t, "/memory/region@0");
 	tree_refused(t, "memory/region@1: not region@0");
@@ -685,7 +686,7 @@ Test(snapshot_file, encode_refuses_what_would_not_load)
 	a.regions[1].gpa = 2 * GIB;
 	cr_assert_eq(snap_file_encode(&a, &buf, &len, &err), -EINVAL);
 	cr_assert(strstr(err.msg, "would not load back: snapshot: memory "
-			 "region 1"), "%s", err.msg);
+			 "layout: region 1"), "%s", err.msg);
 	cr_assert_null(buf);
 	cr_assert_eq(len, 0);
 	snap_file_free(&a);

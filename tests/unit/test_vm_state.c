@@ -76,6 +76,7 @@ static struct mvm_err err;
 static void setup(void)
 {
 	memset(&vm, 0, sizeof(vm));
+	vm.vm_fd = -1; /* no KVM: no kvmclock to save */
 	vm.loop = calloc(1, sizeof(*vm.loop));
 	cr_assert_not_null(vm.loop);
 	cr_assert_eq(loop_init(vm.loop, 8, &err), 0);
