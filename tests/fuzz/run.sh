@@ -62,5 +62,8 @@ for f in "$src/tests/fuzz/regress/$target"-*; do
 	[ ! -f "$f" ] || cp "$f" "$out/corpus/regress-${f##*/}"
 done
 cd "$out"
+# libFuzzer's own exit codes for a crash (77) and a timeout (70): meson
+# reads 77 as a skipped test, so both are 1, a failure.
 exec "./$target" -max_total_time="$secs" -timeout=5 -rss_limit_mb=1024 \
+	-error_exitcode=1 -timeout_exitcode=1 \
 	${maxlen:-} -print_final_stats=1 corpus
