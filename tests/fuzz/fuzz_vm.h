@@ -69,10 +69,13 @@ void fuzz_run(struct fuzz_vm *f);
 void fuzz_ram_write(struct fuzz_vm *f, uint64_t gpa, const uint8_t *p,
 		    size_t n);
 /*
- * The used ring of queue q as the device left it: every element names a
- * descriptor inside the table (aborts otherwise).
+ * Every element a device writes to a used ring is checked as it writes it
+ * (fuzz_used.c): a head the device took and still holds, in the ring in
+ * guest RAM (aborts otherwise). Reading the ring afterwards could not
+ * tell it from what the guest had the device write there as data.
+ * Forget what the last device held (its queues are gone).
  */
-void fuzz_check_used(struct fuzz_vm *f, unsigned q, uint16_t qsize);
+void fuzz_used_forget_all(void);
 
 /*
  * One whole fuzz input against a fresh device of kind:

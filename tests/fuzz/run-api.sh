@@ -44,6 +44,8 @@ seed outputs "$(req PUT /logger '{"log_path":"/l","level":"Debug","show_level":t
 seed chunked "$(printf 'PUT /vm HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"sta\r\n0\r\n\r\n')"
 
 cd "$out"
+# A crash (libFuzzer's 77, a skip to meson) and a timeout (70) fail the test.
 exec ./fuzz_api -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+	-error_exitcode=1 -timeout_exitcode=1 \
 	-max_len=70000 -dict="$src/tests/fuzz/api.dict" -print_final_stats=1 \
 	corpus

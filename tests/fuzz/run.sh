@@ -21,11 +21,14 @@ fuzz_blk|fuzz_net|fuzz_rng|fuzz_transport)
 	# The devices, their transport and what they stand on, with the
 	# sanitizers; anything else they call comes from the libraries of
 	# their layer and the core's (src/meson.build).
-	srcs="tests/fuzz/fuzz_vm.c
+	srcs="tests/fuzz/fuzz_vm.c tests/fuzz/fuzz_used.c
 	      $(cd "$src" && echo src/devices/virtio/*.c src/devices/pci/*.c)
 	      src/core/mem.c src/core/bus.c src/core/loop.c src/core/err.c
 	      src/net/mac.c"
-	libs="$build/src/libmvm_devices.a $build/src/libmvm_core.a
+	# Every completion is checked as the device writes it (fuzz_used.c).
+	libs="-Wl,--wrap=virtq_init,--wrap=virtq_pop,--wrap=virtq_unpop
+	      -Wl,--wrap=virtq_push
+	      $build/src/libmvm_devices.a $build/src/libmvm_core.a
 	      -luring -ljson-c -lfdt -lpthread"
 	maxlen=-max_len=8192 ;;
 fuzz_snapshot)
@@ -69,6 +72,13 @@ case $target in
 fuzz_blk|fuzz_net|fuzz_rng|fuzz_transport)
 	python3 "$src/tests/fuzz/seed-virtio.py" "$target" "$out/corpus" ;;
 esac
+# Inputs that once failed run first, every time (tests/fuzz/regress).
+for f in "$src/tests/fuzz/regress/$target"-*; do
+	[ ! -f "$f" ] || cp "$f" "$out/corpus/regress-${f##*/}"
+done
 cd "$out"
+# libFuzzer's own exit codes for a crash (77) and a timeout (70): meson
+# reads 77 as a skipped test, so both are 1, a failure.
 exec "./$target" -max_total_time="$secs" -timeout=5 -rss_limit_mb=1024 \
+	-error_exitcode=1 -timeout_exitcode=1 \
 	${maxlen:-} -print_final_stats=1 corpus
