@@ -82,7 +82,7 @@ static inline unsigned long read_cr0(void)
 	return v;
 }
 
-/* Interrupts stay off in every guest: nothing ever installs an IDT. */
+/* Interrupts stay off in the guests (but for user_idle()'s one hlt). */
 static inline NORETURN void halt_forever(void)
 {
 	for (;;)

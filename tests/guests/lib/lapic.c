@@ -1,6 +1,7 @@
 #include "lapic.h"
 
 #include "io.h"
+#include "pit.h"
 
 #define MSR_APIC_BASE 0x1b
 #define APIC_BASE_X2APIC (1u << 10)
@@ -12,6 +13,14 @@
 #define REG_SVR 0xf0
 #define REG_ICR_LO 0x300
 #define REG_ICR_HI 0x310
+#define REG_LVT_TIMER 0x320
+#define REG_TIMER_INIT 0x380
+#define REG_TIMER_CUR 0x390
+#define REG_TIMER_DIV 0x3e0
+#define LVT_MASKED (1u << 16)
+#define LVT_PERIODIC (1u << 17)
+#define TIMER_DIV_16 0x3
+#define CALIBRATE_MS 10
 #define SVR_ENABLE 0x100
 #define SPURIOUS_VECTOR 0xff
 #define ICR_BUSY (1u << 12)
@@ -97,4 +106,27 @@ bool lapic_send_init(uint32_t apic_id)
 bool lapic_send_sipi(uint32_t apic_id, uint8_t vector)
 {
 	return send_ipi(apic_id, ICR_STARTUP | ICR_ASSERT | vector);
+}
+
+uint32_t lapic_timer_per_ms(void)
+{
+	uint32_t left;
+
+	reg_write(REG_TIMER_DIV, TIMER_DIV_16);
+	reg_write(REG_LVT_TIMER, LVT_MASKED);
+	reg_write(REG_TIMER_INIT, UINT32_MAX);
+	delay_us(CALIBRATE_MS * 1000);
+	left = reg_read(REG_TIMER_CUR);
+	reg_write(REG_TIMER_INIT, 0);
+	return (UINT32_MAX - left) / CALIBRATE_MS;
+}
+
+void lapic_timer_periodic(uint8_t vector, uint32_t count)
+{
+	reg_write(REG_TIMER_INIT, 0);
+	if (!count)
+		return;
+	reg_write(REG_TIMER_DIV, TIMER_DIV_16);
+	reg_write(REG_LVT_TIMER, LVT_PERIODIC | vector);
+	reg_write(REG_TIMER_INIT, count);
 }

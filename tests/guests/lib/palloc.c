@@ -89,3 +89,37 @@ void *palloc_page(void)
 {
 	return palloc_pages(1);
 }
+
+void *palloc_run(uint32_t max, uint32_t *got)
+{
+	*got = 0;
+	if (!info || !max)
+		return NULL;
+	for (; region < info->nmmap; region++, next = 0) {
+		const struct bi_region *r = &info->mmap[region];
+		if (r->type != E820_RAM)
+			continue;
+		uint64_t end = r->addr + r->size;
+		if (end > 4 * GIB)
+			end = 4 * GIB;
+		end &= ~(uint64_t)(PAGE_SIZE - 1);
+		uint64_t start = next > r->addr ? next : r->addr;
+		if (start < LOW_LIMIT)
+			start = LOW_LIMIT;
+		start = skip_reserved(align_up(start), PAGE_SIZE);
+		if (start >= end)
+			continue;
+		/* The run stops where the next reserved range begins. */
+		for (int i = 0; i < nreserved; i++)
+			if (reserved[i].start > start && reserved[i].start < end)
+				end = reserved[i].start &
+				      ~(uint64_t)(PAGE_SIZE - 1);
+		uint64_t n = (end - start) >> 12; /* no 64-bit division */
+		if (n > max)
+			n = max;
+		next = start + n * PAGE_SIZE;
+		*got = (uint32_t)n;
+		return phys_ptr(start);
+	}
+	return NULL;
+}

@@ -16,5 +16,11 @@ void palloc_reserve(uint64_t addr, uint64_t size);
 /* n contiguous zeroed pages, or NULL when memory ran out. */
 void *palloc_pages(unsigned n);
 void *palloc_page(void);
+/*
+ * The longest run of free pages at the allocator's position, at most max
+ * of them, NOT zeroed (taking all of RAM is for tests that write every
+ * page themselves). *got = its length in pages. NULL once RAM ran out.
+ */
+void *palloc_run(uint32_t max, uint32_t *got);
 
 #endif

@@ -2,7 +2,9 @@
 
 #include "cmdline.h"
 #include "io.h"
+#include "lapic.h"
 #include "palloc.h"
+#include "pit.h"
 #include "printf.h"
 #include "report.h"
 
@@ -27,7 +29,11 @@
 #define CR4_SMAP (1ul << 21)
 
 #define USER_STACK_PAGES 4
-#define NVEC 32
+/* The 32 exceptions, and the tick (user_tick_start()). */
+#define TICK_VECTOR 32
+#define PIC_MASTER_DATA 0x21
+#define PIC_SLAVE_DATA 0xa1
+#define NVEC 33
 
 /* The 64-bit TSS: only RSP0 matters, the stack a trap from ring 3 uses. */
 struct tss64 {
@@ -71,7 +77,7 @@ __asm__(
 	".balign 16\n"
 	"user_trap_stubs:\n"
 	".irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,"
-	"21,22,23,24,25,26,27,28,29,30,31\n"
+	"21,22,23,24,25,26,27,28,29,30,31,32\n"
 	".balign 16\n"
 	".if (\\n == 8) || (\\n >= 10 && \\n <= 14) || (\\n == 17) || "
 	"(\\n == 21) || (\\n == 29) || (\\n == 30)\n"
@@ -149,9 +155,27 @@ static bool emulate_io(struct trap_frame *f)
 	return true;
 }
 
+/*
+ * hlt from ring 3 (user_idle()): halt here with interrupts on for just
+ * that wait, so the tick (or any interrupt) ends it.
+ */
+static bool emulate_hlt(struct trap_frame *f)
+{
+	if (*(const uint8_t *)(uintptr_t)f->rip != 0xf4)
+		return false;
+	__asm__ volatile("sti; hlt; cli" ::: "memory");
+	f->rip++;
+	return true;
+}
+
 void user_trap(struct trap_frame *f)
 {
-	if (f->vector == 13 && (f->cs & 3) == 3 && emulate_io(f))
+	if (f->vector == TICK_VECTOR) {
+		lapic_eoi();
+		return;
+	}
+	if (f->vector == 13 && (f->cs & 3) == 3 &&
+	    (emulate_io(f) || emulate_hlt(f)))
 		return;
 	fail("ring3", "exception %llu (error 0x%llx) at rip 0x%llx cs 0x%llx "
 	     "rflags 0x%llx rsp 0x%llx", (unsigned long long)f->vector,
@@ -192,6 +216,37 @@ static bool build_page_tables(uint64_t *cr3)
 bool user_available(void)
 {
 	return true;
+}
+
+static uint32_t tick_us;
+
+bool user_tick_start(uint32_t us)
+{
+	uint64_t count = (uint64_t)lapic_timer_per_ms() * us / 1000;
+
+	/*
+	 * Mask both 8259s: a BIOS (SeaBIOS under QEMU) leaves its timer on
+	 * IRQ 0 at vector 8, which the first sti would take for a double
+	 * fault.
+	 */
+	outb(PIC_MASTER_DATA, 0xff);
+	outb(PIC_SLAVE_DATA, 0xff);
+
+	if (!count || count > UINT32_MAX)
+		return false;
+	tick_us = us;
+	lapic_timer_periodic(TICK_VECTOR, (uint32_t)count);
+	return true;
+}
+
+void user_idle(void)
+{
+	if (!tick_us)
+		cpu_pause();
+	else if (user_mode())
+		__asm__ volatile("hlt" ::: "memory"); /* to emulate_hlt() */
+	else
+		delay_us(tick_us); /* ring3=0: no IDT for the tick */
 }
 
 bool user_mode(void)
@@ -296,6 +351,22 @@ void user_run(const struct bootinfo *bi, void (*fn)(void *), void *arg)
 }
 
 #else /* 32-bit kernels: paging is off, ring 3 would be emulated anyway */
+
+static uint32_t tick_us;
+
+bool user_tick_start(uint32_t us)
+{
+	tick_us = us;
+	return us != 0;
+}
+
+void user_idle(void)
+{
+	if (tick_us)
+		delay_us(tick_us);
+	else
+		cpu_pause();
+}
 
 bool user_available(void)
 {

@@ -30,4 +30,19 @@ NORETURN void user_run(const struct bootinfo *bi, void (*fn)(void *),
 /* Are we in ring 3 now? */
 bool user_mode(void);
 
+/*
+ * A periodic tick every us microseconds for user_idle(): the LAPIC timer,
+ * calibrated against the PIT (about 10 ms). Call in ring 0, before
+ * user_run(). False when the timer did not count or us is out of range.
+ */
+bool user_tick_start(uint32_t us);
+/*
+ * Waits for the next tick: from ring 3, hlt, which traps to ring 0 where
+ * the wait runs with interrupts on for just that long (an idle guest
+ * costs its host nothing between ticks). In ring 0 (ring3=0, the 32-bit
+ * kernels: no IDT), a PIT delay of one tick instead. Without a tick, one
+ * pause.
+ */
+void user_idle(void);
+
 #endif
