@@ -125,10 +125,10 @@ int vmm_snapshot_create(struct vmm *v, const struct vmm_snapshot_create *rq,
 	enum vm_state to;
 	int ret;
 
-	ret = vm_state_next(v->state, VM_EV_SNAPSHOT, &to, err);
-	if (ret)
-		return mvm_fail(err, -EINVAL, "%s (pause it first: PATCH /vm "
-				"{\"state\": \"Paused\"})", err->msg);
+	if (vm_state_next(v->state, VM_EV_SNAPSHOT, &to, err))
+		return mvm_fail(err, -EINVAL, "cannot snapshot: the VM is %s "
+				"(pause it first: PATCH /vm {\"state\": "
+				"\"Paused\"})", vm_state_name(v->state));
 	if (rq->type == SNAP_DIFF && !v->vm.cfg.track_dirty_pages)
 		return mvm_fail(err, -EINVAL, "snapshot_type Diff needs dirty "
 				"page tracking: set track_dirty_pages in "
@@ -223,12 +223,16 @@ static int check_loadable(struct vmm *v, const struct snap_file *s,
 				(unsigned long long)ram,
 				(unsigned long long)s->machine.mem_mib);
 	if ((s->machine.nested || snap_file_has_nested(s)) &&
-	    vm_check_nested_host(err))
+	    vm_check_nested_host(err)) {
+		char why[sizeof(err->msg)];
+
+		snprintf(why, sizeof(why), "%s", err->msg);
 		return mvm_fail(err, -EINVAL, "snapshot: taken with nested "
 				"virtualization exposed%s, which this host "
 				"cannot restore: %s",
 				snap_file_has_nested(s) ? " (its vCPUs carry "
-				"nested state)" : "", err->msg);
+				"nested state)" : "", why);
+	}
 	snapshot_facts(s, &f);
 	f.vm_running = true;
 	return vmm_policy_ask(v, POLICY_OP_SNAPSHOT_LOAD, &f, err);
@@ -285,6 +289,29 @@ static void remember_backing(struct vmm *v, const struct vmm_snapshot_load *rq)
 	}
 }
 
+/* A File backend's memory file must hold every region of the snapshot. */
+static int check_memory_file(const struct vmm_snapshot_load *rq,
+			     const struct snap_file *s, struct mvm_err *err)
+{
+	struct stat st;
+
+	if (rq->backend != VM_MEM_FILE)
+		return 0;
+	if (stat(rq->backend_path, &st) < 0)
+		return mvm_fail(err, -EINVAL, "mem_backend.backend_path '%s': "
+				"%s", rq->backend_path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return mvm_fail(err, -EINVAL, "mem_backend.backend_path '%s': "
+				"not a regular file", rq->backend_path);
+	if (gm_file_layout_check(s->regions, s->nr_regions,
+				 (uint64_t)st.st_size, err))
+		return mvm_wrap(err, -EINVAL, "mem_backend.backend_path '%s' "
+				"is not this snapshot's memory file (%llu "
+				"bytes): ", rq->backend_path,
+				(unsigned long long)st.st_size);
+	return 0;
+}
+
 /* In the Restoring state: build the VM parked, then load its state. */
 static int restore(struct vmm *v, const struct snap_file *s,
 		   const struct vmm_snapshot_load *rq, struct mvm_err *err)
@@ -303,7 +330,7 @@ static int restore(struct vmm *v, const struct snap_file *s,
 	cfg.track_dirty_pages = rq->track_dirty_pages;
 	ret = apply_overrides(&cfg, rq, err);
 	if (!ret)
-		ret = take_machine(v, &cfg, err);
+		ret = check_memory_file(rq, s, err);
 	if (ret)
 		return ret;
 	ret = vmm_build_vm(v, &cfg, err);
@@ -313,6 +340,8 @@ static int restore(struct vmm *v, const struct snap_file *s,
 	ret = vm_pause_all(&v->vm, err);
 	if (!ret)
 		ret = vm_load_all_opts(&v->vm, &s->state, &opts, err);
+	if (!ret)
+		ret = take_machine(v, &v->vm.cfg, err);
 	if (ret) {
 		vmm_discard_vm(v);
 		return ret;
@@ -337,11 +366,11 @@ int vmm_snapshot_load(struct vmm *v, const struct vmm_snapshot_load *rq,
 				"already; a snapshot loads into an mvm with "
 				"nothing configured but its logger, metrics "
 				"and serial output", what);
+	/* Its messages name the file; a missing one is bad input too. */
 	ret = snap_file_read(rq->state_path, &s, err);
 	if (ret)
-		return mvm_fail(err, ret == -ENOMEM ? -ENOMEM : -EINVAL,
-				"snapshot_path '%s': %s", rq->state_path,
-				err->msg);
+		return ret == -ENOMEM ? ret : mvm_wrap(err, -EINVAL,
+						       "snapshot_path: ");
 	ret = check_loadable(v, &s, err);
 	if (!ret)
 		ret = vmm_transition(v, VM_EV_RESTORE, err);
