@@ -161,6 +161,63 @@ Test(snapshot, the_count_goes_on_in_a_new_process, .init = make_dir,
 	api_proc_free(&b);
 }
 
+/* The example page-fault handler, serving mem on sock; its pid. */
+static pid_t start_handler(const char *sock, const char *mem)
+{
+	const char *bin = getenv("MVM_UFFD_HANDLER");
+	int pipefd[2];
+	char ready[16] = "";
+	pid_t pid;
+
+	cr_assert_not_null(bin, "MVM_UFFD_HANDLER is not set");
+	cr_assert_eq(pipe(pipefd), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		dup2(pipefd[1], 1);
+		execl(bin, bin, sock, mem, (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	/* It says "ready" once it listens. */
+	cr_assert_gt(read(pipefd[0], ready, sizeof(ready) - 1), 0);
+	cr_assert(strstr(ready, "ready"), "%s", ready);
+	close(pipefd[0]);
+	return pid;
+}
+
+Test(snapshot, a_page_fault_handler_serves_the_memory, .init = make_dir,
+     .fini = drop_dir, .timeout = 90)
+{
+	struct api_proc a, b;
+	struct api_resp r;
+	unsigned before;
+	pid_t handler;
+	int status;
+
+	boot(&a, "test=memcount pages=512", 64);
+	cr_assert(rounds_seen(&a, 2, 30), "%s\n%s", a.out, a.err);
+	snapshot(&a, "Full", path_in("state"), path_in("mem"));
+	api_drain(&a, 0.2);
+	before = last_round(a.out);
+	api_stop(&a);
+	api_proc_free(&a);
+
+	handler = start_handler(path_in("uffd.sock"), path_in("mem"));
+	cr_assert_eq(api_spawn(&b, NULL), 0);
+	cr_assert_eq(load(&b, path_in("state"), "Uffd", path_in("uffd.sock"),
+			  &r), 204, "%s\n%s", r.body, b.err);
+	cr_assert(rounds_seen(&b, 3, 30), "%s\n%s", b.out, b.err);
+	cr_assert_gt(last_round(b.out), before, "%s", b.out);
+	cr_assert_null(strstr(b.out, "STALE"), "%s", b.out);
+	api_stop(&b);
+	api_proc_free(&b);
+	/* mvm gone, the handler sees its socket close and ends cleanly. */
+	cr_assert_eq(waitpid(handler, &status, 0), handler);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "handler status %d", status);
+}
+
 /* Copy the first len bytes of from into to (the whole file: len < 0). */
 static void copy_part(const char *from, const char *to, long len)
 {
