@@ -161,6 +161,78 @@ Test(snapshot, the_count_goes_on_in_a_new_process, .init = make_dir,
 	api_proc_free(&b);
 }
 
+/* The last "diskcount: round=C" printed, or 0. */
+static unsigned last_disk_round(const char *out)
+{
+	const char *s = out, *hit = NULL;
+	unsigned c = 0;
+
+	while ((s = strstr(s, "diskcount: round=")))
+		hit = s++;
+	if (hit)
+		sscanf(hit, "diskcount: round=%u", &c);
+	return c;
+}
+
+static bool disk_rounds_past(struct api_proc *p, unsigned round,
+			     double seconds)
+{
+	for (double t = 0; t < seconds; t += 0.1) {
+		if (last_disk_round(p->out) >= round || strstr(p->out, "FAIL"))
+			return last_disk_round(p->out) >= round;
+		api_drain(p, 0.1);
+	}
+	return false;
+}
+
+/*
+ * diskcount reads back, each round, what it wrote 16 rounds before: the
+ * rounds after the load read what was written before the snapshot.
+ */
+Test(snapshot, disk_data_written_before_is_there_after, .init = make_dir,
+     .fini = drop_dir, .timeout = 90)
+{
+	struct api_proc a, b;
+	struct api_resp r;
+	char body[512];
+	unsigned before;
+	int fd;
+
+	fd = open(path_in("disk"), O_RDWR | O_CREAT, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+	cr_assert_eq(api_spawn(&a, NULL), 0);
+	call_ok(&a, "PUT", "/machine-config",
+		"{\"vcpu_count\": 1, \"mem_size_mib\": 32}");
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", "
+		 "\"boot_args\": \"test=diskcount report=16\"}",
+		 guest_path("virtio/bz_virtio"));
+	call_ok(&a, "PUT", "/boot-source", body);
+	snprintf(body, sizeof(body), "{\"drive_id\": \"data\", "
+		 "\"path_on_host\": \"%s\", \"is_root_device\": false, "
+		 "\"is_read_only\": false}", path_in("disk"));
+	call_ok(&a, "PUT", "/drives/data", body);
+	call_ok(&a, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+	cr_assert(disk_rounds_past(&a, 48, 30), "%s\n%s", a.out, a.err);
+	snapshot(&a, "Full", path_in("state"), path_in("mem"));
+	api_drain(&a, 0.2);
+	before = last_disk_round(a.out);
+	api_stop(&a);
+	api_proc_free(&a);
+
+	cr_assert_eq(api_spawn(&b, NULL), 0);
+	cr_assert_eq(load(&b, path_in("state"), "File", path_in("mem"), &r),
+		     204, "%s\n%s", r.body, b.err);
+	/* 16 rounds on, every window written before the snapshot was read. */
+	cr_assert(disk_rounds_past(&b, before + 48, 30), "before %u\n%s\n%s",
+		  before, b.out, b.err);
+	cr_assert_null(strstr(b.out, "STALE"), "%s", b.out);
+	cr_assert_null(strstr(b.out, "FAIL"), "%s", b.out);
+	api_stop(&b);
+	api_proc_free(&b);
+}
+
 /* The example page-fault handler, serving mem on sock; its pid. */
 static pid_t start_handler(const char *sock, const char *mem)
 {

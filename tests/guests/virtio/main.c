@@ -1,7 +1,7 @@
 /*
  * The virtio test kernel: drives mvm's virtio devices from the guest side.
  * test=blk|blk_ro|blk_swap|bench_blk|bench_net|net|net_hostile|rng|hostile|
- * ring3|soak|memcount|memcount_selftest picks what runs; each prints
+ * ring3|soak|diskcount|memcount|memcount_selftest picks what runs; each prints
  * PASS/FAIL lines and the kernel ends with "ALL OK" (exit code 0) or a
  * failure count.
  */
@@ -135,6 +135,8 @@ void guest_main(struct bootinfo *bi)
 		test_hostile(bi);
 	else if (!strcmp(test, "soak"))
 		test_soak(bi);
+	else if (!strcmp(test, "diskcount"))
+		test_diskcount(bi);
 	else if (!strcmp(test, "memcount"))
 		test_memcount(bi, false);
 	else if (!strcmp(test, "memcount_selftest"))

@@ -31,6 +31,7 @@ void test_net_hostile(const struct bootinfo *bi);
 void test_rng(const struct bootinfo *bi);
 void test_hostile(const struct bootinfo *bi);
 void test_soak(const struct bootinfo *bi);
+void test_diskcount(const struct bootinfo *bi);
 /* selftest: test=memcount_selftest, which must find a stale word. */
 void test_memcount(const struct bootinfo *bi, bool selftest);
 
