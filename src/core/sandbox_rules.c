@@ -53,6 +53,9 @@ static const char *const main_calls[] = {
 	"readlink", "readlinkat", "getdents64", "rename", "renameat",
 	"renameat2", "unlink", "unlinkat", "fchmod", "fchmodat", "fchown",
 	"umask", "getcwd", "memfd_create", "mlock", "munlock", "sysinfo",
+	/* Snapshots: a restore's Uffd backend (mem_uffd.c), merging a
+	 * Diff memory file onto its base in the kernel (mem_merge.c). */
+	"userfaultfd", "copy_file_range",
 	/* The API socket, the tap's address setup and netlink. */
 	"socket", "socketpair", "bind", "listen", "accept", "accept4",
 	"connect", "getsockname", "getpeername", "getsockopt", "setsockopt",

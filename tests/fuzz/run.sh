@@ -10,21 +10,21 @@ mkdir -p "$out/corpus"
 case $target in
 fuzz_virtqueue)
 	srcs="src/devices/virtio/virtqueue.c src/devices/virtio/iov.c
-	      src/core/mem.c src/core/err.c" ;;
+	      src/core/mem.c src/core/mem_dirty.c src/core/err.c" ;;
 fuzz_image)
 	srcs="src/boot/boot.c src/boot/bzimage.c src/boot/elf.c
 	      src/boot/multiboot.c src/boot/place.c src/boot/pvh.c
 	      src/boot/unpack.c src/boot/lz4.c
 	      src/boot/e820.c src/boot/cpu_tables.c src/core/mem.c
-	      src/core/err.c" ;;
+	      src/core/mem_dirty.c src/core/err.c" ;;
 fuzz_blk|fuzz_net|fuzz_rng|fuzz_transport)
 	# The devices, their transport and what they stand on, with the
 	# sanitizers; anything else they call comes from the libraries of
 	# their layer and the core's (src/meson.build).
 	srcs="tests/fuzz/fuzz_vm.c
 	      $(cd "$src" && echo src/devices/virtio/*.c src/devices/pci/*.c)
-	      src/core/mem.c src/core/bus.c src/core/loop.c src/core/err.c
-	      src/net/mac.c"
+	      src/core/mem.c src/core/mem_dirty.c src/core/bus.c
+	      src/core/loop.c src/core/err.c src/net/mac.c"
 	libs="$build/src/libmvm_devices.a $build/src/libmvm_core.a
 	      -luring -ljson-c -lfdt -lpthread"
 	maxlen=-max_len=8192 ;;
