@@ -8,8 +8,8 @@
  * and are zero without a read (on a File backend, only where the memory
  * file has a hole too; pages of a Uffd backend are all read, as only the
  * handler knows them). Touched pages are checked for zeros and the rest
- * written as runs of whole pages, one pwrite per run, into a file sized
- * first, so that everything not written is a hole.
+ * written as runs of whole pages into a file sized first, so that
+ * everything not written is a hole.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +24,7 @@
 
 #define CHUNK_PAGES 8192u /* 32 MiB: a 64 KiB read of pagemap */
 /*
- * Runs are written 256 KiB at a time. Larger writes let the page cache
+ * A run is written once it is 256 KiB long, or ends. Larger writes let the page cache
  * take large folios, and where freed memory of that order has gone back
  * to the host (a VM's free page reporting) each costs a host fault per
  * page: on such a host (PVM, ext4) 1 GiB in writes of 4 MiB or more took
@@ -32,7 +32,6 @@
  * host's fast days. Two threads writing were no faster.
  */
 #define WRITE_MAX (UINT64_C(256) << 10)
-#define MAX_RUN (UINT64_C(1) << 30)
 #define PM_PRESENT (UINT64_C(1) << 63)
 #define PM_SWAPPED (UINT64_C(1) << 62)
 
@@ -84,7 +83,7 @@ static int add(struct saver *s, const uint8_t *src, uint64_t off,
 	int ret;
 
 	if (s->len && s->src + s->len == src && s->off + s->len == off &&
-	    s->len + len <= MAX_RUN) {
+	    s->len + len <= WRITE_MAX) {
 		s->len += len;
 		return 0;
 	}
