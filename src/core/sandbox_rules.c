@@ -53,10 +53,10 @@ static const char *const main_calls[] = {
 	"readlink", "readlinkat", "getdents64", "rename", "renameat",
 	"renameat2", "unlink", "unlinkat", "fchmod", "fchmodat", "fchown",
 	"umask", "getcwd", "memfd_create", "mlock", "munlock", "sysinfo",
-	/* Snapshots: which pages were ever touched (mincore), memory served
-	 * by a page-fault handler (userfaultfd), checkpoints' disk copies
-	 * where no reflink can be made. */
-	"mincore", "userfaultfd", "copy_file_range", "sendfile",
+	/* Snapshots: a restore's Uffd backend (mem_uffd.c), merging a
+	 * Diff memory file onto its base in the kernel (mem_merge.c),
+	 * checkpoints' disk copies where no reflink can be made. */
+	"userfaultfd", "copy_file_range",
 	/* The API socket, the tap's address setup and netlink. */
 	"socket", "socketpair", "bind", "listen", "accept", "accept4",
 	"connect", "getsockname", "getpeername", "getsockopt", "setsockopt",

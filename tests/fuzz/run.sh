@@ -10,21 +10,21 @@ mkdir -p "$out/corpus"
 case $target in
 fuzz_virtqueue)
 	srcs="src/devices/virtio/virtqueue.c src/devices/virtio/iov.c
-	      src/core/mem.c src/core/err.c" ;;
+	      src/core/mem.c src/core/mem_dirty.c src/core/err.c" ;;
 fuzz_image)
 	srcs="src/boot/boot.c src/boot/bzimage.c src/boot/elf.c
 	      src/boot/multiboot.c src/boot/place.c src/boot/pvh.c
 	      src/boot/unpack.c src/boot/lz4.c
 	      src/boot/e820.c src/boot/cpu_tables.c src/core/mem.c
-	      src/core/err.c" ;;
+	      src/core/mem_dirty.c src/core/err.c" ;;
 fuzz_blk|fuzz_net|fuzz_rng|fuzz_transport)
 	# The devices, their transport and what they stand on, with the
 	# sanitizers; anything else they call comes from the libraries of
 	# their layer and the core's (src/meson.build).
 	srcs="tests/fuzz/fuzz_vm.c tests/fuzz/fuzz_used.c
 	      $(cd "$src" && echo src/devices/virtio/*.c src/devices/pci/*.c)
-	      src/core/mem.c src/core/bus.c src/core/loop.c src/core/err.c
-	      src/net/mac.c"
+	      src/core/mem.c src/core/mem_dirty.c src/core/bus.c
+	      src/core/loop.c src/core/err.c src/net/mac.c"
 	# Every completion is checked as the device writes it (fuzz_used.c).
 	libs="-Wl,--wrap=virtq_init,--wrap=virtq_pop,--wrap=virtq_unpop
 	      -Wl,--wrap=virtq_push
@@ -36,7 +36,7 @@ fuzz_snapshot)
 	# sanitizers; its seed, a valid state file, is the encoder's own.
 	srcs="$(cd "$src" && echo src/snapshot/*.c) src/vcpu/state_blob.c
 	      src/nested/state.c src/devices/device.c src/core/mem.c
-	      src/core/mem_file_layout.c src/core/file.c src/core/err.c"
+	      src/core/mem_file.c src/core/mem_dirty.c src/core/file.c src/core/err.c"
 	libs=-lfdt
 	seedsrcs=
 	for f in $srcs; do seedsrcs="$seedsrcs $src/$f"; done

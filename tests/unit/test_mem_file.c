@@ -203,7 +203,7 @@ Test(mem_file, untouched_gigabyte_saves_at_once_with_no_data)
 	close(fd);
 }
 
-Test(mem_file, save_refuses_what_is_not_a_regular_file)
+Test(mem_file, save_refuses_pipes_and_appending_files)
 {
 	struct guest_mem gm;
 	struct mvm_err err = { .msg = "" };
@@ -217,6 +217,16 @@ Test(mem_file, save_refuses_what_is_not_a_regular_file)
 			   err.msg);
 	close(p[0]);
 	close(p[1]);
+	{
+		char *path;
+		int fd = temp_fd(&path);
+		int app = open(path, O_WRONLY | O_APPEND);
+
+		cr_assert_eq(gm_save_full(&gm, app, &written, &err), -EINVAL);
+		cr_assert_not_null(strstr(err.msg, "O_APPEND"), "%s", err.msg);
+		close(app);
+		close(fd);
+	}
 	gm_free(&gm);
 }
 
