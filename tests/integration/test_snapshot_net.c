@@ -1,0 +1,209 @@
+/*
+ * A snapshot's NIC after the load: its tap is opened again by name, or by
+ * the name network_overrides gives. The guest (mb_virtio's soak) sends a
+ * frame every round; after a load with an override the frames come out
+ * of the new tap. Needs root (a network namespace with taps), as the
+ * virtio-net tests do, and says so when it cannot run.
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "api_client.h"
+#include "harness.h"
+
+#define TAP_A "mvmsa0"
+#define TAP_B "mvmsb0"
+#define ETHERTYPE 0x88b5 /* the soak's frames */
+
+static char netns[64], dir[64];
+
+static int sh(const char *cmd)
+{
+	char line[512];
+
+	snprintf(line, sizeof(line), cmd, netns, netns, netns, netns);
+	return system(line);
+}
+
+/* A namespace with two taps; the test process moves into it. */
+static void enter_netns(void)
+{
+	char path[128];
+	int fd;
+
+	if (geteuid() != 0)
+		cr_skip_test("not run: needs root for a network namespace and "
+			     "taps");
+	snprintf(netns, sizeof(netns), "mvmsn-%d", (int)getpid());
+	if (sh("ip netns add %s 2>/dev/null"))
+		cr_skip_test("not run: cannot create a network namespace");
+	cr_assert_eq(sh("ip -n %s tuntap add dev " TAP_A " mode tap && "
+			"ip -n %s link set " TAP_A " up && "
+			"ip -n %s tuntap add dev " TAP_B " mode tap && "
+			"ip -n %s link set " TAP_B " up"), 0);
+	snprintf(path, sizeof(path), "/var/run/netns/%s", netns);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	cr_assert(fd >= 0);
+	cr_assert_eq(setns(fd, CLONE_NEWNET), 0);
+	close(fd);
+	snprintf(dir, sizeof(dir), "/tmp/mvm-snapnet-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+}
+
+static void drop_netns(void)
+{
+	char cmd[128];
+
+	if (netns[0])
+		sh("ip netns del %s 2>/dev/null");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (dir[0] && system(cmd)) {
+		/* a leftover temp dir fails no test */
+	}
+}
+
+static const char *path_in(const char *name)
+{
+	static char p[4][128];
+	static int k;
+
+	k = (k + 1) % 4;
+	snprintf(p[k], sizeof(p[k]), "%s/%s", dir, name);
+	return p[k];
+}
+
+static void call_ok(struct api_proc *p, const char *method, const char *path,
+		    const char *body)
+{
+	struct api_resp r;
+	int st = api_call(p->sock, method, path, body, &r);
+
+	cr_assert(st == 204 || st == 200, "%s %s -> %d %s\n%s", method, path,
+		  st, r.body, p->err ? p->err : "");
+}
+
+/* A packet socket on tap for the soak's frames. */
+static int tap_socket(const char *tap)
+{
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET,
+				   .sll_protocol = htons(ETHERTYPE) };
+	struct timeval tv = { .tv_sec = 2 };
+	int s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETHERTYPE));
+
+	sll.sll_ifindex = (int)if_nametoindex(tap);
+	cr_assert(s >= 0 && sll.sll_ifindex > 0, "%s", tap);
+	cr_assert_eq(bind(s, (struct sockaddr *)&sll, sizeof(sll)), 0);
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return s;
+}
+
+static bool soak_frame(int s)
+{
+	uint8_t f[2048];
+
+	for (int i = 0; i < 64; i++) {
+		ssize_t n = recv(s, f, sizeof(f), 0);
+
+		if (n < 0)
+			return false;
+		if (n >= 22 && !memcmp(f + 14, "mvm-soak", 8))
+			return true;
+	}
+	return false;
+}
+
+static void boot_soak(struct api_proc *p)
+{
+	char body[512];
+	int fd = open(path_in("disk"), O_RDWR | O_CREAT, 0600);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, 4 << 20), 0);
+	close(fd);
+	cr_assert_eq(api_spawn(p, NULL), 0);
+	call_ok(p, "PUT", "/machine-config",
+		"{\"vcpu_count\": 1, \"mem_size_mib\": 64}");
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", "
+		 "\"boot_args\": \"test=soak report=16\"}",
+		 guest_path("virtio/mb_virtio"));
+	call_ok(p, "PUT", "/boot-source", body);
+	snprintf(body, sizeof(body), "{\"drive_id\": \"data\", "
+		 "\"path_on_host\": \"%s\", \"is_root_device\": false, "
+		 "\"is_read_only\": false}", path_in("disk"));
+	call_ok(p, "PUT", "/drives/data", body);
+	call_ok(p, "PUT", "/network-interfaces/eth0",
+		"{\"iface_id\": \"eth0\", \"host_dev_name\": \"" TAP_A "\"}");
+	call_ok(p, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+}
+
+static int load(struct api_proc *p, const char *overrides,
+		struct api_resp *r)
+{
+	char body[1024];
+
+	snprintf(body, sizeof(body), "{\"snapshot_path\": \"%s\", "
+		 "\"mem_backend\": {\"backend_type\": \"File\", "
+		 "\"backend_path\": \"%s\"}, \"resume_vm\": true, "
+		 "\"network_overrides\": %s}", path_in("state"),
+		 path_in("mem"), overrides);
+	return api_call(p->sock, "PUT", "/snapshot/load", body, r);
+}
+
+Test(snapshot_net, the_nic_comes_back_on_the_tap_an_override_names,
+     .init = enter_netns, .fini = drop_netns, .timeout = 90)
+{
+	struct api_proc a, b;
+	struct api_resp r;
+	char body[512];
+	int sa, sb, lines;
+
+	boot_soak(&a);
+	sa = tap_socket(TAP_A);
+	cr_assert(api_wait_out(&a, "soak rounds=", 30), "%s\n%s", a.out,
+		  a.err);
+	cr_assert(soak_frame(sa), "no frame on " TAP_A);
+	call_ok(&a, "PATCH", "/vm", "{\"state\": \"Paused\"}");
+	snprintf(body, sizeof(body), "{\"snapshot_path\": \"%s\", "
+		 "\"mem_file_path\": \"%s\"}", path_in("state"),
+		 path_in("mem"));
+	call_ok(&a, "PUT", "/snapshot/create", body);
+	api_stop(&a);
+	api_proc_free(&a);
+
+	cr_assert_eq(api_spawn(&b, NULL), 0);
+	/* An interface the snapshot does not have is named. */
+	cr_assert_eq(load(&b, "[{\"iface_id\": \"eth9\", \"host_dev_name\": "
+			  "\"" TAP_B "\"}]", &r), 400, "%s", r.body);
+	cr_assert(strstr(r.body, "eth9"), "%s", r.body);
+	sb = tap_socket(TAP_B);
+	cr_assert_eq(load(&b, "[{\"iface_id\": \"eth0\", \"host_dev_name\": "
+			  "\"" TAP_B "\"}]", &r), 204, "%s\n%s", r.body,
+		     b.err);
+	lines = count_str(b.out, "soak rounds=");
+	cr_assert(soak_frame(sb), "no frame on " TAP_B " after the load:\n"
+		  "%s\n%s", b.out, b.err);
+	/* The disk and the NIC go on: more rounds, no failure. */
+	for (int i = 0; i < 300 && count_str(b.out, "soak rounds=") < lines + 2;
+	     i++)
+		api_drain(&b, 0.1);
+	cr_assert_geq(count_str(b.out, "soak rounds="), lines + 2, "%s",
+		      b.out);
+	cr_assert_null(strstr(b.out, "FAIL"), "%s", b.out);
+	/* The configuration says which tap it is on now. */
+	cr_assert_eq(api_call(b.sock, "GET", "/vm/config", NULL, &r), 200);
+	cr_assert(strstr(r.body, "\"host_dev_name\":\"" TAP_B "\""), "%s",
+		  r.body);
+	close(sa);
+	close(sb);
+	api_stop(&b);
+	api_proc_free(&b);
+}
