@@ -213,15 +213,9 @@ static int check_loadable(struct vmm *v, const struct snap_file *s,
 			  struct mvm_err *err)
 {
 	struct policy_facts f;
-	uint64_t ram = 0;
 
-	for (unsigned i = 0; i < s->nr_regions; i++)
-		ram += s->regions[i].size;
-	if (ram != s->machine.mem_mib << 20)
-		return mvm_fail(err, -EINVAL, "snapshot: its memory regions "
-				"hold %llu bytes, its machine %llu MiB",
-				(unsigned long long)ram,
-				(unsigned long long)s->machine.mem_mib);
+	/* The reader checked the file's own sense (its regions hold its
+	 * RAM); what is left is whether this host and the policy take it. */
 	if ((s->machine.nested || snap_file_has_nested(s)) &&
 	    vm_check_nested_host(err)) {
 		char why[sizeof(err->msg)];

@@ -17,44 +17,7 @@
 
 #include "api_client.h"
 #include "harness.h"
-
-static char dir[64];
-
-static void make_dir(void)
-{
-	snprintf(dir, sizeof(dir), "/tmp/mvm-snap-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-}
-
-static void drop_dir(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (dir[0] && system(cmd)) {
-		/* a leftover temp dir fails no test */
-	}
-}
-
-static const char *path_in(const char *name)
-{
-	static char p[4][128];
-	static int k;
-
-	k = (k + 1) % 4;
-	snprintf(p[k], sizeof(p[k]), "%s/%s", dir, name);
-	return p[k];
-}
-
-static void call_ok(struct api_proc *p, const char *method, const char *path,
-		    const char *body)
-{
-	struct api_resp r;
-	int st = api_call(p->sock, method, path, body, &r);
-
-	cr_assert(st == 204 || st == 200, "%s %s -> %d %s\n%s", method, path,
-		  st, r.body, p->err ? p->err : "");
-}
+#include "snap_files.h"
 
 static int call(struct api_proc *p, const char *method, const char *path,
 		const char *body, struct api_resp *r)
@@ -102,17 +65,29 @@ static int load(struct api_proc *p, const char *state, const char *backend,
 	return call(p, "PUT", "/snapshot/load", body, r);
 }
 
-/* The last "memcount: round=C" printed, or 0. */
-static unsigned last_round(const char *out)
+/*
+ * The count of the last whole line "PREFIXC\n" in out, or 0: a line
+ * still being printed ("round=102" of 10240) does not count.
+ */
+static unsigned last_count(const char *out, const char *prefix)
 {
-	const char *s = out, *hit = NULL;
+	const char *s = out;
 	unsigned c = 0;
 
-	while ((s = strstr(s, "memcount: round=")))
-		hit = s++;
-	if (hit)
-		sscanf(hit, "memcount: round=%u", &c);
+	while ((s = strstr(s, prefix))) {
+		unsigned v;
+		int end = 0;
+
+		s += strlen(prefix);
+		if (sscanf(s, "%u%n", &v, &end) == 1 && s[end] == '\n')
+			c = v;
+	}
 	return c;
+}
+
+static unsigned last_round(const char *out)
+{
+	return last_count(out, "memcount: round=");
 }
 
 static bool rounds_seen(struct api_proc *p, int n, double seconds)
@@ -125,8 +100,8 @@ static bool rounds_seen(struct api_proc *p, int n, double seconds)
 	return false;
 }
 
-Test(snapshot, the_count_goes_on_in_a_new_process, .init = make_dir,
-     .fini = drop_dir, .timeout = 90)
+Test(snapshot, the_count_goes_on_in_a_new_process, .init = snap_dir_make,
+     .fini = snap_dir_drop, .timeout = 90)
 {
 	struct api_proc a, b;
 	struct api_resp r;
@@ -161,17 +136,9 @@ Test(snapshot, the_count_goes_on_in_a_new_process, .init = make_dir,
 	api_proc_free(&b);
 }
 
-/* The last "diskcount: round=C" printed, or 0. */
 static unsigned last_disk_round(const char *out)
 {
-	const char *s = out, *hit = NULL;
-	unsigned c = 0;
-
-	while ((s = strstr(s, "diskcount: round=")))
-		hit = s++;
-	if (hit)
-		sscanf(hit, "diskcount: round=%u", &c);
-	return c;
+	return last_count(out, "diskcount: round=");
 }
 
 static bool disk_rounds_past(struct api_proc *p, unsigned round,
@@ -189,8 +156,8 @@ static bool disk_rounds_past(struct api_proc *p, unsigned round,
  * diskcount reads back, each round, what it wrote 16 rounds before: the
  * rounds after the load read what was written before the snapshot.
  */
-Test(snapshot, disk_data_written_before_is_there_after, .init = make_dir,
-     .fini = drop_dir, .timeout = 90)
+Test(snapshot, disk_data_written_before_is_there_after, .init = snap_dir_make,
+     .fini = snap_dir_drop, .timeout = 90)
 {
 	struct api_proc a, b;
 	struct api_resp r;
@@ -258,8 +225,8 @@ static pid_t start_handler(const char *sock, const char *mem)
 	return pid;
 }
 
-Test(snapshot, a_page_fault_handler_serves_the_memory, .init = make_dir,
-     .fini = drop_dir, .timeout = 90)
+Test(snapshot, a_page_fault_handler_serves_the_memory, .init = snap_dir_make,
+     .fini = snap_dir_drop, .timeout = 90)
 {
 	struct api_proc a, b;
 	struct api_resp r;
@@ -327,7 +294,7 @@ static void refused(struct api_proc *p, const char *state, const char *mem,
 }
 
 Test(snapshot, corrupt_truncated_and_foreign_files_are_refused,
-     .init = make_dir, .fini = drop_dir, .timeout = 90)
+     .init = snap_dir_make, .fini = snap_dir_drop, .timeout = 90)
 {
 	struct api_proc a, b;
 	struct api_resp r;
@@ -364,8 +331,8 @@ Test(snapshot, corrupt_truncated_and_foreign_files_are_refused,
 	api_proc_free(&b);
 }
 
-Test(snapshot, create_refuses_what_it_must, .init = make_dir,
-     .fini = drop_dir, .timeout = 60)
+Test(snapshot, create_refuses_what_it_must, .init = snap_dir_make,
+     .fini = snap_dir_drop, .timeout = 60)
 {
 	struct api_proc a;
 	struct api_resp r;
@@ -381,7 +348,7 @@ Test(snapshot, create_refuses_what_it_must, .init = make_dir,
 	call_ok(&a, "PATCH", "/vm", "{\"state\": \"Paused\"}");
 	/* A directory that does not exist. */
 	snprintf(body, sizeof(body), "{\"snapshot_path\": \"%s\", "
-		 "\"mem_file_path\": \"%s/none/m\"}", path_in("s"), dir);
+		 "\"mem_file_path\": \"%s\"}", path_in("s"), path_in("none/m"));
 	cr_assert_eq(call(&a, "PUT", "/snapshot/create", body, &r), 400);
 	cr_assert(strstr(r.body, "mem_file_path"), "%s", r.body);
 	/* Bad shapes name their field. */
@@ -401,8 +368,8 @@ Test(snapshot, create_refuses_what_it_must, .init = make_dir,
 	api_proc_free(&a);
 }
 
-Test(snapshot, load_refuses_a_configured_mvm, .init = make_dir,
-     .fini = drop_dir, .timeout = 30)
+Test(snapshot, load_refuses_a_configured_mvm, .init = snap_dir_make,
+     .fini = snap_dir_drop, .timeout = 30)
 {
 	struct api_proc a;
 	struct api_resp r;
@@ -445,8 +412,8 @@ static void console(struct api_proc *p, const char *keys)
 		     (ssize_t)strlen(keys));
 }
 
-Test(snapshot, a_diff_is_small_and_merges_onto_its_base, .init = make_dir,
-     .fini = drop_dir, .timeout = 120)
+Test(snapshot, a_diff_is_small_and_merges_onto_its_base, .init = snap_dir_make,
+     .fini = snap_dir_drop, .timeout = 120)
 {
 	struct api_proc a, b;
 	struct api_resp r;

@@ -19,12 +19,13 @@
 
 #include "api_client.h"
 #include "harness.h"
+#include "snap_files.h"
 
 #define TAP_A "mvmsa0"
 #define TAP_B "mvmsb0"
 #define ETHERTYPE 0x88b5 /* the soak's frames */
 
-static char netns[64], dir[64];
+static char netns[64];
 
 static int sh(const char *cmd)
 {
@@ -55,40 +56,14 @@ static void enter_netns(void)
 	cr_assert(fd >= 0);
 	cr_assert_eq(setns(fd, CLONE_NEWNET), 0);
 	close(fd);
-	snprintf(dir, sizeof(dir), "/tmp/mvm-snapnet-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
+	snap_dir_make();
 }
 
 static void drop_netns(void)
 {
-	char cmd[128];
-
 	if (netns[0])
 		sh("ip netns del %s 2>/dev/null");
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (dir[0] && system(cmd)) {
-		/* a leftover temp dir fails no test */
-	}
-}
-
-static const char *path_in(const char *name)
-{
-	static char p[4][128];
-	static int k;
-
-	k = (k + 1) % 4;
-	snprintf(p[k], sizeof(p[k]), "%s/%s", dir, name);
-	return p[k];
-}
-
-static void call_ok(struct api_proc *p, const char *method, const char *path,
-		    const char *body)
-{
-	struct api_resp r;
-	int st = api_call(p->sock, method, path, body, &r);
-
-	cr_assert(st == 204 || st == 200, "%s %s -> %d %s\n%s", method, path,
-		  st, r.body, p->err ? p->err : "");
+	snap_dir_drop();
 }
 
 /* A packet socket on tap for the soak's frames. */
