@@ -274,6 +274,8 @@ static int take_machine(struct vmm *v, const struct vm_config *cfg,
 	m.track_dirty_pages = cfg->track_dirty_pages;
 	spec_take_machine(&v->spec, &m);
 	spec_free(&m);
+	/* The snapshot's strings that cfg borrowed go with it. */
+	vmm_config_rebind(v);
 	return 0;
 }
 

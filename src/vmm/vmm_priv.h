@@ -22,5 +22,11 @@ int vmm_build_vm(struct vmm *v, const struct vm_config *from,
 		 struct mvm_err *err);
 /* A VM that failed to start or load: torn down as a stopped one is. */
 void vmm_discard_vm(struct vmm *v);
+/*
+ * The VM's configuration borrows its strings (kernel, command line, disk
+ * paths): point them at the spec's, after whatever freed the ones it had
+ * (a drive's media swap, the snapshot file a load built the VM from).
+ */
+void vmm_config_rebind(struct vmm *v);
 
 #endif
