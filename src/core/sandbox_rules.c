@@ -53,6 +53,8 @@ static const char *const main_calls[] = {
 	"readlink", "readlinkat", "getdents64", "rename", "renameat",
 	"renameat2", "unlink", "unlinkat", "fchmod", "fchmodat", "fchown",
 	"umask", "getcwd", "memfd_create", "mlock", "munlock", "sysinfo",
+	/* Checkpoints: a directory each, made, listed and removed. */
+	"mkdir", "mkdirat", "rmdir",
 	/* Snapshots: which pages were ever touched (mincore), memory served
 	 * by a page-fault handler (userfaultfd), checkpoints' disk copies
 	 * where no reflink can be made. */
