@@ -288,7 +288,6 @@ int vmm_build_vm(struct vmm *v, const struct vm_config *from,
 
 	v->metrics.final_flushed = false;
 	out_fd = v->serial_fd >= 0 ? v->serial_fd : v->spec.console_out;
-	v->mem_backing_set = false; /* remember_backing sets it anew */
 	if (from) {
 		cfg = *from;
 		cfg.console_in = v->spec.console_in;
@@ -599,6 +598,8 @@ void vmm_fini(struct vmm *v)
 	if (v->loop_ready)
 		loop_fini(&v->loop);
 	spec_free(&v->spec);
+	free(v->checkpoint_dir);
+	v->checkpoint_dir = NULL;
 	v->sig_fd = v->serial_fd = -1;
 	v->loop_ready = false;
 }
