@@ -162,6 +162,16 @@ static const char *allowed_methods(const char *url)
 	return sets[set];
 }
 
+/* {id} as a string of its own; a longer one is cut, too long still. */
+static const char *copy_id(const char *id, size_t len, char *buf, size_t cap)
+{
+	if (len >= cap)
+		len = cap - 1;
+	memcpy(buf, id, len);
+	buf[len] = '\0';
+	return buf;
+}
+
 static bool phase_ok(const struct route *rt, const struct vmm *v,
 		     struct api_response *r)
 {
@@ -185,7 +195,6 @@ void api_dispatch(struct vmm *v, const char *method, const char *url,
 	struct api_request q = { 0 };
 	const struct route *rt = NULL;
 	const char *id = NULL, *allow;
-	/* Longer ids are cut here, still too long for every shape. */
 	char id_buf[256];
 	size_t id_len = 0;
 
@@ -210,13 +219,7 @@ void api_dispatch(struct vmm *v, const char *method, const char *url,
 	}
 	if (!phase_ok(rt, v, r))
 		return;
-	if (id) {
-		if (id_len >= sizeof(id_buf))
-			id_len = sizeof(id_buf) - 1;
-		memcpy(id_buf, id, id_len);
-		id_buf[id_len] = '\0';
-		q.id = id_buf;
-	}
+	q.id = id ? copy_id(id, id_len, id_buf, sizeof(id_buf)) : NULL;
 	if (rt->body) {
 		if (api_json_parse(body, len, &q.body, &err)) {
 			fault(r, 400, err.msg);

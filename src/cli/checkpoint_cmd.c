@@ -76,8 +76,8 @@ static int parse_args(int argc, char **argv, struct ckpt_args *a,
 
 		if (!strcmp(s, "--api-sock")) {
 			if (i + 1 == argc)
-				return mvm_fail(err, -EINVAL, "--api-sock needs "
-						"the socket's path");
+				return mvm_fail(err, -EINVAL, "--api-sock "
+						"needs the socket's path");
 			a->sock = argv[++i];
 		} else if (!strncmp(s, "--api-sock=", 11)) {
 			a->sock = s + 11;
@@ -140,7 +140,8 @@ static int answer(const struct ckpt_args *a, const struct uds_resp *r,
 	}
 	if (j)
 		fprintf(out, "%s\n", json_object_to_json_string_ext(j,
-			JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+			JSON_C_TO_STRING_PRETTY |
+			JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(j);
 	return fflush(out) ? MVM_EXIT_START_FAILED : MVM_EXIT_OK;
 }

@@ -25,7 +25,8 @@ static int connect_to(const char *sock, struct mvm_err *err)
 
 	if (strlen(sock) >= sizeof(sa.sun_path))
 		return mvm_fail(err, -ENAMETOOLONG, "--api-sock '%s': longer "
-				"than %zu bytes", sock, sizeof(sa.sun_path) - 1);
+				"than %zu bytes", sock,
+				sizeof(sa.sun_path) - 1);
 	memcpy(sa.sun_path, sock, strlen(sock) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -121,8 +122,8 @@ static int parse(char *a, size_t len, struct uds_resp *r, const char *sock,
 
 		if (n > body_len)
 			return mvm_fail(err, -EPROTO, "the API at '%s': the "
-					"answer ended %zu bytes into a %llu-byte "
-					"body", sock, body_len, n);
+					"answer ended %zu bytes into a "
+					"%llu-byte body", sock, body_len, n);
 		body_len = (size_t)n;
 	}
 	r->status = status;

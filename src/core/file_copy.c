@@ -41,8 +41,8 @@ static int write_all(struct copy *c, const uint8_t *p, size_t n, off_t off)
 		if (put < 0 && errno == EINTR)
 			continue;
 		if (put <= 0)
-			return mvm_fail(c->err, put ? -errno : -EIO, "%s: write "
-					"at %lld: %s", c->dst_name,
+			return mvm_fail(c->err, put ? -errno : -EIO,
+					"%s: write at %lld: %s", c->dst_name,
 					(long long)off,
 					put ? strerror(errno) : "no progress");
 		p += put;

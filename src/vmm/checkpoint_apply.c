@@ -81,7 +81,7 @@ static int fit_devices(const struct revert *r, const struct vm_config *now,
 					"fit this VM: its drive %s %s",
 					r->name, now->disks[i].id, !d ?
 					"is not in it" : "was read-only or "
-					"writable, where this one is the other");
+					"writable, this one the other");
 	}
 	if (then->nr_nets != now->nr_nets)
 		return misfit(r, err, "network interfaces:", then->nr_nets,
@@ -262,9 +262,9 @@ static int apply_paused(struct revert *r, struct mvm_err *err)
 	if (ret) {
 		vmm_must_transition(v, VM_EV_RESTORE_FAILED);
 		vmm_discard_vm(v);
-		return mvm_wrap(err, ret, "checkpoint %s: the apply failed half "
-				"way, so the VM is discarded (mvm is Not started "
-				"now): ", r->name);
+		return mvm_wrap(err, ret, "checkpoint %s: the apply failed "
+				"half way, so the VM is discarded (mvm is Not "
+				"started now): ", r->name);
 	}
 	vmm_must_transition(v, VM_EV_RESTORE_DONE);
 	return was_running ? vmm_resume(v, err) : 0;
