@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mvm/device.h"
 #include "mvm/err.h"
 #include "mvm/file.h"
 #include "mvm/mem_file.h"
@@ -204,6 +205,41 @@ static int prepare(struct revert *r, struct mvm_err *err)
 	return ret;
 }
 
+static bool has_node(const struct dev_state_list *l, const char *id)
+{
+	for (unsigned i = 0; i < l->nr; i++)
+		if (!strcmp(l->node[i].id, id))
+			return true;
+	return false;
+}
+
+/*
+ * The same state nodes as the paused VM's (one per device and vCPU, and
+ * the kvmclock): vm_load_all refuses any other, but only once it has
+ * begun. A node's contents are still its device's to refuse.
+ */
+static int fit_state(struct revert *r, struct mvm_err *err)
+{
+	struct dev_state_list now = { 0 };
+	int ret = vm_save_all(&r->v->vm, &now, err);
+
+	if (ret)
+		return ret;
+	for (unsigned i = 0; !ret && i < r->s.state.nr; i++)
+		if (!has_node(&now, r->s.state.node[i].id))
+			ret = mvm_fail(err, -EINVAL, "checkpoint %s does not fit "
+				       "this VM: its state has a node '%s', "
+				       "which this VM has not", r->name,
+				       r->s.state.node[i].id);
+	for (unsigned i = 0; !ret && i < now.nr; i++)
+		if (!has_node(&r->s.state, now.node[i].id))
+			ret = mvm_fail(err, -EINVAL, "checkpoint %s does not fit "
+				       "this VM: its state has no node '%s'",
+				       r->name, now.node[i].id);
+	dev_state_list_free(&now);
+	return ret;
+}
+
 /* Asked with the VM paused: the VM as it is, and as the checkpoint was. */
 static int ask_policy(struct revert *r, struct mvm_err *err)
 {
@@ -246,6 +282,8 @@ static int apply_paused(struct revert *r, struct mvm_err *err)
 
 	if (was_running)
 		ret = vmm_pause(v, err);
+	if (!ret)
+		ret = fit_state(r, err);
 	if (!ret)
 		ret = ask_policy(r, err);
 	if (!ret)

@@ -11,6 +11,7 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <libfdt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -385,6 +386,24 @@ Test(checkpoint, apply_while_paused_keeps_it_paused, .init = make_dir,
 	api_proc_free(&p);
 }
 
+/* The FDT file at path without its node at node_path. */
+static void drop_node(const char *path, const char *node_path)
+{
+	static char fdt[1 << 20];
+	int fd = open(path, O_RDWR), at;
+	ssize_t n = read(fd, fdt, sizeof(fdt));
+
+	cr_assert_gt(n, 0, "%s", path);
+	at = fdt_path_offset(fdt, node_path);
+	cr_assert_geq(at, 0, "%s: no %s", path, node_path);
+	cr_assert_eq(fdt_del_node(fdt, at), 0);
+	cr_assert_eq(fdt_pack(fdt), 0);
+	cr_assert_eq(ftruncate(fd, 0), 0);
+	cr_assert_eq(pwrite(fd, fdt, fdt_totalsize(fdt), 0),
+		     (ssize_t)fdt_totalsize(fdt));
+	close(fd);
+}
+
 Test(checkpoint, refusals_leave_the_vm_as_it_was, .init = make_dir,
      .fini = drop_dir, .timeout = 120)
 {
@@ -445,6 +464,13 @@ Test(checkpoint, refusals_leave_the_vm_as_it_was, .init = make_dir,
 	cr_assert_eq(truncate(path_in("disk"), 2 * DISK_BYTES), 0);
 	call_400(&p, "PUT", "/checkpoints/A/apply", NULL, "size it back");
 	cr_assert_eq(truncate(path_in("disk"), DISK_BYTES), 0);
+	/*
+	 * A state without a device's node (the RTC's) fits the machine
+	 * config but not the VM: refused before anything changes.
+	 */
+	json_object_put(take(&p, "C"));
+	drop_node(path_in("ck/C/state"), "/devices/rtc");
+	call_400(&p, "PUT", "/checkpoints/C/apply", NULL, "no node 'rtc'");
 	/* A checkpoint holding what no checkpoint does is left whole. */
 	fill_disk(path_in("ck/A/notes"), 'n');
 	call_400(&p, "DELETE", "/checkpoints/A", NULL, "'notes'");
