@@ -85,8 +85,9 @@ int vmm_checkpoint_delete(struct vmm *v, const char *name,
  * The VM is paused while this runs and is running again after if it was.
  * Checked before anything changes (-EINVAL, the VM untouched): the
  * checkpoint must fit this VM (vCPUs, memory layout, nesting, drives and
- * their sizes, network interfaces, entropy device); the policy is asked
- * with the VM paused (op checkpoint_apply: -EPERM with its rule). A
+ * their sizes, network interfaces, entropy device, the state nodes of
+ * its devices); the policy is asked with the VM paused (op
+ * checkpoint_apply: -EPERM with its rule). A
  * failure after the first change leaves a VM that is neither: it is
  * discarded (mvm is then Not started), and the message says so.
  */
