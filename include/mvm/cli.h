@@ -46,4 +46,12 @@ int cli_snapshot(int argc, char **argv, FILE *out, FILE *errs);
 int cli_describe_snapshot(int argc, char **argv, FILE *out, FILE *errs);
 extern const char cli_snapshot_usage[];
 
+/*
+ * `mvm checkpoint create|list|apply|delete|config --api-sock PATH [NAME]`
+ * (argv[0] is "checkpoint"): one request to the API at PATH; its JSON
+ * answer to out, the one-line errors to errs; mvm's exit status.
+ */
+int cli_checkpoint(int argc, char **argv, FILE *out, FILE *errs);
+extern const char cli_checkpoint_usage[];
+
 #endif

@@ -82,6 +82,21 @@ int gm_map_file(struct guest_mem *gm, const struct gm_file_region *r,
 		unsigned n, const char *path, struct mvm_err *err);
 
 /*
+ * Checkpoint apply: the memory file at path (gm's own layout,
+ * gm_file_layout) becomes gm's RAM in place. Each region's part of the
+ * file is mapped MAP_PRIVATE over the region's address (MAP_FIXED): the
+ * address stays, so KVM's memory slots stay valid (its MMU notifier drops
+ * the old pages) and what devices point at in RAM is still RAM. Lazy and
+ * copy-on-write, as gm_map_file. gm is then File-backed by it (the file
+ * or userfaultfd it had is let go), and with dirty pages tracked every
+ * page is marked: no log knows what the swap changed, so the next Diff
+ * holds all of RAM. The VM must be paused. A failure after the first
+ * region leaves RAM part old, part new: the caller discards the VM.
+ */
+int gm_remap_file(struct guest_mem *gm, const char *path,
+		  struct mvm_err *err);
+
+/*
  * Restore, Uffd backend (Firecracker's protocol): gm (zeroed first)
  * becomes anonymous regions registered MISSING with a new userfaultfd;
  * mvm connects to the UNIX socket sock_path and sends, in one message,

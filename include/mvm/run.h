@@ -19,5 +19,7 @@ int mvm_cmd_nested(int argc, char **argv);
 int mvm_cmd_snapshot(int argc, char **argv);
 /* `mvm --describe-snapshot FILE`; argv[0] = "mvm". */
 int mvm_cmd_describe_snapshot(int argc, char **argv);
+/* `mvm checkpoint ACTION --api-sock PATH [NAME]`; argv[0] = "checkpoint". */
+int mvm_cmd_checkpoint(int argc, char **argv);
 
 #endif

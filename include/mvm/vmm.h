@@ -98,14 +98,8 @@ struct vmm {
 	/* The NICs' taps, held from the first start to the end (vmm.c). */
 	int tap_fds[VM_MAX_NETS];
 	unsigned nr_taps;
-	/*
-	 * The memory file a snapshot load mapped (File backend): the VM
-	 * still reads its untouched pages from it, so no snapshot may
-	 * overwrite it.
-	 */
-	bool mem_backing_set;
-	dev_t mem_backing_dev;
-	ino_t mem_backing_ino;
+	/* Where checkpoints are kept (PUT /checkpoints/config), or NULL. */
+	char *checkpoint_dir;
 	/* The child closing a rebooted VM's fd (vm_destroy_async), or 0. */
 	pid_t teardown_pid;
 

@@ -28,41 +28,62 @@ struct route {
 	enum when when;
 	const char *name;  /* metrics key */
 	api_handler fn;
+	const char *suffix; /* with has_id, what follows {id} ("/apply") */
 };
 
 static const struct route routes[] = {
-	{ "GET", "/", false, false, ANY, "instance_info", h_get_instance },
-	{ "GET", "/version", false, false, ANY, "vmm_version", h_get_version },
+	{ "GET", "/", false, false, ANY, "instance_info",
+	  h_get_instance, NULL },
+	{ "GET", "/version", false, false, ANY, "vmm_version",
+	  h_get_version, NULL },
 	{ "GET", "/vm/config", false, false, ANY, "vm_config",
-	  h_get_vm_config },
+	  h_get_vm_config, NULL },
 	{ "GET", "/machine-config", false, false, ANY, "machine_cfg",
-	  h_get_machine },
+	  h_get_machine, NULL },
 	/* After boot the handlers explain the nested_virt case themselves. */
 	{ "PUT", "/machine-config", false, true, ANY, "machine_cfg",
-	  h_put_machine },
+	  h_put_machine, NULL },
 	{ "PATCH", "/machine-config", false, true, ANY, "machine_cfg",
-	  h_patch_machine },
+	  h_patch_machine, NULL },
 	{ "PUT", "/boot-source", false, true, PRE_BOOT, "boot_source",
-	  h_put_boot_source },
-	{ "PUT", "/drives/", true, true, PRE_BOOT, "drive", h_put_drive },
-	{ "PATCH", "/drives/", true, true, POST_BOOT, "drive", h_patch_drive },
+	  h_put_boot_source, NULL },
+	{ "PUT", "/drives/", true, true, PRE_BOOT, "drive", h_put_drive, NULL },
+	{ "PATCH", "/drives/", true, true, POST_BOOT, "drive",
+	  h_patch_drive, NULL },
 	{ "PUT", "/network-interfaces/", true, true, PRE_BOOT, "network",
-	  h_put_net },
+	  h_put_net, NULL },
 	{ "PATCH", "/network-interfaces/", true, true, POST_BOOT, "network",
-	  h_patch_net },
-	{ "PATCH", "/vm", false, true, POST_BOOT, "vm", h_patch_vm },
+	  h_patch_net, NULL },
+	{ "PATCH", "/vm", false, true, POST_BOOT, "vm", h_patch_vm, NULL },
 	/* Each action has its own phase rule, checked by the handler. */
-	{ "PUT", "/actions", false, true, ANY, "actions", h_put_actions },
-	{ "PUT", "/logger", false, true, PRE_BOOT, "logger", h_put_logger },
-	{ "PUT", "/metrics", false, true, PRE_BOOT, "metrics", h_put_metrics },
-	{ "PUT", "/entropy", false, true, PRE_BOOT, "entropy", h_put_entropy },
-	{ "PUT", "/serial", false, true, PRE_BOOT, "serial", h_put_serial },
-	{ "GET", "/vm/policy", false, false, ANY, "vm_policy", h_get_policy },
-	{ "GET", "/vm/nested", false, false, ANY, "vm_nested", h_get_nested },
+	{ "PUT", "/actions", false, true, ANY, "actions", h_put_actions, NULL },
+	{ "PUT", "/logger", false, true, PRE_BOOT, "logger",
+	  h_put_logger, NULL },
+	{ "PUT", "/metrics", false, true, PRE_BOOT, "metrics",
+	  h_put_metrics, NULL },
+	{ "PUT", "/entropy", false, true, PRE_BOOT, "entropy",
+	  h_put_entropy, NULL },
+	{ "PUT", "/serial", false, true, PRE_BOOT, "serial",
+	  h_put_serial, NULL },
+	{ "GET", "/vm/policy", false, false, ANY, "vm_policy",
+	  h_get_policy, NULL },
+	{ "GET", "/vm/nested", false, false, ANY, "vm_nested",
+	  h_get_nested, NULL },
 	{ "PUT", "/snapshot/create", false, true, POST_BOOT, "create_snapshot",
-	  h_put_snapshot_create },
+	  h_put_snapshot_create, NULL },
 	{ "PUT", "/snapshot/load", false, true, PRE_BOOT, "load_snapshot",
-	  h_put_snapshot_load },
+	  h_put_snapshot_load, NULL },
+	/* mvm's checkpoints; "config" is before the {name} it would be. */
+	{ "PUT", "/checkpoints/config", false, true, ANY, "checkpoints_config",
+	  h_put_checkpoints_config, NULL },
+	{ "GET", "/checkpoints", false, false, ANY, "checkpoints",
+	  h_get_checkpoints, NULL },
+	{ "PUT", "/checkpoints/", true, false, POST_BOOT, "checkpoint_create",
+	  h_put_checkpoint, NULL },
+	{ "DELETE", "/checkpoints/", true, false, ANY, "checkpoint_delete",
+	  h_delete_checkpoint, NULL },
+	{ "PUT", "/checkpoints/", true, false, POST_BOOT, "checkpoint_apply",
+	  h_put_checkpoint_apply, "/apply" },
 };
 
 #define NR_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -93,46 +114,62 @@ static void fault(struct api_response *r, int status, const char *msg)
 			       json_object_new_string(msg));
 }
 
-/* {id}: one non-empty segment; its syntax is the shape's business. */
+/*
+ * {id}: one non-empty segment, then the route's suffix if it has one; its
+ * syntax is the shape's business. *id points into url, *id_len long.
+ */
 static bool path_matches(const struct route *rt, const char *url,
-			 const char **id)
+			 const char **id, size_t *id_len)
 {
-	size_t n = strlen(rt->path);
+	size_t n = strlen(rt->path), seg;
 
 	*id = NULL;
+	*id_len = 0;
 	if (!rt->has_id)
 		return !strcmp(url, rt->path);
-	if (strncmp(url, rt->path, n) || !url[n] || strchr(url + n, '/'))
+	if (strncmp(url, rt->path, n))
+		return false;
+	seg = strcspn(url + n, "/");
+	if (!seg || strcmp(url + n + seg, rt->suffix ? rt->suffix : ""))
 		return false;
 	*id = url + n;
+	*id_len = seg;
 	return true;
 }
 
 /* The methods a path takes, for 405's Allow header. */
 static const char *allowed_methods(const char *url)
 {
-	static const char *const sets[] = {
-		"GET", "PUT", "PATCH", "GET, PUT, PATCH", "PUT, PATCH",
-		"GET, PATCH", "GET, PUT" };
-	bool get = false, put = false, patch = false;
+	/* Index: GET 1, PUT 2, PATCH 4, DELETE 8, in that order. */
+	static const char *const sets[16] = {
+		NULL, "GET", "PUT", "GET, PUT", "PATCH", "GET, PATCH",
+		"PUT, PATCH", "GET, PUT, PATCH", "DELETE", "GET, DELETE",
+		"PUT, DELETE", "GET, PUT, DELETE", "PATCH, DELETE",
+		"GET, PATCH, DELETE", "PUT, PATCH, DELETE",
+		"GET, PUT, PATCH, DELETE" };
+	static const char *const bits[] = { "GET", "PUT", "PATCH", "DELETE" };
+	unsigned set = 0;
 	const char *id;
+	size_t len;
 
 	for (unsigned i = 0; i < NR_ROUTES; i++) {
-		if (!path_matches(&routes[i], url, &id))
+		if (!path_matches(&routes[i], url, &id, &len))
 			continue;
-		get |= !strcmp(routes[i].method, "GET");
-		put |= !strcmp(routes[i].method, "PUT");
-		patch |= !strcmp(routes[i].method, "PATCH");
+		for (unsigned b = 0; b < 4; b++)
+			if (!strcmp(routes[i].method, bits[b]))
+				set |= 1u << b;
 	}
-	if (get && put && patch)
-		return sets[3];
-	if (put && patch)
-		return sets[4];
-	if (get && patch)
-		return sets[5];
-	if (get && put)
-		return sets[6];
-	return get ? sets[0] : put ? sets[1] : patch ? sets[2] : NULL;
+	return sets[set];
+}
+
+/* {id} as a string of its own; a longer one is cut, too long still. */
+static const char *copy_id(const char *id, size_t len, char *buf, size_t cap)
+{
+	if (len >= cap)
+		len = cap - 1;
+	memcpy(buf, id, len);
+	buf[len] = '\0';
+	return buf;
 }
 
 static bool phase_ok(const struct route *rt, const struct vmm *v,
@@ -158,12 +195,14 @@ void api_dispatch(struct vmm *v, const char *method, const char *url,
 	struct api_request q = { 0 };
 	const struct route *rt = NULL;
 	const char *id = NULL, *allow;
+	char id_buf[256];
+	size_t id_len = 0;
 
 	memset(r, 0, sizeof(*r));
 	r->route = -1;
 	for (unsigned i = 0; i < NR_ROUTES && !rt; i++)
 		if (!strcmp(routes[i].method, method) &&
-		    path_matches(&routes[i], url, &id)) {
+		    path_matches(&routes[i], url, &id, &id_len)) {
 			rt = &routes[i];
 			r->route = (int)i;
 		}
@@ -180,7 +219,7 @@ void api_dispatch(struct vmm *v, const char *method, const char *url,
 	}
 	if (!phase_ok(rt, v, r))
 		return;
-	q.id = id;
+	q.id = id ? copy_id(id, id_len, id_buf, sizeof(id_buf)) : NULL;
 	if (rt->body) {
 		if (api_json_parse(body, len, &q.body, &err)) {
 			fault(r, 400, err.msg);

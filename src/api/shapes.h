@@ -36,4 +36,8 @@ int shape_snapshot_create(struct json_object *o,
 int shape_snapshot_load(struct json_object *o, struct vmm_snapshot_load *rq,
 			struct mvm_err *err);
 
+/* PUT /checkpoints/config: *dir borrowed from o (shapes_checkpoint.c). */
+int shape_checkpoint_config(struct json_object *o, const char **dir,
+			    struct mvm_err *err);
+
 #endif

@@ -22,6 +22,10 @@ static const char usage[] =
 	"               print what a snapshot's state file holds\n"
 	"  snapshot merge BASE_MEM DIFF_MEM\n"
 	"               apply a Diff snapshot's memory file to its base's\n"
+	"  checkpoint create|apply|delete --api-sock PATH NAME\n"
+	"  checkpoint list|config --api-sock PATH [DIR]\n"
+	"               take, apply, delete, list checkpoints of the VM of a\n"
+	"               running mvm (mvm checkpoint --help)\n"
 	"  --describe-snapshot FILE\n"
 	"               print a state file's format version (\"v1\") and a\n"
 	"               one-line summary, as Firecracker's flag does\n"
@@ -45,6 +49,8 @@ int main(int argc, char **argv)
 		return mvm_cmd_nested(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "snapshot"))
 		return mvm_cmd_snapshot(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "checkpoint"))
+		return mvm_cmd_checkpoint(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "--describe-snapshot"))
 		return mvm_cmd_describe_snapshot(argc, argv);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {

@@ -57,6 +57,8 @@ static const char *const main_calls[] = {
 	 * Diff memory file onto its base in the kernel (mem_merge.c),
 	 * checkpoints' disk copies where no reflink can be made. */
 	"userfaultfd", "copy_file_range",
+	/* Checkpoints: a directory each, made, listed and removed. */
+	"mkdir", "mkdirat", "rmdir",
 	/* The API socket, the tap's address setup and netlink. */
 	"socket", "socketpair", "bind", "listen", "accept", "accept4",
 	"connect", "getsockname", "getpeername", "getsockopt", "setsockopt",

@@ -160,17 +160,19 @@ static uint64_t percentile(const uint64_t *lat, uint64_t total, double q)
 /* Firecracker groups request counters by method: get_api_requests... */
 static void api_json(struct vmm *v, struct json_object *root)
 {
-	static const char *const methods[] = { "GET", "PUT", "PATCH" };
+	static const char *const methods[] = { "GET", "PUT", "PATCH",
+					       "DELETE" };
 	static const char *const keys[] = { "get_api_requests",
 					    "put_api_requests",
-					    "patch_api_requests" };
+					    "patch_api_requests",
+					    "delete_api_requests" };
 	struct vmm_api_stats *now = &v->api_stats, *last = &v->metrics.last_api;
 	struct json_object *api = json_object_new_object();
 	struct json_object *lat = json_object_new_object();
 	uint64_t d[VMM_LAT_BUCKETS], fails = now->other_fails - last->other_fails;
 	char key[64];
 
-	for (int m = 0; m < 3; m++) {
+	for (int m = 0; m < 4; m++) {
 		struct json_object *o = json_object_new_object();
 
 		for (unsigned r = 0; r < v->routes.n; r++) {

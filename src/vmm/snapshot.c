@@ -36,20 +36,24 @@ static uint64_t now_ns(void)
 
 /*
  * Writing the memory file over the file a File-backed VM still reads its
- * untouched pages from would change the guest's memory under it.
+ * untouched pages from (a snapshot's it was loaded from, a checkpoint's
+ * it was reverted to) would change the guest's memory under it. The VM
+ * holds that file open, so its inode cannot be another's meanwhile.
  */
 static int check_not_backing(struct vmm *v, const char *path,
 			     struct mvm_err *err)
 {
-	struct stat st;
+	struct stat st, backing;
 
-	if (!v->mem_backing_set || stat(path, &st) < 0)
+	if (!v->have_vm || v->vm.mem.backing != GM_BACKING_FILE ||
+	    fstat(v->vm.mem.file_fd, &backing) < 0 || stat(path, &st) < 0)
 		return 0;
-	if (st.st_dev == v->mem_backing_dev && st.st_ino == v->mem_backing_ino)
+	if (st.st_dev == backing.st_dev && st.st_ino == backing.st_ino)
 		return mvm_fail(err, -EINVAL, "mem_file_path '%s' is the "
-				"memory file this VM was loaded from and still "
-				"reads its memory from: write to another file",
-				path);
+				"memory file this VM still reads its memory "
+				"from (a snapshot's it was loaded from, or a "
+				"checkpoint's it was reverted to): write to "
+				"another file", path);
 	return 0;
 }
 
@@ -85,8 +89,9 @@ static int save_memory(struct vmm *v, const struct vmm_snapshot_create *rq,
 	return 0;
 }
 
-static int save_state(struct vmm *v, const struct vmm_snapshot_create *rq,
-		      struct mvm_err *err)
+int vmm_save_state_file(struct vmm *v, const char *path,
+			const char *mem_file, enum snap_type type,
+			struct mvm_err *err)
 {
 	struct snap_file s;
 	unsigned nr = 0;
@@ -96,8 +101,8 @@ static int save_state(struct vmm *v, const struct vmm_snapshot_create *rq,
 	s.format_version = SNAP_FORMAT_VERSION;
 	snprintf(s.mvm_version, sizeof(s.mvm_version), "%s", MVM_VERSION);
 	s.created_ns = now_ns();
-	s.type = rq->type;
-	s.mem_file = (char *)rq->mem_path; /* borrowed: s is not freed */
+	s.type = type;
+	s.mem_file = (char *)mem_file; /* borrowed: s is not freed */
 	s.machine = v->vm.cfg;
 	s.machine.mem_source = NULL;
 	s.track_dirty_pages = v->vm.cfg.track_dirty_pages;
@@ -105,13 +110,12 @@ static int save_state(struct vmm *v, const struct vmm_snapshot_create *rq,
 	s.nr_regions = nr;
 	ret = vm_save_all(&v->vm, &s.state, err);
 	if (!ret)
-		ret = snap_file_write(rq->state_path, &s, err);
+		ret = snap_file_write(path, &s, err);
 	dev_state_list_free(&s.state);
 	return ret;
 }
 
-/* What the policy decides on: the VM as it stands, paused. */
-static int ask_policy(struct vmm *v, enum policy_op op, struct mvm_err *err)
+int vmm_policy_ask_now(struct vmm *v, enum policy_op op, struct mvm_err *err)
 {
 	struct policy_facts f;
 
@@ -135,13 +139,14 @@ int vmm_snapshot_create(struct vmm *v, const struct vmm_snapshot_create *rq,
 				"machine-config (or in snapshot/load)");
 	ret = check_not_backing(v, rq->mem_path, err);
 	if (!ret)
-		ret = ask_policy(v, POLICY_OP_SNAPSHOT_CREATE, err);
+		ret = vmm_policy_ask_now(v, POLICY_OP_SNAPSHOT_CREATE, err);
 	if (ret)
 		return ret;
 	vmm_must_transition(v, VM_EV_SNAPSHOT);
 	ret = save_memory(v, rq, err);
 	if (!ret)
-		ret = save_state(v, rq, err);
+		ret = vmm_save_state_file(v, rq->state_path, rq->mem_path,
+					  rq->type, err);
 	vmm_must_transition(v, VM_EV_SNAPSHOT_DONE);
 	if (!ret)
 		vmm_log(v, API_LOG_INFO, "snapshot", "%s snapshot taken: '%s'",
@@ -197,7 +202,7 @@ static void add_vcpu_facts(const struct dev_state_node *n,
  * the policy's facts for loading it, as the running VM's are for taking
  * one. A vCPU blob that does not decode was refused by the reader.
  */
-static void snapshot_facts(const struct snap_file *s, struct policy_facts *f)
+void vmm_snapshot_facts(const struct snap_file *s, struct policy_facts *f)
 {
 	memset(f, 0, sizeof(*f));
 	f->nested_exposed = s->machine.nested;
@@ -227,7 +232,7 @@ static int check_loadable(struct vmm *v, const struct snap_file *s,
 				snap_file_has_nested(s) ? " (its vCPUs carry "
 				"nested state)" : "", why);
 	}
-	snapshot_facts(s, &f);
+	vmm_snapshot_facts(s, &f);
 	f.vm_running = true;
 	return vmm_policy_ask(v, POLICY_OP_SNAPSHOT_LOAD, &f, err);
 }
@@ -268,19 +273,9 @@ static int take_machine(struct vmm *v, const struct vm_config *cfg,
 	m.track_dirty_pages = cfg->track_dirty_pages;
 	spec_take_machine(&v->spec, &m);
 	spec_free(&m);
+	/* The snapshot's strings that cfg borrowed go with it. */
+	vmm_config_rebind(v);
 	return 0;
-}
-
-static void remember_backing(struct vmm *v, const struct vmm_snapshot_load *rq)
-{
-	struct stat st;
-
-	v->mem_backing_set = rq->backend == VM_MEM_FILE &&
-			     stat(rq->backend_path, &st) == 0;
-	if (v->mem_backing_set) {
-		v->mem_backing_dev = st.st_dev;
-		v->mem_backing_ino = st.st_ino;
-	}
 }
 
 /* A File backend's memory file must hold every region of the snapshot. */
@@ -340,7 +335,6 @@ static int restore(struct vmm *v, const struct snap_file *s,
 		vmm_discard_vm(v);
 		return ret;
 	}
-	remember_backing(v, rq);
 	return 0;
 }
 

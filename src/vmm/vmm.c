@@ -229,6 +229,21 @@ int vmm_start_vm(struct vmm *v, struct mvm_err *err)
 	return ret;
 }
 
+void vmm_config_rebind(struct vmm *v)
+{
+	struct vm_config *c = &v->vm.cfg;
+	const struct vm_spec *s = &v->spec;
+
+	c->kernel = s->kernel_image_path;
+	c->initrd = s->initrd_path;
+	/* A loaded VM's spec holds its whole command line as boot_args. */
+	c->cmdline = s->cmdline ? s->cmdline : s->boot_args ? s->boot_args : "";
+	for (unsigned i = 0; i < c->nr_disks; i++)
+		for (unsigned j = 0; j < s->nr_drives; j++)
+			if (!strcmp(c->disks[i].id, s->drives[j].id))
+				c->disks[i].path = s->drives[j].path_on_host;
+}
+
 /*
  * The NICs' taps are the VMM's, attached at the first start and held until
  * mvm ends: a tap mvm created goes away with its last fd, and the host's
@@ -273,7 +288,6 @@ int vmm_build_vm(struct vmm *v, const struct vm_config *from,
 
 	v->metrics.final_flushed = false;
 	out_fd = v->serial_fd >= 0 ? v->serial_fd : v->spec.console_out;
-	v->mem_backing_set = false; /* remember_backing sets it anew */
 	if (from) {
 		cfg = *from;
 		cfg.console_in = v->spec.console_in;
@@ -385,6 +399,8 @@ int vmm_drive_patch(struct vmm *v, const char *id, char *path,
 	if (path) {
 		free(d->path_on_host);
 		d->path_on_host = path;
+		if (v->have_vm)
+			vmm_config_rebind(v); /* it borrowed the old path */
 	}
 	if (rl->set)
 		d->rate_limiter = *rl;
@@ -582,6 +598,8 @@ void vmm_fini(struct vmm *v)
 	if (v->loop_ready)
 		loop_fini(&v->loop);
 	spec_free(&v->spec);
+	free(v->checkpoint_dir);
+	v->checkpoint_dir = NULL;
 	v->sig_fd = v->serial_fd = -1;
 	v->loop_ready = false;
 }

@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "mvm/cli.h"
@@ -308,4 +311,160 @@ Test(cli, snapshot_merge)
 					   t.other));
 	one_line_error(&r, t.other, "not a Diff of that base");
 	tmp_rm(&t);
+}
+
+/* ---- mvm checkpoint ---------------------------------------------------- */
+
+Test(cli, checkpoint_arguments)
+{
+	struct run r = run(cli_checkpoint, 1, SNAP_ARGV("checkpoint"));
+
+	cr_assert_eq(r.status, 1);
+	cr_assert(strstr(r.err, "mvm checkpoint create|apply|delete"), "%s",
+		  r.err);
+	run_free(&r);
+	r = run(cli_checkpoint, 2, SNAP_ARGV("checkpoint", "--help"));
+	cr_assert_eq(r.status, 0);
+	cr_assert(strstr(r.out, "mvm checkpoint list --api-sock PATH"), "%s",
+		  r.out);
+	run_free(&r);
+	r = run(cli_checkpoint, 2, SNAP_ARGV("checkpoint", "revert"));
+	one_line_error(&r, "unknown action 'revert'", NULL);
+	r = run(cli_checkpoint, 3, SNAP_ARGV("checkpoint", "create", "a"));
+	one_line_error(&r, "mvm checkpoint create: needs --api-sock PATH",
+		       NULL);
+	r = run(cli_checkpoint, 4, SNAP_ARGV("checkpoint", "apply",
+					     "--api-sock", "s"));
+	one_line_error(&r, "mvm checkpoint apply: needs NAME", NULL);
+	r = run(cli_checkpoint, 3, SNAP_ARGV("checkpoint", "delete",
+					     "--api-sock"));
+	one_line_error(&r, "--api-sock needs the socket's path", NULL);
+	r = run(cli_checkpoint, 5, SNAP_ARGV("checkpoint", "list",
+					     "--api-sock=s", "a", "b"));
+	one_line_error(&r, "mvm checkpoint list: unexpected argument 'a'",
+		       NULL);
+	r = run(cli_checkpoint, 5, SNAP_ARGV("checkpoint", "create",
+					     "--api-sock=s", "a", "b"));
+	one_line_error(&r, "unexpected argument 'b'", NULL);
+	r = run(cli_checkpoint, 4, SNAP_ARGV("checkpoint", "create",
+					     "--api-sock=s", "--force"));
+	one_line_error(&r, "unknown option '--force'", NULL);
+	r = run(cli_checkpoint, 3, SNAP_ARGV("checkpoint", "config",
+					     "--api-sock=s"));
+	one_line_error(&r, "mvm checkpoint config: needs DIR", NULL);
+	/* The name's rule, before any request: a path it would break. */
+	r = run(cli_checkpoint, 4, SNAP_ARGV("checkpoint", "create",
+					     "--api-sock=s", "a/b"));
+	one_line_error(&r, "may contain only letters", NULL);
+	r = run(cli_checkpoint, 4, SNAP_ARGV("checkpoint", "apply",
+					     "--api-sock=s", ".hidden"));
+	one_line_error(&r, "must not start with '.'", NULL);
+	r = run(cli_checkpoint, 4, SNAP_ARGV("checkpoint", "delete",
+					     "--api-sock=s", "config"));
+	one_line_error(&r, "'config'", NULL);
+	/* Nobody serves the socket: one line naming it. */
+	r = run(cli_checkpoint, 4, SNAP_ARGV("checkpoint", "create",
+					     "--api-sock=/nonexistent/api.sock",
+					     "a"));
+	one_line_error(&r, "cannot connect to the API at "
+		       "'/nonexistent/api.sock'", NULL);
+}
+
+/*
+ * A stand-in for mvm's API at path: n connections, each answered by the
+ * request line it came with: a 201 with JSON for PUT /checkpoints/a, a
+ * 204 for DELETE, a 400 fault for the rest. The request lines are written
+ * to fd log, one a line.
+ */
+static pid_t fake_api(const char *path, int n, int log)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int ls = socket(AF_UNIX, SOCK_STREAM, 0);
+	pid_t pid;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	cr_assert_eq(bind(ls, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(ls, 4), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid) {
+		close(ls);
+		return pid;
+	}
+	alarm(20); /* never outlives a test that failed half way */
+	for (int i = 0; i < n; i++) {
+		static const char created[] = "{\"name\": \"a\"}";
+		static const char fault[] =
+			"{\"fault_message\": \"no checkpoint b in x\"}";
+		char req[4096] = "", a[256];
+		int c = accept(ls, NULL, NULL);
+		ssize_t got = c < 0 ? -1 : read(c, req, sizeof(req) - 1);
+
+		if (got <= 0)
+			_exit(1);
+		if (!strncmp(req, "PUT /checkpoints/a ", 19))
+			snprintf(a, sizeof(a), "HTTP/1.1 201 Created\r\n"
+				 "Content-Length: %zu\r\n\r\n%s",
+				 strlen(created), created);
+		else if (!strncmp(req, "DELETE ", 7))
+			snprintf(a, sizeof(a), "HTTP/1.1 204 No Content\r\n"
+				 "\r\n");
+		else
+			snprintf(a, sizeof(a), "HTTP/1.1 400 Bad Request\r\n"
+				 "Content-Length: %zu\r\n\r\n%s",
+				 strlen(fault), fault);
+		req[strcspn(req, "\r")] = '\n';
+		if (write(log, req, strcspn(req, "\n") + 1) < 0 ||
+		    write(c, a, strlen(a)) < 0)
+			_exit(1);
+		close(c);
+	}
+	_exit(0);
+}
+
+Test(cli, checkpoint_asks_the_api_and_says_what_it_answered)
+{
+	char dir[] = "/tmp/mvm-cli-ck-XXXXXX", sock[64], arg[80], log[4096];
+	int pipefd[2], status;
+	ssize_t n;
+	pid_t pid;
+	struct run r;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/api.sock", dir);
+	snprintf(arg, sizeof(arg), "--api-sock=%s", sock);
+	cr_assert_eq(pipe(pipefd), 0);
+	pid = fake_api(sock, 4, pipefd[1]);
+	close(pipefd[1]);
+
+	r = run(cli_checkpoint, 4, SNAP_ARGV("checkpoint", "create", arg,
+					     "a"));
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "\"name\":\"a\""), "%s", r.out);
+	cr_assert_str_empty(r.err);
+	run_free(&r);
+	r = run(cli_checkpoint, 4, SNAP_ARGV("checkpoint", "apply", arg, "b"));
+	one_line_error(&r, "mvm checkpoint apply: 400: no checkpoint b in x",
+		       NULL);
+	r = run(cli_checkpoint, 4, SNAP_ARGV("checkpoint", "delete", arg,
+					     "a"));
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_empty(r.out); /* 204: nothing to print */
+	run_free(&r);
+	r = run(cli_checkpoint, 4, SNAP_ARGV("checkpoint", "config", arg,
+					     "/some dir"));
+	one_line_error(&r, "400", NULL);
+
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	n = read(pipefd[0], log, sizeof(log) - 1);
+	cr_assert_gt(n, 0);
+	log[n] = '\0';
+	close(pipefd[0]);
+	cr_assert_str_eq(log, "PUT /checkpoints/a HTTP/1.1\n"
+			 "PUT /checkpoints/b/apply HTTP/1.1\n"
+			 "DELETE /checkpoints/a HTTP/1.1\n"
+			 "PUT /checkpoints/config HTTP/1.1\n");
+	unlink(sock);
+	rmdir(dir);
 }

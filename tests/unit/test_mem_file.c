@@ -568,3 +568,109 @@ Test(mem_file, gm_ptr_marks_dirty_pages_once_tracking)
 	free(out);
 	gm_free(&gm);
 }
+
+/* Every page of both regions: page p of the whole RAM filled from seed. */
+static void fill_all(struct guest_mem *gm, uint8_t seed)
+{
+	for (int i = 0; i < gm->nr; i++)
+		for (uint64_t off = 0; off < gm->r[i].size; off += 256 * PG)
+			fill_page(gm, gm->r[i].gpa + off,
+				  (uint8_t)(seed + off / PG));
+}
+
+static bool page_is(struct guest_mem *gm, uint64_t gpa, uint8_t seed)
+{
+	const uint8_t *p = gm_ptr(gm, gpa, PG);
+
+	for (unsigned i = 0; i < PG; i++)
+		if (p[i] != ((uint8_t)(seed + i * 7 + 1) | 1))
+			return false;
+	return true;
+}
+
+Test(mem_file, remap_file_puts_a_memory_file_into_ram_in_place)
+{
+	/* Two regions: below the hole and above 4 GiB (touched sparsely). */
+	const uint64_t ram = MEM_HOLE_START + 8 * MiB;
+	struct guest_mem gm;
+	struct mvm_err err = { .msg = "" };
+	uint8_t *hva[2], before[PG];
+	unsigned long *bits;
+	uint64_t written, words;
+	char *path_a, *path_b;
+	int fa = temp_fd(&path_a), fb = temp_fd(&path_b);
+
+	/* Small pages: a touch every MiB must not fault in 2 MiB each. */
+	cr_assert_eq(gm_alloc(&gm, ram, GM_PAGES_SMALL, &err), 0);
+	cr_assert_eq(gm.nr, 2);
+	fill_all(&gm, 1);
+	cr_assert_eq(gm_save_full(&gm, fa, &written, &err), 0, "%s", err.msg);
+	fill_all(&gm, 2);
+	cr_assert_eq(gm_save_full(&gm, fb, &written, &err), 0, "%s", err.msg);
+	fill_all(&gm, 3);
+	cr_assert_eq(gm_dirty_track(&gm, &err), 0);
+	words = gm_dirty_bitmap_bytes(gm.r[1].size) / sizeof(long);
+	bits = calloc(gm_dirty_bitmap_bytes(gm.r[0].size), 1);
+	gm_dirty_take(&gm, 0, bits); /* the fills: cleared */
+	gm_dirty_take(&gm, 1, bits);
+	hva[0] = gm.r[0].hva;
+	hva[1] = gm.r[1].hva;
+
+	cr_assert_eq(gm_remap_file(&gm, path_a, &err), 0, "%s", err.msg);
+	/* The same addresses: KVM's slots and devices' pointers hold. */
+	cr_assert_eq(gm.r[0].hva, hva[0]);
+	cr_assert_eq(gm.r[1].hva, hva[1]);
+	cr_assert_eq(gm.backing, GM_BACKING_FILE);
+	cr_assert_eq(present_pages(hva[1], gm.r[1].size), 0,
+		     "pages were read when the file was mapped");
+	cr_assert(mapping_has_flag(hva[0], "dc"),
+		  "guest RAM is not kept out of forked children");
+	cr_assert(page_is(&gm, 0, 1));
+	cr_assert(page_is(&gm, 512 * PG, (uint8_t)(1 + 512)));
+	cr_assert(page_is(&gm, MEM_HOLE_END + 256 * PG,
+			  (uint8_t)(1 + 256)));
+	cr_assert_eq(gm.r[1].file_off, MEM_HOLE_START);
+	/* No log knows what the swap changed: every page is dirty. */
+	memset(bits, 0, words * sizeof(long));
+	gm_dirty_take(&gm, 1, bits);
+	for (uint64_t w = 0; w < words; w++)
+		cr_assert_eq(bits[w], ~0UL, "word %llu",
+			     (unsigned long long)w);
+	/* Written: private, the file keeps its bytes. */
+	cr_assert_eq(pread(fa, before, PG, 0), PG);
+	memset(gm_ptr(&gm, 0, PG), 0xee, PG);
+	assert_file_has(fa, 0, before, PG);
+	/* Applied again, from another file: the first is let go. */
+	cr_assert_eq(gm_remap_file(&gm, path_b, &err), 0, "%s", err.msg);
+	cr_assert(page_is(&gm, 0, 2));
+	cr_assert(page_is(&gm, MEM_HOLE_END + 256 * PG,
+			  (uint8_t)(2 + 256)));
+	free(bits);
+	gm_free(&gm);
+	close(fa);
+	close(fb);
+}
+
+Test(mem_file, remap_file_refuses_a_file_too_small_and_changes_nothing)
+{
+	struct guest_mem gm;
+	struct mvm_err err = { .msg = "" };
+	char *path;
+	int fd = temp_fd(&path);
+
+	cr_assert_eq(gm_alloc(&gm, 8 * MiB, GM_PAGES_TRANSPARENT, &err), 0);
+	fill_page(&gm, 0, 9);
+	cr_assert_eq(ftruncate(fd, 4 * MiB), 0);
+	cr_assert_eq(gm_remap_file(&gm, path, &err), -EINVAL);
+	cr_assert_not_null(strstr(err.msg, path), "%s", err.msg);
+	cr_assert_not_null(strstr(err.msg, "past the memory file's end"),
+			   "%s", err.msg);
+	cr_assert_eq(gm_remap_file(&gm, "/nonexistent/mem", &err), -ENOENT);
+	cr_assert_not_null(strstr(err.msg, "/nonexistent/mem"), "%s",
+			   err.msg);
+	/* Refused before any region was touched. */
+	cr_assert_eq(gm.backing, GM_BACKING_ANON);
+	cr_assert(page_is(&gm, 0, 9));
+	gm_free(&gm);
+	close(fd);
+}
