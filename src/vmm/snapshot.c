@@ -133,10 +133,13 @@ int vmm_snapshot_create(struct vmm *v, const struct vmm_snapshot_create *rq,
 		return mvm_fail(err, -EINVAL, "cannot snapshot: the VM is %s "
 				"(pause it first: PATCH /vm {\"state\": "
 				"\"Paused\"})", vm_state_name(v->state));
-	if (rq->type == SNAP_DIFF && !v->vm.cfg.track_dirty_pages)
+	if (rq->type == SNAP_DIFF && !(v->dry_run ? v->spec.track_dirty_pages :
+				       v->vm.cfg.track_dirty_pages))
 		return mvm_fail(err, -EINVAL, "snapshot_type Diff needs dirty "
 				"page tracking: set track_dirty_pages in "
 				"machine-config (or in snapshot/load)");
+	if (v->dry_run)
+		return 0; /* validated; no VM, no file is written */
 	ret = check_not_backing(v, rq->mem_path, err);
 	if (!ret)
 		ret = vmm_policy_ask_now(v, POLICY_OP_SNAPSHOT_CREATE, err);
@@ -355,6 +358,8 @@ int vmm_snapshot_load(struct vmm *v, const struct vmm_snapshot_load *rq,
 				"nothing configured but its logger, metrics "
 				"and serial output", what);
 	/* Its messages name the file; a missing one is bad input too. */
+	if (v->dry_run)
+		return 0; /* validated; no file is read */
 	ret = snap_file_read(rq->state_path, &s, err);
 	if (ret)
 		return ret == -ENOMEM ? ret : mvm_wrap(err, -EINVAL,
