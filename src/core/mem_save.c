@@ -220,7 +220,14 @@ static int prepare(const struct guest_mem *gm, int fd, struct mvm_err *err)
 			return mvm_fail(err, -EINVAL, "memory: region %d's "
 					"size %llu is not whole 4 KiB pages", i,
 					(unsigned long long)gm->r[i].size);
-	if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)gm->ram_size) < 0)
+	/*
+	 * Emptied first, so that no old byte survives in a hole. Only when
+	 * there is something to empty: ext4 writes back on close a file
+	 * truncated to 0 and rewritten (its auto_da_alloc), a cost of 0.1-0.2
+	 * s per 256 MiB that a new file does not pay.
+	 */
+	if ((st.st_size && ftruncate(fd, 0) < 0) ||
+	    ftruncate(fd, (off_t)gm->ram_size) < 0)
 		return mvm_fail(err, -errno, "memory file: cannot size it to "
 				"%llu bytes: %s",
 				(unsigned long long)gm->ram_size,

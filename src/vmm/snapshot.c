@@ -57,6 +57,13 @@ static int check_not_backing(struct vmm *v, const char *path,
 	return 0;
 }
 
+static bool is_regular(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 /* The guest's memory into mem_path: all of it, or what changed. */
 static int save_memory(struct vmm *v, const struct vmm_snapshot_create *rq,
 		       struct mvm_err *err)
@@ -65,6 +72,15 @@ static int save_memory(struct vmm *v, const struct vmm_snapshot_create *rq,
 	uint64_t bytes = 0;
 	int fd, ret = 0;
 
+	/*
+	 * A new file, not the old one truncated: ext4 writes a truncated
+	 * and rewritten file back on close (auto_da_alloc), seconds per GiB.
+	 * What is not a regular file (a device, a FIFO) is left for the
+	 * save to refuse.
+	 */
+	if (is_regular(rq->mem_path) && unlink(rq->mem_path) < 0)
+		return mvm_fail(err, -EINVAL, "mem_file_path '%s': %s",
+				rq->mem_path, strerror(errno));
 	fd = open(rq->mem_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 		  0600);
 	if (fd < 0)

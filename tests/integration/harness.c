@@ -223,6 +223,9 @@ int mvm_child_spawn(struct mvm_child *c, const char *const *argv,
 		dup2(pin[0], 0);
 		dup2(pout[1], 1);
 		dup2(perr[1], 2);
+		/* A test that fails an assertion ends without mvm_child_end:
+		 * its mvm must not outlive it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (env)
 			putenv((char *)env);
 		if (setup)
