@@ -3,6 +3,7 @@
  * The order (see include/mvm/vcpu_state.h) is the one Firecracker and
  * Cloud Hypervisor use; the comments below say where KVM makes it matter.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -405,4 +406,11 @@ int vcpu_state_restore(struct vcpu *v, const struct vcpu_state *st,
 	if (!ret)
 		ret = restore_nested(v, st, err);
 	return ret;
+}
+
+int vcpu_kvmclock_stopped(struct vcpu *v, struct mvm_err *err)
+{
+	if (ioctl(v->fd, KVM_KVMCLOCK_CTRL, 0) == 0 || errno == EINVAL)
+		return 0;
+	return fail_ioctl(v, "KVM_KVMCLOCK_CTRL", err);
 }
