@@ -168,7 +168,12 @@ static int save_nested(struct vcpu *v, struct vcpu_state *st,
 			KVM_CAP_NESTED_STATE);
 	struct kvm_nested_state *ns;
 
-	if (max < (int)sizeof(*ns))
+	/*
+	 * Without VMX/SVM in its CPUID the guest has no nested state, only
+	 * KVM's empty header: a snapshot that carried it would look, to a
+	 * host that cannot nest, like one it cannot restore.
+	 */
+	if (!v->ctx->nested || max < (int)sizeof(*ns))
 		return 0;
 	if ((uint32_t)max > VCPU_STATE_MAX_NESTED)
 		return mvm_fail(err, -E2BIG, "vcpu %u state: nested state of "
