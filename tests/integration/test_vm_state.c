@@ -73,8 +73,8 @@ Test(vm_state, echo_guest_runs_on_a_reloaded_vm, .timeout = 60)
 	cr_assert(mvm_child_wait(&c, round_trips_done, 20), "no round trips:\n"
 		  "stdout: %s\nstderr: %s", c.obuf, c.ebuf);
 	assert_round_trips(&c);
-	/* 10 nodes: 8 devices and the 2 vCPUs. */
-	cr_assert_not_null(strstr(c.ebuf, "round trip: 10 nodes"), "%s",
+	/* 11 nodes: 8 devices, the 2 vCPUs and the kvmclock. */
+	cr_assert_not_null(strstr(c.ebuf, "round trip: 11 nodes"), "%s",
 			   c.ebuf);
 	cr_assert_not_null(strstr(c.obuf, "echo ready"), "%s", c.obuf);
 	/* The UART and the interrupts work on the loaded state: an echo. */
@@ -141,8 +141,9 @@ Test(vm_state, virtio_io_goes_on_across_reloads, .init = make_netns,
 	cr_assert(mvm_child_wait(&c, round_trips_done, 60), "no round trips:\n"
 		  "stdout: %s\nstderr: %s", c.obuf, c.ebuf);
 	assert_round_trips(&c);
-	/* 12 nodes: 7 legacy devices, the irqchip, 3 virtio, 1 vCPU. */
-	cr_assert_not_null(strstr(c.ebuf, "round trip: 12 nodes"), "%s",
+	/* 13 nodes: 7 legacy devices, the irqchip, 3 virtio, 1 vCPU, the
+	 * kvmclock. */
+	cr_assert_not_null(strstr(c.ebuf, "round trip: 13 nodes"), "%s",
 			   c.ebuf);
 	soak_lines = (unsigned)count_str(c.obuf, "soak rounds=");
 	cr_assert(mvm_child_wait(&c, soak_went_on, 60), "the soak stopped:\n%s\n%s",
