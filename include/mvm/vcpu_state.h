@@ -115,4 +115,13 @@ int vcpu_state_save(struct vcpu *v, struct vcpu_state *st,
 int vcpu_state_restore(struct vcpu *v, const struct vcpu_state *st,
 		       struct mvm_err *err);
 
+/*
+ * Tell the guest the VM stood still (KVM_KVMCLOCK_CTRL sets kvmclock's
+ * PVCLOCK_GUEST_STOPPED): Linux then takes the time its clock jumped on
+ * resuming (a long pause, a restore with clock_realtime) for no soft
+ * lockup or RCU stall of its own. A guest that has not turned kvmclock on
+ * has nothing to be told: 0. On v's own thread, while it is parked.
+ */
+int vcpu_kvmclock_stopped(struct vcpu *v, struct mvm_err *err);
+
 #endif

@@ -45,7 +45,10 @@ struct vm;
  * when called while a pause is under way (from a callback it dispatched).
  */
 int vm_pause_all(struct vm *vm, struct mvm_err *err);
-/* The devices resume, last first, then the vCPUs. */
+/*
+ * The devices resume, last first, then the vCPUs, whose kvmclocks first
+ * tell the guest that the VM stood still (vcpu_kvmclock_stopped).
+ */
 int vm_resume_all(struct vm *vm, struct mvm_err *err);
 /*
  * The state of a paused VM into out (empty; the caller frees it with

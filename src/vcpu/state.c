@@ -3,6 +3,7 @@
  * The order (see include/mvm/vcpu_state.h) is the one Firecracker and
  * Cloud Hypervisor use; the comments below say where KVM makes it matter.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -167,7 +168,12 @@ static int save_nested(struct vcpu *v, struct vcpu_state *st,
 			KVM_CAP_NESTED_STATE);
 	struct kvm_nested_state *ns;
 
-	if (max < (int)sizeof(*ns))
+	/*
+	 * Without VMX/SVM in its CPUID the guest has no nested state, only
+	 * KVM's empty header: a snapshot that carried it would look, to a
+	 * host that cannot nest, like one it cannot restore.
+	 */
+	if (!v->ctx->nested || max < (int)sizeof(*ns))
 		return 0;
 	if ((uint32_t)max > VCPU_STATE_MAX_NESTED)
 		return mvm_fail(err, -E2BIG, "vcpu %u state: nested state of "
@@ -405,4 +411,11 @@ int vcpu_state_restore(struct vcpu *v, const struct vcpu_state *st,
 	if (!ret)
 		ret = restore_nested(v, st, err);
 	return ret;
+}
+
+int vcpu_kvmclock_stopped(struct vcpu *v, struct mvm_err *err)
+{
+	if (ioctl(v->fd, KVM_KVMCLOCK_CTRL, 0) == 0 || errno == EINVAL)
+		return 0;
+	return fail_ioctl(v, "KVM_KVMCLOCK_CTRL", err);
 }

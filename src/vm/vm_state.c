@@ -46,15 +46,48 @@ int vm_pause_all(struct vm *vm, struct mvm_err *err)
 	return ret;
 }
 
+struct clock_call {
+	struct mvm_err err;
+	int ret;
+};
+
+static void clock_stopped_on_vcpu(struct vcpu *v, void *arg)
+{
+	struct clock_call *c = arg;
+
+	c->ret = vcpu_kvmclock_stopped(v, &c->err);
+}
+
+/*
+ * Every vCPU's kvmclock says the VM was stopped, as QEMU does on each
+ * resume: the guest's clock went on (or, restored with clock_realtime,
+ * jumped) while its watchdogs could not run.
+ */
+static int tell_clock_stopped(struct vm *vm, struct mvm_err *err)
+{
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct clock_call c = { .err = { .msg = "" } };
+
+		if (vcpu_run_on(vm->vcpus[i], clock_stopped_on_vcpu, &c))
+			continue; /* its thread has ended: no guest to tell */
+		if (c.ret)
+			return mvm_fail_host(err, c.ret, "%s", c.err.msg);
+	}
+	return 0;
+}
+
 int vm_resume_all(struct vm *vm, struct mvm_err *err)
 {
-	int ret;
+	int ret, clock = 0;
 
 	if (vm->pausing)
 		return mvm_fail(err, -EBUSY, "a pause is under way");
+	/* While the vCPUs are still parked; a device's failure says more. */
+	if (vm->vm_fd >= 0 && vm->paused)
+		clock = tell_clock_stopped(vm, err);
 	ret = dev_resume_all(&vm->devices, err);
 	vm_resume(vm);
-	return ret;
+	return ret ? ret : clock;
 }
 
 /* One vCPU's part, on its own thread (its state ioctls belong there). */

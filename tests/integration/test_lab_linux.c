@@ -10,10 +10,10 @@
  * installable wherever the tests run (lab-run installs QEMU, the guest
  * comes from Debian's archive).
  *
- * Environment (set by meson): MVM_BIN, MVM_BUILD_DIR, MVM_LAB_RUN (the
- * lab-run script), MVM_LAB_SCRIPT (linux.lab.sh), MVM_LAB ("disabled"
- * when the build was configured with -Dlab=disabled: nothing runs, every
- * test says so and skips).
+ * Environment (set by meson): MVM_BIN, MVM_BUILD_DIR, MVM_LAB_LINUX
+ * (tests/lab/linux, which runs lab-run with linux.lab.sh), MVM_LAB
+ * ("disabled" when the build was configured with -Dlab=disabled: nothing
+ * runs, every test says so and skips).
  */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -29,19 +29,16 @@
 /* The lab may be slow (TCG, a loaded machine): lab-run's own limit. */
 #define LAB_TIMEOUT "1500"
 
-/* lab-run -B BUILD --mvm MVM --vmlinux --timeout T -- linux.lab.sh */
+/* tests/lab/linux -B BUILD --mvm MVM --timeout T */
 static void run_lab(void)
 {
 	const char *mvm = lab_env(PROG, "MVM_BIN");
 	const char *build = lab_env(PROG, "MVM_BUILD_DIR");
-	const char *lab_run = lab_env(PROG, "MVM_LAB_RUN");
-	const char *script = lab_env(PROG, "MVM_LAB_SCRIPT");
-	char *argv[] = { (char *)lab_run, "-B", (char *)build, "--mvm",
-			 (char *)mvm, "--vmlinux", "--timeout", LAB_TIMEOUT,
-			 "--", (char *)script, NULL };
+	const char *wrapper = lab_env(PROG, "MVM_LAB_LINUX");
+	char *argv[] = { (char *)wrapper, "-B", (char *)build, "--mvm",
+			 (char *)mvm, "--timeout", LAB_TIMEOUT, NULL };
 
-	lab_once_run(PROG, LOG_ENV,
-		     mvm && build && lab_run && script ? argv : NULL);
+	lab_once_run(PROG, LOG_ENV, mvm && build && wrapper ? argv : NULL);
 }
 
 int main(int argc, char **argv)
@@ -313,5 +310,228 @@ Test(lab_linux, guest_panic_ends_mvm_with_status_2)
 		     "let it");
 	cr_expect_eq(c.status, 2, "mvm exit status %d, not 2 (guest crash)",
 		     c.status);
+	case_free(&c);
+}
+
+/* ---- the snapshot case --------------------------------------------- */
+
+/* The value of the case's line "snapshot: KEY=VALUE", or NULL. */
+static const char *snap_fact(const struct lab_case *c, const char *key,
+			     char *buf, size_t len)
+{
+	char want[128];
+	const char *p, *eol;
+
+	snprintf(want, sizeof(want), "\nsnapshot: %s=", key);
+	p = strstr(c->text, want);
+	if (!p || p >= c->text + c->len) {
+		snprintf(buf, len, "(none)");
+		return NULL;
+	}
+	p += strlen(want);
+	eol = strchr(p, '\n');
+	snprintf(buf, len, "%.*s", (int)(eol ? eol - p : (long)strlen(p)), p);
+	return buf;
+}
+
+static void expect_fact(const struct lab_case *c, const char *key,
+			const char *want)
+{
+	char got[256];
+
+	snap_fact(c, key, got, sizeof(got));
+	cr_expect_str_eq(got, want, "snapshot: %s is \"%s\", not \"%s\"", key,
+			 got, want);
+}
+
+static long snap_num(const struct lab_case *c, const char *key)
+{
+	char v[64];
+
+	if (!snap_fact(c, key, v, sizeof(v)))
+		cr_assert_fail("snapshot: no %s fact in the lab's log", key);
+	return atol(v);
+}
+
+#define MAX_WORK 256
+
+/* The workload's complete lines on one mvm's console. */
+struct work_lines {
+	unsigned nr;
+	long pid[MAX_WORK];
+	long n[MAX_WORK];
+};
+
+/*
+ * "WORK pid=P n=N sum=<32 hex digits>" ending a console line of mvm X
+ * ("snap-X| "), wherever the line starts (the shell's prompt may come
+ * first); a line the pause cut short is left out.
+ */
+static void work_of(const struct lab_case *c, char x, struct work_lines *w)
+{
+	char prefix[16];
+
+	memset(w, 0, sizeof(*w));
+	snprintf(prefix, sizeof(prefix), "\nsnap-%c| ", x);
+	for (const char *p = strstr(c->text, prefix);
+	     p && p < c->text + c->len && w->nr < MAX_WORK;
+	     p = strstr(p + 1, prefix)) {
+		const char *eol = strchr(p + 1, '\n');
+		const char *hit = strstr(p + 1, "WORK pid=");
+		char sum[33];
+		int used = 0;
+
+		if (!hit || (eol && hit > eol))
+			continue;
+		if (sscanf(hit, "WORK pid=%ld n=%ld sum=%32[0-9a-f]%n",
+			   &w->pid[w->nr], &w->n[w->nr], sum, &used) == 3 &&
+		    strlen(sum) == 32 && (hit[used] == '\n' || !hit[used]))
+			w->nr++;
+	}
+}
+
+/*
+ * The loaded guest went on where its snapshot stood: the same process,
+ * its count one past the snapshot's last complete line (two, when the
+ * pause cut a line short: its end came from the new mvm), then one at a
+ * time; every line's MD5 that of the file as the lab computes it.
+ */
+static void expect_goes_on(const struct lab_case *c, char x, long last,
+			   long pid)
+{
+	struct work_lines w;
+	char key[16], sums[64], want[64];
+
+	work_of(c, x, &w);
+	cr_assert_geq(w.nr, 2, "snap-%c: %u workload lines after the load",
+		      x, w.nr);
+	cr_expect(w.n[0] == last + 1 || w.n[0] == last + 2, "snap-%c: the "
+		  "count went on from %ld, not from the snapshot's %ld "
+		  "(restarted, or another instant)", x, w.n[0], last);
+	for (unsigned i = 0; i < w.nr; i++) {
+		cr_expect_eq(w.pid[i], pid, "snap-%c: the workload's PID is %ld"
+			     ", not %ld: another process", x, w.pid[i], pid);
+		cr_expect(!i || w.n[i] == w.n[i - 1] + 1, "snap-%c: the count "
+			  "went from %ld to %ld", x, i ? w.n[i - 1] : 0,
+			  w.n[i]);
+	}
+	snprintf(key, sizeof(key), "sums-%c", x);
+	snap_fact(c, key, sums, sizeof(sums));
+	snprintf(want, sizeof(want), "%u/%u", w.nr, w.nr);
+	cr_expect_str_eq(sums, want, "snap-%c: lines whose MD5 matches the "
+			 "file: %s, of the %u read here", x, sums, w.nr);
+}
+
+/*
+ * The command typed on the console was answered, and the guest's clock
+ * (clock_realtime) read the lab's time, not the time of the snapshot.
+ */
+static void expect_answer_and_clock(const struct lab_case *c, char x)
+{
+	long before = 0, guest = 0, after = 0;
+	char key[16], v[128], name[8];
+
+	snprintf(name, sizeof(name), "snap-%c", x);
+	cr_expect_eq(count_in(c, name, '|', "ANSWER-42 CLOCK="), 1,
+		     "%s: the guest did not answer on its console", name);
+	snprintf(key, sizeof(key), "clock-%c", x);
+	if (!snap_fact(c, key, v, sizeof(v)) ||
+	    sscanf(v, "lab-before=%ld guest=%ld lab-after=%ld", &before,
+		   &guest, &after) != 3) {
+		cr_expect_fail("%s: no clock reading (%s)", name, v);
+		return;
+	}
+	cr_expect(guest >= before - 2 && guest <= after + 2, "%s: the "
+		  "guest's clock read %ld, the lab's %ld..%ld", name, guest,
+		  before, after);
+	/* The jump of its clock was announced (KVM_KVMCLOCK_CTRL). */
+	cr_expect_eq(count_in(c, name, '|', "soft lockup"), 0,
+		     "%s: the guest saw a soft lockup after the load", name);
+	cr_expect_eq(count_in(c, name, '|', "self-detected stall"), 0,
+		     "%s: the guest saw an RCU stall after the load", name);
+	cr_expect_eq(count_in(c, name, '!', ""), 0, "%s: mvm printed "
+		     "messages on stderr", name);
+	cr_expect_eq(count_in(c, name, '|', "reboot: Power down"), 1,
+		     "%s: the loaded guest did not power off", name);
+}
+
+/* The first mvm: booted, worked, two snapshots, killed. */
+static long snap_first_mvm(const struct lab_case *c)
+{
+	struct work_lines w;
+
+	expect_fact(c, "config", "204 204 204");
+	expect_fact(c, "pause-full", "204");
+	expect_fact(c, "create-full", "204");
+	expect_fact(c, "resume", "204");
+	expect_fact(c, "pause-diff", "204");
+	expect_fact(c, "create-diff", "204");
+	expect_fact(c, "exit-a", "143");
+	work_of(c, 'a', &w);
+	cr_assert_geq(w.nr, 5, "snap-a: %u workload lines before the kill",
+		      w.nr);
+	cr_assert_geq(snap_num(c, "diff-last"), snap_num(c, "full-last") + 2,
+		      "the Diff was taken too soon after the Full");
+	return w.pid[0];
+}
+
+Test(lab_linux, snapshot_full_loads_in_a_new_mvm_and_goes_on)
+{
+	struct lab_case c;
+	char took[32], loaded[32];
+	long pid;
+
+	get_case("snapshot", &c);
+	pid = snap_first_mvm(&c);
+	expect_fact(&c, "load-full", "204");
+	expect_goes_on(&c, 'b', snap_num(&c, "full-last"), pid);
+	expect_answer_and_clock(&c, 'b');
+	expect_fact(&c, "exit-b", "0");
+	snap_fact(&c, "create-full-seconds", took, sizeof(took));
+	snap_fact(&c, "load-full-seconds", loaded, sizeof(loaded));
+	cr_log_info("snapshot: Full taken in %s s, loaded in %s s", took,
+		    loaded);
+	case_free(&c);
+}
+
+Test(lab_linux, snapshot_diff_merged_onto_its_full_goes_on_from_the_diff)
+{
+	struct lab_case c;
+	char v[128];
+	long pid, full = 0, diff = 0;
+
+	get_case("snapshot", &c);
+	pid = snap_first_mvm(&c);
+	/* The Diff holds what changed, not the guest's RAM. */
+	if (!snap_fact(&c, "mem-kib", v, sizeof(v)) ||
+	    sscanf(v, "full:%ld diff:%ld", &full, &diff) != 2)
+		cr_expect_fail("snapshot: no memory file sizes (%s)", v);
+	cr_expect(diff > 0 && diff * 4 < full, "snapshot: the Diff's memory "
+		  "file holds %ld KiB, the Full's %ld KiB", diff, full);
+	snap_fact(&c, "merge", v, sizeof(v));
+	cr_expect(!strncmp(v, "0 ", 2), "mvm snapshot merge: %s", v);
+	expect_fact(&c, "load-diff", "204");
+	expect_goes_on(&c, 'c', snap_num(&c, "diff-last"), pid);
+	expect_answer_and_clock(&c, 'c');
+	cr_expect_eq(c.status, 0, "snap-c: mvm exit status %d, not 0",
+		     c.status);
+	case_free(&c);
+}
+
+Test(lab_linux, snapshot_of_a_guest_without_nesting_has_no_nested_state)
+{
+	struct lab_case c;
+
+	get_case("snapshot", &c);
+	cr_expect(has_line(&c, "snap-inspect", '|', "type: Full"),
+		  "mvm snapshot inspect did not read the Full");
+	cr_expect_eq(count_in(&c, "snap-inspect", '|',
+			      "nested virtualization off"), 1,
+		     "the snapshot's machine has nesting on");
+	/* KVM hands out a header even then; a host that cannot nest must
+	 * still be able to load this snapshot. */
+	cr_expect(has_line(&c, "snap-inspect", '|',
+			   "vcpus: 2, nested state none"),
+		  "a guest without VMX/SVM got nested state in its snapshot");
 	case_free(&c);
 }

@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -451,4 +452,75 @@ Test(snapshot, a_diff_is_small_and_merges_onto_its_base, .init = snap_dir_make,
 	cr_assert_null(strstr(b.out, "STALE"), "%s", b.out);
 	api_stop(&b);
 	api_proc_free(&b);
+}
+
+/*
+ * mvm host-check's verdict on nesting here; where it cannot, the first
+ * of its reasons (what a refusal to nest quotes) into why.
+ */
+static bool host_can_nest(char *why, size_t len)
+{
+	char cmd[512], out[16384];
+	struct json_object *j, *v;
+	size_t n;
+	bool can;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "%s host-check --json", mvm_bin());
+	p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	pclose(p);
+	j = json_tokener_parse(out);
+	cr_assert_not_null(j, "mvm host-check --json: not JSON:\n%s", out);
+	cr_assert(json_object_object_get_ex(j, "nested_supported", &v), "%s",
+		  out);
+	can = json_object_get_boolean(v);
+	snprintf(why, len, "%s", "");
+	if (json_object_object_get_ex(j, "nested_reasons", &v) &&
+	    json_object_array_length(v) > 0)
+		snprintf(why, len, "%s", json_object_get_string(
+					 json_object_array_get_idx(v, 0)));
+	json_object_put(j);
+	return can;
+}
+
+Test(snapshot, nested_state_on_a_host_that_cannot_nest_gets_400_and_why,
+     .init = make_dir, .fini = drop_dir, .timeout = 30)
+{
+	const char *writer = getenv("MVM_NESTED_STATE_FILE");
+	struct api_proc p;
+	struct api_resp r;
+	char cmd[512], why[512];
+
+	if (host_can_nest(why, sizeof(why))) {
+		fprintf(stderr, "[NOTE] snapshot::nested_state_on_a_host_that_"
+			"cannot_nest_gets_400_and_why NOT RUN: this host can "
+			"nest (mvm host-check), so it would load the snapshot; "
+			"the refusal on a host that cannot nest went unchecked "
+			"here\n");
+		cr_skip_test("this host can nest");
+	}
+	cr_assert(why[0], "host-check gives no reason this host cannot nest");
+	cr_assert_not_null(writer, "MVM_NESTED_STATE_FILE is not set");
+	snprintf(cmd, sizeof(cmd), "%s %s %s", writer, path_in("state"),
+		 path_in("mem"));
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+
+	cr_assert_eq(api_spawn(&p, NULL), 0);
+	cr_assert_eq(load(&p, path_in("state"), "File", path_in("mem"), &r),
+		     400, "%d %s\n%s", r.status, r.body, p.err);
+	/* What it is, and the host's reason, as mvm host-check gives it. */
+	cr_assert(strstr(r.body, "taken with nested virtualization exposed "
+			 "(its vCPUs carry nested state), which this host "
+			 "cannot restore"), "%s", r.body);
+	cr_assert(strstr(r.body, why), "want the host's reason '%s' in %s",
+		  why, r.body);
+	/* Refused before anything was built: this mvm is as it was. */
+	cr_assert_eq(call(&p, "GET", "/", NULL, &r), 200);
+	cr_assert(strstr(r.body, "\"state\":\"Not started\""), "%s", r.body);
+	cr_assert_null(strstr(p.err, "snapshot loaded"), "%s", p.err);
+	api_stop(&p);
+	api_proc_free(&p);
 }

@@ -5,8 +5,11 @@
 #   L2  mvm's guest, the default guest: loads kvm_amd, runs mvm itself
 #   L3  L2's guest, a tiny kernel that spins
 # While L3 runs, L1 asks mvm's API whether its guest hosts guests, and
-# what the policy allows; after L3 exits it asks again. Meanwhile a second
-# L2 boots with --nested off and must not be able to load kvm_amd.
+# what the policy allows, and a snapshot is refused; after L3 exits it asks
+# again and takes a snapshot of L2 (kvm_amd loaded, no VM), which a new mvm
+# loads once the first has ended: the restored L2 runs an L3 of its own.
+# Meanwhile a second L2 boots with --nested off and must not be able to
+# load kvm_amd.
 # Prints FACT lines, "ok - ..."/"not ok - ..." per check and a closing
 # "N passed, N failed"; exits 0 only when nothing failed.
 # check, finish, now, since, deadline, past, reap
@@ -19,6 +22,11 @@ step=300
 sock=$w/api.sock
 
 api() { uds-http "$sock" "$@" 2>&1; }
+# snap_body TYPE BASE: PUT /snapshot/create's body, BASE.state and BASE.mem.
+snap_body() {
+	printf '{"snapshot_type": "%s", "snapshot_path": "%s.state", %s}' \
+		"$1" "$2" "\"mem_file_path\": \"$2.mem\""
+}
 # body RESPONSE: the response without its "HTTP <status>" line.
 body() { printf '%s\n' "$1" | tail -n +2; }
 # field JSON KEY: the first "KEY":value of a flat JSON text, unquoted.
@@ -30,11 +38,13 @@ field() {
 op() { printf '%s\n' "$1" | tr '{' '\n' | grep "\"op\":\"$2\""; }
 has() { printf '%s\n' "$1" | grep -q -- "$2"; }
 mvm_pid=
+# The outer mvm's messages (the restored L2's mvm has its own).
+mvm_err=$w/mvm.err
 # hang_report: what the outer mvm is doing, and what it said.
 hang_report() {
 	[ -n "$mvm_pid" ] || return 0
 	threads "$mvm_pid"
-	tail_of "$w/mvm.err"
+	tail_of "$mvm_err"
 }
 # wait_for FILE TEXT SECONDS [COUNT]: until FILE holds TEXT (COUNT times,
 # default once), or the outer mvm, once started, has ended and it never
@@ -51,7 +61,7 @@ wait_for() {
 		if [ -n "$mvm_pid" ] && ! alive "$mvm_pid"; then
 			holds "$1" "$2" "$4" && return 0
 			echo "  (mvm ended while waiting for '$2')"
-			tail_of "$w/mvm.err"
+			tail_of "$mvm_err"
 			return 1
 		fi
 		sleep 0.2
@@ -222,6 +232,20 @@ if wait_for "$w/l2.log" "L2-WAIT l3-running" "$step"; then
 	check "every round trip found the devices identical after load" \
 		test "$(grep -c 'devices identical after load' "$w/mvm.err")" \
 		-ge "$rt"
+	# Firecracker's order: pause, then snapshot. The policy refuses it
+	# while L2 hosts L3, and L2 runs on afterwards.
+	resp=$(api PATCH /vm '{"state": "Paused"}')
+	check "PATCH /vm Paused while L2 hosts L3: 204" has "$resp" '^HTTP 204'
+	resp=$(api PUT /snapshot/create "$(snap_body Full "$w/refused")")
+	echo "FACT snapshot_while_hosting=$(printf '%s' "$resp" | tr '\n' ' ')"
+	check "PUT /snapshot/create while L2 hosts L3: 409" \
+		has "$resp" '^HTTP 409'
+	check "... naming the rule nested_guest_hypervisor_active" has "$resp" \
+		'snapshot_create refused by rule nested_guest_hypervisor_active'
+	check "... and writing no file" test ! -e "$w/refused.state" -a \
+		! -e "$w/refused.mem"
+	resp=$(api PATCH /vm '{"state": "Resumed"}')
+	check "PATCH /vm Resumed after the refusal: 204" has "$resp" '^HTTP 204'
 	tell_l2 stop
 	check "L2's timers run after the round trips (its sleep returns)" \
 		wait_for "$w/l2.log" "L2: sleep-1-returned" 60
@@ -261,6 +285,25 @@ if wait_for "$w/l2.log" "L2-WAIT l3-stopped" "$step"; then
 	done
 	check "mvm logged: L1 hypervisor inactive" \
 		grep -q 'mvm: nested: L1 hypervisor inactive' "$w/mvm.err"
+	# kvm_amd loaded and no VM: L2 may be snapshotted. Its vCPUs carry
+	# KVM's nested state (SVM's header, no L3 in guest mode).
+	api PATCH /vm '{"state": "Paused"}' >/dev/null
+	t_snap=$(now)
+	resp=$(api PUT /snapshot/create "$(snap_body Full "$w/l2snap")")
+	echo "FACT snapshot_create_s=$(since "$t_snap")"
+	echo "FACT snapshot_after=$(printf '%s' "$resp" | tr '\n' ' ')"
+	check "PUT /snapshot/create once L3 is gone: 204" has "$resp" \
+		'^HTTP 204'
+	echo "FACT snapshot_mem_kib=$(du -k "$w/l2snap.mem" | cut -f1)"
+	mvm snapshot inspect "$w/l2snap.state" >"$w/inspect.out" 2>&1
+	sed 's/^/  inspect| /' "$w/inspect.out"
+	check "mvm snapshot inspect: nested virtualization on" \
+		grep -q 'nested virtualization on' "$w/inspect.out"
+	check "mvm snapshot inspect: its vCPU carries nested state" \
+		grep -q '^vcpus: 1, nested state present' "$w/inspect.out"
+	resp=$(api PATCH /vm '{"state": "Resumed"}')
+	check "PATCH /vm Resumed after the snapshot: 204" has "$resp" \
+		'^HTTP 204'
 	tell_l2 go
 fi
 if wait_for "$w/l2.log" "L2-WAIT rmmod" "$step"; then
@@ -278,6 +321,73 @@ check "L2's script ended cleanly" grep -q 'MVM-GUEST-EXIT=0' "$w/l2.log"
 exec 3>&-
 echo "FACT l2_total_s=$(since "$t_l2")"
 sed 's/^/  mvm.err| /' "$w/mvm.err"
+
+# ---- 3b. L2's snapshot in a new mvm: it hosts an L3 again --------------
+# The snapshot was taken with kvm_amd loaded and no VM in L2; L2 waits at
+# "L2-WAIT l3-stopped" in it, and is told to start another L3.
+if [ -e "$w/l2snap.state" ]; then
+	sock=$w/api-restored.sock
+	mvm_err=$w/mvm-restored.err
+	mkfifo "$w/l2bin"
+	exec 3<>"$w/l2bin"
+	mvm --api-sock "$sock" <"$w/l2bin" >"$w/l2b.log" 2>"$mvm_err" &
+	mvm_pid=$!
+	tail -f "$w/l2b.log" 2>/dev/null |
+		while IFS= read -r line; do echo "  L2b| $line"; done &
+	tail_pid=$!
+	d=$(deadline 30)
+	until [ -S "$sock" ] || past "$d"; do sleep 0.1; done
+	t_load=$(now)
+	resp=$(api PUT /snapshot/load "{\"snapshot_path\": \"$w/l2snap.state\",
+		\"mem_backend\": {\"backend_type\": \"File\",
+		\"backend_path\": \"$w/l2snap.mem\"}, \"resume_vm\": true}")
+	echo "FACT snapshot_load_s=$(since "$t_load")"
+	echo "FACT snapshot_load=$(printf '%s' "$resp" | tr '\n' ' ')"
+	check "PUT /snapshot/load of L2 in a new mvm: 204" has "$resp" \
+		'^HTTP 204'
+	nested=$(api GET /vm/nested)
+	echo "FACT nested_restored=$(body "$nested")"
+	check "restored L2: GET /vm/nested: exposed" \
+		test "$(field "$nested" exposed)" = true
+	check "restored L2: l1_hypervisor_active false (no VM in it yet)" \
+		test "$(field "$nested" l1_hypervisor_active)" = false
+	tell_l2 l3
+	if wait_for "$w/l2b.log" "L2-WAIT l3-running" "$step"; then
+		grep -e '^L2: l3' -e '^L3|' "$w/l2b.log" | sed 's/^/  /'
+		check "restored L2 starts an L3, which runs" \
+			grep -q '^L2: l3=spinning' "$w/l2b.log"
+		check "restored L2: l1_hypervisor_active while its L3 runs" \
+			nested_until l1_hypervisor_active true 60
+		policy=$(api GET /vm/policy)
+		check "restored L2: snapshot_create refused while it hosts L3" \
+			has "$(op "$policy" snapshot_create)" '"allowed":false'
+		tell_l2 stop
+	else
+		echo "not ok - the restored L2 never started L3"
+		fail=$((fail + 1))
+		tail_of "$w/l2b.log"
+	fi
+	if wait_for "$w/l2b.log" "L2-WAIT l3-stopped" "$step"; then
+		check "restored L2's L3 kept running (then killed)" \
+			grep -q '^L2: l3-exit=143' "$w/l2b.log"
+		check "restored L2: l1_hypervisor_active clears once L3 exits" \
+			nested_until l1_hypervisor_active false 60
+		tell_l2 go
+	fi
+	wait_for "$w/l2b.log" "L2-WAIT rmmod" "$step" && tell_l2 go
+	reap "$mvm_pid" 60
+	rc=$?
+	kill "$tail_pid" 2>/dev/null
+	check "restored L2 powered off; its mvm exited 0" test "$rc" = 0
+	check "restored L2's script ended cleanly" \
+		grep -q 'MVM-GUEST-EXIT=0' "$w/l2b.log"
+	exec 3>&-
+	echo "FACT l2_restored_total_s=$(since "$t_load")"
+	sed 's/^/  mvm-restored.err| /' "$mvm_err"
+else
+	echo "not ok - no snapshot of L2 to load"
+	fail=$((fail + 1))
+fi
 
 # ---- 4. L2 with --nested off: no hypervisor possible -------------------
 # (started in section 3)
