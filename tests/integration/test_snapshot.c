@@ -487,7 +487,7 @@ static bool host_can_nest(char *why, size_t len)
 }
 
 Test(snapshot, nested_state_on_a_host_that_cannot_nest_gets_400_and_why,
-     .init = make_dir, .fini = drop_dir, .timeout = 30)
+     .init = snap_dir_make, .fini = snap_dir_drop, .timeout = 30)
 {
 	const char *writer = getenv("MVM_NESTED_STATE_FILE");
 	struct api_proc p;
