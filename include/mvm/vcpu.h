@@ -82,8 +82,9 @@ int vcpu_create(struct vcpu_ctx *ctx, unsigned id, struct vcpu **out,
 void vcpu_destroy(struct vcpu *v);
 int vcpu_start(struct vcpu *v, struct mvm_err *err);
 /*
- * Start the thread parked, as vcpu_pause leaves it, without ever entering
- * KVM_RUN (a restored vCPU's state is loaded first); vcpu_resume runs it.
+ * Start the thread asked to park, as vcpu_pause asks, so that it never
+ * enters KVM_RUN before vcpu_resume (a restored vCPU's state is loaded
+ * first). It does not wait: vcpu_pause then returns once it has parked.
  */
 int vcpu_start_paused(struct vcpu *v, struct mvm_err *err);
 /* Make the thread leave KVM_RUN soon; safe from any thread. */

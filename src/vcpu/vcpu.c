@@ -231,17 +231,11 @@ int vcpu_start(struct vcpu *v, struct mvm_err *err)
 
 int vcpu_start_paused(struct vcpu *v, struct mvm_err *err)
 {
-	int ret;
-
 	/* Asked before the thread exists: it parks before its first run. */
 	pthread_mutex_lock(&v->lock);
 	v->pause_req = true;
 	pthread_mutex_unlock(&v->lock);
-	ret = vcpu_start(v, err);
-	if (!ret && vcpu_pause(v))
-		ret = mvm_fail(err, -ESRCH, "vcpu %u: its thread ended as it "
-			       "started", v->id);
-	return ret;
+	return vcpu_start(v, err);
 }
 
 void vcpu_kick(struct vcpu *v)

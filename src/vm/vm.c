@@ -592,8 +592,13 @@ int vm_start_paused(struct vm *vm, struct mvm_err *err)
 {
 	int ret = 0;
 
+	/* All threads start at once; then each is waited for. */
 	for (unsigned i = 0; !ret && i < vm->nr_vcpus; i++)
 		ret = vcpu_start_paused(vm->vcpus[i], err);
+	for (unsigned i = 0; !ret && i < vm->nr_vcpus; i++)
+		if (vcpu_pause(vm->vcpus[i]))
+			ret = mvm_fail(err, -ESRCH, "vcpu %u: its thread ended "
+				       "as it started", i);
 	if (ret)
 		return ret;
 	vm->paused = true;
