@@ -50,14 +50,14 @@ static int map_region(struct guest_mem *gm, const struct gm_file_region *r,
 	return ret;
 }
 
-int gm_map_file(struct guest_mem *gm, const struct gm_file_region *r,
-		unsigned n, const char *path, struct mvm_err *err)
+/* The memory file at path, if it holds every region of r: its fd. */
+static int open_for_layout(const char *path, const struct gm_file_region *r,
+			   unsigned n, struct mvm_err *err)
 {
 	off_t size = 0;
-	int fd, ret;
+	int fd = gm_open_regular(path, O_RDONLY, &size, err);
+	int ret;
 
-	memset(gm, 0, sizeof(*gm));
-	fd = gm_open_regular(path, O_RDONLY, &size, err);
 	if (fd < 0)
 		return fd;
 	ret = gm_file_layout_check(r, n, (uint64_t)size, err);
@@ -65,6 +65,19 @@ int gm_map_file(struct guest_mem *gm, const struct gm_file_region *r,
 		close(fd);
 		return mvm_wrap(err, ret, "%s: ", path);
 	}
+	return fd;
+}
+
+int gm_map_file(struct guest_mem *gm, const struct gm_file_region *r,
+		unsigned n, const char *path, struct mvm_err *err)
+{
+	int fd, ret;
+
+	memset(gm, 0, sizeof(*gm));
+	fd = open_for_layout(path, r, n, err);
+	if (fd < 0)
+		return fd;
+	ret = 0;
 	gm->backing = GM_BACKING_FILE;
 	gm->file_fd = fd;
 	for (unsigned i = 0; !ret && i < n; i++)
@@ -114,18 +127,13 @@ int gm_remap_file(struct guest_mem *gm, const char *path,
 {
 	struct gm_file_region r[MEM_MAX_REGIONS];
 	unsigned n = 0;
-	off_t size = 0;
 	int fd, ret;
 
 	gm_file_layout(gm, r, &n);
-	fd = gm_open_regular(path, O_RDONLY, &size, err);
+	fd = open_for_layout(path, r, n, err);
 	if (fd < 0)
 		return fd;
-	ret = gm_file_layout_check(r, n, (uint64_t)size, err);
-	if (ret) {
-		close(fd);
-		return mvm_wrap(err, ret, "%s: ", path);
-	}
+	ret = 0;
 	for (unsigned i = 0; !ret && i < n; i++)
 		ret = remap_region(gm, (int)i, fd, &r[i], path, err);
 	if (ret) {

@@ -251,33 +251,6 @@ static struct saver *saver_new(const struct guest_mem *gm, int fd,
 	return s;
 }
 
-int gm_save_full(const struct guest_mem *gm, int fd, uint64_t *data_bytes,
-		 struct mvm_err *err)
-{
-	struct saver *s;
-	uint64_t off = 0;
-	int ret = prepare(gm, fd, err);
-
-	if (ret)
-		return ret;
-	s = saver_new(gm, fd, err);
-	if (!s)
-		return -ENOMEM;
-	/* Without it (no /proc), every page is read: slower, still right. */
-	s->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	for (int i = 0; !ret && i < gm->nr; i++) {
-		ret = save_region_full(s, gm, &gm->r[i], off);
-		off += gm->r[i].size;
-	}
-	if (!ret)
-		ret = flush(s);
-	*data_bytes = s->written;
-	if (s->pagemap >= 0)
-		close(s->pagemap);
-	free(s);
-	return ret;
-}
-
 /* The dirty pages of one region, zero or not, as runs. */
 static int save_region_diff(struct saver *s, const struct mem_region *r,
 			    const unsigned long *bm, uint64_t off)
@@ -307,9 +280,13 @@ static int save_region_diff(struct saver *s, const struct mem_region *r,
 	return 0;
 }
 
-int gm_save_diff(const struct guest_mem *gm, int fd,
-		 unsigned long *const dirty[], uint64_t *data_bytes,
-		 struct mvm_err *err)
+/*
+ * The regions in order: all of each (dirty NULL, pages never touched
+ * skipped with the pagemap's help) or the pages dirty[i] marks.
+ */
+static int save(const struct guest_mem *gm, int fd,
+		unsigned long *const dirty[], uint64_t *data_bytes,
+		struct mvm_err *err)
 {
 	struct saver *s;
 	uint64_t off = 0;
@@ -320,13 +297,32 @@ int gm_save_diff(const struct guest_mem *gm, int fd,
 	s = saver_new(gm, fd, err);
 	if (!s)
 		return -ENOMEM;
+	/* Without it (no /proc), every page is read: slower, still right. */
+	if (!dirty)
+		s->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	for (int i = 0; !ret && i < gm->nr; i++) {
-		ret = save_region_diff(s, &gm->r[i], dirty[i], off);
+		ret = dirty ? save_region_diff(s, &gm->r[i], dirty[i], off) :
+			      save_region_full(s, gm, &gm->r[i], off);
 		off += gm->r[i].size;
 	}
 	if (!ret)
 		ret = flush(s);
 	*data_bytes = s->written;
+	if (s->pagemap >= 0)
+		close(s->pagemap);
 	free(s);
 	return ret;
+}
+
+int gm_save_full(const struct guest_mem *gm, int fd, uint64_t *data_bytes,
+		 struct mvm_err *err)
+{
+	return save(gm, fd, NULL, data_bytes, err);
+}
+
+int gm_save_diff(const struct guest_mem *gm, int fd,
+		 unsigned long *const dirty[], uint64_t *data_bytes,
+		 struct mvm_err *err)
+{
+	return save(gm, fd, dirty, data_bytes, err);
 }
