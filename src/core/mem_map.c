@@ -71,13 +71,12 @@ static int open_for_layout(const char *path, const struct gm_file_region *r,
 int gm_map_file(struct guest_mem *gm, const struct gm_file_region *r,
 		unsigned n, const char *path, struct mvm_err *err)
 {
-	int fd, ret;
+	int fd, ret = 0;
 
 	memset(gm, 0, sizeof(*gm));
 	fd = open_for_layout(path, r, n, err);
 	if (fd < 0)
 		return fd;
-	ret = 0;
 	gm->backing = GM_BACKING_FILE;
 	gm->file_fd = fd;
 	for (unsigned i = 0; !ret && i < n; i++)
@@ -127,13 +126,12 @@ int gm_remap_file(struct guest_mem *gm, const char *path,
 {
 	struct gm_file_region r[MEM_MAX_REGIONS];
 	unsigned n = 0;
-	int fd, ret;
+	int fd, ret = 0;
 
 	gm_file_layout(gm, r, &n);
 	fd = open_for_layout(path, r, n, err);
 	if (fd < 0)
 		return fd;
-	ret = 0;
 	for (unsigned i = 0; !ret && i < n; i++)
 		ret = remap_region(gm, (int)i, fd, &r[i], path, err);
 	if (ret) {
