@@ -295,8 +295,11 @@ static int memory(const void *fdt, struct snap_file *s,
 static int decode(const void *fdt, size_t len, struct snap_file *s,
 		  struct mvm_err *err)
 {
-	int machine, ret = fdt_check_full(fdt, len);
+	int machine, ret = snap_fdt_prescan(fdt, len, err);
 
+	if (ret)
+		return ret;
+	ret = fdt_check_full(fdt, len);
 	if (ret)
 		return mvm_fail(err, -EINVAL, "corrupt FDT: %s",
 				fdt_strerror(ret));

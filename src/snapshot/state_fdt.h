@@ -75,4 +75,11 @@ int snap_rd_node(const void *fdt, int parent, const char *where,
 int snap_decode_machine(const void *fdt, int node, struct snap_file *s,
 			struct mvm_err *err);
 
+/*
+ * Walk the structure block of a tree whose header check_header passed,
+ * tag by tag, before any libfdt call (state_prescan.c: libfdt 1.6.1 loops
+ * on a negative property length). -EINVAL naming what is wrong.
+ */
+int snap_fdt_prescan(const void *fdt, size_t len, struct mvm_err *err);
+
 #endif

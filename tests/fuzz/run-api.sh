@@ -12,7 +12,7 @@ out=$build/fuzz/fuzz_api
 mkdir -p "$out/corpus"
 
 layers=
-for l in vmm vm vcpu devices boot nested core policy; do
+for l in vmm snapshot vm vcpu devices boot nested core policy; do
 	layers="$layers $build/src/libmvm_$l.a"
 done
 files=
@@ -34,6 +34,8 @@ req() { # METHOD PATH BODY
 	printf '%s %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: %s\r\n\r\n%s' \
 		"$1" "$2" "${#3}" "$3"
 }
+seed snapshot "$(req PUT /snapshot/create '{"snapshot_type":"Diff","snapshot_path":"/s","mem_file_path":"/m"}')$(req PUT /snapshot/load '{"snapshot_path":"/s","mem_backend":{"backend_type":"Uffd","backend_path":"/u"},"resume_vm":true,"track_dirty_pages":true,"clock_realtime":true,"network_overrides":[{"iface_id":"eth0","host_dev_name":"tap1"}]}')"
+seed checkpoint "$(req PUT /checkpoints/config '{"dir":"/c"}')$(req PUT /checkpoints/a '')$(req GET /checkpoints '')$(req PUT /checkpoints/a/apply '')$(req DELETE /checkpoints/a '')"
 seed get "$(req GET / '')$(req GET /vm/config '')$(req GET /vm/policy '')"
 seed boot "$(req PUT /boot-source '{"kernel_image_path":"/k","boot_args":"console=ttyS0","initrd_path":"/i"}')"
 seed machine "$(req PUT /machine-config '{"vcpu_count":2,"mem_size_mib":256,"smt":false,"huge_pages":"None","nested_virt":true}')$(req PATCH /machine-config '{"mem_size_mib":64}')"

@@ -916,3 +916,42 @@ Test(snapshot_file, dtc_prints_a_state_file)
 	free(path);
 	dir_rm(&d);
 }
+
+/* Big-endian u32 into a raw tree. */
+static void put32(uint8_t *b, size_t off, uint32_t v)
+{
+	b[off] = (uint8_t)(v >> 24);
+	b[off + 1] = (uint8_t)(v >> 16);
+	b[off + 2] = (uint8_t)(v >> 8);
+	b[off + 3] = (uint8_t)v;
+}
+
+/*
+ * libfdt 1.6.1 never returns from fdt_check_full() on a property of
+ * length 0xfffffff4 (it steps back onto the same tag): the walk before
+ * it refuses the tree at once. The criterion timeout is the loop's sign.
+ */
+Test(snapshot_file, a_negative_property_length_is_refused_not_looped_on,
+     .timeout = 10)
+{
+	uint8_t b[128] = { 0 };
+	const size_t rsv = 40, st = 56, strs = 96;
+	struct mvm_err err = { .msg = "" };
+	struct snap_file s;
+
+	put32(b, 0, 0xd00dfeed);
+	put32(b, 4, sizeof(b));
+	put32(b, 8, st);
+	put32(b, 12, strs);
+	put32(b, 16, rsv);
+	put32(b, 20, 17);
+	put32(b, 24, 16);
+	put32(b, 32, (uint32_t)(sizeof(b) - strs));
+	put32(b, 36, (uint32_t)(strs - st));
+	put32(b, st, 1);              /* FDT_BEGIN_NODE "" */
+	put32(b, st + 8, 3);          /* FDT_PROP */
+	put32(b, st + 12, 0xfffffff4); /* its length: -12 */
+	put32(b, st + 16, 0);
+	cr_assert_eq(snap_file_decode(b, sizeof(b), &s, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "bad tag or length"), "%s", err.msg);
+}
