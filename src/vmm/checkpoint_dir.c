@@ -214,7 +214,8 @@ int vmm_checkpoint_list(struct vmm *v, struct vmm_checkpoint_info **out,
 		ckpt_describe(v, e->d_name, &all[nr++]);
 	}
 	closedir(d);
-	qsort(all, nr, sizeof(*all), by_creation);
+	if (nr) /* qsort's array may not be NULL, even for none */
+		qsort(all, nr, sizeof(*all), by_creation);
 	*out = all;
 	*n = nr;
 	return 0;
