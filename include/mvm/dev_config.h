@@ -24,6 +24,11 @@ struct disk_config {
 	char *path; /* owned */
 	bool readonly;
 	enum disk_cache cache;
+	/*
+	 * Opened without its lock: a migration's destination builds the VM
+	 * while the source still holds it (virtio_blk_handover takes it).
+	 */
+	bool unlocked;
 };
 
 /* A virtio-net NIC (CLI --net, API PUT /network-interfaces/{id}). */

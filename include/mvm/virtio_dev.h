@@ -327,6 +327,17 @@ void virtio_counters_take(struct dev_ctx *ctx, uint16_t device_id,
 int virtio_blk_swap(struct dev_ctx *ctx, const char *id, const char *path,
 		    struct mvm_err *err);
 
+/*
+ * A live migration's disk handover (loop thread, the VM paused, no
+ * request in flight): release flushes every disk's data to stable
+ * storage and drops its lock, for the destination to take; take locks
+ * every disk again (the destination, or a source whose migration failed),
+ * -EBUSY naming the disk another process holds. A take that fails half
+ * way releases what it took.
+ */
+int virtio_blk_handover(struct dev_ctx *ctx, bool release,
+			struct mvm_err *err);
+
 /* Transport + device state as one blob; 0 when cap is too small. */
 size_t virtio_save(struct virtio_transport *t, void *buf, size_t cap);
 /*

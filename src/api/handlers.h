@@ -80,4 +80,14 @@ int api_status_of(int ret, const struct mvm_err *err);
 #define API_MSG_BEFORE_BOOT \
 	"The requested operation is not supported before starting the microVM."
 
+/* handlers_migration.c */
+int h_put_migration(struct vmm *v, const struct api_request *q,
+		    struct api_response *r, struct mvm_err *err);
+int h_put_migration_incoming(struct vmm *v, const struct api_request *q,
+			     struct api_response *r, struct mvm_err *err);
+int h_get_migration(struct vmm *v, const struct api_request *q,
+		    struct api_response *r, struct mvm_err *err);
+int h_delete_migration(struct vmm *v, const struct api_request *q,
+		       struct api_response *r, struct mvm_err *err);
+
 #endif

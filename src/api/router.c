@@ -84,6 +84,15 @@ static const struct route routes[] = {
 	  h_delete_checkpoint, NULL },
 	{ "PUT", "/checkpoints/", true, false, POST_BOOT, "checkpoint_apply",
 	  h_put_checkpoint_apply, "/apply" },
+	/* mvm's live migration; the VMM checks the states itself. */
+	{ "PUT", "/migration", false, true, ANY, "migration",
+	  h_put_migration, NULL },
+	{ "PUT", "/migration/incoming", false, true, ANY,
+	  "migration_incoming", h_put_migration_incoming, NULL },
+	{ "GET", "/migration", false, false, ANY, "migration",
+	  h_get_migration, NULL },
+	{ "DELETE", "/migration", false, false, ANY, "migration",
+	  h_delete_migration, NULL },
 };
 
 #define NR_ROUTES (sizeof(routes) / sizeof(routes[0]))

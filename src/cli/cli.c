@@ -245,6 +245,13 @@ int cli_take_api_opts(int *argc, char **argv, struct cli_api_opts *o,
 		if (ret > 0 && !config_allowed)
 			return mvm_fail(err, -EINVAL, "--config-file cannot be "
 					"combined with run options");
+		if (ret)
+			goto next;
+		ret = take_opt(argc, argv, &i, "--incoming", &o->incoming, err);
+		if (ret > 0 && !config_allowed)
+			return mvm_fail(err, -EINVAL, "--incoming cannot be "
+					"combined with run options: the VM "
+					"comes from the source");
 next:
 		if (ret < 0)
 			return ret;

@@ -13,3 +13,8 @@ int vm_drive_swap(struct vm *vm, const char *id, const char *path,
 {
 	return virtio_blk_swap(&vm->dev_ctx, id, path, err);
 }
+
+int vm_disks_handover(struct vm *vm, bool release, struct mvm_err *err)
+{
+	return virtio_blk_handover(&vm->dev_ctx, release, err);
+}
