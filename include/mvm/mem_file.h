@@ -70,6 +70,9 @@ int gm_save_full(const struct guest_mem *gm, int fd, uint64_t *data_bytes,
 int gm_pages_present(const struct guest_mem *gm, int region, uint64_t first,
 		     uint64_t n, bool *out);
 
+/* Whether the 4 KiB page at page is all zero bytes. */
+bool gm_page_is_zero(const void *page);
+
 /*
  * Diff: only the pages set in dirty[i], region i's bitmap (a bit per
  * 4 KiB page, bit p of word p / 64), are written, zero or not.

@@ -142,3 +142,16 @@ int gm_pages_present(const struct guest_mem *gm, int region, uint64_t first,
 	gm_present_close(&p);
 	return 0;
 }
+
+bool gm_page_is_zero(const void *page)
+{
+	const uint8_t *p = page;
+	uint64_t first;
+
+	/* Used memory nearly always differs from zero in its first word. */
+	memcpy(&first, p, sizeof(first));
+	if (first)
+		return false;
+	/* The first 8 bytes are zero and each byte equals the one 8 on. */
+	return memcmp(p, p + 8, GM_PAGE - 8) == 0;
+}

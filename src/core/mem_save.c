@@ -84,18 +84,6 @@ static int add(struct saver *s, const uint8_t *src, uint64_t off,
 	return ret;
 }
 
-static bool page_is_zero(const uint8_t *p)
-{
-	uint64_t first;
-
-	/* Used memory nearly always differs from zero in its first word. */
-	memcpy(&first, p, sizeof(first));
-	if (first)
-		return false;
-	/* The first 8 bytes are zero and each byte equals the one 8 on. */
-	return memcmp(p, p + 8, GM_PAGE - 8) == 0;
-}
-
 static int save_region_full(struct saver *s, const struct guest_mem *gm,
 			    const struct mem_region *r, uint64_t off)
 {
@@ -110,7 +98,7 @@ static int save_region_full(struct saver *s, const struct guest_mem *gm,
 		for (unsigned p = 0; p < n; p++) {
 			const uint8_t *page = r->hva + (c + p) * GM_PAGE;
 
-			if (!s->touched[p] || page_is_zero(page))
+			if (!s->touched[p] || gm_page_is_zero(page))
 				continue;
 			ret = add(s, page, off + (c + p) * GM_PAGE, GM_PAGE);
 			if (ret)
