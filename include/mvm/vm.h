@@ -95,7 +95,10 @@ struct vm {
  * does with them)? 0, or -EOPNOTSUPP with the host probe's reason.
  */
 int vm_check_nested_host(struct mvm_err *err);
-/* This host's KVM_GET_SUPPORTED_CPUID (*out malloc'd, the caller frees). */
+/*
+ * The CPUID a guest of this host sees (*out malloc'd, the caller frees):
+ * KVM_GET_SUPPORTED_CPUID as a probe vCPU reports it back once set.
+ */
 int vm_host_cpuid(struct kvm_cpuid2 **out, struct mvm_err *err);
 /* Can this host's KVM save and restore nested state (KVM_CAP_NESTED_STATE)? */
 bool vm_host_nested_state(void);

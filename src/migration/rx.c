@@ -95,7 +95,9 @@ static int start_section(struct mig_rx *rx, struct mvm_err *err)
 	if (ret)
 		return ret;
 	name = mig_section_name(rx->hdr.type);
-	if (rx->replies == from_source(rx->hdr.type))
+	/* ABORT goes either way; every other type one way only. */
+	if (rx->hdr.type != MIG_ABORT &&
+	    rx->replies == from_source(rx->hdr.type))
 		return mvm_fail(err, -EINVAL, "section %s: the %s's, it does "
 				"not come from the %s", name,
 				rx->replies ? "source" : "destination",

@@ -141,6 +141,28 @@ static int supported_cpuid(int kvm_fd, struct kvm_cpuid2 **out,
 			     strerror(errno));
 }
 
+/*
+ * What a vCPU given the supported set reports back (KVM_GET_CPUID2): the
+ * same set on a hardware KVM; wider where the guest's user mode runs
+ * natively and sees the host's own CPUID (PVM), which a guest then uses.
+ */
+static int vcpu_cpuid(int kvm_fd, struct kvm_cpuid2 *c, struct mvm_err *err)
+{
+	int vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0), vcpu_fd = -1, ret = 0;
+
+	if (vm_fd >= 0)
+		vcpu_fd = ioctl(vm_fd, KVM_CREATE_VCPU, 0);
+	if (vcpu_fd < 0 || ioctl(vcpu_fd, KVM_SET_CPUID2, c) < 0 ||
+	    ioctl(vcpu_fd, KVM_GET_CPUID2, c) < 0)
+		ret = mvm_fail_host(err, -errno, "kvm: a probe vCPU's CPUID: "
+				    "%s", strerror(errno));
+	if (vcpu_fd >= 0)
+		close(vcpu_fd);
+	if (vm_fd >= 0)
+		close(vm_fd);
+	return ret;
+}
+
 int vm_host_cpuid(struct kvm_cpuid2 **out, struct mvm_err *err)
 {
 	int fd = vm_open_kvm(err), ret;
@@ -149,6 +171,8 @@ int vm_host_cpuid(struct kvm_cpuid2 **out, struct mvm_err *err)
 	if (fd < 0)
 		return fd;
 	ret = supported_cpuid(fd, out, err);
+	if (!ret)
+		ret = vcpu_cpuid(fd, *out, err);
 	close(fd);
 	if (ret) {
 		free(*out);

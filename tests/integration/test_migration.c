@@ -21,6 +21,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <linux/kvm.h>
+
+#include "mvm/err.h"
+#include "mvm/mem.h"
+#include "mvm/mem_file.h"
+#include "mvm/migration.h"
+
 #include "api_client.h"
 #include "harness.h"
 #include "snap_files.h"
@@ -432,4 +439,150 @@ Test(migration, the_command_line_refuses_a_bad_incoming_uri)
 	cr_assert(strstr(res.err, "--incoming: uri 'nowhere'"), "%s",
 		  res.err);
 	mvm_result_free(&res);
+}
+
+/* A UNIX socket listening at path, for a fake destination. */
+static int listen_at(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	cr_assert(fd >= 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(fd, 1), 0);
+	return fd;
+}
+
+Test(migration, a_destination_that_answers_nonsense_is_left,
+     .init = snap_dir_make, .fini = snap_dir_drop, .timeout = 120)
+{
+	static const char junk[] = "this is no migration stream at all, "
+				   "not even a section header";
+	struct api_proc src;
+	char uri[160], buf[4096];
+	int lfd, fd;
+
+	snprintf(uri, sizeof(uri), "unix:%s", path_in("fake.sock"));
+	lfd = listen_at(path_in("fake.sock"));
+	boot(&src, "test=memcount " PAGES " report=4", 64);
+	cr_assert(rounds_past(&src, 1, 30));
+	migrate(&src, uri, NULL);
+	fd = accept(lfd, NULL, NULL);
+	cr_assert(fd >= 0);
+	cr_assert(read(fd, buf, sizeof(buf)) > 0); /* its HELLO */
+	cr_assert_eq(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+	source_survives(&src, "magic");
+	close(fd);
+	close(lfd);
+	cr_assert(api_stop(&src) >= 0);
+	api_proc_free(&src);
+}
+
+/* Connect to path as a source would. */
+static int connect_to(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	cr_assert(fd >= 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+/* A HELLO for a 64 MiB one-vCPU guest with these CPUID feature words. */
+static size_t fake_hello(uint8_t *out, size_t cap, uint32_t leaf7_ebx)
+{
+	struct mig_hello h = { .version = MIG_VERSION, .vcpus = 1,
+			       .mem_mib = 64 };
+	struct guest_mem gm;
+	struct mvm_err err = { .msg = "" };
+	void *buf = NULL;
+	size_t len = 0, n;
+	unsigned nr = 0;
+
+	cr_assert_eq(gm_alloc(&gm, 64u << 20, GM_PAGES_SMALL, &err), 0);
+	gm_file_layout(&gm, h.regions, &nr);
+	h.nr_regions = nr;
+	gm_free(&gm);
+	h.cpuid = calloc(1, sizeof(*h.cpuid) + sizeof(h.cpuid->entries[0]));
+	h.cpuid->nent = 1;
+	h.cpuid->entries[0].function = 7;
+	h.cpuid->entries[0].flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+	h.cpuid->entries[0].ebx = leaf7_ebx;
+	cr_assert_eq(mig_hello_encode(&h, &buf, &len, &err), 0, "%s",
+		     err.msg);
+	mig_hello_free(&h);
+	n = mig_section_put(out, cap, MIG_HELLO, buf, len);
+	free(buf);
+	cr_assert(n > 0);
+	return n;
+}
+
+/* The destination's answer to what was sent on fd: one section. */
+static enum mig_rx_event answer(int fd, char *reason, size_t cap)
+{
+	struct mvm_err err = { .msg = "" };
+	enum mig_rx_event ev = MIG_RX_NONE;
+	struct mig_rx rx;
+	uint8_t buf[2048];
+	ssize_t n;
+
+	mig_rx_init_replies(&rx);
+	while (ev == MIG_RX_NONE && (n = read(fd, buf, sizeof(buf))) > 0)
+		cr_assert(mig_rx_feed(&rx, buf, (size_t)n, &ev, &err) >= 0,
+			  "%s", err.msg);
+	if (ev == MIG_RX_ABORT)
+		snprintf(reason, cap, "%.*s", (int)rx.payload_len,
+			 (const char *)rx.payload);
+	mig_rx_fini(&rx);
+	return ev;
+}
+
+Test(migration, a_guest_whose_cpu_features_this_host_lacks_is_refused,
+     .init = snap_dir_make, .fini = snap_dir_drop, .timeout = 60)
+{
+	struct api_proc dst;
+	struct mig_state m;
+	uint8_t hello[8192];
+	char uri[160], reason[1100] = "";
+	size_t n;
+	int fd;
+
+	snprintf(uri, sizeof(uri), "unix:%s", path_in("mig.sock"));
+	incoming(&dst, uri);
+	fd = connect_to(path_in("mig.sock"));
+	/* Leaf 7 ebx: every bit, sgx, hle, mpx and intel_pt among them. */
+	n = fake_hello(hello, sizeof(hello), 0xffffffffu);
+	cr_assert_eq(write(fd, hello, n), (ssize_t)n);
+	cr_assert_eq(answer(fd, reason, sizeof(reason)), MIG_RX_ABORT);
+	cr_assert(strstr(reason, "cannot provide"), "%s", reason);
+	close(fd);
+	cr_assert(wait_state(&dst, "failed", &m, 10), "%s", m.state);
+	cr_assert(strstr(m.error, "cannot provide"), "%s", m.error);
+	cr_assert_str_eq(vm_state(&dst), "Not started");
+	cr_assert(api_stop(&dst) >= 0);
+	api_proc_free(&dst);
+}
+
+Test(migration, a_guest_this_host_can_run_is_accepted,
+     .init = snap_dir_make, .fini = snap_dir_drop, .timeout = 60)
+{
+	struct api_proc dst;
+	uint8_t hello[8192];
+	char uri[160], reason[1100] = "";
+	size_t n;
+	int fd;
+
+	snprintf(uri, sizeof(uri), "unix:%s", path_in("mig.sock"));
+	incoming(&dst, uri);
+	fd = connect_to(path_in("mig.sock"));
+	n = fake_hello(hello, sizeof(hello), 0);
+	cr_assert_eq(write(fd, hello, n), (ssize_t)n);
+	cr_assert_eq(answer(fd, reason, sizeof(reason)), MIG_RX_ACCEPT,
+		     "%s", reason);
+	close(fd);
+	cr_assert(api_stop(&dst) >= 0);
+	api_proc_free(&dst);
 }
