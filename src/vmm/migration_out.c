@@ -665,7 +665,16 @@ void vmm_migration_vm_gone(struct vmm *v)
 
 	if (!o)
 		return;
+	/*
+	 * The stop (a reboot, a power-off, a signal) takes the VM from where
+	 * it stood before the migration: its state first, at once, as the
+	 * teardown's transition comes right after; the rest once nothing is
+	 * in flight.
+	 */
 	o->vm_gone = true;
+	vmm_must_transition(v, VM_EV_MIGRATE_OUT_FAILED);
+	if (!o->was_paused)
+		vmm_must_transition(v, VM_EV_RESUME);
 	fail(o, MIG_STATUS_FAILED, "the VM stopped while migrating");
 }
 
