@@ -364,11 +364,19 @@ static void huge_region_count(uint8_t *b) { put32(b + 12, 0xffffffff); }
 static void one_region_fewer(uint8_t *b) { put32(b + 12, 1); }
 static void mem_mib_off(uint8_t *b) { put64(b + 16, 4095); }
 static void mem_mib_huge(uint8_t *b) { put64(b + 16, UINT64_MAX); }
-static void unaligned_region(uint8_t *b) { put64(b + 32 + 16, (1ull << 32) + 1); }
+static void unaligned_region(uint8_t *b)
+{
+	put64(b + 32 + 16, (1ull << 32) + 1);
+}
+
 static void overlapping(uint8_t *b) { put64(b + 32 + 16, 1ull << 20); }
 static void in_the_hole(uint8_t *b) { put64(b + 32 + 16, 0xc0000000ull); }
 static void empty_region(uint8_t *b) { put64(b + 32 + 8, 0); }
-static void wrapping_region(uint8_t *b) { put64(b + 32 + 24, UINT64_MAX - 4095); }
+static void wrapping_region(uint8_t *b)
+{
+	put64(b + 32 + 24, UINT64_MAX - 4095);
+}
+
 static void no_cpuid(uint8_t *b) { put32(b + AT_NR_CPUID, 0); }
 static void many_cpuid(uint8_t *b) { put32(b + AT_NR_CPUID, 257); }
 static void one_more_cpuid(uint8_t *b) { put32(b + AT_NR_CPUID, 10); }
