@@ -26,6 +26,7 @@ static uint8_t rnd(void)
 Test(mig_crc, known_vectors)
 {
 	uint8_t zeros[32] = { 0 }, ones[32];
+	uint8_t *big = calloc(1, 8192);
 
 	memset(ones, 0xff, sizeof(ones));
 	cr_assert_eq(mig_crc32c(0, "123456789", 9), 0xE3069283u);
@@ -37,6 +38,13 @@ Test(mig_crc, known_vectors)
 	/* Continued: the CRC of a then b. */
 	cr_assert_eq(mig_crc32c(mig_crc32c(0, "1234", 4), "56789", 5),
 		     0xE3069283u);
+	/* Long enough for the three-lane path: "123456789" at its end. */
+	memcpy(big + 8192 - 9, "123456789", 9);
+	cr_assert_eq(mig_crc32c(0, big, 8192), mig_crc32c_sw(0, big, 8192));
+	cr_assert_eq(mig_crc32c(mig_crc32c(0, big, 8192 - 9),
+				big + 8192 - 9, 9),
+		     mig_crc32c_sw(0, big, 8192));
+	free(big);
 }
 
 Test(mig_crc, hw_and_table_agree_on_random_data)
@@ -59,6 +67,12 @@ Test(mig_crc, hw_and_table_agree_on_random_data)
 			cr_assert_eq(mig_crc32c_hw(7, b + off, len),
 				     mig_crc32c_sw(7, b + off, len),
 				     "off %zu len %zu", off, len);
+	/* Around the three-lane blocks (3 KiB) of the instruction's path. */
+	for (size_t len = 3 * 1024 - 9; len < 3 * 1024 + 9; len++)
+		cr_assert_eq(mig_crc32c_hw(0, b + 5, len),
+			     mig_crc32c_sw(0, b + 5, len), "len %zu", len);
+	cr_assert_eq(mig_crc32c_hw(9, b + 1, 6 * 1024 + 16),
+		     mig_crc32c_sw(9, b + 1, 6 * 1024 + 16));
 	cr_assert_eq(mig_crc32c_hw(0, b + 3, n), mig_crc32c_sw(0, b + 3, n));
 	cr_assert_eq(mig_crc32c(0, b, n), mig_crc32c_sw(0, b, n));
 	free(b);
