@@ -32,6 +32,7 @@
 #ifndef MVM_MIGRATION_H
 #define MVM_MIGRATION_H
 
+#include <linux/kvm.h> /* struct kvm_cpuid2 */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,7 +41,6 @@
 #include "mvm/mem.h"
 #include "mvm/mem_file.h"
 
-struct kvm_cpuid2;
 struct mvm_err;
 
 #define MIG_MAGIC 0x534d564du

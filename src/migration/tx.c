@@ -73,7 +73,8 @@ static bool fill_present(struct filler *f, int ri, struct mig_tx_cursor *c)
 			w = data_room(f) + 512;
 		if (w > WINDOW)
 			w = WINDOW;
-		gm_pages_present(f->gm, ri, first, w, touched);
+		if (gm_pages_present(f->gm, ri, first, w, touched))
+			memset(touched, 1, w); /* cannot tell: read them */
 		while (i < w) {
 			uint64_t n = 0, room = data_room(f);
 
