@@ -26,7 +26,7 @@
 #define MVM_EXIT_GUEST_CRASHED 2 /* triple fault, KVM error, unknown exit */
 
 /* Per-route request counters and a latency histogram, for the metrics. */
-#define VMM_MAX_ROUTES 32
+#define VMM_MAX_ROUTES 48
 #define VMM_LAT_BUCKETS 40 /* bucket i: latency < 2^i microseconds */
 
 struct vmm_api_stats {

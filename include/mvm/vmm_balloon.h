@@ -1,9 +1,10 @@
 /*
  * The balloon as the front ends ask for it (the API's /balloon paths,
- * Firecracker's): before boot the spec's configuration, after it the
- * running device (include/mvm/balloon.h), whose changes the spec follows
- * so that GET /vm/config and a snapshot tell the balloon as it is. Each
- * returns -ENOENT (with a message) when no balloon is configured.
+ * Firecracker's): before boot the spec's configuration (which the shapes
+ * fill in: PUT /balloon, the config file, --balloon), after it the running
+ * device (include/mvm/balloon.h), whose changes the spec follows so that
+ * GET /vm/config and a snapshot tell the balloon as it is. Each returns
+ * -ENOENT (with a message) when no balloon is configured.
  */
 #ifndef MVM_VMM_BALLOON_H
 #define MVM_VMM_BALLOON_H
@@ -16,9 +17,6 @@
 struct mvm_err;
 struct vmm;
 
-/* PUT /balloon, before boot: the balloon to create (or to replace). */
-int vmm_balloon_put(struct vmm *v, const struct balloon_config *c,
-		    struct mvm_err *err);
 /* GET /balloon and /balloon/statistics: the device's view, or the spec's. */
 int vmm_balloon_get(struct vmm *v, struct balloon_info *out,
 		    struct mvm_err *err);

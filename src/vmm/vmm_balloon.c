@@ -34,18 +34,6 @@ static int fits_ram(const struct vmm *v, uint32_t amount_mib,
 	return 0;
 }
 
-int vmm_balloon_put(struct vmm *v, const struct balloon_config *c,
-		    struct mvm_err *err)
-{
-	int ret = fits_ram(v, c->amount_mib, err);
-
-	if (ret)
-		return ret;
-	v->spec.balloon = *c;
-	v->spec.balloon.enabled = true;
-	return 0;
-}
-
 int vmm_balloon_get(struct vmm *v, struct balloon_info *out,
 		    struct mvm_err *err)
 {
