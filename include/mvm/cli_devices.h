@@ -34,10 +34,10 @@ void cli_free_devices(struct vm_config *cfg);
 	"                    mac_spoofing=off (default) frames from other\n" \
 	"                    source MACs are dropped\n" \
 	"  --rng             a virtio-rng entropy device\n" \
-	"  --balloon amount_mib=N[,deflate_on_oom=on][,stats=S][,hinting=on]\n" \
-	"            [,reporting=on]\n" \
-	"                    a virtio-balloon with a target of N MiB (change\n" \
-	"                    it with PATCH /balloon); statistics every S\n" \
-	"                    seconds, free page hinting and reporting\n"
+	"  --balloon amount_mib=N[,deflate_on_oom=on][,stats=S]\n" \
+	"            [,hinting=on][,reporting=on]\n" \
+	"                    a virtio-balloon with a target of N MiB\n" \
+	"                    (PATCH /balloon changes it); statistics every\n" \
+	"                    S seconds, free page hinting and reporting\n"
 
 #endif

@@ -1,7 +1,7 @@
 /*
- * --disk, --net and --balloon values: comma-separated key=value lists. Every key is
- * checked against the option's own set, so a typo is an error naming it
- * rather than a silently ignored setting.
+ * --disk, --net and --balloon values: comma-separated key=value lists.
+ * Every key is checked against the option's own set, so a typo is an
+ * error naming it rather than a silently ignored setting.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -265,7 +265,8 @@ Test(api_shapes, exported_config_parses_back)
 	cr_assert_eq(shape_logger(&a, o, "", &err), 0, "%s", err.msg);
 	json_object_put(o);
 	o = J("{\"amount_mib\": 12, \"deflate_on_oom\": true, "
-	      "\"stats_polling_interval_s\": 3, \"free_page_reporting\": true}");
+	      "\"stats_polling_interval_s\": 3, "
+	      "\"free_page_reporting\": true}");
 	cr_assert_eq(shape_balloon(&a, o, "", &err), 0, "%s", err.msg);
 	json_object_put(o);
 

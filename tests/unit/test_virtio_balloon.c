@@ -176,10 +176,12 @@ static uint16_t post(struct drv_q *q, const struct buf *b, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		uint16_t at = (uint16_t)((q->next + i) % QSIZE);
 
+		uint16_t flags = i + 1 < n ? VIRTQ_DESC_F_NEXT : 0;
+
+		if (b[i].in)
+			flags |= VIRTQ_DESC_F_WRITE;
 		d[at] = (struct virtq_desc){
-			.addr = b[i].gpa, .len = b[i].len,
-			.flags = (uint16_t)((b[i].in ? VIRTQ_DESC_F_WRITE : 0) |
-					    (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0)),
+			.addr = b[i].gpa, .len = b[i].len, .flags = flags,
 			.next = (uint16_t)((at + 1) % QSIZE),
 		};
 	}

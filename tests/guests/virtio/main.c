@@ -1,9 +1,9 @@
 /*
  * The virtio test kernel: drives mvm's virtio devices from the guest side.
  * test=blk|blk_ro|blk_swap|bench_blk|bench_net|net|net_hostile|rng|balloon|
- * hostile|ring3|soak|diskcount|memcount|memcount_selftest picks what runs; each prints
- * PASS/FAIL lines and the kernel ends with "ALL OK" (exit code 0) or a
- * failure count.
+ * hostile|ring3|soak|diskcount|memcount|memcount_selftest picks what runs;
+ * each prints PASS/FAIL lines and the kernel ends with "ALL OK" (exit code
+ * 0) or a failure count.
  */
 #include "../lib/cmdline.h"
 #include "../lib/lapic.h"

@@ -200,11 +200,11 @@ static bool inflate_deflate(uint8_t *p, uint32_t n)
 /* One chain of writable buffers, each a range of free pages. */
 static bool send_ranges(int q, uint8_t *p, uint32_t pages)
 {
+	uint32_t len = pages / 4 * PAGE_SIZE;
 	struct vbuf v[4];
 
 	for (unsigned i = 0; i < 4; i++)
-		v[i] = (struct vbuf){ (uintptr_t)p + i * (pages / 4) * PAGE_SIZE,
-				      (pages / 4) * PAGE_SIZE, true };
+		v[i] = (struct vbuf){ (uintptr_t)p + i * len, len, true };
 	return vq_call(&b.d.q[q], v, 4) >= 0;
 }
 
