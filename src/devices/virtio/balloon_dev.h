@@ -1,7 +1,8 @@
 /*
  * virtio-balloon internals, shared by the device (balloon.c), its page
- * queues (balloon_pages.c), its statistics (balloon_stats.c) and its part
- * of a snapshot (balloon_state.c).
+ * queues (balloon_pages.c), free pages (balloon_free.c), its statistics
+ * (balloon_stats.c), its owner's side (balloon_ctl.c) and its part of a
+ * snapshot (balloon_state.c).
  */
 #ifndef MVM_VIRTIO_BALLOON_DEV_H
 #define MVM_VIRTIO_BALLOON_DEV_H
@@ -76,7 +77,7 @@ struct balloon {
 void balloon_roles(struct balloon *b);
 /* The queue playing role, or NULL. */
 struct virtio_queue *balloon_queue(struct balloon *b, enum balloon_role r);
-/* Set the hinting command id and tell the driver (balloon.c). */
+/* Set the hinting command id and tell the driver (balloon_ctl.c). */
 void balloon_hint_cmd(struct balloon *b, uint32_t cmd);
 
 /* The inflate and deflate queues (balloon_pages.c). */
