@@ -90,6 +90,8 @@ struct vm_spec {
 	char *metrics_path;
 
 	bool entropy_set;       /* a virtio-rng device */
+	/* PUT /balloon (enabled), its target and period as changed since. */
+	struct balloon_config balloon;
 
 	bool serial_set;
 	char *serial_out_path;  /* NULL: the console */
@@ -109,8 +111,8 @@ int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
 		     struct mvm_err *err);
 /*
  * Move the machine of from (boot source, machine-config, drives, NICs,
- * entropy) into s, keeping s's logger, metrics and serial settings: a
- * loaded snapshot's configuration. from keeps nothing of it.
+ * entropy, balloon) into s, keeping s's logger, metrics and serial
+ * settings: a loaded snapshot's configuration. from keeps nothing of it.
  */
 void spec_take_machine(struct vm_spec *s, struct vm_spec *from);
 /*

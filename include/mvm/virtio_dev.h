@@ -112,11 +112,21 @@ enum virtio_counter {
 	VIRTIO_CTR_READ_COUNT,
 	VIRTIO_CTR_WRITE_COUNT,
 	VIRTIO_CTR_FLUSH_COUNT,
-	VIRTIO_CTR_FAIL_COUNT,  /* requests the host failed (I/O errors) */
+	VIRTIO_CTR_FAIL_COUNT,  /* requests the host failed (I/O errors);
+				   balloon: PFNs or ranges not given back */
 	VIRTIO_CTR_RX_BYTES,
 	VIRTIO_CTR_TX_BYTES,
 	VIRTIO_CTR_RX_PACKETS,
 	VIRTIO_CTR_TX_PACKETS,
+	/* virtio-balloon: chains and pages each way, the statsq's buffers,
+	 * bytes hinted and reported free and given back to the host. */
+	VIRTIO_CTR_INFLATE_COUNT,
+	VIRTIO_CTR_DEFLATE_COUNT,
+	VIRTIO_CTR_INFLATE_PAGES,
+	VIRTIO_CTR_DEFLATE_PAGES,
+	VIRTIO_CTR_STATS_UPDATES,
+	VIRTIO_CTR_HINT_BYTES,
+	VIRTIO_CTR_REPORT_BYTES,
 	VIRTIO_CTR_COUNT
 };
 
@@ -297,8 +307,8 @@ void virtio_log(struct virtio_transport *t, const char *fmt, ...)
 void virtio_reset_done(struct virtio_transport *t);
 
 /*
- * Create the devices cfg asks for (rng, disks, NICs), in that order
- * (include/mvm/dev_config.h).
+ * Create the devices cfg asks for (rng, disks, NICs, the balloon), in that
+ * order (include/mvm/dev_config.h).
  */
 struct virtio_devs_config;
 int virtio_create_devices(struct dev_ctx *ctx,

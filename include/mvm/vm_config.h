@@ -60,6 +60,7 @@ struct vm_config {
 	struct net_config nets[VM_MAX_NETS];
 	unsigned nr_nets;
 	bool rng; /* a virtio-rng device */
+	struct balloon_config balloon; /* a virtio-balloon, if enabled */
 	/*
 	 * The CMOS (time offset and NVRAM) as the last VM left it: a reboot
 	 * keeps it, as a PC's battery does. NULL: power-on state.

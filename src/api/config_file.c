@@ -23,7 +23,7 @@
 
 /* Firecracker sections mvm has no device or feature for. */
 static const char *const unsupported[] = {
-	"balloon", "vsock", "mmds-config", "cpu-config", "pmem",
+	"vsock", "mmds-config", "cpu-config", "pmem",
 	"memory-hotplug", NULL };
 
 /* Element i's id (drive_id, iface_id), or NULL if it has none yet. */
@@ -138,6 +138,8 @@ static int apply(struct vm_spec *s, struct json_object *root,
 		ret = shape_entropy(s, o, "entropy", err);
 	if (!ret && section(root, "serial", &o))
 		ret = shape_serial(s, o, "serial", err);
+	if (!ret && section(root, "balloon", &o))
+		ret = shape_balloon(s, o, "balloon", err);
 	return ret;
 }
 

@@ -71,6 +71,22 @@ int h_delete_checkpoint(struct vmm *v, const struct api_request *q,
 			struct api_response *r, struct mvm_err *err);
 int h_put_checkpoint_apply(struct vmm *v, const struct api_request *q,
 			   struct api_response *r, struct mvm_err *err);
+int h_put_balloon(struct vmm *v, const struct api_request *q,
+		  struct api_response *r, struct mvm_err *err);
+int h_get_balloon(struct vmm *v, const struct api_request *q,
+		  struct api_response *r, struct mvm_err *err);
+int h_patch_balloon(struct vmm *v, const struct api_request *q,
+		    struct api_response *r, struct mvm_err *err);
+int h_get_balloon_stats(struct vmm *v, const struct api_request *q,
+			struct api_response *r, struct mvm_err *err);
+int h_patch_balloon_stats(struct vmm *v, const struct api_request *q,
+			  struct api_response *r, struct mvm_err *err);
+int h_patch_balloon_hint_start(struct vmm *v, const struct api_request *q,
+			       struct api_response *r, struct mvm_err *err);
+int h_get_balloon_hint_status(struct vmm *v, const struct api_request *q,
+			      struct api_response *r, struct mvm_err *err);
+int h_patch_balloon_hint_stop(struct vmm *v, const struct api_request *q,
+			      struct api_response *r, struct mvm_err *err);
 /* 204, 409 (-EPERM, the policy), 500 (host trouble), or 400. */
 int api_status_of(int ret, const struct mvm_err *err);
 

@@ -109,6 +109,12 @@ int vm_check_config(const struct vm_config *cfg, struct mvm_err *err)
 		return mvm_fail(err, -E2BIG, "cmdline: %zu bytes is longer "
 				"than mvm's limit of %llu", strlen(cfg->cmdline),
 				LAYOUT_CMDLINE_MAX - 1);
+	/* Firecracker's rule: the target is at most all of the RAM. */
+	if (cfg->balloon.enabled && cfg->balloon.amount_mib > cfg->mem_mib)
+		return mvm_fail(err, -EINVAL, "balloon: amount_mib %u is more "
+				"than the VM's memory (%llu MiB)",
+				cfg->balloon.amount_mib,
+				(unsigned long long)cfg->mem_mib);
 	return 0;
 }
 
@@ -499,6 +505,7 @@ static int create_virtio(struct vm *vm, struct mvm_err *err)
 {
 	struct virtio_devs_config c = {
 		.rng = vm->cfg.rng,
+		.balloon = &vm->cfg.balloon,
 		.disks = vm->cfg.disks,
 		.nr_disks = vm->cfg.nr_disks,
 		.cpus = vm->cfg.cpus,

@@ -25,6 +25,15 @@ int blk_create(struct dev_ctx *ctx, const struct disk_config *cfg,
 int net_create(struct dev_ctx *ctx, const struct net_config *cfg,
 	       struct mvm_err *err);
 int rng_create(struct dev_ctx *ctx, struct mvm_err *err);
+int balloon_create(struct dev_ctx *ctx, const struct balloon_config *cfg,
+		   struct mvm_err *err);
+
+/* The balloon with every queue: statistics, hinting, reporting. */
+static const struct balloon_config fuzz_balloon = {
+	.enabled = true, .amount_mib = 1, .deflate_on_oom = true,
+	.stats_interval_s = 1, .free_page_hinting = true,
+	.free_page_reporting = true,
+};
 
 #define CC_DFSELECT 0x00
 #define CC_DF 0x04
@@ -153,6 +162,9 @@ int fuzz_dev_create(struct fuzz_vm *f, enum fuzz_dev kind, uint64_t disk_size)
 		break;
 	case FUZZ_BLK:
 		ret = make_blk(f, disk_size, &err);
+		break;
+	case FUZZ_BALLOON:
+		ret = balloon_create(&f->ctx, &fuzz_balloon, &err);
 		break;
 	default:
 		ret = net_create(&f->ctx, &net, &err);
@@ -440,7 +452,7 @@ int fuzz_one(enum fuzz_dev kind, const uint8_t *data, size_t size)
 	uint64_t disk = BLK_FUZZ_SECTOR * (1 + take(&in, 1));
 	bool up = take(&in, 1) & 1;
 	size_t image = (size_t)take(&in, 2);
-	unsigned nq = kind == FUZZ_NET ? 2 : 1;
+	unsigned nq = kind == FUZZ_NET ? 2 : kind == FUZZ_BALLOON ? 5 : 1;
 
 	if (fuzz_dev_create(f, kind, disk))
 		abort(); /* the fake VM always has room for one device */

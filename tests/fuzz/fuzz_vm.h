@@ -29,7 +29,7 @@
 #define FUZZ_USED 0x600u
 #define FUZZ_QUEUE_GAP 0x1000u /* queue i's rings are i gaps further */
 
-enum fuzz_dev { FUZZ_RNG, FUZZ_BLK, FUZZ_NET };
+enum fuzz_dev { FUZZ_RNG, FUZZ_BLK, FUZZ_NET, FUZZ_BALLOON };
 
 struct fuzz_vm {
 	struct dev_ctx ctx; /* what the devices are given */

@@ -51,13 +51,27 @@ def seeds():
     tx = ram(0x1000, desc(0x5000, 72, 0)) + \
         ram(0x5000, bytes(12) + b'\xff' * 6 + b'\x02' + bytes(53)) + \
         bytes([7, 1, 1, 2])
+    # The balloon's five queues have their rings below 0x5000. Inflate
+    # PFNs 8 and 9 (queue 0), then a statistics buffer (queue 2) and a
+    # reported free range (queue 4).
+    inflate = header(4, 0x40, 0, 1, image([desc(0x5000, 8, 0)], [0])) + \
+        ram(0x5000, struct.pack('<II', 8, 9)) + bytes([1, 0, 2])
+    stats = ram(0x2000, desc(0x5800, 20, 0)) + \
+        ram(0x2400, struct.pack('<HHH', 0, 1, 0)) + \
+        ram(0x5800, struct.pack('<HQHQ', 4, 1 << 20, 5, 1 << 26)) + \
+        bytes([1, 2, 2])
+    report = ram(0x4000, desc(0xa000, 0x2000, WRITE)) + \
+        ram(0x4400, struct.pack('<HHH', 0, 1, 0)) + bytes([1, 4, 2])
     return {
+        'fuzz_balloon': {'inflate': inflate, 'stats': inflate + stats,
+                         'report': inflate + stats + report},
         'fuzz_blk': {'read': blk + blk_read},
         'fuzz_rng': {'read': rng},
         'fuzz_net': {'short-rx': short, 'short-rx-more': short + more,
                      'tx': short + tx},
         'fuzz_transport': {'rng': b'\0' + rng, 'blk': b'\1' + blk + blk_read,
-                           'net': b'\2' + short + more},
+                           'net': b'\2' + short + more,
+                           'balloon': b'\3' + inflate + stats},
     }
 
 

@@ -1,6 +1,7 @@
 /*
  * The virtio devices a VM's configuration asks for, created in a fixed
- * order (entropy, disks, NICs) so PCI slots are stable from boot to boot.
+ * order (entropy, disks, NICs, the balloon) so PCI slots are stable from
+ * boot to boot.
  */
 #include "mvm/dev_config.h"
 #include "mvm/dev_ctx.h"
@@ -30,6 +31,8 @@ int virtio_create_devices(struct dev_ctx *ctx, const struct virtio_devs_config *
 		if (ret)
 			return ret;
 	}
+	if (cfg->balloon && cfg->balloon->enabled)
+		return balloon_create(ctx, cfg->balloon, err);
 	return 0;
 }
 

@@ -6,6 +6,7 @@ struct dev_ctx;
 struct mvm_err;
 struct disk_config;
 struct net_config;
+struct balloon_config;
 
 int rng_create(struct dev_ctx *ctx, struct mvm_err *err);
 /* One queue per vCPU (of cpus), up to BLK_MAX_QUEUES. */
@@ -13,5 +14,7 @@ int blk_create(struct dev_ctx *ctx, const struct disk_config *cfg,
 	       unsigned cpus, struct mvm_err *err);
 int net_create(struct dev_ctx *ctx, const struct net_config *cfg,
 	       struct mvm_err *err);
+int balloon_create(struct dev_ctx *ctx, const struct balloon_config *cfg,
+		   struct mvm_err *err);
 
 #endif
