@@ -259,6 +259,21 @@ struct mig_tx_stats {
 size_t mig_tx_fill(const struct guest_mem *gm, unsigned long *const dirty[],
 		   struct mig_tx_cursor *c, void *buf, size_t cap,
 		   struct mig_tx_stats *st);
+/*
+ * The same without copying, for a guest that stands still (the last
+ * pass, the VM paused): the sections' headers go into hbuf (hcap bytes),
+ * iov (iovcap entries, at least 2; *niov used) points at them and at the
+ * pages in guest RAM, whose CRC is taken there. At most max_bytes (at
+ * least MIG_PAGES_SECTION_MAX to make progress) are described; returns
+ * how many. The RAM must not change until they are sent.
+ */
+struct iovec;
+size_t mig_tx_fill_iov(const struct guest_mem *gm,
+		       unsigned long *const dirty[], struct mig_tx_cursor *c,
+		       void *hbuf, size_t hcap, struct iovec *iov,
+		       unsigned iovcap, unsigned *niov, size_t max_bytes,
+		       struct mig_tx_stats *st);
+
 /* How many bits are set over gm's regions' bitmaps (their pages only). */
 uint64_t mig_dirty_count(const struct guest_mem *gm,
 			 unsigned long *const dirty[]);

@@ -10,6 +10,8 @@
  * starts zeroed. Later passes send every dirty page: a page that became
  * zero must be zeroed there too, which a ZERO section does in 40 bytes.
  */
+#include <sys/uio.h>
+
 #include "mig_priv.h"
 
 /* Pages asked of pagemap at once in the first pass (8 KiB of flags). */
@@ -21,6 +23,13 @@ struct filler {
 	uint8_t *buf;
 	size_t cap, used;
 	struct mig_tx_stats *st;
+	/*
+	 * Zero-copy (mig_tx_fill_iov): buf takes the headers only, iov
+	 * points at them and at the pages in guest RAM, up to max bytes.
+	 */
+	struct iovec *iov;
+	unsigned niov, iovcap;
+	size_t bytes, max;
 };
 
 /* Pages of a DATA section that still fit: 0 when not even one does. */
@@ -28,7 +37,29 @@ static uint64_t data_room(const struct filler *f)
 {
 	size_t left = f->cap - f->used;
 
-	return left < SECTION_HEAD ? 0 : (left - SECTION_HEAD) / MIG_PAGE;
+	if (left < SECTION_HEAD)
+		return 0;
+	if (!f->iov)
+		return (left - SECTION_HEAD) / MIG_PAGE;
+	if (f->niov + 2 > f->iovcap || f->bytes + SECTION_HEAD >= f->max)
+		return 0;
+	return (f->max - f->bytes - SECTION_HEAD) / MIG_PAGE;
+}
+
+/* The zero-copy form of a section: its header, then its pages in RAM. */
+static void iov_pages(struct filler *f, uint8_t *h, const uint8_t *data,
+		      size_t len)
+{
+	struct iovec *last = f->niov ? &f->iov[f->niov - 1] : NULL;
+
+	/* Headers that follow one another in buf go as one piece. */
+	if (last && (uint8_t *)last->iov_base + last->iov_len == h)
+		last->iov_len += SECTION_HEAD;
+	else
+		f->iov[f->niov++] = (struct iovec){ h, SECTION_HEAD };
+	if (len)
+		f->iov[f->niov++] = (struct iovec){ (void *)data, len };
+	f->bytes += SECTION_HEAD + len;
 }
 
 /* One PAGES section for n pages of region r from page first on. */
@@ -38,14 +69,25 @@ static void put_pages(struct filler *f, const struct mem_region *r,
 	uint8_t *h = f->buf + f->used, *p = h + MIG_HDR_SIZE;
 	size_t data = kind == MIG_PAGES_DATA ? (size_t)n * MIG_PAGE : 0;
 
+	const uint8_t *src = r->hva + first * MIG_PAGE;
+
 	mig_put64(p, r->gpa + first * MIG_PAGE);
 	mig_put32(p + 8, n);
 	mig_put32(p + 12, kind);
-	if (data)
-		memcpy(p + MIG_PAGES_HDR, r->hva + first * MIG_PAGE, data);
-	mig_hdr_put(h, MIG_PAGES, MIG_PAGES_HDR + data,
-		    mig_crc32c(0, p, MIG_PAGES_HDR + data));
-	f->used += SECTION_HEAD + data;
+	if (f->iov) {
+		/* The guest stands still: the CRC is of what goes. */
+		mig_hdr_put(h, MIG_PAGES, MIG_PAGES_HDR + data,
+			    mig_crc32c(mig_crc32c(0, p, MIG_PAGES_HDR), src,
+				       data));
+		f->used += SECTION_HEAD;
+		iov_pages(f, h, src, data);
+	} else {
+		if (data)
+			memcpy(p + MIG_PAGES_HDR, src, data);
+		mig_hdr_put(h, MIG_PAGES, MIG_PAGES_HDR + data,
+			    mig_crc32c(0, p, MIG_PAGES_HDR + data));
+		f->used += SECTION_HEAD + data;
+	}
 	if (kind == MIG_PAGES_DATA)
 		f->st->pages_data += n;
 	else
@@ -135,7 +177,8 @@ static bool fill_dirty(struct filler *f, int ri, const unsigned long *bm,
 		bool zero = gm_page_is_zero(at);
 		uint64_t n = 1, room = zero ? MIG_PAGES_MAX : data_room(f);
 
-		if (f->cap - f->used < SECTION_HEAD || !room)
+		if (f->cap - f->used < SECTION_HEAD || !room ||
+		    (f->iov && !data_room(f)))
 			return false;
 		if (room > MIG_PAGES_MAX)
 			room = MIG_PAGES_MAX;
@@ -150,6 +193,24 @@ static bool fill_dirty(struct filler *f, int ri, const unsigned long *bm,
 	return true;
 }
 
+static void fill(struct filler *f, unsigned long *const dirty[],
+		 struct mig_tx_cursor *c)
+{
+	const struct guest_mem *gm = f->gm;
+
+	while (!c->done) {
+		if (c->region < 0 || c->region >= gm->nr) {
+			c->done = true;
+			break;
+		}
+		if (!(dirty ? fill_dirty(f, c->region, dirty[c->region], c) :
+			      fill_present(f, c->region, c)))
+			break;
+		c->region++;
+		c->page = 0;
+	}
+}
+
 size_t mig_tx_fill(const struct guest_mem *gm, unsigned long *const dirty[],
 		   struct mig_tx_cursor *c, void *buf, size_t cap,
 		   struct mig_tx_stats *st)
@@ -158,18 +219,24 @@ size_t mig_tx_fill(const struct guest_mem *gm, unsigned long *const dirty[],
 	struct filler f = { .gm = gm, .buf = buf, .cap = cap,
 			    .st = st ? st : &ignored };
 
-	while (!c->done) {
-		if (c->region < 0 || c->region >= gm->nr) {
-			c->done = true;
-			break;
-		}
-		if (!(dirty ? fill_dirty(&f, c->region, dirty[c->region], c) :
-			      fill_present(&f, c->region, c)))
-			break;
-		c->region++;
-		c->page = 0;
-	}
+	fill(&f, dirty, c);
 	return f.used;
+}
+
+size_t mig_tx_fill_iov(const struct guest_mem *gm,
+		       unsigned long *const dirty[], struct mig_tx_cursor *c,
+		       void *hbuf, size_t hcap, struct iovec *iov,
+		       unsigned iovcap, unsigned *niov, size_t max_bytes,
+		       struct mig_tx_stats *st)
+{
+	struct mig_tx_stats ignored = { 0 };
+	struct filler f = { .gm = gm, .buf = hbuf, .cap = hcap,
+			    .st = st ? st : &ignored, .iov = iov,
+			    .iovcap = iovcap, .max = max_bytes };
+
+	fill(&f, dirty, c);
+	*niov = f.niov;
+	return f.bytes;
 }
 
 uint64_t mig_dirty_count(const struct guest_mem *gm,

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "mvm/err.h"
@@ -30,6 +31,9 @@
 #include "vmm_priv.h"
 
 #define OUT_BUF (4u << 20)
+/* The last pass goes from guest RAM itself: this much per sendmsg. */
+#define OUT_IOV 1024u
+#define OUT_ZC_BYTES (16u << 20)
 #define MS 1000000ull
 
 enum out_phase {
@@ -64,8 +68,9 @@ struct mig_out {
 
 	uint8_t *buf;        /* the page batcher's */
 	uint8_t *big;        /* the STATE section, sent on its own */
-	const uint8_t *tx;   /* what is being sent */
-	size_t tx_len, tx_off;
+	/* What is being sent: iov[0..niov), the part already sent cut. */
+	struct iovec iov[OUT_IOV];
+	struct msghdr msg;
 
 	uint32_t pass;
 	bool pass_end_sent;
@@ -162,7 +167,8 @@ static void fail_err(struct mig_out *o, const struct mvm_err *err)
 	fail(o, MIG_STATUS_FAILED, "%s", err->msg);
 }
 
-static void send_bytes(struct mig_out *o, const uint8_t *p, size_t len)
+/* Send o->msg's iovecs (one at a time on the socket). */
+static void send_iov(struct mig_out *o)
 {
 	struct io_uring_sqe *sqe = loop_sqe(&o->v->loop);
 
@@ -170,19 +176,37 @@ static void send_bytes(struct mig_out *o, const uint8_t *p, size_t len)
 		fail(o, MIG_STATUS_FAILED, "migration: io_uring is full");
 		return;
 	}
-	o->tx = p;
-	o->tx_len = len;
-	o->tx_off = 0;
-	io_uring_prep_send(sqe, o->fd, p, len, MSG_NOSIGNAL);
+	io_uring_prep_sendmsg(sqe, o->fd, &o->msg, MSG_NOSIGNAL);
 	loop_prep(&o->v->loop, sqe, &o->send_op);
 	o->sending = true;
+}
+
+static void send_bytes(struct mig_out *o, const uint8_t *p, size_t len)
+{
+	o->iov[0] = (struct iovec){ (void *)p, len };
+	o->msg = (struct msghdr){ .msg_iov = o->iov, .msg_iovlen = 1 };
+	send_iov(o);
+}
+
+/* A short send: what is left of the iovecs. False when nothing is. */
+static bool advance(struct msghdr *m, size_t n)
+{
+	while (m->msg_iovlen && n >= m->msg_iov->iov_len) {
+		n -= m->msg_iov->iov_len;
+		m->msg_iov++;
+		m->msg_iovlen--;
+	}
+	if (m->msg_iovlen) {
+		m->msg_iov->iov_base = (char *)m->msg_iov->iov_base + n;
+		m->msg_iov->iov_len -= n;
+	}
+	return m->msg_iovlen > 0;
 }
 
 static void on_sent(struct loop_op *op, int res, unsigned flags)
 {
 	struct mig_out *o = (struct mig_out *)((char *)op -
 					       offsetof(struct mig_out, send_op));
-	struct io_uring_sqe *sqe;
 
 	(void)flags;
 	o->sending = false;
@@ -196,17 +220,8 @@ static void on_sent(struct loop_op *op, int res, unsigned flags)
 		return;
 	}
 	o->m->info.transferred_bytes += (uint64_t)res;
-	o->tx_off += (size_t)res;
-	if (o->tx_off < o->tx_len) {
-		sqe = loop_sqe(&o->v->loop);
-		if (!sqe) {
-			fail(o, MIG_STATUS_FAILED, "migration: io_uring full");
-			return;
-		}
-		io_uring_prep_send(sqe, o->fd, o->tx + o->tx_off,
-				   o->tx_len - o->tx_off, MSG_NOSIGNAL);
-		loop_prep(&o->v->loop, sqe, &o->send_op);
-		o->sending = true;
+	if (advance(&o->msg, (size_t)res)) {
+		send_iov(o);
 		return;
 	}
 	free(o->big);
@@ -397,6 +412,20 @@ static void pump(struct mig_out *o)
 		return;
 	if (throttled(o))
 		return;
+	if (!o->cur.done && o->phase == OUT_FINAL) {
+		/* Paused: straight from guest RAM, no copy. */
+		unsigned niov = 0;
+
+		n = mig_tx_fill_iov(&o->v->vm.mem, o->dirty, &o->cur, o->buf,
+				    OUT_BUF, o->iov, OUT_IOV, &niov,
+				    OUT_ZC_BYTES, &st);
+		if (n) {
+			o->msg = (struct msghdr){ .msg_iov = o->iov,
+						  .msg_iovlen = niov };
+			send_iov(o);
+			return;
+		}
+	}
 	if (!o->cur.done) {
 		n = mig_tx_fill(&o->v->vm.mem, o->pass == 1 ? NULL : o->dirty,
 				&o->cur, o->buf, OUT_BUF, &st);

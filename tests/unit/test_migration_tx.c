@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 
 #include "mvm/err.h"
 #include "mvm/mem_file.h"
@@ -288,4 +289,80 @@ Test(mig_tx, dirty_count_ignores_bits_past_a_regions_end)
 	cr_assert_eq(mig_dirty_count(&gm, NULL), 0);
 	b[1] = 0x40; /* page 70: past the end */
 	cr_assert_eq(mig_dirty_count(&gm, dirty), 64 + 64);
+}
+
+/* A pass through mig_tx_fill_iov: the iovecs gathered, then delivered. */
+static struct mig_tx_stats pass_iov(struct mig_rx *rx, struct ram *src,
+				    unsigned long *const dirty[],
+				    unsigned iovcap, size_t max)
+{
+	struct mig_tx_cursor c = { 0 };
+	struct mig_tx_stats st = { 0 };
+	struct iovec *iov = calloc(iovcap, sizeof(*iov));
+	uint8_t *hbuf = malloc(64 * 1024), *out = malloc(max);
+	int rounds = 0;
+
+	while (!c.done) {
+		unsigned niov = 0;
+		size_t n = mig_tx_fill_iov(&src->gm, dirty, &c, hbuf,
+					   64 * 1024, iov, iovcap, &niov, max,
+					   &st), got = 0;
+
+		cr_assert_leq(n, max);
+		cr_assert_leq(niov, iovcap);
+		cr_assert(n || c.done, "no progress: %u iovecs, %zu bytes",
+			  iovcap, max);
+		for (unsigned i = 0; i < niov; i++) {
+			memcpy(out + got, iov[i].iov_base, iov[i].iov_len);
+			got += iov[i].iov_len;
+		}
+		cr_assert_eq(got, n);
+		deliver(rx, out, n);
+		cr_assert_lt(++rounds, 100000);
+	}
+	free(iov);
+	free(hbuf);
+	free(out);
+	return st;
+}
+
+/* The last pass, from RAM itself: the same bytes as a copied one. */
+Test(mig_tx, the_zero_copy_pass_gives_the_same_ram)
+{
+	static const struct { unsigned iov; size_t max; } shapes[] = {
+		{ 2, MIG_PAGES_SECTION_MAX }, { 3, MIG_PAGES_SECTION_MAX + 5 },
+		{ 7, 2 * MIG_PAGES_SECTION_MAX }, { 1024, 64 * MiB },
+	};
+
+	for (size_t k = 0; k < sizeof(shapes) / sizeof(shapes[0]); k++) {
+		struct ram src, dst;
+		struct mig_rx rx;
+		struct mig_tx_stats st;
+		unsigned long bm0[R0_PAGES / 64] = { 0 };
+		unsigned long bm1[R1_PAGES / 64] = { 0 };
+		unsigned long *const dirty[] = { bm0, bm1 };
+
+		ram_new(&src);
+		ram_new(&dst);
+		ram_pattern(&src);
+		start(&rx, &src, &dst);
+		pass(&rx, &src, NULL, MIG_PAGES_SECTION_MAX);
+		for (uint64_t p = 0; p < 300; p += 3) {
+			fix_mig_fill_page(page(&src, 0, p), p, 7);
+			set_bit(bm0, p);
+		}
+		for (uint64_t p = 301; p < 305; p++)
+			set_bit(bm0, p); /* zero: a ZERO section */
+		for (uint64_t p = 0; p < R1_PAGES; p++) {
+			fix_mig_fill_page(page(&src, 1, p), p, 7);
+			set_bit(bm1, p);
+		}
+		st = pass_iov(&rx, &src, dirty, shapes[k].iov, shapes[k].max);
+		cr_assert_eq(st.pages_data, 100 + R1_PAGES, "shape %zu", k);
+		cr_assert_eq(st.pages_zero, 4);
+		assert_same_ram(&src, &dst);
+		mig_rx_fini(&rx);
+		ram_free(&src);
+		ram_free(&dst);
+	}
 }
