@@ -34,6 +34,12 @@ struct mem_region {
 	 * dirty pages are not tracked.
 	 */
 	atomic_ulong *dirty;
+	/*
+	 * The virtio-mem device's region (gm_add_hotplug): guest memory the
+	 * devices may reach, but not RAM at boot (e820 and the loaders skip
+	 * it); the guest learns of it from the device alone.
+	 */
+	bool hotplug;
 };
 
 /* What backs guest RAM: fresh memory, or a snapshot's memory file. */
@@ -76,6 +82,16 @@ extern const char *const gm_pages_names[];
  */
 int gm_alloc(struct guest_mem *gm, uint64_t ram_bytes, enum gm_pages pages,
 	     struct mvm_err *err);
+/*
+ * Add the virtio-mem device's region: size bytes at gpa (both 2 MiB
+ * multiples) of anonymous memory, reserved but never populated up front
+ * (MAP_NORESERVE): a block's pages come when the guest first touches it
+ * and go back with gm_discard. Transparent huge pages unless pages says
+ * GM_PAGES_SMALL (hugetlbfs RAM is not reserved for it: what the guest
+ * never plugs must cost nothing).
+ */
+int gm_add_hotplug(struct guest_mem *gm, uint64_t gpa, uint64_t size,
+		   enum gm_pages pages, struct mvm_err *err);
 /* Add a region backed by caller-provided host memory (tests, fuzzers). */
 int gm_add_host(struct guest_mem *gm, uint64_t gpa, void *hva, uint64_t size);
 void gm_free(struct guest_mem *gm);
@@ -86,6 +102,18 @@ bool gm_is_ram(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src,
 	     uint64_t len);
 int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, uint64_t len);
+
+/*
+ * Give the host back the RAM under [gpa, gpa+len) (virtio-mem's unplugged
+ * blocks, a balloon's pages): madvise(MADV_DONTNEED), so the RSS drops
+ * and the guest reads zeros there afterwards (RAM mapped from a memory
+ * file: the file's bytes). gpa and len are 4 KiB-aligned, the range
+ * inside one region; caller-owned regions (gm_add_host) are zeroed. With
+ * dirty pages tracked, the range is marked: a Diff must carry the change.
+ * 0, or -EINVAL naming the range, or -errno.
+ */
+int gm_discard(const struct guest_mem *gm, uint64_t gpa, uint64_t len,
+	       struct mvm_err *err);
 
 /* Highest RAM address below 4 GiB (exclusive end of low RAM). */
 uint64_t gm_low_end(const struct guest_mem *gm);

@@ -1,6 +1,7 @@
 /*
  * The virtio devices a VM's configuration asks for, created in a fixed
- * order (entropy, disks, NICs) so PCI slots are stable from boot to boot.
+ * order (entropy, disks, NICs, virtio-mem) so PCI slots are stable from
+ * boot to boot.
  */
 #include "mvm/dev_config.h"
 #include "mvm/dev_ctx.h"
@@ -30,6 +31,9 @@ int virtio_create_devices(struct dev_ctx *ctx, const struct virtio_devs_config *
 		if (ret)
 			return ret;
 	}
+	if (cfg->mem_hotplug && cfg->mem_hotplug->total_mib)
+		return virtio_mem_create(ctx, cfg->mem_hotplug,
+					 cfg->mem_hotplug_gpa, err);
 	return 0;
 }
 
