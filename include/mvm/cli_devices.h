@@ -1,6 +1,6 @@
 /*
- * Parsing of the device options of `mvm run`: --disk, --net (--rng is a
- * plain flag).
+ * Parsing of the device options of `mvm run`: --disk, --net,
+ * --memory-hotplug (--rng is a plain flag).
  * Pure functions over a vm_config, so they are unit-tested. Messages name
  * the option and the offending key or value.
  */
@@ -15,6 +15,9 @@ struct mvm_err;
 int cli_add_disk(struct vm_config *cfg, const char *arg, struct mvm_err *err);
 /* --net tap=NAME[,id=ID][,mac=MAC][,mac_spoofing=on|off] */
 int cli_add_net(struct vm_config *cfg, const char *arg, struct mvm_err *err);
+/* --memory-hotplug total=MiB[,slot=MiB][,block=MiB] (virtio-mem) */
+int cli_set_hotplug(struct vm_config *cfg, const char *arg,
+		    struct mvm_err *err);
 /* Free what cli_add_disk() allocated (the disk paths). */
 void cli_free_devices(struct vm_config *cfg);
 
@@ -27,6 +30,11 @@ void cli_free_devices(struct vm_config *cfg);
 	"                    defaults to one derived from the id; with\n" \
 	"                    mac_spoofing=off (default) frames from other\n" \
 	"                    source MACs are dropped\n" \
-	"  --rng             a virtio-rng entropy device\n"
+	"  --rng             a virtio-rng entropy device\n" \
+	"  --memory-hotplug total=MiB[,slot=MiB][,block=MiB]\n" \
+	"                    hotpluggable memory (virtio-mem) above RAM: none\n" \
+	"                    plugged at boot; resize with PATCH /hotplug/memory\n" \
+	"                    (needs --api-sock); slots default to 128 MiB,\n" \
+	"                    blocks to 2 MiB\n"
 
 #endif

@@ -91,6 +91,9 @@ struct vm_spec {
 
 	bool entropy_set;       /* a virtio-rng device */
 
+	/* PUT /hotplug/memory (virtio-mem); total_mib 0: none. */
+	struct mem_hotplug_config mem_hotplug;
+
 	bool serial_set;
 	char *serial_out_path;  /* NULL: the console */
 

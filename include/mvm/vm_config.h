@@ -56,6 +56,7 @@ struct vm_config {
 	struct net_config nets[VM_MAX_NETS];
 	unsigned nr_nets;
 	bool rng; /* a virtio-rng device */
+	struct mem_hotplug_config mem_hotplug; /* virtio-mem; total 0: none */
 	/*
 	 * The CMOS (time offset and NVRAM) as the last VM left it: a reboot
 	 * keeps it, as a PC's battery does. NULL: power-on state.

@@ -14,6 +14,7 @@ const char cli_run_usage[] =
 	"               [--on-reboot exit|restart]\n"
 	"               [--nested on|off] [--api-sock PATH] [--no-seccomp]\n"
 	"               [--disk SPEC]... [--net SPEC]... [--rng]\n"
+	"               [--memory-hotplug SPEC]\n"
 	"\n"
 	"  --kernel FILE     bzImage, ELF vmlinux with a PVH note, or multiboot ELF\n"
 	"  --initrd FILE     initial ramdisk (multiboot: module 0)\n"
@@ -57,7 +58,7 @@ bad:
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY,
        OPT_ON_REBOOT, OPT_NESTED, OPT_HELP, OPT_DISK, OPT_NET, OPT_RNG,
-       OPT_HUGE_PAGES };
+       OPT_HUGE_PAGES, OPT_MEMORY_HOTPLUG };
 
 static const struct option run_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -72,6 +73,7 @@ static const struct option run_opts[] = {
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "rng", no_argument, NULL, OPT_RNG },
+	{ "memory-hotplug", required_argument, NULL, OPT_MEMORY_HOTPLUG },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -140,6 +142,8 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg,
 	case OPT_RNG:
 		cfg->rng = true;
 		return 0;
+	case OPT_MEMORY_HOTPLUG:
+		return cli_set_hotplug(cfg, arg, err);
 	default:
 		return -EINVAL;
 	}

@@ -187,6 +187,8 @@ static const char *configured(const struct vm_spec *s)
 		return "a network interface";
 	if (s->entropy_set)
 		return "entropy";
+	if (s->mem_hotplug.total_mib)
+		return "memory-hotplug";
 	if (s->vcpu_count != MVM_DEFAULT_CPUS ||
 	    s->mem_size_mib != MVM_DEFAULT_MEM_MIB || s->nested_virt ||
 	    s->huge_pages != GM_PAGES_TRANSPARENT || s->track_dirty_pages)
