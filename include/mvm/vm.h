@@ -104,7 +104,8 @@ int vm_check_nested_host(struct mvm_err *err);
  * total_mib whole slots, requested_mib whole blocks up to total_mib,
  * and, with mem_mib (0: not known yet), the region below the 64-bit PCI
  * window; *field names the culprit (vm_hotplug_field_name: the API's
- * name for it), buf holds the message when it needs numbers.
+ * name for it), and the message does not (each front end puts its own
+ * name first); buf holds the message when it needs numbers.
  */
 enum vm_hotplug_field {
 	VM_HOTPLUG_TOTAL,

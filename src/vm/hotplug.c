@@ -44,20 +44,19 @@ static const char *sizes_problem(const struct mem_hotplug_config *c,
 {
 	*field = VM_HOTPLUG_BLOCK;
 	if (c->block_mib < 2 || c->block_mib & (c->block_mib - 1))
-		return "must be a power of two of at least 2";
+		return "must be a power of two of at least 2 MiB";
 	*field = VM_HOTPLUG_SLOT;
 	if (c->slot_mib < 128)
-		return "must be at least 128";
+		return "must be at least 128 MiB";
 	if (c->slot_mib % c->block_mib) {
-		snprintf(buf, cap, "must be a multiple of block_size_mib "
-			 "(%llu)", (unsigned long long)c->block_mib);
+		snprintf(buf, cap, "must be a whole number of blocks (%llu "
+			 "MiB)", (unsigned long long)c->block_mib);
 		return buf;
 	}
 	*field = VM_HOTPLUG_TOTAL;
 	if (!c->total_mib || c->total_mib % c->slot_mib) {
-		snprintf(buf, cap, "must be a positive multiple of "
-			 "slot_size_mib (%llu)",
-			 (unsigned long long)c->slot_mib);
+		snprintf(buf, cap, "must be a positive whole number of slots "
+			 "(%llu MiB)", (unsigned long long)c->slot_mib);
 		return buf;
 	}
 	if (c->total_mib > MAX_TOTAL_MIB) {
@@ -78,10 +77,16 @@ const char *vm_hotplug_problem(const struct mem_hotplug_config *c,
 	if (why)
 		return why;
 	*field = VM_HOTPLUG_REQUESTED;
-	if (c->requested_mib > c->total_mib)
-		return "must not be more than total_size_mib";
-	if (c->requested_mib % c->block_mib)
-		return "must be a multiple of block_size_mib";
+	if (c->requested_mib > c->total_mib) {
+		snprintf(buf, cap, "must not be more than the total size (%llu "
+			 "MiB)", (unsigned long long)c->total_mib);
+		return buf;
+	}
+	if (c->requested_mib % c->block_mib) {
+		snprintf(buf, cap, "must be a whole number of blocks (%llu "
+			 "MiB)", (unsigned long long)c->block_mib);
+		return buf;
+	}
 	*field = VM_HOTPLUG_TOTAL;
 	if (!mem_mib || mem_mib > MAX_TOTAL_MIB)
 		return NULL; /* the machine's own check speaks for mem_mib */
