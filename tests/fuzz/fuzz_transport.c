@@ -11,9 +11,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const enum fuzz_dev kinds[3] = { FUZZ_RNG, FUZZ_BLK, FUZZ_NET };
+	static const enum fuzz_dev kinds[4] = { FUZZ_RNG, FUZZ_BLK, FUZZ_NET,
+						FUZZ_MEM };
 
 	if (!size)
 		return 0;
-	return fuzz_one(kinds[data[0] % 3], data + 1, size - 1);
+	return fuzz_one(kinds[data[0] % 4], data + 1, size - 1);
 }
