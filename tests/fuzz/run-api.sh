@@ -43,6 +43,7 @@ seed drive "$(req PUT /drives/rootfs '{"drive_id":"rootfs","path_on_host":"/d","
 seed net "$(req PUT /network-interfaces/eth0 '{"iface_id":"eth0","host_dev_name":"tap0","guest_mac":"06:00:AC:10:00:02","mac_spoofing":true,"rx_rate_limiter":{"ops":{"size":1,"refill_time":1}}}')"
 seed start "$(req PUT /boot-source '{"kernel_image_path":"/k"}')$(req PUT /actions '{"action_type":"InstanceStart"}')$(req PATCH /vm '{"state":"Paused"}')$(req PATCH /vm '{"state":"Resumed"}')$(req PUT /actions '{"action_type":"SendCtrlAltDel"}')$(req PATCH /drives/rootfs '{"drive_id":"rootfs","path_on_host":"/x"}')$(req PATCH /machine-config '{"nested_virt":false}')"
 seed outputs "$(req PUT /logger '{"log_path":"/l","level":"Debug","show_level":true,"show_log_origin":true,"module":"api"}')$(req PUT /metrics '{"metrics_path":"/m"}')$(req PUT /serial '{"serial_out_path":"/s"}')$(req PUT /entropy '{}')"
+seed hotplug "$(req PUT /hotplug/memory '{"total_size_mib":1024,"slot_size_mib":256,"block_size_mib":4}')$(req GET /hotplug/memory '')$(req PUT /boot-source '{"kernel_image_path":"/k"}')$(req PUT /actions '{"action_type":"InstanceStart"}')$(req PATCH /hotplug/memory '{"requested_size_mib":512}')$(req GET /hotplug/memory '')"
 seed chunked "$(printf 'PUT /vm HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"sta\r\n0\r\n\r\n')"
 
 cd "$out"
