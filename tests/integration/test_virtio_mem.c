@@ -5,7 +5,7 @@
  * plugged_size_mib follows it, and mvm's RSS grows with what the guest
  * plugs and touches and drops once it unplugs. A snapshot taken with
  * blocks plugged comes back in a new mvm with them plugged and holding
- * their data. Each endpoint refuses bad input with 400 naming the field;
+ * their data, as do in-place round trips of the whole VM's state. Each endpoint refuses bad input with 400 naming the field;
  * mvm run --memory-hotplug gives the same device.
  *
  * Not run here: PATCH refused with 409 while the guest hosts guests of
@@ -254,6 +254,36 @@ Test(virtio_mem, plugged_blocks_survive_a_snapshot, .init = snap_dir_make,
 	cr_assert_null(strstr(b.out, "FAIL"), "%s", b.out);
 	api_wait_exit(&b, 10);
 	api_proc_free(&b);
+}
+
+/*
+ * The whole VM saved and loaded in place while blocks are plugged (the
+ * test hook MVM_TEST_VM_ROUNDTRIP, every 0.5 s from the start): every
+ * device comes back the same, and the guest's blocks keep their data.
+ */
+Test(virtio_mem, plugged_blocks_survive_vm_state_round_trips,
+     .timeout = 120)
+{
+	struct api_proc p;
+	int at_round1;
+
+	setenv("MVM_TEST_VM_ROUNDTRIP", "6", 1);
+	boot(&p, "rounds=2");
+	resize(&p, 64, 1);
+	at_round1 = count_str(p.err, "vm state round trip");
+	for (double t = 0; t < 20 && count_str(p.err, "vm state round trip") <
+				     6; t += 0.1)
+		api_drain(&p, 0.1);
+	cr_assert_lt(at_round1, 6, "every round trip came before the plug");
+	cr_assert_eq(count_str(p.err, "devices identical after load"), 6,
+		     "%s", p.err);
+	resize(&p, 16, 2);
+	cr_assert(strstr(p.out, "PASS virtio_mem kept blocks hold data"),
+		  "%s", p.out);
+	cr_assert(api_wait_out(&p, "ALL OK", 30), "%s\n%s", p.out, p.err);
+	cr_assert_null(strstr(p.out, "FAIL"), "%s", p.out);
+	api_wait_exit(&p, 10);
+	api_proc_free(&p);
 }
 
 Test(virtio_mem, run_option_gives_the_device, .timeout = 60)
