@@ -32,9 +32,9 @@ void cli_free_devices(struct vm_config *cfg);
 	"                    source MACs are dropped\n" \
 	"  --rng             a virtio-rng entropy device\n" \
 	"  --memory-hotplug total=MiB[,slot=MiB][,block=MiB]\n" \
-	"                    hotpluggable memory (virtio-mem) above RAM: none\n" \
-	"                    plugged at boot; resize with PATCH /hotplug/memory\n" \
-	"                    (needs --api-sock); slots default to 128 MiB,\n" \
-	"                    blocks to 2 MiB\n"
+	"                    hotpluggable memory (virtio-mem) above RAM,\n" \
+	"                    none plugged at boot; resize it with PATCH\n" \
+	"                    /hotplug/memory (--api-sock); slots default\n" \
+	"                    to 128 MiB, blocks to 2 MiB\n"
 
 #endif

@@ -1,8 +1,8 @@
 /*
  * What the virtio devices are built from (the devices layer's part of a
- * VM's configuration): disks, NICs, the entropy device and virtio-mem. Plain data;
- * include/mvm/vm_config.h holds them in struct vm_config, and the VM hands
- * the devices these parts alone (virtio_create_devices).
+ * VM's configuration): disks, NICs, the entropy device and virtio-mem.
+ * Plain data; include/mvm/vm_config.h holds them in struct vm_config, and
+ * the VM hands the devices these parts alone (virtio_create_devices).
  */
 #ifndef MVM_DEV_CONFIG_H
 #define MVM_DEV_CONFIG_H

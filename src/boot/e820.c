@@ -47,7 +47,7 @@ void e820_build(struct e820_map *map, const struct guest_mem *gm)
 	for (int i = 0; i < gm->nr; i++) {
 		uint64_t lo = gm->r[i].gpa, hi = lo + gm->r[i].size;
 
-		/* virtio-mem's region: the guest learns of it from the device. */
+		/* virtio-mem's region: its device tells the guest. */
 		if (gm->r[i].hotplug)
 			continue;
 

@@ -127,9 +127,9 @@ static int check_slots(struct vm *vm, struct mvm_err *err)
 		have = 32;
 	if (need > (uint64_t)have)
 		return mvm_fail_host(err, -ENOSPC, "memory hotplug: %llu MiB "
-				     "in slots of %llu MiB needs %llu KVM memory "
-				     "slots; this host's KVM has %d (use a "
-				     "larger slot_size_mib)",
+				     "in slots of %llu MiB needs %llu KVM "
+				     "memory slots; this host's KVM has %d "
+				     "(use a larger slot_size_mib)",
 				     (unsigned long long)c->total_mib,
 				     (unsigned long long)c->slot_mib,
 				     (unsigned long long)need, have);

@@ -462,8 +462,8 @@ static int create_virtio(struct vm *vm, struct mvm_err *err)
 		.nets = vm->cfg.nets,
 		.nr_nets = vm->cfg.nr_nets,
 		.mem_hotplug = &vm->cfg.mem_hotplug,
-		.mem_hotplug_gpa = vm_hotplug_gpa(vm->cfg.mem_mib,
-						  vm->cfg.mem_hotplug.block_mib),
+		.mem_hotplug_gpa = vm_hotplug_gpa(
+			vm->cfg.mem_mib, vm->cfg.mem_hotplug.block_mib),
 	};
 
 	return virtio_create_devices(&vm->dev_ctx, &c, err);

@@ -1,8 +1,9 @@
 /*
  * Changes to a running VM's devices, asked for by the API's PATCH calls;
  * the API layer has already validated the request. Media swap is the
- * virtio-blk device's, a memory resize the virtio-mem device's. (Rate limiters that would limit are refused where
- * they are shaped, src/api/shapes_dev.c.)
+ * virtio-blk device's, a memory resize the virtio-mem device's. (Rate
+ * limiters that would limit are refused where they are shaped,
+ * src/api/shapes_dev.c.)
  */
 #include "mvm/err.h"
 #include "mvm/virtio_dev.h"

@@ -5,8 +5,9 @@
  * plugged_size_mib follows it, and mvm's RSS grows with what the guest
  * plugs and touches and drops once it unplugs. A snapshot taken with
  * blocks plugged comes back in a new mvm with them plugged and holding
- * their data, as do in-place round trips of the whole VM's state. Each endpoint refuses bad input with 400 naming the field;
- * mvm run --memory-hotplug gives the same device.
+ * their data, as do in-place round trips of the whole VM's state. Each
+ * endpoint refuses bad input with 400 naming the field; mvm run
+ * --memory-hotplug gives the same device.
  *
  * Not run here: PATCH refused with 409 while the guest hosts guests of
  * its own (the policy's memory_resize); that needs a guest hypervisor,
@@ -208,8 +209,8 @@ Test(virtio_mem, put_and_get_before_boot, .timeout = 30)
 		 guest_path("virtio/bz_virtio"));
 	call_ok(&p, "PUT", "/boot-source", body);
 	expect_fault(&p, "PUT", "/actions", "{\"action_type\": "
-		     "\"InstanceStart\"}", 400, "memory-hotplug: total_size_mib:"
-		     " 61440 MiB at 0x140000000");
+		     "\"InstanceStart\"}", 400, "memory-hotplug: "
+		     "total_size_mib: 61440 MiB at 0x140000000");
 	api_stop(&p);
 	api_proc_free(&p);
 }

@@ -352,8 +352,8 @@ static void follow(const struct bootinfo *bi)
 			return;
 		check_state();
 		kprintf("virtio_mem: round %llu plugged=%llu MiB\n",
-			(unsigned long long)r,
-			(unsigned long long)(vdev_cfg64(&d, CFG_PLUGGED) / MIB));
+			(unsigned long long)r, (unsigned long long)
+			(vdev_cfg64(&d, CFG_PLUGGED) / MIB));
 	}
 	if (cmdline_u64_or(bi->cmdline, "keep", 0))
 		return; /* what is plugged stays, written, for the host */
