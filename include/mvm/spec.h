@@ -112,8 +112,8 @@ int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
 		     struct mvm_err *err);
 /*
  * Move the machine of from (boot source, machine-config, drives, NICs,
- * entropy) into s, keeping s's logger, metrics and serial settings: a
- * loaded snapshot's configuration. from keeps nothing of it.
+ * entropy, memory-hotplug) into s, keeping s's logger, metrics and serial
+ * settings: a loaded snapshot's configuration. from keeps nothing of it.
  */
 void spec_take_machine(struct vm_spec *s, struct vm_spec *from);
 /*
