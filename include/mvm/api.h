@@ -71,6 +71,21 @@ int shape_entropy(struct vm_spec *s, struct json_object *o, const char *path,
 		  struct mvm_err *err);
 int shape_serial(struct vm_spec *s, struct json_object *o, const char *path,
 		 struct mvm_err *err);
+/* PUT /balloon and the config file's "balloon": at most the spec's RAM. */
+int shape_balloon(struct vm_spec *s, struct json_object *o, const char *path,
+		  struct mvm_err *err);
+/* PATCH /balloon and /balloon/statistics: the one field each. */
+int shape_balloon_update(struct json_object *o, uint32_t *amount_mib,
+			 struct mvm_err *err);
+int shape_balloon_stats_update(struct json_object *o, uint16_t *interval_s,
+			       struct mvm_err *err);
+/*
+ * PATCH /balloon/hinting/start and /stop, whose bodies are optional (o
+ * NULL): acknowledge_on_stop (default true), and nothing.
+ */
+int shape_balloon_hint_start(struct json_object *o, bool *ack_on_stop,
+			     struct mvm_err *err);
+int shape_balloon_hint_stop(struct json_object *o, struct mvm_err *err);
 
 /* The spec as GET /vm/config and GET /machine-config show it. */
 struct json_object *spec_export(const struct vm_spec *s);

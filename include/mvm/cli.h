@@ -26,6 +26,7 @@ extern const char cli_run_usage[];
 struct cli_api_opts {
 	const char *api_sock;
 	const char *config_file;
+	const char *incoming; /* --incoming URI: a live migration's target */
 	bool no_seccomp; /* --no-seccomp: no filters, for debugging */
 };
 

@@ -1,5 +1,5 @@
 /*
- * Parsing of the device options of `mvm run`: --disk, --net,
+ * Parsing of the device options of `mvm run`: --disk, --net, --balloon,
  * --memory-hotplug (--rng is a plain flag).
  * Pure functions over a vm_config, so they are unit-tested. Messages name
  * the option and the offending key or value.
@@ -15,6 +15,12 @@ struct mvm_err;
 int cli_add_disk(struct vm_config *cfg, const char *arg, struct mvm_err *err);
 /* --net tap=NAME[,id=ID][,mac=MAC][,mac_spoofing=on|off] */
 int cli_add_net(struct vm_config *cfg, const char *arg, struct mvm_err *err);
+/*
+ * --balloon amount_mib=N[,deflate_on_oom=on][,stats=S][,hinting=on]
+ * [,reporting=on]: Firecracker's Balloon (the VM checks N against its RAM).
+ */
+int cli_add_balloon(struct vm_config *cfg, const char *arg,
+		    struct mvm_err *err);
 /* --memory-hotplug total=MiB[,slot=MiB][,block=MiB] (virtio-mem) */
 int cli_set_hotplug(struct vm_config *cfg, const char *arg,
 		    struct mvm_err *err);
@@ -31,6 +37,11 @@ void cli_free_devices(struct vm_config *cfg);
 	"                    mac_spoofing=off (default) frames from other\n" \
 	"                    source MACs are dropped\n" \
 	"  --rng             a virtio-rng entropy device\n" \
+	"  --balloon amount_mib=N[,deflate_on_oom=on][,stats=S]\n" \
+	"            [,hinting=on][,reporting=on]\n" \
+	"                    a virtio-balloon with a target of N MiB\n" \
+	"                    (PATCH /balloon changes it); statistics every\n" \
+	"                    S seconds, free page hinting and reporting\n" \
 	"  --memory-hotplug total=MiB[,slot=MiB][,block=MiB]\n" \
 	"                    hotpluggable memory (virtio-mem) above RAM,\n" \
 	"                    none plugged at boot; resize it with PATCH\n" \

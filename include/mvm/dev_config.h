@@ -1,8 +1,9 @@
 /*
  * What the virtio devices are built from (the devices layer's part of a
- * VM's configuration): disks, NICs, the entropy device and virtio-mem.
- * Plain data; include/mvm/vm_config.h holds them in struct vm_config, and
- * the VM hands the devices these parts alone (virtio_create_devices).
+ * VM's configuration): disks, NICs, the entropy device, the balloon and
+ * virtio-mem. Plain data; include/mvm/vm_config.h holds them in struct
+ * vm_config, and the VM hands the devices these parts alone
+ * (virtio_create_devices).
  */
 #ifndef MVM_DEV_CONFIG_H
 #define MVM_DEV_CONFIG_H
@@ -24,6 +25,11 @@ struct disk_config {
 	char *path; /* owned */
 	bool readonly;
 	enum disk_cache cache;
+	/*
+	 * Opened without its lock: a migration's destination builds the VM
+	 * while the source still holds it (virtio_blk_handover takes it).
+	 */
+	bool unlocked;
 };
 
 /* A virtio-net NIC (CLI --net, API PUT /network-interfaces/{id}). */
@@ -44,6 +50,19 @@ struct net_config {
 };
 
 /*
+ * A virtio-balloon (CLI --balloon, API PUT /balloon), Firecracker's
+ * Balloon: the target at boot and the features the driver is offered.
+ */
+struct balloon_config {
+	bool enabled;
+	uint32_t amount_mib;       /* the target, in MiB of the guest's RAM */
+	bool deflate_on_oom;       /* VIRTIO_BALLOON_F_DEFLATE_ON_OOM */
+	uint16_t stats_interval_s; /* the statsq's period; 0: no statsq */
+	bool free_page_hinting;    /* VIRTIO_BALLOON_F_FREE_PAGE_HINT */
+	bool free_page_reporting;  /* VIRTIO_BALLOON_F_PAGE_REPORTING */
+};
+
+/*
  * Hotpluggable memory, a virtio-mem device (API PUT /hotplug/memory,
  * CLI --memory-hotplug), in Firecracker's units. total_mib 0: none. The
  * VM layer checks the sizes (vm_hotplug_problem) and places the region.
@@ -61,6 +80,7 @@ struct mem_hotplug_config {
 /* Every virtio device of a VM, for virtio_create_devices(). */
 struct virtio_devs_config {
 	bool rng; /* a virtio-rng device */
+	const struct balloon_config *balloon; /* NULL or !enabled: none */
 	const struct disk_config *disks;
 	unsigned nr_disks;
 	unsigned cpus; /* the VM's vCPUs: one queue each per disk */

@@ -40,6 +40,16 @@ struct mem_region {
 	 * it); the guest learns of it from the device alone.
 	 */
 	bool hotplug;
+	/* The host page backing the region: 0 for 4 KiB, else its size. */
+	uint64_t page_size;
+	/*
+	 * RAM shared with a file (a memfd, hugetlbfs): shared_fd, and where
+	 * the region starts in it; discarding punches a hole there. Private
+	 * memory (anonymous, or a file mapped private) has shared false.
+	 */
+	bool shared;
+	int shared_fd;
+	uint64_t shared_off;
 };
 
 /* What backs guest RAM: fresh memory, or a snapshot's memory file. */
@@ -104,13 +114,16 @@ int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src,
 int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, uint64_t len);
 
 /*
- * Give the host back the RAM under [gpa, gpa+len) (virtio-mem's unplugged
- * blocks, a balloon's pages): madvise(MADV_DONTNEED), so the RSS drops
- * and the guest reads zeros there afterwards (RAM mapped from a memory
- * file: the file's bytes). gpa and len are 4 KiB-aligned, the range
- * inside one region; caller-owned regions (gm_add_host) are zeroed. With
- * dirty pages tracked, the range is marked: a Diff must carry the change.
- * 0, or -EINVAL naming the range, or -errno.
+ * Give the host back the RAM under [gpa, gpa+len) (a balloon's inflated
+ * pages, a guest's reported free ranges, virtio-mem's unplugged blocks):
+ * its RSS drops, and the guest reads zeros there afterwards (RAM restored
+ * from a memory file: the file's bytes). gpa and len are 4 KiB-aligned,
+ * the range inside one region (the hotplug region is one). Private RAM is
+ * madvise(MADV_DONTNEED)'d, shared RAM punched (fallocate); on 2 MiB huge
+ * pages only the whole huge pages inside the range go back, the rest
+ * stays as it was. Caller-owned regions (gm_add_host) are zeroed. With
+ * dirty pages tracked, what went back is marked: a Diff must carry the
+ * change. 0, or -EINVAL naming the range, or -errno.
  */
 int gm_discard(const struct guest_mem *gm, uint64_t gpa, uint64_t len,
 	       struct mvm_err *err);

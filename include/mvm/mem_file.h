@@ -21,6 +21,7 @@
 #ifndef MVM_MEM_FILE_H
 #define MVM_MEM_FILE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "mvm/mem.h"
@@ -57,6 +58,20 @@ int gm_file_layout_check(const struct gm_file_region *r, unsigned n,
  */
 int gm_save_full(const struct guest_mem *gm, int fd, uint64_t *data_bytes,
 		 struct mvm_err *err);
+
+/*
+ * out[i] for the n pages of region `region` from page `first` on: whether
+ * the page may hold data, as a Full save decides (present or swapped out
+ * in /proc/self/pagemap; on a File backend also where the memory file has
+ * data; every page of a Uffd backend, or where pagemap is unreadable).
+ * A page never touched is zero and is not read. -EINVAL for a range
+ * outside the region.
+ */
+int gm_pages_present(const struct guest_mem *gm, int region, uint64_t first,
+		     uint64_t n, bool *out);
+
+/* Whether the 4 KiB page at page is all zero bytes. */
+bool gm_page_is_zero(const void *page);
 
 /*
  * Diff: only the pages set in dirty[i], region i's bitmap (a bit per

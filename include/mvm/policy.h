@@ -36,6 +36,12 @@ struct policy_facts {
 	unsigned int nics;           /* network adapters */
 	unsigned int nics_mac_spoofing; /* of which allow foreign MACs */
 	bool nat;                    /* a NAT network is attached */
+	/*
+	 * The caller asked for allow_nested_state (snapshot_create, live
+	 * migration) and every host involved can save and restore KVM's
+	 * nested state: a VM hosting guests may then be saved or moved.
+	 */
+	bool nested_state_override;
 };
 
 struct policy_verdict {

@@ -90,6 +90,8 @@ struct vm_spec {
 	char *metrics_path;
 
 	bool entropy_set;       /* a virtio-rng device */
+	/* PUT /balloon (enabled), its target and period as changed since. */
+	struct balloon_config balloon;
 
 	/* PUT /hotplug/memory (virtio-mem); total_mib 0: none. */
 	struct mem_hotplug_config mem_hotplug;
@@ -112,8 +114,9 @@ int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
 		     struct mvm_err *err);
 /*
  * Move the machine of from (boot source, machine-config, drives, NICs,
- * entropy, memory-hotplug) into s, keeping s's logger, metrics and serial
- * settings: a loaded snapshot's configuration. from keeps nothing of it.
+ * entropy, balloon, memory-hotplug) into s, keeping s's logger, metrics
+ * and serial settings: a loaded snapshot's configuration. from keeps
+ * nothing of it.
  */
 void spec_take_machine(struct vm_spec *s, struct vm_spec *from);
 /*

@@ -18,6 +18,7 @@ enum vm_stop_kind {
 	VM_STOP_QUIT,       /* Ctrl-A x on the console */
 	VM_STOP_SIGNAL,     /* SIGTERM/SIGINT/SIGHUP to mvm */
 	VM_STOP_ERROR,      /* triple fault, KVM error, unexpected exit */
+	VM_STOP_MIGRATED,   /* it runs on elsewhere: a live migration ended */
 };
 
 #endif

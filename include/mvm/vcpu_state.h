@@ -123,5 +123,11 @@ int vcpu_state_restore(struct vcpu *v, const struct vcpu_state *st,
  * has nothing to be told: 0. On v's own thread, while it is parked.
  */
 int vcpu_kvmclock_stopped(struct vcpu *v, struct mvm_err *err);
+/*
+ * The CPUID v runs with (KVM_GET_CPUID2), read on its own thread: *out
+ * is malloc'd, the caller frees it. Any thread but v's.
+ */
+int vcpu_get_cpuid(struct vcpu *v, struct kvm_cpuid2 **out,
+		   struct mvm_err *err);
 
 #endif

@@ -37,6 +37,7 @@ struct guest_mem;
 #define VIRTIO_ID_NET 1
 #define VIRTIO_ID_BLOCK 2
 #define VIRTIO_ID_RNG 4
+#define VIRTIO_ID_BALLOON 5
 #define VIRTIO_ID_MEM 24
 
 /* Ring layout. */

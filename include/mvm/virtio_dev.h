@@ -112,11 +112,21 @@ enum virtio_counter {
 	VIRTIO_CTR_READ_COUNT,
 	VIRTIO_CTR_WRITE_COUNT,
 	VIRTIO_CTR_FLUSH_COUNT,
-	VIRTIO_CTR_FAIL_COUNT,  /* requests the host failed (I/O errors) */
+	VIRTIO_CTR_FAIL_COUNT,  /* requests the host failed (I/O errors);
+				   balloon: PFNs or ranges not given back */
 	VIRTIO_CTR_RX_BYTES,
 	VIRTIO_CTR_TX_BYTES,
 	VIRTIO_CTR_RX_PACKETS,
 	VIRTIO_CTR_TX_PACKETS,
+	/* virtio-balloon: chains and pages each way, the statsq's buffers,
+	 * bytes hinted and reported free and given back to the host. */
+	VIRTIO_CTR_INFLATE_COUNT,
+	VIRTIO_CTR_DEFLATE_COUNT,
+	VIRTIO_CTR_INFLATE_PAGES,
+	VIRTIO_CTR_DEFLATE_PAGES,
+	VIRTIO_CTR_STATS_UPDATES,
+	VIRTIO_CTR_HINT_BYTES,
+	VIRTIO_CTR_REPORT_BYTES,
 	VIRTIO_CTR_COUNT
 };
 
@@ -297,9 +307,8 @@ void virtio_log(struct virtio_transport *t, const char *fmt, ...)
 void virtio_reset_done(struct virtio_transport *t);
 
 /*
- * Create the devices cfg asks for (rng, disks, NICs, virtio-mem), in that
- * order
- * (include/mvm/dev_config.h).
+ * Create the devices cfg asks for (rng, disks, NICs, the balloon,
+ * virtio-mem), in that order (include/mvm/dev_config.h).
  */
 struct virtio_devs_config;
 int virtio_create_devices(struct dev_ctx *ctx,
@@ -354,6 +363,17 @@ int virtio_mem_resize(struct dev_ctx *ctx, uint64_t requested,
 /* The device's state now (loop thread); -ENOENT without the device. */
 int virtio_mem_status(struct dev_ctx *ctx, struct virtio_mem_status *st,
 		      struct mvm_err *err);
+
+/*
+ * A live migration's disk handover (loop thread, the VM paused, no
+ * request in flight): release flushes every disk's data to stable
+ * storage and drops its lock, for the destination to take; take locks
+ * every disk again (the destination, or a source whose migration failed),
+ * -EBUSY naming the disk another process holds. A take that fails half
+ * way releases what it took.
+ */
+int virtio_blk_handover(struct dev_ctx *ctx, bool release,
+			struct mvm_err *err);
 
 /* Transport + device state as one blob; 0 when cap is too small. */
 size_t virtio_save(struct virtio_transport *t, void *buf, size_t cap);

@@ -119,6 +119,13 @@ const char *vm_hotplug_problem(const struct mem_hotplug_config *c,
 			       char *buf, size_t cap);
 const char *vm_hotplug_field_name(enum vm_hotplug_field f);
 
+/*
+ * The CPUID a guest of this host sees (*out malloc'd, the caller frees):
+ * KVM_GET_SUPPORTED_CPUID as a probe vCPU reports it back once set.
+ */
+int vm_host_cpuid(struct kvm_cpuid2 **out, struct mvm_err *err);
+/* Can this host's KVM save and restore nested state (KVM_CAP_NESTED_STATE)? */
+bool vm_host_nested_state(void);
 /* Validate cfg against the host before anything is allocated. */
 int vm_check_config(const struct vm_config *cfg, struct mvm_err *err);
 /* Build the VM: memory, kernel, ACPI, devices and vCPUs (not yet running). */
@@ -185,6 +192,11 @@ struct rate_limiter {
 	struct token_bucket ops;
 };
 
+/*
+ * A live migration's disk handover on the paused VM (virtio_blk_handover):
+ * release = flush and unlock every disk, !release = lock them again.
+ */
+int vm_disks_handover(struct vm *vm, bool release, struct mvm_err *err);
 /*
  * Changes to a running VM's devices (API PATCH calls), on the loop thread.
  * Each returns 0, or a negative errno with a message; -ENOTSUP where the

@@ -32,14 +32,18 @@ enum vm_on_reboot {
 #define VM_MAX_NETS 8
 #define VM_ID_MAX DEV_CONFIG_ID_MAX
 
-/* Where guest RAM comes from: fresh, or a snapshot's memory file. */
-enum vm_mem_backend { VM_MEM_ANON, VM_MEM_FILE, VM_MEM_UFFD };
+/*
+ * Where guest RAM comes from: fresh, a snapshot's memory file, or RAM a
+ * live migration has filled already (VM_MEM_ADOPT).
+ */
+enum vm_mem_backend { VM_MEM_ANON, VM_MEM_FILE, VM_MEM_UFFD, VM_MEM_ADOPT };
 
 struct vm_mem_source {
 	enum vm_mem_backend backend;
 	const char *path; /* the memory file, or the handler's socket */
 	const struct gm_file_region *regions; /* the snapshot's layout */
 	unsigned nr;
+	struct guest_mem *gm; /* VM_MEM_ADOPT: taken over (left zeroed) */
 };
 
 struct vm_config {
@@ -56,6 +60,7 @@ struct vm_config {
 	struct net_config nets[VM_MAX_NETS];
 	unsigned nr_nets;
 	bool rng; /* a virtio-rng device */
+	struct balloon_config balloon; /* a virtio-balloon, if enabled */
 	struct mem_hotplug_config mem_hotplug; /* virtio-mem; total 0: none */
 	/*
 	 * The CMOS (time offset and NVRAM) as the last VM left it: a reboot

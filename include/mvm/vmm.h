@@ -26,7 +26,7 @@
 #define MVM_EXIT_GUEST_CRASHED 2 /* triple fault, KVM error, unknown exit */
 
 /* Per-route request counters and a latency histogram, for the metrics. */
-#define VMM_MAX_ROUTES 32
+#define VMM_MAX_ROUTES 64
 #define VMM_LAT_BUCKETS 40 /* bucket i: latency < 2^i microseconds */
 
 struct vmm_api_stats {
@@ -107,6 +107,11 @@ struct vmm {
 	struct vmm_routes routes;
 	struct vmm_log log;
 	struct vmm_metrics metrics;
+
+	/* The live migration, in or out (src/vmm/migration*.c), or NULL. */
+	struct vmm_migration *mig;
+	/* mvm --incoming: a failed incoming migration ends mvm. */
+	bool incoming_cli;
 
 	/* Set when the process must end without a VM stop (signals). */
 	bool quit;

@@ -19,6 +19,11 @@ struct vmm_snapshot_create {
 	enum snap_type type;
 	const char *state_path; /* snapshot_path */
 	const char *mem_path;   /* mem_file_path */
+	/*
+	 * mvm's override of Hyper-V's rule: a guest hosting guests of its
+	 * own is saved with KVM's nested state (this host must have it).
+	 */
+	bool allow_nested_state;
 };
 
 /* network_overrides[]: the NIC iface_id gets the tap host_dev_name. */

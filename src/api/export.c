@@ -97,6 +97,18 @@ static struct json_object *net_json(const struct spec_net *n)
 	return o;
 }
 
+static struct json_object *balloon_json(const struct balloon_config *b)
+{
+	struct json_object *o = json_object_new_object();
+
+	put_u64(o, "amount_mib", b->amount_mib);
+	put_bool(o, "deflate_on_oom", b->deflate_on_oom);
+	put_u64(o, "stats_polling_interval_s", b->stats_interval_s);
+	put_bool(o, "free_page_hinting", b->free_page_hinting);
+	put_bool(o, "free_page_reporting", b->free_page_reporting);
+	return o;
+}
+
 static const char *level_name(enum api_log_level l)
 {
 	static const char *const names[] = { "Off", "Error", "Warning",
@@ -146,6 +158,8 @@ struct json_object *spec_export(const struct vm_spec *s)
 	if (s->entropy_set) {
 		json_object_object_add(o, "entropy", json_object_new_object());
 	}
+	if (s->balloon.enabled)
+		json_object_object_add(o, "balloon", balloon_json(&s->balloon));
 	if (s->mem_hotplug.total_mib) {
 		struct json_object *h = json_object_new_object();
 

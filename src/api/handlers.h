@@ -71,6 +71,22 @@ int h_delete_checkpoint(struct vmm *v, const struct api_request *q,
 			struct api_response *r, struct mvm_err *err);
 int h_put_checkpoint_apply(struct vmm *v, const struct api_request *q,
 			   struct api_response *r, struct mvm_err *err);
+int h_put_balloon(struct vmm *v, const struct api_request *q,
+		  struct api_response *r, struct mvm_err *err);
+int h_get_balloon(struct vmm *v, const struct api_request *q,
+		  struct api_response *r, struct mvm_err *err);
+int h_patch_balloon(struct vmm *v, const struct api_request *q,
+		    struct api_response *r, struct mvm_err *err);
+int h_get_balloon_stats(struct vmm *v, const struct api_request *q,
+			struct api_response *r, struct mvm_err *err);
+int h_patch_balloon_stats(struct vmm *v, const struct api_request *q,
+			  struct api_response *r, struct mvm_err *err);
+int h_patch_balloon_hint_start(struct vmm *v, const struct api_request *q,
+			       struct api_response *r, struct mvm_err *err);
+int h_get_balloon_hint_status(struct vmm *v, const struct api_request *q,
+			      struct api_response *r, struct mvm_err *err);
+int h_patch_balloon_hint_stop(struct vmm *v, const struct api_request *q,
+			      struct api_response *r, struct mvm_err *err);
 int h_put_hotplug(struct vmm *v, const struct api_request *q,
 		  struct api_response *r, struct mvm_err *err);
 int h_patch_hotplug(struct vmm *v, const struct api_request *q,
@@ -85,5 +101,15 @@ int api_status_of(int ret, const struct mvm_err *err);
 	"The requested operation is not supported after starting the microVM."
 #define API_MSG_BEFORE_BOOT \
 	"The requested operation is not supported before starting the microVM."
+
+/* handlers_migration.c */
+int h_put_migration(struct vmm *v, const struct api_request *q,
+		    struct api_response *r, struct mvm_err *err);
+int h_put_migration_incoming(struct vmm *v, const struct api_request *q,
+			     struct api_response *r, struct mvm_err *err);
+int h_get_migration(struct vmm *v, const struct api_request *q,
+		    struct api_response *r, struct mvm_err *err);
+int h_delete_migration(struct vmm *v, const struct api_request *q,
+		       struct api_response *r, struct mvm_err *err);
 
 #endif

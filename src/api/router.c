@@ -20,11 +20,14 @@ enum when {
 	POST_BOOT, /* only once the VM runs (or is paused) */
 };
 
+/* A request's body: none (false), JSON (true), or JSON if there is one. */
+enum body { BODY_OPTIONAL = 2 };
+
 struct route {
 	const char *method;
 	const char *path;  /* with has_id, the prefix before {id} */
 	bool has_id;
-	bool body;         /* a JSON body is required */
+	int body;          /* false, true or BODY_OPTIONAL */
 	enum when when;
 	const char *name;  /* metrics key */
 	api_handler fn;
@@ -91,6 +94,32 @@ static const struct route routes[] = {
 	  h_delete_checkpoint, NULL },
 	{ "PUT", "/checkpoints/", true, false, POST_BOOT, "checkpoint_apply",
 	  h_put_checkpoint_apply, "/apply" },
+	/* The balloon, Firecracker's paths and phases. */
+	{ "PUT", "/balloon", false, true, PRE_BOOT, "balloon", h_put_balloon,
+	  NULL },
+	{ "GET", "/balloon", false, false, ANY, "balloon", h_get_balloon,
+	  NULL },
+	{ "PATCH", "/balloon", false, true, POST_BOOT, "balloon",
+	  h_patch_balloon, NULL },
+	{ "GET", "/balloon/statistics", false, false, POST_BOOT,
+	  "balloon_stats", h_get_balloon_stats, NULL },
+	{ "PATCH", "/balloon/statistics", false, true, POST_BOOT,
+	  "balloon_stats", h_patch_balloon_stats, NULL },
+	{ "PATCH", "/balloon/hinting/start", false, BODY_OPTIONAL, POST_BOOT,
+	  "balloon_hinting_start", h_patch_balloon_hint_start, NULL },
+	{ "GET", "/balloon/hinting/status", false, false, POST_BOOT,
+	  "balloon_hinting_status", h_get_balloon_hint_status, NULL },
+	{ "PATCH", "/balloon/hinting/stop", false, BODY_OPTIONAL, POST_BOOT,
+	  "balloon_hinting_stop", h_patch_balloon_hint_stop, NULL },
+	/* mvm's live migration; the VMM checks the states itself. */
+	{ "PUT", "/migration", false, true, ANY, "migration",
+	  h_put_migration, NULL },
+	{ "PUT", "/migration/incoming", false, true, ANY,
+	  "migration_incoming", h_put_migration_incoming, NULL },
+	{ "GET", "/migration", false, false, ANY, "migration",
+	  h_get_migration, NULL },
+	{ "DELETE", "/migration", false, false, ANY, "migration",
+	  h_delete_migration, NULL },
 };
 
 #define NR_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -227,7 +256,7 @@ void api_dispatch(struct vmm *v, const char *method, const char *url,
 	if (!phase_ok(rt, v, r))
 		return;
 	q.id = id ? copy_id(id, id_len, id_buf, sizeof(id_buf)) : NULL;
-	if (rt->body) {
+	if (rt->body == true || (rt->body == BODY_OPTIONAL && len)) {
 		if (api_json_parse(body, len, &q.body, &err)) {
 			fault(r, 400, err.msg);
 			return;

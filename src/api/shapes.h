@@ -48,6 +48,20 @@ int shape_hotplug(struct json_object *o, const char *path,
 int shape_hotplug_patch(struct json_object *o, uint64_t *requested_mib,
 			struct mvm_err *err);
 
+/* network_overrides[] (snapshot load, incoming migration): 0 or -errno. */
+struct jr;
+struct vmm_net_override;
+int shape_net_overrides(struct jr *r, struct vmm_net_override *out,
+			unsigned *nr);
+
+struct vmm_migrate_out;
+struct vmm_migrate_in;
+/* PUT /migration and PUT /migration/incoming (shapes_migration.c). */
+int shape_migrate_out(struct json_object *o, struct vmm_migrate_out *rq,
+		      struct mvm_err *err);
+int shape_migrate_in(struct json_object *o, struct vmm_migrate_in *rq,
+		     struct mvm_err *err);
+
 /* PUT /checkpoints/config: *dir borrowed from o (shapes_checkpoint.c). */
 int shape_checkpoint_config(struct json_object *o, const char **dir,
 			    struct mvm_err *err);

@@ -23,7 +23,8 @@ int shape_snapshot_create(struct json_object *o,
 			  struct vmm_snapshot_create *rq, struct mvm_err *err)
 {
 	static const char *const known[] = { "snapshot_type", "snapshot_path",
-					     "mem_file_path", "version", NULL };
+					     "mem_file_path", "version",
+					     "allow_nested_state", NULL };
 	static const char *const types[] = { "Full", "Diff", NULL };
 	const char *version = NULL;
 	int type = SNAP_FULL;
@@ -41,6 +42,10 @@ int shape_snapshot_create(struct json_object *o,
 	/* Older Firecracker clients send the format version they want. */
 	if (ret >= 0)
 		ret = jr_str(&r, "version", false, &version);
+	/* mvm's: a VM hosting guests, saved with their nested state. */
+	if (ret >= 0)
+		ret = jr_bool(&r, "allow_nested_state", false,
+			      &rq->allow_nested_state);
 	if (ret < 0)
 		return ret;
 	ret = nonempty(&r, "snapshot_path", rq->state_path);
@@ -106,7 +111,8 @@ static int shape_override(struct jr *r, struct json_object *item,
 	return 0;
 }
 
-static int shape_overrides(struct jr *r, struct vmm_snapshot_load *rq)
+int shape_net_overrides(struct jr *r, struct vmm_net_override *out,
+			unsigned *nr)
 {
 	struct json_object *a;
 	size_t n;
@@ -124,18 +130,17 @@ static int shape_overrides(struct jr *r, struct vmm_snapshot_load *rq)
 			       VM_MAX_NETS);
 	for (size_t i = 0; i < n; i++) {
 		int ret = shape_override(r, json_object_array_get_idx(a, i),
-					 (unsigned)i, &rq->overrides[i]);
+					 (unsigned)i, &out[i]);
 
 		if (ret < 0)
 			return ret;
 		for (size_t j = 0; j < i; j++)
-			if (!strcmp(rq->overrides[j].iface_id,
-				    rq->overrides[i].iface_id))
+			if (!strcmp(out[j].iface_id, out[i].iface_id))
 				return jr_fail(r, "network_overrides", -EINVAL,
 					       "iface_id '%s' is given twice",
-					       rq->overrides[i].iface_id);
+					       out[i].iface_id);
 	}
-	rq->nr_overrides = (unsigned)n;
+	*nr = (unsigned)n;
 	return 0;
 }
 
@@ -215,7 +220,7 @@ int shape_snapshot_load(struct json_object *o, struct vmm_snapshot_load *rq,
 	if (!ret)
 		ret = shape_load_pages(&r);
 	if (!ret)
-		ret = shape_overrides(&r, rq);
+		ret = shape_net_overrides(&r, rq->overrides, &rq->nr_overrides);
 	if (ret)
 		return ret;
 	if (json_object_object_get_ex(o, "vsock_override", &vs) &&

@@ -14,7 +14,7 @@ const char cli_run_usage[] =
 	"               [--on-reboot exit|restart]\n"
 	"               [--nested on|off] [--api-sock PATH] [--no-seccomp]\n"
 	"               [--disk SPEC]... [--net SPEC]... [--rng]\n"
-	"               [--memory-hotplug SPEC]\n"
+	"               [--balloon SPEC] [--memory-hotplug SPEC]\n"
 	"\n"
 	"  --kernel FILE     bzImage, ELF vmlinux with a PVH note, or multiboot ELF\n"
 	"  --initrd FILE     initial ramdisk (multiboot: module 0)\n"
@@ -58,7 +58,7 @@ bad:
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY,
        OPT_ON_REBOOT, OPT_NESTED, OPT_HELP, OPT_DISK, OPT_NET, OPT_RNG,
-       OPT_HUGE_PAGES, OPT_MEMORY_HOTPLUG };
+       OPT_HUGE_PAGES, OPT_BALLOON, OPT_MEMORY_HOTPLUG };
 
 static const struct option run_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -73,6 +73,7 @@ static const struct option run_opts[] = {
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "rng", no_argument, NULL, OPT_RNG },
+	{ "balloon", required_argument, NULL, OPT_BALLOON },
 	{ "memory-hotplug", required_argument, NULL, OPT_MEMORY_HOTPLUG },
 	{ NULL, 0, NULL, 0 },
 };
@@ -142,6 +143,8 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg,
 	case OPT_RNG:
 		cfg->rng = true;
 		return 0;
+	case OPT_BALLOON:
+		return cli_add_balloon(cfg, arg, err);
 	case OPT_MEMORY_HOTPLUG:
 		return cli_set_hotplug(cfg, arg, err);
 	default:
@@ -249,6 +252,13 @@ int cli_take_api_opts(int *argc, char **argv, struct cli_api_opts *o,
 		if (ret > 0 && !config_allowed)
 			return mvm_fail(err, -EINVAL, "--config-file cannot be "
 					"combined with run options");
+		if (ret)
+			goto next;
+		ret = take_opt(argc, argv, &i, "--incoming", &o->incoming, err);
+		if (ret > 0 && !config_allowed)
+			return mvm_fail(err, -EINVAL, "--incoming cannot be "
+					"combined with run options: the VM "
+					"comes from the source");
 next:
 		if (ret < 0)
 			return ret;

@@ -1,12 +1,13 @@
 /*
- * --disk and --net values: comma-separated key=value lists. Every key is
- * checked against the option's own set, so a typo is an error naming it
- * rather than a silently ignored setting.
+ * --disk, --net and --balloon values: comma-separated key=value lists.
+ * Every key is checked against the option's own set, so a typo is an
+ * error naming it rather than a silently ignored setting.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "mvm/balloon.h"
 #include "mvm/cli.h"
 #include "mvm/cli_devices.h"
 #include "mvm/err.h"
@@ -214,6 +215,61 @@ int cli_add_net(struct vm_config *cfg, const char *arg, struct mvm_err *err)
 	}
 	cfg->nets[cfg->nr_nets++] = c;
 	return 0;
+}
+
+static int balloon_key(struct balloon_config *b, const struct kv *kv,
+		       struct mvm_err *err)
+{
+	const char *opt = "--balloon";
+	unsigned long long v;
+	int ret;
+
+	if (!strcmp(kv->key, "amount_mib")) {
+		ret = cli_parse_u64("--balloon: amount_mib", kv->val,
+				    BALLOON_MAX_MIB, &v, err);
+		b->amount_mib = (uint32_t)v;
+		return ret;
+	}
+	if (!strcmp(kv->key, "stats")) {
+		ret = cli_parse_u64("--balloon: stats", kv->val, UINT16_MAX,
+				    &v, err);
+		b->stats_interval_s = (uint16_t)v;
+		return ret;
+	}
+	if (!strcmp(kv->key, "deflate_on_oom"))
+		return on_off(opt, kv->key, kv->val, &b->deflate_on_oom, err);
+	if (!strcmp(kv->key, "hinting"))
+		return on_off(opt, kv->key, kv->val, &b->free_page_hinting,
+			      err);
+	return on_off(opt, kv->key, kv->val, &b->free_page_reporting, err);
+}
+
+int cli_add_balloon(struct vm_config *cfg, const char *arg,
+		    struct mvm_err *err)
+{
+	static const char *const keys[] = { "amount_mib", "deflate_on_oom",
+					    "stats", "hinting", "reporting",
+					    NULL };
+	struct balloon_config b = { .enabled = true };
+	struct kv kv[KV_MAX];
+	bool amount = false;
+	char buf[256];
+	int n, ret;
+
+	if (cfg->balloon.enabled)
+		return mvm_fail(err, -EINVAL, "--balloon: given twice (a VM "
+				"has one balloon)");
+	ret = split("--balloon", arg, buf, sizeof(buf), keys, kv, &n, err);
+	for (int i = 0; !ret && i < n; i++) {
+		ret = balloon_key(&b, &kv[i], err);
+		amount |= !strcmp(kv[i].key, "amount_mib");
+	}
+	if (!ret && !amount)
+		ret = mvm_fail(err, -EINVAL, "--balloon: amount_mib=N is "
+			       "required");
+	if (!ret)
+		cfg->balloon = b;
+	return ret;
 }
 
 /* The option's key for a field of the sizes' rules. */

@@ -14,6 +14,7 @@ static const char usage[] =
 	"               serve the control API; configure and start the VM\n"
 	"               through it (or from FILE)\n"
 	"  --config-file FILE\n"
+	"  --incoming unix:PATH|tcp:HOST:PORT [--api-sock PATH]\n"
 	"               boot the VM a JSON config file describes\n"
 	"  host-check   can this host run stock kernels, and nest? [--json]\n"
 	"  nested enable|disable --config FILE [--yes]\n"
@@ -39,7 +40,8 @@ int main(int argc, char **argv)
 	}
 	/* The API form has no command word, as Firecracker's has none. */
 	if (!strncmp(argv[1], "--api-sock", 10) ||
-	    !strncmp(argv[1], "--config-file", 13))
+	    !strncmp(argv[1], "--config-file", 13) ||
+	    !strncmp(argv[1], "--incoming", 10))
 		return vmm_main(argc, argv);
 	if (!strcmp(argv[1], "run"))
 		return run_main(argc - 1, argv + 1);

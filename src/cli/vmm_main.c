@@ -12,10 +12,12 @@
 #include "mvm/run.h"
 #include "mvm/sandbox.h"
 #include "mvm/vmm.h"
+#include "mvm/vmm_migration.h"
 
 static const char usage[] =
 	"usage: mvm --api-sock PATH [--config-file FILE]\n"
 	"       mvm --config-file FILE\n"
+	"       mvm --incoming URI [--api-sock PATH]\n"
 	"       (either form also takes --no-seccomp: no seccomp filters,\n"
 	"       for debugging)\n"
 	"\n"
@@ -23,7 +25,11 @@ static const char usage[] =
 	"                      mvm's extensions) on this UNIX socket; without\n"
 	"                      --config-file, wait for InstanceStart\n"
 	"  --config-file FILE  boot at once from this JSON document (the\n"
-	"                      shapes of GET /vm/config)\n";
+	"                      shapes of GET /vm/config)\n"
+	"  --incoming URI      receive a live migration on unix:PATH or\n"
+	"                      tcp:HOST:PORT and run its guest (as PUT\n"
+	"                      /migration/incoming does); mvm ends if it\n"
+	"                      fails\n";
 
 /*
  * The API's messages name the field of its body ("log_path: ..."); from a
@@ -57,6 +63,20 @@ static int apply_outputs(struct vmm *v, const char *file,
 	return ret;
 }
 
+static int start_incoming(struct vmm *v, const char *uri, struct mvm_err *err)
+{
+	struct vmm_migrate_in rq = { .nr_overrides = 0 };
+	int ret;
+
+	if (strlen(uri) >= sizeof(rq.uri))
+		return mvm_fail(err, -EINVAL, "--incoming: the URI is longer "
+				"than %zu bytes", sizeof(rq.uri) - 1);
+	snprintf(rq.uri, sizeof(rq.uri), "%s", uri);
+	v->incoming_cli = true;
+	ret = vmm_migrate_in(v, &rq, err);
+	return ret ? mvm_wrap(err, ret, "--incoming: ") : 0;
+}
+
 int vmm_main(int argc, char **argv)
 {
 	struct mvm_err err = { .msg = "" };
@@ -75,7 +95,12 @@ int vmm_main(int argc, char **argv)
 		fputs(usage, stdout);
 		return MVM_EXIT_OK;
 	}
-	if (argc > 1 || (!o.api_sock && !o.config_file)) {
+	if (o.incoming && o.config_file) {
+		fprintf(stderr, "mvm: --incoming cannot be combined with "
+			"--config-file: the VM comes from the source\n");
+		return MVM_EXIT_START_FAILED;
+	}
+	if (argc > 1 || (!o.api_sock && !o.config_file && !o.incoming)) {
 		if (argc > 1)
 			fprintf(stderr, "mvm: unexpected argument '%s'\n",
 				argv[1]);
@@ -103,6 +128,8 @@ int vmm_main(int argc, char **argv)
 				    &err);
 	if (!ret && o.config_file)
 		ret = vmm_start_vm(&v, &err);
+	if (!ret && o.incoming)
+		ret = start_incoming(&v, o.incoming, &err);
 	if (ret) {
 		api_server_stop(api); /* first: then nobody can ask */
 		vmm_fini(&v);

@@ -84,6 +84,8 @@ int gm_region_add(struct guest_mem *gm, uint64_t gpa, uint64_t size,
 	r->hva = hva;
 	r->map_base = base;
 	r->map_len = len;
+	r->page_size = 0;
+	r->shared = false;
 	gm->ram_size += size;
 	return 0;
 }
@@ -98,9 +100,11 @@ static int add_region(struct guest_mem *gm, uint64_t gpa, uint64_t size,
 	if (gm->nr >= MEM_MAX_REGIONS)
 		return mvm_fail(err, -ENOSPC, "memory: too many regions");
 	ret = gm_map_ram(size, pages, &base, &len, &hva, err);
-	if (ret)
-		return ret;
-	return gm_region_add(gm, gpa, size, base, len, hva, err);
+	if (!ret)
+		ret = gm_region_add(gm, gpa, size, base, len, hva, err);
+	if (!ret && pages == GM_PAGES_HUGE_2M)
+		gm->r[gm->nr - 1].page_size = HUGE_2M;
+	return ret;
 }
 
 int gm_alloc(struct guest_mem *gm, uint64_t ram_bytes, enum gm_pages pages,
@@ -157,6 +161,8 @@ int gm_add_host(struct guest_mem *gm, uint64_t gpa, void *hva, uint64_t size)
 	r->size = size;
 	r->hva = hva;
 	r->map_base = NULL; /* caller-owned */
+	r->page_size = 0;
+	r->shared = false;
 	gm->ram_size += size;
 	return 0;
 }

@@ -1,17 +1,25 @@
 /*
- * Guest RAM given back to the host while the guest runs: virtio-mem's
- * unplugged blocks (and a balloon's pages). madvise(MADV_DONTNEED) drops
- * the pages from the process, so its RSS falls at once; the range stays
- * mapped, and what the guest (or a device) reads there next is zeros, or
- * the memory file's bytes for RAM restored from one. KVM's MMU notifier
- * drops its own mappings of the pages in the same call.
+ * Guest RAM given back to the host while the VM runs (include/mvm/mem.h,
+ * gm_discard): a balloon's inflated pages, free pages a guest reports,
+ * virtio-mem's unplugged blocks (in its hotplug region, a region like any
+ * other here). Private memory is madvise(MADV_DONTNEED)'d: anonymous RAM
+ * reads as zeros afterwards, a memory file mapped private as the file's
+ * bytes again (its own copy of the page is what goes). Shared memory (a
+ * memfd or hugetlbfs file) keeps its pages in the file, so the file gets
+ * the hole: fallocate(PUNCH_HOLE). KVM's MMU notifier drops its mappings
+ * of the range in either case; the next guest access faults a fresh page
+ * in. The RSS falls at once.
  */
+#include <fcntl.h>
+#include <linux/falloc.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "mvm/err.h"
-#include "mvm/mem_file.h"
+#include "mvm/mem.h"
 #include "mem_priv.h"
+
+#define SMALL_PAGE 4096u
 
 /* The region holding all of [gpa, gpa+len), or NULL. */
 static const struct mem_region *region_of(const struct guest_mem *gm,
@@ -28,34 +36,66 @@ static const struct mem_region *region_of(const struct guest_mem *gm,
 	return NULL;
 }
 
+/* [*off, *off + *len) shrunk to whole pages of the region's size. */
+static void whole_pages(const struct mem_region *r, uint64_t *off,
+			uint64_t *len)
+{
+	uint64_t ps = r->page_size ? r->page_size : SMALL_PAGE;
+	uint64_t start = (*off + ps - 1) / ps * ps;
+	uint64_t end = (*off + *len) / ps * ps;
+
+	*off = start;
+	*len = end > start ? end - start : 0;
+}
+
+static int give_back(const struct mem_region *r, uint64_t off, uint64_t len)
+{
+	if (r->shared)
+		return fallocate(r->shared_fd, FALLOC_FL_PUNCH_HOLE |
+				 FALLOC_FL_KEEP_SIZE,
+				 (off_t)(r->shared_off + off), (off_t)len);
+	/* Someone else's mapping (tests, fuzzers): only its bytes are ours. */
+	if (!r->map_base) {
+		memset(r->hva + off, 0, len);
+		return 0;
+	}
+	return madvise(r->hva + off, len, MADV_DONTNEED);
+}
+
 int gm_discard(const struct guest_mem *gm, uint64_t gpa, uint64_t len,
 	       struct mvm_err *err)
 {
 	const struct mem_region *r;
-	uint8_t *hva;
+	uint64_t off;
 
-	if (gpa % GM_PAGE || len % GM_PAGE)
-		return mvm_fail(err, -EINVAL, "memory: discard of %#llx+%#llx:"
-				" not whole 4 KiB pages",
-				(unsigned long long)gpa,
+	if ((gpa | len) & (SMALL_PAGE - 1))
+		return mvm_fail(err, -EINVAL, "memory: discard of %#llx+%#llx: "
+				"not 4 KiB-aligned", (unsigned long long)gpa,
 				(unsigned long long)len);
 	if (!len)
 		return 0;
 	r = region_of(gm, gpa, len);
 	if (!r)
-		return mvm_fail(err, -EINVAL, "memory: discard of %#llx+%#llx:"
-				" not inside one region of guest memory",
+		return mvm_fail(err, -EINVAL, "memory: discard of %#llx+%#llx: "
+				"not inside guest RAM (one region of it)",
 				(unsigned long long)gpa,
 				(unsigned long long)len);
-	hva = r->hva + (gpa - r->gpa);
-	if (!r->map_base)
-		memset(hva, 0, len); /* the caller's memory: not ours to drop */
-	else if (madvise(hva, len, MADV_DONTNEED) < 0)
-		return mvm_fail(err, -errno, "memory: discard of %#llx+%#llx:"
-				" madvise: %s", (unsigned long long)gpa,
-				(unsigned long long)len, strerror(errno));
+	off = gpa - r->gpa;
+	whole_pages(r, &off, &len);
+	if (!len)
+		return 0;
+	if (give_back(r, off, len))
+		return mvm_fail_host(err, -errno, "memory: discard of "
+				     "%#llx+%#llx: %s",
+				     (unsigned long long)(r->gpa + off),
+				     (unsigned long long)len, strerror(errno));
+	/*
+	 * The bytes changed without the guest writing them (KVM's dirty log
+	 * does not see it): a Diff snapshot or a migration's next pass must
+	 * carry the change.
+	 */
 	if (r->dirty)
-		gm_dirty_mark(r->dirty, (gpa - r->gpa) / GM_PAGE,
-			      (gpa - r->gpa + len) / GM_PAGE - 1);
+		gm_dirty_mark(r->dirty, off / SMALL_PAGE,
+			      (off + len) / SMALL_PAGE - 1);
 	return 0;
 }

@@ -6,6 +6,7 @@
 #ifndef MVM_CORE_MEM_PRIV_H
 #define MVM_CORE_MEM_PRIV_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -32,6 +33,23 @@ int gm_region_add(struct guest_mem *gm, uint64_t gpa, uint64_t size,
 
 /* Mark pages first..last (inclusive, region-relative) in bitmap bm. */
 void gm_dirty_mark(atomic_ulong *bm, uint64_t first, uint64_t last);
+
+/*
+ * Which pages may hold data (mem_present.c): open once, ask region by
+ * region with page numbers ascending, close.
+ */
+struct gm_present {
+	int pagemap;    /* /proc/self/pagemap; -1: every page counts */
+	int backing_fd; /* a File backend's memory file, or -1 */
+	/* The memory file's data extent around the last look. */
+	uint64_t probe, data, data_end;
+};
+void gm_present_open(struct gm_present *p, const struct guest_mem *gm);
+void gm_present_close(struct gm_present *p);
+/* touched[i] for the n pages of r from page first on. */
+void gm_present_find(struct gm_present *p, const struct guest_mem *gm,
+		     const struct mem_region *r, uint64_t first, uint64_t n,
+		     bool *touched);
 
 /*
  * Open path (flags | O_CLOEXEC), which must be a regular file; its size

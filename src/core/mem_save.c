@@ -7,7 +7,7 @@
  * process has (present or swapped out): the others were never touched
  * and are zero without a read (on a File backend, only where the memory
  * file has a hole too; pages of a Uffd backend are all read, as only the
- * handler knows them). Touched pages are checked for zeros and the rest
+ * handler knows them; mem_present.c). Touched pages are checked for zeros and the rest
  * written as runs of whole pages into a file sized first, so that
  * everything not written is a hole.
  */
@@ -15,14 +15,14 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "mvm/err.h"
 #include "mvm/mem_file.h"
+#include "mem_priv.h"
 
-#define CHUNK_PAGES 8192u /* 32 MiB: a 64 KiB read of pagemap */
+#define CHUNK_PAGES 8192u /* 32 MiB at a time */
 /*
  * A run is written once it is 256 KiB long, or ends. Larger writes let the page cache
  * take large folios, and where freed memory of that order has gone back
@@ -32,25 +32,15 @@
  * host's fast days. Two threads writing were no faster.
  */
 #define WRITE_MAX (UINT64_C(256) << 10)
-#define PM_PRESENT (UINT64_C(1) << 63)
-#define PM_SWAPPED (UINT64_C(1) << 62)
-
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22
-#endif
 
 struct saver {
 	int fd;
-	int pagemap; /* -1: unreadable, every page counts as touched */
-	uint64_t pm[CHUNK_PAGES];
+	struct gm_present present; /* which pages a Full save reads */
 	bool touched[CHUNK_PAGES];
 	uint64_t written;
 	/* The run of pages not yet written: from src, at off in the file. */
 	const uint8_t *src;
 	uint64_t off, len;
-	/* File backend: the memory file's data extent around the last look. */
-	int backing_fd;
-	uint64_t probe, data, data_end;
 	struct mvm_err *err;
 };
 
@@ -94,88 +84,6 @@ static int add(struct saver *s, const uint8_t *src, uint64_t off,
 	return ret;
 }
 
-static bool page_is_zero(const uint8_t *p)
-{
-	uint64_t first;
-
-	/* Used memory nearly always differs from zero in its first word. */
-	memcpy(&first, p, sizeof(first));
-	if (first)
-		return false;
-	/* The first 8 bytes are zero and each byte equals the one 8 on. */
-	return memcmp(p, p + 8, GM_PAGE - 8) == 0;
-}
-
-/*
- * Whether the memory file behind a File backend has data at off. Asked
- * with off ascending, so one SEEK_DATA/SEEK_HOLE pair serves an extent.
- */
-static bool backing_has_data(struct saver *s, uint64_t off)
-{
-	off_t d, h;
-
-	if (off < s->probe || off >= s->data_end) {
-		s->probe = off;
-		d = lseek(s->backing_fd, (off_t)off, SEEK_DATA);
-		h = d < 0 ? -1 : lseek(s->backing_fd, d, SEEK_HOLE);
-		if (d < 0 && errno == ENXIO) {
-			s->data = s->data_end = UINT64_MAX; /* holes on */
-		} else if (d < 0 || h < 0) {
-			s->data = off; /* cannot tell: read it */
-			s->data_end = UINT64_MAX;
-		} else {
-			s->data = (uint64_t)d;
-			s->data_end = (uint64_t)h;
-		}
-	}
-	return off >= s->data && off < s->data_end;
-}
-
-/* Which of n pages at hva the process has; false where pagemap fails. */
-static bool read_pagemap(struct saver *s, const uint8_t *hva, unsigned n)
-{
-	size_t want = n * sizeof(uint64_t), got = 0;
-	off_t at = (off_t)((uintptr_t)hva / GM_PAGE * sizeof(uint64_t));
-
-	while (s->pagemap >= 0 && got < want) {
-		ssize_t r = pread(s->pagemap, (char *)s->pm + got, want - got,
-				  at + (off_t)got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return false;
-		got += (size_t)r;
-	}
-	return s->pagemap >= 0;
-}
-
-/* s->touched[p] for the n pages of region r from page `first` on. */
-static void find_touched(struct saver *s, const struct guest_mem *gm,
-			 const struct mem_region *r, uint64_t first,
-			 unsigned n)
-{
-	const uint8_t *hva = r->hva + first * GM_PAGE;
-	bool faults = false;
-
-	if (gm->backing == GM_BACKING_UFFD || !read_pagemap(s, hva, n)) {
-		memset(s->touched, 1, n);
-		return;
-	}
-	for (unsigned p = 0; p < n; p++) {
-		s->touched[p] = s->pm[p] & (PM_PRESENT | PM_SWAPPED);
-		if (s->touched[p] || gm->backing != GM_BACKING_FILE)
-			continue;
-		/* Never touched, mapped from the file: the file's bytes. */
-		s->touched[p] = backing_has_data(s, r->file_off +
-						 (first + p) * GM_PAGE);
-		faults |= s->touched[p];
-	}
-	/* One call maps them all, rather than a page fault each. */
-	if (faults)
-		madvise((void *)hva, (size_t)n * GM_PAGE, MADV_POPULATE_READ);
-}
-
 static int save_region_full(struct saver *s, const struct guest_mem *gm,
 			    const struct mem_region *r, uint64_t off)
 {
@@ -186,11 +94,11 @@ static int save_region_full(struct saver *s, const struct guest_mem *gm,
 		unsigned n = pages - c < CHUNK_PAGES ? (unsigned)(pages - c) :
 						       CHUNK_PAGES;
 
-		find_touched(s, gm, r, c, n);
+		gm_present_find(&s->present, gm, r, c, n, s->touched);
 		for (unsigned p = 0; p < n; p++) {
 			const uint8_t *page = r->hva + (c + p) * GM_PAGE;
 
-			if (!s->touched[p] || page_is_zero(page))
+			if (!s->touched[p] || gm_page_is_zero(page))
 				continue;
 			ret = add(s, page, off + (c + p) * GM_PAGE, GM_PAGE);
 			if (ret)
@@ -235,8 +143,7 @@ static int prepare(const struct guest_mem *gm, int fd, struct mvm_err *err)
 	return 0;
 }
 
-static struct saver *saver_new(const struct guest_mem *gm, int fd,
-			       struct mvm_err *err)
+static struct saver *saver_new(int fd, struct mvm_err *err)
 {
 	struct saver *s = calloc(1, sizeof(*s));
 
@@ -246,8 +153,7 @@ static struct saver *saver_new(const struct guest_mem *gm, int fd,
 	}
 	s->fd = fd;
 	s->err = err;
-	s->pagemap = -1;
-	s->backing_fd = gm->backing == GM_BACKING_FILE ? gm->file_fd : -1;
+	s->present.pagemap = -1;
 	return s;
 }
 
@@ -294,12 +200,11 @@ static int save(const struct guest_mem *gm, int fd,
 
 	if (ret)
 		return ret;
-	s = saver_new(gm, fd, err);
+	s = saver_new(fd, err);
 	if (!s)
 		return -ENOMEM;
-	/* Without it (no /proc), every page is read: slower, still right. */
 	if (!dirty)
-		s->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+		gm_present_open(&s->present, gm);
 	for (int i = 0; !ret && i < gm->nr; i++) {
 		ret = dirty ? save_region_diff(s, &gm->r[i], dirty[i], off) :
 			      save_region_full(s, gm, &gm->r[i], off);
@@ -308,8 +213,7 @@ static int save(const struct guest_mem *gm, int fd,
 	if (!ret)
 		ret = flush(s);
 	*data_bytes = s->written;
-	if (s->pagemap >= 0)
-		close(s->pagemap);
+	gm_present_close(&s->present);
 	free(s);
 	return ret;
 }

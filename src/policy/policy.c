@@ -53,6 +53,28 @@ static bool l1_hosting(enum policy_op op, const struct policy_facts *f)
 	return f->l1_hypervisor_active || f->l2_running;
 }
 
+/* The ops whose nested state KVM can carry (KVM_GET/SET_NESTED_STATE). */
+#define NESTED_STATE_OPS (OP(POLICY_OP_SNAPSHOT_CREATE) | \
+			  OP(POLICY_OP_SNAPSHOT_LOAD) | \
+			  OP(POLICY_OP_LIVE_MIGRATION))
+
+static bool overridden(enum policy_op op, const struct policy_facts *f)
+{
+	return f->nested_state_override && (NESTED_STATE_OPS & OP(op));
+}
+
+/* Hyper-V's rule, unless the caller took the documented override. */
+static bool l1_hosting_refused(enum policy_op op, const struct policy_facts *f)
+{
+	return l1_hosting(op, f) && !overridden(op, f);
+}
+
+static bool l1_hosting_overridden(enum policy_op op,
+				  const struct policy_facts *f)
+{
+	return l1_hosting(op, f) && overridden(op, f);
+}
+
 /* Nested guests bridge with their own MACs, which the NIC would drop. */
 static bool no_nested_network(enum policy_op op, const struct policy_facts *f)
 {
@@ -85,9 +107,18 @@ static const struct policy_rule rules[] = {
 		       OP(POLICY_OP_SNAPSHOT_CREATE) |
 		       OP(POLICY_OP_SNAPSHOT_LOAD) |
 		       OP(POLICY_OP_LIVE_MIGRATION),
-		.applies = l1_hosting,
+		.applies = l1_hosting_refused,
 		.why = "the guest is hosting virtual machines of its own; "
 		       "allowed again once it stops",
+	},
+	{
+		.name = "nested_state_override",
+		.ops = NESTED_STATE_OPS,
+		.warn_only = true,
+		.applies = l1_hosting_overridden,
+		.why = "allowed by allow_nested_state: the guest's own guests "
+		       "travel in KVM's nested state, which Hyper-V would "
+		       "refuse",
 	},
 	{
 		.name = "nested_no_bridged_network",

@@ -170,6 +170,43 @@ static int nic(const void *fdt, int node, const char *where,
 	return 0;
 }
 
+/* machine/balloon, if there is one (a state file without has none). */
+static int balloon(const void *fdt, int machine, struct vm_config *m,
+		   struct mvm_err *err)
+{
+	const char *w = "machine/balloon";
+	struct balloon_config *b = &m->balloon;
+	uint32_t period = 0;
+	int node = fdt_subnode_offset(fdt, machine, "balloon"), ret;
+
+	if (node == -FDT_ERR_NOTFOUND)
+		return 0;
+	if (node < 0)
+		return mvm_fail(err, -EINVAL, "%s: %s", w, fdt_strerror(node));
+	ret = snap_rd_u32(fdt, node, w, "amount-mib", &b->amount_mib, err);
+	if (!ret && b->amount_mib > m->mem_mib)
+		ret = mvm_fail(err, -EINVAL, "%s: amount-mib %u is more than "
+			       "the machine's memory", w, b->amount_mib);
+	if (!ret)
+		ret = snap_rd_u32(fdt, node, w, "stats-polling-interval-s",
+				  &period, err);
+	if (!ret && period > UINT16_MAX)
+		ret = mvm_fail(err, -EINVAL, "%s: stats-polling-interval-s %u "
+			       "(at most %u)", w, period, UINT16_MAX);
+	if (!ret)
+		ret = snap_rd_flag(fdt, node, w, "deflate-on-oom",
+				   &b->deflate_on_oom, err);
+	if (!ret)
+		ret = snap_rd_flag(fdt, node, w, "free-page-hinting",
+				   &b->free_page_hinting, err);
+	if (!ret)
+		ret = snap_rd_flag(fdt, node, w, "free-page-reporting",
+				   &b->free_page_reporting, err);
+	b->stats_interval_s = (uint16_t)period;
+	b->enabled = !ret;
+	return ret;
+}
+
 typedef int (*child_fn)(const void *fdt, int node, const char *where,
 			struct vm_config *m, struct mvm_err *err);
 
@@ -268,6 +305,8 @@ int snap_decode_machine(const void *fdt, int node, struct snap_file *s,
 	if (!ret)
 		ret = children(fdt, node, "network-interfaces", VM_MAX_NETS,
 			       &m->nr_nets, nic, m, err);
+	if (!ret)
+		ret = balloon(fdt, node, m, err);
 	if (!ret)
 		ret = hotplug(fdt, node, m, err);
 	return ret;

@@ -115,6 +115,20 @@ static void w_nets(struct fdt_w *w, const struct vm_config *m,
 	w_end(w);
 }
 
+/* The balloon as configured, its target and period as they are now. */
+static void w_balloon(struct fdt_w *w, const struct balloon_config *b)
+{
+	if (!b->enabled)
+		return;
+	w_begin(w, "balloon");
+	w_u32(w, "amount-mib", b->amount_mib);
+	w_u32(w, "deflate-on-oom", b->deflate_on_oom);
+	w_u32(w, "stats-polling-interval-s", b->stats_interval_s);
+	w_u32(w, "free-page-hinting", b->free_page_hinting);
+	w_u32(w, "free-page-reporting", b->free_page_reporting);
+	w_end(w);
+}
+
 /* Hotpluggable memory, when the machine has it (its blocks' state is
  * the device's node, their bytes the memory file's). */
 static void w_hotplug(struct fdt_w *w, const struct mem_hotplug_config *h)
@@ -147,6 +161,7 @@ static void w_machine(struct fdt_w *w, const struct snap_file *s,
 	w_str(w, "on-reboot", snap_on_reboot_names[m->on_reboot]);
 	w_drives(w, m, names);
 	w_nets(w, m, names);
+	w_balloon(w, &m->balloon);
 	w_hotplug(w, &m->mem_hotplug);
 	w_end(w);
 }

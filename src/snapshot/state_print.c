@@ -95,6 +95,14 @@ static void put_machine(const struct snap_file *s, FILE *out)
 			n->mac_set ? "set" : "generated",
 			n->mac_spoofing ? "allowed" : "refused");
 	}
+	if (m->balloon.enabled)
+		fprintf(out, "  balloon %u MiB, deflate on OOM %s, statistics "
+			"every %u s, free page hinting %s, reporting %s\n",
+			m->balloon.amount_mib,
+			m->balloon.deflate_on_oom ? "on" : "off",
+			m->balloon.stats_interval_s,
+			m->balloon.free_page_hinting ? "on" : "off",
+			m->balloon.free_page_reporting ? "on" : "off");
 }
 
 /* Each vCPU's node, and whether it carries a nested guest's state. */

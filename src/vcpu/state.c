@@ -96,6 +96,38 @@ static int save_cpuid(struct vcpu *v, struct vcpu_state *st,
 	return 0;
 }
 
+struct cpuid_call {
+	struct vcpu_state st;
+	struct mvm_err *err;
+	int ret;
+};
+
+static void get_cpuid_on(struct vcpu *v, void *arg)
+{
+	struct cpuid_call *c = arg;
+
+	c->ret = save_cpuid(v, &c->st, c->err);
+}
+
+int vcpu_get_cpuid(struct vcpu *v, struct kvm_cpuid2 **out,
+		   struct mvm_err *err)
+{
+	struct cpuid_call c = { .err = err };
+	int ret = vcpu_run_on(v, get_cpuid_on, &c);
+
+	if (!ret)
+		ret = c.ret;
+	if (ret) {
+		free(c.st.cpuid);
+		*out = NULL;
+		return ret == -ESRCH ? mvm_fail(err, ret, "vcpu %u: its "
+						"thread has ended", v->id) :
+				       ret;
+	}
+	*out = c.st.cpuid;
+	return 0;
+}
+
 /* KVM_GET_MSRS stops at the first MSR it does not know: skip it, go on. */
 static int save_msrs(struct vcpu *v, struct vcpu_state *st,
 		     struct mvm_err *err)

@@ -131,6 +131,12 @@ int vm_check_config(const struct vm_config *cfg, struct mvm_err *err)
 		return mvm_fail(err, -E2BIG, "cmdline: %zu bytes is longer "
 				"than mvm's limit of %llu", strlen(cfg->cmdline),
 				LAYOUT_CMDLINE_MAX - 1);
+	/* Firecracker's rule: the target is at most all of the RAM. */
+	if (cfg->balloon.enabled && cfg->balloon.amount_mib > cfg->mem_mib)
+		return mvm_fail(err, -EINVAL, "balloon: amount_mib %u is more "
+				"than the VM's memory (%llu MiB)",
+				cfg->balloon.amount_mib,
+				(unsigned long long)cfg->mem_mib);
 	return 0;
 }
 
@@ -141,6 +147,77 @@ int vm_check_config(const struct vm_config *cfg, struct mvm_err *err)
 static int check_nested(const struct vm_config *cfg, struct mvm_err *err)
 {
 	return cfg->nested ? vm_check_nested_host(err) : 0;
+}
+
+/* The supported CPUID set, the buffer grown as KVM asks. */
+static int supported_cpuid(int kvm_fd, struct kvm_cpuid2 **out,
+			   struct mvm_err *err)
+{
+	for (int n = 128; n <= 4096; n *= 2) {
+		free(*out);
+		*out = calloc(1, sizeof(**out) +
+			      n * sizeof(struct kvm_cpuid_entry2));
+		if (!*out)
+			return mvm_fail(err, -ENOMEM, "out of memory");
+		(*out)->nent = n;
+		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, *out) == 0)
+			return 0;
+		if (errno != E2BIG)
+			break;
+	}
+	return mvm_fail_host(err, -errno, "kvm: KVM_GET_SUPPORTED_CPUID: %s",
+			     strerror(errno));
+}
+
+/*
+ * What a vCPU given the supported set reports back (KVM_GET_CPUID2): the
+ * same set on a hardware KVM; wider where the guest's user mode runs
+ * natively and sees the host's own CPUID (PVM), which a guest then uses.
+ */
+static int vcpu_cpuid(int kvm_fd, struct kvm_cpuid2 *c, struct mvm_err *err)
+{
+	int vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0), vcpu_fd = -1, ret = 0;
+
+	if (vm_fd >= 0)
+		vcpu_fd = ioctl(vm_fd, KVM_CREATE_VCPU, 0);
+	if (vcpu_fd < 0 || ioctl(vcpu_fd, KVM_SET_CPUID2, c) < 0 ||
+	    ioctl(vcpu_fd, KVM_GET_CPUID2, c) < 0)
+		ret = mvm_fail_host(err, -errno, "kvm: a probe vCPU's CPUID: "
+				    "%s", strerror(errno));
+	if (vcpu_fd >= 0)
+		close(vcpu_fd);
+	if (vm_fd >= 0)
+		close(vm_fd);
+	return ret;
+}
+
+int vm_host_cpuid(struct kvm_cpuid2 **out, struct mvm_err *err)
+{
+	int fd = vm_open_kvm(err), ret;
+
+	*out = NULL;
+	if (fd < 0)
+		return fd;
+	ret = supported_cpuid(fd, out, err);
+	if (!ret)
+		ret = vcpu_cpuid(fd, *out, err);
+	close(fd);
+	if (ret) {
+		free(*out);
+		*out = NULL;
+	}
+	return ret;
+}
+
+bool vm_host_nested_state(void)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return false;
+	r = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_NESTED_STATE);
+	close(fd);
+	return r > 0;
 }
 
 int vm_check_nested_host(struct mvm_err *err)
@@ -192,7 +269,7 @@ static int kvm_ioctl_checked(int fd, unsigned long req, unsigned long arg,
 
 static int create_kvm_vm(struct vm *vm, struct mvm_err *err)
 {
-	int ret, n;
+	int ret;
 
 	vm->kvm_fd = vm_open_kvm(err);
 	if (vm->kvm_fd < 0)
@@ -230,22 +307,7 @@ static int create_kvm_vm(struct vm *vm, struct mvm_err *err)
 		ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
 	}
 
-	/* Ask for the supported CPUID set, growing the buffer as KVM asks. */
-	for (n = 128; n <= 4096; n *= 2) {
-		free(vm->supported_cpuid);
-		vm->supported_cpuid = calloc(1, sizeof(*vm->supported_cpuid) +
-					     n * sizeof(struct kvm_cpuid_entry2));
-		if (!vm->supported_cpuid)
-			return mvm_fail(err, -ENOMEM, "out of memory");
-		vm->supported_cpuid->nent = n;
-		if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID,
-			  vm->supported_cpuid) == 0)
-			return 0;
-		if (errno != E2BIG)
-			break;
-	}
-	return mvm_fail_host(err, -errno, "kvm: KVM_GET_SUPPORTED_CPUID: %s",
-			     strerror(errno));
+	return supported_cpuid(vm->kvm_fd, &vm->supported_cpuid, err);
 }
 
 /*
@@ -271,6 +333,20 @@ static int create_irqchip(struct vm *vm, struct mvm_err *err)
 				 (unsigned long)&pit, "KVM_CREATE_PIT2", err);
 }
 
+/* RAM a migration filled: it must be the machine's size. */
+static int adopt_memory(struct vm *vm, struct guest_mem *gm,
+			struct mvm_err *err)
+{
+	if (!gm || gm->ram_size != vm->cfg.mem_mib << 20)
+		return mvm_fail(err, -EINVAL, "memory: %llu bytes received, "
+				"the machine has %llu MiB",
+				gm ? (unsigned long long)gm->ram_size : 0ULL,
+				(unsigned long long)vm->cfg.mem_mib);
+	vm->mem = *gm;
+	memset(gm, 0, sizeof(*gm));
+	return 0;
+}
+
 /*
  * Guest RAM: fresh for a boot, or a snapshot's memory file for a restore
  * (mapped, or served by a page fault handler), whose regions must hold
@@ -284,6 +360,8 @@ static int alloc_memory(struct vm *vm, struct mvm_err *err)
 	if (!src || src->backend == VM_MEM_ANON)
 		return gm_alloc(&vm->mem, vm->cfg.mem_mib << 20, vm->cfg.pages,
 				err);
+	if (src->backend == VM_MEM_ADOPT)
+		return adopt_memory(vm, src->gm, err);
 	for (unsigned i = 0; i < src->nr && i < MEM_MAX_REGIONS; i++)
 		bytes += src->regions[i].size;
 	/* Hotpluggable memory is one of them (hotplug.c finds it). */
@@ -456,6 +534,7 @@ static int create_virtio(struct vm *vm, struct mvm_err *err)
 {
 	struct virtio_devs_config c = {
 		.rng = vm->cfg.rng,
+		.balloon = &vm->cfg.balloon,
 		.disks = vm->cfg.disks,
 		.nr_disks = vm->cfg.nr_disks,
 		.cpus = vm->cfg.cpus,

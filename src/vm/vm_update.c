@@ -25,3 +25,8 @@ int vm_mem_status(struct vm *vm, struct virtio_mem_status *st,
 {
 	return virtio_mem_status(&vm->dev_ctx, st, err);
 }
+
+int vm_disks_handover(struct vm *vm, bool release, struct mvm_err *err)
+{
+	return virtio_blk_handover(&vm->dev_ctx, release, err);
+}

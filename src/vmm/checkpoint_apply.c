@@ -100,6 +100,9 @@ static int fit_devices(const struct revert *r, const struct vm_config *now,
 	}
 	if (then->rng != now->rng)
 		return misfit(r, err, "entropy devices:", then->rng, now->rng);
+	if (then->balloon.enabled != now->balloon.enabled)
+		return misfit(r, err, "balloon devices:", then->balloon.enabled,
+			      now->balloon.enabled);
 	return 0;
 }
 

@@ -131,6 +131,24 @@ static struct json_object *net_json(struct vmm *v)
 	return o;
 }
 
+/* Firecracker's names where it has them; pages and bytes are mvm's. */
+static struct json_object *balloon_json(struct vmm *v)
+{
+	struct json_object *o = json_object_new_object();
+	uint64_t d[VIRTIO_CTR_COUNT];
+
+	device_deltas(v, VIRTIO_ID_BALLOON, d);
+	add_u64(o, "inflate_count", d[VIRTIO_CTR_INFLATE_COUNT]);
+	add_u64(o, "deflate_count", d[VIRTIO_CTR_DEFLATE_COUNT]);
+	add_u64(o, "inflate_pages", d[VIRTIO_CTR_INFLATE_PAGES]);
+	add_u64(o, "deflate_pages", d[VIRTIO_CTR_DEFLATE_PAGES]);
+	add_u64(o, "stats_updates_count", d[VIRTIO_CTR_STATS_UPDATES]);
+	add_u64(o, "free_page_hint_freed", d[VIRTIO_CTR_HINT_BYTES]);
+	add_u64(o, "free_page_report_freed", d[VIRTIO_CTR_REPORT_BYTES]);
+	add_u64(o, "discard_fails", d[VIRTIO_CTR_FAIL_COUNT]);
+	return o;
+}
+
 /* The console's bytes lost to a reader that stopped draining (outq.h). */
 static struct json_object *serial_json(struct vmm *v)
 {
@@ -240,6 +258,7 @@ int vmm_metrics_flush(struct vmm *v, struct mvm_err *err)
 	json_object_object_add(o, "vcpu", vcpu_json(v));
 	json_object_object_add(o, "block", block_json(v));
 	json_object_object_add(o, "net", net_json(v));
+	json_object_object_add(o, "balloon", balloon_json(v));
 	json_object_object_add(o, "serial", serial_json(v));
 	api_json(v, o);
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);

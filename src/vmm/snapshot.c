@@ -105,26 +105,46 @@ static int save_memory(struct vmm *v, const struct vmm_snapshot_create *rq,
 	return 0;
 }
 
+/* The paused VM's state file, in s (its state list to free). */
+static int state_fill(struct vmm *v, struct snap_file *s,
+		      const char *mem_file, enum snap_type type,
+		      struct mvm_err *err)
+{
+	unsigned nr = 0;
+
+	memset(s, 0, sizeof(*s));
+	s->format_version = SNAP_FORMAT_VERSION;
+	snprintf(s->mvm_version, sizeof(s->mvm_version), "%s", MVM_VERSION);
+	s->created_ns = now_ns();
+	s->type = type;
+	s->mem_file = (char *)mem_file; /* borrowed: s is not freed */
+	s->machine = v->vm.cfg;
+	s->machine.mem_source = NULL;
+	s->track_dirty_pages = v->vm.cfg.track_dirty_pages;
+	gm_file_layout(&v->vm.mem, s->regions, &nr);
+	s->nr_regions = nr;
+	return vm_save_all(&v->vm, &s->state, err);
+}
+
+int vmm_state_encode(struct vmm *v, void **buf, size_t *len,
+		     struct mvm_err *err)
+{
+	struct snap_file s;
+	int ret = state_fill(v, &s, NULL, SNAP_FULL, err);
+
+	if (!ret)
+		ret = snap_file_encode(&s, buf, len, err);
+	dev_state_list_free(&s.state);
+	return ret;
+}
+
 int vmm_save_state_file(struct vmm *v, const char *path,
 			const char *mem_file, enum snap_type type,
 			struct mvm_err *err)
 {
 	struct snap_file s;
-	unsigned nr = 0;
-	int ret;
+	int ret = state_fill(v, &s, mem_file, type, err);
 
-	memset(&s, 0, sizeof(s));
-	s.format_version = SNAP_FORMAT_VERSION;
-	snprintf(s.mvm_version, sizeof(s.mvm_version), "%s", MVM_VERSION);
-	s.created_ns = now_ns();
-	s.type = type;
-	s.mem_file = (char *)mem_file; /* borrowed: s is not freed */
-	s.machine = v->vm.cfg;
-	s.machine.mem_source = NULL;
-	s.track_dirty_pages = v->vm.cfg.track_dirty_pages;
-	gm_file_layout(&v->vm.mem, s.regions, &nr);
-	s.nr_regions = nr;
-	ret = vm_save_all(&v->vm, &s.state, err);
 	if (!ret)
 		ret = snap_file_write(path, &s, err);
 	dev_state_list_free(&s.state);
@@ -137,6 +157,18 @@ int vmm_policy_ask_now(struct vmm *v, enum policy_op op, struct mvm_err *err)
 
 	vmm_policy_facts(v, &f);
 	return vmm_policy_ask(v, op, &f, err);
+}
+
+/* The policy, with allow_nested_state where this host can carry it. */
+static int ask_create(struct vmm *v, const struct vmm_snapshot_create *rq,
+		      struct mvm_err *err)
+{
+	struct policy_facts f;
+
+	vmm_policy_facts(v, &f);
+	f.nested_state_override = rq->allow_nested_state &&
+				  vm_host_nested_state();
+	return vmm_policy_ask(v, POLICY_OP_SNAPSHOT_CREATE, &f, err);
 }
 
 int vmm_snapshot_create(struct vmm *v, const struct vmm_snapshot_create *rq,
@@ -158,7 +190,7 @@ int vmm_snapshot_create(struct vmm *v, const struct vmm_snapshot_create *rq,
 		return 0; /* validated; no VM, no file is written */
 	ret = check_not_backing(v, rq->mem_path, err);
 	if (!ret)
-		ret = vmm_policy_ask_now(v, POLICY_OP_SNAPSHOT_CREATE, err);
+		ret = ask_create(v, rq, err);
 	if (ret)
 		return ret;
 	vmm_must_transition(v, VM_EV_SNAPSHOT);
@@ -177,7 +209,7 @@ int vmm_snapshot_create(struct vmm *v, const struct vmm_snapshot_create *rq,
 /* ---- load ---------------------------------------------------------- */
 
 /* Firecracker's rule: a snapshot loads into an mvm nobody configured. */
-static const char *configured(const struct vm_spec *s)
+const char *vmm_spec_configured(const struct vm_spec *s)
 {
 	if (s->boot_source_set)
 		return "boot-source";
@@ -187,6 +219,8 @@ static const char *configured(const struct vm_spec *s)
 		return "a network interface";
 	if (s->entropy_set)
 		return "entropy";
+	if (s->balloon.enabled)
+		return "a balloon";
 	if (s->mem_hotplug.total_mib)
 		return "memory-hotplug";
 	if (s->vcpu_count != MVM_DEFAULT_CPUS ||
@@ -258,9 +292,9 @@ static int check_loadable(struct vmm *v, const struct snap_file *s,
 	return vmm_policy_ask(v, POLICY_OP_SNAPSHOT_LOAD, &f, err);
 }
 
-static int apply_overrides(struct vm_config *cfg,
-			   const struct vmm_snapshot_load *rq,
-			   struct mvm_err *err)
+int vmm_net_overrides_apply(struct vm_config *cfg,
+			    const struct vmm_snapshot_load *rq,
+			    struct mvm_err *err)
 {
 	for (unsigned i = 0; i < rq->nr_overrides; i++) {
 		const struct vmm_net_override *o = &rq->overrides[i];
@@ -283,8 +317,8 @@ static int apply_overrides(struct vm_config *cfg,
  * it and PATCH /drives finds its drives; the logger, metrics and serial
  * settings made before the load stay.
  */
-static int take_machine(struct vmm *v, const struct vm_config *cfg,
-			struct mvm_err *err)
+int vmm_take_machine(struct vmm *v, const struct vm_config *cfg,
+		     struct mvm_err *err)
 {
 	struct vm_spec m;
 	int ret = spec_from_config(&m, cfg, err);
@@ -338,7 +372,7 @@ static int restore(struct vmm *v, const struct snap_file *s,
 
 	cfg.mem_source = &src;
 	cfg.track_dirty_pages = rq->track_dirty_pages;
-	ret = apply_overrides(&cfg, rq, err);
+	ret = vmm_net_overrides_apply(&cfg, rq, err);
 	if (!ret)
 		ret = check_memory_file(rq, s, err);
 	if (ret)
@@ -351,7 +385,7 @@ static int restore(struct vmm *v, const struct snap_file *s,
 	if (!ret)
 		ret = vm_load_all_opts(&v->vm, &s->state, &opts, err);
 	if (!ret)
-		ret = take_machine(v, &v->vm.cfg, err);
+		ret = vmm_take_machine(v, &v->vm.cfg, err);
 	if (ret) {
 		vmm_discard_vm(v);
 		return ret;
@@ -362,7 +396,7 @@ static int restore(struct vmm *v, const struct snap_file *s,
 int vmm_snapshot_load(struct vmm *v, const struct vmm_snapshot_load *rq,
 		      struct mvm_err *err)
 {
-	const char *what = configured(&v->spec);
+	const char *what = vmm_spec_configured(&v->spec);
 	struct snap_file s;
 	int ret;
 

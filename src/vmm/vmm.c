@@ -22,6 +22,7 @@
 #include "mvm/vcpu.h"
 #include "mvm/vm_state.h"
 #include "mvm/vmm.h"
+#include "mvm/vmm_migration.h"
 
 #include "vmm_priv.h"
 
@@ -436,7 +437,11 @@ static void vm_stopping(struct vmm *v)
 	v->cmos_kept = v->vm.stop_kind == VM_STOP_REBOOT && v->vm.rtc;
 	if (v->cmos_kept)
 		rtc_save(v->vm.rtc, &v->cmos);
-	vmm_must_transition(v, restart ? VM_EV_REBOOT : VM_EV_STOP);
+	if (v->vm.stop_kind == VM_STOP_MIGRATED &&
+	    v->state == VM_STATE_MIGRATING_OUT)
+		vmm_must_transition(v, VM_EV_MIGRATE_OUT_DONE);
+	else
+		vmm_must_transition(v, restart ? VM_EV_REBOOT : VM_EV_STOP);
 }
 
 /*
@@ -455,7 +460,9 @@ static int vm_stopped(struct vmm *v)
 		v->teardown_pid = vm_destroy_async(&v->vm);
 	} else {
 		vm_destroy(&v->vm);
-		vmm_must_transition(v, VM_EV_STOPPED);
+		/* A migrated VM is Destroyed already (migrate_out_done). */
+		if (v->state == VM_STATE_SHUTTING_DOWN)
+			vmm_must_transition(v, VM_EV_STOPPED);
 		/* mvm ends: what the guest said last goes out first. */
 		outq_drain(&v->console_q, OUTQ_DRAIN_MS);
 	}
@@ -497,6 +504,7 @@ static void teardown_begin(struct vmm *v)
 {
 	/* No request may see the VM half torn down. */
 	loop_hold(&v->loop);
+	vmm_migration_vm_gone(v);
 	console_detach(&v->console);
 	if (!v->discard_vm)
 		vm_stopping(v);
@@ -582,6 +590,7 @@ void vmm_fini(struct vmm *v)
 		vm_destroy(&v->vm);
 		v->have_vm = false;
 	}
+	vmm_migration_fini(v);
 	/* mvm ends only once every VM it made is gone. */
 	vm_teardown_wait(&v->teardown_pid);
 	release_taps(v);

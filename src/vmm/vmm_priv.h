@@ -5,6 +5,7 @@
 #include "mvm/policy.h"
 #include "mvm/snapshot.h"
 #include "mvm/vmm.h"
+#include "mvm/vmm_snapshot.h"
 
 /* An internal event the table must allow: a refusal is logged as a bug. */
 void vmm_must_transition(struct vmm *v, enum vm_event e);
@@ -45,5 +46,27 @@ void vmm_snapshot_facts(const struct snap_file *s, struct policy_facts *f);
 int vmm_save_state_file(struct vmm *v, const char *path,
 			const char *mem_file, enum snap_type type,
 			struct mvm_err *err);
+
+/* The paused VM's state file in memory (*buf malloc'd): a migration's. */
+int vmm_state_encode(struct vmm *v, void **buf, size_t *len,
+		     struct mvm_err *err);
+/*
+ * What was configured in this mvm besides its logger, metrics and serial
+ * output (a snapshot or a migration comes only into an mvm without), or
+ * NULL.
+ */
+const char *vmm_spec_configured(const struct vm_spec *s);
+/* rq's network_overrides[] into cfg's NICs (-EINVAL naming an unknown). */
+int vmm_net_overrides_apply(struct vm_config *cfg,
+			    const struct vmm_snapshot_load *rq,
+			    struct mvm_err *err);
+/*
+ * The spec takes a restored (or migrated) VM's machine, so that GET
+ * /vm/config shows it and PATCH /drives finds its drives.
+ */
+int vmm_take_machine(struct vmm *v, const struct vm_config *cfg,
+		     struct mvm_err *err);
+/* An outgoing migration of a VM that stops is abandoned (teardown). */
+void vmm_migration_vm_gone(struct vmm *v);
 
 #endif

@@ -27,6 +27,15 @@ int net_create(struct dev_ctx *ctx, const struct net_config *cfg,
 int rng_create(struct dev_ctx *ctx, struct mvm_err *err);
 int virtio_mem_create(struct dev_ctx *ctx, const struct mem_hotplug_config *cfg,
 		      uint64_t gpa, struct mvm_err *err);
+int balloon_create(struct dev_ctx *ctx, const struct balloon_config *cfg,
+		   struct mvm_err *err);
+
+/* The balloon with every queue: statistics, hinting, reporting. */
+static const struct balloon_config fuzz_balloon = {
+	.enabled = true, .amount_mib = 1, .deflate_on_oom = true,
+	.stats_interval_s = 1, .free_page_hinting = true,
+	.free_page_reporting = true,
+};
 
 #define CC_DFSELECT 0x00
 #define CC_DF 0x04
@@ -175,6 +184,9 @@ int fuzz_dev_create(struct fuzz_vm *f, enum fuzz_dev kind, uint64_t size)
 		break;
 	case FUZZ_MEM:
 		ret = make_mem(f, size, &err);
+		break;
+	case FUZZ_BALLOON:
+		ret = balloon_create(&f->ctx, &fuzz_balloon, &err);
 		break;
 	default:
 		ret = net_create(&f->ctx, &net, &err);
@@ -466,7 +478,7 @@ int fuzz_one(enum fuzz_dev kind, const uint8_t *data, size_t size)
 			    BLK_FUZZ_SECTOR * (1 + (uint64_t)size_byte);
 	bool up = take(&in, 1) & 1;
 	size_t image = (size_t)take(&in, 2);
-	unsigned nq = kind == FUZZ_NET ? 2 : 1;
+	unsigned nq = kind == FUZZ_NET ? 2 : kind == FUZZ_BALLOON ? 5 : 1;
 
 	if (fuzz_dev_create(f, kind, dev_size))
 		abort(); /* the fake VM always has room for one device */

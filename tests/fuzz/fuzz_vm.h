@@ -36,7 +36,7 @@
 #define FUZZ_HOTPLUG_GPA 0x200000u
 #define FUZZ_HOTPLUG_MIB 4u
 
-enum fuzz_dev { FUZZ_RNG, FUZZ_BLK, FUZZ_NET, FUZZ_MEM };
+enum fuzz_dev { FUZZ_RNG, FUZZ_BLK, FUZZ_NET, FUZZ_BALLOON, FUZZ_MEM };
 
 struct fuzz_vm {
 	struct dev_ctx ctx; /* what the devices are given */

@@ -17,13 +17,14 @@ fuzz_image)
 	      src/boot/unpack.c src/boot/lz4.c
 	      src/boot/e820.c src/boot/cpu_tables.c src/core/mem.c
 	      src/core/mem_dirty.c src/core/err.c" ;;
-fuzz_blk|fuzz_net|fuzz_rng|fuzz_mem|fuzz_transport)
+fuzz_blk|fuzz_net|fuzz_rng|fuzz_balloon|fuzz_mem|fuzz_transport)
 	# The devices, their transport and what they stand on, with the
 	# sanitizers; anything else they call comes from the libraries of
 	# their layer and the core's (src/meson.build).
 	srcs="tests/fuzz/fuzz_vm.c tests/fuzz/fuzz_used.c
 	      $(cd "$src" && echo src/devices/virtio/*.c src/devices/pci/*.c)
-	      src/core/mem.c src/core/mem_dirty.c src/core/bus.c
+	      src/core/mem.c src/core/mem_dirty.c src/core/mem_discard.c
+	      src/core/bus.c
 	      src/core/loop.c src/core/err.c src/net/mac.c"
 	# Every completion is checked as the device writes it (fuzz_used.c).
 	libs="-Wl,--wrap=virtq_init,--wrap=virtq_pop,--wrap=virtq_unpop
@@ -46,6 +47,23 @@ fuzz_snapshot)
 		"$src/tests/fuzz/seed-snapshot.c" $seedsrcs -lfdt \
 		-o "$out/seed-snapshot"
 	"$out/seed-snapshot" "$out/corpus/seed-snapshot" ;;
+fuzz_migration)
+	# The stream's receiver and HELLO, and on STATE the state file's
+	# decoder, all with the sanitizers; its seeds, a whole stream and
+	# the destination's answers, are the stream's own code's.
+	srcs="$(cd "$src" && echo src/migration/*.c src/snapshot/*.c)
+	      src/vcpu/state_blob.c src/nested/state.c src/devices/device.c
+	      src/core/mem.c src/core/mem_file.c src/core/mem_present.c
+	      src/core/mem_dirty.c src/core/file.c src/core/err.c"
+	libs=-lfdt
+	seedsrcs=
+	for f in $srcs; do seedsrcs="$seedsrcs $src/$f"; done
+	# shellcheck disable=SC2086
+	clang -std=gnu11 -D_GNU_SOURCE -DMVM_VERSION='"fuzz"' -O1 \
+		-I"$src/include" -I"$src/tests/unit" \
+		"$src/tests/fuzz/seed-migration.c" $seedsrcs -lfdt \
+		-o "$out/seed-migration"
+	"$out/seed-migration" "$out/corpus/seed-migration" ;;
 *)
 	echo "unknown fuzz target $target" >&2
 	exit 2 ;;
@@ -69,7 +87,7 @@ fi
 # The device fuzzers start from one working request per device, and
 # receive buffers short of a frame.
 case $target in
-fuzz_blk|fuzz_net|fuzz_rng|fuzz_mem|fuzz_transport)
+fuzz_blk|fuzz_net|fuzz_rng|fuzz_balloon|fuzz_mem|fuzz_transport)
 	python3 "$src/tests/fuzz/seed-virtio.py" "$target" "$out/corpus" ;;
 esac
 # Inputs that once failed run first, every time (tests/fuzz/regress).

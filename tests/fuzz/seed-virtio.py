@@ -61,7 +61,20 @@ def seeds():
     mem_img[0x800:0x818] = struct.pack('<HxxxxxxQHxxxxxx', 0, 0x200000, 1)
     mem_img[0x900:0x918] = struct.pack('<HxxxxxxQHxxxxxx', 1, 0x200000, 1)
     mem = header(4, 0x03, 2, 1, bytes(mem_img)) + bytes([2])
+    # The balloon's five queues have their rings below 0x5000. Inflate
+    # PFNs 8 and 9 (queue 0), then a statistics buffer (queue 2) and a
+    # reported free range (queue 4).
+    inflate = header(4, 0x40, 0, 1, image([desc(0x5000, 8, 0)], [0])) + \
+        ram(0x5000, struct.pack('<II', 8, 9)) + bytes([1, 0, 2])
+    stats = ram(0x2000, desc(0x5800, 20, 0)) + \
+        ram(0x2400, struct.pack('<HHH', 0, 1, 0)) + \
+        ram(0x5800, struct.pack('<HQHQ', 4, 1 << 20, 5, 1 << 26)) + \
+        bytes([1, 2, 2])
+    report = ram(0x4000, desc(0xa000, 0x2000, WRITE)) + \
+        ram(0x4400, struct.pack('<HHH', 0, 1, 0)) + bytes([1, 4, 2])
     return {
+        'fuzz_balloon': {'inflate': inflate, 'stats': inflate + stats,
+                         'report': inflate + stats + report},
         'fuzz_blk': {'read': blk + blk_read},
         'fuzz_rng': {'read': rng},
         'fuzz_mem': {'plug-unplug': mem},
@@ -69,7 +82,8 @@ def seeds():
                      'tx': short + tx},
         'fuzz_transport': {'rng': b'\0' + rng, 'blk': b'\1' + blk + blk_read,
                            'net': b'\2' + short + more,
-                           'mem': b'\3' + mem},
+                           'balloon': b'\3' + inflate + stats,
+                           'mem': b'\4' + mem},
     }
 
 

@@ -315,14 +315,14 @@ Test(lab_linux, guest_panic_ends_mvm_with_status_2)
 
 /* ---- the snapshot case --------------------------------------------- */
 
-/* The value of the case's line "snapshot: KEY=VALUE", or NULL. */
-static const char *snap_fact(const struct lab_case *c, const char *key,
-			     char *buf, size_t len)
+/* The value of the case's line "CASE: KEY=VALUE", or NULL. */
+static const char *case_fact(const struct lab_case *c, const char *name,
+			     const char *key, char *buf, size_t len)
 {
 	char want[128];
 	const char *p, *eol;
 
-	snprintf(want, sizeof(want), "\nsnapshot: %s=", key);
+	snprintf(want, sizeof(want), "\n%s: %s=", name, key);
 	p = strstr(c->text, want);
 	if (!p || p >= c->text + c->len) {
 		snprintf(buf, len, "(none)");
@@ -332,6 +332,12 @@ static const char *snap_fact(const struct lab_case *c, const char *key,
 	eol = strchr(p, '\n');
 	snprintf(buf, len, "%.*s", (int)(eol ? eol - p : (long)strlen(p)), p);
 	return buf;
+}
+
+static const char *snap_fact(const struct lab_case *c, const char *key,
+			     char *buf, size_t len)
+{
+	return case_fact(c, "snapshot", key, buf, len);
 }
 
 static void expect_fact(const struct lab_case *c, const char *key,
@@ -396,8 +402,8 @@ static void work_of(const struct lab_case *c, char x, struct work_lines *w)
  * pause cut a line short: its end came from the new mvm), then one at a
  * time; every line's MD5 that of the file as the lab computes it.
  */
-static void expect_goes_on(const struct lab_case *c, char x, long last,
-			   long pid)
+static void expect_goes_on(const struct lab_case *c, const char *name,
+			   char x, long last, long pid)
 {
 	struct work_lines w;
 	char key[16], sums[64], want[64];
@@ -416,7 +422,7 @@ static void expect_goes_on(const struct lab_case *c, char x, long last,
 			  w.n[i]);
 	}
 	snprintf(key, sizeof(key), "sums-%c", x);
-	snap_fact(c, key, sums, sizeof(sums));
+	case_fact(c, name, key, sums, sizeof(sums));
 	snprintf(want, sizeof(want), "%u/%u", w.nr, w.nr);
 	cr_expect_str_eq(sums, want, "snap-%c: lines whose MD5 matches the "
 			 "file: %s, of the %u read here", x, sums, w.nr);
@@ -426,7 +432,8 @@ static void expect_goes_on(const struct lab_case *c, char x, long last,
  * The command typed on the console was answered, and the guest's clock
  * (clock_realtime) read the lab's time, not the time of the snapshot.
  */
-static void expect_answer_and_clock(const struct lab_case *c, char x)
+static void expect_answer_and_clock(const struct lab_case *c,
+				    const char *case_name, char x)
 {
 	long before = 0, guest = 0, after = 0;
 	char key[16], v[128], name[8];
@@ -435,7 +442,7 @@ static void expect_answer_and_clock(const struct lab_case *c, char x)
 	cr_expect_eq(count_in(c, name, '|', "ANSWER-42 CLOCK="), 1,
 		     "%s: the guest did not answer on its console", name);
 	snprintf(key, sizeof(key), "clock-%c", x);
-	if (!snap_fact(c, key, v, sizeof(v)) ||
+	if (!case_fact(c, case_name, key, v, sizeof(v)) ||
 	    sscanf(v, "lab-before=%ld guest=%ld lab-after=%ld", &before,
 		   &guest, &after) != 3) {
 		cr_expect_fail("%s: no clock reading (%s)", name, v);
@@ -484,8 +491,8 @@ Test(lab_linux, snapshot_full_loads_in_a_new_mvm_and_goes_on)
 	get_case("snapshot", &c);
 	pid = snap_first_mvm(&c);
 	expect_fact(&c, "load-full", "204");
-	expect_goes_on(&c, 'b', snap_num(&c, "full-last"), pid);
-	expect_answer_and_clock(&c, 'b');
+	expect_goes_on(&c, "snapshot", 'b', snap_num(&c, "full-last"), pid);
+	expect_answer_and_clock(&c, "snapshot", 'b');
 	expect_fact(&c, "exit-b", "0");
 	snap_fact(&c, "create-full-seconds", took, sizeof(took));
 	snap_fact(&c, "load-full-seconds", loaded, sizeof(loaded));
@@ -511,8 +518,8 @@ Test(lab_linux, snapshot_diff_merged_onto_its_full_goes_on_from_the_diff)
 	snap_fact(&c, "merge", v, sizeof(v));
 	cr_expect(!strncmp(v, "0 ", 2), "mvm snapshot merge: %s", v);
 	expect_fact(&c, "load-diff", "204");
-	expect_goes_on(&c, 'c', snap_num(&c, "diff-last"), pid);
-	expect_answer_and_clock(&c, 'c');
+	expect_goes_on(&c, "snapshot", 'c', snap_num(&c, "diff-last"), pid);
+	expect_answer_and_clock(&c, "snapshot", 'c');
 	cr_expect_eq(c.status, 0, "snap-c: mvm exit status %d, not 0",
 		     c.status);
 	case_free(&c);
@@ -533,5 +540,60 @@ Test(lab_linux, snapshot_of_a_guest_without_nesting_has_no_nested_state)
 	cr_expect(has_line(&c, "snap-inspect", '|',
 			   "vcpus: 2, nested state none"),
 		  "a guest without VMX/SVM got nested state in its snapshot");
+	case_free(&c);
+}
+
+/* ---- the migration case -------------------------------------------- */
+
+static long mig_num(const struct lab_case *c, const char *key)
+{
+	char v[64];
+
+	if (!case_fact(c, "migration", key, v, sizeof(v)))
+		cr_assert_fail("migration: no %s fact in the lab's log", key);
+	return atol(v);
+}
+
+static void expect_mig(const struct lab_case *c, const char *key,
+		       const char *want)
+{
+	char got[512];
+
+	case_fact(c, "migration", key, got, sizeof(got));
+	cr_expect_str_eq(got, want, "migration: %s is \"%s\", not \"%s\"",
+			 key, got, want);
+}
+
+Test(lab_linux, migration_moves_a_working_linux_guest_and_its_disk)
+{
+	struct lab_case c;
+	struct work_lines w;
+	char got[512];
+	long last;
+
+	get_case("migration", &c);
+	expect_mig(&c, "config", "204 204 204 204");
+	expect_mig(&c, "migrate", "204");
+	/* The source's VM lives elsewhere now: mvm ends with 0. */
+	expect_mig(&c, "exit-m", "0");
+	case_fact(&c, "migration", "get-n", got, sizeof(got));
+	cr_expect(strstr(got, "\"state\":\"completed\"") &&
+		  strstr(got, "\"direction\":\"incoming\""),
+		  "the destination's GET /migration: %s", got);
+	work_of(&c, 'm', &w);
+	cr_assert_geq(w.nr, 3, "snap-m: %u workload lines before", w.nr);
+	last = mig_num(&c, "source-last");
+	expect_goes_on(&c, "migration", 'n', last, w.pid[0]);
+	expect_answer_and_clock(&c, "migration", 'n');
+	/* Its disk is the source's, written on by the destination. */
+	case_fact(&c, "migration", "disk", got, sizeof(got));
+	cr_expect(!strncmp(got, "DISK-", 5) && atol(got + 5) > last,
+		  "the disk holds '%s', the source's last count was %ld", got,
+		  last);
+	cr_expect_eq(c.status, 0, "snap-n: mvm exit status %d, not 0",
+		     c.status);
+	case_fact(&c, "migration", "migrate-seconds", got, sizeof(got));
+	cr_log_info("migration: %s s from the request to the source's end; "
+		    "destination: %s", got, "see get-n");
 	case_free(&c);
 }

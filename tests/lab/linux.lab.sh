@@ -263,4 +263,68 @@ done
 sed 's/^/  /' "$w/snap-api.log"
 echo "CASE-END $name status=$st seconds=$(since "$start") epoch=$(date +%s)"
 
+# A live migration of a running guest between two mvm processes (PUT
+# /migration to an `mvm --incoming`): the source (2 vCPUs, a disk on
+# shared storage) runs the snapshot case's workload, which also writes
+# its count to the disk (dd straight to /dev/vda, fsync'd). It migrates
+# while it works; the source must end with 0, the destination go on
+# counting in the same process, on the same disk (the source's last
+# writes there, and then its own), answer on its console with the lab's
+# time, and power off. Reported as the snapshot case is: consoles as
+# "snap-m|" (source) and "snap-n|" (destination), stderr as "snap-X!",
+# facts as "migration: KEY=VALUE".
+name=migration
+echo "CASE-BEGIN $name"
+start=$(now)
+fact() { echo "migration: $*"; }
+truncate -s 16M "$w/mig-disk.img"
+snap_mvm m 6
+fact "config=$(snap_api m PUT /machine-config '{"vcpu_count": 2,
+	"mem_size_mib": 256}') $(snap_api m PUT /boot-source \
+	"{\"kernel_image_path\": \"$G/vmlinuz\",
+	\"initrd_path\": \"$G/initrd.cpio.gz\",
+	\"boot_args\": \"$BASE\"}") $(snap_api m PUT /drives/disk \
+	"{\"drive_id\": \"disk\", \"path_on_host\": \"$w/mig-disk.img\",
+	\"is_root_device\": false, \"is_read_only\": false}") $(snap_api m \
+	PUT /actions '{"action_type": "InstanceStart"}')"
+snap_wait m "Enter 'help'" 1
+echo 'echo "n=0; while :; do n=\$((n + 1)); echo \$n >>/tmp/w;' \
+	'echo DISK-\$n | dd of=/dev/vda bs=512 count=1 conv=sync,fsync' \
+	'2>/dev/null;' \
+	'echo \"WORK pid=\$\$ n=\$n sum=\$(md5sum </tmp/w | cut -c1-32)\";' \
+	'sleep 1; done" >/tmp/work.sh; sh /tmp/work.sh &' >&6
+snap_wait m "$work_re" 3
+# The destination, from the command line; its console on fd 7.
+mkfifo "$w/snap-n.in"
+exec 7<>"$w/snap-n.in"
+: >"$w/snap-n.out"
+mvm --incoming "unix:$w/mig.sock" --api-sock "$w/snap-n.sock" \
+	<"$w/snap-n.in" >"$w/snap-n.out" 2>"$w/snap-n.err" &
+snap_pid_n=$!
+_d=$(deadline 30)
+until [ -S "$w/mig.sock" ] || past "$_d"; do sleep 0.1; done
+t=$(now)
+fact "migrate=$(snap_api m PUT /migration \
+	"{\"uri\": \"unix:$w/mig.sock\"}")"
+reap "$snap_pid_m" 300
+fact "exit-m=$?"
+fact "migrate-seconds=$(since "$t")"
+fact "source-last=$(last_n m)"
+fact "get-n=$(uds-http "$w/snap-n.sock" GET /migration 2>&1 |
+	tr -d '\n' | sed 's/.*\({.*}\).*/\1/')"
+snap_wait n "$work_re" 2
+snap_ask n 7
+snap_wait n "$work_re" $(($(works n) + 1))
+fact "disk=$(head -c 512 "$w/mig-disk.img" | tr -d '\0' | head -n 1)"
+fact "dest-last=$(last_n n)"
+snap_poweroff n 7
+st=$?
+exec 6>&- 7>&-
+for x in m n; do
+	fact "sums-$x=$(snap_sums $x)"
+	tr -d '\r' <"$w/snap-$x.out" | awk -v p="snap-$x| " '{ print p $0 }'
+	tr -d '\r' <"$w/snap-$x.err" | awk -v p="snap-$x! " '{ print p $0 }'
+done
+echo "CASE-END $name status=$st seconds=$(since "$start") epoch=$(date +%s)"
+
 echo LAB-LINUX-DONE

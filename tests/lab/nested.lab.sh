@@ -324,7 +324,46 @@ sed 's/^/  mvm.err| /' "$w/mvm.err"
 
 # ---- 3b. L2's snapshot in a new mvm: it hosts an L3 again --------------
 # The snapshot was taken with kvm_amd loaded and no VM in L2; L2 waits at
-# "L2-WAIT l3-stopped" in it, and is told to start another L3.
+# "L2-WAIT l3-stopped" in it, and is told to start another L3. While that
+# L3 runs, a live migration of L2 is refused (Hyper-V's rule); with
+# allow_nested_state it goes, KVM's nested state and all, to an mvm
+# started with --incoming, where L3 must still be running. Once L3 has
+# exited there, L2 migrates once more, without the override, and powers
+# off from its third mvm.
+# start_incoming X: `mvm --incoming` on $w/mig-X.sock, its API on
+# $w/api-X.sock, its console input a fifo on fd 4, output in $w/l2X.log.
+start_incoming() {
+	mkfifo "$w/l2${1}in"
+	exec 4<>"$w/l2${1}in"
+	mvm --incoming "unix:$w/mig-$1.sock" --api-sock "$w/api-$1.sock" \
+		<"$w/l2${1}in" >"$w/l2$1.log" 2>"$w/mvm-$1.err" &
+	in_pid=$!
+	d=$(deadline 30)
+	until [ -S "$w/mig-$1.sock" ] || past "$d"; do sleep 0.1; done
+}
+# migrate_to X BODY_EXTRA: L2 goes to mvm X; the source must end with 0.
+# Then X is the mvm the checks talk to, and L2's console is fd 3 again.
+migrate_to() {
+	t_mig=$(now)
+	resp=$(api PUT /migration "{\"uri\": \"unix:$w/mig-$1.sock\"$2}")
+	echo "FACT migrate_$1=$(printf '%s' "$resp" | tr '\n' ' ')"
+	check "PUT /migration to $1${2:+ ($2)}: 204" has "$resp" '^HTTP 204'
+	reap "$mvm_pid" "$step"
+	rc=$?
+	echo "FACT migrate_${1}_s=$(since "$t_mig")"
+	check "the source mvm ended with 0 once L2 ran in $1" test "$rc" = 0
+	sed 's/^/  mvm-source.err| /' "$mvm_err"
+	kill "$tail_pid" 2>/dev/null
+	sock=$w/api-$1.sock mvm_err=$w/mvm-$1.err mvm_pid=$in_pid
+	exec 3>&- 3<&4 4>&-
+	tail -f "$w/l2$1.log" 2>/dev/null |
+		while IFS= read -r line; do echo "  L2$1| $line"; done &
+	tail_pid=$!
+	mig=$(api GET /migration)
+	echo "FACT migration_$1=$(body "$mig")"
+	check "$1: GET /migration says completed, incoming" has "$mig" \
+		'"state":"completed","direction":"incoming"'
+}
 if [ -e "$w/l2snap.state" ]; then
 	sock=$w/api-restored.sock
 	mvm_err=$w/mvm-restored.err
@@ -352,38 +391,64 @@ if [ -e "$w/l2snap.state" ]; then
 	check "restored L2: l1_hypervisor_active false (no VM in it yet)" \
 		test "$(field "$nested" l1_hypervisor_active)" = false
 	tell_l2 l3
-	if wait_for "$w/l2b.log" "L2-WAIT l3-running" "$step"; then
-		grep -e '^L2: l3' -e '^L3|' "$w/l2b.log" | sed 's/^/  /'
+	log=$w/l2b.log
+	if wait_for "$log" "L2-WAIT l3-running" "$step"; then
+		grep -e '^L2: l3' -e '^L3|' "$log" | sed 's/^/  /'
 		check "restored L2 starts an L3, which runs" \
-			grep -q '^L2: l3=spinning' "$w/l2b.log"
+			grep -q '^L2: l3=spinning' "$log"
 		check "restored L2: l1_hypervisor_active while its L3 runs" \
 			nested_until l1_hypervisor_active true 60
 		policy=$(api GET /vm/policy)
 		check "restored L2: snapshot_create refused while it hosts L3" \
 			has "$(op "$policy" snapshot_create)" '"allowed":false'
+		start_incoming c
+		resp=$(api PUT /migration "{\"uri\": \"unix:$w/mig-c.sock\"}")
+		echo "FACT migrate_refused=$(printf '%s' "$resp" | tr '\n' ' ')"
+		check "PUT /migration while L2 hosts L3: 409" \
+			has "$resp" '^HTTP 409'
+		check "... naming the rule nested_guest_hypervisor_active" \
+			has "$resp" 'live_migration refused by rule nested_guest_hypervisor_active'
+		mig=$(api GET /migration)
+		check "... and starting none (GET /migration: none)" \
+			has "$mig" '"state":"none"'
+		migrate_to c ', "allow_nested_state": true'
+		log=$w/l2c.log
+		check "c: l1_hypervisor_active: L3 came along inside L2" \
+			nested_until l1_hypervisor_active true 60
+		grep 'nested_state_override\|migration' "$w/mvm-c.err" |
+			sed 's/^/  /'
 		tell_l2 stop
 	else
 		echo "not ok - the restored L2 never started L3"
 		fail=$((fail + 1))
-		tail_of "$w/l2b.log"
+		tail_of "$log"
 	fi
-	if wait_for "$w/l2b.log" "L2-WAIT l3-stopped" "$step"; then
-		check "restored L2's L3 kept running (then killed)" \
-			grep -q '^L2: l3-exit=143' "$w/l2b.log"
-		check "restored L2: l1_hypervisor_active clears once L3 exits" \
+	if wait_for "$log" "L2-WAIT l3-stopped" "$step"; then
+		grep -e '^L2: l3-exit' -e '^L3|' "$log" | sed 's/^/  /'
+		check "L3 kept running across the migration (then killed)" \
+			grep -q '^L2: l3-exit=143' "$log"
+		check "l1_hypervisor_active clears once L3 exits" \
 			nested_until l1_hypervisor_active false 60
+		policy=$(api GET /vm/policy)
+		check "GET /vm/policy: live_migration allowed again" \
+			has "$(op "$policy" live_migration)" '"allowed":true'
+		if [ "$log" = "$w/l2c.log" ]; then
+			start_incoming d
+			migrate_to d ''
+			log=$w/l2d.log
+		fi
 		tell_l2 go
 	fi
-	wait_for "$w/l2b.log" "L2-WAIT rmmod" "$step" && tell_l2 go
+	wait_for "$log" "L2-WAIT rmmod" "$step" && tell_l2 go
 	reap "$mvm_pid" 60
 	rc=$?
 	kill "$tail_pid" 2>/dev/null
-	check "restored L2 powered off; its mvm exited 0" test "$rc" = 0
-	check "restored L2's script ended cleanly" \
-		grep -q 'MVM-GUEST-EXIT=0' "$w/l2b.log"
+	check "L2 powered off in its last mvm, which exited 0" test "$rc" = 0
+	check "L2's script ended cleanly there" \
+		grep -q 'MVM-GUEST-EXIT=0' "$log"
 	exec 3>&-
 	echo "FACT l2_restored_total_s=$(since "$t_load")"
-	sed 's/^/  mvm-restored.err| /' "$mvm_err"
+	sed 's/^/  mvm-last.err| /' "$mvm_err"
 else
 	echo "not ok - no snapshot of L2 to load"
 	fail=$((fail + 1))

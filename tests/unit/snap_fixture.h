@@ -127,6 +127,10 @@ static inline int fix_make_snap(struct snap_file *s)
 	m->on_reboot = VM_ON_REBOOT_RESTART;
 	m->nested = true;
 	m->rng = true;
+	m->balloon = (struct balloon_config){
+		.enabled = true, .amount_mib = 512, .deflate_on_oom = true,
+		.stats_interval_s = 5, .free_page_hinting = true,
+	};
 	m->console_in = m->console_out = -1;
 	s->track_dirty_pages = true;
 	ret = fix_dup("vm.mem", &s->mem_file);

@@ -266,6 +266,11 @@ Test(api_shapes, exported_config_parses_back)
 	o = J("{\"level\": \"warning\", \"show_level\": true}");
 	cr_assert_eq(shape_logger(&a, o, "", &err), 0, "%s", err.msg);
 	json_object_put(o);
+	o = J("{\"amount_mib\": 12, \"deflate_on_oom\": true, "
+	      "\"stats_polling_interval_s\": 3, "
+	      "\"free_page_reporting\": true}");
+	cr_assert_eq(shape_balloon(&a, o, "", &err), 0, "%s", err.msg);
+	json_object_put(o);
 
 	o = spec_export(&a);
 	text = json_object_to_json_string_ext(o, API_JSON_FLAGS);
@@ -278,9 +283,106 @@ Test(api_shapes, exported_config_parses_back)
 	cr_assert_eq(b.drives[0].rate_limiter.rl.ops.one_time_burst, 9);
 	cr_assert(b.nets[0].mac_spoofing);
 	cr_assert_eq(b.log_level, API_LOG_WARNING);
+	cr_assert(b.balloon.enabled);
+	cr_assert_eq(b.balloon.amount_mib, 12);
+	cr_assert(b.balloon.deflate_on_oom);
+	cr_assert_eq(b.balloon.stats_interval_s, 3);
+	cr_assert_not(b.balloon.free_page_hinting);
+	cr_assert(b.balloon.free_page_reporting);
 	json_object_put(o);
 	spec_free(&a);
 	spec_free(&b);
+}
+
+static void balloon_refused(struct vm_spec *s, const char *body,
+			    const char *want)
+{
+	struct json_object *o = J(body);
+	struct mvm_err err;
+
+	expect_err(shape_balloon(s, o, "balloon", &err), &err, want);
+	json_object_put(o);
+	cr_assert_not(s->balloon.enabled, "%s left a balloon", body);
+}
+
+Test(api_shapes, balloon_shapes_name_the_field)
+{
+	struct vm_spec s;
+	struct mvm_err err;
+	struct json_object *o;
+	uint32_t mib = 0;
+	uint16_t period = 0;
+	bool ack = false;
+
+	spec_init(&s); /* 128 MiB */
+	balloon_refused(&s, "{\"deflate_on_oom\": true}",
+			"balloon.amount_mib: missing required field");
+	balloon_refused(&s, "{\"amount_mib\": 1}",
+			"balloon.deflate_on_oom: missing required field");
+	balloon_refused(&s, "{\"amount_mib\": 129, \"deflate_on_oom\": "
+			"false}", "balloon.amount_mib: 129 is more than the "
+			"VM's memory (128 MiB)");
+	balloon_refused(&s, "{\"amount_mib\": -1, \"deflate_on_oom\": false}",
+			"balloon.amount_mib: must be from 0 to 16777215, got "
+			"-1");
+	balloon_refused(&s, "{\"amount_mib\": 1.5, \"deflate_on_oom\": "
+			"false}", "balloon.amount_mib: expected an integer");
+	balloon_refused(&s, "{\"amount_mib\": 1, \"deflate_on_oom\": 1}",
+			"balloon.deflate_on_oom: expected a boolean");
+	balloon_refused(&s, "{\"amount_mib\": 1, \"deflate_on_oom\": false, "
+			"\"stats_polling_interval_s\": 65536}",
+			"balloon.stats_polling_interval_s: must be from 0 to "
+			"65535");
+	balloon_refused(&s, "{\"amount_mib\": 1, \"deflate_on_oom\": false, "
+			"\"free_page_hinting\": \"yes\"}",
+			"balloon.free_page_hinting: expected a boolean");
+	balloon_refused(&s, "{\"amount_mib\": 1, \"deflate_on_oom\": false, "
+			"\"free_page_reporting\": null, \"size\": 1}",
+			"balloon.size: unknown field");
+	balloon_refused(&s, "[1]", "balloon: expected an object, got an "
+			"array");
+	o = J("{\"amount_mib\": 128, \"deflate_on_oom\": false}");
+	cr_assert_eq(shape_balloon(&s, o, "", &err), 0, "%s", err.msg);
+	json_object_put(o);
+	cr_assert(s.balloon.enabled);
+	cr_assert_eq(s.balloon.amount_mib, 128);
+
+	o = J("{\"amount_mib\": 4294967296}");
+	expect_err(shape_balloon_update(o, &mib, &err), &err,
+		   "amount_mib: must be from 0 to 16777215");
+	json_object_put(o);
+	o = J("{\"amount_mib\": 7, \"deflate_on_oom\": true}");
+	expect_err(shape_balloon_update(o, &mib, &err), &err,
+		   "deflate_on_oom: unknown field (expected one of: "
+		   "amount_mib)");
+	json_object_put(o);
+	o = J("{}");
+	expect_err(shape_balloon_update(o, &mib, &err), &err,
+		   "amount_mib: missing required field");
+	expect_err(shape_balloon_stats_update(o, &period, &err), &err,
+		   "stats_polling_interval_s: missing required field");
+	cr_assert_eq(shape_balloon_hint_start(o, &ack, &err), 0);
+	cr_assert(ack, "acknowledge_on_stop defaults to true");
+	cr_assert_eq(shape_balloon_hint_stop(o, &err), 0);
+	json_object_put(o);
+	o = J("{\"stats_polling_interval_s\": \"5\"}");
+	expect_err(shape_balloon_stats_update(o, &period, &err), &err,
+		   "stats_polling_interval_s: expected an integer, got a "
+		   "string");
+	json_object_put(o);
+	o = J("{\"acknowledge_on_stop\": false}");
+	cr_assert_eq(shape_balloon_hint_start(o, &ack, &err), 0);
+	cr_assert_not(ack);
+	expect_err(shape_balloon_hint_stop(o, &err), &err,
+		   "acknowledge_on_stop: unknown field (expected no fields)");
+	json_object_put(o);
+	o = J("{\"acknowledge_on_stop\": 0}");
+	expect_err(shape_balloon_hint_start(o, &ack, &err), &err,
+		   "acknowledge_on_stop: expected a boolean");
+	json_object_put(o);
+	cr_assert_eq(shape_balloon_hint_start(NULL, &ack, &err), 0);
+	cr_assert(ack);
+	spec_free(&s);
 }
 
 Test(api_shapes, api_options_are_taken_out_of_argv)

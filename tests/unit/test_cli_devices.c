@@ -199,3 +199,57 @@ Test(cli_devices, memory_hotplug_errors_name_the_key)
 		    "power of two");
 	bad_hotplug("total=256,total=512", "key 'total' given twice");
 }
+
+Test(cli_devices, balloon_keys)
+{
+	cr_assert_eq(cli_add_balloon(&cfg, "amount_mib=64", &err), 0, "%s",
+		     err.msg);
+	cr_assert(cfg.balloon.enabled);
+	cr_assert_eq(cfg.balloon.amount_mib, 64);
+	cr_assert_not(cfg.balloon.deflate_on_oom);
+	cr_assert_eq(cfg.balloon.stats_interval_s, 0);
+	cr_assert_not(cfg.balloon.free_page_hinting);
+	cr_assert_not(cfg.balloon.free_page_reporting);
+	reset();
+	cr_assert_eq(cli_add_balloon(&cfg, "reporting=on,stats=5,hinting=on,"
+				     "deflate_on_oom=on,amount_mib=0", &err),
+		     0, "%s", err.msg);
+	cr_assert_eq(cfg.balloon.amount_mib, 0);
+	cr_assert(cfg.balloon.deflate_on_oom);
+	cr_assert_eq(cfg.balloon.stats_interval_s, 5);
+	cr_assert(cfg.balloon.free_page_hinting);
+	cr_assert(cfg.balloon.free_page_reporting);
+}
+
+static void bad_balloon(const char *arg, const char *msg)
+{
+	reset();
+	cr_assert_lt(cli_add_balloon(&cfg, arg, &err), 0, "%s accepted", arg);
+	cr_assert(strstr(err.msg, msg), "'%s': message '%s' lacks '%s'", arg,
+		  err.msg, msg);
+	cr_assert_not(cfg.balloon.enabled, "'%s' left a balloon", arg);
+}
+
+Test(cli_devices, balloon_errors_name_the_key)
+{
+	bad_balloon("deflate_on_oom=on", "--balloon: amount_mib=N is required");
+	bad_balloon("amount_mib=-1", "--balloon: amount_mib: '-1' is not a "
+		    "whole number");
+	bad_balloon("amount_mib=16777216", "--balloon: amount_mib: 16777216 "
+		    "is too large (at most 16777215)");
+	bad_balloon("amount_mib=1,stats=65536", "--balloon: stats: 65536 is "
+		    "too large");
+	bad_balloon("amount_mib=1,stats=1s", "--balloon: stats: '1s'");
+	bad_balloon("amount_mib=1,hinting=yes", "--balloon: hinting: 'yes' "
+		    "is not on or off");
+	bad_balloon("amount_mib=1,size=3", "--balloon: unknown key 'size'");
+	bad_balloon("amount_mib=1,amount_mib=2", "key 'amount_mib' given "
+		    "twice");
+	bad_balloon("amount_mib=", "--balloon: key 'amount_mib' has no value");
+	bad_balloon("", "--balloon: empty value");
+	reset();
+	cr_assert_eq(cli_add_balloon(&cfg, "amount_mib=1", &err), 0);
+	cr_assert_lt(cli_add_balloon(&cfg, "amount_mib=2", &err), 0);
+	cr_assert(strstr(err.msg, "--balloon: given twice"), "%s", err.msg);
+	cr_assert_eq(cfg.balloon.amount_mib, 1);
+}

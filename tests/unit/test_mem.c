@@ -2,6 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "mvm/err.h"
 #include "mvm/mem.h"
@@ -123,7 +125,7 @@ Test(mem, discard_gives_pages_back_and_marks_them_dirty)
 	cr_assert_eq(gm_discard(&gm, at, 100, &err), -EINVAL);
 	cr_assert_eq(gm_discard(&gm, at + (4 << 20) - 4096, 8192, &err),
 		     -EINVAL);
-	cr_assert(strstr(err.msg, "not inside one region"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "not inside guest RAM"), "%s", err.msg);
 	cr_assert_eq(gm_discard(&gm, 64 << 20, 4096, &err), -EINVAL);
 	cr_assert_eq(gm_discard(&gm, UINT64_MAX - 4095, 8192, &err), -EINVAL);
 	cr_assert_eq(gm_discard(&gm, at, 0, &err), 0, "nothing to do");
@@ -144,4 +146,124 @@ Test(mem, discard_of_caller_memory_zeroes_it)
 	cr_assert_eq(backing[12287], 0);
 	cr_assert_eq(backing[12288], 0x5a);
 	free(backing);
+}
+
+Test(mem, discard_gives_pages_back_and_they_read_zero)
+{
+	struct guest_mem gm;
+	struct mvm_err err;
+	uint8_t *p;
+
+	cr_assert_eq(gm_alloc(&gm, 4 << 20, GM_PAGES_SMALL, &err), 0, "%s",
+		     err.msg);
+	p = gm_ptr(&gm, 0x10000, 0x8000);
+	memset(p, 0xa5, 0x8000);
+	cr_assert_eq(resident(p, 0x8000), 8);
+	cr_assert_eq(gm_discard(&gm, 0x11000, 0x3000, &err), 0, "%s",
+		     err.msg);
+	/* Pages 1-3 went back to the host; their neighbours kept theirs. */
+	cr_assert_eq(resident(p, 0x8000), 5);
+	cr_assert_eq(p[0x0fff], 0xa5);
+	cr_assert_eq(p[0x1000], 0);
+	cr_assert_eq(p[0x3fff], 0);
+	cr_assert_eq(p[0x4000], 0xa5);
+	gm_free(&gm);
+}
+
+Test(mem, discard_refuses_what_is_not_whole_pages_of_ram)
+{
+	struct guest_mem gm;
+	struct mvm_err err;
+
+	cr_assert_eq(gm_alloc(&gm, 4 << 20, GM_PAGES_SMALL, &err), 0);
+	cr_assert_eq(gm_discard(&gm, 0x1001, 0x1000, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "not 4 KiB-aligned"), "%s", err.msg);
+	cr_assert_eq(gm_discard(&gm, 0x1000, 0x800, &err), -EINVAL);
+	cr_assert_eq(gm_discard(&gm, 4 << 20, 0x1000, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "0x400000+0x1000: not inside guest RAM"),
+		  "%s", err.msg);
+	cr_assert_eq(gm_discard(&gm, (4 << 20) - 0x1000, 0x2000, &err),
+		     -EINVAL);
+	cr_assert_eq(gm_discard(&gm, UINT64_MAX & ~0xfffull, 0x1000, &err),
+		     -EINVAL);
+	cr_assert_eq(gm_discard(&gm, 0x1000, UINT64_MAX & ~0xfffull, &err),
+		     -EINVAL);
+	cr_assert_eq(gm_discard(&gm, 0x1000, 0, &err), 0);
+	gm_free(&gm);
+}
+
+/* A region shared with a memfd: the hole is punched in the file. */
+Test(mem, discard_punches_shared_ram)
+{
+	struct guest_mem gm = { 0 };
+	struct mvm_err err;
+	int fd = memfd_create("mvm-test", MFD_CLOEXEC);
+	struct stat st;
+	uint8_t *p;
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, 0x10000), 0);
+	p = mmap(NULL, 0x10000, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	cr_assert_neq(p, MAP_FAILED);
+	cr_assert_eq(gm_add_host(&gm, 0x100000, p, 0x10000), 0);
+	gm.r[0].shared = true;
+	gm.r[0].shared_fd = fd;
+	memset(p, 0x5a, 0x10000);
+	cr_assert_eq(fstat(fd, &st), 0);
+	cr_assert_eq(st.st_blocks * 512, 0x10000);
+	cr_assert_eq(gm_discard(&gm, 0x104000, 0x4000, &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(fstat(fd, &st), 0);
+	cr_assert_eq(st.st_blocks * 512, 0xc000);
+	cr_assert_eq(p[0x4000], 0);
+	cr_assert_eq(p[0x7fff], 0);
+	cr_assert_eq(p[0x8000], 0x5a);
+	munmap(p, 0x10000);
+	close(fd);
+}
+
+/* Caller-owned RAM is not ours to unmap: it is zeroed instead. */
+Test(mem, discard_zeroes_caller_owned_ram)
+{
+	struct guest_mem gm = { 0 };
+	uint8_t *backing = aligned_alloc(4096, 0x4000);
+
+	cr_assert_not_null(backing);
+	memset(backing, 0x77, 0x4000);
+	cr_assert_eq(gm_add_host(&gm, 0, backing, 0x4000), 0);
+	cr_assert_eq(gm_discard(&gm, 0x1000, 0x2000, NULL), 0);
+	cr_assert_eq(backing[0xfff], 0x77);
+	cr_assert_eq(backing[0x1000], 0);
+	cr_assert_eq(backing[0x2fff], 0);
+	cr_assert_eq(backing[0x3000], 0x77);
+	free(backing);
+}
+
+/*
+ * On 2 MiB huge pages only whole huge pages go back. Needs two free pages
+ * in the host's pool (/proc/sys/vm/nr_hugepages): without them this says
+ * so and checks nothing else.
+ */
+Test(mem, discard_on_huge_pages_takes_whole_pages_only)
+{
+	struct guest_mem gm;
+	struct mvm_err err;
+	uint8_t *p;
+
+	if (gm_alloc(&gm, 4 << 20, GM_PAGES_HUGE_2M, &err)) {
+		cr_log_warn("not run: no 2 MiB huge pages here (%s)", err.msg);
+		return;
+	}
+	p = gm_ptr(&gm, 0, 4 << 20);
+	memset(p, 0x33, 4 << 20);
+	/* Part of a huge page: kept. */
+	cr_assert_eq(gm_discard(&gm, 0x1000, 0x1000, &err), 0, "%s", err.msg);
+	cr_assert_eq(p[0x1000], 0x33);
+	/* Half of one and all of the next: only the whole one goes. */
+	cr_assert_eq(gm_discard(&gm, 1 << 20, 3 << 20, &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(p[(2 << 20) - 1], 0x33);
+	cr_assert_eq(p[2 << 20], 0);
+	cr_assert_eq(p[(4 << 20) - 1], 0);
+	gm_free(&gm);
 }

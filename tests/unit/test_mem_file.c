@@ -203,6 +203,37 @@ Test(mem_file, untouched_gigabyte_saves_at_once_with_no_data)
 	close(fd);
 }
 
+/*
+ * 4 KiB pages, so that touching one page maps that page alone: the ones
+ * written are present, zero or not; the others are not, nor read.
+ */
+Test(mem_file, pages_present_are_the_touched_ones)
+{
+	struct guest_mem gm;
+	struct mvm_err err = { .msg = "" };
+	bool out[600];
+
+	cr_assert_eq(gm_alloc(&gm, 8 * MiB, GM_PAGES_SMALL, &err), 0, "%s",
+		     err.msg);
+	fill_page(&gm, 3 * PG, 1);
+	memset(gm_ptr(&gm, 500 * PG, PG), 0, PG);
+	memset(out, 1, sizeof(out)); /* page 601, not asked for: stays */
+	cr_assert_eq(gm_pages_present(&gm, 0, 2, 599, out), 0);
+	for (unsigned i = 0; i < 599; i++)
+		cr_assert_eq(out[i], i + 2 == 3 || i + 2 == 500,
+			     "page %u present: %d", i + 2, out[i]);
+	cr_assert(out[599], "wrote past n");
+	/* Ranges outside the region, and regions that do not exist. */
+	cr_assert_eq(gm_pages_present(&gm, 0, 2048, 1, out), -EINVAL);
+	cr_assert_eq(gm_pages_present(&gm, 0, 2047, 2, out), -EINVAL);
+	cr_assert_eq(gm_pages_present(&gm, 0, 1, UINT64_MAX, out), -EINVAL);
+	cr_assert_eq(gm_pages_present(&gm, 1, 0, 1, out), -EINVAL);
+	cr_assert_eq(gm_pages_present(&gm, -1, 0, 1, out), -EINVAL);
+	cr_assert_eq(gm_pages_present(&gm, 0, 2047, 1, out), 0);
+	cr_assert_not(out[0]);
+	gm_free(&gm);
+}
+
 Test(mem_file, save_refuses_pipes_and_appending_files)
 {
 	struct guest_mem gm;

@@ -256,3 +256,33 @@ Test(policy, list_json_matches_policy_check)
 	cr_assert(json_object_get_boolean(v));
 	json_object_put(root);
 }
+
+/* allow_nested_state: saving and moving carry the nested state... */
+Test(policy, nested_state_override_lets_a_hosting_guest_be_saved_and_moved)
+{
+	static const enum policy_op carried[] = {
+		POLICY_OP_SNAPSHOT_CREATE, POLICY_OP_SNAPSHOT_LOAD,
+		POLICY_OP_LIVE_MIGRATION,
+	};
+	struct policy_facts f = nested_vm();
+	struct policy_verdict v;
+
+	f.l1_hypervisor_active = true;
+	f.nested_state_override = true;
+	for (size_t i = 0; i < sizeof(carried) / sizeof(carried[0]); i++) {
+		cr_assert_eq(policy_check(carried[i], &f, &v), 0);
+		cr_assert(v.allowed, "%s: %s", policy_op_name(carried[i]),
+			  v.reason);
+		cr_assert(v.warning);
+		cr_assert_str_eq(v.rule, "nested_state_override");
+		cr_assert_not_null(strstr(v.reason, "allow_nested_state"));
+	}
+	/* ...but nothing else: RAM still may not change under L1. */
+	refused(POLICY_OP_MEMORY_RESIZE, &f, "nested_guest_hypervisor_active",
+		NULL);
+	refused(POLICY_OP_CHECKPOINT_APPLY, &f,
+		"nested_guest_hypervisor_active", NULL);
+	/* Not hosting: the override changes nothing, warns of nothing. */
+	f.l1_hypervisor_active = false;
+	allowed(POLICY_OP_LIVE_MIGRATION, &f);
+}

@@ -87,6 +87,14 @@ static void assert_same(const struct snap_file *a, const struct snap_file *b)
 	cr_assert_eq(x->on_reboot, y->on_reboot);
 	cr_assert_eq(x->nested, y->nested);
 	cr_assert_eq(x->rng, y->rng);
+	cr_assert_eq(x->balloon.enabled, y->balloon.enabled);
+	cr_assert_eq(x->balloon.amount_mib, y->balloon.amount_mib);
+	cr_assert_eq(x->balloon.deflate_on_oom, y->balloon.deflate_on_oom);
+	cr_assert_eq(x->balloon.stats_interval_s, y->balloon.stats_interval_s);
+	cr_assert_eq(x->balloon.free_page_hinting,
+		     y->balloon.free_page_hinting);
+	cr_assert_eq(x->balloon.free_page_reporting,
+		     y->balloon.free_page_reporting);
 	cr_assert_eq(a->track_dirty_pages, b->track_dirty_pages);
 	cr_assert_eq(y->console_in, -1);
 	cr_assert_eq(y->console_out, -1);
@@ -145,6 +153,7 @@ Test(snapshot_file, round_trip_of_every_field)
 	a.machine.pages = GM_PAGES_SMALL;
 	a.machine.on_reboot = VM_ON_REBOOT_EXIT;
 	a.machine.nested = a.machine.rng = a.track_dirty_pages = false;
+	memset(&a.machine.balloon, 0, sizeof(a.machine.balloon)); /* none */
 	free(a.machine.disks[0].path);
 	free(a.machine.disks[1].path);
 	a.machine.nr_disks = a.machine.nr_nets = 0;
@@ -161,6 +170,7 @@ Test(snapshot_file, round_trip_of_every_field)
 	cr_assert_null(b.machine.initrd);
 	cr_assert_str_eq(b.machine.cmdline, "");
 	cr_assert_not(snap_file_has_nested(&b));
+	cr_assert_not(b.machine.balloon.enabled);
 	snap_file_free(&b);
 	snap_file_free(&a);
 	free(buf);
@@ -615,6 +625,20 @@ Test(snapshot_file, odd_property_lengths_are_refused)
 	t = tree_new();
 	set_str(t, "/machine", "on-reboot", "halt\x1b[2J");
 	tree_refused(t, "on-reboot \"halt?[2J\" is none of exit, restart");
+	t = tree_new();
+	set_u32(t, "/machine/balloon", "amount-mib", 3201);
+	tree_refused(t, "machine/balloon: amount-mib 3201 is more than the "
+		     "machine's memory");
+	t = tree_new();
+	set_u32(t, "/machine/balloon", "free-page-reporting", 2);
+	tree_refused(t, "machine/balloon: free-page-reporting is 2, not 0 or "
+		     "1");
+	t = tree_new();
+	set_u32(t, "/machine/balloon", "stats-polling-interval-s", 65536);
+	tree_refused(t, "stats-polling-interval-s 65536 (at most 65535)");
+	t = tree_new();
+	set_u64(t, "/machine/balloon", "amount-mib", 1);
+	tree_refused(t, "machine/balloon: amount-mib is 8 bytes, not 4");
 }
 
 Test(snapshot_file, strings_without_their_nul_are_refused)
@@ -831,6 +855,8 @@ Test(snapshot_file, print_says_what_is_in_it)
 		"  drive \"data:1\" \"/img/data.img\" read-only, cache None\n",
 		"  network interface \"eth0\" tap \"tap0\" mac "
 		"02:aa:bb:cc:dd:01 (set), MAC spoofing refused\n",
+		"  balloon 512 MiB, deflate on OOM on, statistics every 5 s, "
+		"free page hinting on, reporting off\n",
 		"vcpus: 2, nested state present\n",
 		"  vcpu1 ",
 		"devices: 6\n",

@@ -26,5 +26,11 @@ struct blk_file {
 int blk_file_open(struct blk_file *f, const struct disk_config *cfg,
 		  struct mvm_err *err);
 void blk_file_close(struct blk_file *f);
+/* The image's lock alone, as blk_file_open takes it (-EBUSY when held). */
+int blk_file_lock(struct blk_file *f, const char *id, const char *path,
+		  struct mvm_err *err);
+/* Its data on stable storage, then its lock dropped (the fd stays). */
+int blk_file_release(struct blk_file *f, const char *id,
+		     struct mvm_err *err);
 
 #endif

@@ -103,6 +103,31 @@ static void probe_discard(struct blk_file *f)
 	f->can_zero = true;
 }
 
+int blk_file_lock(struct blk_file *f, const char *id, const char *path,
+		  struct mvm_err *err)
+{
+	/* flock() locks follow the open file, so only this fd holds it. */
+	if (flock(f->fd, (f->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) == 0)
+		return 0;
+	if (errno == EWOULDBLOCK)
+		return mvm_fail(err, -EBUSY, "disk %s: %s is in use by "
+				"another VM (locked)", id, path);
+	return mvm_fail(err, -errno, "disk %s: %s: cannot lock: %s", id, path,
+			strerror(errno));
+}
+
+int blk_file_release(struct blk_file *f, const char *id,
+		     struct mvm_err *err)
+{
+	if (!f->readonly && fdatasync(f->fd) < 0)
+		return mvm_fail(err, -errno, "disk %s: flush: %s", id,
+				strerror(errno));
+	if (flock(f->fd, LOCK_UN) < 0)
+		return mvm_fail(err, -errno, "disk %s: unlock: %s", id,
+				strerror(errno));
+	return 0;
+}
+
 int blk_file_open(struct blk_file *f, const struct disk_config *cfg,
 		  struct mvm_err *err)
 {
@@ -116,16 +141,10 @@ int blk_file_open(struct blk_file *f, const struct disk_config *cfg,
 	f->fd = open_image(cfg, flags | (f->direct ? O_DIRECT : 0), err);
 	if (f->fd < 0)
 		return f->fd;
-	/* flock() locks follow the open file, so only this fd holds it. */
-	if (flock(f->fd, (cfg->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
-		ret = errno == EWOULDBLOCK
-			? mvm_fail(err, -EBUSY, "disk %s: %s is in use by "
-				   "another VM (locked)", cfg->id, cfg->path)
-			: mvm_fail(err, -errno, "disk %s: %s: cannot lock: %s",
-				   cfg->id, cfg->path, strerror(errno));
-		goto fail;
-	}
-	ret = size_image(f, cfg, err);
+	/* A migration's destination takes the lock at the handover. */
+	ret = cfg->unlocked ? 0 : blk_file_lock(f, cfg->id, cfg->path, err);
+	if (!ret)
+		ret = size_image(f, cfg, err);
 	if (ret)
 		goto fail;
 	if (f->direct) {

@@ -1,7 +1,7 @@
 /*
  * The virtio devices a VM's configuration asks for, created in a fixed
- * order (entropy, disks, NICs, virtio-mem) so PCI slots are stable from
- * boot to boot.
+ * order (entropy, disks, NICs, the balloon, virtio-mem) so PCI slots are
+ * stable from boot to boot.
  */
 #include "mvm/dev_config.h"
 #include "mvm/dev_ctx.h"
@@ -28,6 +28,11 @@ int virtio_create_devices(struct dev_ctx *ctx, const struct virtio_devs_config *
 	}
 	for (unsigned i = 0; i < cfg->nr_nets; i++) {
 		ret = net_create(ctx, &cfg->nets[i], err);
+		if (ret)
+			return ret;
+	}
+	if (cfg->balloon && cfg->balloon->enabled) {
+		ret = balloon_create(ctx, cfg->balloon, err);
 		if (ret)
 			return ret;
 	}

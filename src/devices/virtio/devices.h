@@ -6,6 +6,7 @@ struct dev_ctx;
 struct mvm_err;
 struct disk_config;
 struct net_config;
+struct balloon_config;
 struct mem_hotplug_config;
 
 int rng_create(struct dev_ctx *ctx, struct mvm_err *err);
@@ -14,6 +15,8 @@ int blk_create(struct dev_ctx *ctx, const struct disk_config *cfg,
 	       unsigned cpus, struct mvm_err *err);
 int net_create(struct dev_ctx *ctx, const struct net_config *cfg,
 	       struct mvm_err *err);
+int balloon_create(struct dev_ctx *ctx, const struct balloon_config *cfg,
+		   struct mvm_err *err);
 
 /* cfg's region is in guest memory already, at gpa. */
 int virtio_mem_create(struct dev_ctx *ctx, const struct mem_hotplug_config *cfg,

@@ -1,9 +1,9 @@
 /*
  * The virtio test kernel: drives mvm's virtio devices from the guest side.
- * test=blk|blk_ro|blk_swap|bench_blk|bench_net|net|net_hostile|rng|hostile|
- * ring3|soak|diskcount|memcount|memcount_selftest|virtio_mem picks what
- * runs; each prints PASS/FAIL lines and the kernel ends with "ALL OK" (exit
- * code 0) or a failure count.
+ * test=blk|blk_ro|blk_swap|bench_blk|bench_net|net|net_hostile|rng|balloon|
+ * hostile|ring3|soak|diskcount|memcount|memcount_selftest|virtio_mem picks
+ * what runs; each prints PASS/FAIL lines and the kernel ends with "ALL OK"
+ * (exit code 0) or a failure count.
  */
 #include "../lib/cmdline.h"
 #include "../lib/lapic.h"
@@ -129,6 +129,8 @@ void guest_main(struct bootinfo *bi)
 		test_net_hostile(bi);
 	else if (!strcmp(test, "rng"))
 		test_rng(bi);
+	else if (!strcmp(test, "balloon"))
+		test_balloon(bi);
 	else if (!strcmp(test, "ring3"))
 		test_ring3(bi);
 	else if (!strcmp(test, "hostile"))

@@ -245,6 +245,11 @@ uint64_t vdev_cfg64(struct vdev *d, unsigned off)
 	return rd32(d->cfg, off) | (uint64_t)rd32(d->cfg, off + 4) << 32;
 }
 
+void vdev_cfg_write32(struct vdev *d, unsigned off, uint32_t v)
+{
+	wr32(d->cfg, off, v);
+}
+
 bool vdev_msix(struct vdev *d, uint8_t base)
 {
 	uint32_t apic = lapic_id();

@@ -32,7 +32,7 @@
 #define VQ_F_NEXT 1
 #define VQ_F_WRITE 2
 #define VQ_F_INDIRECT 4
-#define VQ_MAX 4
+#define VQ_MAX 5
 
 struct vdesc {
 	uint64_t addr;
@@ -93,6 +93,7 @@ uint8_t vdev_cfg8(struct vdev *d, unsigned off);
 uint16_t vdev_cfg16(struct vdev *d, unsigned off);
 uint32_t vdev_cfg32(struct vdev *d, unsigned off);
 uint64_t vdev_cfg64(struct vdev *d, unsigned off);
+void vdev_cfg_write32(struct vdev *d, unsigned off, uint32_t v);
 
 /*
  * MSI-X: entry i sends vector base+i to this CPU. Returns false without

@@ -1,0 +1,124 @@
+/*
+ * The balloon's inflate and deflate queues (virtio 1.2, 5.5.6.1): each
+ * chain is an array of le32 page frame numbers, 4 KiB pages. Inflated
+ * pages go back to the host at once (gm_discard), runs of consecutive
+ * ones in one call; deflated pages need nothing: without MUST_TELL_HOST
+ * the driver may touch them before it says so, and the next touch faults
+ * a fresh page in. Every PFN is the guest's word: one outside RAM is
+ * logged and skipped, and the chain is completed all the same.
+ */
+#include <endian.h>
+#include <string.h>
+
+#include "mvm/err.h"
+#include "mvm/mem.h"
+
+#include "balloon_dev.h"
+
+#define PAGE (1ull << BALLOON_PAGE_SHIFT)
+
+/* The chain's PFNs into b->pfns: how many, or -1 for a malformed chain. */
+static int read_pfns(struct balloon *b, struct virtio_queue *q,
+		     const struct virtq_chain *c)
+{
+	uint32_t n = c->out_len / 4;
+
+	if (c->nr_in || c->out_len % 4 || n > BALLOON_MAX_PFNS) {
+		virtio_log(b->t, "queue %u: a chain of %u readable and %u "
+			   "writable bytes is not an array of at most %u "
+			   "PFNs; ignored", q->index, c->out_len, c->in_len,
+			   BALLOON_MAX_PFNS);
+		return -1;
+	}
+	iov_to_buf(b->iov, c->nr_out, 0, b->pfns, c->out_len);
+	for (uint32_t i = 0; i < n; i++)
+		b->pfns[i] = le32toh(b->pfns[i]);
+	return (int)n;
+}
+
+/* One page at a time: a run that spans two regions ends up here. */
+static void discard_pages(struct balloon *b, uint64_t gpa, uint64_t len)
+{
+	struct mvm_err err;
+
+	for (uint64_t at = gpa; at < gpa + len; at += PAGE) {
+		if (gm_discard(b->ctx->mem, at, PAGE, &err)) {
+			virtio_log(b->t, "inflate: %s", err.msg);
+			virtio_count(b->t, VIRTIO_CTR_FAIL_COUNT, 1);
+			continue;
+		}
+		virtio_count(b->t, VIRTIO_CTR_INFLATE_PAGES, 1);
+	}
+}
+
+static void discard_run(struct balloon *b, uint64_t gpa, uint64_t len)
+{
+	if (!len)
+		return;
+	if (gm_discard(b->ctx->mem, gpa, len, NULL)) {
+		discard_pages(b, gpa, len);
+		return;
+	}
+	virtio_count(b->t, VIRTIO_CTR_INFLATE_PAGES, len / PAGE);
+}
+
+static bool pfn_in_ram(struct balloon *b, uint64_t gpa)
+{
+	if (gm_is_ram(b->ctx->mem, gpa, PAGE))
+		return true;
+	virtio_log(b->t, "inflate: PFN %#llx is not guest RAM; skipped",
+		   (unsigned long long)(gpa >> BALLOON_PAGE_SHIFT));
+	virtio_count(b->t, VIRTIO_CTR_FAIL_COUNT, 1);
+	return false;
+}
+
+static void inflate_pfns(struct balloon *b, unsigned n)
+{
+	uint64_t start = 0, len = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t gpa = (uint64_t)b->pfns[i] << BALLOON_PAGE_SHIFT;
+		bool ok = pfn_in_ram(b, gpa);
+
+		if (ok && len && gpa == start + len) {
+			len += PAGE;
+			continue;
+		}
+		discard_run(b, start, len);
+		start = gpa;
+		len = ok ? PAGE : 0;
+	}
+	discard_run(b, start, len);
+}
+
+static void drain(struct balloon *b, struct virtio_queue *q, bool inflate)
+{
+	struct virtq_chain c;
+	int n;
+
+	do {
+		virtio_queue_notify_disable(q);
+		while (virtio_queue_pop(q, &c, b->iov, VIRTQ_MAX_SEGS) > 0) {
+			n = read_pfns(b, q, &c);
+			virtio_count(b->t, inflate ? VIRTIO_CTR_INFLATE_COUNT :
+					   VIRTIO_CTR_DEFLATE_COUNT, 1);
+			if (n > 0 && inflate)
+				inflate_pfns(b, (unsigned)n);
+			else if (n > 0)
+				virtio_count(b->t, VIRTIO_CTR_DEFLATE_PAGES,
+					     (uint64_t)n);
+			virtio_queue_complete(q, c.head, 0);
+		}
+	} while (virtio_queue_notify_enable(q));
+	virtio_queue_flush(q);
+}
+
+void balloon_inflate(struct balloon *b, struct virtio_queue *q)
+{
+	drain(b, q, true);
+}
+
+void balloon_deflate(struct balloon *b, struct virtio_queue *q)
+{
+	drain(b, q, false);
+}

@@ -1,0 +1,67 @@
+/* What the VMM's migration files share (src/vmm/migration*.c). */
+#ifndef MVM_MIGRATION_PRIV_H
+#define MVM_MIGRATION_PRIV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "mvm/migration.h"
+#include "mvm/snapshot.h"
+#include "mvm/vmm_migration.h"
+
+struct mig_out;
+struct mig_in;
+
+/* The one migration of this mvm, in or out (vmm->mig). */
+struct vmm_migration {
+	struct vmm_migration_info info;
+	uint64_t t_start_ns; /* CLOCK_MONOTONIC */
+	struct mig_out *out;
+	struct mig_in *in;
+	/* An incoming VM's state file: its strings are the VM's config's. */
+	struct snap_file state;
+};
+
+uint64_t mig_mono_ns(void);
+uint64_t mig_real_ns(void);
+/* v->mig, made on first use; NULL when out of memory. */
+struct vmm_migration *mig_get(struct vmm *v);
+/* A new migration's record: status, clock and counters reset. */
+void mig_info_reset(struct vmm_migration *m, bool incoming);
+/* Ended: status, total time and (for a failure) the error kept. */
+void mig_info_end(struct vmm_migration *m, enum mig_status s,
+		  const char *error);
+
+/* The socket address of u; a TCP name is resolved (numeric port). */
+int mig_sockaddr(const struct mig_uri *u, struct sockaddr_storage *sa,
+		 socklen_t *len, struct mvm_err *err);
+/*
+ * A small section (a reply, an ABORT) written whole on a connected
+ * socket, waiting up to a second for room: the peer reads continuously.
+ */
+int mig_send_small(int fd, enum mig_section type, const void *payload,
+		   size_t len, struct mvm_err *err);
+/* Read from fd into buf until a whole reply section is there (small). */
+struct mig_reply {
+	uint8_t buf[MIG_HDR_SIZE + MIG_REASON_MAX];
+	size_t len;
+	struct mig_hdr hdr;
+};
+/*
+ * 1 with a whole section in r (r->hdr, payload after the header), 0 when
+ * more must come, or -errno (-EPIPE: the peer closed) with a message.
+ * Types the peer must not send are refused before their payload.
+ */
+int mig_reply_read(int fd, struct mig_reply *r, const unsigned *allowed,
+		   struct mvm_err *err);
+/* Drop the whole section r holds, keeping what follows it. */
+void mig_reply_consume(struct mig_reply *r);
+
+/* migration_out.c and migration_in.c, for cancel and teardown. */
+int mig_out_cancel(struct vmm *v, struct mvm_err *err);
+void mig_out_free(struct vmm *v);
+int mig_in_cancel(struct vmm *v, struct mvm_err *err);
+void mig_in_free(struct vmm *v);
+
+#endif
