@@ -118,6 +118,16 @@ const char *vm_hotplug_problem(const struct mem_hotplug_config *c,
 			       uint64_t mem_mib, enum vm_hotplug_field *field,
 			       char *buf, size_t cap);
 const char *vm_hotplug_field_name(enum vm_hotplug_field f);
+/*
+ * Add c's region to gm, the memory of a machine with mem_mib MiB of RAM:
+ * at vm_hotplug_gpa, reserved but not populated (gm_add_hotplug; pages
+ * as the RAM's). Nothing when c->total_mib is 0. A boot and a live
+ * migration's destination make the region so; c must have passed
+ * vm_hotplug_problem.
+ */
+int vm_hotplug_add(struct guest_mem *gm, uint64_t mem_mib,
+		   enum gm_pages pages, const struct mem_hotplug_config *c,
+		   struct mvm_err *err);
 
 /*
  * The CPUID a guest of this host sees (*out malloc'd, the caller frees):

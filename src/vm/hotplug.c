@@ -136,7 +136,10 @@ static int check_slots(struct vm *vm, struct mvm_err *err)
 	return 0;
 }
 
-/* A restored VM's region: the snapshot's, where the config puts it. */
+/*
+ * A restored or migrated VM's region: the snapshot's (or the one the
+ * migration's destination made), where the config puts it.
+ */
 static int mark_restored(struct vm *vm, uint64_t gpa, uint64_t size,
 			 struct mvm_err *err)
 {
@@ -148,16 +151,26 @@ static int mark_restored(struct vm *vm, uint64_t gpa, uint64_t size,
 			return 0;
 		}
 	}
-	return mvm_fail(err, -EINVAL, "memory: the snapshot has no region of "
-			"%llu MiB at %#llx for its hotpluggable memory",
+	return mvm_fail(err, -EINVAL, "memory: the restored memory has no "
+			"region of %llu MiB at %#llx for its hotpluggable "
+			"memory",
 			(unsigned long long)(size / MIB),
 			(unsigned long long)gpa);
+}
+
+int vm_hotplug_add(struct guest_mem *gm, uint64_t mem_mib,
+		   enum gm_pages pages, const struct mem_hotplug_config *c,
+		   struct mvm_err *err)
+{
+	if (!c->total_mib)
+		return 0;
+	return gm_add_hotplug(gm, vm_hotplug_gpa(mem_mib, c->block_mib),
+			      c->total_mib * MIB, pages, err);
 }
 
 int vm_hotplug_memory(struct vm *vm, struct mvm_err *err)
 {
 	const struct mem_hotplug_config *c = &vm->cfg.mem_hotplug;
-	uint64_t gpa, size = c->total_mib * MIB;
 	int ret;
 
 	if (!c->total_mib)
@@ -165,10 +178,13 @@ int vm_hotplug_memory(struct vm *vm, struct mvm_err *err)
 	ret = check_slots(vm, err);
 	if (ret)
 		return ret;
-	gpa = vm_hotplug_gpa(vm->cfg.mem_mib, c->block_mib);
+	/* A snapshot's or a migration's memory has the region already. */
 	if (vm->cfg.mem_source)
-		return mark_restored(vm, gpa, size, err);
-	return gm_add_hotplug(&vm->mem, gpa, size, vm->cfg.pages, err);
+		return mark_restored(vm, vm_hotplug_gpa(vm->cfg.mem_mib,
+							c->block_mib),
+				     c->total_mib * MIB, err);
+	return vm_hotplug_add(&vm->mem, vm->cfg.mem_mib, vm->cfg.pages, c,
+			      err);
 }
 
 int vm_hotplug_slots_set(struct vm *vm, int i, uint32_t flags,

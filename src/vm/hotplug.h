@@ -8,9 +8,10 @@ struct vm;
 struct mvm_err;
 
 /*
- * The region in guest memory: a fresh one for a boot, or, for a restore,
- * the snapshot's region at the place the configuration puts it, marked
- * as the hotplug region. Nothing without hotpluggable memory.
+ * The region in guest memory: a fresh one for a boot (vm_hotplug_add),
+ * or, for a restore or a migration's destination (cfg.mem_source), the
+ * memory's region at the place the configuration puts it, marked as the
+ * hotplug region. Nothing without hotpluggable memory.
  */
 int vm_hotplug_memory(struct vm *vm, struct mvm_err *err);
 /* Register region i, the hotplug region, as slot_mib KVM slots. */

@@ -333,15 +333,23 @@ static int create_irqchip(struct vm *vm, struct mvm_err *err)
 				 (unsigned long)&pit, "KVM_CREATE_PIT2", err);
 }
 
-/* RAM a migration filled: it must be the machine's size. */
+/*
+ * RAM a migration filled: it must be the machine's size, its hotpluggable
+ * memory included (hotplug.c finds that region in it).
+ */
 static int adopt_memory(struct vm *vm, struct guest_mem *gm,
 			struct mvm_err *err)
 {
-	if (!gm || gm->ram_size != vm->cfg.mem_mib << 20)
+	uint64_t mib = vm->cfg.mem_mib + vm->cfg.mem_hotplug.total_mib;
+
+	if (!gm || gm->ram_size != mib << 20)
 		return mvm_fail(err, -EINVAL, "memory: %llu bytes received, "
-				"the machine has %llu MiB",
+				"the machine has %llu MiB and %llu MiB "
+				"hotpluggable",
 				gm ? (unsigned long long)gm->ram_size : 0ULL,
-				(unsigned long long)vm->cfg.mem_mib);
+				(unsigned long long)vm->cfg.mem_mib,
+				(unsigned long long)
+					vm->cfg.mem_hotplug.total_mib);
 	vm->mem = *gm;
 	memset(gm, 0, sizeof(*gm));
 	return 0;
