@@ -435,6 +435,8 @@ static void on_accept(void *ctx)
 	if (!in->uri.tcp)
 		unlink(in->uri.path);
 	in->phase = IN_STREAM;
+	/* The migration's total runs from the source's connection. */
+	in->m->t_start_ns = mig_mono_ns();
 	if (loop_watch_add(&in->v->loop, &in->watch, fd, on_data, in)) {
 		finish(in, MIG_STATUS_FAILED, "migration: cannot watch the "
 		       "connection");

@@ -301,6 +301,9 @@ static void stop_and_copy(struct mig_out *o)
 	struct policy_facts f;
 	int ret = 0;
 
+	/* Downtime counts from the request to stop, its own time too. */
+	o->t_pause = mig_mono_ns();
+	o->t_pause_real = mig_real_ns();
 	if (!o->was_paused)
 		ret = vm_pause_all(&o->v->vm, &err);
 	if (ret) {
@@ -308,8 +311,6 @@ static void stop_and_copy(struct mig_out *o)
 		return;
 	}
 	o->paused = !o->was_paused;
-	o->t_pause = mig_mono_ns();
-	o->t_pause_real = mig_real_ns();
 	/* L1 may have begun hosting guests during pre-copy. */
 	policy_facts(o, &f);
 	ret = vmm_policy_ask(o->v, POLICY_OP_LIVE_MIGRATION, &f, &err);

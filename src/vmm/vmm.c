@@ -329,8 +329,9 @@ int vmm_build_vm(struct vmm *v, const struct vm_config *from,
 	}
 	vmm_log(v, API_LOG_INFO, "vmm", "VM started: %u vCPU(s), %llu MiB",
 		cfg.cpus, (unsigned long long)cfg.mem_mib);
-	vmm_log(v, API_LOG_INFO, "vmm", "kernel: %s",
-		boot_format_name(v->vm.entry.format));
+	if (!from) /* a restored or migrated VM's kernel runs already */
+		vmm_log(v, API_LOG_INFO, "vmm", "kernel: %s",
+			boot_format_name(v->vm.entry.format));
 	return 0;
 }
 
@@ -485,7 +486,8 @@ static int vm_stopped(struct vmm *v)
 		return MVM_EXIT_START_FAILED;
 	}
 	console_restore(&v->console);
-	vmm_log(v, API_LOG_INFO, "vmm", "VM stopped: %s", v->vm.stop_msg);
+	vmm_log(v, API_LOG_INFO, "vmm", "VM stopped: %s",
+		v->vm.stop_msg[0] ? v->vm.stop_msg : "the guest ended it");
 	if (v->vm.stop_msg[0])
 		fprintf(stderr, "mvm: %s\n", v->vm.stop_msg);
 	return stop_status(&v->vm);

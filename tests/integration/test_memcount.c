@@ -94,3 +94,41 @@ Test(memcount, touch_all_dirties_checks_and_quits)
 	cr_assert_eq(r.status, 1, "status %d", r.status);
 	mvm_result_free(&r);
 }
+
+/*
+ * touch=all ring=N: every page written, then the first N rewritten round
+ * after round (each round checks the last one's value) with a line every
+ * report=R rounds and a TSC beat; 'c' checks all of RAM (the ring at its
+ * current round) and the ring goes on, 'q' checks again and ends.
+ */
+Test(memcount, touch_all_ring_counts_checks_and_quits)
+{
+	struct mvm_opts o = { .stdin_data = "cq",
+			      .stdin_after = "memcount: round=16\n" };
+	struct mvm_result r = run("test=memcount touch=all ring=4096 report=8 "
+				  "beat=1", &o);
+	const char *t = strstr(r.out, "memcount: touched pages=");
+	const char *ring = strstr(r.out, "memcount: ring pages=4096 report=8\n");
+	const char *r16 = strstr(r.out, "memcount: round=16\n");
+	const char *r8;
+	unsigned pages = 0;
+	char want[96];
+
+	cr_assert(t, "%s\n%s", r.out, r.err);
+	cr_assert_eq(sscanf(t, "memcount: touched pages=%u", &pages), 1);
+	cr_assert(ring && ring > t, "%s", r.out);
+	r8 = strstr(ring, "memcount: round=8\n");
+	cr_assert(r8 && r16 && r8 < r16, "rounds 8 and 16 not in order:\n%s",
+		  r.out);
+	/* 16 rounds of 16 MiB read and written: milliseconds at least. */
+	cr_assert(memchr(ring, '.', (size_t)(r16 - ring)),
+		  "no beat before round 16:\n%s", r.out);
+	snprintf(want, sizeof(want), "memcount: checked pages=%u gen=0\n",
+		 pages);
+	cr_assert_eq(count_str(r.out, want), 2, "'%s' not twice:\n%s", want,
+		     r.out);
+	cr_assert_null(strstr(r.out, "STALE"), "%s", r.out);
+	cr_assert(strstr(r.out, "ALL OK"), "%s\n%s", r.out, r.err);
+	cr_assert_eq(r.status, 1, "status %d", r.status);
+	mvm_result_free(&r);
+}

@@ -34,11 +34,26 @@
  * beat=1 also prints one '.' per tick, so that a host can see when the
  * guest runs again (after a snapshot's restore) to within one tick.
  *
+ * touch=all ring=N: the load of a live migration. After the touch, the
+ * first N touched pages (page numbers 0 to N-1) are a ring rewritten
+ * round after round, as in the rounds mode, for ever: after ring round
+ * k they hold word_value(k + 1, p) (the touch was round 0), each round
+ * first checks them for round k - 1's value (STALE as above), and every
+ * report=R rounds (default 2^20 / N) "memcount: round=K". After each
+ * round one poll of COM1: 'c' checks every page, the ring at its round
+ * and the rest as touched ("memcount: checked pages=N gen=0"), and the
+ * ring goes on; 'q' checks and ends with "ALL OK"; 'd' is not taken.
+ * No tick: the ring never idles. beat=1 prints a '.' about every
+ * millisecond of the TSC instead (its rate measured against the PIT
+ * before ring 3), checked every 16 pages.
+ *
  * Everything but the tick's setup runs in ring 3 (lib/user.c), where some
  * hosts run the loops natively; the lines' port I/O traps to ring 0.
  */
 #include "../lib/cmdline.h"
+#include "../lib/io.h"
 #include "../lib/palloc.h"
+#include "../lib/pit.h"
 #include "../lib/printf.h"
 #include "../lib/report.h"
 #include "../lib/string.h"
@@ -52,6 +67,8 @@
 #define SELFTEST_WORD 7
 /* Pages times rounds between two lines: 200-500 ms where ring 3 is native. */
 #define REPORT_PAGE_ROUNDS (1u << 20)
+/* Pages between two looks at the TSC for ring=N's beat. */
+#define BEAT_PAGES 16
 
 struct run {
 	uint64_t *w;    /* its first page's words */
@@ -65,6 +82,8 @@ struct memcount {
 	uint32_t pages;
 	uint32_t report, limit;
 	uint32_t dirty_pct, gen;
+	uint32_t ring, ring_round; /* touch=all ring=N, and its last round */
+	uint64_t tsc_per_ms, beat_at; /* ring=N's beat */
 	bool beat, selftest;
 };
 
@@ -132,6 +151,8 @@ static bool dirtied(uint32_t p)
 
 static uint64_t touch_value(uint32_t p)
 {
+	if (p < mc.ring)
+		return word_value(mc.ring_round + 1, p);
 	return word_value(mc.gen && dirtied(p) ? mc.gen + 1 : 1, p);
 }
 
@@ -211,6 +232,14 @@ static void dirty(void)
 		n, mc.gen);
 }
 
+/* Checks every page, prints the line: 'c' and 'q'. */
+static void check_command(void)
+{
+	check_all();
+	kprintf("%smemcount: checked pages=%u gen=%u\n", mc.beat ? "\n" : "",
+		mc.pages, mc.gen);
+}
+
 static void idle(void)
 {
 	for (;;) {
@@ -223,9 +252,61 @@ static void idle(void)
 		if (c == 'd') {
 			dirty();
 		} else if (c == 'c' || c == 'q') {
-			check_all();
-			kprintf("%smemcount: checked pages=%u gen=%u\n",
-				mc.beat ? "\n" : "", mc.pages, mc.gen);
+			check_command();
+			if (c == 'q') {
+				pass("memcount");
+				return;
+			}
+		}
+	}
+}
+
+/* ring=N's beat: a '.' once a millisecond of the TSC has gone by. */
+static void ring_beat(void)
+{
+	uint64_t now = rdtsc();
+
+	/* Unsigned: a TSC that went back (a new host) beats at once too. */
+	if (now - mc.beat_at >= mc.tsc_per_ms) {
+		mc.beat_at = now;
+		uart_putc('.');
+	}
+}
+
+/* One ring round: round k - 1's value checked, round k's written. */
+static void ring_round(uint32_t k)
+{
+	uint32_t p = 0;
+
+	for (unsigned i = 0; i < mc.nruns && p < mc.ring; i++) {
+		const struct run *r = &mc.runs[i];
+
+		for (; p < r->first + r->pages && p < mc.ring; p++) {
+			page_round(touched_page(r, p), p, word_value(k, p),
+				   word_value(k + 1, p));
+			if (mc.beat && p % BEAT_PAGES == 0)
+				ring_beat();
+		}
+	}
+	mc.ring_round = k;
+}
+
+static void ring(void)
+{
+	if (mc.ring > mc.pages)
+		mc.ring = mc.pages;
+	kprintf("memcount: ring pages=%u report=%u\n", mc.ring, mc.report);
+	mc.beat_at = rdtsc();
+	for (uint32_t k = 1;; k++) {
+		int c;
+
+		ring_round(k);
+		if (k % mc.report == 0)
+			kprintf("%smemcount: round=%u\n", mc.beat ? "\n" : "",
+				k);
+		c = uart_getc_nowait();
+		if (c == 'c' || c == 'q') {
+			check_command();
 			if (c == 'q') {
 				pass("memcount");
 				return;
@@ -240,8 +321,12 @@ static void memcount_ring3(void *arg)
 	uint64_t *w;
 
 	if (touch_asked(bi->cmdline)) {
-		if (touch_all())
-			idle();
+		if (touch_all()) {
+			if (mc.ring)
+				ring();
+			else
+				idle();
+		}
 		return;
 	}
 	w = palloc_pages(mc.pages);
@@ -257,12 +342,27 @@ static void memcount_ring3(void *arg)
 	rounds();
 }
 
+/*
+ * TSC ticks in a millisecond, measured over 16 ms of the PIT (a shift:
+ * the 32-bit builds have no 64-bit division); ring 0.
+ */
+static uint64_t tsc_per_ms(void)
+{
+	uint64_t t0 = rdtsc();
+	uint64_t per_ms;
+
+	delay_us(16000);
+	per_ms = (rdtsc() - t0) >> 4;
+	return per_ms ? per_ms : 1;
+}
+
 void test_memcount(const struct bootinfo *bi, bool selftest)
 {
 	const char *cl = bi->cmdline;
 	uint64_t pages = cmdline_u64_or(cl, "pages",
 					selftest ? SELFTEST_PAGES : 256);
 	uint64_t tick = cmdline_u64_or(cl, "tick", 10000);
+	uint64_t ring = cmdline_u64_or(cl, "ring", 0);
 
 	if (!pages || pages > UINT32_MAX / PAGE_SIZE) {
 		fail("memcount", "pages=%llu: out of range",
@@ -280,7 +380,17 @@ void test_memcount(const struct bootinfo *bi, bool selftest)
 	if (mc.dirty_pct > 100)
 		mc.dirty_pct = 100;
 	mc.beat = cmdline_u64_or(cl, "beat", 0) != 0;
-	if (touch_asked(cl)) {
+	if (touch_asked(cl) && ring) {
+		/* Below 4 GiB anyway; ring() cuts it to the pages touched. */
+		mc.ring = ring > UINT32_MAX / PAGE_SIZE ? UINT32_MAX / PAGE_SIZE
+							: (uint32_t)ring;
+		mc.report = (uint32_t)cmdline_u64_or(cl, "report",
+			(REPORT_PAGE_ROUNDS + mc.ring - 1) / mc.ring);
+		if (!mc.report)
+			mc.report = 1;
+		mc.pages = 0;
+		mc.tsc_per_ms = tsc_per_ms();
+	} else if (touch_asked(cl)) {
 		mc.pages = 0;
 		if (!tick || tick > 1000000 || !user_tick_start((uint32_t)tick))
 			kprintf("memcount: no tick (tick=%llu): idling "
