@@ -12,7 +12,7 @@ out=$build/fuzz/fuzz_api
 mkdir -p "$out/corpus"
 
 layers=
-for l in vmm snapshot vm vcpu devices boot nested core policy; do
+for l in vmm migration snapshot vm vcpu devices boot nested core policy; do
 	layers="$layers $build/src/libmvm_$l.a"
 done
 files=

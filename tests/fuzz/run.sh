@@ -36,8 +36,9 @@ fuzz_snapshot)
 	# The state file's decoder and what it calls, all with the
 	# sanitizers; its seed, a valid state file, is the encoder's own.
 	srcs="$(cd "$src" && echo src/snapshot/*.c) src/vcpu/state_blob.c
-	      src/nested/state.c src/devices/device.c src/core/mem.c
-	      src/core/mem_file.c src/core/mem_dirty.c src/core/file.c src/core/err.c"
+	      src/nested/state.c src/devices/device.c src/vm/hotplug.c
+	      src/core/mem.c src/core/mem_file.c src/core/mem_dirty.c
+	      src/core/file.c src/core/err.c"
 	libs=-lfdt
 	seedsrcs=
 	for f in $srcs; do seedsrcs="$seedsrcs $src/$f"; done
@@ -53,7 +54,7 @@ fuzz_migration)
 	# the destination's answers, are the stream's own code's.
 	srcs="$(cd "$src" && echo src/migration/*.c src/snapshot/*.c)
 	      src/vcpu/state_blob.c src/nested/state.c src/devices/device.c
-	      src/core/mem.c src/core/mem_file.c src/core/mem_present.c
+	      src/vm/hotplug.c src/core/mem.c src/core/mem_file.c src/core/mem_present.c
 	      src/core/mem_dirty.c src/core/file.c src/core/err.c"
 	libs=-lfdt
 	seedsrcs=
