@@ -1,6 +1,6 @@
 /*
- * Parsing of the device options of `mvm run`: --disk, --net, --balloon
- * (--rng is a plain flag).
+ * Parsing of the device options of `mvm run`: --disk, --net, --balloon,
+ * --memory-hotplug (--rng is a plain flag).
  * Pure functions over a vm_config, so they are unit-tested. Messages name
  * the option and the offending key or value.
  */
@@ -21,6 +21,9 @@ int cli_add_net(struct vm_config *cfg, const char *arg, struct mvm_err *err);
  */
 int cli_add_balloon(struct vm_config *cfg, const char *arg,
 		    struct mvm_err *err);
+/* --memory-hotplug total=MiB[,slot=MiB][,block=MiB] (virtio-mem) */
+int cli_set_hotplug(struct vm_config *cfg, const char *arg,
+		    struct mvm_err *err);
 /* Free what cli_add_disk() allocated (the disk paths). */
 void cli_free_devices(struct vm_config *cfg);
 
@@ -38,6 +41,11 @@ void cli_free_devices(struct vm_config *cfg);
 	"            [,hinting=on][,reporting=on]\n" \
 	"                    a virtio-balloon with a target of N MiB\n" \
 	"                    (PATCH /balloon changes it); statistics every\n" \
-	"                    S seconds, free page hinting and reporting\n"
+	"                    S seconds, free page hinting and reporting\n" \
+	"  --memory-hotplug total=MiB[,slot=MiB][,block=MiB]\n" \
+	"                    hotpluggable memory (virtio-mem) above RAM,\n" \
+	"                    none plugged at boot; resize it with PATCH\n" \
+	"                    /hotplug/memory (--api-sock); slots default\n" \
+	"                    to 128 MiB, blocks to 2 MiB\n"
 
 #endif

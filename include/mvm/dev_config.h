@@ -1,8 +1,9 @@
 /*
  * What the virtio devices are built from (the devices layer's part of a
- * VM's configuration): disks, NICs, the entropy device and the balloon.
- * Plain data; include/mvm/vm_config.h holds them in struct vm_config, and
- * the VM hands the devices these parts alone (virtio_create_devices).
+ * VM's configuration): disks, NICs, the entropy device, the balloon and
+ * virtio-mem. Plain data; include/mvm/vm_config.h holds them in struct
+ * vm_config, and the VM hands the devices these parts alone
+ * (virtio_create_devices).
  */
 #ifndef MVM_DEV_CONFIG_H
 #define MVM_DEV_CONFIG_H
@@ -61,6 +62,21 @@ struct balloon_config {
 	bool free_page_reporting;  /* VIRTIO_BALLOON_F_PAGE_REPORTING */
 };
 
+/*
+ * Hotpluggable memory, a virtio-mem device (API PUT /hotplug/memory,
+ * CLI --memory-hotplug), in Firecracker's units. total_mib 0: none. The
+ * VM layer checks the sizes (vm_hotplug_problem) and places the region.
+ */
+struct mem_hotplug_config {
+	uint64_t total_mib;     /* the region: a multiple of slot_mib */
+	uint64_t slot_mib;      /* KVM memory slots: >= 128, of blocks */
+	uint64_t block_mib;     /* what the guest (un)plugs: 2^n >= 2 */
+	uint64_t requested_mib; /* asked of the guest from the start */
+};
+
+#define MEM_HOTPLUG_DEFAULT_SLOT_MIB 128
+#define MEM_HOTPLUG_DEFAULT_BLOCK_MIB 2
+
 /* Every virtio device of a VM, for virtio_create_devices(). */
 struct virtio_devs_config {
 	bool rng; /* a virtio-rng device */
@@ -70,6 +86,9 @@ struct virtio_devs_config {
 	unsigned cpus; /* the VM's vCPUs: one queue each per disk */
 	const struct net_config *nets;
 	unsigned nr_nets;
+	/* virtio-mem, its region already in guest memory at mem_hotplug_gpa */
+	const struct mem_hotplug_config *mem_hotplug;
+	uint64_t mem_hotplug_gpa;
 };
 
 #endif

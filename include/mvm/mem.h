@@ -34,6 +34,12 @@ struct mem_region {
 	 * dirty pages are not tracked.
 	 */
 	atomic_ulong *dirty;
+	/*
+	 * The virtio-mem device's region (gm_add_hotplug): guest memory the
+	 * devices may reach, but not RAM at boot (e820 and the loaders skip
+	 * it); the guest learns of it from the device alone.
+	 */
+	bool hotplug;
 	/* The host page backing the region: 0 for 4 KiB, else its size. */
 	uint64_t page_size;
 	/*
@@ -86,6 +92,16 @@ extern const char *const gm_pages_names[];
  */
 int gm_alloc(struct guest_mem *gm, uint64_t ram_bytes, enum gm_pages pages,
 	     struct mvm_err *err);
+/*
+ * Add the virtio-mem device's region: size bytes at gpa (both 2 MiB
+ * multiples) of anonymous memory, reserved but never populated up front
+ * (MAP_NORESERVE): a block's pages come when the guest first touches it
+ * and go back with gm_discard. Transparent huge pages unless pages says
+ * GM_PAGES_SMALL (hugetlbfs RAM is not reserved for it: what the guest
+ * never plugs must cost nothing).
+ */
+int gm_add_hotplug(struct guest_mem *gm, uint64_t gpa, uint64_t size,
+		   enum gm_pages pages, struct mvm_err *err);
 /* Add a region backed by caller-provided host memory (tests, fuzzers). */
 int gm_add_host(struct guest_mem *gm, uint64_t gpa, void *hva, uint64_t size);
 void gm_free(struct guest_mem *gm);
@@ -99,13 +115,15 @@ int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, uint64_t len);
 
 /*
  * Give the host back the RAM under [gpa, gpa+len) (a balloon's inflated
- * pages, a guest's reported free ranges): its RSS drops, and the guest
- * reads zeros there afterwards (RAM restored from a memory file: the
- * file's bytes). gpa and len are 4 KiB-aligned, the range inside one
- * region. Private RAM is madvise(MADV_DONTNEED)'d, shared RAM punched
- * (fallocate); on 2 MiB huge pages only the whole huge pages inside the
- * range go back, the rest stays as it was. Caller-owned regions
- * (gm_add_host) are zeroed. 0, or -EINVAL naming the range, or -errno.
+ * pages, a guest's reported free ranges, virtio-mem's unplugged blocks):
+ * its RSS drops, and the guest reads zeros there afterwards (RAM restored
+ * from a memory file: the file's bytes). gpa and len are 4 KiB-aligned,
+ * the range inside one region (the hotplug region is one). Private RAM is
+ * madvise(MADV_DONTNEED)'d, shared RAM punched (fallocate); on 2 MiB huge
+ * pages only the whole huge pages inside the range go back, the rest
+ * stays as it was. Caller-owned regions (gm_add_host) are zeroed. With
+ * dirty pages tracked, what went back is marked: a Diff must carry the
+ * change. 0, or -EINVAL naming the range, or -errno.
  */
 int gm_discard(const struct guest_mem *gm, uint64_t gpa, uint64_t len,
 	       struct mvm_err *err);

@@ -38,6 +38,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "mvm/dev_config.h"
 #include "mvm/mem.h"
 #include "mvm/mem_file.h"
 
@@ -125,11 +126,15 @@ int mig_payload_check(const struct mig_hdr *h, const void *payload,
  * HELLO payload: u32 version, u32 flags, u32 vcpus, u32 nr_regions,
  * u64 mem_mib, u64 src_realtime_ns, nr_regions x {u64 gpa, u64 size},
  * u32 nr_cpuid, nr_cpuid x {u32 function, index, flags, eax, ebx, ecx,
- * edx}.
+ * edx}; then, with MIG_HELLO_HOTPLUG only, u64 hotplug_total_mib,
+ * hotplug_slot_mib, hotplug_block_mib (the machine's memory-hotplug: its
+ * region is one of the regions, above RAM, so that the destination can
+ * make the same memory before any page comes).
  */
 #define MIG_HELLO_NESTED 1u       /* nesting is exposed to the guest */
 #define MIG_HELLO_NESTED_STATE 2u /* the vCPUs will carry nested state
 				     (allow_nested_state used) */
+#define MIG_HELLO_HOTPLUG 4u      /* hotpluggable memory (virtio-mem) */
 #define MIG_HELLO_CPUID_MAX 256u
 struct mig_hello {
 	uint32_t version, flags, vcpus;
@@ -138,6 +143,12 @@ struct mig_hello {
 	unsigned nr_regions;
 	struct kvm_cpuid2 *cpuid; /* the guest's CPUID (vCPU 0's); owned,
 				     malloc'd */
+	/*
+	 * MIG_HELLO_HOTPLUG: the sizes of the machine's hotpluggable memory
+	 * (requested_mib is not sent: the device's state says it). Their
+	 * rules are the VM's (vm_hotplug_problem): the destination checks.
+	 */
+	struct mem_hotplug_config hotplug;
 };
 /*
  * h into a new buffer (*buf, *len; the caller frees *buf). MIG_VERSION is
@@ -149,7 +160,8 @@ int mig_hello_encode(const struct mig_hello *h, void **buf, size_t *len,
 /*
  * Hostile: version == MIG_VERSION, only known flags, vcpus
  * 1..VM_MAX_VCPUS, regions as gm_file_layout_check has them (packed in
- * that order) with sizes summing to mem_mib MiB, nr_cpuid
+ * that order) with sizes summing to mem_mib MiB plus hotplug.total_mib
+ * (non-zero with MIG_HELLO_HOTPLUG, 0 without), nr_cpuid
  * 1..MIG_HELLO_CPUID_MAX without two entries for one (function, index),
  * exact length. -EINVAL "HELLO: <what>"; h is filled only on success (on
  * failure it is left empty: nothing to free).

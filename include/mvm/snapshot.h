@@ -14,7 +14,10 @@
  *                        "Writeback"|"None"; }; ... };
  *               network-interfaces { NAME { id; host-dev-name;
  *                        guest-mac = [6 bytes]; mac-set; mac-spoofing; };
- *                        ... }; };
+ *                        ... };
+ *               memory-hotplug { total-size-mib; slot-size-mib;
+ *                        block-size-mib; requested-size-mib; (u64
+ *                        each) } (absent: none); };
  *     vcpus { cpu@N { state = [vcpu_state_encode blob]; version; }; ... };
  *     devices { NAME { id; version; data = [bytes]; }; ... };
  *     memory { region@N { gpa; size; offset; (u64 each) }; ... }; };

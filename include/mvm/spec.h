@@ -93,6 +93,9 @@ struct vm_spec {
 	/* PUT /balloon (enabled), its target and period as changed since. */
 	struct balloon_config balloon;
 
+	/* PUT /hotplug/memory (virtio-mem); total_mib 0: none. */
+	struct mem_hotplug_config mem_hotplug;
+
 	bool serial_set;
 	char *serial_out_path;  /* NULL: the console */
 
@@ -111,8 +114,9 @@ int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
 		     struct mvm_err *err);
 /*
  * Move the machine of from (boot source, machine-config, drives, NICs,
- * entropy, balloon) into s, keeping s's logger, metrics and serial
- * settings: a loaded snapshot's configuration. from keeps nothing of it.
+ * entropy, balloon, memory-hotplug) into s, keeping s's logger, metrics
+ * and serial settings: a loaded snapshot's configuration. from keeps
+ * nothing of it.
  */
 void spec_take_machine(struct vm_spec *s, struct vm_spec *from);
 /*

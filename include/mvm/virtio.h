@@ -38,6 +38,7 @@ struct guest_mem;
 #define VIRTIO_ID_BLOCK 2
 #define VIRTIO_ID_RNG 4
 #define VIRTIO_ID_BALLOON 5
+#define VIRTIO_ID_MEM 24
 
 /* Ring layout. */
 #define VIRTQ_DESC_F_NEXT 1

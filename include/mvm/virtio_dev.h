@@ -307,8 +307,8 @@ void virtio_log(struct virtio_transport *t, const char *fmt, ...)
 void virtio_reset_done(struct virtio_transport *t);
 
 /*
- * Create the devices cfg asks for (rng, disks, NICs, the balloon), in that
- * order (include/mvm/dev_config.h).
+ * Create the devices cfg asks for (rng, disks, NICs, the balloon,
+ * virtio-mem), in that order (include/mvm/dev_config.h).
  */
 struct virtio_devs_config;
 int virtio_create_devices(struct dev_ctx *ctx,
@@ -336,6 +336,33 @@ void virtio_counters_take(struct dev_ctx *ctx, uint16_t device_id,
  */
 int virtio_blk_swap(struct dev_ctx *ctx, const char *id, const char *path,
 		    struct mvm_err *err);
+
+/*
+ * virtio-mem (virtio 1.2, 5.15) as the host sees it, in bytes: its region
+ * in guest physical memory, the block the guest plugs at a time, what is
+ * plugged and what the host asks for (GET /hotplug/memory).
+ */
+struct virtio_mem_status {
+	uint64_t addr;
+	uint64_t region_size;
+	uint64_t block_size;
+	uint64_t usable;
+	uint64_t plugged;
+	uint64_t requested;
+};
+
+/*
+ * Ask the guest to bring its plugged memory to requested bytes (a whole
+ * number of blocks, at most the region), loop thread: the driver hears
+ * of it from a config-change interrupt (a paused device's waits in the
+ * PBA) and plugs or unplugs blocks itself. -ENOENT when the VM has no
+ * virtio-mem device, -EINVAL for a size that is not whole blocks.
+ */
+int virtio_mem_resize(struct dev_ctx *ctx, uint64_t requested,
+		      struct mvm_err *err);
+/* The device's state now (loop thread); -ENOENT without the device. */
+int virtio_mem_status(struct dev_ctx *ctx, struct virtio_mem_status *st,
+		      struct mvm_err *err);
 
 /*
  * A live migration's disk handover (loop thread, the VM paused, no

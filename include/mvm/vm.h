@@ -31,6 +31,7 @@ struct i8042;
 struct pm;
 struct rtc;
 struct irqchip;
+struct virtio_mem_status;
 
 struct nested_query;   /* per-vCPU sources (src/vm/nested_query.c) */
 struct nested_monitor; /* the change logger (src/vm/nested_monitor.c) */
@@ -95,6 +96,39 @@ struct vm {
  * does with them)? 0, or -EOPNOTSUPP with the host probe's reason.
  */
 int vm_check_nested_host(struct mvm_err *err);
+/*
+ * Hotpluggable memory (src/vm/hotplug.c). Its region starts at
+ * vm_hotplug_gpa: above RAM, on a 1 GiB boundary (the block's, if
+ * larger) above 4 GiB. vm_hotplug_problem says why c cannot be, or NULL:
+ * block_mib a power of two >= 2, slot_mib >= 128 and whole blocks,
+ * total_mib whole slots, requested_mib whole blocks up to total_mib,
+ * and, with mem_mib (0: not known yet), the region below the 64-bit PCI
+ * window; *field names the culprit (vm_hotplug_field_name: the API's
+ * name for it), and the message does not (each front end puts its own
+ * name first); buf holds the message when it needs numbers.
+ */
+enum vm_hotplug_field {
+	VM_HOTPLUG_TOTAL,
+	VM_HOTPLUG_SLOT,
+	VM_HOTPLUG_BLOCK,
+	VM_HOTPLUG_REQUESTED,
+};
+uint64_t vm_hotplug_gpa(uint64_t mem_mib, uint64_t block_mib);
+const char *vm_hotplug_problem(const struct mem_hotplug_config *c,
+			       uint64_t mem_mib, enum vm_hotplug_field *field,
+			       char *buf, size_t cap);
+const char *vm_hotplug_field_name(enum vm_hotplug_field f);
+/*
+ * Add c's region to gm, the memory of a machine with mem_mib MiB of RAM:
+ * at vm_hotplug_gpa, reserved but not populated (gm_add_hotplug; pages
+ * as the RAM's). Nothing when c->total_mib is 0. A boot and a live
+ * migration's destination make the region so; c must have passed
+ * vm_hotplug_problem.
+ */
+int vm_hotplug_add(struct guest_mem *gm, uint64_t mem_mib,
+		   enum gm_pages pages, const struct mem_hotplug_config *c,
+		   struct mvm_err *err);
+
 /*
  * The CPUID a guest of this host sees (*out malloc'd, the caller frees):
  * KVM_GET_SUPPORTED_CPUID as a probe vCPU reports it back once set.
@@ -179,6 +213,15 @@ int vm_disks_handover(struct vm *vm, bool release, struct mvm_err *err);
  * device side cannot do it (yet).
  */
 int vm_drive_swap(struct vm *vm, const char *id, const char *path,
+		  struct mvm_err *err);
+
+/*
+ * PATCH /hotplug/memory: ask the guest for requested bytes of its
+ * virtio-mem region (virtio_mem_resize); GET: the device's state.
+ * -ENOENT when the VM has none.
+ */
+int vm_mem_resize(struct vm *vm, uint64_t requested, struct mvm_err *err);
+int vm_mem_status(struct vm *vm, struct virtio_mem_status *st,
 		  struct mvm_err *err);
 
 /*

@@ -61,6 +61,7 @@ struct vm_config {
 	unsigned nr_nets;
 	bool rng; /* a virtio-rng device */
 	struct balloon_config balloon; /* a virtio-balloon, if enabled */
+	struct mem_hotplug_config mem_hotplug; /* virtio-mem; total 0: none */
 	/*
 	 * The CMOS (time offset and NVRAM) as the last VM left it: a reboot
 	 * keeps it, as a PC's battery does. NULL: power-on state.

@@ -17,14 +17,14 @@
 #include "mvm/file.h"
 
 #include "json_in.h"
+#include "shapes.h"
 
 /* A config file is small; anything bigger is a mistake. */
 #define CONFIG_MAX (1024 * 1024)
 
 /* Firecracker sections mvm has no device or feature for. */
 static const char *const unsupported[] = {
-	"vsock", "mmds-config", "cpu-config", "pmem",
-	"memory-hotplug", NULL };
+	"vsock", "mmds-config", "cpu-config", "pmem", NULL };
 
 /* Element i's id (drive_id, iface_id), or NULL if it has none yet. */
 static const char *element_id(struct json_object *arr, size_t i,
@@ -140,6 +140,8 @@ static int apply(struct vm_spec *s, struct json_object *root,
 		ret = shape_serial(s, o, "serial", err);
 	if (!ret && section(root, "balloon", &o))
 		ret = shape_balloon(s, o, "balloon", err);
+	if (!ret && section(root, "memory-hotplug", &o))
+		ret = shape_hotplug(o, "memory-hotplug", &s->mem_hotplug, err);
 	return ret;
 }
 

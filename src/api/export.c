@@ -160,6 +160,14 @@ struct json_object *spec_export(const struct vm_spec *s)
 	}
 	if (s->balloon.enabled)
 		json_object_object_add(o, "balloon", balloon_json(&s->balloon));
+	if (s->mem_hotplug.total_mib) {
+		struct json_object *h = json_object_new_object();
+
+		put_u64(h, "total_size_mib", s->mem_hotplug.total_mib);
+		put_u64(h, "slot_size_mib", s->mem_hotplug.slot_mib);
+		put_u64(h, "block_size_mib", s->mem_hotplug.block_mib);
+		json_object_object_add(o, "memory-hotplug", h);
+	}
 	if (s->serial_set) {
 		struct json_object *e = json_object_new_object();
 

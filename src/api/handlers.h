@@ -87,6 +87,12 @@ int h_get_balloon_hint_status(struct vmm *v, const struct api_request *q,
 			      struct api_response *r, struct mvm_err *err);
 int h_patch_balloon_hint_stop(struct vmm *v, const struct api_request *q,
 			      struct api_response *r, struct mvm_err *err);
+int h_put_hotplug(struct vmm *v, const struct api_request *q,
+		  struct api_response *r, struct mvm_err *err);
+int h_patch_hotplug(struct vmm *v, const struct api_request *q,
+		    struct api_response *r, struct mvm_err *err);
+int h_get_hotplug(struct vmm *v, const struct api_request *q,
+		  struct api_response *r, struct mvm_err *err);
 /* 204, 409 (-EPERM, the policy), 500 (host trouble), or 400. */
 int api_status_of(int ret, const struct mvm_err *err);
 

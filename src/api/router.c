@@ -68,6 +68,13 @@ static const struct route routes[] = {
 	  h_put_entropy, NULL },
 	{ "PUT", "/serial", false, true, PRE_BOOT, "serial",
 	  h_put_serial, NULL },
+	/* virtio-mem: configured before boot, resized after. */
+	{ "PUT", "/hotplug/memory", false, true, PRE_BOOT, "hotplug_memory",
+	  h_put_hotplug, NULL },
+	{ "PATCH", "/hotplug/memory", false, true, POST_BOOT,
+	  "hotplug_memory", h_patch_hotplug, NULL },
+	{ "GET", "/hotplug/memory", false, false, ANY, "hotplug_memory",
+	  h_get_hotplug, NULL },
 	{ "GET", "/vm/policy", false, false, ANY, "vm_policy",
 	  h_get_policy, NULL },
 	{ "GET", "/vm/nested", false, false, ANY, "vm_nested",

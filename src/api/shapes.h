@@ -3,6 +3,7 @@
 #define MVM_API_SHAPES_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "mvm/api.h"
 
@@ -34,6 +35,17 @@ struct vmm_snapshot_load;
 int shape_snapshot_create(struct json_object *o,
 			  struct vmm_snapshot_create *rq, struct mvm_err *err);
 int shape_snapshot_load(struct json_object *o, struct vmm_snapshot_load *rq,
+			struct mvm_err *err);
+
+/*
+ * PUT /hotplug/memory (and the config file's "memory-hotplug", at path):
+ * MemoryHotplugConfig into *c, slot and block sizes defaulting to 128 and
+ * 2 MiB, requested 0. PATCH: MemoryHotplugSizeUpdate (shapes_hotplug.c).
+ */
+struct mem_hotplug_config;
+int shape_hotplug(struct json_object *o, const char *path,
+		  struct mem_hotplug_config *c, struct mvm_err *err);
+int shape_hotplug_patch(struct json_object *o, uint64_t *requested_mib,
 			struct mvm_err *err);
 
 /* network_overrides[] (snapshot load, incoming migration): 0 or -errno. */

@@ -1,5 +1,6 @@
 /*
- * The guest memory map, derived from the RAM regions. [LAYOUT_EBDA, 1 MiB)
+ * The guest memory map, derived from the RAM regions (virtio-mem's
+ * region is not RAM here: virtio 1.2, 5.15). [LAYOUT_EBDA, 1 MiB)
  * is reported reserved whatever backs it: mvm keeps the ACPI tables there,
  * and OSes expect the legacy BIOS area not to be handed out as RAM. The
  * LAPIC and IOAPIC pages are not RAM and are not listed: an OS learns of
@@ -45,6 +46,10 @@ void e820_build(struct e820_map *map, const struct guest_mem *gm)
 	memset(map, 0, sizeof(*map));
 	for (int i = 0; i < gm->nr; i++) {
 		uint64_t lo = gm->r[i].gpa, hi = lo + gm->r[i].size;
+
+		/* virtio-mem's region: its device tells the guest. */
+		if (gm->r[i].hotplug)
+			continue;
 
 		/* Cut the reserved window out of whatever region spans it. */
 		add(&p, lo, hi < LAYOUT_EBDA ? hi : LAYOUT_EBDA, E820_RAM);

@@ -45,7 +45,8 @@ int boot_place_high(const struct guest_mem *gm, uint64_t floor, uint64_t ceil,
 		uint64_t hi = r->gpa + r->size < ceil ? r->gpa + r->size : ceil;
 		uint64_t a;
 
-		if (hi <= lo || hi - lo < size)
+		/* Not RAM until the guest plugs it: nothing boots there. */
+		if (r->hotplug || hi <= lo || hi - lo < size)
 			continue;
 		a = (hi - size) & ~(PAGE_SIZE_4K - 1);
 		if (a < lo)

@@ -14,7 +14,7 @@ const char cli_run_usage[] =
 	"               [--on-reboot exit|restart]\n"
 	"               [--nested on|off] [--api-sock PATH] [--no-seccomp]\n"
 	"               [--disk SPEC]... [--net SPEC]... [--rng]\n"
-	"               [--balloon SPEC]\n"
+	"               [--balloon SPEC] [--memory-hotplug SPEC]\n"
 	"\n"
 	"  --kernel FILE     bzImage, ELF vmlinux with a PVH note, or multiboot ELF\n"
 	"  --initrd FILE     initial ramdisk (multiboot: module 0)\n"
@@ -58,7 +58,7 @@ bad:
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY,
        OPT_ON_REBOOT, OPT_NESTED, OPT_HELP, OPT_DISK, OPT_NET, OPT_RNG,
-       OPT_HUGE_PAGES, OPT_BALLOON };
+       OPT_HUGE_PAGES, OPT_BALLOON, OPT_MEMORY_HOTPLUG };
 
 static const struct option run_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -74,6 +74,7 @@ static const struct option run_opts[] = {
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "rng", no_argument, NULL, OPT_RNG },
 	{ "balloon", required_argument, NULL, OPT_BALLOON },
+	{ "memory-hotplug", required_argument, NULL, OPT_MEMORY_HOTPLUG },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -144,6 +145,8 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg,
 		return 0;
 	case OPT_BALLOON:
 		return cli_add_balloon(cfg, arg, err);
+	case OPT_MEMORY_HOTPLUG:
+		return cli_set_hotplug(cfg, arg, err);
 	default:
 		return -EINVAL;
 	}

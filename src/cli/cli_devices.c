@@ -272,6 +272,70 @@ int cli_add_balloon(struct vm_config *cfg, const char *arg,
 	return ret;
 }
 
+/* The option's key for a field of the sizes' rules. */
+static const char *hotplug_key(enum vm_hotplug_field f)
+{
+	static const char *const keys[] = {
+		[VM_HOTPLUG_TOTAL] = "total", [VM_HOTPLUG_SLOT] = "slot",
+		[VM_HOTPLUG_BLOCK] = "block", [VM_HOTPLUG_REQUESTED] = "total",
+	};
+
+	return (unsigned)f < sizeof(keys) / sizeof(keys[0]) ? keys[f] : "?";
+}
+
+static int hotplug_key_set(struct mem_hotplug_config *h, const struct kv *kv,
+			   struct mvm_err *err)
+{
+	unsigned long long v = 0;
+	char opt[64];
+	int ret;
+
+	snprintf(opt, sizeof(opt), "--memory-hotplug: %.31s", kv->key);
+	ret = cli_parse_u64(opt, kv->val, 0xffffffffULL, &v, err);
+	if (ret)
+		return ret;
+	if (!strcmp(kv->key, "total"))
+		h->total_mib = v;
+	else if (!strcmp(kv->key, "slot"))
+		h->slot_mib = v;
+	else
+		h->block_mib = v;
+	return 0;
+}
+
+int cli_set_hotplug(struct vm_config *cfg, const char *arg,
+		    struct mvm_err *err)
+{
+	static const char *const keys[] = { "total", "slot", "block", NULL };
+	struct mem_hotplug_config h = {
+		.slot_mib = MEM_HOTPLUG_DEFAULT_SLOT_MIB,
+		.block_mib = MEM_HOTPLUG_DEFAULT_BLOCK_MIB,
+	};
+	enum vm_hotplug_field f;
+	struct kv kv[KV_MAX];
+	const char *why;
+	char buf[192];
+	int n, ret;
+
+	ret = split("--memory-hotplug", arg, buf, sizeof(buf), keys, kv, &n,
+		    err);
+	for (int i = 0; !ret && i < n; i++)
+		ret = hotplug_key_set(&h, &kv[i], err);
+	if (ret)
+		return ret;
+	if (!h.total_mib)
+		return mvm_fail(err, -EINVAL, "--memory-hotplug: total=MiB is "
+				"required");
+	/* RAM is checked with it when the VM is built (--memory may come
+	 * later on the command line). */
+	why = vm_hotplug_problem(&h, 0, &f, buf, sizeof(buf));
+	if (why)
+		return mvm_fail(err, -EINVAL, "--memory-hotplug: %s: %s",
+				hotplug_key(f), why);
+	cfg->mem_hotplug = h;
+	return 0;
+}
+
 void cli_free_devices(struct vm_config *cfg)
 {
 	for (unsigned i = 0; i < cfg->nr_disks; i++) {

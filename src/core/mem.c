@@ -130,6 +130,26 @@ int gm_alloc(struct guest_mem *gm, uint64_t ram_bytes, enum gm_pages pages,
 	return ret;
 }
 
+int gm_add_hotplug(struct guest_mem *gm, uint64_t gpa, uint64_t size,
+		   enum gm_pages pages, struct mvm_err *err)
+{
+	int ret;
+
+	if (!size || gpa % HUGE_2M || size % HUGE_2M)
+		return mvm_fail(err, -EINVAL, "memory: hotplug region %#llx+"
+				"%#llx is not in whole 2 MiB pages",
+				(unsigned long long)gpa,
+				(unsigned long long)size);
+	/* gm_map_ram maps MAP_NORESERVE: nothing is taken until touched. */
+	if (pages != GM_PAGES_SMALL)
+		pages = GM_PAGES_TRANSPARENT;
+	ret = add_region(gm, gpa, size, pages, err);
+	if (ret)
+		return mvm_wrap(err, ret, "hotplug region: ");
+	gm->r[gm->nr - 1].hotplug = true;
+	return 0;
+}
+
 int gm_add_host(struct guest_mem *gm, uint64_t gpa, void *hva, uint64_t size)
 {
 	struct mem_region *r;

@@ -1,12 +1,14 @@
 /*
  * Guest RAM given back to the host while the VM runs (include/mvm/mem.h,
- * gm_discard): a balloon's inflated pages, free pages a guest reports.
- * Private memory is madvise(MADV_DONTNEED)'d: anonymous RAM reads as
- * zeros afterwards, a memory file mapped private as the file's bytes
- * again (its own copy of the page is what goes). Shared memory (a memfd
- * or hugetlbfs file) keeps its pages in the file, so the file gets the
- * hole: fallocate(PUNCH_HOLE). KVM's MMU notifier drops its mappings of
- * the range in either case; the next guest access faults a fresh page in.
+ * gm_discard): a balloon's inflated pages, free pages a guest reports,
+ * virtio-mem's unplugged blocks (in its hotplug region, a region like any
+ * other here). Private memory is madvise(MADV_DONTNEED)'d: anonymous RAM
+ * reads as zeros afterwards, a memory file mapped private as the file's
+ * bytes again (its own copy of the page is what goes). Shared memory (a
+ * memfd or hugetlbfs file) keeps its pages in the file, so the file gets
+ * the hole: fallocate(PUNCH_HOLE). KVM's MMU notifier drops its mappings
+ * of the range in either case; the next guest access faults a fresh page
+ * in. The RSS falls at once.
  */
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -19,14 +21,18 @@
 
 #define SMALL_PAGE 4096u
 
+/* The region holding all of [gpa, gpa+len), or NULL. */
 static const struct mem_region *region_of(const struct guest_mem *gm,
 					  uint64_t gpa, uint64_t len)
 {
-	const uint8_t *p = gm_ptr(gm, gpa, len);
+	for (int i = 0; i < gm->nr; i++) {
+		const struct mem_region *r = &gm->r[i];
 
-	for (int i = 0; p && i < gm->nr; i++)
-		if (p >= gm->r[i].hva && p < gm->r[i].hva + gm->r[i].size)
-			return &gm->r[i];
+		/* Written so that no sum can overflow on hostile values. */
+		if (gpa >= r->gpa && gpa - r->gpa < r->size &&
+		    len <= r->size - (gpa - r->gpa))
+			return r;
+	}
 	return NULL;
 }
 
@@ -71,14 +77,25 @@ int gm_discard(const struct guest_mem *gm, uint64_t gpa, uint64_t len,
 	r = region_of(gm, gpa, len);
 	if (!r)
 		return mvm_fail(err, -EINVAL, "memory: discard of %#llx+%#llx: "
-				"not inside guest RAM", (unsigned long long)gpa,
+				"not inside guest RAM (one region of it)",
+				(unsigned long long)gpa,
 				(unsigned long long)len);
 	off = gpa - r->gpa;
 	whole_pages(r, &off, &len);
-	if (len && give_back(r, off, len))
+	if (!len)
+		return 0;
+	if (give_back(r, off, len))
 		return mvm_fail_host(err, -errno, "memory: discard of "
 				     "%#llx+%#llx: %s",
 				     (unsigned long long)(r->gpa + off),
 				     (unsigned long long)len, strerror(errno));
+	/*
+	 * The bytes changed without the guest writing them (KVM's dirty log
+	 * does not see it): a Diff snapshot or a migration's next pass must
+	 * carry the change.
+	 */
+	if (r->dirty)
+		gm_dirty_mark(r->dirty, off / SMALL_PAGE,
+			      (off + len) / SMALL_PAGE - 1);
 	return 0;
 }

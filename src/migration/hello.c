@@ -17,12 +17,16 @@
 #define REGION 16u     /* gpa, size */
 #define NR_CPUID 4u
 #define CPUID_ENTRY 28u /* function, index, flags, eax, ebx, ecx, edx */
-#define KNOWN_FLAGS (MIG_HELLO_NESTED | MIG_HELLO_NESTED_STATE)
+#define HOTPLUG 24u     /* total, slot, block: MIG_HELLO_HOTPLUG only */
+#define KNOWN_FLAGS (MIG_HELLO_NESTED | MIG_HELLO_NESTED_STATE | \
+		     MIG_HELLO_HOTPLUG)
 
-static size_t hello_size(unsigned nr_regions, unsigned nr_cpuid)
+static size_t hello_size(unsigned nr_regions, unsigned nr_cpuid,
+			 uint32_t flags)
 {
 	return FIXED + (size_t)nr_regions * REGION + NR_CPUID +
-	       (size_t)nr_cpuid * CPUID_ENTRY;
+	       (size_t)nr_cpuid * CPUID_ENTRY +
+	       (flags & MIG_HELLO_HOTPLUG ? HOTPLUG : 0);
 }
 
 int mig_hello_encode(const struct mig_hello *h, void **buf, size_t *len,
@@ -39,7 +43,7 @@ int mig_hello_encode(const struct mig_hello *h, void **buf, size_t *len,
 		return mvm_fail(err, -EINVAL, "HELLO: %u regions and %u CPUID "
 				"entries, at most %u and %u", h->nr_regions,
 				nc, MEM_MAX_REGIONS, MIG_HELLO_CPUID_MAX);
-	n = hello_size(h->nr_regions, nc);
+	n = hello_size(h->nr_regions, nc, h->flags);
 	b = p = malloc(n);
 	if (!b)
 		return mvm_fail(err, -ENOMEM, "out of memory");
@@ -65,6 +69,11 @@ int mig_hello_encode(const struct mig_hello *h, void **buf, size_t *len,
 		p = mig_put32(p, e->ecx);
 		p = mig_put32(p, e->edx);
 	}
+	if (h->flags & MIG_HELLO_HOTPLUG) {
+		p = mig_put64(p, h->hotplug.total_mib);
+		p = mig_put64(p, h->hotplug.slot_mib);
+		p = mig_put64(p, h->hotplug.block_mib);
+	}
 	/* Never send what the other side would refuse: say so here. */
 	ret = mig_hello_decode(b, n, &back, err);
 	if (ret) {
@@ -81,7 +90,8 @@ int mig_hello_encode(const struct mig_hello *h, void **buf, size_t *len,
 static int check_regions(struct mig_hello *h, struct mvm_err *err)
 {
 	struct gm_file_region packed[MEM_MAX_REGIONS];
-	uint64_t sum = 0;
+	uint64_t sum = 0, max = UINT64_MAX >> 20;
+	uint64_t hot = h->hotplug.total_mib;
 	int ret;
 
 	for (unsigned i = 0; i < h->nr_regions; i++) {
@@ -92,11 +102,17 @@ static int check_regions(struct mig_hello *h, struct mvm_err *err)
 	ret = gm_file_layout_check(packed, h->nr_regions, 0, err);
 	if (ret)
 		return mvm_wrap(err, ret, "HELLO: ");
-	if (h->mem_mib > UINT64_MAX >> 20 || sum != h->mem_mib << 20)
+	/* Both counts are hostile: neither sum nor shift may wrap. */
+	if (h->mem_mib <= max && hot <= max - h->mem_mib &&
+	    sum == (h->mem_mib + hot) << 20)
+		return 0;
+	if (!hot)
 		return mvm_fail(err, -EINVAL, "HELLO: the regions hold %" PRIu64
 				" bytes, mem_mib says %" PRIu64 " MiB", sum,
 				h->mem_mib);
-	return 0;
+	return mvm_fail(err, -EINVAL, "HELLO: the regions hold %" PRIu64
+			" bytes, mem_mib and hotplug_total_mib say %" PRIu64
+			" and %" PRIu64 " MiB", sum, h->mem_mib, hot);
 }
 
 /* The entries, none twice: which one would the check believe? */
@@ -162,7 +178,7 @@ static int read_head(const uint8_t *b, size_t len, struct mig_hello *h,
 	if (h->nr_regions < 1 || h->nr_regions > MEM_MAX_REGIONS)
 		return mvm_fail(err, -EINVAL, "HELLO: %u memory regions (1 to "
 				"%d allowed)", h->nr_regions, MEM_MAX_REGIONS);
-	if (len < hello_size(h->nr_regions, 0))
+	if (len < hello_size(h->nr_regions, 0, 0))
 		return mvm_fail(err, -EINVAL, "HELLO: %zu bytes, too short for "
 				"its %u regions", len, h->nr_regions);
 	for (unsigned i = 0; i < h->nr_regions; i++, p += REGION) {
@@ -174,11 +190,22 @@ static int read_head(const uint8_t *b, size_t len, struct mig_hello *h,
 	if (*nc < 1 || *nc > MIG_HELLO_CPUID_MAX)
 		return mvm_fail(err, -EINVAL, "HELLO: %u CPUID entries (1 to "
 				"%u allowed)", *nc, MIG_HELLO_CPUID_MAX);
-	if (len != hello_size(h->nr_regions, *nc))
+	if (len != hello_size(h->nr_regions, *nc, h->flags))
 		return mvm_fail(err, -EINVAL, "HELLO: %zu bytes, its counts "
-				"(%u regions, %u CPUID entries) make %zu", len,
-				h->nr_regions, *nc,
-				hello_size(h->nr_regions, *nc));
+				"(%u regions, %u CPUID entries%s) make %zu",
+				len, h->nr_regions, *nc,
+				h->flags & MIG_HELLO_HOTPLUG ?
+					", hotplug sizes" : "",
+				hello_size(h->nr_regions, *nc, h->flags));
+	if (h->flags & MIG_HELLO_HOTPLUG) {
+		p = b + hello_size(h->nr_regions, *nc, 0);
+		h->hotplug.total_mib = mig_get64(p);
+		h->hotplug.slot_mib = mig_get64(p + 8);
+		h->hotplug.block_mib = mig_get64(p + 16);
+		if (!h->hotplug.total_mib)
+			return mvm_fail(err, -EINVAL, "HELLO: hotpluggable "
+					"memory of 0 MiB");
+	}
 	return check_regions(h, err);
 }
 
@@ -192,7 +219,7 @@ int mig_hello_decode(const void *buf, size_t len, struct mig_hello *h,
 	ret = read_head(buf, len, h, &nc, err);
 	if (!ret)
 		ret = read_cpuid((const uint8_t *)buf +
-					 hello_size(h->nr_regions, 0),
+					 hello_size(h->nr_regions, 0, 0),
 				 nc, h, err);
 	if (ret)
 		memset(h, 0, sizeof(*h));

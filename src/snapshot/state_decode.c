@@ -284,11 +284,16 @@ static int memory(const void *fdt, struct snap_file *s,
 	/* Checked: no sum overflows, as every region is below 2^64. */
 	for (unsigned i = 0; i < s->nr_regions; i++)
 		total += s->regions[i].size;
-	if (total != s->machine.mem_mib << 20)
+	/* RAM, and the hotpluggable memory's region (both bounded). */
+	if (total != (s->machine.mem_mib +
+		      s->machine.mem_hotplug.total_mib) << 20)
 		return mvm_fail(err, -EINVAL, "memory: the regions hold %llu "
-				"bytes, but machine mem-size-mib is %llu MiB",
+				"bytes, but machine mem-size-mib is %llu MiB "
+				"and its memory-hotplug %llu MiB",
 				(unsigned long long)total,
-				(unsigned long long)s->machine.mem_mib);
+				(unsigned long long)s->machine.mem_mib,
+				(unsigned long long)
+					s->machine.mem_hotplug.total_mib);
 	return 0;
 }
 

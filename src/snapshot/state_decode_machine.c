@@ -10,6 +10,7 @@
 #include "mvm/err.h"
 #include "mvm/layout.h"
 #include "mvm/snapshot.h"
+#include "mvm/vm.h"
 
 #include "state_fdt.h"
 
@@ -238,6 +239,46 @@ static int children(const void *fdt, int machine, const char *name,
 	return 0;
 }
 
+/*
+ * machine/memory-hotplug, if there: the sizes a new VM's would be held
+ * to, with the region placed above this machine's RAM.
+ */
+static int hotplug(const void *fdt, int machine, struct vm_config *m,
+		   struct mvm_err *err)
+{
+	static const char *const where = "machine/memory-hotplug";
+	struct mem_hotplug_config *h = &m->mem_hotplug;
+	int node = fdt_subnode_offset(fdt, machine, "memory-hotplug");
+	enum vm_hotplug_field f;
+	const char *why;
+	char buf[192];
+	int ret;
+
+	if (node == -FDT_ERR_NOTFOUND)
+		return 0;
+	if (node < 0)
+		return mvm_fail(err, -EINVAL, "%s: %s", where,
+				fdt_strerror(node));
+	ret = snap_rd_u64(fdt, node, where, "total-size-mib", &h->total_mib,
+			  err);
+	if (!ret)
+		ret = snap_rd_u64(fdt, node, where, "slot-size-mib",
+				  &h->slot_mib, err);
+	if (!ret)
+		ret = snap_rd_u64(fdt, node, where, "block-size-mib",
+				  &h->block_mib, err);
+	if (!ret)
+		ret = snap_rd_u64(fdt, node, where, "requested-size-mib",
+				  &h->requested_mib, err);
+	if (ret)
+		return ret;
+	why = vm_hotplug_problem(h, m->mem_mib, &f, buf, sizeof(buf));
+	if (why)
+		return mvm_fail(err, -EINVAL, "%s: %s %s", where,
+				vm_hotplug_field_name(f), why);
+	return 0;
+}
+
 int snap_decode_machine(const void *fdt, int node, struct snap_file *s,
 			struct mvm_err *err)
 {
@@ -266,5 +307,7 @@ int snap_decode_machine(const void *fdt, int node, struct snap_file *s,
 			       &m->nr_nets, nic, m, err);
 	if (!ret)
 		ret = balloon(fdt, node, m, err);
+	if (!ret)
+		ret = hotplug(fdt, node, m, err);
 	return ret;
 }

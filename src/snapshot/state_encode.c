@@ -129,6 +129,20 @@ static void w_balloon(struct fdt_w *w, const struct balloon_config *b)
 	w_end(w);
 }
 
+/* Hotpluggable memory, when the machine has it (its blocks' state is
+ * the device's node, their bytes the memory file's). */
+static void w_hotplug(struct fdt_w *w, const struct mem_hotplug_config *h)
+{
+	if (!h->total_mib)
+		return;
+	w_begin(w, "memory-hotplug");
+	w_u64(w, "total-size-mib", h->total_mib);
+	w_u64(w, "slot-size-mib", h->slot_mib);
+	w_u64(w, "block-size-mib", h->block_mib);
+	w_u64(w, "requested-size-mib", h->requested_mib);
+	w_end(w);
+}
+
 static void w_machine(struct fdt_w *w, const struct snap_file *s,
 		      char (*names)[NAME_MAX_LEN])
 {
@@ -148,6 +162,7 @@ static void w_machine(struct fdt_w *w, const struct snap_file *s,
 	w_drives(w, m, names);
 	w_nets(w, m, names);
 	w_balloon(w, &m->balloon);
+	w_hotplug(w, &m->mem_hotplug);
 	w_end(w);
 }
 

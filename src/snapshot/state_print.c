@@ -58,6 +58,12 @@ static void put_machine(const struct snap_file *s, FILE *out)
 		gm_pages_names[m->pages], m->nested ? "on" : "off",
 		m->rng ? "yes" : "no", s->track_dirty_pages ? "on" : "off",
 		snap_on_reboot_names[m->on_reboot]);
+	if (m->mem_hotplug.total_mib)
+		fprintf(out, "  memory hotplug: %" PRIu64 " MiB in slots of %"
+			PRIu64 " MiB, blocks of %" PRIu64 " MiB, %" PRIu64
+			" MiB requested at boot\n", m->mem_hotplug.total_mib,
+			m->mem_hotplug.slot_mib, m->mem_hotplug.block_mib,
+			m->mem_hotplug.requested_mib);
 	fputs("  kernel  ", out);
 	put_str(out, m->kernel);
 	fputs("\n  initrd  ", out);

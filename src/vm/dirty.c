@@ -1,6 +1,7 @@
 /*
  * Dirty page tracking for Diff snapshots. KVM logs the pages the guest
- * writes, per memory slot (slot i is gm.r[i]); the VMM's own writes into
+ * writes, per memory slot (slot i is gm.r[i]; the hotplug region's are
+ * slots of their own, hotplug.c); the VMM's own writes into
  * guest RAM (devices, through gm_ptr) are logged by guest memory itself
  * (mvm/mem_file.h). A collect ORs the two, so that a Diff misses neither.
  */
@@ -13,11 +14,16 @@
 #include "mvm/mem_file.h"
 #include "mvm/vm.h"
 #include "dirty.h"
+#include "hotplug.h"
 
 int vm_memslot_set(struct vm *vm, int i, uint32_t flags, struct mvm_err *err)
 {
 	const struct mem_region *r = &vm->mem.r[i];
-	struct kvm_userspace_memory_region kr = {
+	struct kvm_userspace_memory_region kr;
+
+	if (r->hotplug)
+		return vm_hotplug_slots_set(vm, i, flags, err);
+	kr = (struct kvm_userspace_memory_region){
 		.slot = (uint32_t)i,
 		.flags = flags,
 		.guest_phys_addr = r->gpa,
@@ -69,7 +75,14 @@ int vm_dirty_collect(struct vm *vm, unsigned long *out[MEM_MAX_REGIONS],
 			return mvm_fail(err, -ENOMEM, "out of memory");
 		}
 		log.dirty_bitmap = out[i];
-		if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0) {
+		if (vm->mem.r[i].hotplug) {
+			int ret = vm_hotplug_dirty_log(vm, i, out[i], err);
+
+			if (ret) {
+				free_all(out);
+				return ret;
+			}
+		} else if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0) {
 			int e = errno;
 
 			free_all(out);

@@ -30,6 +30,7 @@
 #include "mvm/virtio_dev.h"
 
 #include "dirty.h"
+#include "hotplug.h"
 #include "teardown.h"
 #include "mvm/vm.h"
 
@@ -77,9 +78,27 @@ uint64_t vm_host_mem_mib(void)
 	return (uint64_t)si.totalram * si.mem_unit >> 20;
 }
 
+/* Hotpluggable memory's sizes, and its region's place above this RAM. */
+static int check_hotplug(const struct vm_config *cfg, struct mvm_err *err)
+{
+	enum vm_hotplug_field f;
+	const char *why;
+	char buf[192];
+
+	if (!cfg->mem_hotplug.total_mib)
+		return 0;
+	why = vm_hotplug_problem(&cfg->mem_hotplug, cfg->mem_mib, &f, buf,
+				 sizeof(buf));
+	if (why)
+		return mvm_fail(err, -EINVAL, "memory-hotplug: %s: %s",
+				vm_hotplug_field_name(f), why);
+	return 0;
+}
+
 int vm_check_config(const struct vm_config *cfg, struct mvm_err *err)
 {
 	uint64_t host_mib = vm_host_mem_mib();
+	int ret;
 
 	if (!cfg->kernel || !*cfg->kernel)
 		return mvm_fail(err, -EINVAL, "kernel: no kernel given "
@@ -105,6 +124,9 @@ int vm_check_config(const struct vm_config *cfg, struct mvm_err *err)
 	if (cfg->cpus == 0)
 		return mvm_fail(err, -EINVAL, "cpus: 0 is not a valid vCPU "
 				"count");
+	ret = check_hotplug(cfg, err);
+	if (ret)
+		return ret;
 	if (strlen(cfg->cmdline) >= LAYOUT_CMDLINE_MAX)
 		return mvm_fail(err, -E2BIG, "cmdline: %zu bytes is longer "
 				"than mvm's limit of %llu", strlen(cfg->cmdline),
@@ -311,15 +333,23 @@ static int create_irqchip(struct vm *vm, struct mvm_err *err)
 				 (unsigned long)&pit, "KVM_CREATE_PIT2", err);
 }
 
-/* RAM a migration filled: it must be the machine's size. */
+/*
+ * RAM a migration filled: it must be the machine's size, its hotpluggable
+ * memory included (hotplug.c finds that region in it).
+ */
 static int adopt_memory(struct vm *vm, struct guest_mem *gm,
 			struct mvm_err *err)
 {
-	if (!gm || gm->ram_size != vm->cfg.mem_mib << 20)
+	uint64_t mib = vm->cfg.mem_mib + vm->cfg.mem_hotplug.total_mib;
+
+	if (!gm || gm->ram_size != mib << 20)
 		return mvm_fail(err, -EINVAL, "memory: %llu bytes received, "
-				"the machine has %llu MiB",
+				"the machine has %llu MiB and %llu MiB "
+				"hotpluggable",
 				gm ? (unsigned long long)gm->ram_size : 0ULL,
-				(unsigned long long)vm->cfg.mem_mib);
+				(unsigned long long)vm->cfg.mem_mib,
+				(unsigned long long)
+					vm->cfg.mem_hotplug.total_mib);
 	vm->mem = *gm;
 	memset(gm, 0, sizeof(*gm));
 	return 0;
@@ -342,11 +372,15 @@ static int alloc_memory(struct vm *vm, struct mvm_err *err)
 		return adopt_memory(vm, src->gm, err);
 	for (unsigned i = 0; i < src->nr && i < MEM_MAX_REGIONS; i++)
 		bytes += src->regions[i].size;
-	if (bytes != vm->cfg.mem_mib << 20)
+	/* Hotpluggable memory is one of them (hotplug.c finds it). */
+	if (bytes != (vm->cfg.mem_mib + vm->cfg.mem_hotplug.total_mib) << 20)
 		return mvm_fail(err, -EINVAL, "memory: the snapshot's regions "
-				"hold %llu bytes, the machine %llu MiB",
+				"hold %llu bytes, the machine %llu MiB and "
+				"%llu MiB hotpluggable",
 				(unsigned long long)bytes,
-				(unsigned long long)vm->cfg.mem_mib);
+				(unsigned long long)vm->cfg.mem_mib,
+				(unsigned long long)
+					vm->cfg.mem_hotplug.total_mib);
 	if (src->backend == VM_MEM_FILE)
 		return gm_map_file(&vm->mem, src->regions, src->nr, src->path,
 				   err);
@@ -360,6 +394,9 @@ static int alloc_memory(struct vm *vm, struct mvm_err *err)
 static int setup_memory(struct vm *vm, struct mvm_err *err)
 {
 	int ret = alloc_memory(vm, err);
+
+	if (!ret)
+		ret = vm_hotplug_memory(vm, err);
 
 	for (int i = 0; !ret && i < vm->mem.nr; i++)
 		ret = vm_memslot_set(vm, i, 0, err);
@@ -511,6 +548,9 @@ static int create_virtio(struct vm *vm, struct mvm_err *err)
 		.cpus = vm->cfg.cpus,
 		.nets = vm->cfg.nets,
 		.nr_nets = vm->cfg.nr_nets,
+		.mem_hotplug = &vm->cfg.mem_hotplug,
+		.mem_hotplug_gpa = vm_hotplug_gpa(
+			vm->cfg.mem_mib, vm->cfg.mem_hotplug.block_mib),
 	};
 
 	return virtio_create_devices(&vm->dev_ctx, &c, err);

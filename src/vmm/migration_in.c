@@ -2,8 +2,9 @@
  * The destination of a live migration (include/mvm/vmm_migration.h), on
  * the VMM's loop: listen, take one connection, and feed what arrives to
  * the migration layer's receiver, which checks every byte and puts the
- * pages into RAM made for them. HELLO is answered ACCEPT or ABORT (the
- * CPU features, the memory layout, nesting); STATE builds the VM paused
+ * pages into RAM made for them (hotpluggable memory's region too, as a
+ * boot makes it). HELLO is answered ACCEPT or ABORT (the CPU features,
+ * the memory layout, nesting); STATE builds the VM paused
  * from the source's configuration and state, on that RAM, its disks not
  * locked yet; COMMIT (the source has released them) locks the disks and
  * runs the guest. Anything wrong discards what was received.
@@ -23,6 +24,7 @@
 #include "mvm/nested.h"
 #include "mvm/policy.h"
 #include "mvm/snapshot.h"
+#include "mvm/vm.h"
 #include "mvm/vm_state.h"
 #include "mvm/vmm.h"
 #include "mvm/vmm_migration.h"
@@ -111,6 +113,40 @@ static bool same_layout(const struct mig_hello *h, const struct guest_mem *gm)
 	return true;
 }
 
+/*
+ * The guest memory a boot of HELLO's machine would have: RAM, and the
+ * hotpluggable memory's region above it (its sizes checked by the VM's
+ * rules first: they come from the network), reserved and not populated.
+ * The source's regions must be exactly these.
+ */
+static int make_memory(struct mig_in *in, struct mvm_err *err)
+{
+	const struct mig_hello *h = &in->hello;
+	enum vm_hotplug_field f;
+	const char *why = NULL;
+	char buf[192];
+	int ret;
+
+	if (h->flags & MIG_HELLO_HOTPLUG)
+		why = vm_hotplug_problem(&h->hotplug, h->mem_mib, &f, buf,
+					 sizeof(buf));
+	if (why)
+		return mvm_fail(err, -EINVAL, "migration: the source's "
+				"memory-hotplug: %s: %s",
+				vm_hotplug_field_name(f), why);
+	ret = gm_alloc(&in->gm, h->mem_mib << 20, GM_PAGES_TRANSPARENT, err);
+	if (!ret)
+		ret = vm_hotplug_add(&in->gm, h->mem_mib, GM_PAGES_TRANSPARENT,
+				     &h->hotplug, err);
+	if (!ret && !same_layout(h, &in->gm))
+		ret = mvm_fail(err, -EINVAL, "migration: the source's memory "
+			       "layout (%u regions, %llu MiB and %llu MiB "
+			       "hotpluggable) is not the one this mvm makes",
+			       h->nr_regions, (unsigned long long)h->mem_mib,
+			       (unsigned long long)h->hotplug.total_mib);
+	return ret;
+}
+
 /* Can this host run the guest HELLO describes? RAM made for it if so. */
 static int check_hello(struct mig_in *in, struct mvm_err *err)
 {
@@ -123,13 +159,7 @@ static int check_hello(struct mig_in *in, struct mvm_err *err)
 	if (!ret && (in->hello.flags & MIG_HELLO_NESTED))
 		ret = vm_check_nested_host(err);
 	if (!ret)
-		ret = gm_alloc(&in->gm, in->hello.mem_mib << 20,
-			       GM_PAGES_TRANSPARENT, err);
-	if (!ret && !same_layout(&in->hello, &in->gm))
-		ret = mvm_fail(err, -EINVAL, "migration: the source's memory "
-			       "layout (%u regions, %llu MiB) is not the one "
-			       "this mvm makes", in->hello.nr_regions,
-			       (unsigned long long)in->hello.mem_mib);
+		ret = make_memory(in, err);
 	return ret;
 }
 
@@ -161,6 +191,7 @@ static void on_hello(struct mig_in *in)
 static int check_state(struct mig_in *in, struct mvm_err *err)
 {
 	const struct snap_file *s = &in->state;
+	const struct mem_hotplug_config *hp = &s->machine.mem_hotplug;
 	struct policy_facts f;
 
 	if (s->machine.mem_mib != in->hello.mem_mib ||
@@ -169,6 +200,16 @@ static int check_state(struct mig_in *in, struct mvm_err *err)
 				"(%u vCPUs, %llu MiB) is not the HELLO's",
 				s->machine.cpus,
 				(unsigned long long)s->machine.mem_mib);
+	/* The memory was made for HELLO's hotplug sizes: the VM's must be. */
+	if (hp->total_mib != in->hello.hotplug.total_mib ||
+	    hp->slot_mib != in->hello.hotplug.slot_mib ||
+	    hp->block_mib != in->hello.hotplug.block_mib)
+		return mvm_fail(err, -EINVAL, "migration: the state's "
+				"memory-hotplug (%llu MiB, slots of %llu, "
+				"blocks of %llu) is not the HELLO's",
+				(unsigned long long)hp->total_mib,
+				(unsigned long long)hp->slot_mib,
+				(unsigned long long)hp->block_mib);
 	if (snap_file_has_nested(s) && !in->nested_state_here)
 		return mvm_fail(err, -EINVAL, "migration: the vCPUs carry "
 				"nested state, which this host's KVM cannot "

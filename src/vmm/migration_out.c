@@ -566,6 +566,12 @@ static int send_hello(struct mig_out *o, struct mvm_err *err)
 	h.src_realtime_ns = mig_real_ns();
 	h.flags = (vm->cfg.nested ? MIG_HELLO_NESTED : 0) |
 		  (o->rq.allow_nested_state ? MIG_HELLO_NESTED_STATE : 0);
+	/* Its region is among the regions: the destination makes it too. */
+	if (vm->cfg.mem_hotplug.total_mib) {
+		h.flags |= MIG_HELLO_HOTPLUG;
+		h.hotplug = vm->cfg.mem_hotplug;
+		h.hotplug.requested_mib = 0; /* the device's state has it */
+	}
 	gm_file_layout(&vm->mem, h.regions, &nr);
 	h.nr_regions = nr;
 	ret = vcpu_get_cpuid(vm->vcpus[0], &h.cpuid, err);

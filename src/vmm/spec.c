@@ -66,6 +66,7 @@ int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
 	s->nested_virt = cfg->nested;
 	s->entropy_set = cfg->rng;
 	s->balloon = cfg->balloon;
+	s->mem_hotplug = cfg->mem_hotplug;
 	s->on_reboot = cfg->on_reboot;
 	s->console_in = cfg->console_in;
 	s->console_out = cfg->console_out;
@@ -196,6 +197,7 @@ int spec_to_config(struct vm_spec *s, struct vm_config *cfg, int out_fd,
 	cfg->track_dirty_pages = s->track_dirty_pages;
 	cfg->rng = s->entropy_set;
 	cfg->balloon = s->balloon;
+	cfg->mem_hotplug = s->mem_hotplug;
 	cfg->console_in = s->console_in;
 	cfg->console_out = out_fd;
 	/* The root drive becomes the first disk, /dev/vda. */

@@ -11,10 +11,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const enum fuzz_dev kinds[4] = { FUZZ_RNG, FUZZ_BLK, FUZZ_NET,
-						FUZZ_BALLOON };
+	static const enum fuzz_dev kinds[5] = { FUZZ_RNG, FUZZ_BLK, FUZZ_NET,
+						FUZZ_BALLOON, FUZZ_MEM };
 
 	if (!size)
 		return 0;
-	return fuzz_one(kinds[data[0] % 4], data + 1, size - 1);
+	return fuzz_one(kinds[data[0] % 5], data + 1, size - 1);
 }

@@ -25,6 +25,8 @@ int blk_create(struct dev_ctx *ctx, const struct disk_config *cfg,
 int net_create(struct dev_ctx *ctx, const struct net_config *cfg,
 	       struct mvm_err *err);
 int rng_create(struct dev_ctx *ctx, struct mvm_err *err);
+int virtio_mem_create(struct dev_ctx *ctx, const struct mem_hotplug_config *cfg,
+		      uint64_t gpa, struct mvm_err *err);
 int balloon_create(struct dev_ctx *ctx, const struct balloon_config *cfg,
 		   struct mvm_err *err);
 
@@ -150,7 +152,24 @@ static int make_blk(struct fuzz_vm *f, uint64_t size, struct mvm_err *err)
 	return ret;
 }
 
-int fuzz_dev_create(struct fuzz_vm *f, enum fuzz_dev kind, uint64_t disk_size)
+/* virtio-mem over its region, with `blocks` (mod 3) of 2 MiB asked. */
+static int make_mem(struct fuzz_vm *f, uint64_t blocks, struct mvm_err *err)
+{
+	struct mem_hotplug_config cfg = { .total_mib = FUZZ_HOTPLUG_MIB,
+					  .slot_mib = 128, .block_mib = 2,
+					  .requested_mib = blocks % 3 * 2 };
+
+	if (!f->hotplug) {
+		f->hotplug = calloc(1, (size_t)FUZZ_HOTPLUG_MIB << 20);
+		if (!f->hotplug ||
+		    gm_add_host(&f->mem, FUZZ_HOTPLUG_GPA, f->hotplug,
+				(uint64_t)FUZZ_HOTPLUG_MIB << 20))
+			abort();
+	}
+	return virtio_mem_create(&f->ctx, &cfg, FUZZ_HOTPLUG_GPA, err);
+}
+
+int fuzz_dev_create(struct fuzz_vm *f, enum fuzz_dev kind, uint64_t size)
 {
 	struct net_config net = { .id = "fz0", .tap = "fz0" };
 	struct mvm_err err;
@@ -161,7 +180,10 @@ int fuzz_dev_create(struct fuzz_vm *f, enum fuzz_dev kind, uint64_t disk_size)
 		ret = rng_create(&f->ctx, &err);
 		break;
 	case FUZZ_BLK:
-		ret = make_blk(f, disk_size, &err);
+		ret = make_blk(f, size, &err);
+		break;
+	case FUZZ_MEM:
+		ret = make_mem(f, size, &err);
 		break;
 	case FUZZ_BALLOON:
 		ret = balloon_create(&f->ctx, &fuzz_balloon, &err);
@@ -204,6 +226,8 @@ void fuzz_dev_destroy(struct fuzz_vm *f)
 		close(f->peer);
 	f->peer = peer_fd = -1;
 	memset(f->ram, 0, FUZZ_RAM_SIZE);
+	if (f->hotplug)
+		memset(f->hotplug, 0, (size_t)FUZZ_HOTPLUG_MIB << 20);
 	fuzz_used_forget_all();
 }
 
@@ -449,12 +473,14 @@ int fuzz_one(enum fuzz_dev kind, const uint8_t *data, size_t size)
 	struct in in = { data, size };
 	uint16_t qsize = (uint16_t)(1u << (take(&in, 1) % 7));
 	uint64_t want = want_features((uint8_t)take(&in, 1));
-	uint64_t disk = BLK_FUZZ_SECTOR * (1 + take(&in, 1));
+	uint8_t size_byte = (uint8_t)take(&in, 1);
+	uint64_t dev_size = kind == FUZZ_MEM ? size_byte :
+			    BLK_FUZZ_SECTOR * (1 + (uint64_t)size_byte);
 	bool up = take(&in, 1) & 1;
 	size_t image = (size_t)take(&in, 2);
 	unsigned nq = kind == FUZZ_NET ? 2 : kind == FUZZ_BALLOON ? 5 : 1;
 
-	if (fuzz_dev_create(f, kind, disk))
+	if (fuzz_dev_create(f, kind, dev_size))
 		abort(); /* the fake VM always has room for one device */
 	if (image > in.n)
 		image = in.n;

@@ -29,7 +29,14 @@
 #define FUZZ_USED 0x600u
 #define FUZZ_QUEUE_GAP 0x1000u /* queue i's rings are i gaps further */
 
-enum fuzz_dev { FUZZ_RNG, FUZZ_BLK, FUZZ_NET, FUZZ_BALLOON };
+/*
+ * virtio-mem's region: two 2 MiB blocks, caller-owned RAM (an unplug
+ * zeroes them), added when the first such device is made.
+ */
+#define FUZZ_HOTPLUG_GPA 0x200000u
+#define FUZZ_HOTPLUG_MIB 4u
+
+enum fuzz_dev { FUZZ_RNG, FUZZ_BLK, FUZZ_NET, FUZZ_BALLOON, FUZZ_MEM };
 
 struct fuzz_vm {
 	struct dev_ctx ctx; /* what the devices are given */
@@ -37,6 +44,7 @@ struct fuzz_vm {
 	struct guest_mem mem;
 	struct loop loop;
 	uint8_t *ram;
+	uint8_t *hotplug; /* virtio-mem's region, or NULL until one is made */
 	struct virtio_transport *t; /* the one device */
 	uint64_t bar;         /* its BAR 0 */
 	int peer;             /* net: the other end of the backend */
@@ -44,9 +52,11 @@ struct fuzz_vm {
 
 /* The VM, once per process (aborts on failure: a harness bug). */
 struct fuzz_vm *fuzz_vm_get(void);
-/* Create one device of kind; 0 or -1. disk_size: blk's image, bytes. */
-int fuzz_dev_create(struct fuzz_vm *f, enum fuzz_dev kind,
-		    uint64_t disk_size);
+/*
+ * Create one device of kind; 0 or -1. size: blk's image, bytes; mem's
+ * requested size (whole blocks of its region are asked).
+ */
+int fuzz_dev_create(struct fuzz_vm *f, enum fuzz_dev kind, uint64_t size);
 /* Quiesce and free the device (waits for its I/O), zero RAM. */
 void fuzz_dev_destroy(struct fuzz_vm *f);
 
@@ -81,7 +91,7 @@ void fuzz_used_forget_all(void);
  * One whole fuzz input against a fresh device of kind:
  *   byte 0   queue size (a power of two up to FUZZ_QMAX)
  *   byte 1   features the driver asks for (see want_features())
- *   byte 2   disk size in sectors (blk)
+ *   byte 2   disk size in sectors (blk), blocks requested (mem)
  *   byte 3   bit 0: the driver brings the device up first; otherwise the
  *            ops must (the transport target)
  *   2 bytes  length of a RAM image, then the image (at guest address 0)

@@ -12,7 +12,7 @@ out=$build/fuzz/fuzz_api
 mkdir -p "$out/corpus"
 
 layers=
-for l in vmm snapshot vm vcpu devices boot nested core policy; do
+for l in vmm migration snapshot vm vcpu devices boot nested core policy; do
 	layers="$layers $build/src/libmvm_$l.a"
 done
 files=
@@ -44,6 +44,7 @@ seed net "$(req PUT /network-interfaces/eth0 '{"iface_id":"eth0","host_dev_name"
 seed start "$(req PUT /boot-source '{"kernel_image_path":"/k"}')$(req PUT /actions '{"action_type":"InstanceStart"}')$(req PATCH /vm '{"state":"Paused"}')$(req PATCH /vm '{"state":"Resumed"}')$(req PUT /actions '{"action_type":"SendCtrlAltDel"}')$(req PATCH /drives/rootfs '{"drive_id":"rootfs","path_on_host":"/x"}')$(req PATCH /machine-config '{"nested_virt":false}')"
 seed outputs "$(req PUT /logger '{"log_path":"/l","level":"Debug","show_level":true,"show_log_origin":true,"module":"api"}')$(req PUT /metrics '{"metrics_path":"/m"}')$(req PUT /serial '{"serial_out_path":"/s"}')$(req PUT /entropy '{}')"
 seed balloon "$(req PUT /balloon '{"amount_mib":16,"deflate_on_oom":true,"stats_polling_interval_s":1,"free_page_hinting":true,"free_page_reporting":true}')$(req GET /balloon '')$(req PUT /boot-source '{"kernel_image_path":"/k"}')$(req PUT /actions '{"action_type":"InstanceStart"}')$(req PATCH /balloon '{"amount_mib":8}')$(req GET /balloon/statistics '')$(req PATCH /balloon/statistics '{"stats_polling_interval_s":2}')$(req PATCH /balloon/hinting/start '{"acknowledge_on_stop":false}')$(req GET /balloon/hinting/status '')$(req PATCH /balloon/hinting/stop '')"
+seed hotplug "$(req PUT /hotplug/memory '{"total_size_mib":1024,"slot_size_mib":256,"block_size_mib":4}')$(req GET /hotplug/memory '')$(req PUT /boot-source '{"kernel_image_path":"/k"}')$(req PUT /actions '{"action_type":"InstanceStart"}')$(req PATCH /hotplug/memory '{"requested_size_mib":512}')$(req GET /hotplug/memory '')"
 seed chunked "$(printf 'PUT /vm HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"sta\r\n0\r\n\r\n')"
 
 cd "$out"

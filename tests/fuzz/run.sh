@@ -17,7 +17,7 @@ fuzz_image)
 	      src/boot/unpack.c src/boot/lz4.c
 	      src/boot/e820.c src/boot/cpu_tables.c src/core/mem.c
 	      src/core/mem_dirty.c src/core/err.c" ;;
-fuzz_blk|fuzz_net|fuzz_rng|fuzz_balloon|fuzz_transport)
+fuzz_blk|fuzz_net|fuzz_rng|fuzz_balloon|fuzz_mem|fuzz_transport)
 	# The devices, their transport and what they stand on, with the
 	# sanitizers; anything else they call comes from the libraries of
 	# their layer and the core's (src/meson.build).
@@ -36,8 +36,9 @@ fuzz_snapshot)
 	# The state file's decoder and what it calls, all with the
 	# sanitizers; its seed, a valid state file, is the encoder's own.
 	srcs="$(cd "$src" && echo src/snapshot/*.c) src/vcpu/state_blob.c
-	      src/nested/state.c src/devices/device.c src/core/mem.c
-	      src/core/mem_file.c src/core/mem_dirty.c src/core/file.c src/core/err.c"
+	      src/nested/state.c src/devices/device.c src/vm/hotplug.c
+	      src/core/mem.c src/core/mem_file.c src/core/mem_dirty.c
+	      src/core/file.c src/core/err.c"
 	libs=-lfdt
 	seedsrcs=
 	for f in $srcs; do seedsrcs="$seedsrcs $src/$f"; done
@@ -53,7 +54,7 @@ fuzz_migration)
 	# the destination's answers, are the stream's own code's.
 	srcs="$(cd "$src" && echo src/migration/*.c src/snapshot/*.c)
 	      src/vcpu/state_blob.c src/nested/state.c src/devices/device.c
-	      src/core/mem.c src/core/mem_file.c src/core/mem_present.c
+	      src/vm/hotplug.c src/core/mem.c src/core/mem_file.c src/core/mem_present.c
 	      src/core/mem_dirty.c src/core/file.c src/core/err.c"
 	libs=-lfdt
 	seedsrcs=
@@ -87,7 +88,7 @@ fi
 # The device fuzzers start from one working request per device, and
 # receive buffers short of a frame.
 case $target in
-fuzz_blk|fuzz_net|fuzz_rng|fuzz_balloon|fuzz_transport)
+fuzz_blk|fuzz_net|fuzz_rng|fuzz_balloon|fuzz_mem|fuzz_transport)
 	python3 "$src/tests/fuzz/seed-virtio.py" "$target" "$out/corpus" ;;
 esac
 # Inputs that once failed run first, every time (tests/fuzz/regress).

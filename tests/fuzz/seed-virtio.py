@@ -51,6 +51,16 @@ def seeds():
     tx = ram(0x1000, desc(0x5000, 72, 0)) + \
         ram(0x5000, bytes(12) + b'\xff' * 6 + b'\x02' + bytes(53)) + \
         bytes([7, 1, 1, 2])
+    # virtio-mem, 2 blocks of 2 requested (size byte 2): PLUG then UNPLUG
+    # the first block, the requests in the image, so that the kick that
+    # brings the device up serves them.
+    mem_img = bytearray(image(
+        [desc(0x800, 24, NEXT, 1), desc(0x880, 10, WRITE),
+         desc(0x900, 24, NEXT, 3), desc(0x980, 10, WRITE)], [0, 2]))
+    mem_img += bytes(0xa00 - len(mem_img))
+    mem_img[0x800:0x818] = struct.pack('<HxxxxxxQHxxxxxx', 0, 0x200000, 1)
+    mem_img[0x900:0x918] = struct.pack('<HxxxxxxQHxxxxxx', 1, 0x200000, 1)
+    mem = header(4, 0x03, 2, 1, bytes(mem_img)) + bytes([2])
     # The balloon's five queues have their rings below 0x5000. Inflate
     # PFNs 8 and 9 (queue 0), then a statistics buffer (queue 2) and a
     # reported free range (queue 4).
@@ -67,11 +77,13 @@ def seeds():
                          'report': inflate + stats + report},
         'fuzz_blk': {'read': blk + blk_read},
         'fuzz_rng': {'read': rng},
+        'fuzz_mem': {'plug-unplug': mem},
         'fuzz_net': {'short-rx': short, 'short-rx-more': short + more,
                      'tx': short + tx},
         'fuzz_transport': {'rng': b'\0' + rng, 'blk': b'\1' + blk + blk_read,
                            'net': b'\2' + short + more,
-                           'balloon': b'\3' + inflate + stats},
+                           'balloon': b'\3' + inflate + stats,
+                           'mem': b'\4' + mem},
     }
 
 

@@ -156,3 +156,53 @@ Test(vm_dirty, collect_without_tracking_is_refused)
 	loop_fini(&loop);
 	free(vm);
 }
+
+/*
+ * Hotpluggable memory's region is logged in KVM slots of its own (one
+ * per slot_size_mib): what the guest wrote into it comes back in the
+ * region's bitmap, from every slot at its place. bz_virtio's
+ * test=virtio_mem plugs the 192 MiB asked from boot (two 128 MiB slots)
+ * and writes a word into each of their pages.
+ */
+Test(vm_dirty, hotplug_slots_are_logged_into_their_region, .timeout = 60)
+{
+	const uint64_t pages = UINT64_C(256) << 20 >> 12;
+	const uint64_t written = UINT64_C(192) << 20 >> 12;
+	struct vm_config c = config(true);
+	struct mvm_err err = { .msg = "" };
+	unsigned long *b[MEM_MAX_REGIONS];
+	struct loop loop;
+	struct vm *vm = calloc(1, sizeof(*vm));
+
+	snprintf(kernel, sizeof(kernel), "%s/virtio/bz_virtio",
+		 getenv("MVM_GUESTS"));
+	c.cmdline = "test=virtio_mem rounds=1 keep=1";
+	c.mem_hotplug = (struct mem_hotplug_config){ .total_mib = 256,
+		.slot_mib = 128, .block_mib = 2, .requested_mib = 192 };
+	cr_assert_eq(vcpu_signals_init(&err), 0, "%s", err.msg);
+	cr_assert_eq(loop_init(&loop, 64, &err), 0, "%s", err.msg);
+	cr_assert_eq(vm_create(vm, &c, &loop, &err), 0, "%s (these tests "
+		     "need /dev/kvm and did not run)", err.msg);
+	cr_assert_eq(vm->mem.nr, 2);
+	cr_assert(vm->mem.r[1].hotplug);
+	cr_assert_eq(vm_start(vm, &err), 0, "%s", err.msg);
+	while (!atomic_load(&vm->stopping))
+		cr_assert_eq(loop_run(&loop), 0);
+	/* ALL OK: the guest plugged, wrote and read back its blocks. */
+	cr_assert_eq(vm->stop_kind, VM_STOP_DEBUG_EXIT, "%s", vm->stop_msg);
+	cr_assert_eq(vm->stop_status, 1, "the guest failed a check");
+	vm_quiesce(vm);
+	if (!vm_quiesced(vm))
+		loop_run_until(&loop, quiesced, vm, 10000);
+	cr_assert_eq(vm_dirty_collect(vm, b, &err), 0, "%s", err.msg);
+	cr_assert_not_null(b[1]);
+	cr_assert_eq(count(b[1], written), written, "of the plugged pages "
+		     "only %llu logged", (unsigned long long)count(b[1],
+								     written));
+	cr_assert_eq(count(b[1], pages), written, "pages never plugged "
+		     "logged");
+	free_bitmaps(b);
+	vm_destroy(vm);
+	loop_fini(&loop);
+	free(vm);
+}

@@ -12,6 +12,8 @@
 #include "mvm/cli.h"
 #include "mvm/err.h"
 
+#include "../../src/api/shapes.h"
+
 static const struct shape_opts dry = { .dry_run = true };
 
 static struct json_object *J(const char *text)
@@ -407,4 +409,84 @@ Test(api_shapes, api_options_are_taken_out_of_argv)
 	argc = 2;
 	expect_err(cli_take_api_opts(&argc, argv3, &o, true, &err), &err,
 		   "option '--api-sock' needs a value");
+}
+
+/* /hotplug/memory's shapes, and the config file's "memory-hotplug". */
+Test(api_shapes, hotplug_memory_defaults_and_refusals)
+{
+	struct mem_hotplug_config c;
+	struct mvm_err err;
+	struct json_object *o;
+	uint64_t req = 0;
+	const struct {
+		const char *json, *want;
+	} bad[] = {
+		{ "{}", "total_size_mib: missing" },
+		{ "{\"total_size_mib\": 100}", "total_size_mib: must be a "
+		  "positive whole number of slots (128 MiB)" },
+		{ "{\"total_size_mib\": 256, \"slot_size_mib\": 64}",
+		  "slot_size_mib: must be from 128" },
+		{ "{\"total_size_mib\": 256, \"block_size_mib\": 3}",
+		  "block_size_mib: must be a power of two" },
+		{ "{\"total_size_mib\": 256, \"block_size_mib\": 256}",
+		  "slot_size_mib: must be a whole number of blocks" },
+		{ "{\"total_size_mib\": 4294967296}", "total_size_mib: must "
+		  "be from 0 to 4294967295" },
+		{ "{\"total_size_mib\": 256, \"requested_size_mib\": 2}",
+		  "requested_size_mib" },
+	};
+
+	o = J("{\"total_size_mib\": 1024}");
+	cr_assert_eq(shape_hotplug(o, "", &c, &err), 0, "%s", err.msg);
+	json_object_put(o);
+	cr_assert_eq(c.total_mib, 1024);
+	cr_assert_eq(c.slot_mib, 128);
+	cr_assert_eq(c.block_mib, 2);
+	cr_assert_eq(c.requested_mib, 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		o = J(bad[i].json);
+		expect_err(shape_hotplug(o, "", &c, &err), &err, bad[i].want);
+		json_object_put(o);
+	}
+	o = J("{\"requested_size_mib\": 64}");
+	cr_assert_eq(shape_hotplug_patch(o, &req, &err), 0);
+	cr_assert_eq(req, 64);
+	json_object_put(o);
+	o = J("{\"requested_size_mib\": true}");
+	expect_err(shape_hotplug_patch(o, &req, &err), &err,
+		   "requested_size_mib: expected an integer");
+	json_object_put(o);
+}
+
+Test(api_shapes, hotplug_memory_in_a_config_file_round_trips)
+{
+	const char *text = "{\"boot-source\": {\"kernel_image_path\": \"/k\"},"
+			   " \"memory-hotplug\": {\"total_size_mib\": 512, "
+			   "\"slot_size_mib\": 256, \"block_size_mib\": 4}}";
+	struct vm_spec a, b;
+	struct mvm_err err;
+	struct json_object *o;
+	const char *out;
+
+	spec_init(&a);
+	cr_assert_eq(config_parse(&a, text, strlen(text), "c", &dry, &err), 0,
+		     "%s", err.msg);
+	cr_assert_eq(a.mem_hotplug.total_mib, 512);
+	cr_assert_eq(a.mem_hotplug.slot_mib, 256);
+	o = spec_export(&a);
+	out = json_object_to_json_string_ext(o, API_JSON_FLAGS);
+	spec_init(&b);
+	cr_assert_eq(config_parse(&b, out, strlen(out), "export", &dry, &err),
+		     0, "%s\n%s", err.msg, out);
+	cr_assert_eq(memcmp(&a.mem_hotplug, &b.mem_hotplug,
+			    sizeof(a.mem_hotplug)), 0, "%s", out);
+	json_object_put(o);
+	spec_free(&a);
+	spec_free(&b);
+	text = "{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+	       "\"memory-hotplug\": {\"total_size_mib\": 100}}";
+	spec_init(&a);
+	expect_err(config_parse(&a, text, strlen(text), "c", &dry, &err), &err,
+		   "c: memory-hotplug.total_size_mib: must be a positive");
+	spec_free(&a);
 }

@@ -3,6 +3,7 @@
  * tables, on synthetic images in a malloc'd guest.
  */
 #include "boot_fixture.h"
+#include "../../src/boot/loader.h"
 
 #define ZP(g) ((g)->ram + LAYOUT_ZERO_PAGE)
 
@@ -469,4 +470,21 @@ Test(cpu_tables, needs_low_ram)
 	cr_assert(strstr(err.msg, "boot: guest RAM does not cover"), "%s",
 		  err.msg);
 	free(ram);
+}
+
+/* Nothing boots in virtio-mem's region: it is not RAM until plugged. */
+Test(boot, placement_skips_the_hotplug_region)
+{
+	struct guest_mem gm = { 0 };
+	static uint8_t dummy;
+	uint64_t at = 0;
+
+	cr_assert_eq(gm_add_host(&gm, MiB, &dummy, 16 * MiB), 0);
+	cr_assert_eq(gm_add_host(&gm, 64 * MiB, &dummy, 256 * MiB), 0);
+	gm.r[1].hotplug = true;
+	cr_assert_eq(boot_place_high(&gm, MiB, UINT64_MAX, 4 * MiB, &at), 0);
+	cr_assert_lt(at + 4 * MiB, 17 * MiB + 1, "placed at 0x%llx",
+		     (unsigned long long)at);
+	cr_assert_eq(boot_place_high(&gm, MiB, UINT64_MAX, 32 * MiB, &at),
+		     -ENOSPC, "the hotplug region's room does not count");
 }

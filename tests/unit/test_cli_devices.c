@@ -158,6 +158,48 @@ Test(cli_devices, spoof_filter)
 	cr_assert_not(net_tx_allowed(nic, false, frame, 10), "runt frame");
 }
 
+Test(cli_devices, memory_hotplug_defaults_and_keys)
+{
+	cr_assert_eq(cli_set_hotplug(&cfg, "total=1024", &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(cfg.mem_hotplug.total_mib, 1024);
+	cr_assert_eq(cfg.mem_hotplug.slot_mib, 128);
+	cr_assert_eq(cfg.mem_hotplug.block_mib, 2);
+	cr_assert_eq(cli_set_hotplug(&cfg, "block=8,slot=256,total=512", &err),
+		     0, "%s", err.msg);
+	cr_assert_eq(cfg.mem_hotplug.total_mib, 512);
+	cr_assert_eq(cfg.mem_hotplug.slot_mib, 256);
+	cr_assert_eq(cfg.mem_hotplug.block_mib, 8);
+}
+
+static void bad_hotplug(const char *arg, const char *msg)
+{
+	struct mem_hotplug_config before = cfg.mem_hotplug;
+
+	cr_assert_lt(cli_set_hotplug(&cfg, arg, &err), 0, "%s accepted", arg);
+	cr_assert(strstr(err.msg, msg), "'%s': message '%s' lacks '%s'", arg,
+		  err.msg, msg);
+	cr_assert_eq(memcmp(&before, &cfg.mem_hotplug, sizeof(before)), 0,
+		     "a refusal changed the config");
+}
+
+Test(cli_devices, memory_hotplug_errors_name_the_key)
+{
+	bad_hotplug("slot=256", "--memory-hotplug: total=MiB is required");
+	bad_hotplug("total=256,size=3", "--memory-hotplug: unknown key 'size'");
+	bad_hotplug("total=x", "--memory-hotplug: total: 'x' is not a whole");
+	bad_hotplug("total=-1", "--memory-hotplug: total: '-1' is not");
+	bad_hotplug("total=4294967296", "--memory-hotplug: total: 4294967296 "
+		    "is too large");
+	bad_hotplug("total=200", "--memory-hotplug: total: must be a positive "
+		    "whole number of slots (128 MiB)");
+	bad_hotplug("total=256,slot=100", "--memory-hotplug: slot: must be at "
+		    "least 128 MiB");
+	bad_hotplug("total=256,block=3", "--memory-hotplug: block: must be a "
+		    "power of two");
+	bad_hotplug("total=256,total=512", "key 'total' given twice");
+}
+
 Test(cli_devices, balloon_keys)
 {
 	cr_assert_eq(cli_add_balloon(&cfg, "amount_mib=64", &err), 0, "%s",

@@ -99,3 +99,20 @@ Test(e820, real_allocation)
 	expect(&m, 2, MiB, 31 * MiB, E820_RAM);
 	gm_free(&gm);
 }
+
+/* virtio-mem's region is the device's to tell of, not the firmware's. */
+Test(e820, hotplug_region_is_not_listed)
+{
+	struct guest_mem gm;
+	struct e820_map m;
+
+	memset(&gm, 0, sizeof(gm));
+	add(&gm, 0, 64 * MiB);
+	add(&gm, 4 * GiB, 256 * MiB);
+	gm.r[1].hotplug = true;
+	e820_build(&m, &gm);
+	cr_assert_eq(m.nr, 3);
+	for (int i = 0; i < m.nr; i++)
+		cr_assert_lt(m.e[i].addr + m.e[i].size, 4 * GiB,
+			     "entry %d reaches the hotplug region", i);
+}

@@ -7,6 +7,7 @@
 
 #include "mvm/err.h"
 #include "mvm/mem.h"
+#include "mvm/mem_file.h"
 
 Test(mem, regions_split_around_the_32bit_hole)
 {
@@ -58,17 +59,93 @@ Test(mem, hostile_ranges_are_refused)
 	free(backing);
 }
 
-/* Resident pages of [p, p+len), by mincore. */
-static unsigned resident(void *p, size_t len)
+/* Resident 4 KiB pages of [p, p+len), from mincore. */
+static size_t resident(const void *p, size_t len)
 {
-	unsigned char vec[64];
-	unsigned n = 0;
+	unsigned char v[1024];
+	size_t n = 0;
 
-	cr_assert_leq(len / 4096, sizeof(vec));
-	cr_assert_eq(mincore(p, len, vec), 0);
+	cr_assert_leq(len / 4096, sizeof(v));
+	cr_assert_eq(mincore((void *)p, len, v), 0);
 	for (size_t i = 0; i < len / 4096; i++)
-		n += vec[i] & 1;
+		n += v[i] & 1;
 	return n;
+}
+
+Test(mem, hotplug_region_is_reserved_not_populated)
+{
+	struct guest_mem gm;
+	struct mvm_err err;
+	uint8_t *p;
+
+	cr_assert_eq(gm_alloc(&gm, 64 << 20, GM_PAGES_SMALL, &err), 0);
+	cr_assert_eq(gm_add_hotplug(&gm, 4ULL << 30, 4 << 20, GM_PAGES_SMALL,
+				    &err), 0, "%s", err.msg);
+	cr_assert_eq(gm.nr, 2);
+	cr_assert(gm.r[1].hotplug && !gm.r[0].hotplug);
+	p = gm_ptr(&gm, 4ULL << 30, 4 << 20);
+	cr_assert_not_null(p, "devices reach it like RAM");
+	cr_assert_eq(resident(p, 4 << 20), 0, "nothing populated up front");
+	cr_assert_lt(gm_add_hotplug(&gm, (4ULL << 30) + 4096, 2 << 20,
+				    GM_PAGES_SMALL, &err), 0);
+	cr_assert(strstr(err.msg, "2 MiB"), "%s", err.msg);
+	gm_free(&gm);
+}
+
+Test(mem, discard_gives_pages_back_and_marks_them_dirty)
+{
+	struct guest_mem gm;
+	struct mvm_err err;
+	unsigned long bm[16] = { 0 };
+	uint64_t at = 4ULL << 30;
+	uint8_t *p;
+
+	cr_assert_eq(gm_alloc(&gm, 64 << 20, GM_PAGES_SMALL, &err), 0);
+	cr_assert_eq(gm_add_hotplug(&gm, at, 4 << 20, GM_PAGES_SMALL, &err),
+		     0);
+	cr_assert_eq(gm_dirty_track(&gm, &err), 0);
+	p = gm_ptr(&gm, at, 4 << 20);
+	memset(p, 0xab, 4 << 20);
+	gm_dirty_take(&gm, 1, bm);
+	memset(bm, 0, sizeof(bm));
+	cr_assert_eq(resident(p, 4 << 20), 1024);
+	cr_assert_eq(gm_discard(&gm, at + 8192, 1 << 20, &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(resident(p, 4 << 20), 1024 - 256, "RSS drops");
+	cr_assert_eq(p[8192], 0, "anonymous memory reads zero after");
+	cr_assert_eq(p[8191], 0xab, "the page before is kept");
+	cr_assert_eq(p[8192 + (1 << 20)], 0xab, "the page after is kept");
+	/* A Diff must carry the change: pages 2..257 are marked. */
+	gm_dirty_take(&gm, 1, bm);
+	cr_assert_eq(bm[0], ~3UL);
+	cr_assert_eq(bm[4], 3UL);
+	cr_assert_eq(bm[5], 0);
+	/* Hostile ranges: unaligned, straddling, outside, wrapping. */
+	cr_assert_eq(gm_discard(&gm, at + 1, 4096, &err), -EINVAL);
+	cr_assert_eq(gm_discard(&gm, at, 100, &err), -EINVAL);
+	cr_assert_eq(gm_discard(&gm, at + (4 << 20) - 4096, 8192, &err),
+		     -EINVAL);
+	cr_assert(strstr(err.msg, "not inside guest RAM"), "%s", err.msg);
+	cr_assert_eq(gm_discard(&gm, 64 << 20, 4096, &err), -EINVAL);
+	cr_assert_eq(gm_discard(&gm, UINT64_MAX - 4095, 8192, &err), -EINVAL);
+	cr_assert_eq(gm_discard(&gm, at, 0, &err), 0, "nothing to do");
+	gm_free(&gm);
+}
+
+Test(mem, discard_of_caller_memory_zeroes_it)
+{
+	struct guest_mem gm = { 0 };
+	uint8_t *backing = malloc(16384);
+	struct mvm_err err;
+
+	memset(backing, 0x5a, 16384);
+	cr_assert_eq(gm_add_host(&gm, 0x10000, backing, 16384), 0);
+	cr_assert_eq(gm_discard(&gm, 0x11000, 8192, &err), 0);
+	cr_assert_eq(backing[4095], 0x5a);
+	cr_assert_eq(backing[4096], 0);
+	cr_assert_eq(backing[12287], 0);
+	cr_assert_eq(backing[12288], 0x5a);
+	free(backing);
 }
 
 Test(mem, discard_gives_pages_back_and_they_read_zero)

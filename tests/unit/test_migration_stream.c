@@ -369,7 +369,7 @@ static void assert_hello_refused(void (*edit)(uint8_t *b), const char *what)
 #define AT_ENTRY(i) (68 + 28 * (i))
 
 static void bad_version(uint8_t *b) { put32(b, 2); }
-static void bad_flags(uint8_t *b) { put32(b + 4, 4); }
+static void bad_flags(uint8_t *b) { put32(b + 4, 8); }
 static void no_vcpus(uint8_t *b) { put32(b + 8, 0); }
 static void many_vcpus(uint8_t *b) { put32(b + 8, 255); }
 static void no_regions(uint8_t *b) { put32(b + 12, 0); }
@@ -404,7 +404,7 @@ Test(mig_hello, hostile_fields_are_refused_by_name)
 {
 	assert_hello_refused(bad_version, "HELLO: stream version 2, this mvm "
 					  "speaks 1");
-	assert_hello_refused(bad_flags, "HELLO: unknown flags 0x4");
+	assert_hello_refused(bad_flags, "HELLO: unknown flags 0x8");
 	assert_hello_refused(no_vcpus, "HELLO: 0 vCPUs");
 	assert_hello_refused(many_vcpus, "HELLO: 255 vCPUs");
 	assert_hello_refused(no_regions, "HELLO: 0 memory regions");
@@ -458,4 +458,89 @@ Test(mig_hello, encode_refuses_what_decode_would)
 		     err.msg);
 	free(buf);
 	mig_hello_free(&h);
+}
+
+/* ---- HELLO with hotpluggable memory -------------------------------- */
+
+/* The two regions of RAM and a 256 MiB hotplug region at 5 GiB. */
+static void hotplug_hello(struct mig_hello *h)
+{
+	struct guest_mem gm = two_regions();
+
+	gm.r[2] = (struct mem_region){ .gpa = 5ull << 30, .size = 256 << 20 };
+	gm.nr = 3;
+	cr_assert_eq(fix_mig_hello(h, &gm, 2), 0);
+	h->mem_mib = 4096; /* RAM alone: the region is hotplug's */
+	h->flags |= MIG_HELLO_HOTPLUG;
+	h->hotplug = (struct mem_hotplug_config){ .total_mib = 256,
+						  .slot_mib = 128,
+						  .block_mib = 2 };
+}
+
+Test(mig_hello, hotplug_sizes_round_trip)
+{
+	struct mig_hello h, back;
+	struct mvm_err err = { .msg = "" };
+	size_t len;
+	void *buf;
+
+	hotplug_hello(&h);
+	cr_assert_eq(mig_hello_encode(&h, &buf, &len, &err), 0, "%s", err.msg);
+	cr_assert_eq(len, 32 + 3 * 16 + 4 + h.cpuid->nent * 28 + 24);
+	cr_assert_eq(mig_hello_decode(buf, len, &back, &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(back.flags, MIG_HELLO_NESTED | MIG_HELLO_HOTPLUG);
+	cr_assert_eq(back.mem_mib, 4096);
+	cr_assert_eq(back.nr_regions, 3);
+	cr_assert_eq(back.regions[2].gpa, 5ull << 30);
+	cr_assert_eq(back.hotplug.total_mib, 256);
+	cr_assert_eq(back.hotplug.slot_mib, 128);
+	cr_assert_eq(back.hotplug.block_mib, 2);
+	cr_assert_eq(back.hotplug.requested_mib, 0);
+	mig_hello_free(&back);
+	/* Cut before its sizes, or one byte longer: refused. */
+	cr_assert_eq(mig_hello_decode(buf, len - 8, &back, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "CPUID entries, hotplug sizes) make"), "%s",
+		  err.msg);
+	mig_hello_free(&h);
+	free(buf);
+}
+
+/* Without the flag the region's bytes are not accounted for, and so on. */
+Test(mig_hello, hotplug_sizes_must_match_the_regions)
+{
+	struct mig_hello h, back;
+	struct mvm_err err = { .msg = "" };
+	size_t len = 0;
+	void *buf = NULL;
+
+	hotplug_hello(&h);
+	h.flags &= ~MIG_HELLO_HOTPLUG;
+	cr_assert_eq(mig_hello_encode(&h, &buf, &len, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "the regions hold 4563402752 bytes, mem_mib "
+			 "says 4096 MiB"), "%s", err.msg);
+	h.flags |= MIG_HELLO_HOTPLUG;
+	h.hotplug.total_mib = 128;
+	cr_assert_eq(mig_hello_encode(&h, &buf, &len, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "mem_mib and hotplug_total_mib say 4096 and "
+			 "128 MiB"), "%s", err.msg);
+	h.hotplug.total_mib = 0;
+	cr_assert_eq(mig_hello_encode(&h, &buf, &len, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "HELLO: hotpluggable memory of 0 MiB"), "%s",
+		  err.msg);
+	/* A hostile total that would wrap the sum of MiB. */
+	h.hotplug.total_mib = UINT64_MAX - 4095;
+	cr_assert_eq(mig_hello_encode(&h, &buf, &len, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "the regions hold"), "%s", err.msg);
+	cr_assert_null(buf);
+	h.hotplug.total_mib = 256;
+	cr_assert_eq(mig_hello_encode(&h, &buf, &len, &err), 0, "%s", err.msg);
+	/* The last u64 on the wire is block_mib: decode reads it back. */
+	put64((uint8_t *)buf + len - 8, 4);
+	cr_assert_eq(mig_hello_decode(buf, len, &back, &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(back.hotplug.block_mib, 4);
+	mig_hello_free(&back);
+	mig_hello_free(&h);
+	free(buf);
 }

@@ -887,6 +887,67 @@ Test(snapshot_file, print_says_what_is_in_it)
 	snap_file_free(&a);
 }
 
+/* 3200 MiB of RAM: hotpluggable memory goes at 5 GiB, the third region. */
+static void add_hotplug(struct snap_file *s)
+{
+	s->machine.mem_hotplug = (struct mem_hotplug_config){
+		.total_mib = 1024, .slot_mib = 256, .block_mib = 4,
+		.requested_mib = 64 };
+	s->regions[2] = (struct gm_file_region){ 5 * GIB, GIB,
+						 3 * GIB + 128 * MIB };
+	s->nr_regions = 3;
+}
+
+static void refused_hotplug(struct snap_file *s, const char *want)
+{
+	struct mvm_err err = { .msg = "" };
+	size_t len;
+	void *buf;
+
+	cr_assert_lt(snap_file_encode(s, &buf, &len, &err), 0, "accepted");
+	cr_assert(strstr(err.msg, want), "want '%s': %s", want, err.msg);
+}
+
+Test(snapshot_file, memory_hotplug_round_trips_and_is_checked)
+{
+	struct snap_file a, b;
+	struct mvm_err err = { .msg = "" };
+	size_t len;
+	void *buf;
+	char *text;
+
+	make_snap(&a);
+	add_hotplug(&a);
+	buf = encode(&a, &len);
+	cr_assert_eq(snap_file_decode(buf, len, &b, &err), 0, "%s", err.msg);
+	cr_assert_eq(memcmp(&a.machine.mem_hotplug, &b.machine.mem_hotplug,
+			    sizeof(a.machine.mem_hotplug)), 0);
+	cr_assert_eq(b.nr_regions, 3);
+	snap_file_free(&b);
+	free(buf);
+	text = printed(&a);
+	cr_assert(strstr(text, "  memory hotplug: 1024 MiB in slots of 256 "
+			 "MiB, blocks of 4 MiB, 64 MiB requested at boot\n"),
+		  "%s", text);
+	free(text);
+
+	/* Sizes a new VM's would be refused, and RAM without the region. */
+	a.machine.mem_hotplug.requested_mib = 6;
+	refused_hotplug(&a, "machine/memory-hotplug: requested_size_mib must "
+			"be a whole number of blocks");
+	a.machine.mem_hotplug.requested_mib = 64;
+	a.machine.mem_hotplug.slot_mib = 100;
+	refused_hotplug(&a, "slot_size_mib must be at least 128 MiB");
+	a.machine.mem_hotplug.slot_mib = 256;
+	a.nr_regions = 2;
+	refused_hotplug(&a, "memory: the regions hold");
+	/* Without hotpluggable memory, the third region is one too many. */
+	a.nr_regions = 3;
+	a.machine.mem_hotplug.total_mib = 0;
+	refused_hotplug(&a, "memory: the regions hold");
+	snap_file_free(&a);
+}
+
 /* ---- dtc -------------------------------------------------------------- */
 
 /* dtc's output for a file snap_file_write wrote: the nodes are there. */

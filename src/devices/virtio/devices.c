@@ -1,7 +1,7 @@
 /*
  * The virtio devices a VM's configuration asks for, created in a fixed
- * order (entropy, disks, NICs, the balloon) so PCI slots are stable from
- * boot to boot.
+ * order (entropy, disks, NICs, the balloon, virtio-mem) so PCI slots are
+ * stable from boot to boot.
  */
 #include "mvm/dev_config.h"
 #include "mvm/dev_ctx.h"
@@ -31,8 +31,14 @@ int virtio_create_devices(struct dev_ctx *ctx, const struct virtio_devs_config *
 		if (ret)
 			return ret;
 	}
-	if (cfg->balloon && cfg->balloon->enabled)
-		return balloon_create(ctx, cfg->balloon, err);
+	if (cfg->balloon && cfg->balloon->enabled) {
+		ret = balloon_create(ctx, cfg->balloon, err);
+		if (ret)
+			return ret;
+	}
+	if (cfg->mem_hotplug && cfg->mem_hotplug->total_mib)
+		return virtio_mem_create(ctx, cfg->mem_hotplug,
+					 cfg->mem_hotplug_gpa, err);
 	return 0;
 }
 

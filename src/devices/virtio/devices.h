@@ -7,6 +7,7 @@ struct mvm_err;
 struct disk_config;
 struct net_config;
 struct balloon_config;
+struct mem_hotplug_config;
 
 int rng_create(struct dev_ctx *ctx, struct mvm_err *err);
 /* One queue per vCPU (of cpus), up to BLK_MAX_QUEUES. */
@@ -16,5 +17,9 @@ int net_create(struct dev_ctx *ctx, const struct net_config *cfg,
 	       struct mvm_err *err);
 int balloon_create(struct dev_ctx *ctx, const struct balloon_config *cfg,
 		   struct mvm_err *err);
+
+/* cfg's region is in guest memory already, at gpa. */
+int virtio_mem_create(struct dev_ctx *ctx, const struct mem_hotplug_config *cfg,
+		      uint64_t gpa, struct mvm_err *err);
 
 #endif

@@ -9,6 +9,7 @@
 #define VIRTIO_ID_BLOCK 2
 #define VIRTIO_ID_RNG 4
 #define VIRTIO_ID_BALLOON 5
+#define VIRTIO_ID_MEM 24
 
 /*
  * The byte pattern disks are written and checked with (the host test
@@ -31,6 +32,7 @@ void test_net(const struct bootinfo *bi);
 void test_net_hostile(const struct bootinfo *bi);
 void test_rng(const struct bootinfo *bi);
 void test_balloon(const struct bootinfo *bi);
+void test_virtio_mem(const struct bootinfo *bi);
 void test_hostile(const struct bootinfo *bi);
 void test_soak(const struct bootinfo *bi);
 void test_diskcount(const struct bootinfo *bi);
