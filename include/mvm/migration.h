@@ -172,6 +172,13 @@ int mig_hello_decode(const void *buf, size_t len, struct mig_hello *h,
 void mig_hello_free(struct mig_hello *h);
 
 /*
+ * Drop the later entries of a (function, index) given twice: KVM's own
+ * lookup finds the first, so the guest sees that one. Returns how many
+ * went. (A vCPU's table can hold such repeats; HELLO refuses them.)
+ */
+unsigned mig_cpuid_unique(struct kvm_cpuid2 *c);
+
+/*
  * The guest's CPU features that `supported` (KVM_GET_SUPPORTED_CPUID)
  * lacks, over the feature leaves (1: ecx edx; 7.0: ebx ecx edx; 7.1: eax;
  * 0xd.1: eax; 0x80000001: ecx edx; 0x80000007: edx; 0x80000008: ebx):

@@ -201,6 +201,25 @@ static void list_add(char *list, size_t cap, size_t *used, bool *cut,
 	*used += (size_t)n;
 }
 
+unsigned mig_cpuid_unique(struct kvm_cpuid2 *c)
+{
+	unsigned out = 0, n = c ? c->nent : 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		bool seen = false;
+
+		for (unsigned j = 0; j < out && !seen; j++)
+			seen = c->entries[j].function ==
+				       c->entries[i].function &&
+			       c->entries[j].index == c->entries[i].index;
+		if (!seen)
+			c->entries[out++] = c->entries[i];
+	}
+	if (c)
+		c->nent = out;
+	return n - out;
+}
+
 int mig_cpuid_check(const struct kvm_cpuid2 *guest,
 		    const struct kvm_cpuid2 *supported, struct mvm_err *err)
 {

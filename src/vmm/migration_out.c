@@ -558,7 +558,7 @@ static int send_hello(struct mig_out *o, struct mvm_err *err)
 	const struct vm *vm = &o->v->vm;
 	void *buf = NULL;
 	size_t len = 0;
-	unsigned nr = 0;
+	unsigned nr = 0, dropped;
 	int ret;
 
 	h.vcpus = vm->cfg.cpus;
@@ -575,6 +575,10 @@ static int send_hello(struct mig_out *o, struct mvm_err *err)
 	gm_file_layout(&vm->mem, h.regions, &nr);
 	h.nr_regions = nr;
 	ret = vcpu_get_cpuid(vm->vcpus[0], &h.cpuid, err);
+	if (!ret && (dropped = mig_cpuid_unique(h.cpuid)))
+		vmm_log(o->v, API_LOG_WARNING, "migration", "vCPU 0's CPUID "
+			"gives %u (function, index) twice: the first of each "
+			"goes, as KVM finds it", dropped);
 	if (!ret)
 		ret = mig_hello_encode(&h, &buf, &len, err);
 	mig_hello_free(&h);

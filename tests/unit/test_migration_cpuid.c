@@ -169,3 +169,26 @@ Test(mig_cpuid, a_long_list_is_cut_with_an_ellipsis)
 	free(g);
 	free(s);
 }
+
+Test(mig_cpuid, repeated_entries_keep_the_first_as_kvm_finds_it)
+{
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + 5 * sizeof(c->entries[0]));
+
+	c->nent = 5;
+	c->entries[0] = (struct kvm_cpuid_entry2){ .function = 0, .eax = 0xd };
+	c->entries[1] = (struct kvm_cpuid_entry2){ .function = 7, .index = 0,
+						   .ebx = 1 };
+	c->entries[2] = (struct kvm_cpuid_entry2){ .function = 7, .index = 1,
+						   .eax = 2 };
+	c->entries[3] = (struct kvm_cpuid_entry2){ .function = 0 };
+	c->entries[4] = (struct kvm_cpuid_entry2){ .function = 7, .index = 0,
+						   .ebx = 9 };
+	cr_assert_eq(mig_cpuid_unique(c), 2);
+	cr_assert_eq(c->nent, 3);
+	cr_assert_eq(c->entries[0].eax, 0xd);
+	cr_assert_eq(c->entries[1].ebx, 1);
+	cr_assert_eq(c->entries[2].eax, 2);
+	cr_assert_eq(mig_cpuid_unique(c), 0);
+	cr_assert_eq(mig_cpuid_unique(NULL), 0);
+	free(c);
+}
