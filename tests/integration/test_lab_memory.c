@@ -1,0 +1,213 @@
+/*
+ * mvm's balloon and virtio-mem device under Linux's own drivers
+ * (virtio_balloon, virtio_mem). The host running the tests may have a KVM
+ * that cannot run stock kernels, so the default guest runs under mvm
+ * inside the lab (tests/lab), which has a real one: tests/lab/memory
+ * boots the lab once and runs memory.lab.sh there, which prints one
+ * "ok - ..." or "not ok - ..." line per check. It boots once, in main()
+ * before criterion starts the tests (as test_lab_devices.c does), and
+ * each test then asserts its part of the checks by name, so a check that
+ * silently stopped running fails too. If the lab cannot run, every test
+ * fails saying NOT RUN and why.
+ *
+ * Environment (set by meson): MVM_BIN, MVM_BUILD_DIR, MVM_LAB_MEMORY (the
+ * tests/lab/memory script), MVM_LAB ("disabled" when the build was
+ * configured with -Dlab=disabled: nothing runs, every test says so and
+ * skips). MVM_LAB_TIMEOUT=SECONDS replaces the lab's time budget (900 s)
+ * on a host too busy for it.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lab_once.h"
+
+#define PROG "test_lab_memory"
+/* main() names its log file here; the tests inherit it. */
+#define LOG_ENV "MVM_LAB_MEMORY_LOG"
+
+/* tests/lab/memory -B BUILD --mvm MVM [--timeout SECONDS] */
+static void run_lab(void)
+{
+	const char *mvm = lab_env(PROG, "MVM_BIN");
+	const char *build = lab_env(PROG, "MVM_BUILD_DIR");
+	const char *script = lab_env(PROG, "MVM_LAB_MEMORY");
+	const char *tmo = getenv("MVM_LAB_TIMEOUT");
+	char *argv[] = { (char *)script, "-B", (char *)build, "--mvm",
+			 (char *)mvm, tmo && *tmo ? "--timeout" : NULL,
+			 (char *)tmo, NULL };
+
+	lab_once_run(PROG, LOG_ENV, mvm && build && script ? argv : NULL);
+}
+
+int main(int argc, char **argv)
+{
+	return lab_once_main(argc, argv, PROG, LOG_ENV, run_lab);
+}
+
+static char *read_log(void)
+{
+	return lab_once_log(LOG_ENV);
+}
+
+/* Does the log have the whole line "<prefix><desc>"? */
+static bool has_line(const char *log, const char *prefix, const char *desc)
+{
+	size_t pl = strlen(prefix), dl = strlen(desc);
+
+	for (const char *p = log; (p = strstr(p, prefix)); p++) {
+		if ((p == log || p[-1] == '\n') && !strncmp(p + pl, desc, dl) &&
+		    (p[pl + dl] == '\n' || p[pl + dl] == '\r' || !p[pl + dl]))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Assert that every check in want[] ran in the lab and passed; fail with
+ * NOT RUN and the reason when the lab did not get to them.
+ */
+static void expect_checks(const char *area, const char *const *want,
+			  size_t n)
+{
+	char *log;
+	const char *st;
+	int lab_status = -1;
+	bool finished;
+
+	if (lab_disabled()) {
+		fprintf(stderr, "[NOTE] lab_memory NOT RUN: the build has "
+			"-Dlab=disabled; %s under Linux's drivers went "
+			"unchecked\n", area);
+		cr_skip_test("-Dlab=disabled");
+	}
+	log = read_log();
+	cr_assert(log, "NOT RUN: %s: no lab log (tests/lab/memory did not "
+		  "start; see the messages above)", area);
+	st = strstr(log, "\nLAB-RUN-STATUS ");
+	if (st)
+		lab_status = atoi(st + 16);
+	finished = strstr(log, " passed, ") && strstr(log, " failed\n");
+	for (size_t i = 0; i < n; i++) {
+		if (has_line(log, "ok - ", want[i]))
+			continue;
+		if (has_line(log, "not ok - ", want[i])) {
+			cr_expect_fail("%s: failed: %s", area, want[i]);
+			continue;
+		}
+		if (!finished)
+			cr_assert_fail("NOT RUN: %s: the lab stopped before "
+				"\"%s\" (exit status %d: 124 timed out, 125 lab "
+				"crashed, 2 bad setup, 127 could not start, -1 "
+				"not started); end of its log:\n%s", area, want[i], lab_status,
+				lab_log_tail(log, 15));
+		cr_expect_fail("%s: the check \"%s\" never ran", area, want[i]);
+	}
+	free(log);
+}
+
+#define EXPECT(area, list) \
+	expect_checks(area, list, sizeof(list) / sizeof(list[0]))
+
+Test(lab_memory, the_lab_ran_every_check)
+{
+	char *log;
+
+	if (lab_disabled()) {
+		fprintf(stderr, "[NOTE] lab_memory NOT RUN: the build has "
+			"-Dlab=disabled; the lab run went unchecked\n");
+		cr_skip_test("-Dlab=disabled");
+	}
+	log = read_log();
+	cr_assert(log, "NOT RUN: no lab log (tests/lab/memory did not start)");
+	if (!strstr(log, " passed, ") || !strstr(log, " failed\n"))
+		cr_assert_fail("NOT RUN: the lab script did not finish; end of "
+			       "its log:\n%s", lab_log_tail(log, 15));
+	cr_expect(strstr(log, " passed, 0 failed\n"), "the lab script did not "
+		  "end with \"N passed, 0 failed\"; end of its log:\n%s",
+		  lab_log_tail(log, 15));
+	cr_expect_null(strstr(log, "\nnot ok - "), "a lab check failed (see "
+		       "the log above)");
+	cr_expect(strstr(log, "\nLAB-RUN-STATUS 0\n"), "tests/lab/memory did "
+		  "not end with status 0");
+	free(log);
+}
+
+Test(lab_memory, linux_drivers_find_the_balloon_and_virtio_mem)
+{
+	static const char *const want[] = {
+		"L2 booted with a balloon and virtio-mem",
+		"Linux's virtio_balloon bound mvm's balloon (device ID 5)",
+		"Linux's virtio_mem bound mvm's virtio-mem device (device ID "
+		"24)",
+	};
+
+	EXPECT("drivers", want);
+}
+
+Test(lab_memory, balloon_statistics_are_the_guests)
+{
+	static const char *const want[] = {
+		"GET /balloon/statistics: total_memory is the guest's MemTotal",
+		"GET /balloon/statistics: free_memory within 16 MiB of MemFree",
+		"GET /balloon/statistics: available_memory within 16 MiB of "
+		"MemAvailable",
+		"inflated: statistics' total_memory follows MemTotal",
+	};
+
+	EXPECT("balloon statistics", want);
+}
+
+Test(lab_memory, memtotal_follows_the_balloon_and_rss_drops)
+{
+	static const char *const want[] = {
+		"L2 wrote 700 MiB and freed it",
+		"PATCH /balloon amount_mib 512: 204",
+		"the driver inflated 512 MiB (statistics: actual_mib)",
+		"mvm's RSS dropped by at least 256 MiB after the inflate",
+		"inflated: MemTotal dropped by exactly 512 MiB",
+		"PATCH /balloon amount_mib 0: 204",
+		"the driver deflated (statistics: actual_mib 0)",
+		"deflated: MemTotal is back to its boot value",
+	};
+
+	EXPECT("balloon", want);
+}
+
+Test(lab_memory, memtotal_follows_virtio_mem_and_rss_drops)
+{
+	static const char *const want[] = {
+		"GET /hotplug/memory at boot: nothing plugged or requested",
+		"PATCH /hotplug/memory requested_size_mib 512: 204",
+		"the driver plugged 512 MiB (GET /hotplug/memory)",
+		"plugged: MemTotal grew by exactly 512 MiB",
+		"plugged: Linux onlined 4 more memory blocks of 128 MiB",
+		"L2 wrote 600 MiB and freed it",
+		"PATCH /hotplug/memory requested_size_mib 0: 204",
+		"the driver unplugged memory (GET /hotplug/memory)",
+		"the driver unplugged all 512 MiB (online_movable)",
+		"mvm's RSS dropped by at least half of what was unplugged",
+		"unplugged: MemTotal shrank by what was unplugged",
+		"PATCH /hotplug/memory requested_size_mib 1024: 204",
+		"the driver plugged the whole 1024 MiB region",
+		"whole region plugged: MemTotal grew by exactly 1024 MiB",
+		"L2 powered off; mvm exited 0",
+	};
+
+	EXPECT("virtio-mem", want);
+}
+
+Test(lab_memory, deflate_on_oom_leaves_memtotal_alone)
+{
+	static const char *const want[] = {
+		"deflate_on_oom: L2 booted with the balloon",
+		"deflate_on_oom: PATCH /balloon amount_mib 128: 204",
+		"deflate_on_oom: the driver inflated 128 MiB",
+		"deflate_on_oom: MemTotal unchanged by the inflate",
+		"deflate_on_oom: MemFree lower by at least 120 MiB",
+		"deflate_on_oom: L2 powered off; mvm exited 0",
+	};
+
+	EXPECT("deflate_on_oom", want);
+}
