@@ -77,6 +77,95 @@ nested_until() {
 		sleep 0.2
 	done
 }
+# api_until PATH KEY VALUE SECONDS: poll GET PATH until KEY is VALUE.
+api_until() {
+	d=$(deadline "$4")
+	while :; do
+		got=$(api GET "$1")
+		[ "$(field "$got" "$2")" != "$3" ] || return 0
+		past "$d" && return 1
+		sleep 0.2
+	done
+}
+one_line() { printf '%s' "$1" | tr '\n' ' '; }
+# The refusal of a memory_resize while L2 hosts L3, word for word.
+resize_refused='memory_resize refused by rule nested_guest_hypervisor_active: the guest is hosting virtual machines of its own; allowed again once it stops'
+# memory_while_hosting: the balloon and virtio-mem are the policy's
+# memory_resize: refused (409, the rule's reason) while L2 hosts L3, and
+# nothing asked of L2's drivers meanwhile.
+memory_while_hosting() {
+	resp=$(api PATCH /balloon '{"amount_mib": 64}')
+	echo "FACT balloon_while_hosting=$(one_line "$resp")"
+	check "PATCH /balloon while L2 hosts L3: 409" has "$resp" '^HTTP 409'
+	check "PATCH /balloon's 409 gives the rule's reason" \
+		has "$resp" "$resize_refused"
+	check "... and the balloon's target stays 0" \
+		has "$(api GET /balloon)" '"amount_mib":0,'
+	resp=$(api PATCH /hotplug/memory '{"requested_size_mib": 128}')
+	echo "FACT hotplug_while_hosting=$(one_line "$resp")"
+	check "PATCH /hotplug/memory while L2 hosts L3: 409" \
+		has "$resp" '^HTTP 409'
+	check "PATCH /hotplug/memory's 409 gives the rule's reason" \
+		has "$resp" "$resize_refused"
+	check "... and nothing is requested of L2" \
+		has "$(api GET /hotplug/memory)" '"requested_size_mib":0}'
+	dynmem_check hosting
+}
+# memory_after_hosting: once L3 is gone both work again, L2's drivers
+# follow, and both go back to nothing (the snapshot below is of L2 as it
+# booted).
+memory_after_hosting() {
+	resp=$(api PATCH /balloon '{"amount_mib": 64}')
+	check "PATCH /balloon once L3 is gone: 204" has "$resp" '^HTTP 204'
+	check "... L2's virtio_balloon inflates 64 MiB" \
+		api_until /balloon/statistics actual_mib 64 120
+	resp=$(api PATCH /hotplug/memory '{"requested_size_mib": 128}')
+	check "PATCH /hotplug/memory once L3 is gone: 204" \
+		has "$resp" '^HTTP 204'
+	check "... L2's virtio_mem plugs 128 MiB" \
+		api_until /hotplug/memory plugged_size_mib 128 120
+	resp=$(api PATCH /balloon '{"amount_mib": 0}')
+	check "PATCH /balloon back to 0: 204" has "$resp" '^HTTP 204'
+	check "... L2's virtio_balloon deflates" \
+		api_until /balloon/statistics actual_mib 0 120
+	resp=$(api PATCH /hotplug/memory '{"requested_size_mib": 0}')
+	check "PATCH /hotplug/memory back to 0: 204" has "$resp" '^HTTP 204'
+	check "... L2's virtio_mem unplugs it" \
+		api_until /hotplug/memory plugged_size_mib 0 120
+	dynmem_check after
+}
+# ---- dynamic memory: frozen while L2 hosts L3 ------------------------------
+# L2's mvm runs with the dynamic memory of $l2_dynmem (mvm run's
+# --dynamic-memory; empty: none). With it, GET /dynamic-memory must say
+# "frozen" with the rule's reason while L2 hosts L3, and not once L3 is
+# gone. Where this mvm has no /dynamic-memory, or L2's mvm has no dynamic
+# memory, it says so as "FACT dynamic_memory=NOT CHECKED" and
+# test_lab_nested.c reports it; the checks run once both are there.
+l2_dynmem=
+# dynmem_check hosting|after
+dynmem_check() {
+	resp=$(api GET /dynamic-memory)
+	if has "$resp" '^HTTP 404'; then
+		echo "FACT dynamic_memory=NOT CHECKED ($1): this mvm has no" \
+			"GET /dynamic-memory"
+		return 0
+	fi
+	if ! has "$resp" '"enabled":true'; then
+		echo "FACT dynamic_memory=NOT CHECKED ($1): L2's mvm runs" \
+			"without dynamic memory (l2_dynmem is empty)"
+		return 0
+	fi
+	echo "FACT dynamic_memory=checked ($1) $(body "$resp")"
+	if [ "$1" = hosting ]; then
+		check "GET /dynamic-memory: frozen while L2 hosts L3" \
+			has "$resp" '"frozen":true'
+		check "GET /dynamic-memory: the reason names the rule" \
+			has "$resp" 'nested_guest_hypervisor_active'
+	else
+		check "GET /dynamic-memory: not frozen once L3 is gone" \
+			has "$resp" '"frozen":false'
+	fi
+}
 
 echo "FACT kernel=$(uname -r)"
 echo "FACT kvm_amd_nested=$(cat /sys/module/kvm_amd/parameters/nested)"
@@ -152,9 +241,13 @@ t_l2=$(now)
 # L2's whole state (vCPUs, devices, KVM's irqchip) goes round trip in
 # place RT times while L2 hosts L3: what a snapshot will take and load.
 rt=10
+# A balloon and hotpluggable memory: their changes are the policy's
+# memory_resize, refused while L2 hosts L3 (memory_while_hosting).
+# shellcheck disable=SC2086 # $l2_dynmem is words on purpose
 MVM_TEST_VM_ROUNDTRIP=$rt mvm run --kernel /lab/guest/vmlinuz \
 	--initrd "$w/l2.img" --memory 1024 --cpus 1 --nested on \
 	--cmdline "console=ttyS0 quiet panic=-1 mvm.script=/l2/on.sh" \
+	--balloon amount_mib=0,stats=1 --memory-hotplug total=256 $l2_dynmem \
 	--api-sock "$sock" <"$w/l2in" >"$w/l2.log" 2>"$w/mvm.err" &
 mvm_pid=$!
 tell_l2() { echo "$1" >&3; }
@@ -246,6 +339,7 @@ if wait_for "$w/l2.log" "L2-WAIT l3-running" "$step"; then
 		! -e "$w/refused.mem"
 	resp=$(api PATCH /vm '{"state": "Resumed"}')
 	check "PATCH /vm Resumed after the refusal: 204" has "$resp" '^HTTP 204'
+	memory_while_hosting
 	tell_l2 stop
 	check "L2's timers run after the round trips (its sleep returns)" \
 		wait_for "$w/l2.log" "L2: sleep-1-returned" 60
@@ -285,6 +379,7 @@ if wait_for "$w/l2.log" "L2-WAIT l3-stopped" "$step"; then
 	done
 	check "mvm logged: L1 hypervisor inactive" \
 		grep -q 'mvm: nested: L1 hypervisor inactive' "$w/mvm.err"
+	memory_after_hosting
 	# kvm_amd loaded and no VM: L2 may be snapshotted. Its vCPUs carry
 	# KVM's nested state (SVM's header, no L3 in guest mode).
 	api PATCH /vm '{"state": "Paused"}' >/dev/null
