@@ -339,6 +339,41 @@ Test(virtio_balloon, inflate_gives_pages_back_and_skips_hostile_pfns)
 	cr_assert_eq(*(uint8_t *)ram(page(30)), 0xaa);
 }
 
+/*
+ * Linux hands over its pages in the reverse of the order it took them:
+ * neighbours come high to low. Every page goes back whatever the order,
+ * and one that is not RAM among them is skipped alone.
+ */
+Test(virtio_balloon, pfns_in_any_order_are_all_given_back)
+{
+	struct buf b = { page(0), 0, false };
+	uint32_t *pfns;
+	unsigned n = 0;
+
+	make(&all);
+	up(VERSION_1, 2);
+	pfns = ram(page(0));
+	memset(ram(page(40)), 0xaa, 40 * 4096);
+	for (unsigned p = 71; p >= 50; p--)
+		pfns[n++] = (uint32_t)(page(p) >> 12);
+	pfns[n++] = 3; /* below RAM, amid the run */
+	pfns[n++] = (uint32_t)(page(45) >> 12);
+	pfns[n++] = (uint32_t)(page(44) >> 12);
+	b.len = n * 4;
+	post(&dq[0], &b, 1);
+	cr_assert(wait_used(&dq[0]));
+	for (unsigned p = 40; p < 80; p++) {
+		bool gone = (p >= 50 && p <= 71) || p == 44 || p == 45;
+		uint8_t want = gone ? 0 : 0xaa;
+
+		cr_assert_eq(*(uint8_t *)ram(page(p)), want, "page %u", p);
+		cr_assert_eq(*(uint8_t *)ram(page(p) + 4095), want, "page %u",
+			     p);
+	}
+	cr_assert_eq(counter(VIRTIO_CTR_INFLATE_PAGES), 24);
+	cr_assert_eq(counter(VIRTIO_CTR_FAIL_COUNT), 1);
+}
+
 /* The driver numbers only the queues of features it took (as Linux). */
 Test(virtio_balloon, queue_roles_follow_the_negotiated_features)
 {

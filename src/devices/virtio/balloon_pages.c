@@ -8,6 +8,7 @@
  * logged and skipped, and the chain is completed all the same.
  */
 #include <endian.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mvm/err.h"
@@ -72,9 +73,24 @@ static bool pfn_in_ram(struct balloon *b, uint64_t gpa)
 	return false;
 }
 
+static int pfn_order(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
 static void inflate_pfns(struct balloon *b, unsigned n)
 {
 	uint64_t start = 0, len = 0;
+
+	/*
+	 * Linux hands its pages over in the reverse of the order it took
+	 * them, so neighbours come downwards: in order, they are runs, each
+	 * given back in one call instead of a call (and a KVM MMU
+	 * invalidation) a page.
+	 */
+	qsort(b->pfns, n, sizeof(b->pfns[0]), pfn_order);
 
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t gpa = (uint64_t)b->pfns[i] << BALLOON_PAGE_SHIFT;
