@@ -98,10 +98,12 @@ said() {
 	tr -d '\r' <"$log" | grep '^L2: ' | tr ' ' '\n' |
 		sed -n "s/^$1=//p" | tail -n 1
 }
-# answer KIND TAG FIELD: a figure of L2's last "KIND TAG" answer.
+# answer KIND TAG FIELD: a figure of L2's last "KIND TAG" answer (0 when
+# there is none: the checks then fail, and the arithmetic goes on).
 answer() {
-	tr -d '\r' <"$log" | grep "^L2: $1-$2 " | tail -n 1 | tr ' ' '\n' |
-		sed -n "s/^$3=//p"
+	_v=$(tr -d '\r' <"$log" | grep "^L2: $1-$2 " | tail -n 1 |
+		tr ' ' '\n' | sed -n "s/^$3=//p")
+	echo "${_v:-0}"
 }
 # mem TAG FIELD: a figure (KiB) of L2's "mem TAG" answer.
 mem() { answer mem "$1" "$2"; }
