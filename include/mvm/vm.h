@@ -79,6 +79,8 @@ struct vm {
 	struct vm_nested nested;
 	bool paused;  /* the vCPUs are parked */
 	bool pausing; /* vm_pause_all is draining the devices */
+	/* KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 is on: a collect clears (dirty.c) */
+	bool dirty_manual;
 
 	/* Stop requests arrive from vCPU threads; the first one wins. */
 	pthread_mutex_t stop_lock;

@@ -221,15 +221,11 @@ int vm_hotplug_dirty_log(struct vm *vm, int i, unsigned long *out,
 	uint64_t words = slot / 4096 / (8 * sizeof(long));
 
 	for (uint64_t k = 0; slot && k < r->size / slot; k++) {
-		struct kvm_dirty_log log = {
-			.slot = (uint32_t)(SLOT_BASE + k),
-			.dirty_bitmap = out + k * words,
-		};
+		int ret = vm_slot_dirty_log(vm, (uint32_t)(SLOT_BASE + k),
+					    out + k * words, slot / 4096, err);
 
-		if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
-			return mvm_fail_host(err, -errno, "dirty pages: slot "
-					     "%u: KVM_GET_DIRTY_LOG: %s",
-					     log.slot, strerror(errno));
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
