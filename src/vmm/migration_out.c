@@ -274,6 +274,25 @@ static void policy_facts(struct mig_out *o, struct policy_facts *f)
 				   o->dst_nested_state;
 }
 
+/*
+ * live_migration, asked of the policy; a refusal despite
+ * allow_nested_state says which host cannot carry nested state.
+ */
+static int ask_policy(struct mig_out *o, struct mvm_err *err)
+{
+	struct policy_facts f;
+	int ret;
+
+	policy_facts(o, &f);
+	ret = vmm_policy_ask(o->v, POLICY_OP_LIVE_MIGRATION, &f, err);
+	if (ret != -EPERM || !o->rq.allow_nested_state)
+		return ret;
+	return mvm_wrap(err, ret, "allow_nested_state cannot apply: %s's KVM "
+			"cannot save and restore nested state "
+			"(KVM_CAP_NESTED_STATE); ", !o->src_nested_state ?
+			"this host" : "the destination host");
+}
+
 static void start_pass(struct mig_out *o)
 {
 	o->pass++;
@@ -313,7 +332,6 @@ static int collect(struct mig_out *o, struct mvm_err *err)
 static void stop_and_copy(struct mig_out *o)
 {
 	struct mvm_err err = { .msg = "" };
-	struct policy_facts f;
 	int ret = 0;
 
 	/* Downtime counts from the request to stop, its own time too. */
@@ -327,8 +345,7 @@ static void stop_and_copy(struct mig_out *o)
 	}
 	o->paused = !o->was_paused;
 	/* L1 may have begun hosting guests during pre-copy. */
-	policy_facts(o, &f);
-	ret = vmm_policy_ask(o->v, POLICY_OP_LIVE_MIGRATION, &f, &err);
+	ret = ask_policy(o, &err);
 	if (!ret)
 		ret = collect(o, &err);
 	if (ret) {
@@ -788,7 +805,6 @@ static int track_dirty(struct vmm *v, struct mvm_err *err)
 int vmm_migrate_out(struct vmm *v, const struct vmm_migrate_out *rq,
 		    struct mvm_err *err)
 {
-	struct policy_facts f;
 	struct mig_uri uri;
 	struct mig_out *o;
 	int ret = check_request(v, rq, &uri, err);
@@ -801,8 +817,7 @@ int vmm_migrate_out(struct vmm *v, const struct vmm_migrate_out *rq,
 	o->uri = uri;
 	o->src_nested_state = rq->allow_nested_state && host_nested_state();
 	o->dst_nested_state = o->src_nested_state; /* until it answers */
-	policy_facts(o, &f);
-	ret = vmm_policy_ask(v, POLICY_OP_LIVE_MIGRATION, &f, err);
+	ret = ask_policy(o, err);
 	if (!ret)
 		ret = track_dirty(v, err);
 	if (!ret)

@@ -165,10 +165,17 @@ static int ask_create(struct vmm *v, const struct vmm_snapshot_create *rq,
 {
 	struct policy_facts f;
 
+	int ret;
+
 	vmm_policy_facts(v, &f);
 	f.nested_state_override = rq->allow_nested_state &&
 				  vm_host_nested_state();
-	return vmm_policy_ask(v, POLICY_OP_SNAPSHOT_CREATE, &f, err);
+	ret = vmm_policy_ask(v, POLICY_OP_SNAPSHOT_CREATE, &f, err);
+	if (ret == -EPERM && rq->allow_nested_state)
+		mvm_wrap(err, ret, "allow_nested_state cannot apply: this "
+			 "host's KVM cannot save and restore nested state "
+			 "(KVM_CAP_NESTED_STATE); ");
+	return ret;
 }
 
 int vmm_snapshot_create(struct vmm *v, const struct vmm_snapshot_create *rq,
