@@ -277,7 +277,7 @@ void vmm_snapshot_facts(const struct snap_file *s, struct policy_facts *f)
 
 /* Can this host and this mvm take s at all? */
 static int check_loadable(struct vmm *v, const struct snap_file *s,
-			  struct mvm_err *err)
+			  bool allow_nested_state, struct mvm_err *err)
 {
 	struct policy_facts f;
 
@@ -296,6 +296,9 @@ static int check_loadable(struct vmm *v, const struct snap_file *s,
 	}
 	vmm_snapshot_facts(s, &f);
 	f.vm_running = true;
+	/* Nesting is possible here (checked above): so is its state. */
+	f.nested_state_override = allow_nested_state &&
+				  vm_host_nested_state();
 	return vmm_policy_ask(v, POLICY_OP_SNAPSHOT_LOAD, &f, err);
 }
 
@@ -423,7 +426,7 @@ int vmm_snapshot_load(struct vmm *v, const struct vmm_snapshot_load *rq,
 	if (ret)
 		return ret == -ENOMEM ? ret : mvm_wrap(err, -EINVAL,
 						       "snapshot_path: ");
-	ret = check_loadable(v, &s, err);
+	ret = check_loadable(v, &s, rq->allow_nested_state, err);
 	if (!ret)
 		ret = vmm_transition(v, VM_EV_RESTORE, err);
 	if (ret) {

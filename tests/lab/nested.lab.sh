@@ -244,6 +244,18 @@ if wait_for "$w/l2.log" "L2-WAIT l3-running" "$step"; then
 		'snapshot_create refused by rule nested_guest_hypervisor_active'
 	check "... and writing no file" test ! -e "$w/refused.state" -a \
 		! -e "$w/refused.mem"
+	# mvm's override: saved all the same, KVM's nested state and all.
+	resp=$(api PUT /snapshot/create "{\"snapshot_type\": \"Full\",
+		\"snapshot_path\": \"$w/hosting.state\",
+		\"mem_file_path\": \"$w/hosting.mem\",
+		\"allow_nested_state\": true}")
+	echo "FACT snapshot_override=$(printf '%s' "$resp" | tr '\n' ' ')"
+	check "PUT /snapshot/create, allow_nested_state, L2 hosting L3: 204" \
+		has "$resp" '^HTTP 204'
+	mvm snapshot inspect "$w/hosting.state" >"$w/hosting.out" 2>&1
+	check "... its vCPU carries nested state" \
+		grep -q '^vcpus: 1, nested state present' "$w/hosting.out"
+	rm -f "$w/hosting.state" "$w/hosting.mem"
 	resp=$(api PATCH /vm '{"state": "Resumed"}')
 	check "PATCH /vm Resumed after the refusal: 204" has "$resp" '^HTTP 204'
 	tell_l2 stop
