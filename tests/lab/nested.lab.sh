@@ -416,6 +416,15 @@ if [ -e "$w/l2snap.state" ]; then
 		test "$(field "$nested" exposed)" = true
 	check "restored L2: l1_hypervisor_active false (no VM in it yet)" \
 		test "$(field "$nested" l1_hypervisor_active)" = false
+	# The policy's second look: a migration begins while L2 hosts
+	# nothing, slowed (20 Mbit/s, one pass: max_downtime_ms is large) so
+	# that L2 starts L3 during its pre-copy. The pause must find L3 and
+	# refuse; L2 runs on here, and the destination discards what came.
+	start_incoming c0
+	resp=$(api PUT /migration "{\"uri\": \"unix:$w/mig-c0.sock\",
+		\"max_bandwidth_mbps\": 20, \"max_downtime_ms\": 600000}")
+	check "PUT /migration (20 Mbit/s) before L2 hosts L3: 204" \
+		has "$resp" '^HTTP 204'
 	tell_l2 l3
 	log=$w/l2b.log
 	if wait_for "$log" "L2-WAIT l3-running" "$step"; then
@@ -424,6 +433,21 @@ if [ -e "$w/l2snap.state" ]; then
 			grep -q '^L2: l3=spinning' "$log"
 		check "restored L2: l1_hypervisor_active while its L3 runs" \
 			nested_until l1_hypervisor_active true 60
+		d=$(deadline "$step")
+		until has "$(api GET /migration)" '"state":"failed"' ||
+			past "$d"; do
+			sleep 0.5
+		done
+		mig=$(api GET /migration)
+		echo "FACT migration_at_pause=$(body "$mig")"
+		check "the pause refuses the migration: L2 began hosting L3" \
+			has "$mig" 'live_migration refused by rule nested_guest_hypervisor_active'
+		check "... and L2 runs on here (Running), L3 inside it" \
+			has "$(api GET /)" '"state":"Running"'
+		reap "$in_pid" 60
+		check "... and the destination discarded it (mvm --incoming: 1)" \
+			test $? = 1
+		exec 4>&-
 		policy=$(api GET /vm/policy)
 		check "restored L2: snapshot_create refused while it hosts L3" \
 			has "$(op "$policy" snapshot_create)" '"allowed":false'
