@@ -59,9 +59,9 @@ struct mig_out {
 	bool released;   /* its disks are flushed and unlocked */
 	bool src_nested_state, dst_nested_state;
 
-	struct loop_op conn_op, send_op, timer_op;
-	bool connecting, sending, timing;
-	struct __kernel_timespec ts;
+	struct loop_op conn_op, send_op, timer_op, kill_op;
+	bool connecting, sending, timing, killing;
+	struct __kernel_timespec ts, kill_ts;
 	struct loop_watch watch;
 	bool watching;
 	struct mig_reply reply;
@@ -81,33 +81,13 @@ struct mig_out {
 	uint64_t t_pause, t_pause_real;
 
 	bool failing, finishing, vm_gone;
+	bool abort_after_send; /* the destination is told once it is sent */
 	enum mig_status fail_status;
 	char fail_msg[512];
 };
 
 static void pump(struct mig_out *o);
 static void maybe_finish(struct mig_out *o);
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
 
 static void free_dirty(unsigned long *d[MEM_MAX_REGIONS])
 {
@@ -136,10 +116,49 @@ static void cancel_op(struct loop *l, struct loop_op *op)
 	}
 }
 
+/* Tell the destination why (between two sections only), then hang up. */
+static void hang_up(struct mig_out *o, bool tell)
+{
+	struct mvm_err ignored = { .msg = "" };
+
+	if (tell && o->phase != OUT_CONNECT && o->fd >= 0)
+		mig_send_small(o->fd, MIG_ABORT, o->fail_msg,
+			       strlen(o->fail_msg), &ignored);
+	if (o->fd >= 0)
+		shutdown(o->fd, SHUT_RDWR);
+}
+
+static void on_kill(struct loop_op *op, int res, unsigned flags)
+{
+	struct mig_out *o = (struct mig_out *)((char *)op -
+					       offsetof(struct mig_out, kill_op));
+
+	(void)flags;
+	o->killing = false;
+	if (res == -ETIME)
+		hang_up(o, false); /* the send did not end: cut it */
+	maybe_finish(o);
+}
+
+/* At most 2 s for the send in flight to end, so the ABORT can follow. */
+static void arm_kill(struct mig_out *o)
+{
+	struct io_uring_sqe *sqe = loop_sqe(&o->v->loop);
+
+	if (!sqe) {
+		hang_up(o, false);
+		return;
+	}
+	o->kill_ts.tv_sec = 2;
+	io_uring_prep_timeout(sqe, &o->kill_ts, 0, 0);
+	loop_prep(&o->v->loop, sqe, &o->kill_op);
+	o->killing = true;
+	o->abort_after_send = true;
+}
+
 /* The migration fails (or is cancelled): the guest stays here. */
 static void fail(struct mig_out *o, enum mig_status s, const char *fmt, ...)
 {
-	struct mvm_err ignored = { .msg = "" };
 	va_list ap;
 
 	if (o->failing)
@@ -149,12 +168,10 @@ static void fail(struct mig_out *o, enum mig_status s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(o->fail_msg, sizeof(o->fail_msg), fmt, ap);
 	va_end(ap);
-	/* Between two sections the destination can be told why. */
-	if (o->phase != OUT_CONNECT && !o->sending && o->fd >= 0)
-		mig_send_small(o->fd, MIG_ABORT, o->fail_msg,
-			       strlen(o->fail_msg), &ignored);
-	if (o->fd >= 0)
-		shutdown(o->fd, SHUT_RDWR);
+	if (o->sending)
+		arm_kill(o);
+	else
+		hang_up(o, true);
 	if (o->connecting)
 		cancel_op(&o->v->loop, &o->conn_op);
 	if (o->timing)
@@ -211,6 +228,17 @@ static void on_sent(struct loop_op *op, int res, unsigned flags)
 	(void)flags;
 	o->sending = false;
 	if (o->failing) {
+		bool rest = res > 0 && advance(&o->msg, (size_t)res);
+
+		/* The section's end first (the kill timer bounds it)... */
+		if (rest && o->killing) {
+			send_iov(o);
+			return;
+		}
+		/* ...then, between sections, the destination is told why. */
+		hang_up(o, o->abort_after_send && res > 0 && !rest);
+		if (o->killing)
+			cancel_op(&o->v->loop, &o->kill_op);
 		maybe_finish(o);
 		return;
 	}
@@ -407,7 +435,7 @@ static void send_state(struct mig_out *o)
 		fail(o, MIG_STATUS_FAILED, "migration: out of memory");
 		return;
 	}
-	put64(payload, o->t_pause_real);
+	mig_le64(payload, o->t_pause_real);
 	memcpy(payload + 8, fdt, len);
 	free(fdt);
 	n = mig_section_put(o->big, MIG_HDR_SIZE + 8 + len, MIG_STATE,
@@ -457,7 +485,7 @@ static void pump(struct mig_out *o)
 		}
 	}
 	if (!o->pass_end_sent) {
-		put32(p, o->pass);
+		mig_le32(p, o->pass);
 		n = mig_section_put(o->buf, OUT_BUF, MIG_PASS_END, p, 4);
 		o->pass_end_sent = true;
 		send_bytes(o, o->buf, n);
@@ -513,7 +541,7 @@ static void complete(struct mig_out *o, const uint8_t *payload)
 	vmm_log(v, API_LOG_INFO, "migration", "completed to %s: downtime "
 		"%.1f ms here, %.1f ms by the destination; %u pass(es), "
 		"%llu bytes", o->rq.uri, (double)down / MS,
-		(double)get64(payload) / MS, o->pass,
+		(double)mig_le64_get(payload) / MS, o->pass,
 		(unsigned long long)o->m->info.transferred_bytes);
 	mig_info_end(o->m, MIG_STATUS_COMPLETED, NULL);
 	o->vm_gone = true; /* no resume, no disks back: it lives there now */
@@ -673,7 +701,8 @@ static void maybe_finish(struct mig_out *o)
 {
 	struct vmm *v = o->v;
 
-	if (o->finishing || o->connecting || o->sending || o->timing)
+	if (o->finishing || o->connecting || o->sending || o->timing ||
+	    o->killing)
 		return;
 	o->finishing = true;
 	if (o->watching)
@@ -790,6 +819,7 @@ static struct mig_out *out_new(struct vmm *v, const struct vmm_migrate_out *rq)
 	o->conn_op.done = on_connected;
 	o->send_op.done = on_sent;
 	o->timer_op.done = on_timer;
+	o->kill_op.done = on_kill;
 	o->was_paused = v->state == VM_STATE_PAUSED;
 	return o;
 }

@@ -23,6 +23,28 @@ struct vmm_migration {
 	struct snap_file state;
 };
 
+/* Little-endian fields of the sections' payloads. */
+static inline void mig_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline void mig_le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline uint64_t mig_le64_get(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
 uint64_t mig_mono_ns(void);
 uint64_t mig_real_ns(void);
 /* v->mig, made on first use; NULL when out of memory. */

@@ -133,13 +133,36 @@ static int load(struct api_proc *p, const char *overrides,
 	return api_call(p->sock, "PUT", "/snapshot/load", body, r);
 }
 
+/*
+ * After a load or a migration into b: the soak's frames come out of
+ * TAP_B (sb), its disk and NIC go on (more rounds, no failure), and the
+ * configuration says which tap it is on now.
+ */
+static void goes_on_on_tap_b(struct api_proc *b, int sb)
+{
+	struct api_resp r;
+	int lines = count_str(b->out, "soak rounds=");
+
+	cr_assert(soak_frame(sb), "no frame on " TAP_B ":\n%s\n%s", b->out,
+		  b->err);
+	for (int i = 0; i < 300 && count_str(b->out, "soak rounds=") < lines + 2;
+	     i++)
+		api_drain(b, 0.1);
+	cr_assert_geq(count_str(b->out, "soak rounds="), lines + 2, "%s",
+		      b->out);
+	cr_assert_null(strstr(b->out, "FAIL"), "%s", b->out);
+	cr_assert_eq(api_call(b->sock, "GET", "/vm/config", NULL, &r), 200);
+	cr_assert(strstr(r.body, "\"host_dev_name\":\"" TAP_B "\""), "%s",
+		  r.body);
+}
+
 Test(snapshot_net, the_nic_comes_back_on_the_tap_an_override_names,
      .init = enter_netns, .fini = drop_netns, .timeout = 90)
 {
 	struct api_proc a, b;
 	struct api_resp r;
 	char body[512];
-	int sa, sb, lines;
+	int sa, sb;
 
 	boot_soak(&a);
 	sa = tap_socket(TAP_A);
@@ -163,20 +186,7 @@ Test(snapshot_net, the_nic_comes_back_on_the_tap_an_override_names,
 	cr_assert_eq(load(&b, "[{\"iface_id\": \"eth0\", \"host_dev_name\": "
 			  "\"" TAP_B "\"}]", &r), 204, "%s\n%s", r.body,
 		     b.err);
-	lines = count_str(b.out, "soak rounds=");
-	cr_assert(soak_frame(sb), "no frame on " TAP_B " after the load:\n"
-		  "%s\n%s", b.out, b.err);
-	/* The disk and the NIC go on: more rounds, no failure. */
-	for (int i = 0; i < 300 && count_str(b.out, "soak rounds=") < lines + 2;
-	     i++)
-		api_drain(&b, 0.1);
-	cr_assert_geq(count_str(b.out, "soak rounds="), lines + 2, "%s",
-		      b.out);
-	cr_assert_null(strstr(b.out, "FAIL"), "%s", b.out);
-	/* The configuration says which tap it is on now. */
-	cr_assert_eq(api_call(b.sock, "GET", "/vm/config", NULL, &r), 200);
-	cr_assert(strstr(r.body, "\"host_dev_name\":\"" TAP_B "\""), "%s",
-		  r.body);
+	goes_on_on_tap_b(&b, sb);
 	close(sa);
 	close(sb);
 	api_stop(&b);
@@ -193,9 +203,8 @@ Test(snapshot_net, a_migrated_nic_comes_out_of_the_tap_the_destination_names,
      .init = enter_netns, .fini = drop_netns, .timeout = 120)
 {
 	struct api_proc a, b;
-	struct api_resp r;
 	char body[512];
-	int sb, lines;
+	int sb;
 
 	boot_soak(&a);
 	cr_assert(api_wait_out(&a, "soak rounds=", 30), "%s\n%s", a.out,
@@ -210,18 +219,7 @@ Test(snapshot_net, a_migrated_nic_comes_out_of_the_tap_the_destination_names,
 		 path_in("mig.sock"));
 	call_ok(&a, "PUT", "/migration", body);
 	cr_assert_eq(api_wait_exit(&a, 60), 0, "%s", a.err);
-	lines = count_str(b.out, "soak rounds=");
-	cr_assert(soak_frame(sb), "no frame on " TAP_B " after the migration:"
-		  "\n%s\n%s", b.out, b.err);
-	for (int i = 0; i < 300 && count_str(b.out, "soak rounds=") < lines + 2;
-	     i++)
-		api_drain(&b, 0.1);
-	cr_assert_geq(count_str(b.out, "soak rounds="), lines + 2, "%s",
-		      b.out);
-	cr_assert_null(strstr(b.out, "FAIL"), "%s", b.out);
-	cr_assert_eq(api_call(b.sock, "GET", "/vm/config", NULL, &r), 200);
-	cr_assert(strstr(r.body, "\"host_dev_name\":\"" TAP_B "\""), "%s",
-		  r.body);
+	goes_on_on_tap_b(&b, sb);
 	close(sb);
 	api_stop(&b);
 	api_proc_free(&a);
