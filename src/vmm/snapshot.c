@@ -230,6 +230,8 @@ const char *vmm_spec_configured(const struct vm_spec *s)
 		return "a balloon";
 	if (s->mem_hotplug.total_mib)
 		return "memory-hotplug";
+	if (s->dynmem.enabled)
+		return "dynamic-memory";
 	if (s->vcpu_count != MVM_DEFAULT_CPUS ||
 	    s->mem_size_mib != MVM_DEFAULT_MEM_MIB || s->nested_virt ||
 	    s->huge_pages != GM_PAGES_TRANSPARENT || s->track_dirty_pages)
