@@ -102,6 +102,28 @@ static void free_all(unsigned long *out[MEM_MAX_REGIONS])
 	}
 }
 
+/*
+ * The hotplug region's log: its slots, slot_mib each, are KVM slots of
+ * their own from MEM_MAX_REGIONS on (hotplug.c).
+ */
+int vm_hotplug_dirty_log(struct vm *vm, int i, unsigned long *out,
+			 struct mvm_err *err)
+{
+	const struct mem_region *r = &vm->mem.r[i];
+	uint64_t slot = vm->cfg.mem_hotplug.slot_mib << 20;
+	/* A slot is 128 MiB or more: its bits start on a word. */
+	uint64_t words = slot / 4096 / (8 * sizeof(long));
+
+	for (uint64_t k = 0; slot && k < r->size / slot; k++) {
+		int ret = vm_slot_dirty_log(vm, (uint32_t)(MEM_MAX_REGIONS + k),
+					    out + k * words, slot / 4096, err);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 int vm_dirty_collect(struct vm *vm, unsigned long *out[MEM_MAX_REGIONS],
 		     struct mvm_err *err)
 {

@@ -249,6 +249,37 @@ void mig_reply_consume(struct mig_reply *r)
 	r->len -= n;
 }
 
+struct free_later {
+	struct loop_op op;
+	void *p;
+};
+
+static void freed(struct loop_op *op, int res, unsigned flags)
+{
+	struct free_later *f = (struct free_later *)op;
+
+	(void)res;
+	(void)flags;
+	free(f->p);
+	free(f);
+}
+
+void mig_free_later(struct vmm *v, void *p)
+{
+	struct free_later *f = malloc(sizeof(*f));
+	struct io_uring_sqe *sqe = f ? loop_sqe(&v->loop) : NULL;
+
+	if (!sqe) {
+		/* Kept rather than freed under a loop that may touch it. */
+		free(f);
+		return;
+	}
+	f->op.done = freed;
+	f->p = p;
+	io_uring_prep_nop(sqe);
+	loop_prep(&v->loop, sqe, &f->op);
+}
+
 int vmm_migrate_cancel(struct vmm *v, struct mvm_err *err)
 {
 	if (v->mig && v->mig->out)
@@ -272,8 +303,8 @@ void vmm_migration_fini(struct vmm *v)
 {
 	if (!v->mig)
 		return;
-	mig_out_free(v);
-	mig_in_free(v);
+	mig_out_free(v, false);
+	mig_in_free(v, false);
 	snap_file_free(&v->mig->state);
 	free(v->mig);
 	v->mig = NULL;

@@ -460,10 +460,10 @@ static void finish(struct mig_in *in, enum mig_status s, const char *msg)
 	}
 	if (in->yielding)
 		return; /* on_yield comes back here */
-	mig_in_free(v);
+	mig_in_free(v, true);
 }
 
-void mig_in_free(struct vmm *v)
+void mig_in_free(struct vmm *v, bool later)
 {
 	struct mig_in *in = v->mig ? v->mig->in : NULL;
 
@@ -489,7 +489,10 @@ void mig_in_free(struct vmm *v)
 		v->mig->state = in->state;
 	}
 	free(in->ibuf);
-	free(in);
+	if (later)
+		mig_free_later(v, in);
+	else
+		free(in);
 	v->mig->in = NULL;
 }
 
@@ -604,7 +607,7 @@ int vmm_migrate_in(struct vmm *v, const struct vmm_migrate_in *rq,
 			 mvm_fail(err, -ENOMEM, "out of memory");
 	v->mig->in = in;
 	if (ret) {
-		mig_in_free(v);
+		mig_in_free(v, false);
 		return ret;
 	}
 	mig_info_reset(v->mig, true);

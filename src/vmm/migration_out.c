@@ -551,7 +551,7 @@ static void complete(struct mig_out *o, const uint8_t *payload)
 	o->watching = false;
 	vm_request_stop(&v->vm, VM_STOP_MIGRATED, MVM_EXIT_OK,
 			"migrated to %s", o->rq.uri);
-	mig_out_free(v);
+	mig_out_free(v, true);
 }
 
 static void on_reply(struct mig_out *o, const struct mig_hdr *h,
@@ -713,10 +713,10 @@ static void maybe_finish(struct mig_out *o)
 	mig_info_end(o->m, o->fail_status, o->fail_msg);
 	vmm_log(v, API_LOG_ERROR, "migration", "%s: %s",
 		mig_status_name(o->fail_status), o->fail_msg);
-	mig_out_free(v);
+	mig_out_free(v, true);
 }
 
-void mig_out_free(struct vmm *v)
+void mig_out_free(struct vmm *v, bool later)
 {
 	struct mig_out *o = v->mig ? v->mig->out : NULL;
 
@@ -729,7 +729,10 @@ void mig_out_free(struct vmm *v)
 	free_dirty(o->dirty);
 	free(o->buf);
 	free(o->big);
-	free(o);
+	if (later)
+		mig_free_later(v, o);
+	else
+		free(o);
 	v->mig->out = NULL;
 }
 

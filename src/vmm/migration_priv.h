@@ -80,10 +80,20 @@ int mig_reply_read(int fd, struct mig_reply *r, const unsigned *allowed,
 /* Drop the whole section r holds, keeping what follows it. */
 void mig_reply_consume(struct mig_reply *r);
 
-/* migration_out.c and migration_in.c, for cancel and teardown. */
+/*
+ * Free p once the loop has finished the callback that is running: a
+ * migration ends inside its own watch's callback, and the loop touches
+ * the watch (which p holds) when that returns.
+ */
+void mig_free_later(struct vmm *v, void *p);
+
+/*
+ * migration_out.c and migration_in.c, for cancel and teardown; later:
+ * from a loop callback (mig_free_later), else at once (mvm's end).
+ */
 int mig_out_cancel(struct vmm *v, struct mvm_err *err);
-void mig_out_free(struct vmm *v);
+void mig_out_free(struct vmm *v, bool later);
 int mig_in_cancel(struct vmm *v, struct mvm_err *err);
-void mig_in_free(struct vmm *v);
+void mig_in_free(struct vmm *v, bool later);
 
 #endif
