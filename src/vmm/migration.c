@@ -252,6 +252,7 @@ void mig_reply_consume(struct mig_reply *r)
 struct free_later {
 	struct loop_op op;
 	void *p;
+	unsigned *pending;
 };
 
 static void freed(struct loop_op *op, int res, unsigned flags)
@@ -260,6 +261,7 @@ static void freed(struct loop_op *op, int res, unsigned flags)
 
 	(void)res;
 	(void)flags;
+	(*f->pending)--;
 	free(f->p);
 	free(f);
 }
@@ -276,6 +278,8 @@ void mig_free_later(struct vmm *v, void *p)
 	}
 	f->op.done = freed;
 	f->p = p;
+	f->pending = &v->mig->pending_frees;
+	v->mig->pending_frees++;
 	io_uring_prep_nop(sqe);
 	loop_prep(&v->loop, sqe, &f->op);
 }
@@ -299,10 +303,21 @@ void vmm_migration_info(struct vmm *v, struct vmm_migration_info *out)
 		out->total_ms = (mig_mono_ns() - v->mig->t_start_ns) / 1000000u;
 }
 
+static bool settled(void *ctx)
+{
+	struct vmm *v = ctx;
+
+	return !v->mig->pending_frees && !mig_out_busy(v) && !mig_in_busy(v);
+}
+
 void vmm_migration_fini(struct vmm *v)
 {
 	if (!v->mig)
 		return;
+	/* What is still in flight completes first (2 s at most). */
+	mig_out_stop(v);
+	if (v->loop_ready)
+		loop_run_until(&v->loop, settled, v, 2000);
 	mig_out_free(v, false);
 	mig_in_free(v, false);
 	snap_file_free(&v->mig->state);

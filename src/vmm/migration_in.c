@@ -496,6 +496,13 @@ void mig_in_free(struct vmm *v, bool later)
 	v->mig->in = NULL;
 }
 
+bool mig_in_busy(struct vmm *v)
+{
+	struct mig_in *in = v->mig ? v->mig->in : NULL;
+
+	return in && in->yielding;
+}
+
 int mig_in_cancel(struct vmm *v, struct mvm_err *err)
 {
 	struct mig_in *in = v->mig->in;

@@ -736,6 +736,30 @@ void mig_out_free(struct vmm *v, bool later)
 	v->mig->out = NULL;
 }
 
+bool mig_out_busy(struct vmm *v)
+{
+	struct mig_out *o = v->mig ? v->mig->out : NULL;
+
+	return o && (o->connecting || o->sending || o->timing || o->killing);
+}
+
+void mig_out_stop(struct vmm *v)
+{
+	struct mig_out *o = v->mig ? v->mig->out : NULL;
+
+	if (!o)
+		return;
+	o->failing = o->finishing = true; /* nothing more is started */
+	if (o->fd >= 0)
+		shutdown(o->fd, SHUT_RDWR);
+	if (o->connecting)
+		cancel_op(&o->v->loop, &o->conn_op);
+	if (o->timing)
+		cancel_op(&o->v->loop, &o->timer_op);
+	if (o->killing)
+		cancel_op(&o->v->loop, &o->kill_op);
+}
+
 int mig_out_cancel(struct vmm *v, struct mvm_err *err)
 {
 	struct mig_out *o = v->mig->out;

@@ -21,6 +21,7 @@ struct vmm_migration {
 	struct mig_in *in;
 	/* An incoming VM's state file: its strings are the VM's config's. */
 	struct snap_file state;
+	unsigned pending_frees; /* mig_free_later's, not done yet */
 };
 
 /* Little-endian fields of the sections' payloads. */
@@ -95,5 +96,10 @@ int mig_out_cancel(struct vmm *v, struct mvm_err *err);
 void mig_out_free(struct vmm *v, bool later);
 int mig_in_cancel(struct vmm *v, struct mvm_err *err);
 void mig_in_free(struct vmm *v, bool later);
+/* At mvm's end: anything of theirs still in flight on the loop? */
+bool mig_out_busy(struct vmm *v);
+bool mig_in_busy(struct vmm *v);
+/* Hang up an outgoing migration's socket, so its ops complete. */
+void mig_out_stop(struct vmm *v);
 
 #endif
