@@ -87,6 +87,21 @@ int shape_balloon_hint_start(struct json_object *o, bool *ack_on_stop,
 			     struct mvm_err *err);
 int shape_balloon_hint_stop(struct json_object *o, struct mvm_err *err);
 
+/*
+ * PUT /dynamic-memory and the config file's "dynamic-memory": enabled
+ * (required), min_mib and max_mib (required when enabled), buffer_percent
+ * (20); checked against the spec's boot memory now, and against the
+ * whole machine at InstanceStart. Not enabled: none.
+ */
+int shape_dynmem(struct vm_spec *s, struct json_object *o, const char *path,
+		 struct mvm_err *err);
+/*
+ * PATCH /dynamic-memory: any of the same fields over *c (the
+ * configuration now), checked on their own; the VMM checks the machine.
+ */
+int shape_dynmem_patch(struct json_object *o, struct dynmem_config *c,
+		       struct mvm_err *err);
+
 /* The spec as GET /vm/config and GET /machine-config show it. */
 struct json_object *spec_export(const struct vm_spec *s);
 struct json_object *spec_export_machine(const struct vm_spec *s);

@@ -24,6 +24,10 @@ struct mvm_err;
 
 /* The statistics' tags (5.5.6.3): VIRTIO_BALLOON_S_SWAP_IN = 0 onwards. */
 #define BALLOON_STAT_TAGS 16
+/* Those dynamic memory reads: free, total and available memory, bytes. */
+#define BALLOON_STAT_FREE 4
+#define BALLOON_STAT_TOTAL 5
+#define BALLOON_STAT_AVAIL 6
 
 /* Free page hinting's command ids (5.5.6.4): 0 and 1, then the runs'. */
 #define BALLOON_HINT_STOP 0
@@ -37,6 +41,7 @@ struct balloon_info {
 	/* The last value the driver sent of each tag present in stats_seen. */
 	uint64_t stats[BALLOON_STAT_TAGS];
 	uint32_t stats_seen;   /* bit per tag */
+	uint64_t stats_rounds; /* buffers read since the device was made */
 	/* Hinting: the host's last command id and the driver's. */
 	uint32_t hint_host_cmd;
 	uint32_t hint_guest_cmd;

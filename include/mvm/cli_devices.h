@@ -24,6 +24,15 @@ int cli_add_balloon(struct vm_config *cfg, const char *arg,
 /* --memory-hotplug total=MiB[,slot=MiB][,block=MiB] (virtio-mem) */
 int cli_set_hotplug(struct vm_config *cfg, const char *arg,
 		    struct mvm_err *err);
+/*
+ * --dynamic-memory min=MiB,max=MiB[,buffer=PERCENT]: dynamic memory, its
+ * own rules checked (and those against --memory by cli_dynmem_check, once
+ * the whole command line is read); the balloon and hotpluggable memory
+ * it needs are checked, or added, when the VM starts.
+ */
+int cli_set_dynmem(struct vm_config *cfg, const char *arg,
+		   struct mvm_err *err);
+int cli_dynmem_check(const struct vm_config *cfg, struct mvm_err *err);
 /* Free what cli_add_disk() allocated (the disk paths). */
 void cli_free_devices(struct vm_config *cfg);
 
@@ -46,6 +55,12 @@ void cli_free_devices(struct vm_config *cfg);
 	"                    hotpluggable memory (virtio-mem) above RAM,\n" \
 	"                    none plugged at boot; resize it with PATCH\n" \
 	"                    /hotplug/memory (--api-sock); slots default\n" \
-	"                    to 128 MiB, blocks to 2 MiB\n"
+	"                    to 128 MiB, blocks to 2 MiB\n" \
+	"  --dynamic-memory min=MiB,max=MiB[,buffer=PERCENT]\n" \
+	"                    dynamic memory: the guest gets what it uses\n" \
+	"                    plus PERCENT (5-2000, default 20) between min\n" \
+	"                    and max, from the balloon's statistics (mvm\n" \
+	"                    adds a balloon, and hotpluggable memory up to\n" \
+	"                    max, when they are not given)\n"
 
 #endif

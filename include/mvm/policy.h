@@ -15,8 +15,13 @@ struct json_object;
 enum policy_op {
 	/* Flip the nested virtualization setting from its current value. */
 	POLICY_OP_NESTED_TOGGLE,
+	/* PATCH /hotplug/memory, PATCH /balloon with a new target. */
 	POLICY_OP_MEMORY_RESIZE,
-	/* Flip dynamic memory from its current value. */
+	/*
+	 * Dynamic memory changing anything: its controller moving the
+	 * guest's memory, PATCH /dynamic-memory. Refused, the controller
+	 * frozen, while L1 hosts guests; nesting itself does not matter.
+	 */
 	POLICY_OP_DYNAMIC_MEMORY,
 	POLICY_OP_CHECKPOINT_APPLY,
 	POLICY_OP_SNAPSHOT_CREATE, /* save */
@@ -32,7 +37,7 @@ struct policy_facts {
 	bool nested_exposed;         /* VMX/SVM shown to the guest */
 	bool l1_hypervisor_active;   /* the guest runs VMXON / EFER.SVME */
 	bool l2_running;             /* a nested guest is on the CPU now */
-	bool dynamic_memory_enabled;
+	bool dynamic_memory_enabled; /* informative: no rule needs it */
 	unsigned int nics;           /* network adapters */
 	unsigned int nics_mac_spoofing; /* of which allow foreign MACs */
 	bool nat;                    /* a NAT network is attached */

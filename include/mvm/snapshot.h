@@ -17,7 +17,9 @@
  *                        ... };
  *               memory-hotplug { total-size-mib; slot-size-mib;
  *                        block-size-mib; requested-size-mib; (u64
- *                        each) } (absent: none); };
+ *                        each) } (absent: none);
+ *               dynamic-memory { min-mib; max-mib; (u64 each)
+ *                        buffer-percent; } (absent: off); };
  *     vcpus { cpu@N { state = [vcpu_state_encode blob]; version; }; ... };
  *     devices { NAME { id; version; data = [bytes]; }; ... };
  *     memory { region@N { gpa; size; offset; (u64 each) }; ... }; };

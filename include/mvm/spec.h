@@ -96,6 +96,9 @@ struct vm_spec {
 	/* PUT /hotplug/memory (virtio-mem); total_mib 0: none. */
 	struct mem_hotplug_config mem_hotplug;
 
+	/* PUT /dynamic-memory, PATCH'd since (mvm's, after Hyper-V's). */
+	struct dynmem_config dynmem;
+
 	bool serial_set;
 	char *serial_out_path;  /* NULL: the console */
 
@@ -114,9 +117,9 @@ int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
 		     struct mvm_err *err);
 /*
  * Move the machine of from (boot source, machine-config, drives, NICs,
- * entropy, balloon, memory-hotplug) into s, keeping s's logger, metrics
- * and serial settings: a loaded snapshot's configuration. from keeps
- * nothing of it.
+ * entropy, balloon, memory-hotplug, dynamic memory) into s, keeping s's
+ * logger, metrics and serial settings: a loaded snapshot's configuration.
+ * from keeps nothing of it.
  */
 void spec_take_machine(struct vm_spec *s, struct vm_spec *from);
 /*

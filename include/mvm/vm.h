@@ -79,6 +79,8 @@ struct vm {
 	struct vm_nested nested;
 	bool paused;  /* the vCPUs are parked */
 	bool pausing; /* vm_pause_all is draining the devices */
+	/* KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 is on: a collect clears (dirty.c) */
+	bool dirty_manual;
 
 	/* Stop requests arrive from vCPU threads; the first one wins. */
 	pthread_mutex_t stop_lock;
@@ -128,6 +130,29 @@ const char *vm_hotplug_field_name(enum vm_hotplug_field f);
 int vm_hotplug_add(struct guest_mem *gm, uint64_t mem_mib,
 		   enum gm_pages pages, const struct mem_hotplug_config *c,
 		   struct mvm_err *err);
+
+/*
+ * Dynamic memory's rules (src/vm/dynmem_rules.c), why d cannot be, or
+ * NULL: min_mib at least DYNMEM_MIN_FLOOR_MIB and at most max_mib,
+ * buffer_percent within DYNMEM_BUFFER_MIN..MAX; with mem_mib (0: not
+ * known yet), min_mib <= mem_mib <= max_mib; with b and h (NULL: not
+ * known yet, the VMM may still add them), a balloon with statistics (the
+ * controller's eyes) and hotpluggable memory that reaches max_mib above
+ * mem_mib. *field names the culprit (vm_dynmem_field_name: the API's
+ * name for it); buf holds the message when it needs numbers.
+ */
+enum vm_dynmem_field {
+	VM_DYNMEM_MIN,
+	VM_DYNMEM_MAX,
+	VM_DYNMEM_BUFFER,
+	VM_DYNMEM_BALLOON,
+};
+const char *vm_dynmem_problem(const struct dynmem_config *d,
+			      uint64_t mem_mib, const struct balloon_config *b,
+			      const struct mem_hotplug_config *h,
+			      enum vm_dynmem_field *field, char *buf,
+			      size_t cap);
+const char *vm_dynmem_field_name(enum vm_dynmem_field f);
 
 /*
  * The CPUID a guest of this host sees (*out malloc'd, the caller frees):

@@ -46,6 +46,26 @@ struct vm_mem_source {
 	struct guest_mem *gm; /* VM_MEM_ADOPT: taken over (left zeroed) */
 };
 
+/*
+ * Dynamic memory (mvm's, after Hyper-V's; API PUT /dynamic-memory, CLI
+ * --dynamic-memory): the VMM's controller keeps the guest's memory at what
+ * it uses plus buffer_percent, between min_mib and max_mib, with the
+ * balloon below the boot memory and virtio-mem above it. The VM only
+ * carries it (a snapshot keeps it); its rules are vm_dynmem_problem's.
+ */
+struct dynmem_config {
+	bool enabled;
+	uint64_t min_mib;
+	uint64_t max_mib;
+	uint32_t buffer_percent;
+};
+
+/* Hyper-V's: a buffer of 5 to 2000 percent, 20 unless told; 32 MiB least. */
+#define DYNMEM_BUFFER_MIN 5
+#define DYNMEM_BUFFER_MAX 2000
+#define DYNMEM_BUFFER_DEFAULT 20
+#define DYNMEM_MIN_FLOOR_MIB 32
+
 struct vm_config {
 	const char *kernel;
 	const char *initrd;  /* NULL: none */
@@ -62,6 +82,7 @@ struct vm_config {
 	bool rng; /* a virtio-rng device */
 	struct balloon_config balloon; /* a virtio-balloon, if enabled */
 	struct mem_hotplug_config mem_hotplug; /* virtio-mem; total 0: none */
+	struct dynmem_config dynmem; /* the VMM's controller, if enabled */
 	/*
 	 * The CMOS (time offset and NVRAM) as the last VM left it: a reboot
 	 * keeps it, as a PC's battery does. NULL: power-on state.

@@ -19,6 +19,7 @@
 #include "mvm/outq.h"
 #include "mvm/rtc.h"
 #include "mvm/vm.h"
+#include "mvm/vmm_dynmem.h"
 
 /* mvm's exit statuses (documented in the README), vmm_run()'s answer. */
 #define MVM_EXIT_OK 0
@@ -67,6 +68,8 @@ struct vmm_metrics {
 	uint64_t lines;
 	bool final_flushed; /* the last VM's last interval is written */
 	uint64_t last_serial_dropped;
+	/* Dynamic memory's grows, shrinks, frozen ticks, fails last time. */
+	uint64_t last_dynmem[4];
 };
 
 struct vmm {
@@ -107,6 +110,9 @@ struct vmm {
 	struct vmm_routes routes;
 	struct vmm_log log;
 	struct vmm_metrics metrics;
+
+	/* Dynamic memory's controller (src/vmm/dynmem.c). */
+	struct vmm_dynmem dynmem;
 
 	/* The live migration, in or out (src/vmm/migration*.c), or NULL. */
 	struct vmm_migration *mig;

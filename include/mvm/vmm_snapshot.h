@@ -39,6 +39,8 @@ struct vmm_snapshot_load {
 	bool track_dirty_pages;
 	bool resume_vm;
 	bool clock_realtime;
+	/* The snapshot's guest hosted guests: their nested state loads. */
+	bool allow_nested_state;
 	struct vmm_net_override overrides[VM_MAX_NETS];
 	unsigned nr_overrides;
 };

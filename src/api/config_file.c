@@ -105,7 +105,7 @@ static int apply(struct vm_spec *s, struct json_object *root,
 		"boot-source", "machine-config", "drives",
 		"network-interfaces", "logger", "metrics", "entropy",
 		"serial", "balloon", "vsock", "mmds-config", "cpu-config",
-		"pmem", "memory-hotplug", NULL };
+		"pmem", "memory-hotplug", "dynamic-memory", NULL };
 	struct json_object *o;
 	struct jr r;
 	int ret;
@@ -142,6 +142,8 @@ static int apply(struct vm_spec *s, struct json_object *root,
 		ret = shape_balloon(s, o, "balloon", err);
 	if (!ret && section(root, "memory-hotplug", &o))
 		ret = shape_hotplug(o, "memory-hotplug", &s->mem_hotplug, err);
+	if (!ret && section(root, "dynamic-memory", &o))
+		ret = shape_dynmem(s, o, "dynamic-memory", err);
 	return ret;
 }
 

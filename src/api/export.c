@@ -168,6 +168,15 @@ struct json_object *spec_export(const struct vm_spec *s)
 		put_u64(h, "block_size_mib", s->mem_hotplug.block_mib);
 		json_object_object_add(o, "memory-hotplug", h);
 	}
+	if (s->dynmem.enabled) {
+		struct json_object *d = json_object_new_object();
+
+		put_bool(d, "enabled", true);
+		put_u64(d, "min_mib", s->dynmem.min_mib);
+		put_u64(d, "max_mib", s->dynmem.max_mib);
+		put_u64(d, "buffer_percent", s->dynmem.buffer_percent);
+		json_object_object_add(o, "dynamic-memory", d);
+	}
 	if (s->serial_set) {
 		struct json_object *e = json_object_new_object();
 

@@ -320,6 +320,27 @@ int h_put_entropy(struct vmm *v, const struct api_request *q,
 	return api_status_of(shape_entropy(&v->spec, q->body, "", err), err);
 }
 
+static bool dynmem_on(const struct vmm *v)
+{
+	return v->have_vm ? v->vm.cfg.dynmem.enabled : v->spec.dynmem.enabled;
+}
+
+/*
+ * With dynamic memory on, its entry says whether the controller is
+ * frozen: exactly when the policy refuses dynamic_memory.
+ */
+static void add_frozen(struct json_object *list)
+{
+	struct json_object *ops, *o, *allowed;
+
+	if (!json_object_object_get_ex(list, "ops", &ops))
+		return;
+	o = json_object_array_get_idx(ops, POLICY_OP_DYNAMIC_MEMORY);
+	if (o && json_object_object_get_ex(o, "allowed", &allowed))
+		json_object_object_add(o, "frozen", json_object_new_boolean(
+				       !json_object_get_boolean(allowed)));
+}
+
 int h_get_policy(struct vmm *v, const struct api_request *q,
 		 struct api_response *r, struct mvm_err *err)
 {
@@ -329,6 +350,8 @@ int h_get_policy(struct vmm *v, const struct api_request *q,
 	vmm_policy_facts(v, &f);
 	if (policy_list_json(&f, &r->body, err))
 		return 500;
+	if (dynmem_on(v))
+		add_frozen(r->body);
 	return 200;
 }
 

@@ -75,6 +75,13 @@ static const struct route routes[] = {
 	  "hotplug_memory", h_patch_hotplug, NULL },
 	{ "GET", "/hotplug/memory", false, false, ANY, "hotplug_memory",
 	  h_get_hotplug, NULL },
+	/* mvm's dynamic memory: configured before boot, changed after. */
+	{ "PUT", "/dynamic-memory", false, true, PRE_BOOT, "dynamic_memory",
+	  h_put_dynmem, NULL },
+	{ "PATCH", "/dynamic-memory", false, true, POST_BOOT,
+	  "dynamic_memory", h_patch_dynmem, NULL },
+	{ "GET", "/dynamic-memory", false, false, ANY, "dynamic_memory",
+	  h_get_dynmem, NULL },
 	{ "GET", "/vm/policy", false, false, ANY, "vm_policy",
 	  h_get_policy, NULL },
 	{ "GET", "/vm/nested", false, false, ANY, "vm_nested",

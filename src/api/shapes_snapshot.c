@@ -157,6 +157,10 @@ static int shape_load_flags(struct jr *r, struct vmm_snapshot_load *rq)
 		ret = jr_bool(r, "resume_vm", false, &rq->resume_vm);
 	if (ret >= 0)
 		ret = jr_bool(r, "clock_realtime", false, &rq->clock_realtime);
+	/* mvm's: a snapshot taken with allow_nested_state loads so too. */
+	if (ret >= 0)
+		ret = jr_bool(r, "allow_nested_state", false,
+			      &rq->allow_nested_state);
 	rq->track_dirty_pages |= diff;
 	return ret < 0 ? ret : 0;
 }
@@ -185,7 +189,7 @@ int shape_snapshot_load(struct json_object *o, struct vmm_snapshot_load *rq,
 		"snapshot_path", "mem_file_path", "mem_backend",
 		"track_dirty_pages", "enable_diff_snapshots", "resume_vm",
 		"network_overrides", "vsock_override", "clock_realtime",
-		"huge_pages", NULL };
+		"huge_pages", "allow_nested_state", NULL };
 	const char *mem_file = NULL;
 	struct json_object *vs;
 	struct jr r;

@@ -15,6 +15,7 @@ const char cli_run_usage[] =
 	"               [--nested on|off] [--api-sock PATH] [--no-seccomp]\n"
 	"               [--disk SPEC]... [--net SPEC]... [--rng]\n"
 	"               [--balloon SPEC] [--memory-hotplug SPEC]\n"
+	"               [--dynamic-memory SPEC]\n"
 	"\n"
 	"  --kernel FILE     bzImage, ELF vmlinux with a PVH note, or multiboot ELF\n"
 	"  --initrd FILE     initial ramdisk (multiboot: module 0)\n"
@@ -58,7 +59,7 @@ bad:
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY,
        OPT_ON_REBOOT, OPT_NESTED, OPT_HELP, OPT_DISK, OPT_NET, OPT_RNG,
-       OPT_HUGE_PAGES, OPT_BALLOON, OPT_MEMORY_HOTPLUG };
+       OPT_HUGE_PAGES, OPT_BALLOON, OPT_MEMORY_HOTPLUG, OPT_DYNAMIC_MEMORY };
 
 static const struct option run_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -75,6 +76,7 @@ static const struct option run_opts[] = {
 	{ "rng", no_argument, NULL, OPT_RNG },
 	{ "balloon", required_argument, NULL, OPT_BALLOON },
 	{ "memory-hotplug", required_argument, NULL, OPT_MEMORY_HOTPLUG },
+	{ "dynamic-memory", required_argument, NULL, OPT_DYNAMIC_MEMORY },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -147,6 +149,11 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg,
 		return cli_add_balloon(cfg, arg, err);
 	case OPT_MEMORY_HOTPLUG:
 		return cli_set_hotplug(cfg, arg, err);
+	case OPT_DYNAMIC_MEMORY:
+		if (cfg->dynmem.enabled)
+			return mvm_fail(err, -EINVAL, "--dynamic-memory: "
+					"given twice");
+		return cli_set_dynmem(cfg, arg, err);
 	default:
 		return -EINVAL;
 	}
@@ -182,7 +189,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg,
 				argv[optind]);
 	if (!cfg->kernel)
 		return mvm_fail(err, -EINVAL, "--kernel FILE is required");
-	return 0;
+	return cli_dynmem_check(cfg, err);
 }
 
 /*

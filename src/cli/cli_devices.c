@@ -336,6 +336,86 @@ int cli_set_hotplug(struct vm_config *cfg, const char *arg,
 	return 0;
 }
 
+/* The option's key for a field of dynamic memory's rules. */
+static const char *dynmem_key(enum vm_dynmem_field f)
+{
+	static const char *const keys[] = {
+		[VM_DYNMEM_MIN] = "min", [VM_DYNMEM_MAX] = "max",
+		[VM_DYNMEM_BUFFER] = "buffer", [VM_DYNMEM_BALLOON] = "balloon",
+	};
+
+	return (unsigned)f < sizeof(keys) / sizeof(keys[0]) ? keys[f] : "?";
+}
+
+static int dynmem_key_set(struct dynmem_config *d, const struct kv *kv,
+			  struct mvm_err *err)
+{
+	unsigned long long v = 0;
+	char opt[64];
+	int ret;
+
+	snprintf(opt, sizeof(opt), "--dynamic-memory: %.31s", kv->key);
+	ret = cli_parse_u64(opt, kv->val, 0xffffffffULL, &v, err);
+	if (ret)
+		return ret;
+	if (!strcmp(kv->key, "min"))
+		d->min_mib = v;
+	else if (!strcmp(kv->key, "max"))
+		d->max_mib = v;
+	else
+		d->buffer_percent = (uint32_t)v;
+	return 0;
+}
+
+/* d's rules, against mem_mib when known (0: not yet). */
+static int dynmem_check(const struct dynmem_config *d, uint64_t mem_mib,
+			struct mvm_err *err)
+{
+	enum vm_dynmem_field f;
+	const char *why;
+	char buf[256];
+
+	why = vm_dynmem_problem(d, mem_mib, NULL, NULL, &f, buf, sizeof(buf));
+	if (why)
+		return mvm_fail(err, -EINVAL, "--dynamic-memory: %s: %s",
+				dynmem_key(f), why);
+	return 0;
+}
+
+int cli_dynmem_check(const struct vm_config *cfg, struct mvm_err *err)
+{
+	return cfg->dynmem.enabled ?
+		       dynmem_check(&cfg->dynmem, cfg->mem_mib, err) : 0;
+}
+
+int cli_set_dynmem(struct vm_config *cfg, const char *arg,
+		   struct mvm_err *err)
+{
+	static const char *const keys[] = { "min", "max", "buffer", NULL };
+	struct dynmem_config d = {
+		.enabled = true,
+		.buffer_percent = DYNMEM_BUFFER_DEFAULT,
+	};
+	struct kv kv[KV_MAX];
+	char buf[128];
+	int n, ret;
+
+	ret = split("--dynamic-memory", arg, buf, sizeof(buf), keys, kv, &n,
+		    err);
+	for (int i = 0; !ret && i < n; i++)
+		ret = dynmem_key_set(&d, &kv[i], err);
+	if (ret)
+		return ret;
+	if (!d.min_mib || !d.max_mib)
+		return mvm_fail(err, -EINVAL, "--dynamic-memory: min=MiB and "
+				"max=MiB are required");
+	/* --memory may come later: cli_parse_run checks it at the end. */
+	ret = dynmem_check(&d, 0, err);
+	if (!ret)
+		cfg->dynmem = d;
+	return ret;
+}
+
 void cli_free_devices(struct vm_config *cfg)
 {
 	for (unsigned i = 0; i < cfg->nr_disks; i++) {

@@ -26,26 +26,12 @@ static bool vm_not_off(enum policy_op op, const struct policy_facts *f)
 }
 
 /*
- * Dynamic memory hot-adds and balloons RAM behind L1's back while L1 has
- * handed that RAM to its own guests; the two are exclusive as a setting.
- * Toggles flip the current value, so only a flip to "on" can collide.
- */
-static bool dynmem_collides(enum policy_op op, const struct policy_facts *f)
-{
-	switch (op) {
-	case POLICY_OP_NESTED_TOGGLE:
-		return !f->nested_exposed && f->dynamic_memory_enabled;
-	case POLICY_OP_DYNAMIC_MEMORY:
-		return !f->dynamic_memory_enabled && f->nested_exposed;
-	default:
-		return f->nested_exposed && f->dynamic_memory_enabled;
-	}
-}
-
-/*
  * While L1 hosts guests, their state (VMCS/VMCB, nested page tables) lives
  * partly inside KVM and partly in guest RAM; moving or shrinking that RAM,
  * or capturing or replacing it, risks handing L1 an inconsistent world.
+ * Hyper-V's later rule (its 2015 preview refused dynamic memory with
+ * nesting altogether): nesting and dynamic memory may both be on, and only
+ * while L1 hosts guests does its memory stay put, resized by nobody.
  */
 static bool l1_hosting(enum policy_op op, const struct policy_facts *f)
 {
@@ -90,14 +76,6 @@ static const struct policy_rule rules[] = {
 		.applies = vm_not_off,
 		.why = "nested virtualization can only be changed while the "
 		       "VM is off",
-	},
-	{
-		.name = "nested_excludes_dynamic_memory",
-		.ops = OP(POLICY_OP_NESTED_TOGGLE) |
-		       OP(POLICY_OP_DYNAMIC_MEMORY) | OP(POLICY_OP_START),
-		.applies = dynmem_collides,
-		.why = "dynamic memory and nested virtualization cannot both "
-		       "be on",
 	},
 	{
 		.name = "nested_guest_hypervisor_active",

@@ -279,6 +279,45 @@ static int hotplug(const void *fdt, int machine, struct vm_config *m,
 	return 0;
 }
 
+/*
+ * machine/dynamic-memory, if there: its settings, held to the rules
+ * against the machine's memory, balloon and hotpluggable memory (decoded
+ * before it).
+ */
+static int dynmem(const void *fdt, int machine, struct vm_config *m,
+		  struct mvm_err *err)
+{
+	static const char *const where = "machine/dynamic-memory";
+	struct dynmem_config *d = &m->dynmem;
+	int node = fdt_subnode_offset(fdt, machine, "dynamic-memory");
+	enum vm_dynmem_field f;
+	const char *why;
+	char buf[256];
+	int ret;
+
+	if (node == -FDT_ERR_NOTFOUND)
+		return 0;
+	if (node < 0)
+		return mvm_fail(err, -EINVAL, "%s: %s", where,
+				fdt_strerror(node));
+	ret = snap_rd_u64(fdt, node, where, "min-mib", &d->min_mib, err);
+	if (!ret)
+		ret = snap_rd_u64(fdt, node, where, "max-mib", &d->max_mib,
+				  err);
+	if (!ret)
+		ret = snap_rd_u32(fdt, node, where, "buffer-percent",
+				  &d->buffer_percent, err);
+	if (ret)
+		return ret;
+	d->enabled = true;
+	why = vm_dynmem_problem(d, m->mem_mib, &m->balloon, &m->mem_hotplug,
+				&f, buf, sizeof(buf));
+	if (why)
+		return mvm_fail(err, -EINVAL, "%s: %s %s", where,
+				vm_dynmem_field_name(f), why);
+	return 0;
+}
+
 int snap_decode_machine(const void *fdt, int node, struct snap_file *s,
 			struct mvm_err *err)
 {
@@ -309,5 +348,7 @@ int snap_decode_machine(const void *fdt, int node, struct snap_file *s,
 		ret = balloon(fdt, node, m, err);
 	if (!ret)
 		ret = hotplug(fdt, node, m, err);
+	if (!ret)
+		ret = dynmem(fdt, node, m, err);
 	return ret;
 }

@@ -143,6 +143,18 @@ static void w_hotplug(struct fdt_w *w, const struct mem_hotplug_config *h)
 	w_end(w);
 }
 
+/* Dynamic memory, when on: its settings (the controller keeps nothing). */
+static void w_dynmem(struct fdt_w *w, const struct dynmem_config *d)
+{
+	if (!d->enabled)
+		return;
+	w_begin(w, "dynamic-memory");
+	w_u64(w, "min-mib", d->min_mib);
+	w_u64(w, "max-mib", d->max_mib);
+	w_u32(w, "buffer-percent", d->buffer_percent);
+	w_end(w);
+}
+
 static void w_machine(struct fdt_w *w, const struct snap_file *s,
 		      char (*names)[NAME_MAX_LEN])
 {
@@ -163,6 +175,7 @@ static void w_machine(struct fdt_w *w, const struct snap_file *s,
 	w_nets(w, m, names);
 	w_balloon(w, &m->balloon);
 	w_hotplug(w, &m->mem_hotplug);
+	w_dynmem(w, &m->dynmem);
 	w_end(w);
 }
 

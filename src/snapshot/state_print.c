@@ -103,6 +103,10 @@ static void put_machine(const struct snap_file *s, FILE *out)
 			m->balloon.stats_interval_s,
 			m->balloon.free_page_hinting ? "on" : "off",
 			m->balloon.free_page_reporting ? "on" : "off");
+	if (m->dynmem.enabled)
+		fprintf(out, "  dynamic memory %" PRIu64 "-%" PRIu64 " MiB, "
+			"buffer %u%%\n", m->dynmem.min_mib, m->dynmem.max_mib,
+			m->dynmem.buffer_percent);
 }
 
 /* Each vCPU's node, and whether it carries a nested guest's state. */

@@ -38,9 +38,53 @@ int vm_memslot_set(struct vm *vm, int i, uint32_t flags, struct mvm_err *err)
 	return 0;
 }
 
+/*
+ * KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 where the host has it: a collect then
+ * reads the log (KVM_GET_DIRTY_LOG no longer write-protects) and clears
+ * it (KVM_CLEAR_DIRTY_LOG re-protects just those pages), so a page the
+ * guest writes between the two is not reported twice over the passes of
+ * a migration, and KVM's MMU lock is held per call, not per slot scan.
+ */
+static void manual_protect(struct vm *vm)
+{
+	struct kvm_enable_cap cap = {
+		.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
+		.args = { KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE },
+	};
+	int has = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION,
+			KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
+
+	vm->dirty_manual = has > 0 &&
+			   (has & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE) &&
+			   ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) == 0;
+}
+
+int vm_slot_dirty_log(struct vm *vm, uint32_t slot, unsigned long *bm,
+		      uint64_t pages, struct mvm_err *err)
+{
+	struct kvm_dirty_log log = { .slot = slot, .dirty_bitmap = bm };
+	struct kvm_clear_dirty_log clear = {
+		.slot = slot, .num_pages = (uint32_t)pages, .dirty_bitmap = bm,
+	};
+
+	if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
+		return mvm_fail_host(err, -errno, "dirty pages: slot %u: "
+				     "KVM_GET_DIRTY_LOG: %s", slot,
+				     strerror(errno));
+	if (vm->dirty_manual &&
+	    ioctl(vm->vm_fd, KVM_CLEAR_DIRTY_LOG, &clear) < 0)
+		return mvm_fail_host(err, -errno, "dirty pages: slot %u: "
+				     "KVM_CLEAR_DIRTY_LOG: %s", slot,
+				     strerror(errno));
+	return 0;
+}
+
 int vm_dirty_start(struct vm *vm, struct mvm_err *err)
 {
 	int ret;
+
+	if (!gm_dirty_tracking(&vm->mem))
+		manual_protect(vm);
 
 	for (int i = 0; i < vm->mem.nr; i++) {
 		ret = vm_memslot_set(vm, i, KVM_MEM_LOG_DIRTY_PAGES, err);
@@ -58,6 +102,28 @@ static void free_all(unsigned long *out[MEM_MAX_REGIONS])
 	}
 }
 
+/*
+ * The hotplug region's log: its slots, slot_mib each, are KVM slots of
+ * their own from MEM_MAX_REGIONS on (hotplug.c).
+ */
+int vm_hotplug_dirty_log(struct vm *vm, int i, unsigned long *out,
+			 struct mvm_err *err)
+{
+	const struct mem_region *r = &vm->mem.r[i];
+	uint64_t slot = vm->cfg.mem_hotplug.slot_mib << 20;
+	/* A slot is 128 MiB or more: its bits start on a word. */
+	uint64_t words = slot / 4096 / (8 * sizeof(long));
+
+	for (uint64_t k = 0; slot && k < r->size / slot; k++) {
+		int ret = vm_slot_dirty_log(vm, (uint32_t)(MEM_MAX_REGIONS + k),
+					    out + k * words, slot / 4096, err);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 int vm_dirty_collect(struct vm *vm, unsigned long *out[MEM_MAX_REGIONS],
 		     struct mvm_err *err)
 {
@@ -66,7 +132,7 @@ int vm_dirty_collect(struct vm *vm, unsigned long *out[MEM_MAX_REGIONS],
 		return mvm_fail(err, -EINVAL, "dirty pages: not tracked "
 				"(track_dirty_pages is off)");
 	for (int i = 0; i < vm->mem.nr; i++) {
-		struct kvm_dirty_log log = { .slot = (uint32_t)i };
+		int ret;
 
 		/* KVM's bitmap: a bit per page, rounded up to 64 bits. */
 		out[i] = calloc(1, gm_dirty_bitmap_bytes(vm->mem.r[i].size));
@@ -74,21 +140,13 @@ int vm_dirty_collect(struct vm *vm, unsigned long *out[MEM_MAX_REGIONS],
 			free_all(out);
 			return mvm_fail(err, -ENOMEM, "out of memory");
 		}
-		log.dirty_bitmap = out[i];
-		if (vm->mem.r[i].hotplug) {
-			int ret = vm_hotplug_dirty_log(vm, i, out[i], err);
-
-			if (ret) {
-				free_all(out);
-				return ret;
-			}
-		} else if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0) {
-			int e = errno;
-
+		ret = vm->mem.r[i].hotplug ?
+			      vm_hotplug_dirty_log(vm, i, out[i], err) :
+			      vm_slot_dirty_log(vm, (uint32_t)i, out[i],
+						vm->mem.r[i].size / 4096, err);
+		if (ret) {
 			free_all(out);
-			return mvm_fail_host(err, -e, "dirty pages: slot %d: "
-					     "KVM_GET_DIRTY_LOG: %s", i,
-					     strerror(e));
+			return ret;
 		}
 		gm_dirty_take(&vm->mem, i, out[i]);
 	}

@@ -211,25 +211,3 @@ int vm_hotplug_slots_set(struct vm *vm, int i, uint32_t flags,
 	}
 	return 0;
 }
-
-int vm_hotplug_dirty_log(struct vm *vm, int i, unsigned long *out,
-			 struct mvm_err *err)
-{
-	const struct mem_region *r = &vm->mem.r[i];
-	uint64_t slot = vm->cfg.mem_hotplug.slot_mib * MIB;
-	/* A slot is 128 MiB or more: its bits start on a word. */
-	uint64_t words = slot / 4096 / (8 * sizeof(long));
-
-	for (uint64_t k = 0; slot && k < r->size / slot; k++) {
-		struct kvm_dirty_log log = {
-			.slot = (uint32_t)(SLOT_BASE + k),
-			.dirty_bitmap = out + k * words,
-		};
-
-		if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
-			return mvm_fail_host(err, -errno, "dirty pages: slot "
-					     "%u: KVM_GET_DIRTY_LOG: %s",
-					     log.slot, strerror(errno));
-	}
-	return 0;
-}

@@ -95,6 +95,23 @@ static int check_hotplug(const struct vm_config *cfg, struct mvm_err *err)
 	return 0;
 }
 
+/* Dynamic memory's rules against the machine as it is built. */
+static int check_dynmem(const struct vm_config *cfg, struct mvm_err *err)
+{
+	enum vm_dynmem_field f;
+	const char *why;
+	char buf[256];
+
+	if (!cfg->dynmem.enabled)
+		return 0;
+	why = vm_dynmem_problem(&cfg->dynmem, cfg->mem_mib, &cfg->balloon,
+				&cfg->mem_hotplug, &f, buf, sizeof(buf));
+	if (why)
+		return mvm_fail(err, -EINVAL, "dynamic-memory: %s: %s",
+				vm_dynmem_field_name(f), why);
+	return 0;
+}
+
 int vm_check_config(const struct vm_config *cfg, struct mvm_err *err)
 {
 	uint64_t host_mib = vm_host_mem_mib();
@@ -137,7 +154,7 @@ int vm_check_config(const struct vm_config *cfg, struct mvm_err *err)
 				"than the VM's memory (%llu MiB)",
 				cfg->balloon.amount_mib,
 				(unsigned long long)cfg->mem_mib);
-	return 0;
+	return check_dynmem(cfg, err);
 }
 
 /*

@@ -308,6 +308,8 @@ static int apply_paused(struct revert *r, struct mvm_err *err)
 				"started now): ", r->name);
 	}
 	vmm_must_transition(v, VM_EV_RESTORE_DONE);
+	if (v->vm.cfg.dynmem.enabled)
+		vmm_dynmem_rewait(v);
 	return was_running ? vmm_resume(v, err) : 0;
 }
 

@@ -51,6 +51,32 @@ static int not_configured(struct mvm_err *err)
 			"(PUT /hotplug/memory before InstanceStart)");
 }
 
+int vmm_hotplug_apply(struct vmm *v, uint64_t requested_mib,
+		      struct mvm_err *err)
+{
+	int ret = 0;
+
+	if (!v->dry_run)
+		ret = vm_mem_resize(&v->vm, requested_mib * MIB, err);
+	if (ret)
+		return ret;
+	/* A reboot's VM asks the same; a snapshot's machine says it too. */
+	v->spec.mem_hotplug.requested_mib = requested_mib;
+	if (v->have_vm)
+		v->vm.cfg.mem_hotplug.requested_mib = requested_mib;
+	return 0;
+}
+
+/* While dynamic memory is on, the request is its controller's. */
+static int not_dynamic(const struct vmm *v, struct mvm_err *err)
+{
+	if (v->spec.dynmem.enabled)
+		return mvm_fail(err, -EINVAL, "requested_size_mib: dynamic "
+				"memory sets it while it is on (PATCH "
+				"/dynamic-memory {\"enabled\": false} first)");
+	return 0;
+}
+
 int vmm_hotplug_resize(struct vmm *v, uint64_t requested_mib,
 		       struct mvm_err *err)
 {
@@ -66,14 +92,12 @@ int vmm_hotplug_resize(struct vmm *v, uint64_t requested_mib,
 			       "running");
 	if (!ret && !v->dry_run)
 		ret = vmm_policy_ask_now(v, POLICY_OP_MEMORY_RESIZE, err);
-	if (!ret && !v->dry_run)
-		ret = vm_mem_resize(&v->vm, requested_mib * MIB, err);
+	if (!ret)
+		ret = not_dynamic(v, err);
+	if (!ret)
+		ret = vmm_hotplug_apply(v, requested_mib, err);
 	if (ret)
 		return ret;
-	/* A reboot's VM asks the same; a snapshot's machine says it too. */
-	v->spec.mem_hotplug.requested_mib = requested_mib;
-	if (v->have_vm)
-		v->vm.cfg.mem_hotplug.requested_mib = requested_mib;
 	vmm_log(v, API_LOG_INFO, "hotplug", "memory: %llu MiB of %llu MiB "
 		"requested of the guest", (unsigned long long)requested_mib,
 		(unsigned long long)h.total_mib);

@@ -149,6 +149,26 @@ static struct json_object *balloon_json(struct vmm *v)
 	return o;
 }
 
+/*
+ * Dynamic memory's controller: its decisions that grew and shrank the
+ * guest, the ticks it sat frozen (the guest hosting guests) and the
+ * changes a device refused.
+ */
+static struct json_object *dynmem_json(struct vmm *v)
+{
+	static const char *const keys[] = { "grow_count", "shrink_count",
+					    "frozen_ticks", "fails" };
+	const struct vmm_dynmem *d = &v->dynmem;
+	uint64_t now[4] = { d->grows, d->shrinks, d->frozen_ticks, d->fails };
+	struct json_object *o = json_object_new_object();
+
+	for (int i = 0; i < 4; i++) {
+		add_u64(o, keys[i], now[i] - v->metrics.last_dynmem[i]);
+		v->metrics.last_dynmem[i] = now[i];
+	}
+	return o;
+}
+
 /* The console's bytes lost to a reader that stopped draining (outq.h). */
 static struct json_object *serial_json(struct vmm *v)
 {
@@ -259,6 +279,7 @@ int vmm_metrics_flush(struct vmm *v, struct mvm_err *err)
 	json_object_object_add(o, "block", block_json(v));
 	json_object_object_add(o, "net", net_json(v));
 	json_object_object_add(o, "balloon", balloon_json(v));
+	json_object_object_add(o, "dynamic_memory", dynmem_json(v));
 	json_object_object_add(o, "serial", serial_json(v));
 	api_json(v, o);
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);

@@ -249,6 +249,41 @@ void mig_reply_consume(struct mig_reply *r)
 	r->len -= n;
 }
 
+struct free_later {
+	struct loop_op op;
+	void *p;
+	unsigned *pending;
+};
+
+static void freed(struct loop_op *op, int res, unsigned flags)
+{
+	struct free_later *f = (struct free_later *)op;
+
+	(void)res;
+	(void)flags;
+	(*f->pending)--;
+	free(f->p);
+	free(f);
+}
+
+void mig_free_later(struct vmm *v, void *p)
+{
+	struct free_later *f = malloc(sizeof(*f));
+	struct io_uring_sqe *sqe = f ? loop_sqe(&v->loop) : NULL;
+
+	if (!sqe) {
+		/* Kept rather than freed under a loop that may touch it. */
+		free(f);
+		return;
+	}
+	f->op.done = freed;
+	f->p = p;
+	f->pending = &v->mig->pending_frees;
+	v->mig->pending_frees++;
+	io_uring_prep_nop(sqe);
+	loop_prep(&v->loop, sqe, &f->op);
+}
+
 int vmm_migrate_cancel(struct vmm *v, struct mvm_err *err)
 {
 	if (v->mig && v->mig->out)
@@ -268,12 +303,23 @@ void vmm_migration_info(struct vmm *v, struct vmm_migration_info *out)
 		out->total_ms = (mig_mono_ns() - v->mig->t_start_ns) / 1000000u;
 }
 
+static bool settled(void *ctx)
+{
+	struct vmm *v = ctx;
+
+	return !v->mig->pending_frees && !mig_out_busy(v) && !mig_in_busy(v);
+}
+
 void vmm_migration_fini(struct vmm *v)
 {
 	if (!v->mig)
 		return;
-	mig_out_free(v);
-	mig_in_free(v);
+	/* What is still in flight completes first (2 s at most). */
+	mig_out_stop(v);
+	if (v->loop_ready)
+		loop_run_until(&v->loop, settled, v, 2000);
+	mig_out_free(v, false);
+	mig_in_free(v, false);
 	snap_file_free(&v->mig->state);
 	free(v->mig);
 	v->mig = NULL;

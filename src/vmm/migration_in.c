@@ -57,21 +57,6 @@ struct mig_in {
 	uint8_t *ibuf;
 };
 
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
 static void finish(struct mig_in *in, enum mig_status s, const char *msg);
 
 /*
@@ -259,7 +244,7 @@ static void on_state(struct mig_in *in)
 		refuse(in, "migration: STATE is shorter than its timestamp");
 		return;
 	}
-	in->paused_real = get64(in->rx.payload);
+	in->paused_real = mig_le64_get(in->rx.payload);
 	ret = snap_file_decode(in->rx.payload + 8, in->rx.payload_len - 8,
 			       &in->state, &err);
 	in->have_state = !ret;
@@ -295,7 +280,7 @@ static void on_commit(struct mig_in *in)
 	vmm_must_transition(v, VM_EV_MIGRATE_IN_DONE);
 	ns = mig_real_ns() - in->paused_real;
 	in->m->info.downtime_ms = (ns + 500000) / 1000000;
-	put64(down, ns);
+	mig_le64(down, ns);
 	if (mig_send_small(in->fd, MIG_DONE, down, 8, &err))
 		vmm_log(v, API_LOG_WARNING, "migration", "%s (the guest runs "
 			"here)", err.msg);
@@ -475,10 +460,10 @@ static void finish(struct mig_in *in, enum mig_status s, const char *msg)
 	}
 	if (in->yielding)
 		return; /* on_yield comes back here */
-	mig_in_free(v);
+	mig_in_free(v, true);
 }
 
-void mig_in_free(struct vmm *v)
+void mig_in_free(struct vmm *v, bool later)
 {
 	struct mig_in *in = v->mig ? v->mig->in : NULL;
 
@@ -504,8 +489,18 @@ void mig_in_free(struct vmm *v)
 		v->mig->state = in->state;
 	}
 	free(in->ibuf);
-	free(in);
+	if (later)
+		mig_free_later(v, in);
+	else
+		free(in);
 	v->mig->in = NULL;
+}
+
+bool mig_in_busy(struct vmm *v)
+{
+	struct mig_in *in = v->mig ? v->mig->in : NULL;
+
+	return in && in->yielding;
 }
 
 int mig_in_cancel(struct vmm *v, struct mvm_err *err)
@@ -619,7 +614,7 @@ int vmm_migrate_in(struct vmm *v, const struct vmm_migrate_in *rq,
 			 mvm_fail(err, -ENOMEM, "out of memory");
 	v->mig->in = in;
 	if (ret) {
-		mig_in_free(v);
+		mig_in_free(v, false);
 		return ret;
 	}
 	mig_info_reset(v->mig, true);

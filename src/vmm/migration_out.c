@@ -59,9 +59,9 @@ struct mig_out {
 	bool released;   /* its disks are flushed and unlocked */
 	bool src_nested_state, dst_nested_state;
 
-	struct loop_op conn_op, send_op, timer_op;
-	bool connecting, sending, timing;
-	struct __kernel_timespec ts;
+	struct loop_op conn_op, send_op, timer_op, kill_op;
+	bool connecting, sending, timing, killing;
+	struct __kernel_timespec ts, kill_ts;
 	struct loop_watch watch;
 	bool watching;
 	struct mig_reply reply;
@@ -81,33 +81,13 @@ struct mig_out {
 	uint64_t t_pause, t_pause_real;
 
 	bool failing, finishing, vm_gone;
+	bool abort_after_send; /* the destination is told once it is sent */
 	enum mig_status fail_status;
 	char fail_msg[512];
 };
 
 static void pump(struct mig_out *o);
 static void maybe_finish(struct mig_out *o);
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
 
 static void free_dirty(unsigned long *d[MEM_MAX_REGIONS])
 {
@@ -136,10 +116,49 @@ static void cancel_op(struct loop *l, struct loop_op *op)
 	}
 }
 
+/* Tell the destination why (between two sections only), then hang up. */
+static void hang_up(struct mig_out *o, bool tell)
+{
+	struct mvm_err ignored = { .msg = "" };
+
+	if (tell && o->phase != OUT_CONNECT && o->fd >= 0)
+		mig_send_small(o->fd, MIG_ABORT, o->fail_msg,
+			       strlen(o->fail_msg), &ignored);
+	if (o->fd >= 0)
+		shutdown(o->fd, SHUT_RDWR);
+}
+
+static void on_kill(struct loop_op *op, int res, unsigned flags)
+{
+	struct mig_out *o = (struct mig_out *)((char *)op -
+					       offsetof(struct mig_out, kill_op));
+
+	(void)flags;
+	o->killing = false;
+	if (res == -ETIME)
+		hang_up(o, false); /* the send did not end: cut it */
+	maybe_finish(o);
+}
+
+/* At most 2 s for the send in flight to end, so the ABORT can follow. */
+static void arm_kill(struct mig_out *o)
+{
+	struct io_uring_sqe *sqe = loop_sqe(&o->v->loop);
+
+	if (!sqe) {
+		hang_up(o, false);
+		return;
+	}
+	o->kill_ts.tv_sec = 2;
+	io_uring_prep_timeout(sqe, &o->kill_ts, 0, 0);
+	loop_prep(&o->v->loop, sqe, &o->kill_op);
+	o->killing = true;
+	o->abort_after_send = true;
+}
+
 /* The migration fails (or is cancelled): the guest stays here. */
 static void fail(struct mig_out *o, enum mig_status s, const char *fmt, ...)
 {
-	struct mvm_err ignored = { .msg = "" };
 	va_list ap;
 
 	if (o->failing)
@@ -149,12 +168,10 @@ static void fail(struct mig_out *o, enum mig_status s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(o->fail_msg, sizeof(o->fail_msg), fmt, ap);
 	va_end(ap);
-	/* Between two sections the destination can be told why. */
-	if (o->phase != OUT_CONNECT && !o->sending && o->fd >= 0)
-		mig_send_small(o->fd, MIG_ABORT, o->fail_msg,
-			       strlen(o->fail_msg), &ignored);
-	if (o->fd >= 0)
-		shutdown(o->fd, SHUT_RDWR);
+	if (o->sending)
+		arm_kill(o);
+	else
+		hang_up(o, true);
 	if (o->connecting)
 		cancel_op(&o->v->loop, &o->conn_op);
 	if (o->timing)
@@ -211,6 +228,17 @@ static void on_sent(struct loop_op *op, int res, unsigned flags)
 	(void)flags;
 	o->sending = false;
 	if (o->failing) {
+		bool rest = res > 0 && advance(&o->msg, (size_t)res);
+
+		/* The section's end first (the kill timer bounds it)... */
+		if (rest && o->killing) {
+			send_iov(o);
+			return;
+		}
+		/* ...then, between sections, the destination is told why. */
+		hang_up(o, o->abort_after_send && res > 0 && !rest);
+		if (o->killing)
+			cancel_op(&o->v->loop, &o->kill_op);
 		maybe_finish(o);
 		return;
 	}
@@ -274,6 +302,25 @@ static void policy_facts(struct mig_out *o, struct policy_facts *f)
 				   o->dst_nested_state;
 }
 
+/*
+ * live_migration, asked of the policy; a refusal despite
+ * allow_nested_state says which host cannot carry nested state.
+ */
+static int ask_policy(struct mig_out *o, struct mvm_err *err)
+{
+	struct policy_facts f;
+	int ret;
+
+	policy_facts(o, &f);
+	ret = vmm_policy_ask(o->v, POLICY_OP_LIVE_MIGRATION, &f, err);
+	if (ret != -EPERM || !o->rq.allow_nested_state)
+		return ret;
+	return mvm_wrap(err, ret, "allow_nested_state cannot apply: %s's KVM "
+			"cannot save and restore nested state "
+			"(KVM_CAP_NESTED_STATE); ", !o->src_nested_state ?
+			"this host" : "the destination host");
+}
+
 static void start_pass(struct mig_out *o)
 {
 	o->pass++;
@@ -313,7 +360,6 @@ static int collect(struct mig_out *o, struct mvm_err *err)
 static void stop_and_copy(struct mig_out *o)
 {
 	struct mvm_err err = { .msg = "" };
-	struct policy_facts f;
 	int ret = 0;
 
 	/* Downtime counts from the request to stop, its own time too. */
@@ -327,8 +373,7 @@ static void stop_and_copy(struct mig_out *o)
 	}
 	o->paused = !o->was_paused;
 	/* L1 may have begun hosting guests during pre-copy. */
-	policy_facts(o, &f);
-	ret = vmm_policy_ask(o->v, POLICY_OP_LIVE_MIGRATION, &f, &err);
+	ret = ask_policy(o, &err);
 	if (!ret)
 		ret = collect(o, &err);
 	if (ret) {
@@ -390,7 +435,7 @@ static void send_state(struct mig_out *o)
 		fail(o, MIG_STATUS_FAILED, "migration: out of memory");
 		return;
 	}
-	put64(payload, o->t_pause_real);
+	mig_le64(payload, o->t_pause_real);
 	memcpy(payload + 8, fdt, len);
 	free(fdt);
 	n = mig_section_put(o->big, MIG_HDR_SIZE + 8 + len, MIG_STATE,
@@ -440,7 +485,7 @@ static void pump(struct mig_out *o)
 		}
 	}
 	if (!o->pass_end_sent) {
-		put32(p, o->pass);
+		mig_le32(p, o->pass);
 		n = mig_section_put(o->buf, OUT_BUF, MIG_PASS_END, p, 4);
 		o->pass_end_sent = true;
 		send_bytes(o, o->buf, n);
@@ -496,7 +541,7 @@ static void complete(struct mig_out *o, const uint8_t *payload)
 	vmm_log(v, API_LOG_INFO, "migration", "completed to %s: downtime "
 		"%.1f ms here, %.1f ms by the destination; %u pass(es), "
 		"%llu bytes", o->rq.uri, (double)down / MS,
-		(double)get64(payload) / MS, o->pass,
+		(double)mig_le64_get(payload) / MS, o->pass,
 		(unsigned long long)o->m->info.transferred_bytes);
 	mig_info_end(o->m, MIG_STATUS_COMPLETED, NULL);
 	o->vm_gone = true; /* no resume, no disks back: it lives there now */
@@ -506,7 +551,7 @@ static void complete(struct mig_out *o, const uint8_t *payload)
 	o->watching = false;
 	vm_request_stop(&v->vm, VM_STOP_MIGRATED, MVM_EXIT_OK,
 			"migrated to %s", o->rq.uri);
-	mig_out_free(v);
+	mig_out_free(v, true);
 }
 
 static void on_reply(struct mig_out *o, const struct mig_hdr *h,
@@ -656,7 +701,8 @@ static void maybe_finish(struct mig_out *o)
 {
 	struct vmm *v = o->v;
 
-	if (o->finishing || o->connecting || o->sending || o->timing)
+	if (o->finishing || o->connecting || o->sending || o->timing ||
+	    o->killing)
 		return;
 	o->finishing = true;
 	if (o->watching)
@@ -667,10 +713,10 @@ static void maybe_finish(struct mig_out *o)
 	mig_info_end(o->m, o->fail_status, o->fail_msg);
 	vmm_log(v, API_LOG_ERROR, "migration", "%s: %s",
 		mig_status_name(o->fail_status), o->fail_msg);
-	mig_out_free(v);
+	mig_out_free(v, true);
 }
 
-void mig_out_free(struct vmm *v)
+void mig_out_free(struct vmm *v, bool later)
 {
 	struct mig_out *o = v->mig ? v->mig->out : NULL;
 
@@ -683,8 +729,35 @@ void mig_out_free(struct vmm *v)
 	free_dirty(o->dirty);
 	free(o->buf);
 	free(o->big);
-	free(o);
+	if (later)
+		mig_free_later(v, o);
+	else
+		free(o);
 	v->mig->out = NULL;
+}
+
+bool mig_out_busy(struct vmm *v)
+{
+	struct mig_out *o = v->mig ? v->mig->out : NULL;
+
+	return o && (o->connecting || o->sending || o->timing || o->killing);
+}
+
+void mig_out_stop(struct vmm *v)
+{
+	struct mig_out *o = v->mig ? v->mig->out : NULL;
+
+	if (!o)
+		return;
+	o->failing = o->finishing = true; /* nothing more is started */
+	if (o->fd >= 0)
+		shutdown(o->fd, SHUT_RDWR);
+	if (o->connecting)
+		cancel_op(&o->v->loop, &o->conn_op);
+	if (o->timing)
+		cancel_op(&o->v->loop, &o->timer_op);
+	if (o->killing)
+		cancel_op(&o->v->loop, &o->kill_op);
 }
 
 int mig_out_cancel(struct vmm *v, struct mvm_err *err)
@@ -773,6 +846,7 @@ static struct mig_out *out_new(struct vmm *v, const struct vmm_migrate_out *rq)
 	o->conn_op.done = on_connected;
 	o->send_op.done = on_sent;
 	o->timer_op.done = on_timer;
+	o->kill_op.done = on_kill;
 	o->was_paused = v->state == VM_STATE_PAUSED;
 	return o;
 }
@@ -788,7 +862,6 @@ static int track_dirty(struct vmm *v, struct mvm_err *err)
 int vmm_migrate_out(struct vmm *v, const struct vmm_migrate_out *rq,
 		    struct mvm_err *err)
 {
-	struct policy_facts f;
 	struct mig_uri uri;
 	struct mig_out *o;
 	int ret = check_request(v, rq, &uri, err);
@@ -801,8 +874,7 @@ int vmm_migrate_out(struct vmm *v, const struct vmm_migrate_out *rq,
 	o->uri = uri;
 	o->src_nested_state = rq->allow_nested_state && host_nested_state();
 	o->dst_nested_state = o->src_nested_state; /* until it answers */
-	policy_facts(o, &f);
-	ret = vmm_policy_ask(v, POLICY_OP_LIVE_MIGRATION, &f, err);
+	ret = ask_policy(o, err);
 	if (!ret)
 		ret = track_dirty(v, err);
 	if (!ret)

@@ -21,7 +21,30 @@ struct vmm_migration {
 	struct mig_in *in;
 	/* An incoming VM's state file: its strings are the VM's config's. */
 	struct snap_file state;
+	unsigned pending_frees; /* mig_free_later's, not done yet */
 };
+
+/* Little-endian fields of the sections' payloads. */
+static inline void mig_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline void mig_le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline uint64_t mig_le64_get(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
 
 uint64_t mig_mono_ns(void);
 uint64_t mig_real_ns(void);
@@ -58,10 +81,25 @@ int mig_reply_read(int fd, struct mig_reply *r, const unsigned *allowed,
 /* Drop the whole section r holds, keeping what follows it. */
 void mig_reply_consume(struct mig_reply *r);
 
-/* migration_out.c and migration_in.c, for cancel and teardown. */
+/*
+ * Free p once the loop has finished the callback that is running: a
+ * migration ends inside its own watch's callback, and the loop touches
+ * the watch (which p holds) when that returns.
+ */
+void mig_free_later(struct vmm *v, void *p);
+
+/*
+ * migration_out.c and migration_in.c, for cancel and teardown; later:
+ * from a loop callback (mig_free_later), else at once (mvm's end).
+ */
 int mig_out_cancel(struct vmm *v, struct mvm_err *err);
-void mig_out_free(struct vmm *v);
+void mig_out_free(struct vmm *v, bool later);
 int mig_in_cancel(struct vmm *v, struct mvm_err *err);
-void mig_in_free(struct vmm *v);
+void mig_in_free(struct vmm *v, bool later);
+/* At mvm's end: anything of theirs still in flight on the loop? */
+bool mig_out_busy(struct vmm *v);
+bool mig_in_busy(struct vmm *v);
+/* Hang up an outgoing migration's socket, so its ops complete. */
+void mig_out_stop(struct vmm *v);
 
 #endif

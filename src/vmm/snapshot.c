@@ -165,10 +165,17 @@ static int ask_create(struct vmm *v, const struct vmm_snapshot_create *rq,
 {
 	struct policy_facts f;
 
+	int ret;
+
 	vmm_policy_facts(v, &f);
 	f.nested_state_override = rq->allow_nested_state &&
 				  vm_host_nested_state();
-	return vmm_policy_ask(v, POLICY_OP_SNAPSHOT_CREATE, &f, err);
+	ret = vmm_policy_ask(v, POLICY_OP_SNAPSHOT_CREATE, &f, err);
+	if (ret == -EPERM && rq->allow_nested_state)
+		mvm_wrap(err, ret, "allow_nested_state cannot apply: this "
+			 "host's KVM cannot save and restore nested state "
+			 "(KVM_CAP_NESTED_STATE); ");
+	return ret;
 }
 
 int vmm_snapshot_create(struct vmm *v, const struct vmm_snapshot_create *rq,
@@ -223,6 +230,8 @@ const char *vmm_spec_configured(const struct vm_spec *s)
 		return "a balloon";
 	if (s->mem_hotplug.total_mib)
 		return "memory-hotplug";
+	if (s->dynmem.enabled)
+		return "dynamic-memory";
 	if (s->vcpu_count != MVM_DEFAULT_CPUS ||
 	    s->mem_size_mib != MVM_DEFAULT_MEM_MIB || s->nested_virt ||
 	    s->huge_pages != GM_PAGES_TRANSPARENT || s->track_dirty_pages)
@@ -270,7 +279,7 @@ void vmm_snapshot_facts(const struct snap_file *s, struct policy_facts *f)
 
 /* Can this host and this mvm take s at all? */
 static int check_loadable(struct vmm *v, const struct snap_file *s,
-			  struct mvm_err *err)
+			  bool allow_nested_state, struct mvm_err *err)
 {
 	struct policy_facts f;
 
@@ -289,6 +298,9 @@ static int check_loadable(struct vmm *v, const struct snap_file *s,
 	}
 	vmm_snapshot_facts(s, &f);
 	f.vm_running = true;
+	/* Nesting is possible here (checked above): so is its state. */
+	f.nested_state_override = allow_nested_state &&
+				  vm_host_nested_state();
 	return vmm_policy_ask(v, POLICY_OP_SNAPSHOT_LOAD, &f, err);
 }
 
@@ -416,7 +428,7 @@ int vmm_snapshot_load(struct vmm *v, const struct vmm_snapshot_load *rq,
 	if (ret)
 		return ret == -ENOMEM ? ret : mvm_wrap(err, -EINVAL,
 						       "snapshot_path: ");
-	ret = check_loadable(v, &s, err);
+	ret = check_loadable(v, &s, rq->allow_nested_state, err);
 	if (!ret)
 		ret = vmm_transition(v, VM_EV_RESTORE, err);
 	if (ret) {

@@ -67,6 +67,7 @@ int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
 	s->entropy_set = cfg->rng;
 	s->balloon = cfg->balloon;
 	s->mem_hotplug = cfg->mem_hotplug;
+	s->dynmem = cfg->dynmem;
 	s->on_reboot = cfg->on_reboot;
 	s->console_in = cfg->console_in;
 	s->console_out = cfg->console_out;
@@ -198,6 +199,7 @@ int spec_to_config(struct vm_spec *s, struct vm_config *cfg, int out_fd,
 	cfg->rng = s->entropy_set;
 	cfg->balloon = s->balloon;
 	cfg->mem_hotplug = s->mem_hotplug;
+	cfg->dynmem = s->dynmem;
 	cfg->console_in = s->console_in;
 	cfg->console_out = out_fd;
 	/* The root drive becomes the first disk, /dev/vda. */

@@ -110,6 +110,7 @@ int vmm_init(struct vmm *v, struct vm_spec *spec, struct mvm_err *err)
 	spec_init(spec); /* moved: the caller's copy owns nothing now */
 	v->sig_fd = v->serial_fd = -1;
 	v->metrics.fd = v->metrics.timer_fd = -1;
+	v->dynmem.timer_fd = -1;
 	snprintf(v->id, sizeof(v->id), "anonymous-instance");
 
 	ret = loop_init(&v->loop, 256, err);
@@ -132,6 +133,7 @@ void vmm_policy_facts(struct vmm *v, struct policy_facts *f)
 	if (v->have_vm && !v->dry_run)
 		vm_nested_facts(&v->vm, &f->l1_hypervisor_active,
 				&f->l2_running);
+	f->dynamic_memory_enabled = v->spec.dynmem.enabled;
 	f->nics = v->spec.nr_nets;
 	for (unsigned i = 0; i < v->spec.nr_nets; i++)
 		f->nics_mac_spoofing += v->spec.nets[i].mac_spoofing;
@@ -295,6 +297,8 @@ int vmm_build_vm(struct vmm *v, const struct vm_config *from,
 		cfg.console_out = out_fd;
 	} else {
 		ret = spec_to_config(&v->spec, &cfg, out_fd, err);
+		if (!ret)
+			vmm_dynmem_complete(v, &cfg);
 	}
 	if (!ret)
 		ret = vm_check_config(&cfg, err);
@@ -322,6 +326,8 @@ int vmm_build_vm(struct vmm *v, const struct vm_config *from,
 	if (!ret)
 		ret = from ? vm_start_paused(&v->vm, err) :
 			     vm_start(&v->vm, err);
+	if (!ret)
+		ret = vmm_dynmem_start(v, err);
 	if (ret) {
 		vmm_discard_vm(v);
 		release_taps(v); /* the next start may name other taps */
@@ -506,6 +512,7 @@ static void teardown_begin(struct vmm *v)
 {
 	/* No request may see the VM half torn down. */
 	loop_hold(&v->loop);
+	vmm_dynmem_stop(v);
 	vmm_migration_vm_gone(v);
 	console_detach(&v->console);
 	if (!v->discard_vm)
@@ -578,6 +585,7 @@ void vmm_fini(struct vmm *v)
 	/* The front end has stopped its API already: nobody can ask. */
 	if (v->loop_ready)
 		vmm_metrics_fini(v);
+	vmm_dynmem_stop(v);
 	if (v->have_vm) {
 		/*
 		 * vmm_run is over, or never ran (a start failed before it):

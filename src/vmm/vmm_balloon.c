@@ -55,6 +55,33 @@ static struct balloon_config *vm_cfg(struct vmm *v)
 	return v->have_vm ? &v->vm.cfg.balloon : NULL;
 }
 
+int vmm_balloon_apply(struct vmm *v, uint32_t amount_mib,
+		      struct mvm_err *err)
+{
+	int ret = 0;
+
+	if (live(v))
+		ret = virtio_balloon_set_target(&v->vm.dev_ctx, amount_mib,
+						err);
+	if (ret)
+		return ret;
+	v->spec.balloon.amount_mib = amount_mib;
+	if (vm_cfg(v))
+		vm_cfg(v)->amount_mib = amount_mib;
+	return 0;
+}
+
+/* While dynamic memory is on, the target is its controller's. */
+static int not_dynamic(const struct vmm *v, struct mvm_err *err)
+{
+	if (v->spec.dynmem.enabled)
+		return mvm_fail(err, -EINVAL, "amount_mib: dynamic memory "
+				"sets the balloon's target while it is on "
+				"(PATCH /dynamic-memory {\"enabled\": false} "
+				"first)");
+	return 0;
+}
+
 int vmm_balloon_patch(struct vmm *v, uint32_t amount_mib,
 		      struct mvm_err *err)
 {
@@ -66,14 +93,12 @@ int vmm_balloon_patch(struct vmm *v, uint32_t amount_mib,
 	if (ret || now.target_pages == amount_mib * BALLOON_PAGES_PER_MIB)
 		return ret;
 	ret = vmm_policy_ask_now(v, POLICY_OP_MEMORY_RESIZE, err);
-	if (!ret && live(v))
-		ret = virtio_balloon_set_target(&v->vm.dev_ctx, amount_mib,
-						err);
+	if (!ret)
+		ret = not_dynamic(v, err);
+	if (!ret)
+		ret = vmm_balloon_apply(v, amount_mib, err);
 	if (ret)
 		return ret;
-	v->spec.balloon.amount_mib = amount_mib;
-	if (vm_cfg(v))
-		vm_cfg(v)->amount_mib = amount_mib;
 	vmm_log(v, API_LOG_INFO, "balloon", "target %u MiB", amount_mib);
 	return 0;
 }

@@ -69,4 +69,32 @@ int vmm_take_machine(struct vmm *v, const struct vm_config *cfg,
 /* An outgoing migration of a VM that stops is abandoned (teardown). */
 void vmm_migration_vm_gone(struct vmm *v);
 
+/*
+ * A new balloon target, a new virtio-mem request: the device asked, the
+ * spec and the VM's configuration following, with no check (dynamic
+ * memory's controller, and the API's PATCHes once checked).
+ */
+int vmm_balloon_apply(struct vmm *v, uint32_t amount_mib,
+		      struct mvm_err *err);
+int vmm_hotplug_apply(struct vmm *v, uint64_t requested_mib,
+		      struct mvm_err *err);
+
+/*
+ * Dynamic memory (src/vmm/dynmem.c). complete: a boot's cfg gets what
+ * dynamic memory needs and the user left out (a balloon with statistics,
+ * hotpluggable memory up to max_mib), logged, and starts at the boot
+ * memory. start: the controller's timer, once the VM is built (a boot, a
+ * restore, a migration's destination); the spec takes what complete
+ * added. stop: before the VM goes. fini: at mvm's end.
+ */
+void vmm_dynmem_complete(struct vmm *v, struct vm_config *cfg);
+int vmm_dynmem_start(struct vmm *v, struct mvm_err *err);
+void vmm_dynmem_stop(struct vmm *v);
+/* The VM's state changed under the controller: wait as after a change. */
+void vmm_dynmem_rewait(struct vmm *v);
+/* The running VM's devices and statistics as dynmem_decide() sees them. */
+struct dynmem_view;
+int vmm_dynmem_view(struct vmm *v, struct dynmem_view *w,
+		    struct mvm_err *err);
+
 #endif

@@ -37,6 +37,7 @@ fuzz_snapshot)
 	# sanitizers; its seed, a valid state file, is the encoder's own.
 	srcs="$(cd "$src" && echo src/snapshot/*.c) src/vcpu/state_blob.c
 	      src/nested/state.c src/devices/device.c src/vm/hotplug.c
+	      src/vm/dynmem_rules.c
 	      src/core/mem.c src/core/mem_file.c src/core/mem_dirty.c
 	      src/core/file.c src/core/err.c"
 	libs=-lfdt
@@ -54,7 +55,8 @@ fuzz_migration)
 	# the destination's answers, are the stream's own code's.
 	srcs="$(cd "$src" && echo src/migration/*.c src/snapshot/*.c)
 	      src/vcpu/state_blob.c src/nested/state.c src/devices/device.c
-	      src/vm/hotplug.c src/core/mem.c src/core/mem_file.c src/core/mem_present.c
+	      src/vm/hotplug.c src/vm/dynmem_rules.c
+	      src/core/mem.c src/core/mem_file.c src/core/mem_present.c
 	      src/core/mem_dirty.c src/core/file.c src/core/err.c"
 	libs=-lfdt
 	seedsrcs=

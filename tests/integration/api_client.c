@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <json-c/json.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -407,4 +408,20 @@ long proc_rss_kib(pid_t pid)
 bool fault_has(const struct api_resp *r, const char *text)
 {
 	return strstr(r->body, "\"fault_message\"") && strstr(r->body, text);
+}
+
+uint64_t api_get_u64(struct api_proc *p, const char *path, const char *key)
+{
+	struct api_resp r;
+	struct json_object *o, *v;
+	uint64_t n;
+
+	cr_assert_eq(api_call(p->sock, "GET", path, NULL, &r), 200, "%s %s",
+		     path, r.body);
+	o = json_tokener_parse(r.body);
+	cr_assert_not_null(o, "%s", r.body);
+	cr_assert(json_object_object_get_ex(o, key, &v), "%s", r.body);
+	n = json_object_get_uint64(v);
+	json_object_put(o);
+	return n;
 }

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct api_proc {
@@ -73,6 +74,9 @@ int api_read_resp(int fd, struct api_resp *r);
 /* Number of open fds and RSS (KiB) of a process, from /proc. */
 int proc_fd_count(pid_t pid);
 long proc_rss_kib(pid_t pid);
+
+/* GET path must answer 200 with a JSON object holding key: its value. */
+uint64_t api_get_u64(struct api_proc *p, const char *path, const char *key);
 
 /* The body's fault_message contains text. */
 bool fault_has(const struct api_resp *r, const char *text);

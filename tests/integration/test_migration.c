@@ -215,15 +215,26 @@ Test(migration, over_tcp_with_incoming_on_the_command_line,
 	api_proc_free(&dst);
 }
 
+/* Wait until GET /migration says failed or cancelled. */
+static bool wait_ended(struct api_proc *p, struct mig_state *m,
+		       double seconds)
+{
+	for (double t = 0; t < seconds; t += 0.05) {
+		if (get_migration(p, m) && (!strcmp(m->state, "failed") ||
+					    !strcmp(m->state, "cancelled")))
+			return true;
+		api_drain(p, 0.05);
+	}
+	return false;
+}
+
 /* The migration failed with why; the guest runs on the source. */
 static void source_survives(struct api_proc *src, const char *why)
 {
 	struct mig_state m;
 	unsigned now;
 
-	cr_assert(wait_state(src, "failed", &m, 60) ||
-		  !strcmp(m.state, "cancelled"), "source: %s %s", m.state,
-		  m.error);
+	cr_assert(wait_ended(src, &m, 60), "source: %s %s", m.state, m.error);
 	cr_assert(strstr(m.error, why), "error '%s' lacks '%s'", m.error, why);
 	cr_assert_str_eq(vm_state(src), "Running");
 	now = last_round(src->out);
@@ -334,15 +345,33 @@ Test(migration, cancel_leaves_the_guest_running_and_the_destination_empty,
 	api_proc_free(&dst);
 }
 
+/* A UNIX stream socket and path's address, for the fake peers. */
+static int unix_socket(const char *path, struct sockaddr_un *a)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	snprintf(a->sun_path, sizeof(a->sun_path), "%s", path);
+	cr_assert(fd >= 0);
+	return fd;
+}
+
+/* Connected to path as a source would be. */
+static int connect_to(const char *path)
+{
+	struct sockaddr_un a;
+	int fd = unix_socket(path, &a);
+
+	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
 /* Bytes straight at a destination's socket, as a broken source. */
 static void send_raw(const char *path, const void *buf, size_t len)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	int fd = connect_to(path);
 
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
-	cr_assert(fd >= 0);
-	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	cr_assert_eq(write(fd, buf, len), (ssize_t)len);
 	usleep(200000);
 	close(fd);
@@ -448,14 +477,12 @@ Test(migration, the_command_line_refuses_a_bad_incoming_uri)
 	mvm_result_free(&res);
 }
 
-/* A UNIX socket listening at path, for a fake destination. */
+/* Listening at path, for a fake destination. */
 static int listen_at(const char *path)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un a;
+	int fd = unix_socket(path, &a);
 
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
-	cr_assert(fd >= 0);
 	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	cr_assert_eq(listen(fd, 1), 0);
 	return fd;
@@ -484,18 +511,6 @@ Test(migration, a_destination_that_answers_nonsense_is_left,
 	close(lfd);
 	cr_assert(api_stop(&src) >= 0);
 	api_proc_free(&src);
-}
-
-/* Connect to path as a source would. */
-static int connect_to(const char *path)
-{
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
-	cr_assert(fd >= 0);
-	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	return fd;
 }
 
 /*
@@ -671,18 +686,7 @@ Test(migration, hotplug_memory_in_hello_is_checked_as_hostile,
 /* GET /hotplug/memory's field key. */
 static uint64_t hotplug_status(struct api_proc *p, const char *key)
 {
-	struct api_resp r;
-	struct json_object *o, *v;
-	uint64_t n;
-
-	cr_assert_eq(api_call(p->sock, "GET", "/hotplug/memory", NULL, &r),
-		     200, "%s", r.body);
-	o = json_tokener_parse(r.body);
-	cr_assert_not_null(o, "%s", r.body);
-	cr_assert(json_object_object_get_ex(o, key, &v), "%s", r.body);
-	n = json_object_get_uint64(v);
-	json_object_put(o);
-	return n;
+	return api_get_u64(p, "/hotplug/memory", key);
 }
 
 /* PATCH requested_size_mib, then wait for the guest's round line. */

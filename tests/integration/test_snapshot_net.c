@@ -133,13 +133,36 @@ static int load(struct api_proc *p, const char *overrides,
 	return api_call(p->sock, "PUT", "/snapshot/load", body, r);
 }
 
+/*
+ * After a load or a migration into b: the soak's frames come out of
+ * TAP_B (sb), its disk and NIC go on (more rounds, no failure), and the
+ * configuration says which tap it is on now.
+ */
+static void goes_on_on_tap_b(struct api_proc *b, int sb)
+{
+	struct api_resp r;
+	int lines = count_str(b->out, "soak rounds=");
+
+	cr_assert(soak_frame(sb), "no frame on " TAP_B ":\n%s\n%s", b->out,
+		  b->err);
+	for (int i = 0; i < 300 && count_str(b->out, "soak rounds=") < lines + 2;
+	     i++)
+		api_drain(b, 0.1);
+	cr_assert_geq(count_str(b->out, "soak rounds="), lines + 2, "%s",
+		      b->out);
+	cr_assert_null(strstr(b->out, "FAIL"), "%s", b->out);
+	cr_assert_eq(api_call(b->sock, "GET", "/vm/config", NULL, &r), 200);
+	cr_assert(strstr(r.body, "\"host_dev_name\":\"" TAP_B "\""), "%s",
+		  r.body);
+}
+
 Test(snapshot_net, the_nic_comes_back_on_the_tap_an_override_names,
      .init = enter_netns, .fini = drop_netns, .timeout = 90)
 {
 	struct api_proc a, b;
 	struct api_resp r;
 	char body[512];
-	int sa, sb, lines;
+	int sa, sb;
 
 	boot_soak(&a);
 	sa = tap_socket(TAP_A);
@@ -163,22 +186,42 @@ Test(snapshot_net, the_nic_comes_back_on_the_tap_an_override_names,
 	cr_assert_eq(load(&b, "[{\"iface_id\": \"eth0\", \"host_dev_name\": "
 			  "\"" TAP_B "\"}]", &r), 204, "%s\n%s", r.body,
 		     b.err);
-	lines = count_str(b.out, "soak rounds=");
-	cr_assert(soak_frame(sb), "no frame on " TAP_B " after the load:\n"
-		  "%s\n%s", b.out, b.err);
-	/* The disk and the NIC go on: more rounds, no failure. */
-	for (int i = 0; i < 300 && count_str(b.out, "soak rounds=") < lines + 2;
-	     i++)
-		api_drain(&b, 0.1);
-	cr_assert_geq(count_str(b.out, "soak rounds="), lines + 2, "%s",
-		      b.out);
-	cr_assert_null(strstr(b.out, "FAIL"), "%s", b.out);
-	/* The configuration says which tap it is on now. */
-	cr_assert_eq(api_call(b.sock, "GET", "/vm/config", NULL, &r), 200);
-	cr_assert(strstr(r.body, "\"host_dev_name\":\"" TAP_B "\""), "%s",
-		  r.body);
+	goes_on_on_tap_b(&b, sb);
 	close(sa);
 	close(sb);
 	api_stop(&b);
+	api_proc_free(&b);
+}
+
+/*
+ * The same for a live migration: the destination (PUT /migration/incoming
+ * with network_overrides) attaches its own tap, and the disk, on the same
+ * file, changes hands at the commit (the source flushes and unlocks it,
+ * the destination locks it): the soak's disk rounds go on there.
+ */
+Test(snapshot_net, a_migrated_nic_comes_out_of_the_tap_the_destination_names,
+     .init = enter_netns, .fini = drop_netns, .timeout = 120)
+{
+	struct api_proc a, b;
+	char body[512];
+	int sb;
+
+	boot_soak(&a);
+	cr_assert(api_wait_out(&a, "soak rounds=", 30), "%s\n%s", a.out,
+		  a.err);
+	cr_assert_eq(api_spawn(&b, NULL), 0);
+	snprintf(body, sizeof(body), "{\"uri\": \"unix:%s\", "
+		 "\"network_overrides\": [{\"iface_id\": \"eth0\", "
+		 "\"host_dev_name\": \"" TAP_B "\"}]}", path_in("mig.sock"));
+	call_ok(&b, "PUT", "/migration/incoming", body);
+	sb = tap_socket(TAP_B);
+	snprintf(body, sizeof(body), "{\"uri\": \"unix:%s\"}",
+		 path_in("mig.sock"));
+	call_ok(&a, "PUT", "/migration", body);
+	cr_assert_eq(api_wait_exit(&a, 60), 0, "%s", a.err);
+	goes_on_on_tap_b(&b, sb);
+	close(sb);
+	api_stop(&b);
+	api_proc_free(&a);
 	api_proc_free(&b);
 }

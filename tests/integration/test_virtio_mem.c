@@ -43,18 +43,7 @@ static void expect_fault(struct api_proc *p, const char *method,
 /* GET /hotplug/memory's field key. */
 static uint64_t status_of(struct api_proc *p, const char *key)
 {
-	struct api_resp r;
-	struct json_object *o, *v;
-	uint64_t n;
-
-	cr_assert_eq(api_call(p->sock, "GET", "/hotplug/memory", NULL, &r),
-		     200, "%s", r.body);
-	o = json_tokener_parse(r.body);
-	cr_assert_not_null(o, "%s", r.body);
-	cr_assert(json_object_object_get_ex(o, key, &v), "%s", r.body);
-	n = json_object_get_uint64(v);
-	json_object_put(o);
-	return n;
+	return api_get_u64(p, "/hotplug/memory", key);
 }
 
 /* Configure bz_virtio with test=virtio_mem and hotpluggable memory. */

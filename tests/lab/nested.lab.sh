@@ -88,17 +88,20 @@ api_until() {
 	done
 }
 one_line() { printf '%s' "$1" | tr '\n' ' '; }
-# The refusal of a memory_resize while L2 hosts L3, word for word.
-resize_refused='memory_resize refused by rule nested_guest_hypervisor_active: the guest is hosting virtual machines of its own; allowed again once it stops'
+# A refusal while L2 hosts L3, word for word: refused OP.
+refused() {
+	echo "$1 refused by rule nested_guest_hypervisor_active: the guest is hosting virtual machines of its own; allowed again once it stops"
+}
 # memory_while_hosting: the balloon and virtio-mem are the policy's
-# memory_resize: refused (409, the rule's reason) while L2 hosts L3, and
-# nothing asked of L2's drivers meanwhile.
+# memory_resize, refused (409, the rule's reason) while L2 hosts L3 with
+# nothing asked of L2's drivers; dynamic memory is frozen, says so and
+# why, and its settings cannot change (dynamic_memory, 409).
 memory_while_hosting() {
 	resp=$(api PATCH /balloon '{"amount_mib": 64}')
 	echo "FACT balloon_while_hosting=$(one_line "$resp")"
 	check "PATCH /balloon while L2 hosts L3: 409" has "$resp" '^HTTP 409'
 	check "PATCH /balloon's 409 gives the rule's reason" \
-		has "$resp" "$resize_refused"
+		has "$resp" "$(refused memory_resize)"
 	check "... and the balloon's target stays 0" \
 		has "$(api GET /balloon)" '"amount_mib":0,'
 	resp=$(api PATCH /hotplug/memory '{"requested_size_mib": 128}')
@@ -106,15 +109,37 @@ memory_while_hosting() {
 	check "PATCH /hotplug/memory while L2 hosts L3: 409" \
 		has "$resp" '^HTTP 409'
 	check "PATCH /hotplug/memory's 409 gives the rule's reason" \
-		has "$resp" "$resize_refused"
+		has "$resp" "$(refused memory_resize)"
 	check "... and nothing is requested of L2" \
 		has "$(api GET /hotplug/memory)" '"requested_size_mib":0}'
-	dynmem_check hosting
+	resp=$(api GET /dynamic-memory)
+	echo "FACT dynamic_memory_while_hosting=$(body "$resp")"
+	check "GET /dynamic-memory: frozen while L2 hosts L3" \
+		has "$resp" '"frozen":true'
+	check "GET /dynamic-memory: the reason is the rule's" \
+		has "$resp" "$(refused dynamic_memory)"
+	resp=$(api PATCH /dynamic-memory '{"enabled": false}')
+	echo "FACT dynamic_memory_patch_while_hosting=$(one_line "$resp")"
+	check "PATCH /dynamic-memory while L2 hosts L3: 409" \
+		has "$resp" '^HTTP 409'
+	check "PATCH /dynamic-memory's 409 gives the rule's reason" \
+		has "$resp" "$(refused dynamic_memory)"
+	check "... and dynamic memory stays on" \
+		has "$(api GET /dynamic-memory)" '"enabled":true'
 }
-# memory_after_hosting: once L3 is gone both work again, L2's drivers
-# follow, and both go back to nothing (the snapshot below is of L2 as it
-# booted).
+# memory_after_hosting: once L3 is gone dynamic memory thaws and all of
+# it works again: dynamic memory off (the balloon and virtio-mem are its
+# controller's while it is on: 400), the balloon and virtio-mem, which
+# L2's drivers follow, back to nothing (the snapshot below is of L2 as it
+# booted), and dynamic memory on again.
 memory_after_hosting() {
+	resp=$(api GET /dynamic-memory)
+	echo "FACT dynamic_memory_after=$(body "$resp")"
+	check "GET /dynamic-memory: not frozen once L3 is gone" \
+		has "$resp" '"frozen":false'
+	resp=$(api PATCH /dynamic-memory '{"enabled": false}')
+	check "PATCH /dynamic-memory off once L3 is gone: 204" \
+		has "$resp" '^HTTP 204'
 	resp=$(api PATCH /balloon '{"amount_mib": 64}')
 	check "PATCH /balloon once L3 is gone: 204" has "$resp" '^HTTP 204'
 	check "... L2's virtio_balloon inflates 64 MiB" \
@@ -132,39 +157,8 @@ memory_after_hosting() {
 	check "PATCH /hotplug/memory back to 0: 204" has "$resp" '^HTTP 204'
 	check "... L2's virtio_mem unplugs it" \
 		api_until /hotplug/memory plugged_size_mib 0 120
-	dynmem_check after
-}
-# ---- dynamic memory: frozen while L2 hosts L3 ------------------------------
-# L2's mvm runs with the dynamic memory of $l2_dynmem (mvm run's
-# --dynamic-memory; empty: none). With it, GET /dynamic-memory must say
-# "frozen" with the rule's reason while L2 hosts L3, and not once L3 is
-# gone. Where this mvm has no /dynamic-memory, or L2's mvm has no dynamic
-# memory, it says so as "FACT dynamic_memory=NOT CHECKED" and
-# test_lab_nested.c reports it; the checks run once both are there.
-l2_dynmem=
-# dynmem_check hosting|after
-dynmem_check() {
-	resp=$(api GET /dynamic-memory)
-	if has "$resp" '^HTTP 404'; then
-		echo "FACT dynamic_memory=NOT CHECKED ($1): this mvm has no" \
-			"GET /dynamic-memory"
-		return 0
-	fi
-	if ! has "$resp" '"enabled":true'; then
-		echo "FACT dynamic_memory=NOT CHECKED ($1): L2's mvm runs" \
-			"without dynamic memory (l2_dynmem is empty)"
-		return 0
-	fi
-	echo "FACT dynamic_memory=checked ($1) $(body "$resp")"
-	if [ "$1" = hosting ]; then
-		check "GET /dynamic-memory: frozen while L2 hosts L3" \
-			has "$resp" '"frozen":true'
-		check "GET /dynamic-memory: the reason names the rule" \
-			has "$resp" 'nested_guest_hypervisor_active'
-	else
-		check "GET /dynamic-memory: not frozen once L3 is gone" \
-			has "$resp" '"frozen":false'
-	fi
+	resp=$(api PATCH /dynamic-memory '{"enabled": true}')
+	check "PATCH /dynamic-memory on again: 204" has "$resp" '^HTTP 204'
 }
 
 echo "FACT kernel=$(uname -r)"
@@ -241,13 +235,15 @@ t_l2=$(now)
 # L2's whole state (vCPUs, devices, KVM's irqchip) goes round trip in
 # place RT times while L2 hosts L3: what a snapshot will take and load.
 rt=10
-# A balloon and hotpluggable memory: their changes are the policy's
-# memory_resize, refused while L2 hosts L3 (memory_while_hosting).
-# shellcheck disable=SC2086 # $l2_dynmem is words on purpose
+# A balloon, hotpluggable memory and dynamic memory, whose changes are
+# refused while L2 hosts L3 (memory_while_hosting). Dynamic memory is on
+# but held at L2's 1 GiB (min = max): it freezes and thaws, and moves
+# nothing meanwhile.
 MVM_TEST_VM_ROUNDTRIP=$rt mvm run --kernel /lab/guest/vmlinuz \
 	--initrd "$w/l2.img" --memory 1024 --cpus 1 --nested on \
 	--cmdline "console=ttyS0 quiet panic=-1 mvm.script=/l2/on.sh" \
-	--balloon amount_mib=0,stats=1 --memory-hotplug total=256 $l2_dynmem \
+	--balloon amount_mib=0,stats=1 --memory-hotplug total=256 \
+	--dynamic-memory min=1024,max=1024 \
 	--api-sock "$sock" <"$w/l2in" >"$w/l2.log" 2>"$w/mvm.err" &
 mvm_pid=$!
 tell_l2() { echo "$1" >&3; }
@@ -273,6 +269,11 @@ if wait_for "$w/l2.log" "L2-WAIT idle" "$step"; then
 	policy=$(api GET /vm/policy)
 	check "idle: snapshot_create allowed" \
 		has "$(op "$policy" snapshot_create)" '"allowed":true'
+	# Hyper-V's later rule: nesting on does not refuse dynamic memory;
+	# only hosting guests does.
+	check "idle: dynamic_memory allowed (nesting on, not hosting)" \
+		has "$(op "$policy" dynamic_memory)" \
+		'"allowed":true,"warning":false,"rule":null'
 	tell_l2 go
 else
 	echo "not ok - L2 never got to its first step"
@@ -294,17 +295,13 @@ if wait_for "$w/l2.log" "L2-WAIT l3-running" "$step"; then
 	policy=$(api GET /vm/policy)
 	echo "FACT policy_active=$(body "$policy")"
 	for o in snapshot_create memory_resize checkpoint_apply \
-		live_migration snapshot_load; do
+		live_migration snapshot_load dynamic_memory; do
 		obj=$(op "$policy" "$o")
 		check "GET /vm/policy: $o refused while L2 hosts L3" \
 			has "$obj" '"allowed":false'
 		check "GET /vm/policy: $o names rule and reason" has "$obj" \
 			'"rule":"nested_guest_hypervisor_active","reason":"'"$o"' refused by rule nested_guest_hypervisor_active: the guest is hosting virtual machines of its own; allowed again once it stops"'
 	done
-	# Turning dynamic memory on collides with nesting itself first.
-	check "GET /vm/policy: dynamic_memory refused (nesting is on)" has \
-		"$(op "$policy" dynamic_memory)" \
-		'"allowed":false,"warning":false,"rule":"nested_excludes_dynamic_memory"'
 
 	resp=$(api PATCH /machine-config '{"nested_virt": false}')
 	echo "FACT patch_nested=$(printf '%s' "$resp" | tr '\n' ' ')"
@@ -337,6 +334,18 @@ if wait_for "$w/l2.log" "L2-WAIT l3-running" "$step"; then
 		'snapshot_create refused by rule nested_guest_hypervisor_active'
 	check "... and writing no file" test ! -e "$w/refused.state" -a \
 		! -e "$w/refused.mem"
+	# mvm's override: saved all the same, KVM's nested state and all.
+	resp=$(api PUT /snapshot/create "{\"snapshot_type\": \"Full\",
+		\"snapshot_path\": \"$w/hosting.state\",
+		\"mem_file_path\": \"$w/hosting.mem\",
+		\"allow_nested_state\": true}")
+	echo "FACT snapshot_override=$(printf '%s' "$resp" | tr '\n' ' ')"
+	check "PUT /snapshot/create, allow_nested_state, L2 hosting L3: 204" \
+		has "$resp" '^HTTP 204'
+	mvm snapshot inspect "$w/hosting.state" >"$w/hosting.out" 2>&1
+	check "... its vCPU carries nested state" \
+		grep -q '^vcpus: 1, nested state present' "$w/hosting.out"
+	rm -f "$w/hosting.state" "$w/hosting.mem"
 	resp=$(api PATCH /vm '{"state": "Resumed"}')
 	check "PATCH /vm Resumed after the refusal: 204" has "$resp" '^HTTP 204'
 	memory_while_hosting
@@ -373,7 +382,7 @@ if wait_for "$w/l2.log" "L2-WAIT l3-stopped" "$step"; then
 	policy=$(api GET /vm/policy)
 	echo "FACT policy_after=$(body "$policy")"
 	for o in snapshot_create memory_resize checkpoint_apply \
-		live_migration; do
+		live_migration dynamic_memory; do
 		check "GET /vm/policy: $o allowed again" \
 			has "$(op "$policy" "$o")" '"allowed":true'
 	done
@@ -499,6 +508,15 @@ if [ -e "$w/l2snap.state" ]; then
 		test "$(field "$nested" exposed)" = true
 	check "restored L2: l1_hypervisor_active false (no VM in it yet)" \
 		test "$(field "$nested" l1_hypervisor_active)" = false
+	# The policy's second look: a migration begins while L2 hosts
+	# nothing, slowed (20 Mbit/s, one pass: max_downtime_ms is large) so
+	# that L2 starts L3 during its pre-copy. The pause must find L3 and
+	# refuse; L2 runs on here, and the destination discards what came.
+	start_incoming c0
+	resp=$(api PUT /migration "{\"uri\": \"unix:$w/mig-c0.sock\",
+		\"max_bandwidth_mbps\": 20, \"max_downtime_ms\": 600000}")
+	check "PUT /migration (20 Mbit/s) before L2 hosts L3: 204" \
+		has "$resp" '^HTTP 204'
 	tell_l2 l3
 	log=$w/l2b.log
 	if wait_for "$log" "L2-WAIT l3-running" "$step"; then
@@ -507,6 +525,21 @@ if [ -e "$w/l2snap.state" ]; then
 			grep -q '^L2: l3=spinning' "$log"
 		check "restored L2: l1_hypervisor_active while its L3 runs" \
 			nested_until l1_hypervisor_active true 60
+		d=$(deadline "$step")
+		until has "$(api GET /migration)" '"state":"failed"' ||
+			past "$d"; do
+			sleep 0.5
+		done
+		mig=$(api GET /migration)
+		echo "FACT migration_at_pause=$(body "$mig")"
+		check "the pause refuses the migration: L2 began hosting L3" \
+			has "$mig" 'live_migration refused by rule nested_guest_hypervisor_active'
+		check "... and L2 runs on here (Running), L3 inside it" \
+			has "$(api GET /)" '"state":"Running"'
+		reap "$in_pid" 60
+		check "... and the destination discarded it (mvm --incoming: 1)" \
+			test $? = 1
+		exec 4>&-
 		policy=$(api GET /vm/policy)
 		check "restored L2: snapshot_create refused while it hosts L3" \
 			has "$(op "$policy" snapshot_create)" '"allowed":false'
@@ -518,8 +551,8 @@ if [ -e "$w/l2snap.state" ]; then
 		check "... naming the rule nested_guest_hypervisor_active" \
 			has "$resp" 'live_migration refused by rule nested_guest_hypervisor_active'
 		mig=$(api GET /migration)
-		check "... and starting none (GET /migration: none)" \
-			has "$mig" '"state":"none"'
+		check "... and starting none (GET /migration: the last one's)" \
+			has "$mig" '"state":"failed"'
 		if migrate_to c ', "allow_nested_state": true'; then
 			log=$w/l2c.log
 			check "c: l1_hypervisor_active: L3 came along inside L2" \

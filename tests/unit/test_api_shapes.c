@@ -490,3 +490,147 @@ Test(api_shapes, hotplug_memory_in_a_config_file_round_trips)
 		   "c: memory-hotplug.total_size_mib: must be a positive");
 	spec_free(&a);
 }
+
+static void dynmem_refused(struct vm_spec *s, const char *body,
+			   const char *want)
+{
+	struct dynmem_config before = s->dynmem;
+	struct json_object *o = J(body);
+	struct mvm_err err;
+
+	expect_err(shape_dynmem(s, o, "", &err), &err, want);
+	json_object_put(o);
+	cr_assert_eq(memcmp(&before, &s->dynmem, sizeof(before)), 0,
+		     "%s changed the spec", body);
+}
+
+/* PUT /dynamic-memory: defaults, and every refusal naming its field. */
+Test(api_shapes, dynamic_memory_put_names_the_field)
+{
+	struct vm_spec s;
+	struct mvm_err err;
+	struct json_object *o;
+
+	spec_init(&s); /* 128 MiB */
+	o = J("{\"enabled\": true, \"min_mib\": 64, \"max_mib\": 1024}");
+	cr_assert_eq(shape_dynmem(&s, o, "", &err), 0, "%s", err.msg);
+	json_object_put(o);
+	cr_assert(s.dynmem.enabled);
+	cr_assert_eq(s.dynmem.min_mib, 64);
+	cr_assert_eq(s.dynmem.max_mib, 1024);
+	cr_assert_eq(s.dynmem.buffer_percent, 20);
+	dynmem_refused(&s, "{}", "enabled: missing required field");
+	dynmem_refused(&s, "{\"enabled\": true, \"max_mib\": 256}",
+		       "min_mib: missing required field");
+	dynmem_refused(&s, "{\"enabled\": true, \"min_mib\": 64}",
+		       "max_mib: missing required field");
+	dynmem_refused(&s, "{\"enabled\": 1, \"min_mib\": 64, "
+		       "\"max_mib\": 256}", "enabled: expected a boolean");
+	dynmem_refused(&s, "{\"enabled\": true, \"min_mib\": \"64\", "
+		       "\"max_mib\": 256}", "min_mib: expected an integer");
+	dynmem_refused(&s, "{\"enabled\": true, \"min_mib\": 64, "
+		       "\"max_mib\": -1}", "max_mib: must be from 0 to");
+	dynmem_refused(&s, "{\"enabled\": true, \"min_mib\": 64, "
+		       "\"max_mib\": 256, \"buffer_percent\": 4}",
+		       "buffer_percent: must be from 5 to 2000");
+	dynmem_refused(&s, "{\"enabled\": true, \"min_mib\": 64, "
+		       "\"max_mib\": 256, \"buffer_percent\": 2001}",
+		       "buffer_percent: must be from 5 to 2000");
+	dynmem_refused(&s, "{\"enabled\": true, \"min_mib\": 16, "
+		       "\"max_mib\": 256}", "min_mib: 16 MiB is less than 32");
+	dynmem_refused(&s, "{\"enabled\": true, \"min_mib\": 256, "
+		       "\"max_mib\": 512}", "min_mib: 256 MiB is more than the "
+		       "boot memory (mem_size_mib 128)");
+	dynmem_refused(&s, "{\"enabled\": true, \"min_mib\": 64, "
+		       "\"max_mib\": 100}", "max_mib: 100 MiB is less than the "
+		       "boot memory");
+	dynmem_refused(&s, "{\"enabled\": true, \"min_mib\": 64, "
+		       "\"max_mib\": 256, \"colour\": 1}", "colour");
+	o = J("{\"enabled\": false}");
+	cr_assert_eq(shape_dynmem(&s, o, "", &err), 0, "%s", err.msg);
+	json_object_put(o);
+	cr_assert_not(s.dynmem.enabled);
+	spec_free(&s);
+}
+
+/* PATCH /dynamic-memory: any field, the rest kept. */
+Test(api_shapes, dynamic_memory_patch_keeps_what_it_does_not_name)
+{
+	struct dynmem_config c = { .enabled = true, .min_mib = 64,
+				   .max_mib = 512, .buffer_percent = 20 };
+	struct mvm_err err;
+	struct json_object *o;
+
+	o = J("{\"buffer_percent\": 50}");
+	cr_assert_eq(shape_dynmem_patch(o, &c, &err), 0, "%s", err.msg);
+	json_object_put(o);
+	cr_assert(c.enabled);
+	cr_assert_eq(c.min_mib, 64);
+	cr_assert_eq(c.buffer_percent, 50);
+	o = J("{\"enabled\": false}");
+	cr_assert_eq(shape_dynmem_patch(o, &c, &err), 0, "%s", err.msg);
+	json_object_put(o);
+	cr_assert_not(c.enabled);
+	cr_assert_eq(c.max_mib, 512);
+	o = J("{\"enabled\": true, \"min_mib\": 600}");
+	expect_err(shape_dynmem_patch(o, &c, &err), &err,
+		   "min_mib: 600 MiB is more than max_mib (512 MiB)");
+	json_object_put(o);
+	cr_assert_not(c.enabled, "a refusal changed it");
+	o = J("{\"max_mib\": true}");
+	expect_err(shape_dynmem_patch(o, &c, &err), &err,
+		   "max_mib: expected an integer");
+	json_object_put(o);
+	/* Never configured: on with sizes, Hyper-V's buffer. */
+	c = (struct dynmem_config){ 0 };
+	o = J("{\"enabled\": true, \"min_mib\": 64, \"max_mib\": 128}");
+	cr_assert_eq(shape_dynmem_patch(o, &c, &err), 0, "%s", err.msg);
+	json_object_put(o);
+	cr_assert_eq(c.buffer_percent, 20);
+}
+
+Test(api_shapes, dynamic_memory_in_a_config_file_round_trips)
+{
+	const char *text = "{\"boot-source\": {\"kernel_image_path\": \"/k\"},"
+			   " \"machine-config\": {\"vcpu_count\": 1, "
+			   "\"mem_size_mib\": 512}, \"dynamic-memory\": "
+			   "{\"enabled\": true, \"min_mib\": 256, "
+			   "\"max_mib\": 2048, \"buffer_percent\": 35}}";
+	struct vm_spec a, b;
+	struct mvm_err err;
+	struct json_object *o;
+	const char *out;
+
+	spec_init(&a);
+	cr_assert_eq(config_parse(&a, text, strlen(text), "c", &dry, &err), 0,
+		     "%s", err.msg);
+	cr_assert(a.dynmem.enabled);
+	cr_assert_eq(a.dynmem.buffer_percent, 35);
+	o = spec_export(&a);
+	out = json_object_to_json_string_ext(o, API_JSON_FLAGS);
+	cr_assert(strstr(out, "\"dynamic-memory\":{\"enabled\":true,"
+			 "\"min_mib\":256,\"max_mib\":2048,"
+			 "\"buffer_percent\":35}"), "%s", out);
+	spec_init(&b);
+	cr_assert_eq(config_parse(&b, out, strlen(out), "export", &dry, &err),
+		     0, "%s\n%s", err.msg, out);
+	cr_assert_eq(memcmp(&a.dynmem, &b.dynmem, sizeof(a.dynmem)), 0, "%s",
+		     out);
+	json_object_put(o);
+	spec_free(&a);
+	spec_free(&b);
+	/* Off: not exported. */
+	spec_init(&a);
+	o = spec_export(&a);
+	cr_assert_null(strstr(json_object_to_json_string(o), "dynamic"));
+	json_object_put(o);
+	spec_free(&a);
+	text = "{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+	       "\"dynamic-memory\": {\"enabled\": true, \"min_mib\": 64, "
+	       "\"max_mib\": 64}}";
+	spec_init(&a);
+	expect_err(config_parse(&a, text, strlen(text), "c", &dry, &err), &err,
+		   "c: dynamic-memory.max_mib: 64 MiB is less than the boot "
+		   "memory (mem_size_mib 128)");
+	spec_free(&a);
+}

@@ -100,6 +100,57 @@ Test(cli, config_checks_name_the_culprit)
 	cr_assert_eq(vm_check_config(&c, &e), 0);
 }
 
+/* --dynamic-memory is held to --memory wherever either comes. */
+Test(cli, dynamic_memory_option)
+{
+	struct vm_config c;
+	struct mvm_err e;
+
+	cr_assert_eq(parse(ARGV("--kernel", "k", "--dynamic-memory",
+				"min=256,max=1024,buffer=50", "--memory",
+				"512"), 7, &c, &e), 0, "%s", e.msg);
+	cr_assert(c.dynmem.enabled);
+	cr_assert_eq(c.dynmem.min_mib, 256);
+	cr_assert_eq(c.dynmem.max_mib, 1024);
+	cr_assert_eq(c.dynmem.buffer_percent, 50);
+	cr_assert_lt(parse(ARGV("--kernel", "k", "--dynamic-memory",
+				"min=256,max=1024"), 5, &c, &e), 0);
+	cr_assert(strstr(e.msg, "--dynamic-memory: min: 256 MiB is more than "
+			 "the boot memory (mem_size_mib 128)"), "%s", e.msg);
+	cr_assert_lt(parse(ARGV("--kernel", "k", "--dynamic-memory",
+				"min=64,max=128", "--dynamic-memory",
+				"min=64,max=256"), 7, &c, &e), 0);
+	cr_assert(strstr(e.msg, "--dynamic-memory: given twice"), "%s",
+		  e.msg);
+	cr_assert_eq(parse(ARGV("--kernel", "k"), 3, &c, &e), 0);
+	cr_assert_not(c.dynmem.enabled);
+}
+
+/* The VM's own check: what the VMM did not add must be there. */
+Test(cli, config_check_holds_dynamic_memory_to_the_machine)
+{
+	struct vm_config c = {
+		.kernel = "k", .cmdline = "", .cpus = 1, .mem_mib = 64,
+		.dynmem = { .enabled = true, .min_mib = 32, .max_mib = 64,
+			    .buffer_percent = 20 },
+	};
+	struct mvm_err e;
+
+	cr_assert_lt(vm_check_config(&c, &e), 0);
+	cr_assert(strstr(e.msg, "dynamic-memory: balloon: dynamic memory "
+			 "needs a balloon"), "%s", e.msg);
+	c.balloon = (struct balloon_config){ .enabled = true,
+					     .stats_interval_s = 1 };
+	cr_assert_eq(vm_check_config(&c, &e), 0, "%s", e.msg);
+	c.dynmem.max_mib = 512;
+	cr_assert_lt(vm_check_config(&c, &e), 0);
+	cr_assert(strstr(e.msg, "dynamic-memory: max_mib: 512 MiB is beyond "
+			 "the boot memory"), "%s", e.msg);
+	c.mem_hotplug = (struct mem_hotplug_config){
+		.total_mib = 512, .slot_mib = 128, .block_mib = 2 };
+	cr_assert_eq(vm_check_config(&c, &e), 0, "%s", e.msg);
+}
+
 /* ---- mvm snapshot, mvm --describe-snapshot ----------------------------- */
 
 #define SNAP_ARGV(...) ((char *[]){ __VA_ARGS__, NULL })

@@ -253,3 +253,67 @@ Test(cli_devices, balloon_errors_name_the_key)
 	cr_assert(strstr(err.msg, "--balloon: given twice"), "%s", err.msg);
 	cr_assert_eq(cfg.balloon.amount_mib, 1);
 }
+
+Test(cli_devices, dynamic_memory_keys)
+{
+	cr_assert_eq(cli_set_dynmem(&cfg, "min=64,max=1024", &err), 0, "%s",
+		     err.msg);
+	cr_assert(cfg.dynmem.enabled);
+	cr_assert_eq(cfg.dynmem.min_mib, 64);
+	cr_assert_eq(cfg.dynmem.max_mib, 1024);
+	cr_assert_eq(cfg.dynmem.buffer_percent, 20, "Hyper-V's default");
+	reset();
+	cr_assert_eq(cli_set_dynmem(&cfg, "buffer=2000,max=64,min=64", &err),
+		     0, "%s", err.msg);
+	cr_assert_eq(cfg.dynmem.buffer_percent, 2000);
+}
+
+static void bad_dynmem(const char *arg, const char *msg)
+{
+	reset();
+	cr_assert_lt(cli_set_dynmem(&cfg, arg, &err), 0, "%s accepted", arg);
+	cr_assert(strstr(err.msg, msg), "'%s': message '%s' lacks '%s'", arg,
+		  err.msg, msg);
+	cr_assert_not(cfg.dynmem.enabled, "'%s' turned it on", arg);
+}
+
+Test(cli_devices, dynamic_memory_errors_name_the_key)
+{
+	bad_dynmem("min=64", "--dynamic-memory: min=MiB and max=MiB are "
+		   "required");
+	bad_dynmem("max=64", "required");
+	bad_dynmem("min=64,max=128,buffer=4", "--dynamic-memory: buffer: 4 is "
+		   "not from 5 to 2000 percent");
+	bad_dynmem("min=64,max=128,buffer=2001", "buffer: 2001");
+	bad_dynmem("min=16,max=128", "--dynamic-memory: min: 16 MiB is less "
+		   "than 32 MiB");
+	bad_dynmem("min=256,max=128", "--dynamic-memory: min: 256 MiB is more "
+		   "than max_mib (128 MiB)");
+	bad_dynmem("min=x,max=128", "--dynamic-memory: min: 'x' is not a "
+		   "whole number");
+	bad_dynmem("min=64,max=4294967296", "--dynamic-memory: max: "
+		   "4294967296 is too large");
+	bad_dynmem("min=64,max=128,size=3", "--dynamic-memory: unknown key "
+		   "'size'");
+	bad_dynmem("min=64,min=65,max=128", "key 'min' given twice");
+	bad_dynmem("", "--dynamic-memory: empty value");
+}
+
+/* Against --memory, once the whole command line is read. */
+Test(cli_devices, dynamic_memory_holds_the_boot_memory_between_min_and_max)
+{
+	cr_assert_eq(cli_set_dynmem(&cfg, "min=256,max=1024", &err), 0);
+	cfg.mem_mib = 512;
+	cr_assert_eq(cli_dynmem_check(&cfg, &err), 0, "%s", err.msg);
+	cfg.mem_mib = 128;
+	cr_assert_lt(cli_dynmem_check(&cfg, &err), 0);
+	cr_assert(strstr(err.msg, "--dynamic-memory: min: 256 MiB is more "
+			 "than the boot memory"), "%s", err.msg);
+	cfg.mem_mib = 2048;
+	cr_assert_lt(cli_dynmem_check(&cfg, &err), 0);
+	cr_assert(strstr(err.msg, "--dynamic-memory: max: 1024 MiB is less "
+			 "than the boot memory"), "%s", err.msg);
+	reset();
+	cfg.mem_mib = 1;
+	cr_assert_eq(cli_dynmem_check(&cfg, &err), 0, "off: nothing to hold");
+}

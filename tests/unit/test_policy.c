@@ -69,31 +69,49 @@ Test(policy, nested_toggle_only_while_off)
 	allowed(POLICY_OP_NESTED_TOGGLE, &f);
 }
 
-Test(policy, nested_on_refused_while_dynamic_memory_on)
+/*
+ * Hyper-V's later rule: nesting has no effect on dynamic memory. Both may
+ * be on, turned on in either order, and such a VM starts.
+ */
+Test(policy, nesting_and_dynamic_memory_may_both_be_on)
 {
 	struct policy_facts f;
 
 	memset(&f, 0, sizeof(f));
 	f.dynamic_memory_enabled = true;
-	refused(POLICY_OP_NESTED_TOGGLE, &f, "nested_excludes_dynamic_memory",
-		"dynamic memory and nested virtualization cannot both be on");
-	f.dynamic_memory_enabled = false;
 	allowed(POLICY_OP_NESTED_TOGGLE, &f);
+	allowed(POLICY_OP_START, &f);
+	f.dynamic_memory_enabled = false;
+	f.nested_exposed = true;
+	allowed(POLICY_OP_DYNAMIC_MEMORY, &f);
+	f.dynamic_memory_enabled = true;
+	allowed(POLICY_OP_DYNAMIC_MEMORY, &f);
+	allowed(POLICY_OP_START, &f);
+	/* Running, nesting on, L1 idle: dynamic memory moves freely. */
+	f.vm_running = true;
+	allowed(POLICY_OP_DYNAMIC_MEMORY, &f);
+	allowed(POLICY_OP_MEMORY_RESIZE, &f);
 }
 
-Test(policy, dynamic_memory_on_refused_while_nested_on)
+/* The 2015 preview's rule is gone, whatever the facts. */
+Test(policy, no_rule_excludes_dynamic_memory_by_nesting_alone)
 {
 	struct policy_facts f;
+	struct policy_verdict v;
 
-	memset(&f, 0, sizeof(f));
-	f.nested_exposed = true;
-	refused(POLICY_OP_DYNAMIC_MEMORY, &f, "nested_excludes_dynamic_memory",
-		NULL);
-	f.nested_exposed = false;
-	allowed(POLICY_OP_DYNAMIC_MEMORY, &f);
-	/* Turning dynamic memory off is always possible. */
-	f.dynamic_memory_enabled = true;
-	allowed(POLICY_OP_DYNAMIC_MEMORY, &f);
+	for (unsigned bits = 0; bits < 8; bits++) {
+		memset(&f, 0, sizeof(f));
+		f.vm_running = bits & 1;
+		f.nested_exposed = bits & 2;
+		f.dynamic_memory_enabled = bits & 4;
+		for (int op = 0; op < POLICY_OP_COUNT; op++) {
+			cr_assert_eq(policy_check(op, &f, &v), 0);
+			if (op == POLICY_OP_NESTED_TOGGLE && f.vm_running)
+				continue; /* only while off, as ever */
+			cr_assert(v.allowed, "%s with facts %u: %s",
+				  policy_op_name(op), bits, v.reason);
+		}
+	}
 }
 
 Test(policy, state_operations_refused_while_l1_hosts_guests)
@@ -106,9 +124,6 @@ Test(policy, state_operations_refused_while_l1_hosts_guests)
 
 		f.l1_hypervisor_active = true;
 		f.l2_running = false;
-		if (op == POLICY_OP_DYNAMIC_MEMORY)
-			/* Collides with nesting first; checked apart below. */
-			continue;
 		refused(op, &f, "nested_guest_hypervisor_active",
 			"allowed again once it stops");
 		f.l2_running = true;
@@ -129,17 +144,26 @@ Test(policy, l2_alone_counts_as_hosting)
 		NULL);
 }
 
-Test(policy, dynamic_memory_off_refused_while_l1_hosts_guests)
+Test(policy, dynamic_memory_frozen_while_l1_hosts_guests)
 {
 	struct policy_facts f = nested_vm();
 
-	/* A config that got both on (hand-edited): off still waits for L1. */
+	/* On or off, a change waits for L1 to stop hosting. */
 	f.dynamic_memory_enabled = true;
 	f.l1_hypervisor_active = true;
 	refused(POLICY_OP_DYNAMIC_MEMORY, &f, "nested_guest_hypervisor_active",
-		NULL);
+		"the guest is hosting virtual machines of its own; allowed "
+		"again once it stops");
 	f.l1_hypervisor_active = false;
+	f.l2_running = true;
+	refused(POLICY_OP_DYNAMIC_MEMORY, &f, "nested_guest_hypervisor_active",
+		NULL);
+	f.l2_running = false;
 	allowed(POLICY_OP_DYNAMIC_MEMORY, &f);
+	f.dynamic_memory_enabled = false;
+	f.l1_hypervisor_active = true;
+	refused(POLICY_OP_DYNAMIC_MEMORY, &f, "nested_guest_hypervisor_active",
+		NULL);
 }
 
 Test(policy, nested_exposed_but_idle_l1_allows_everything)
@@ -148,9 +172,11 @@ Test(policy, nested_exposed_but_idle_l1_allows_everything)
 	size_t i;
 
 	for (i = 0; i < sizeof(l1_ops) / sizeof(l1_ops[0]); i++)
-		if (l1_ops[i] != POLICY_OP_DYNAMIC_MEMORY)
-			allowed(l1_ops[i], &f);
+		allowed(l1_ops[i], &f);
 	allowed(POLICY_OP_START, &f);
+	f.dynamic_memory_enabled = true;
+	for (i = 0; i < sizeof(l1_ops) / sizeof(l1_ops[0]); i++)
+		allowed(l1_ops[i], &f);
 }
 
 Test(policy, start_warns_when_nested_guests_have_no_network)
@@ -182,17 +208,20 @@ Test(policy, start_warns_when_nested_guests_have_no_network)
 	allowed(POLICY_OP_START, &f);
 }
 
-Test(policy, start_refused_for_contradictory_config)
+/* Nesting with dynamic memory starts; the network warning still shows. */
+Test(policy, start_with_nesting_and_dynamic_memory)
 {
 	struct policy_facts f = nested_vm();
+	struct policy_verdict v;
 
 	f.vm_running = false;
 	f.dynamic_memory_enabled = true;
-	f.nics_mac_spoofing = 0; /* a warning too, but refusal wins */
-	refused(POLICY_OP_START, &f, "nested_excludes_dynamic_memory", NULL);
-	f.dynamic_memory_enabled = false;
-	f.nics_mac_spoofing = 1;
 	allowed(POLICY_OP_START, &f);
+	f.nics_mac_spoofing = 0;
+	cr_assert_eq(policy_check(POLICY_OP_START, &f, &v), 0);
+	cr_assert(v.allowed);
+	cr_assert(v.warning);
+	cr_assert_str_eq(v.rule, "nested_no_bridged_network");
 }
 
 Test(policy, unknown_op)

@@ -948,6 +948,53 @@ Test(snapshot_file, memory_hotplug_round_trips_and_is_checked)
 	snap_file_free(&a);
 }
 
+/* Dynamic memory's settings travel; its rules hold against the machine. */
+Test(snapshot_file, dynamic_memory_round_trips_and_is_checked)
+{
+	struct snap_file a, b;
+	struct mvm_err err = { .msg = "" };
+	size_t len;
+	void *buf;
+	char *text;
+
+	make_snap(&a);
+	add_hotplug(&a);
+	a.machine.dynmem = (struct dynmem_config){ .enabled = true,
+		.min_mib = 1024, .max_mib = 4224, .buffer_percent = 35 };
+	buf = encode(&a, &len);
+	cr_assert_eq(snap_file_decode(buf, len, &b, &err), 0, "%s", err.msg);
+	cr_assert_eq(memcmp(&a.machine.dynmem, &b.machine.dynmem,
+			    sizeof(a.machine.dynmem)), 0);
+	snap_file_free(&b);
+	free(buf);
+	text = printed(&a);
+	cr_assert(strstr(text, "  dynamic memory 1024-4224 MiB, buffer 35%\n"),
+		  "%s", text);
+	free(text);
+
+	a.machine.dynmem.max_mib = 4226;
+	refused_hotplug(&a, "machine/dynamic-memory: max_mib 4226 MiB is "
+			"beyond the boot memory (3200 MiB)");
+	a.machine.dynmem.max_mib = 4224;
+	a.machine.dynmem.buffer_percent = 3;
+	refused_hotplug(&a, "machine/dynamic-memory: buffer_percent 3 is not "
+			"from 5 to 2000");
+	a.machine.dynmem.buffer_percent = 35;
+	a.machine.balloon.stats_interval_s = 0;
+	refused_hotplug(&a, "machine/dynamic-memory: balloon "
+			"stats_polling_interval_s is 0");
+	/* Off: no node at all, and nothing printed. */
+	a.machine.balloon.stats_interval_s = 5;
+	a.machine.dynmem = (struct dynmem_config){ .min_mib = 1 };
+	buf = encode(&a, &len);
+	cr_assert_eq(snap_file_decode(buf, len, &b, &err), 0, "%s", err.msg);
+	cr_assert_not(b.machine.dynmem.enabled);
+	cr_assert_eq(b.machine.dynmem.min_mib, 0);
+	snap_file_free(&b);
+	free(buf);
+	snap_file_free(&a);
+}
+
 /* ---- dtc -------------------------------------------------------------- */
 
 /* dtc's output for a file snap_file_write wrote: the nodes are there. */

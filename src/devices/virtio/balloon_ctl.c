@@ -44,6 +44,7 @@ int virtio_balloon_info(struct dev_ctx *ctx, struct balloon_info *out,
 	virtio_config_end(b->t, false);
 	memcpy(out->stats, b->stats, sizeof(out->stats));
 	out->stats_seen = b->stats_seen;
+	out->stats_rounds = b->stats_rounds;
 	out->hint_guest_cmd = b->hint_guest;
 	out->hint_guest_seen = b->hint_guest_seen;
 	return 0;

@@ -62,6 +62,8 @@ struct balloon {
 	uint16_t stats_head;   /* ...until fresh statistics are wanted */
 	uint64_t stats[BALLOON_STAT_TAGS];
 	uint32_t stats_seen;
+	uint64_t stats_rounds; /* buffers read: fresh statistics, for whom
+				  waits for them (not saved) */
 	/* Hinting: the host's command, the last run's id, the driver's. */
 	uint32_t hint_last;
 	uint32_t hint_guest;

@@ -99,6 +99,7 @@ static void read_stats(struct balloon *b, const struct virtq_chain *c)
 		b->stats[tag] = le64toh(val);
 		b->stats_seen |= 1u << tag;
 	}
+	b->stats_rounds++;
 	virtio_count(b->t, VIRTIO_CTR_STATS_UPDATES, 1);
 }
 

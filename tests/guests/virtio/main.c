@@ -1,9 +1,9 @@
 /*
  * The virtio test kernel: drives mvm's virtio devices from the guest side.
  * test=blk|blk_ro|blk_swap|bench_blk|bench_net|net|net_hostile|rng|balloon|
- * hostile|ring3|soak|diskcount|memcount|memcount_selftest|virtio_mem picks
- * what runs; each prints PASS/FAIL lines and the kernel ends with "ALL OK"
- * (exit code 0) or a failure count.
+ * hostile|ring3|soak|diskcount|memcount|memcount_selftest|virtio_mem|dynmem
+ * picks what runs; each prints PASS/FAIL lines and the kernel ends with
+ * "ALL OK" (exit code 0) or a failure count.
  */
 #include "../lib/cmdline.h"
 #include "../lib/lapic.h"
@@ -145,6 +145,8 @@ void guest_main(struct bootinfo *bi)
 		test_memcount(bi, true);
 	else if (!strcmp(test, "virtio_mem"))
 		test_virtio_mem(bi);
+	else if (!strcmp(test, "dynmem"))
+		test_dynmem(bi);
 	else
 		fail("virtio", "unknown test '%s'", test);
 	report_finish();

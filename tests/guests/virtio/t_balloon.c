@@ -19,6 +19,20 @@
  * is refilled and put back: "balloon: stats round=R", with
  * total_memory 64 MiB, available_memory 12345678 and minor_faults R.
  * Waits end after wait=S seconds (60) with a failure.
+ *
+ * test=dynmem (bz_virtio, for virtio-mem's region above 4 GiB): a guest
+ * that uses what the host test tells it, for dynamic memory's controller
+ * to size. It takes the statistics queue but not DEFLATE_ON_OOM (so, as
+ * Linux then does, what the balloon holds leaves total_memory), and
+ * virtio-mem when there is one (t_virtio_mem.c's driver). Then, until a
+ * 'q' on the console (or wait=S seconds, 300: a failure):
+ *   - the balloon follows num_pages, inflating pages of a pool of pool=M
+ *     MiB (96) and deflating them: "dynmem: balloon=N MiB";
+ *   - virtio-mem follows requested_size: "dynmem: plugged=N MiB";
+ *   - the statistics say total_memory = RAM - balloon + plugged and
+ *     available_memory (and free_memory) = that less what is used: used=M
+ *     MiB (16) at first, high=M (300) after an 'h', low=M (16) after an
+ *     'l': "dynmem: used=N MiB".
  */
 #include "../lib/cmdline.h"
 #include "../lib/palloc.h"
@@ -26,6 +40,7 @@
 #include "../lib/printf.h"
 #include "../lib/report.h"
 #include "../lib/string.h"
+#include "../lib/uart.h"
 #include "tests.h"
 
 #define F_STATS 1
@@ -49,6 +64,8 @@ struct balloon {
 	uint8_t *stats_buf;
 	uint32_t stats_round;
 	uint32_t wait_ms;
+	/* What the statistics say: bytes. */
+	uint64_t stat_total, stat_avail, stat_free;
 };
 
 static struct balloon b;
@@ -83,9 +100,9 @@ static void stats_post(void)
 	struct vq *q = &b.d.q[b.stats];
 
 	stat_put(0, 3, b.stats_round);     /* minor_faults */
-	stat_put(1, 5, 64 * MIB);          /* total_memory */
-	stat_put(2, 6, 12345678);          /* available_memory */
-	stat_put(3, 4, 32 * MIB);          /* free_memory */
+	stat_put(1, 5, b.stat_total);      /* total_memory */
+	stat_put(2, 6, b.stat_avail);      /* available_memory */
+	stat_put(3, 4, b.stat_free);       /* free_memory */
 	vq_kick(q, vq_add(q, &v, 1));
 }
 
@@ -265,6 +282,9 @@ void test_balloon(const struct bootinfo *bi)
 	uint8_t *p;
 
 	b.wait_ms = (uint32_t)cmdline_u64_or(bi->cmdline, "wait", 60) * 1000;
+	b.stat_total = 64 * MIB;
+	b.stat_avail = 12345678;
+	b.stat_free = 32 * MIB;
 	if (!setup(want))
 		return;
 	p = palloc_pages(n);
@@ -276,4 +296,134 @@ void test_balloon(const struct bootinfo *bi)
 		return;
 	report();
 	hint();
+}
+
+/* test=dynmem's guest: what it holds, plugs and uses, in pages and MiB. */
+struct dyn {
+	uint8_t *pool;
+	uint32_t pool_pages, inflated;
+	uint64_t ram_mib, plugged_mib, used_mib;
+	bool vmem;
+};
+
+static uint64_t ram_mib(const struct bootinfo *bi)
+{
+	uint64_t sum = 0;
+
+	for (int i = 0; i < bi->nmmap; i++)
+		if (bi->mmap[i].type == E820_RAM)
+			sum += bi->mmap[i].size;
+	return sum / MIB;
+}
+
+/* The statistics of the guest as it is now. */
+static void dyn_stats(const struct dyn *g)
+{
+	uint64_t total = (g->ram_mib + g->plugged_mib) * MIB -
+			 (uint64_t)g->inflated * PAGE_SIZE;
+	uint64_t used = g->used_mib * MIB;
+
+	b.stat_total = total;
+	b.stat_avail = b.stat_free = used < total ? total - used : 0;
+}
+
+/* Inflate or deflate the pool's pages to the host's num_pages. */
+static bool dyn_balloon(struct dyn *g)
+{
+	uint32_t want = vdev_cfg32(&b.d, CFG_NUM_PAGES);
+
+	if (want > g->pool_pages)
+		want = g->pool_pages; /* what the pool holds, no more */
+	if (want == g->inflated)
+		return true;
+	if (want > g->inflated &&
+	    !send_pfns(b.inflate, g->pool + (uint64_t)g->inflated * PAGE_SIZE,
+		       want - g->inflated))
+		return false;
+	if (want < g->inflated &&
+	    !send_pfns(b.deflate, g->pool + (uint64_t)want * PAGE_SIZE,
+		       g->inflated - want))
+		return false;
+	g->inflated = want;
+	vdev_cfg_write32(&b.d, CFG_ACTUAL, want);
+	kprintf("dynmem: balloon=%u MiB\n", want / 256);
+	return true;
+}
+
+static bool dyn_vmem(struct dyn *g)
+{
+	uint64_t was = g->plugged_mib;
+
+	if (!g->vmem)
+		return true;
+	if (!vmem_follow(&g->plugged_mib))
+		return false;
+	if (g->plugged_mib != was)
+		kprintf("dynmem: plugged=%llu MiB\n",
+			(unsigned long long)g->plugged_mib);
+	return true;
+}
+
+/* A command from the console: false on 'q'. */
+static bool dyn_command(struct dyn *g, const struct bootinfo *bi)
+{
+	int c = uart_getc_nowait();
+
+	if (c == 'q')
+		return false;
+	if (c == 'h' || c == 'l') {
+		g->used_mib = cmdline_u64_or(bi->cmdline, c == 'h' ? "high" :
+					     "low", c == 'h' ? 300 : 16);
+		kprintf("dynmem: used=%llu MiB\n",
+			(unsigned long long)g->used_mib);
+	}
+	return true;
+}
+
+static bool dyn_setup(struct dyn *g, const struct bootinfo *bi)
+{
+	uint64_t want = VBIT(VIRTIO_F_VERSION_1) | VBIT(F_STATS);
+
+	uint32_t pool = (uint32_t)cmdline_u64_or(bi->cmdline, "pool", 96) *
+			256;
+
+	g->ram_mib = ram_mib(bi);
+	g->used_mib = cmdline_u64_or(bi->cmdline, "used", 16);
+	dyn_stats(g);
+	if (!setup(want))
+		return false;
+	g->vmem = vmem_open(bi);
+	/* Last, and not zeroed: zeroing it in ring 0 takes long under PVM. */
+	g->pool = palloc_run(pool, &g->pool_pages);
+	if (!check("dynmem pool", g->pool && g->pool_pages == pool, "%u of "
+		   "%u pages", g->pool_pages, pool))
+		return false;
+	kprintf("dynmem: ready ram=%llu MiB virtio-mem %s\n",
+		(unsigned long long)g->ram_mib, g->vmem ? "yes" : "no");
+	return true;
+}
+
+void test_dynmem(const struct bootinfo *bi)
+{
+	struct dyn g = { 0 };
+	uint32_t ms = 0;
+
+	b.wait_ms = (uint32_t)cmdline_u64_or(bi->cmdline, "wait", 300) * 1000;
+	if (!dyn_setup(&g, bi))
+		return;
+	/* A turn takes 1 ms at least (delay_us, which owns the PIT). */
+	while (dyn_command(&g, bi)) {
+		if (!dyn_balloon(&g) || !dyn_vmem(&g))
+			return;
+		dyn_stats(&g);
+		stats_service();
+		if (++ms >= b.wait_ms) {
+			fail("dynmem", "no 'q' within %u turns of 1 ms or more",
+			     b.wait_ms);
+			return;
+		}
+		delay_us(1000);
+	}
+	kprintf("dynmem: done balloon=%u MiB plugged=%llu MiB\n",
+		g.inflated / 256, (unsigned long long)g.plugged_mib);
 }

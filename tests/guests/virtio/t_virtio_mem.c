@@ -19,6 +19,10 @@
  *   virtio_mem: round R plugged=N MiB
  * Last, an UNPLUG_ALL must empty the region (keep=1: it leaves what is
  * plugged as it is, for the host to look at).
+ *
+ * test=dynmem (t_balloon.c) uses the same driver through vmem_open and
+ * vmem_follow: no refusals tried, the host's requests followed as they
+ * come.
  */
 #include "../lib/cmdline.h"
 #include "../lib/io.h"
@@ -374,6 +378,33 @@ void test_virtio_mem(const struct bootinfo *bi)
 	follow(bi);
 }
 
+bool vmem_open(const struct bootinfo *bi)
+{
+	pci_bdf bdf;
+
+	if (!pci_find(0x1af4, 0x1040 + VIRTIO_ID_MEM, 0, &bdf))
+		return false;
+	if (!setup() || !read_config())
+		return false;
+	check_not_ram(bi);
+	return map_region();
+}
+
+bool vmem_follow(uint64_t *plugged_mib)
+{
+	uint64_t want = vdev_cfg64(&d, CFG_REQUESTED), target = want / block;
+
+	if (want % block || target > nblocks)
+		return check("virtio_mem requested_size", false, "%llu",
+			     (unsigned long long)want);
+	if (target > nplugged && !plug_to(target))
+		return false;
+	if (target < nplugged && !unplug_to(target))
+		return false;
+	*plugged_mib = nplugged * block / MIB;
+	return true;
+}
+
 #else
 
 void test_virtio_mem(const struct bootinfo *bi)
@@ -381,6 +412,18 @@ void test_virtio_mem(const struct bootinfo *bi)
 	(void)bi;
 	fail("virtio_mem", "needs the 64-bit kernel (bz_virtio): the region "
 	     "lies above 4 GiB");
+}
+
+bool vmem_open(const struct bootinfo *bi)
+{
+	(void)bi;
+	return false; /* its region is out of this kernel's reach */
+}
+
+bool vmem_follow(uint64_t *plugged_mib)
+{
+	*plugged_mib = 0;
+	return true;
 }
 
 #endif

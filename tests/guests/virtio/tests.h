@@ -33,6 +33,14 @@ void test_net_hostile(const struct bootinfo *bi);
 void test_rng(const struct bootinfo *bi);
 void test_balloon(const struct bootinfo *bi);
 void test_virtio_mem(const struct bootinfo *bi);
+void test_dynmem(const struct bootinfo *bi);
+/*
+ * test=dynmem's use of the virtio-mem driver (t_virtio_mem.c): open the
+ * device and map its region (false, silently, without one), then bring
+ * what is plugged to the host's requested_size, *plugged_mib after.
+ */
+bool vmem_open(const struct bootinfo *bi);
+bool vmem_follow(uint64_t *plugged_mib);
 void test_hostile(const struct bootinfo *bi);
 void test_soak(const struct bootinfo *bi);
 void test_diskcount(const struct bootinfo *bi);
