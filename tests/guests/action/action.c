@@ -183,8 +183,9 @@ static NORETURN void do_exit(const char *action, const char *cl)
 
 /*
  * PIT channel 2 through port 0x61, as guests use it to time waits and to
- * calibrate the TSC: its output must start low and rise only once the
- * time is up. Every wait of the tiny kernels depends on it.
+ * calibrate the TSC: its count must run down at the PIT's rate, so a wait
+ * does not end before its time. Every wait of the tiny kernels depends on
+ * it.
  */
 static NORETURN void do_pit(void)
 {
