@@ -27,6 +27,7 @@
 #include <microhttpd.h>
 
 #include "mvm/api.h"
+#include "mvm/clock.h"
 #include "mvm/vmm.h"
 
 #include "conn_guard.h"
@@ -46,14 +47,6 @@ struct guard_conn {
 };
 
 #define EVENTS_PER_POLL 64
-
-static uint64_t now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
-}
 
 int guard_init(struct conn_guard *g, const struct mhd_lib *lib,
 	       struct vmm *v)
@@ -99,7 +92,7 @@ static void watch(struct conn_guard *g, struct guard_conn *k, int op)
 static void set_state(struct conn_guard *g, struct guard_conn *k,
 		      enum guard_state st)
 {
-	uint64_t now = now_ms();
+	uint64_t now = mvm_mono_ms();
 
 	if (k->state == st)
 		return;
@@ -140,7 +133,7 @@ void guard_opened(struct conn_guard *g, struct MHD_Connection *c,
 		return;
 	k->c = c;
 	k->fd = info->connect_fd;
-	k->since_ms = now_ms();
+	k->since_ms = mvm_mono_ms();
 	k->next = g->head;
 	if (g->head)
 		g->head->prev = k;
@@ -264,7 +257,7 @@ static void on_event(struct conn_guard *g, struct guard_conn *k,
 		 * A whole request followed by the end is fine: MHD answers
 		 * it on this run. Anything short of that never completes.
 		 */
-		uint64_t end = now_ms() + API_HALF_CLOSED_GRACE_MS;
+		uint64_t end = mvm_mono_ms() + API_HALF_CLOSED_GRACE_MS;
 
 		k->half_closed = true;
 		if (end < k->deadline_ms)
@@ -286,7 +279,7 @@ void guard_poll(struct conn_guard *g)
 
 uint64_t guard_sweep(struct conn_guard *g)
 {
-	uint64_t now = now_ms(), next = UINT64_MAX;
+	uint64_t now = mvm_mono_ms(), next = UINT64_MAX;
 
 	for (struct guard_conn *k = g->head; k; k = k->next) {
 		if (!k->deadline_ms || k->doomed)

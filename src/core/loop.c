@@ -2,6 +2,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "mvm/clock.h"
 #include "mvm/err.h"
 #include "mvm/loop.h"
 
@@ -218,14 +219,6 @@ void loop_stop(struct loop *l)
 	l->stop = true;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* Dispatch completions until done(ctx), a stop (if obey_stop) or end. */
 static int dispatch_until(struct loop *l, bool (*done)(void *ctx), void *ctx,
 			  int64_t end, bool obey_stop)
@@ -233,7 +226,7 @@ static int dispatch_until(struct loop *l, bool (*done)(void *ctx), void *ctx,
 	struct io_uring_cqe *cqe;
 
 	while (!done(ctx) && !(obey_stop && l->stop)) {
-		int64_t left = end - now_ms();
+		int64_t left = end - (int64_t)mvm_mono_ms();
 		struct __kernel_timespec ts;
 		int ret;
 
@@ -255,13 +248,13 @@ int loop_run_until(struct loop *l, bool (*done)(void *ctx), void *ctx,
 		   int ms)
 {
 	l->stop = false; /* as loop_run: a stop that ended it is served */
-	return dispatch_until(l, done, ctx, now_ms() + ms, true);
+	return dispatch_until(l, done, ctx, (int64_t)mvm_mono_ms() + ms, true);
 }
 
 int loop_wait(struct loop *l, bool (*done)(void *ctx), void *ctx, int ms)
 {
 	/* l->stop is left alone: it belongs to the loop_run we are inside. */
-	return dispatch_until(l, done, ctx, now_ms() + ms, false);
+	return dispatch_until(l, done, ctx, (int64_t)mvm_mono_ms() + ms, false);
 }
 
 void loop_hold(struct loop *l)

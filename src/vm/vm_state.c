@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 #include <time.h>
 
+#include "mvm/clock.h"
 #include "mvm/device.h"
 #include "mvm/err.h"
 #include "mvm/vcpu.h"
@@ -140,14 +141,6 @@ static int save_vcpus(struct vm *vm, struct dev_state_list *out,
 	return 0;
 }
 
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * The VM-wide kvmclock: what the guest's clocksource reads, counted by
  * KVM from the host's clock. Not a device's, and not a vCPU's: without
@@ -173,7 +166,7 @@ static int save_clock(struct vm *vm, struct dev_state_list *out,
 	 * that clock_realtime works from any host's snapshot.
 	 */
 	if (!(c.flags & KVM_CLOCK_REALTIME)) {
-		c.realtime = realtime_ns();
+		c.realtime = mvm_real_ns();
 		c.flags |= KVM_CLOCK_REALTIME;
 	}
 	ret = dev_state_node_set(&n, VM_CLOCK_NODE, VM_CLOCK_VERSION, &c,
@@ -315,7 +308,7 @@ static int load_clock(struct vm *vm, const struct dev_state_list *in,
 	 * on a TSC-clocked host); elsewhere mvm adds the time that passed.
 	 */
 	if (realtime && !(clock_caps(vm) & KVM_CLOCK_REALTIME)) {
-		uint64_t now = realtime_ns();
+		uint64_t now = mvm_real_ns();
 
 		if (now > c.realtime)
 			c.clock += now - c.realtime;

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mvm/clock.h"
 #include "mvm/err.h"
 #include "mvm/mem_file.h"
 #include "mvm/nested.h"
@@ -25,14 +26,6 @@
 #include "mvm/vmm_snapshot.h"
 
 #include "vmm_priv.h"
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /*
  * Writing the memory file over the file a File-backed VM still reads its
@@ -115,7 +108,7 @@ static int state_fill(struct vmm *v, struct snap_file *s,
 	memset(s, 0, sizeof(*s));
 	s->format_version = SNAP_FORMAT_VERSION;
 	snprintf(s->mvm_version, sizeof(s->mvm_version), "%s", MVM_VERSION);
-	s->created_ns = now_ns();
+	s->created_ns = mvm_real_ns();
 	s->type = type;
 	s->mem_file = (char *)mem_file; /* borrowed: s is not freed */
 	s->machine = v->vm.cfg;

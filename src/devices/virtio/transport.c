@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mvm/clock.h"
 #include "mvm/dev_ctx.h"
 #include "mvm/err.h"
 #include "mvm/virtio_dev.h"
@@ -38,17 +39,9 @@ static void drain(int fd)
 		;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 void virtio_log(struct virtio_transport *t, const char *fmt, ...)
 {
-	uint64_t now = now_ns();
+	uint64_t now = mvm_mono_ns();
 	va_list ap;
 
 	if (now - t->log_window_ns >= LOG_WINDOW_NS) {
