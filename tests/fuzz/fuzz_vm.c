@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "mvm/device.h"
 #include "mvm/err.h"
 #include "mvm/net.h"
 #include "mvm/pci.h"
@@ -412,11 +413,77 @@ static uint32_t width(uint8_t sel)
 	return w[sel & 3];
 }
 
+/*
+ * The device's lifecycle in the middle of the guest's traffic, as a
+ * snapshot or a migration takes it: pause (nothing in flight), save,
+ * then either resume, or load a state back and resume. The state loaded
+ * is the one saved, which must load and save again to the same bytes, or
+ * that state with input bytes xored into it: hostile, as a state file or
+ * a migration stream is. Returns false when the device refused a load and
+ * was left reset (a VM would then be discarded: so is this input's run).
+ */
+static bool lifecycle(struct fuzz_vm *f, struct in *in)
+{
+	struct device d = { .ops = &virtio_device_ops, .opaque = f->t };
+	struct dev_state_node n = { 0 }, again = { 0 };
+	struct mvm_err err;
+	uint8_t how = (uint8_t)take(in, 1);
+	bool ok = true;
+
+	virtio_device_id(f->t, d.id, sizeof(d.id));
+	if (d.ops->pause(&d, &err))
+		return true; /* I/O that did not finish: left running */
+	if (d.ops->save(&d, &n, &err))
+		abort(); /* a paused device always saves */
+	if (how & 1) {
+		unsigned flips = (unsigned)take(in, 1) % 8;
+
+		for (unsigned i = 0; i < flips && n.len; i++) {
+			size_t at = (size_t)take(in, 2) % n.len;
+
+			((uint8_t *)n.data)[at] ^= (uint8_t)take(in, 1);
+		}
+		ok = !d.ops->load(&d, &n, &err);
+	} else if (how & 2) {
+		/* Its own state must load; live again only once activated. */
+		if (d.ops->load(&d, &n, &err) || d.ops->activate(&d, &err) ||
+		    d.ops->save(&d, &again, &err)) {
+			fprintf(stderr, "%s: its own state: %s\n", d.id,
+				err.msg);
+			abort();
+		}
+		if (again.len != n.len || memcmp(again.data, n.data, n.len)) {
+			fprintf(stderr, "%s: saved %zu bytes, after its load %zu",
+				d.id, n.len, again.len);
+			for (size_t i = 0; i < n.len && i < again.len; i++)
+				if (((uint8_t *)n.data)[i] !=
+				    ((uint8_t *)again.data)[i])
+					fprintf(stderr, "; byte %zu %02x->%02x",
+						i, ((uint8_t *)n.data)[i],
+						((uint8_t *)again.data)[i]);
+			fprintf(stderr, "\n");
+			abort(); /* and save again unchanged */
+		}
+		dev_state_node_free(&again);
+	}
+	dev_state_node_free(&n);
+	if (ok && (how & 1) && d.ops->activate(&d, &err))
+		ok = false;
+	if (ok)
+		d.ops->resume(&d, &err);
+	return ok;
+}
+
 static void play_op(struct fuzz_vm *f, struct in *in, unsigned nq)
 {
 	uint8_t op = (uint8_t)take(in, 1);
 	uint64_t off, len;
 
+	if (op >= 0xf8) { /* rare, so the guest's traffic stays the bulk */
+		if (!lifecycle(f, in))
+			in->n = 0; /* refused: the VM is discarded */
+		return;
+	}
 	switch (op % 8) {
 	case 0: /* guest RAM */
 		off = take(in, 2);

@@ -650,6 +650,65 @@ Test(virtio_pci, hostile_nodes_are_refused_naming_the_device)
 	cr_assert_eq(d.ops->resume(&d, &err), 0);
 }
 
+/*
+ * What a hostile driver can put in the registers, its device saves in a
+ * state that loads again (found by the device fuzzers' lifecycle op: a
+ * snapshot the VMM took and then could not restore). The driver cannot
+ * clear a status bit but by a reset, its feature register may hold bits
+ * never offered, and a queue not enabled may hold any size.
+ */
+Test(virtio_pci, what_a_hostile_driver_writes_saves_and_loads_again)
+{
+	struct mvm_err err = { .msg = "" };
+	struct device d = iface();
+	struct dev_state_node n, again;
+
+	cr_assert(negotiate(VIRTIO_BIT(VIRTIO_F_VERSION_1)));
+	setup_queue(1, 16, RAM_GPA);
+	driver_ok();
+	cr_assert(virtio_active(fake.t));
+	wr(CC + 0x14, 1, VIRTIO_STATUS_FAILED | 0x20); /* clears, undefined */
+	cr_assert_eq(status(), VIRTIO_STATUS_ACKNOWLEDGE |
+		     VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
+		     VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FAILED);
+	wr(CC + 0x08, 4, 1); /* unoffered bits: FEATURES_OK is set, so */
+	wr(CC + 0x0c, 4, 0xffffffff); /* the register is frozen anyway */
+	wr(CC + 0x16, 2, 0);
+	wr(CC + 0x18, 2, 17920); /* above the maximum, never enabled */
+
+	cr_assert_eq(d.ops->pause(&d, &err), 0);
+	cr_assert_eq(d.ops->save(&d, &n, &err), 0, "%s", err.msg);
+	cr_assert_eq(d.ops->reset(&d, &err), 0, "%s", err.msg);
+	cr_assert_eq(d.ops->load(&d, &n, &err), 0, "%s", err.msg);
+	cr_assert_eq(d.ops->activate(&d, &err), 0);
+	cr_assert_eq(d.ops->save(&d, &again, &err), 0);
+	cr_assert_arr_eq(again.data, n.data, n.len, "the same bytes again");
+	cr_assert(virtio_active(fake.t));
+	dev_state_node_free(&again);
+	dev_state_node_free(&n);
+	cr_assert_eq(d.ops->resume(&d, &err), 0);
+}
+
+Test(virtio_pci, driver_features_may_hold_what_was_never_offered)
+{
+	struct mvm_err err = { .msg = "" };
+	struct device d = iface();
+	struct dev_state_node n;
+
+	wr(CC + 0x14, 1, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	driver_features(~0ULL);
+	wr(CC + 0x14, 1, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+	   VIRTIO_STATUS_FEATURES_OK);
+	cr_assert_not(status() & VIRTIO_STATUS_FEATURES_OK, "refused");
+	cr_assert_eq(d.ops->pause(&d, &err), 0);
+	cr_assert_eq(d.ops->save(&d, &n, &err), 0, "%s", err.msg);
+	cr_assert_eq(d.ops->load(&d, &n, &err), 0, "%s", err.msg);
+	wr(CC + 0x08, 4, 1);
+	cr_assert_eq(rd(CC + 0x0c, 4), 0xffffffff, "the register as it was");
+	dev_state_node_free(&n);
+	cr_assert_eq(d.ops->resume(&d, &err), 0);
+}
+
 /* MSI-X on, vector 0 unmasked with a valid message, config on vector 0. */
 static void msix_on(void)
 {

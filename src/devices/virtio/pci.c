@@ -143,6 +143,12 @@ static bool features_acceptable(struct virtio_transport *t, uint64_t f)
 	return !t->ops->features_ok || t->ops->features_ok(t->dev, f);
 }
 
+/* The bits the driver sets (2.1); it may not clear one but by a reset. */
+#define STATUS_DRIVER_BITS                                                  \
+	(VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |                 \
+	 VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FEATURES_OK |              \
+	 VIRTIO_STATUS_FAILED)
+
 static void write_status(struct virtio_transport *t, uint8_t v)
 {
 	uint8_t old = t->status;
@@ -153,7 +159,7 @@ static void write_status(struct virtio_transport *t, uint8_t v)
 		 * is immediate. After it, the loop must stop the device
 		 * first; status keeps reading non-zero until it has.
 		 */
-		if (!(old & VIRTIO_STATUS_DRIVER_OK))
+		if (!(old & VIRTIO_STATUS_DRIVER_OK) && !t->active)
 			transport_reset_state(t);
 		else if (!t->reset_pending) {
 			t->reset_pending = true;
@@ -161,6 +167,12 @@ static void write_status(struct virtio_transport *t, uint8_t v)
 		}
 		return;
 	}
+	/*
+	 * 2.1.2: the driver MUST NOT clear a status bit. A hostile one that
+	 * tries keeps them: a live device with DRIVER_OK gone would be
+	 * neither running nor resettable, and its state would not load.
+	 */
+	v = (uint8_t)((v | old) & STATUS_DRIVER_BITS);
 	if ((v & VIRTIO_STATUS_FEATURES_OK) &&
 	    !(old & VIRTIO_STATUS_FEATURES_OK)) {
 		if (features_acceptable(t, t->driver_features))

@@ -161,17 +161,34 @@ static int check_saved(struct virtio_transport *t, const struct saved *s,
 	if (s->dev_len && !t->ops->load)
 		return bad(t, err, "device state for a device without",
 			   s->dev_len, 0);
-	/* Features this device does not offer cannot come back to life. */
-	if ((s->features | s->driver_features) & ~t->offered)
+	/*
+	 * Features this device does not offer cannot come back to life. The
+	 * driver's own register may hold any bits (a driver writes what it
+	 * likes; FEATURES_OK then fails): it comes back as it was.
+	 */
+	if (s->features & ~t->offered)
 		return mvm_fail(err, -EINVAL, "%s: state: features %#llx, "
 				"which this device does not offer", t->name,
-				(unsigned long long)((s->features |
-						      s->driver_features) &
+				(unsigned long long)(s->features &
 						     ~t->offered));
 	if (s->active && !(s->status & VIRTIO_STATUS_DRIVER_OK))
 		return bad(t, err, "live without DRIVER_OK", s->status, 0);
+	/* What write_status() can never make (pci.c). */
+	if (s->status & ~(VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+			  VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FEATURES_OK |
+			  VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED))
+		return bad(t, err, "a status with undefined bits", s->status,
+			   0);
+	if ((s->status & VIRTIO_STATUS_DRIVER_OK) &&
+	    !(s->status & VIRTIO_STATUS_FEATURES_OK))
+		return bad(t, err, "DRIVER_OK without FEATURES_OK", s->status,
+			   0);
+	/*
+	 * A queue that is not live may hold any size the driver wrote (it
+	 * is checked when the queue goes live); a live one may not.
+	 */
 	for (unsigned i = 0; i < t->info.nr_queues; i++)
-		if (sq[i].size > t->info.queue_size)
+		if (sq[i].ready && sq[i].size > t->info.queue_size)
 			return bad(t, err, "a queue larger than the maximum",
 				   sq[i].size, t->info.queue_size);
 	return 0;
