@@ -31,6 +31,11 @@ struct json_object;
 
 /* Request bodies above this get 413. */
 #define API_MAX_BODY (64 * 1024)
+/*
+ * The Firecracker API version whose paths and bodies mvm follows (its
+ * swagger's), answered as GET /version's firecracker_version.
+ */
+#define API_FIRECRACKER_VERSION "1.17.0-dev"
 
 /* ---- the shapes: parse one JSON value into the spec ---------------------
  *

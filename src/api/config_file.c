@@ -98,6 +98,16 @@ static int section(struct json_object *root, const char *key,
 	       !json_object_is_type(*o, json_type_null);
 }
 
+/* A section that asks for something: not null, not an empty list. */
+static bool asks(struct json_object *root, const char *key)
+{
+	struct json_object *o;
+
+	return section(root, key, &o) &&
+	       !(json_object_is_type(o, json_type_array) &&
+		 json_object_array_length(o) == 0);
+}
+
 static int apply(struct vm_spec *s, struct json_object *root,
 		 const struct shape_opts *opt, struct mvm_err *err)
 {
@@ -114,7 +124,7 @@ static int apply(struct vm_spec *s, struct json_object *root,
 	if (ret)
 		return ret;
 	for (int i = 0; unsupported[i]; i++)
-		if (section(root, unsupported[i], &o))
+		if (asks(root, unsupported[i]))
 			return mvm_fail(err, -ENOTSUP, "%s: not supported by "
 					"mvm", unsupported[i]);
 	if (section(root, "machine-config", &o)) {

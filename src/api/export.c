@@ -1,6 +1,9 @@
 /*
  * The spec as JSON, in the shapes the API takes: GET /vm/config returns a
- * document that --config-file accepts back unchanged.
+ * document that --config-file accepts back unchanged. For a VM configured
+ * with Firecracker's fields alone every answer has Firecracker's keys
+ * only, so that its clients, which refuse keys they do not know, read it:
+ * mvm's extensions appear when set to something other than their default.
  */
 #include <stdio.h>
 
@@ -59,7 +62,8 @@ struct json_object *spec_export_machine(const struct vm_spec *s)
 	put_bool(o, "smt", false);
 	put_bool(o, "track_dirty_pages", s->track_dirty_pages);
 	put_str(o, "huge_pages", gm_pages_names[s->huge_pages]);
-	put_bool(o, "nested_virt", s->nested_virt);
+	if (s->nested_virt)
+		put_bool(o, "nested_virt", true);
 	return o;
 }
 
@@ -93,7 +97,8 @@ static struct json_object *net_json(const struct spec_net *n)
 	}
 	put_limiter(o, "rx_rate_limiter", &n->rx_rate_limiter);
 	put_limiter(o, "tx_rate_limiter", &n->tx_rate_limiter);
-	put_bool(o, "mac_spoofing", n->mac_spoofing);
+	if (n->mac_spoofing)
+		put_bool(o, "mac_spoofing", true);
 	return o;
 }
 
@@ -116,6 +121,23 @@ static const char *level_name(enum api_log_level l)
 
 	return (unsigned)l < sizeof(names) / sizeof(names[0]) ? names[l] :
 								  "Info";
+}
+
+/*
+ * Firecracker's document names every section: null where a device or
+ * setting is absent, an empty list where it has none (pmem, which mvm
+ * does not have: its list is always empty).
+ */
+static void put_unset(struct json_object *o)
+{
+	static const char *const sections[] = {
+		"balloon", "cpu-config", "logger", "metrics", "memory-hotplug",
+		"mmds-config", "vsock", "entropy", NULL };
+
+	for (int i = 0; sections[i]; i++)
+		if (!json_object_object_get_ex(o, sections[i], NULL))
+			json_object_object_add(o, sections[i], NULL);
+	json_object_object_add(o, "pmem", json_object_new_array());
 }
 
 struct json_object *spec_export(const struct vm_spec *s)
@@ -183,5 +205,6 @@ struct json_object *spec_export(const struct vm_spec *s)
 		put_str(e, "serial_out_path", s->serial_out_path);
 		json_object_object_add(o, "serial", e);
 	}
+	put_unset(o);
 	return o;
 }

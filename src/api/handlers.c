@@ -67,9 +67,14 @@ int h_get_version(struct vmm *v, const struct api_request *q,
 	(void)v;
 	(void)q;
 	(void)err;
-	/* Firecracker's field name, so its clients find the version. */
+	/*
+	 * The Firecracker API whose behaviour mvm matches, for clients that
+	 * gate features on it; mvm's own version under its own name.
+	 */
 	r->body = json_object_new_object();
 	json_object_object_add(r->body, "firecracker_version",
+			       json_object_new_string(API_FIRECRACKER_VERSION));
+	json_object_object_add(r->body, "mvm_version",
 			       json_object_new_string(MVM_VERSION));
 	return 200;
 }

@@ -173,6 +173,11 @@ static bool validate(struct ctx *c, struct json_object *schema,
 	if (!v || json_object_is_type(v, json_type_null))
 		return (nullable && !strcmp(nullable, "true")) ||
 		       bad(c, "%s: null but not nullable", where);
+	/* OpenAPI 3.0's way to make a $ref nullable: allOf beside it. */
+	e = get(s, "allOf");
+	for (size_t i = 0; e && i < json_object_array_length(e); i++)
+		if (!validate(c, json_object_array_get_idx(e, i), v, where))
+			return false;
 	type = get_str(s, "type");
 	if (!type)
 		return true;
