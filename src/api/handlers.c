@@ -136,6 +136,10 @@ int h_patch_machine(struct vmm *v, const struct api_request *q,
 		    struct api_response *r, struct mvm_err *err)
 {
 	(void)r;
+	/* Firecracker's answer to a PATCH that changes nothing. */
+	if (json_object_is_type(q->body, json_type_object) &&
+	    json_object_object_length(q->body) == 0)
+		return refuse(err, "Empty PATCH request.");
 	if (vm_state_booted(v->state))
 		return machine_after_boot(v, q, err);
 	return api_status_of(shape_machine_config(&v->spec, q->body, "", true,
@@ -180,6 +184,10 @@ int h_patch_drive(struct vmm *v, const struct api_request *q,
 	(void)r;
 	ret = shape_drive_patch(&v->spec, q->body, q->id, &o, &path, &rl,
 				err);
+	/* Firecracker refuses it too: a virtio drive has nothing else. */
+	if (!ret && !path && !rl.set)
+		ret = mvm_fail(err, -EINVAL, "drive %s: nothing to patch: give "
+			       "path_on_host or rate_limiter", q->id);
 	if (!ret)
 		ret = vmm_drive_patch(v, q->id, path, &rl, err);
 	return api_status_of(ret, err);

@@ -268,3 +268,53 @@ Test(api_firecracker, a_pmem_device_is_refused_naming_it, .timeout = 30)
 	unlink(cfg);
 	free(cfg);
 }
+
+static void expect_status(const char *sock, const char *method,
+			  const char *path, const char *body, int status,
+			  const char *fault)
+{
+	struct api_resp r;
+
+	cr_assert_eq(api_call(sock, method, path, body, &r), status,
+		     "%s %s %s -> %d %s", method, path, body, r.status, r.body);
+	if (fault)
+		cr_assert(fault_has(&r, fault), "%s %s: %s", method, path,
+			  r.body);
+}
+
+/*
+ * Where Firecracker's answer is its own rule, mvm's is the same: a PATCH
+ * of the machine with nothing in it, a PATCH of a drive with its id alone,
+ * a FlushMetrics with no metrics file (done: nothing to write).
+ */
+Test(api_firecracker, empty_patches_and_a_flush_without_metrics,
+     .timeout = 30)
+{
+	static char sectors[4096];
+	char *disk = temp_file("fcpatch", sectors, sizeof(sectors));
+	char body[512];
+	struct api_proc p;
+
+	cr_assert_eq(api_spawn(&p, NULL), 0);
+	expect_status(p.sock, "PATCH", "/machine-config", "{}", 400,
+		      "Empty PATCH request.");
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", "
+		 "\"boot_args\": \"action=hang\"}", guest_path("mb_action"));
+	put_ok(p.sock, "PUT", "/boot-source", body);
+	put_ok(p.sock, "PUT", "/machine-config",
+	       "{\"vcpu_count\": 1, \"mem_size_mib\": 32}");
+	snprintf(body, sizeof(body), "{\"drive_id\": \"d0\", "
+		 "\"path_on_host\": \"%s\", \"is_root_device\": false, "
+		 "\"is_read_only\": true}", disk);
+	put_ok(p.sock, "PUT", "/drives/d0", body);
+	put_ok(p.sock, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+	expect_status(p.sock, "PUT", "/actions",
+		      "{\"action_type\": \"FlushMetrics\"}", 204, NULL);
+	expect_status(p.sock, "PATCH", "/drives/d0", "{\"drive_id\": \"d0\"}",
+		      400, "drive d0: nothing to patch");
+	expect_status(p.sock, "PATCH", "/machine-config", "{}", 400,
+		      "Empty PATCH request.");
+	api_proc_free(&p);
+	unlink(disk);
+	free(disk);
+}
