@@ -108,7 +108,6 @@ int shape_machine_config(struct vm_spec *s, struct json_object *o,
 		"huge_pages", "cpu_template", "nested_virt", NULL };
 	static const char *const templates[] = { "None", "C3", "T2", "T2S",
 						 "T2CL", "T2A", "V1N1", NULL };
-	uint64_t host_mib = vm_host_mem_mib();
 	uint64_t vcpus = s->vcpu_count, mem = s->mem_size_mib;
 	bool smt = false, nested = patch ? s->nested_virt : false;
 	bool dirty = patch ? s->track_dirty_pages : false;
@@ -120,9 +119,14 @@ int shape_machine_config(struct vm_spec *s, struct json_object *o,
 	if (!ret)
 		ret = jr_u64(&r, "vcpu_count", !patch, 1, VM_MAX_VCPUS,
 			     &vcpus);
+	/*
+	 * As Firecracker: any size is taken here, and one this host or mvm
+	 * cannot give is refused at InstanceStart, saying why (the host's
+	 * memory may change meanwhile).
+	 */
 	if (ret >= 0)
 		ret = jr_u64(&r, "mem_size_mib", !patch, SPEC_MIN_MEM_MIB,
-			     host_mib ? host_mib : UINT32_MAX, &mem);
+			     UINT32_MAX, &mem);
 	if (ret >= 0)
 		ret = jr_bool(&r, "smt", false, &smt);
 	if (ret >= 0)

@@ -128,7 +128,8 @@ int vm_check_config(const struct vm_config *cfg, struct mvm_err *err)
 				"(at least 2 MiB)",
 				(unsigned long long)cfg->mem_mib);
 	if (host_mib && cfg->mem_mib > host_mib)
-		return mvm_fail(err, -ENOMEM, "memory: %llu MiB is more than "
+		/* The request's fault, not a failure of the host: -EINVAL. */
+		return mvm_fail(err, -EINVAL, "memory: %llu MiB is more than "
 				"this host has (%llu MiB)",
 				(unsigned long long)cfg->mem_mib,
 				(unsigned long long)host_mib);

@@ -318,3 +318,24 @@ Test(api_firecracker, empty_patches_and_a_flush_without_metrics,
 	unlink(disk);
 	free(disk);
 }
+
+/* As Firecracker: a size is taken at PUT, one the host lacks refused at
+ * InstanceStart with the reason, and the VM can still be set right. */
+Test(api_firecracker, a_huge_memory_is_refused_at_start, .timeout = 30)
+{
+	char body[512];
+	struct api_proc p;
+
+	cr_assert_eq(api_spawn(&p, NULL), 0);
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", "
+		 "\"boot_args\": \"action=hang\"}", guest_path("mb_action"));
+	put_ok(p.sock, "PUT", "/boot-source", body);
+	put_ok(p.sock, "PUT", "/machine-config",
+	       "{\"vcpu_count\": 1, \"mem_size_mib\": 100000000}");
+	expect_status(p.sock, "PUT", "/actions",
+		      "{\"action_type\": \"InstanceStart\"}", 400,
+		      "100000000 MiB is more than");
+	put_ok(p.sock, "PATCH", "/machine-config", "{\"mem_size_mib\": 32}");
+	put_ok(p.sock, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+	api_proc_free(&p);
+}
