@@ -252,13 +252,14 @@ static NORETURN void do_rtc_reboot(void)
 
 /*
  * action=boot_timer: what a Firecracker guest's init does once booted,
- * for --boot-timer: the byte 123 at 0xd0000000, then exit with 0.
+ * for --boot-timer: the byte 123 at 0xd0000000, then exit with code=V
+ * (default 0).
  */
-static NORETURN void do_boot_timer(void)
+static NORETURN void do_boot_timer(const char *cl)
 {
 	*(volatile uint8_t *)(uintptr_t)0xd0000000u = 123;
 	kprintf("boot timer written\n");
-	debug_exit(EXIT_CODE_OK);
+	debug_exit((uint8_t)cmdline_u64_or(cl, "code", 0));
 }
 
 static NORETURN void run(const struct bootinfo *bi, const char *action,
@@ -310,7 +311,7 @@ static NORETURN void run(const struct bootinfo *bi, const char *action,
 	if (strcmp(action, "cpuid") == 0)
 		cpuid_virt_report();
 	if (strcmp(action, "boot_timer") == 0)
-		do_boot_timer();
+		do_boot_timer(bi->cmdline);
 	if (top && strcmp(action, "boot") == 0) {
 		/* Reboot by default: with a restarting VMM, "booted" repeats. */
 		char then[32] = "reset";
