@@ -30,6 +30,8 @@ const char cli_fc_usage[] =
 	"                      1-64 letters, digits and '-'\n"
 	"                      (default anonymous-instance)\n"
 	"  --no-seccomp        no seccomp filters (debugging only)\n"
+	"  --seccomp-filter FILE\n"
+	"                      refused: mvm installs its own filters\n"
 	"  --log-path PATH     start the logger, as PUT /logger does, writing\n"
 	"                      to this file or FIFO (default stderr when any\n"
 	"                      logger flag is given)\n"
