@@ -348,7 +348,8 @@ Test(fc_flags, version_and_help, .timeout = 30)
 		"--show-level", "--show-log-origin", "--module",
 		"--metrics-path", "--boot-timer", "--http-api-max-payload-size",
 		"--mmds-size-limit", "--metadata", "--no-seccomp",
-		"--start-time-us", "--start-time-cpu-us", "--parent-cpu-time-us",
+		"--start-time-us", "--start-time-cpu-us",
+		"--parent-cpu-time-us",
 		"--describe-snapshot", "--version", "--enable-pci",
 		"--incoming", NULL };
 	struct mvm_result r;

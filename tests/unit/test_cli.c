@@ -542,7 +542,8 @@ Test(cli_fc, every_flag_in_any_order)
 			   "--api-sock=s", "--log-path", "l", "--show-level",
 			   "--module", "api", "--start-time-cpu-us", "3",
 			   "--parent-cpu-time-us", "4",
-			   "--http-api-max-payload-size", "100", "--no-seccomp");
+			   "--http-api-max-payload-size", "100",
+			   "--no-seccomp");
 	struct cli_fc_opts o;
 	struct mvm_err e;
 
