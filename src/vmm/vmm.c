@@ -111,6 +111,7 @@ int vmm_init(struct vmm *v, struct vm_spec *spec, struct mvm_err *err)
 	v->sig_fd = v->serial_fd = -1;
 	v->metrics.fd = v->metrics.timer_fd = -1;
 	v->dynmem.timer_fd = -1;
+	v->bt.efd = -1;
 	snprintf(v->id, sizeof(v->id), "anonymous-instance");
 
 	ret = loop_init(&v->loop, 256, err);
@@ -290,6 +291,7 @@ int vmm_build_vm(struct vmm *v, const struct vm_config *from,
 	int out_fd, ret = 0;
 
 	v->metrics.final_flushed = false;
+	vmm_boot_timer_arm(v);
 	out_fd = v->serial_fd >= 0 ? v->serial_fd : v->spec.console_out;
 	if (from) {
 		cfg = *from;
@@ -321,6 +323,8 @@ int vmm_build_vm(struct vmm *v, const struct vm_config *from,
 	}
 	v->have_vm = true;
 	ret = vm_create(&v->vm, &cfg, &v->loop, err);
+	if (!ret)
+		ret = vmm_boot_timer_attach(v, err);
 	if (!ret)
 		ret = console_attach(&v->console, &v->loop, &v->vm);
 	if (!ret)
@@ -613,6 +617,7 @@ void vmm_fini(struct vmm *v)
 		close(v->sig_fd);
 	if (v->serial_fd >= 0)
 		close(v->serial_fd);
+	vmm_boot_timer_fini(v); /* logs a time still due */
 	vmm_log_fini(v);
 	if (v->loop_ready)
 		loop_fini(&v->loop);
