@@ -36,8 +36,12 @@ static void arm(struct throttle *t, uint64_t ns)
 	if (t->armed)
 		return;
 	sqe = loop_sqe_wait(t->loop);
-	if (!sqe)
-		return; /* io_uring failed: the next kick retries */
+	if (!sqe) {
+		/* io_uring failed: not waiting for a timer that never comes;
+		 * the guest's next kick asks again. */
+		t->throttled = false;
+		return;
+	}
 	if (ns < MIN_WAIT_NS)
 		ns = MIN_WAIT_NS;
 	t->ts.tv_sec = (long long)(ns / 1000000000u);
