@@ -24,6 +24,7 @@
 
 #include "api_client.h"
 #include "harness.h"
+#include "snap_files.h"
 
 #define MIB 1048576.0
 
@@ -261,6 +262,59 @@ Test(rate_limit, drive_ops, .timeout = 90)
 	rate = measure(&p, met, "block", "read_count", 3);
 	assert_within(rate, 200, 0.05, "drive ops 200/s after a pause, 3 s");
 	cleanup(&p, (char *[]){ img, met, NULL });
+}
+
+/*
+ * A snapshot taken while the guest keeps the drive throttled loads
+ * in a new mvm with the limiter as configured, and the guest goes on
+ * reading at the limited rate.
+ */
+Test(rate_limit, drive_limit_survives_a_snapshot, .timeout = 90,
+     .init = snap_dir_make, .fini = snap_dir_drop)
+{
+	char *img = disk_image("rl-snap", 1 << 20);
+	char *met = empty_file("rl-snap-metrics");
+	const char *state = path_in("state"), *mem = path_in("mem");
+	struct api_proc a, b;
+	struct api_resp r;
+	char body[768];
+	double rate;
+
+	boot(&a, "test=bench_blk mode=read bs=4096 depth=4 n=100000000", met);
+	snprintf(body, sizeof(body), "{\"drive_id\": \"disk0\", "
+		 "\"path_on_host\": \"%s\", \"is_root_device\": false, "
+		 "\"is_read_only\": true, \"rate_limiter\": {\"ops\": "
+		 "{\"size\": 20, \"refill_time\": 100}}}", img);
+	put_ok(a.sock, "PUT", "/drives/disk0", body);
+	start(&a);
+	cr_assert(api_wait_out(&a, "bench start", 60), "%s\n%s", a.out,
+		  a.err);
+	api_drain(&a, 0.5);
+	put_ok(a.sock, "PATCH", "/vm", "{\"state\": \"Paused\"}");
+	snprintf(body, sizeof(body), "{\"snapshot_type\": \"Full\", "
+		 "\"snapshot_path\": \"%s\", \"mem_file_path\": \"%s\"}",
+		 state, mem);
+	put_ok(a.sock, "PUT", "/snapshot/create", body);
+	api_stop(&a);
+	api_proc_free(&a);
+
+	cr_assert_eq(api_spawn(&b, NULL), 0);
+	snprintf(body, sizeof(body), "{\"metrics_path\": \"%s\"}", met);
+	put_ok(b.sock, "PUT", "/metrics", body);
+	snprintf(body, sizeof(body), "{\"snapshot_path\": \"%s\", "
+		 "\"mem_backend\": {\"backend_type\": \"File\", "
+		 "\"backend_path\": \"%s\"}, \"resume_vm\": true}", state,
+		 mem);
+	put_ok(b.sock, "PUT", "/snapshot/load", body);
+	cr_assert_eq(api_call(b.sock, "GET", "/vm/config", NULL, &r), 200);
+	cr_assert(strstr(r.body, "\"rate_limiter\":{\"ops\":{\"size\":20,"
+			 "\"refill_time\":100,"), "%s", r.body);
+	/* A restored bucket starts full: 20 requests go at once. */
+	api_drain(&b, 0.3);
+	rate = measure(&b, met, "block", "read_count", 3);
+	assert_within(rate, 200, 0.05, "drive ops 200/s after a snapshot "
+		      "load, 3 s");
+	cleanup(&b, (char *[]){ img, met, NULL });
 }
 
 /* This test's own network namespace, with a TAP up and no IPv6 chatter. */
