@@ -50,7 +50,7 @@ struct rl_bucket {
 struct rl_state {
 	struct rl_bucket bandwidth;
 	struct rl_bucket ops;
-	uint64_t throttled; /* requests refused, for the metrics */
+	uint64_t throttled; /* requests refused (rl_consume, rl_ready) */
 };
 
 /* A limiter as configured, its buckets full (Firecracker's start). */
