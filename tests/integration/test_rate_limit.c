@@ -265,6 +265,36 @@ Test(rate_limit, drive_ops, .timeout = 90)
 }
 
 /*
+ * The command line's limiter: --disk ...,ops=100 is 100 requests a second
+ * with a second's burst, so the guest's 308 reads (a warm-up round of 4,
+ * then 304) take 2.08 s where they would otherwise take milliseconds.
+ */
+Test(rate_limit, cli_disk_ops, .timeout = 60)
+{
+	char *img = disk_image("rl-cli", 1 << 20);
+	char disk[512];
+	const char *argv[] = { "run", "--kernel",
+			       guest_path("virtio/mb_virtio"), "--memory", "64",
+			       "--disk", disk, "--cmdline",
+			       "test=bench_blk mode=read bs=4096 depth=4 n=304",
+			       NULL };
+	struct mvm_opts o = { .timeout = 40 };
+	struct mvm_result r;
+
+	snprintf(disk, sizeof(disk), "path=%s,readonly=on,ops=100", img);
+	cr_assert_eq(mvm_launch(argv, &o, &r), 0);
+	cr_assert(strstr(r.out, "bench done requests=304"), "%s\n%s", r.out,
+		  r.err);
+	fprintf(stderr, "rate_limit: CLI ops=100, 308 reads: %.2f s, want "
+		"2.08 s and a boot\n", r.seconds);
+	cr_assert_geq(r.seconds, 2.08 * 0.95, "%.2f s", r.seconds);
+	cr_assert_lt(r.seconds, 8, "%.2f s", r.seconds);
+	mvm_result_free(&r);
+	unlink(img);
+	free(img);
+}
+
+/*
  * A snapshot taken while the guest keeps the drive throttled loads
  * in a new mvm with the limiter as configured, and the guest goes on
  * reading at the limited rate.
