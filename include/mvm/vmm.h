@@ -166,11 +166,18 @@ int vmm_resume(struct vmm *v, struct mvm_err *err);
 int vmm_send_ctrl_alt_del(struct vmm *v, struct mvm_err *err);
 /*
  * PATCH /drives/{id}, already validated: swap the medium of a running VM's
- * disk to path (taken over; NULL: no swap), then record path and, if
- * rl->set, the rate limiter in the spec. Nothing changes on error.
+ * disk to path (taken over; NULL: no swap) and give its rate limiter the
+ * buckets rl has, then record both in the spec. Nothing changes on error.
  */
 int vmm_drive_patch(struct vmm *v, const char *id, char *path,
 		    const struct spec_limiter *rl, struct mvm_err *err);
+/*
+ * PATCH /network-interfaces/{id}, already validated: the buckets rx and
+ * tx have, to the running NIC and the spec.
+ */
+int vmm_net_patch(struct vmm *v, const char *id,
+		  const struct spec_limiter *rx, const struct spec_limiter *tx,
+		  struct mvm_err *err);
 
 /* Run the loop until the process must end; returns mvm's exit status. */
 int vmm_run(struct vmm *v);

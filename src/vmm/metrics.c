@@ -115,6 +115,7 @@ static struct json_object *block_json(struct vmm *v)
 	add_u64(o, "write_count", d[VIRTIO_CTR_WRITE_COUNT]);
 	add_u64(o, "flush_count", d[VIRTIO_CTR_FLUSH_COUNT]);
 	add_u64(o, "execute_fails", d[VIRTIO_CTR_FAIL_COUNT]);
+	add_u64(o, "rate_limiter_throttled_events", d[VIRTIO_CTR_THROTTLED]);
 	return o;
 }
 
@@ -128,6 +129,20 @@ static struct json_object *net_json(struct vmm *v)
 	add_u64(o, "tx_bytes_count", d[VIRTIO_CTR_TX_BYTES]);
 	add_u64(o, "rx_packets_count", d[VIRTIO_CTR_RX_PACKETS]);
 	add_u64(o, "tx_packets_count", d[VIRTIO_CTR_TX_PACKETS]);
+	add_u64(o, "rx_rate_limiter_throttled", d[VIRTIO_CTR_RX_THROTTLED]);
+	add_u64(o, "tx_rate_limiter_throttled", d[VIRTIO_CTR_TX_THROTTLED]);
+	return o;
+}
+
+/* The virtio-rng device, in Firecracker's names. */
+static struct json_object *entropy_json(struct vmm *v)
+{
+	struct json_object *o = json_object_new_object();
+	uint64_t d[VIRTIO_CTR_COUNT];
+
+	device_deltas(v, VIRTIO_ID_RNG, d);
+	add_u64(o, "entropy_bytes", d[VIRTIO_CTR_ENTROPY_BYTES]);
+	add_u64(o, "entropy_rate_limiter_throttled", d[VIRTIO_CTR_THROTTLED]);
 	return o;
 }
 
@@ -291,6 +306,7 @@ int vmm_metrics_flush(struct vmm *v, struct mvm_err *err)
 	json_object_object_add(o, "vcpu", vcpu_json(v));
 	json_object_object_add(o, "block", block_json(v));
 	json_object_object_add(o, "net", net_json(v));
+	json_object_object_add(o, "entropy", entropy_json(v));
 	json_object_object_add(o, "balloon", balloon_json(v));
 	json_object_object_add(o, "dynamic_memory", dynmem_json(v));
 	json_object_object_add(o, "serial", serial_json(v));

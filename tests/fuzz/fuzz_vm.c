@@ -25,7 +25,8 @@ int blk_create(struct dev_ctx *ctx, const struct disk_config *cfg,
 	       unsigned cpus, struct mvm_err *err);
 int net_create(struct dev_ctx *ctx, const struct net_config *cfg,
 	       struct mvm_err *err);
-int rng_create(struct dev_ctx *ctx, struct mvm_err *err);
+int rng_create(struct dev_ctx *ctx, const struct rate_limiter *rl,
+	       struct mvm_err *err);
 int virtio_mem_create(struct dev_ctx *ctx, const struct mem_hotplug_config *cfg,
 		      uint64_t gpa, struct mvm_err *err);
 int balloon_create(struct dev_ctx *ctx, const struct balloon_config *cfg,
@@ -173,12 +174,14 @@ static int make_mem(struct fuzz_vm *f, uint64_t blocks, struct mvm_err *err)
 int fuzz_dev_create(struct fuzz_vm *f, enum fuzz_dev kind, uint64_t size)
 {
 	struct net_config net = { .id = "fz0", .tap = "fz0" };
+	/* No limits: what a guest does, not when the tokens come back. */
+	struct rate_limiter no_limit = { .bandwidth.size = 0 };
 	struct mvm_err err;
 	int ret;
 
 	switch (kind) {
 	case FUZZ_RNG:
-		ret = rng_create(&f->ctx, &err);
+		ret = rng_create(&f->ctx, &no_limit, &err);
 		break;
 	case FUZZ_BLK:
 		ret = make_blk(f, size, &err);
