@@ -48,12 +48,12 @@ static void balloon_config_write(void *dev, uint32_t off, const uint8_t *data,
 	b->actual = pci_get32(img);
 	/*
 	 * The driver writes actual after each chain it was told is used: at
-	 * the target, what waits for its frame goes back now (the loop's
-	 * timer; the API's answer also flushes first, balloon_ctl.c).
+	 * the target, what waits for its frame goes back now, on the loop
+	 * (the API's answer also flushes first, balloon_ctl.c).
 	 */
 	if (b->actual >= b->num_pages &&
 	    virtio_has(b->t, BALLOON_F_MUST_TELL_HOST))
-		balloon_pend_arm(b, 1);
+		balloon_pend_kick(b);
 }
 
 void balloon_roles(struct balloon *b)
@@ -232,7 +232,7 @@ int balloon_create(struct dev_ctx *ctx, const struct balloon_config *cfg,
 	b->cfg = *cfg;
 	b->num_pages = cfg->amount_mib * BALLOON_PAGES_PER_MIB;
 	b->timer_fd = -1;
-	b->pend.timer_fd = -1;
+	b->pend.timer_fd = b->pend.kick_fd = -1;
 	info.features = offer(cfg, &info.nr_queues);
 	ret = balloon_stats_init(b, err);
 	if (!ret)

@@ -65,9 +65,12 @@ struct balloon_pend_region {
 struct balloon_pend {
 	struct balloon_pend_region r[MEM_MAX_REGIONS];
 	uint64_t count;     /* pages waiting, over all regions */
-	int timer_fd;       /* the inflate went quiet, or actual is there */
+	int timer_fd;       /* the inflate went quiet */
 	struct loop_watch watch;
 	bool watched;
+	int kick_fd;        /* an eventfd: the driver wrote actual */
+	struct loop_watch kick_watch;
+	bool kick_watched;
 };
 
 struct balloon {
@@ -117,7 +120,7 @@ void balloon_give_back(struct balloon *b, uint64_t gpa, uint64_t len);
 
 /*
  * Inflated pages that wait for their whole 2 MiB frame (balloon_pend.c),
- * with MUST_TELL_HOST negotiated; loop thread, but balloon_pend_arm.
+ * with MUST_TELL_HOST negotiated; loop thread, but balloon_pend_kick.
  */
 int balloon_pend_init(struct balloon *b, struct mvm_err *err);
 void balloon_pend_fini(struct balloon *b);
@@ -132,8 +135,11 @@ void balloon_pend_flush(struct balloon *b);
 void balloon_pend_settle(struct balloon *b);
 /* Drop them all, none given back: the driver no longer holds them. */
 void balloon_pend_forget(struct balloon *b);
-/* Flush from the loop in ns (0: disarm); any thread (a timerfd). */
+/* Flush from the loop in ns (0: disarm). */
 void balloon_pend_arm(struct balloon *b, uint64_t ns);
+/* From a vCPU thread (a write, which its sandbox allows): the loop then
+ * settles (above). */
+void balloon_pend_kick(struct balloon *b);
 /* An inflate was served: flush if no other comes for a while. */
 void balloon_pend_quiet(struct balloon *b);
 

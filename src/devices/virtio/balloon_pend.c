@@ -20,6 +20,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -226,6 +227,26 @@ static void on_timer(void *ctx)
 	balloon_pend_flush(b);
 }
 
+void balloon_pend_kick(struct balloon *b)
+{
+	uint64_t one = 1;
+
+	/* EAGAIN only with 2^64 - 2 kicks unread: the loop has one already. */
+	if (write(b->pend.kick_fd, &one, sizeof(one)) < 0) {
+	}
+}
+
+static void on_kick(void *ctx)
+{
+	struct balloon *b = ctx;
+	uint64_t n;
+
+	if (read(b->pend.kick_fd, &n, sizeof(n)) < 0) {
+		/* EAGAIN: nothing new. */
+	}
+	balloon_pend_settle(b);
+}
+
 int balloon_pend_init(struct balloon *b, struct mvm_err *err)
 {
 	b->pend.timer_fd = timerfd_create(CLOCK_MONOTONIC,
@@ -233,10 +254,18 @@ int balloon_pend_init(struct balloon *b, struct mvm_err *err)
 	if (b->pend.timer_fd < 0)
 		return mvm_fail_host(err, -errno, "balloon: timerfd: %s",
 				     strerror(errno));
+	b->pend.kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (b->pend.kick_fd < 0)
+		return mvm_fail_host(err, -errno, "balloon: eventfd: %s",
+				     strerror(errno));
 	if (loop_watch_add(b->ctx->loop, &b->pend.watch, b->pend.timer_fd,
 			   on_timer, b))
 		return mvm_fail(err, -EBUSY, "balloon: event loop full");
 	b->pend.watched = true;
+	if (loop_watch_add(b->ctx->loop, &b->pend.kick_watch, b->pend.kick_fd,
+			   on_kick, b))
+		return mvm_fail(err, -EBUSY, "balloon: event loop full");
+	b->pend.kick_watched = true;
 	return 0;
 }
 
@@ -244,10 +273,14 @@ void balloon_pend_fini(struct balloon *b)
 {
 	if (b->pend.watched)
 		loop_watch_cancel(&b->pend.watch);
-	b->pend.watched = false;
+	if (b->pend.kick_watched)
+		loop_watch_cancel(&b->pend.kick_watch);
+	b->pend.watched = b->pend.kick_watched = false;
 	if (b->pend.timer_fd >= 0)
 		close(b->pend.timer_fd);
-	b->pend.timer_fd = -1;
+	if (b->pend.kick_fd >= 0)
+		close(b->pend.kick_fd);
+	b->pend.timer_fd = b->pend.kick_fd = -1;
 	for (int i = 0; i < MEM_MAX_REGIONS; i++) {
 		free(b->pend.r[i].bits);
 		free(b->pend.r[i].fill);
