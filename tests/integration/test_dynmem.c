@@ -221,8 +221,14 @@ static void shrinks_idle(struct api_proc *p)
 	cr_assert(json_object_object_get_ex(o, "reason", NULL));
 	json_object_put(o);
 	wait_current(p, 128, 60);
-	cr_assert(strstr(p->out, "dynmem: balloon=64 MiB\n"), "%s", p->out);
-	cr_assert(strstr(p->out, "dynmem: balloon=128 MiB\n"), "%s", p->out);
+	/*
+	 * The guest writes the balloon's actual size, which current_mib
+	 * follows, before it prints the line: wait for the line.
+	 */
+	cr_assert(api_wait_out(p, "dynmem: balloon=64 MiB\n", 10), "%s",
+		  p->out);
+	cr_assert(api_wait_out(p, "dynmem: balloon=128 MiB\n", 10), "%s",
+		  p->out);
 	cr_assert_eq(get_field(p, "/balloon", "amount_mib"), 128);
 	cr_assert_eq(get_field(p, "/dynamic-memory", "target_mib"), 128);
 	refused(p, "PATCH", "/balloon", "{\"amount_mib\": 10}", "amount_mib: "
@@ -259,7 +265,8 @@ static void shrinks_again(struct api_proc *p)
 {
 	say(p, 'l');
 	wait_current(p, 128, 90);
-	cr_assert(strstr(p->out, "dynmem: plugged=0 MiB\n"), "%s", p->out);
+	cr_assert(api_wait_out(p, "dynmem: plugged=0 MiB\n", 10), "%s",
+		  p->out);
 	cr_assert_eq(get_field(p, "/hotplug/memory", "requested_size_mib"), 0);
 	cr_assert_eq(get_field(p, "/balloon", "amount_mib"), 128);
 }
