@@ -293,6 +293,21 @@ size_t mig_tx_fill_iov(const struct guest_mem *gm,
 		       unsigned iovcap, unsigned *niov, size_t max_bytes,
 		       struct mig_tx_stats *st);
 
+/*
+ * The source's switchover: stop the guest for the last pass now, with
+ * left dirty bytes after a pass that sent sent bytes, est_ns the time
+ * they would take? Not while est_ns is over max_downtime_ns. Within it,
+ * another pass pays while it shrinks them (the guest dirtied them while
+ * this pass went, so a shorter pass leaves fewer still, and the downtime
+ * is the last pass): passes go on while each halves what is left, down
+ * to MIG_CONVERGED_BYTES. That is a log2 of RAM's pages more at most; a
+ * guest that dirties as fast as the link sends stops at the first pass
+ * that fits.
+ */
+#define MIG_CONVERGED_BYTES (256u << 10)
+bool mig_switchover(uint64_t left, uint64_t sent, uint64_t est_ns,
+		    uint64_t max_downtime_ns);
+
 /* How many bits are set over gm's regions' bitmaps (their pages only). */
 uint64_t mig_dirty_count(const struct guest_mem *gm,
 			 unsigned long *const dirty[]);

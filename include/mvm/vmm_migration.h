@@ -63,6 +63,18 @@ struct vmm_migrate_in {
 	unsigned nr_overrides;
 };
 
+/*
+ * Where the downtime went, span after span (GET /migration's
+ * "downtime_parts_us"): each side names its own, in the order they came.
+ * The destination's first spans, from the source's pause, are on the
+ * realtime clock (the two hosts' clocks may differ by their skew).
+ */
+#define MIG_PARTS_MAX 12
+struct mig_downtime_part {
+	const char *name; /* a string literal */
+	uint64_t us;
+};
+
 /* GET /migration. */
 struct vmm_migration_info {
 	enum mig_status status;
@@ -73,6 +85,8 @@ struct vmm_migration_info {
 	uint64_t dirty_rate_mbps;   /* as measured over the last pass */
 	uint64_t downtime_ms;       /* pause to the destination's resume */
 	uint64_t total_ms;          /* request to completion */
+	struct mig_downtime_part parts[MIG_PARTS_MAX];
+	unsigned nr_parts;
 	char error[512];
 };
 
