@@ -253,6 +253,19 @@ void mig_rx_fini(struct mig_rx *rx);
  */
 ssize_t mig_rx_feed(struct mig_rx *rx, const void *data, size_t len,
 		    enum mig_rx_event *ev, struct mvm_err *err);
+/*
+ * Where the stream's next bytes may be received in place, without a
+ * copy: inside a PAGES DATA section whose own header is in and checked
+ * (its range inside guest RAM), the rest of its pages; NULL anywhere
+ * else. *room is how many bytes complete what the receiver is in now
+ * (a header, PAGES' own header, a payload; 0 once the stream is over),
+ * so that the owner reads no further than where the next place begins.
+ * Bytes received at the place returned are then fed from there
+ * (mig_rx_feed(rx, place, n, ...), n <= *room): they are checked and
+ * counted as any others, their CRC at the section's end; on a bad one
+ * RAM holds them and the owner discards it, as after any stream error.
+ */
+uint8_t *mig_rx_direct(const struct mig_rx *rx, size_t *room);
 
 /*
  * The source's page batcher. dirty[i] (region i's bitmap, bit per 4 KiB

@@ -2,7 +2,8 @@
  * The destination of a live migration (include/mvm/vmm_migration.h), on
  * the VMM's loop: listen, take one connection, and feed what arrives to
  * the migration layer's receiver, which checks every byte and puts the
- * pages into RAM made for them (hotpluggable memory's region too, as a
+ * pages into RAM made for them (received there straight from the socket
+ * once their range is checked, mig_rx_direct) (hotpluggable memory's region too, as a
  * boot makes it). HELLO is answered ACCEPT or ABORT (the CPU features,
  * the memory layout, nesting); STATE builds the VM paused
  * from the source's configuration and state, on that RAM, its disks not
@@ -412,7 +413,16 @@ static void on_data(void *ctx)
 	size_t total = 0;
 
 	while (!in->yielding && !in->finishing) {
-		ssize_t n = recv(in->fd, in->ibuf, IN_BUF, MSG_DONTWAIT);
+		size_t room;
+		uint8_t *to = mig_rx_direct(&in->rx, &room);
+		ssize_t n;
+
+		/* Pages into guest RAM; anything else up to its end. */
+		if (!to)
+			to = in->ibuf;
+		if (!room || (to == in->ibuf && room > IN_BUF))
+			room = IN_BUF;
+		n = recv(in->fd, to, room, MSG_DONTWAIT);
 
 		if (n == 0) {
 			finish(in, MIG_STATUS_FAILED, "migration: the source "
@@ -426,7 +436,7 @@ static void on_data(void *ctx)
 				finish(in, MIG_STATUS_FAILED, strerror(errno));
 			return;
 		}
-		if (!feed(in, in->ibuf, (size_t)n) || m->in != in)
+		if (!feed(in, to, (size_t)n) || m->in != in)
 			return;
 		total += (size_t)n;
 		if (total >= IN_SLICE) {
