@@ -2,9 +2,9 @@
  * The destination of a live migration (include/mvm/vmm_migration.h), on
  * the VMM's loop: listen, take one connection, and feed what arrives to
  * the migration layer's receiver, which checks every byte and puts the
- * pages into RAM made for them (received there straight from the socket
- * once their range is checked, mig_rx_direct) (hotpluggable memory's region too, as a
- * boot makes it). HELLO is answered ACCEPT or ABORT (the CPU features,
+ * pages into RAM made for them (hotpluggable memory's region too, as a
+ * boot makes it), received there straight from the socket once their
+ * range is checked (mig_rx_direct). HELLO is answered ACCEPT or ABORT (the CPU features,
  * the memory layout, nesting); STATE builds the VM paused
  * from the source's configuration and state, on that RAM, its disks not
  * locked yet; COMMIT (the source has released them) locks the disks and
