@@ -199,13 +199,6 @@ static void send_iov(struct mig_out *o)
 	o->sending = true;
 }
 
-static void send_bytes(struct mig_out *o, const uint8_t *p, size_t len)
-{
-	o->iov[0] = (struct iovec){ (void *)p, len };
-	o->msg = (struct msghdr){ .msg_iov = o->iov, .msg_iovlen = 1 };
-	send_iov(o);
-}
-
 /* A short send: what is left of the iovecs. False when nothing is. */
 static bool advance(struct msghdr *m, size_t n)
 {
@@ -219,6 +212,46 @@ static bool advance(struct msghdr *m, size_t n)
 		m->msg_iov->iov_len -= n;
 	}
 	return m->msg_iovlen > 0;
+}
+
+/*
+ * Send o->msg: true when all of it went at once. While the guest stands
+ * still (the last pass, the state) it goes straight to the socket as far
+ * as the socket has room, rather than through the ring and a turn of the
+ * loop, which API requests may take first: the downtime has no turn of
+ * it to wait for. The rest, and any error, go through the ring as in the
+ * passes before (on_sent says what went wrong).
+ */
+static bool send_go(struct mig_out *o)
+{
+	while (o->phase == OUT_FINAL || o->phase == OUT_READY) {
+		ssize_t n = sendmsg(o->fd, &o->msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		o->m->info.transferred_bytes += (uint64_t)n;
+		if (!advance(&o->msg, (size_t)n))
+			return true;
+	}
+	send_iov(o);
+	return false;
+}
+
+static bool send_bytes(struct mig_out *o, const uint8_t *p, size_t len)
+{
+	o->iov[0] = (struct iovec){ (void *)p, len };
+	o->msg = (struct msghdr){ .msg_iov = o->iov, .msg_iovlen = 1 };
+	return send_go(o);
+}
+
+/* The STATE section is gone: READY is awaited. */
+static void state_sent(struct mig_out *o)
+{
+	free(o->big);
+	o->big = NULL;
+	mig_part(o->m, "state_send");
 }
 
 static void on_sent(struct loop_op *op, int res, unsigned flags)
@@ -253,10 +286,10 @@ static void on_sent(struct loop_op *op, int res, unsigned flags)
 		send_iov(o);
 		return;
 	}
-	free(o->big);
-	o->big = NULL;
 	if (o->phase == OUT_READY)
-		mig_part(o->m, "state_send");
+		state_sent(o);
+	free(o->big); /* HELLO's */
+	o->big = NULL;
 	pump(o);
 }
 
@@ -462,10 +495,15 @@ static void send_state(struct mig_out *o)
 	mig_part(o->m, "state_save");
 	o->m->info.remaining_bytes = 0;
 	o->phase = OUT_READY;
-	send_bytes(o, o->big, n);
+	if (send_bytes(o, o->big, n))
+		state_sent(o);
 }
 
-static void pump(struct mig_out *o)
+/*
+ * The pass's next send, or its end. True when the send went at once
+ * (send_go) and the next may follow.
+ */
+static bool pump_step(struct mig_out *o)
 {
 	struct mig_tx_stats st = { 0 };
 	uint8_t p[4];
@@ -473,9 +511,9 @@ static void pump(struct mig_out *o)
 
 	if (o->failing || o->sending || o->timing ||
 	    (o->phase != OUT_PRECOPY && o->phase != OUT_FINAL))
-		return;
+		return false;
 	if (throttled(o))
-		return;
+		return false;
 	if (!o->cur.done && o->phase == OUT_FINAL) {
 		/* Paused: straight from guest RAM, no copy. */
 		unsigned niov = 0;
@@ -488,34 +526,37 @@ static void pump(struct mig_out *o)
 		if (n) {
 			o->msg = (struct msghdr){ .msg_iov = o->iov,
 						  .msg_iovlen = niov };
-			send_iov(o);
-			return;
+			return send_go(o);
 		}
 	}
 	if (!o->cur.done) {
 		n = mig_tx_fill(&o->v->vm.mem, o->pass == 1 ? NULL : o->dirty,
 				&o->cur, o->buf, OUT_BUF, &st);
-		if (n) {
-			send_bytes(o, o->buf, n);
-			return;
-		}
+		if (n)
+			return send_bytes(o, o->buf, n);
 		if (!o->cur.done) {
 			fail(o, MIG_STATUS_FAILED, "migration: the page "
 			     "batcher made no progress");
-			return;
+			return false;
 		}
 	}
 	if (!o->pass_end_sent) {
 		mig_le32(p, o->pass);
 		n = mig_section_put(o->buf, OUT_BUF, MIG_PASS_END, p, 4);
 		o->pass_end_sent = true;
-		send_bytes(o, o->buf, n);
-		return;
+		return send_bytes(o, o->buf, n);
 	}
 	if (o->phase == OUT_FINAL)
 		send_state(o);
 	else
 		precopy_pass_done(o);
+	return false;
+}
+
+static void pump(struct mig_out *o)
+{
+	while (pump_step(o))
+		;
 }
 
 static void start_precopy(struct mig_out *o)
