@@ -7,7 +7,8 @@
  *
  * Source: pre-copy passes over KVM's dirty log while the guest runs, until
  * the pages left would go within max_downtime_ms at the bandwidth
- * measured; then the VM pauses, the policy is asked again, the last pages
+ * measured and another pass would not halve them (mig_switchover); then
+ * the VM pauses, the policy is asked again, the last pages
  * and the state go, the disks are flushed and unlocked, and once the
  * destination runs the guest the source's mvm exits 0. On any failure
  * before that the source takes its disks back and its guest runs on.
