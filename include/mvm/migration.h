@@ -253,6 +253,19 @@ void mig_rx_fini(struct mig_rx *rx);
  */
 ssize_t mig_rx_feed(struct mig_rx *rx, const void *data, size_t len,
 		    enum mig_rx_event *ev, struct mvm_err *err);
+/*
+ * Where the stream's next bytes may be received in place, without a
+ * copy: inside a PAGES DATA section whose own header is in and checked
+ * (its range inside guest RAM), the rest of its pages; NULL anywhere
+ * else. *room is how many bytes complete what the receiver is in now
+ * (a header, PAGES' own header, a payload; 0 once the stream is over),
+ * so that the owner reads no further than where the next place begins.
+ * Bytes received at the place returned are then fed from there
+ * (mig_rx_feed(rx, place, n, ...), n <= *room): they are checked and
+ * counted as any others, their CRC at the section's end; on a bad one
+ * RAM holds them and the owner discards it, as after any stream error.
+ */
+uint8_t *mig_rx_direct(const struct mig_rx *rx, size_t *room);
 
 /*
  * The source's page batcher. dirty[i] (region i's bitmap, bit per 4 KiB
@@ -292,6 +305,21 @@ size_t mig_tx_fill_iov(const struct guest_mem *gm,
 		       void *hbuf, size_t hcap, struct iovec *iov,
 		       unsigned iovcap, unsigned *niov, size_t max_bytes,
 		       struct mig_tx_stats *st);
+
+/*
+ * The source's switchover: stop the guest for the last pass now, with
+ * left dirty bytes after a pass that sent sent bytes, est_ns the time
+ * they would take? Not while est_ns is over max_downtime_ns. Within it,
+ * another pass pays while it shrinks them (the guest dirtied them while
+ * this pass went, so a shorter pass leaves fewer still, and the downtime
+ * is the last pass): passes go on while each halves what is left, down
+ * to MIG_CONVERGED_BYTES. That is a log2 of RAM's pages more at most; a
+ * guest that dirties as fast as the link sends stops at the first pass
+ * that fits.
+ */
+#define MIG_CONVERGED_BYTES (256u << 10)
+bool mig_switchover(uint64_t left, uint64_t sent, uint64_t est_ns,
+		    uint64_t max_downtime_ns);
 
 /* How many bits are set over gm's regions' bitmaps (their pages only). */
 uint64_t mig_dirty_count(const struct guest_mem *gm,

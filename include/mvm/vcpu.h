@@ -102,6 +102,12 @@ int vcpu_run_on(struct vcpu *v, void (*fn)(struct vcpu *v, void *arg),
 /* Park the thread outside KVM_RUN and wait until it is parked; resume. */
 int vcpu_pause(struct vcpu *v);
 void vcpu_resume(struct vcpu *v);
+/*
+ * vcpu_pause in two halves, so that all of a VM's vCPUs are asked before
+ * any is waited for: they park together, not one after the other.
+ */
+void vcpu_pause_ask(struct vcpu *v);
+int vcpu_pause_wait(struct vcpu *v);
 
 /* Install the kick signal's (empty) handler once per process. */
 int vcpu_signals_init(struct mvm_err *err);

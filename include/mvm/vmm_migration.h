@@ -7,7 +7,8 @@
  *
  * Source: pre-copy passes over KVM's dirty log while the guest runs, until
  * the pages left would go within max_downtime_ms at the bandwidth
- * measured; then the VM pauses, the policy is asked again, the last pages
+ * measured and another pass would not halve them (mig_switchover); then
+ * the VM pauses, the policy is asked again, the last pages
  * and the state go, the disks are flushed and unlocked, and once the
  * destination runs the guest the source's mvm exits 0. On any failure
  * before that the source takes its disks back and its guest runs on.
@@ -63,6 +64,18 @@ struct vmm_migrate_in {
 	unsigned nr_overrides;
 };
 
+/*
+ * Where the downtime went, span after span (GET /migration's
+ * "downtime_parts_us"): each side names its own, in the order they came.
+ * The destination's first spans, from the source's pause, are on the
+ * realtime clock (the two hosts' clocks may differ by their skew).
+ */
+#define MIG_PARTS_MAX 12
+struct mig_downtime_part {
+	const char *name; /* a string literal */
+	uint64_t us;
+};
+
 /* GET /migration. */
 struct vmm_migration_info {
 	enum mig_status status;
@@ -73,6 +86,8 @@ struct vmm_migration_info {
 	uint64_t dirty_rate_mbps;   /* as measured over the last pass */
 	uint64_t downtime_ms;       /* pause to the destination's resume */
 	uint64_t total_ms;          /* request to completion */
+	struct mig_downtime_part parts[MIG_PARTS_MAX];
+	unsigned nr_parts;
 	char error[512];
 };
 

@@ -52,7 +52,7 @@ int h_get_migration(struct vmm *v, const struct api_request *q,
 		    struct api_response *r, struct mvm_err *err)
 {
 	struct vmm_migration_info in;
-	struct json_object *o;
+	struct json_object *o, *parts;
 
 	(void)q;
 	(void)err;
@@ -69,6 +69,10 @@ int h_get_migration(struct vmm *v, const struct api_request *q,
 	add_u64(o, "dirty_rate_mbps", in.dirty_rate_mbps);
 	add_u64(o, "downtime_ms", in.downtime_ms);
 	add_u64(o, "total_ms", in.total_ms);
+	parts = json_object_new_object();
+	for (unsigned i = 0; i < in.nr_parts && i < MIG_PARTS_MAX; i++)
+		add_u64(parts, in.parts[i].name, in.parts[i].us);
+	json_object_object_add(o, "downtime_parts_us", parts);
 	json_object_object_add(o, "error", in.error[0] ?
 			       json_object_new_string(in.error) : NULL);
 	r->body = o;

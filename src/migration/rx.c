@@ -8,7 +8,8 @@
  * is written. Once anything is wrong, the stream is over.
  *
  * PAGES DATA go straight into guest RAM as they arrive, rather than
- * through a buffer: one copy fewer on most of what a migration moves.
+ * through a buffer: one copy fewer on most of what a migration moves;
+ * none at all where the owner receives them there itself (mig_rx_direct).
  * Their CRC is checked at the section's end; a bad one fails the stream,
  * and the destination throws away its RAM with the rest.
  */
@@ -162,6 +163,8 @@ static int start_pages(struct mig_rx *rx, struct mvm_err *err)
 static int take_pages(struct mig_rx *rx, const uint8_t *p, size_t n,
 		      struct mvm_err *err)
 {
+	uint8_t *to;
+
 	rx->crc = mig_crc32c(rx->crc, p, n);
 	if (rx->got < MIG_PAGES_HDR) {
 		size_t k = MIG_PAGES_HDR - rx->got < n ?
@@ -178,8 +181,13 @@ static int take_pages(struct mig_rx *rx, const uint8_t *p, size_t n,
 		if (ret)
 			return ret;
 	}
-	/* start_pages checked the length: n fits in what dst has left. */
-	memcpy(rx->dst + (rx->got - MIG_PAGES_HDR), p, n);
+	/*
+	 * start_pages checked the length: n fits in what dst has left. Bytes
+	 * received in place (mig_rx_direct) are there already.
+	 */
+	to = rx->dst + (rx->got - MIG_PAGES_HDR);
+	if (n && p != to)
+		memcpy(to, p, n);
 	rx->got += n;
 	return 0;
 }
@@ -343,6 +351,26 @@ static int step(struct mig_rx *rx, const uint8_t *data, size_t len,
 	rx->head_got = 0;
 	rx->at = rx->bytes;
 	return 0;
+}
+
+uint8_t *mig_rx_direct(const struct mig_rx *rx, size_t *room)
+{
+	*room = 0;
+	if (rx->phase == FAILED || rx->phase == ENDED)
+		return NULL;
+	if (rx->head_got < MIG_HDR_SIZE) {
+		*room = MIG_HDR_SIZE - rx->head_got;
+		return NULL;
+	}
+	if (rx->hdr.type == MIG_PAGES && rx->got < MIG_PAGES_HDR) {
+		*room = MIG_PAGES_HDR - rx->got;
+		return NULL;
+	}
+	*room = (size_t)(rx->hdr.len - rx->got);
+	/* Past PAGES' own header, start_pages has checked the range. */
+	if (rx->hdr.type != MIG_PAGES || !*room)
+		return NULL;
+	return rx->dst + (rx->got - MIG_PAGES_HDR);
 }
 
 ssize_t mig_rx_feed(struct mig_rx *rx, const void *data, size_t len,

@@ -293,16 +293,28 @@ out:
 	return ret;
 }
 
+void vcpu_pause_ask(struct vcpu *v)
+{
+	if (!v->thread_started)
+		return;
+	pthread_mutex_lock(&v->lock);
+	v->pause_req = true;
+	pthread_mutex_unlock(&v->lock);
+	vcpu_kick(v);
+}
+
 int vcpu_pause(struct vcpu *v)
+{
+	vcpu_pause_ask(v);
+	return vcpu_pause_wait(v);
+}
+
+int vcpu_pause_wait(struct vcpu *v)
 {
 	int ret = 0;
 
 	if (!v->thread_started)
 		return 0;
-	pthread_mutex_lock(&v->lock);
-	v->pause_req = true;
-	pthread_mutex_unlock(&v->lock);
-	vcpu_kick(v);
 	pthread_mutex_lock(&v->lock);
 	while (!v->paused && !v->dead)
 		pthread_cond_wait(&v->cond, &v->lock);

@@ -773,8 +773,11 @@ int vm_pause(struct vm *vm)
 {
 	int ret = 0;
 
-	for (unsigned i = 0; i < vm->nr_vcpus && !ret; i++)
-		ret = vcpu_pause(vm->vcpus[i]);
+	/* All kicked first: they park in parallel, each on its own CPU. */
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_pause_ask(vm->vcpus[i]);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		ret = vcpu_pause_wait(vm->vcpus[i]) ? -ESRCH : ret;
 	if (ret) {
 		vm_resume(vm);
 		return ret;

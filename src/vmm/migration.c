@@ -75,6 +75,43 @@ void mig_info_end(struct vmm_migration *m, enum mig_status s,
 		snprintf(m->info.error, sizeof(m->info.error), "%s", error);
 }
 
+void mig_parts_start(struct vmm_migration *m, uint64_t t_mono_ns)
+{
+	m->info.nr_parts = 0;
+	m->t_part_ns = t_mono_ns;
+}
+
+void mig_part_add(struct vmm_migration *m, const char *name, uint64_t ns)
+{
+	if (m->info.nr_parts < MIG_PARTS_MAX)
+		m->info.parts[m->info.nr_parts++] =
+			(struct mig_downtime_part){ name, (ns + 500) / 1000 };
+}
+
+void mig_part(struct vmm_migration *m, const char *name)
+{
+	uint64_t now = mig_mono_ns();
+
+	mig_part_add(m, name, now - m->t_part_ns);
+	m->t_part_ns = now;
+}
+
+void mig_parts_text(const struct vmm_migration *m, char *buf, size_t len)
+{
+	size_t at = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < m->info.nr_parts && at < len; i++) {
+		int n = snprintf(buf + at, len - at, "%s%s %.1f",
+				 i ? ", " : "", m->info.parts[i].name,
+				 (double)m->info.parts[i].us / 1000);
+
+		if (n < 0)
+			break;
+		at += (size_t)n;
+	}
+}
+
 static int parse_tcp(const char *rest, struct mig_uri *u,
 		     struct mvm_err *err)
 {

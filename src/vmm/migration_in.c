@@ -3,7 +3,8 @@
  * the VMM's loop: listen, take one connection, and feed what arrives to
  * the migration layer's receiver, which checks every byte and puts the
  * pages into RAM made for them (hotpluggable memory's region too, as a
- * boot makes it). HELLO is answered ACCEPT or ABORT (the CPU features,
+ * boot makes it), received there straight from the socket once their
+ * range is checked (mig_rx_direct). HELLO is answered ACCEPT or ABORT (the CPU features,
  * the memory layout, nesting); STATE builds the VM paused
  * from the source's configuration and state, on that RAM, its disks not
  * locked yet; COMMIT (the source has released them) locks the disks and
@@ -54,6 +55,7 @@ struct mig_in {
 	struct snap_file state;
 	bool have_state, vm_built, nested_state_here, finishing;
 	uint64_t paused_real;
+	uint64_t pass_end_real; /* the last PASS_END's arrival */
 	uint8_t *ibuf;
 };
 
@@ -227,11 +229,30 @@ static int build(struct mig_in *in, struct mvm_err *err)
 		return ret;
 	in->vm_built = true;
 	in->v->vm.cfg.mem_source = NULL;
+	mig_part(in->m, "build");
 	ret = vm_pause_all(&in->v->vm, err);
 	if (!ret)
 		ret = vm_load_all_opts(&in->v->vm, &in->state.state, &opts,
 				       err);
+	mig_part(in->m, "load");
 	return ret;
+}
+
+/*
+ * The downtime's first spans, on the realtime clock from the source's
+ * pause: the last pass's pages (to its PASS_END), then the STATE.
+ */
+static void state_parts(struct mig_in *in)
+{
+	uint64_t now = mig_real_ns(), end = in->pass_end_real;
+
+	if (end < in->paused_real)
+		end = in->paused_real;
+	if (now < end)
+		now = end;
+	mig_parts_start(in->m, mig_mono_ns());
+	mig_part_add(in->m, "final_pages", end - in->paused_real);
+	mig_part_add(in->m, "state_in", now - end);
 }
 
 static void on_state(struct mig_in *in)
@@ -245,15 +266,19 @@ static void on_state(struct mig_in *in)
 		return;
 	}
 	in->paused_real = mig_le64_get(in->rx.payload);
+	state_parts(in);
 	ret = snap_file_decode(in->rx.payload + 8, in->rx.payload_len - 8,
 			       &in->state, &err);
 	in->have_state = !ret;
+	mig_part(in->m, "decode");
 	if (!ret)
 		ret = check_state(in, &err);
+	mig_part(in->m, "check");
 	if (!ret)
 		ret = build(in, &err);
 	if (!ret)
 		ret = mig_send_small(in->fd, MIG_READY, NULL, 0, &err);
+	mig_part(in->m, "ready");
 	if (ret) {
 		refuse(in, err.msg);
 		return;
@@ -267,16 +292,21 @@ static void on_commit(struct mig_in *in)
 	struct vmm *v = in->v;
 	struct mvm_err err = { .msg = "" };
 	uint8_t down[8];
+	char parts[512];
 	uint64_t ns;
 
 	test_kill_at("commit");
+	mig_part(in->m, "wait_commit");
 	if (vm_disks_handover(&v->vm, false, &err) ||
 	    vmm_take_machine(v, &v->vm.cfg, &err)) {
 		refuse(in, err.msg);
 		return;
 	}
+	mig_part(in->m, "disks");
 	if (vm_resume_all(&v->vm, &err))
 		vmm_log(v, API_LOG_ERROR, "migration", "resume: %s", err.msg);
+	mig_part(in->m, "resume");
+	mig_parts_text(in->m, parts, sizeof(parts));
 	vmm_must_transition(v, VM_EV_MIGRATE_IN_DONE);
 	ns = mig_real_ns() - in->paused_real;
 	in->m->info.downtime_ms = (ns + 500000) / 1000000;
@@ -286,7 +316,8 @@ static void on_commit(struct mig_in *in)
 			"here)", err.msg);
 	in->phase = IN_DONE;
 	vmm_log(v, API_LOG_INFO, "migration", "from %s: running; downtime "
-		"%.1f ms", in->rq.uri, (double)ns / 1e6);
+		"%.1f ms; its parts (ms): %s", in->rq.uri, (double)ns / 1e6,
+		parts);
 	finish(in, MIG_STATUS_COMPLETED, NULL);
 }
 
@@ -297,6 +328,7 @@ static void on_event(struct mig_in *in, enum mig_rx_event ev)
 		on_hello(in);
 		break;
 	case MIG_RX_PASS_END:
+		in->pass_end_real = mig_real_ns();
 		test_kill_at("pages");
 		in->m->info.iterations = in->rx.passes;
 		break;
@@ -381,7 +413,16 @@ static void on_data(void *ctx)
 	size_t total = 0;
 
 	while (!in->yielding && !in->finishing) {
-		ssize_t n = recv(in->fd, in->ibuf, IN_BUF, MSG_DONTWAIT);
+		size_t room;
+		uint8_t *to = mig_rx_direct(&in->rx, &room);
+		ssize_t n;
+
+		/* Pages into guest RAM; anything else up to its end. */
+		if (!to)
+			to = in->ibuf;
+		if (!room || (to == in->ibuf && room > IN_BUF))
+			room = IN_BUF;
+		n = recv(in->fd, to, room, MSG_DONTWAIT);
 
 		if (n == 0) {
 			finish(in, MIG_STATUS_FAILED, "migration: the source "
@@ -395,7 +436,7 @@ static void on_data(void *ctx)
 				finish(in, MIG_STATUS_FAILED, strerror(errno));
 			return;
 		}
-		if (!feed(in, in->ibuf, (size_t)n) || m->in != in)
+		if (!feed(in, to, (size_t)n) || m->in != in)
 			return;
 		total += (size_t)n;
 		if (total >= IN_SLICE) {

@@ -79,6 +79,7 @@ struct mig_out {
 	uint64_t pass_t0, pass_bytes0, rate_t0;
 	double bw; /* bytes per ns: the best pass's */
 	uint64_t t_pause, t_pause_real;
+	uint64_t fill_ns; /* the last pass's batcher (its CRCs), in all */
 
 	bool failing, finishing, vm_gone;
 	bool abort_after_send; /* the destination is told once it is sent */
@@ -198,13 +199,6 @@ static void send_iov(struct mig_out *o)
 	o->sending = true;
 }
 
-static void send_bytes(struct mig_out *o, const uint8_t *p, size_t len)
-{
-	o->iov[0] = (struct iovec){ (void *)p, len };
-	o->msg = (struct msghdr){ .msg_iov = o->iov, .msg_iovlen = 1 };
-	send_iov(o);
-}
-
 /* A short send: what is left of the iovecs. False when nothing is. */
 static bool advance(struct msghdr *m, size_t n)
 {
@@ -218,6 +212,46 @@ static bool advance(struct msghdr *m, size_t n)
 		m->msg_iov->iov_len -= n;
 	}
 	return m->msg_iovlen > 0;
+}
+
+/*
+ * Send o->msg: true when all of it went at once. While the guest stands
+ * still (the last pass, the state) it goes straight to the socket as far
+ * as the socket has room, rather than through the ring and a turn of the
+ * loop, which API requests may take first: the downtime has no turn of
+ * it to wait for. The rest, and any error, go through the ring as in the
+ * passes before (on_sent says what went wrong).
+ */
+static bool send_go(struct mig_out *o)
+{
+	while (o->phase == OUT_FINAL || o->phase == OUT_READY) {
+		ssize_t n = sendmsg(o->fd, &o->msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		o->m->info.transferred_bytes += (uint64_t)n;
+		if (!advance(&o->msg, (size_t)n))
+			return true;
+	}
+	send_iov(o);
+	return false;
+}
+
+static bool send_bytes(struct mig_out *o, const uint8_t *p, size_t len)
+{
+	o->iov[0] = (struct iovec){ (void *)p, len };
+	o->msg = (struct msghdr){ .msg_iov = o->iov, .msg_iovlen = 1 };
+	return send_go(o);
+}
+
+/* The STATE section is gone: READY is awaited. */
+static void state_sent(struct mig_out *o)
+{
+	free(o->big);
+	o->big = NULL;
+	mig_part(o->m, "state_send");
 }
 
 static void on_sent(struct loop_op *op, int res, unsigned flags)
@@ -252,7 +286,9 @@ static void on_sent(struct loop_op *op, int res, unsigned flags)
 		send_iov(o);
 		return;
 	}
-	free(o->big);
+	if (o->phase == OUT_READY)
+		state_sent(o);
+	free(o->big); /* HELLO's */
 	o->big = NULL;
 	pump(o);
 }
@@ -365,6 +401,7 @@ static void stop_and_copy(struct mig_out *o)
 	/* Downtime counts from the request to stop, its own time too. */
 	o->t_pause = mig_mono_ns();
 	o->t_pause_real = mig_real_ns();
+	mig_parts_start(o->m, o->t_pause);
 	if (!o->was_paused)
 		ret = vm_pause_all(&o->v->vm, &err);
 	if (ret) {
@@ -372,14 +409,18 @@ static void stop_and_copy(struct mig_out *o)
 		return;
 	}
 	o->paused = !o->was_paused;
+	mig_part(o->m, "pause");
 	/* L1 may have begun hosting guests during pre-copy. */
 	ret = ask_policy(o, &err);
+	mig_part(o->m, "policy");
 	if (!ret)
 		ret = collect(o, &err);
 	if (ret) {
 		fail_err(o, &err);
 		return;
 	}
+	mig_part(o->m, "dirty_sync");
+	o->fill_ns = 0;
 	o->phase = OUT_FINAL;
 	start_pass(o);
 	pump(o);
@@ -405,8 +446,13 @@ static void precopy_pass_done(struct mig_out *o)
 			      MIG_PAGE;
 	in->dirty_rate_mbps = dt ? in->remaining_bytes * 8000u / dt : 0;
 	est = o->bw > 0 ? (double)in->remaining_bytes / o->bw : 0;
-	if (!in->remaining_bytes ||
-	    est <= (double)(o->rq.max_downtime_ms * MS)) {
+	vmm_log(o->v, API_LOG_DEBUG, "migration", "pass %u: %llu bytes in "
+		"%.1f ms; %llu bytes dirty meanwhile (%.1f ms to send)",
+		o->pass, (unsigned long long)sent, (double)dt / MS,
+		(unsigned long long)in->remaining_bytes, est / MS);
+	/* Another pass while it would shrink the downtime. */
+	if (mig_switchover(in->remaining_bytes, sent, (uint64_t)est,
+			   o->rq.max_downtime_ms * MS)) {
 		stop_and_copy(o);
 		return;
 	}
@@ -421,8 +467,13 @@ static void send_state(struct mig_out *o)
 	uint8_t *payload;
 	void *fdt = NULL;
 	size_t len = 0, n;
-	int ret = vmm_state_encode(o->v, &fdt, &len, &err);
+	int ret;
 
+	/* The last pages' time: the batcher's (CRCs), then the sends'. */
+	mig_part_add(o->m, "last_pages_crc", o->fill_ns);
+	o->m->t_part_ns += o->fill_ns;
+	mig_part(o->m, "last_pages_send");
+	ret = vmm_state_encode(o->v, &fdt, &len, &err);
 	if (ret) {
 		fail_err(o, &err);
 		return;
@@ -441,12 +492,18 @@ static void send_state(struct mig_out *o)
 	n = mig_section_put(o->big, MIG_HDR_SIZE + 8 + len, MIG_STATE,
 			    payload, 8 + len);
 	free(payload);
+	mig_part(o->m, "state_save");
 	o->m->info.remaining_bytes = 0;
 	o->phase = OUT_READY;
-	send_bytes(o, o->big, n);
+	if (send_bytes(o, o->big, n))
+		state_sent(o);
 }
 
-static void pump(struct mig_out *o)
+/*
+ * The pass's next send, or its end. True when the send went at once
+ * (send_go) and the next may follow.
+ */
+static bool pump_step(struct mig_out *o)
 {
 	struct mig_tx_stats st = { 0 };
 	uint8_t p[4];
@@ -454,47 +511,52 @@ static void pump(struct mig_out *o)
 
 	if (o->failing || o->sending || o->timing ||
 	    (o->phase != OUT_PRECOPY && o->phase != OUT_FINAL))
-		return;
+		return false;
 	if (throttled(o))
-		return;
+		return false;
 	if (!o->cur.done && o->phase == OUT_FINAL) {
 		/* Paused: straight from guest RAM, no copy. */
 		unsigned niov = 0;
+		uint64_t t = mig_mono_ns();
 
 		n = mig_tx_fill_iov(&o->v->vm.mem, o->dirty, &o->cur, o->buf,
 				    OUT_BUF, o->iov, OUT_IOV, &niov,
 				    OUT_ZC_BYTES, &st);
+		o->fill_ns += mig_mono_ns() - t;
 		if (n) {
 			o->msg = (struct msghdr){ .msg_iov = o->iov,
 						  .msg_iovlen = niov };
-			send_iov(o);
-			return;
+			return send_go(o);
 		}
 	}
 	if (!o->cur.done) {
 		n = mig_tx_fill(&o->v->vm.mem, o->pass == 1 ? NULL : o->dirty,
 				&o->cur, o->buf, OUT_BUF, &st);
-		if (n) {
-			send_bytes(o, o->buf, n);
-			return;
-		}
+		if (n)
+			return send_bytes(o, o->buf, n);
 		if (!o->cur.done) {
 			fail(o, MIG_STATUS_FAILED, "migration: the page "
 			     "batcher made no progress");
-			return;
+			return false;
 		}
 	}
 	if (!o->pass_end_sent) {
 		mig_le32(p, o->pass);
 		n = mig_section_put(o->buf, OUT_BUF, MIG_PASS_END, p, 4);
 		o->pass_end_sent = true;
-		send_bytes(o, o->buf, n);
-		return;
+		return send_bytes(o, o->buf, n);
 	}
 	if (o->phase == OUT_FINAL)
 		send_state(o);
 	else
 		precopy_pass_done(o);
+	return false;
+}
+
+static void pump(struct mig_out *o)
+{
+	while (pump_step(o))
+		;
 }
 
 static void start_precopy(struct mig_out *o)
@@ -520,11 +582,13 @@ static void handover(struct mig_out *o)
 {
 	struct mvm_err err = { .msg = "" };
 
+	mig_part(o->m, "wait_ready");
 	if (vm_disks_handover(&o->v->vm, true, &err)) {
 		fail_err(o, &err);
 		return;
 	}
 	o->released = true;
+	mig_part(o->m, "disks");
 	if (mig_send_small(o->fd, MIG_COMMIT, NULL, 0, &err)) {
 		fail_err(o, &err);
 		return;
@@ -536,13 +600,16 @@ static void complete(struct mig_out *o, const uint8_t *payload)
 {
 	struct vmm *v = o->v;
 	uint64_t down = mig_mono_ns() - o->t_pause;
+	char parts[512];
 
+	mig_part(o->m, "wait_done");
+	mig_parts_text(o->m, parts, sizeof(parts));
 	o->m->info.downtime_ms = (down + MS / 2) / MS;
 	vmm_log(v, API_LOG_INFO, "migration", "completed to %s: downtime "
 		"%.1f ms here, %.1f ms by the destination; %u pass(es), "
-		"%llu bytes", o->rq.uri, (double)down / MS,
-		(double)mig_le64_get(payload) / MS, o->pass,
-		(unsigned long long)o->m->info.transferred_bytes);
+		"%llu bytes; downtime parts (ms): %s", o->rq.uri,
+		(double)down / MS, (double)mig_le64_get(payload) / MS, o->pass,
+		(unsigned long long)o->m->info.transferred_bytes, parts);
 	mig_info_end(o->m, MIG_STATUS_COMPLETED, NULL);
 	o->vm_gone = true; /* no resume, no disks back: it lives there now */
 	o->finishing = true;

@@ -17,6 +17,7 @@ struct mig_in;
 struct vmm_migration {
 	struct vmm_migration_info info;
 	uint64_t t_start_ns; /* CLOCK_MONOTONIC */
+	uint64_t t_part_ns;  /* the downtime's last mark (mig_part) */
 	struct mig_out *out;
 	struct mig_in *in;
 	/* An incoming VM's state file: its strings are the VM's config's. */
@@ -55,6 +56,15 @@ void mig_info_reset(struct vmm_migration *m, bool incoming);
 /* Ended: status, total time and (for a failure) the error kept. */
 void mig_info_end(struct vmm_migration *m, enum mig_status s,
 		  const char *error);
+
+/* The downtime's spans (info.parts): the first from t_mono_ns on. */
+void mig_parts_start(struct vmm_migration *m, uint64_t t_mono_ns);
+/* A span of ns named name (a literal), not from the clock. */
+void mig_part_add(struct vmm_migration *m, const char *name, uint64_t ns);
+/* The span from the last mark to now, named name; now is the new mark. */
+void mig_part(struct vmm_migration *m, const char *name);
+/* "pause 0.1, sync 2.3, ..." (ms) for the log. */
+void mig_parts_text(const struct vmm_migration *m, char *buf, size_t len);
 
 /* The socket address of u; a TCP name is resolved (numeric port). */
 int mig_sockaddr(const struct mig_uri *u, struct sockaddr_storage *sa,

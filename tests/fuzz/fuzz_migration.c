@@ -7,12 +7,15 @@
  * there; on STATE the state file goes to snap_file_decode.
  *
  * The input's first byte says how to feed the rest:
- *   bits 0-5  the size of the pieces the stream comes in (0: all at once)
+ *   bits 0-5  the size of the pieces the stream comes in (0: all at once);
+ *             an odd size: pages are received in place where the
+ *             receiver offers it (mig_rx_direct), as the owner does
  *   bit 6     the source's receiver of the answers (mig_rx_init_replies)
  *   bit 7     set each section's CRCs right before feeding, so that
  *             mutations get past them to what the sections say
  * What must hold: nothing crashes or leaks; a feed consumes no more than
- * it is given, all of it unless it stops at an event; a HELLO that
+ * it is given, all of it unless it stops at an event; a place offered
+ * for pages lies inside guest RAM, room and all; a HELLO that
  * decodes encodes back to the same bytes; after COMMIT, ABORT or DONE, or
  * an error, the receiver takes nothing more.
  */
@@ -161,6 +164,37 @@ static bool on_event(struct mig_rx *rx, enum mig_rx_event ev,
 	}
 }
 
+/*
+ * Where the next piece is fed from: a place mig_rx_direct offers, which
+ * must lie inside gm's RAM with its room, the piece copied there (cut to
+ * the room) when asked; else where it is.
+ */
+static const uint8_t *in_place(const struct mig_rx *rx,
+			       const struct guest_mem *gm, const uint8_t *p,
+			       size_t *piece, bool use)
+{
+	size_t room;
+	uint8_t *to = mig_rx_direct(rx, &room);
+	bool inside = false;
+
+	if (!to)
+		return p;
+	for (int i = 0; i < gm->nr; i++)
+		inside |= to >= gm->r[i].hva && room <= gm->r[i].size &&
+			  (size_t)(to - gm->r[i].hva) <= gm->r[i].size - room;
+	if (!inside || !room) {
+		fprintf(stderr, "a place of %zu bytes outside guest RAM\n",
+			room);
+		abort();
+	}
+	if (!use)
+		return p;
+	if (*piece > room)
+		*piece = room;
+	memmove(to, p, *piece);
+	return to;
+}
+
 static void run(const uint8_t *b, size_t n, size_t step, bool replies)
 {
 	struct guest_mem gm = { .nr = 0 };
@@ -172,7 +206,9 @@ static void run(const uint8_t *b, size_t n, size_t step, bool replies)
 	replies ? mig_rx_init_replies(&rx) : mig_rx_init(&rx);
 	while (off < n) {
 		size_t piece = step && n - off > step ? step : n - off;
-		ssize_t got = mig_rx_feed(&rx, b + off, piece, &ev, &err);
+		const uint8_t *from = in_place(&rx, &gm, b + off, &piece,
+					       step & 1);
+		ssize_t got = mig_rx_feed(&rx, from, piece, &ev, &err);
 
 		if (got < 0) {
 			if (mig_rx_feed(&rx, b, n, &ev, &err) >= 0) {

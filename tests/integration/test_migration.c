@@ -81,6 +81,10 @@ struct mig_state {
 	char state[32];
 	char error[512];
 	unsigned long long downtime_ms, total_ms, transferred, iterations;
+	/* downtime_parts_us: how many, their sum, the names in order */
+	unsigned nr_parts;
+	unsigned long long parts_us;
+	char part_names[256];
 };
 
 static bool get_migration(struct api_proc *p, struct mig_state *m)
@@ -108,6 +112,18 @@ static bool get_migration(struct api_proc *p, struct mig_state *m)
 		m->transferred = (unsigned long long)json_object_get_int64(f);
 	if (json_object_object_get_ex(o, "iterations", &f))
 		m->iterations = (unsigned long long)json_object_get_int64(f);
+	if (json_object_object_get_ex(o, "downtime_parts_us", &f) &&
+	    json_object_is_type(f, json_type_object)) {
+		json_object_object_foreach(f, key, val) {
+			size_t at = strlen(m->part_names);
+
+			m->nr_parts++;
+			m->parts_us += (unsigned long long)
+				json_object_get_int64(val);
+			snprintf(m->part_names + at,
+				 sizeof(m->part_names) - at, "%s ", key);
+		}
+	}
 	json_object_put(o);
 	return true;
 }
@@ -174,6 +190,12 @@ static void migrates(struct api_proc *src, struct api_proc *dst,
 	cr_assert(wait_state(dst, "completed", &m, 10), "destination: %s %s",
 		  m.state, m.error);
 	cr_assert(m.downtime_ms < 5000, "downtime %llu ms", m.downtime_ms);
+	/* Where it went: the destination's spans, adding up to it. */
+	cr_assert_str_eq(m.part_names, "final_pages state_in decode check "
+			 "build load ready wait_commit disks resume ");
+	cr_assert(m.parts_us / 1000 + 2 >= m.downtime_ms &&
+		  m.parts_us / 1000 <= m.downtime_ms + 2, "parts %llu us, "
+		  "downtime %llu ms", m.parts_us, m.downtime_ms);
 	cr_assert(rounds_past(dst, before + 2, 30), "the count stopped at %u "
 		  "(source's last %u):\n%s\n%s", last_round(dst->out), before,
 		  dst->out, dst->err);

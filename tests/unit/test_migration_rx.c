@@ -593,3 +593,125 @@ Test(mig_rx, the_answers_out_of_order_are_refused)
 	fix_stream_put_u32(&s, MIG_ACCEPT, 2);
 	assert_replies_refused(&s, "section ACCEPT: unknown flags 0x2");
 }
+
+/*
+ * The owner's way with a socket: where mig_rx_direct gives a place in
+ * guest RAM, the bytes are "received" (copied from s) right there and
+ * fed from it; anything else through a buffer, never past *room. Pieces
+ * of at most step bytes. Returns what mig_rx_feed last said; *places
+ * counts the pieces received in place.
+ */
+static ssize_t feed_direct(struct mig_rx *rx, const struct fix_stream *s,
+			   size_t step, int *places, struct mvm_err *err)
+{
+	static uint8_t buf[64 * KiB];
+	size_t off = 0;
+	ssize_t n = 0;
+
+	*places = 0;
+	while (off < s->len) {
+		enum mig_rx_event ev = MIG_RX_NONE;
+		size_t room, piece;
+		uint8_t *to = mig_rx_direct(rx, &room);
+
+		cr_assert_gt(room, 0, "nothing more wanted at byte %zu", off);
+		piece = room < step ? room : step;
+		if (piece > s->len - off)
+			piece = s->len - off;
+		if (to) {
+			cr_assert(to >= ram && to + piece <= ram + MiB);
+			(*places)++;
+		} else {
+			to = buf;
+			cr_assert_leq(piece, sizeof(buf));
+		}
+		memcpy(to, s->b + off, piece);
+		n = mig_rx_feed(rx, to, piece, &ev, err);
+		if (n < 0)
+			return n;
+		cr_assert_eq((size_t)n, piece, "a piece is never cut");
+		off += piece;
+		if (ev == MIG_RX_HELLO)
+			rx->gm = &gm;
+	}
+	return n;
+}
+
+Test(mig_rx, pages_received_in_place_give_the_same_ram)
+{
+	static const size_t steps[] = { 1, 5, PG - 1, PG, 3 * PG, 64 * KiB };
+	struct fix_stream s = { 0 };
+	struct mvm_err err = { .msg = "" };
+
+	full_stream(&s);
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		struct mig_rx rx;
+		size_t room;
+		int places;
+
+		memset(ram, 0, MiB);
+		memset(ram + 512 * KiB + PG, 0xcc, 3 * PG);
+		mig_rx_init(&rx);
+		cr_assert_null(mig_rx_direct(&rx, &room));
+		cr_assert_eq(room, MIG_HDR_SIZE);
+		cr_assert_geq(feed_direct(&rx, &s, steps[i], &places, &err), 0,
+			      "%s", err.msg);
+		/* Both DATA sections' pages came in place, nothing else. */
+		cr_assert_geq(places, 2, "step %zu", steps[i]);
+		cr_assert_eq(memcmp(ram + 8 * KiB, page_a, 2 * PG), 0);
+		cr_assert_eq(memcmp(ram + MiB - PG, page_b, PG), 0);
+		for (size_t b = 0; b < 3 * PG; b++)
+			cr_assert_eq(ram[512 * KiB + PG + b], 0);
+		cr_assert_eq(rx.pages_data, 3);
+		cr_assert_eq(rx.pages_zero, 3);
+		cr_assert_eq(rx.bytes, s.len);
+		/* Over: no place, nothing wanted. */
+		cr_assert_null(mig_rx_direct(&rx, &room));
+		cr_assert_eq(room, 0);
+		mig_rx_fini(&rx);
+	}
+	free(s.b);
+}
+
+Test(mig_rx, no_place_before_a_pages_range_is_checked)
+{
+	struct fix_stream s = { 0 };
+	struct mvm_err err = { .msg = "" };
+	struct mig_rx rx;
+	size_t room;
+	int places;
+
+	/* Past RAM's end: refused at PAGES' own header, nothing in place. */
+	put_hello(&s);
+	fix_stream_pages(&s, 2 * MiB, 1, MIG_PAGES_DATA, page_a);
+	mig_rx_init(&rx);
+	cr_assert_eq(feed_direct(&rx, &s, 64 * KiB, &places, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "not inside one region"), "%s", err.msg);
+	cr_assert_eq(places, 0);
+	cr_assert_null(mig_rx_direct(&rx, &room));
+	cr_assert_eq(room, 0);
+	mig_rx_fini(&rx);
+	free(s.b);
+}
+
+Test(mig_rx, a_bad_crc_on_pages_received_in_place_fails_the_stream)
+{
+	struct fix_stream s = { 0 };
+	struct mvm_err err = { .msg = "" };
+	struct mig_rx rx;
+	size_t room;
+	int places;
+
+	put_hello(&s);
+	fix_stream_pages(&s, 0, 1, MIG_PAGES_DATA, page_a);
+	s.b[s.len - 100] ^= 1;
+	fix_stream_put_u32(&s, MIG_PASS_END, 1);
+	mig_rx_init(&rx);
+	cr_assert_eq(feed_direct(&rx, &s, 64 * KiB, &places, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "section PAGES: payload CRC"), "%s",
+		  err.msg);
+	cr_assert_eq(places, 1);
+	cr_assert_null(mig_rx_direct(&rx, &room));
+	mig_rx_fini(&rx);
+	free(s.b);
+}

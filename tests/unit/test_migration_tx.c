@@ -2,7 +2,8 @@
  * The page batcher (mig_tx_fill) into the receiver (mig_rx_feed): a
  * guest's RAM with data, zero pages and pages never touched goes over in
  * a first pass and a dirty pass and comes out byte-identical, whatever
- * the buffer's size; the buffer is never overrun.
+ * the buffer's size; the buffer is never overrun. And the switchover:
+ * when the source stops passing pages for the last one.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -365,4 +366,43 @@ Test(mig_tx, the_zero_copy_pass_gives_the_same_ram)
 		ram_free(&src);
 		ram_free(&dst);
 	}
+}
+
+#define MS 1000000ull
+
+Test(mig_switchover, nothing_left_stops_at_once)
+{
+	cr_assert(mig_switchover(0, 100 * MiB, 0, 300 * MS));
+	cr_assert(mig_switchover(0, 0, 0, 1));
+}
+
+Test(mig_switchover, not_while_the_rest_would_take_longer_than_allowed)
+{
+	/* Not converging, but over the limit: on, as before. */
+	cr_assert_not(mig_switchover(64 * MiB, 64 * MiB, 301 * MS, 300 * MS));
+	/* Converged, yet over the limit still: on. */
+	cr_assert_not(mig_switchover(MIG_CONVERGED_BYTES, 64 * MiB, 2 * MS,
+				     MS));
+}
+
+Test(mig_switchover, passes_go_on_while_each_halves_what_is_left)
+{
+	/* A ring of 32 MiB after a first pass of 256 MiB: on. */
+	cr_assert_not(mig_switchover(32 * MiB, 256 * MiB, 20 * MS, 300 * MS));
+	/* 2.5 MiB dirtied while those 32 MiB went: on. */
+	cr_assert_not(mig_switchover(5 * MiB / 2, 32 * MiB, 2 * MS, 300 * MS));
+	/* Exactly half is still a halving. */
+	cr_assert_not(mig_switchover(16 * MiB, 32 * MiB, 10 * MS, 300 * MS));
+	/* Just over half: the next pass would not cut it enough. */
+	cr_assert(mig_switchover(16 * MiB + PG, 32 * MiB, 10 * MS, 300 * MS));
+	/* A guest as fast as the link: the first pass that fits. */
+	cr_assert(mig_switchover(32 * MiB, 32 * MiB, 20 * MS, 300 * MS));
+}
+
+Test(mig_switchover, a_few_pages_left_are_not_worth_a_pass)
+{
+	cr_assert(mig_switchover(MIG_CONVERGED_BYTES, 256 * MiB, MS / 10,
+				 300 * MS));
+	cr_assert_not(mig_switchover(MIG_CONVERGED_BYTES + PG, 256 * MiB,
+				     MS / 10, 300 * MS));
 }
