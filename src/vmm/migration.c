@@ -12,29 +12,12 @@
 #include <sys/un.h>
 #include <time.h>
 
+#include "mvm/clock.h"
 #include "mvm/err.h"
 #include "mvm/vmm.h"
 #include "mvm/vmm_migration.h"
 
 #include "migration_priv.h"
-
-static uint64_t clock_ns(clockid_t c)
-{
-	struct timespec ts;
-
-	clock_gettime(c, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t mig_mono_ns(void)
-{
-	return clock_ns(CLOCK_MONOTONIC);
-}
-
-uint64_t mig_real_ns(void)
-{
-	return clock_ns(CLOCK_REALTIME);
-}
 
 const char *mig_status_name(enum mig_status s)
 {
@@ -63,14 +46,14 @@ void mig_info_reset(struct vmm_migration *m, bool incoming)
 	memset(&m->info, 0, sizeof(m->info));
 	m->info.status = MIG_STATUS_SETUP;
 	m->info.incoming = incoming;
-	m->t_start_ns = mig_mono_ns();
+	m->t_start_ns = mvm_mono_ns();
 }
 
 void mig_info_end(struct vmm_migration *m, enum mig_status s,
 		  const char *error)
 {
 	m->info.status = s;
-	m->info.total_ms = (mig_mono_ns() - m->t_start_ns) / 1000000u;
+	m->info.total_ms = (mvm_mono_ns() - m->t_start_ns) / 1000000u;
 	if (error)
 		snprintf(m->info.error, sizeof(m->info.error), "%s", error);
 }
@@ -90,7 +73,7 @@ void mig_part_add(struct vmm_migration *m, const char *name, uint64_t ns)
 
 void mig_part(struct vmm_migration *m, const char *name)
 {
-	uint64_t now = mig_mono_ns();
+	uint64_t now = mvm_mono_ns();
 
 	mig_part_add(m, name, now - m->t_part_ns);
 	m->t_part_ns = now;
@@ -337,7 +320,7 @@ void vmm_migration_info(struct vmm *v, struct vmm_migration_info *out)
 		return;
 	*out = v->mig->info;
 	if (out->status == MIG_STATUS_SETUP || out->status == MIG_STATUS_ACTIVE)
-		out->total_ms = (mig_mono_ns() - v->mig->t_start_ns) / 1000000u;
+		out->total_ms = (mvm_mono_ns() - v->mig->t_start_ns) / 1000000u;
 }
 
 static bool settled(void *ctx)

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mvm/clock.h"
 #include "mvm/err.h"
 #include "mvm/mem_file.h"
 #include "mvm/nested.h"
@@ -244,13 +245,13 @@ static int build(struct mig_in *in, struct mvm_err *err)
  */
 static void state_parts(struct mig_in *in)
 {
-	uint64_t now = mig_real_ns(), end = in->pass_end_real;
+	uint64_t now = mvm_real_ns(), end = in->pass_end_real;
 
 	if (end < in->paused_real)
 		end = in->paused_real;
 	if (now < end)
 		now = end;
-	mig_parts_start(in->m, mig_mono_ns());
+	mig_parts_start(in->m, mvm_mono_ns());
 	mig_part_add(in->m, "final_pages", end - in->paused_real);
 	mig_part_add(in->m, "state_in", now - end);
 }
@@ -308,7 +309,7 @@ static void on_commit(struct mig_in *in)
 	mig_part(in->m, "resume");
 	mig_parts_text(in->m, parts, sizeof(parts));
 	vmm_must_transition(v, VM_EV_MIGRATE_IN_DONE);
-	ns = mig_real_ns() - in->paused_real;
+	ns = mvm_real_ns() - in->paused_real;
 	in->m->info.downtime_ms = (ns + 500000) / 1000000;
 	mig_le64(down, ns);
 	if (mig_send_small(in->fd, MIG_DONE, down, 8, &err))
@@ -328,7 +329,7 @@ static void on_event(struct mig_in *in, enum mig_rx_event ev)
 		on_hello(in);
 		break;
 	case MIG_RX_PASS_END:
-		in->pass_end_real = mig_real_ns();
+		in->pass_end_real = mvm_real_ns();
 		test_kill_at("pages");
 		in->m->info.iterations = in->rx.passes;
 		break;
@@ -462,7 +463,7 @@ static void on_accept(void *ctx)
 		unlink(in->uri.path);
 	in->phase = IN_STREAM;
 	/* The migration's total runs from the source's connection. */
-	in->m->t_start_ns = mig_mono_ns();
+	in->m->t_start_ns = mvm_mono_ns();
 	if (loop_watch_add(&in->v->loop, &in->watch, fd, on_data, in)) {
 		finish(in, MIG_STATUS_FAILED, "migration: cannot watch the "
 		       "connection");

@@ -18,6 +18,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "mvm/clock.h"
 #include "mvm/err.h"
 #include "mvm/mem_file.h"
 #include "mvm/nested.h"
@@ -310,7 +311,7 @@ static void on_timer(struct loop_op *op, int res, unsigned flags)
 /* max_bandwidth_mbps: wait until the bytes sent so far are due. */
 static bool throttled(struct mig_out *o)
 {
-	uint64_t due, now = mig_mono_ns();
+	uint64_t due, now = mvm_mono_ns();
 	struct io_uring_sqe *sqe;
 
 	if (!o->rq.max_bandwidth_mbps)
@@ -363,7 +364,7 @@ static void start_pass(struct mig_out *o)
 	o->m->info.iterations = o->pass;
 	memset(&o->cur, 0, sizeof(o->cur));
 	o->pass_end_sent = false;
-	o->pass_t0 = mig_mono_ns();
+	o->pass_t0 = mvm_mono_ns();
 	o->pass_bytes0 = o->m->info.transferred_bytes;
 }
 
@@ -399,8 +400,8 @@ static void stop_and_copy(struct mig_out *o)
 	int ret = 0;
 
 	/* Downtime counts from the request to stop, its own time too. */
-	o->t_pause = mig_mono_ns();
-	o->t_pause_real = mig_real_ns();
+	o->t_pause = mvm_mono_ns();
+	o->t_pause_real = mvm_real_ns();
 	mig_parts_start(o->m, o->t_pause);
 	if (!o->was_paused)
 		ret = vm_pause_all(&o->v->vm, &err);
@@ -430,7 +431,7 @@ static void stop_and_copy(struct mig_out *o)
 static void precopy_pass_done(struct mig_out *o)
 {
 	struct vmm_migration_info *in = &o->m->info;
-	uint64_t dt = mig_mono_ns() - o->pass_t0;
+	uint64_t dt = mvm_mono_ns() - o->pass_t0;
 	uint64_t sent = in->transferred_bytes - o->pass_bytes0;
 	struct mvm_err err = { .msg = "" };
 	double est;
@@ -517,12 +518,12 @@ static bool pump_step(struct mig_out *o)
 	if (!o->cur.done && o->phase == OUT_FINAL) {
 		/* Paused: straight from guest RAM, no copy. */
 		unsigned niov = 0;
-		uint64_t t = mig_mono_ns();
+		uint64_t t = mvm_mono_ns();
 
 		n = mig_tx_fill_iov(&o->v->vm.mem, o->dirty, &o->cur, o->buf,
 				    OUT_BUF, o->iov, OUT_IOV, &niov,
 				    OUT_ZC_BYTES, &st);
-		o->fill_ns += mig_mono_ns() - t;
+		o->fill_ns += mvm_mono_ns() - t;
 		if (n) {
 			o->msg = (struct msghdr){ .msg_iov = o->iov,
 						  .msg_iovlen = niov };
@@ -572,7 +573,7 @@ static void start_precopy(struct mig_out *o)
 	free_dirty(o->dirty);
 	o->m->info.status = MIG_STATUS_ACTIVE;
 	o->phase = OUT_PRECOPY;
-	o->rate_t0 = mig_mono_ns();
+	o->rate_t0 = mvm_mono_ns();
 	start_pass(o);
 	pump(o);
 }
@@ -599,7 +600,7 @@ static void handover(struct mig_out *o)
 static void complete(struct mig_out *o, const uint8_t *payload)
 {
 	struct vmm *v = o->v;
-	uint64_t down = mig_mono_ns() - o->t_pause;
+	uint64_t down = mvm_mono_ns() - o->t_pause;
 	char parts[512];
 
 	mig_part(o->m, "wait_done");
@@ -675,7 +676,7 @@ static int send_hello(struct mig_out *o, struct mvm_err *err)
 
 	h.vcpus = vm->cfg.cpus;
 	h.mem_mib = vm->cfg.mem_mib;
-	h.src_realtime_ns = mig_real_ns();
+	h.src_realtime_ns = mvm_real_ns();
 	h.flags = (vm->cfg.nested ? MIG_HELLO_NESTED : 0) |
 		  (o->rq.allow_nested_state ? MIG_HELLO_NESTED_STATE : 0);
 	/* Its region is among the regions: the destination makes it too. */

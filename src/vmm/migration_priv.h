@@ -47,8 +47,6 @@ static inline uint64_t mig_le64_get(const uint8_t *p)
 	return v;
 }
 
-uint64_t mig_mono_ns(void);
-uint64_t mig_real_ns(void);
 /* v->mig, made on first use; NULL when out of memory. */
 struct vmm_migration *mig_get(struct vmm *v);
 /* A new migration's record: status, clock and counters reset. */
