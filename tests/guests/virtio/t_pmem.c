@@ -16,9 +16,12 @@
  * byte still reads as the file's. Requests the device must refuse (an
  * unknown type, a request too short to hold its type, no room for the
  * answer) are answered with nothing written; a FLUSH still works after.
+ * With wait=S it then prints "pmem: waiting" and stays up S seconds
+ * before the report, for the host to talk to the running VM.
  */
 #include "../lib/cmdline.h"
 #include "../lib/palloc.h"
+#include "../lib/pit.h"
 #include "../lib/printf.h"
 #include "../lib/report.h"
 #include "../lib/string.h"
@@ -140,7 +143,21 @@ static uint64_t first_bad(volatile uint8_t *p, uint64_t len, unsigned seed)
 	return len;
 }
 
+static void run(const struct bootinfo *bi);
+
 void test_pmem(const struct bootinfo *bi)
+{
+	uint64_t wait = cmdline_u64_or(bi->cmdline, "wait", 0);
+
+	run(bi);
+	if (wait) {
+		kprintf("pmem: waiting\n");
+		for (uint64_t i = 0; i < wait * 10; i++)
+			delay_us(100000);
+	}
+}
+
+static void run(const struct bootinfo *bi)
 {
 	uint64_t len = cmdline_u64_or(bi->cmdline, "len", 0), bad;
 	bool ro = cmdline_u64_or(bi->cmdline, "ro", 0);
@@ -175,7 +192,21 @@ void test_pmem(const struct bootinfo *bi)
 
 #else
 
+static void run(const struct bootinfo *bi);
+
 void test_pmem(const struct bootinfo *bi)
+{
+	uint64_t wait = cmdline_u64_or(bi->cmdline, "wait", 0);
+
+	run(bi);
+	if (wait) {
+		kprintf("pmem: waiting\n");
+		for (uint64_t i = 0; i < wait * 10; i++)
+			delay_us(100000);
+	}
+}
+
+static void run(const struct bootinfo *bi)
 {
 	(void)bi;
 	fail("pmem", "needs the 64-bit kernel (bz_virtio): the region lies "
