@@ -280,3 +280,29 @@ Test(virtio_pmem, config_file_and_command_line, .timeout = 120)
 	unlink(file);
 	free(file);
 }
+
+/*
+ * The whole VM saved and loaded in place while the guest works on its
+ * pmem (the test hook MVM_TEST_VM_ROUNDTRIP, every 0.5 s from the start):
+ * the device pauses, saves and loads its region, and the guest's flush
+ * and data still reach the file.
+ */
+Test(virtio_pmem, the_device_survives_vm_state_round_trips, .timeout = 120)
+{
+	char *file = make_file(FILE_LEN);
+	struct api_proc p;
+
+	setenv("MVM_TEST_VM_ROUNDTRIP", "4", 1);
+	configure(&p, "wait=4");
+	unsetenv("MVM_TEST_VM_ROUNDTRIP");
+	put_pmem(&p, "p0", file, false);
+	call_ok(&p, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+	finish(&p);
+	cr_assert_eq(count_str(p.err, "devices identical after load"), 4,
+		     "%s", p.err);
+	cr_assert_null(strstr(p.err, "round trip failed"), "%s", p.err);
+	expect_file(file, FILE_LEN, true);
+	api_proc_free(&p);
+	unlink(file);
+	free(file);
+}
