@@ -308,7 +308,7 @@ void virtio_reset_done(struct virtio_transport *t);
 
 /*
  * Create the devices cfg asks for (rng, disks, NICs, the balloon,
- * virtio-mem), in that order (include/mvm/dev_config.h).
+ * virtio-mem, pmem), in that order (include/mvm/dev_config.h).
  */
 struct virtio_devs_config;
 int virtio_create_devices(struct dev_ctx *ctx,

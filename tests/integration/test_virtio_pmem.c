@@ -306,3 +306,62 @@ Test(virtio_pmem, the_device_survives_vm_state_round_trips, .timeout = 120)
 	unlink(file);
 	free(file);
 }
+
+/*
+ * A snapshot of a VM with a pmem, loaded in a new mvm: the state file
+ * names the device and its file (its contents stay in the file, not in
+ * the memory file, which holds the guest's RAM alone), the device comes
+ * back at the same place, and the guest, paused while it waited, goes on
+ * to its report. A file that changed size since is refused at the load.
+ */
+Test(virtio_pmem, a_snapshot_brings_the_device_back, .init = snap_dir_make,
+     .fini = snap_dir_drop, .timeout = 120)
+{
+	char *file = make_file(FILE_LEN), body[768];
+	struct api_proc a, b;
+	struct api_resp r;
+	struct stat st;
+
+	configure(&a, "wait=3");
+	put_pmem(&a, "p0", file, false);
+	call_ok(&a, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+	cr_assert(api_wait_out(&a, "pmem: waiting", 30), "%s\n%s", a.out,
+		  a.err);
+	call_ok(&a, "PATCH", "/vm", "{\"state\": \"Paused\"}");
+	snprintf(body, sizeof(body), "{\"snapshot_type\": \"Full\", "
+		 "\"snapshot_path\": \"%s\", \"mem_file_path\": \"%s\"}",
+		 path_in("state"), path_in("mem"));
+	call_ok(&a, "PUT", "/snapshot/create", body);
+	api_stop(&a);
+	api_proc_free(&a);
+	cr_assert_eq(stat(path_in("mem"), &st), 0);
+	cr_assert_eq(st.st_size, 64 << 20, "RAM alone: %lld bytes",
+		     (long long)st.st_size);
+	expect_file(file, FILE_LEN, true);
+
+	/* The file grew past its 2 MiB boundary: the guest's region moved. */
+	cr_assert_eq(truncate(file, 5 << 20), 0);
+	cr_assert_eq(api_spawn(&b, NULL), 0);
+	snprintf(body, sizeof(body), "{\"snapshot_path\": \"%s\", "
+		 "\"mem_backend\": {\"backend_type\": \"File\", "
+		 "\"backend_path\": \"%s\"}, \"resume_vm\": true}",
+		 path_in("state"), path_in("mem"));
+	cr_assert_eq(api_call(b.sock, "PUT", "/snapshot/load", body, &r), 400,
+		     "%s\n%s", r.body, b.err);
+	cr_assert(fault_has(&r, "virtio-pmem"), "%s", r.body);
+	api_stop(&b);
+	api_proc_free(&b);
+
+	cr_assert_eq(truncate(file, FILE_LEN), 0);
+	cr_assert_eq(api_spawn(&b, NULL), 0);
+	cr_assert_eq(api_call(b.sock, "PUT", "/snapshot/load", body, &r), 204,
+		     "%s\n%s", r.body, b.err);
+	cr_assert_eq(api_call(b.sock, "GET", "/vm/config", NULL, &r), 200);
+	cr_assert(strstr(r.body, "\"pmem\": [ { \"id\": \"p0\"") ||
+		  strstr(r.body, "\"id\":\"p0\""), "%s", r.body);
+	finish(&b);
+	expect_file(file, FILE_LEN, true);
+	api_proc_free(&b);
+	unlink(file);
+	free(file);
+}
