@@ -182,6 +182,11 @@ struct api_server;
  */
 int api_server_start(struct api_server **out, struct vmm *v, struct loop *l,
 		     const char *path, struct mvm_err *err);
+/*
+ * --http-api-max-payload-size: refuse bodies above max bytes with 400 and
+ * Firecracker's message (mvm's own limit, API_MAX_BODY, answers 413).
+ */
+void api_server_set_max_body(struct api_server *s, size_t max);
 /* Close every connection, remove the socket file, free. NULL is fine. */
 void api_server_stop(struct api_server *s);
 /*

@@ -40,13 +40,17 @@ void cli_free_devices(struct vm_config *cfg);
 
 #define CLI_DEVICES_USAGE \
 	"  --disk path=FILE[,id=ID][,readonly=on][,cache=none|writeback]\n" \
+	"         [,bw=BYTES][,ops=N]\n" \
 	"                    a virtio-blk disk (raw image or block device);\n" \
-	"                    repeat for more (default ids disk0, disk1...)\n" \
+	"                    repeat for more (default ids disk0, disk1...);\n" \
+	"                    at most BYTES and N requests a second\n" \
 	"  --net tap=NAME[,id=ID][,mac=MAC][,mac_spoofing=on|off]\n" \
+	"        [,rx_bw=BYTES][,rx_ops=N][,tx_bw=BYTES][,tx_ops=N]\n" \
 	"                    a virtio-net NIC on a TAP interface; the MAC\n" \
 	"                    defaults to one derived from the id; with\n" \
 	"                    mac_spoofing=off (default) frames from other\n" \
-	"                    source MACs are dropped\n" \
+	"                    source MACs are dropped; at most BYTES and N\n" \
+	"                    frames a second each way\n" \
 	"  --pmem path=FILE[,id=ID][,root=on][,ro=on]\n" \
 	"                    a virtio-pmem device: FILE mapped into guest\n" \
 	"                    memory (/dev/pmem0, ...; default ids pmem0,\n" \

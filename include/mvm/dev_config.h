@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "mvm/rate_limiter.h"
+
 /* The longest disk or NIC id, its NUL included. */
 #define DEV_CONFIG_ID_MAX 64
 
@@ -30,6 +32,7 @@ struct disk_config {
 	 * while the source still holds it (virtio_blk_handover takes it).
 	 */
 	bool unlocked;
+	struct rate_limiter rl; /* requests of every queue; sizes 0: none */
 };
 
 /* A virtio-net NIC (CLI --net, API PUT /network-interfaces/{id}). */
@@ -47,6 +50,8 @@ struct net_config {
 	 */
 	bool tap_given;
 	int tap_fd;
+	struct rate_limiter rx_rl; /* frames to the guest; sizes 0: none */
+	struct rate_limiter tx_rl; /* frames from the guest */
 };
 
 /*
@@ -93,6 +98,7 @@ struct pmem_config {
 /* Every virtio device of a VM, for virtio_create_devices(). */
 struct virtio_devs_config {
 	bool rng; /* a virtio-rng device */
+	struct rate_limiter rng_rl; /* its requests (bytes each filled) */
 	const struct balloon_config *balloon; /* NULL or !enabled: none */
 	const struct disk_config *disks;
 	unsigned nr_disks;

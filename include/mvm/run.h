@@ -8,7 +8,7 @@
 
 /* `mvm run ...`. */
 int run_main(int argc, char **argv);
-/* `mvm [--api-sock PATH] [--config-file FILE]`. */
+/* `mvm [FLAGS]`: the API form, Firecracker's flags (src/cli/fc_flags.c). */
 int vmm_main(int argc, char **argv);
 /* `mvm host-check [--json]`: argv[0] is the command name. */
 int mvm_cmd_host_check(int argc, char **argv);

@@ -100,6 +100,7 @@ struct vm_spec {
 	char *metrics_path;
 
 	bool entropy_set;       /* a virtio-rng device */
+	struct spec_limiter entropy_rate_limiter;
 	/* PUT /balloon (enabled), its target and period as changed since. */
 	struct balloon_config balloon;
 

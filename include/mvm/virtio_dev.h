@@ -127,6 +127,12 @@ enum virtio_counter {
 	VIRTIO_CTR_STATS_UPDATES,
 	VIRTIO_CTR_HINT_BYTES,
 	VIRTIO_CTR_REPORT_BYTES,
+	/* Requests a rate limiter held back (blk, rng; net: each way). */
+	VIRTIO_CTR_THROTTLED,
+	VIRTIO_CTR_RX_THROTTLED,
+	VIRTIO_CTR_TX_THROTTLED,
+	/* virtio-rng: bytes given to the guest. */
+	VIRTIO_CTR_ENTROPY_BYTES,
 	VIRTIO_CTR_COUNT
 };
 
@@ -326,6 +332,24 @@ void virtio_destroy_devices(struct dev_ctx *ctx);
  */
 void virtio_counters_take(struct dev_ctx *ctx, uint16_t device_id,
 			  uint64_t d[VIRTIO_CTR_COUNT]);
+
+struct token_bucket;
+
+/*
+ * New rate limiter buckets for the running virtio-blk device `id`, or the
+ * virtio-net device `id` (each way), on the loop thread (API PATCH): a
+ * NULL bucket keeps its settings; a queue waiting for tokens is served
+ * again at once under the new ones. -ENOENT when no such device exists.
+ */
+int virtio_blk_rate_limit(struct dev_ctx *ctx, const char *id,
+			  const struct token_bucket *bandwidth,
+			  const struct token_bucket *ops, struct mvm_err *err);
+int virtio_net_rate_limit(struct dev_ctx *ctx, const char *id,
+			  const struct token_bucket *rx_bandwidth,
+			  const struct token_bucket *rx_ops,
+			  const struct token_bucket *tx_bandwidth,
+			  const struct token_bucket *tx_ops,
+			  struct mvm_err *err);
 
 /*
  * Swap the backing image of the virtio-blk device `id` (loop thread): the

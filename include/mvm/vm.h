@@ -212,22 +212,6 @@ int vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
 
 /*
- * Firecracker's TokenBucket: `size` tokens, refilled over refill_time_ms,
- * plus a one-time initial burst. size 0 means no limit.
- */
-struct token_bucket {
-	uint64_t size;
-	uint64_t one_time_burst;
-	uint64_t refill_time_ms;
-};
-
-/* Bandwidth (bytes) and operation limits of one device queue. */
-struct rate_limiter {
-	struct token_bucket bandwidth;
-	struct token_bucket ops;
-};
-
-/*
  * A live migration's disk handover on the paused VM (virtio_blk_handover):
  * release = flush and unlock every disk, !release = lock them again.
  */
@@ -239,6 +223,15 @@ int vm_disks_handover(struct vm *vm, bool release, struct mvm_err *err);
  */
 int vm_drive_swap(struct vm *vm, const char *id, const char *path,
 		  struct mvm_err *err);
+/* New limiter buckets of a disk or NIC (NULL: kept). */
+int vm_drive_rate_limit(struct vm *vm, const char *id,
+			const struct token_bucket *bandwidth,
+			const struct token_bucket *ops, struct mvm_err *err);
+int vm_net_rate_limit(struct vm *vm, const char *id,
+		      const struct token_bucket *rx_bandwidth,
+		      const struct token_bucket *rx_ops,
+		      const struct token_bucket *tx_bandwidth,
+		      const struct token_bucket *tx_ops, struct mvm_err *err);
 
 /*
  * PATCH /hotplug/memory: ask the guest for requested bytes of its

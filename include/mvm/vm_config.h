@@ -83,6 +83,7 @@ struct vm_config {
 	struct pmem_config pmems[VM_MAX_PMEMS]; /* virtio-pmem devices */
 	unsigned nr_pmems;
 	bool rng; /* a virtio-rng device */
+	struct rate_limiter rng_rl; /* its limiter; sizes 0: none */
 	struct balloon_config balloon; /* a virtio-balloon, if enabled */
 	struct mem_hotplug_config mem_hotplug; /* virtio-mem; total 0: none */
 	struct dynmem_config dynmem; /* the VMM's controller, if enabled */

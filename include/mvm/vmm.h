@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "mvm/spec.h"
+#include "mvm/boot_timer.h"
 #include "mvm/console.h"
 #include "mvm/lifecycle.h"
 #include "mvm/loop.h"
@@ -50,6 +51,20 @@ struct vmm_routes {
 	const char *name[VMM_MAX_ROUTES];
 };
 
+/* An instance id: 1 to 64 letters, digits and '-', as Firecracker's. */
+#define VMM_ID_MAX 64
+
+/* What the launcher said of its start (Firecracker's ProcessTimeReporter). */
+struct vmm_startup {
+	bool start_set, start_cpu_set;
+	uint64_t start_us;      /* CLOCK_MONOTONIC when the launcher began */
+	uint64_t start_cpu_us;  /* this process's CPU time then */
+	uint64_t parent_cpu_us; /* the launcher's parent's CPU time */
+	/* The metrics' api_server section, once the API serves. */
+	bool reported, reported_cpu;
+	uint64_t startup_us, startup_cpu_us;
+};
+
 struct vmm_log {
 	FILE *f;             /* NULL: logging off */
 	enum api_log_level level;
@@ -84,7 +99,17 @@ struct vmm {
 	bool in_loop;        /* inside vmm_run's loop_run */
 
 	struct vm_spec spec;
-	char id[64];         /* the instance id in GET / */
+	char id[VMM_ID_MAX + 1]; /* the instance id in GET / */
+	/*
+	 * --start-time-us and the like: the launcher's start, to report
+	 * how long mvm took to serve its API (vmm_report_startup).
+	 */
+	struct vmm_startup startup;
+	/* --boot-timer: every VM built gets the boot timer's register. */
+	bool boot_timer;
+	struct boot_timer bt;
+	struct loop_watch bt_watch;
+	bool bt_watched;
 	/* Validate and record only: no KVM, no files written (the fuzzer). */
 	bool dry_run;
 
@@ -141,11 +166,18 @@ int vmm_resume(struct vmm *v, struct mvm_err *err);
 int vmm_send_ctrl_alt_del(struct vmm *v, struct mvm_err *err);
 /*
  * PATCH /drives/{id}, already validated: swap the medium of a running VM's
- * disk to path (taken over; NULL: no swap), then record path and, if
- * rl->set, the rate limiter in the spec. Nothing changes on error.
+ * disk to path (taken over; NULL: no swap) and give its rate limiter the
+ * buckets rl has, then record both in the spec. Nothing changes on error.
  */
 int vmm_drive_patch(struct vmm *v, const char *id, char *path,
 		    const struct spec_limiter *rl, struct mvm_err *err);
+/*
+ * PATCH /network-interfaces/{id}, already validated: the buckets rx and
+ * tx have, to the running NIC and the spec.
+ */
+int vmm_net_patch(struct vmm *v, const char *id,
+		  const struct spec_limiter *rx, const struct spec_limiter *tx,
+		  struct mvm_err *err);
 
 /* Run the loop until the process must end; returns mvm's exit status. */
 int vmm_run(struct vmm *v);
@@ -173,6 +205,24 @@ int vmm_metrics_flush(struct vmm *v, struct mvm_err *err);
 void vmm_metrics_fini(struct vmm *v);
 /* One API request done: count it for the metrics. */
 void vmm_api_account(struct vmm *v, int route, int status, uint64_t us);
+
+/*
+ * --boot-timer: watch the boot timer from now on (vmm_boot_timer_enable);
+ * start timing as a VM's build begins, as Firecracker times from the
+ * InstanceStart request (vmm_boot_timer_arm); give the VM just created
+ * its register (vmm_boot_timer_attach; both nothing without the flag);
+ * log what is due and close (vmm_fini).
+ */
+int vmm_boot_timer_enable(struct vmm *v, struct mvm_err *err);
+void vmm_boot_timer_arm(struct vmm *v);
+int vmm_boot_timer_attach(struct vmm *v, struct mvm_err *err);
+void vmm_boot_timer_fini(struct vmm *v);
+
+/*
+ * The API serves now: work out how long the start took from what the
+ * launcher gave (v->startup), for the metrics and the log.
+ */
+void vmm_report_startup(struct vmm *v);
 
 /* Log a line at level if the logger is on and the level passes. */
 void vmm_log(struct vmm *v, enum api_log_level level, const char *module,

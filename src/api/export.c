@@ -193,7 +193,10 @@ struct json_object *spec_export(const struct vm_spec *s)
 		json_object_object_add(o, "metrics", m);
 	}
 	if (s->entropy_set) {
-		json_object_object_add(o, "entropy", json_object_new_object());
+		struct json_object *e = json_object_new_object();
+
+		put_limiter(e, "rate_limiter", &s->entropy_rate_limiter);
+		json_object_object_add(o, "entropy", e);
 	}
 	if (s->balloon.enabled)
 		json_object_object_add(o, "balloon", balloon_json(&s->balloon));

@@ -244,20 +244,9 @@ int h_patch_net(struct vmm *v, const struct api_request *q,
 	int ret;
 
 	(void)r;
-	/* Limiters that would limit were refused by the shape. */
 	ret = shape_net_patch(&v->spec, q->body, q->id, &rx, &tx, err);
-	if (ret || (!rx.set && !tx.set))
-		return api_status_of(ret, err);
-	for (unsigned i = 0; i < v->spec.nr_nets; i++) {
-		struct spec_net *n = &v->spec.nets[i];
-
-		if (strcmp(n->id, q->id))
-			continue;
-		if (rx.set)
-			n->rx_rate_limiter = rx;
-		if (tx.set)
-			n->tx_rate_limiter = tx;
-	}
+	if (!ret)
+		ret = vmm_net_patch(v, q->id, &rx, &tx, err);
 	return api_status_of(ret, err);
 }
 

@@ -56,6 +56,13 @@ struct api_server {
 	bool guard_watched;
 
 	unsigned conns;
+	/*
+	 * Bodies above max_body are refused: with 413 under mvm's limit,
+	 * with 400 and Firecracker's words under --http-api-max-payload-size
+	 * (fc_limit).
+	 */
+	size_t max_body;
+	bool fc_limit;
 	bool trim_due;   /* connections came and went since the last trim */
 	bool trim_again; /* trimmed once; once more after TRIM_AGAIN_MS */
 };
@@ -65,6 +72,7 @@ struct api_call {
 	char *body;
 	size_t len;
 	size_t cap;
+	size_t seen;         /* body bytes received, kept or not */
 	bool too_big;
 	bool started;        /* the handler has seen the head */
 	const char *uri_end; /* just past the request-target's first NUL */
@@ -303,7 +311,8 @@ static enum MHD_Result send_fault(const struct mhd_lib *lib,
 }
 
 static bool declared_too_big(const struct mhd_lib *lib,
-			     struct MHD_Connection *c)
+			     struct MHD_Connection *c, size_t max,
+			     size_t *declared)
 {
 	const char *cl = lib->lookup_connection_value(
 		c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -315,12 +324,20 @@ static bool declared_too_big(const struct mhd_lib *lib,
 	errno = 0;
 	n = strtoull(cl, &end, 10);
 	/* MHD itself rejects a malformed Content-Length. */
-	return !errno && *end == '\0' && n > API_MAX_BODY;
+	if (errno || *end != '\0' || n <= max)
+		return false;
+	*declared = n > SIZE_MAX ? SIZE_MAX : (size_t)n;
+	return true;
 }
 
-static int append(struct api_call *call, const char *data, size_t n)
+static int append(struct api_call *call, const char *data, size_t n,
+		  size_t max)
 {
-	if (call->len + n > API_MAX_BODY) {
+	/* Counted on past the limit, for the message that names the size. */
+	call->seen = call->seen + n < call->seen ? SIZE_MAX : call->seen + n;
+	if (call->too_big)
+		return 0;
+	if (call->len + n > max) {
 		call->too_big = true;
 		return 0;
 	}
@@ -382,12 +399,27 @@ static enum MHD_Result refuse(struct api_server *s, struct MHD_Connection *c,
 	return send_fault(&s->lib, c, status, msg);
 }
 
+static enum MHD_Result refuse_too_big(struct api_server *s,
+				      struct MHD_Connection *c,
+				      struct api_call *call, size_t size)
+{
+	char msg[160];
+
+	if (!s->fc_limit)
+		return refuse(s, c, call, 413, body_too_big);
+	snprintf(msg, sizeof(msg), "Request payload with size %zu is larger "
+		 "than the limit of %zu allowed by server.", size,
+		 s->max_body);
+	return refuse(s, c, call, 400, msg);
+}
+
 /* The head is complete: refuse what needs no body to refuse. */
 static enum MHD_Result first_call(struct api_server *s,
 				  struct MHD_Connection *c,
 				  const char *version, struct api_call *call)
 {
 	char msg[128];
+	size_t declared;
 
 	call->started = true;
 	clock_gettime(CLOCK_MONOTONIC, &call->start);
@@ -405,8 +437,8 @@ static enum MHD_Result first_call(struct api_server *s,
 		return refuse(s, c, call, 400, msg);
 	}
 	/* Refuse before reading (and before 100-continue). */
-	if (declared_too_big(&s->lib, c))
-		return refuse(s, c, call, 413, body_too_big);
+	if (declared_too_big(&s->lib, c, s->max_body, &declared))
+		return refuse_too_big(s, c, call, declared);
 	return MHD_YES;
 }
 
@@ -429,13 +461,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	if (!call->started)
 		return first_call(s, c, version, call);
 	if (*upload_size) {
-		if (!call->too_big && append(call, upload, *upload_size))
+		if (append(call, upload, *upload_size, s->max_body))
 			return MHD_NO;
 		*upload_size = 0;
 		return MHD_YES;
 	}
 	if (call->too_big)
-		return refuse(s, c, call, 413, body_too_big);
+		return refuse_too_big(s, c, call, call->seen);
 	guard_replying(&s->guard, c);
 	api_dispatch(s->vmm, method, url, call->body ? call->body : "",
 		     call->len, &r);
@@ -524,6 +556,12 @@ static int start_mhd(struct api_server *s, struct mvm_err *err)
 	return 0;
 }
 
+void api_server_set_max_body(struct api_server *s, size_t max)
+{
+	s->max_body = max;
+	s->fc_limit = true;
+}
+
 int api_server_start(struct api_server **out, struct vmm *v, struct loop *l,
 		     const char *path, struct mvm_err *err)
 {
@@ -535,6 +573,7 @@ int api_server_start(struct api_server **out, struct vmm *v, struct loop *l,
 		return mvm_fail(err, -ENOMEM, "out of memory");
 	s->vmm = v;
 	s->loop = l;
+	s->max_body = API_MAX_BODY;
 	s->sock.fd = s->timer_fd = s->mhd_fd = s->guard.epoll_fd = -1;
 	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	ret = mhd_lib_open(&s->lib, err);

@@ -8,12 +8,11 @@
 
 #include "mvm/api.h"
 #include "mvm/err.h"
+#include "mvm/rate_limiter.h"
 
 #include "json_in.h"
 #include "shapes.h"
 
-/* Token buckets are counted in 64 bits; keep products far from overflow. */
-#define BUCKET_MAX (1ull << 53)
 
 static int bucket(struct jr *r, const char *key, struct token_bucket *b,
 		  bool *set)
@@ -26,12 +25,13 @@ static int bucket(struct jr *r, const char *key, struct token_bucket *b,
 	if (ret <= 0)
 		return ret;
 	memset(b, 0, sizeof(*b));
-	ret = jr_u64(&sub, "size", true, 0, BUCKET_MAX, &b->size);
+	/* Bounded so that the buckets' arithmetic cannot overflow. */
+	ret = jr_u64(&sub, "size", true, 0, RL_BUCKET_MAX, &b->size);
 	if (ret >= 0)
-		ret = jr_u64(&sub, "refill_time", true, 0, BUCKET_MAX,
+		ret = jr_u64(&sub, "refill_time", true, 0, RL_REFILL_MS_MAX,
 			     &b->refill_time_ms);
 	if (ret >= 0)
-		ret = jr_u64(&sub, "one_time_burst", false, 0, BUCKET_MAX,
+		ret = jr_u64(&sub, "one_time_burst", false, 0, RL_BUCKET_MAX,
 			     &b->one_time_burst);
 	if (ret < 0)
 		return ret;
@@ -53,16 +53,6 @@ int shape_limiter(struct jr *r, const char *key, struct spec_limiter *l)
 		ret = bucket(&sub, "ops", &n.rl.ops, &n.ops_set);
 	if (ret < 0)
 		return ret;
-	/*
-	 * Rate limiting is not implemented: a bucket that would limit (one
-	 * with a size) is refused here, where the API and config files
-	 * shape it, rather than accepted and failing InstanceStart later.
-	 */
-	if (n.rl.bandwidth.size || n.rl.ops.size)
-		return jr_fail(&sub, n.rl.bandwidth.size ? "bandwidth" : "ops",
-			       -ENOTSUP, "rate limiting is not supported by "
-			       "mvm yet (omit it, or give size 0 for no "
-			       "limit)");
 	*l = n;
 	return 1;
 }

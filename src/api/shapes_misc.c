@@ -115,11 +115,8 @@ int shape_entropy(struct vm_spec *s, struct json_object *o, const char *path,
 		ret = shape_limiter(&r, "rate_limiter", &l);
 	if (ret < 0)
 		return ret;
-	/* The virtio-rng device has no limiter to apply it to. */
-	if (l.set)
-		return jr_fail(&r, "rate_limiter", -ENOTSUP, "entropy rate "
-			       "limiting is not supported by mvm yet");
 	s->entropy_set = true;
+	s->entropy_rate_limiter = l;
 	return 0;
 }
 

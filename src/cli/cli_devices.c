@@ -93,18 +93,52 @@ static int check_id(const char *opt, const char *id, struct mvm_err *err)
 	return 0;
 }
 
+/*
+ * bw=BYTES, ops=N and their rx_/tx_ forms: a token bucket of that many
+ * refilled over a second, so a burst of up to one second's worth. 0 is
+ * no limit, as the API's size 0 is. Returns 1 if key is not one.
+ */
+static int per_second(const char *opt, const struct kv *kv,
+		      struct rate_limiter *rl, const char *prefix,
+		      struct mvm_err *err)
+{
+	size_t n = strlen(prefix);
+	struct token_bucket *b;
+	unsigned long long v;
+	char what[64];
+	int ret;
+
+	if (strncmp(kv->key, prefix, n))
+		return 1;
+	if (!strcmp(kv->key + n, "bw"))
+		b = &rl->bandwidth;
+	else if (!strcmp(kv->key + n, "ops"))
+		b = &rl->ops;
+	else
+		return 1;
+	snprintf(what, sizeof(what), "%s: %s", opt, kv->key);
+	ret = cli_parse_u64(what, kv->val, RL_BUCKET_MAX, &v, err);
+	if (!ret)
+		*b = (struct token_bucket){ .size = v,
+					    .refill_time_ms = v ? 1000 : 0 };
+	return ret;
+}
+
 static int disk_key(struct disk_config *d, const struct kv *kv,
 		    struct mvm_err *err)
 {
 	const char *opt = "--disk";
+	int ret = per_second(opt, kv, &d->rl, "", err);
+
+	if (ret <= 0)
+		return ret;
 
 	if (!strcmp(kv->key, "path")) {
 		d->path = strdup(kv->val);
 		return d->path ? 0 : mvm_fail(err, -ENOMEM, "out of memory");
 	}
 	if (!strcmp(kv->key, "id")) {
-		int ret = check_id(opt, kv->val, err);
-
+		ret = check_id(opt, kv->val, err);
 		if (!ret)
 			snprintf(d->id, sizeof(d->id), "%s", kv->val);
 		return ret;
@@ -125,7 +159,7 @@ static int disk_key(struct disk_config *d, const struct kv *kv,
 int cli_add_disk(struct vm_config *cfg, const char *arg, struct mvm_err *err)
 {
 	static const char *const keys[] = { "path", "id", "readonly", "cache",
-					    NULL };
+					    "bw", "ops", NULL };
 	struct disk_config d = { .cache = DISK_CACHE_WRITEBACK };
 	struct kv kv[KV_MAX];
 	char buf[4096];
@@ -221,6 +255,12 @@ static int net_key(struct net_config *c, const struct kv *kv,
 		   struct mvm_err *err)
 {
 	const char *opt = "--net";
+	int ret = per_second(opt, kv, &c->rx_rl, "rx_", err);
+
+	if (ret == 1)
+		ret = per_second(opt, kv, &c->tx_rl, "tx_", err);
+	if (ret <= 0)
+		return ret;
 
 	if (!strcmp(kv->key, "tap")) {
 		if (strlen(kv->val) >= sizeof(c->tap))
@@ -231,8 +271,7 @@ static int net_key(struct net_config *c, const struct kv *kv,
 		return 0;
 	}
 	if (!strcmp(kv->key, "id")) {
-		int ret = check_id(opt, kv->val, err);
-
+		ret = check_id(opt, kv->val, err);
 		if (!ret)
 			snprintf(c->id, sizeof(c->id), "%s", kv->val);
 		return ret;
@@ -251,6 +290,7 @@ static int net_key(struct net_config *c, const struct kv *kv,
 int cli_add_net(struct vm_config *cfg, const char *arg, struct mvm_err *err)
 {
 	static const char *const keys[] = { "tap", "id", "mac", "mac_spoofing",
+					    "rx_bw", "rx_ops", "tx_bw", "tx_ops",
 					    NULL };
 	struct net_config c = { .mac_spoofing = false };
 	struct kv kv[KV_MAX];

@@ -1,9 +1,11 @@
 /*
- * `mvm --api-sock PATH [--config-file FILE]` and `mvm --config-file FILE`:
+ * The API form, `mvm [FLAGS]` with Firecracker's flags (src/cli/fc_flags.c):
  * start with no VM and let clients configure it over the API, or take the
- * whole configuration from a file (the same shapes) and boot at once.
+ * whole configuration from a file (the same shapes) and boot at once, or
+ * receive a live migration.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mvm/api.h"
@@ -13,23 +15,6 @@
 #include "mvm/sandbox.h"
 #include "mvm/vmm.h"
 #include "mvm/vmm_migration.h"
-
-static const char usage[] =
-	"usage: mvm --api-sock PATH [--config-file FILE]\n"
-	"       mvm --config-file FILE\n"
-	"       mvm --incoming URI [--api-sock PATH]\n"
-	"       (either form also takes --no-seccomp: no seccomp filters,\n"
-	"       for debugging)\n"
-	"\n"
-	"  --api-sock PATH     serve the control API (Firecracker's, plus\n"
-	"                      mvm's extensions) on this UNIX socket; without\n"
-	"                      --config-file, wait for InstanceStart\n"
-	"  --config-file FILE  boot at once from this JSON document (the\n"
-	"                      shapes of GET /vm/config)\n"
-	"  --incoming URI      receive a live migration on unix:PATH or\n"
-	"                      tcp:HOST:PORT and run its guest (as PUT\n"
-	"                      /migration/incoming does); mvm ends if it\n"
-	"                      fails\n";
 
 /*
  * The API's messages name the field of its body ("log_path: ..."); from a
@@ -77,39 +62,134 @@ static int start_incoming(struct vmm *v, const char *uri, struct mvm_err *err)
 	return ret ? mvm_wrap(err, ret, "--incoming: ") : 0;
 }
 
+/* The logger flags, as PUT /logger would take them. */
+static int fc_logger(struct vmm *v, const struct cli_fc_opts *o,
+		     struct mvm_err *err)
+{
+	struct vm_spec src;
+	int ret = 0;
+
+	spec_init(&src);
+	src.log_level = o->level;
+	src.log_show_level = o->show_level;
+	src.log_show_origin = o->show_origin;
+	if (o->log_path && !(src.log_path = strdup(o->log_path)))
+		ret = -ENOMEM;
+	if (!ret && o->module && !(src.log_module = strdup(o->module)))
+		ret = -ENOMEM;
+	if (!ret)
+		ret = vmm_logger_set(v, &src, err);
+	else
+		mvm_fail(err, ret, "out of memory");
+	spec_free(&src);
+	return ret ? mvm_wrap(err, ret, "--log-path %s: ", o->log_path ?
+			      o->log_path : "(stderr)") : 0;
+}
+
+static int fc_metrics(struct vmm *v, const char *path, struct mvm_err *err)
+{
+	struct vm_spec src;
+	int ret;
+
+	spec_init(&src);
+	src.metrics_path = strdup(path);
+	ret = src.metrics_path ? vmm_metrics_set(v, &src, err) :
+				 mvm_fail(err, -ENOMEM, "out of memory");
+	spec_free(&src);
+	return ret ? mvm_wrap(err, ret, "--metrics-path: ") : 0;
+}
+
+/*
+ * What the flags set before any output opens: the id the log lines carry,
+ * the launcher's times, the boot timer.
+ */
+static int fc_setup(struct vmm *v, const struct cli_fc_opts *o,
+		    struct mvm_err *err)
+{
+	if (o->id)
+		snprintf(v->id, sizeof(v->id), "%s", o->id);
+	v->startup.start_set = o->start_us_set;
+	v->startup.start_us = o->start_us;
+	v->startup.start_cpu_set = o->start_cpu_us_set;
+	v->startup.start_cpu_us = o->start_cpu_us;
+	v->startup.parent_cpu_us = o->parent_cpu_us;
+	return o->boot_timer ? vmm_boot_timer_enable(v, err) : 0;
+}
+
+/*
+ * The logger and the metrics the flags name. Firecracker opens them before
+ * a config file's, whose logger then takes over and whose second metrics
+ * output is refused; mvm ends the same way, a config file's outputs being
+ * open already (apply_outputs).
+ */
+static int fc_outputs(struct vmm *v, const struct cli_fc_opts *o,
+		      const char *config_file, struct mvm_err *err)
+{
+	int ret = 0;
+
+	if (o->logger && !(config_file && v->spec.logger_set))
+		ret = fc_logger(v, o, err);
+	if (!ret && o->metrics_path && v->spec.metrics_set)
+		ret = mvm_fail(err, -EINVAL, "--metrics-path: the config file "
+			       "configures the metrics too");
+	if (!ret && o->metrics_path)
+		ret = fc_metrics(v, o->metrics_path, err);
+	return ret;
+}
+
+/* --help, --version, --describe-snapshot: answer and end. */
+static int fc_answer(const struct cli_fc_opts *o)
+{
+	char *argv[] = { "mvm", "--describe-snapshot",
+			 (char *)o->describe_snapshot, NULL };
+
+	if (o->help) {
+		fputs(cli_fc_usage, stdout);
+		return MVM_EXIT_OK;
+	}
+	if (o->version) {
+		/* Firecracker's line, for the tools that parse it. */
+		printf("Firecracker v%s (mvm %s)\n\n", MVM_VERSION,
+		       MVM_VERSION);
+		return MVM_EXIT_OK;
+	}
+	return cli_describe_snapshot(3, argv, stdout, stderr);
+}
+
+static int start_api(struct vmm *v, const struct cli_fc_opts *o,
+		     struct api_server **api, struct mvm_err *err)
+{
+	int ret = api_server_start(api, v, &v->loop, o->api.api_sock, err);
+
+	if (ret && o->default_sock)
+		return mvm_wrap(err, ret, "the default API socket (no "
+				"--api-sock given): ");
+	if (!ret && o->max_payload_set)
+		api_server_set_max_body(*api, o->max_payload);
+	if (!ret)
+		vmm_report_startup(v);
+	return ret;
+}
+
 int vmm_main(int argc, char **argv)
 {
 	struct mvm_err err = { .msg = "" };
-	struct cli_api_opts o;
+	struct cli_fc_opts o;
 	struct vm_spec spec;
 	struct api_server *api = NULL;
 	struct vmm v;
 	int ret, status;
 
-	ret = cli_take_api_opts(&argc, argv, &o, true, &err);
+	ret = cli_parse_fc(argc, argv, &o, &err);
 	if (ret) {
 		fprintf(stderr, "mvm: %s\n", err.msg);
 		return MVM_EXIT_START_FAILED;
 	}
-	if (argc > 1 && !strcmp(argv[1], "--help")) {
-		fputs(usage, stdout);
-		return MVM_EXIT_OK;
-	}
-	if (o.incoming && o.config_file) {
-		fprintf(stderr, "mvm: --incoming cannot be combined with "
-			"--config-file: the VM comes from the source\n");
-		return MVM_EXIT_START_FAILED;
-	}
-	if (argc > 1 || (!o.api_sock && !o.config_file && !o.incoming)) {
-		if (argc > 1)
-			fprintf(stderr, "mvm: unexpected argument '%s'\n",
-				argv[1]);
-		fputs(usage, stderr);
-		return MVM_EXIT_START_FAILED;
-	}
+	if (o.help || o.version || o.describe_snapshot)
+		return fc_answer(&o);
 	spec_init(&spec);
-	if (o.config_file) {
-		ret = config_file_load(&spec, o.config_file, NULL, &err);
+	if (o.api.config_file) {
+		ret = config_file_load(&spec, o.api.config_file, NULL, &err);
 		if (ret) {
 			spec_free(&spec);
 			fprintf(stderr, "mvm: %s\n", err.msg);
@@ -119,17 +199,21 @@ int vmm_main(int argc, char **argv)
 	ret = vmm_init(&v, &spec, &err);
 	api_name_routes(&v); /* the metrics count requests by route */
 	if (!ret)
-		ret = apply_outputs(&v, o.config_file, &err);
-	if (!ret && o.api_sock)
-		ret = api_server_start(&api, &v, &v.loop, o.api_sock, &err);
+		ret = fc_setup(&v, &o, &err);
+	if (!ret)
+		ret = apply_outputs(&v, o.api.config_file, &err);
+	if (!ret)
+		ret = fc_outputs(&v, &o, o.api.config_file, &err);
+	if (!ret && o.api.api_sock)
+		ret = start_api(&v, &o, &api, &err);
 	/* Before any VM: InstanceStart builds one under the filter. */
 	if (!ret)
-		ret = sandbox_start(!o.no_seccomp, console_crash_restore,
+		ret = sandbox_start(!o.api.no_seccomp, console_crash_restore,
 				    &err);
-	if (!ret && o.config_file)
+	if (!ret && o.api.config_file)
 		ret = vmm_start_vm(&v, &err);
-	if (!ret && o.incoming)
-		ret = start_incoming(&v, o.incoming, &err);
+	if (!ret && o.api.incoming)
+		ret = start_incoming(&v, o.api.incoming, &err);
 	if (ret) {
 		api_server_stop(api); /* first: then nobody can ask */
 		vmm_fini(&v);

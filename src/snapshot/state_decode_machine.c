@@ -4,6 +4,7 @@
  * builds a VM from it.
  */
 #include <libfdt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,6 +96,50 @@ static int boot(const void *fdt, int node, struct vm_config *m,
 	return 0;
 }
 
+static int bucket(const void *fdt, int node, const char *where,
+		  const char *kind, struct token_bucket *b, struct mvm_err *err)
+{
+	struct { const char *suffix; uint64_t *v; uint64_t max; } f[] = {
+		{ "size", &b->size, RL_BUCKET_MAX },
+		{ "one-time-burst", &b->one_time_burst, RL_BUCKET_MAX },
+		{ "refill-time-ms", &b->refill_time_ms, RL_REFILL_MS_MAX },
+	};
+	char name[48];
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < sizeof(f) / sizeof(f[0]); i++) {
+		snprintf(name, sizeof(name), "%s-%s", kind, f[i].suffix);
+		ret = snap_rd_u64(fdt, node, where, name, f[i].v, err);
+		if (!ret && *f[i].v > f[i].max)
+			ret = mvm_fail(err, -EINVAL, "%s: %s is %llu, at most "
+				       "%llu", where, name,
+				       (unsigned long long)*f[i].v,
+				       (unsigned long long)f[i].max);
+	}
+	return ret;
+}
+
+/* An optional rate limiter node of parent (none: no limits). */
+static int limiter(const void *fdt, int parent, const char *parent_where,
+		   const char *name, struct rate_limiter *rl,
+		   struct mvm_err *err)
+{
+	int node = fdt_subnode_offset(fdt, parent, name), ret;
+	char where[160];
+
+	memset(rl, 0, sizeof(*rl));
+	if (node == -FDT_ERR_NOTFOUND)
+		return 0;
+	snprintf(where, sizeof(where), "%s/%s", parent_where, name);
+	if (node < 0)
+		return mvm_fail(err, -EINVAL, "%s: %s", where,
+				fdt_strerror(node));
+	ret = bucket(fdt, node, where, "bandwidth", &rl->bandwidth, err);
+	if (!ret)
+		ret = bucket(fdt, node, where, "ops", &rl->ops, err);
+	return ret;
+}
+
 static int drive(const void *fdt, int node, const char *where,
 		 struct vm_config *m, struct mvm_err *err)
 {
@@ -118,6 +163,8 @@ static int drive(const void *fdt, int node, const char *where,
 	if (!ret)
 		ret = snap_rd_choice(fdt, node, where, "cache",
 				     snap_cache_names, &cache, err);
+	if (!ret)
+		ret = limiter(fdt, node, where, "rate-limiter", &d->rl, err);
 	if (ret)
 		return ret;
 	strcpy(d->id, id); /* fits: checked against DEV_CONFIG_ID_MAX */
@@ -188,6 +235,12 @@ static int nic(const void *fdt, int node, const char *where,
 	if (!ret)
 		ret = snap_rd_flag(fdt, node, where, "mac-spoofing",
 				   &n->mac_spoofing, err);
+	if (!ret)
+		ret = limiter(fdt, node, where, "rx-rate-limiter", &n->rx_rl,
+			      err);
+	if (!ret)
+		ret = limiter(fdt, node, where, "tx-rate-limiter", &n->tx_rl,
+			      err);
 	if (ret)
 		return ret;
 	strcpy(n->id, id); /* both fit: checked against their sizes */
@@ -366,6 +419,9 @@ int snap_decode_machine(const void *fdt, int node, struct snap_file *s,
 	if (!ret)
 		ret = snap_rd_flag(fdt, node, "machine", "entropy", &m->rng,
 				   err);
+	if (!ret)
+		ret = limiter(fdt, node, "machine", "entropy-rate-limiter",
+			      &m->rng_rl, err);
 	if (!ret)
 		ret = boot(fdt, node, m, err);
 	if (!ret)

@@ -78,6 +78,21 @@ static void names_for(char (*names)[NAME_MAX_LEN], unsigned i,
 	}
 }
 
+static void w_limiter(struct fdt_w *w, const char *name,
+		      const struct rate_limiter *rl)
+{
+	if (!rl->bandwidth.size && !rl->ops.size)
+		return;
+	w_begin(w, name);
+	w_u64(w, "bandwidth-size", rl->bandwidth.size);
+	w_u64(w, "bandwidth-one-time-burst", rl->bandwidth.one_time_burst);
+	w_u64(w, "bandwidth-refill-time-ms", rl->bandwidth.refill_time_ms);
+	w_u64(w, "ops-size", rl->ops.size);
+	w_u64(w, "ops-one-time-burst", rl->ops.one_time_burst);
+	w_u64(w, "ops-refill-time-ms", rl->ops.refill_time_ms);
+	w_end(w);
+}
+
 static void w_drives(struct fdt_w *w, const struct vm_config *m,
 		     char (*names)[NAME_MAX_LEN])
 {
@@ -91,11 +106,17 @@ static void w_drives(struct fdt_w *w, const struct vm_config *m,
 		w_str(w, "path", d->path);
 		w_u32(w, "read-only", d->readonly);
 		w_str(w, "cache", snap_cache_names[d->cache]);
+		w_limiter(w, "rate-limiter", &d->rl);
 		w_end(w);
 	}
 	w_end(w);
 }
 
+/*
+ * A rate limiter as configured, if it limits (an optional node: a state
+ * file without one restores a device without limits). Bucket levels are
+ * not kept: a restored device starts with full buckets.
+ */
 static void w_nets(struct fdt_w *w, const struct vm_config *m,
 		   char (*names)[NAME_MAX_LEN])
 {
@@ -110,6 +131,8 @@ static void w_nets(struct fdt_w *w, const struct vm_config *m,
 		w_bytes(w, "guest-mac", n->mac, sizeof(n->mac));
 		w_u32(w, "mac-set", n->mac_set);
 		w_u32(w, "mac-spoofing", n->mac_spoofing);
+		w_limiter(w, "rx-rate-limiter", &n->rx_rl);
+		w_limiter(w, "tx-rate-limiter", &n->tx_rl);
 		w_end(w);
 	}
 	w_end(w);
@@ -201,6 +224,8 @@ static void w_machine(struct fdt_w *w, const struct snap_file *s,
 	w_balloon(w, &m->balloon);
 	w_hotplug(w, &m->mem_hotplug);
 	w_dynmem(w, &m->dynmem);
+	if (m->rng)
+		w_limiter(w, "entropy-rate-limiter", &m->rng_rl);
 	w_end(w);
 }
 

@@ -560,6 +560,7 @@ static int create_virtio(struct vm *vm, struct mvm_err *err)
 {
 	struct virtio_devs_config c = {
 		.rng = vm->cfg.rng,
+		.rng_rl = vm->cfg.rng_rl,
 		.balloon = &vm->cfg.balloon,
 		.disks = vm->cfg.disks,
 		.nr_disks = vm->cfg.nr_disks,

@@ -1,9 +1,8 @@
 /*
  * Changes to a running VM's devices, asked for by the API's PATCH calls;
- * the API layer has already validated the request. Media swap is the
- * virtio-blk device's, a memory resize the virtio-mem device's. (Rate
- * limiters that would limit are refused where they are shaped,
- * src/api/shapes_dev.c.)
+ * the API layer has already validated the request. Media swap and rate
+ * limiters are the virtio-blk and -net devices', a memory resize the
+ * virtio-mem device's.
  */
 #include "mvm/err.h"
 #include "mvm/virtio_dev.h"
@@ -13,6 +12,23 @@ int vm_drive_swap(struct vm *vm, const char *id, const char *path,
 		  struct mvm_err *err)
 {
 	return virtio_blk_swap(&vm->dev_ctx, id, path, err);
+}
+
+int vm_drive_rate_limit(struct vm *vm, const char *id,
+			const struct token_bucket *bandwidth,
+			const struct token_bucket *ops, struct mvm_err *err)
+{
+	return virtio_blk_rate_limit(&vm->dev_ctx, id, bandwidth, ops, err);
+}
+
+int vm_net_rate_limit(struct vm *vm, const char *id,
+		      const struct token_bucket *rx_bandwidth,
+		      const struct token_bucket *rx_ops,
+		      const struct token_bucket *tx_bandwidth,
+		      const struct token_bucket *tx_ops, struct mvm_err *err)
+{
+	return virtio_net_rate_limit(&vm->dev_ctx, id, rx_bandwidth, rx_ops,
+				     tx_bandwidth, tx_ops, err);
 }
 
 int vm_mem_resize(struct vm *vm, uint64_t requested, struct mvm_err *err)

@@ -115,6 +115,7 @@ static struct json_object *block_json(struct vmm *v)
 	add_u64(o, "write_count", d[VIRTIO_CTR_WRITE_COUNT]);
 	add_u64(o, "flush_count", d[VIRTIO_CTR_FLUSH_COUNT]);
 	add_u64(o, "execute_fails", d[VIRTIO_CTR_FAIL_COUNT]);
+	add_u64(o, "rate_limiter_throttled_events", d[VIRTIO_CTR_THROTTLED]);
 	return o;
 }
 
@@ -128,6 +129,20 @@ static struct json_object *net_json(struct vmm *v)
 	add_u64(o, "tx_bytes_count", d[VIRTIO_CTR_TX_BYTES]);
 	add_u64(o, "rx_packets_count", d[VIRTIO_CTR_RX_PACKETS]);
 	add_u64(o, "tx_packets_count", d[VIRTIO_CTR_TX_PACKETS]);
+	add_u64(o, "rx_rate_limiter_throttled", d[VIRTIO_CTR_RX_THROTTLED]);
+	add_u64(o, "tx_rate_limiter_throttled", d[VIRTIO_CTR_TX_THROTTLED]);
+	return o;
+}
+
+/* The virtio-rng device, in Firecracker's names. */
+static struct json_object *entropy_json(struct vmm *v)
+{
+	struct json_object *o = json_object_new_object();
+	uint64_t d[VIRTIO_CTR_COUNT];
+
+	device_deltas(v, VIRTIO_ID_RNG, d);
+	add_u64(o, "entropy_bytes", d[VIRTIO_CTR_ENTROPY_BYTES]);
+	add_u64(o, "entropy_rate_limiter_throttled", d[VIRTIO_CTR_THROTTLED]);
 	return o;
 }
 
@@ -242,6 +257,19 @@ static void api_json(struct vmm *v, struct json_object *root)
 	last->lat_max_us = 0;
 }
 
+/*
+ * Firecracker's api_server group: how long the start took, a value held
+ * rather than a count (0 until the launcher's times were given).
+ */
+static struct json_object *startup_json(struct vmm *v)
+{
+	struct json_object *o = json_object_new_object();
+
+	add_u64(o, "process_startup_time_us", v->startup.startup_us);
+	add_u64(o, "process_startup_time_cpu_us", v->startup.startup_cpu_us);
+	return o;
+}
+
 static int write_all(int fd, const char *p, size_t n)
 {
 	while (n) {
@@ -278,10 +306,12 @@ int vmm_metrics_flush(struct vmm *v, struct mvm_err *err)
 	json_object_object_add(o, "vcpu", vcpu_json(v));
 	json_object_object_add(o, "block", block_json(v));
 	json_object_object_add(o, "net", net_json(v));
+	json_object_object_add(o, "entropy", entropy_json(v));
 	json_object_object_add(o, "balloon", balloon_json(v));
 	json_object_object_add(o, "dynamic_memory", dynmem_json(v));
 	json_object_object_add(o, "serial", serial_json(v));
 	api_json(v, o);
+	json_object_object_add(o, "api_server", startup_json(v));
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	ret = write_all(v->metrics.fd, text, strlen(text));
 	if (!ret)

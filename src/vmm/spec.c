@@ -50,6 +50,17 @@ static int dup_or_null(const char *src, char **dst, struct mvm_err *err)
 	return *dst ? 0 : mvm_fail(err, -ENOMEM, "out of memory");
 }
 
+/* A command line's limiter, as the API would have given it. */
+static struct spec_limiter limiter_of(const struct rate_limiter *rl)
+{
+	struct spec_limiter l = { .rl = *rl };
+
+	l.bandwidth_set = rl->bandwidth.size != 0;
+	l.ops_set = rl->ops.size != 0;
+	l.set = l.bandwidth_set || l.ops_set;
+	return l;
+}
+
 int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
 		     struct mvm_err *err)
 {
@@ -67,6 +78,7 @@ int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
 	s->huge_pages = cfg->pages;
 	s->nested_virt = cfg->nested;
 	s->entropy_set = cfg->rng;
+	s->entropy_rate_limiter = limiter_of(&cfg->rng_rl);
 	s->balloon = cfg->balloon;
 	s->mem_hotplug = cfg->mem_hotplug;
 	s->dynmem = cfg->dynmem;
@@ -82,6 +94,7 @@ int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
 		d->is_read_only = cfg->disks[i].readonly;
 		d->cache_writeback = true;
 		d->direct = cfg->disks[i].cache == DISK_CACHE_NONE;
+		d->rate_limiter = limiter_of(&cfg->disks[i].rl);
 		s->nr_drives++;
 		ret = dup_or_null(cfg->disks[i].path, &d->path_on_host, err);
 	}
@@ -95,6 +108,8 @@ int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
 		memcpy(n->guest_mac, cfg->nets[i].mac, sizeof(n->guest_mac));
 		n->guest_mac_set = cfg->nets[i].mac_set;
 		n->mac_spoofing = cfg->nets[i].mac_spoofing;
+		n->rx_rate_limiter = limiter_of(&cfg->nets[i].rx_rl);
+		n->tx_rate_limiter = limiter_of(&cfg->nets[i].tx_rl);
 		s->nr_nets++;
 	}
 	for (unsigned i = 0; !ret && i < cfg->nr_pmems && i < VM_MAX_PMEMS;
@@ -198,6 +213,7 @@ static void fill_disk(struct disk_config *d, const struct spec_drive *sd)
 	/* Unsafe and Writeback both use the page cache and mvm honours
 	 * FLUSH; only the command line's cache=none bypasses it. */
 	d->cache = sd->direct ? DISK_CACHE_NONE : DISK_CACHE_WRITEBACK;
+	d->rl = sd->rate_limiter.rl;
 }
 
 int spec_to_config(struct vm_spec *s, struct vm_config *cfg, int out_fd,
@@ -223,6 +239,7 @@ int spec_to_config(struct vm_spec *s, struct vm_config *cfg, int out_fd,
 	cfg->nested = s->nested_virt;
 	cfg->track_dirty_pages = s->track_dirty_pages;
 	cfg->rng = s->entropy_set;
+	cfg->rng_rl = s->entropy_rate_limiter.rl;
 	cfg->balloon = s->balloon;
 	cfg->mem_hotplug = s->mem_hotplug;
 	cfg->dynmem = s->dynmem;
@@ -243,6 +260,8 @@ int spec_to_config(struct vm_spec *s, struct vm_config *cfg, int out_fd,
 		memcpy(n->mac, sn->guest_mac, sizeof(n->mac));
 		n->mac_set = sn->guest_mac_set;
 		n->mac_spoofing = sn->mac_spoofing;
+		n->rx_rl = sn->rx_rate_limiter.rl;
+		n->tx_rl = sn->tx_rate_limiter.rl;
 	}
 	for (unsigned i = 0; i < s->nr_pmems; i++) {
 		struct pmem_config *p = &cfg->pmems[cfg->nr_pmems++];

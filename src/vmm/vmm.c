@@ -111,6 +111,7 @@ int vmm_init(struct vmm *v, struct vm_spec *spec, struct mvm_err *err)
 	v->sig_fd = v->serial_fd = -1;
 	v->metrics.fd = v->metrics.timer_fd = -1;
 	v->dynmem.timer_fd = -1;
+	v->bt.efd = -1;
 	snprintf(v->id, sizeof(v->id), "anonymous-instance");
 
 	ret = loop_init(&v->loop, 256, err);
@@ -294,6 +295,7 @@ int vmm_build_vm(struct vmm *v, const struct vm_config *from,
 	int out_fd, ret = 0;
 
 	v->metrics.final_flushed = false;
+	vmm_boot_timer_arm(v);
 	out_fd = v->serial_fd >= 0 ? v->serial_fd : v->spec.console_out;
 	if (from) {
 		cfg = *from;
@@ -325,6 +327,8 @@ int vmm_build_vm(struct vmm *v, const struct vm_config *from,
 	}
 	v->have_vm = true;
 	ret = vm_create(&v->vm, &cfg, &v->loop, err);
+	if (!ret)
+		ret = vmm_boot_timer_attach(v, err);
 	if (!ret)
 		ret = console_attach(&v->console, &v->loop, &v->vm);
 	if (!ret)
@@ -391,6 +395,34 @@ int vmm_send_ctrl_alt_del(struct vmm *v, struct mvm_err *err)
 	return 0;
 }
 
+/* A PATCH's limiter into the spec's: the buckets it gave replace theirs. */
+static void merge_limiter(struct spec_limiter *dst,
+			  const struct spec_limiter *src)
+{
+	if (!src->set)
+		return;
+	dst->set = true;
+	if (src->bandwidth_set) {
+		dst->bandwidth_set = true;
+		dst->rl.bandwidth = src->rl.bandwidth;
+	}
+	if (src->ops_set) {
+		dst->ops_set = true;
+		dst->rl.ops = src->rl.ops;
+	}
+}
+
+/* The buckets a PATCH gave, for the device (NULL: keep yours). */
+static const struct token_bucket *bw_of(const struct spec_limiter *l)
+{
+	return l->set && l->bandwidth_set ? &l->rl.bandwidth : NULL;
+}
+
+static const struct token_bucket *ops_of(const struct spec_limiter *l)
+{
+	return l->set && l->ops_set ? &l->rl.ops : NULL;
+}
+
 int vmm_drive_patch(struct vmm *v, const char *id, char *path,
 		    const struct spec_limiter *rl, struct mvm_err *err)
 {
@@ -404,6 +436,10 @@ int vmm_drive_patch(struct vmm *v, const char *id, char *path,
 		ret = mvm_fail(err, -ENOENT, "no drive '%s' is configured", id);
 	if (!ret && path && v->have_vm)
 		ret = vm_drive_swap(&v->vm, id, path, err);
+	/* After the swap, which found the disk: this cannot fail then. */
+	if (!ret && (bw_of(rl) || ops_of(rl)) && v->have_vm)
+		ret = vm_drive_rate_limit(&v->vm, id, bw_of(rl), ops_of(rl),
+					  err);
 	if (ret) {
 		free(path);
 		return ret;
@@ -414,8 +450,31 @@ int vmm_drive_patch(struct vmm *v, const char *id, char *path,
 		if (v->have_vm)
 			vmm_config_rebind(v); /* it borrowed the old path */
 	}
-	if (rl->set)
-		d->rate_limiter = *rl;
+	merge_limiter(&d->rate_limiter, rl);
+	return 0;
+}
+
+int vmm_net_patch(struct vmm *v, const char *id,
+		  const struct spec_limiter *rx, const struct spec_limiter *tx,
+		  struct mvm_err *err)
+{
+	struct spec_net *n = NULL;
+	int ret = 0;
+
+	for (unsigned i = 0; i < v->spec.nr_nets && !n; i++)
+		if (!strcmp(v->spec.nets[i].id, id))
+			n = &v->spec.nets[i];
+	if (!n)
+		return mvm_fail(err, -ENOENT, "no network interface '%s' is "
+				"configured", id);
+	if ((bw_of(rx) || ops_of(rx) || bw_of(tx) || ops_of(tx)) &&
+	    v->have_vm)
+		ret = vm_net_rate_limit(&v->vm, id, bw_of(rx), ops_of(rx),
+					bw_of(tx), ops_of(tx), err);
+	if (ret)
+		return ret;
+	merge_limiter(&n->rx_rate_limiter, rx);
+	merge_limiter(&n->tx_rate_limiter, tx);
 	return 0;
 }
 
@@ -617,6 +676,7 @@ void vmm_fini(struct vmm *v)
 		close(v->sig_fd);
 	if (v->serial_fd >= 0)
 		close(v->serial_fd);
+	vmm_boot_timer_fini(v); /* logs a time still due */
 	vmm_log_fini(v);
 	if (v->loop_ready)
 		loop_fini(&v->loop);

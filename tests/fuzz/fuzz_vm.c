@@ -28,7 +28,8 @@ int blk_create(struct dev_ctx *ctx, const struct disk_config *cfg,
 	       unsigned cpus, struct mvm_err *err);
 int net_create(struct dev_ctx *ctx, const struct net_config *cfg,
 	       struct mvm_err *err);
-int rng_create(struct dev_ctx *ctx, struct mvm_err *err);
+int rng_create(struct dev_ctx *ctx, const struct rate_limiter *rl,
+	       struct mvm_err *err);
 int pmem_create(struct dev_ctx *ctx, const struct pmem_config *cfg,
 		uint64_t gpa, uint64_t limit, uint32_t slot, uint64_t *size,
 		struct mvm_err *err);
@@ -217,12 +218,14 @@ static int make_pmem(struct fuzz_vm *f, struct mvm_err *err)
 int fuzz_dev_create(struct fuzz_vm *f, enum fuzz_dev kind, uint64_t size)
 {
 	struct net_config net = { .id = "fz0", .tap = "fz0" };
+	/* No limits: what a guest does, not when the tokens come back. */
+	struct rate_limiter no_limit = { .bandwidth.size = 0 };
 	struct mvm_err err;
 	int ret;
 
 	switch (kind) {
 	case FUZZ_RNG:
-		ret = rng_create(&f->ctx, &err);
+		ret = rng_create(&f->ctx, &no_limit, &err);
 		break;
 	case FUZZ_BLK:
 		ret = make_blk(f, size, &err);

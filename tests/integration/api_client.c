@@ -52,18 +52,26 @@ int api_connect(const char *sock)
 	return fd;
 }
 
-int api_spawn(struct api_proc *p, const char *const *extra)
-{
-	const char *args[64];
-	int in[2], out[2], err[2], n = 0;
-	double t0;
+static int spawn_args(struct api_proc *p, const char **args);
 
+static int make_dir(struct api_proc *p)
+{
 	memset(p, 0, sizeof(*p));
 	p->status = -1;
 	snprintf(p->dir, sizeof(p->dir), "/tmp/mvm-api-XXXXXX");
 	if (!mkdtemp(p->dir))
 		return -1;
 	snprintf(p->sock, sizeof(p->sock), "%s/api.sock", p->dir);
+	return 0;
+}
+
+int api_spawn(struct api_proc *p, const char *const *extra)
+{
+	const char *args[64];
+	int n = 0;
+
+	if (make_dir(p))
+		return -1;
 	args[n++] = mvm_bin();
 	if (extra && extra[0] && !strcmp(extra[0], "run")) {
 		for (int i = 0; extra[i] && n < 60; i++)
@@ -77,6 +85,28 @@ int api_spawn(struct api_proc *p, const char *const *extra)
 			args[n++] = extra[i];
 	}
 	args[n] = NULL;
+	return spawn_args(p, args);
+}
+
+int api_spawn_argv(struct api_proc *p, const char *const *argv)
+{
+	const char *args[64];
+	int n = 0;
+
+	if (make_dir(p))
+		return -1;
+	args[n++] = mvm_bin();
+	for (int i = 0; argv[i] && n < 63; i++)
+		args[n++] = strcmp(argv[i], API_SOCK_HERE) ? argv[i] : p->sock;
+	args[n] = NULL;
+	return spawn_args(p, args);
+}
+
+static int spawn_args(struct api_proc *p, const char **args)
+{
+	int in[2], out[2], err[2];
+	double t0;
+
 	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) ||
 	    pipe2(err, O_CLOEXEC))
 		return -1;

@@ -32,6 +32,12 @@ struct api_proc {
  * the socket accepts. Returns 0 or -1 (with a message on stderr).
  */
 int api_spawn(struct api_proc *p, const char *const *extra);
+/*
+ * The same with mvm's whole argv (after the binary, NULL-terminated), in
+ * which API_SOCK_HERE stands for the socket's path: flags in any order.
+ */
+#define API_SOCK_HERE "@api.sock"
+int api_spawn_argv(struct api_proc *p, const char *const *argv);
 /* Read console output (and stderr) until needle appears; false on timeout. */
 bool api_wait_out(struct api_proc *p, const char *needle, double seconds);
 /* Read whatever output is there for up to seconds. */

@@ -71,7 +71,13 @@ static int tap_socket(const char *tap)
 {
 	struct sockaddr_ll sll = { .sll_family = AF_PACKET,
 				   .sll_protocol = htons(ETHERTYPE) };
-	struct timeval tv = { .tv_sec = 2 };
+	/*
+	 * Long enough for a guest that was just loaded or migrated to send
+	 * its next frame on a loaded host (2 s was not: the destination's
+	 * first round can wait that long for a CPU); a NIC on the wrong tap
+	 * still fails, only later.
+	 */
+	struct timeval tv = { .tv_sec = 30 };
 	int s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETHERTYPE));
 
 	sll.sll_ifindex = (int)if_nametoindex(tap);

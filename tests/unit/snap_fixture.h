@@ -127,6 +127,7 @@ static inline int fix_make_snap(struct snap_file *s)
 	m->on_reboot = VM_ON_REBOOT_RESTART;
 	m->nested = true;
 	m->rng = true;
+	m->rng_rl.bandwidth = (struct token_bucket){ 4096, 0, 100 };
 	m->balloon = (struct balloon_config){
 		.enabled = true, .amount_mib = 512, .deflate_on_oom = true,
 		.stats_interval_s = 5, .free_page_hinting = true,
@@ -145,6 +146,8 @@ static inline int fix_make_snap(struct snap_file *s)
 		return ret;
 	strcpy(m->disks[0].id, "rootfs");
 	m->disks[0].cache = DISK_CACHE_WRITEBACK;
+	m->disks[0].rl = (struct rate_limiter){ { 1 << 20, 1 << 21, 1000 },
+						{ 100, 0, 10 } };
 	strcpy(m->disks[1].id, "data:1");
 	m->disks[1].readonly = true;
 	m->disks[1].cache = DISK_CACHE_NONE;
@@ -157,6 +160,8 @@ static inline int fix_make_snap(struct snap_file *s)
 	strcpy(m->nets[0].tap, "tap0");
 	memcpy(m->nets[0].mac, "\x02\xaa\xbb\xcc\xdd\x01", 6);
 	m->nets[0].mac_set = true;
+	m->nets[0].tx_rl.ops = (struct token_bucket){ 50, 10, 1000 };
+	m->nets[0].rx_rl.bandwidth = (struct token_bucket){ 1, 2, 3 };
 	strcpy(m->nets[1].id, "eth1");
 	strcpy(m->nets[1].tap, "tap-long-name15");
 	memcpy(m->nets[1].mac, "\x06\x00\x00\x00\x00\x07", 6);

@@ -141,15 +141,53 @@ Test(api_shapes, drives_nets_and_limiters_name_their_paths)
 	struct json_object *o;
 
 	spec_init(&s);
-	/* A bucket that would limit is refused (no rate limiting yet)... */
+	/* Bad buckets are refused, naming the field... */
+	{
+		static const char *const bad[][2] = {
+			{ "{\"bandwidth\": {\"size\": -1, \"refill_time\": 1}}",
+			  "rate_limiter.bandwidth.size: must be from 0 to" },
+			{ "{\"ops\": {\"size\": 1, \"refill_time\": "
+			  "18446744073709551615}}",
+			  "rate_limiter.ops.refill_time: must be from 0 to "
+			  "1099511627776" },
+			{ "{\"ops\": {\"size\": 1, \"refill_time\": 1, "
+			  "\"one_time_burst\": 9007199254740993}}",
+			  "rate_limiter.ops.one_time_burst: must be from 0 to "
+			  "9007199254740992" },
+			{ "{\"bandwidth\": {\"size\": 1}}",
+			  "rate_limiter.bandwidth.refill_time:" },
+			{ "{\"bandwidth\": {\"size\": 1, \"refill_time\": 1, "
+			  "\"rate\": 2}}",
+			  "rate_limiter.bandwidth.rate: unknown field" },
+			{ "{\"iops\": {\"size\": 1, \"refill_time\": 1}}",
+			  "rate_limiter.iops: unknown field" },
+		};
+		char body[512];
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			snprintf(body, sizeof(body), "{\"drive_id\": \"root\", "
+				 "\"path_on_host\": \"/r\", "
+				 "\"is_root_device\": true, "
+				 "\"rate_limiter\": %s}", bad[i][0]);
+			o = J(body);
+			expect_err(shape_drive(&s, o, "", "root", &dry, &err),
+				   &err, bad[i][1]);
+			json_object_put(o);
+		}
+	}
+	cr_assert_eq(s.nr_drives, 0);
+	/* ...a bucket that limits is shaped and kept... */
 	o = J("{\"drive_id\": \"root\", \"path_on_host\": \"/r\", "
 	      "\"is_root_device\": true, \"rate_limiter\": {\"bandwidth\": "
-	      "{\"size\": 10, \"refill_time\": 100}}}");
-	expect_err(shape_drive(&s, o, "drives[0]", "root", &dry, &err), &err,
-		   "drives[0].rate_limiter.bandwidth: rate limiting is not "
-		   "supported by mvm yet");
+	      "{\"size\": 10, \"refill_time\": 100, \"one_time_burst\": 5}}}");
+	cr_assert_eq(shape_drive(&s, o, "drives[0]", "root", &dry, &err), 0,
+		     "%s", err.msg);
 	json_object_put(o);
-	cr_assert_eq(s.nr_drives, 0);
+	cr_assert_eq(s.nr_drives, 1);
+	cr_assert(s.drives[0].rate_limiter.bandwidth_set);
+	cr_assert_not(s.drives[0].rate_limiter.ops_set);
+	cr_assert_eq(s.drives[0].rate_limiter.rl.bandwidth.size, 10);
+	cr_assert_eq(s.drives[0].rate_limiter.rl.bandwidth.one_time_burst, 5);
 	/* ...size 0, Firecracker's "no limit", is shaped and kept. */
 	o = J("{\"drive_id\": \"root\", \"path_on_host\": \"/r\", "
 	      "\"is_root_device\": true, \"rate_limiter\": {\"bandwidth\": "

@@ -519,3 +519,140 @@ Test(cli, checkpoint_asks_the_api_and_says_what_it_answered)
 	unlink(sock);
 	rmdir(dir);
 }
+
+/* ---- the API form's flags, Firecracker's --------------------------------- */
+
+#define FC_ARGV(...) ((char *[]){ "mvm", __VA_ARGS__, NULL })
+
+static int fc(char **argv, struct cli_fc_opts *o, struct mvm_err *e)
+{
+	int argc = 0;
+
+	while (argv[argc])
+		argc++;
+	e->msg[0] = '\0';
+	return cli_parse_fc(argc, argv, o, e);
+}
+
+Test(cli_fc, every_flag_in_any_order)
+{
+	char **a = FC_ARGV("--show-log-origin", "--metrics-path", "m",
+			   "--start-time-us", "12", "--level", "debug",
+			   "--id", "vm-1", "--enable-pci", "--boot-timer",
+			   "--api-sock=s", "--log-path", "l", "--show-level",
+			   "--module", "api", "--start-time-cpu-us", "3",
+			   "--parent-cpu-time-us", "4",
+			   "--http-api-max-payload-size", "100",
+			   "--no-seccomp");
+	struct cli_fc_opts o;
+	struct mvm_err e;
+
+	cr_assert_eq(fc(a, &o, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(o.api.api_sock, "s");
+	cr_assert_not(o.default_sock);
+	cr_assert_str_eq(o.id, "vm-1");
+	cr_assert(o.logger && o.show_level && o.show_origin);
+	cr_assert_eq(o.level, API_LOG_DEBUG);
+	cr_assert_str_eq(o.log_path, "l");
+	cr_assert_str_eq(o.module, "api");
+	cr_assert_str_eq(o.metrics_path, "m");
+	cr_assert(o.boot_timer && o.api.no_seccomp);
+	cr_assert(o.max_payload_set);
+	cr_assert_eq(o.max_payload, 100);
+	cr_assert(o.start_us_set && o.start_cpu_us_set);
+	cr_assert_eq(o.start_us, 12);
+	cr_assert_eq(o.start_cpu_us, 3);
+	cr_assert_eq(o.parent_cpu_us, 4);
+}
+
+Test(cli_fc, no_flags_serve_the_default_socket)
+{
+	struct cli_fc_opts o;
+	struct mvm_err e;
+
+	cr_assert_eq(fc(FC_ARGV(NULL), &o, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(o.api.api_sock, CLI_DEFAULT_API_SOCK);
+	cr_assert(o.default_sock);
+	cr_assert_not(o.logger);
+	cr_assert_eq(fc(FC_ARGV("--id", "x"), &o, &e), 0, "%s", e.msg);
+	cr_assert(o.default_sock);
+	/* mvm's own forms keep running without an API. */
+	cr_assert_eq(fc(FC_ARGV("--config-file", "c"), &o, &e), 0);
+	cr_assert_null(o.api.api_sock);
+	/* --no-api drops --api-sock, as Firecracker ignores it. */
+	cr_assert_eq(fc(FC_ARGV("--api-sock", "s", "--no-api",
+				"--config-file", "c"), &o, &e), 0);
+	cr_assert_null(o.api.api_sock);
+	cr_assert(o.no_api);
+}
+
+static void fc_bad(char **argv, const char *want)
+{
+	struct cli_fc_opts o;
+	struct mvm_err e;
+
+	cr_assert_lt(fc(argv, &o, &e), 0, "accepted, wanted '%s'", want);
+	cr_assert(strstr(e.msg, want), "want '%s' in '%s'", want, e.msg);
+	cr_assert_null(strchr(e.msg, '\n'), "not one line: %s", e.msg);
+}
+
+Test(cli_fc, bad_values_name_the_flag_and_the_value)
+{
+	char id65[66];
+
+	memset(id65, 'a', 65);
+	id65[65] = '\0';
+	fc_bad(FC_ARGV("--id", "a_b"), "--id: 'a_b'");
+	fc_bad(FC_ARGV("--id", ""), "--id: ''");
+	fc_bad(FC_ARGV("--id", id65), "must be 1 to 64");
+	fc_bad(FC_ARGV("--level", "Loud"), "--level: 'Loud'");
+	fc_bad(FC_ARGV("--http-api-max-payload-size", "x1"),
+	       "--http-api-max-payload-size: 'x1'");
+	fc_bad(FC_ARGV("--http-api-max-payload-size", "99999999999"),
+	       "--http-api-max-payload-size: 99999999999 is too large");
+	fc_bad(FC_ARGV("--start-time-us", "-1"), "--start-time-us: '-1'");
+	fc_bad(FC_ARGV("--start-time-cpu-us", "1.5"),
+	       "--start-time-cpu-us: '1.5'");
+	fc_bad(FC_ARGV("--parent-cpu-time-us", ""), "--parent-cpu-time-us");
+	fc_bad(FC_ARGV("--no-api"), "--no-api needs --config-file");
+	fc_bad(FC_ARGV("--id", "a", "--id", "b"), "--id: given more than");
+	fc_bad(FC_ARGV("--boot-timer=yes"), "--boot-timer takes no value");
+	fc_bad(FC_ARGV("--api-sock"), "--api-sock needs a value");
+	fc_bad(FC_ARGV("--log-path", ""), "--log-path: the value must not");
+	fc_bad(FC_ARGV("--module", "a\nb"), "--module: the value");
+	fc_bad(FC_ARGV("--metadata", "m.json"), "MMDS is not implemented");
+	fc_bad(FC_ARGV("--mmds-size-limit", "10"), "MMDS is not implemented");
+	fc_bad(FC_ARGV("--seccomp-filter", "f"), "custom seccomp filters");
+	fc_bad(FC_ARGV("--frobnicate"), "unknown argument '--frobnicate'");
+	fc_bad(FC_ARGV("--incoming", "unix:x", "--config-file", "c"),
+	       "--incoming cannot be combined");
+}
+
+Test(cli_fc, levels_take_any_case)
+{
+	const struct {
+		const char *s;
+		enum api_log_level l;
+	} t[] = { { "Error", API_LOG_ERROR }, { "warning", API_LOG_WARNING },
+		  { "WARN", API_LOG_WARNING }, { "info", API_LOG_INFO },
+		  { "Trace", API_LOG_TRACE }, { "off", API_LOG_OFF } };
+	struct cli_fc_opts o;
+	struct mvm_err e;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		cr_assert_eq(fc(FC_ARGV("--level", (char *)t[i].s), &o, &e), 0,
+			     "%s", e.msg);
+		cr_assert_eq(o.level, t[i].l, "%s", t[i].s);
+	}
+}
+
+Test(cli_fc, the_flags_main_routes)
+{
+	cr_assert(cli_fc_flag("--api-sock"));
+	cr_assert(cli_fc_flag("--id=x"));
+	cr_assert(cli_fc_flag("--no-api"));
+	cr_assert(cli_fc_flag("--enable-pci"));
+	cr_assert_not(cli_fc_flag("run"));
+	cr_assert_not(cli_fc_flag("--idx"));
+	cr_assert_not(cli_fc_flag("--api-socket"));
+}

@@ -46,6 +46,14 @@ Test(cli_devices, disk_all_keys)
 	cr_assert_str_eq(cfg.disks[0].path, "/dev/vdb");
 	cr_assert(cfg.disks[0].readonly);
 	cr_assert_eq(cfg.disks[0].cache, DISK_CACHE_NONE);
+	cr_assert_eq(cfg.disks[0].rl.bandwidth.size, 0, "no limit by default");
+	cr_assert_eq(cli_add_disk(&cfg, "path=/a,bw=1048576,ops=100", &err),
+		     0, "%s", err.msg);
+	cr_assert_eq(cfg.disks[1].rl.bandwidth.size, 1048576);
+	cr_assert_eq(cfg.disks[1].rl.bandwidth.refill_time_ms, 1000);
+	cr_assert_eq(cfg.disks[1].rl.ops.size, 100);
+	cr_assert_eq(cfg.disks[1].rl.ops.refill_time_ms, 1000);
+	cr_assert_eq(cfg.disks[1].rl.ops.one_time_burst, 0);
 }
 
 static void bad_disk(const char *arg, const char *msg)
@@ -66,6 +74,10 @@ Test(cli_devices, disk_errors_name_the_key)
 	bad_disk("path=/a,readonly=1", "--disk: readonly: '1' is not on or off");
 	bad_disk("path=/a,cache=unsafe", "--disk: cache: 'unsafe'");
 	bad_disk("path=/a,id=a/b", "--disk: id: 'a/b' may only hold");
+	bad_disk("path=/a,bw=-1", "--disk: bw: '-1' is not a whole number");
+	bad_disk("path=/a,ops=9007199254740993", "--disk: ops: "
+		 "9007199254740993 is too large (at most 9007199254740992)");
+	bad_disk("path=/a,rx_bw=1", "--disk: unknown key 'rx_bw'");
 	cr_assert_eq(cfg.nr_disks, 0);
 	cr_assert_eq(cli_add_disk(&cfg, "path=/a,id=x", &err), 0);
 	bad_disk("path=/b,id=x", "--disk: id 'x' is used twice");
@@ -93,6 +105,14 @@ Test(cli_devices, net_defaults_and_keys)
 	cr_assert_str_eq(cfg.nets[1].id, "lan");
 	cr_assert(cfg.nets[1].mac_set);
 	cr_assert(cfg.nets[1].mac_spoofing);
+	cr_assert_eq(cli_add_net(&cfg, "tap=tap2,rx_bw=1000,tx_ops=50,"
+				 "tx_bw=0", &err), 0, "%s", err.msg);
+	cr_assert_eq(cfg.nets[2].rx_rl.bandwidth.size, 1000);
+	cr_assert_eq(cfg.nets[2].rx_rl.ops.size, 0);
+	cr_assert_eq(cfg.nets[2].tx_rl.ops.size, 50);
+	cr_assert_eq(cfg.nets[2].tx_rl.ops.refill_time_ms, 1000);
+	cr_assert_eq(cfg.nets[2].tx_rl.bandwidth.size, 0, "0 is no limit");
+	cr_assert_eq(cfg.nets[2].tx_rl.bandwidth.refill_time_ms, 0);
 	cr_assert(net_mac_parse("52:54:00:ab:cd:ef", mac));
 	cr_assert_arr_eq(cfg.nets[1].mac, mac, 6);
 }
@@ -111,6 +131,8 @@ Test(cli_devices, net_errors_name_the_key)
 	bad_net("tap=t0,mac=52:54:00:12:34", "--net: mac: '52:54:00:12:34'");
 	bad_net("tap=t0,mac=03:00:00:00:00:01", "not a unicast MAC");
 	bad_net("tap=t0,mac_spoofing=yes", "--net: mac_spoofing: 'yes'");
+	bad_net("tap=t0,tx_bw=1k", "--net: tx_bw: '1k' is not a whole number");
+	bad_net("tap=t0,bw=1", "--net: unknown key 'bw'");
 	bad_net("tap=0123456789abcdef", "--net: tap: '0123456789abcdef' is "
 		"longer than 15");
 	cr_assert_eq(cli_add_net(&cfg, "tap=t0", &err), 0);

@@ -87,6 +87,8 @@ static void assert_same(const struct snap_file *a, const struct snap_file *b)
 	cr_assert_eq(x->on_reboot, y->on_reboot);
 	cr_assert_eq(x->nested, y->nested);
 	cr_assert_eq(x->rng, y->rng);
+	if (x->rng)
+		cr_assert_arr_eq(&x->rng_rl, &y->rng_rl, sizeof(x->rng_rl));
 	cr_assert_eq(x->balloon.enabled, y->balloon.enabled);
 	cr_assert_eq(x->balloon.amount_mib, y->balloon.amount_mib);
 	cr_assert_eq(x->balloon.deflate_on_oom, y->balloon.deflate_on_oom);
@@ -106,6 +108,8 @@ static void assert_same(const struct snap_file *a, const struct snap_file *b)
 		cr_assert_str_eq(x->disks[i].path, y->disks[i].path);
 		cr_assert_eq(x->disks[i].readonly, y->disks[i].readonly);
 		cr_assert_eq(x->disks[i].cache, y->disks[i].cache);
+		cr_assert_arr_eq(&x->disks[i].rl, &y->disks[i].rl,
+				 sizeof(x->disks[i].rl));
 	}
 	cr_assert_eq(x->nr_nets, y->nr_nets);
 	for (unsigned i = 0; i < x->nr_nets; i++) {
@@ -114,6 +118,10 @@ static void assert_same(const struct snap_file *a, const struct snap_file *b)
 		cr_assert_arr_eq(x->nets[i].mac, y->nets[i].mac, 6);
 		cr_assert_eq(x->nets[i].mac_set, y->nets[i].mac_set);
 		cr_assert_eq(x->nets[i].mac_spoofing, y->nets[i].mac_spoofing);
+		cr_assert_arr_eq(&x->nets[i].rx_rl, &y->nets[i].rx_rl,
+				 sizeof(x->nets[i].rx_rl));
+		cr_assert_arr_eq(&x->nets[i].tx_rl, &y->nets[i].tx_rl,
+				 sizeof(x->nets[i].tx_rl));
 		cr_assert_not(y->nets[i].tap_given);
 		cr_assert_eq(y->nets[i].tap_fd, -1);
 	}
@@ -753,6 +761,15 @@ Test(snapshot_file, encode_refuses_what_would_not_load)
 			 "layout: region 1"), "%s", err.msg);
 	cr_assert_null(buf);
 	cr_assert_eq(len, 0);
+	snap_file_free(&a);
+
+	/* A limiter the API would have refused. */
+	make_snap(&a);
+	a.machine.disks[0].rl.bandwidth.refill_time_ms = RL_REFILL_MS_MAX + 1;
+	cr_assert_eq(snap_file_encode(&a, &buf, &len, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "/rate-limiter: bandwidth-refill-time-ms "
+			 "is 1099511627777, at most 1099511627776"), "%s",
+		  err.msg);
 	snap_file_free(&a);
 }
 

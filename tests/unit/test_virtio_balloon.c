@@ -4,7 +4,8 @@
  * actual), inflated pages given back (here: zeroed, the RAM being the
  * test's own) and hostile PFNs skipped, queue roles that follow the
  * negotiated features, the statistics buffer held and given back, free
- * page hinting and reporting, and the device's state round trip.
+ * page hinting and reporting, the device's state round trip, and with
+ * MUST_TELL_HOST the pages held back until their 2 MiB frame is whole.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "mvm/balloon.h"
+#include "mvm/device.h"
 #include "mvm/err.h"
 #include "mvm/pci.h"
 #include "mvm/virtio_dev.h"
@@ -26,6 +28,7 @@
 #define DEVCFG 0x2000
 #define NOTIFY 0x3000
 
+#define F_TELL 0
 #define F_STATS 1
 #define F_DEFLATE 2
 #define F_HINT 3
@@ -59,18 +62,24 @@ static uint64_t page(unsigned n)
 	return RAM_GPA + (uint64_t)n * 4096;
 }
 
-static void make(const struct balloon_config *c)
+/* RAM of size bytes from RAM_GPA (1 MiB): its whole 2 MiB frames from 2 MiB. */
+static void make_sized(const struct balloon_config *c, uint32_t size)
 {
 	struct virtio_devs_config dc = { .balloon = c };
 	struct mvm_err err;
 
-	fake_vm_init(&fvm, RAM_GPA, RAM_SIZE);
+	fake_vm_init(&fvm, RAM_GPA, size);
 	cr_assert_eq(virtio_create_devices(&fvm.ctx, &dc, &err), 0, "%s",
 		     err.msg);
 	t = fvm.ctx.virtio_devs;
 	cr_assert_not_null(t);
 	bar = t->pci.bar[0].at;
 	memset(dq, 0, sizeof(dq));
+}
+
+static void make(const struct balloon_config *c)
+{
+	make_sized(c, RAM_SIZE);
 }
 
 static void fini(void)
@@ -250,8 +259,9 @@ Test(virtio_balloon, config_space_and_features)
 	make(&all);
 	f = offered();
 	cr_assert(f & VERSION_1);
-	cr_assert_eq(f & 0xffffff, (1u << F_STATS) | (1u << F_DEFLATE) |
-		     (1u << F_HINT) | (1u << F_REPORT), "%#llx",
+	cr_assert_eq(f & 0xffffff, (1u << F_TELL) | (1u << F_STATS) |
+		     (1u << F_DEFLATE) | (1u << F_HINT) | (1u << F_REPORT),
+		     "%#llx",
 		     (unsigned long long)f);
 	cr_assert_eq(rd(CC + 0x12, 2), 5, "inflate, deflate, stats, hint, "
 		     "report");
@@ -281,7 +291,7 @@ Test(virtio_balloon, no_optional_features_unless_configured)
 	struct mvm_err err;
 
 	make(&c);
-	cr_assert_eq(offered() & 0xffffff, 0);
+	cr_assert_eq(offered() & 0xffffff, 1u << F_TELL, "MUST_TELL_HOST only");
 	cr_assert_eq(rd(CC + 0x12, 2), 2);
 	cr_assert_eq(virtio_balloon_hint_start(&fvm.ctx, true, &err), -EINVAL);
 	cr_assert(strstr(err.msg, "free_page_hinting"), "%s", err.msg);
@@ -552,4 +562,205 @@ Test(virtio_balloon, state_round_trip_and_refusals)
 	make(&all);
 	blob[n - 8 * BALLOON_STAT_TAGS - 8] = 2;
 	cr_assert_eq(virtio_load(t, blob, n), -EINVAL);
+}
+
+/*
+ * With MUST_TELL_HOST: 7 MiB of RAM from 1 MiB, whole 2 MiB frames at 2,
+ * 4 and 6 MiB (pages 256, 768 and 1280 here); the driver's PFN arrays and
+ * rings below 2 MiB.
+ */
+#define BIG_RAM (7u << 20)
+#define FRAME_A 256u
+#define FRAME_B 768u
+#define PFN_BUF 0x20000u /* pfns at page(32), up to 8 pages of them */
+
+static uint8_t at(unsigned p, unsigned off)
+{
+	return *(uint8_t *)ram(page(p) + off);
+}
+
+/* Inflate (q 0) or deflate (q 1) pages first..first+n-1, high to low. */
+static void pages_to(unsigned q, unsigned first, unsigned n)
+{
+	struct buf b = { RAM_GPA + PFN_BUF, n * 4, false };
+	uint32_t *pfns = ram(RAM_GPA + PFN_BUF);
+
+	cr_assert_leq(n, 2048);
+	for (unsigned i = 0; i < n; i++)
+		pfns[i] = (uint32_t)(page(first + n - 1 - i) >> 12);
+	post(&dq[q], &b, 1);
+	cr_assert(wait_used(&dq[q]));
+}
+
+/* Pages first..first+n-1 hold v (both ends of each page). */
+static void expect(unsigned first, unsigned n, uint8_t v)
+{
+	for (unsigned p = first; p < first + n; p++) {
+		cr_assert_eq(at(p, 0), v, "page %u: %#x, not %#x", p,
+			     at(p, 0), v);
+		cr_assert_eq(at(p, 4095), v, "page %u", p);
+	}
+}
+
+static void big_up(uint64_t f)
+{
+	static const struct balloon_config c = { .enabled = true,
+						 .amount_mib = 4 };
+
+	make_sized(&c, BIG_RAM);
+	up(VERSION_1 | f, 2);
+	memset(ram(page(FRAME_A)), 0xaa, 4u << 20);
+}
+
+Test(virtio_balloon, a_whole_frame_goes_back_at_once_never_half)
+{
+	big_up(1ull << F_TELL);
+	/* Half a frame (a chain of Linux's): held, nothing given back. */
+	pages_to(0, FRAME_A + 256, 256);
+	expect(FRAME_A, 512, 0xaa);
+	cr_assert_eq(counter(VIRTIO_CTR_INFLATE_PAGES), 0);
+	/* The other half: the frame goes whole. */
+	pages_to(0, FRAME_A, 256);
+	expect(FRAME_A, 512, 0);
+	cr_assert_eq(counter(VIRTIO_CTR_INFLATE_PAGES), 512);
+	expect(FRAME_B, 512, 0xaa);
+	/* A page in no whole frame (below 2 MiB) goes at once. */
+	memset(ram(page(100)), 0xaa, 4096);
+	pages_to(0, 100, 1);
+	expect(100, 1, 0);
+	cr_assert_eq(counter(VIRTIO_CTR_INFLATE_PAGES), 513);
+}
+
+Test(virtio_balloon, held_pages_go_back_when_actual_reaches_the_target)
+{
+	big_up(1ull << F_TELL);
+	pages_to(0, FRAME_A + 10, 100);
+	pages_to(0, FRAME_B, 50);
+	/* The driver is on its way (target 4 MiB = 1024 pages): held. */
+	wr(DEVCFG + 4, 4, 150);
+	settle();
+	cr_assert_eq(info().actual_pages, 150);
+	expect(FRAME_A + 10, 100, 0xaa);
+	expect(FRAME_B, 50, 0xaa);
+	/* The target reached: the API's answer comes after the give-back. */
+	cr_assert_eq(virtio_balloon_set_target(&fvm.ctx, 1, NULL), 0);
+	wr(DEVCFG + 4, 4, 256);
+	cr_assert_eq(info().actual_pages, 256);
+	expect(FRAME_A + 10, 100, 0);
+	expect(FRAME_B, 50, 0);
+	expect(FRAME_A, 10, 0xaa);
+	expect(FRAME_A + 110, 402, 0xaa);
+	cr_assert_eq(counter(VIRTIO_CTR_INFLATE_PAGES), 150);
+
+	/* Without the API asking: the loop gives them back all the same. */
+	cr_assert_eq(virtio_balloon_set_target(&fvm.ctx, 2, NULL), 0);
+	pages_to(0, FRAME_A + 200, 20);
+	expect(FRAME_A + 200, 20, 0xaa);
+	wr(DEVCFG + 4, 4, 512);
+	settle();
+	expect(FRAME_A + 200, 20, 0);
+	cr_assert_eq(counter(VIRTIO_CTR_INFLATE_PAGES), 170);
+}
+
+Test(virtio_balloon, held_pages_go_back_when_the_inflate_goes_quiet)
+{
+	big_up(1ull << F_TELL);
+	pages_to(0, FRAME_B + 300, 30);
+	settle();
+	expect(FRAME_B + 300, 30, 0xaa);
+	/* The driver stopped short of the target: 0.5 s later they go. */
+	loop_run_until(&fvm.loop, never, NULL, 800);
+	expect(FRAME_B + 300, 30, 0);
+	cr_assert_eq(counter(VIRTIO_CTR_INFLATE_PAGES), 30);
+}
+
+Test(virtio_balloon, deflated_pages_are_never_given_back_later)
+{
+	big_up(1ull << F_TELL);
+	pages_to(0, FRAME_A, 300);
+	/* 100 come back to the guest, which writes to them at once. */
+	pages_to(1, FRAME_A + 100, 100);
+	cr_assert_eq(counter(VIRTIO_CTR_DEFLATE_PAGES), 100);
+	memset(ram(page(FRAME_A + 100)), 0x55, 100 * 4096);
+	/* The rest of the frame: 412 pages held, the frame not whole. */
+	pages_to(0, FRAME_A + 300, 212);
+	expect(FRAME_A, 100, 0xaa);
+	/* At the target all that is held goes, and only that. */
+	wr(DEVCFG + 4, 4, 1024);
+	cr_assert_eq(info().actual_pages, 1024);
+	expect(FRAME_A, 100, 0);
+	expect(FRAME_A + 100, 100, 0x55);
+	expect(FRAME_A + 200, 312, 0);
+	cr_assert_eq(counter(VIRTIO_CTR_INFLATE_PAGES), 412);
+	/* And nothing later either (the quiet flush). */
+	loop_run_until(&fvm.loop, never, NULL, 700);
+	expect(FRAME_A + 100, 100, 0x55);
+}
+
+Test(virtio_balloon, held_pages_survive_hostile_pfns)
+{
+	struct buf b = { RAM_GPA + PFN_BUF, 0, false };
+	unsigned n = 0;
+	uint32_t *pfns;
+
+	big_up(1ull << F_TELL);
+	pfns = ram(RAM_GPA + PFN_BUF);
+	/* 511 pages of the frame, one of them twice: still not whole. */
+	for (unsigned p = 0; p < 511; p++)
+		pfns[n++] = (uint32_t)(page(FRAME_A + p) >> 12);
+	pfns[n++] = (uint32_t)(page(FRAME_A + 7) >> 12);
+	pfns[n++] = 5;                                   /* below RAM */
+	pfns[n++] = 0xffffffffu;                         /* far beyond */
+	pfns[n++] = (uint32_t)((RAM_GPA + BIG_RAM) >> 12); /* just past */
+	b.len = n * 4;
+	post(&dq[0], &b, 1);
+	cr_assert(wait_used(&dq[0]));
+	cr_assert_eq(counter(VIRTIO_CTR_FAIL_COUNT), 3);
+	expect(FRAME_A, 512, 0xaa);
+	/* Deflates of what was never inflated, or is no RAM: nothing. */
+	n = 0;
+	pfns[n++] = (uint32_t)(page(FRAME_B) >> 12);
+	pfns[n++] = 0xffffffffu;
+	pfns[n++] = 0;
+	pfns[n++] = (uint32_t)(page(FRAME_A + 511) >> 12);
+	b.len = n * 4;
+	post(&dq[1], &b, 1);
+	cr_assert(wait_used(&dq[1]));
+	/* The last page makes it whole: 512 distinct pages go at once. */
+	pages_to(0, FRAME_A + 511, 1);
+	expect(FRAME_A, 512, 0);
+	cr_assert_eq(counter(VIRTIO_CTR_INFLATE_PAGES), 512);
+	expect(FRAME_B, 512, 0xaa);
+}
+
+Test(virtio_balloon, without_must_tell_host_pages_go_at_once)
+{
+	big_up(0);
+	cr_assert_not(virtio_has(t, F_TELL));
+	pages_to(0, FRAME_A + 256, 256);
+	expect(FRAME_A + 256, 256, 0);
+	expect(FRAME_A, 256, 0xaa);
+	cr_assert_eq(counter(VIRTIO_CTR_INFLATE_PAGES), 256);
+}
+
+Test(virtio_balloon, a_pause_gives_held_pages_back_a_reset_forgets_them)
+{
+	struct device d = { .ops = &virtio_device_ops, .opaque = NULL };
+	struct mvm_err err = { .msg = "" };
+
+	big_up(1ull << F_TELL);
+	d.opaque = t;
+	pages_to(0, FRAME_A, 40);
+	cr_assert_eq(d.ops->pause(&d, &err), 0, "%s", err.msg);
+	expect(FRAME_A, 40, 0);
+	cr_assert_eq(d.ops->resume(&d, &err), 0, "%s", err.msg);
+	/* After a reset the driver holds nothing: none may go back. */
+	pages_to(0, FRAME_B, 40);
+	wr(CC + 0x14, 1, 0);
+	settle();
+	wr(DEVCFG + 4, 4, 1024);
+	info();
+	loop_run_until(&fvm.loop, never, NULL, 700);
+	expect(FRAME_B, 40, 0xaa);
+	cr_assert_eq(counter(VIRTIO_CTR_INFLATE_PAGES), 40);
 }

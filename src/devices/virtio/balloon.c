@@ -4,8 +4,11 @@
  * gm_discard) or deflates toward it and says in actual how many it holds.
  * Optional, as configured: the statistics queue (balloon_stats.c), free
  * page hinting and reporting (balloon_free.c), DEFLATE_ON_OOM (a promise
- * the driver keeps alone). PAGE_POISON and MUST_TELL_HOST are not offered:
- * the host never needs a page's content nor notice before its reuse.
+ * the driver keeps alone). MUST_TELL_HOST is always offered: Linux tells
+ * the host before it reuses a page whether or not, and with it the device
+ * may hold inflated pages back until their 2 MiB frame is whole
+ * (balloon_pend.c). PAGE_POISON is not offered: the host never needs a
+ * page's content.
  *
  * Everything runs inline on the loop: madvise and fallocate do not block
  * on I/O, so nothing is ever in flight and a pause or reset is immediate.
@@ -43,6 +46,14 @@ static void balloon_config_write(void *dev, uint32_t off, const uint8_t *data,
 		    off + i < BALLOON_CFG_ACTUAL + 4)
 			img[off + i - BALLOON_CFG_ACTUAL] = data[i];
 	b->actual = pci_get32(img);
+	/*
+	 * The driver writes actual after each chain it was told is used: at
+	 * the target, what waits for its frame goes back now, on the loop
+	 * (the API's answer also flushes first, balloon_ctl.c).
+	 */
+	if (b->actual >= b->num_pages &&
+	    virtio_has(b->t, BALLOON_F_MUST_TELL_HOST))
+		balloon_pend_kick(b);
 }
 
 void balloon_roles(struct balloon *b)
@@ -120,11 +131,25 @@ static void balloon_queue_notify(void *dev, struct virtio_queue *q)
 	}
 }
 
+/*
+ * What waits for its frame goes back before a pause: a pause comes before
+ * a snapshot or a migration's last pass, which then see (and the dirty
+ * log carries, gm_discard) the pages as the host has them, with nothing
+ * held by the device to save; and the RSS a paused VM shows is honest.
+ * While paused nothing is served, so nothing new waits.
+ */
+static void balloon_pause(void *dev)
+{
+	balloon_pend_flush(dev);
+}
+
 /* What the driver set up goes; the host's target stays. */
 static void balloon_reset(void *dev)
 {
 	struct balloon *b = dev;
 
+	/* Not given back: the guest may use those pages again unasked. */
+	balloon_pend_forget(b);
 	virtio_config_begin(b->t);
 	b->actual = 0;
 	b->hint_cmd = BALLOON_HINT_STOP;
@@ -144,6 +169,7 @@ static void balloon_destroy(void *dev)
 	struct balloon *b = dev;
 
 	balloon_stats_fini(b);
+	balloon_pend_fini(b);
 	free(b);
 }
 
@@ -153,6 +179,7 @@ static const struct virtio_dev_ops balloon_ops = {
 	.activate = balloon_activate,
 	.queue_notify = balloon_queue_notify,
 	.reset = balloon_reset,
+	.pause = balloon_pause,
 	.save = balloon_save,
 	.load = balloon_load,
 	.destroy = balloon_destroy,
@@ -161,7 +188,7 @@ static const struct virtio_dev_ops balloon_ops = {
 /* What the configuration offers the driver, and the queues that takes. */
 static uint64_t offer(const struct balloon_config *c, uint16_t *queues)
 {
-	uint64_t f = 0;
+	uint64_t f = VIRTIO_BIT(BALLOON_F_MUST_TELL_HOST);
 
 	*queues = 2;
 	if (c->deflate_on_oom)
@@ -205,13 +232,17 @@ int balloon_create(struct dev_ctx *ctx, const struct balloon_config *cfg,
 	b->cfg = *cfg;
 	b->num_pages = cfg->amount_mib * BALLOON_PAGES_PER_MIB;
 	b->timer_fd = -1;
+	b->pend.timer_fd = b->pend.kick_fd = -1;
 	info.features = offer(cfg, &info.nr_queues);
 	ret = balloon_stats_init(b, err);
+	if (!ret)
+		ret = balloon_pend_init(b, err);
 	if (!ret)
 		ret = virtio_pci_create(ctx, &info, &balloon_ops, b, &b->t,
 					err);
 	if (ret) {
 		balloon_stats_fini(b);
+		balloon_pend_fini(b);
 		free(b);
 	}
 	return ret;

@@ -35,6 +35,8 @@ int virtio_balloon_info(struct dev_ctx *ctx, struct balloon_info *out,
 
 	if (!b)
 		return -ENODEV;
+	/* The target reached means the memory is the host's again. */
+	balloon_pend_settle(b);
 	memset(out, 0, sizeof(*out));
 	out->cfg = b->cfg;
 	virtio_config_begin(b->t);

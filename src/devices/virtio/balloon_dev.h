@@ -11,6 +11,7 @@
 
 #include "mvm/balloon.h"
 #include "mvm/dev_ctx.h"
+#include "mvm/mem.h"
 #include "mvm/virtio_dev.h"
 
 #define BALLOON_QUEUE_SIZE 256
@@ -25,6 +26,7 @@
 #define BALLOON_CFG_HINT_CMD 8
 
 /* Feature bits (5.5.3). */
+#define BALLOON_F_MUST_TELL_HOST 0
 #define BALLOON_F_STATS_VQ 1
 #define BALLOON_F_DEFLATE_ON_OOM 2
 #define BALLOON_F_FREE_PAGE_HINT 3
@@ -43,6 +45,32 @@ enum balloon_role {
 	BALLOON_Q_STATS,
 	BALLOON_Q_HINT,
 	BALLOON_Q_REPORT,
+};
+
+/* 4 KiB pages in a 2 MiB frame: a transparent huge page of guest RAM. */
+#define BALLOON_FRAME_PAGES 512
+
+/*
+ * Inflated pages not given back yet, in the whole 2 MiB frames of one
+ * guest RAM region (balloon_pend.c): a bit a page, and a count a frame.
+ */
+struct balloon_pend_region {
+	uint64_t *bits;
+	uint16_t *fill;
+	uint64_t first;     /* gpa of the region's first whole frame */
+	uint64_t frames;    /* whole frames; 0: no bitmap (yet) */
+	uint64_t gpa, size; /* the region as it was when the bitmap was made */
+};
+
+struct balloon_pend {
+	struct balloon_pend_region r[MEM_MAX_REGIONS];
+	uint64_t count;     /* pages waiting, over all regions */
+	int timer_fd;       /* the inflate went quiet */
+	struct loop_watch watch;
+	bool watched;
+	int kick_fd;        /* an eventfd: the driver wrote actual */
+	struct loop_watch kick_watch;
+	bool kick_watched;
 };
 
 struct balloon {
@@ -71,6 +99,8 @@ struct balloon {
 	bool hint_ack_on_stop;
 	bool end_run;          /* a loaded state caught a run: end it */
 
+	struct balloon_pend pend; /* with MUST_TELL_HOST negotiated */
+
 	struct iovec iov[VIRTQ_MAX_SEGS];
 	uint32_t pfns[BALLOON_MAX_PFNS];
 };
@@ -85,6 +115,34 @@ void balloon_hint_cmd(struct balloon *b, uint32_t cmd);
 /* The inflate and deflate queues (balloon_pages.c). */
 void balloon_inflate(struct balloon *b, struct virtio_queue *q);
 void balloon_deflate(struct balloon *b, struct virtio_queue *q);
+/* Give inflated pages back now, counted (balloon_pages.c). */
+void balloon_give_back(struct balloon *b, uint64_t gpa, uint64_t len);
+
+/*
+ * Inflated pages that wait for their whole 2 MiB frame (balloon_pend.c),
+ * with MUST_TELL_HOST negotiated; loop thread, but balloon_pend_kick.
+ */
+int balloon_pend_init(struct balloon *b, struct mvm_err *err);
+void balloon_pend_fini(struct balloon *b);
+/* Hold one inflated page (a whole frame goes back at once): false if gpa
+ * is in no whole frame of a region, and the caller gives it back now. */
+bool balloon_pend_page(struct balloon *b, uint64_t gpa);
+/* A deflated page: never given back later. Any gpa, checked. */
+void balloon_pend_unpage(struct balloon *b, uint64_t gpa);
+/* Give back every page that waits. */
+void balloon_pend_flush(struct balloon *b);
+/* ...if the driver holds the target (actual >= num_pages). */
+void balloon_pend_settle(struct balloon *b);
+/* Drop them all, none given back: the driver no longer holds them. */
+void balloon_pend_forget(struct balloon *b);
+/* Flush from the loop in ns (0: disarm). */
+void balloon_pend_arm(struct balloon *b, uint64_t ns);
+/* From a vCPU thread (a write, which its sandbox allows): the loop then
+ * settles (above). */
+void balloon_pend_kick(struct balloon *b);
+/* An inflate was served: flush if no other comes for a while. */
+void balloon_pend_quiet(struct balloon *b);
+
 /* Free page hinting's and reporting's queues (balloon_free.c). */
 void balloon_hint(struct balloon *b, struct virtio_queue *q);
 void balloon_report(struct balloon *b, struct virtio_queue *q);

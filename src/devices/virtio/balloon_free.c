@@ -13,6 +13,13 @@
  *
  * A range is the guest's word: it was checked to lie in RAM when the
  * chain was taken, and only the whole 4 KiB pages inside it go back.
+ *
+ * These go back at once, never held for their 2 MiB frame as inflated
+ * pages are (balloon_pend.c): the driver uses a reported range again as
+ * soon as its chain is used, and hinted ones at DONE, without telling the
+ * device, so nothing may go back later. Nor is there a need: Linux reports
+ * free blocks of a pageblock (2 MiB) or more and hints blocks of its
+ * largest order, whole frames already, which split no huge page.
  */
 #include <endian.h>
 #include <string.h>

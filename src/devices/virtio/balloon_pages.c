@@ -1,11 +1,14 @@
 /*
  * The balloon's inflate and deflate queues (virtio 1.2, 5.5.6.1): each
  * chain is an array of le32 page frame numbers, 4 KiB pages. Inflated
- * pages go back to the host at once (gm_discard), runs of consecutive
- * ones in one call; deflated pages need nothing: without MUST_TELL_HOST
- * the driver may touch them before it says so, and the next touch faults
- * a fresh page in. Every PFN is the guest's word: one outside RAM is
- * logged and skipped, and the chain is completed all the same.
+ * pages go back to the host (gm_discard), runs of consecutive ones in one
+ * call. Without MUST_TELL_HOST they go at once, and deflated pages need
+ * nothing: the driver may touch them before it says so, and the next
+ * touch faults a fresh page in. With it, the pages of a whole 2 MiB frame
+ * wait until the frame is whole (balloon_pend.c), and a deflate takes its
+ * pages out of those that wait before it is acknowledged. Every PFN is
+ * the guest's word: one outside RAM is logged and skipped, and the chain
+ * is completed all the same.
  */
 #include <endian.h>
 #include <stdlib.h>
@@ -52,7 +55,7 @@ static void discard_pages(struct balloon *b, uint64_t gpa, uint64_t len)
 	}
 }
 
-static void discard_run(struct balloon *b, uint64_t gpa, uint64_t len)
+void balloon_give_back(struct balloon *b, uint64_t gpa, uint64_t len)
 {
 	if (!len)
 		return;
@@ -82,6 +85,7 @@ static int pfn_order(const void *a, const void *b)
 
 static void inflate_pfns(struct balloon *b, unsigned n)
 {
+	bool defer = virtio_has(b->t, BALLOON_F_MUST_TELL_HOST);
 	uint64_t start = 0, len = 0;
 
 	/*
@@ -94,17 +98,29 @@ static void inflate_pfns(struct balloon *b, unsigned n)
 
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t gpa = (uint64_t)b->pfns[i] << BALLOON_PAGE_SHIFT;
-		bool ok = pfn_in_ram(b, gpa);
+		/* Now, or held for its frame (then it ends a run). */
+		bool now = pfn_in_ram(b, gpa) &&
+			   !(defer && balloon_pend_page(b, gpa));
 
-		if (ok && len && gpa == start + len) {
+		if (now && len && gpa == start + len) {
 			len += PAGE;
 			continue;
 		}
-		discard_run(b, start, len);
+		balloon_give_back(b, start, len);
 		start = gpa;
-		len = ok ? PAGE : 0;
+		len = now ? PAGE : 0;
 	}
-	discard_run(b, start, len);
+	balloon_give_back(b, start, len);
+}
+
+/* A deflate's pages: none may go back to the host once it is used. */
+static void deflate_pfns(struct balloon *b, unsigned n)
+{
+	if (virtio_has(b->t, BALLOON_F_MUST_TELL_HOST))
+		for (unsigned i = 0; i < n; i++)
+			balloon_pend_unpage(b, (uint64_t)b->pfns[i] <<
+					    BALLOON_PAGE_SHIFT);
+	virtio_count(b->t, VIRTIO_CTR_DEFLATE_PAGES, n);
 }
 
 static void drain(struct balloon *b, struct virtio_queue *q, bool inflate)
@@ -121,12 +137,13 @@ static void drain(struct balloon *b, struct virtio_queue *q, bool inflate)
 			if (n > 0 && inflate)
 				inflate_pfns(b, (unsigned)n);
 			else if (n > 0)
-				virtio_count(b->t, VIRTIO_CTR_DEFLATE_PAGES,
-					     (uint64_t)n);
+				deflate_pfns(b, (unsigned)n);
 			virtio_queue_complete(q, c.head, 0);
 		}
 	} while (virtio_queue_notify_enable(q));
 	virtio_queue_flush(q);
+	if (inflate)
+		balloon_pend_quiet(b);
 }
 
 void balloon_inflate(struct balloon *b, struct virtio_queue *q)

@@ -7,7 +7,9 @@
  * blob of a balloon configured otherwise (statistics on or off, hinting,
  * reporting, deflate on OOM) is refused: the restored driver would find
  * other queues. The statistics period and the target may differ from the
- * configuration's: the API changes both at run time.
+ * configuration's: the API changes both at run time. Inflated pages held
+ * back for their 2 MiB frame (balloon_pend.c) are not part of it: a pause
+ * gives them back first.
  */
 #include <errno.h>
 #include <string.h>
@@ -108,5 +110,7 @@ int balloon_load(void *dev, const void *buf, size_t len)
 	b->hint_guest_seen = s.flag[F_GUEST_SEEN];
 	b->hint_ack_on_stop = s.flag[F_ACK_ON_STOP];
 	b->end_run = s.hint_cmd > BALLOON_HINT_DONE;
+	/* The pages this device held back belong to the memory replaced. */
+	balloon_pend_forget(b);
 	return 0;
 }

@@ -103,25 +103,75 @@ static uint64_t features(const struct blk *b, uint16_t queues)
 	return f;
 }
 
+/*
+ * The next request of q, if the rate limiter lets it start: false when
+ * the queue is empty or the request must wait (it goes back to the ring,
+ * and the limiter's timer calls blk_throttle_resume).
+ */
+static bool next_request(struct blk *b, struct virtio_queue *q,
+			 struct virtq_chain *c, struct blk_req_hdr *hdr)
+{
+	if (virtio_queue_pop(q, c, b->iov, VIRTQ_MAX_SEGS) <= 0)
+		return false;
+	if (throttle_take(&b->thr, blk_req_read_hdr(c, b->iov, hdr)))
+		return true;
+	virtio_queue_unpop(q, 1);
+	return false;
+}
+
 void blk_queue_notify(void *dev, struct virtio_queue *q)
 {
 	struct blk *b = dev;
 	unsigned *busy = &b->q_inflight[q->index];
+	struct blk_req_hdr hdr;
 	struct virtq_chain c;
 
-	/* Held back until the old medium's requests are done, or resume. */
-	if (b->swap_pending || !virtio_serving(b->t))
+	/*
+	 * Held back until the old medium's requests are done, or resume, or
+	 * the limiter's timer: kicks meanwhile change nothing.
+	 */
+	if (b->swap_pending || !virtio_serving(b->t) ||
+	    throttle_waiting(&b->thr))
 		return;
 	do {
 		virtio_queue_notify_disable(q);
 		while (!b->stopping && *busy < q->vq.size &&
-		       virtio_queue_pop(q, &c, b->iov, VIRTQ_MAX_SEGS) > 0)
-			blk_req_start(b, q, &c, b->iov);
-		/* At the cap, completions call back here: no kick needed. */
-		if (*busy >= q->vq.size)
+		       next_request(b, q, &c, &hdr))
+			blk_req_start(b, q, &c, b->iov, &hdr);
+		/*
+		 * At the cap, completions call back here; throttled, the
+		 * timer does: no kick needed.
+		 */
+		if (*busy >= q->vq.size || throttle_waiting(&b->thr))
 			break;
 	} while (!b->stopping && virtio_queue_notify_enable(q));
 	virtio_queue_flush(q);
+}
+
+/* The limiter's timer: tokens are back, or it was cancelled. */
+static void blk_throttle_resume(void *dev)
+{
+	struct blk *b = dev;
+
+	if (b->stopping) {
+		blk_maybe_reset_done(b);
+		return;
+	}
+	/* Paused: the resume notifies every queue itself. */
+	if (!virtio_serving(b->t))
+		return;
+	for (unsigned i = 0; i < virtio_nr_queues(b->t); i++) {
+		struct virtio_queue *q = virtio_queue_at(b->t, i);
+
+		if (q->ready && !q->broken)
+			blk_queue_notify(b, q);
+	}
+}
+
+void blk_rate_limit(struct blk *b, const struct token_bucket *bandwidth,
+		    const struct token_bucket *ops)
+{
+	throttle_update(&b->thr, bandwidth, ops);
 }
 
 static void blk_reset(void *dev)
@@ -130,6 +180,7 @@ static void blk_reset(void *dev)
 
 	/* Requests in flight finish first: their buffers are the guest's. */
 	b->stopping = true;
+	throttle_cancel(&b->thr); /* its completion points at b */
 	blk_maybe_reset_done(b);
 }
 
@@ -161,7 +212,7 @@ static const struct virtio_dev_ops blk_ops = {
 
 void blk_maybe_reset_done(struct blk *b)
 {
-	if (b->stopping && b->inflight == 0) {
+	if (b->stopping && b->inflight == 0 && !throttle_busy(&b->thr)) {
 		b->stopping = false;
 		memset(b->q_inflight, 0, sizeof(b->q_inflight));
 		virtio_reset_done(b->t);
@@ -189,6 +240,7 @@ int blk_create(struct dev_ctx *ctx, const struct disk_config *cfg,
 		queues = 1;
 	b->ctx = ctx;
 	b->cache = cfg->cache;
+	throttle_init(&b->thr, ctx->loop, &cfg->rl, blk_throttle_resume, b);
 	snprintf(b->id, sizeof(b->id), "%s", cfg->id);
 	ret = blk_file_open(&b->file, cfg, err);
 	if (ret) {
@@ -199,6 +251,8 @@ int blk_create(struct dev_ctx *ctx, const struct disk_config *cfg,
 	info.features = features(b, queues);
 	info.nr_queues = queues;
 	ret = virtio_pci_create(ctx, &info, &blk_ops, b, &b->t, err);
+	if (!ret)
+		throttle_count_in(&b->thr, b->t, VIRTIO_CTR_THROTTLED);
 	if (ret) {
 		blk_file_close(&b->file);
 		free(b);

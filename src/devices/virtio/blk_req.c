@@ -406,10 +406,25 @@ static void get_id(struct blk *b, struct virtio_queue *q,
 	answer(q, c->head, status, S_OK, (uint32_t)n + 1);
 }
 
-void blk_req_start(struct blk *b, struct virtio_queue *q,
-		   const struct virtq_chain *c, const struct iovec *iov)
+uint64_t blk_req_read_hdr(const struct virtq_chain *c,
+			  const struct iovec *iov, struct blk_req_hdr *hdr)
 {
-	struct { uint32_t type; uint32_t reserved; uint64_t sector; } hdr;
+	memset(hdr, 0, sizeof(*hdr));
+	if (c->out_len < HDR_LEN || c->in_len < 1)
+		return 0;
+	iov_to_buf(iov, c->nr_out, 0, hdr, sizeof(*hdr));
+	/* The same lengths start_rw() moves. */
+	if (hdr->type == T_IN)
+		return c->in_len - 1u;
+	if (hdr->type == T_OUT)
+		return c->out_len - HDR_LEN;
+	return 0;
+}
+
+void blk_req_start(struct blk *b, struct virtio_queue *q,
+		   const struct virtq_chain *c, const struct iovec *iov,
+		   const struct blk_req_hdr *hdr)
+{
 	const struct iovec *last;
 	uint8_t *status;
 
@@ -419,14 +434,13 @@ void blk_req_start(struct blk *b, struct virtio_queue *q,
 		virtio_queue_complete(q, c->head, 0);
 		return;
 	}
-	iov_to_buf(iov, c->nr_out, 0, &hdr, sizeof(hdr));
 	last = &iov[c->nr_out + c->nr_in - 1];
 	status = (uint8_t *)last->iov_base + last->iov_len - 1;
 
-	switch (hdr.type) {
+	switch (hdr->type) {
 	case T_IN:
 	case T_OUT:
-		start_rw(b, q, c, iov, hdr.type, hdr.sector, status);
+		start_rw(b, q, c, iov, hdr->type, hdr->sector, status);
 		break;
 	case T_FLUSH: {
 		struct blk_req *r = new_req(b, q, c->head, T_FLUSH, status, 0);
@@ -444,7 +458,7 @@ void blk_req_start(struct blk *b, struct virtio_queue *q,
 		break;
 	case T_DISCARD:
 	case T_WRITE_ZEROES:
-		start_falloc(b, q, c, iov, hdr.type, status);
+		start_falloc(b, q, c, iov, hdr->type, status);
 		break;
 	default:
 		answer(q, c->head, status, S_UNSUPP, 1);

@@ -37,7 +37,7 @@ int virtio_create_devices(struct dev_ctx *ctx, const struct virtio_devs_config *
 	int ret;
 
 	if (cfg->rng) {
-		ret = rng_create(ctx, err);
+		ret = rng_create(ctx, &cfg->rng_rl, err);
 		if (ret)
 			return ret;
 	}

@@ -10,7 +10,10 @@ struct balloon_config;
 struct mem_hotplug_config;
 struct pmem_config;
 
-int rng_create(struct dev_ctx *ctx, struct mvm_err *err);
+struct rate_limiter;
+
+int rng_create(struct dev_ctx *ctx, const struct rate_limiter *rl,
+	       struct mvm_err *err);
 /* One queue per vCPU (of cpus), up to BLK_MAX_QUEUES. */
 int blk_create(struct dev_ctx *ctx, const struct disk_config *cfg,
 	       unsigned cpus, struct mvm_err *err);

@@ -5,6 +5,7 @@
  * The MAC is given or derived from the NIC's id; with mac_spoofing off,
  * frames the guest sends from any other source address are dropped.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,11 +67,43 @@ static void net_queue_notify(void *dev, struct virtio_queue *q)
 
 void net_maybe_reset_done(struct net *n)
 {
-	if (n->stopping && !n->rx_inflight && n->tx_inflight == 0) {
+	if (n->stopping && !n->rx_inflight && n->tx_inflight == 0 &&
+	    !throttle_busy(&n->rx_thr) && !throttle_busy(&n->tx_thr)) {
 		n->stopping = false;
 		n->be->ops->set_offload(n->be, 0);
 		virtio_reset_done(n->t);
 	}
+}
+
+void net_rx_throttle_resume(void *dev)
+{
+	struct net *n = dev;
+
+	if (n->stopping)
+		net_maybe_reset_done(n);
+	else
+		net_rx_kick(n); /* paused: it does nothing; resume kicks */
+}
+
+void net_tx_throttle_resume(void *dev)
+{
+	struct net *n = dev;
+
+	if (n->stopping)
+		net_maybe_reset_done(n);
+	else
+		net_tx_kick(n);
+}
+
+void net_rate_limit(struct net *n, const struct token_bucket *rx_bw,
+		    const struct token_bucket *rx_ops,
+		    const struct token_bucket *tx_bw,
+		    const struct token_bucket *tx_ops)
+{
+	if (rx_bw || rx_ops)
+		throttle_update(&n->rx_thr, rx_bw, rx_ops);
+	if (tx_bw || tx_ops)
+		throttle_update(&n->tx_thr, tx_bw, tx_ops);
 }
 
 static void net_reset(void *dev)
@@ -79,6 +112,9 @@ static void net_reset(void *dev)
 
 	n->stopping = true;
 	net_rx_cancel(n); /* a pending read would wait for a frame forever */
+	/* The limiters' timers point at n: cancelled, and waited for. */
+	throttle_cancel(&n->rx_thr);
+	throttle_cancel(&n->tx_thr);
 	net_maybe_reset_done(n);
 }
 
@@ -147,6 +183,11 @@ int net_create(struct dev_ctx *ctx, const struct net_config *cfg,
 	if (!n)
 		return mvm_fail(err, -ENOMEM, "out of memory");
 	n->ctx = ctx;
+	snprintf(n->id, sizeof(n->id), "%s", cfg->id);
+	throttle_init(&n->rx_thr, ctx->loop, &cfg->rx_rl,
+		      net_rx_throttle_resume, n);
+	throttle_init(&n->tx_thr, ctx->loop, &cfg->tx_rl,
+		      net_tx_throttle_resume, n);
 	n->spoofing = cfg->mac_spoofing;
 	if (cfg->mac_set)
 		memcpy(n->mac, cfg->mac, NET_MAC_LEN);
@@ -168,6 +209,9 @@ int net_create(struct dev_ctx *ctx, const struct net_config *cfg,
 	if (ret) {
 		n->be->ops->close(n->be);
 		free(n);
+		return ret;
 	}
-	return ret;
+	throttle_count_in(&n->rx_thr, n->t, VIRTIO_CTR_RX_THROTTLED);
+	throttle_count_in(&n->tx_thr, n->t, VIRTIO_CTR_TX_THROTTLED);
+	return 0;
 }

@@ -2,9 +2,12 @@
 #ifndef MVM_VIRTIO_NET_DEV_H
 #define MVM_VIRTIO_NET_DEV_H
 
+#include "mvm/dev_config.h"
 #include "mvm/dev_ctx.h"
 #include "mvm/net.h"
 #include "mvm/virtio_dev.h"
+
+#include "throttle.h"
 
 #define NET_QUEUE_SIZE 256
 #define NET_RXQ 0
@@ -30,6 +33,7 @@ struct net_rx_chain {
 };
 
 struct net {
+	char id[DEV_CONFIG_ID_MAX];
 	struct dev_ctx *ctx;
 	struct virtio_transport *t;
 	struct net_backend *be;
@@ -54,6 +58,10 @@ struct net {
 	uint64_t tx_spoofed; /* frames dropped for a foreign source MAC */
 	uint64_t tx_errors;
 	struct iovec tx_iov[VIRTQ_MAX_SEGS]; /* scratch for popping */
+
+	/* Rate limiters: frames to the guest, and from it. */
+	struct throttle rx_thr;
+	struct throttle tx_thr;
 };
 
 /* Device state for snapshots (net_state.c). */
@@ -63,6 +71,14 @@ int net_load(void *dev, const void *buf, size_t len);
 void net_rx_kick(struct net *n);
 void net_rx_cancel(struct net *n);
 void net_tx_kick(struct net *n);
+/* The limiters' timers (net.c registers them): tokens are back. */
+void net_rx_throttle_resume(void *dev);
+void net_tx_throttle_resume(void *dev);
+/* New buckets for the limiters (NULL: kept), at once. */
+void net_rate_limit(struct net *n, const struct token_bucket *rx_bw,
+		    const struct token_bucket *rx_ops,
+		    const struct token_bucket *tx_bw,
+		    const struct token_bucket *tx_ops);
 /* After a reset request: report done once nothing is in flight. */
 void net_maybe_reset_done(struct net *n);
 

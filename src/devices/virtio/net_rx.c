@@ -148,7 +148,14 @@ void net_rx_kick(struct net *n)
 	struct io_uring_sqe *sqe;
 	bool ready;
 
-	if (n->rx_inflight || n->stopping || !virtio_serving(n->t))
+	if (n->rx_inflight || n->stopping || !virtio_serving(n->t) ||
+	    throttle_waiting(&n->rx_thr))
+		return;
+	/*
+	 * A frame's size is known once read: a read starts while the
+	 * limiter has tokens, and what it brought is charged after.
+	 */
+	if (!throttle_ready(&n->rx_thr))
 		return;
 	ready = rx_buffers(n, q);
 	virtio_queue_flush(q); /* dropped bad buffers */
@@ -268,6 +275,7 @@ static void rx_done(struct loop_op *op, int res, unsigned flags)
 		return;
 	}
 	deliver(n, q, (uint32_t)res);
+	throttle_charge(&n->rx_thr, (uint64_t)res - NET_HDR_LEN);
 	virtio_count(n->t, VIRTIO_CTR_RX_BYTES, (uint64_t)res - NET_HDR_LEN);
 	virtio_count(n->t, VIRTIO_CTR_RX_PACKETS, 1);
 	n->rx_nchains = 0;

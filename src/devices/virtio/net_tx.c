@@ -88,22 +88,43 @@ static void tx_one(struct net *n, struct virtio_queue *q,
 	n->tx_inflight++;
 }
 
+/*
+ * The next frame, if the limiter lets it go (its bytes past the
+ * virtio-net header, as the metrics count them); else it goes back to
+ * the ring and the limiter's timer kicks again.
+ */
+static bool next_frame(struct net *n, struct virtio_queue *q,
+		       struct virtq_chain *c)
+{
+	/* One slot short of IOV_MAX: the header copy takes one. */
+	if (virtio_queue_pop(q, c, n->tx_iov, VIRTQ_MAX_SEGS - 1) <= 0)
+		return false;
+	if (throttle_take(&n->tx_thr, c->out_len > NET_HDR_LEN ?
+				      c->out_len - NET_HDR_LEN : 0))
+		return true;
+	virtio_queue_unpop(q, 1);
+	return false;
+}
+
 void net_tx_kick(struct net *n)
 {
 	struct virtio_queue *q = virtio_queue_at(n->t, NET_TXQ);
 	struct virtq_chain c;
 
-	if (n->stopping || !virtio_serving(n->t))
+	if (n->stopping || !virtio_serving(n->t) ||
+	    throttle_waiting(&n->tx_thr))
 		return;
 	do {
 		virtio_queue_notify_disable(q);
-		/* One slot short of IOV_MAX: the header copy takes one. */
 		while (n->tx_inflight < NET_TX_INFLIGHT &&
-		       virtio_queue_pop(q, &c, n->tx_iov,
-					VIRTQ_MAX_SEGS - 1) > 0)
+		       next_frame(n, q, &c))
 			tx_one(n, q, &c);
-		/* At the cap, completions call back here: no kick needed. */
-		if (n->tx_inflight >= NET_TX_INFLIGHT)
+		/*
+		 * At the cap, completions call back here; throttled, the
+		 * timer does: no kick needed.
+		 */
+		if (n->tx_inflight >= NET_TX_INFLIGHT ||
+		    throttle_waiting(&n->tx_thr))
 			break;
 	} while (virtio_queue_notify_enable(q));
 	virtio_queue_flush(q);

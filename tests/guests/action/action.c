@@ -250,6 +250,18 @@ static NORETURN void do_rtc_reboot(void)
 	report_finish();
 }
 
+/*
+ * action=boot_timer: what a Firecracker guest's init does once booted,
+ * for --boot-timer: the byte 123 at 0xd0000000, then exit with code=V
+ * (default 0).
+ */
+static NORETURN void do_boot_timer(const char *cl)
+{
+	*(volatile uint8_t *)(uintptr_t)0xd0000000u = 123;
+	kprintf("boot timer written\n");
+	debug_exit((uint8_t)cmdline_u64_or(cl, "code", 0));
+}
+
 static NORETURN void run(const struct bootinfo *bi, const char *action,
 			 bool top)
 {
@@ -298,6 +310,8 @@ static NORETURN void run(const struct bootinfo *bi, const char *action,
 		do_rtc_reboot();
 	if (strcmp(action, "cpuid") == 0)
 		cpuid_virt_report();
+	if (strcmp(action, "boot_timer") == 0)
+		do_boot_timer(bi->cmdline);
 	if (top && strcmp(action, "boot") == 0) {
 		/* Reboot by default: with a restarting VMM, "booted" repeats. */
 		char then[32] = "reset";
