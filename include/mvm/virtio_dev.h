@@ -399,6 +399,12 @@ int virtio_mem_status(struct dev_ctx *ctx, struct virtio_mem_status *st,
 int virtio_blk_handover(struct dev_ctx *ctx, bool release,
 			struct mvm_err *err);
 
+/*
+ * Every virtio-pmem file's data on stable storage (loop thread, the VM
+ * paused): a live migration's source, before the destination maps them.
+ */
+int virtio_pmem_sync(struct dev_ctx *ctx, struct mvm_err *err);
+
 /* Transport + device state as one blob; 0 when cap is too small. */
 size_t virtio_save(struct virtio_transport *t, void *buf, size_t cap);
 /*

@@ -365,3 +365,35 @@ Test(virtio_pmem, a_snapshot_brings_the_device_back, .init = snap_dir_make,
 	unlink(file);
 	free(file);
 }
+
+/*
+ * A live migration on this host: the destination maps the same file at
+ * the same place, and the guest, migrated while it waited, finishes there
+ * with its data in the file (the source fsync'd it at the handover).
+ */
+Test(virtio_pmem, a_live_migration_takes_the_device_along,
+     .init = snap_dir_make, .fini = snap_dir_drop, .timeout = 120)
+{
+	char *file = make_file(FILE_LEN), body[512];
+	struct api_proc src, dst;
+
+	configure(&src, "wait=4");
+	put_pmem(&src, "p0", file, false);
+	call_ok(&src, "PUT", "/actions",
+		"{\"action_type\": \"InstanceStart\"}");
+	cr_assert(api_wait_out(&src, "pmem: waiting", 30), "%s\n%s", src.out,
+		  src.err);
+	cr_assert_eq(api_spawn(&dst, NULL), 0);
+	snprintf(body, sizeof(body), "{\"uri\": \"unix:%s\"}",
+		 path_in("mig.sock"));
+	call_ok(&dst, "PUT", "/migration/incoming", body);
+	call_ok(&src, "PUT", "/migration", body);
+	cr_assert_eq(api_wait_exit(&src, 60), 0, "source:\n%s", src.err);
+	finish(&dst);
+	cr_assert_null(strstr(src.out, "ALL OK"), "the source finished");
+	expect_file(file, FILE_LEN, true);
+	api_proc_free(&src);
+	api_proc_free(&dst);
+	unlink(file);
+	free(file);
+}

@@ -313,3 +313,22 @@ int pmem_create(struct dev_ctx *ctx, const struct pmem_config *cfg,
 	*size = p->config.size;
 	return 0;
 }
+
+/*
+ * A live migration's handover (the VM paused): the guest's stores are in
+ * the page cache of this host; the destination, maybe on another host,
+ * maps the file from shared storage, so they must be on it first.
+ */
+int virtio_pmem_sync(struct dev_ctx *ctx, struct mvm_err *err)
+{
+	for (struct virtio_transport *t = ctx->virtio_devs; t; t = t->next) {
+		struct pmem *p = t->dev;
+
+		if (t->info.device_id != VIRTIO_ID_PMEM)
+			continue;
+		if (fsync(p->fd) < 0)
+			return mvm_fail_host(err, -errno, "pmem %s: fsync: %s",
+					     p->id, strerror(errno));
+	}
+	return 0;
+}
