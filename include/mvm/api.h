@@ -68,6 +68,20 @@ int shape_net(struct vm_spec *s, struct json_object *o, const char *path,
 int shape_net_patch(const struct vm_spec *s, struct json_object *o,
 		    const char *id_from_path, struct spec_limiter *rx,
 		    struct spec_limiter *tx, struct mvm_err *err);
+/*
+ * PUT /pmem/{id} (and the config file's "pmem" list, id_from_path NULL):
+ * the backing file is checked (it opens as asked, is a regular file and
+ * not empty); a rate_limiter that would limit is refused.
+ */
+int shape_pmem(struct vm_spec *s, struct json_object *o, const char *path,
+	       const char *id_from_path, const struct shape_opts *opt,
+	       struct mvm_err *err);
+/*
+ * PATCH /pmem/{id}: the device must exist; only a rate_limiter may be
+ * given, and one that would limit is refused (no limiter to change).
+ */
+int shape_pmem_patch(const struct vm_spec *s, struct json_object *o,
+		     const char *id_from_path, struct mvm_err *err);
 int shape_logger(struct vm_spec *s, struct json_object *o, const char *path,
 		 struct mvm_err *err);
 int shape_metrics(struct vm_spec *s, struct json_object *o, const char *path,

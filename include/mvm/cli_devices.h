@@ -13,6 +13,8 @@ struct mvm_err;
 
 /* --disk path=FILE[,id=ID][,readonly=on|off][,cache=none|writeback] */
 int cli_add_disk(struct vm_config *cfg, const char *arg, struct mvm_err *err);
+/* --pmem path=FILE[,id=ID][,root=on|off][,ro=on|off] (virtio-pmem) */
+int cli_add_pmem(struct vm_config *cfg, const char *arg, struct mvm_err *err);
 /* --net tap=NAME[,id=ID][,mac=MAC][,mac_spoofing=on|off] */
 int cli_add_net(struct vm_config *cfg, const char *arg, struct mvm_err *err);
 /*
@@ -33,7 +35,7 @@ int cli_set_hotplug(struct vm_config *cfg, const char *arg,
 int cli_set_dynmem(struct vm_config *cfg, const char *arg,
 		   struct mvm_err *err);
 int cli_dynmem_check(const struct vm_config *cfg, struct mvm_err *err);
-/* Free what cli_add_disk() allocated (the disk paths). */
+/* Free what cli_add_disk() and cli_add_pmem() allocated (paths). */
 void cli_free_devices(struct vm_config *cfg);
 
 #define CLI_DEVICES_USAGE \
@@ -49,6 +51,11 @@ void cli_free_devices(struct vm_config *cfg);
 	"                    mac_spoofing=off (default) frames from other\n" \
 	"                    source MACs are dropped; at most BYTES and N\n" \
 	"                    frames a second each way\n" \
+	"  --pmem path=FILE[,id=ID][,root=on][,ro=on]\n" \
+	"                    a virtio-pmem device: FILE mapped into guest\n" \
+	"                    memory (/dev/pmem0, ...; default ids pmem0,\n" \
+	"                    pmem1...); root=on adds root=/dev/pmemN;\n" \
+	"                    ro=on maps it read-only\n" \
 	"  --rng             a virtio-rng entropy device\n" \
 	"  --balloon amount_mib=N[,deflate_on_oom=on][,stats=S]\n" \
 	"            [,hinting=on][,reporting=on]\n" \

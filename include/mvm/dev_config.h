@@ -82,6 +82,19 @@ struct mem_hotplug_config {
 #define MEM_HOTPLUG_DEFAULT_SLOT_MIB 128
 #define MEM_HOTPLUG_DEFAULT_BLOCK_MIB 2
 
+/*
+ * A virtio-pmem device (API PUT /pmem/{id}, CLI --pmem): a host file
+ * mapped into guest physical memory, read-only if readonly (a read-only
+ * KVM slot: the guest's writes do not reach the file). root: the VMM
+ * puts root=/dev/pmemN on the command line (the devices ignore it).
+ */
+struct pmem_config {
+	char id[DEV_CONFIG_ID_MAX];
+	char *path; /* owned */
+	bool readonly;
+	bool root;
+};
+
 /* Every virtio device of a VM, for virtio_create_devices(). */
 struct virtio_devs_config {
 	bool rng; /* a virtio-rng device */
@@ -95,6 +108,13 @@ struct virtio_devs_config {
 	/* virtio-mem, its region already in guest memory at mem_hotplug_gpa */
 	const struct mem_hotplug_config *mem_hotplug;
 	uint64_t mem_hotplug_gpa;
+	/*
+	 * virtio-pmem devices, placed one after the other from
+	 * LAYOUT_PMEM, each in a KVM memory slot of its own from pmem_slot.
+	 */
+	const struct pmem_config *pmems;
+	unsigned nr_pmems;
+	uint32_t pmem_slot;
 };
 
 #endif

@@ -40,6 +40,15 @@
 #define LAYOUT_PCI_MMIO64 0x1000000000ULL   /* 64 GiB */
 #define LAYOUT_PCI_MMIO64_SIZE 0x1000000000ULL
 
+/*
+ * virtio-pmem regions (backing files mapped into guest physical memory),
+ * past the 64-bit PCI window so neither RAM, hotpluggable memory nor BARs
+ * can reach them; it ends at 384 GiB, inside a 39-bit physical address
+ * space, the smallest of current x86 CPUs.
+ */
+#define LAYOUT_PMEM (LAYOUT_PCI_MMIO64 + LAYOUT_PCI_MMIO64_SIZE) /* 128 GiB */
+#define LAYOUT_PMEM_SIZE 0x4000000000ULL /* 256 GiB */
+
 /* Port I/O. */
 #define PORT_I8042_DATA 0x60
 #define PORT_I8042_CMD 0x64

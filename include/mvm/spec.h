@@ -58,6 +58,14 @@ struct spec_net {
 	struct spec_limiter tx_rate_limiter;
 };
 
+/* A virtio-pmem device (PUT /pmem/{id}, Firecracker's Pmem). */
+struct spec_pmem {
+	char id[VM_ID_MAX];
+	char *path_on_host;
+	bool root_device;
+	bool read_only;
+};
+
 /*
  * Everything a boot is built from, as the API, the config file or the `run`
  * command line set it. Owns its strings; spec_to_config() lends them.
@@ -78,6 +86,8 @@ struct vm_spec {
 	unsigned nr_drives;
 	struct spec_net nets[VM_MAX_NETS];
 	unsigned nr_nets;
+	struct spec_pmem pmems[VM_MAX_PMEMS]; /* in order: /dev/pmem0, ... */
+	unsigned nr_pmems;
 
 	bool logger_set;
 	char *log_path;
@@ -125,7 +135,8 @@ int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
 void spec_take_machine(struct vm_spec *s, struct vm_spec *from);
 /*
  * The vm_config to boot s: the root drive first and, unless boot_args
- * names one, root= for it on the command line, as Firecracker does.
+ * names one, root= for it (or for the root pmem, /dev/pmemN) on the
+ * command line, as Firecracker does.
  * Pointers in *cfg stay owned by s. out_fd is the UART's output.
  */
 int spec_to_config(struct vm_spec *s, struct vm_config *cfg, int out_fd,

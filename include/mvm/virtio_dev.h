@@ -314,7 +314,7 @@ void virtio_reset_done(struct virtio_transport *t);
 
 /*
  * Create the devices cfg asks for (rng, disks, NICs, the balloon,
- * virtio-mem), in that order (include/mvm/dev_config.h).
+ * virtio-mem, pmem), in that order (include/mvm/dev_config.h).
  */
 struct virtio_devs_config;
 int virtio_create_devices(struct dev_ctx *ctx,
@@ -398,6 +398,12 @@ int virtio_mem_status(struct dev_ctx *ctx, struct virtio_mem_status *st,
  */
 int virtio_blk_handover(struct dev_ctx *ctx, bool release,
 			struct mvm_err *err);
+
+/*
+ * Every virtio-pmem file's data on stable storage (loop thread, the VM
+ * paused): a live migration's source, before the destination maps them.
+ */
+int virtio_pmem_sync(struct dev_ctx *ctx, struct mvm_err *err);
 
 /* Transport + device state as one blob; 0 when cap is too small. */
 size_t virtio_save(struct virtio_transport *t, void *buf, size_t cap);

@@ -213,7 +213,8 @@ void vm_resume(struct vm *vm);
 
 /*
  * A live migration's disk handover on the paused VM (virtio_blk_handover):
- * release = flush and unlock every disk, !release = lock them again.
+ * release = flush and unlock every disk (and fsync every pmem file),
+ * !release = lock them again.
  */
 int vm_disks_handover(struct vm *vm, bool release, struct mvm_err *err);
 /*

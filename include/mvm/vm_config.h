@@ -30,6 +30,7 @@ enum vm_on_reboot {
 #define VM_MAX_VCPUS 254
 #define VM_MAX_DISKS 16
 #define VM_MAX_NETS 8
+#define VM_MAX_PMEMS 8
 #define VM_ID_MAX DEV_CONFIG_ID_MAX
 
 /*
@@ -79,6 +80,8 @@ struct vm_config {
 	unsigned nr_disks;
 	struct net_config nets[VM_MAX_NETS];
 	unsigned nr_nets;
+	struct pmem_config pmems[VM_MAX_PMEMS]; /* virtio-pmem devices */
+	unsigned nr_pmems;
 	bool rng; /* a virtio-rng device */
 	struct rate_limiter rng_rl; /* its limiter; sizes 0: none */
 	struct balloon_config balloon; /* a virtio-balloon, if enabled */

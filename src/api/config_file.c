@@ -24,9 +24,9 @@
 
 /* Firecracker sections mvm has no device or feature for. */
 static const char *const unsupported[] = {
-	"vsock", "mmds-config", "cpu-config", "pmem", NULL };
+	"vsock", "mmds-config", "cpu-config", NULL };
 
-/* Element i's id (drive_id, iface_id), or NULL if it has none yet. */
+/* Element i's id (drive_id, iface_id, id), or NULL if it has none yet. */
 static const char *element_id(struct json_object *arr, size_t i,
 			      const char *id_key)
 {
@@ -45,7 +45,8 @@ static const char *element_id(struct json_object *arr, size_t i,
 static int unique_id(struct json_object *arr, size_t i, const char *key,
 		     struct mvm_err *err)
 {
-	const char *id_key = strcmp(key, "drives") ? "iface_id" : "drive_id";
+	const char *id_key = !strcmp(key, "drives") ? "drive_id" :
+			     !strcmp(key, "pmem") ? "id" : "iface_id";
 	const char *id = element_id(arr, i, id_key), *other;
 
 	for (size_t j = 0; id && j < i; j++) {
@@ -83,6 +84,8 @@ static int array_section(struct vm_spec *s, struct json_object *root,
 			return ret;
 		if (!strcmp(key, "drives"))
 			ret = shape_drive(s, e, path, NULL, opt, err);
+		else if (!strcmp(key, "pmem"))
+			ret = shape_pmem(s, e, path, NULL, opt, err);
 		else
 			ret = shape_net(s, e, path, NULL, err);
 		if (ret)
@@ -140,6 +143,8 @@ static int apply(struct vm_spec *s, struct json_object *root,
 		ret = array_section(s, root, "drives", opt, err);
 	if (!ret)
 		ret = array_section(s, root, "network-interfaces", opt, err);
+	if (!ret)
+		ret = array_section(s, root, "pmem", opt, err);
 	if (!ret && section(root, "logger", &o))
 		ret = shape_logger(s, o, "logger", err);
 	if (!ret && section(root, "metrics", &o))

@@ -82,6 +82,17 @@ static struct json_object *drive_json(const struct spec_drive *d)
 	return o;
 }
 
+static struct json_object *pmem_json(const struct spec_pmem *p)
+{
+	struct json_object *o = json_object_new_object();
+
+	put_str(o, "id", p->id);
+	put_str(o, "path_on_host", p->path_on_host);
+	put_bool(o, "root_device", p->root_device);
+	put_bool(o, "read_only", p->read_only);
+	return o;
+}
+
 static struct json_object *net_json(const struct spec_net *n)
 {
 	struct json_object *o = json_object_new_object();
@@ -125,8 +136,8 @@ static const char *level_name(enum api_log_level l)
 
 /*
  * Firecracker's document names every section: null where a device or
- * setting is absent, an empty list where it has none (pmem, which mvm
- * does not have: its list is always empty).
+ * setting is absent, an empty list where it has none (pmem is always
+ * a list, filled by spec_export).
  */
 static void put_unset(struct json_object *o)
 {
@@ -137,7 +148,6 @@ static void put_unset(struct json_object *o)
 	for (int i = 0; sections[i]; i++)
 		if (!json_object_object_get_ex(o, sections[i], NULL))
 			json_object_object_add(o, sections[i], NULL);
-	json_object_object_add(o, "pmem", json_object_new_array());
 }
 
 struct json_object *spec_export(const struct vm_spec *s)
@@ -145,6 +155,7 @@ struct json_object *spec_export(const struct vm_spec *s)
 	struct json_object *o = json_object_new_object();
 	struct json_object *drives = json_object_new_array();
 	struct json_object *nets = json_object_new_array();
+	struct json_object *pmems;
 
 	if (s->boot_source_set) {
 		struct json_object *b = json_object_new_object();
@@ -161,6 +172,10 @@ struct json_object *spec_export(const struct vm_spec *s)
 	for (unsigned i = 0; i < s->nr_nets; i++)
 		json_object_array_add(nets, net_json(&s->nets[i]));
 	json_object_object_add(o, "network-interfaces", nets);
+	pmems = json_object_new_array();
+	for (unsigned i = 0; i < s->nr_pmems; i++)
+		json_object_array_add(pmems, pmem_json(&s->pmems[i]));
+	json_object_object_add(o, "pmem", pmems);
 	if (s->logger_set) {
 		struct json_object *l = json_object_new_object();
 

@@ -193,6 +193,35 @@ int h_patch_drive(struct vmm *v, const struct api_request *q,
 	return api_status_of(ret, err);
 }
 
+int h_put_pmem(struct vmm *v, const struct api_request *q,
+	       struct api_response *r, struct mvm_err *err)
+{
+	struct shape_opts o = opts_of(v);
+	struct vm_spec scratch;
+	int ret;
+
+	(void)r;
+	/* Shape into a scratch spec first: a refusal must leave no pmem. */
+	spec_init(&scratch);
+	ret = shape_pmem(&scratch, q->body, "", q->id, &o, err);
+	spec_free(&scratch);
+	if (!ret)
+		ret = shape_pmem(&v->spec, q->body, "", q->id, &o, err);
+	return api_status_of(ret, err);
+}
+
+/*
+ * Firecracker's PATCH changes only the flushes' rate limiter; mvm has
+ * none, so a valid request (the id, no limit) changes nothing.
+ */
+int h_patch_pmem(struct vmm *v, const struct api_request *q,
+		 struct api_response *r, struct mvm_err *err)
+{
+	(void)r;
+	return api_status_of(shape_pmem_patch(&v->spec, q->body, q->id, err),
+			     err);
+}
+
 int h_put_net(struct vmm *v, const struct api_request *q,
 	      struct api_response *r, struct mvm_err *err)
 {

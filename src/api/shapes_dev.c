@@ -178,6 +178,11 @@ int shape_drive(struct vm_spec *s, struct json_object *o, const char *path,
 			return jr_fail(&r, "is_root_device", -EEXIST, "drive "
 				       "'%s' is already the root device",
 				       s->drives[i].id);
+	for (unsigned i = 0; n.is_root_device && i < s->nr_pmems; i++)
+		if (s->pmems[i].root_device)
+			return jr_fail(&r, "is_root_device", -EEXIST, "pmem "
+				       "'%s' is already the root device",
+				       s->pmems[i].id);
 	if (!d && s->nr_drives >= VM_MAX_DISKS)
 		return jr_fail(&r, NULL, -ENOSPC, "mvm supports at most %d "
 			       "drives", VM_MAX_DISKS);

@@ -13,7 +13,7 @@ const char cli_run_usage[] =
 	"               [--cpus N] [--memory MiB] [--huge-pages WHAT]\n"
 	"               [--on-reboot exit|restart]\n"
 	"               [--nested on|off] [--api-sock PATH] [--no-seccomp]\n"
-	"               [--disk SPEC]... [--net SPEC]... [--rng]\n"
+	"               [--disk SPEC]... [--net SPEC]... [--pmem SPEC]... [--rng]\n"
 	"               [--balloon SPEC] [--memory-hotplug SPEC]\n"
 	"               [--dynamic-memory SPEC]\n"
 	"\n"
@@ -59,7 +59,8 @@ bad:
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY,
        OPT_ON_REBOOT, OPT_NESTED, OPT_HELP, OPT_DISK, OPT_NET, OPT_RNG,
-       OPT_HUGE_PAGES, OPT_BALLOON, OPT_MEMORY_HOTPLUG, OPT_DYNAMIC_MEMORY };
+       OPT_HUGE_PAGES, OPT_BALLOON, OPT_MEMORY_HOTPLUG, OPT_DYNAMIC_MEMORY,
+       OPT_PMEM };
 
 static const struct option run_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -73,6 +74,7 @@ static const struct option run_opts[] = {
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "net", required_argument, NULL, OPT_NET },
+	{ "pmem", required_argument, NULL, OPT_PMEM },
 	{ "rng", no_argument, NULL, OPT_RNG },
 	{ "balloon", required_argument, NULL, OPT_BALLOON },
 	{ "memory-hotplug", required_argument, NULL, OPT_MEMORY_HOTPLUG },
@@ -142,6 +144,8 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg,
 		return cli_add_disk(cfg, arg, err);
 	case OPT_NET:
 		return cli_add_net(cfg, arg, err);
+	case OPT_PMEM:
+		return cli_add_pmem(cfg, arg, err);
 	case OPT_RNG:
 		cfg->rng = true;
 		return 0;

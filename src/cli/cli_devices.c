@@ -187,6 +187,70 @@ int cli_add_disk(struct vm_config *cfg, const char *arg, struct mvm_err *err)
 	return 0;
 }
 
+static int pmem_key(struct pmem_config *p, const struct kv *kv,
+		    struct mvm_err *err)
+{
+	const char *opt = "--pmem";
+
+	if (!strcmp(kv->key, "path")) {
+		p->path = strdup(kv->val);
+		return p->path ? 0 : mvm_fail(err, -ENOMEM, "out of memory");
+	}
+	if (!strcmp(kv->key, "id")) {
+		int ret = check_id(opt, kv->val, err);
+
+		if (!ret)
+			snprintf(p->id, sizeof(p->id), "%s", kv->val);
+		return ret;
+	}
+	if (!strcmp(kv->key, "root"))
+		return on_off(opt, kv->key, kv->val, &p->root, err);
+	return on_off(opt, kv->key, kv->val, &p->readonly, err); /* ro */
+}
+
+static int pmem_check(const struct vm_config *cfg,
+		      const struct pmem_config *p, struct mvm_err *err)
+{
+	if (!p->path)
+		return mvm_fail(err, -EINVAL, "--pmem: path=FILE is required");
+	for (unsigned i = 0; i < cfg->nr_pmems; i++) {
+		if (!strcmp(cfg->pmems[i].id, p->id))
+			return mvm_fail(err, -EINVAL, "--pmem: id '%s' is "
+					"used twice", p->id);
+		if (p->root && cfg->pmems[i].root)
+			return mvm_fail(err, -EINVAL, "--pmem: root=on is "
+					"already given for '%s'",
+					cfg->pmems[i].id);
+	}
+	return 0;
+}
+
+int cli_add_pmem(struct vm_config *cfg, const char *arg, struct mvm_err *err)
+{
+	static const char *const keys[] = { "path", "id", "root", "ro", NULL };
+	struct pmem_config p = { 0 };
+	struct kv kv[KV_MAX];
+	char buf[4096];
+	int n, ret;
+
+	if (cfg->nr_pmems == VM_MAX_PMEMS)
+		return mvm_fail(err, -E2BIG, "--pmem: at most %d pmem devices",
+				VM_MAX_PMEMS);
+	ret = split("--pmem", arg, buf, sizeof(buf), keys, kv, &n, err);
+	for (int i = 0; !ret && i < n; i++)
+		ret = pmem_key(&p, &kv[i], err);
+	if (!ret && !p.id[0])
+		snprintf(p.id, sizeof(p.id), "pmem%u", cfg->nr_pmems);
+	if (!ret)
+		ret = pmem_check(cfg, &p, err);
+	if (ret) {
+		free(p.path);
+		return ret;
+	}
+	cfg->pmems[cfg->nr_pmems++] = p;
+	return 0;
+}
+
 static int net_key(struct net_config *c, const struct kv *kv,
 		   struct mvm_err *err)
 {
@@ -461,5 +525,9 @@ void cli_free_devices(struct vm_config *cfg)
 	for (unsigned i = 0; i < cfg->nr_disks; i++) {
 		free(cfg->disks[i].path);
 		cfg->disks[i].path = NULL;
+	}
+	for (unsigned i = 0; i < cfg->nr_pmems; i++) {
+		free(cfg->pmems[i].path);
+		cfg->pmems[i].path = NULL;
 	}
 }

@@ -175,6 +175,36 @@ static int drive(const void *fdt, int node, const char *where,
 	return 0;
 }
 
+static int pmem(const void *fdt, int node, const char *where,
+		struct vm_config *m, struct mvm_err *err)
+{
+	struct pmem_config *p = &m->pmems[m->nr_pmems];
+	const char *id, *path;
+	int ret;
+
+	ret = snap_rd_name(fdt, node, where, "id", DEV_CONFIG_ID_MAX, &id,
+			   err);
+	for (unsigned i = 0; !ret && i < m->nr_pmems; i++)
+		if (!strcmp(m->pmems[i].id, id))
+			ret = mvm_fail(err, -EINVAL, "%s: pmem id \"%s\" "
+				       "appears twice", where, id);
+	if (!ret)
+		ret = snap_rd_name(fdt, node, where, "path", SNAP_PATH_MAX,
+				   &path, err);
+	if (!ret)
+		ret = snap_rd_flag(fdt, node, where, "read-only", &p->readonly,
+				   err);
+	if (!ret)
+		ret = snap_rd_flag(fdt, node, where, "root", &p->root, err);
+	if (ret)
+		return ret;
+	strcpy(p->id, id); /* fits: checked against DEV_CONFIG_ID_MAX */
+	if (dup_str(path, &p->path, err))
+		return -ENOMEM;
+	m->nr_pmems++;
+	return 0;
+}
+
 static int nic(const void *fdt, int node, const char *where,
 	       struct vm_config *m, struct mvm_err *err)
 {
@@ -400,6 +430,10 @@ int snap_decode_machine(const void *fdt, int node, struct snap_file *s,
 	if (!ret)
 		ret = children(fdt, node, "network-interfaces", VM_MAX_NETS,
 			       &m->nr_nets, nic, m, err);
+	/* Older snapshots, and VMs without pmem, have no node. */
+	if (!ret && fdt_subnode_offset(fdt, node, "pmem") >= 0)
+		ret = children(fdt, node, "pmem", VM_MAX_PMEMS,
+			       &m->nr_pmems, pmem, m, err);
 	if (!ret)
 		ret = balloon(fdt, node, m, err);
 	if (!ret)

@@ -138,6 +138,30 @@ static void w_nets(struct fdt_w *w, const struct vm_config *m,
 	w_end(w);
 }
 
+/*
+ * The pmem devices, if any (a snapshot without the node has none): their
+ * files are their contents, which the snapshot does not copy.
+ */
+static void w_pmems(struct fdt_w *w, const struct vm_config *m,
+		    char (*names)[NAME_MAX_LEN])
+{
+	if (!m->nr_pmems)
+		return;
+	w_begin(w, "pmem");
+	for (unsigned i = 0; i < m->nr_pmems; i++) {
+		const struct pmem_config *p = &m->pmems[i];
+
+		names_for(names, i, p->id);
+		w_begin(w, names[i]);
+		w_str(w, "id", p->id);
+		w_str(w, "path", p->path);
+		w_u32(w, "read-only", p->readonly);
+		w_u32(w, "root", p->root);
+		w_end(w);
+	}
+	w_end(w);
+}
+
 /* The balloon as configured, its target and period as they are now. */
 static void w_balloon(struct fdt_w *w, const struct balloon_config *b)
 {
@@ -196,6 +220,7 @@ static void w_machine(struct fdt_w *w, const struct snap_file *s,
 	w_str(w, "on-reboot", snap_on_reboot_names[m->on_reboot]);
 	w_drives(w, m, names);
 	w_nets(w, m, names);
+	w_pmems(w, m, names);
 	w_balloon(w, &m->balloon);
 	w_hotplug(w, &m->mem_hotplug);
 	w_dynmem(w, &m->dynmem);
@@ -294,6 +319,7 @@ static int check_input(const struct snap_file *s, struct mvm_err *err)
 
 	if (m->cpus < 1 || m->cpus > VM_MAX_VCPUS ||
 	    m->nr_disks > VM_MAX_DISKS || m->nr_nets > VM_MAX_NETS ||
+	    m->nr_pmems > VM_MAX_PMEMS ||
 	    s->nr_regions > MEM_MAX_REGIONS ||
 	    s->state.nr > DEV_STATE_MAX_NODES)
 		return mvm_fail(err, -EINVAL, "snapshot: %u vCPUs, %u drives, "
@@ -317,6 +343,10 @@ static int check_input(const struct snap_file *s, struct mvm_err *err)
 			return mvm_fail(err, -EINVAL, "snapshot: network "
 					"interface %u: id or tap not a string",
 					i);
+	for (unsigned i = 0; i < m->nr_pmems; i++)
+		if (!memchr(m->pmems[i].id, '\0', sizeof(m->pmems[i].id)))
+			return mvm_fail(err, -EINVAL, "snapshot: pmem %u: id "
+					"not a string", i);
 	if (!memchr(s->mvm_version, '\0', sizeof(s->mvm_version)))
 		return mvm_fail(err, -EINVAL, "snapshot: mvm_version is not "
 				"a string");
@@ -346,6 +376,8 @@ static size_t estimate(const struct snap_file *s)
 		size += s->state.node[i].len + 256;
 	for (unsigned i = 0; i < m->nr_disks; i++)
 		size += (m->disks[i].path ? strlen(m->disks[i].path) : 0) + 256;
+	for (unsigned i = 0; i < m->nr_pmems; i++)
+		size += (m->pmems[i].path ? strlen(m->pmems[i].path) : 0) + 256;
 	size += (m->kernel ? strlen(m->kernel) : 0) +
 		(m->initrd ? strlen(m->initrd) : 0) +
 		(m->cmdline ? strlen(m->cmdline) : 0) +

@@ -18,6 +18,8 @@ void snap_file_free(struct snap_file *s)
 	free((char *)m->cmdline);
 	for (unsigned i = 0; i < m->nr_disks && i < VM_MAX_DISKS; i++)
 		free(m->disks[i].path);
+	for (unsigned i = 0; i < m->nr_pmems && i < VM_MAX_PMEMS; i++)
+		free(m->pmems[i].path);
 	dev_state_list_free(&s->state);
 	memset(s, 0, sizeof(*s));
 }

@@ -95,6 +95,17 @@ static void put_machine(const struct snap_file *s, FILE *out)
 			n->mac_set ? "set" : "generated",
 			n->mac_spoofing ? "allowed" : "refused");
 	}
+	for (unsigned i = 0; i < m->nr_pmems; i++) {
+		const struct pmem_config *p = &m->pmems[i];
+
+		fputs("  pmem ", out);
+		put_str(out, p->id);
+		fputc(' ', out);
+		put_str(out, p->path);
+		fprintf(out, " %s%s (its contents are the file's)\n",
+			p->readonly ? "read-only" : "read-write",
+			p->root ? ", root device" : "");
+	}
 	if (m->balloon.enabled)
 		fprintf(out, "  balloon %u MiB, deflate on OOM %s, statistics "
 			"every %u s, free page hinting %s, reporting %s\n",

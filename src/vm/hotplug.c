@@ -115,6 +115,13 @@ const char *vm_hotplug_field_name(enum vm_hotplug_field f)
 	return (unsigned)f < sizeof(names) / sizeof(names[0]) ? names[f] : "?";
 }
 
+uint32_t vm_hotplug_slots_end(const struct mem_hotplug_config *c)
+{
+	if (!c->total_mib || !c->slot_mib)
+		return SLOT_BASE;
+	return (uint32_t)(SLOT_BASE + c->total_mib / c->slot_mib);
+}
+
 /* KVM must have a slot for each piece of the region. */
 static int check_slots(struct vm *vm, struct mvm_err *err)
 {

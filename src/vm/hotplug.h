@@ -14,6 +14,9 @@ struct mvm_err;
  * hotplug region. Nothing without hotpluggable memory.
  */
 int vm_hotplug_memory(struct vm *vm, struct mvm_err *err);
+/* The first KVM slot after RAM's and the hotplug region's (pmem's). */
+struct mem_hotplug_config;
+uint32_t vm_hotplug_slots_end(const struct mem_hotplug_config *c);
 /* Register region i, the hotplug region, as slot_mib KVM slots. */
 int vm_hotplug_slots_set(struct vm *vm, int i, uint32_t flags,
 			 struct mvm_err *err);

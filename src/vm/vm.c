@@ -570,6 +570,9 @@ static int create_virtio(struct vm *vm, struct mvm_err *err)
 		.mem_hotplug = &vm->cfg.mem_hotplug,
 		.mem_hotplug_gpa = vm_hotplug_gpa(
 			vm->cfg.mem_mib, vm->cfg.mem_hotplug.block_mib),
+		.pmems = vm->cfg.pmems,
+		.nr_pmems = vm->cfg.nr_pmems,
+		.pmem_slot = vm_hotplug_slots_end(&vm->cfg.mem_hotplug),
 	};
 
 	return virtio_create_devices(&vm->dev_ctx, &c, err);

@@ -44,5 +44,12 @@ int vm_mem_status(struct vm *vm, struct virtio_mem_status *st,
 
 int vm_disks_handover(struct vm *vm, bool release, struct mvm_err *err)
 {
+	/* pmem files take no lock; a release makes their data durable. */
+	if (release) {
+		int ret = virtio_pmem_sync(&vm->dev_ctx, err);
+
+		if (ret)
+			return ret;
+	}
 	return virtio_blk_handover(&vm->dev_ctx, release, err);
 }

@@ -217,6 +217,8 @@ const char *vmm_spec_configured(const struct vm_spec *s)
 		return "a drive";
 	if (s->nr_nets)
 		return "a network interface";
+	if (s->nr_pmems)
+		return "a pmem device";
 	if (s->entropy_set)
 		return "entropy";
 	if (s->balloon.enabled)

@@ -31,6 +31,8 @@ void spec_free(struct vm_spec *s)
 		free(s->drives[i].path_on_host);
 		free(s->drives[i].partuuid);
 	}
+	for (unsigned i = 0; i < s->nr_pmems; i++)
+		free(s->pmems[i].path_on_host);
 	free(s->log_path);
 	free(s->log_module);
 	free(s->metrics_path);
@@ -110,6 +112,16 @@ int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
 		n->tx_rate_limiter = limiter_of(&cfg->nets[i].tx_rl);
 		s->nr_nets++;
 	}
+	for (unsigned i = 0; !ret && i < cfg->nr_pmems && i < VM_MAX_PMEMS;
+	     i++) {
+		struct spec_pmem *p = &s->pmems[i];
+
+		snprintf(p->id, sizeof(p->id), "%s", cfg->pmems[i].id);
+		p->read_only = cfg->pmems[i].readonly;
+		p->root_device = cfg->pmems[i].root;
+		s->nr_pmems++;
+		ret = dup_or_null(cfg->pmems[i].path, &p->path_on_host, err);
+	}
 	if (ret)
 		spec_free(s);
 	return ret;
@@ -150,6 +162,15 @@ static const struct spec_drive *root_drive(const struct vm_spec *s)
 	return NULL;
 }
 
+/* The root pmem's index (its /dev/pmemN), or -1. */
+static int root_pmem(const struct vm_spec *s)
+{
+	for (unsigned i = 0; i < s->nr_pmems; i++)
+		if (s->pmems[i].root_device)
+			return (int)i;
+	return -1;
+}
+
 /*
  * Firecracker's rule: a root drive adds root= (its PARTUUID, or the first
  * virtio disk, where the root drive is put) and ro/rw to the command line.
@@ -159,11 +180,16 @@ static int build_cmdline(struct vm_spec *s, struct mvm_err *err)
 {
 	const struct spec_drive *root = root_drive(s);
 	const char *args = s->boot_args ? s->boot_args : "";
+	int pmem = root_pmem(s);
 	char *line = NULL;
 	int n;
 
-	if (!root || strstr(args, "root="))
+	if ((!root && pmem < 0) || strstr(args, "root="))
 		n = asprintf(&line, "%s", args);
+	else if (!root)
+		n = asprintf(&line, "%s%sroot=/dev/pmem%d %s", args,
+			     *args ? " " : "", pmem,
+			     s->pmems[pmem].read_only ? "ro" : "rw");
 	else if (root->partuuid)
 		n = asprintf(&line, "%s%sroot=PARTUUID=%s %s", args,
 			     *args ? " " : "", root->partuuid,
@@ -236,6 +262,15 @@ int spec_to_config(struct vm_spec *s, struct vm_config *cfg, int out_fd,
 		n->mac_spoofing = sn->mac_spoofing;
 		n->rx_rl = sn->rx_rate_limiter.rl;
 		n->tx_rl = sn->tx_rate_limiter.rl;
+	}
+	for (unsigned i = 0; i < s->nr_pmems; i++) {
+		struct pmem_config *p = &cfg->pmems[cfg->nr_pmems++];
+		const struct spec_pmem *sp = &s->pmems[i];
+
+		snprintf(p->id, sizeof(p->id), "%s", sp->id);
+		p->path = sp->path_on_host;
+		p->readonly = sp->read_only;
+		p->root = sp->root_device;
 	}
 	return 0;
 }

@@ -246,6 +246,10 @@ void vmm_config_rebind(struct vmm *v)
 		for (unsigned j = 0; j < s->nr_drives; j++)
 			if (!strcmp(c->disks[i].id, s->drives[j].id))
 				c->disks[i].path = s->drives[j].path_on_host;
+	for (unsigned i = 0; i < c->nr_pmems; i++)
+		for (unsigned j = 0; j < s->nr_pmems; j++)
+			if (!strcmp(c->pmems[i].id, s->pmems[j].id))
+				c->pmems[i].path = s->pmems[j].path_on_host;
 }
 
 /*

@@ -5,9 +5,12 @@
  * are defined here, so the linker takes these rather than the real ones.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -27,6 +30,9 @@ int net_create(struct dev_ctx *ctx, const struct net_config *cfg,
 	       struct mvm_err *err);
 int rng_create(struct dev_ctx *ctx, const struct rate_limiter *rl,
 	       struct mvm_err *err);
+int pmem_create(struct dev_ctx *ctx, const struct pmem_config *cfg,
+		uint64_t gpa, uint64_t limit, uint32_t slot, uint64_t *size,
+		struct mvm_err *err);
 int virtio_mem_create(struct dev_ctx *ctx, const struct mem_hotplug_config *cfg,
 		      uint64_t gpa, struct mvm_err *err);
 int balloon_create(struct dev_ctx *ctx, const struct balloon_config *cfg,
@@ -171,6 +177,44 @@ static int make_mem(struct fuzz_vm *f, uint64_t blocks, struct mvm_err *err)
 	return virtio_mem_create(&f->ctx, &cfg, FUZZ_HOTPLUG_GPA, err);
 }
 
+/*
+ * virtio-pmem over a memfd of 4 KiB (a 2 MiB region). Its memory slot
+ * needs a KVM VM: one is made for the first device and kept, as each
+ * device deletes its slot when destroyed.
+ */
+static int make_pmem(struct fuzz_vm *f, struct mvm_err *err)
+{
+	struct pmem_config cfg = { .id = "fz0" };
+	int fd = memfd_create("fuzz-pmem", MFD_CLOEXEC), ret;
+	uint64_t size;
+
+	if (f->ctx.vm_fd < 0) {
+		int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+		f->ctx.vm_fd = kvm < 0 ? -1 : ioctl(kvm, KVM_CREATE_VM, 0);
+		if (f->ctx.vm_fd < 0) {
+			fprintf(stderr, "fuzz_pmem needs /dev/kvm for the "
+				"device's memory slot\n");
+			abort();
+		}
+	}
+	if (fd < 0 || ftruncate(fd, 4096)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	{
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		cfg.path = path;
+		ret = pmem_create(&f->ctx, &cfg, 1ULL << 32, 1ULL << 33, 0,
+				  &size, err);
+	}
+	close(fd); /* the device opened its own */
+	return ret;
+}
+
 int fuzz_dev_create(struct fuzz_vm *f, enum fuzz_dev kind, uint64_t size)
 {
 	struct net_config net = { .id = "fz0", .tap = "fz0" };
@@ -191,6 +235,9 @@ int fuzz_dev_create(struct fuzz_vm *f, enum fuzz_dev kind, uint64_t size)
 		break;
 	case FUZZ_BALLOON:
 		ret = balloon_create(&f->ctx, &fuzz_balloon, &err);
+		break;
+	case FUZZ_PMEM:
+		ret = make_pmem(f, &err);
 		break;
 	default:
 		ret = net_create(&f->ctx, &net, &err);

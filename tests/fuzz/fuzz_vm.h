@@ -1,5 +1,6 @@
 /*
- * A VM without KVM for the device fuzzers: guest RAM in this process, the
+ * A VM without KVM for the device fuzzers (but virtio-pmem, whose memory
+ * slot needs a KVM VM, made once): guest RAM in this process, the
  * PCI host bridge and buses, a real event loop, and the virtio devices
  * built by their own create functions. The fuzz input plays the guest: it
  * writes guest RAM (rings, descriptors, buffers) and the device's BAR.
@@ -36,7 +37,8 @@
 #define FUZZ_HOTPLUG_GPA 0x200000u
 #define FUZZ_HOTPLUG_MIB 4u
 
-enum fuzz_dev { FUZZ_RNG, FUZZ_BLK, FUZZ_NET, FUZZ_BALLOON, FUZZ_MEM };
+enum fuzz_dev { FUZZ_RNG, FUZZ_BLK, FUZZ_NET, FUZZ_BALLOON, FUZZ_MEM,
+		FUZZ_PMEM };
 
 struct fuzz_vm {
 	struct dev_ctx ctx; /* what the devices are given */

@@ -61,6 +61,12 @@ def seeds():
     mem_img[0x800:0x818] = struct.pack('<HxxxxxxQHxxxxxx', 0, 0x200000, 1)
     mem_img[0x900:0x918] = struct.pack('<HxxxxxxQHxxxxxx', 1, 0x200000, 1)
     mem = header(4, 0x03, 2, 1, bytes(mem_img)) + bytes([2])
+    # virtio-pmem: two FLUSHes (a 4-byte type 0, a 4-byte answer).
+    pmem_img = bytearray(image(
+        [desc(0x800, 4, NEXT, 1), desc(0x880, 4, WRITE),
+         desc(0x900, 4, NEXT, 3), desc(0x980, 4, WRITE)], [0, 2]))
+    pmem_img += bytes(0xa00 - len(pmem_img))
+    pmem = header(4, 0x03, 0, 1, bytes(pmem_img)) + bytes([2])
     # The balloon's five queues have their rings below 0x5000. Inflate
     # PFNs 8 and 9 (queue 0), then a statistics buffer (queue 2) and a
     # reported free range (queue 4).
@@ -78,6 +84,7 @@ def seeds():
         'fuzz_blk': {'read': blk + blk_read},
         'fuzz_rng': {'read': rng},
         'fuzz_mem': {'plug-unplug': mem},
+        'fuzz_pmem': {'flush': pmem},
         'fuzz_net': {'short-rx': short, 'short-rx-more': short + more,
                      'tx': short + tx},
         'fuzz_transport': {'rng': b'\0' + rng, 'blk': b'\1' + blk + blk_read,

@@ -278,6 +278,55 @@ Test(api_shapes, root_drive_goes_first_with_root_on_the_cmdline)
 	spec_free(&s);
 }
 
+/* Firecracker's rule for a root pmem: root=/dev/pmemN, by its order. */
+Test(api_shapes, root_pmem_names_its_device_on_the_cmdline)
+{
+	static const char text[] =
+		"{\"boot-source\": {\"kernel_image_path\": \"/k\", "
+		"\"boot_args\": \"console=ttyS0\"}, \"pmem\": ["
+		"{\"id\": \"a\", \"path_on_host\": \"/a\"}, "
+		"{\"id\": \"b\", \"path_on_host\": \"/b\", "
+		"\"root_device\": true, \"read_only\": true}]}";
+	static const char two_roots[] =
+		"{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		"\"drives\": [{\"drive_id\": \"r\", \"path_on_host\": \"/r\", "
+		"\"is_root_device\": true}], \"pmem\": [{\"id\": \"b\", "
+		"\"path_on_host\": \"/b\", \"root_device\": true}]}";
+	static const char dup[] =
+		"{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		"\"pmem\": [{\"id\": \"a\", \"path_on_host\": \"/a\"}, "
+		"{\"id\": \"a\", \"path_on_host\": \"/b\"}]}";
+	struct vm_spec s;
+	struct vm_config cfg;
+	struct mvm_err err;
+
+	spec_init(&s);
+	cr_assert_eq(config_parse(&s, text, sizeof(text) - 1, "c.json", &dry,
+				  &err), 0, "%s", err.msg);
+	cr_assert_eq(spec_to_config(&s, &cfg, 1, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(cfg.cmdline, "console=ttyS0 root=/dev/pmem1 ro");
+	cr_assert_eq(cfg.nr_pmems, 2);
+	cr_assert_str_eq(cfg.pmems[1].id, "b");
+	cr_assert(cfg.pmems[1].readonly && cfg.pmems[1].root);
+	cr_assert_str_eq(cfg.pmems[0].path, "/a");
+	free(s.boot_args);
+	s.boot_args = strdup("root=/dev/vdb");
+	cr_assert_eq(spec_to_config(&s, &cfg, 1, &err), 0);
+	cr_assert_str_eq(cfg.cmdline, "root=/dev/vdb");
+	spec_free(&s);
+
+	spec_init(&s);
+	expect_err(config_parse(&s, two_roots, sizeof(two_roots) - 1,
+				"c.json", &dry, &err), &err,
+		   "pmem[0].root_device: drive 'r' is already the root device");
+	spec_free(&s);
+	spec_init(&s);
+	expect_err(config_parse(&s, dup, sizeof(dup) - 1, "c.json", &dry,
+				&err), &err,
+		   "pmem[1].id: 'a' is already the id of pmem[0]");
+	spec_free(&s);
+}
+
 Test(api_shapes, exported_config_parses_back)
 {
 	struct vm_spec a, b;

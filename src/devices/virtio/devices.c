@@ -1,15 +1,35 @@
 /*
  * The virtio devices a VM's configuration asks for, created in a fixed
- * order (entropy, disks, NICs, the balloon, virtio-mem) so PCI slots are
+ * order (entropy, disks, NICs, the balloon, virtio-mem, pmem) so PCI slots are
  * stable from boot to boot.
  */
 #include "mvm/dev_config.h"
 #include "mvm/dev_ctx.h"
 #include "mvm/err.h"
+#include "mvm/layout.h"
 #include "mvm/virtio_dev.h"
 
 #include "devices.h"
 #include "transport.h"
+
+/* The pmem regions, one after the other from the window's start. */
+static int create_pmems(struct dev_ctx *ctx,
+			const struct virtio_devs_config *cfg,
+			struct mvm_err *err)
+{
+	uint64_t gpa = LAYOUT_PMEM, size;
+
+	for (unsigned i = 0; i < cfg->nr_pmems; i++) {
+		int ret = pmem_create(ctx, &cfg->pmems[i], gpa,
+				      LAYOUT_PMEM + LAYOUT_PMEM_SIZE,
+				      cfg->pmem_slot + i, &size, err);
+
+		if (ret)
+			return ret;
+		gpa += size;
+	}
+	return 0;
+}
 
 int virtio_create_devices(struct dev_ctx *ctx, const struct virtio_devs_config *cfg,
 			  struct mvm_err *err)
@@ -36,10 +56,13 @@ int virtio_create_devices(struct dev_ctx *ctx, const struct virtio_devs_config *
 		if (ret)
 			return ret;
 	}
-	if (cfg->mem_hotplug && cfg->mem_hotplug->total_mib)
-		return virtio_mem_create(ctx, cfg->mem_hotplug,
-					 cfg->mem_hotplug_gpa, err);
-	return 0;
+	if (cfg->mem_hotplug && cfg->mem_hotplug->total_mib) {
+		ret = virtio_mem_create(ctx, cfg->mem_hotplug,
+					cfg->mem_hotplug_gpa, err);
+		if (ret)
+			return ret;
+	}
+	return create_pmems(ctx, cfg, err);
 }
 
 void virtio_stop_devices(struct dev_ctx *ctx)

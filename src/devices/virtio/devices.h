@@ -8,6 +8,7 @@ struct disk_config;
 struct net_config;
 struct balloon_config;
 struct mem_hotplug_config;
+struct pmem_config;
 
 struct rate_limiter;
 
@@ -24,5 +25,14 @@ int balloon_create(struct dev_ctx *ctx, const struct balloon_config *cfg,
 /* cfg's region is in guest memory already, at gpa. */
 int virtio_mem_create(struct dev_ctx *ctx, const struct mem_hotplug_config *cfg,
 		      uint64_t gpa, struct mvm_err *err);
+
+/*
+ * cfg's file mapped at gpa (2 MiB-aligned) in KVM memory slot slot; the
+ * region must end by limit. *size: its size, the file's rounded up to
+ * 2 MiB.
+ */
+int pmem_create(struct dev_ctx *ctx, const struct pmem_config *cfg,
+		uint64_t gpa, uint64_t limit, uint32_t slot,
+		uint64_t *size, struct mvm_err *err);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * The virtio test kernel: drives mvm's virtio devices from the guest side.
  * test=blk|blk_ro|blk_swap|bench_blk|bench_net|net|net_hostile|rng|balloon|
- * hostile|ring3|soak|diskcount|memcount|memcount_selftest|virtio_mem|dynmem
+ * hostile|ring3|soak|diskcount|memcount|memcount_selftest|virtio_mem|dynmem|
+ * pmem
  * picks what runs; each prints PASS/FAIL lines and the kernel ends with
  * "ALL OK" (exit code 0) or a failure count.
  */
@@ -147,6 +148,8 @@ void guest_main(struct bootinfo *bi)
 		test_virtio_mem(bi);
 	else if (!strcmp(test, "dynmem"))
 		test_dynmem(bi);
+	else if (!strcmp(test, "pmem"))
+		test_pmem(bi);
 	else
 		fail("virtio", "unknown test '%s'", test);
 	report_finish();

@@ -10,6 +10,7 @@
 #define VIRTIO_ID_RNG 4
 #define VIRTIO_ID_BALLOON 5
 #define VIRTIO_ID_MEM 24
+#define VIRTIO_ID_PMEM 27
 
 /*
  * The byte pattern disks are written and checked with (the host test
@@ -18,6 +19,28 @@
 static inline uint8_t disk_pattern(uint64_t s, unsigned i)
 {
 	return (uint8_t)(i * 7u + (unsigned)s * 13u + 1u);
+}
+
+/* The pmem backing file's bytes (the host test computes the same). */
+static inline uint8_t pmem_pattern(uint64_t i, unsigned seed)
+{
+	return (uint8_t)(i * 7u + (i >> 12) * 3u + seed * 13u + 1u);
+}
+
+/*
+ * The bytes test=pmem reads and writes of a len-byte file: the first 8 of
+ * each 4 KiB page and the last one. The sampled byte after i, or len.
+ */
+static inline bool pmem_sampled(uint64_t i, uint64_t len)
+{
+	return i % 4096 < 8 || i == len - 1;
+}
+
+static inline uint64_t pmem_next_sample(uint64_t i, uint64_t len)
+{
+	uint64_t n = i % 4096 < 7 ? i + 1 : (i / 4096 + 1) * 4096;
+
+	return n >= len && i < len - 1 ? len - 1 : n;
 }
 
 /* Feature wishes from the command line: event_idx=0|1, indirect=0|1. */
@@ -33,6 +56,7 @@ void test_net_hostile(const struct bootinfo *bi);
 void test_rng(const struct bootinfo *bi);
 void test_balloon(const struct bootinfo *bi);
 void test_virtio_mem(const struct bootinfo *bi);
+void test_pmem(const struct bootinfo *bi);
 void test_dynmem(const struct bootinfo *bi);
 /*
  * test=dynmem's use of the virtio-mem driver (t_virtio_mem.c): open the
