@@ -9,6 +9,8 @@
 #ifndef MVM_DEV_CTX_H
 #define MVM_DEV_CTX_H
 
+#include <stdatomic.h>
+
 #include "mvm/stop.h"
 
 struct bus;
@@ -45,6 +47,8 @@ struct dev_ctx {
 	 */
 	unsigned busy;
 	void (*quiesced)(struct dev_ctx *ctx);
+	/* Panics the guest reported through pvpanic, for the metrics. */
+	atomic_ulong guest_panics;
 };
 
 #endif

@@ -31,6 +31,17 @@ void serial_destroy(struct serial *s);
 /* Queue bytes for the guest to read; returns how many were taken. */
 size_t serial_rx_push(struct serial *s, const uint8_t *buf, size_t len);
 size_t serial_rx_room(struct serial *s);
+/*
+ * What the guest did with the UART since it was made, for the metrics
+ * (Firecracker's uart group): receive-buffer reads, bytes sent, accesses
+ * of a width the UART has not, and IRQ line changes KVM refused.
+ */
+struct serial_counts {
+	uint64_t read_count, write_count;
+	uint64_t missed_read_count, missed_write_count;
+	uint64_t error_count;
+};
+void serial_counts(struct serial *s, struct serial_counts *c);
 
 int debug_exit_create(struct dev_ctx *ctx, struct mvm_err *err);
 /* The pvpanic port: a guest panic ends the VM as a crash. */
@@ -43,6 +54,17 @@ struct i8042;
 int i8042_create(struct dev_ctx *ctx, struct i8042 **out,
 		 struct mvm_err *err);
 void i8042_destroy(struct i8042 *k);
+/*
+ * The controller's side of the metrics (Firecracker's i8042 group): port
+ * reads and writes it served, accesses of a width or port it has not,
+ * resets the guest asked for, IRQ line changes KVM refused.
+ */
+struct i8042_counts {
+	uint64_t read_count, write_count;
+	uint64_t missed_read_count, missed_write_count;
+	uint64_t reset_count, error_count;
+};
+void i8042_counts(struct i8042 *k, struct i8042_counts *c);
 /*
  * Press and release Ctrl-Alt-Del on the keyboard behind the i8042 (what
  * SendCtrlAltDel does): the scancodes go to its output queue with IRQ 1.

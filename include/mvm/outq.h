@@ -25,6 +25,8 @@ struct outq {
 	uint8_t *buf;
 	size_t head, len;     /* the ring; len counts the bytes in flight */
 	uint64_t dropped;     /* bytes that found the buffer full, ever */
+	uint64_t writes;      /* writes that took bytes out, ever */
+	uint64_t write_fails; /* writes or waits the fd failed, ever */
 	int fd;               /* -1: nowhere, bytes are discarded */
 	bool broken;          /* fd failed (EPIPE, EIO): drop from now on */
 	bool kicked;          /* the loop has been woken and not yet run */
@@ -44,6 +46,12 @@ void outq_set_fd(struct outq *q, int fd);
 /* Any thread. Never blocks on the output; bytes that do not fit count. */
 void outq_put(struct outq *q, const void *data, size_t n);
 uint64_t outq_dropped(struct outq *q);
+
+/* The counters above, for the metrics (any thread). */
+struct outq_counts {
+	uint64_t dropped, writes, write_fails;
+};
+void outq_counts(struct outq *q, struct outq_counts *c);
 /*
  * On the loop thread, outside any loop callback: wait up to ms for the
  * queue to empty. What is still there then is dropped and counted.

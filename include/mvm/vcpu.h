@@ -25,6 +25,17 @@ enum host_vendor;
 #define VCPU_EXIT_REASONS 64
 
 /*
+ * Firecracker's vcpu group: PIO and MMIO exits each way and the vCPUs'
+ * failures (whatever ended the VM as an error). Bumped relaxed and
+ * lock-free from vCPU threads; the metrics writer reads the sums.
+ */
+struct vcpu_counts {
+	atomic_ulong io_in, io_out;
+	atomic_ulong mmio_read, mmio_write;
+	atomic_ulong failures;
+};
+
+/*
  * What a vCPU may use of the VM it belongs to, and nothing else: the KVM
  * fds, the CPUID it starts from, the machine's shape, the buses its
  * exits go to, the counters it bumps and a stop request. The VM (src/vm/
@@ -51,6 +62,7 @@ struct vcpu_ctx {
 	atomic_ulong *exits;
 	atomic_ulong *pio_unclaimed;
 	atomic_ulong *mmio_unclaimed;
+	struct vcpu_counts *counts;
 	/* Set once the VM is stopping: every vCPU thread ends. */
 	const atomic_bool *stopping;
 	/* Ask the VM to stop (the first request wins), msg or NULL; any. */

@@ -68,14 +68,18 @@ static void op_done(struct loop_op *op, int res, unsigned flags)
 		/* Dropped meanwhile (a drain gave up): nothing to account. */
 	} else if (q->polling) {
 		q->polling = false;
-		if (res < 0 && res != -EINTR)
+		if (res < 0 && res != -EINTR) {
+			q->write_fails++;
 			drop_all(q);
+		}
 	} else if (res > 0) {
 		q->head = (q->head + (size_t)res) % OUTQ_SIZE;
 		q->len -= (size_t)res;
+		q->writes++;
 	} else if (res == -EAGAIN) {
 		q->polling = true; /* a non-blocking fd that is full */
 	} else if (res != -EINTR) {
+		q->write_fails++;
 		drop_all(q);
 	}
 	start_write(q);
@@ -167,6 +171,18 @@ uint64_t outq_dropped(struct outq *q)
 	d = q->dropped;
 	pthread_mutex_unlock(&q->lock);
 	return d;
+}
+
+void outq_counts(struct outq *q, struct outq_counts *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (!q->buf)
+		return;
+	pthread_mutex_lock(&q->lock);
+	c->dropped = q->dropped;
+	c->writes = q->writes;
+	c->write_fails = q->write_fails;
+	pthread_mutex_unlock(&q->lock);
 }
 
 static bool drained(void *ctx)

@@ -57,6 +57,7 @@ struct i8042 {
 	uint8_t outq[16];
 	unsigned outq_len;
 	bool paused; /* IRQ 1 waits for resume (include/mvm/device.h) */
+	struct i8042_counts counts; /* for the metrics, under lock */
 };
 
 /* As the controller comes up: keyboard interrupts on, nothing queued. */
@@ -78,8 +79,9 @@ static void update_irq(struct i8042 *k)
 {
 	if (k->paused)
 		return; /* resume raises what is queued by then */
-	k->ctx->irq_line(k->ctx, IRQ_I8042_KBD,
-			 k->outq_len && (k->ctr & CTR_KBD_INT));
+	if (k->ctx->irq_line(k->ctx, IRQ_I8042_KBD,
+			     k->outq_len && (k->ctr & CTR_KBD_INT)))
+		k->counts.error_count++;
 }
 
 static void command(struct i8042 *k, uint8_t cmd)
@@ -118,6 +120,7 @@ static void command(struct i8042 *k, uint8_t cmd)
 		push(k, 0x01);
 		break;
 	case CMD_PULSE_RESET:
+		k->counts.reset_count++;
 		k->ctx->request_stop(k->ctx, VM_STOP_REBOOT, 0, NULL);
 		break;
 	default:
@@ -135,8 +138,10 @@ static void data_write(struct i8042 *k, uint8_t v)
 		k->ctr = v;
 		break;
 	case CMD_WRITE_OUTPORT:
-		if (!(v & 0x01)) /* bit 0 is the CPU reset line, active low */
+		if (!(v & 0x01)) { /* bit 0: the CPU reset line, active low */
+			k->counts.reset_count++;
 			k->ctx->request_stop(k->ctx, VM_STOP_REBOOT, 0, NULL);
+		}
 		break;
 	case CMD_WRITE_AUX:
 		break; /* no mouse: say nothing, as absent hardware does */
@@ -154,19 +159,29 @@ static void i8042_io(void *ctx, uint64_t off, uint8_t *data, uint32_t len,
 	struct i8042 *k = ctx;
 	uint8_t port = (uint8_t)(PORT_I8042_DATA + off);
 
-	if (len != 1) {
-		if (!is_write)
+	pthread_mutex_lock(&k->lock);
+	if (len != 1 || (port != PORT_I8042_CMD && port != PORT_I8042_DATA)) {
+		/* Only byte accesses to 0x60 and 0x64 mean anything. */
+		if (is_write) {
+			k->counts.missed_write_count++;
+		} else {
+			k->counts.missed_read_count++;
 			memset(data, 0xff, len);
+		}
+		pthread_mutex_unlock(&k->lock);
 		return;
 	}
-	pthread_mutex_lock(&k->lock);
+	if (is_write)
+		k->counts.write_count++;
+	else
+		k->counts.read_count++;
 	if (port == PORT_I8042_CMD && is_write) {
 		command(k, data[0]);
 	} else if (port == PORT_I8042_CMD) {
 		data[0] = k->status | (k->outq_len ? STS_OBF : 0);
-	} else if (port == PORT_I8042_DATA && is_write) {
+	} else if (is_write) {
 		data_write(k, data[0]);
-	} else if (port == PORT_I8042_DATA) {
+	} else {
 		data[0] = k->outq_len ? k->outq[0] : 0;
 		if (k->outq_len)
 			memmove(k->outq, k->outq + 1, --k->outq_len);
@@ -175,9 +190,8 @@ static void i8042_io(void *ctx, uint64_t off, uint8_t *data, uint32_t len,
 		 * that the next queued byte raises a fresh edge, as the real
 		 * controller does, instead of staying high unnoticed.
 		 */
-		k->ctx->irq_line(k->ctx, IRQ_I8042_KBD, 0);
-	} else if (!is_write) {
-		data[0] = 0xff;
+		if (k->ctx->irq_line(k->ctx, IRQ_I8042_KBD, 0))
+			k->counts.error_count++;
 	}
 	update_irq(k);
 	pthread_mutex_unlock(&k->lock);
@@ -192,6 +206,13 @@ static const uint8_t cad_set1[] = { 0x1d, 0x38, 0xe0, 0x53,
 				    0xe0, 0xd3, 0xb8, 0x9d };
 static const uint8_t cad_set2[] = { 0x14, 0x11, 0xe0, 0x71,
 				    0xe0, 0xf0, 0x71, 0xf0, 0x11, 0xf0, 0x14 };
+
+void i8042_counts(struct i8042 *k, struct i8042_counts *c)
+{
+	pthread_mutex_lock(&k->lock);
+	*c = k->counts;
+	pthread_mutex_unlock(&k->lock);
+}
 
 int i8042_send_ctrl_alt_del(struct i8042 *k)
 {

@@ -6,6 +6,7 @@
  * device QEMU0001 (Linux: pvpanic-mmio). Reading the port tells the guest
  * which events mvm understands.
  */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "mvm/bus.h"
@@ -29,10 +30,11 @@ static void pvpanic_io(void *ctx, uint64_t off, uint8_t *data, uint32_t len,
 		data[0] = PVPANIC_PANICKED | PVPANIC_CRASH_LOADED;
 		return;
 	}
-	if (data[0] & PVPANIC_PANICKED)
-		dc->request_stop(dc, VM_STOP_ERROR, 0,
-				 "guest kernel panicked (reported through "
-				 "pvpanic)");
+	if (!(data[0] & PVPANIC_PANICKED))
+		return;
+	atomic_fetch_add_explicit(&dc->guest_panics, 1, memory_order_relaxed);
+	dc->request_stop(dc, VM_STOP_ERROR, 0,
+			 "guest kernel panicked (reported through pvpanic)");
 }
 
 int pvpanic_create(struct dev_ctx *ctx, struct mvm_err *err)

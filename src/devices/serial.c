@@ -58,6 +58,7 @@ struct serial {
 	bool paused; /* the line waits for resume (include/mvm/device.h) */
 	uint8_t rx[RX_SIZE];
 	size_t rx_head, rx_len;
+	struct serial_counts counts; /* for the metrics, under lock */
 };
 
 /* The registers as the UART comes up (mvm's firmware leaves OUT2 on). */
@@ -78,7 +79,8 @@ static void update_irq(struct serial *s)
 		return; /* resume drives the line to where it should be */
 	if (level != s->irq_level) {
 		s->irq_level = level;
-		s->ctx->irq_line(s->ctx, s->irq, level);
+		if (s->ctx->irq_line(s->ctx, s->irq, level))
+			s->counts.error_count++;
 	}
 }
 
@@ -123,6 +125,7 @@ static void transmit(struct serial *s, uint8_t b)
 	} else if (s->out) {
 		outq_put(s->out, &b, 1);
 	}
+	s->counts.write_count++;
 	s->thri_pending = true;
 }
 
@@ -132,7 +135,10 @@ static uint8_t reg_read(struct serial *s, unsigned reg)
 
 	switch (reg) {
 	case REG_DATA:
-		return dlab ? s->dll : rx_get(s);
+		if (dlab)
+			return s->dll;
+		s->counts.read_count++;
+		return rx_get(s);
 	case REG_IER:
 		return dlab ? s->dlm : s->ier;
 	case REG_IIR:
@@ -199,12 +205,17 @@ static void serial_io(void *ctx, uint64_t off, uint8_t *data, uint32_t len,
 {
 	struct serial *s = ctx;
 
+	pthread_mutex_lock(&s->lock);
 	if (len != 1 || off > 7) {
-		if (!is_write)
+		if (is_write) {
+			s->counts.missed_write_count++;
+		} else {
+			s->counts.missed_read_count++;
 			memset(data, 0xff, len);
+		}
+		pthread_mutex_unlock(&s->lock);
 		return;
 	}
-	pthread_mutex_lock(&s->lock);
 	if (is_write)
 		reg_write(s, (unsigned)off, data[0]);
 	else
@@ -233,6 +244,13 @@ size_t serial_rx_push(struct serial *s, const uint8_t *buf, size_t len)
 	update_irq(s);
 	pthread_mutex_unlock(&s->lock);
 	return n;
+}
+
+void serial_counts(struct serial *s, struct serial_counts *c)
+{
+	pthread_mutex_lock(&s->lock);
+	*c = s->counts;
+	pthread_mutex_unlock(&s->lock);
 }
 
 int serial_create(struct dev_ctx *ctx, uint16_t port, unsigned irq,

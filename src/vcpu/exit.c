@@ -21,11 +21,18 @@ static void request_stop(struct vcpu *v, enum vm_stop_kind kind, int status,
 	v->ctx->request_stop(v->ctx, kind, status, msg);
 }
 
+static void count(atomic_ulong *c)
+{
+	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
 static void handle_io(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
 	bool write = run->io.direction == KVM_EXIT_IO_OUT;
+
+	count(write ? &v->ctx->counts->io_out : &v->ctx->counts->io_in);
 
 	/* String I/O arrives as count back-to-back elements. */
 	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
@@ -43,6 +50,8 @@ static void handle_mmio(struct vcpu *v)
 	struct kvm_run *run = v->run;
 	uint32_t len = run->mmio.len;
 
+	count(run->mmio.is_write ? &v->ctx->counts->mmio_write :
+				   &v->ctx->counts->mmio_read);
 	if (len > sizeof(run->mmio.data))
 		len = sizeof(run->mmio.data);
 	if (bus_dispatch(v->ctx->mmio, run->mmio.phys_addr, run->mmio.data,
@@ -60,6 +69,7 @@ void vcpu_fatal(struct vcpu *v, const char *reason)
 	char regs[512] = "registers unavailable";
 	char msg[VM_STOP_MSG_MAX];
 
+	count(&v->ctx->counts->failures);
 	if (ioctl(v->fd, KVM_GET_REGS, &r) == 0 &&
 	    ioctl(v->fd, KVM_GET_SREGS, &s) == 0)
 		snprintf(regs, sizeof(regs),
