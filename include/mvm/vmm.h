@@ -15,6 +15,7 @@
 #include "mvm/spec.h"
 #include "mvm/boot_timer.h"
 #include "mvm/console.h"
+#include "mvm/devices.h"
 #include "mvm/lifecycle.h"
 #include "mvm/loop.h"
 #include "mvm/outq.h"
@@ -73,6 +74,47 @@ struct vmm_log {
 	char *module;        /* NULL: everything */
 };
 
+/*
+ * Firecracker's latencies_us: how long the last successful one of each
+ * took, in microseconds (0: none yet), as the API saw the request and as
+ * the VMM's part of it. Values held, not counts.
+ */
+enum vmm_latency {
+	VMM_LAT_FULL_CREATE_SNAPSHOT,
+	VMM_LAT_DIFF_CREATE_SNAPSHOT,
+	VMM_LAT_LOAD_SNAPSHOT,
+	VMM_LAT_PAUSE_VM,
+	VMM_LAT_RESUME_VM,
+	VMM_LATENCIES
+};
+
+struct vmm_latencies {
+	uint64_t api_us[VMM_LATENCIES];
+	uint64_t vmm_us[VMM_LATENCIES];
+};
+
+/*
+ * Counters of the VMM's own, since start, and what the previous metrics
+ * line reported of them and of the devices' and vCPUs' totals, so each
+ * line carries deltas (a total below its last report: a new VM's device,
+ * counted from zero).
+ */
+struct vmm_fc_counts {
+	uint64_t missed_log;     /* log lines the log file did not take */
+	uint64_t missed_metrics; /* metrics lines the file did not take */
+	uint64_t metrics_fails;  /* metrics lines that could not be built */
+	uint64_t sighup;         /* SIGHUPs taken (mvm ends on one) */
+};
+
+struct vmm_fc_last {
+	struct vmm_fc_counts own;
+	struct serial_counts uart;
+	struct outq_counts outq;
+	struct i8042_counts i8042;
+	uint64_t vcpu[5]; /* io_in, io_out, mmio_read, mmio_write, failures */
+	uint64_t panics;
+};
+
 struct vmm_metrics {
 	int fd;              /* -1: not configured */
 	int timer_fd;
@@ -85,6 +127,9 @@ struct vmm_metrics {
 	uint64_t last_serial_dropped;
 	/* Dynamic memory's grows, shrinks, frozen ticks, fails last time. */
 	uint64_t last_dynmem[4];
+	struct vmm_fc_counts counts;
+	struct vmm_fc_last last_fc;
+	struct vmm_latencies latencies;
 };
 
 struct vmm {
@@ -205,6 +250,12 @@ int vmm_metrics_flush(struct vmm *v, struct mvm_err *err);
 void vmm_metrics_fini(struct vmm *v);
 /* One API request done: count it for the metrics. */
 void vmm_api_account(struct vmm *v, int route, int status, uint64_t us);
+/*
+ * Record how long a successful op took for the metrics' latencies_us:
+ * ns since start_ns (CLOCK_MONOTONIC), as the API's handler saw it.
+ * (The VMM records its own part itself.)
+ */
+void vmm_latency_api(struct vmm *v, enum vmm_latency op, uint64_t start_ns);
 
 /*
  * --boot-timer: watch the boot timer from now on (vmm_boot_timer_enable);

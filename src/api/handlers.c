@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "mvm/api.h"
+#include "mvm/clock.h"
 #include "mvm/err.h"
 #include "mvm/nested.h"
 #include "mvm/policy.h"
@@ -255,6 +256,7 @@ int h_patch_vm(struct vmm *v, const struct api_request *q,
 {
 	static const char *const known[] = { "state", NULL };
 	static const char *const states[] = { "Paused", "Resumed", NULL };
+	uint64_t start = mvm_mono_ns();
 	struct jr j;
 	int st, ret;
 
@@ -264,7 +266,11 @@ int h_patch_vm(struct vmm *v, const struct api_request *q,
 		ret = jr_enum(&j, "state", true, states, &st);
 	if (ret < 0)
 		return api_status_of(ret, err);
-	return api_status_of(st == 0 ? vmm_pause(v, err) : vmm_resume(v, err), err);
+	ret = st == 0 ? vmm_pause(v, err) : vmm_resume(v, err);
+	if (!ret)
+		vmm_latency_api(v, st == 0 ? VMM_LAT_PAUSE_VM :
+				VMM_LAT_RESUME_VM, start);
+	return api_status_of(ret, err);
 }
 
 int h_put_actions(struct vmm *v, const struct api_request *q,

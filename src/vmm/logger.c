@@ -47,7 +47,11 @@ void vmm_log(struct vmm *v, enum api_log_level level, const char *module,
 	vfprintf(v->log.f, fmt, ap);
 	va_end(ap);
 	fputc('\n', v->log.f);
-	fflush(v->log.f);
+	/* A full pipe or disk: the line is lost, counted for the metrics. */
+	if (fflush(v->log.f) || ferror(v->log.f)) {
+		v->metrics.counts.missed_log++;
+		clearerr(v->log.f);
+	}
 }
 
 /* Move the logger settings from src into v->spec (src loses them). */

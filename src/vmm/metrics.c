@@ -16,6 +16,7 @@
 #include "mvm/err.h"
 #include "mvm/virtio_dev.h"
 #include "mvm/vmm.h"
+#include "vmm_priv.h"
 
 #define METRICS_PERIOD_S 60
 
@@ -88,6 +89,7 @@ static struct json_object *vcpu_json(struct vmm *v)
 		v->metrics.last_exits[i] = now[i];
 	}
 	add_u64(o, "exit_other", other);
+	vmm_metrics_fc_vcpu(v, o);
 	return o;
 }
 
@@ -312,14 +314,22 @@ int vmm_metrics_flush(struct vmm *v, struct mvm_err *err)
 	json_object_object_add(o, "serial", serial_json(v));
 	api_json(v, o);
 	json_object_object_add(o, "api_server", startup_json(v));
+	vmm_metrics_fc_add(v, o);
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (!text) {
+		json_object_put(o);
+		v->metrics.counts.metrics_fails++;
+		return mvm_fail(err, -ENOMEM, "metrics: cannot build the line");
+	}
 	ret = write_all(v->metrics.fd, text, strlen(text));
 	if (!ret)
 		ret = write_all(v->metrics.fd, "\n", 1);
 	json_object_put(o);
-	if (ret)
+	if (ret) {
+		v->metrics.counts.missed_metrics++;
 		return mvm_fail(err, ret, "metrics: cannot write to '%s': %s",
 				v->spec.metrics_path, strerror(-ret));
+	}
 	v->metrics.lines++;
 	return 0;
 }

@@ -174,6 +174,7 @@ static int ask_create(struct vmm *v, const struct vmm_snapshot_create *rq,
 int vmm_snapshot_create(struct vmm *v, const struct vmm_snapshot_create *rq,
 			struct mvm_err *err)
 {
+	uint64_t start = mvm_mono_ns();
 	enum vm_state to;
 	int ret;
 
@@ -199,6 +200,10 @@ int vmm_snapshot_create(struct vmm *v, const struct vmm_snapshot_create *rq,
 		ret = vmm_save_state_file(v, rq->state_path, rq->mem_path,
 					  rq->type, err);
 	vmm_must_transition(v, VM_EV_SNAPSHOT_DONE);
+	if (!ret)
+		vmm_latency_vmm(v, rq->type == SNAP_DIFF ?
+				   VMM_LAT_DIFF_CREATE_SNAPSHOT :
+				   VMM_LAT_FULL_CREATE_SNAPSHOT, start);
 	if (!ret)
 		vmm_log(v, API_LOG_INFO, "snapshot", "%s snapshot taken: '%s'",
 			rq->type == SNAP_DIFF ? "Diff" : "Full",
@@ -404,6 +409,7 @@ int vmm_snapshot_load(struct vmm *v, const struct vmm_snapshot_load *rq,
 		      struct mvm_err *err)
 {
 	const char *what = vmm_spec_configured(&v->spec);
+	uint64_t start = mvm_mono_ns();
 	struct snap_file s;
 	int ret;
 
@@ -436,6 +442,7 @@ int vmm_snapshot_load(struct vmm *v, const struct vmm_snapshot_load *rq,
 				     VM_EV_RESTORE_DONE);
 	if (ret)
 		return ret;
+	vmm_latency_vmm(v, VMM_LAT_LOAD_SNAPSHOT, start);
 	vmm_log(v, API_LOG_INFO, "snapshot", "snapshot loaded: '%s'",
 		rq->state_path);
 	return rq->resume_vm ? vmm_resume(v, err) : 0;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "mvm/devices.h"
+#include "mvm/clock.h"
 #include "mvm/err.h"
 #include "mvm/net.h"
 #include "mvm/policy.h"
@@ -59,6 +60,8 @@ static void on_signal(void *arg)
 		int signo = (int)si.ssi_signo;
 
 		vmm_log(v, API_LOG_INFO, "vmm", "signal %d", signo);
+		if (signo == SIGHUP)
+			v->metrics.counts.sighup++;
 		/*
 		 * Remembered even when a VM takes the stop: if the VM was
 		 * already stopping to reboot, its restart must not swallow it.
@@ -352,6 +355,7 @@ int vmm_build_vm(struct vmm *v, const struct vm_config *from,
 int vmm_pause(struct vmm *v, struct mvm_err *err)
 {
 	/* Asked first, moved only once the vCPUs have parked. */
+	uint64_t start = mvm_mono_ns();
 	enum vm_state to;
 	int ret = vm_state_next(v->state, VM_EV_PAUSE, &to, err);
 
@@ -363,12 +367,14 @@ int vmm_pause(struct vmm *v, struct mvm_err *err)
 	if (ret)
 		return ret;
 	vmm_must_transition(v, VM_EV_PAUSE);
+	vmm_latency_vmm(v, VMM_LAT_PAUSE_VM, start);
 	vmm_log(v, API_LOG_INFO, "vmm", "VM paused");
 	return 0;
 }
 
 int vmm_resume(struct vmm *v, struct mvm_err *err)
 {
+	uint64_t start = mvm_mono_ns();
 	bool was_paused = v->state == VM_STATE_PAUSED;
 	int ret = vmm_transition(v, VM_EV_RESUME, err);
 
@@ -377,6 +383,7 @@ int vmm_resume(struct vmm *v, struct mvm_err *err)
 	/* Running again whatever a device says; what it said is logged. */
 	if (v->have_vm && !v->dry_run && vm_resume_all(&v->vm, err))
 		vmm_log(v, API_LOG_ERROR, "vmm", "resume: %s", err->msg);
+	vmm_latency_vmm(v, VMM_LAT_RESUME_VM, start);
 	vmm_log(v, API_LOG_INFO, "vmm", "VM resumed");
 	return 0;
 }

@@ -7,6 +7,13 @@
 #include "mvm/vmm.h"
 #include "mvm/vmm_snapshot.h"
 
+/* The metrics' groups in Firecracker's names (metrics_fc.c). */
+struct json_object;
+void vmm_metrics_fc_add(struct vmm *v, struct json_object *root);
+void vmm_metrics_fc_vcpu(struct vmm *v, struct json_object *vcpu);
+/* The VMM's part of a successful op since start_ns, for latencies_us. */
+void vmm_latency_vmm(struct vmm *v, enum vmm_latency op, uint64_t start_ns);
+
 /* An internal event the table must allow: a refusal is logged as a bug. */
 void vmm_must_transition(struct vmm *v, enum vm_event e);
 /*
