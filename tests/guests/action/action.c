@@ -22,6 +22,8 @@
 #define I8042_CMD_RESET 0xfe
 #define PORT_RESET 0xcf9
 #define RESET_VALUE 6
+#define PORT_PVPANIC 0x505
+#define PVPANIC_PANICKED 0x01
 
 /* How long a reset or power-off may take before we call it failed. */
 #define STOP_GRACE_US 200000
@@ -284,6 +286,12 @@ static NORETURN void run(const struct bootinfo *bi, const char *action,
 		do_ud();
 	if (strcmp(action, "int3") == 0)
 		do_int3();
+	if (strcmp(action, "panic") == 0) {
+		/* What Linux's pvpanic driver does from its panic notifier. */
+		kprintf("panicking\n");
+		outb(PORT_PVPANIC, PVPANIC_PANICKED);
+		still_running("panic");
+	}
 	if (strcmp(action, "hang") == 0) {
 		kprintf("hanging\n");
 		halt_forever();
