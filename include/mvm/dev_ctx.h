@@ -49,6 +49,14 @@ struct dev_ctx {
 	void (*quiesced)(struct dev_ctx *ctx);
 	/* Panics the guest reported through pvpanic, for the metrics. */
 	atomic_ulong guest_panics;
+	/*
+	 * Firecracker's interrupts group: interrupts the virtio devices
+	 * raised, and MSI routes set in KVM for a vector's new message.
+	 */
+	struct {
+		atomic_ulong triggers;
+		atomic_ulong config_updates;
+	} irq_counts;
 };
 
 #endif

@@ -133,6 +133,13 @@ enum virtio_counter {
 	VIRTIO_CTR_TX_THROTTLED,
 	/* virtio-rng: bytes given to the guest. */
 	VIRTIO_CTR_ENTROPY_BYTES,
+	/* virtio-blk: requests refused before any I/O (malformed, out of
+	 * range, a write to a read-only disk, unsupported). */
+	VIRTIO_CTR_INVALID_REQS,
+	/* The guest's kicks, on queues 0, 2, ... and 1, 3, ... (net: the
+	 * receive and the transmit queues). */
+	VIRTIO_CTR_KICKS_EVEN,
+	VIRTIO_CTR_KICKS_ODD,
 	VIRTIO_CTR_COUNT
 };
 
@@ -332,6 +339,11 @@ void virtio_destroy_devices(struct dev_ctx *ctx);
  */
 void virtio_counters_take(struct dev_ctx *ctx, uint16_t device_id,
 			  uint64_t d[VIRTIO_CTR_COUNT]);
+/* The same, device by device: fn gets each one's id ("rootfs") too. */
+void virtio_counters_take_each(struct dev_ctx *ctx, uint16_t device_id,
+			       void (*fn)(void *arg, const char *id,
+					  const uint64_t d[VIRTIO_CTR_COUNT]),
+			       void *arg);
 
 struct token_bucket;
 

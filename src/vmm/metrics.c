@@ -105,35 +105,69 @@ static void device_deltas(struct vmm *v, uint16_t device_id,
 		virtio_counters_take(&v->vm.dev_ctx, device_id, d);
 }
 
-static struct json_object *block_json(struct vmm *v)
+static void block_fill(struct json_object *o, const uint64_t *d)
 {
-	struct json_object *o = json_object_new_object();
-	uint64_t d[VIRTIO_CTR_COUNT];
-
-	device_deltas(v, VIRTIO_ID_BLOCK, d);
 	add_u64(o, "read_bytes", d[VIRTIO_CTR_READ_BYTES]);
 	add_u64(o, "write_bytes", d[VIRTIO_CTR_WRITE_BYTES]);
 	add_u64(o, "read_count", d[VIRTIO_CTR_READ_COUNT]);
 	add_u64(o, "write_count", d[VIRTIO_CTR_WRITE_COUNT]);
 	add_u64(o, "flush_count", d[VIRTIO_CTR_FLUSH_COUNT]);
 	add_u64(o, "execute_fails", d[VIRTIO_CTR_FAIL_COUNT]);
+	add_u64(o, "invalid_reqs_count", d[VIRTIO_CTR_INVALID_REQS]);
+	add_u64(o, "queue_event_count", d[VIRTIO_CTR_KICKS_EVEN] +
+					     d[VIRTIO_CTR_KICKS_ODD]);
 	add_u64(o, "rate_limiter_throttled_events", d[VIRTIO_CTR_THROTTLED]);
-	return o;
 }
 
-static struct json_object *net_json(struct vmm *v)
+static void net_fill(struct json_object *o, const uint64_t *d)
 {
-	struct json_object *o = json_object_new_object();
-	uint64_t d[VIRTIO_CTR_COUNT];
-
-	device_deltas(v, VIRTIO_ID_NET, d);
 	add_u64(o, "rx_bytes_count", d[VIRTIO_CTR_RX_BYTES]);
 	add_u64(o, "tx_bytes_count", d[VIRTIO_CTR_TX_BYTES]);
 	add_u64(o, "rx_packets_count", d[VIRTIO_CTR_RX_PACKETS]);
 	add_u64(o, "tx_packets_count", d[VIRTIO_CTR_TX_PACKETS]);
+	add_u64(o, "rx_queue_event_count", d[VIRTIO_CTR_KICKS_EVEN]);
+	add_u64(o, "tx_queue_event_count", d[VIRTIO_CTR_KICKS_ODD]);
 	add_u64(o, "rx_rate_limiter_throttled", d[VIRTIO_CTR_RX_THROTTLED]);
 	add_u64(o, "tx_rate_limiter_throttled", d[VIRTIO_CTR_TX_THROTTLED]);
-	return o;
+}
+
+/* Disks and NICs: the sum ("block") and, as Firecracker, each one's own
+ * group ("block_rootfs") while it exists. */
+struct per_device {
+	struct json_object *root;
+	const char *group;
+	void (*fill)(struct json_object *o, const uint64_t *d);
+	uint64_t sum[VIRTIO_CTR_COUNT];
+};
+
+static void one_device(void *arg, const char *id,
+		       const uint64_t d[VIRTIO_CTR_COUNT])
+{
+	struct per_device *p = arg;
+	struct json_object *o = json_object_new_object();
+	char key[128];
+
+	for (int i = 0; i < VIRTIO_CTR_COUNT; i++)
+		p->sum[i] += d[i];
+	p->fill(o, d);
+	snprintf(key, sizeof(key), "%s_%s", p->group, id);
+	json_object_object_add(p->root, key, o);
+}
+
+static void device_groups(struct vmm *v, struct json_object *root,
+			  uint16_t device_id, const char *group,
+			  void (*fill)(struct json_object *o,
+				       const uint64_t *d))
+{
+	struct per_device p = { .root = root, .group = group, .fill = fill };
+	struct json_object *o = json_object_new_object();
+
+	/* The sum first: the line reads as it did before the per-device. */
+	json_object_object_add(root, group, o);
+	if (v->have_vm)
+		virtio_counters_take_each(&v->vm.dev_ctx, device_id,
+					  one_device, &p);
+	fill(o, p.sum);
 }
 
 /* The virtio-rng device, in Firecracker's names. */
@@ -306,8 +340,8 @@ int vmm_metrics_flush(struct vmm *v, struct mvm_err *err)
 	json_object_object_add(o, "state",
 			       json_object_new_string(vm_state_name(v->state)));
 	json_object_object_add(o, "vcpu", vcpu_json(v));
-	json_object_object_add(o, "block", block_json(v));
-	json_object_object_add(o, "net", net_json(v));
+	device_groups(v, o, VIRTIO_ID_BLOCK, "block", block_fill);
+	device_groups(v, o, VIRTIO_ID_NET, "net", net_fill);
 	json_object_object_add(o, "entropy", entropy_json(v));
 	json_object_object_add(o, "balloon", balloon_json(v));
 	json_object_object_add(o, "dynamic_memory", dynmem_json(v));

@@ -1,7 +1,7 @@
 /*
  * The metrics groups mvm carries in Firecracker's names, beside its own
  * (metrics.c writes the line): uart, i8042, the vcpu group's exits each
- * way, vmm, latencies_us, logger and signals. Counters are deltas since
+ * way, vmm, interrupts, latencies_us, logger and signals. Counters are deltas since
  * the previous line, as in the rest of the line; latencies are values
  * held. What mvm cannot count is left out rather than written as a
  * constant (README, "Metrics").
@@ -119,6 +119,25 @@ static struct json_object *vmm_json(struct vmm *v)
 	return o;
 }
 
+/* Virtio interrupts sent, and MSI routes changed for a new message. */
+static struct json_object *interrupts_json(struct vmm *v)
+{
+	struct vmm_fc_last *l = &v->metrics.last_fc;
+	struct json_object *o = json_object_new_object();
+	uint64_t triggers = 0, updates = 0;
+
+	if (v->have_vm) {
+		triggers = atomic_load_explicit(&v->vm.dev_ctx.irq_counts.triggers,
+						memory_order_relaxed);
+		updates = atomic_load_explicit(
+			&v->vm.dev_ctx.irq_counts.config_updates,
+			memory_order_relaxed);
+	}
+	add_delta(o, "triggers", triggers, &l->irq_triggers);
+	add_delta(o, "config_updates", updates, &l->irq_config_updates);
+	return o;
+}
+
 static struct json_object *latencies_json(struct vmm *v)
 {
 	static const char *const names[VMM_LATENCIES] = {
@@ -173,6 +192,7 @@ void vmm_metrics_fc_add(struct vmm *v, struct json_object *root)
 	json_object_object_add(root, "uart", uart_json(v));
 	json_object_object_add(root, "i8042", i8042_json(v));
 	json_object_object_add(root, "vmm", vmm_json(v));
+	json_object_object_add(root, "interrupts", interrupts_json(v));
 	json_object_object_add(root, "latencies_us", latencies_json(v));
 	json_object_object_add(root, "logger", logger_json(v));
 	json_object_object_add(root, "signals", signals_json(v));

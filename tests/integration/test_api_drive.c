@@ -175,6 +175,15 @@ Test(api_drive, media_swap_reaches_the_guest, .timeout = 240)
 	cr_assert_eq(bytes, reads * 512, "read_bytes %llu",
 		     (unsigned long long)bytes);
 	cr_assert_eq(metrics_sum(met, "write_count"), 0);
+	/* The one disk's own group, as Firecracker's block_<drive_id>. */
+	cr_assert_eq(section_sum(met, "block_disk0", "read_count"), reads);
+	cr_assert_eq(section_sum(met, "block_disk0", "read_bytes"), bytes);
+	/* The guest's kicks, and the completions' interrupts. */
+	cr_assert_geq(metrics_sum(met, "queue_event_count"), 1);
+	cr_assert_eq(section_sum(met, "block_disk0", "queue_event_count"),
+		     metrics_sum(met, "queue_event_count"));
+	cr_assert_geq(section_sum(met, "interrupts", "triggers"), 1);
+	cr_assert_eq(metrics_sum(met, "invalid_reqs_count"), 0);
 	api_proc_free(&p);
 	for (char **f = (char *[]){ a, b, odd, met, NULL }; *f; f++) {
 		unlink(*f);

@@ -1,7 +1,9 @@
 /*
  * The metrics line's groups in Firecracker's names (uart, i8042, vcpu,
- * vmm, latencies_us, logger, signals): every key there with an integer,
- * and the counts moving with what the guest and the API did.
+ * vmm, interrupts, latencies_us, logger, signals): every key there with
+ * an integer, and the counts moving with what the guest and the API did.
+ * The disks' groups are checked with a guest that reads its disk
+ * (test_api_drive.c).
  */
 #include <criterion/criterion.h>
 #include <json-c/json.h>
@@ -97,6 +99,14 @@ static void all_keys(struct json_object *o)
 	static const char *const vmm[] = { "panic_count", NULL };
 	static const char *const sig[] = { "sighup", NULL };
 	static const char *const serial[] = { "dropped_bytes", NULL };
+	static const char *const irq[] = { "triggers", "config_updates",
+		NULL };
+	static const char *const block[] = { "read_count", "write_count",
+		"flush_count", "execute_fails", "invalid_reqs_count",
+		"queue_event_count", NULL };
+	static const char *const net[] = { "rx_packets_count",
+		"tx_packets_count", "rx_queue_event_count",
+		"tx_queue_event_count", NULL };
 
 	has_keys(o, "uart", uart);
 	has_keys(o, "serial", serial); /* mvm's own stays */
@@ -106,6 +116,9 @@ static void all_keys(struct json_object *o)
 	has_keys(o, "logger", logger);
 	has_keys(o, "vmm", vmm);
 	has_keys(o, "signals", sig);
+	has_keys(o, "interrupts", irq);
+	has_keys(o, "block", block); /* the sums, even with no disk */
+	has_keys(o, "net", net);
 }
 
 static void configure(struct api_proc *p, const char *met, const char *action)

@@ -106,6 +106,8 @@ static int route(struct msix *m, struct msix_vec *v)
 				v->data);
 	if (ret)
 		return ret;
+	atomic_fetch_add_explicit(&m->ctx->irq_counts.config_updates, 1,
+				  memory_order_relaxed);
 	if (v->efd < 0) {
 		struct kvm_irqfd irqfd = { .gsi = (uint32_t)v->gsi };
 		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -106,6 +106,8 @@ static void answer(struct virtio_queue *q, uint16_t head, uint8_t *status,
 		   uint8_t value, uint32_t used_len)
 {
 	*status = value;
+	if (value != S_OK)
+		virtio_count(q->t, VIRTIO_CTR_INVALID_REQS, 1);
 	virtio_queue_complete(q, head, used_len);
 }
 

@@ -3,6 +3,8 @@
  * order (entropy, disks, NICs, the balloon, virtio-mem, pmem) so PCI slots are
  * stable from boot to boot.
  */
+#include <string.h>
+
 #include "mvm/dev_config.h"
 #include "mvm/dev_ctx.h"
 #include "mvm/err.h"
@@ -81,6 +83,26 @@ void virtio_destroy_devices(struct dev_ctx *ctx)
 {
 	while (ctx->virtio_devs)
 		virtio_pci_destroy(ctx->virtio_devs);
+}
+
+void virtio_counters_take_each(struct dev_ctx *ctx, uint16_t device_id,
+			       void (*fn)(void *arg, const char *id,
+					  const uint64_t d[VIRTIO_CTR_COUNT]),
+			       void *arg)
+{
+	for (struct virtio_transport *t = ctx->virtio_devs; t; t = t->next) {
+		struct virtio_counters *c = &t->counters;
+		uint64_t d[VIRTIO_CTR_COUNT];
+		const char *id = strchr(t->name, ' '); /* "virtio-blk ID" */
+
+		if (t->info.device_id != device_id)
+			continue;
+		for (int i = 0; i < VIRTIO_CTR_COUNT; i++) {
+			d[i] = c->total[i] - c->reported[i];
+			c->reported[i] = c->total[i];
+		}
+		fn(arg, id ? id + 1 : t->name, d);
+	}
 }
 
 void virtio_counters_take(struct dev_ctx *ctx, uint16_t device_id,

@@ -70,6 +70,8 @@ static void raise_irq(struct virtio_transport *t, uint16_t vector, uint8_t isr)
 	t->isr |= isr;
 	pthread_mutex_unlock(&t->lock);
 	/* mvm's functions have no INTx pin: MSI-X is the only way. */
+	atomic_fetch_add_explicit(&t->ctx->irq_counts.triggers, 1,
+				  memory_order_relaxed);
 	msix_notify(&t->msix, vector);
 }
 
@@ -279,6 +281,8 @@ static void on_kick(void *ctx)
 	struct virtio_transport *t = q->t;
 
 	drain(q->kick_fd);
+	virtio_count(t, q->index % 2 ? VIRTIO_CTR_KICKS_ODD :
+				       VIRTIO_CTR_KICKS_EVEN, 1);
 	/* Paused: resume serves every queue, this one included. */
 	if (!virtio_serving(t))
 		return;
