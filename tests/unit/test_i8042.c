@@ -124,3 +124,25 @@ Test(i8042, a_waiting_reply_raises_irq_1)
 	reply();
 	cr_assert_eq(f.irq[1], 0);
 }
+
+/* Firecracker's i8042 metrics, as the controller counts them. */
+Test(i8042, counts_accesses_and_resets)
+{
+	struct i8042_counts c;
+	uint8_t wide[2] = { 0, 0 };
+
+	out8(CMD, 0xaa);
+	(void)reply(); /* two reads: status, then data */
+	/* A word, and a port of the range that means nothing. */
+	cr_assert(bus_dispatch(f.ctx.pio, DATA, wide, 2, false));
+	cr_assert(bus_dispatch(f.ctx.pio, DATA, wide, 2, true));
+	out8(0x61, 0);
+	out8(CMD, 0xfe); /* pulse the reset line */
+	i8042_counts(k, &c);
+	cr_assert_eq(c.write_count, 2);
+	cr_assert_eq(c.read_count, 2);
+	cr_assert_eq(c.missed_read_count, 1);
+	cr_assert_eq(c.missed_write_count, 2);
+	cr_assert_eq(c.reset_count, 1);
+	cr_assert_eq(c.error_count, 0);
+}

@@ -206,6 +206,33 @@ Test(legacy_state, serial_holds_its_line_while_paused)
 	serial_destroy(s);
 }
 
+/* Firecracker's uart metrics, as the UART counts them. */
+Test(legacy_state, serial_counts_reads_writes_and_misses)
+{
+	struct serial_counts c;
+	struct serial *s;
+	uint8_t wide[2] = { 0, 0 };
+
+	cr_assert_eq(serial_create(&vm_a.ctx, COM1, 4, NULL, &s, &err), 0);
+	out8(&vm_a, COM1, 'a');
+	out8(&vm_a, COM1, 'b');
+	cr_assert_eq(serial_rx_push(s, (const uint8_t *)"k", 1), 1);
+	cr_assert_eq(in8(&vm_a, COM1), 'k');
+	(void)in8(&vm_a, COM1 + 5); /* LSR: not the receive buffer */
+	out8(&vm_a, COM1 + 3, 0x80); /* DLAB: COM1 is the divisor now */
+	out8(&vm_a, COM1, 1);
+	(void)in8(&vm_a, COM1);
+	cr_assert(bus_dispatch(vm_a.ctx.pio, COM1, wide, 2, false));
+	cr_assert(bus_dispatch(vm_a.ctx.pio, COM1, wide, 2, true));
+	serial_counts(s, &c);
+	cr_assert_eq(c.write_count, 2);
+	cr_assert_eq(c.read_count, 1);
+	cr_assert_eq(c.missed_read_count, 1);
+	cr_assert_eq(c.missed_write_count, 1);
+	cr_assert_eq(c.error_count, 0);
+	serial_destroy(s);
+}
+
 Test(legacy_state, i8042_queue_and_command_byte_come_back)
 {
 	struct i8042 *ka, *kb;
