@@ -25,9 +25,10 @@ enum host_vendor;
 #define VCPU_EXIT_REASONS 64
 
 /*
- * Firecracker's vcpu group: PIO and MMIO exits each way and the vCPUs'
- * failures (whatever ended the VM as an error). Bumped relaxed and
- * lock-free from vCPU threads; the metrics writer reads the sums.
+ * Firecracker's vcpu group: PIO and MMIO exits each way and the vCPU's
+ * failures (whatever it ended the VM with as an error). Each vCPU has its
+ * own, bumped relaxed by its thread alone (no cache line shared with the
+ * other vCPUs); the metrics writer sums them (vcpu_counts_add).
  */
 struct vcpu_counts {
 	atomic_ulong io_in, io_out;
@@ -62,7 +63,6 @@ struct vcpu_ctx {
 	atomic_ulong *exits;
 	atomic_ulong *pio_unclaimed;
 	atomic_ulong *mmio_unclaimed;
-	struct vcpu_counts *counts;
 	/* Set once the VM is stopping: every vCPU thread ends. */
 	const atomic_bool *stopping;
 	/* Ask the VM to stop (the first request wins), msg or NULL; any. */
@@ -77,6 +77,7 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool thread_started;
+	struct vcpu_counts counts;
 	atomic_bool exit_thread;
 
 	/* Requests from other threads, served between KVM_RUN calls. */
@@ -88,6 +89,10 @@ struct vcpu {
 	void (*req_fn)(struct vcpu *v, void *arg);
 	void *req_arg;
 };
+
+/* Add v's counts to sums: io_in, io_out, mmio_read, mmio_write, failures. */
+#define VCPU_COUNTS 5
+void vcpu_counts_add(struct vcpu *v, uint64_t sums[VCPU_COUNTS]);
 
 int vcpu_create(struct vcpu_ctx *ctx, unsigned id, struct vcpu **out,
 		struct mvm_err *err);

@@ -48,7 +48,6 @@ struct vm_metrics {
 	atomic_ulong exits[VM_METRICS_EXIT_REASONS]; /* by KVM_EXIT_* */
 	atomic_ulong pio_unclaimed;
 	atomic_ulong mmio_unclaimed;
-	struct vcpu_counts vcpu;
 };
 
 struct vm {

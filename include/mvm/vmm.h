@@ -111,7 +111,7 @@ struct vmm_fc_last {
 	struct serial_counts uart;
 	struct outq_counts outq;
 	struct i8042_counts i8042;
-	uint64_t vcpu[5]; /* io_in, io_out, mmio_read, mmio_write, failures */
+	uint64_t vcpu[VCPU_COUNTS]; /* summed over the VM's vCPUs */
 	uint64_t panics;
 	uint64_t irq_triggers, irq_config_updates;
 };

@@ -32,7 +32,7 @@ static void handle_io(struct vcpu *v)
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
 	bool write = run->io.direction == KVM_EXIT_IO_OUT;
 
-	count(write ? &v->ctx->counts->io_out : &v->ctx->counts->io_in);
+	count(write ? &v->counts.io_out : &v->counts.io_in);
 
 	/* String I/O arrives as count back-to-back elements. */
 	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
@@ -50,8 +50,8 @@ static void handle_mmio(struct vcpu *v)
 	struct kvm_run *run = v->run;
 	uint32_t len = run->mmio.len;
 
-	count(run->mmio.is_write ? &v->ctx->counts->mmio_write :
-				   &v->ctx->counts->mmio_read);
+	count(run->mmio.is_write ? &v->counts.mmio_write :
+				   &v->counts.mmio_read);
 	if (len > sizeof(run->mmio.data))
 		len = sizeof(run->mmio.data);
 	if (bus_dispatch(v->ctx->mmio, run->mmio.phys_addr, run->mmio.data,
@@ -62,6 +62,17 @@ static void handle_mmio(struct vcpu *v)
 		memset(run->mmio.data, 0xff, len);
 }
 
+void vcpu_counts_add(struct vcpu *v, uint64_t sums[VCPU_COUNTS])
+{
+	atomic_ulong *c[VCPU_COUNTS] = { &v->counts.io_in, &v->counts.io_out,
+					 &v->counts.mmio_read,
+					 &v->counts.mmio_write,
+					 &v->counts.failures };
+
+	for (int i = 0; i < VCPU_COUNTS; i++)
+		sums[i] += atomic_load_explicit(c[i], memory_order_relaxed);
+}
+
 void vcpu_fatal(struct vcpu *v, const char *reason)
 {
 	struct kvm_regs r;
@@ -69,7 +80,7 @@ void vcpu_fatal(struct vcpu *v, const char *reason)
 	char regs[512] = "registers unavailable";
 	char msg[VM_STOP_MSG_MAX];
 
-	count(&v->ctx->counts->failures);
+	count(&v->counts.failures);
 	if (ioctl(v->fd, KVM_GET_REGS, &r) == 0 &&
 	    ioctl(v->fd, KVM_GET_SREGS, &s) == 0)
 		snprintf(regs, sizeof(regs),

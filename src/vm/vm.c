@@ -635,7 +635,6 @@ static void fill_vcpu_ctx(struct vm *vm)
 	c->exits = vm->metrics.exits;
 	c->pio_unclaimed = &vm->metrics.pio_unclaimed;
 	c->mmio_unclaimed = &vm->metrics.mmio_unclaimed;
-	c->counts = &vm->metrics.vcpu;
 	c->stopping = &vm->stopping;
 	c->request_stop = vcpu_request_stop;
 }

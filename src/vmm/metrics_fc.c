@@ -86,23 +86,16 @@ static struct json_object *i8042_json(struct vmm *v)
 /* Firecracker's keys in mvm's vcpu group (metrics.c made it). */
 void vmm_metrics_fc_vcpu(struct vmm *v, struct json_object *vcpu)
 {
-	static const char *const keys[] = { "exit_io_in", "exit_io_out",
-					    "exit_mmio_read",
-					    "exit_mmio_write", "failures" };
-	struct vcpu_counts *c = &v->vm.metrics.vcpu;
-	uint64_t now[5] = { 0 };
+	static const char *const keys[VCPU_COUNTS] = {
+		"exit_io_in", "exit_io_out", "exit_mmio_read",
+		"exit_mmio_write", "failures"
+	};
+	uint64_t now[VCPU_COUNTS] = { 0 };
 
-	if (v->have_vm) {
-		now[0] = atomic_load_explicit(&c->io_in, memory_order_relaxed);
-		now[1] = atomic_load_explicit(&c->io_out, memory_order_relaxed);
-		now[2] = atomic_load_explicit(&c->mmio_read,
-					      memory_order_relaxed);
-		now[3] = atomic_load_explicit(&c->mmio_write,
-					      memory_order_relaxed);
-		now[4] = atomic_load_explicit(&c->failures,
-					      memory_order_relaxed);
-	}
-	for (int i = 0; i < 5; i++)
+	if (v->have_vm)
+		for (unsigned i = 0; i < v->vm.nr_vcpus; i++)
+			vcpu_counts_add(v->vm.vcpus[i], now);
+	for (int i = 0; i < VCPU_COUNTS; i++)
 		add_delta(vcpu, keys[i], now[i], &v->metrics.last_fc.vcpu[i]);
 }
 
