@@ -140,6 +140,10 @@ enum virtio_counter {
 	 * receive and the transmit queues). */
 	VIRTIO_CTR_KICKS_EVEN,
 	VIRTIO_CTR_KICKS_ODD,
+	/* virtio-blk: a running disk's medium swapped or rate limiter
+	 * changed (PATCH /drives), and the swaps that failed. */
+	VIRTIO_CTR_UPDATES,
+	VIRTIO_CTR_UPDATE_FAILS,
 	VIRTIO_CTR_COUNT
 };
 

@@ -116,6 +116,8 @@ static void block_fill(struct json_object *o, const uint64_t *d)
 	add_u64(o, "invalid_reqs_count", d[VIRTIO_CTR_INVALID_REQS]);
 	add_u64(o, "queue_event_count", d[VIRTIO_CTR_KICKS_EVEN] +
 					     d[VIRTIO_CTR_KICKS_ODD]);
+	add_u64(o, "update_count", d[VIRTIO_CTR_UPDATES]);
+	add_u64(o, "update_fails", d[VIRTIO_CTR_UPDATE_FAILS]);
 	add_u64(o, "rate_limiter_throttled_events", d[VIRTIO_CTR_THROTTLED]);
 }
 

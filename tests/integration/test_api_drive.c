@@ -184,6 +184,13 @@ Test(api_drive, media_swap_reaches_the_guest, .timeout = 240)
 		     metrics_sum(met, "queue_event_count"));
 	cr_assert_geq(section_sum(met, "interrupts", "triggers"), 1);
 	cr_assert_eq(metrics_sum(met, "invalid_reqs_count"), 0);
+	/*
+	 * The limiter and the good swap; the odd-sized medium the disk
+	 * refused (a path nobody can open is refused before the disk sees
+	 * it).
+	 */
+	cr_assert_eq(section_sum(met, "block_disk0", "update_count"), 2);
+	cr_assert_eq(section_sum(met, "block_disk0", "update_fails"), 1);
 	api_proc_free(&p);
 	for (char **f = (char *[]){ a, b, odd, met, NULL }; *f; f++) {
 		unlink(*f);

@@ -86,17 +86,12 @@ static int same_image(struct blk *b, const char *path, struct mvm_err *err)
 	return 1;
 }
 
-int virtio_blk_swap(struct dev_ctx *ctx, const char *id, const char *path,
-		    struct mvm_err *err)
+static int swap(struct blk *b, const char *path, struct mvm_err *err)
 {
-	struct blk *b = find_blk(ctx, id);
 	struct disk_config cfg = { .readonly = false };
 	struct blk_file f;
 	int ret;
 
-	if (!b)
-		return mvm_fail(err, -ENOENT, "drive %s: no such disk on the "
-				"running VM", id);
 	ret = same_image(b, path, err);
 	if (ret < 0 || ret == 2)
 		return ret < 0 ? ret : 0;
@@ -125,4 +120,20 @@ int virtio_blk_swap(struct dev_ctx *ctx, const char *id, const char *path,
 		virtio_config_changed(b->t);
 	resume_queues(b);
 	return 0;
+}
+
+int virtio_blk_swap(struct dev_ctx *ctx, const char *id, const char *path,
+		    struct mvm_err *err)
+{
+	struct blk *b = find_blk(ctx, id);
+	int ret;
+
+	if (!b)
+		return mvm_fail(err, -ENOENT, "drive %s: no such disk on the "
+				"running VM", id);
+	ret = swap(b, path, err);
+	/* Firecracker's update_count and update_fails. */
+	virtio_count(b->t, ret ? VIRTIO_CTR_UPDATE_FAILS : VIRTIO_CTR_UPDATES,
+		     1);
+	return ret;
 }

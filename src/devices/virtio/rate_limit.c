@@ -32,6 +32,7 @@ int virtio_blk_rate_limit(struct dev_ctx *ctx, const char *id,
 		return mvm_fail(err, -ENOENT, "drive %s: no such disk on the "
 				"running VM", id);
 	blk_rate_limit(b, bandwidth, ops);
+	virtio_count(b->t, VIRTIO_CTR_UPDATES, 1);
 	return 0;
 }
 
