@@ -25,8 +25,9 @@ enum host_vendor;
 #define VCPU_EXIT_REASONS 64
 
 /*
- * Firecracker's vcpu group: PIO and MMIO exits each way and the vCPU's
- * failures (whatever it ended the VM with as an error). Each vCPU has its
+ * Firecracker's vcpu group: PIO and MMIO exits each way, the vCPU's
+ * failures (whatever it ended the VM with as an error) and the kvmclock
+ * notes KVM refused. Each vCPU has its
  * own, bumped relaxed by its thread alone (no cache line shared with the
  * other vCPUs); the metrics writer sums them (vcpu_counts_add).
  */
@@ -34,6 +35,7 @@ struct vcpu_counts {
 	atomic_ulong io_in, io_out;
 	atomic_ulong mmio_read, mmio_write;
 	atomic_ulong failures;
+	atomic_ulong kvmclock_ctrl_fails; /* KVM_KVMCLOCK_CTRL on resume */
 };
 
 /*
@@ -90,8 +92,11 @@ struct vcpu {
 	void *req_arg;
 };
 
-/* Add v's counts to sums: io_in, io_out, mmio_read, mmio_write, failures. */
-#define VCPU_COUNTS 5
+/*
+ * Add v's counts to sums: io_in, io_out, mmio_read, mmio_write, failures,
+ * kvmclock_ctrl_fails.
+ */
+#define VCPU_COUNTS 6
 void vcpu_counts_add(struct vcpu *v, uint64_t sums[VCPU_COUNTS]);
 
 int vcpu_create(struct vcpu_ctx *ctx, unsigned id, struct vcpu **out,

@@ -67,7 +67,8 @@ void vcpu_counts_add(struct vcpu *v, uint64_t sums[VCPU_COUNTS])
 	atomic_ulong *c[VCPU_COUNTS] = { &v->counts.io_in, &v->counts.io_out,
 					 &v->counts.mmio_read,
 					 &v->counts.mmio_write,
-					 &v->counts.failures };
+					 &v->counts.failures,
+					 &v->counts.kvmclock_ctrl_fails };
 
 	for (int i = 0; i < VCPU_COUNTS; i++)
 		sums[i] += atomic_load_explicit(c[i], memory_order_relaxed);

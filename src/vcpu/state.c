@@ -449,5 +449,7 @@ int vcpu_kvmclock_stopped(struct vcpu *v, struct mvm_err *err)
 {
 	if (ioctl(v->fd, KVM_KVMCLOCK_CTRL, 0) == 0 || errno == EINVAL)
 		return 0;
+	atomic_fetch_add_explicit(&v->counts.kvmclock_ctrl_fails, 1,
+				  memory_order_relaxed);
 	return fail_ioctl(v, "KVM_KVMCLOCK_CTRL", err);
 }

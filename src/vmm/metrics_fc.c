@@ -88,7 +88,7 @@ void vmm_metrics_fc_vcpu(struct vmm *v, struct json_object *vcpu)
 {
 	static const char *const keys[VCPU_COUNTS] = {
 		"exit_io_in", "exit_io_out", "exit_mmio_read",
-		"exit_mmio_write", "failures"
+		"exit_mmio_write", "failures", "kvmclock_ctrl_fails"
 	};
 	uint64_t now[VCPU_COUNTS] = { 0 };
 

@@ -88,7 +88,7 @@ static void all_keys(struct json_object *o)
 		"reset_count", "write_count", NULL };
 	static const char *const vcpu[] = { "exit_io", "exit_mmio",
 		"exit_io_in", "exit_io_out", "exit_mmio_read",
-		"exit_mmio_write", "failures", NULL };
+		"exit_mmio_write", "failures", "kvmclock_ctrl_fails", NULL };
 	static const char *const lat[] = { "full_create_snapshot",
 		"diff_create_snapshot", "load_snapshot", "pause_vm",
 		"resume_vm", "vmm_full_create_snapshot",
@@ -186,6 +186,7 @@ Test(api_metrics, firecracker_groups_count_what_happened, .timeout = 60)
 			     val(o, "vcpu", "exit_mmio_write"),
 		     val(o, "vcpu", "exit_mmio"));
 	cr_expect_eq(val(o, "vcpu", "failures"), 0);
+	cr_expect_eq(val(o, "vcpu", "kvmclock_ctrl_fails"), 0);
 	cr_expect_eq(val(o, "vmm", "panic_count"), 0);
 	pause_us = val(o, "latencies_us", "pause_vm");
 	cr_expect_gt(pause_us, 0);
