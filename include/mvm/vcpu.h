@@ -27,9 +27,9 @@ enum host_vendor;
 /*
  * Firecracker's vcpu group: PIO and MMIO exits each way, the vCPU's
  * failures (whatever it ended the VM with as an error) and the kvmclock
- * notes KVM refused. Each vCPU has its
- * own, bumped relaxed by its thread alone (no cache line shared with the
- * other vCPUs); the metrics writer sums them (vcpu_counts_add).
+ * notes KVM refused. Each vCPU has its own, bumped relaxed by its thread
+ * alone (no cache line shared with the other vCPUs); the metrics writer
+ * sums them (vcpu_counts_add).
  */
 struct vcpu_counts {
 	atomic_ulong io_in, io_out;
