@@ -144,6 +144,13 @@ enum virtio_counter {
 	 * changed (PATCH /drives), and the swaps that failed. */
 	VIRTIO_CTR_UPDATES,
 	VIRTIO_CTR_UPDATE_FAILS,
+	/* virtio-net: frames not sent (any reason), of which the backend
+	 * refused, malformed and from another source MAC; failed reads. */
+	VIRTIO_CTR_TX_FAILS,
+	VIRTIO_CTR_TAP_WRITE_FAILS,
+	VIRTIO_CTR_TX_MALFORMED,
+	VIRTIO_CTR_TX_SPOOFED,
+	VIRTIO_CTR_TAP_READ_FAILS,
 	VIRTIO_CTR_COUNT
 };
 

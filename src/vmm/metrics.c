@@ -129,6 +129,11 @@ static void net_fill(struct json_object *o, const uint64_t *d)
 	add_u64(o, "tx_packets_count", d[VIRTIO_CTR_TX_PACKETS]);
 	add_u64(o, "rx_queue_event_count", d[VIRTIO_CTR_KICKS_EVEN]);
 	add_u64(o, "tx_queue_event_count", d[VIRTIO_CTR_KICKS_ODD]);
+	add_u64(o, "tx_fails", d[VIRTIO_CTR_TX_FAILS]);
+	add_u64(o, "tap_write_fails", d[VIRTIO_CTR_TAP_WRITE_FAILS]);
+	add_u64(o, "tx_malformed_frames", d[VIRTIO_CTR_TX_MALFORMED]);
+	add_u64(o, "tx_spoofed_mac_count", d[VIRTIO_CTR_TX_SPOOFED]);
+	add_u64(o, "tap_read_fails", d[VIRTIO_CTR_TAP_READ_FAILS]);
 	add_u64(o, "rx_rate_limiter_throttled", d[VIRTIO_CTR_RX_THROTTLED]);
 	add_u64(o, "tx_rate_limiter_throttled", d[VIRTIO_CTR_TX_THROTTLED]);
 }

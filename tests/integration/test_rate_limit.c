@@ -396,6 +396,13 @@ Test(rate_limit, nic_tx_bandwidth_then_ops, .timeout = 90)
 	assert_within(rate, 500, 0.05, "NIC tx ops PATCHed to 500/s, 4 s");
 	cr_assert_gt(sum_from(met, 0, "net", "tx_rate_limiter_throttled"), 10);
 	cr_assert_eq(sum_from(met, 0, "net", "rx_rate_limiter_throttled"), 0);
+	/* The NIC's own group (Firecracker's net_<iface_id>): the same. */
+	cr_assert_eq(sum_from(met, 0, "net_eth0", "tx_packets_count"),
+		     sum_from(met, 0, "net", "tx_packets_count"));
+	cr_assert_gt(sum_from(met, 0, "net_eth0", "tx_queue_event_count"), 0);
+	cr_assert_eq(sum_from(met, 0, "net_eth0", "tx_fails"), 0);
+	cr_assert_eq(sum_from(met, 0, "net_eth0", "tap_write_fails"), 0);
+	cr_assert_eq(sum_from(met, 0, "net_eth0", "tx_malformed_frames"), 0);
 	cleanup(&p, (char *[]){ met, NULL });
 }
 

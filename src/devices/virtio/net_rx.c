@@ -266,6 +266,7 @@ static void rx_done(struct loop_op *op, int res, unsigned flags)
 			return;
 		}
 		if (res < 0 && res != -EINTR) {
+			virtio_count(n->t, VIRTIO_CTR_TAP_READ_FAILS, 1);
 			virtio_log(n->t, "backend read failed: %s",
 				   strerror(-res));
 			rx_wait(n, true);

@@ -23,10 +23,14 @@ struct tx_req {
 
 static void tx_done(struct loop_op *op, int res, unsigned flags);
 
-static void drop(struct net *n, struct virtio_queue *q, uint16_t head)
+/* A frame not sent: counted (why, if why is a counter too) and dropped. */
+static void drop(struct net *n, struct virtio_queue *q, uint16_t head,
+		 int why)
 {
+	virtio_count(n->t, VIRTIO_CTR_TX_FAILS, 1);
+	if (why >= 0)
+		virtio_count(n->t, (enum virtio_counter)why, 1);
 	virtio_queue_complete(q, head, 0);
-	(void)n;
 }
 
 static void tx_one(struct net *n, struct virtio_queue *q,
@@ -39,18 +43,18 @@ static void tx_one(struct net *n, struct virtio_queue *q,
 	if (c->nr_in) {
 		virtio_log(n->t, "queue %u: transmit buffer with a writable "
 			   "part; dropped", q->index);
-		drop(n, q, c->head);
+		drop(n, q, c->head, VIRTIO_CTR_TX_MALFORMED);
 		return;
 	}
 	if (c->out_len < HEAD_COPY) {
 		n->tx_errors++;
-		drop(n, q, c->head);
+		drop(n, q, c->head, VIRTIO_CTR_TX_MALFORMED);
 		return;
 	}
 	r = calloc(1, sizeof(*r) + (c->nr_out + 1) * sizeof(r->iov[0]));
 	if (!r) {
 		n->tx_errors++;
-		drop(n, q, c->head);
+		drop(n, q, c->head, -1);
 		return;
 	}
 	iov_to_buf(n->tx_iov, c->nr_out, 0, r->head_copy, HEAD_COPY);
@@ -65,7 +69,7 @@ static void tx_one(struct net *n, struct virtio_queue *q,
 			   m[2], m[3], m[4], m[5],
 			   (unsigned long long)n->tx_spoofed);
 		free(r);
-		drop(n, q, c->head);
+		drop(n, q, c->head, VIRTIO_CTR_TX_SPOOFED);
 		return;
 	}
 	r->iov[0].iov_base = r->head_copy;
@@ -76,7 +80,7 @@ static void tx_one(struct net *n, struct virtio_queue *q,
 	if (k < 0 || !sqe) {
 		n->tx_errors++;
 		free(r);
-		drop(n, q, c->head);
+		drop(n, q, c->head, -1);
 		return;
 	}
 	r->n = n;
@@ -147,6 +151,8 @@ static void tx_done(struct loop_op *op, int res, unsigned flags)
 	/* A frame the backend refused is lost, as on a real wire. */
 	if (res < 0) {
 		n->tx_errors++;
+		virtio_count(n->t, VIRTIO_CTR_TX_FAILS, 1);
+		virtio_count(n->t, VIRTIO_CTR_TAP_WRITE_FAILS, 1);
 	} else if (res >= NET_HDR_LEN) {
 		virtio_count(n->t, VIRTIO_CTR_TX_BYTES,
 			     (uint64_t)res - NET_HDR_LEN);
