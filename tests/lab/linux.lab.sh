@@ -310,8 +310,10 @@ reap "$snap_pid_m" 300
 fact "exit-m=$?"
 fact "migrate-seconds=$(since "$t")"
 fact "source-last=$(last_n m)"
+# The body is the text from the first '{' to the last '}' (it holds
+# objects of its own, such as downtime_parts_us).
 fact "get-n=$(uds-http "$w/snap-n.sock" GET /migration 2>&1 |
-	tr -d '\n' | sed 's/.*\({.*}\).*/\1/')"
+	tr -d '\n' | sed 's/^[^{]*\({.*}\)[^}]*$/\1/')"
 snap_wait n "$work_re" 2
 snap_ask n 7
 snap_wait n "$work_re" $(($(works n) + 1))
