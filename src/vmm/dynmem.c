@@ -123,12 +123,14 @@ static void log_plan(struct vmm *v, const struct vm_config *cfg,
 		     const struct dynmem_view *w, const struct dynmem_plan *p)
 {
 	vmm_log(v, API_LOG_INFO, "dynmem", "%s %llu -> %llu MiB: the guest "
-		"uses %llu MiB, %u%% more is %llu MiB (%llu-%llu); balloon "
-		"%llu -> %llu MiB, virtio-mem %llu -> %llu MiB",
+		"uses %llu MiB, %u%% more and the %llu MiB its kernel keeps "
+		"is %llu MiB (%llu-%llu); balloon %llu -> %llu MiB, "
+		"virtio-mem %llu -> %llu MiB",
 		p->action == DYNMEM_GROW ? "grow" : "shrink",
 		(unsigned long long)p->size_mib,
 		(unsigned long long)p->new_size_mib,
 		(unsigned long long)p->used_mib, cfg->dynmem.buffer_percent,
+		(unsigned long long)p->kept_mib,
 		(unsigned long long)p->want_mib,
 		(unsigned long long)cfg->dynmem.min_mib,
 		(unsigned long long)cfg->dynmem.max_mib,
