@@ -38,9 +38,13 @@ struct vmm;
  * left alone. */
 #define DYNMEM_HYST_MIN_MIB 8
 #define DYNMEM_HYST_PERCENT 5
-/* Shrinks: at most 25% of the size a step, 3 s after the last change. */
+/* Shrinks: at most 25% of the size a step, 3 s after the last change
+ * and 20 s after the last growth: a workload's use wobbles by some 5%
+ * from one second to the next while it climbs (measured under Linux in
+ * the lab), and what was just given is not taken back on a wobble. */
 #define DYNMEM_SHRINK_STEP_PERCENT 25
 #define DYNMEM_SHRINK_COOLDOWN_MS 3000
+#define DYNMEM_SHRINK_AFTER_GROW_MS 20000
 /* After a change: fresh statistics rounds to wait for, and how long the
  * guest may take to reach the new sizes before the controller goes on. */
 #define DYNMEM_FRESH_ROUNDS 2
@@ -70,6 +74,8 @@ struct dynmem_memory {
 	bool changed;           /* a change (or a start) to wait after */
 	uint64_t change_ms;
 	uint64_t change_rounds; /* stats_rounds then */
+	bool grew;              /* a growth to wait after before a shrink */
+	uint64_t grow_ms;
 };
 
 enum dynmem_action { DYNMEM_HOLD, DYNMEM_GROW, DYNMEM_SHRINK };

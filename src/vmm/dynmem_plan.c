@@ -12,7 +12,8 @@
  * the headroom keeps a steady climb from costing a decision a tick. It
  * shrinks only once the size is a whole hysteresis above the need, to the
  * same point, a step at a time, DYNMEM_SHRINK_COOLDOWN_MS after the last
- * change, as Hyper-V takes memory back slowly. Between the two edges it
+ * change and DYNMEM_SHRINK_AFTER_GROW_MS after the last growth, as
+ * Hyper-V takes memory back slowly. Between the two edges it
  * holds. It does not act on statistics older than its last change, nor
  * before the guest has reached the last sizes it asked for (unless the
  * guest takes longer than DYNMEM_SETTLE_MS).
@@ -157,6 +158,10 @@ static uint64_t next_size(const struct dynmem_config *c,
 	if (m->changed &&
 	    v->now_ms - m->change_ms < DYNMEM_SHRINK_COOLDOWN_MS) {
 		p->why = "a shrink waits after the last change";
+		return 0;
+	}
+	if (m->grew && v->now_ms - m->grow_ms < DYNMEM_SHRINK_AFTER_GROW_MS) {
+		p->why = "a shrink waits after the last growth";
 		return 0;
 	}
 	step = max_u64(hysteresis(size),

@@ -402,6 +402,10 @@ check "dynamic memory pressure: steady use, no decision for 15 s" \
 	test "$n1" = "$n0"
 rss_held=$(rss)
 grows=$(decisions grow)
+echo "FACT dyn_pressure_decisions grows=$grows" \
+	"shrinks=$(($(decisions shrink) - shrinks_idle))"
+check "dynamic memory pressure: it only grew while the use climbed (no shrink)" \
+	test "$(decisions shrink)" = "$shrinks_idle" -a "$grows" -ge 1
 # Released: idle again, it gives the plugged blocks back and inflates the
 # balloon down to min_mib.
 t=$(now)
@@ -422,6 +426,10 @@ echo "FACT dyn_rss_kib held=$rss_held released=$rss_released" \
 	"dropped=$((rss_held - rss_released))"
 check "dynamic memory released: mvm's RSS dropped by at least 800 MiB" \
 	ge $((rss_held - rss_released)) $((800 * MIB))
+echo "FACT dyn_release_decisions shrinks=$(($(decisions shrink) - shrinks_idle))" \
+	"grows=$(($(decisions grow) - grows))"
+check "dynamic memory released: it only shrank (no grow)" \
+	test "$(decisions grow)" = "$grows"
 check "dynamic memory: mvm's log has grow and shrink decisions" \
 	test "$grows" -ge 1 -a "$(decisions shrink)" -gt "$shrinks_idle"
 resp=$(api PUT /actions '{"action_type": "FlushMetrics"}')

@@ -335,6 +335,25 @@ Test(dynmem, shrinks_wait_after_a_change_growths_do_not)
 	cr_assert_eq(decide(&v, &just).action, DYNMEM_GROW);
 }
 
+Test(dynmem, what_was_just_given_is_not_taken_back)
+{
+	struct dynmem_view v = guest(20);
+	struct dynmem_memory grown = {
+		.changed = true, .change_ms = 1, .change_rounds = 1,
+		.grew = true,
+		.grow_ms = v.now_ms - DYNMEM_SHRINK_AFTER_GROW_MS + 1,
+	};
+
+	/* Long past the change's cooldown, not past the growth's. */
+	holds(&v, &grown, "a shrink waits after the last growth");
+	grown.grow_ms = v.now_ms - DYNMEM_SHRINK_AFTER_GROW_MS;
+	cr_assert_eq(decide(&v, &grown).action, DYNMEM_SHRINK);
+	/* A growth goes on meanwhile. */
+	grown.grow_ms = v.now_ms - 1;
+	v = guest(300);
+	cr_assert_eq(decide(&v, &grown).action, DYNMEM_GROW);
+}
+
 Test(dynmem, a_balloon_linux_counts_as_used_is_taken_out)
 {
 	struct dynmem_view v = guest(150);
