@@ -1,6 +1,7 @@
 /*
  * mvm's balloon and virtio-mem device under Linux's own drivers
- * (virtio_balloon, virtio_mem). The host running the tests may have a KVM
+ * (virtio_balloon, virtio_mem), and dynamic memory's controller driving
+ * both for a Linux guest that idles, holds 1200 MiB and lets it go. The host running the tests may have a KVM
  * that cannot run stock kernels, so the default guest runs under mvm
  * inside the lab (tests/lab), which has a real one: tests/lab/memory
  * boots the lab once and runs memory.lab.sh there, which prints one
@@ -13,7 +14,7 @@
  * Environment (set by meson): MVM_BIN, MVM_BUILD_DIR, MVM_LAB_MEMORY (the
  * tests/lab/memory script), MVM_LAB ("disabled" when the build was
  * configured with -Dlab=disabled: nothing runs, every test says so and
- * skips). MVM_LAB_TIMEOUT=SECONDS replaces the lab's time budget (900 s)
+ * skips). MVM_LAB_TIMEOUT=SECONDS replaces the lab's time budget (1200 s)
  * on a host too busy for it.
  */
 #include <criterion/criterion.h>

@@ -10,7 +10,13 @@
 #            plugged (the kernel onlines it: memhp_default_state=
 #            online_movable) and shrinks by what is unplugged, and mvm's
 #            RSS drops after an unplug
-#   oom      a second L2 with deflate_on_oom: Linux then leaves MemTotal
+#   dyn      a second L2 with dynamic memory 512-2048 MiB: idle, the
+#            controller shrinks it to 512 MiB; while it writes 1200 MiB
+#            to a tmpfs and holds it, it grows (balloon first, then
+#            virtio-mem) with no OOM kill, and holds once the use does;
+#            released, it shrinks back and mvm's RSS drops; its log and
+#            metrics count the decisions
+#   oom      a third L2 with deflate_on_oom: Linux then leaves MemTotal
 #            alone and the inflated pages come out of MemFree
 # L2 runs tests/lab/memory-l2.sh, which does what the lab tells it on its
 # console. Prints FACT lines, "ok - ..."/"not ok - ..." per check and a
