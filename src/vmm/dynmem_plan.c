@@ -143,7 +143,7 @@ static uint64_t next_size(const struct dynmem_config *c,
 			  const struct dynmem_view *v,
 			  const struct dynmem_memory *m, struct dynmem_plan *p)
 {
-	uint64_t size = p->size_mib, need = p->want_mib, step;
+	uint64_t size = p->size_mib, need = p->want_mib, step, next;
 	uint64_t raw = need_raw(c, p);
 	uint64_t aim = within(c, raw + hysteresis(raw) / 2);
 
@@ -166,7 +166,13 @@ static uint64_t next_size(const struct dynmem_config *c,
 	}
 	step = max_u64(hysteresis(size),
 		       size * DYNMEM_SHRINK_STEP_PERCENT / 100);
-	return max_u64(aim, size > step ? size - step : 0);
+	next = size > step ? size - step : 0;
+	/* A step that would stop within the hysteresis of the need goes all
+	 * the way: from there the controller would never move again (in
+	 * the lab, 696 - 174 stopped at 522 for a need of 512). */
+	if (next <= aim || next - need < hysteresis(next))
+		return aim;
+	return next;
 }
 
 /* size as asks: the balloon below RAM, whole blocks of virtio-mem above. */

@@ -115,6 +115,39 @@ Test(dynmem, an_idle_guest_shrinks_by_the_balloon_a_step_at_a_time)
 	holds(&v, &long_ago, "within the hysteresis");
 }
 
+/*
+ * What the lab found: a quarter of 696 MiB is 174, and a step to 522
+ * would stop 10 MiB above a need of 512, within the hysteresis (26):
+ * stuck there. The step goes all the way to 512 instead.
+ */
+Test(dynmem, a_shrink_never_stops_within_the_hysteresis_of_its_aim)
+{
+	static const struct dynmem_config big = {
+		.enabled = true, .min_mib = 512, .max_mib = 2048,
+		.buffer_percent = 20,
+	};
+	struct dynmem_view v = {
+		.ram_mib = 1024, .balloon_mib = 328, .balloon_actual_mib = 328,
+		.hp_total_mib = 1024, .hp_block_mib = 2, .have_stats = true,
+		.stats_total = 644 * MIB, .stats_avail = 544 * MIB,
+		.stats_rounds = 100, .now_ms = 1000000,
+	};
+	struct dynmem_plan p;
+
+	dynmem_decide(&big, &v, &long_ago, &p);
+	cr_assert_eq(p.size_mib, 696);
+	cr_assert_eq(p.want_mib, 512);
+	cr_assert_eq(p.action, DYNMEM_SHRINK);
+	cr_assert_eq(p.new_size_mib, 512);
+	cr_assert_eq(p.balloon_mib, 512);
+	/* A step that leaves a whole hysteresis is taken as it is. */
+	v.balloon_mib = v.balloon_actual_mib = 124; /* 900 */
+	v.stats_total = 848 * MIB;
+	v.stats_avail = 748 * MIB;
+	dynmem_decide(&big, &v, &long_ago, &p);
+	cr_assert_eq(p.new_size_mib, 675);
+}
+
 Test(dynmem, pressure_grows_at_once_deflating_then_plugging)
 {
 	struct dynmem_view v = guest(130);
