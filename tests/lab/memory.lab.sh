@@ -125,11 +125,12 @@ mem() { answer mem "$1" "$2"; }
 # KIB. The device counts a block plugged when the driver asks for it,
 # before Linux has onlined its pages: MemTotal follows a little later.
 mem_until() {
-	_d=$(deadline "$3")
+	# Not $_d: l2's waits sets that one.
+	_md=$(deadline "$3")
 	while :; do
 		l2 mem "$1"
 		[ "$(mem "$1" total)" != "$2" ] || return 0
-		past "$_d" && return 1
+		past "$_md" && return 1
 		sleep 0.5
 	done
 }
