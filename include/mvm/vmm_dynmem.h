@@ -33,12 +33,18 @@ struct vmm;
 #define DYNMEM_TICK_MS 1000
 /* The statistics period of the balloon mvm adds for dynamic memory. */
 #define DYNMEM_STATS_INTERVAL_S 1
-/* Hysteresis: a gap below max(8 MiB, 5% of the size) is left alone. */
+/* Hysteresis: max(8 MiB, 5% of the size). A size below the need grows
+ * to the need plus half of it; a size above the need by less than it is
+ * left alone. */
 #define DYNMEM_HYST_MIN_MIB 8
 #define DYNMEM_HYST_PERCENT 5
-/* Shrinks: at most 25% of the size a step, 3 s after the last change. */
+/* Shrinks: at most 25% of the size a step, 3 s after the last change
+ * and 20 s after the last growth: a workload's use wobbles by some 5%
+ * from one second to the next while it climbs (measured under Linux in
+ * the lab), and what was just given is not taken back on a wobble. */
 #define DYNMEM_SHRINK_STEP_PERCENT 25
 #define DYNMEM_SHRINK_COOLDOWN_MS 3000
+#define DYNMEM_SHRINK_AFTER_GROW_MS 20000
 /* After a change: fresh statistics rounds to wait for, and how long the
  * guest may take to reach the new sizes before the controller goes on. */
 #define DYNMEM_FRESH_ROUNDS 2
@@ -68,6 +74,8 @@ struct dynmem_memory {
 	bool changed;           /* a change (or a start) to wait after */
 	uint64_t change_ms;
 	uint64_t change_rounds; /* stats_rounds then */
+	bool grew;              /* a growth to wait after before a shrink */
+	uint64_t grow_ms;
 };
 
 enum dynmem_action { DYNMEM_HOLD, DYNMEM_GROW, DYNMEM_SHRINK };
@@ -76,7 +84,9 @@ struct dynmem_plan {
 	enum dynmem_action action;
 	const char *why;        /* HOLD: why (static text) */
 	uint64_t used_mib;      /* the guest's, from its statistics */
-	uint64_t want_mib;      /* used + buffer, within min and max */
+	uint64_t kept_mib;      /* given less its total: its kernel's own */
+	uint64_t want_mib;      /* the need: used + buffer + kept, within
+				 * min and max */
 	uint64_t size_mib;      /* RAM - balloon + requested, as asked now */
 	uint64_t new_size_mib;  /* GROW/SHRINK: the same after the plan */
 	uint64_t balloon_mib;   /* the new asks */

@@ -123,12 +123,14 @@ static void log_plan(struct vmm *v, const struct vm_config *cfg,
 		     const struct dynmem_view *w, const struct dynmem_plan *p)
 {
 	vmm_log(v, API_LOG_INFO, "dynmem", "%s %llu -> %llu MiB: the guest "
-		"uses %llu MiB, %u%% more is %llu MiB (%llu-%llu); balloon "
-		"%llu -> %llu MiB, virtio-mem %llu -> %llu MiB",
+		"uses %llu MiB, %u%% more and the %llu MiB its kernel keeps "
+		"is %llu MiB (%llu-%llu); balloon %llu -> %llu MiB, "
+		"virtio-mem %llu -> %llu MiB",
 		p->action == DYNMEM_GROW ? "grow" : "shrink",
 		(unsigned long long)p->size_mib,
 		(unsigned long long)p->new_size_mib,
 		(unsigned long long)p->used_mib, cfg->dynmem.buffer_percent,
+		(unsigned long long)p->kept_mib,
 		(unsigned long long)p->want_mib,
 		(unsigned long long)cfg->dynmem.min_mib,
 		(unsigned long long)cfg->dynmem.max_mib,
@@ -147,14 +149,19 @@ static void hold(struct vmm *v, const struct dynmem_plan *p)
 		(unsigned long long)p->size_mib, p->why);
 }
 
-/* The controller remembers a change (or a start) to wait after. */
-static void remember(struct vmm *v, const struct dynmem_view *w)
+/* The controller remembers a change (or a start) to wait after, and a
+ * growth, which a shrink waits longer after. */
+static void remember(struct vmm *v, const struct dynmem_view *w, bool grew)
 {
-	v->dynmem.mem = (struct dynmem_memory){
-		.changed = true,
-		.change_ms = w->now_ms,
-		.change_rounds = w->stats_rounds,
-	};
+	struct dynmem_memory *m = &v->dynmem.mem;
+
+	m->changed = true;
+	m->change_ms = w->now_ms;
+	m->change_rounds = w->stats_rounds;
+	if (grew) {
+		m->grew = true;
+		m->grow_ms = w->now_ms;
+	}
 	v->dynmem.last_why = NULL;
 }
 
@@ -164,7 +171,7 @@ static void act(struct vmm *v, const struct dynmem_view *w,
 	struct mvm_err err = { .msg = "" };
 
 	log_plan(v, &v->vm.cfg, w, p);
-	remember(v, w);
+	remember(v, w, p->action == DYNMEM_GROW);
 	if (apply(v, w, p, &err)) {
 		v->dynmem.fails++;
 		vmm_log(v, API_LOG_ERROR, "dynmem", "%s", err.msg);
@@ -287,7 +294,7 @@ void vmm_dynmem_rewait(struct vmm *v)
 
 	if (vmm_dynmem_view(v, &w, &ignored))
 		w.stats_rounds = 0;
-	remember(v, &w);
+	remember(v, &w, false);
 }
 
 int vmm_dynmem_start(struct vmm *v, struct mvm_err *err)

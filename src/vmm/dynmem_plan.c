@@ -1,15 +1,22 @@
 /*
  * Dynamic memory's decisions (include/mvm/vmm_dynmem.h), pure: from what
  * the guest uses and what the devices were asked, the next asks. The
- * guest's size is RAM - the balloon's target + virtio-mem's request; the
- * aim is what it uses plus buffer_percent, within min_mib and max_mib.
+ * guest's size is RAM - the balloon's target + virtio-mem's request. Its
+ * kernel keeps part of that for itself (Linux's MemTotal is some 40 MiB
+ * under a 1 GiB RAM: its image, the boot memory's struct pages), so what
+ * it needs is what it uses plus buffer_percent plus that part, within
+ * min_mib and max_mib: the buffer is then what the guest sees available.
  *
- * It does not chase small changes (a gap within the hysteresis is left),
- * nor act on statistics older than its last change, nor before the guest
- * has reached the last sizes it asked for (unless the guest takes longer
- * than DYNMEM_SETTLE_MS). It grows at once, as far as asked: a guest short
- * of memory suffers; it shrinks a step at a time, DYNMEM_SHRINK_COOLDOWN_MS
- * after the last change, as Hyper-V takes memory back slowly.
+ * It grows as soon as the guest has less than it needs, at once, to the
+ * need plus half the hysteresis: a guest short of its buffer suffers, and
+ * the headroom keeps a steady climb from costing a decision a tick. It
+ * shrinks only once the size is a whole hysteresis above the need, to the
+ * same point, a step at a time, DYNMEM_SHRINK_COOLDOWN_MS after the last
+ * change and DYNMEM_SHRINK_AFTER_GROW_MS after the last growth, as
+ * Hyper-V takes memory back slowly. Between the two edges it
+ * holds. It does not act on statistics older than its last change, nor
+ * before the guest has reached the last sizes it asked for (unless the
+ * guest takes longer than DYNMEM_SETTLE_MS).
  */
 #include <string.h>
 
@@ -75,11 +82,33 @@ static uint64_t used_mib(const struct dynmem_view *v)
 	return mib;
 }
 
-static uint64_t want_mib(const struct dynmem_config *c, uint64_t used)
+/*
+ * What the guest's kernel keeps for itself: what it was given less the
+ * total it reports. With deflate_on_oom the balloon's pages stay in its
+ * total, so they count as given. Never negative: a guest that claims more
+ * than it has keeps nothing.
+ */
+static uint64_t kept_mib(const struct dynmem_view *v)
 {
-	uint64_t w = (used * (100 + c->buffer_percent) + 99) / 100;
+	uint64_t b = v->balloon_counted_used ? 0 :
+		     min_u64(v->balloon_actual_mib, v->ram_mib);
+	uint64_t given = v->ram_mib - b + v->hp_plugged_mib;
+	uint64_t total = v->stats_total / MIB;
 
-	return min_u64(max_u64(w, c->min_mib), c->max_mib);
+	return given > total ? given - total : 0;
+}
+
+/* Used + buffer + what the kernel keeps, in MiB (not yet within min/max). */
+static uint64_t need_raw(const struct dynmem_config *c,
+			 const struct dynmem_plan *p)
+{
+	return (p->used_mib * (100 + c->buffer_percent) + 99) / 100 +
+	       p->kept_mib;
+}
+
+static uint64_t within(const struct dynmem_config *c, uint64_t mib)
+{
+	return min_u64(max_u64(mib, c->min_mib), c->max_mib);
 }
 
 /* The most virtio-mem may hold: whole blocks up to max_mib. */
@@ -104,29 +133,46 @@ static uint64_t gap(uint64_t a, uint64_t b)
 	return a > b ? a - b : b - a;
 }
 
-/* The size to go to, or 0 to hold (p->why says why). */
+/*
+ * The size to go to, or 0 to hold (p->why says why): below the need, up
+ * to the aim at once; a hysteresis or more above it, down towards the aim
+ * a step at a time; in between, or outside min/max by however little,
+ * corrected.
+ */
 static uint64_t next_size(const struct dynmem_config *c,
 			  const struct dynmem_view *v,
 			  const struct dynmem_memory *m, struct dynmem_plan *p)
 {
-	uint64_t size = p->size_mib, want = p->want_mib, step;
-	bool outside = size < c->min_mib || size > c->max_mib;
+	uint64_t size = p->size_mib, need = p->want_mib, step, next;
+	uint64_t raw = need_raw(c, p);
+	uint64_t aim = within(c, raw + hysteresis(raw) / 2);
 
-	if (!outside && gap(want, size) < hysteresis(size)) {
+	if (size < need)
+		return aim;
+	if (size <= c->max_mib && gap(need, size) < hysteresis(size)) {
 		p->why = "within the hysteresis";
 		return 0;
 	}
-	if (want >= size)
-		return want;
+	if (size > c->max_mib)
+		return c->max_mib;
 	if (m->changed &&
 	    v->now_ms - m->change_ms < DYNMEM_SHRINK_COOLDOWN_MS) {
 		p->why = "a shrink waits after the last change";
 		return 0;
 	}
+	if (m->grew && v->now_ms - m->grow_ms < DYNMEM_SHRINK_AFTER_GROW_MS) {
+		p->why = "a shrink waits after the last growth";
+		return 0;
+	}
 	step = max_u64(hysteresis(size),
 		       size * DYNMEM_SHRINK_STEP_PERCENT / 100);
-	return min_u64(max_u64(want, size > step ? size - step : 0),
-		       c->max_mib);
+	next = size > step ? size - step : 0;
+	/* A step that would stop within the hysteresis of the need goes all
+	 * the way: from there the controller would never move again (in
+	 * the lab, 696 - 174 stopped at 522 for a need of 512). */
+	if (next <= aim || next - need < hysteresis(next))
+		return aim;
+	return next;
 }
 
 /* size as asks: the balloon below RAM, whole blocks of virtio-mem above. */
@@ -159,7 +205,8 @@ void dynmem_decide(const struct dynmem_config *c, const struct dynmem_view *v,
 	if (p->why)
 		return;
 	p->used_mib = used_mib(v);
-	p->want_mib = want_mib(c, p->used_mib);
+	p->kept_mib = kept_mib(v);
+	p->want_mib = within(c, need_raw(c, p));
 	size = next_size(c, v, m, p);
 	if (!size)
 		return;

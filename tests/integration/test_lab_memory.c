@@ -1,6 +1,7 @@
 /*
  * mvm's balloon and virtio-mem device under Linux's own drivers
- * (virtio_balloon, virtio_mem). The host running the tests may have a KVM
+ * (virtio_balloon, virtio_mem), and dynamic memory's controller driving
+ * both for a Linux guest that idles, holds 1200 MiB and lets it go. The host running the tests may have a KVM
  * that cannot run stock kernels, so the default guest runs under mvm
  * inside the lab (tests/lab), which has a real one: tests/lab/memory
  * boots the lab once and runs memory.lab.sh there, which prints one
@@ -13,7 +14,7 @@
  * Environment (set by meson): MVM_BIN, MVM_BUILD_DIR, MVM_LAB_MEMORY (the
  * tests/lab/memory script), MVM_LAB ("disabled" when the build was
  * configured with -Dlab=disabled: nothing runs, every test says so and
- * skips). MVM_LAB_TIMEOUT=SECONDS replaces the lab's time budget (900 s)
+ * skips). MVM_LAB_TIMEOUT=SECONDS replaces the lab's time budget (1200 s)
  * on a host too busy for it.
  */
 #include <criterion/criterion.h>
@@ -196,6 +197,62 @@ Test(lab_memory, memtotal_follows_virtio_mem_and_rss_drops)
 	};
 
 	EXPECT("virtio-mem", want);
+}
+
+Test(lab_memory, dynamic_memory_shrinks_an_idle_linux_guest)
+{
+	static const char *const want[] = {
+		"dynamic memory: L2 booted with a balloon, virtio-mem and "
+		"dynamic memory 512-2048 MiB",
+		"dynamic memory: GET /dynamic-memory: enabled, 512-2048 MiB, "
+		"buffer 20%",
+		"dynamic memory idle: the controller shrank the guest to "
+		"min_mib (512 MiB)",
+		"dynamic memory idle: the balloon holds 512 MiB (statistics: "
+		"actual_mib)",
+		"dynamic memory idle: MemTotal is 512 MiB under the boot's",
+	};
+
+	EXPECT("dynamic memory, idle", want);
+}
+
+Test(lab_memory, dynamic_memory_grows_a_linux_guest_under_pressure)
+{
+	static const char *const want[] = {
+		"dynamic memory pressure: L2 wrote 1200 MiB to a tmpfs and "
+		"holds it",
+		"dynamic memory pressure: the controller grew the guest past "
+		"1300 MiB",
+		"dynamic memory pressure: the balloon deflated to 0",
+		"dynamic memory pressure: virtio-mem plugged blocks",
+		"dynamic memory pressure: MemTotal rose past the boot's",
+		"dynamic memory pressure: no OOM kill in L2",
+		"dynamic memory pressure: steady use, no decision for 15 s",
+		"dynamic memory pressure: it only grew while the use climbed "
+		"(no shrink)",
+	};
+
+	EXPECT("dynamic memory, pressure", want);
+}
+
+Test(lab_memory, dynamic_memory_shrinks_it_back_when_released)
+{
+	static const char *const want[] = {
+		"dynamic memory released: the controller shrank the guest back "
+		"to min_mib",
+		"dynamic memory released: virtio-mem unplugged all it had "
+		"plugged",
+		"dynamic memory released: MemTotal is 512 MiB under the boot's "
+		"again",
+		"dynamic memory released: mvm's RSS dropped by at least 800 MiB",
+		"dynamic memory released: it only shrank (no grow)",
+		"dynamic memory: mvm's log has grow and shrink decisions",
+		"dynamic memory: the metrics count its grows and shrinks, and "
+		"no failure",
+		"dynamic memory: L2 powered off; mvm exited 0",
+	};
+
+	EXPECT("dynamic memory, released", want);
 }
 
 Test(lab_memory, deflate_on_oom_leaves_memtotal_alone)

@@ -10,7 +10,13 @@
 #            plugged (the kernel onlines it: memhp_default_state=
 #            online_movable) and shrinks by what is unplugged, and mvm's
 #            RSS drops after an unplug
-#   oom      a second L2 with deflate_on_oom: Linux then leaves MemTotal
+#   dyn      a second L2 with dynamic memory 512-2048 MiB: idle, the
+#            controller shrinks it to 512 MiB; while it writes 1200 MiB
+#            to a tmpfs and holds it, it grows (balloon first, then
+#            virtio-mem) with no OOM kill, and holds once the use does;
+#            released, it shrinks back and mvm's RSS drops; its log and
+#            metrics count the decisions
+#   oom      a third L2 with deflate_on_oom: Linux then leaves MemTotal
 #            alone and the inflated pages come out of MemFree
 # L2 runs tests/lab/memory-l2.sh, which does what the lab tells it on its
 # console. Prints FACT lines, "ok - ..."/"not ok - ..." per check and a
@@ -33,19 +39,27 @@ size=$(stat -c %s "$w/script.img")
 head -c $(((512 - size % 512) % 512)) /dev/zero >>"$w/script.img"
 
 mvm_pid=
+cmdline="console=ttyS0 quiet panic=-1 memhp_default_state=online_movable mvm.script=/dev/vda"
 # start_l2 NAME MIB [MVM_ARGS...]: mvm runs L2 with NAME's API socket,
 # console ($log, input on fd 3) and messages ($w/NAME.err).
 start_l2() {
 	name=$1 mib=$2
 	shift 2
+	launch_l2 "$name" run --kernel /lab/guest/vmlinuz \
+		--initrd /lab/guest/initrd.cpio.gz --cpus 1 --memory "$mib" \
+		--cmdline "$cmdline" \
+		--disk "path=$w/script.img,readonly=on" "$@"
+}
+# launch_l2 NAME MVM_ARGS...: mvm MVM_ARGS --api-sock NAME's socket, with
+# start_l2's console and messages.
+launch_l2() {
+	name=$1
+	shift
 	sock=$w/$name.sock log=$w/$name.log
 	mkfifo "$w/$name.in"
 	exec 3<>"$w/$name.in"
 	: >"$log"
-	mvm run --kernel /lab/guest/vmlinuz \
-		--initrd /lab/guest/initrd.cpio.gz --cpus 1 --memory "$mib" \
-		--cmdline "console=ttyS0 quiet panic=-1 memhp_default_state=online_movable mvm.script=/dev/vda" \
-		--disk "path=$w/script.img,readonly=on" --api-sock "$sock" "$@" \
+	mvm "$@" --api-sock "$sock" \
 		<"$w/$name.in" >"$log" 2>"$w/$name.err" &
 	mvm_pid=$!
 	tail -f "$log" 2>/dev/null |
@@ -111,11 +125,12 @@ mem() { answer mem "$1" "$2"; }
 # KIB. The device counts a block plugged when the driver asks for it,
 # before Linux has onlined its pages: MemTotal follows a little later.
 mem_until() {
-	_d=$(deadline "$3")
+	# Not $_d: l2's waits sets that one.
+	_md=$(deadline "$3")
 	while :; do
 		l2 mem "$1"
 		[ "$(mem "$1" total)" != "$2" ] || return 0
-		past "$_d" && return 1
+		past "$_md" && return 1
 		sleep 0.5
 	done
 }
@@ -279,6 +294,165 @@ stop_l2
 rc=$?
 check "L2 powered off; mvm exited 0" test "$rc" = 0 -a \
 	"$(grep -c 'MVM-GUEST-EXIT=0' "$log")" = 1
+
+# ---- dynamic memory: the controller under a real guest -----------------
+# The same 1 GiB L2 with a balloon (statistics every second), 1 GiB of
+# hotpluggable memory and dynamic memory 512-2048 MiB, buffer 20%. Booted
+# from a config file, the one way to give mvm a logger and metrics as
+# well: the decisions are checked in both.
+dm_min=512 dm_max=2048
+cat >"$w/dyn.json" <<JSON
+{
+  "boot-source": {"kernel_image_path": "/lab/guest/vmlinuz",
+    "initrd_path": "/lab/guest/initrd.cpio.gz", "boot_args": "$cmdline"},
+  "machine-config": {"vcpu_count": 1, "mem_size_mib": 1024},
+  "drives": [{"drive_id": "script", "path_on_host": "$w/script.img",
+    "is_root_device": false, "is_read_only": true}],
+  "balloon": {"amount_mib": 0, "deflate_on_oom": false,
+    "stats_polling_interval_s": 1},
+  "memory-hotplug": {"total_size_mib": 1024},
+  "dynamic-memory": {"enabled": true, "min_mib": $dm_min,
+    "max_mib": $dm_max, "buffer_percent": 20},
+  "logger": {"log_path": "$w/dyn.mvmlog", "level": "Info"},
+  "metrics": {"metrics_path": "$w/dyn.metrics"}
+}
+JSON
+# dm FIELD: GET /dynamic-memory's FIELD now.
+dm() { field "$(api GET /dynamic-memory)" "$1"; }
+# decisions KIND: the controller's "grow"/"shrink" lines in mvm's log.
+decisions() {
+	grep -c "] $1 [0-9]* -> [0-9]* MiB: the guest uses" "$w/dyn.mvmlog"
+}
+# metric KEY: dynamic_memory.KEY summed over the metrics' lines (deltas).
+metric() {
+	grep -o '"dynamic_memory":{[^}]*}' "$w/dyn.metrics" |
+		grep -o "\"$1\":[0-9]*" | cut -d: -f2 |
+		awk '{ s += $1 } END { print s + 0 }'
+}
+t=$(now)
+launch_l2 dyn --config-file "$w/dyn.json"
+# Each second, GET /dynamic-memory's sizes (lab seconds, current MiB,
+# target MiB): when each move began and ended, and whether the controller
+# swung back and forth.
+(
+	while :; do
+		_a=$(api GET /dynamic-memory)
+		echo "$(now) $(field "$_a" current_mib) $(field "$_a" target_mib)"
+		sleep 1
+	done
+) >"$w/dyn.samples" 2>/dev/null &
+sampler=$!
+booted=no
+waits "L2-WAIT cmd" "$step" && booted=yes
+echo "FACT dyn_l2_ready_s=$(since "$t")"
+check "dynamic memory: L2 booted with a balloon, virtio-mem and dynamic memory 512-2048 MiB" \
+	test "$booted" = yes
+got=$(api GET /dynamic-memory)
+echo "FACT dyn_at_ready=$(printf '%s' "$got" | tail -n 1)"
+check "dynamic memory: GET /dynamic-memory: enabled, 512-2048 MiB, buffer 20%" \
+	test "$(field "$got" enabled)/$(field "$got" min_mib)/$(field "$got" max_mib)/$(field "$got" buffer_percent)" = \
+	"true/$dm_min/$dm_max/20"
+rss_ready=$(rss)
+# Idle, the guest uses far less than min_mib: the controller shrinks it
+# to min_mib, inflating the balloon a quarter of the size at a time.
+shrunk=no
+until_field /dynamic-memory current_mib "$dm_min" 300 && shrunk=yes
+echo "FACT dyn_idle_shrink_s=$(since "$t") (from mvm's start)" \
+	"last=$(printf '%s' "$got" | tail -n 1)"
+check "dynamic memory idle: the controller shrank the guest to min_mib (512 MiB)" \
+	test "$shrunk" = yes
+check "dynamic memory idle: the balloon holds 512 MiB (statistics: actual_mib)" \
+	until_field /balloon/statistics actual_mib 512 20
+check "dynamic memory idle: MemTotal is 512 MiB under the boot's" \
+	mem_until dyn-idle $((total0 - 512 * MIB)) 60
+rss_idle=$(rss)
+echo "FACT dyn_rss_kib ready=$rss_ready idle=$rss_idle" \
+	"memtotal_idle_kib=$(mem dyn-idle total) avail=$(mem dyn-idle avail)"
+shrinks_idle=$(decisions shrink)
+echo "FACT dyn_idle_shrink_decisions=$shrinks_idle"
+# Under pressure: L2 writes 1200 MiB to a tmpfs and keeps it, 16 MiB at a
+# time, each piece once MemAvailable has room for it (a workload that
+# waits for memory rather than die of its lack). The guest must grow past
+# its boot 1 GiB: the balloon deflates, then virtio-mem plugs blocks.
+t=$(now)
+echo "FACT dyn_hold_start=$t"
+l2 hold dyn 1200
+echo "FACT dyn_hold_1200MiB_s=$(since "$t")"
+tr -d '\r' <"$log" | grep '^L2: hold-dyn' | sed 's/^/FACT /'
+check "dynamic memory pressure: L2 wrote 1200 MiB to a tmpfs and holds it" \
+	test "$(said hold-dyn)" = 1200
+got=$(api GET /dynamic-memory)
+echo "FACT dyn_pressure=$(printf '%s' "$got" | tail -n 1)"
+hp=$(api GET /hotplug/memory)
+echo "FACT dyn_pressure_hotplug=$(printf '%s' "$hp" | tail -n 1)"
+check "dynamic memory pressure: the controller grew the guest past 1300 MiB" \
+	ge "$(field "$got" current_mib)" 1300
+check "dynamic memory pressure: the balloon deflated to 0" \
+	until_field /balloon/statistics actual_mib 0 20
+check "dynamic memory pressure: virtio-mem plugged blocks" \
+	ge "$(field "$hp" plugged_size_mib)" 128
+l2 mem dyn-held
+echo "FACT dyn_memtotal_held_kib=$(mem dyn-held total)" \
+	"avail=$(mem dyn-held avail)"
+check "dynamic memory pressure: MemTotal rose past the boot's" \
+	ge "$(mem dyn-held total)" $((total0 + 128 * MIB))
+l2 oom dyn
+check "dynamic memory pressure: no OOM kill in L2" test "$(said oom-dyn)" = 0
+# Held steady, the controller holds too: no decision for 15 s once it has
+# had 10 s to finish the move the last pieces started.
+sleep 10
+n0=$(($(decisions grow) + $(decisions shrink)))
+sleep 15
+n1=$(($(decisions grow) + $(decisions shrink)))
+echo "FACT dyn_steady_decisions=$((n1 - n0)) size=$(dm current_mib)"
+check "dynamic memory pressure: steady use, no decision for 15 s" \
+	test "$n1" = "$n0"
+rss_held=$(rss)
+grows=$(decisions grow)
+echo "FACT dyn_pressure_decisions grows=$grows" \
+	"shrinks=$(($(decisions shrink) - shrinks_idle))"
+check "dynamic memory pressure: it only grew while the use climbed (no shrink)" \
+	test "$(decisions shrink)" = "$shrinks_idle" -a "$grows" -ge 1
+# Released: idle again, it gives the plugged blocks back and inflates the
+# balloon down to min_mib.
+t=$(now)
+echo "FACT dyn_release_start=$t"
+l2 release dyn
+shrunk=no
+until_field /dynamic-memory current_mib "$dm_min" 300 && shrunk=yes
+echo "FACT dyn_release_shrink_s=$(since "$t")" \
+	"last=$(printf '%s' "$got" | tail -n 1)"
+check "dynamic memory released: the controller shrank the guest back to min_mib" \
+	test "$shrunk" = yes
+check "dynamic memory released: virtio-mem unplugged all it had plugged" \
+	until_field /hotplug/memory plugged_size_mib 0 20
+check "dynamic memory released: MemTotal is 512 MiB under the boot's again" \
+	mem_until dyn-released $((total0 - 512 * MIB)) 60
+rss_released=$(rss)
+echo "FACT dyn_rss_kib held=$rss_held released=$rss_released" \
+	"dropped=$((rss_held - rss_released))"
+check "dynamic memory released: mvm's RSS dropped by at least 800 MiB" \
+	ge $((rss_held - rss_released)) $((800 * MIB))
+echo "FACT dyn_release_decisions shrinks=$(($(decisions shrink) - shrinks_idle))" \
+	"grows=$(($(decisions grow) - grows))"
+check "dynamic memory released: it only shrank (no grow)" \
+	test "$(decisions grow)" = "$grows"
+check "dynamic memory: mvm's log has grow and shrink decisions" \
+	test "$grows" -ge 1 -a "$(decisions shrink)" -gt "$shrinks_idle"
+resp=$(api PUT /actions '{"action_type": "FlushMetrics"}')
+echo "FACT dyn_metrics grow_count=$(metric grow_count)" \
+	"shrink_count=$(metric shrink_count) fails=$(metric fails)" \
+	"log_grows=$(decisions grow) log_shrinks=$(decisions shrink)"
+check "dynamic memory: the metrics count its grows and shrinks, and no failure" \
+	test "$(metric grow_count)" = "$(decisions grow)" -a \
+	"$(metric shrink_count)" = "$(decisions shrink)" -a \
+	"$(metric fails)" = 0 -a "$(decisions grow)" -ge 1
+kill "$sampler" 2>/dev/null
+sed 's/^/FACT dyn_sample /' "$w/dyn.samples"
+sed 's/^/  dyn.log| /' "$w/dyn.mvmlog"
+stop_l2
+rc=$?
+check "dynamic memory: L2 powered off; mvm exited 0" test "$rc" = 0
 
 # ---- deflate_on_oom: what Linux does then ------------------------------
 start_l2 oom 512 --balloon amount_mib=0,deflate_on_oom=on,stats=1

@@ -19,22 +19,36 @@ static const struct dynmem_config cfg = {
 	.enabled = true, .min_mib = 64, .max_mib = 512, .buffer_percent = 20,
 };
 
+/*
+ * The statistics Linux sends for v's sizes: its total is what it was
+ * given less the 16 MiB its kernel keeps (a balloon's pages go off it,
+ * plugged blocks onto it), of which it uses used MiB. A guest using more
+ * than that total says it uses all of a total that large.
+ */
+static void uses(struct dynmem_view *v, uint64_t used)
+{
+	uint64_t total = 240 - v->balloon_actual_mib + v->hp_plugged_mib;
+
+	total = used > total ? used : total;
+	v->stats_total = total * MIB;
+	v->stats_avail = (total - used) * MIB;
+}
+
 /* A settled guest using used MiB, its statistics fresh, long after any
  * change. */
 static struct dynmem_view guest(uint64_t used)
 {
-	uint64_t total = used > 240 ? used : 240;
-
-	return (struct dynmem_view){
+	struct dynmem_view v = {
 		.ram_mib = 256,
 		.hp_total_mib = 256,
 		.hp_block_mib = 2,
 		.have_stats = true,
-		.stats_total = total * MIB,
-		.stats_avail = (total - used) * MIB,
 		.stats_rounds = 100,
 		.now_ms = 1000000,
 	};
+
+	uses(&v, used);
+	return v;
 }
 
 static const struct dynmem_memory long_ago = {
@@ -62,11 +76,14 @@ static void holds(const struct dynmem_view *v, const struct dynmem_memory *m,
 	cr_assert(strstr(p.why, why), "hold '%s', want '%s'", p.why, why);
 }
 
-/* The guest takes the plan's asks as they are. */
+/* The guest takes the plan's asks as they are, and its total follows. */
 static void follow(struct dynmem_view *v, const struct dynmem_plan *p)
 {
+	uint64_t used = (v->stats_total - v->stats_avail) / MIB;
+
 	v->balloon_mib = v->balloon_actual_mib = p->balloon_mib;
 	v->hp_requested_mib = v->hp_plugged_mib = p->requested_mib;
+	uses(v, used);
 }
 
 Test(dynmem, an_idle_guest_shrinks_by_the_balloon_a_step_at_a_time)
@@ -74,9 +91,11 @@ Test(dynmem, an_idle_guest_shrinks_by_the_balloon_a_step_at_a_time)
 	struct dynmem_view v = guest(20);
 	struct dynmem_plan p = decide(&v, &long_ago);
 
-	/* 20 MiB + 20% is below min: aim at 64, a quarter of 256 first. */
+	/* 20 MiB + 20% + 16 kept is below min: aim at 64, a quarter of 256
+	 * first. */
 	cr_assert_eq(p.action, DYNMEM_SHRINK);
 	cr_assert_eq(p.used_mib, 20);
+	cr_assert_eq(p.kept_mib, 16);
 	cr_assert_eq(p.want_mib, 64);
 	cr_assert_eq(p.size_mib, 256);
 	cr_assert_eq(p.new_size_mib, 192);
@@ -96,30 +115,126 @@ Test(dynmem, an_idle_guest_shrinks_by_the_balloon_a_step_at_a_time)
 	holds(&v, &long_ago, "within the hysteresis");
 }
 
+/*
+ * What the lab found: a quarter of 696 MiB is 174, and a step to 522
+ * would stop 10 MiB above a need of 512, within the hysteresis (26):
+ * stuck there. The step goes all the way to 512 instead.
+ */
+Test(dynmem, a_shrink_never_stops_within_the_hysteresis_of_its_aim)
+{
+	static const struct dynmem_config big = {
+		.enabled = true, .min_mib = 512, .max_mib = 2048,
+		.buffer_percent = 20,
+	};
+	struct dynmem_view v = {
+		.ram_mib = 1024, .balloon_mib = 328, .balloon_actual_mib = 328,
+		.hp_total_mib = 1024, .hp_block_mib = 2, .have_stats = true,
+		.stats_total = 644 * MIB, .stats_avail = 544 * MIB,
+		.stats_rounds = 100, .now_ms = 1000000,
+	};
+	struct dynmem_plan p;
+
+	dynmem_decide(&big, &v, &long_ago, &p);
+	cr_assert_eq(p.size_mib, 696);
+	cr_assert_eq(p.want_mib, 512);
+	cr_assert_eq(p.action, DYNMEM_SHRINK);
+	cr_assert_eq(p.new_size_mib, 512);
+	cr_assert_eq(p.balloon_mib, 512);
+	/* A step that leaves a whole hysteresis is taken as it is. */
+	v.balloon_mib = v.balloon_actual_mib = 124; /* 900 */
+	v.stats_total = 848 * MIB;
+	v.stats_avail = 748 * MIB;
+	dynmem_decide(&big, &v, &long_ago, &p);
+	cr_assert_eq(p.new_size_mib, 675);
+}
+
 Test(dynmem, pressure_grows_at_once_deflating_then_plugging)
 {
 	struct dynmem_view v = guest(130);
 	struct dynmem_plan p;
 
-	/* Ballooned down to 156: 130 + 20% = 156 holds. */
-	v.balloon_mib = v.balloon_actual_mib = 100;
+	/* Ballooned down to 172: 130 + 20% + 16 kept = 172 holds. */
+	v.balloon_mib = v.balloon_actual_mib = 84;
+	uses(&v, 130);
 	holds(&v, &long_ago, "within the hysteresis");
-	/* 170 used: 204 wanted, the balloon alone gives it back. */
-	v.stats_avail = (240 - 170) * MIB;
+	/* 150 used of 156: 196 needed, and half the hysteresis (4) more:
+	 * the balloon alone gives it back. */
+	uses(&v, 150);
 	p = decide(&v, &long_ago);
 	cr_assert_eq(p.action, DYNMEM_GROW);
-	cr_assert_eq(p.want_mib, 204);
-	cr_assert_eq(p.balloon_mib, 52);
+	cr_assert_eq(p.want_mib, 196);
+	cr_assert_eq(p.balloon_mib, 56);
 	cr_assert_eq(p.requested_mib, 0);
-	/* 300 used: 360 wanted, the balloon empties and blocks plug. */
+	cr_assert_eq(p.new_size_mib, 200);
+	/* 300 used (of a total of 300: nothing kept): 360 needed, 369
+	 * aimed at; the balloon empties and whole blocks plug. */
 	v.stats_avail = 0;
 	v.stats_total = 300 * MIB;
 	p = decide(&v, &long_ago);
 	cr_assert_eq(p.action, DYNMEM_GROW);
+	cr_assert_eq(p.kept_mib, 0);
 	cr_assert_eq(p.want_mib, 360);
 	cr_assert_eq(p.balloon_mib, 0);
-	cr_assert_eq(p.requested_mib, 104);
-	cr_assert_eq(p.new_size_mib, 360);
+	cr_assert_eq(p.requested_mib, 114);
+	cr_assert_eq(p.new_size_mib, 370);
+}
+
+/*
+ * What the lab found under Linux: a 1 GiB guest held at min_mib (512)
+ * whose MemTotal is 460 MiB (its kernel keeps 52) used 384 MiB. Without
+ * the kept part that is 461 MiB wanted, under min: it held while the
+ * guest had 76 MiB available for a 20% buffer of 77, and a workload that
+ * waits for memory waited forever.
+ */
+Test(dynmem, a_guest_at_min_grows_once_its_available_memory_is_short)
+{
+	static const struct dynmem_config big = {
+		.enabled = true, .min_mib = 512, .max_mib = 2048,
+		.buffer_percent = 20,
+	};
+	struct dynmem_view v = {
+		.ram_mib = 1024, .balloon_mib = 512, .balloon_actual_mib = 512,
+		.hp_total_mib = 1024, .hp_block_mib = 2, .have_stats = true,
+		.stats_total = 460 * MIB, .stats_avail = 76 * MIB,
+		.stats_rounds = 100, .now_ms = 1000000,
+	};
+	struct dynmem_plan p;
+
+	dynmem_decide(&big, &v, &long_ago, &p);
+	cr_assert_eq(p.used_mib, 384);
+	cr_assert_eq(p.kept_mib, 52);
+	cr_assert_eq(p.want_mib, 513);
+	cr_assert_eq(p.action, DYNMEM_GROW, "held: %s", p.why);
+	cr_assert_eq(p.new_size_mib, 525);
+	cr_assert_eq(p.balloon_mib, 499);
+	/* 80 MiB available, 20% of 380 is 76: it holds at 512. */
+	v.stats_avail = 80 * MIB;
+	dynmem_decide(&big, &v, &long_ago, &p);
+	cr_assert_eq(p.action, DYNMEM_HOLD);
+}
+
+Test(dynmem, kept_is_what_the_guest_was_given_less_its_total)
+{
+	struct dynmem_view v = guest(20);
+	struct dynmem_plan p;
+
+	/* Linux takes a balloon's pages off its total: still 16 kept. */
+	v.balloon_mib = v.balloon_actual_mib = 100;
+	v.hp_requested_mib = v.hp_plugged_mib = 40;
+	uses(&v, 20);
+	cr_assert_eq(decide(&v, &long_ago).kept_mib, 16);
+	/* A total above what it was given (a hostile guest): none kept. */
+	v.stats_total = 1000 * MIB;
+	v.stats_avail = 980 * MIB;
+	p = decide(&v, &long_ago);
+	cr_assert_eq(p.kept_mib, 0);
+	cr_assert_eq(p.used_mib, 20);
+	/* No statistics' total at all: all it was given is kept, and the
+	 * size sought is still within max. */
+	v.stats_total = v.stats_avail = 0;
+	p = decide(&v, &long_ago);
+	cr_assert_eq(p.kept_mib, 196);
+	cr_assert_leq(p.want_mib, 512);
 }
 
 Test(dynmem, growth_stops_at_max)
@@ -143,19 +258,32 @@ Test(dynmem, growth_stops_at_max)
 	holds(&v, &long_ago, "already as near as the devices go");
 }
 
-Test(dynmem, hysteresis_leaves_small_gaps)
+Test(dynmem, hysteresis_leaves_small_surpluses_never_a_shortfall)
 {
-	struct dynmem_view v = guest(205); /* wants 246: 10 MiB off 256 */
+	/* 256 MiB, hysteresis 12: needs are used + 20% + 16 kept. */
+	struct dynmem_view v = guest(195); /* needs 250: 6 MiB to spare */
+	struct dynmem_plan p;
 
 	holds(&v, &long_ago, "within the hysteresis");
-	v.stats_avail = (240 - 200) * MIB; /* wants 240: 16 off */
+	uses(&v, 191); /* needs 246: 10 to spare */
+	holds(&v, &long_ago, "within the hysteresis");
+	uses(&v, 190); /* needs 244: 12 to spare, a whole hysteresis */
 	cr_assert_eq(decide(&v, &long_ago).action, DYNMEM_SHRINK);
-	v.stats_avail = (240 - 218) * MIB; /* wants 262: 6 off */
+	uses(&v, 200); /* needs 256: exactly the size */
 	holds(&v, &long_ago, "within the hysteresis");
-	v.stats_avail = (240 - 222) * MIB; /* wants 267: 11 off, 5% is 12 */
+	/* needs 258: 2 MiB short is enough to grow, and by half the
+	 * hysteresis more (264, whole blocks). */
+	uses(&v, 201);
+	p = decide(&v, &long_ago);
+	cr_assert_eq(p.action, DYNMEM_GROW);
+	cr_assert_eq(p.want_mib, 258);
+	cr_assert_eq(p.new_size_mib, 264);
+	follow(&v, &p);
 	holds(&v, &long_ago, "within the hysteresis");
-	v.stats_avail = (240 - 224) * MIB; /* wants 269: 13 off */
-	cr_assert_eq(decide(&v, &long_ago).action, DYNMEM_GROW);
+	/* Back down by what it had grown: it holds (264 - 6 is in the
+	 * band), no swinging back. */
+	uses(&v, 196);
+	holds(&v, &long_ago, "within the hysteresis");
 }
 
 Test(dynmem, a_size_outside_min_and_max_is_corrected_however_small)
@@ -166,6 +294,7 @@ Test(dynmem, a_size_outside_min_and_max_is_corrected_however_small)
 
 	/* 60 MiB, 4 below min: within the hysteresis, yet grown to min. */
 	v.balloon_mib = v.balloon_actual_mib = 196;
+	uses(&v, 20);
 	dynmem_decide(&c, &v, &long_ago, &p);
 	cr_assert_eq(p.action, DYNMEM_GROW);
 	cr_assert_eq(p.new_size_mib, 64);
@@ -183,6 +312,7 @@ Test(dynmem, a_shrink_unplugs_before_it_inflates)
 	struct dynmem_plan p;
 
 	v.hp_requested_mib = v.hp_plugged_mib = 100; /* 356 MiB */
+	uses(&v, 20);
 	p = decide(&v, &long_ago);
 	cr_assert_eq(p.action, DYNMEM_SHRINK);
 	cr_assert_eq(p.balloon_mib, 0);
@@ -238,17 +368,38 @@ Test(dynmem, shrinks_wait_after_a_change_growths_do_not)
 	cr_assert_eq(decide(&v, &just).action, DYNMEM_GROW);
 }
 
+Test(dynmem, what_was_just_given_is_not_taken_back)
+{
+	struct dynmem_view v = guest(20);
+	struct dynmem_memory grown = {
+		.changed = true, .change_ms = 1, .change_rounds = 1,
+		.grew = true,
+		.grow_ms = v.now_ms - DYNMEM_SHRINK_AFTER_GROW_MS + 1,
+	};
+
+	/* Long past the change's cooldown, not past the growth's. */
+	holds(&v, &grown, "a shrink waits after the last growth");
+	grown.grow_ms = v.now_ms - DYNMEM_SHRINK_AFTER_GROW_MS;
+	cr_assert_eq(decide(&v, &grown).action, DYNMEM_SHRINK);
+	/* A growth goes on meanwhile. */
+	grown.grow_ms = v.now_ms - 1;
+	v = guest(300);
+	cr_assert_eq(decide(&v, &grown).action, DYNMEM_GROW);
+}
+
 Test(dynmem, a_balloon_linux_counts_as_used_is_taken_out)
 {
 	struct dynmem_view v = guest(150);
 	struct dynmem_plan p;
 
-	/* deflate_on_oom: MemTotal keeps the 100 MiB the balloon holds. */
+	/* deflate_on_oom: MemTotal keeps the 100 MiB the balloon holds
+	 * (so the 16 kept are still all RAM less that total). */
 	v.balloon_mib = v.balloon_actual_mib = 100;
 	v.balloon_counted_used = true;
 	p = decide(&v, &long_ago);
 	cr_assert_eq(p.used_mib, 50);
-	cr_assert_eq(p.want_mib, 64);
+	cr_assert_eq(p.kept_mib, 16);
+	cr_assert_eq(p.want_mib, 76);
 	/* Available above total (a hostile guest): nothing is used. */
 	v.balloon_counted_used = false;
 	v.stats_avail = v.stats_total + MIB;
