@@ -20,117 +20,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lab_checks.h"
 #include "lab_once.h"
 
-#define PROG "test_lab_devices"
-/* main() names its log file here; the tests inherit it. */
-#define LOG_ENV "MVM_LAB_DEVICES_LOG"
+static const struct lab_suite suite = {
+	.prog = "test_lab_devices",
+	.name = "lab_devices",
+	.script = "tests/lab/devices",
+	.script_env = "MVM_LAB_DEVICES",
+	.log_env = "MVM_LAB_DEVICES_LOG", /* main() names its log here */
+	.subject = "real Linux drivers",
+};
 
-/* tests/lab/devices -B BUILD --mvm MVM [--timeout SECONDS] */
 static void run_lab(void)
 {
-	const char *mvm = lab_env(PROG, "MVM_BIN");
-	const char *build = lab_env(PROG, "MVM_BUILD_DIR");
-	const char *script = lab_env(PROG, "MVM_LAB_DEVICES");
-	const char *tmo = getenv("MVM_LAB_TIMEOUT");
-	char *argv[] = { (char *)script, "-B", (char *)build, "--mvm",
-			 (char *)mvm, tmo && *tmo ? "--timeout" : NULL,
-			 (char *)tmo, NULL };
-
-	lab_once_run(PROG, LOG_ENV, mvm && build && script ? argv : NULL);
+	lab_checks_run(&suite);
 }
 
 int main(int argc, char **argv)
 {
-	return lab_once_main(argc, argv, PROG, LOG_ENV, run_lab);
+	return lab_once_main(argc, argv, suite.prog, suite.log_env, run_lab);
 }
-
-static char *read_log(void)
-{
-	return lab_once_log(LOG_ENV);
-}
-
-/* Does the log have the whole line "<prefix><desc>"? */
-static bool has_line(const char *log, const char *prefix, const char *desc)
-{
-	size_t pl = strlen(prefix), dl = strlen(desc);
-
-	for (const char *p = log; (p = strstr(p, prefix)); p++) {
-		if ((p == log || p[-1] == '\n') && !strncmp(p + pl, desc, dl) &&
-		    (p[pl + dl] == '\n' || p[pl + dl] == '\r' || !p[pl + dl]))
-			return true;
-	}
-	return false;
-}
-
-/*
- * Assert that every check in want[] ran in the lab and passed; fail with
- * NOT RUN and the reason when the lab did not get to them.
- */
-static void expect_checks(const char *area, const char *const *want,
-			  size_t n)
-{
-	char *log;
-	const char *st;
-	int lab_status = -1;
-	bool finished;
-
-	if (lab_disabled()) {
-		fprintf(stderr, "[NOTE] lab_devices NOT RUN: the build has "
-			"-Dlab=disabled; %s under real Linux drivers went "
-			"unchecked\n", area);
-		cr_skip_test("-Dlab=disabled");
-	}
-	log = read_log();
-	cr_assert(log, "NOT RUN: %s: no lab log (tests/lab/devices did not "
-		  "start; see the messages above)", area);
-	st = strstr(log, "\nLAB-RUN-STATUS ");
-	if (st)
-		lab_status = atoi(st + 16);
-	finished = strstr(log, " passed, ") && strstr(log, " failed\n");
-	for (size_t i = 0; i < n; i++) {
-		if (has_line(log, "ok - ", want[i]))
-			continue;
-		if (has_line(log, "not ok - ", want[i])) {
-			cr_expect_fail("%s: failed: %s", area, want[i]);
-			continue;
-		}
-		if (!finished)
-			cr_assert_fail("NOT RUN: %s: the lab stopped before "
-				"\"%s\" (exit status %d: 124 timed out, 125 lab "
-				"crashed, 2 bad setup, 127 could not start, -1 "
-				"not started); end of its log:\n%s", area, want[i], lab_status,
-				lab_log_tail(log, 15));
-		cr_expect_fail("%s: the check \"%s\" never ran", area, want[i]);
-	}
-	free(log);
-}
-
-#define EXPECT(area, list) \
-	expect_checks(area, list, sizeof(list) / sizeof(list[0]))
 
 Test(lab_devices, the_lab_ran_every_check)
 {
-	char *log;
-
-	if (lab_disabled()) {
-		fprintf(stderr, "[NOTE] lab_devices NOT RUN: the build has "
-			"-Dlab=disabled; the lab run went unchecked\n");
-		cr_skip_test("-Dlab=disabled");
-	}
-	log = read_log();
-	cr_assert(log, "NOT RUN: no lab log (tests/lab/devices did not start)");
-	if (!strstr(log, " passed, ") || !strstr(log, " failed\n"))
-		cr_assert_fail("NOT RUN: the lab script did not finish; end of "
-			       "its log:\n%s", lab_log_tail(log, 15));
-	cr_expect(strstr(log, " passed, 0 failed\n"), "the lab script did not "
-		  "end with \"N passed, 0 failed\"; end of its log:\n%s",
-		  lab_log_tail(log, 15));
-	cr_expect_null(strstr(log, "\nnot ok - "), "a lab check failed (see "
-		       "the log above)");
-	cr_expect(strstr(log, "\nLAB-RUN-STATUS 0\n"), "tests/lab/devices did "
-		  "not end with status 0");
-	free(log);
+	lab_checks_finished(&suite);
 }
 
 Test(lab_devices, disks_keep_their_files_across_a_reboot)
@@ -153,7 +67,7 @@ Test(lab_devices, disks_keep_their_files_across_a_reboot)
 		"vdb's image, mounted in the lab: the file's checksum matches",
 	};
 
-	EXPECT("disks", want);
+	LAB_EXPECT(&suite, "disks", want);
 }
 
 Test(lab_devices, a_readonly_disk_mounts_read_only)
@@ -168,7 +82,7 @@ Test(lab_devices, a_readonly_disk_mounts_read_only)
 		"vdc's image is unchanged",
 	};
 
-	EXPECT("read-only disk", want);
+	LAB_EXPECT(&suite, "read-only disk", want);
 }
 
 Test(lab_devices, net_pings_fetches_100_mib_sends_16_back)
@@ -183,7 +97,7 @@ Test(lab_devices, net_pings_fetches_100_mib_sends_16_back)
 		"16 MiB from L2 to the lab: checksum matches",
 	};
 
-	EXPECT("network", want);
+	LAB_EXPECT(&suite, "network", want);
 }
 
 Test(lab_devices, a_macvlan_gets_out_only_with_mac_spoofing_on)
@@ -199,7 +113,7 @@ Test(lab_devices, a_macvlan_gets_out_only_with_mac_spoofing_on)
 		"mac_spoofing=on: mvm dropped nothing",
 	};
 
-	EXPECT("mac spoofing", want);
+	LAB_EXPECT(&suite, "mac spoofing", want);
 }
 
 Test(lab_devices, hwrng_gives_data)
@@ -210,5 +124,5 @@ Test(lab_devices, hwrng_gives_data)
 		"hwrng: data, not zeros, and not the same twice",
 	};
 
-	EXPECT("entropy", want);
+	LAB_EXPECT(&suite, "entropy", want);
 }

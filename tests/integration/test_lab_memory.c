@@ -22,117 +22,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lab_checks.h"
 #include "lab_once.h"
 
-#define PROG "test_lab_memory"
-/* main() names its log file here; the tests inherit it. */
-#define LOG_ENV "MVM_LAB_MEMORY_LOG"
+static const struct lab_suite suite = {
+	.prog = "test_lab_memory",
+	.name = "lab_memory",
+	.script = "tests/lab/memory",
+	.script_env = "MVM_LAB_MEMORY",
+	.log_env = "MVM_LAB_MEMORY_LOG", /* main() names its log here */
+	.subject = "Linux's drivers",
+};
 
-/* tests/lab/memory -B BUILD --mvm MVM [--timeout SECONDS] */
 static void run_lab(void)
 {
-	const char *mvm = lab_env(PROG, "MVM_BIN");
-	const char *build = lab_env(PROG, "MVM_BUILD_DIR");
-	const char *script = lab_env(PROG, "MVM_LAB_MEMORY");
-	const char *tmo = getenv("MVM_LAB_TIMEOUT");
-	char *argv[] = { (char *)script, "-B", (char *)build, "--mvm",
-			 (char *)mvm, tmo && *tmo ? "--timeout" : NULL,
-			 (char *)tmo, NULL };
-
-	lab_once_run(PROG, LOG_ENV, mvm && build && script ? argv : NULL);
+	lab_checks_run(&suite);
 }
 
 int main(int argc, char **argv)
 {
-	return lab_once_main(argc, argv, PROG, LOG_ENV, run_lab);
+	return lab_once_main(argc, argv, suite.prog, suite.log_env, run_lab);
 }
-
-static char *read_log(void)
-{
-	return lab_once_log(LOG_ENV);
-}
-
-/* Does the log have the whole line "<prefix><desc>"? */
-static bool has_line(const char *log, const char *prefix, const char *desc)
-{
-	size_t pl = strlen(prefix), dl = strlen(desc);
-
-	for (const char *p = log; (p = strstr(p, prefix)); p++) {
-		if ((p == log || p[-1] == '\n') && !strncmp(p + pl, desc, dl) &&
-		    (p[pl + dl] == '\n' || p[pl + dl] == '\r' || !p[pl + dl]))
-			return true;
-	}
-	return false;
-}
-
-/*
- * Assert that every check in want[] ran in the lab and passed; fail with
- * NOT RUN and the reason when the lab did not get to them.
- */
-static void expect_checks(const char *area, const char *const *want,
-			  size_t n)
-{
-	char *log;
-	const char *st;
-	int lab_status = -1;
-	bool finished;
-
-	if (lab_disabled()) {
-		fprintf(stderr, "[NOTE] lab_memory NOT RUN: the build has "
-			"-Dlab=disabled; %s under Linux's drivers went "
-			"unchecked\n", area);
-		cr_skip_test("-Dlab=disabled");
-	}
-	log = read_log();
-	cr_assert(log, "NOT RUN: %s: no lab log (tests/lab/memory did not "
-		  "start; see the messages above)", area);
-	st = strstr(log, "\nLAB-RUN-STATUS ");
-	if (st)
-		lab_status = atoi(st + 16);
-	finished = strstr(log, " passed, ") && strstr(log, " failed\n");
-	for (size_t i = 0; i < n; i++) {
-		if (has_line(log, "ok - ", want[i]))
-			continue;
-		if (has_line(log, "not ok - ", want[i])) {
-			cr_expect_fail("%s: failed: %s", area, want[i]);
-			continue;
-		}
-		if (!finished)
-			cr_assert_fail("NOT RUN: %s: the lab stopped before "
-				"\"%s\" (exit status %d: 124 timed out, 125 lab "
-				"crashed, 2 bad setup, 127 could not start, -1 "
-				"not started); end of its log:\n%s", area, want[i], lab_status,
-				lab_log_tail(log, 15));
-		cr_expect_fail("%s: the check \"%s\" never ran", area, want[i]);
-	}
-	free(log);
-}
-
-#define EXPECT(area, list) \
-	expect_checks(area, list, sizeof(list) / sizeof(list[0]))
 
 Test(lab_memory, the_lab_ran_every_check)
 {
-	char *log;
-
-	if (lab_disabled()) {
-		fprintf(stderr, "[NOTE] lab_memory NOT RUN: the build has "
-			"-Dlab=disabled; the lab run went unchecked\n");
-		cr_skip_test("-Dlab=disabled");
-	}
-	log = read_log();
-	cr_assert(log, "NOT RUN: no lab log (tests/lab/memory did not start)");
-	if (!strstr(log, " passed, ") || !strstr(log, " failed\n"))
-		cr_assert_fail("NOT RUN: the lab script did not finish; end of "
-			       "its log:\n%s", lab_log_tail(log, 15));
-	cr_expect(strstr(log, " passed, 0 failed\n"), "the lab script did not "
-		  "end with \"N passed, 0 failed\"; end of its log:\n%s",
-		  lab_log_tail(log, 15));
-	cr_expect_null(strstr(log, "\nnot ok - "), "a lab check failed (see "
-		       "the log above)");
-	cr_expect(strstr(log, "\nLAB-RUN-STATUS 0\n"), "tests/lab/memory did "
-		  "not end with status 0");
-	free(log);
+	lab_checks_finished(&suite);
 }
 
 Test(lab_memory, linux_drivers_find_the_balloon_and_virtio_mem)
@@ -144,7 +58,7 @@ Test(lab_memory, linux_drivers_find_the_balloon_and_virtio_mem)
 		"24)",
 	};
 
-	EXPECT("drivers", want);
+	LAB_EXPECT(&suite, "drivers", want);
 }
 
 Test(lab_memory, balloon_statistics_are_the_guests)
@@ -157,7 +71,7 @@ Test(lab_memory, balloon_statistics_are_the_guests)
 		"inflated: statistics' total_memory follows MemTotal",
 	};
 
-	EXPECT("balloon statistics", want);
+	LAB_EXPECT(&suite, "balloon statistics", want);
 }
 
 Test(lab_memory, memtotal_follows_the_balloon_and_rss_drops)
@@ -173,7 +87,7 @@ Test(lab_memory, memtotal_follows_the_balloon_and_rss_drops)
 		"deflated: MemTotal is back to its boot value",
 	};
 
-	EXPECT("balloon", want);
+	LAB_EXPECT(&suite, "balloon", want);
 }
 
 Test(lab_memory, memtotal_follows_virtio_mem_and_rss_drops)
@@ -196,7 +110,7 @@ Test(lab_memory, memtotal_follows_virtio_mem_and_rss_drops)
 		"L2 powered off; mvm exited 0",
 	};
 
-	EXPECT("virtio-mem", want);
+	LAB_EXPECT(&suite, "virtio-mem", want);
 }
 
 Test(lab_memory, dynamic_memory_shrinks_an_idle_linux_guest)
@@ -213,7 +127,7 @@ Test(lab_memory, dynamic_memory_shrinks_an_idle_linux_guest)
 		"dynamic memory idle: MemTotal is 512 MiB under the boot's",
 	};
 
-	EXPECT("dynamic memory, idle", want);
+	LAB_EXPECT(&suite, "dynamic memory, idle", want);
 }
 
 Test(lab_memory, dynamic_memory_grows_a_linux_guest_under_pressure)
@@ -232,7 +146,7 @@ Test(lab_memory, dynamic_memory_grows_a_linux_guest_under_pressure)
 		"(no shrink)",
 	};
 
-	EXPECT("dynamic memory, pressure", want);
+	LAB_EXPECT(&suite, "dynamic memory, pressure", want);
 }
 
 Test(lab_memory, dynamic_memory_shrinks_it_back_when_released)
@@ -252,7 +166,7 @@ Test(lab_memory, dynamic_memory_shrinks_it_back_when_released)
 		"dynamic memory: L2 powered off; mvm exited 0",
 	};
 
-	EXPECT("dynamic memory, released", want);
+	LAB_EXPECT(&suite, "dynamic memory, released", want);
 }
 
 Test(lab_memory, deflate_on_oom_leaves_memtotal_alone)
@@ -266,5 +180,5 @@ Test(lab_memory, deflate_on_oom_leaves_memtotal_alone)
 		"deflate_on_oom: L2 powered off; mvm exited 0",
 	};
 
-	EXPECT("deflate_on_oom", want);
+	LAB_EXPECT(&suite, "deflate_on_oom", want);
 }
