@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mvm/clock.h"
 #include "mvm/err.h"
 #include "mvm/policy.h"
 #include "mvm/virtio_dev.h"
@@ -22,14 +23,6 @@
 #include "vmm_priv.h"
 
 #define MIB (UINT64_C(1) << 20)
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* The guest's statistics dynamic memory reads, from the balloon. */
 static void view_stats(const struct balloon_info *b, struct dynmem_view *w)
@@ -71,7 +64,7 @@ int vmm_dynmem_view(struct vmm *v, struct dynmem_view *w,
 
 	memset(w, 0, sizeof(*w));
 	w->ram_mib = v->vm.cfg.mem_mib;
-	w->now_ms = now_ms();
+	w->now_ms = mvm_mono_ms();
 	ret = virtio_balloon_info(&v->vm.dev_ctx, &b, err);
 	if (ret)
 		return ret;
@@ -289,7 +282,7 @@ static int arm(struct vmm *v, struct mvm_err *err)
 
 void vmm_dynmem_rewait(struct vmm *v)
 {
-	struct dynmem_view w = { .now_ms = now_ms() };
+	struct dynmem_view w = { .now_ms = mvm_mono_ms() };
 	struct mvm_err ignored;
 
 	if (vmm_dynmem_view(v, &w, &ignored))

@@ -13,6 +13,7 @@
 
 #include <json-c/json.h>
 
+#include "mvm/clock.h"
 #include "mvm/err.h"
 #include "mvm/virtio_dev.h"
 #include "mvm/vmm.h"
@@ -331,7 +332,6 @@ static int write_all(int fd, const char *p, size_t n)
 int vmm_metrics_flush(struct vmm *v, struct mvm_err *err)
 {
 	struct json_object *o;
-	struct timespec ts;
 	const char *text;
 	int ret;
 
@@ -340,10 +340,8 @@ int vmm_metrics_flush(struct vmm *v, struct mvm_err *err)
 		return 0;
 	if (v->metrics.fd < 0)
 		return 0; /* a dry run */
-	clock_gettime(CLOCK_REALTIME, &ts);
 	o = json_object_new_object();
-	add_u64(o, "utc_timestamp_ms", (uint64_t)ts.tv_sec * 1000 +
-					       (uint64_t)ts.tv_nsec / 1000000);
+	add_u64(o, "utc_timestamp_ms", mvm_real_ns() / 1000000);
 	json_object_object_add(o, "state",
 			       json_object_new_string(vm_state_name(v->state)));
 	json_object_object_add(o, "vcpu", vcpu_json(v));
