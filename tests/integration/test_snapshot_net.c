@@ -149,8 +149,17 @@ static void goes_on_on_tap_b(struct api_proc *b, int sb)
 	struct api_resp r;
 	int lines = count_str(b->out, "soak rounds=");
 
-	cr_assert(soak_frame(sb), "no frame on " TAP_B ":\n%s\n%s", b->out,
-		  b->err);
+	if (!soak_frame(sb)) {
+		struct api_resp st, mig;
+
+		/* What the destination says of itself, for the reason. */
+		api_call(b->sock, "GET", "/", NULL, &st);
+		api_call(b->sock, "GET", "/migration", NULL, &mig);
+		api_drain(b, 1);
+		cr_assert_fail("no frame on " TAP_B ":\nGET / %d %s\nGET "
+			       "/migration %d %s\n%s\n%s", st.status, st.body,
+			       mig.status, mig.body, b->out, b->err);
+	}
 	for (int i = 0; i < 300 && count_str(b->out, "soak rounds=") < lines + 2;
 	     i++)
 		api_drain(b, 0.1);
