@@ -157,21 +157,35 @@ int h_put_boot_source(struct vmm *v, const struct api_request *q,
 			 err);
 }
 
-int h_put_drive(struct vmm *v, const struct api_request *q,
-		struct api_response *r, struct mvm_err *err)
+typedef int (*device_shaper)(struct vm_spec *s, struct json_object *o,
+			     const char *path, const char *id_from_path,
+			     const struct shape_opts *opt,
+			     struct mvm_err *err);
+
+/*
+ * A device's PUT: shaped into a scratch spec first, so that a refusal
+ * leaves no half-made device in the VM's.
+ */
+static int put_device(struct vmm *v, const struct api_request *q,
+		      device_shaper shape, struct mvm_err *err)
 {
 	struct shape_opts o = opts_of(v);
 	struct vm_spec scratch;
 	int ret;
 
-	(void)r;
-	/* Shape into a scratch spec first: a refusal must leave no drive. */
 	spec_init(&scratch);
-	ret = shape_drive(&scratch, q->body, "", q->id, &o, err);
+	ret = shape(&scratch, q->body, "", q->id, &o, err);
 	spec_free(&scratch);
 	if (!ret)
-		ret = shape_drive(&v->spec, q->body, "", q->id, &o, err);
+		ret = shape(&v->spec, q->body, "", q->id, &o, err);
 	return api_status_of(ret, err);
+}
+
+int h_put_drive(struct vmm *v, const struct api_request *q,
+		struct api_response *r, struct mvm_err *err)
+{
+	(void)r;
+	return put_device(v, q, shape_drive, err);
 }
 
 int h_patch_drive(struct vmm *v, const struct api_request *q,
@@ -197,18 +211,8 @@ int h_patch_drive(struct vmm *v, const struct api_request *q,
 int h_put_pmem(struct vmm *v, const struct api_request *q,
 	       struct api_response *r, struct mvm_err *err)
 {
-	struct shape_opts o = opts_of(v);
-	struct vm_spec scratch;
-	int ret;
-
 	(void)r;
-	/* Shape into a scratch spec first: a refusal must leave no pmem. */
-	spec_init(&scratch);
-	ret = shape_pmem(&scratch, q->body, "", q->id, &o, err);
-	spec_free(&scratch);
-	if (!ret)
-		ret = shape_pmem(&v->spec, q->body, "", q->id, &o, err);
-	return api_status_of(ret, err);
+	return put_device(v, q, shape_pmem, err);
 }
 
 /*
