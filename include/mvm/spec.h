@@ -79,6 +79,7 @@ struct vm_spec {
 	unsigned vcpu_count;
 	uint64_t mem_size_mib;
 	enum gm_pages huge_pages;
+	bool smt;               /* two threads a core */
 	bool nested_virt;       /* mvm extension: VMX/SVM for the guest */
 	bool track_dirty_pages; /* for Diff snapshots */
 

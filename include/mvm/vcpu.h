@@ -55,6 +55,7 @@ struct vcpu_ctx {
 	const struct kvm_cpuid2 *supported_cpuid;
 	/* vCPUs of the VM (the topology in CPUID), VMX/SVM exposed or not. */
 	unsigned nr_cpus;
+	bool smt; /* two threads a core (vCPUs 2n and 2n+1 are siblings) */
 	bool nested;
 	/* Where PIO and MMIO exits are dispatched; any thread: each locks. */
 	struct bus *pio, *mmio;

@@ -76,6 +76,7 @@ struct vm_config {
 	enum gm_pages pages; /* what backs guest RAM */
 	enum vm_on_reboot on_reboot;
 	bool nested;     /* expose VMX/SVM to the guest */
+	bool smt;        /* two threads a core in CPUID (Firecracker's smt) */
 	struct disk_config disks[VM_MAX_DISKS];
 	unsigned nr_disks;
 	struct net_config nets[VM_MAX_NETS];

@@ -59,7 +59,7 @@ struct json_object *spec_export_machine(const struct vm_spec *s)
 
 	put_u64(o, "vcpu_count", s->vcpu_count);
 	put_u64(o, "mem_size_mib", s->mem_size_mib);
-	put_bool(o, "smt", false);
+	put_bool(o, "smt", s->smt);
 	put_bool(o, "track_dirty_pages", s->track_dirty_pages);
 	put_str(o, "huge_pages", gm_pages_names[s->huge_pages]);
 	if (s->nested_virt)

@@ -109,7 +109,8 @@ int shape_machine_config(struct vm_spec *s, struct json_object *o,
 	static const char *const templates[] = { "None", "C3", "T2", "T2S",
 						 "T2CL", "T2A", "V1N1", NULL };
 	uint64_t vcpus = s->vcpu_count, mem = s->mem_size_mib;
-	bool smt = false, nested = patch ? s->nested_virt : false;
+	bool smt = patch ? s->smt : false;
+	bool nested = patch ? s->nested_virt : false;
 	bool dirty = patch ? s->track_dirty_pages : false;
 	int hp = patch ? (int)s->huge_pages : GM_PAGES_TRANSPARENT, tmpl = 0;
 	struct jr r;
@@ -140,10 +141,13 @@ int shape_machine_config(struct vm_spec *s, struct json_object *o,
 		ret = jr_bool(&r, "nested_virt", false, &nested);
 	if (ret < 0)
 		return ret;
-	/* Accepting these and booting without them would be a lie. */
-	if (smt)
-		return jr_fail(&r, "smt", -ENOTSUP, "simultaneous "
-			       "multithreading is not supported by mvm");
+	/* Firecracker's rule and words: SMT pairs vCPUs into cores. */
+	if (smt && vcpus > 1 && vcpus % 2)
+		return jr_fail(&r, "vcpu_count", -EINVAL, "%llu with smt: The "
+			       "number of vCPUs must be greater than 0, less "
+			       "than %u and must be 1 or an even number if SMT "
+			       "is enabled.", (unsigned long long)vcpus,
+			       VM_MAX_VCPUS + 1);
 	if (hp == GM_PAGES_HUGE_2M && mem % 2)
 		return jr_fail(&r, "mem_size_mib", -EINVAL, "%llu MiB is not a "
 			       "whole number of 2 MiB huge pages (huge_pages "
@@ -155,6 +159,7 @@ int shape_machine_config(struct vm_spec *s, struct json_object *o,
 	s->mem_size_mib = mem;
 	s->huge_pages = (enum gm_pages)hp;
 	s->nested_virt = nested;
+	s->smt = smt;
 	s->track_dirty_pages = dirty;
 	return 0;
 }

@@ -212,6 +212,8 @@ static void w_machine(struct fdt_w *w, const struct snap_file *s,
 	w_u64(w, "mem-size-mib", m->mem_mib);
 	w_str(w, "huge-pages", gm_pages_names[m->pages]);
 	w_u32(w, "nested-virt", m->nested);
+	if (m->smt)
+		w_u32(w, "smt", 1);
 	w_u32(w, "track-dirty-pages", s->track_dirty_pages);
 	w_u32(w, "entropy", m->rng);
 	w_str(w, "kernel", m->kernel);

@@ -630,6 +630,7 @@ static void fill_vcpu_ctx(struct vm *vm)
 	c->supported_cpuid = vm->supported_cpuid;
 	c->nr_cpus = vm->cfg.cpus;
 	c->nested = vm->cfg.nested;
+	c->smt = vm->cfg.smt;
 	c->pio = &vm->pio;
 	c->mmio = &vm->mmio;
 	c->exits = vm->metrics.exits;
