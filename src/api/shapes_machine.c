@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "mvm/api.h"
+#include "mvm/cpu_template.h"
 #include "mvm/err.h"
 #include "mvm/layout.h"
 
@@ -106,13 +107,14 @@ int shape_machine_config(struct vm_spec *s, struct json_object *o,
 	static const char *const known[] = {
 		"vcpu_count", "mem_size_mib", "smt", "track_dirty_pages",
 		"huge_pages", "cpu_template", "nested_virt", NULL };
+	/* Firecracker's names, in enum cpu_static_template's order. */
 	static const char *const templates[] = { "None", "C3", "T2", "T2S",
 						 "T2CL", "T2A", "V1N1", NULL };
 	uint64_t vcpus = s->vcpu_count, mem = s->mem_size_mib;
 	bool smt = patch ? s->smt : false;
 	bool nested = patch ? s->nested_virt : false;
 	bool dirty = patch ? s->track_dirty_pages : false;
-	int hp = patch ? (int)s->huge_pages : GM_PAGES_TRANSPARENT, tmpl = 0;
+	int hp = patch ? (int)s->huge_pages : GM_PAGES_TRANSPARENT, tmpl = -1;
 	struct jr r;
 	int ret;
 
@@ -152,14 +154,22 @@ int shape_machine_config(struct vm_spec *s, struct json_object *o,
 		return jr_fail(&r, "mem_size_mib", -EINVAL, "%llu MiB is not a "
 			       "whole number of 2 MiB huge pages (huge_pages "
 			       "\"2M\")", (unsigned long long)mem);
-	if (tmpl)
-		return jr_fail(&r, "cpu_template", -ENOTSUP, "CPU templates "
-			       "are not supported by mvm (only \"None\")");
+	if (tmpl == CPU_STATIC_COUNT)
+		return jr_fail(&r, "cpu_template", -EINVAL, "\"V1N1\" is an "
+			       "aarch64 template; this is an x86 host");
 	s->vcpu_count = (unsigned)vcpus;
 	s->mem_size_mib = mem;
 	s->huge_pages = (enum gm_pages)hp;
 	s->nested_virt = nested;
 	s->smt = smt;
+	/*
+	 * As Firecracker: a template named here replaces any template, a
+	 * custom one (PUT /cpu-config) included; "None" clears them.
+	 */
+	if (tmpl >= 0) {
+		s->cpu_template = (enum cpu_static_template)tmpl;
+		s->cpu_custom_set = false;
+	}
 	s->track_dirty_pages = dirty;
 	return 0;
 }

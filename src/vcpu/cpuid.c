@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "mvm/cpu_template.h"
 #include "mvm/err.h"
 #include "mvm/nested.h"
 #include "mvm/vcpu.h"
@@ -198,6 +199,9 @@ int vcpu_set_cpuid(struct vcpu *v, struct mvm_err *err)
 	rebuild_leaf_0xb(c, &t);
 	vendor = vcpu_cpuid_vendor(sup);
 	ret = nested_cpuid_shape(c, sup, vendor, v->ctx->nested, err);
+	/* The template last: what it fixes, it fixes over mvm's choices. */
+	if (!ret && v->ctx->tmpl)
+		ret = cpu_template_apply_cpuid(v->ctx->tmpl, c, err);
 	if (ret)
 		goto out;
 	if (ioctl(v->fd, KVM_SET_CPUID2, c) < 0) {
@@ -207,6 +211,8 @@ int vcpu_set_cpuid(struct vcpu *v, struct mvm_err *err)
 	}
 	/* Order matters: the MSR is only writable once CPUID shows VMX. */
 	ret = set_feature_control(v, vendor, err);
+	if (!ret && v->ctx->tmpl)
+		ret = cpu_template_set_msrs(v->ctx->tmpl, v->fd, v->id, err);
 out:
 	free(c);
 	return ret;
