@@ -1,7 +1,9 @@
 /*
  * PUT /cpu-config (and the config file's "cpu-config"): Firecracker's
  * custom CPU template. Its formats are Firecracker's: leaf, subleaf and
- * addr are strings with a 0x or 0b prefix; a bitmap is "0b" then up to 32
+ * addr are strings, hex (0x), binary (0b) or decimal, as its API
+ * description says (its parser wants a prefix; mvm takes all three); a
+ * bitmap is "0b" then up to 32
  * (CPUID) or 64 (MSR) characters of 0, 1 or x (x: left as mvm built it;
  * '_' separates for reading), the last character bit 0; flags a number;
  * kvm_capabilities strings "N" (needed) or "!N" (not needed). Firecracker's
@@ -17,19 +19,21 @@
 
 #include "json_in.h"
 
-/* "0x1f" or "0b101" into *out, no wider than bits; false if malformed. */
+/* "0x1f", "0b101" or "31" into *out, no wider than bits; false if not. */
 static bool parse_prefixed(const char *s, unsigned bits, uint64_t *out)
 {
-	int base = 0;
+	int base = 10;
 	uint64_t v = 0;
 
 	if (!strncmp(s, "0x", 2) || !strncmp(s, "0X", 2))
 		base = 16;
 	else if (!strncmp(s, "0b", 2) || !strncmp(s, "0B", 2))
 		base = 2;
-	if (!base || !s[2])
+	if (base != 10)
+		s += 2;
+	if (!*s)
 		return false;
-	for (s += 2; *s; s++) {
+	for (; *s; s++) {
 		unsigned d;
 
 		if (*s >= '0' && *s <= '9')
@@ -93,7 +97,8 @@ static int prefixed_field(struct jr *r, const char *key, unsigned bits,
 		return ret;
 	if (!parse_prefixed(s, bits, out))
 		return jr_fail(r, key, -EINVAL, "\"%.64s\" is not a %u-bit "
-			       "number with a 0x or 0b prefix", s, bits);
+			       "number (hex with 0x, binary with 0b, or "
+			       "decimal)", s, bits);
 	return 0;
 }
 

@@ -244,9 +244,9 @@ Test(cpu_config, a_custom_template_reads_back_and_is_pre_boot_only,
 Test(cpu_config, bad_templates_are_refused_by_name, .timeout = 30)
 {
 	static const char *const bad[][2] = {
-		{ "{\"cpuid_modifiers\": [{\"leaf\": \"1\", \"subleaf\": "
+		{ "{\"cpuid_modifiers\": [{\"leaf\": \"one\", \"subleaf\": "
 		  "\"0x0\", \"flags\": 0, \"modifiers\": []}]}",
-		  "cpuid_modifiers[0].leaf: \\\"1\\\" is not a 32-bit number" },
+		  "cpuid_modifiers[0].leaf: \\\"one\\\" is not a 32-bit number" },
 		{ "{\"cpuid_modifiers\": [{\"leaf\": \"0x1\", \"subleaf\": "
 		  "\"0x0\", \"flags\": 0, \"modifiers\": [{\"register\": "
 		  "\"esp\", \"bitmap\": \"0b1\"}]}]}",

@@ -89,7 +89,7 @@ Test(cpu_template, a_custom_template_is_parsed_whole)
 			   "\"subleaf\": \"0b0\", \"flags\": 1, \"modifiers\": "
 			   "[{\"register\": \"ebx\", \"bitmap\": \"0b1x0\"}, "
 			   "{\"register\": \"edx\", \"bitmap\": \"0b1\"}]}], "
-			   "\"msr_modifiers\": [{\"addr\": \"0x10A\", "
+			   "\"msr_modifiers\": [{\"addr\": \"266\", "
 			   "\"bitmap\": \"0b10\"}]}", &t, &err), 0, "%s",
 		     err.msg);
 	cr_assert_eq(t.nr_caps, 2);
@@ -116,10 +116,13 @@ Test(cpu_template, a_custom_template_is_parsed_whole)
 
 Test(cpu_template, bad_input_names_the_field)
 {
-	refused("{\"cpuid_modifiers\": [{\"leaf\": \"7\", \"subleaf\": \"0x0\","
+	refused("{\"cpuid_modifiers\": [{\"leaf\": \"7h\", \"subleaf\": \"0x0\","
 		" \"flags\": 0, \"modifiers\": []}]}",
-		"cpuid_modifiers[0].leaf: \"7\" is not a 32-bit number with a "
-		"0x or 0b prefix");
+		"cpuid_modifiers[0].leaf: \"7h\" is not a 32-bit number (hex "
+		"with 0x, binary with 0b, or decimal)");
+	refused("{\"cpuid_modifiers\": [{\"leaf\": \"0x\", \"subleaf\": \"0x0\","
+		" \"flags\": 0, \"modifiers\": []}]}",
+		"cpuid_modifiers[0].leaf: \"0x\" is not");
 	refused("{\"cpuid_modifiers\": [{\"leaf\": \"0x100000000\", "
 		"\"subleaf\": \"0x0\", \"flags\": 0, \"modifiers\": []}]}",
 		"cpuid_modifiers[0].leaf");
@@ -134,6 +137,8 @@ Test(cpu_template, bad_input_names_the_field)
 		"\"0x0\", \"flags\": 0, \"modifiers\": [{\"register\": \"rax\","
 		" \"bitmap\": \"0b1\"}]}]}",
 		"cpuid_modifiers[0].modifiers[0].register: \"rax\" is not one");
+	refused("{\"msr_modifiers\": [{\"addr\": \"4294967296\", \"bitmap\": "
+		"\"0b1\"}]}", "msr_modifiers[0].addr: \"4294967296\"");
 	refused("{\"msr_modifiers\": [{\"addr\": \"0xg\", \"bitmap\": "
 		"\"0b1\"}]}", "msr_modifiers[0].addr: \"0xg\"");
 	refused("{\"msr_modifiers\": {}}",
