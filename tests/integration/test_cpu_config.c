@@ -289,3 +289,58 @@ Test(cpu_config, bad_templates_are_refused_by_name, .timeout = 30)
 	cr_assert(fault_has(&r, "MSR 0x4b564dff"), "%s", r.body);
 	api_proc_free(&p);
 }
+
+/*
+ * A snapshot keeps SMT and the template with the machine: the VM loaded
+ * from it says both in GET /vm/config, and it runs.
+ */
+Test(cpu_config, a_snapshot_keeps_smt_and_the_template, .timeout = 60)
+{
+	char body[768], dir[] = "/tmp/mvm-cpucfg-XXXXXX", state[64], mem[64];
+	struct api_resp r;
+	struct api_proc a, b;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(state, sizeof(state), "%s/state", dir);
+	snprintf(mem, sizeof(mem), "%s/mem", dir);
+	cr_assert_eq(api_spawn(&a, NULL), 0);
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", "
+		 "\"boot_args\": \"action=echo\"}", guest_path("mb_action"));
+	cr_assert_eq(api_call(a.sock, "PUT", "/boot-source", body, &r), 204);
+	cr_assert_eq(api_call(a.sock, "PUT", "/machine-config",
+			      "{\"vcpu_count\": 2, \"mem_size_mib\": 32, "
+			      "\"smt\": true}", &r), 204, "%s", r.body);
+	cr_assert_eq(api_call(a.sock, "PUT", "/cpu-config", CUSTOM, &r), 204,
+		     "%s", r.body);
+	cr_assert_eq(api_call(a.sock, "PUT", "/actions",
+			      "{\"action_type\": \"InstanceStart\"}", &r), 204,
+		     "%s", r.body);
+	cr_assert(api_wait_out(&a, "echo ready", 10), "%s", a.out);
+	cr_assert_eq(api_call(a.sock, "PATCH", "/vm",
+			      "{\"state\": \"Paused\"}", &r), 204);
+	snprintf(body, sizeof(body), "{\"snapshot_type\": \"Full\", "
+		 "\"snapshot_path\": \"%s\", \"mem_file_path\": \"%s\"}", state,
+		 mem);
+	cr_assert_eq(api_call(a.sock, "PUT", "/snapshot/create", body, &r),
+		     204, "%s", r.body);
+	api_proc_free(&a);
+
+	cr_assert_eq(api_spawn(&b, NULL), 0);
+	snprintf(body, sizeof(body), "{\"snapshot_path\": \"%s\", "
+		 "\"mem_backend\": {\"backend_type\": \"File\", "
+		 "\"backend_path\": \"%s\"}, \"resume_vm\": true}", state, mem);
+	cr_assert_eq(api_call(b.sock, "PUT", "/snapshot/load", body, &r), 204,
+		     "%s\n%s", r.body, b.err);
+	cr_assert_eq(api_call(b.sock, "GET", "/", NULL, &r), 200);
+	cr_assert(strstr(r.body, "\"state\":\"Running\""), "%s", r.body);
+	cr_assert_eq(api_call(b.sock, "GET", "/vm/config", NULL, &r), 200);
+	cr_assert(strstr(r.body, "\"smt\":true"), "%s", r.body);
+	cr_assert(strstr(r.body, "\"bitmap\":\"0bxxxxxxxxxxxxxxxxxxxxxx1xxxxxxxxx"
+			 "\""), "%s", r.body);
+	cr_assert(strstr(r.body, "\"kvm_capabilities\":[\"!56\"]"), "%s",
+		  r.body);
+	api_proc_free(&b);
+	unlink(state);
+	unlink(mem);
+	rmdir(dir);
+}
