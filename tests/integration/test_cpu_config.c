@@ -209,6 +209,29 @@ Test(cpu_config, a_custom_template_masks_the_guests_cpuid, .timeout = 60)
 		     "PASS cpuid-want");
 }
 
+/*
+ * An MSR modifier reaches the guest: IA32_MISC_ENABLE's fast-strings bit
+ * (0), which KVM keeps for every vCPU on both vendors, cleared and then
+ * set, and read back each time (whatever KVM's default, one of the two
+ * differs from it).
+ */
+Test(cpu_config, a_custom_template_sets_an_msr, .timeout = 60)
+{
+	const char *const clear[] = {
+		"/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 64}",
+		"/cpu-config", "{\"msr_modifiers\": [{\"addr\": \"0x1a0\", "
+		"\"bitmap\": \"0b0\"}]}", NULL };
+	const char *const set[] = {
+		"/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 64}",
+		"/cpu-config", "{\"msr_modifiers\": [{\"addr\": \"0x1a0\", "
+		"\"bitmap\": \"0b1\"}]}", NULL };
+
+	boot_via_api(clear, "mem=64 memtol=385 cpus=1 tag=msr "
+		     "msrwant=0x1a0/0x1/0x0", "PASS msr-want");
+	boot_via_api(set, "mem=64 memtol=385 cpus=1 tag=msr "
+		     "msrwant=0x1a0/0x1/0x1", "PASS msr-want");
+}
+
 Test(cpu_config, a_custom_template_reads_back_and_is_pre_boot_only,
      .timeout = 30)
 {

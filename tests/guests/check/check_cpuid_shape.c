@@ -4,6 +4,9 @@
  *   threads=N                  every leaf that counts threads says N
  *   cpuidwant=L/S/R/MASK/VALUE[,...]  CPUID(L, S).R & MASK == VALUE, where
  *                              R is a, b, c or d (EAX..EDX)
+ *   msrwant=ADDR/MASK/VALUE[,...]     RDMSR(ADDR) & MASK == VALUE (the host
+ *                              test names only MSRs the vCPU has: another
+ *                              would fault)
  */
 #include "../lib/cmdline.h"
 #include "../lib/cpuid.h"
@@ -81,17 +84,19 @@ static void check_threads(const struct bootinfo *bi)
 	pass("cpuid-smt");
 }
 
-/* One "L/S/R/MASK/VALUE" of cpuidwant; false if malformed. */
-static bool parse_want(const char *s, size_t len, uint64_t f[5])
+/* One "L/S/R/MASK/VALUE" of cpuidwant (reg_at 2), or one of msrwant's
+ * "ADDR/MASK/VALUE" (reg_at -1); false if malformed. */
+static bool parse_want(const char *s, size_t len, int nf, int reg_at,
+		       uint64_t *f)
 {
 	int n = 0;
 
-	for (size_t i = 0; i <= len && n < 5;) {
+	for (size_t i = 0; i <= len && n < nf;) {
 		size_t j = i;
 
 		while (j < len && s[j] != '/')
 			j++;
-		if (n == 2) {
+		if (n == reg_at) {
 			if (j - i != 1 || s[i] < 'a' || s[i] > 'd')
 				return false;
 			f[n++] = (uint64_t)(s[i] - 'a');
@@ -100,7 +105,7 @@ static bool parse_want(const char *s, size_t len, uint64_t f[5])
 		}
 		i = j + 1;
 	}
-	return n == 5;
+	return n == nf;
 }
 
 static void check_want(const struct bootinfo *bi)
@@ -119,7 +124,7 @@ static void check_want(const struct bootinfo *bi)
 
 		while (j < len && v[j] != ',')
 			j++;
-		if (!parse_want(v + i, j - i, f)) {
+		if (!parse_want(v + i, j - i, 5, 2, f)) {
 			fail("cpuid-want", "malformed cpuidwant item %u",
 			     checked);
 			return;
@@ -144,10 +149,54 @@ static void check_want(const struct bootinfo *bi)
 	pass("cpuid-want");
 }
 
+static uint64_t rdmsr(uint32_t addr)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(addr));
+	return (uint64_t)hi << 32 | lo;
+}
+
+static void check_msrs(const struct bootinfo *bi)
+{
+	const char *v;
+	size_t len;
+	int checked = 0;
+
+	if (!cmdline_find(bi->cmdline, "msrwant", &v, &len))
+		return;
+	for (size_t i = 0; i < len;) {
+		size_t j = i;
+		uint64_t f[3], got;
+
+		while (j < len && v[j] != ',')
+			j++;
+		if (!parse_want(v + i, j - i, 3, -1, f)) {
+			fail("msr-want", "malformed msrwant item %u", checked);
+			return;
+		}
+		got = rdmsr((uint32_t)f[0]);
+		if ((got & f[1]) != f[2]) {
+			fail("msr-want", "MSR 0x%x = 0x%llx: masked 0x%llx is "
+			     "0x%llx, want 0x%llx", (uint32_t)f[0],
+			     (unsigned long long)got, (unsigned long long)f[1],
+			     (unsigned long long)(got & f[1]),
+			     (unsigned long long)f[2]);
+			return;
+		}
+		checked++;
+		i = j + 1;
+	}
+	kprintf("msr-want: %d value(s) as the template says\n", checked);
+	pass("msr-want");
+}
+
 void check_cpuid_shape(const struct bootinfo *bi)
 {
 	if (check_enabled(bi, "cpuid-smt"))
 		check_threads(bi);
 	if (check_enabled(bi, "cpuid-want"))
 		check_want(bi);
+	if (check_enabled(bi, "msr-want"))
+		check_msrs(bi);
 }
