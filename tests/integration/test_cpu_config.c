@@ -60,6 +60,18 @@ Test(cpu_config, without_smt_one_thread_a_core, .timeout = 60)
 		     "mem=64 memtol=385 cpus=4 threads=1 tag=smt", "PASS cpuid-smt");
 }
 
+/* A config file's "cpu-config" is the template, as PUT /cpu-config's. */
+Test(cpu_config, a_config_files_template_reaches_the_guest, .timeout = 60)
+{
+	boot_checked("{\"vcpu_count\": 2, \"mem_size_mib\": 64, "
+		     "\"smt\": true}",
+		     "{\"cpuid_modifiers\": [{\"leaf\": \"0x1\", \"subleaf\": "
+		     "\"0x0\", \"flags\": 0, \"modifiers\": [{\"register\": "
+		     "\"eax\", \"bitmap\": \"0b1001\"}]}]}",
+		     "mem=64 memtol=385 cpus=2 threads=2 tag=file "
+		     "cpuidwant=0x1/0x0/a/0xf/0x9", "PASS cpuid-want");
+}
+
 /* Firecracker's rule: one vCPU, or an even number, with SMT. */
 Test(cpu_config, smt_refuses_an_odd_vcpu_count, .timeout = 30)
 {
