@@ -996,6 +996,18 @@ Test(snapshot_file, print_says_what_is_in_it)
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		cr_assert(strstr(text, want[i]), "no \"%s\" in:\n%s", want[i],
 			  text);
+	cr_assert_null(strstr(text, "smt"), "%s", text);
+	cr_assert_null(strstr(text, "cpu template"), "%s", text);
+	free(text);
+	a.machine.smt = true;
+	a.machine.cpu_template = CPU_STATIC_T2A;
+	a.machine.cpu_custom_set = true;
+	a.machine.cpu_custom.nr_cpuid = 3;
+	a.machine.cpu_custom.nr_msrs = 1;
+	text = printed(&a);
+	cr_assert(strstr(text, "  smt: two threads a core\n  cpu template "
+			 "T2A\n  custom cpu template: 3 CPUID, 1 MSR, 0 KVM "
+			 "capability modifier(s)\n"), "%s", text);
 	free(text);
 
 	/* What came from a file reaches no terminal as it is. */
