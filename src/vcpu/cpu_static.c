@@ -126,12 +126,16 @@ int cpu_static_template(enum cpu_static_template t, enum host_vendor vendor,
 				"CPU vendor mismatched between actual CPU and "
 				"CPU template.", cpu_static_names[t],
 				vendor_label(d->vendor), vendor_label(vendor));
+	/* An absent table is NULL, which memcpy must not see even for 0. */
 	for (unsigned i = 0; i < 2; i++) {
+		if (!d->nr_cpuid[i])
+			continue;
 		memcpy(out->cpuid + out->nr_cpuid, d->cpuid[i],
 		       d->nr_cpuid[i] * sizeof(d->cpuid[i][0]));
 		out->nr_cpuid += d->nr_cpuid[i];
 	}
-	memcpy(out->msrs, d->msrs, d->nr_msrs * sizeof(out->msrs[0]));
+	if (d->nr_msrs)
+		memcpy(out->msrs, d->msrs, d->nr_msrs * sizeof(out->msrs[0]));
 	out->nr_msrs = d->nr_msrs;
 	return 0;
 }
