@@ -79,6 +79,11 @@ struct vm_spec {
 	unsigned vcpu_count;
 	uint64_t mem_size_mib;
 	enum gm_pages huge_pages;
+	bool smt;               /* two threads a core */
+	/* machine-config's cpu_template; PUT /cpu-config's, which wins. */
+	enum cpu_static_template cpu_template;
+	bool cpu_custom_set;
+	struct cpu_template cpu_custom;
 	bool nested_virt;       /* mvm extension: VMX/SVM for the guest */
 	bool track_dirty_pages; /* for Diff snapshots */
 

@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "mvm/api.h"
+#include "mvm/cpu_template.h"
 
 static void put_str(struct json_object *o, const char *k, const char *v)
 {
@@ -59,9 +60,12 @@ struct json_object *spec_export_machine(const struct vm_spec *s)
 
 	put_u64(o, "vcpu_count", s->vcpu_count);
 	put_u64(o, "mem_size_mib", s->mem_size_mib);
-	put_bool(o, "smt", false);
+	put_bool(o, "smt", s->smt);
 	put_bool(o, "track_dirty_pages", s->track_dirty_pages);
 	put_str(o, "huge_pages", gm_pages_names[s->huge_pages]);
+	/* As Firecracker: a static template's name, when one is set. */
+	if (s->cpu_template != CPU_STATIC_NONE && !s->cpu_custom_set)
+		put_str(o, "cpu_template", cpu_static_names[s->cpu_template]);
 	if (s->nested_virt)
 		put_bool(o, "nested_virt", true);
 	return o;
@@ -176,6 +180,9 @@ struct json_object *spec_export(const struct vm_spec *s)
 	for (unsigned i = 0; i < s->nr_pmems; i++)
 		json_object_array_add(pmems, pmem_json(&s->pmems[i]));
 	json_object_object_add(o, "pmem", pmems);
+	if (s->cpu_custom_set)
+		json_object_object_add(o, "cpu-config",
+				       cpu_config_export(&s->cpu_custom));
 	if (s->logger_set) {
 		struct json_object *l = json_object_new_object();
 

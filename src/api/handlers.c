@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "mvm/api.h"
+#include "mvm/cpu_template.h"
 #include "mvm/clock.h"
 #include "mvm/err.h"
 #include "mvm/nested.h"
@@ -359,6 +360,30 @@ int h_put_entropy(struct vmm *v, const struct api_request *q,
 {
 	(void)r;
 	return api_status_of(shape_entropy(&v->spec, q->body, "", err), err);
+}
+
+/*
+ * Firecracker's custom template: parsed whole before it replaces whatever
+ * template was set (a static one by name included, as there).
+ */
+int h_put_cpu_config(struct vmm *v, const struct api_request *q,
+		     struct api_response *r, struct mvm_err *err)
+{
+	struct cpu_template *t = malloc(sizeof(*t));
+	int ret;
+
+	(void)r;
+	if (!t)
+		return api_status_of(mvm_fail(err, -ENOMEM, "out of memory"),
+				     err);
+	ret = shape_cpu_config(t, q->body, "", err);
+	if (!ret) {
+		v->spec.cpu_custom = *t;
+		v->spec.cpu_custom_set = true;
+		v->spec.cpu_template = CPU_STATIC_NONE;
+	}
+	free(t);
+	return api_status_of(ret, err);
 }
 
 static bool dynmem_on(const struct vmm *v)

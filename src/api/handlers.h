@@ -53,6 +53,8 @@ int h_put_logger(struct vmm *v, const struct api_request *q,
 		 struct api_response *r, struct mvm_err *err);
 int h_put_metrics(struct vmm *v, const struct api_request *q,
 		  struct api_response *r, struct mvm_err *err);
+int h_put_cpu_config(struct vmm *v, const struct api_request *q,
+		     struct api_response *r, struct mvm_err *err);
 int h_put_entropy(struct vmm *v, const struct api_request *q,
 		  struct api_response *r, struct mvm_err *err);
 int h_put_serial(struct vmm *v, const struct api_request *q,

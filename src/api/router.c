@@ -67,6 +67,8 @@ static const struct route routes[] = {
 	  h_put_logger, NULL },
 	{ "PUT", "/metrics", false, true, PRE_BOOT, "metrics",
 	  h_put_metrics, NULL },
+	{ "PUT", "/cpu-config", false, true, PRE_BOOT, "cpu_cfg",
+	  h_put_cpu_config, NULL },
 	{ "PUT", "/entropy", false, true, PRE_BOOT, "entropy",
 	  h_put_entropy, NULL },
 	{ "PUT", "/serial", false, true, PRE_BOOT, "serial",

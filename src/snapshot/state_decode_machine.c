@@ -413,6 +413,11 @@ int snap_decode_machine(const void *fdt, int node, struct snap_file *s,
 	if (!ret)
 		ret = snap_rd_flag(fdt, node, "machine", "nested-virt",
 				   &m->nested, err);
+	/* Snapshots of VMs without SMT, and older ones, have no "smt". */
+	if (!ret && fdt_getprop(fdt, node, "smt", NULL))
+		ret = snap_rd_flag(fdt, node, "machine", "smt", &m->smt, err);
+	if (!ret)
+		ret = snap_decode_cpu_template(fdt, node, m, err);
 	if (!ret)
 		ret = snap_rd_flag(fdt, node, "machine", "track-dirty-pages",
 				   &s->track_dirty_pages, err);

@@ -212,12 +212,18 @@ static void w_machine(struct fdt_w *w, const struct snap_file *s,
 	w_u64(w, "mem-size-mib", m->mem_mib);
 	w_str(w, "huge-pages", gm_pages_names[m->pages]);
 	w_u32(w, "nested-virt", m->nested);
+	if (m->smt)
+		w_u32(w, "smt", 1);
+
 	w_u32(w, "track-dirty-pages", s->track_dirty_pages);
 	w_u32(w, "entropy", m->rng);
 	w_str(w, "kernel", m->kernel);
 	w_str(w, "initrd", m->initrd);
 	w_str(w, "cmdline", m->cmdline);
 	w_str(w, "on-reboot", snap_on_reboot_names[m->on_reboot]);
+	/* Its property, then its node: the first of machine's children. */
+	if (!w->err)
+		w->err = snap_encode_cpu_template(w->fdt, m);
 	w_drives(w, m, names);
 	w_nets(w, m, names);
 	w_pmems(w, m, names);

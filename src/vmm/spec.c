@@ -77,6 +77,10 @@ int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
 	s->mem_size_mib = cfg->mem_mib;
 	s->huge_pages = cfg->pages;
 	s->nested_virt = cfg->nested;
+	s->smt = cfg->smt;
+	s->cpu_template = cfg->cpu_template;
+	s->cpu_custom_set = cfg->cpu_custom_set;
+	s->cpu_custom = cfg->cpu_custom;
 	s->entropy_set = cfg->rng;
 	s->entropy_rate_limiter = limiter_of(&cfg->rng_rl);
 	s->balloon = cfg->balloon;
@@ -237,6 +241,10 @@ int spec_to_config(struct vm_spec *s, struct vm_config *cfg, int out_fd,
 	cfg->pages = s->huge_pages;
 	cfg->on_reboot = s->on_reboot;
 	cfg->nested = s->nested_virt;
+	cfg->smt = s->smt;
+	cfg->cpu_template = s->cpu_template;
+	cfg->cpu_custom_set = s->cpu_custom_set;
+	cfg->cpu_custom = s->cpu_custom;
 	cfg->track_dirty_pages = s->track_dirty_pages;
 	cfg->rng = s->entropy_set;
 	cfg->rng_rl = s->entropy_rate_limiter.rl;

@@ -287,8 +287,9 @@ Test(api, pre_boot_errors_name_the_field, .timeout = 30)
 		     "integer");
 	expect_fault(p.sock, "PUT", "/machine-config", "{\"vcpu_count\": 1}",
 		     400, "mem_size_mib: missing required field");
-	expect_fault(p.sock, "PATCH", "/machine-config", "{\"smt\": true}",
-		     400, "smt: ");
+	expect_fault(p.sock, "PUT", "/machine-config", "{\"vcpu_count\": 3, "
+		     "\"mem_size_mib\": 64, \"smt\": true}", 400,
+		     "vcpu_count: 3 with smt");
 	expect_fault(p.sock, "PUT", "/drives/rootfs", "{\"drive_id\": "
 		     "\"other\", \"path_on_host\": \"/x\", \"is_root_device\": "
 		     "true}", 400, "does not match the id in the path");
