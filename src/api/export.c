@@ -159,16 +159,17 @@ struct json_object *spec_export(const struct vm_spec *s)
 	struct json_object *o = json_object_new_object();
 	struct json_object *drives = json_object_new_array();
 	struct json_object *nets = json_object_new_array();
+	struct json_object *b = json_object_new_object();
 	struct json_object *pmems;
 
+	/* Firecracker's is always there: an empty path until one is set. */
+	put_str(b, "kernel_image_path",
+		s->boot_source_set ? s->kernel_image_path : "");
 	if (s->boot_source_set) {
-		struct json_object *b = json_object_new_object();
-
-		put_str(b, "kernel_image_path", s->kernel_image_path);
 		put_str(b, "boot_args", s->boot_args);
 		put_str(b, "initrd_path", s->initrd_path);
-		json_object_object_add(o, "boot-source", b);
 	}
+	json_object_object_add(o, "boot-source", b);
 	json_object_object_add(o, "machine-config", spec_export_machine(s));
 	for (unsigned i = 0; i < s->nr_drives; i++)
 		json_object_array_add(drives, drive_json(&s->drives[i]));

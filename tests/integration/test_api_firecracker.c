@@ -137,6 +137,27 @@ static void configure(const char *sock, const char *disk, const char *log,
 	       "\"deflate_on_oom\": false}");
 }
 
+/* Before anything is configured, every section is there already. */
+Test(api_firecracker, an_unconfigured_vm_config_has_every_section,
+     .timeout = 30)
+{
+	struct json_object *o, *b, *v;
+	struct api_proc p;
+
+	cr_assert_eq(api_spawn(&p, NULL), 0);
+	o = get(p.sock, "/vm/config");
+	required(o, full_sections, "GET /vm/config");
+	cr_assert(json_object_object_get_ex(o, "boot-source", &b) &&
+		  json_object_is_type(b, json_type_object), "%s",
+		  json_object_to_json_string(o));
+	cr_assert(json_object_object_get_ex(b, "kernel_image_path", &v));
+	cr_assert_str_eq(json_object_get_string(v), "",
+			 "Firecracker's empty path until one is set");
+	json_object_put(o);
+	api_stop(&p);
+	api_proc_free(&p);
+}
+
 Test(api_firecracker, answers_hold_firecracker_keys_only, .timeout = 30)
 {
 	static char sectors[4096];
