@@ -541,6 +541,45 @@ Test(api_firecracker, the_getting_started_sequence_boots, .timeout = 30)
 }
 
 /*
+ * A multicast guest_mac is taken, as Firecracker takes it; the start then
+ * warns that Linux would replace it and mvm drop the frames.
+ */
+Test(api_firecracker, a_multicast_mac_is_taken_and_warned_of, .timeout = 30)
+{
+	char *log = temp_file("fcmclog", "", 0);
+	char body[512], tap[16], text[8192] = "";
+	struct api_proc p;
+	FILE *f;
+
+	snprintf(tap, sizeof(tap), "fcmc%d", (int)getpid() % 100000);
+	cr_assert_eq(api_spawn(&p, NULL), 0);
+	snprintf(body, sizeof(body), "{\"log_path\": \"%s\", \"level\": "
+		 "\"Warning\"}", log);
+	put_ok(p.sock, "PUT", "/logger", body);
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", "
+		 "\"boot_args\": \"%s\"}", guest_path("mb_action"), TINY_ARGS);
+	put_ok(p.sock, "PUT", "/boot-source", body);
+	snprintf(body, sizeof(body), "{\"iface_id\": \"eth0\", "
+		 "\"guest_mac\": \"01:00:5e:00:00:01\", "
+		 "\"host_dev_name\": \"%s\"}", tap);
+	put_ok(p.sock, "PUT", "/network-interfaces/eth0", body);
+	put_ok(p.sock, "PUT", "/actions", "{\"action_type\": "
+	       "\"InstanceStart\"}");
+	cr_assert(api_wait_out(&p, "echo ready", 10), "%s\n%s", p.out, p.err);
+	f = fopen(log, "r");
+	cr_assert_not_null(f);
+	cr_assert_gt(fread(text, 1, sizeof(text) - 1, f), 0);
+	fclose(f);
+	cr_assert(strstr(text, "network interface 'eth0': guest_mac "
+			 "01:00:5e:00:00:01 is a multicast address"), "%s",
+		  text);
+	api_stop(&p);
+	api_proc_free(&p);
+	unlink(log);
+	free(log);
+}
+
+/*
  * Firecracker's example configuration (tests/framework/vm_config.json),
  * key by key with its nulls and its empty lists, given as the guide says:
  * firecracker --api-sock ... --config-file ... It boots, and the API then
