@@ -538,9 +538,9 @@ int cli_set_vsock(struct vm_config *cfg, const char *arg,
 		if (!strcmp(kv[i].key, "cid"))
 			ret = cli_parse_u64("--vsock: cid", kv[i].val,
 					    0xfffffffeu, &cid, err);
-		else if (!kv[i].val[0] || strlen(kv[i].val) > 95)
+		else if (!kv[i].val[0] || strlen(kv[i].val) > 96)
 			ret = mvm_fail(err, -EINVAL, "--vsock: uds: '%s' is "
-				       "empty or longer than 95 bytes (a "
+				       "empty or longer than 96 bytes (a "
 				       "Unix socket's path, with room for "
 				       "_<port>)", kv[i].val);
 		else if (!(c.uds_path = strdup(kv[i].val)))
