@@ -11,6 +11,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <json-c/json.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -125,11 +126,17 @@ static uint8_t host_pattern(uint32_t i)
 	return (uint8_t)(i * 13u + (i >> 8) + 5u);
 }
 
-static void boot(struct api_proc *p, const char *uds, const char *args)
+static void boot_met(struct api_proc *p, const char *uds, const char *args,
+		     const char *met)
 {
 	char body[512];
 
 	cr_assert_eq(api_spawn(p, NULL), 0);
+	if (met) {
+		snprintf(body, sizeof(body), "{\"metrics_path\": \"%s\"}",
+			 met);
+		call_ok(p, "PUT", "/metrics", body);
+	}
 	call_ok(p, "PUT", "/machine-config",
 		"{\"vcpu_count\": 1, \"mem_size_mib\": 64}");
 	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", "
@@ -140,6 +147,34 @@ static void boot(struct api_proc *p, const char *uds, const char *args)
 		 "\"%s\"}", CID, uds);
 	call_ok(p, "PUT", "/vsock", body);
 	call_ok(p, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+}
+
+static void boot(struct api_proc *p, const char *uds, const char *args)
+{
+	boot_met(p, uds, args, NULL);
+}
+
+/* The vsock group's key summed over the metrics file's lines. */
+static uint64_t metric(const char *met, const char *key)
+{
+	FILE *f = fopen(met, "r");
+	char line[65536];
+	uint64_t sum = 0;
+
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		struct json_object *o = json_tokener_parse(line), *g, *v;
+
+		cr_assert_not_null(o, "a metrics line: %s", line);
+		cr_assert(json_object_object_get_ex(o, "vsock", &g), "%s",
+			  line);
+		cr_assert(json_object_object_get_ex(g, key, &v), "%s: %s",
+			  key, line);
+		sum += (uint64_t)json_object_get_int64(v);
+		json_object_put(o);
+	}
+	fclose(f);
+	return sum;
 }
 
 static void guest_line(struct api_proc *p, const char *line)
@@ -186,15 +221,16 @@ static void host_to_guest(const char *uds)
 Test(virtio_vsock, both_ways_with_credit_and_resets, .init = snap_dir_make,
      .fini = snap_dir_drop, .timeout = 120)
 {
-	char uds[256], port_path[300];
+	char uds[256], port_path[300], met[256];
 	struct echo e;
 	struct api_proc p;
-	struct api_resp r;
 
 	snprintf(uds, sizeof(uds), "%s", path_in("v.sock"));
+	snprintf(met, sizeof(met), "%s", path_in("metrics"));
+	fclose(fopen(met, "w"));
 	snprintf(port_path, sizeof(port_path), "%s_5000", uds);
 	echo_start(&e, port_path);
-	boot(&p, uds, "");
+	boot_met(&p, uds, "", met);
 	guest_line(&p, "vsock: listening");
 	/* Bad first lines: the client is closed, the device goes on. */
 	expect_closed(uds, "HELLO 52\n", 5000);
@@ -207,13 +243,20 @@ Test(virtio_vsock, both_ways_with_credit_and_resets, .init = snap_dir_make,
 	expect_closed(uds, "CONNECT 53\n", 10000);
 	guest_line(&p, "vsock: refused 53");
 	expect_closed(uds, "CONNECT 54\n", 10000);
+	guest_line(&p, "PASS vsock unanswered connect resets");
+	call_ok(&p, "PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}");
+	cr_assert_geq(metric(met, "rx_bytes_count"), HOST_TOTAL);
+	cr_assert_geq(metric(met, "tx_bytes_count"), 20);
+	cr_assert_geq(metric(met, "conns_added"), 5, "2 guest's, 3 host's");
+	cr_assert_geq(metric(met, "conns_killed"), 2, "54's timeout, 1002");
+	cr_assert_geq(metric(met, "conns_removed"), 5);
+	cr_assert_geq(metric(met, "tx_queue_event_count"), 1);
 	finish(&p);
 	cr_assert_geq(e.conns, 2, "the guest's connections: %d", e.conns);
 	cr_assert(strstr(p.err, "packet dropped: source CID"), "%s", p.err);
 	/* The socket is gone with the device. */
 	cr_assert_neq(access(uds, F_OK), 0, "%s is still there", uds);
 	echo_stop(&e);
-	(void)r;
 	api_proc_free(&p);
 }
 
