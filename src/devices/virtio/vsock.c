@@ -2,8 +2,8 @@
  * virtio-vsock (virtio 1.2, 5.10) with Firecracker's hybrid backend
  * (vsock.h): the device's ops, its connections' lives, and the event
  * loop's callbacks: the sockets' polls and one timer for every
- * connection that waits for the guest (its answer to a REQUEST, its RST
- * after a SHUTDOWN).
+ * connection that waits (for a host's CONNECT line, for the guest's
+ * answer to a REQUEST).
  */
 #include <errno.h>
 #include <poll.h>
@@ -159,8 +159,13 @@ static void conn_writable(struct vsock *v, struct vsock_conn *c)
 		vsock_conn_kill(v, c);
 		return;
 	}
-	if (c->peer_no_send && !c->buf_len)
+	if (c->peer_no_send && !c->buf_len) {
+		if (c->host_eof) {
+			vsock_conn_kill(v, c); /* done both ways */
+			return;
+		}
 		shutdown(c->fd, SHUT_WR);
+	}
 	if (vsock_conn_credit_due(c))
 		vsock_conn_owe(v, c, VSOCK_OWE_CREDIT_UPDATE);
 }

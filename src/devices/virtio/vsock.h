@@ -76,7 +76,7 @@ _Static_assert(sizeof(struct vsock_hdr) == 44, "virtio_vsock_hdr");
 #define VSOCK_MAX_CONNS 256
 /* A host CONNECT line: "CONNECT 4294967295\n" and a little slack. */
 #define VSOCK_CONNECT_LINE_MAX 32
-/* How long the guest has to answer a REQUEST, or a SHUTDOWN with RST. */
+/* How long a host has to send its line, and the guest to answer it. */
 #define VSOCK_TIMEOUT_MS 2000u
 /* Host-initiated connections' local ports: from here, Firecracker's. */
 #define VSOCK_HOST_PORT_FIRST (1u << 30)
@@ -113,7 +113,6 @@ enum vsock_conn_state {
 	VSOCK_CONN_HOST_LINE,    /* host socket: reading its CONNECT line */
 	VSOCK_CONN_HOST_REQ,     /* REQUEST sent, the guest's answer due */
 	VSOCK_CONN_ESTABLISHED,
-	VSOCK_CONN_CLOSING,      /* SHUTDOWN sent, the guest's RST due */
 	VSOCK_CONN_KILLED,       /* socket closed, an RST owed the guest */
 	VSOCK_CONN_DEAD,         /* closed; freed once its polls are back */
 };
@@ -147,7 +146,7 @@ struct vsock_conn {
 	bool host_eof;       /* the socket said EOF */
 	bool peer_no_rcv;    /* the guest asked for no more data */
 	bool peer_no_send;   /* the guest will send no more */
-	uint64_t expiry_ns;  /* HOST_REQ, CLOSING: when to give up; 0 none */
+	uint64_t expiry_ns;  /* HOST_LINE, HOST_REQ: when to give up; 0 none */
 
 	/* To the guest: its credit and what it was sent. */
 	uint32_t peer_buf_alloc, peer_fwd_cnt;

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mvm/clock.h"
 #include "mvm/virtio_dev.h"
 
 #include "vsock.h"
@@ -86,16 +85,20 @@ static ssize_t read_into(struct vsock *v, struct vsock_conn *c,
 	return r < 0 ? -errno : r;
 }
 
-/* The host closed its end: SHUTDOWN both ways, the guest's RST due. */
+/*
+ * The host's socket said EOF: it sends no more (SHUTDOWN SEND). It may
+ * have shut only its write side and still read: the guest's bytes go on
+ * to it, and a socket closed for good fails the next write, which resets
+ * the connection. A guest that had stopped sending is done both ways.
+ */
 static void host_eof(struct vsock *v, struct vsock_conn *c,
 		     struct vsock_hdr *h)
 {
 	c->host_eof = true;
-	c->state = VSOCK_CONN_CLOSING;
-	c->expiry_ns = mvm_mono_ns() + VSOCK_TIMEOUT_MS * 1000000ull;
 	conn_hdr(v, c, h, VSOCK_OP_SHUTDOWN);
-	h->flags = VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND;
-	vsock_timer_arm(v);
+	h->flags = VSOCK_SHUTDOWN_SEND;
+	if (c->peer_no_send && !c->buf_len)
+		vsock_conn_kill(v, c); /* the RST follows the SHUTDOWN */
 }
 
 /*

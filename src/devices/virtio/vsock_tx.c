@@ -89,8 +89,6 @@ static void guest_rw(struct vsock *v, struct vsock_conn *c,
 	size_t off = sizeof(*h);
 	uint32_t len = h->len;
 
-	if (c->state == VSOCK_CONN_CLOSING)
-		return; /* the host has gone: dropped, as the guest is told */
 	if (c->state != VSOCK_CONN_ESTABLISHED || c->peer_no_send ||
 	    len > vsock_buf_room(c)) {
 		/* Past its credit, or after it said it would send no more. */
@@ -137,8 +135,9 @@ static void guest_shutdown(struct vsock *v, struct vsock_conn *c,
 		c->peer_no_rcv = true;
 	if (flags & VSOCK_SHUTDOWN_SEND)
 		c->peer_no_send = true;
-	if (c->peer_no_rcv && c->peer_no_send) {
-		/* Closed both ways: what it sent goes if it can, then RST. */
+	if ((c->peer_no_rcv && c->peer_no_send) ||
+	    (c->peer_no_send && c->host_eof)) {
+		/* Done both ways: what it sent goes if it can, then RST. */
 		if (c->fd >= 0)
 			vsock_uds_flush(v, c);
 		vsock_conn_kill(v, c);
