@@ -22,56 +22,46 @@
 #include "../lib/string.h"
 #include "tests.h"
 
-#define RXQ 0
-#define TXQ 1
-#define EVQ 2
+#include "vsock_drv.h"
+
 #define NRX 32
 #define NEV 4
 #define MSIX_BASE 0x70
-#define HOST_CID 2
 #define GUEST_BUF 8192u
 #define HOST_TOTAL 65536u
 
-enum { OP_REQUEST = 1, OP_RESPONSE, OP_RST, OP_SHUTDOWN, OP_RW,
-       OP_CREDIT_UPDATE, OP_CREDIT_REQUEST };
-
-struct hdr {
-	uint64_t src_cid, dst_cid;
-	uint32_t src_port, dst_port, len;
-	uint16_t type, op;
-	uint32_t flags, buf_alloc, fwd_cnt;
-} __attribute__((packed));
-
-static struct vdev d;
+struct vdev vsk_dev;
 static uint64_t cid;
 static uint8_t *rx_buf[256]; /* by descriptor index */
 static uint32_t *ev_buf[256];
 static uint8_t *tx_buf;
-static uint8_t payload[4096];
+uint8_t vsk_payload[4096];
 
 static void post(unsigned q, uint8_t *b, uint32_t len)
 {
 	struct vbuf v = { (uintptr_t)b, len, true };
-	uint16_t head = vq_add(&d.q[q], &v, 1);
+	uint16_t head = vq_add(&vsk_dev.q[q], &v, 1);
 
 	if (q == RXQ)
 		rx_buf[head] = b;
 	else
 		ev_buf[head] = (uint32_t *)b;
-	vq_kick(&d.q[q], head);
+	vq_kick(&vsk_dev.q[q], head);
 }
 
-static bool setup(void)
+bool vsk_setup(uint64_t guest_cid)
 {
-	if (!vdev_open(&d, VIRTIO_ID_VSOCK, 0))
+	cid = guest_cid;
+	if (!vdev_open(&vsk_dev, VIRTIO_ID_VSOCK, 0))
 		return false;
-	if (!vdev_negotiate(&d, VBIT(VIRTIO_F_VERSION_1)))
+	if (!vdev_negotiate(&vsk_dev, VBIT(VIRTIO_F_VERSION_1)))
 		return false;
-	vdev_msix(&d, MSIX_BASE);
-	if (!vdev_queue(&d, RXQ, 64, 0) || !vdev_queue(&d, TXQ, 64, 1) ||
-	    !vdev_queue(&d, EVQ, 8, 2))
+	vdev_msix(&vsk_dev, MSIX_BASE);
+	if (!vdev_queue(&vsk_dev, RXQ, 64, 0) ||
+	    !vdev_queue(&vsk_dev, TXQ, 64, 1) ||
+	    !vdev_queue(&vsk_dev, EVQ, 8, 2))
 		return false;
-	vdev_driver_ok(&d);
+	vdev_driver_ok(&vsk_dev);
 	for (int i = 0; i < NRX; i++)
 		post(RXQ, palloc_page(), 4096);
 	for (int i = 0; i < NEV; i++)
@@ -81,9 +71,9 @@ static bool setup(void)
 }
 
 /* The next used element of q within ms, or false. */
-static bool used(unsigned q, uint32_t ms, struct vused *u)
+bool vsk_used(unsigned q, uint32_t ms, struct vused *u)
 {
-	struct vq *vq = &d.q[q];
+	struct vq *vq = &vsk_dev.q[q];
 	struct deadline dl;
 	unsigned n = 0;
 
@@ -103,13 +93,13 @@ static bool used(unsigned q, uint32_t ms, struct vused *u)
 	return true;
 }
 
-/* The next packet (header, payload into payload[]) within ms. */
-static bool recv(struct hdr *h, uint32_t ms)
+/* The next packet (header, vsk_payload into vsk_payload[]) within ms. */
+bool vsk_recv(struct hdr *h, uint32_t ms)
 {
 	struct vused u;
 	uint8_t *b;
 
-	if (!used(RXQ, ms, &u))
+	if (!vsk_used(RXQ, ms, &u))
 		return false;
 	if (u.id >= 256 || !(b = rx_buf[u.id]) || u.len < sizeof(*h) ||
 	    u.len > 4096) {
@@ -122,37 +112,38 @@ static bool recv(struct hdr *h, uint32_t ms)
 		     u.len);
 		h->len = 0;
 	}
-	memcpy(payload, b + sizeof(*h), h->len);
+	memcpy(vsk_payload, b + sizeof(*h), h->len);
 	post(RXQ, b, 4096);
 	return true;
 }
 
-static bool send_raw(uint64_t src_cid, uint32_t src, uint32_t dst,
-		     uint16_t op, uint32_t flags, const void *data,
-		     uint32_t len, uint32_t fwd)
+bool vsk_send_raw(uint64_t src_cid, uint32_t src, uint32_t dst,
+		  uint16_t op, uint32_t flags, const void *data, uint32_t len,
+		  uint32_t buf_alloc, uint32_t fwd)
 {
 	struct hdr h = { src_cid, HOST_CID, src, dst, len, 1, op, flags,
-			 GUEST_BUF, fwd };
+			 buf_alloc, fwd };
 	struct vbuf v = { (uintptr_t)tx_buf, (uint32_t)sizeof(h) + len,
 			  false };
 
 	memcpy(tx_buf, &h, sizeof(h));
 	if (len)
 		memcpy(tx_buf + sizeof(h), data, len);
-	return vq_call(&d.q[TXQ], &v, 1) >= 0;
+	return vq_call(&vsk_dev.q[TXQ], &v, 1) >= 0;
 }
 
 static bool send(uint32_t src, uint32_t dst, uint16_t op, uint32_t flags,
 		 const void *data, uint32_t len, uint32_t fwd)
 {
-	return send_raw(cid, src, dst, op, flags, data, len, fwd);
+	return vsk_send_raw(cid, src, dst, op, flags, data, len, GUEST_BUF,
+			    fwd);
 }
 
 /* A packet for ports src -> dst with op, skipping credit packets. */
 static bool expect(uint32_t src, uint32_t dst, uint16_t op, uint32_t ms,
 		   struct hdr *h)
 {
-	while (recv(h, ms)) {
+	while (vsk_recv(h, ms)) {
 		if (h->op == OP_CREDIT_UPDATE || h->op == OP_CREDIT_REQUEST)
 			continue;
 		return h->src_port == src && h->dst_port == dst &&
@@ -175,7 +166,7 @@ static void guest_connects(uint32_t port)
 	check("vsock guest connect", ok, "op %u", h.op);
 	send(port, 5000, OP_RW, 0, msg, sizeof(msg) - 1, 0);
 	ok = expect(5000, port, OP_RW, 5000, &h) && h.len == sizeof(msg) - 1 &&
-	     !memcmp(payload, msg, h.len);
+	     !memcmp(vsk_payload, msg, h.len);
 	check("vsock guest echo", ok, "op %u len %u", h.op, h.len);
 	send(port, 5000, OP_SHUTDOWN, 3, NULL, 0, h.len);
 	ok = expect(5000, port, OP_RST, 5000, &h);
@@ -188,8 +179,8 @@ static void hostile(void)
 	bool ok;
 
 	/* Not from the guest's CID, or not to the host's: dropped. */
-	send_raw(cid + 1, 1100, 5000, OP_REQUEST, 0, NULL, 0, 0);
-	send_raw(cid, 1100, 5000, 77, 0, NULL, 0, 0);
+	vsk_send_raw(cid + 1, 1100, 5000, OP_REQUEST, 0, NULL, 0, GUEST_BUF, 0);
+	vsk_send_raw(cid, 1100, 5000, 77, 0, NULL, 0, GUEST_BUF, 0);
 	ok = expect(5000, 1100, OP_RST, 5000, &h);
 	check("vsock unknown op without a connection", ok, "op %u", h.op);
 	send(1001, 5001, OP_REQUEST, 0, NULL, 0, 0);
@@ -217,7 +208,7 @@ static void credit(uint32_t me, uint32_t hp)
 		/* Full: nothing more may come until we say so. */
 		uint32_t wait = got - fwd >= GUEST_BUF ? 300 : 5000;
 
-		if (!recv(&h, wait)) {
+		if (!vsk_recv(&h, wait)) {
 			if (got - fwd < GUEST_BUF)
 				break; /* stuck with credit left */
 			stalls++;
@@ -232,7 +223,7 @@ static void credit(uint32_t me, uint32_t hp)
 		if (h.op != OP_RW || h.dst_port != me)
 			break;
 		for (uint32_t i = 0; i < h.len; i++)
-			bad += payload[i] != host_pattern(got + i);
+			bad += vsk_payload[i] != host_pattern(got + i);
 		got += h.len;
 		if (got - fwd > GUEST_BUF)
 			over++;
@@ -252,7 +243,7 @@ static void host_connects(void)
 	bool ok;
 
 	kprintf("vsock: listening\n");
-	ok = recv(&h, 20000) && h.op == OP_REQUEST && h.dst_port == 52 &&
+	ok = vsk_recv(&h, 20000) && h.op == OP_REQUEST && h.dst_port == 52 &&
 	     h.src_cid == HOST_CID;
 	if (!check("vsock host connect", ok, "op %u port %u", h.op,
 		   h.dst_port))
@@ -270,11 +261,11 @@ static void host_connects(void)
 	ok = expect(hp, 52, OP_RST, 5000, &h);
 	check("vsock host close resets", ok, "op %u", h.op);
 
-	ok = recv(&h, 10000) && h.op == OP_REQUEST && h.dst_port == 53;
+	ok = vsk_recv(&h, 10000) && h.op == OP_REQUEST && h.dst_port == 53;
 	check("vsock host connect 53", ok, "op %u port %u", h.op, h.dst_port);
 	send(53, h.src_port, OP_RST, 0, NULL, 0, 0);
 	kprintf("vsock: refused 53\n");
-	ok = recv(&h, 10000) && h.op == OP_REQUEST && h.dst_port == 54;
+	ok = vsk_recv(&h, 10000) && h.op == OP_REQUEST && h.dst_port == 54;
 	check("vsock host connect 54", ok, "op %u port %u", h.op, h.dst_port);
 	hp = h.src_port;
 	ok = expect(hp, 54, OP_RST, 5000, &h);
@@ -287,7 +278,7 @@ static void wait_reset(void)
 	bool ok;
 
 	kprintf("vsock: waiting for reset\n");
-	ok = used(EVQ, 60000, &u);
+	ok = vsk_used(EVQ, 60000, &u);
 	check("vsock transport reset", ok && u.len == 4 && u.id < 256 &&
 	      ev_buf[u.id] && *ev_buf[u.id] == 0, "ok %d len %u", ok, u.len);
 	guest_connects(2000);
@@ -295,13 +286,12 @@ static void wait_reset(void)
 
 void test_vsock(const struct bootinfo *bi)
 {
-	cid = cmdline_u64_or(bi->cmdline, "cid", 3);
-	if (!setup()) {
+	if (!vsk_setup(cmdline_u64_or(bi->cmdline, "cid", 3))) {
 		fail("vsock open", "no virtio-vsock device");
 		return;
 	}
-	check("vsock cid", vdev_cfg64(&d, 0) == cid, "config says %llu",
-	      (unsigned long long)vdev_cfg64(&d, 0));
+	check("vsock cid", vdev_cfg64(&vsk_dev, 0) == cid, "config says %llu",
+	      (unsigned long long)vdev_cfg64(&vsk_dev, 0));
 	if (cmdline_u64_or(bi->cmdline, "snap", 0)) {
 		wait_reset();
 		return;

@@ -59,6 +59,7 @@ void test_balloon(const struct bootinfo *bi);
 void test_virtio_mem(const struct bootinfo *bi);
 void test_pmem(const struct bootinfo *bi);
 void test_vsock(const struct bootinfo *bi);
+void test_bench_vsock(const struct bootinfo *bi);
 void test_dynmem(const struct bootinfo *bi);
 /*
  * test=dynmem's use of the virtio-mem driver (t_virtio_mem.c): open the
