@@ -251,6 +251,12 @@ Test(virtio_vsock, both_ways_with_credit_and_resets, .init = snap_dir_make,
 	cr_assert_geq(metric(met, "conns_killed"), 2, "54's timeout, 1002");
 	cr_assert_geq(metric(met, "conns_removed"), 5);
 	cr_assert_geq(metric(met, "tx_queue_event_count"), 1);
+	{
+		int fd = uds_socket(uds, false);
+
+		cr_assert_eq(write(fd, "CONNECT 55\n", 11), 11);
+		close(fd);
+	}
 	finish(&p);
 	cr_assert_geq(e.conns, 2, "the guest's connections: %d", e.conns);
 	cr_assert(strstr(p.err, "packet dropped: source CID"), "%s", p.err);
