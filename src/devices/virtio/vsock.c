@@ -315,12 +315,17 @@ static void send_event(struct vsock *v)
 	virtio_queue_flush(q);
 }
 
+/*
+ * Live: the polls go out. A loaded device is paused here; its resume
+ * notifies every queue, and the event queue's sends TRANSPORT_RESET
+ * then (so a load leaves the state as it was until the guest runs).
+ */
 static void vsock_activate(void *dev)
 {
 	struct vsock *v = dev;
 
-	rearm_all(v);
-	send_event(v);
+	if (!v->stopping && virtio_serving(v->t))
+		rearm_all(v);
 }
 
 static void vsock_queue_notify(void *dev, struct virtio_queue *q)
