@@ -311,6 +311,36 @@ Test(virtio_vsock, a_snapshot_resets_the_transport, .init = snap_dir_make,
 		     "%s\n%s", r.body, b.err);
 	cr_assert_eq(api_call(b.sock, "GET", "/vm/config", NULL, &r), 200);
 	cr_assert(strstr(r.body, uds2), "%s", r.body);
+	guest_line(&b, "PASS vsock transport reset");
+	/* The loaded VM's own snapshot names the socket it has now (the
+	 * load's strings are gone by then). */
+	call_ok(&b, "PATCH", "/vm", "{\"state\": \"Paused\"}");
+	snprintf(body, sizeof(body), "{\"snapshot_type\": \"Full\", "
+		 "\"snapshot_path\": \"%s\", \"mem_file_path\": \"%s\"}",
+		 path_in("state2"), path_in("mem2"));
+	call_ok(&b, "PUT", "/snapshot/create", body);
+	{
+		char cmd[512];
+		FILE *f;
+		size_t n;
+
+		snprintf(cmd, sizeof(cmd), "%s snapshot inspect %s", mvm_bin(),
+			 path_in("state2"));
+		f = popen(cmd, "r");
+		cr_assert_not_null(f);
+		n = fread(body, 1, sizeof(body) - 1, f);
+		body[n] = '\0';
+		pclose(f);
+		cr_assert(strstr(body, uds2), "%s", body);
+	}
+	call_ok(&b, "PATCH", "/vm", "{\"state\": \"Resumed\"}");
+	guest_line(&b, "PASS vsock guest close");
+	{
+		int fd = uds_socket(uds2, false);
+
+		cr_assert_eq(write(fd, "CONNECT 55\n", 11), 11);
+		close(fd);
+	}
 	finish(&b);
 	cr_assert_eq(e.conns, 1, "the guest's connection after the reset");
 	echo_stop(&e);

@@ -308,6 +308,7 @@ static void host_connects(void)
 
 static void wait_reset(void)
 {
+	struct hdr h = { 0 };
 	struct vused u;
 	bool ok;
 
@@ -316,6 +317,9 @@ static void wait_reset(void)
 	check("vsock transport reset", ok && u.len == 4 && u.id < 256 &&
 	      ev_buf[u.id] && *ev_buf[u.id] == 0, "ok %d len %u", ok, u.len);
 	guest_connects(2000);
+	/* The host may take another snapshot; its CONNECT 55 ends. */
+	ok = vsk_recv(&h, 60000) && h.op == OP_REQUEST && h.dst_port == 55;
+	check("vsock host done", ok, "op %u port %u", h.op, h.dst_port);
 }
 
 void test_vsock(const struct bootinfo *bi)
