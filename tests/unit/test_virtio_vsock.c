@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "mvm/dev_config.h"
@@ -190,7 +192,7 @@ Test(virtio_vsock, a_credit_update_is_due_when_the_guest_sees_half_full)
 /* ---- the device on a fake VM --------------------------------------- */
 
 static struct fake_vm fvm;
-static char dir[64], sock[128];
+static char dir[64], sock[96];
 
 static int create(uint32_t cid, struct mvm_err *err)
 {
@@ -234,6 +236,24 @@ Test(virtio_vsock, the_device_listens_and_says_its_cid, .init = setup,
 	cr_assert(S_ISSOCK(st.st_mode));
 	fake_vm_fini(&fvm);
 	cr_assert_neq(access(sock, F_OK), 0, "the socket goes with it");
+}
+
+/* A socket file bound at the path since is another's: it stays. */
+Test(virtio_vsock, only_its_own_socket_file_is_removed, .init = setup,
+     .fini = teardown)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct mvm_err err = { .msg = "" };
+	int fd;
+
+	cr_assert_eq(create(3, &err), 0, "%s", err.msg);
+	cr_assert_eq(unlink(sock), 0);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	fake_vm_fini(&fvm);
+	cr_assert_eq(access(sock, F_OK), 0, "the other socket stays");
+	close(fd);
 }
 
 Test(virtio_vsock, bad_configurations_are_refused, .init = setup,

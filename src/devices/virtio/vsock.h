@@ -209,6 +209,8 @@ struct vsock {
 	uint64_t guest_cid;
 	char *uds_path; /* owned */
 	int listen_fd;
+	dev_t uds_dev;  /* the socket file it bound, removed at the end */
+	ino_t uds_ino;
 	struct vsock_poll listen_poll;
 
 	struct vsock_table table;

@@ -64,16 +64,27 @@ int vsock_uds_listen(struct vsock *v, struct mvm_err *err)
 	}
 	v->listen_fd = fd;
 	v->listen_poll.v = v;
+	/* Which file is ours: another mvm may bind the path later. */
+	if (!lstat(v->uds_path, &st)) {
+		v->uds_dev = st.st_dev;
+		v->uds_ino = st.st_ino;
+	}
 	return 0;
 }
 
 void vsock_uds_close_listener(struct vsock *v)
 {
+	struct stat st;
+
 	if (v->listen_fd < 0)
 		return;
 	close(v->listen_fd);
 	v->listen_fd = -1;
-	unlink(v->uds_path);
+	/* Only the socket file this device made (a snapshot's new mvm may
+	 * have bound the same path since). */
+	if (!lstat(v->uds_path, &st) && st.st_dev == v->uds_dev &&
+	    st.st_ino == v->uds_ino)
+		unlink(v->uds_path);
 }
 
 int vsock_uds_connect(const struct vsock *v, uint32_t port)
