@@ -206,6 +206,35 @@ static void guest_connects(uint32_t port)
 	check("vsock guest close", ok, "op %u", h.op);
 }
 
+/*
+ * The host's port 5002 takes the connection and never reads: a guest
+ * that sends past the host's credit fills the socket, then the device's
+ * own buffer (its buf_alloc), and is reset rather than buffered beyond.
+ */
+static void past_credit(void)
+{
+	static uint8_t chunk[4000];
+	uint32_t sent = 0, host_buf;
+	struct hdr h = { 0 };
+	bool ok, reset = false;
+
+	send(1003, 5002, OP_REQUEST, 0, NULL, 0, 0);
+	ok = expect(5002, 1003, OP_RESPONSE, 5000, &h);
+	host_buf = h.buf_alloc;
+	while (ok && !reset && sent < 4u * host_buf) {
+		send(1003, 5002, OP_RW, 0, chunk, sizeof(chunk), 0);
+		sent += sizeof(chunk);
+		while (vsk_recv(&h, 0))
+			reset |= h.op == OP_RST && h.src_port == 5002;
+	}
+	while (!reset && vsk_recv(&h, 1000))
+		reset |= h.op == OP_RST && h.src_port == 5002;
+	check("vsock past the host's credit resets",
+	      ok && reset && sent > host_buf && sent <= 4u * host_buf,
+	      "response %d, reset %d after %u bytes (its buf_alloc %u)", ok,
+	      reset, sent, host_buf);
+}
+
 static void hostile(void)
 {
 	struct hdr h = { 0 };
@@ -224,6 +253,7 @@ static void hostile(void)
 	send(1002, 5000, 99, 0, NULL, 0, 0);
 	ok = expect(5000, 1002, OP_RST, 5000, &h);
 	check("vsock unknown op resets", ok, "op %u", h.op);
+	past_credit();
 }
 
 static uint8_t host_pattern(uint32_t i)
