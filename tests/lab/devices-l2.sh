@@ -12,7 +12,7 @@
 #   vdd       this script (mvm.script=/dev/vdd)
 # and two NICs on taps: MAC 52:54:00:00:00:01 with mac_spoofing off, MAC
 # 52:54:00:00:00:02 with mac_spoofing on; a virtio-rng device; vde, the
-# lab's vsock helper (tests/lab/vsock-l2.c); and a vsock device, CID 3.
+# lab's vsock program (tests/lab/vsock-l2.c); and a vsock device, CID 3.
 say() { echo "L2: $*"; }
 ask() {
 	echo "L2-WAIT $1"
@@ -160,7 +160,7 @@ write)
 	fi
 
 	# ---- vsock -----------------------------------------------------------
-	# The helper from its disk (the zeros after the ELF do no harm).
+	# The program from its disk (the zeros after the ELF do no harm).
 	dd if=/dev/vde of=/tmp/vsock-l2 2>/dev/null
 	chmod +x /tmp/vsock-l2
 	say "vsock-cid=$(/tmp/vsock-l2 cid 2>&1)"

@@ -93,7 +93,7 @@ ro_sum_before=$(sum "$w/ro.img")
 cp /lab/devices-l2.sh "$w/script.img"
 size=$(stat -c %s "$w/script.img")
 head -c $(((512 - size % 512) % 512)) /dev/zero >>"$w/script.img"
-# vsock's helper for L2 (busybox has none), on a disk of its own.
+# vsock's program for L2 (busybox has none), on a disk of its own.
 cp /lab/vsock-l2 "$w/vsock.img"
 size=$(stat -c %s "$w/vsock.img")
 head -c $(((512 - size % 512) % 512)) /dev/zero >>"$w/vsock.img"
