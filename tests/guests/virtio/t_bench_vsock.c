@@ -88,7 +88,7 @@ static bool send_data(uint32_t len, uint32_t fwd)
 		b[n] = (struct vbuf){ (uintptr_t)pages[n - 1],
 				      len - off < 4096 ? len - off : 4096,
 				      false };
-	return vq_call(&vsk_dev.q[TXQ], b, n) >= 0;
+	return vsk_call(b, n);
 }
 
 static void g2h(uint32_t mib)

@@ -30,10 +30,12 @@ extern uint8_t vsk_payload[4096];
 
 /* Open the device, queues up, 4 KiB receive buffers posted. */
 bool vsk_setup(uint64_t guest_cid);
-/* The next used element of queue q within ms. */
+/* The next used element of queue q within ms (0: there now). */
 bool vsk_used(unsigned q, uint32_t ms, struct vused *u);
 /* The next packet (its payload into vsk_payload) within ms. */
 bool vsk_recv(struct hdr *h, uint32_t ms);
+/* One chain on the transmit queue, waited for. */
+bool vsk_call(const struct vbuf *b, unsigned n);
 /* One packet from src_cid's port src to the host's port dst. */
 bool vsk_send_raw(uint64_t src_cid, uint32_t src, uint32_t dst,
 		  uint16_t op, uint32_t flags, const void *data, uint32_t len,
