@@ -90,6 +90,9 @@ int shape_entropy(struct vm_spec *s, struct json_object *o, const char *path,
 		  struct mvm_err *err);
 int shape_serial(struct vm_spec *s, struct json_object *o, const char *path,
 		 struct mvm_err *err);
+/* PUT /vsock and the config file's "vsock" (Firecracker's Vsock). */
+int shape_vsock(struct vm_spec *s, struct json_object *o, const char *path,
+		struct mvm_err *err);
 /* PUT /balloon and the config file's "balloon": at most the spec's RAM. */
 int shape_balloon(struct vm_spec *s, struct json_object *o, const char *path,
 		  struct mvm_err *err);

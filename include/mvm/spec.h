@@ -109,6 +109,9 @@ struct vm_spec {
 	/* PUT /balloon (enabled), its target and period as changed since. */
 	struct balloon_config balloon;
 
+	/* PUT /vsock (its uds_path owned); guest_cid 0: none. */
+	struct vsock_config vsock;
+
 	/* PUT /hotplug/memory (virtio-mem); total_mib 0: none. */
 	struct mem_hotplug_config mem_hotplug;
 
@@ -133,7 +136,7 @@ int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
 		     struct mvm_err *err);
 /*
  * Move the machine of from (boot source, machine-config, drives, NICs,
- * entropy, balloon, memory-hotplug, dynamic memory) into s, keeping s's
+ * entropy, balloon, vsock, memory-hotplug, dynamic memory) into s, keeping s's
  * logger, metrics and serial settings: a loaded snapshot's configuration.
  * from keeps nothing of it.
  */

@@ -92,6 +92,7 @@ struct vm_config {
 	unsigned nr_nets;
 	struct pmem_config pmems[VM_MAX_PMEMS]; /* virtio-pmem devices */
 	unsigned nr_pmems;
+	struct vsock_config vsock; /* a virtio-vsock; guest_cid 0: none */
 	bool rng; /* a virtio-rng device */
 	struct rate_limiter rng_rl; /* its limiter; sizes 0: none */
 	struct balloon_config balloon; /* a virtio-balloon, if enabled */

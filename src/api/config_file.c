@@ -25,7 +25,7 @@
 
 /* Firecracker sections mvm has no device or feature for. */
 static const char *const unsupported[] = {
-	"vsock", "mmds-config", NULL };
+	"mmds-config", NULL };
 
 /* Element i's id (drive_id, iface_id, id), or NULL if it has none yet. */
 static const char *element_id(struct json_object *arr, size_t i,
@@ -187,6 +187,8 @@ static int apply(struct vm_spec *s, struct json_object *root,
 		ret = shape_serial(s, o, "serial", err);
 	if (!ret && section(root, "balloon", &o))
 		ret = shape_balloon(s, o, "balloon", err);
+	if (!ret && section(root, "vsock", &o))
+		ret = shape_vsock(s, o, "vsock", err);
 	if (!ret && section(root, "memory-hotplug", &o))
 		ret = shape_hotplug(o, "memory-hotplug", &s->mem_hotplug, err);
 	if (!ret && section(root, "dynamic-memory", &o))

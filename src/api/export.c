@@ -208,6 +208,14 @@ struct json_object *spec_export(const struct vm_spec *s)
 	}
 	if (s->balloon.enabled)
 		json_object_object_add(o, "balloon", balloon_json(&s->balloon));
+	if (s->vsock.guest_cid) {
+		struct json_object *vs = json_object_new_object();
+
+		put_str(vs, "vsock_id", s->vsock.id);
+		put_u64(vs, "guest_cid", s->vsock.guest_cid);
+		put_str(vs, "uds_path", s->vsock.uds_path);
+		json_object_object_add(o, "vsock", vs);
+	}
 	if (s->mem_hotplug.total_mib) {
 		struct json_object *h = json_object_new_object();
 

@@ -209,6 +209,26 @@ int h_patch_drive(struct vmm *v, const struct api_request *q,
 	return api_status_of(ret, err);
 }
 
+int h_put_vsock(struct vmm *v, const struct api_request *q,
+		struct api_response *r, struct mvm_err *err)
+{
+	struct vm_spec scratch;
+	int ret;
+
+	(void)r;
+	/* The device's socket is bound at boot; it cannot change after. */
+	if (vm_state_booted(v->state)) {
+		mvm_fail(err, -EBUSY, "vsock: %s", API_MSG_AFTER_BOOT);
+		return 409;
+	}
+	spec_init(&scratch);
+	ret = shape_vsock(&scratch, q->body, "", err);
+	spec_free(&scratch);
+	if (!ret)
+		ret = shape_vsock(&v->spec, q->body, "", err);
+	return api_status_of(ret, err);
+}
+
 int h_put_pmem(struct vmm *v, const struct api_request *q,
 	       struct api_response *r, struct mvm_err *err)
 {

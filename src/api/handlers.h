@@ -33,6 +33,8 @@ int h_patch_machine(struct vmm *v, const struct api_request *q,
 		    struct api_response *r, struct mvm_err *err);
 int h_put_boot_source(struct vmm *v, const struct api_request *q,
 		      struct api_response *r, struct mvm_err *err);
+int h_put_vsock(struct vmm *v, const struct api_request *q,
+		struct api_response *r, struct mvm_err *err);
 int h_put_pmem(struct vmm *v, const struct api_request *q,
 	       struct api_response *r, struct mvm_err *err);
 int h_patch_pmem(struct vmm *v, const struct api_request *q,

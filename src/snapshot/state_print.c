@@ -123,6 +123,13 @@ static void put_machine(const struct snap_file *s, FILE *out)
 			m->balloon.stats_interval_s,
 			m->balloon.free_page_hinting ? "on" : "off",
 			m->balloon.free_page_reporting ? "on" : "off");
+	if (m->vsock.guest_cid) {
+		fputs("  vsock ", out);
+		put_str(out, m->vsock.id);
+		fprintf(out, " guest CID %u, socket ", m->vsock.guest_cid);
+		put_str(out, m->vsock.uds_path);
+		fputs(" (connections are not kept)\n", out);
+	}
 	if (m->dynmem.enabled)
 		fprintf(out, "  dynamic memory %" PRIu64 "-%" PRIu64 " MiB, "
 			"buffer %u%%\n", m->dynmem.min_mib, m->dynmem.max_mib,

@@ -573,6 +573,7 @@ static int create_virtio(struct vm *vm, struct mvm_err *err)
 		.pmems = vm->cfg.pmems,
 		.nr_pmems = vm->cfg.nr_pmems,
 		.pmem_slot = vm_hotplug_slots_end(&vm->cfg.mem_hotplug),
+		.vsock = &vm->cfg.vsock,
 	};
 
 	return virtio_create_devices(&vm->dev_ctx, &c, err);

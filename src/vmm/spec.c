@@ -33,6 +33,7 @@ void spec_free(struct vm_spec *s)
 	}
 	for (unsigned i = 0; i < s->nr_pmems; i++)
 		free(s->pmems[i].path_on_host);
+	free(s->vsock.uds_path);
 	free(s->log_path);
 	free(s->log_module);
 	free(s->metrics_path);
@@ -84,6 +85,11 @@ int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
 	s->entropy_set = cfg->rng;
 	s->entropy_rate_limiter = limiter_of(&cfg->rng_rl);
 	s->balloon = cfg->balloon;
+	if (!ret && cfg->vsock.guest_cid) {
+		s->vsock = cfg->vsock;
+		ret = dup_or_null(cfg->vsock.uds_path, &s->vsock.uds_path,
+				  err);
+	}
 	s->mem_hotplug = cfg->mem_hotplug;
 	s->dynmem = cfg->dynmem;
 	s->on_reboot = cfg->on_reboot;
@@ -249,6 +255,7 @@ int spec_to_config(struct vm_spec *s, struct vm_config *cfg, int out_fd,
 	cfg->rng = s->entropy_set;
 	cfg->rng_rl = s->entropy_rate_limiter.rl;
 	cfg->balloon = s->balloon;
+	cfg->vsock = s->vsock; /* its uds_path lent */
 	cfg->mem_hotplug = s->mem_hotplug;
 	cfg->dynmem = s->dynmem;
 	cfg->console_in = s->console_in;

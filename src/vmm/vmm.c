@@ -277,6 +277,9 @@ void vmm_config_rebind(struct vmm *v)
 		for (unsigned j = 0; j < s->nr_pmems; j++)
 			if (!strcmp(c->pmems[i].id, s->pmems[j].id))
 				c->pmems[i].path = s->pmems[j].path_on_host;
+	/* A loaded VM's socket path was the snapshot's or the override's. */
+	if (c->vsock.guest_cid)
+		c->vsock.uds_path = s->vsock.uds_path;
 }
 
 /*

@@ -132,6 +132,11 @@ static void assert_same(const struct snap_file *a, const struct snap_file *b)
 		cr_assert_eq(x->pmems[i].readonly, y->pmems[i].readonly);
 		cr_assert_eq(x->pmems[i].root, y->pmems[i].root);
 	}
+	cr_assert_eq(x->vsock.guest_cid, y->vsock.guest_cid);
+	if (x->vsock.guest_cid) {
+		cr_assert_str_eq(x->vsock.id, y->vsock.id);
+		cr_assert_str_eq(x->vsock.uds_path, y->vsock.uds_path);
+	}
 	cr_assert_eq(a->nr_regions, b->nr_regions);
 	cr_assert_arr_eq(a->regions, b->regions,
 			 a->nr_regions * sizeof(a->regions[0]));
@@ -266,6 +271,38 @@ Test(snapshot_file, smt_and_the_cpu_template_round_trip)
 	snap_file_free(&a);
 	snap_file_free(&b);
 	free(buf);
+}
+
+/*
+ * The vsock device comes back with its CID and socket (not its
+ * connections); a snapshot without the node has none.
+ */
+Test(snapshot_file, the_vsock_device_round_trips)
+{
+	struct snap_file a, b;
+	struct mvm_err err = { .msg = "" };
+	size_t len;
+	void *buf;
+
+	make_snap(&a);
+	buf = encode(&a, &len);
+	cr_assert_eq(snap_file_decode(buf, len, &b, &err), 0, "%s", err.msg);
+	cr_assert_eq(b.machine.vsock.guest_cid, 0, "none without the node");
+	snap_file_free(&b);
+	free(buf);
+	a.machine.vsock = (struct vsock_config){ .id = "v0", .guest_cid = 42,
+		.uds_path = strdup("/run/v.sock") };
+	buf = encode(&a, &len);
+	cr_assert_eq(snap_file_decode(buf, len, &b, &err), 0, "%s", err.msg);
+	assert_same(&a, &b);
+	snap_file_free(&b);
+	free(buf);
+	/* No socket: it would not load back. */
+	free(a.machine.vsock.uds_path);
+	a.machine.vsock.uds_path = NULL;
+	cr_assert_neq(snap_file_encode(&a, &buf, &len, &err), 0);
+	cr_assert(strstr(err.msg, "vsock"), "%s", err.msg);
+	snap_file_free(&a);
 }
 
 Test(snapshot_file, a_misaligned_buffer_decodes_too)
