@@ -15,6 +15,7 @@
 #include "mvm/api.h"
 #include "mvm/err.h"
 #include "mvm/file.h"
+#include "mvm/vmm_mmds.h"
 
 #include "json_in.h"
 #include "shapes.h"
@@ -24,7 +25,7 @@
 
 /* Firecracker sections mvm has no device or feature for. */
 static const char *const unsupported[] = {
-	"vsock", "mmds-config", "cpu-config", NULL };
+	"vsock", "cpu-config", NULL };
 
 /* Element i's id (drive_id, iface_id, id), or NULL if it has none yet. */
 static const char *element_id(struct json_object *arr, size_t i,
@@ -145,6 +146,9 @@ static int apply(struct vm_spec *s, struct json_object *root,
 		ret = array_section(s, root, "network-interfaces", opt, err);
 	if (!ret)
 		ret = array_section(s, root, "pmem", opt, err);
+	/* After the NICs: the ones it names must exist. */
+	if (!ret && section(root, "mmds-config", &o))
+		ret = shape_mmds_config(s, o, "mmds-config", &s->mmds, err);
 	if (!ret && section(root, "logger", &o))
 		ret = shape_logger(s, o, "logger", err);
 	if (!ret && section(root, "metrics", &o))
@@ -178,47 +182,79 @@ int config_parse(struct vm_spec *s, const char *text, size_t len,
 	return ret;
 }
 
-int config_file_load(struct vm_spec *s, const char *file,
-		     const struct shape_opts *opt, struct mvm_err *err)
+/* A small regular file's text into *buf (malloc'd), *len long. */
+static int read_small(const char *role, const char *file, char **buf,
+		      size_t *len, struct mvm_err *err)
 {
 	struct stat st;
-	char *buf;
 	ssize_t got;
 	int fd, ret;
 
 	/* O_NONBLOCK: a FIFO would wait for a writer, signals blocked. */
 	fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
-		return mvm_fail(err, -errno, "config file %s: %s", file,
+		return mvm_fail(err, -errno, "%s %s: %s", role, file,
 				strerror(errno));
 	if (fstat(fd, &st) < 0) {
-		ret = mvm_fail(err, -errno, "config file %s: %s", file,
+		ret = mvm_fail(err, -errno, "%s %s: %s", role, file,
 			       strerror(errno));
 		close(fd);
 		return ret;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
-		return mvm_fail(err, -EINVAL, "config file %s: not a regular "
-				"file (%s)", file, file_kind(st.st_mode));
+		return mvm_fail(err, -EINVAL, "%s %s: not a regular file (%s)",
+				role, file, file_kind(st.st_mode));
 	}
 	if (st.st_size > CONFIG_MAX) {
 		close(fd);
-		return mvm_fail(err, -EFBIG, "config file %s: over %d bytes",
+		return mvm_fail(err, -EFBIG, "%s %s: over %d bytes", role,
 				file, CONFIG_MAX);
 	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
+	*buf = malloc((size_t)st.st_size + 1);
+	if (!*buf) {
 		close(fd);
 		return mvm_fail(err, -ENOMEM, "out of memory");
 	}
-	got = read(fd, buf, (size_t)st.st_size);
+	got = read(fd, *buf, (size_t)st.st_size);
 	close(fd);
 	if (got != st.st_size) {
-		free(buf);
-		return mvm_fail(err, -EIO, "config file %s: short read", file);
+		free(*buf);
+		return mvm_fail(err, -EIO, "%s %s: short read", role, file);
 	}
-	ret = config_parse(s, buf, (size_t)got, file, opt, err);
+	*len = (size_t)got;
+	return 0;
+}
+
+int config_file_load(struct vm_spec *s, const char *file,
+		     const struct shape_opts *opt, struct mvm_err *err)
+{
+	size_t len;
+	char *buf;
+	int ret = read_small("config file", file, &buf, &len, err);
+
+	if (ret)
+		return ret;
+	ret = config_parse(s, buf, len, file, opt, err);
 	free(buf);
 	return ret;
+}
+
+int api_metadata_load(struct vmm *v, const char *file, struct mvm_err *err)
+{
+	struct json_object *root;
+	size_t len;
+	char *buf;
+	int ret = read_small("--metadata", file, &buf, &len, err);
+
+	if (ret)
+		return ret;
+	ret = api_json_parse(buf, len, &root, err);
+	free(buf);
+	if (!ret) {
+		ret = vmm_mmds_put(v, root, err);
+		json_object_put(root);
+	}
+	/* The read's messages name the file already; these do not. */
+	return ret ? mvm_wrap(err, ret, "--metadata %s: ", file) : 0;
 }

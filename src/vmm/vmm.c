@@ -117,6 +117,9 @@ int vmm_init(struct vmm *v, struct vm_spec *spec, struct mvm_err *err)
 	v->bt.efd = -1;
 	snprintf(v->id, sizeof(v->id), "anonymous-instance");
 
+	ret = vmm_mmds_init(v, err);
+	if (ret)
+		return ret;
 	ret = loop_init(&v->loop, 256, err);
 	if (ret)
 		return ret;
@@ -688,6 +691,7 @@ void vmm_fini(struct vmm *v)
 	if (v->loop_ready)
 		loop_fini(&v->loop);
 	spec_free(&v->spec);
+	vmm_mmds_fini(v);
 	free(v->checkpoint_dir);
 	v->checkpoint_dir = NULL;
 	v->sig_fd = v->serial_fd = -1;
