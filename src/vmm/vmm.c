@@ -282,6 +282,22 @@ static int attach_taps(struct vmm *v, struct vm_config *cfg,
 	return 0;
 }
 
+/*
+ * The NICs PUT /mmds/config named get the VMM's store to serve (lent:
+ * it outlives every VM), and the address.
+ */
+static void lend_mmds(struct vmm *v, struct vm_config *cfg)
+{
+	const struct spec_mmds *m = &v->spec.mmds;
+
+	for (unsigned i = 0; m->set && i < cfg->nr_nets; i++)
+		for (unsigned j = 0; j < m->nr_ifaces; j++)
+			if (!strcmp(cfg->nets[i].id, m->ifaces[j])) {
+				cfg->nets[i].mmds = v->mmds;
+				cfg->nets[i].mmds_ipv4 = m->ipv4;
+			}
+}
+
 static void release_taps(struct vmm *v)
 {
 	for (unsigned i = 0; i < v->nr_taps; i++)
@@ -318,6 +334,7 @@ int vmm_build_vm(struct vmm *v, const struct vm_config *from,
 		ret = attach_taps(v, &cfg, err);
 	if (ret)
 		return ret;
+	lend_mmds(v, &cfg);
 	if (!v->dry_run) {
 		outq_set_fd(&v->console_q, out_fd);
 		cfg.console_q = &v->console_q;
