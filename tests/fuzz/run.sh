@@ -30,7 +30,7 @@ fuzz_blk|fuzz_net|fuzz_rng|fuzz_balloon|fuzz_mem|fuzz_pmem|fuzz_transport)
 	libs="-Wl,--wrap=virtq_init,--wrap=virtq_pop,--wrap=virtq_unpop
 	      -Wl,--wrap=virtq_push
 	      $build/src/libmvm_devices.a $build/src/libmvm_core.a
-	      -luring -ljson-c -lfdt -lpthread"
+	      -luring -ljson-c -lfdt -lpthread $(pkg-config --libs slirp)"
 	maxlen=-max_len=8192 ;;
 fuzz_mmds)
 	# MMDS's HTTP server and its store, pure: bytes of one connection.
