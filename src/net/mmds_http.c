@@ -39,6 +39,7 @@ struct request {
 	struct span method, uri;
 	bool accept_json;
 	struct span token, ttl, ttl_name, xff_name;
+	struct span bad_length; /* a Content-Length that is no number */
 	uint64_t content_length;
 };
 
@@ -194,8 +195,10 @@ static int header(struct request *r, const char *p, size_t n)
 	} else if (is_nocase(name, "x-forwarded-for")) {
 		r->xff_name = name;
 	} else if (is_nocase(name, "content-length")) {
-		if (!parse_uint(value, UINT32_MAX, &r->content_length))
+		if (!parse_uint(value, UINT32_MAX, &r->content_length)) {
+			r->bad_length = value;
 			return -ERANGE;
+		}
 	}
 	return 0;
 }
@@ -373,7 +376,8 @@ static void answer(struct mmds_conn *c, const char *p, size_t n)
 		if (ret) {
 			send_fmt(c, r.http10, 400, "Invalid header. Reason: "
 				 "Invalid value. Key:Content-Length; "
-				 "Value:%.*s", (int)len, line);
+				 "Value:%.*s", (int)r.bad_length.n,
+				 r.bad_length.p);
 			return;
 		}
 	}

@@ -27,7 +27,10 @@
 /* virtio_net_hdr_v1's flags, gso_type and checksum fields. */
 #define HDR_F_NEEDS_CSUM 1
 #define HDR_GSO_NONE 0
-/* Answers not yet taken past this: the guest is not reading; dropped. */
+/*
+ * Answers waiting past this while the guest does not read are dropped;
+ * one answer alone is always kept, however large the store makes it.
+ */
 #define PENDING_MAX (1u << 20)
 
 struct mmds_net {
@@ -79,7 +82,7 @@ static void keep(void *opaque, const void *buf, size_t len)
 	size_t cap = mn->pending_cap ? mn->pending_cap : 4096;
 	char *p;
 
-	if (mn->pending_len + len > PENDING_MAX)
+	if (mn->pending_len && mn->pending_len + len > PENDING_MAX)
 		return;
 	while (cap < mn->pending_len + len)
 		cap *= 2;

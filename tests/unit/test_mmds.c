@@ -403,6 +403,10 @@ Test(mmds_http, errors_as_firecracker)
 		      HEAD("1.1", "400", "text/plain", "75")
 		      "Invalid header. Reason: Header is incorrectly "
 		      "formatted. Key: no colon here");
+	expect_answer(m, "GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+		      HEAD("1.1", "400", "text/plain", "67")
+		      "Invalid header. Reason: Invalid value. "
+		      "Key:Content-Length; Value:-1");
 	expect_answer(m, "PUT /latest/api/token HTTP/1.1\r\n"
 		      "X-Forwarded-For: 1.2.3.4\r\n"
 		      "X-metadata-token-ttl-seconds: 60\r\n\r\n",
