@@ -112,6 +112,7 @@ static void net_reset(void *dev)
 
 	n->stopping = true;
 	net_rx_cancel(n); /* a pending read would wait for a frame forever */
+	net_inject_free(n); /* MMDS's frames were for the old rings */
 	/* The limiters' timers point at n: cancelled, and waited for. */
 	throttle_cancel(&n->rx_thr);
 	throttle_cancel(&n->tx_thr);
