@@ -19,8 +19,13 @@ if [ "$v" = V2 ]; then
 	else
 		say "no-token=$(grep -o ' 40[0-9]' /tmp/err | head -n 1 | tr -d ' ')"
 	fi
-	printf 'PUT /latest/api/token HTTP/1.0\r\nX-metadata-token-ttl-seconds: 60\r\n\r\n' |
-		timeout 5 nc 169.254.169.254 80 >/tmp/tok 2>&1
+	# stdin stays open a while: nc may stop at its end, before the
+	# answer; MMDS keeps the connection, so timeout ends nc.
+	{
+		printf 'PUT /latest/api/token HTTP/1.0\r\n'
+		printf 'X-metadata-token-ttl-seconds: 60\r\n\r\n'
+		sleep 2
+	} | timeout 5 nc 169.254.169.254 80 >/tmp/tok 2>&1
 	tok=$(tail -n 1 /tmp/tok)
 	say "token-length=${#tok}"
 	hdr="X-metadata-token: $tok"
