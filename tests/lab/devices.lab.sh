@@ -321,8 +321,9 @@ CFG
 	sed "s/^/  mmds-$v.err| /" "$w/mmds-$v.err"
 	check "MMDS $v: wget reads a string (IMDS text)" \
 		test "$(l2 ami-id)" = ami-12345678
+	# The keys one a line, no newline after the last: commas between.
 	check "MMDS $v: wget reads an object's keys" \
-		test "$(l2 list)" = "ami-id,hostname,"
+		test "$(l2 list)" = "ami-id,hostname"
 	check "MMDS $v: JSON with Accept: application/json" \
 		test "$(l2 json)" = '"ami-12345678"'
 	check "MMDS $v: a missing path is 404" test "$(l2 missing)" = 404
