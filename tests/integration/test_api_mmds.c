@@ -117,6 +117,7 @@ Test(api_mmds, size_limit_and_metadata_flags, .timeout = 30)
 	cr_assert(strstr(res.err, "--metadata ") &&
 		  strstr(res.err, "doesn't fit"), "%s", res.err);
 	mvm_result_free(&res);
+	free(file);
 }
 
 Test(api_mmds, config_checks_as_firecracker, .timeout = 30)
@@ -209,6 +210,7 @@ Test(api_mmds, config_file_section, .timeout = 30)
 	cr_assert(strstr(res.err, "does not correspond to any existing "
 			 "network interface"), "%s", res.err);
 	mvm_result_free(&res);
+	free(cfg);
 }
 
 /*

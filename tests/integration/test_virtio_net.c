@@ -356,6 +356,8 @@ static struct mvm_result run_mmds(const char *mmds_config,
 	cfg = temp_file("mmdscfg", text, strlen(text));
 	cr_assert_eq(mvm_launch((const char *[]){ "--no-api", "--config-file",
 				cfg, "--metadata", md, NULL }, &o, &r), 0);
+	free(cfg);
+	free(md);
 	cr_assert_not(r.timed_out, "timed out:\n%s\n%s", r.out, r.err);
 	leaks = mmds_leaks(s, addr);
 	close(s);
