@@ -148,6 +148,11 @@ struct json_object *spec_export_machine(const struct vm_spec *s);
  */
 int config_file_load(struct vm_spec *s, const char *file,
 		     const struct shape_opts *opt, struct mvm_err *err);
+/*
+ * --metadata FILE: the JSON document in file as the MMDS store's
+ * contents, as PUT /mmds would put it (within the store's limit).
+ */
+int api_metadata_load(struct vmm *v, const char *file, struct mvm_err *err);
 /* The same on a buffer; name is used in messages. */
 int config_parse(struct vm_spec *s, const char *text, size_t len,
 		 const char *name, const struct shape_opts *opt,

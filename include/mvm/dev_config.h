@@ -36,6 +36,8 @@ struct disk_config {
 };
 
 /* A virtio-net NIC (CLI --net, API PUT /network-interfaces/{id}). */
+struct mmds;
+
 struct net_config {
 	char id[DEV_CONFIG_ID_MAX];
 	char tap[16]; /* IFNAMSIZ */
@@ -52,6 +54,12 @@ struct net_config {
 	int tap_fd;
 	struct rate_limiter rx_rl; /* frames to the guest; sizes 0: none */
 	struct rate_limiter tx_rl; /* frames from the guest */
+	/*
+	 * MMDS on this NIC: the VMM's store (lent, it outlives the NIC) and
+	 * its address, host order; NULL: frames all go to the backend.
+	 */
+	struct mmds *mmds;
+	uint32_t mmds_ipv4;
 };
 
 /*

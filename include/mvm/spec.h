@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "mvm/mmds.h"
 #include "mvm/vm.h"
 
 struct mvm_err;
@@ -64,6 +65,16 @@ struct spec_pmem {
 	char *path_on_host;
 	bool root_device;
 	bool read_only;
+};
+
+/* PUT /mmds/config (Firecracker's MmdsConfig). */
+struct spec_mmds {
+	bool set;
+	enum mmds_version version;
+	char ifaces[VM_MAX_NETS][VM_ID_MAX]; /* the NICs that serve it */
+	unsigned nr_ifaces;
+	uint32_t ipv4;          /* host order */
+	bool imds_compat;
 };
 
 /*
@@ -120,6 +131,8 @@ struct vm_spec {
 
 	bool serial_set;
 	char *serial_out_path;  /* NULL: the console */
+
+	struct spec_mmds mmds;
 
 	/* Not settable through the API: from `mvm run`'s command line. */
 	enum vm_on_reboot on_reboot;

@@ -16,16 +16,13 @@
 #include "mvm/cpu_template.h"
 #include "mvm/err.h"
 #include "mvm/file.h"
+#include "mvm/vmm_mmds.h"
 
 #include "json_in.h"
 #include "shapes.h"
 
 /* A config file is small; anything bigger is a mistake. */
 #define CONFIG_MAX (1024 * 1024)
-
-/* Firecracker sections mvm has no device or feature for. */
-static const char *const unsupported[] = {
-	"mmds-config", NULL };
 
 /* Element i's id (drive_id, iface_id, id), or NULL if it has none yet. */
 static const char *element_id(struct json_object *arr, size_t i,
@@ -103,15 +100,6 @@ static int section(struct json_object *root, const char *key,
 }
 
 /* A section that asks for something: not null, not an empty list. */
-static bool asks(struct json_object *root, const char *key)
-{
-	struct json_object *o;
-
-	return section(root, key, &o) &&
-	       !(json_object_is_type(o, json_type_array) &&
-		 json_object_array_length(o) == 0);
-}
-
 static int cpu_config_file(const char *file, struct json_object **out,
 			   struct mvm_err *err);
 
@@ -156,10 +144,6 @@ static int apply(struct vm_spec *s, struct json_object *root,
 	ret = jr_open(&r, root, "", known, err);
 	if (ret)
 		return ret;
-	for (int i = 0; unsupported[i]; i++)
-		if (asks(root, unsupported[i]))
-			return mvm_fail(err, -ENOTSUP, "%s: not supported by "
-					"mvm", unsupported[i]);
 	if (section(root, "machine-config", &o)) {
 		ret = shape_machine_config(s, o, "machine-config", false, err);
 		if (ret)
@@ -175,6 +159,9 @@ static int apply(struct vm_spec *s, struct json_object *root,
 		ret = array_section(s, root, "network-interfaces", opt, err);
 	if (!ret)
 		ret = array_section(s, root, "pmem", opt, err);
+	/* After the NICs: the ones it names must exist. */
+	if (!ret && section(root, "mmds-config", &o))
+		ret = shape_mmds_config(s, o, "mmds-config", &s->mmds, err);
 	if (!ret && section(root, "logger", &o))
 		ret = shape_logger(s, o, "logger", err);
 	if (!ret && section(root, "metrics", &o))
@@ -286,4 +273,23 @@ int config_file_load(struct vm_spec *s, const char *file,
 	ret = config_parse(s, buf, len, file, opt, err);
 	free(buf);
 	return ret;
+}
+
+int api_metadata_load(struct vmm *v, const char *file, struct mvm_err *err)
+{
+	struct json_object *root;
+	size_t len;
+	char *buf;
+	int ret = read_text(file, "--metadata", &buf, &len, err);
+
+	if (ret)
+		return ret;
+	ret = api_json_parse(buf, len, &root, err);
+	free(buf);
+	if (!ret) {
+		ret = vmm_mmds_put(v, root, err);
+		json_object_put(root);
+	}
+	/* The read's messages name the file already; these do not. */
+	return ret ? mvm_wrap(err, ret, "--metadata %s: ", file) : 0;
 }

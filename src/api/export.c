@@ -12,6 +12,8 @@
 #include "mvm/api.h"
 #include "mvm/cpu_template.h"
 
+#include "shapes.h"
+
 static void put_str(struct json_object *o, const char *k, const char *v)
 {
 	if (v)
@@ -239,6 +241,9 @@ struct json_object *spec_export(const struct vm_spec *s)
 		put_str(e, "serial_out_path", s->serial_out_path);
 		json_object_object_add(o, "serial", e);
 	}
+	if (s->mmds.set)
+		json_object_object_add(o, "mmds-config",
+				       mmds_config_export(&s->mmds));
 	put_unset(o);
 	return o;
 }

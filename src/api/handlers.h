@@ -107,6 +107,14 @@ int h_patch_dynmem(struct vmm *v, const struct api_request *q,
 		   struct api_response *r, struct mvm_err *err);
 int h_get_dynmem(struct vmm *v, const struct api_request *q,
 		 struct api_response *r, struct mvm_err *err);
+int h_put_mmds(struct vmm *v, const struct api_request *q,
+	       struct api_response *r, struct mvm_err *err);
+int h_patch_mmds(struct vmm *v, const struct api_request *q,
+		 struct api_response *r, struct mvm_err *err);
+int h_get_mmds(struct vmm *v, const struct api_request *q,
+	       struct api_response *r, struct mvm_err *err);
+int h_put_mmds_config(struct vmm *v, const struct api_request *q,
+		      struct api_response *r, struct mvm_err *err);
 /* 204, 409 (-EPERM, the policy), 500 (host trouble), or 400. */
 int api_status_of(int ret, const struct mvm_err *err);
 

@@ -125,6 +125,12 @@ static const struct route routes[] = {
 	  "balloon_hinting_status", h_get_balloon_hint_status, NULL },
 	{ "PATCH", "/balloon/hinting/stop", false, BODY_OPTIONAL, POST_BOOT,
 	  "balloon_hinting_stop", h_patch_balloon_hint_stop, NULL },
+	/* MMDS, Firecracker's: the store any time, its config pre-boot. */
+	{ "PUT", "/mmds", false, true, ANY, "mmds", h_put_mmds, NULL },
+	{ "PATCH", "/mmds", false, true, ANY, "mmds", h_patch_mmds, NULL },
+	{ "GET", "/mmds", false, false, ANY, "mmds", h_get_mmds, NULL },
+	{ "PUT", "/mmds/config", false, true, PRE_BOOT, "mmds_config",
+	  h_put_mmds_config, NULL },
 	/* mvm's live migration; the VMM checks the states itself. */
 	{ "PUT", "/migration", false, true, ANY, "migration",
 	  h_put_migration, NULL },

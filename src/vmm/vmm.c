@@ -117,6 +117,9 @@ int vmm_init(struct vmm *v, struct vm_spec *spec, struct mvm_err *err)
 	v->bt.efd = -1;
 	snprintf(v->id, sizeof(v->id), "anonymous-instance");
 
+	ret = vmm_mmds_init(v, err);
+	if (ret)
+		return ret;
 	ret = loop_init(&v->loop, 256, err);
 	if (ret)
 		return ret;
@@ -306,6 +309,22 @@ static int attach_taps(struct vmm *v, struct vm_config *cfg,
 	return 0;
 }
 
+/*
+ * The NICs PUT /mmds/config named get the VMM's store to serve (lent:
+ * it outlives every VM), and the address.
+ */
+static void lend_mmds(struct vmm *v, struct vm_config *cfg)
+{
+	const struct spec_mmds *m = &v->spec.mmds;
+
+	for (unsigned i = 0; m->set && i < cfg->nr_nets; i++)
+		for (unsigned j = 0; j < m->nr_ifaces; j++)
+			if (!strcmp(cfg->nets[i].id, m->ifaces[j])) {
+				cfg->nets[i].mmds = v->mmds;
+				cfg->nets[i].mmds_ipv4 = m->ipv4;
+			}
+}
+
 static void release_taps(struct vmm *v)
 {
 	for (unsigned i = 0; i < v->nr_taps; i++)
@@ -342,6 +361,7 @@ int vmm_build_vm(struct vmm *v, const struct vm_config *from,
 		ret = attach_taps(v, &cfg, err);
 	if (ret)
 		return ret;
+	lend_mmds(v, &cfg);
 	if (!v->dry_run) {
 		outq_set_fd(&v->console_q, out_fd);
 		cfg.console_q = &v->console_q;
@@ -715,6 +735,7 @@ void vmm_fini(struct vmm *v)
 	if (v->loop_ready)
 		loop_fini(&v->loop);
 	spec_free(&v->spec);
+	vmm_mmds_fini(v);
 	free(v->checkpoint_dir);
 	v->checkpoint_dir = NULL;
 	v->sig_fd = v->serial_fd = -1;

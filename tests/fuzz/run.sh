@@ -30,8 +30,18 @@ fuzz_blk|fuzz_net|fuzz_rng|fuzz_balloon|fuzz_mem|fuzz_pmem|fuzz_vsock|fuzz_trans
 	libs="-Wl,--wrap=virtq_init,--wrap=virtq_pop,--wrap=virtq_unpop
 	      -Wl,--wrap=virtq_push
 	      $build/src/libmvm_devices.a $build/src/libmvm_core.a
-	      -luring -ljson-c -lfdt -lpthread"
+	      -luring -ljson-c -lfdt -lpthread $(pkg-config --libs slirp)"
 	maxlen=-max_len=8192 ;;
+fuzz_mmds)
+	# MMDS's HTTP server and its store, pure: bytes of one connection.
+	srcs="src/net/mmds_http.c src/net/mmds_store.c src/net/mmds_token.c
+	      src/core/err.c"
+	libs=-ljson-c
+	mkdir -p "$out/corpus"
+	printf '\000\377GET /latest/meta-data/ HTTP/1.1\r\nAccept: application/json\r\n\r\n' \
+		>"$out/corpus/seed-get"
+	printf '\001\007PUT /latest/api/token HTTP/1.1\r\nX-metadata-token-ttl-seconds: 60\r\n\r\nGET /s HTTP/1.0\r\nX-metadata-token: x\r\n\r\n' \
+		>"$out/corpus/seed-token" ;;
 fuzz_snapshot)
 	# The state file's decoder and what it calls, all with the
 	# sanitizers; its seed, a valid state file, is the encoder's own.

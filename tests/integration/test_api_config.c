@@ -83,8 +83,6 @@ Test(api_config, config_errors_name_the_json_path, .timeout = 30)
 		   "integer");
 	bad_config("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
 		   "\"bogus\": 1}", "bogus: unknown field");
-	bad_config("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
-		   "\"mmds-config\": {}}", "mmds-config: not supported by mvm");
 	bad_config("{\"machine-config\": {\"vcpu_count\": 1, "
 		   "\"mem_size_mib\": 32, \"smt\": \"no\"}, \"boot-source\": "
 		   "{\"kernel_image_path\": \"/k\"}}",

@@ -14,7 +14,10 @@
 #   vsock    L2 (Linux's virtio vsock driver) connects to the host's port
 #            5000, which mvm takes to the lab's echo on <uds>_5000; the
 #            lab's CONNECT 52 on <uds> reaches L2's echo on port 52
-# One mvm, two L2 boots. Prints FACT lines, "ok - ..."/"not ok - ..." per
+#   mmds     busybox wget in L2 reads MMDS (V1, then V2 with a token)
+#            through a NIC on tap0, and nothing for MMDS reaches the tap
+# One mvm, two L2 boots; then one mvm per MMDS version. Prints FACT lines,
+# "ok - ..."/"not ok - ..." per
 # check and a closing "N passed, N failed"; exits 0 only when nothing
 # failed.
 # check, finish, now, since, deadline, past, reap
@@ -311,6 +314,54 @@ for d in a b; do
 		test -n "$want" -a "$got" = "$want"
 done
 check "vdc's image is unchanged" test "$(sum "$w/ro.img")" = "$ro_sum_before"
+
+# ---- MMDS: V1 and V2 with busybox wget ----------------------------------
+# The API form (a config file): mmds-config names the NIC on tap0, whose
+# traffic to 169.254.169.254 mvm answers itself (test_virtio_net checks
+# that none of it reaches the tap; the lab has no capture tool).
+cp /lab/mmds-l2.sh "$w/mmds.img"
+size=$(stat -c %s "$w/mmds.img")
+head -c $(((512 - size % 512) % 512)) /dev/zero >>"$w/mmds.img"
+cat >"$w/md.json" <<'MD'
+{"latest": {"meta-data": {"ami-id": "ami-12345678", "hostname": "l2"}}}
+MD
+for v in V1 V2; do
+	mlog=$w/mmds-$v.log
+	cat >"$w/mmds-$v.json" <<CFG
+{"boot-source": {"kernel_image_path": "/lab/guest/vmlinuz",
+  "initrd_path": "/lab/guest/initrd.cpio.gz",
+  "boot_args": "console=ttyS0 quiet panic=-1 mvm.script=/dev/vda mmds=$v"},
+ "machine-config": {"vcpu_count": 1, "mem_size_mib": 512},
+ "drives": [{"drive_id": "script", "path_on_host": "$w/mmds.img",
+   "is_root_device": false, "is_read_only": true}],
+ "network-interfaces": [{"iface_id": "net0", "host_dev_name": "tap0",
+   "guest_mac": "52:54:00:00:00:01"}],
+ "mmds-config": {"version": "$v", "network_interfaces": ["net0"]}}
+CFG
+	t=$(now)
+	mvm --no-api --config-file "$w/mmds-$v.json" --metadata "$w/md.json" \
+		</dev/null >"$mlog" 2>"$w/mmds-$v.err" &
+	mvm_pid=$!
+	log=$mlog
+	wait_for "MVM-GUEST-EXIT" "$step"
+	reap "$mvm_pid" 60
+	mvm_pid=
+	echo "FACT mmds_${v}_s=$(since "$t")"
+	tr -d '\r' <"$mlog" | grep '^L2: ' | sed "s/^/  L2-$v| /"
+	sed "s/^/  mmds-$v.err| /" "$w/mmds-$v.err"
+	check "MMDS $v: wget reads a string (IMDS text)" \
+		test "$(l2 ami-id)" = ami-12345678
+	# The keys one a line, no newline after the last: commas between.
+	check "MMDS $v: wget reads an object's keys" \
+		test "$(l2 list)" = "ami-id,hostname"
+	check "MMDS $v: JSON with Accept: application/json" \
+		test "$(l2 json)" = '"ami-12345678"'
+	check "MMDS $v: a missing path is 404" test "$(l2 missing)" = 404
+done
+log=$w/mmds-V2.log
+check "MMDS V2: a GET without a token is 401" test "$(l2 no-token)" = 401
+check "MMDS V2: PUT /latest/api/token gives a 44-character token" \
+	test "$(l2 token-length)" = 44
 
 echo "FACT script_s=$(since "$t0")"
 finish

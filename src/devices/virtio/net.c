@@ -112,6 +112,7 @@ static void net_reset(void *dev)
 
 	n->stopping = true;
 	net_rx_cancel(n); /* a pending read would wait for a frame forever */
+	net_inject_free(n); /* MMDS's frames were for the old rings */
 	/* The limiters' timers point at n: cancelled, and waited for. */
 	throttle_cancel(&n->rx_thr);
 	throttle_cancel(&n->tx_thr);
@@ -135,6 +136,8 @@ static void net_destroy(void *dev)
 {
 	struct net *n = dev;
 
+	mmds_net_free(n->mmds);
+	net_inject_free(n);
 	n->be->ops->close(n->be);
 	free(n);
 }
@@ -201,12 +204,22 @@ int net_create(struct dev_ctx *ctx, const struct net_config *cfg,
 		free(n);
 		return mvm_wrap(err, ret, "net %s: ", cfg->id);
 	}
+	if (cfg->mmds) {
+		ret = mmds_net_new(&n->mmds, cfg->mmds, cfg->mmds_ipv4,
+				   ctx->loop, net_rx_inject, n, err);
+		if (ret) {
+			n->be->ops->close(n->be);
+			free(n);
+			return mvm_wrap(err, ret, "net %s: ", cfg->id);
+		}
+	}
 	memcpy(n->config, n->mac, NET_MAC_LEN);
 	pci_put16(n->config + 6, NET_S_LINK_UP);
 	pci_put16(n->config + 8, 1); /* max_virtqueue_pairs */
 	info.features = net_features(n);
 	ret = virtio_pci_create(ctx, &info, &net_ops, n, &n->t, err);
 	if (ret) {
+		mmds_net_free(n->mmds);
 		n->be->ops->close(n->be);
 		free(n);
 		return ret;

@@ -1,6 +1,6 @@
 /*
  * The virtio test kernel: drives mvm's virtio devices from the guest side.
- * test=blk|blk_ro|blk_swap|bench_blk|bench_net|net|net_hostile|rng|balloon|
+ * test=blk|blk_ro|blk_swap|bench_blk|bench_net|net|net_hostile|mmds|rng|balloon|
  * hostile|ring3|soak|diskcount|memcount|memcount_selftest|virtio_mem|dynmem|
  * pmem|vsock|bench_vsock
  * picks what runs; each prints PASS/FAIL lines and the kernel ends with
@@ -126,6 +126,8 @@ void guest_main(struct bootinfo *bi)
 		test_bench_net(bi);
 	else if (!strcmp(test, "net"))
 		test_net(bi);
+	else if (!strcmp(test, "mmds"))
+		test_mmds(bi);
 	else if (!strcmp(test, "net_hostile"))
 		test_net_hostile(bi);
 	else if (!strcmp(test, "rng"))
