@@ -151,6 +151,9 @@ enum virtio_counter {
 	VIRTIO_CTR_TX_MALFORMED,
 	VIRTIO_CTR_TX_SPOOFED,
 	VIRTIO_CTR_TAP_READ_FAILS,
+	/* virtio-net, user-mode backend: frames for the guest dropped while
+	 * its RX ring stayed full past what may wait. */
+	VIRTIO_CTR_RX_DROPPED,
 	VIRTIO_CTR_COUNT
 };
 
