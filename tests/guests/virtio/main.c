@@ -126,6 +126,8 @@ void guest_main(struct bootinfo *bi)
 		test_bench_net(bi);
 	else if (!strcmp(test, "net"))
 		test_net(bi);
+	else if (!strcmp(test, "net_nat"))
+		test_net_nat(bi);
 	else if (!strcmp(test, "net_hostile"))
 		test_net_hostile(bi);
 	else if (!strcmp(test, "rng"))
