@@ -217,10 +217,10 @@ static void slirp_turn(struct slirp_net *s)
 {
 	int r = s->npfd ? poll(s->pfd, s->npfd, 0) : 0;
 
-	s->busy = true;
+	s->busy++;
 	slirp_pollfds_poll(s->slirp, r < 0, get_revents, s);
 	run_timers(s);
-	s->busy = false;
+	s->busy--;
 	slirp_loop_sync(s);
 }
 

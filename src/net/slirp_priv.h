@@ -37,7 +37,7 @@ struct slirp_net {
 	struct loop *loop;
 	void (*output)(void *opaque, const void *frame, size_t len);
 	void *opaque;
-	bool busy; /* inside slirp: a sync waits for the outermost call */
+	unsigned busy; /* inside slirp or a batch: syncs wait for the end */
 
 	/* The sockets slirp wants watched, from its last pollfds_fill. */
 	struct pollfd *pfd;

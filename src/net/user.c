@@ -161,10 +161,12 @@ static void from_guest(void *ctx)
 	static uint8_t buf[NET_HDR_LEN + 65536]; /* loop thread only */
 	ssize_t n;
 
+	slirp_net_batch_begin(u->sn);
 	while ((n = recv(u->peer, buf, sizeof(buf), MSG_DONTWAIT)) >= 0)
 		if (n > NET_HDR_LEN)
 			slirp_net_input(u->sn, buf + NET_HDR_LEN,
 					(size_t)n - NET_HDR_LEN);
+	slirp_net_batch_end(u->sn);
 }
 
 /* Nothing to switch: the guest is offered no offloads (be.offloads). */
