@@ -2,8 +2,9 @@
  * virtio-net on the user-mode NAT backend, from raw frames: a DHCP
  * DISCOVER must bring an OFFER of 10.0.2.15, an ARP request for the
  * gateway 10.0.2.2 a reply, and a UDP datagram to 10.0.2.2:port= (the
- * host's loopback, through the NAT) the host test's answer back from
- * that port. The host test answers "mvm-nat-ping" with "mvm-nat-pong".
+ * host's loopback, through the NAT; dst=A.B.C.D another address) the host
+ * test's answer back from that port. The host test answers
+ * "mvm-nat-ping" with "mvm-nat-pong".
  */
 #include "../lib/cmdline.h"
 #include "../lib/palloc.h"
@@ -194,6 +195,7 @@ static void arp_gateway(void)
 }
 
 struct pong {
+	const uint8_t *from;
 	uint16_t port;
 	bool ok;
 };
@@ -202,23 +204,43 @@ static bool udp_pong(const uint8_t *f, unsigned len, void *ctx)
 {
 	struct pong *p = ctx;
 
-	if (!is_udp_from(f, len, p->port) || get16(f + 36) != 4000)
+	if (!is_udp_from(f, len, p->port) || get16(f + 36) != 4000 ||
+	    memcmp(f + 26, p->from, 4))
 		return false;
 	p->ok = len >= 42 + 12 && !memcmp(f + 42, "mvm-nat-pong", 12);
 	return true;
 }
 
-static void udp_echo(uint16_t port)
+/* "A.B.C.D" into ip; false when malformed. */
+static bool parse_ip(const char *s, uint8_t ip[4])
 {
-	struct pong p = { .port = port };
+	for (int i = 0; i < 4; i++) {
+		unsigned v = 0, n = 0;
 
-	if (!send_udp(gw_mac, guest_ip, gw_ip, 4000, port, "mvm-nat-ping",
+		while (*s >= '0' && *s <= '9' && n < 3) {
+			v = v * 10 + (unsigned)(*s++ - '0');
+			n++;
+		}
+		if (!n || v > 255 || *s != (i < 3 ? '.' : '\0'))
+			return false;
+		ip[i] = (uint8_t)v;
+		s++;
+	}
+	return true;
+}
+
+static void udp_echo(const uint8_t *dst, uint16_t port)
+{
+	struct pong p = { .from = dst, .port = port };
+
+	if (!send_udp(gw_mac, guest_ip, dst, 4000, port, "mvm-nat-ping",
 		      12)) {
 		fail("nat udp send", "not sent");
 		return;
 	}
 	check("nat udp echo", recv_until(udp_pong, &p) && p.ok,
-	      "no mvm-nat-pong from 10.0.2.2:%u", port);
+	      "no mvm-nat-pong from %u.%u.%u.%u:%u", dst[0], dst[1], dst[2],
+	      dst[3], port);
 }
 
 void test_net_nat(const struct bootinfo *bi)
@@ -227,6 +249,8 @@ void test_net_nat(const struct bootinfo *bi)
 			VBIT(NET_F_MRG_RXBUF);
 	uint16_t port = (uint16_t)cmdline_u64_or(bi->cmdline, "port", 0);
 	uint8_t *pool = palloc_pages(NRX * RX_BUF / PAGE_SIZE);
+	uint8_t dst[4];
+	char text[20];
 
 	tx_buf = palloc_page();
 	if (!vdev_open(&d, VIRTIO_ID_NET, 0) || !vdev_negotiate(&d, want) ||
@@ -241,8 +265,12 @@ void test_net_nat(const struct bootinfo *bi)
 	vdev_driver_ok(&d);
 	dhcp();
 	arp_gateway();
-	if (port)
-		udp_echo(port);
+	memcpy(dst, gw_ip, 4);
+	if (cmdline_str(bi->cmdline, "dst", text, sizeof(text)) == 1 &&
+	    !parse_ip(text, dst))
+		fail("nat dst", "'%s' is not an IPv4 address", text);
+	else if (port)
+		udp_echo(dst, port);
 	else
 		fail("nat udp echo", "no port= on the command line");
 	vdev_reset(&d);
