@@ -17,7 +17,8 @@ say "route=$(ip route | awk '/^default/ {print $3}')"
 say "dns=$(awk '/^nameserver/ {print $2; exit}' /etc/resolv.conf)"
 
 # Out through the NAT: 10.0.2.2 is the lab's own loopback.
-if wget -q -T 30 -O /tmp/file http://10.0.2.2:8000/file 2>/tmp/wget.err; then
+# (No -T: busybox 1.35's wget crashes with it; timeout instead.)
+if timeout 60 wget -q -O /tmp/file http://10.0.2.2:8000/file 2>/tmp/wget.err; then
 	say "nat-get=ok bytes=$(wc -c </tmp/file) sum=$(sum /tmp/file)"
 else
 	say "nat-get=failed: $(tr '\n' ' ' </tmp/wget.err)"

@@ -74,7 +74,8 @@ tail_pid=$!
 got=
 if wait_for "L2-WAIT hostfwd" "$step"; then
 	echo "FACT l2_ready_s=$(since "$t_l2")"
-	wget -q -T 30 -O "$w/page" http://127.0.0.1:8080/page 2>"$w/wget.err"
+	# (No -T: busybox 1.35's wget crashes with it; timeout instead.)
+	timeout 60 wget -q -O "$w/page" http://127.0.0.1:8080/page 2>"$w/wget.err"
 	got=$(sum "$w/page")
 	echo go >&3
 fi
