@@ -55,6 +55,7 @@ struct slirp_net {
 	struct loop_watch t_watch;
 	struct slirp_timer *timers;
 	int64_t poll_deadline_ms; /* -1: none */
+	int64_t armed_ms;         /* what the timerfd is set to; -1: off */
 
 	struct slirp_service *services;
 };
