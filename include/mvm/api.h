@@ -90,6 +90,9 @@ int shape_entropy(struct vm_spec *s, struct json_object *o, const char *path,
 		  struct mvm_err *err);
 int shape_serial(struct vm_spec *s, struct json_object *o, const char *path,
 		 struct mvm_err *err);
+/* PUT /vsock and the config file's "vsock" (Firecracker's Vsock). */
+int shape_vsock(struct vm_spec *s, struct json_object *o, const char *path,
+		struct mvm_err *err);
 /* PUT /balloon and the config file's "balloon": at most the spec's RAM. */
 int shape_balloon(struct vm_spec *s, struct json_object *o, const char *path,
 		  struct mvm_err *err);
@@ -120,6 +123,20 @@ int shape_dynmem(struct vm_spec *s, struct json_object *o, const char *path,
  */
 int shape_dynmem_patch(struct json_object *o, struct dynmem_config *c,
 		       struct mvm_err *err);
+
+/*
+ * PUT /cpu-config, the config file's "cpu-config": Firecracker's custom
+ * CPU template into *t (shapes_cpu_config.c). cpu_bitmap_parse reads one
+ * of its bitmaps ("0b" and up to bits characters of 0, 1, x): -EINVAL with
+ * why filled in if malformed.
+ */
+struct cpu_template;
+int shape_cpu_config(struct cpu_template *t, struct json_object *o,
+		     const char *path, struct mvm_err *err);
+int cpu_bitmap_parse(const char *s, unsigned bits, uint64_t *filter,
+		     uint64_t *value, char *why, size_t why_len);
+/* A template as Firecracker writes one (export_cpu_config.c). */
+struct json_object *cpu_config_export(const struct cpu_template *t);
 
 /* The spec as GET /vm/config and GET /machine-config show it. */
 struct json_object *spec_export(const struct vm_spec *s);

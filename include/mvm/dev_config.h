@@ -100,6 +100,19 @@ struct pmem_config {
 	bool root;
 };
 
+/*
+ * A virtio-vsock device (API PUT /vsock, CLI --vsock), Firecracker's
+ * hybrid vsock: the guest's CID and the host's Unix socket. A host
+ * process connects to uds_path and asks for a guest port ("CONNECT
+ * <port>\n"); a guest connection to the host's port P reaches
+ * "<uds_path>_P". guest_cid 0: no device.
+ */
+struct vsock_config {
+	char id[DEV_CONFIG_ID_MAX]; /* vsock_id, deprecated; "vsock" if none */
+	uint32_t guest_cid;         /* >= 3 */
+	char *uds_path;             /* owned */
+};
+
 /* Every virtio device of a VM, for virtio_create_devices(). */
 struct virtio_devs_config {
 	bool rng; /* a virtio-rng device */
@@ -120,6 +133,7 @@ struct virtio_devs_config {
 	const struct pmem_config *pmems;
 	unsigned nr_pmems;
 	uint32_t pmem_slot;
+	const struct vsock_config *vsock; /* NULL or guest_cid 0: none */
 };
 
 #endif

@@ -83,6 +83,11 @@ struct vm_spec {
 	unsigned vcpu_count;
 	uint64_t mem_size_mib;
 	enum gm_pages huge_pages;
+	bool smt;               /* two threads a core */
+	/* machine-config's cpu_template; PUT /cpu-config's, which wins. */
+	enum cpu_static_template cpu_template;
+	bool cpu_custom_set;
+	struct cpu_template cpu_custom;
 	bool nested_virt;       /* mvm extension: VMX/SVM for the guest */
 	bool track_dirty_pages; /* for Diff snapshots */
 
@@ -108,6 +113,9 @@ struct vm_spec {
 	/* PUT /balloon (enabled), its target and period as changed since. */
 	struct balloon_config balloon;
 
+	/* PUT /vsock (its uds_path owned); guest_cid 0: none. */
+	struct vsock_config vsock;
+
 	/* PUT /hotplug/memory (virtio-mem); total_mib 0: none. */
 	struct mem_hotplug_config mem_hotplug;
 
@@ -132,7 +140,7 @@ int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
 		     struct mvm_err *err);
 /*
  * Move the machine of from (boot source, machine-config, drives, NICs,
- * entropy, balloon, memory-hotplug, dynamic memory) into s, keeping s's
+ * entropy, balloon, vsock, memory-hotplug, dynamic memory) into s, keeping s's
  * logger, metrics and serial settings: a loaded snapshot's configuration.
  * from keeps nothing of it.
  */

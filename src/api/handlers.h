@@ -33,6 +33,8 @@ int h_patch_machine(struct vmm *v, const struct api_request *q,
 		    struct api_response *r, struct mvm_err *err);
 int h_put_boot_source(struct vmm *v, const struct api_request *q,
 		      struct api_response *r, struct mvm_err *err);
+int h_put_vsock(struct vmm *v, const struct api_request *q,
+		struct api_response *r, struct mvm_err *err);
 int h_put_pmem(struct vmm *v, const struct api_request *q,
 	       struct api_response *r, struct mvm_err *err);
 int h_patch_pmem(struct vmm *v, const struct api_request *q,
@@ -53,6 +55,8 @@ int h_put_logger(struct vmm *v, const struct api_request *q,
 		 struct api_response *r, struct mvm_err *err);
 int h_put_metrics(struct vmm *v, const struct api_request *q,
 		  struct api_response *r, struct mvm_err *err);
+int h_put_cpu_config(struct vmm *v, const struct api_request *q,
+		     struct api_response *r, struct mvm_err *err);
 int h_put_entropy(struct vmm *v, const struct api_request *q,
 		  struct api_response *r, struct mvm_err *err);
 int h_put_serial(struct vmm *v, const struct api_request *q,

@@ -56,6 +56,8 @@ static const struct route routes[] = {
 	{ "PUT", "/pmem/", true, true, PRE_BOOT, "pmem", h_put_pmem, NULL },
 	{ "PATCH", "/pmem/", true, true, POST_BOOT, "pmem", h_patch_pmem,
 	  NULL },
+	/* Firecracker answers 409 after boot: the handler does. */
+	{ "PUT", "/vsock", false, true, ANY, "vsock", h_put_vsock, NULL },
 	{ "PUT", "/network-interfaces/", true, true, PRE_BOOT, "network",
 	  h_put_net, NULL },
 	{ "PATCH", "/network-interfaces/", true, true, POST_BOOT, "network",
@@ -67,6 +69,8 @@ static const struct route routes[] = {
 	  h_put_logger, NULL },
 	{ "PUT", "/metrics", false, true, PRE_BOOT, "metrics",
 	  h_put_metrics, NULL },
+	{ "PUT", "/cpu-config", false, true, PRE_BOOT, "cpu_cfg",
+	  h_put_cpu_config, NULL },
 	{ "PUT", "/entropy", false, true, PRE_BOOT, "entropy",
 	  h_put_entropy, NULL },
 	{ "PUT", "/serial", false, true, PRE_BOOT, "serial",

@@ -560,8 +560,51 @@ int cli_set_dynmem(struct vm_config *cfg, const char *arg,
 	return ret;
 }
 
+int cli_set_vsock(struct vm_config *cfg, const char *arg,
+		  struct mvm_err *err)
+{
+	static const char *const keys[] = { "cid", "uds", NULL };
+	struct vsock_config c = { .id = "vsock" };
+	unsigned long long cid = 0;
+	struct kv kv[KV_MAX];
+	char buf[4096];
+	int n, ret;
+
+	if (cfg->vsock.guest_cid)
+		return mvm_fail(err, -EINVAL, "--vsock: given twice (a VM has "
+				"one vsock device)");
+	ret = split("--vsock", arg, buf, sizeof(buf), keys, kv, &n, err);
+	for (int i = 0; !ret && i < n; i++) {
+		if (!strcmp(kv[i].key, "cid"))
+			ret = cli_parse_u64("--vsock: cid", kv[i].val,
+					    0xfffffffeu, &cid, err);
+		else if (!kv[i].val[0] || strlen(kv[i].val) > 96)
+			ret = mvm_fail(err, -EINVAL, "--vsock: uds: '%s' is "
+				       "empty or longer than 96 bytes (a "
+				       "Unix socket's path, with room for "
+				       "_<port>)", kv[i].val);
+		else if (!(c.uds_path = strdup(kv[i].val)))
+			ret = mvm_fail(err, -ENOMEM, "out of memory");
+	}
+	if (!ret && cid < 3)
+		ret = mvm_fail(err, -EINVAL, "--vsock: cid=N is required, 3 or "
+			       "more (0-2 are the hypervisor's and the "
+			       "host's)");
+	if (!ret && !c.uds_path)
+		ret = mvm_fail(err, -EINVAL, "--vsock: uds=PATH is required");
+	if (ret) {
+		free(c.uds_path);
+		return ret;
+	}
+	c.guest_cid = (uint32_t)cid;
+	cfg->vsock = c;
+	return 0;
+}
+
 void cli_free_devices(struct vm_config *cfg)
 {
+	free(cfg->vsock.uds_path);
+	cfg->vsock.uds_path = NULL;
 	for (unsigned i = 0; i < cfg->nr_disks; i++) {
 		free(cfg->disks[i].path);
 		cfg->disks[i].path = NULL;

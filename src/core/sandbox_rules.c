@@ -60,9 +60,10 @@ static const char *const main_calls[] = {
 	"userfaultfd", "copy_file_range",
 	/* Checkpoints: a directory each, made, listed and removed. */
 	"mkdir", "mkdirat", "rmdir",
-	/* The API socket, the tap's address setup and netlink; the user-mode
-	 * stack's NATed connections (TCP, UDP, ICMP datagram sockets) and its
-	 * hostfwd listeners. */
+	/* The API socket, vsock's Unix sockets (listen, accept, connect to
+	 * <uds_path>_<port>, shutdown), the tap's address setup, netlink; the
+	 * user-mode stack's NATed connections (TCP, UDP, ICMP datagram
+	 * sockets) and its hostfwd listeners. */
 	"socket", "socketpair", "bind", "listen", "accept", "accept4",
 	"connect", "getsockname", "getpeername", "getsockopt", "setsockopt",
 	"shutdown", "sendto", "recvfrom", "sendmsg", "recvmsg",

@@ -295,6 +295,37 @@ static int nic(const void *fdt, int node, const char *where,
 }
 
 /* machine/balloon, if there is one (a state file without has none). */
+/* The vsock device: absent in older snapshots and VMs without one. */
+static int vsock(const void *fdt, int machine, struct vm_config *m,
+		 struct mvm_err *err)
+{
+	const char *w = "machine/vsock", *id, *path;
+	struct vsock_config *v = &m->vsock;
+	uint32_t cid = 0;
+	int node = fdt_subnode_offset(fdt, machine, "vsock"), ret;
+
+	if (node == -FDT_ERR_NOTFOUND)
+		return 0;
+	if (node < 0)
+		return mvm_fail(err, -EINVAL, "%s: %s", w, fdt_strerror(node));
+	ret = snap_rd_name(fdt, node, w, "id", DEV_CONFIG_ID_MAX, &id, err);
+	if (!ret)
+		ret = snap_rd_u32(fdt, node, w, "guest-cid", &cid, err);
+	if (!ret && (cid < 3 || cid == UINT32_MAX))
+		ret = mvm_fail(err, -EINVAL, "%s: guest-cid %u (3 to %u)", w,
+			       cid, UINT32_MAX - 1);
+	if (!ret)
+		ret = snap_rd_name(fdt, node, w, "uds-path", SNAP_PATH_MAX,
+				   &path, err);
+	if (ret)
+		return ret;
+	strcpy(v->id, id); /* fits: checked against DEV_CONFIG_ID_MAX */
+	if (dup_str(path, &v->uds_path, err))
+		return -ENOMEM;
+	v->guest_cid = cid;
+	return 0;
+}
+
 static int balloon(const void *fdt, int machine, struct vm_config *m,
 		   struct mvm_err *err)
 {
@@ -454,6 +485,11 @@ int snap_decode_machine(const void *fdt, int node, struct snap_file *s,
 	if (!ret)
 		ret = snap_rd_flag(fdt, node, "machine", "nested-virt",
 				   &m->nested, err);
+	/* Snapshots of VMs without SMT, and older ones, have no "smt". */
+	if (!ret && fdt_getprop(fdt, node, "smt", NULL))
+		ret = snap_rd_flag(fdt, node, "machine", "smt", &m->smt, err);
+	if (!ret)
+		ret = snap_decode_cpu_template(fdt, node, m, err);
 	if (!ret)
 		ret = snap_rd_flag(fdt, node, "machine", "track-dirty-pages",
 				   &s->track_dirty_pages, err);
@@ -477,6 +513,8 @@ int snap_decode_machine(const void *fdt, int node, struct snap_file *s,
 			       &m->nr_pmems, pmem, m, err);
 	if (!ret)
 		ret = balloon(fdt, node, m, err);
+	if (!ret)
+		ret = vsock(fdt, node, m, err);
 	if (!ret)
 		ret = hotplug(fdt, node, m, err);
 	if (!ret)

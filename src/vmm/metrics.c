@@ -191,6 +191,32 @@ static struct json_object *entropy_json(struct vmm *v)
 	return o;
 }
 
+/*
+ * The virtio-vsock device in Firecracker's names (rx: to the guest).
+ * rx_queue_event_count counts the guest's kicks on the receive and the
+ * event queues (they share the even counter); the event queue's are a
+ * handful at the driver's start.
+ */
+static struct json_object *vsock_json(struct vmm *v)
+{
+	struct json_object *o = json_object_new_object();
+	uint64_t d[VIRTIO_CTR_COUNT];
+
+	device_deltas(v, VIRTIO_ID_VSOCK, d);
+	add_u64(o, "rx_queue_event_count", d[VIRTIO_CTR_KICKS_EVEN]);
+	add_u64(o, "tx_queue_event_count", d[VIRTIO_CTR_KICKS_ODD]);
+	add_u64(o, "rx_bytes_count", d[VIRTIO_CTR_RX_BYTES]);
+	add_u64(o, "tx_bytes_count", d[VIRTIO_CTR_TX_BYTES]);
+	add_u64(o, "rx_packets_count", d[VIRTIO_CTR_RX_PACKETS]);
+	add_u64(o, "tx_packets_count", d[VIRTIO_CTR_TX_PACKETS]);
+	add_u64(o, "conns_added", d[VIRTIO_CTR_CONNS_ADDED]);
+	add_u64(o, "conns_killed", d[VIRTIO_CTR_CONNS_KILLED]);
+	add_u64(o, "conns_removed", d[VIRTIO_CTR_CONNS_REMOVED]);
+	add_u64(o, "tx_write_fails", d[VIRTIO_CTR_VSOCK_WRITE_FAILS]);
+	add_u64(o, "rx_read_fails", d[VIRTIO_CTR_VSOCK_READ_FAILS]);
+	return o;
+}
+
 /* Firecracker's names where it has them; pages and bytes are mvm's. */
 static struct json_object *balloon_json(struct vmm *v)
 {
@@ -350,6 +376,7 @@ int vmm_metrics_flush(struct vmm *v, struct mvm_err *err)
 	device_groups(v, o, VIRTIO_ID_NET, "net", net_fill);
 	json_object_object_add(o, "entropy", entropy_json(v));
 	json_object_object_add(o, "balloon", balloon_json(v));
+	json_object_object_add(o, "vsock", vsock_json(v));
 	json_object_object_add(o, "dynamic_memory", dynmem_json(v));
 	json_object_object_add(o, "serial", serial_json(v));
 	api_json(v, o);

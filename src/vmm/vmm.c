@@ -222,6 +222,28 @@ static int check_start_policy(struct vmm *v, struct mvm_err *err)
 	return vmm_policy_ask(v, POLICY_OP_START, &f, err);
 }
 
+/*
+ * Firecracker takes a multicast guest_mac, and so does mvm; but Linux
+ * gives such a NIC a random address instead, and the source-MAC check
+ * then drops its every frame: say so where the user will look.
+ */
+static void warn_multicast_macs(struct vmm *v)
+{
+	for (unsigned i = 0; i < v->spec.nr_nets; i++) {
+		const struct spec_net *n = &v->spec.nets[i];
+		const uint8_t *m = n->guest_mac;
+
+		if (!n->guest_mac_set || !(m[0] & 1) || n->mac_spoofing)
+			continue;
+		vmm_log(v, API_LOG_WARNING, "vmm", "network interface '%s': "
+			"guest_mac %02x:%02x:%02x:%02x:%02x:%02x is a "
+			"multicast address: Linux gives the NIC a random one "
+			"instead, whose frames are dropped unless "
+			"mac_spoofing is on", n->id, m[0], m[1], m[2], m[3],
+			m[4], m[5]);
+	}
+}
+
 int vmm_start_vm(struct vmm *v, struct mvm_err *err)
 {
 	int ret;
@@ -230,6 +252,8 @@ int vmm_start_vm(struct vmm *v, struct mvm_err *err)
 		return mvm_fail(err, -EBUSY, "a VM is still being torn down; "
 				"try again");
 	ret = check_start_policy(v, err);
+	if (!ret)
+		warn_multicast_macs(v);
 	if (!ret)
 		ret = vmm_transition(v, VM_EV_START, err);
 	if (ret)
@@ -256,6 +280,9 @@ void vmm_config_rebind(struct vmm *v)
 		for (unsigned j = 0; j < s->nr_pmems; j++)
 			if (!strcmp(c->pmems[i].id, s->pmems[j].id))
 				c->pmems[i].path = s->pmems[j].path_on_host;
+	/* A loaded VM's socket path was the snapshot's or the override's. */
+	if (c->vsock.guest_cid)
+		c->vsock.uds_path = s->vsock.uds_path;
 }
 
 /*

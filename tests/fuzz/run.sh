@@ -17,7 +17,7 @@ fuzz_image)
 	      src/boot/unpack.c src/boot/lz4.c
 	      src/boot/e820.c src/boot/cpu_tables.c src/core/mem.c
 	      src/core/mem_dirty.c src/core/err.c" ;;
-fuzz_blk|fuzz_net|fuzz_rng|fuzz_balloon|fuzz_mem|fuzz_pmem|fuzz_transport)
+fuzz_blk|fuzz_net|fuzz_rng|fuzz_balloon|fuzz_mem|fuzz_pmem|fuzz_vsock|fuzz_transport)
 	# The devices, their transport and what they stand on, with the
 	# sanitizers; anything else they call comes from the libraries of
 	# their layer and the core's (src/meson.build).
@@ -90,7 +90,7 @@ fi
 # The device fuzzers start from one working request per device, and
 # receive buffers short of a frame.
 case $target in
-fuzz_blk|fuzz_net|fuzz_rng|fuzz_balloon|fuzz_mem|fuzz_pmem|fuzz_transport)
+fuzz_blk|fuzz_net|fuzz_rng|fuzz_balloon|fuzz_mem|fuzz_pmem|fuzz_vsock|fuzz_transport)
 	python3 "$src/tests/fuzz/seed-virtio.py" "$target" "$out/corpus" ;;
 esac
 # Inputs that once failed run first, every time (tests/fuzz/regress).

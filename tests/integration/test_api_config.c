@@ -84,7 +84,7 @@ Test(api_config, config_errors_name_the_json_path, .timeout = 30)
 	bad_config("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
 		   "\"bogus\": 1}", "bogus: unknown field");
 	bad_config("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
-		   "\"vsock\": {}}", "vsock: not supported by mvm");
+		   "\"mmds-config\": {}}", "mmds-config: not supported by mvm");
 	bad_config("{\"machine-config\": {\"vcpu_count\": 1, "
 		   "\"mem_size_mib\": 32, \"smt\": \"no\"}, \"boot-source\": "
 		   "{\"kernel_image_path\": \"/k\"}}",

@@ -50,8 +50,8 @@ Test(lab_devices, the_lab_ran_every_check)
 Test(lab_devices, disks_keep_their_files_across_a_reboot)
 {
 	static const char *const want[] = {
-		"L2 booted with the disks, NICs and rng attached",
-		"L2 sees vda, vdb, vdc and vdd",
+		"L2 booted with the disks, NICs, rng and vsock attached",
+		"L2 sees vda, vdb, vdc, vdd and vde",
 		"vda and vdb are 64 MiB and writable",
 		"vda: mkfs.ext2 and mount",
 		"vdb: mkfs.ext2 and mount",
@@ -125,4 +125,16 @@ Test(lab_devices, hwrng_gives_data)
 	};
 
 	LAB_EXPECT(&suite, "entropy", want);
+}
+
+Test(lab_devices, vsock_echoes_both_ways)
+{
+	static const char *const want[] = {
+		"vsock: L2's CID is the one given (cid=3)",
+		"vsock: L2 connects to the host's port 5000 and gets its bytes "
+		"back",
+		"vsock: the lab's CONNECT 52 reaches L2's port 52, bytes echoed",
+	};
+
+	LAB_EXPECT(&suite, "vsock", want);
 }

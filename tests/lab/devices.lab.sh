@@ -11,6 +11,9 @@
 #   spoofing a macvlan in L2 (another MAC, as a nested guest's NIC would
 #            have) reaches the lab only through a NIC with mac_spoofing on
 #   rng      /dev/hwrng in L2 gives data from virtio-rng
+#   vsock    L2 (Linux's virtio vsock driver) connects to the host's port
+#            5000, which mvm takes to the lab's echo on <uds>_5000; the
+#            lab's CONNECT 52 on <uds> reaches L2's echo on port 52
 # One mvm, two L2 boots. Prints FACT lines, "ok - ..."/"not ok - ..." per
 # check and a closing "N passed, N failed"; exits 0 only when nothing
 # failed.
@@ -90,6 +93,13 @@ ro_sum_before=$(sum "$w/ro.img")
 cp /lab/devices-l2.sh "$w/script.img"
 size=$(stat -c %s "$w/script.img")
 head -c $(((512 - size % 512) % 512)) /dev/zero >>"$w/script.img"
+# vsock's program for L2 (busybox has none), on a disk of its own.
+cp /lab/vsock-l2 "$w/vsock.img"
+size=$(stat -c %s "$w/vsock.img")
+head -c $(((512 - size % 512) % 512)) /dev/zero >>"$w/vsock.img"
+# The lab's echo for L2's connections to the host's port 5000.
+/lab/vsock-l2 uds-echo "$w/v.sock_5000" 2>"$w/uds-echo.err" &
+uds_echo=$!
 
 # Networking: one tap per NIC, each with an address for the NIC and one
 # for the macvlan behind it. Persistent taps, so they have their addresses
@@ -131,6 +141,8 @@ mvm run --kernel /lab/guest/vmlinuz --initrd /lab/guest/initrd.cpio.gz \
 	--disk "path=$w/a.img" --disk "path=$w/b.img" \
 	--disk "path=$w/ro.img,readonly=on" \
 	--disk "path=$w/script.img,readonly=on" \
+	--disk "path=$w/vsock.img,readonly=on" \
+	--vsock "cid=3,uds=$w/v.sock" \
 	--net tap=tap0,id=net0,mac=52:54:00:00:00:01,mac_spoofing=off \
 	--net tap=tap1,id=net1,mac=52:54:00:00:00:02,mac_spoofing=on \
 	--rng <"$w/l2in" >"$log" 2>"$w/mvm.err" &
@@ -147,9 +159,10 @@ if wait_for "L2-WAIT phase" "$step"; then
 	echo "FACT boot1_ready_s=$(since "$t_l2")"
 	tell_l2 write
 fi
-check "L2 booted with the disks, NICs and rng attached" test "$booted1" = yes
-check "L2 sees vda, vdb, vdc and vdd" \
-	test "$(l2_line disks)" = "vda vdb vdc vdd"
+check "L2 booted with the disks, NICs, rng and vsock attached" \
+	test "$booted1" = yes
+check "L2 sees vda, vdb, vdc, vdd and vde" \
+	test "$(l2_line disks)" = "vda vdb vdc vdd vde"
 check "vda and vdb are 64 MiB and writable" \
 	test "$(l2 vda-sectors) $(l2 vda-ro) $(l2 vdb-sectors) $(l2 vdb-ro)" = \
 	"131072 0 131072 0"
@@ -161,6 +174,13 @@ check "vdc (readonly=on) is a read-only disk" test "$(l2 vdc-ro)" = 1
 arp=
 if wait_for "L2-WAIT arp" "$step"; then
 	arp=$(tail -n +2 /proc/net/arp)
+	tell_l2 go
+fi
+# vsock: L2 listens on its port 52, the lab connects through mvm's socket.
+h2g=
+if wait_for "L2-WAIT vsock" "$step"; then
+	h2g=$(timeout 60 /lab/vsock-l2 uds-connect "$w/v.sock" 52 \
+		hello-from-the-lab 2>&1)
 	tell_l2 go
 fi
 wait_for "L2: rebooting" "$step"
@@ -243,6 +263,15 @@ check "hwrng: two reads of 64 bytes" \
 	test "$(l2_line hwrng-bytes)" = "64 64"
 check "hwrng: data, not zeros, and not the same twice" \
 	test "$(l2 hwrng-zero-bytes)" -lt 8 -a "$(l2 hwrng-reads)" = differ
+
+check "vsock: L2's CID is the one given (cid=3)" test "$(l2 vsock-cid)" = 3
+check "vsock: L2 connects to the host's port 5000 and gets its bytes back" \
+	test "$(l2_line vsock-g2h)" = hello-from-l2
+check "vsock: the lab's CONNECT 52 reaches L2's port 52, bytes echoed" \
+	test "$h2g" = hello-from-the-lab
+echo "FACT vsock_h2g=$h2g"
+kill "$uds_echo" 2>/dev/null
+sed 's/^/  uds-echo| /' "$w/uds-echo.err"
 
 # ---- boot 2: the files after a reboot ----------------------------------
 booted2=no

@@ -1,5 +1,6 @@
 /*
- * --disk and --net parsing, and the MAC helpers behind --net: good values
+ * --disk, --net, --balloon, --memory-hotplug, --dynamic-memory and --vsock
+ * parsing, and the MAC helpers behind --net: good values
  * land in the config, bad ones are refused with the option and key named.
  */
 #include <criterion/criterion.h>
@@ -375,4 +376,39 @@ Test(cli_devices, dynamic_memory_holds_the_boot_memory_between_min_and_max)
 	reset();
 	cfg.mem_mib = 1;
 	cr_assert_eq(cli_dynmem_check(&cfg, &err), 0, "off: nothing to hold");
+}
+
+Test(cli_devices, vsock_keys)
+{
+	cr_assert_eq(cli_set_vsock(&cfg, "cid=3,uds=/run/v.sock", &err), 0,
+		     "%s", err.msg);
+	cr_assert_eq(cfg.vsock.guest_cid, 3);
+	cr_assert_str_eq(cfg.vsock.uds_path, "/run/v.sock");
+	cr_assert_str_eq(cfg.vsock.id, "vsock");
+	cr_assert_lt(cli_set_vsock(&cfg, "cid=4,uds=/x", &err), 0);
+	cr_assert(strstr(err.msg, "--vsock: given twice"), "%s", err.msg);
+	cr_assert_eq(cfg.vsock.guest_cid, 3, "the first stays");
+}
+
+static void bad_vsock(const char *arg, const char *want)
+{
+	reset();
+	cr_assert_lt(cli_set_vsock(&cfg, arg, &err), 0, "%s", arg);
+	cr_assert(strstr(err.msg, want), "%s: '%s', want '%s'", arg, err.msg,
+		  want);
+	cr_assert_eq(cfg.vsock.guest_cid, 0, "%s: nothing set", arg);
+}
+
+Test(cli_devices, vsock_errors_name_the_key)
+{
+	bad_vsock("uds=/x", "--vsock: cid=N is required, 3 or more");
+	bad_vsock("cid=2,uds=/x", "--vsock: cid=N is required, 3 or more");
+	bad_vsock("cid=4294967295,uds=/x", "--vsock: cid: 4294967295 is too "
+		  "large");
+	bad_vsock("cid=x,uds=/x", "--vsock: cid: 'x' is not a whole number");
+	bad_vsock("cid=3", "--vsock: uds=PATH is required");
+	bad_vsock("cid=3,uds=/x,port=1", "--vsock: unknown key 'port'");
+	bad_vsock("cid=3,uds=/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		  "--vsock: uds: '/aaa");
 }
