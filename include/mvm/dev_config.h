@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "mvm/rate_limiter.h"
+#include "mvm/slirp_net.h"
 
 /* The longest disk or NIC id, its NUL included. */
 #define DEV_CONFIG_ID_MAX 64
@@ -52,6 +53,10 @@ struct net_config {
 	 */
 	bool tap_given;
 	int tap_fd;
+	/* The user-mode NAT backend (libslirp) instead of a tap (tap ""). */
+	bool user;
+	unsigned nr_hostfwd;
+	struct slirp_net_hostfwd hostfwd[SLIRP_NET_HOSTFWD_MAX];
 	struct rate_limiter rx_rl; /* frames to the guest; sizes 0: none */
 	struct rate_limiter tx_rl; /* frames from the guest */
 	/*

@@ -77,6 +77,12 @@ int slirp_net_new(struct slirp_net **out, const struct slirp_net_config *cfg,
 /* One Ethernet frame from the guest (no virtio header). */
 void slirp_net_input(struct slirp_net *s, const void *frame, size_t len);
 void slirp_net_free(struct slirp_net *s);
+/*
+ * Around several slirp_net_input() calls: what slirp watches is asked
+ * once, at the end, not after each frame.
+ */
+void slirp_net_batch_begin(struct slirp_net *s);
+void slirp_net_batch_end(struct slirp_net *s);
 
 /*
  * A guest service: TCP connections from the guest to addr:port end in

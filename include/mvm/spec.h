@@ -55,6 +55,10 @@ struct spec_net {
 	uint8_t guest_mac[6];
 	bool guest_mac_set;
 	bool mac_spoofing;      /* mvm extension */
+	/* mvm extensions: "backend": "user" (NAT, no tap) and its rules. */
+	bool user;
+	unsigned nr_hostfwd;
+	struct slirp_net_hostfwd hostfwd[SLIRP_NET_HOSTFWD_MAX];
 	struct spec_limiter rx_rate_limiter;
 	struct spec_limiter tx_rate_limiter;
 };

@@ -105,7 +105,23 @@ static struct json_object *net_json(const struct spec_net *n)
 	char mac[18];
 
 	put_str(o, "iface_id", n->id);
-	put_str(o, "host_dev_name", n->host_dev_name);
+	if (n->user) {
+		/* mvm extensions, shown only when set */
+		struct json_object *a = json_object_new_array();
+		char rule[SLIRP_NET_HOSTFWD_STR];
+
+		put_str(o, "backend", "user");
+		for (unsigned i = 0; i < n->nr_hostfwd; i++) {
+			slirp_net_hostfwd_format(&n->hostfwd[i], rule);
+			json_object_array_add(a, json_object_new_string(rule));
+		}
+		if (n->nr_hostfwd)
+			json_object_object_add(o, "hostfwd", a);
+		else
+			json_object_put(a);
+	} else {
+		put_str(o, "host_dev_name", n->host_dev_name);
+	}
 	if (n->guest_mac_set) {
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
 			 n->guest_mac[0], n->guest_mac[1], n->guest_mac[2],

@@ -164,11 +164,15 @@ static int64_t next_deadline(const struct slirp_net *s)
 	return d;
 }
 
+/* The timerfd set to the next deadline: a system call only on a change. */
 static void timer_arm(struct slirp_net *s)
 {
 	int64_t d = next_deadline(s), left;
 	struct itimerspec its = { 0 };
 
+	if (d == s->armed_ms)
+		return;
+	s->armed_ms = d;
 	if (d >= 0) {
 		left = d - slirp_now_ms();
 		if (left < 1)
@@ -217,10 +221,10 @@ static void slirp_turn(struct slirp_net *s)
 {
 	int r = s->npfd ? poll(s->pfd, s->npfd, 0) : 0;
 
-	s->busy = true;
+	s->busy++;
 	slirp_pollfds_poll(s->slirp, r < 0, get_revents, s);
 	run_timers(s);
-	s->busy = false;
+	s->busy--;
 	slirp_loop_sync(s);
 }
 
@@ -256,6 +260,7 @@ static void on_timer(void *ctx)
 
 	if (read(s->tfd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		return;
+	s->armed_ms = -1; /* fired: a one-shot timer is off now */
 	on_sockets(s);
 }
 
@@ -302,7 +307,7 @@ int slirp_loop_init(struct slirp_net *s, struct mvm_err *err)
 
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	s->poll_deadline_ms = -1;
+	s->poll_deadline_ms = s->armed_ms = -1;
 	if (s->epfd < 0 || s->tfd < 0) {
 		ret = mvm_fail_host(err, -errno, "user net: %s: %s",
 				    s->epfd < 0 ? "epoll" : "timerfd",

@@ -188,9 +188,21 @@ void slirp_net_input(struct slirp_net *s, const void *frame, size_t len)
 	/* slirp trusts the length it is given, and no more than that. */
 	if (len < 14 || len > SLIRP_FRAME_MAX)
 		return;
-	s->busy = true;
+	s->busy++;
 	slirp_input(s->slirp, frame, (int)len);
-	s->busy = false;
+	s->busy--;
+	slirp_loop_sync(s);
+}
+
+void slirp_net_batch_begin(struct slirp_net *s)
+{
+	s->busy++;
+}
+
+void slirp_net_batch_end(struct slirp_net *s)
+{
+	if (s->busy)
+		s->busy--;
 	slirp_loop_sync(s);
 }
 
@@ -258,9 +270,9 @@ size_t slirp_net_service_send(struct slirp_net *s, struct in_addr addr,
 	if (room > INT32_MAX)
 		room = INT32_MAX;
 	if (room) {
-		s->busy = true;
+		s->busy++;
 		slirp_socket_recv(s->slirp, addr, port, buf, (int)room);
-		s->busy = false;
+		s->busy--;
 		slirp_loop_sync(s);
 	}
 	if (room < len)

@@ -37,7 +37,7 @@ struct slirp_net {
 	struct loop *loop;
 	void (*output)(void *opaque, const void *frame, size_t len);
 	void *opaque;
-	bool busy; /* inside slirp: a sync waits for the outermost call */
+	unsigned busy; /* inside slirp or a batch: syncs wait for the end */
 
 	/* The sockets slirp wants watched, from its last pollfds_fill. */
 	struct pollfd *pfd;
@@ -55,6 +55,7 @@ struct slirp_net {
 	struct loop_watch t_watch;
 	struct slirp_timer *timers;
 	int64_t poll_deadline_ms; /* -1: none */
+	int64_t armed_ms;         /* what the timerfd is set to; -1: off */
 
 	struct slirp_service *services;
 };

@@ -205,6 +205,43 @@ static int pmem(const void *fdt, int node, const char *where,
 	return 0;
 }
 
+/* "backend" = "user" and its "hostfwd" rules; absent: a tap. */
+static int backend(const void *fdt, int node, const char *where,
+		   struct net_config *n, struct mvm_err *err)
+{
+	char rules[SLIRP_NET_HOSTFWD_MAX * SLIRP_NET_HOSTFWD_STR];
+	const char *b, *h;
+	char *save = NULL, *tok;
+	int ret;
+
+	n->user = false;
+	n->nr_hostfwd = 0;
+	ret = snap_rd_str(fdt, node, where, "backend", 8, false, &b, err);
+	if (ret || !b)
+		return ret;
+	if (strcmp(b, "user"))
+		return mvm_fail(err, -EINVAL, "%s: backend \"%s\" is not "
+				"\"user\"", where, b);
+	n->user = true;
+	ret = snap_rd_str(fdt, node, where, "hostfwd", sizeof(rules), false,
+			  &h, err);
+	if (ret || !h)
+		return ret;
+	strcpy(rules, h); /* fits: checked against its size */
+	for (tok = strtok_r(rules, " ", &save); tok;
+	     tok = strtok_r(NULL, " ", &save)) {
+		if (n->nr_hostfwd == SLIRP_NET_HOSTFWD_MAX)
+			return mvm_fail(err, -EINVAL, "%s: more than %d hostfwd "
+					"rules", where, SLIRP_NET_HOSTFWD_MAX);
+		ret = slirp_net_hostfwd_parse(tok, &n->hostfwd[n->nr_hostfwd],
+					      err);
+		if (ret)
+			return mvm_wrap(err, ret, "%s: ", where);
+		n->nr_hostfwd++;
+	}
+	return 0;
+}
+
 static int nic(const void *fdt, int node, const char *where,
 	       struct vm_config *m, struct mvm_err *err)
 {
@@ -221,6 +258,10 @@ static int nic(const void *fdt, int node, const char *where,
 			ret = mvm_fail(err, -EINVAL, "%s: network interface id "
 				       "\"%s\" appears twice", where, id);
 	if (!ret)
+		ret = backend(fdt, node, where, n, err);
+	if (!ret && n->user)
+		tap = "";
+	else if (!ret)
 		ret = snap_rd_name(fdt, node, where, "host-dev-name",
 				   TAP_NAME_MAX, &tap, err);
 	if (!ret)

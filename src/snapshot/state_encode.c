@@ -117,6 +117,28 @@ static void w_drives(struct fdt_w *w, const struct vm_config *m,
  * file without one restores a device without limits). Bucket levels are
  * not kept: a restored device starts with full buckets.
  */
+/*
+ * The user-mode backend: its rules, space-separated. Its connections do
+ * not travel: the restored VM gets a new stack.
+ */
+static void w_user_backend(struct fdt_w *w, const struct net_config *n)
+{
+	char rules[SLIRP_NET_HOSTFWD_MAX * SLIRP_NET_HOSTFWD_STR] = "";
+	size_t len = 0;
+
+	w_str(w, "backend", "user");
+	for (unsigned i = 0; i < n->nr_hostfwd && i < SLIRP_NET_HOSTFWD_MAX;
+	     i++) {
+		char one[SLIRP_NET_HOSTFWD_STR];
+
+		slirp_net_hostfwd_format(&n->hostfwd[i], one);
+		len += (size_t)snprintf(rules + len, sizeof(rules) - len,
+					"%s%s", i ? " " : "", one);
+	}
+	if (n->nr_hostfwd)
+		w_str(w, "hostfwd", rules);
+}
+
 static void w_nets(struct fdt_w *w, const struct vm_config *m,
 		   char (*names)[NAME_MAX_LEN])
 {
@@ -127,7 +149,10 @@ static void w_nets(struct fdt_w *w, const struct vm_config *m,
 		names_for(names, i, n->id);
 		w_begin(w, names[i]);
 		w_str(w, "id", n->id);
-		w_str(w, "host-dev-name", n->tap);
+		if (n->user)
+			w_user_backend(w, n);
+		else
+			w_str(w, "host-dev-name", n->tap);
 		w_bytes(w, "guest-mac", n->mac, sizeof(n->mac));
 		w_u32(w, "mac-set", n->mac_set);
 		w_u32(w, "mac-spoofing", n->mac_spoofing);

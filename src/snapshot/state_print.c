@@ -96,8 +96,13 @@ static void put_machine(const struct snap_file *s, FILE *out)
 
 		fputs("  network interface ", out);
 		put_str(out, n->id);
-		fputs(" tap ", out);
-		put_str(out, n->tap);
+		if (n->user) {
+			fprintf(out, " user-mode NAT, %u hostfwd rule%s",
+				n->nr_hostfwd, n->nr_hostfwd == 1 ? "" : "s");
+		} else {
+			fputs(" tap ", out);
+			put_str(out, n->tap);
+		}
 		fprintf(out, " mac %02x:%02x:%02x:%02x:%02x:%02x (%s), MAC "
 			"spoofing %s\n", n->mac[0], n->mac[1], n->mac[2],
 			n->mac[3], n->mac[4], n->mac[5],

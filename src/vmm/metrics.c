@@ -135,6 +135,7 @@ static void net_fill(struct json_object *o, const uint64_t *d)
 	add_u64(o, "tx_malformed_frames", d[VIRTIO_CTR_TX_MALFORMED]);
 	add_u64(o, "tx_spoofed_mac_count", d[VIRTIO_CTR_TX_SPOOFED]);
 	add_u64(o, "tap_read_fails", d[VIRTIO_CTR_TAP_READ_FAILS]);
+	add_u64(o, "rx_dropped_frames", d[VIRTIO_CTR_RX_DROPPED]);
 	add_u64(o, "rx_rate_limiter_throttled", d[VIRTIO_CTR_RX_THROTTLED]);
 	add_u64(o, "tx_rate_limiter_throttled", d[VIRTIO_CTR_TX_THROTTLED]);
 }

@@ -321,6 +321,11 @@ int vmm_net_overrides_apply(struct vm_config *cfg,
 			return mvm_fail(err, -EINVAL, "network_overrides[%u]: "
 					"the snapshot has no network interface "
 					"'%s'", i, o->iface_id);
+		if (n->user)
+			return mvm_fail(err, -EINVAL, "network_overrides[%u]: "
+					"'%s' uses the user backend (NAT), "
+					"which has no tap to change", i,
+					o->iface_id);
 		snprintf(n->tap, sizeof(n->tap), "%s", o->host_dev_name);
 	}
 	if (!rq->vsock_uds_path)

@@ -118,6 +118,9 @@ int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
 		memcpy(n->guest_mac, cfg->nets[i].mac, sizeof(n->guest_mac));
 		n->guest_mac_set = cfg->nets[i].mac_set;
 		n->mac_spoofing = cfg->nets[i].mac_spoofing;
+		n->user = cfg->nets[i].user;
+		n->nr_hostfwd = cfg->nets[i].nr_hostfwd;
+		memcpy(n->hostfwd, cfg->nets[i].hostfwd, sizeof(n->hostfwd));
 		n->rx_rate_limiter = limiter_of(&cfg->nets[i].rx_rl);
 		n->tx_rate_limiter = limiter_of(&cfg->nets[i].tx_rl);
 		s->nr_nets++;
@@ -275,6 +278,9 @@ int spec_to_config(struct vm_spec *s, struct vm_config *cfg, int out_fd,
 		memcpy(n->mac, sn->guest_mac, sizeof(n->mac));
 		n->mac_set = sn->guest_mac_set;
 		n->mac_spoofing = sn->mac_spoofing;
+		n->user = sn->user;
+		n->nr_hostfwd = sn->nr_hostfwd;
+		memcpy(n->hostfwd, sn->hostfwd, sizeof(n->hostfwd));
 		n->rx_rl = sn->rx_rate_limiter.rl;
 		n->tx_rl = sn->tx_rate_limiter.rl;
 	}

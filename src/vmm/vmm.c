@@ -142,8 +142,11 @@ void vmm_policy_facts(struct vmm *v, struct policy_facts *f)
 				&f->l2_running);
 	f->dynamic_memory_enabled = v->spec.dynmem.enabled;
 	f->nics = v->spec.nr_nets;
-	for (unsigned i = 0; i < v->spec.nr_nets; i++)
+	for (unsigned i = 0; i < v->spec.nr_nets; i++) {
 		f->nics_mac_spoofing += v->spec.nets[i].mac_spoofing;
+		/* NAT: nested guests reach out through L1's own stack. */
+		f->nat |= v->spec.nets[i].user;
+	}
 }
 
 /*
@@ -295,7 +298,9 @@ static int attach_taps(struct vmm *v, struct vm_config *cfg,
 		       struct mvm_err *err)
 {
 	for (unsigned i = 0; i < cfg->nr_nets; i++) {
-		if (i >= v->nr_taps) {
+		if (i >= v->nr_taps && cfg->nets[i].user) {
+			v->tap_fds[v->nr_taps++] = -1; /* NAT: no tap */
+		} else if (i >= v->nr_taps) {
 			int fd = tap_attach(cfg->nets[i].tap, err);
 
 			if (fd < 0)
@@ -303,6 +308,8 @@ static int attach_taps(struct vmm *v, struct vm_config *cfg,
 						cfg->nets[i].id);
 			v->tap_fds[v->nr_taps++] = fd;
 		}
+		if (cfg->nets[i].user)
+			continue;
 		cfg->nets[i].tap_given = true;
 		cfg->nets[i].tap_fd = v->tap_fds[i];
 	}
@@ -328,7 +335,8 @@ static void lend_mmds(struct vmm *v, struct vm_config *cfg)
 static void release_taps(struct vmm *v)
 {
 	for (unsigned i = 0; i < v->nr_taps; i++)
-		close(v->tap_fds[i]);
+		if (v->tap_fds[i] >= 0)
+			close(v->tap_fds[i]);
 	v->nr_taps = 0;
 }
 

@@ -280,7 +280,7 @@ static void assert_refused(const char *net, const char *msg)
 Test(virtio_net, bad_options_name_the_key)
 {
 	assert_refused("tap=" TAP ",speed=1", "--net: unknown key 'speed'");
-	assert_refused("id=x", "--net: tap=NAME is required");
+	assert_refused("id=x", "--net: tap=NAME or user is required");
 	assert_refused("tap=" TAP ",mac=01:00:00:00:00:01",
 		       "--net: mac: '01:00:00:00:00:01' is not a unicast MAC");
 	assert_refused("tap=" TAP ",mac_spoofing=maybe",

@@ -117,6 +117,23 @@ static size_t dhcp_discover(uint8_t *f)
 			 sizeof(b), bcast);
 }
 
+/* "Who has 10.0.2.2? Tell 10.0.2.15": slirp learns the guest's MAC. */
+static void arp_request(uint8_t arp[42])
+{
+	memset(arp, 0, 42);
+	memcpy(arp, bcast, 6);
+	memcpy(arp + 6, guest_mac, 6);
+	put16(arp + 12, 0x0806);
+	put16(arp + 14, 1);
+	put16(arp + 16, 0x0800);
+	arp[18] = 6;
+	arp[19] = 4;
+	put16(arp + 20, 1);
+	memcpy(arp + 22, guest_mac, 6);
+	memcpy(arp + 28, "\x0a\x00\x02\x0f", 4);
+	memcpy(arp + 38, "\x0a\x00\x02\x02", 4);
+}
+
 static struct loop loop;
 static struct slirp_net *sn;
 static struct sink sink;
@@ -267,17 +284,7 @@ Test(slirp_net, dhcp_offer_and_arp_reply, .init = start_default,
 		  !memcmp(sink.frames[i], bcast, 6), "sent to neither the guest nor all");
 
 	/* Who has 10.0.2.2? */
-	memcpy(arp, bcast, 6);
-	memcpy(arp + 6, guest_mac, 6);
-	put16(arp + 12, 0x0806);
-	put16(arp + 14, 1);
-	put16(arp + 16, 0x0800);
-	arp[18] = 6;
-	arp[19] = 4;
-	put16(arp + 20, 1);
-	memcpy(arp + 22, guest_mac, 6);
-	memcpy(arp + 28, "\x0a\x00\x02\x0f", 4);
-	memcpy(arp + 38, "\x0a\x00\x02\x02", 4);
+	arp_request(arp);
 	sink.n = 0;
 	slirp_net_input(sn, arp, sizeof(arp));
 	run_for(1, 1000);
@@ -440,4 +447,114 @@ Test(slirp_net, guest_service_refuses_bad_port, .init = start_default,
 		     0, "%s", err.msg);
 	/* No connection yet: nothing is taken. */
 	cr_assert_eq(slirp_net_service_send(sn, a, 80, "x", 1), 0);
+}
+
+/* A TCP segment from 10.0.2.15:5000 to dst:dport; its frame length. */
+static size_t tcp_frame(uint8_t *f, const uint8_t *dst_mac, const char *dst,
+			uint16_t dport, uint32_t seq, uint32_t ack,
+			uint8_t flags, const void *data, size_t n)
+{
+	uint8_t *ip = f + 14, *tcp = ip + 20, pseudo[12];
+	uint32_t src, d, sum = 0;
+
+	memset(f, 0, 14 + 40 + n);
+	memcpy(f, dst_mac, 6);
+	memcpy(f + 6, guest_mac, 6);
+	put16(f + 12, 0x0800);
+	ip[0] = 0x45;
+	put16(ip + 2, (uint16_t)(40 + n));
+	ip[8] = 64;
+	ip[9] = 6;
+	inet_pton(AF_INET, "10.0.2.15", &src);
+	inet_pton(AF_INET, dst, &d);
+	memcpy(ip + 12, &src, 4);
+	memcpy(ip + 16, &d, 4);
+	put16(ip + 10, csum(ip, 20, 0));
+	put16(tcp, 5000);
+	put16(tcp + 2, dport);
+	put16(tcp + 4, (uint16_t)(seq >> 16));
+	put16(tcp + 6, (uint16_t)seq);
+	put16(tcp + 8, (uint16_t)(ack >> 16));
+	put16(tcp + 10, (uint16_t)ack);
+	tcp[12] = 5 << 4;
+	tcp[13] = flags;
+	put16(tcp + 14, 65535);
+	memcpy(tcp + 20, data, n);
+	memcpy(pseudo, ip + 12, 8);
+	pseudo[8] = 0;
+	pseudo[9] = 6;
+	put16(pseudo + 10, (uint16_t)(20 + n));
+	for (int i = 0; i < 12; i += 2)
+		sum += (uint32_t)(pseudo[i] << 8 | pseudo[i + 1]);
+	put16(tcp + 16, csum(tcp, 20 + n, sum));
+	return 14 + 40 + n;
+}
+
+/* The last TCP segment to the guest's port 5000 with all of flags. */
+static int find_tcp(uint8_t flags)
+{
+	int hit = -1;
+
+	for (unsigned i = 0; i < sink.n; i++) {
+		const uint8_t *f = sink.frames[i];
+
+		if (sink.len[i] >= 54 && get16(f + 12) == 0x0800 &&
+		    f[23] == 6 && get16(f + 36) == 5000 &&
+		    (f[47] & flags) == flags)
+			hit = (int)i;
+	}
+	return hit;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)get16(p) << 16 | get16(p + 2);
+}
+
+/* A guest connects to a service, sends a request, reads the answer. */
+Test(slirp_net, guest_service_bytes_both_ways, .init = start_default,
+     .fini = stop)
+{
+	struct mvm_err err = { 0 };
+	struct svc v = { 0 };
+	struct in_addr a;
+	uint8_t f[200], arp[42], gw[6];
+	uint32_t their;
+	int i;
+
+	inet_pton(AF_INET, "10.0.2.100", &a);
+	cr_assert_eq(slirp_net_add_guest_service(sn, a, 80, &svc_ops, &v, &err),
+		     0, "%s", err.msg);
+	arp_request(arp);
+	slirp_net_input(sn, arp, sizeof(arp));
+	run_for(1, 1000);
+	cr_assert_geq(sink.n, 1, "no ARP reply");
+	memcpy(gw, sink.frames[0] + 22, 6);
+
+	sink.n = 0;
+	slirp_net_input(sn, f, tcp_frame(f, gw, "10.0.2.100", 80, 1000, 0,
+					 0x02, NULL, 0));
+	run_for(1, 1000);
+	i = find_tcp(0x12);
+	cr_assert_geq(i, 0, "no SYN-ACK from the service (%u frames)", sink.n);
+	cr_assert_eq(get16(sink.frames[i] + 34), 80);
+	their = get32(sink.frames[i] + 38);
+
+	sink.n = 0;
+	slirp_net_input(sn, f, tcp_frame(f, gw, "10.0.2.100", 80, 1001,
+					 their + 1, 0x18, "GET / HTTP/1.0\r\n", 16));
+	run_for(1, 300);
+	cr_assert_eq(v.n, 16, "the service got %zu bytes", v.n);
+	cr_assert_eq(memcmp(v.got, "GET / HTTP/1.0\r\n", 16), 0);
+
+	sink.n = 0;
+	cr_assert_eq(slirp_net_service_send(sn, a, 80, "HTTP/1.0 200 OK\r\n",
+					    17), 17);
+	run_for(1, 1000);
+	for (i = 0; i < (int)sink.n; i++)
+		if (sink.len[i] >= 54 + 17 &&
+		    !memcmp(sink.frames[i] + 54, "HTTP/1.0 200 OK\r\n", 17))
+			break;
+	cr_assert_lt(i, (int)sink.n, "the answer never reached the guest "
+		     "(%u frames)", sink.n);
 }

@@ -122,6 +122,19 @@ static void assert_same(const struct snap_file *a, const struct snap_file *b)
 				 sizeof(x->nets[i].rx_rl));
 		cr_assert_arr_eq(&x->nets[i].tx_rl, &y->nets[i].tx_rl,
 				 sizeof(x->nets[i].tx_rl));
+		cr_assert_eq(x->nets[i].user, y->nets[i].user);
+		cr_assert_eq(x->nets[i].nr_hostfwd, y->nets[i].nr_hostfwd);
+		for (unsigned k = 0; k < x->nets[i].nr_hostfwd; k++) {
+			const struct slirp_net_hostfwd *f = &x->nets[i].hostfwd[k],
+				*g = &y->nets[i].hostfwd[k];
+
+			cr_assert(f->udp == g->udp &&
+				  f->host_addr.s_addr == g->host_addr.s_addr &&
+				  f->host_port == g->host_port &&
+				  f->guest_addr.s_addr == g->guest_addr.s_addr &&
+				  f->guest_port == g->guest_port,
+				  "nic %u hostfwd %u differs", i, k);
+		}
 		cr_assert_not(y->nets[i].tap_given);
 		cr_assert_eq(y->nets[i].tap_fd, -1);
 	}

@@ -155,6 +155,15 @@ static const struct virtio_dev_ops net_ops = {
 	.destroy = net_destroy,
 };
 
+/* The user backend could not keep a frame for the guest. */
+static void net_rx_dropped(void *dev)
+{
+	struct net *n = dev;
+
+	if (n->t)
+		virtio_count(n->t, VIRTIO_CTR_RX_DROPPED, 1);
+}
+
 static uint64_t net_features(const struct net *n)
 {
 	uint64_t f = VIRTIO_BIT(NET_F_MAC) | VIRTIO_BIT(NET_F_MRG_RXBUF) |
@@ -196,7 +205,10 @@ int net_create(struct dev_ctx *ctx, const struct net_config *cfg,
 		memcpy(n->mac, cfg->mac, NET_MAC_LEN);
 	else
 		net_mac_from_id(cfg->id, n->mac);
-	if (cfg->tap_given)
+	if (cfg->user)
+		ret = user_net_open(cfg, ctx->loop, net_rx_dropped, n, &n->be,
+				    err);
+	else if (cfg->tap_given)
 		ret = tap_adopt(cfg->tap, cfg->tap_fd, &n->be, err);
 	else
 		ret = tap_open(cfg->tap, &n->be, err);

@@ -128,6 +128,8 @@ void guest_main(struct bootinfo *bi)
 		test_net(bi);
 	else if (!strcmp(test, "mmds"))
 		test_mmds(bi);
+	else if (!strcmp(test, "net_nat"))
+		test_net_nat(bi);
 	else if (!strcmp(test, "net_hostile"))
 		test_net_hostile(bi);
 	else if (!strcmp(test, "rng"))

@@ -55,6 +55,7 @@ void test_bench_net(const struct bootinfo *bi);
 void test_net(const struct bootinfo *bi);
 void test_mmds(const struct bootinfo *bi);
 void test_net_hostile(const struct bootinfo *bi);
+void test_net_nat(const struct bootinfo *bi);
 void test_rng(const struct bootinfo *bi);
 void test_balloon(const struct bootinfo *bi);
 void test_virtio_mem(const struct bootinfo *bi);
