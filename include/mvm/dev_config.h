@@ -61,7 +61,9 @@ struct net_config {
 	struct rate_limiter tx_rl; /* frames from the guest */
 	/*
 	 * MMDS on this NIC: the VMM's store (lent, it outlives the NIC) and
-	 * its address, host order; NULL: frames all go to the backend.
+	 * its address, host order; NULL: frames all go to the backend. A
+	 * snapshot's NIC comes back with the address alone (0: no MMDS), the
+	 * restoring VMM lends its store.
 	 */
 	struct mmds *mmds;
 	uint32_t mmds_ipv4;

@@ -12,9 +12,12 @@
  *               on-reboot = "exit"|"restart";
  *               drives { NAME { id; path; read-only; cache =
  *                        "Writeback"|"None"; }; ... };
+ *               mmds { version = "V1"|"V2"; ipv4-address (host
+ *                        order); imds-compat; } (absent: no MMDS; never
+ *                        its data store);
  *               network-interfaces { NAME { id; host-dev-name;
- *                        guest-mac = [6 bytes]; mac-set; mac-spoofing; };
- *                        ... };
+ *                        guest-mac = [6 bytes]; mac-set; mac-spoofing;
+ *                        mmds (1: serves MMDS; absent: not); }; ... };
  *               memory-hotplug { total-size-mib; slot-size-mib;
  *                        block-size-mib; requested-size-mib; (u64
  *                        each) } (absent: none);

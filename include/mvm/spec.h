@@ -148,6 +148,9 @@ struct vm_spec {
 
 void spec_init(struct vm_spec *s);
 void spec_free(struct vm_spec *s);
+/* A machine's MMDS configuration (its NICs that serve it) as PUT
+ * /mmds/config would have set it; unset when the machine has none. */
+void spec_mmds_from_config(struct spec_mmds *s, const struct vm_config *cfg);
 /* The spec of a `run` command line (strings and disks are copied). */
 int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
 		     struct mvm_err *err);

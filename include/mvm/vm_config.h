@@ -13,6 +13,7 @@
 #include "mvm/dev_config.h"
 #include "mvm/mem.h"
 #include "mvm/mem_file.h"
+#include "mvm/mmds.h"
 
 struct gm_file_region;
 struct rtc_cmos;
@@ -68,6 +69,19 @@ struct dynmem_config {
 #define DYNMEM_BUFFER_DEFAULT 20
 #define DYNMEM_MIN_FLOOR_MIB 32
 
+/*
+ * MMDS as PUT /mmds/config set it. The NICs that serve it say so in
+ * their own configuration (net_config.mmds_ipv4, the same address on
+ * each); the VMM lends them its store. The store's contents are data, not
+ * configuration: a snapshot keeps this, never them (Firecracker's rule).
+ */
+struct vm_mmds_config {
+	bool set;
+	enum mmds_version version;
+	bool imds_compat;
+	uint32_t ipv4; /* host order */
+};
+
 struct vm_config {
 	const char *kernel;
 	const char *initrd;  /* NULL: none */
@@ -98,6 +112,7 @@ struct vm_config {
 	struct balloon_config balloon; /* a virtio-balloon, if enabled */
 	struct mem_hotplug_config mem_hotplug; /* virtio-mem; total 0: none */
 	struct dynmem_config dynmem; /* the VMM's controller, if enabled */
+	struct vm_mmds_config mmds; /* MMDS's configuration, if set */
 	/*
 	 * The CMOS (time offset and NVRAM) as the last VM left it: a reboot
 	 * keeps it, as a PC's battery does. NULL: power-on state.

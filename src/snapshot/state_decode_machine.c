@@ -10,6 +10,7 @@
 
 #include "mvm/err.h"
 #include "mvm/layout.h"
+#include "mvm/mmds.h"
 #include "mvm/snapshot.h"
 #include "mvm/vm.h"
 
@@ -242,6 +243,30 @@ static int backend(const void *fdt, int node, const char *where,
 	return 0;
 }
 
+/*
+ * "mmds" = 1: the NIC serves MMDS at machine/mmds's address (decoded
+ * first); absent: it does not. The store is the restoring VMM's to lend.
+ */
+static int nic_mmds(const void *fdt, int node, const char *where,
+		    const struct vm_config *m, struct net_config *n,
+		    struct mvm_err *err)
+{
+	bool on = false;
+	int ret = 0;
+
+	n->mmds = NULL;
+	n->mmds_ipv4 = 0;
+	if (fdt_getprop(fdt, node, "mmds", NULL))
+		ret = snap_rd_flag(fdt, node, where, "mmds", &on, err);
+	if (ret || !on)
+		return ret;
+	if (!m->mmds.set)
+		return mvm_fail(err, -EINVAL, "%s: serves MMDS, but the machine "
+				"has no mmds node", where);
+	n->mmds_ipv4 = m->mmds.ipv4;
+	return 0;
+}
+
 static int nic(const void *fdt, int node, const char *where,
 	       struct vm_config *m, struct mvm_err *err)
 {
@@ -282,6 +307,8 @@ static int nic(const void *fdt, int node, const char *where,
 	if (!ret)
 		ret = limiter(fdt, node, where, "tx-rate-limiter", &n->tx_rl,
 			      err);
+	if (!ret)
+		ret = nic_mmds(fdt, node, where, m, n, err);
 	if (ret)
 		return ret;
 	strcpy(n->id, id); /* both fit: checked against their sizes */
@@ -323,6 +350,45 @@ static int vsock(const void *fdt, int machine, struct vm_config *m,
 	if (dup_str(path, &v->uds_path, err))
 		return -ENOMEM;
 	v->guest_cid = cid;
+	return 0;
+}
+
+/*
+ * machine/mmds: MMDS's configuration (absent in older snapshots and VMs
+ * without MMDS). Its address is checked as PUT /mmds/config checks it.
+ */
+static int mmds(const void *fdt, int machine, struct vm_config *m,
+		struct mvm_err *err)
+{
+	const char *w = "machine/mmds";
+	struct vm_mmds_config *c = &m->mmds;
+	unsigned version = 0;
+	uint32_t ipv4 = 0;
+	int node = fdt_subnode_offset(fdt, machine, "mmds"), ret;
+
+	memset(c, 0, sizeof(*c));
+	if (node == -FDT_ERR_NOTFOUND)
+		return 0;
+	if (node < 0)
+		return mvm_fail(err, -EINVAL, "%s: %s", w, fdt_strerror(node));
+	ret = snap_rd_choice(fdt, node, w, "version", snap_mmds_version_names,
+			     &version, err);
+	if (!ret)
+		ret = snap_rd_u32(fdt, node, w, "ipv4-address", &ipv4, err);
+	if (!ret && !mmds_ipv4_link_local(ipv4))
+		ret = mvm_fail(err, -EINVAL, "%s: ipv4-address %u.%u.%u.%u is "
+			       "not link-local (169.254.1.0 to "
+			       "169.254.254.255)", w, ipv4 >> 24,
+			       ipv4 >> 16 & 0xff, ipv4 >> 8 & 0xff,
+			       ipv4 & 0xff);
+	if (!ret)
+		ret = snap_rd_flag(fdt, node, w, "imds-compat",
+				   &c->imds_compat, err);
+	if (ret)
+		return ret;
+	c->version = version ? MMDS_V2 : MMDS_V1;
+	c->ipv4 = ipv4;
+	c->set = true;
 	return 0;
 }
 
@@ -504,6 +570,9 @@ int snap_decode_machine(const void *fdt, int node, struct snap_file *s,
 	if (!ret)
 		ret = children(fdt, node, "drives", VM_MAX_DISKS,
 			       &m->nr_disks, drive, m, err);
+	/* Before the NICs, which name it. */
+	if (!ret)
+		ret = mmds(fdt, node, m, err);
 	if (!ret)
 		ret = children(fdt, node, "network-interfaces", VM_MAX_NETS,
 			       &m->nr_nets, nic, m, err);

@@ -158,6 +158,9 @@ static void w_nets(struct fdt_w *w, const struct vm_config *m,
 		w_u32(w, "mac-spoofing", n->mac_spoofing);
 		w_limiter(w, "rx-rate-limiter", &n->rx_rl);
 		w_limiter(w, "tx-rate-limiter", &n->tx_rl);
+		/* Serves MMDS: the address is machine/mmds's. */
+		if (m->mmds.set && n->mmds_ipv4)
+			w_u32(w, "mmds", 1);
 		w_end(w);
 	}
 	w_end(w);
@@ -214,6 +217,21 @@ static void w_vsock(struct fdt_w *w, const struct vsock_config *v)
 	w_end(w);
 }
 
+/*
+ * MMDS's configuration, if set (the NICs that serve it have "mmds"); its
+ * data store's contents are not kept, as Firecracker keeps them not.
+ */
+static void w_mmds(struct fdt_w *w, const struct vm_mmds_config *c)
+{
+	if (!c->set)
+		return;
+	w_begin(w, "mmds");
+	w_str(w, "version", snap_mmds_version_names[c->version == MMDS_V2]);
+	w_u32(w, "ipv4-address", c->ipv4);
+	w_u32(w, "imds-compat", c->imds_compat);
+	w_end(w);
+}
+
 /* Hotpluggable memory, when the machine has it (its blocks' state is
  * the device's node, their bytes the memory file's). */
 static void w_hotplug(struct fdt_w *w, const struct mem_hotplug_config *h)
@@ -267,6 +285,7 @@ static void w_machine(struct fdt_w *w, const struct snap_file *s,
 	w_pmems(w, m, names);
 	w_balloon(w, &m->balloon);
 	w_vsock(w, &m->vsock);
+	w_mmds(w, &m->mmds);
 	w_hotplug(w, &m->mem_hotplug);
 	w_dynmem(w, &m->dynmem);
 	if (m->rng)

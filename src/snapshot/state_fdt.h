@@ -28,6 +28,7 @@ struct snap_file;
 extern const char *const snap_type_names[];
 extern const char *const snap_on_reboot_names[];
 extern const char *const snap_cache_names[];
+extern const char *const snap_mmds_version_names[];
 
 /* "vcpu7" (canonical: no sign, no leading zero) -> 7. */
 bool snap_vcpu_id(const char *id, unsigned *n);

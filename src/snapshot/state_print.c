@@ -33,6 +33,23 @@ static void put_str(FILE *out, const char *s)
 	fputc('"', out);
 }
 
+/* MMDS's configuration and the NICs that serve it; never its data. */
+static void print_mmds(FILE *out, const struct vm_config *m)
+{
+	uint32_t a = m->mmds.ipv4;
+
+	fprintf(out, "  MMDS %s at %u.%u.%u.%u%s on", m->mmds.version ==
+		MMDS_V2 ? "V2" : "V1", a >> 24, a >> 16 & 0xff, a >> 8 & 0xff,
+		a & 0xff, m->mmds.imds_compat ? " (IMDS compatible)" : "");
+	for (unsigned i = 0; i < m->nr_nets; i++) {
+		if (!m->nets[i].mmds_ipv4)
+			continue;
+		fputc(' ', out);
+		put_str(out, m->nets[i].id);
+	}
+	fputs(" (its data store is not kept)\n", out);
+}
+
 /* created_ns as UTC ISO-8601, to the nanosecond. */
 static void put_time(FILE *out, uint64_t ns)
 {
@@ -135,6 +152,8 @@ static void put_machine(const struct snap_file *s, FILE *out)
 		put_str(out, m->vsock.uds_path);
 		fputs(" (connections are not kept)\n", out);
 	}
+	if (m->mmds.set)
+		print_mmds(out, m);
 	if (m->dynmem.enabled)
 		fprintf(out, "  dynamic memory %" PRIu64 "-%" PRIu64 " MiB, "
 			"buffer %u%%\n", m->dynmem.min_mib, m->dynmem.max_mib,

@@ -16,6 +16,7 @@
 const char *const snap_type_names[] = { "Full", "Diff", NULL };
 const char *const snap_on_reboot_names[] = { "exit", "restart", NULL };
 const char *const snap_cache_names[] = { "Writeback", "None", NULL };
+const char *const snap_mmds_version_names[] = { "V1", "V2", NULL };
 
 bool snap_vcpu_id(const char *id, unsigned *n)
 {

@@ -11,8 +11,11 @@
 
 #include "mvm/err.h"
 #include "mvm/mmds.h"
+#include "mvm/spec.h"
 #include "mvm/vmm.h"
 #include "mvm/vmm_mmds.h"
+
+#include "vmm_priv.h"
 
 /* Firecracker's prefixes (VmmActionError), its "MMMDS" typo included. */
 #define MSG_MMDS "MMDS error: "
@@ -135,6 +138,17 @@ int vmm_mmds_init(struct vmm *v, struct mvm_err *err)
 	mmds_set_version(v->mmds, v->spec.mmds.version);
 	mmds_set_imds_compat(v->mmds, v->spec.mmds.imds_compat);
 	return 0;
+}
+
+void vmm_mmds_adopt(struct vmm *v, const struct vm_config *cfg)
+{
+	spec_mmds_from_config(&v->spec.mmds, cfg);
+	if (!v->spec.mmds.set || !v->mmds)
+		return;
+	/* Firecracker's: a restored MMDS is there to be filled. */
+	v->mmds_touched = true;
+	mmds_set_version(v->mmds, cfg->mmds.version);
+	mmds_set_imds_compat(v->mmds, cfg->mmds.imds_compat);
 }
 
 void vmm_mmds_fini(struct vmm *v)

@@ -62,6 +62,21 @@ static struct spec_limiter limiter_of(const struct rate_limiter *rl)
 	return l;
 }
 
+void spec_mmds_from_config(struct spec_mmds *s, const struct vm_config *cfg)
+{
+	memset(s, 0, sizeof(*s));
+	if (!cfg->mmds.set)
+		return;
+	s->set = true;
+	s->version = cfg->mmds.version;
+	s->imds_compat = cfg->mmds.imds_compat;
+	s->ipv4 = cfg->mmds.ipv4;
+	for (unsigned i = 0; i < cfg->nr_nets && i < VM_MAX_NETS; i++)
+		if (cfg->nets[i].mmds_ipv4)
+			snprintf(s->ifaces[s->nr_ifaces++],
+				 sizeof(s->ifaces[0]), "%s", cfg->nets[i].id);
+}
+
 int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
 		     struct mvm_err *err)
 {
@@ -92,6 +107,7 @@ int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
 	}
 	s->mem_hotplug = cfg->mem_hotplug;
 	s->dynmem = cfg->dynmem;
+	spec_mmds_from_config(&s->mmds, cfg);
 	s->on_reboot = cfg->on_reboot;
 	s->console_in = cfg->console_in;
 	s->console_out = cfg->console_out;

@@ -324,7 +324,18 @@ static void lend_mmds(struct vmm *v, struct vm_config *cfg)
 {
 	const struct spec_mmds *m = &v->spec.mmds;
 
-	for (unsigned i = 0; m->set && i < cfg->nr_nets; i++)
+	memset(&cfg->mmds, 0, sizeof(cfg->mmds));
+	for (unsigned i = 0; i < cfg->nr_nets; i++) {
+		cfg->nets[i].mmds = NULL;
+		cfg->nets[i].mmds_ipv4 = 0;
+	}
+	if (!m->set)
+		return;
+	/* What a snapshot keeps of it. */
+	cfg->mmds = (struct vm_mmds_config){ .set = true,
+		.version = m->version, .imds_compat = m->imds_compat,
+		.ipv4 = m->ipv4 };
+	for (unsigned i = 0; i < cfg->nr_nets; i++)
 		for (unsigned j = 0; j < m->nr_ifaces; j++)
 			if (!strcmp(cfg->nets[i].id, m->ifaces[j])) {
 				cfg->nets[i].mmds = v->mmds;
@@ -369,6 +380,8 @@ int vmm_build_vm(struct vmm *v, const struct vm_config *from,
 		ret = attach_taps(v, &cfg, err);
 	if (ret)
 		return ret;
+	if (from)
+		vmm_mmds_adopt(v, from);
 	lend_mmds(v, &cfg);
 	if (!v->dry_run) {
 		outq_set_fd(&v->console_q, out_fd);

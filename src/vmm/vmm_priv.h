@@ -10,6 +10,12 @@
 /* MMDS's store (src/vmm/mmds.c): made by vmm_init, freed by vmm_fini. */
 int vmm_mmds_init(struct vmm *v, struct mvm_err *err);
 void vmm_mmds_fini(struct vmm *v);
+/*
+ * A restore's (snapshot load, migration's destination): the spec and the
+ * store take MMDS's configuration from the machine being restored, so
+ * that its NICs serve MMDS again. The store starts empty.
+ */
+void vmm_mmds_adopt(struct vmm *v, const struct vm_config *cfg);
 
 /* The metrics' groups in Firecracker's names (metrics_fc.c). */
 struct json_object;

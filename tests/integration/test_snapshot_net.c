@@ -334,3 +334,69 @@ Test(snapshot_net, a_user_nic_comes_back_with_a_new_stack,
 	api_stop(&b);
 	api_proc_free(&b);
 }
+
+/*
+ * MMDS after a load: its configuration travels in the snapshot (another
+ * address, IMDS compatibility), its data store does not (Firecracker's
+ * rule). The guest (test=mmds poll=1) asks for data until it gets some;
+ * the VM is snapshotted while its store is empty, and the restored VM's
+ * NIC, a user-mode one (no root), answers once PUT /mmds fills the new
+ * process's store.
+ */
+#define MD "{\"latest\": {\"meta-data\": {\"ami-id\": \"ami-12345678\", " \
+	   "\"hostname\": \"mvm-guest\"}}}"
+
+Test(snapshot_net, mmds_is_served_again_after_a_load,
+     .init = snap_dir_make, .fini = snap_dir_drop, .timeout = 120)
+{
+	struct api_proc a, b;
+	struct api_resp r;
+	char body[512];
+
+	cr_assert_eq(api_spawn(&a, NULL), 0);
+	call_ok(&a, "PUT", "/machine-config",
+		"{\"vcpu_count\": 1, \"mem_size_mib\": 64}");
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", "
+		 "\"boot_args\": \"test=mmds poll=1 mmds_ip=0xa9feaa02\"}",
+		 guest_path("virtio/mb_virtio"));
+	call_ok(&a, "PUT", "/boot-source", body);
+	call_ok(&a, "PUT", "/network-interfaces/eth0",
+		"{\"iface_id\": \"eth0\", \"backend\": \"user\"}");
+	call_ok(&a, "PUT", "/mmds/config", "{\"network_interfaces\": "
+		"[\"eth0\"], \"ipv4_address\": \"169.254.170.2\", "
+		"\"imds_compat\": true}");
+	call_ok(&a, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+	/* Served, but empty: the guest waits. */
+	cr_assert(api_wait_out(&a, "mmds empty ", 30), "%s\n%s", a.out,
+		  a.err);
+	call_ok(&a, "PATCH", "/vm", "{\"state\": \"Paused\"}");
+	snprintf(body, sizeof(body), "{\"snapshot_path\": \"%s\", "
+		 "\"mem_file_path\": \"%s\"}", path_in("state"),
+		 path_in("mem"));
+	call_ok(&a, "PUT", "/snapshot/create", body);
+	api_stop(&a);
+	cr_assert_null(strstr(a.out, "mmds answer"), "%s", a.out);
+	api_proc_free(&a);
+
+	cr_assert_eq(api_spawn(&b, NULL), 0);
+	cr_assert_eq(load(&b, "[]", &r), 204, "%s\n%s", r.body, b.err);
+	cr_assert_eq(api_call(b.sock, "GET", "/vm/config", NULL, &r), 200);
+	cr_assert(strstr(r.body, "\"mmds-config\":{\"version\":\"V1\","
+			 "\"network_interfaces\":[\"eth0\"],\"ipv4_address\":"
+			 "\"169.254.170.2\",\"imds_compat\":true}"), "%s",
+		  r.body);
+	/* The store did not travel. */
+	cr_assert_eq(api_call(b.sock, "GET", "/mmds", NULL, &r), 200);
+	cr_assert_str_eq(r.body, "{}");
+	call_ok(&b, "PUT", "/mmds", MD);
+	cr_assert(api_wait_out(&b, "mmds answer 404", 60), "%s\n%s", b.out,
+		  b.err);
+	/* IMDS compatibility: text, though the guest asked for JSON. */
+	cr_assert(strstr(b.out, "mmds answer 200 ami-12345678\n"), "%s",
+		  b.out);
+	cr_assert(strstr(b.out, "mmds answer 200 ami-id|hostname\n"), "%s",
+		  b.out);
+	cr_assert_null(strstr(b.out, "FAIL"), "%s", b.out);
+	api_stop(&b);
+	api_proc_free(&b);
+}

@@ -135,6 +135,8 @@ static void assert_same(const struct snap_file *a, const struct snap_file *b)
 				  f->guest_port == g->guest_port,
 				  "nic %u hostfwd %u differs", i, k);
 		}
+		cr_assert_eq(x->nets[i].mmds_ipv4, y->nets[i].mmds_ipv4);
+		cr_assert_null(y->nets[i].mmds, "the store is not kept");
 		cr_assert_not(y->nets[i].tap_given);
 		cr_assert_eq(y->nets[i].tap_fd, -1);
 	}
@@ -149,6 +151,12 @@ static void assert_same(const struct snap_file *a, const struct snap_file *b)
 	if (x->vsock.guest_cid) {
 		cr_assert_str_eq(x->vsock.id, y->vsock.id);
 		cr_assert_str_eq(x->vsock.uds_path, y->vsock.uds_path);
+	}
+	cr_assert_eq(x->mmds.set, y->mmds.set);
+	if (x->mmds.set) {
+		cr_assert_eq(x->mmds.version, y->mmds.version);
+		cr_assert_eq(x->mmds.imds_compat, y->mmds.imds_compat);
+		cr_assert_eq(x->mmds.ipv4, y->mmds.ipv4);
 	}
 	cr_assert_eq(a->nr_regions, b->nr_regions);
 	cr_assert_arr_eq(a->regions, b->regions,
@@ -315,6 +323,47 @@ Test(snapshot_file, the_vsock_device_round_trips)
 	a.machine.vsock.uds_path = NULL;
 	cr_assert_neq(snap_file_encode(&a, &buf, &len, &err), 0);
 	cr_assert(strstr(err.msg, "vsock"), "%s", err.msg);
+	snap_file_free(&a);
+}
+
+/*
+ * MMDS's configuration comes back, and which NICs serve it (at its
+ * address); never a store. A snapshot without the node has none.
+ */
+Test(snapshot_file, the_mmds_config_round_trips)
+{
+	struct snap_file a, b;
+	struct mvm_err err = { .msg = "" };
+	size_t len;
+	void *buf;
+
+	make_snap(&a);
+	cr_assert_geq(a.machine.nr_nets, 2, "the test wants two NICs");
+	buf = encode(&a, &len);
+	cr_assert_eq(snap_file_decode(buf, len, &b, &err), 0, "%s", err.msg);
+	cr_assert_not(b.machine.mmds.set, "none without the node");
+	for (unsigned i = 0; i < b.machine.nr_nets; i++)
+		cr_assert_eq(b.machine.nets[i].mmds_ipv4, 0);
+	snap_file_free(&b);
+	free(buf);
+	a.machine.mmds = (struct vm_mmds_config){ .set = true,
+		.version = MMDS_V2, .imds_compat = true, .ipv4 = 0xa9fe0102 };
+	a.machine.nets[1].mmds_ipv4 = 0xa9fe0102;
+	buf = encode(&a, &len);
+	cr_assert_eq(snap_file_decode(buf, len, &b, &err), 0, "%s", err.msg);
+	assert_same(&a, &b);
+	cr_assert_eq(b.machine.nets[0].mmds_ipv4, 0, "nic 0 serves none");
+	cr_assert_eq(b.machine.nets[1].mmds_ipv4, 0xa9fe0102);
+	snap_file_free(&b);
+	free(buf);
+	/* V1 and no IMDS compatibility too. */
+	a.machine.mmds.version = MMDS_V1;
+	a.machine.mmds.imds_compat = false;
+	buf = encode(&a, &len);
+	cr_assert_eq(snap_file_decode(buf, len, &b, &err), 0, "%s", err.msg);
+	assert_same(&a, &b);
+	snap_file_free(&b);
+	free(buf);
 	snap_file_free(&a);
 }
 
@@ -1272,4 +1321,39 @@ Test(snapshot_file, a_negative_property_length_is_refused_not_looped_on,
 	put32(b, st + 16, 0);
 	cr_assert_eq(snap_file_decode(b, sizeof(b), &s, &err), -EINVAL);
 	cr_assert(strstr(err.msg, "bad tag or length"), "%s", err.msg);
+}
+
+/* A hostile machine/mmds, or a NIC that names MMDS without one. */
+Test(snapshot_file, a_bad_mmds_config_is_refused)
+{
+	struct tree *t = tree_new();
+
+	set_u32(t, "/machine/network-interfaces/eth1", "mmds", 1);
+	tree_refused(t, "machine/network-interfaces/eth1: serves MMDS, but "
+		     "the machine has no mmds node");
+
+	t = tree_new();
+	set_u32(t, "/machine/network-interfaces/eth1", "mmds", 2);
+	tree_refused(t, "mmds");
+
+	t = tree_new();
+	add_subnode(t, "/machine", "mmds");
+	set_str(t, "/machine/mmds", "version", "V3");
+	set_u32(t, "/machine/mmds", "ipv4-address", 0xa9fea9fe);
+	set_u32(t, "/machine/mmds", "imds-compat", 0);
+	tree_refused(t, "machine/mmds");
+
+	t = tree_new();
+	add_subnode(t, "/machine", "mmds");
+	set_str(t, "/machine/mmds", "version", "V2");
+	set_u32(t, "/machine/mmds", "ipv4-address", 0x0a000001);
+	set_u32(t, "/machine/mmds", "imds-compat", 0);
+	tree_refused(t, "machine/mmds: ipv4-address 10.0.0.1 is not "
+		     "link-local");
+
+	t = tree_new();
+	add_subnode(t, "/machine", "mmds");
+	set_str(t, "/machine/mmds", "version", "V2");
+	set_u32(t, "/machine/mmds", "imds-compat", 0);
+	tree_refused(t, "ipv4-address");
 }

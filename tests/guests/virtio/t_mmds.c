@@ -12,6 +12,11 @@
  *
  * The guest's own address is off MMDS's network (10.0.0.2 unless ip=
  * says), as a guest on a TAP network's would be: MMDS must answer it.
+ *
+ * poll=1 first waits for data: a round (ARP, connect, GET, reset) every
+ * 100 ms until an answer is 200, printing "mmds empty STATUS" at the
+ * first answer that is not. A host test snapshots the VM meanwhile, and
+ * fills the restored VM's store.
  */
 #include "../lib/cmdline.h"
 #include "../lib/io.h"
@@ -399,6 +404,36 @@ static bool token_of(const char *resp, char *tok, size_t cap)
 	return true;
 }
 
+/*
+ * poll=1's wait. Each round ARPs again: a restored VM's new stack knows
+ * the guest's MAC only from that (this guest answers no ARP request).
+ * A connection cut by a snapshot's load is reset, or times out (5 s).
+ */
+static bool wait_for_data(char *resp)
+{
+	static const char get[] = "GET /latest/meta-data/ami-id HTTP/1.1\r\n"
+				  "\r\n";
+	bool said = false;
+
+	for (unsigned round = 0; round < 1200; round++) {
+		size_t n = 0;
+
+		if (resolve() && connect()) {
+			n = request(get, resp);
+			send_tcp(TH_RST | TH_ACK, "", 0);
+		}
+		if (n && !memcmp(resp, "HTTP/1.1 200 ", 13))
+			return true;
+		if (n && !said) {
+			resp[12] = 0;
+			kprintf("mmds empty %s\n", resp + 9);
+			said = true;
+		}
+		delay_us(100000);
+	}
+	return false;
+}
+
 static void calibrate(void)
 {
 	uint64_t t0 = rdtsc();
@@ -497,6 +532,9 @@ void test_mmds(const struct bootinfo *bi)
 		fail("mmds nic", "no virtio-net device or features refused");
 		return;
 	}
+	if (cmdline_u64_or(bi->cmdline, "poll", 0) &&
+	    !check("mmds data", wait_for_data(resp), "never a 200"))
+		return;
 	if (!check("mmds arp", resolve(), "no ARP reply for the address"))
 		return;
 	kprintf("mmds mac %02x:%02x:%02x:%02x:%02x:%02x\n", mmds_mac[0],
