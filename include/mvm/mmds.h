@@ -106,6 +106,26 @@ struct mmds_conn *mmds_conn_new(struct mmds *m, mmds_send_fn *send,
 int mmds_conn_recv(struct mmds_conn *c, const void *buf, size_t len);
 void mmds_conn_free(struct mmds_conn *c);
 
+/*
+ * What guests' traffic to MMDS did, under Firecracker's `mmds` metrics
+ * names: kept by the store, so every NIC that serves it counts here.
+ * Totals since the store was made (the metrics write deltas).
+ */
+struct mmds_counters {
+	uint64_t rx_accepted;      /* frames for MMDS taken off a TX path */
+	uint64_t rx_accepted_err;  /* of those, dropped: segmentation
+				      offload, a checksum that cannot be
+				      completed */
+	uint64_t rx_bad_eth;       /* of those, too short for Ethernet */
+	uint64_t rx_count;         /* of those, handed to the stack */
+	uint64_t rx_no_token;      /* V2 GETs without a token */
+	uint64_t rx_invalid_token; /* V2 GETs whose token is not valid */
+	uint64_t tx_frames;        /* frames the stack sent a guest */
+	uint64_t tx_bytes;         /* their bytes (Ethernet onward) */
+};
+
+struct mmds_counters *mmds_counters(struct mmds *m);
+
 /* "169.254.169.254" into *ipv4 (host order), dotted quad, strictly. */
 bool mmds_parse_ipv4(const char *s, uint32_t *ipv4);
 /* Firecracker's rule: 169.254.1.0 to 169.254.254.255. */

@@ -114,6 +114,7 @@ struct vmm_fc_last {
 	uint64_t vcpu[VCPU_COUNTS]; /* summed over the VM's vCPUs */
 	uint64_t panics;
 	uint64_t irq_triggers, irq_config_updates;
+	struct mmds_counters mmds;
 };
 
 struct vmm_metrics {

@@ -16,6 +16,8 @@
 #include "mvm/err.h"
 #include "mvm/mmds.h"
 
+#include "mmds_priv.h"
+
 #define TOKEN_PATH "/latest/api/token"
 
 struct mmds_conn {
@@ -272,6 +274,7 @@ static void answer_get(struct mmds_conn *c, const struct request *r,
 
 	if (mmds_version(c->m) == MMDS_V2) {
 		if (!r->token.p) {
+			c->m->counters.rx_no_token++;
 			send_text(c, r->http10, 401, "No MMDS token provided. "
 				  "Use `X-metadata-token` or "
 				  "`X-aws-ec2-metadata-token` header to "
@@ -279,6 +282,7 @@ static void answer_get(struct mmds_conn *c, const struct request *r,
 			return;
 		}
 		if (!mmds_token_valid(c->m, r->token.p, r->token.n)) {
+			c->m->counters.rx_invalid_token++;
 			send_text(c, r->http10, 401, "MMDS token not valid.");
 			return;
 		}

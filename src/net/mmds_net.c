@@ -41,6 +41,7 @@ struct mmds_net {
 	struct mmds_conn *conn;
 	mmds_net_out_fn *out_fn;
 	void *opaque;
+	struct mmds_counters *counters; /* the store's */
 	char *pending;
 	size_t pending_len, pending_cap;
 };
@@ -141,6 +142,16 @@ static const struct slirp_net_service_ops service_ops = {
 	.writable = service_writable,
 };
 
+/* The stack's frames for the guest, counted on their way. */
+static void output(void *opaque, const void *frame, size_t len)
+{
+	struct mmds_net *mn = opaque;
+
+	mn->counters->tx_frames++;
+	mn->counters->tx_bytes += len;
+	mn->out_fn(mn->opaque, frame, len);
+}
+
 static void config_for(uint32_t ipv4, struct slirp_net_config *c)
 {
 	uint32_t net = ipv4 & 0xffff0000u;
@@ -175,13 +186,14 @@ int mmds_net_new(struct mmds_net **out, struct mmds *m, uint32_t ipv4,
 	mn->addr.s_addr = htonl(ipv4);
 	mn->out_fn = out_fn;
 	mn->opaque = opaque;
+	mn->counters = mmds_counters(m);
 	mn->conn = mmds_conn_new(m, keep, mn);
 	if (!mn->conn) {
 		free(mn);
 		return mvm_fail(err, -ENOMEM, "out of memory");
 	}
 	config_for(ipv4, &cfg);
-	ret = slirp_net_new(&mn->slirp, &cfg, loop, out_fn, opaque, err);
+	ret = slirp_net_new(&mn->slirp, &cfg, loop, output, mn, err);
 	if (!ret)
 		ret = slirp_net_add_guest_service(mn->slirp, mn->addr,
 						  MMDS_PORT, &service_ops, mn,
@@ -239,14 +251,20 @@ void mmds_net_input(struct mmds_net *mn, void *frame, size_t len,
 		    size_t hdr_len)
 {
 	uint8_t *hdr = frame, *eth = hdr + hdr_len;
+	struct mmds_counters *c = mn->counters;
 
-	if (len < hdr_len + NET_ETH_HLEN || hdr_len < 10)
+	c->rx_accepted++;
+	if (len < hdr_len + NET_ETH_HLEN || hdr_len < 10) {
+		c->rx_bad_eth++;
 		return;
+	}
 	len -= hdr_len;
-	if (hdr[1] != HDR_GSO_NONE)
+	if (hdr[1] != HDR_GSO_NONE ||
+	    ((hdr[0] & HDR_F_NEEDS_CSUM) && !complete_csum(eth, len, hdr))) {
+		c->rx_accepted_err++;
 		return;
-	if ((hdr[0] & HDR_F_NEEDS_CSUM) && !complete_csum(eth, len, hdr))
-		return;
+	}
+	c->rx_count++;
 	slirp_net_input(mn->slirp, eth, len);
 	flush(mn);
 }

@@ -21,6 +21,7 @@ struct mmds {
 	bool imds_compat;
 	uint64_t (*now_ms)(void);
 	struct mmds_token tokens[MMDS_TOKENS_MAX];
+	struct mmds_counters counters;
 };
 
 #endif

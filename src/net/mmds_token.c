@@ -24,6 +24,11 @@ static uint64_t now(const struct mmds *m)
 	return m->now_ms ? m->now_ms() : mvm_mono_ms();
 }
 
+struct mmds_counters *mmds_counters(struct mmds *m)
+{
+	return &m->counters;
+}
+
 void mmds_set_clock(struct mmds *m, uint64_t (*now_ms)(void))
 {
 	m->now_ms = now_ms;

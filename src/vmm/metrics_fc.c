@@ -1,7 +1,7 @@
 /*
  * The metrics groups mvm carries in Firecracker's names, beside its own
  * (metrics.c writes the line): uart, i8042, the vcpu group's exits each
- * way, vmm, interrupts, latencies_us, logger and signals. Counters are deltas since
+ * way, vmm, interrupts, latencies_us, logger, signals and mmds. Counters are deltas since
  * the previous line, as in the rest of the line; latencies are values
  * held. What mvm cannot count is left out rather than written as a
  * constant (README, "Metrics").
@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "mvm/clock.h"
+#include "mvm/mmds.h"
 #include "mvm/vmm.h"
 #include "vmm_priv.h"
 
@@ -180,6 +181,33 @@ static struct json_object *signals_json(struct vmm *v)
 	return o;
 }
 
+/*
+ * MMDS as every NIC that serves it counted it in the store, which
+ * outlives the VMs. tx_count is tx_frames: each send is one frame.
+ */
+static struct json_object *mmds_json(struct vmm *v)
+{
+	struct mmds_counters *l = &v->metrics.last_fc.mmds, c = { 0 };
+	struct json_object *o = json_object_new_object();
+	uint64_t frames;
+
+	if (v->mmds)
+		c = *mmds_counters(v->mmds);
+	add_delta(o, "rx_accepted", c.rx_accepted, &l->rx_accepted);
+	add_delta(o, "rx_accepted_err", c.rx_accepted_err,
+		  &l->rx_accepted_err);
+	add_delta(o, "rx_bad_eth", c.rx_bad_eth, &l->rx_bad_eth);
+	add_delta(o, "rx_count", c.rx_count, &l->rx_count);
+	add_delta(o, "rx_invalid_token", c.rx_invalid_token,
+		  &l->rx_invalid_token);
+	add_delta(o, "rx_no_token", c.rx_no_token, &l->rx_no_token);
+	add_delta(o, "tx_bytes", c.tx_bytes, &l->tx_bytes);
+	frames = delta(c.tx_frames, &l->tx_frames);
+	add_held(o, "tx_count", frames);
+	add_held(o, "tx_frames", frames);
+	return o;
+}
+
 void vmm_metrics_fc_add(struct vmm *v, struct json_object *root)
 {
 	json_object_object_add(root, "uart", uart_json(v));
@@ -189,6 +217,7 @@ void vmm_metrics_fc_add(struct vmm *v, struct json_object *root)
 	json_object_object_add(root, "latencies_us", latencies_json(v));
 	json_object_object_add(root, "logger", logger_json(v));
 	json_object_object_add(root, "signals", signals_json(v));
+	json_object_object_add(root, "mmds", mmds_json(v));
 }
 
 /* Microseconds since start_ns, rounded up: a done op never reads 0. */

@@ -1,6 +1,6 @@
 /*
  * The metrics line's groups in Firecracker's names (uart, i8042, vcpu,
- * vmm, interrupts, latencies_us, logger, signals): every key there with
+ * vmm, interrupts, latencies_us, logger, signals, mmds): every key there with
  * an integer, and the counts moving with what the guest and the API did.
  * The disks' groups are checked with a guest that reads its disk
  * (test_api_drive.c).
@@ -98,6 +98,9 @@ static void all_keys(struct json_object *o)
 		"metrics_fails", "missed_log_count", NULL };
 	static const char *const vmm[] = { "panic_count", NULL };
 	static const char *const sig[] = { "sighup", NULL };
+	static const char *const mmds[] = { "rx_accepted", "rx_accepted_err",
+		"rx_bad_eth", "rx_count", "rx_invalid_token", "rx_no_token",
+		"tx_bytes", "tx_count", "tx_frames", NULL };
 	static const char *const serial[] = { "dropped_bytes", NULL };
 	static const char *const irq[] = { "triggers", "config_updates",
 		NULL };
@@ -116,6 +119,7 @@ static void all_keys(struct json_object *o)
 	has_keys(o, "logger", logger);
 	has_keys(o, "vmm", vmm);
 	has_keys(o, "signals", sig);
+	has_keys(o, "mmds", mmds);
 	has_keys(o, "interrupts", irq);
 	has_keys(o, "block", block); /* the sums, even with no disk */
 	has_keys(o, "net", net);

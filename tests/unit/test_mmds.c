@@ -466,6 +466,9 @@ Test(mmds_http, v2_needs_a_token_v1_takes_both)
 		      "bogus\r\n\r\n",
 		      HEAD("1.1", "401", "text/plain", "21")
 		      "MMDS token not valid.");
+	/* Firecracker's rx_no_token and rx_invalid_token (each asked twice). */
+	cr_assert_eq(mmds_counters(m)->rx_no_token, 2);
+	cr_assert_eq(mmds_counters(m)->rx_invalid_token, 2);
 	cr_assert_eq(feed(m, &s, "PUT /latest/api/token HTTP/1.1\r\n"
 			  "X-metadata-token-ttl-seconds: 60\r\n\r\n", 7), 0);
 	token_of(&s, tok);

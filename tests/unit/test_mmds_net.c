@@ -249,3 +249,31 @@ Test(mmds_net, answers_arp_syn_and_a_get)
 	}
 	cr_assert(answered, "no answer among %u frames", sink.n);
 }
+
+/*
+ * Firecracker's mmds metrics, in the store: every frame taken counts in
+ * rx_accepted, then as handed on (rx_count), too short (rx_bad_eth) or
+ * dropped (rx_accepted_err); the stack's frames in tx_frames, tx_bytes.
+ */
+Test(mmds_net, counts_what_it_takes_and_sends)
+{
+	struct mmds_counters *c = mmds_counters(store);
+	uint8_t b[512];
+	size_t len;
+
+	mmds_net_input(mn, b, arp(b, 1, MMDS_IP), VHDR);
+	cr_assert_eq(c->rx_accepted, 1);
+	cr_assert_eq(c->rx_count, 1);
+	cr_assert_eq(c->tx_frames, sink.n, "%u frames", sink.n);
+	cr_assert_eq(c->tx_frames, 1);
+	cr_assert_eq(c->tx_bytes, sink.len[0]);
+	mmds_net_input(mn, b, VHDR + 10, VHDR);
+	cr_assert_eq(c->rx_bad_eth, 1);
+	len = tcp(b, MMDS_IP, 0x02, 1000, 0, "", false);
+	b[1] = 1; /* VIRTIO_NET_HDR_GSO_TCPV4 */
+	mmds_net_input(mn, b, len, VHDR);
+	cr_assert_eq(c->rx_accepted_err, 1);
+	cr_assert_eq(c->rx_accepted, 3);
+	cr_assert_eq(c->rx_count, 1, "nothing more handed on");
+	cr_assert_eq(c->tx_frames, 1, "nothing more sent");
+}
