@@ -482,6 +482,26 @@ Test(mmds_http, v2_needs_a_token_v1_takes_both)
 	mmds_free(m);
 }
 
+/*
+ * Firecracker's MMDS sends no Deprecation header, V1 or V2, and answers
+ * keep-alive whatever the client's Connection header says (it closes
+ * only after the client's FIN): so does mvm.
+ */
+Test(mmds_http, connection_close_and_no_deprecation_header)
+{
+	struct mmds *m = store(DOC, 4096);
+
+	expect_answer(m, "GET /name/first HTTP/1.1\r\nConnection: close\r\n"
+		      "\r\n", HEAD("1.1", "200", "text/plain", "4") "John");
+	mmds_set_version(m, MMDS_V2);
+	expect_answer(m, "GET /name/first HTTP/1.0\r\nConnection: close\r\n"
+		      "\r\n", HEAD("1.0", "401", "text/plain", "113")
+		      "No MMDS token provided. Use `X-metadata-token` or "
+		      "`X-aws-ec2-metadata-token` header to specify the "
+		      "session token.");
+	mmds_free(m);
+}
+
 Test(mmds_http, pipelined_requests_and_bodies_skipped)
 {
 	struct mmds *m = store(DOC, 4096);
