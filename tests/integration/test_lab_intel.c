@@ -8,15 +8,24 @@
  * The Intel lab needs bochs, syslinux, mtools, dosfstools (the packages
  * scripts/install-deps.sh installs) and a C compiler. Where it cannot
  * run, the test says so plainly; with -Dlab=enabled that is a failure.
- * Its time budget is 900 s of lab time; MVM_LAB_TIMEOUT=SECONDS widens it.
+ * Its time budget is 1800 s of the host's time; MVM_LAB_TIMEOUT=SECONDS
+ * widens it.
+ *
+ * Under CI (CI=true) only parts 1 and 2 run (tests/lab/intel --basic: one
+ * lab boot, host-check, VMX hidden and shown, #UD): the hypervisor part
+ * takes the emulator many minutes. MVM_LAB_INTEL_FULL=1 (`make
+ * test-intel` sets it) runs everything there too; the test says which ran.
  */
 #include <criterion/criterion.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* The checks of parts 1 and 2 (--basic), then part 3's. */
+#define BASIC_CHECKS 10
 static const char *const expected[] = {
 	"mvm host-check: vendor intel",
 	"mvm host-check: hardware KVM",
@@ -28,6 +37,7 @@ static const char *const expected[] = {
 	"--nested off: CR4.VMXE does not stick",
 	"--nested off: VMXON raises #UD",
 	"--nested off: bz_vmx ends ALL OK (mvm exit 1)",
+	/* Part 3, not run with --basic. */
 	"--nested on: bz_vmx sees VMX",
 	"IA32_FEATURE_CONTROL locked with VMXON allowed (0x5)",
 	"VMXON succeeds",
@@ -47,6 +57,7 @@ static const char *const expected[] = {
 	"GET /vm/policy: snapshot_load names rule and reason",
 	"mvm logged: L1 hypervisor active (vmx)",
 	"3 whole-VM state round trips while the guest hosts L3",
+	"no round trip failed",
 	"PATCH /vm Paused while the guest hosts L3: 204",
 	"PUT /snapshot/create while the guest hosts L3: 409",
 	"... naming the rule nested_guest_hypervisor_active",
@@ -87,13 +98,14 @@ static bool ok_line(const char *out, const char *desc)
 	return false;
 }
 
-Test(lab_intel, vmx, .timeout = 1140)
+Test(lab_intel, vmx, .timeout = 1980)
 {
 	const char *src = getenv("MVM_SRC"), *build = getenv("MVM_BUILD");
 	const char *mvm = getenv("MVM_BIN"), *mode = getenv("MVM_LAB");
 	char cmd[4096], *out = NULL;
 	size_t len = 0, cap = 0;
 	int status;
+	bool full;
 	FILE *p;
 
 	cr_assert(src && build && mvm, "MVM_SRC, MVM_BUILD, MVM_BIN unset");
@@ -114,9 +126,16 @@ Test(lab_intel, vmx, .timeout = 1140)
 			  "-Dlab=enabled, but the Intel lab cannot run here");
 		cr_skip_test("no bochs, syslinux, mtools, dosfstools or cc");
 	}
-	/* The budget is tests/lab/intel's (900 s); a slow host may widen it. */
+	full = !getenv("CI") || strcmp(getenv("CI"), "true") ||
+	       (getenv("MVM_LAB_INTEL_FULL") &&
+		!strcmp(getenv("MVM_LAB_INTEL_FULL"), "1"));
+	if (!full)
+		fprintf(stderr, "[NOTE] lab_intel: CI runs parts 1 and 2 only; "
+			"part 3 (bz_vmx as a VMX hypervisor under mvm's API "
+			"and policy) NOT RUN here: make test-intel runs it\n");
+	/* The budget is tests/lab/intel's (1800 s); a slow host may widen it. */
 	snprintf(cmd, sizeof(cmd), "'%s/tests/lab/intel' -B '%s' --mvm '%s' "
-		 "%s%s 2>&1", src, build, mvm,
+		 "%s%s%s 2>&1", src, build, mvm, full ? "" : "--basic ",
 		 getenv("MVM_LAB_TIMEOUT") ? "--timeout " : "",
 		 getenv("MVM_LAB_TIMEOUT") ? getenv("MVM_LAB_TIMEOUT") : "");
 	p = popen(cmd, "r");
@@ -142,7 +161,9 @@ Test(lab_intel, vmx, .timeout = 1140)
 		      "budget (tests/lab/intel --timeout)");
 	cr_assert_neq(WEXITSTATUS(status), 125, "the lab ended without a "
 		      "status (kernel panic or Bochs failure)");
-	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++)
+	size_t n = full ? sizeof(expected) / sizeof(expected[0]) : BASIC_CHECKS;
+
+	for (size_t i = 0; i < n; i++)
 		cr_expect(ok_line(out, expected[i]), "missing: ok - %s",
 			  expected[i]);
 	cr_expect_null(strstr(out, "\nnot ok - "), "a lab check failed");

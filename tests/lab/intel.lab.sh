@@ -14,7 +14,9 @@
 . /lab/checks.sh
 t0=$(now)
 w=$(mktemp -d)
-step=${MVM_INTEL_STEP:-240}
+# In the lab's own time, which Bochs runs 10-20 times slower than the
+# host's clock: 60 s here may be 20 minutes of the host's.
+step=${MVM_INTEL_STEP:-60}
 sock=$w/api.sock
 
 api() { uds-http "$sock" "$@" 2>&1; }
@@ -32,6 +34,9 @@ wait_for() {
 	while ! holds "$1" "$2" "$4"; do
 		if past "$d"; then
 			echo "  (waited ${3}s for '$2' in vain)"
+			[ -z "$mvm_pid" ] || threads "$mvm_pid"
+			tail_of "$w/mvm.err" 10
+			tail_of "$w/l1.log" 5
 			return 1
 		fi
 		if [ -n "$mvm_pid" ] && ! alive "$mvm_pid"; then
@@ -95,6 +100,14 @@ check "--nested off: CR4.VMXE does not stick" grep -q 'PASS cr4-vmxe' "$w/off.lo
 check "--nested off: VMXON raises #UD" grep -q 'vmx: vmxon fault=6' "$w/off.log"
 check "--nested off: bz_vmx ends ALL OK (mvm exit 1)" test "$rc" = 1
 
+echo "FACT parts_1_2_s=$(since "$t0")"
+if [ "$(cat /lab/parts 2>/dev/null)" = basic ]; then
+	echo "FACT parts=basic: part 3 (bz_vmx as a hypervisor) not run"
+	echo "FACT intel_script_s=$(since "$t0")"
+	finish
+	exit
+fi
+
 # ---- 3. --nested on: bz_vmx hosts L3 -----------------------------------
 mkfifo "$w/l1in"
 exec 3<>"$w/l1in"
@@ -102,8 +115,11 @@ rt=3
 t_l1=$(now)
 # The lab has one CPU, which the nested guest's loop of exits would keep
 # busy: at nice 19 mvm leaves this script and its API calls their turn.
-MVM_TEST_VM_ROUNDTRIP=$rt nice -n 19 mvm run --kernel /lab/bz_vmx \
-	--memory 64 --nested on --cmdline "report=20" --api-sock "$sock" \
+# (busybox has renice, not nice: the shell lowers itself, then is mvm,
+# whose threads inherit it.)
+MVM_TEST_VM_ROUNDTRIP=$rt sh -c 'renice -n 19 -p $$ >/dev/null && exec "$@"' \
+	mvm mvm run --kernel /lab/bz_vmx --memory 64 --nested on \
+	--cmdline "report=20" --api-sock "$sock" \
 	<"$w/l1in" >"$w/l1.log" 2>"$w/mvm.err" &
 mvm_pid=$!
 
@@ -111,8 +127,10 @@ check "--nested on: bz_vmx sees VMX" wait_for "$w/l1.log" 'vmx: cpuid vmx=1' "$s
 check "IA32_FEATURE_CONTROL locked with VMXON allowed (0x5)" \
 	wait_for "$w/l1.log" 'vmx: feature_control=0x5[[:space:]]*$' 30
 check "VMXON succeeds" wait_for "$w/l1.log" 'vmx: vmxon ok' 30
-if check "L3 runs: VMLAUNCH, then CPUID, I/O and HLT exits and VMRESUME" \
-	wait_for "$w/l1.log" 'vmx: round ' "$step"; then
+check "L3 runs: VMLAUNCH, then CPUID, I/O and HLT exits and VMRESUME" \
+	wait_for "$w/l1.log" 'vmx: round ' "$step"
+if holds "$w/l1.log" 'vmx: round '; then
+	echo "FACT nice_mvm=$(cut -d' ' -f19 "/proc/$mvm_pid/stat" 2>/dev/null)"
 	echo "FACT l3_first_round_s=$(since "$t_l1")"
 	check "GET /vm/nested: mechanism vmx" \
 		nested_until mechanism vmx 30
@@ -121,7 +139,7 @@ if check "L3 runs: VMLAUNCH, then CPUID, I/O and HLT exits and VMRESUME" \
 	echo "FACT nested_active=$(body "$nested")"
 	since_active=$(field "$nested" since)
 	check "GET /vm/nested: l2_running seen while L3 runs" \
-		nested_until l2_running true 120
+		nested_until l2_running true 60
 	policy=$(api GET /vm/policy)
 	echo "FACT policy_active=$(body "$policy")"
 	for o in snapshot_create memory_resize checkpoint_apply \
@@ -135,8 +153,10 @@ if check "L3 runs: VMLAUNCH, then CPUID, I/O and HLT exits and VMRESUME" \
 	check "mvm logged: L1 hypervisor active (vmx)" \
 		grep -q 'mvm: nested: L1 hypervisor active (vmx)' "$w/mvm.err"
 	check "$rt whole-VM state round trips while the guest hosts L3" \
-		wait_for "$w/mvm.err" "vm state round trip" "$step" "$rt"
+		wait_for "$w/mvm.err" "vm state round trip" 20 "$rt"
 	grep 'state round trip' "$w/mvm.err" | sed 's/^/  /'
+	check "no round trip failed" \
+		sh -c "! grep -q 'round trip failed' '$w/mvm.err'"
 	r0=$(rounds)
 	resp=$(api PATCH /vm '{"state": "Paused"}')
 	check "PATCH /vm Paused while the guest hosts L3: 204" has "$resp" '^HTTP 204'
@@ -156,7 +176,7 @@ if check "L3 runs: VMLAUNCH, then CPUID, I/O and HLT exits and VMRESUME" \
 	check "on request, VMXOFF" wait_for "$w/l1.log" 'vmx: vmxoff after' "$step"
 	check "no check in bz_vmx failed" sh -c "! grep -q '^FAIL' '$w/l1.log'"
 	check "GET /vm/nested: l1_hypervisor_active clears after VMXOFF" \
-		nested_until l1_hypervisor_active false 120
+		nested_until l1_hypervisor_active false 60
 	echo "FACT l1_cleared_after_s=$(since "$t_off")"
 	echo "FACT nested_after=$(body "$nested")"
 	check "GET /vm/nested: since moved" \

@@ -355,6 +355,8 @@ static NORETURN void run_l3(const struct bootinfo *bi, uint64_t vmcs_pa)
 	pass("l3-run");
 	vmx_vmclear(vmcs_pa);
 	vmx_vmxoff();
+	/* As Linux's KVM does: VMX fully off, CR4.VMXE clear. */
+	vmx_try_write_cr4(read_cr4() & ~CR4_VMXE);
 	kprintf("vmx: vmxoff after %u rounds\n", round);
 	idle_until_x();
 }
