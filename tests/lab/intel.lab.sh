@@ -176,7 +176,7 @@ if holds "$w/l1.log" 'vmx: round '; then
 	check "on request, VMXOFF" wait_for "$w/l1.log" 'vmx: vmxoff after' "$step"
 	check "no check in bz_vmx failed" sh -c "! grep -q '^FAIL' '$w/l1.log'"
 	check "GET /vm/nested: l1_hypervisor_active clears after VMXOFF" \
-		nested_until l1_hypervisor_active false 60
+		nested_until l1_hypervisor_active false 30
 	echo "FACT l1_cleared_after_s=$(since "$t_off")"
 	echo "FACT nested_after=$(body "$nested")"
 	check "GET /vm/nested: since moved" \
