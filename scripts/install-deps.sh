@@ -11,6 +11,8 @@ packages=(
 	libseccomp-dev
 	# the API server (HTTP on a UNIX socket)
 	libmicrohttpd-dev
+	# user-mode networking (--net user, MMDS); slirp.pc asks for glib's
+	libslirp-dev libglib2.0-dev
 	# tests and fuzzing
 	libcriterion-dev clang
 	# dtc: the tests read a snapshot's state file (an FDT) back with it

@@ -28,9 +28,13 @@ if ! out=$("$src/scripts/build-default-guest.sh" "$guest" 2>&1); then
 	exit 1
 fi
 
-# The same machine either way: 2 vCPUs, 512 MiB, a shell on the console.
-cmdline="console=ttyS0 quiet mvm.cmd=shell"
-mvm_args=(--initrd initrd.cpio.gz --cmdline "$cmdline" --cpus 2 --memory 512)
+# The same machine either way: 2 vCPUs, 512 MiB, a shell on the console,
+# a NIC on mvm's user-mode NAT (no root, no tap; /init asks for DHCP), and
+# a scratch disk (/dev/vda, sparse, empty: mke2fs it to use it).
+scratch_mib=1024
+cmdline="console=ttyS0 quiet mvm.cmd=shell mvm.net=dhcp"
+mvm_args=(--initrd initrd.cpio.gz --cmdline "$cmdline" --cpus 2 --memory 512
+	--net user)
 
 # host-check --json: "stock_kernels" and, when false, the reason.
 verdict=$("$mvm" host-check --json | python3 -c '
@@ -43,7 +47,10 @@ reason=${verdict#*$'\n'}
 
 if [ "$stock" = yes ]; then
 	cd "$guest"
-	exec "$mvm" run --kernel vmlinuz "${mvm_args[@]}"
+	# Kept across runs (what the guest wrote stays); sparse, so free.
+	[ -e scratch.img ] || truncate -s "${scratch_mib}M" scratch.img
+	exec "$mvm" run --kernel vmlinuz "${mvm_args[@]}" \
+		--disk path=scratch.img,id=scratch
 fi
 
 echo "make run: this host's KVM cannot run stock Linux kernels ($reason);" \
@@ -57,7 +64,9 @@ cat >"$tmp/run.sh" <<EOF
 # The lab's kernel messages would land in the middle of the guest's shell.
 dmesg -n 1
 cd /lab/guest
-exec mvm run --kernel vmlinuz ${mvm_args[*]@Q}
+# The lab's files live in its RAM: the scratch disk is made there, sparse.
+truncate -s ${scratch_mib}M /tmp/scratch.img
+exec mvm run --kernel vmlinuz ${mvm_args[*]@Q} --disk path=/tmp/scratch.img,id=scratch
 EOF
 set +e
 "$src/tests/lab/lab-run" -B "$build" --mvm "$mvm" --interactive -- "$tmp/run.sh"

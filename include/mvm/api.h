@@ -90,6 +90,9 @@ int shape_entropy(struct vm_spec *s, struct json_object *o, const char *path,
 		  struct mvm_err *err);
 int shape_serial(struct vm_spec *s, struct json_object *o, const char *path,
 		 struct mvm_err *err);
+/* PUT /vsock and the config file's "vsock" (Firecracker's Vsock). */
+int shape_vsock(struct vm_spec *s, struct json_object *o, const char *path,
+		struct mvm_err *err);
 /* PUT /balloon and the config file's "balloon": at most the spec's RAM. */
 int shape_balloon(struct vm_spec *s, struct json_object *o, const char *path,
 		  struct mvm_err *err);
@@ -121,6 +124,20 @@ int shape_dynmem(struct vm_spec *s, struct json_object *o, const char *path,
 int shape_dynmem_patch(struct json_object *o, struct dynmem_config *c,
 		       struct mvm_err *err);
 
+/*
+ * PUT /cpu-config, the config file's "cpu-config": Firecracker's custom
+ * CPU template into *t (shapes_cpu_config.c). cpu_bitmap_parse reads one
+ * of its bitmaps ("0b" and up to bits characters of 0, 1, x): -EINVAL with
+ * why filled in if malformed.
+ */
+struct cpu_template;
+int shape_cpu_config(struct cpu_template *t, struct json_object *o,
+		     const char *path, struct mvm_err *err);
+int cpu_bitmap_parse(const char *s, unsigned bits, uint64_t *filter,
+		     uint64_t *value, char *why, size_t why_len);
+/* A template as Firecracker writes one (export_cpu_config.c). */
+struct json_object *cpu_config_export(const struct cpu_template *t);
+
 /* The spec as GET /vm/config and GET /machine-config show it. */
 struct json_object *spec_export(const struct vm_spec *s);
 struct json_object *spec_export_machine(const struct vm_spec *s);
@@ -131,6 +148,11 @@ struct json_object *spec_export_machine(const struct vm_spec *s);
  */
 int config_file_load(struct vm_spec *s, const char *file,
 		     const struct shape_opts *opt, struct mvm_err *err);
+/*
+ * --metadata FILE: the JSON document in file as the MMDS store's
+ * contents, as PUT /mmds would put it (within the store's limit).
+ */
+int api_metadata_load(struct vmm *v, const char *file, struct mvm_err *err);
 /* The same on a buffer; name is used in messages. */
 int config_parse(struct vm_spec *s, const char *text, size_t len,
 		 const char *name, const struct shape_opts *opt,

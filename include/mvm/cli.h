@@ -61,6 +61,10 @@ struct cli_fc_opts {
 	bool boot_timer;
 	bool max_payload_set;
 	size_t max_payload;      /* --http-api-max-payload-size */
+	/* --mmds-size-limit (default: the payload limit); --metadata. */
+	bool mmds_limit_set;
+	size_t mmds_limit;
+	const char *metadata;
 	/* --start-time-us, --start-time-cpu-us, --parent-cpu-time-us. */
 	bool start_us_set, start_cpu_us_set, parent_cpu_us_set;
 	uint64_t start_us, start_cpu_us, parent_cpu_us;

@@ -35,7 +35,10 @@ int cli_set_hotplug(struct vm_config *cfg, const char *arg,
 int cli_set_dynmem(struct vm_config *cfg, const char *arg,
 		   struct mvm_err *err);
 int cli_dynmem_check(const struct vm_config *cfg, struct mvm_err *err);
-/* Free what cli_add_disk() and cli_add_pmem() allocated (paths). */
+/* --vsock cid=N,uds=PATH (virtio-vsock, Firecracker's hybrid vsock) */
+int cli_set_vsock(struct vm_config *cfg, const char *arg,
+		  struct mvm_err *err);
+/* Free what cli_add_disk(), cli_add_pmem(), cli_set_vsock() allocated. */
 void cli_free_devices(struct vm_config *cfg);
 
 #define CLI_DEVICES_USAGE \
@@ -56,6 +59,11 @@ void cli_free_devices(struct vm_config *cfg);
 	"                    memory (/dev/pmem0, ...; default ids pmem0,\n" \
 	"                    pmem1...); root=on adds root=/dev/pmemN;\n" \
 	"                    ro=on maps it read-only\n" \
+	"  --vsock cid=N,uds=PATH\n" \
+	"                    a virtio-vsock with guest CID N (3 or more):\n" \
+	"                    host programs connect to PATH and send\n" \
+	"                    \"CONNECT <port>\\n\"; the guest's connections\n" \
+	"                    to the host's port P reach PATH_P\n" \
 	"  --rng             a virtio-rng entropy device\n" \
 	"  --balloon amount_mib=N[,deflate_on_oom=on][,stats=S]\n" \
 	"            [,hinting=on][,reporting=on]\n" \

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "mvm/rate_limiter.h"
+#include "mvm/slirp_net.h"
 
 /* The longest disk or NIC id, its NUL included. */
 #define DEV_CONFIG_ID_MAX 64
@@ -36,6 +37,8 @@ struct disk_config {
 };
 
 /* A virtio-net NIC (CLI --net, API PUT /network-interfaces/{id}). */
+struct mmds;
+
 struct net_config {
 	char id[DEV_CONFIG_ID_MAX];
 	char tap[16]; /* IFNAMSIZ */
@@ -50,8 +53,18 @@ struct net_config {
 	 */
 	bool tap_given;
 	int tap_fd;
+	/* The user-mode NAT backend (libslirp) instead of a tap (tap ""). */
+	bool user;
+	unsigned nr_hostfwd;
+	struct slirp_net_hostfwd hostfwd[SLIRP_NET_HOSTFWD_MAX];
 	struct rate_limiter rx_rl; /* frames to the guest; sizes 0: none */
 	struct rate_limiter tx_rl; /* frames from the guest */
+	/*
+	 * MMDS on this NIC: the VMM's store (lent, it outlives the NIC) and
+	 * its address, host order; NULL: frames all go to the backend.
+	 */
+	struct mmds *mmds;
+	uint32_t mmds_ipv4;
 };
 
 /*
@@ -95,6 +108,19 @@ struct pmem_config {
 	bool root;
 };
 
+/*
+ * A virtio-vsock device (API PUT /vsock, CLI --vsock), Firecracker's
+ * hybrid vsock: the guest's CID and the host's Unix socket. A host
+ * process connects to uds_path and asks for a guest port ("CONNECT
+ * <port>\n"); a guest connection to the host's port P reaches
+ * "<uds_path>_P". guest_cid 0: no device.
+ */
+struct vsock_config {
+	char id[DEV_CONFIG_ID_MAX]; /* vsock_id, deprecated; "vsock" if none */
+	uint32_t guest_cid;         /* >= 3 */
+	char *uds_path;             /* owned */
+};
+
 /* Every virtio device of a VM, for virtio_create_devices(). */
 struct virtio_devs_config {
 	bool rng; /* a virtio-rng device */
@@ -115,6 +141,7 @@ struct virtio_devs_config {
 	const struct pmem_config *pmems;
 	unsigned nr_pmems;
 	uint32_t pmem_slot;
+	const struct vsock_config *vsock; /* NULL or guest_cid 0: none */
 };
 
 #endif

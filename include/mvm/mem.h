@@ -109,6 +109,15 @@ void gm_free(struct guest_mem *gm);
 /* Host pointer for [gpa, gpa+len) or NULL if any byte is outside RAM. */
 void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 bool gm_is_ram(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+/*
+ * With dirty pages tracked, mark [gpa, gpa+len) as written by the VMM
+ * now. gm_ptr() marks when the pointer is taken, which is before the
+ * write: a write through a pointer kept for later (a ring's, a request's
+ * buffer filled by an I/O that completes later) must be marked again
+ * once done, or a collect between the two would miss it for good. Bytes
+ * outside RAM are ignored; without tracking it does nothing.
+ */
+void gm_mark_written(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src,
 	     uint64_t len);
 int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, uint64_t len);

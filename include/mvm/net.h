@@ -3,7 +3,8 @@
  *
  * A backend is a file descriptor carrying whole Ethernet frames, each led
  * by a 12-byte virtio_net_hdr_v1, so virtio-net moves frames between it
- * and guest memory with io_uring and no copies. TAP is the one backend.
+ * and guest memory with io_uring and no copies. TAP is one backend; the
+ * user-mode NAT (libslirp, src/net/user.c) the other, on a socketpair.
  */
 #ifndef MVM_NET_H
 #define MVM_NET_H
@@ -11,8 +12,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct loop;
 struct mvm_err;
 struct net_backend;
+struct net_config;
 
 #define NET_HDR_LEN 12 /* struct virtio_net_hdr_v1 */
 #define NET_ETH_HLEN 14
@@ -51,6 +54,17 @@ int tap_open(const char *name, struct net_backend **out,
  */
 int tap_adopt(const char *name, int fd, struct net_backend **out,
 	      struct mvm_err *err);
+
+/*
+ * The user-mode backend: NAT through libslirp with QEMU's addresses
+ * (10.0.2.0/24, gateway 10.0.2.2, DNS 10.0.2.3, DHCP from 10.0.2.15) and
+ * cfg's hostfwd rules, on loop. dropped(ctx) counts each frame for the
+ * guest that could not wait for its RX ring. Fails naming the hostfwd
+ * rule whose host port is taken.
+ */
+int user_net_open(const struct net_config *cfg, struct loop *loop,
+		  void (*dropped)(void *ctx), void *drop_ctx,
+		  struct net_backend **out, struct mvm_err *err);
 
 /* "52:54:00:12:34:56" into mac; false when malformed or multicast. */
 bool net_mac_parse(const char *s, uint8_t mac[NET_MAC_LEN]);

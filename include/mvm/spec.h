@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "mvm/mmds.h"
 #include "mvm/vm.h"
 
 struct mvm_err;
@@ -54,6 +55,10 @@ struct spec_net {
 	uint8_t guest_mac[6];
 	bool guest_mac_set;
 	bool mac_spoofing;      /* mvm extension */
+	/* mvm extensions: "backend": "user" (NAT, no tap) and its rules. */
+	bool user;
+	unsigned nr_hostfwd;
+	struct slirp_net_hostfwd hostfwd[SLIRP_NET_HOSTFWD_MAX];
 	struct spec_limiter rx_rate_limiter;
 	struct spec_limiter tx_rate_limiter;
 };
@@ -64,6 +69,16 @@ struct spec_pmem {
 	char *path_on_host;
 	bool root_device;
 	bool read_only;
+};
+
+/* PUT /mmds/config (Firecracker's MmdsConfig). */
+struct spec_mmds {
+	bool set;
+	enum mmds_version version;
+	char ifaces[VM_MAX_NETS][VM_ID_MAX]; /* the NICs that serve it */
+	unsigned nr_ifaces;
+	uint32_t ipv4;          /* host order */
+	bool imds_compat;
 };
 
 /*
@@ -79,6 +94,11 @@ struct vm_spec {
 	unsigned vcpu_count;
 	uint64_t mem_size_mib;
 	enum gm_pages huge_pages;
+	bool smt;               /* two threads a core */
+	/* machine-config's cpu_template; PUT /cpu-config's, which wins. */
+	enum cpu_static_template cpu_template;
+	bool cpu_custom_set;
+	struct cpu_template cpu_custom;
 	bool nested_virt;       /* mvm extension: VMX/SVM for the guest */
 	bool track_dirty_pages; /* for Diff snapshots */
 
@@ -104,6 +124,9 @@ struct vm_spec {
 	/* PUT /balloon (enabled), its target and period as changed since. */
 	struct balloon_config balloon;
 
+	/* PUT /vsock (its uds_path owned); guest_cid 0: none. */
+	struct vsock_config vsock;
+
 	/* PUT /hotplug/memory (virtio-mem); total_mib 0: none. */
 	struct mem_hotplug_config mem_hotplug;
 
@@ -112,6 +135,8 @@ struct vm_spec {
 
 	bool serial_set;
 	char *serial_out_path;  /* NULL: the console */
+
+	struct spec_mmds mmds;
 
 	/* Not settable through the API: from `mvm run`'s command line. */
 	enum vm_on_reboot on_reboot;
@@ -128,7 +153,7 @@ int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
 		     struct mvm_err *err);
 /*
  * Move the machine of from (boot source, machine-config, drives, NICs,
- * entropy, balloon, memory-hotplug, dynamic memory) into s, keeping s's
+ * entropy, balloon, vsock, memory-hotplug, dynamic memory) into s, keeping s's
  * logger, metrics and serial settings: a loaded snapshot's configuration.
  * from keeps nothing of it.
  */

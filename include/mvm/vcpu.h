@@ -16,6 +16,7 @@
 struct bus;
 struct mvm_err;
 struct boot_entry;
+struct cpu_template;
 enum host_vendor;
 
 /* Signal used to kick vCPU threads out of KVM_RUN. */
@@ -55,6 +56,9 @@ struct vcpu_ctx {
 	const struct kvm_cpuid2 *supported_cpuid;
 	/* vCPUs of the VM (the topology in CPUID), VMX/SVM exposed or not. */
 	unsigned nr_cpus;
+	bool smt; /* two threads a core (vCPUs 2n and 2n+1 are siblings) */
+	/* The CPU template applied to CPUID and MSRs; NULL: none. */
+	const struct cpu_template *tmpl;
 	bool nested;
 	/* Where PIO and MMIO exits are dispatched; any thread: each locks. */
 	struct bus *pio, *mmio;

@@ -39,6 +39,7 @@ struct guest_mem;
 #define VIRTIO_ID_RNG 4
 #define VIRTIO_ID_BALLOON 5
 #define VIRTIO_ID_MEM 24
+#define VIRTIO_ID_VSOCK 19
 #define VIRTIO_ID_PMEM 27
 
 /* Ring layout. */

@@ -151,6 +151,16 @@ enum virtio_counter {
 	VIRTIO_CTR_TX_MALFORMED,
 	VIRTIO_CTR_TX_SPOOFED,
 	VIRTIO_CTR_TAP_READ_FAILS,
+	/* virtio-net, user-mode backend: frames for the guest dropped while
+	 * its RX ring stayed full past what may wait. */
+	VIRTIO_CTR_RX_DROPPED,
+	/* virtio-vsock: connections made, reset by the device (a timeout,
+	 * a guest's error) and gone; socket writes and reads that failed. */
+	VIRTIO_CTR_CONNS_ADDED,
+	VIRTIO_CTR_CONNS_KILLED,
+	VIRTIO_CTR_CONNS_REMOVED,
+	VIRTIO_CTR_VSOCK_WRITE_FAILS,
+	VIRTIO_CTR_VSOCK_READ_FAILS,
 	VIRTIO_CTR_COUNT
 };
 

@@ -64,6 +64,8 @@ struct vm {
 	struct boot_entry entry;
 	struct dev_ctx dev_ctx; /* what the devices see of all this */
 	struct vcpu_ctx vcpu_ctx; /* and what the vCPUs see */
+	struct cpu_template cpu_tmpl; /* the template in force, if any */
+	bool cpu_tmpl_on;
 
 	struct vcpu **vcpus;
 	unsigned nr_vcpus;

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "mvm/cpu_template.h"
 #include "mvm/dev_config.h"
 #include "mvm/mem.h"
 #include "mvm/mem_file.h"
@@ -76,12 +77,22 @@ struct vm_config {
 	enum gm_pages pages; /* what backs guest RAM */
 	enum vm_on_reboot on_reboot;
 	bool nested;     /* expose VMX/SVM to the guest */
+	bool smt;        /* two threads a core in CPUID (Firecracker's smt) */
+	/*
+	 * A CPU template: Firecracker's static one by name (its vendor is
+	 * checked at vm_create), or a custom one (PUT /cpu-config), which
+	 * wins when set. Both are kept so that a snapshot says what it was.
+	 */
+	enum cpu_static_template cpu_template;
+	bool cpu_custom_set;
+	struct cpu_template cpu_custom;
 	struct disk_config disks[VM_MAX_DISKS];
 	unsigned nr_disks;
 	struct net_config nets[VM_MAX_NETS];
 	unsigned nr_nets;
 	struct pmem_config pmems[VM_MAX_PMEMS]; /* virtio-pmem devices */
 	unsigned nr_pmems;
+	struct vsock_config vsock; /* a virtio-vsock; guest_cid 0: none */
 	bool rng; /* a virtio-rng device */
 	struct rate_limiter rng_rl; /* its limiter; sizes 0: none */
 	struct balloon_config balloon; /* a virtio-balloon, if enabled */

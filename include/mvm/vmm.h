@@ -182,6 +182,14 @@ struct vmm {
 	struct vmm_log log;
 	struct vmm_metrics metrics;
 
+	/*
+	 * MMDS's data store (src/vmm/mmds.c), made at init, handed to the
+	 * NICs that serve it; touched: an API call or --metadata made it
+	 * Firecracker's "initialized" MMDS, which a booted VM keeps.
+	 */
+	struct mmds *mmds;
+	bool mmds_touched;
+
 	/* Dynamic memory's controller (src/vmm/dynmem.c). */
 	struct vmm_dynmem dynmem;
 

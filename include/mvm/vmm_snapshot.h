@@ -43,6 +43,8 @@ struct vmm_snapshot_load {
 	bool allow_nested_state;
 	struct vmm_net_override overrides[VM_MAX_NETS];
 	unsigned nr_overrides;
+	/* vsock_override's uds_path: the vsock's socket; NULL: as saved. */
+	const char *vsock_uds_path;
 };
 
 /*

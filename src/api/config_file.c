@@ -13,18 +13,16 @@
 #include <unistd.h>
 
 #include "mvm/api.h"
+#include "mvm/cpu_template.h"
 #include "mvm/err.h"
 #include "mvm/file.h"
+#include "mvm/vmm_mmds.h"
 
 #include "json_in.h"
 #include "shapes.h"
 
 /* A config file is small; anything bigger is a mistake. */
 #define CONFIG_MAX (1024 * 1024)
-
-/* Firecracker sections mvm has no device or feature for. */
-static const char *const unsupported[] = {
-	"vsock", "mmds-config", "cpu-config", NULL };
 
 /* Element i's id (drive_id, iface_id, id), or NULL if it has none yet. */
 static const char *element_id(struct json_object *arr, size_t i,
@@ -102,13 +100,33 @@ static int section(struct json_object *root, const char *key,
 }
 
 /* A section that asks for something: not null, not an empty list. */
-static bool asks(struct json_object *root, const char *key)
-{
-	struct json_object *o;
+static int cpu_config_file(const char *file, struct json_object **out,
+			   struct mvm_err *err);
 
-	return section(root, key, &o) &&
-	       !(json_object_is_type(o, json_type_array) &&
-		 json_object_array_length(o) == 0);
+/*
+ * Firecracker's "cpu-config": the template itself, or the path of a JSON
+ * file holding one.
+ */
+static int cpu_config_section(struct vm_spec *s, struct json_object *o,
+			      struct mvm_err *err)
+{
+	struct json_object *file = NULL;
+	int ret;
+
+	if (json_object_is_type(o, json_type_string)) {
+		ret = cpu_config_file(json_object_get_string(o), &file, err);
+		if (ret)
+			return ret;
+		o = file;
+	}
+	ret = shape_cpu_config(&s->cpu_custom, o, "cpu-config", err);
+	if (file)
+		json_object_put(file);
+	if (ret)
+		return ret;
+	s->cpu_custom_set = true;
+	s->cpu_template = CPU_STATIC_NONE;
+	return 0;
 }
 
 static int apply(struct vm_spec *s, struct json_object *root,
@@ -126,10 +144,6 @@ static int apply(struct vm_spec *s, struct json_object *root,
 	ret = jr_open(&r, root, "", known, err);
 	if (ret)
 		return ret;
-	for (int i = 0; unsupported[i]; i++)
-		if (asks(root, unsupported[i]))
-			return mvm_fail(err, -ENOTSUP, "%s: not supported by "
-					"mvm", unsupported[i]);
 	if (section(root, "machine-config", &o)) {
 		ret = shape_machine_config(s, o, "machine-config", false, err);
 		if (ret)
@@ -145,16 +159,23 @@ static int apply(struct vm_spec *s, struct json_object *root,
 		ret = array_section(s, root, "network-interfaces", opt, err);
 	if (!ret)
 		ret = array_section(s, root, "pmem", opt, err);
+	/* After the NICs: the ones it names must exist. */
+	if (!ret && section(root, "mmds-config", &o))
+		ret = shape_mmds_config(s, o, "mmds-config", &s->mmds, err);
 	if (!ret && section(root, "logger", &o))
 		ret = shape_logger(s, o, "logger", err);
 	if (!ret && section(root, "metrics", &o))
 		ret = shape_metrics(s, o, "metrics", err);
+	if (!ret && section(root, "cpu-config", &o))
+		ret = cpu_config_section(s, o, err);
 	if (!ret && section(root, "entropy", &o))
 		ret = shape_entropy(s, o, "entropy", err);
 	if (!ret && section(root, "serial", &o))
 		ret = shape_serial(s, o, "serial", err);
 	if (!ret && section(root, "balloon", &o))
 		ret = shape_balloon(s, o, "balloon", err);
+	if (!ret && section(root, "vsock", &o))
+		ret = shape_vsock(s, o, "vsock", err);
 	if (!ret && section(root, "memory-hotplug", &o))
 		ret = shape_hotplug(o, "memory-hotplug", &s->mem_hotplug, err);
 	if (!ret && section(root, "dynamic-memory", &o))
@@ -178,47 +199,97 @@ int config_parse(struct vm_spec *s, const char *text, size_t len,
 	return ret;
 }
 
-int config_file_load(struct vm_spec *s, const char *file,
-		     const struct shape_opts *opt, struct mvm_err *err)
+/* A whole regular file of at most CONFIG_MAX bytes into *buf (malloc'd). */
+static int read_text(const char *file, const char *what, char **buf,
+		     size_t *len, struct mvm_err *err)
 {
 	struct stat st;
-	char *buf;
 	ssize_t got;
 	int fd, ret;
 
 	/* O_NONBLOCK: a FIFO would wait for a writer, signals blocked. */
 	fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
-		return mvm_fail(err, -errno, "config file %s: %s", file,
+		return mvm_fail(err, -errno, "%s %s: %s", what, file,
 				strerror(errno));
 	if (fstat(fd, &st) < 0) {
-		ret = mvm_fail(err, -errno, "config file %s: %s", file,
+		ret = mvm_fail(err, -errno, "%s %s: %s", what, file,
 			       strerror(errno));
 		close(fd);
 		return ret;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
-		return mvm_fail(err, -EINVAL, "config file %s: not a regular "
-				"file (%s)", file, file_kind(st.st_mode));
+		return mvm_fail(err, -EINVAL, "%s %s: not a regular file (%s)",
+				what, file, file_kind(st.st_mode));
 	}
 	if (st.st_size > CONFIG_MAX) {
 		close(fd);
-		return mvm_fail(err, -EFBIG, "config file %s: over %d bytes",
+		return mvm_fail(err, -EFBIG, "%s %s: over %d bytes", what,
 				file, CONFIG_MAX);
 	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
+	*buf = malloc((size_t)st.st_size + 1);
+	if (!*buf) {
 		close(fd);
 		return mvm_fail(err, -ENOMEM, "out of memory");
 	}
-	got = read(fd, buf, (size_t)st.st_size);
+	got = read(fd, *buf, (size_t)st.st_size);
 	close(fd);
 	if (got != st.st_size) {
-		free(buf);
-		return mvm_fail(err, -EIO, "config file %s: short read", file);
+		free(*buf);
+		return mvm_fail(err, -EIO, "%s %s: short read", what, file);
 	}
-	ret = config_parse(s, buf, (size_t)got, file, opt, err);
+	*len = (size_t)got;
+	return 0;
+}
+
+/* Firecracker's "cpu-config" may name a file holding the template. */
+static int cpu_config_file(const char *file, struct json_object **out,
+			   struct mvm_err *err)
+{
+	size_t len;
+	char *buf;
+	int ret = read_text(file, "cpu-config: template file", &buf, &len,
+			    err);
+
+	if (ret)
+		return ret;
+	ret = api_json_parse(buf, len, out, err);
+	free(buf);
+	if (ret)
+		mvm_wrap(err, ret, "cpu-config: %s: ", file);
+	return ret;
+}
+
+int config_file_load(struct vm_spec *s, const char *file,
+		     const struct shape_opts *opt, struct mvm_err *err)
+{
+	size_t len;
+	char *buf;
+	int ret = read_text(file, "config file", &buf, &len, err);
+
+	if (ret)
+		return ret;
+	ret = config_parse(s, buf, len, file, opt, err);
 	free(buf);
 	return ret;
+}
+
+int api_metadata_load(struct vmm *v, const char *file, struct mvm_err *err)
+{
+	struct json_object *root;
+	size_t len;
+	char *buf;
+	int ret = read_text(file, "--metadata", &buf, &len, err);
+
+	if (ret)
+		return ret;
+	ret = api_json_parse(buf, len, &root, err);
+	free(buf);
+	if (!ret) {
+		ret = vmm_mmds_put(v, root, err);
+		json_object_put(root);
+	}
+	/* The read's messages name the file already; these do not. */
+	return ret ? mvm_wrap(err, ret, "--metadata %s: ", file) : 0;
 }

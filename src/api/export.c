@@ -10,6 +10,9 @@
 #include <json-c/json.h>
 
 #include "mvm/api.h"
+#include "mvm/cpu_template.h"
+
+#include "shapes.h"
 
 static void put_str(struct json_object *o, const char *k, const char *v)
 {
@@ -59,9 +62,12 @@ struct json_object *spec_export_machine(const struct vm_spec *s)
 
 	put_u64(o, "vcpu_count", s->vcpu_count);
 	put_u64(o, "mem_size_mib", s->mem_size_mib);
-	put_bool(o, "smt", false);
+	put_bool(o, "smt", s->smt);
 	put_bool(o, "track_dirty_pages", s->track_dirty_pages);
 	put_str(o, "huge_pages", gm_pages_names[s->huge_pages]);
+	/* As Firecracker: a static template's name, when one is set. */
+	if (s->cpu_template != CPU_STATIC_NONE && !s->cpu_custom_set)
+		put_str(o, "cpu_template", cpu_static_names[s->cpu_template]);
 	if (s->nested_virt)
 		put_bool(o, "nested_virt", true);
 	return o;
@@ -99,7 +105,23 @@ static struct json_object *net_json(const struct spec_net *n)
 	char mac[18];
 
 	put_str(o, "iface_id", n->id);
-	put_str(o, "host_dev_name", n->host_dev_name);
+	if (n->user) {
+		/* mvm extensions, shown only when set */
+		struct json_object *a = json_object_new_array();
+		char rule[SLIRP_NET_HOSTFWD_STR];
+
+		put_str(o, "backend", "user");
+		for (unsigned i = 0; i < n->nr_hostfwd; i++) {
+			slirp_net_hostfwd_format(&n->hostfwd[i], rule);
+			json_object_array_add(a, json_object_new_string(rule));
+		}
+		if (n->nr_hostfwd)
+			json_object_object_add(o, "hostfwd", a);
+		else
+			json_object_put(a);
+	} else {
+		put_str(o, "host_dev_name", n->host_dev_name);
+	}
 	if (n->guest_mac_set) {
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
 			 n->guest_mac[0], n->guest_mac[1], n->guest_mac[2],
@@ -155,16 +177,17 @@ struct json_object *spec_export(const struct vm_spec *s)
 	struct json_object *o = json_object_new_object();
 	struct json_object *drives = json_object_new_array();
 	struct json_object *nets = json_object_new_array();
+	struct json_object *b = json_object_new_object();
 	struct json_object *pmems;
 
+	/* Firecracker's is always there: an empty path until one is set. */
+	put_str(b, "kernel_image_path",
+		s->boot_source_set ? s->kernel_image_path : "");
 	if (s->boot_source_set) {
-		struct json_object *b = json_object_new_object();
-
-		put_str(b, "kernel_image_path", s->kernel_image_path);
 		put_str(b, "boot_args", s->boot_args);
 		put_str(b, "initrd_path", s->initrd_path);
-		json_object_object_add(o, "boot-source", b);
 	}
+	json_object_object_add(o, "boot-source", b);
 	json_object_object_add(o, "machine-config", spec_export_machine(s));
 	for (unsigned i = 0; i < s->nr_drives; i++)
 		json_object_array_add(drives, drive_json(&s->drives[i]));
@@ -176,6 +199,9 @@ struct json_object *spec_export(const struct vm_spec *s)
 	for (unsigned i = 0; i < s->nr_pmems; i++)
 		json_object_array_add(pmems, pmem_json(&s->pmems[i]));
 	json_object_object_add(o, "pmem", pmems);
+	if (s->cpu_custom_set)
+		json_object_object_add(o, "cpu-config",
+				       cpu_config_export(&s->cpu_custom));
 	if (s->logger_set) {
 		struct json_object *l = json_object_new_object();
 
@@ -200,6 +226,14 @@ struct json_object *spec_export(const struct vm_spec *s)
 	}
 	if (s->balloon.enabled)
 		json_object_object_add(o, "balloon", balloon_json(&s->balloon));
+	if (s->vsock.guest_cid) {
+		struct json_object *vs = json_object_new_object();
+
+		put_str(vs, "vsock_id", s->vsock.id);
+		put_u64(vs, "guest_cid", s->vsock.guest_cid);
+		put_str(vs, "uds_path", s->vsock.uds_path);
+		json_object_object_add(o, "vsock", vs);
+	}
 	if (s->mem_hotplug.total_mib) {
 		struct json_object *h = json_object_new_object();
 
@@ -223,6 +257,9 @@ struct json_object *spec_export(const struct vm_spec *s)
 		put_str(e, "serial_out_path", s->serial_out_path);
 		json_object_object_add(o, "serial", e);
 	}
+	if (s->mmds.set)
+		json_object_object_add(o, "mmds-config",
+				       mmds_config_export(&s->mmds));
 	put_unset(o);
 	return o;
 }

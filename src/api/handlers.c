@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "mvm/api.h"
+#include "mvm/cpu_template.h"
 #include "mvm/clock.h"
 #include "mvm/err.h"
 #include "mvm/nested.h"
@@ -208,6 +209,26 @@ int h_patch_drive(struct vmm *v, const struct api_request *q,
 	return api_status_of(ret, err);
 }
 
+int h_put_vsock(struct vmm *v, const struct api_request *q,
+		struct api_response *r, struct mvm_err *err)
+{
+	struct vm_spec scratch;
+	int ret;
+
+	(void)r;
+	/* The device's socket is bound at boot; it cannot change after. */
+	if (vm_state_booted(v->state)) {
+		mvm_fail(err, -EBUSY, "vsock: %s", API_MSG_AFTER_BOOT);
+		return 409;
+	}
+	spec_init(&scratch);
+	ret = shape_vsock(&scratch, q->body, "", err);
+	spec_free(&scratch);
+	if (!ret)
+		ret = shape_vsock(&v->spec, q->body, "", err);
+	return api_status_of(ret, err);
+}
+
 int h_put_pmem(struct vmm *v, const struct api_request *q,
 	       struct api_response *r, struct mvm_err *err)
 {
@@ -359,6 +380,30 @@ int h_put_entropy(struct vmm *v, const struct api_request *q,
 {
 	(void)r;
 	return api_status_of(shape_entropy(&v->spec, q->body, "", err), err);
+}
+
+/*
+ * Firecracker's custom template: parsed whole before it replaces whatever
+ * template was set (a static one by name included, as there).
+ */
+int h_put_cpu_config(struct vmm *v, const struct api_request *q,
+		     struct api_response *r, struct mvm_err *err)
+{
+	struct cpu_template *t = malloc(sizeof(*t));
+	int ret;
+
+	(void)r;
+	if (!t)
+		return api_status_of(mvm_fail(err, -ENOMEM, "out of memory"),
+				     err);
+	ret = shape_cpu_config(t, q->body, "", err);
+	if (!ret) {
+		v->spec.cpu_custom = *t;
+		v->spec.cpu_custom_set = true;
+		v->spec.cpu_template = CPU_STATIC_NONE;
+	}
+	free(t);
+	return api_status_of(ret, err);
 }
 
 static bool dynmem_on(const struct vmm *v)

@@ -33,6 +33,8 @@ int h_patch_machine(struct vmm *v, const struct api_request *q,
 		    struct api_response *r, struct mvm_err *err);
 int h_put_boot_source(struct vmm *v, const struct api_request *q,
 		      struct api_response *r, struct mvm_err *err);
+int h_put_vsock(struct vmm *v, const struct api_request *q,
+		struct api_response *r, struct mvm_err *err);
 int h_put_pmem(struct vmm *v, const struct api_request *q,
 	       struct api_response *r, struct mvm_err *err);
 int h_patch_pmem(struct vmm *v, const struct api_request *q,
@@ -53,6 +55,8 @@ int h_put_logger(struct vmm *v, const struct api_request *q,
 		 struct api_response *r, struct mvm_err *err);
 int h_put_metrics(struct vmm *v, const struct api_request *q,
 		  struct api_response *r, struct mvm_err *err);
+int h_put_cpu_config(struct vmm *v, const struct api_request *q,
+		     struct api_response *r, struct mvm_err *err);
 int h_put_entropy(struct vmm *v, const struct api_request *q,
 		  struct api_response *r, struct mvm_err *err);
 int h_put_serial(struct vmm *v, const struct api_request *q,
@@ -103,6 +107,14 @@ int h_patch_dynmem(struct vmm *v, const struct api_request *q,
 		   struct api_response *r, struct mvm_err *err);
 int h_get_dynmem(struct vmm *v, const struct api_request *q,
 		 struct api_response *r, struct mvm_err *err);
+int h_put_mmds(struct vmm *v, const struct api_request *q,
+	       struct api_response *r, struct mvm_err *err);
+int h_patch_mmds(struct vmm *v, const struct api_request *q,
+		 struct api_response *r, struct mvm_err *err);
+int h_get_mmds(struct vmm *v, const struct api_request *q,
+	       struct api_response *r, struct mvm_err *err);
+int h_put_mmds_config(struct vmm *v, const struct api_request *q,
+		      struct api_response *r, struct mvm_err *err);
 /* 204, 409 (-EPERM, the policy), 500 (host trouble), or 400. */
 int api_status_of(int ret, const struct mvm_err *err);
 

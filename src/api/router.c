@@ -56,6 +56,8 @@ static const struct route routes[] = {
 	{ "PUT", "/pmem/", true, true, PRE_BOOT, "pmem", h_put_pmem, NULL },
 	{ "PATCH", "/pmem/", true, true, POST_BOOT, "pmem", h_patch_pmem,
 	  NULL },
+	/* Firecracker answers 409 after boot: the handler does. */
+	{ "PUT", "/vsock", false, true, ANY, "vsock", h_put_vsock, NULL },
 	{ "PUT", "/network-interfaces/", true, true, PRE_BOOT, "network",
 	  h_put_net, NULL },
 	{ "PATCH", "/network-interfaces/", true, true, POST_BOOT, "network",
@@ -67,6 +69,8 @@ static const struct route routes[] = {
 	  h_put_logger, NULL },
 	{ "PUT", "/metrics", false, true, PRE_BOOT, "metrics",
 	  h_put_metrics, NULL },
+	{ "PUT", "/cpu-config", false, true, PRE_BOOT, "cpu_cfg",
+	  h_put_cpu_config, NULL },
 	{ "PUT", "/entropy", false, true, PRE_BOOT, "entropy",
 	  h_put_entropy, NULL },
 	{ "PUT", "/serial", false, true, PRE_BOOT, "serial",
@@ -121,6 +125,12 @@ static const struct route routes[] = {
 	  "balloon_hinting_status", h_get_balloon_hint_status, NULL },
 	{ "PATCH", "/balloon/hinting/stop", false, BODY_OPTIONAL, POST_BOOT,
 	  "balloon_hinting_stop", h_patch_balloon_hint_stop, NULL },
+	/* MMDS, Firecracker's: the store any time, its config pre-boot. */
+	{ "PUT", "/mmds", false, true, ANY, "mmds", h_put_mmds, NULL },
+	{ "PATCH", "/mmds", false, true, ANY, "mmds", h_patch_mmds, NULL },
+	{ "GET", "/mmds", false, false, ANY, "mmds", h_get_mmds, NULL },
+	{ "PUT", "/mmds/config", false, true, PRE_BOOT, "mmds_config",
+	  h_put_mmds_config, NULL },
 	/* mvm's live migration; the VMM checks the states itself. */
 	{ "PUT", "/migration", false, true, ANY, "migration",
 	  h_put_migration, NULL },

@@ -66,4 +66,16 @@ int shape_migrate_in(struct json_object *o, struct vmm_migrate_in *rq,
 int shape_checkpoint_config(struct json_object *o, const char **dir,
 			    struct mvm_err *err);
 
+/*
+ * PUT /mmds/config (and the config file's "mmds-config", at path) into
+ * *out, its NICs checked against s's (shapes_mmds.c); and the section
+ * GET /vm/config shows for it.
+ */
+struct spec_mmds;
+struct vm_spec;
+int shape_mmds_config(const struct vm_spec *s, struct json_object *o,
+		      const char *path, struct spec_mmds *out,
+		      struct mvm_err *err);
+struct json_object *mmds_config_export(const struct spec_mmds *c);
+
 #endif

@@ -258,13 +258,67 @@ static struct spec_net *find_net(struct vm_spec *s, const char *id)
 	return NULL;
 }
 
+/* "hostfwd": ["tcp:127.0.0.1:8080-:80", ...], each rule checked. */
+static int shape_hostfwd(struct jr *r, struct spec_net *n)
+{
+	struct json_object *a;
+	size_t len;
+
+	if (!json_object_object_get_ex(r->o, "hostfwd", &a) ||
+	    json_object_is_type(a, json_type_null))
+		return 0;
+	if (!n->user)
+		return jr_fail(r, "hostfwd", -EINVAL, "only with \"backend\": "
+			       "\"user\"");
+	if (!json_object_is_type(a, json_type_array))
+		return jr_fail(r, "hostfwd", -EINVAL, "must be an array of "
+			       "strings like \"tcp:127.0.0.1:8080-:80\"");
+	len = json_object_array_length(a);
+	if (len > SLIRP_NET_HOSTFWD_MAX)
+		return jr_fail(r, "hostfwd", -EINVAL, "at most %d rules",
+			       SLIRP_NET_HOSTFWD_MAX);
+	for (size_t i = 0; i < len; i++) {
+		struct json_object *e = json_object_array_get_idx(a, i);
+		struct mvm_err perr = { 0 };
+
+		if (!json_object_is_type(e, json_type_string))
+			return jr_fail(r, "hostfwd", -EINVAL, "[%zu] is not a "
+				       "string", i);
+		if (slirp_net_hostfwd_parse(json_object_get_string(e),
+					    &n->hostfwd[i], &perr))
+			return jr_fail(r, "hostfwd", -EINVAL, "[%zu]: %s", i,
+				       perr.msg);
+	}
+	n->nr_hostfwd = (unsigned)len;
+	return 0;
+}
+
+/* "backend": "tap" (host_dev_name names it) or "user" (NAT, no tap). */
+static int shape_backend(struct jr *r, struct spec_net *n, const char **tap)
+{
+	static const char *const names[] = { "tap", "user", NULL };
+	int which = 0, ret = jr_enum(r, "backend", false, names, &which);
+
+	if (ret < 0)
+		return ret;
+	n->user = which == 1;
+	ret = jr_str(r, "host_dev_name", !n->user, tap);
+	if (ret > 0 && n->user)
+		return jr_fail(r, "host_dev_name", -EINVAL, "not with "
+			       "\"backend\": \"user\" (NAT needs no tap)");
+	if (ret < 0)
+		return ret;
+	return shape_hostfwd(r, n);
+}
+
 int shape_net(struct vm_spec *s, struct json_object *o, const char *path,
 	      const char *id_from_path, struct mvm_err *err)
 {
 	static const char *const known[] = {
 		"iface_id", "host_dev_name", "guest_mac", "mtu",
-		"rx_rate_limiter", "tx_rate_limiter", "mac_spoofing", NULL };
-	const char *id = NULL, *tap = NULL, *mac = NULL;
+		"rx_rate_limiter", "tx_rate_limiter", "mac_spoofing",
+		"backend", "hostfwd", NULL };
+	const char *id = NULL, *tap = "", *mac = NULL;
 	struct spec_net n = { 0 }, *cur;
 	uint64_t mtu;
 	struct jr r;
@@ -276,7 +330,7 @@ int shape_net(struct vm_spec *s, struct json_object *o, const char *path,
 	if (ret >= 0)
 		ret = id_matches(&r, "iface_id", id, id_from_path);
 	if (ret >= 0)
-		ret = jr_str(&r, "host_dev_name", true, &tap);
+		ret = shape_backend(&r, &n, &tap);
 	if (ret >= 0)
 		ret = jr_str(&r, "guest_mac", false, &mac);
 	if (ret >= 0)
@@ -292,8 +346,8 @@ int shape_net(struct vm_spec *s, struct json_object *o, const char *path,
 		ret = jr_bool(&r, "mac_spoofing", false, &n.mac_spoofing);
 	if (ret < 0)
 		return ret;
-	if (!*tap || strlen(tap) >= sizeof(n.host_dev_name) ||
-	    strpbrk(tap, "/: \t\n"))
+	if (!n.user && (!*tap || strlen(tap) >= sizeof(n.host_dev_name) ||
+			strpbrk(tap, "/: \t\n")))
 		return jr_fail(&r, "host_dev_name", -EINVAL, "must be a network "
 			       "interface name of 1 to %zu characters",
 			       sizeof(n.host_dev_name) - 1);
@@ -302,9 +356,7 @@ int shape_net(struct vm_spec *s, struct json_object *o, const char *path,
 			return jr_fail(&r, "guest_mac", -EINVAL, "'%.32s' is "
 				       "not a MAC address like "
 				       "06:00:AC:10:00:02", mac);
-		if (n.guest_mac[0] & 1)
-			return jr_fail(&r, "guest_mac", -EINVAL, "%s is a "
-				       "multicast address", mac);
+		/* Taken as Firecracker takes it; the start warns (vmm.c). */
 		n.guest_mac_set = true;
 	}
 	cur = find_net(s, id);
@@ -313,7 +365,7 @@ int shape_net(struct vm_spec *s, struct json_object *o, const char *path,
 
 		if (o2 == cur)
 			continue;
-		if (!strcmp(o2->host_dev_name, tap))
+		if (*tap && !strcmp(o2->host_dev_name, tap))
 			return jr_fail(&r, "host_dev_name", -EEXIST, "'%s' is "
 				       "already used by interface '%s'", tap,
 				       o2->id);

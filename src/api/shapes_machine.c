@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "mvm/api.h"
+#include "mvm/cpu_template.h"
 #include "mvm/err.h"
 #include "mvm/layout.h"
 
@@ -106,12 +107,14 @@ int shape_machine_config(struct vm_spec *s, struct json_object *o,
 	static const char *const known[] = {
 		"vcpu_count", "mem_size_mib", "smt", "track_dirty_pages",
 		"huge_pages", "cpu_template", "nested_virt", NULL };
+	/* Firecracker's names, in enum cpu_static_template's order. */
 	static const char *const templates[] = { "None", "C3", "T2", "T2S",
 						 "T2CL", "T2A", "V1N1", NULL };
 	uint64_t vcpus = s->vcpu_count, mem = s->mem_size_mib;
-	bool smt = false, nested = patch ? s->nested_virt : false;
+	bool smt = patch ? s->smt : false;
+	bool nested = patch ? s->nested_virt : false;
 	bool dirty = patch ? s->track_dirty_pages : false;
-	int hp = patch ? (int)s->huge_pages : GM_PAGES_TRANSPARENT, tmpl = 0;
+	int hp = patch ? (int)s->huge_pages : GM_PAGES_TRANSPARENT, tmpl = -1;
 	struct jr r;
 	int ret;
 
@@ -140,21 +143,33 @@ int shape_machine_config(struct vm_spec *s, struct json_object *o,
 		ret = jr_bool(&r, "nested_virt", false, &nested);
 	if (ret < 0)
 		return ret;
-	/* Accepting these and booting without them would be a lie. */
-	if (smt)
-		return jr_fail(&r, "smt", -ENOTSUP, "simultaneous "
-			       "multithreading is not supported by mvm");
+	/* Firecracker's rule and words: SMT pairs vCPUs into cores. */
+	if (smt && vcpus > 1 && vcpus % 2)
+		return jr_fail(&r, "vcpu_count", -EINVAL, "%llu with smt: The "
+			       "number of vCPUs must be greater than 0, less "
+			       "than %u and must be 1 or an even number if SMT "
+			       "is enabled.", (unsigned long long)vcpus,
+			       VM_MAX_VCPUS + 1);
 	if (hp == GM_PAGES_HUGE_2M && mem % 2)
 		return jr_fail(&r, "mem_size_mib", -EINVAL, "%llu MiB is not a "
 			       "whole number of 2 MiB huge pages (huge_pages "
 			       "\"2M\")", (unsigned long long)mem);
-	if (tmpl)
-		return jr_fail(&r, "cpu_template", -ENOTSUP, "CPU templates "
-			       "are not supported by mvm (only \"None\")");
+	if (tmpl == CPU_STATIC_COUNT)
+		return jr_fail(&r, "cpu_template", -EINVAL, "\"V1N1\" is an "
+			       "aarch64 template; this is an x86 host");
 	s->vcpu_count = (unsigned)vcpus;
 	s->mem_size_mib = mem;
 	s->huge_pages = (enum gm_pages)hp;
 	s->nested_virt = nested;
+	s->smt = smt;
+	/*
+	 * As Firecracker: a template named here replaces any template, a
+	 * custom one (PUT /cpu-config) included; "None" clears them.
+	 */
+	if (tmpl >= 0) {
+		s->cpu_template = (enum cpu_static_template)tmpl;
+		s->cpu_custom_set = false;
+	}
 	s->track_dirty_pages = dirty;
 	return 0;
 }

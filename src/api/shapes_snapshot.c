@@ -182,6 +182,23 @@ static int shape_load_pages(struct jr *r)
 	return 0;
 }
 
+/* Firecracker's VsockOverride: the vsock's new socket path. */
+static int shape_vsock_override(struct jr *r, const char **uds_path)
+{
+	static const char *const known[] = { "uds_path", NULL };
+	struct jr sub;
+	int ret = jr_obj(r, "vsock_override", false, known, &sub);
+
+	if (ret <= 0)
+		return ret;
+	ret = jr_str(&sub, "uds_path", true, uds_path);
+	if (ret < 0)
+		return ret;
+	if (!(*uds_path)[0])
+		return jr_fail(&sub, "uds_path", -EINVAL, "is empty");
+	return 0;
+}
+
 int shape_snapshot_load(struct json_object *o, struct vmm_snapshot_load *rq,
 			struct mvm_err *err)
 {
@@ -191,7 +208,6 @@ int shape_snapshot_load(struct json_object *o, struct vmm_snapshot_load *rq,
 		"network_overrides", "vsock_override", "clock_realtime",
 		"huge_pages", "allow_nested_state", NULL };
 	const char *mem_file = NULL;
-	struct json_object *vs;
 	struct jr r;
 	int ret, backend;
 
@@ -227,9 +243,5 @@ int shape_snapshot_load(struct json_object *o, struct vmm_snapshot_load *rq,
 		ret = shape_net_overrides(&r, rq->overrides, &rq->nr_overrides);
 	if (ret)
 		return ret;
-	if (json_object_object_get_ex(o, "vsock_override", &vs) &&
-	    !json_object_is_type(vs, json_type_null))
-		return jr_fail(&r, "vsock_override", -EINVAL, "mvm has no vsock "
-			       "device to override");
-	return 0;
+	return shape_vsock_override(&r, &rq->vsock_uds_path);
 }

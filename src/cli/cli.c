@@ -15,7 +15,7 @@ const char cli_run_usage[] =
 	"               [--nested on|off] [--api-sock PATH] [--no-seccomp]\n"
 	"               [--disk SPEC]... [--net SPEC]... [--pmem SPEC]... [--rng]\n"
 	"               [--balloon SPEC] [--memory-hotplug SPEC]\n"
-	"               [--dynamic-memory SPEC]\n"
+	"               [--dynamic-memory SPEC] [--vsock SPEC]\n"
 	"\n"
 	"  --kernel FILE     bzImage, ELF vmlinux with a PVH note, or multiboot ELF\n"
 	"  --initrd FILE     initial ramdisk (multiboot: module 0)\n"
@@ -60,7 +60,7 @@ bad:
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY,
        OPT_ON_REBOOT, OPT_NESTED, OPT_HELP, OPT_DISK, OPT_NET, OPT_RNG,
        OPT_HUGE_PAGES, OPT_BALLOON, OPT_MEMORY_HOTPLUG, OPT_DYNAMIC_MEMORY,
-       OPT_PMEM };
+       OPT_PMEM, OPT_VSOCK };
 
 static const struct option run_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -75,6 +75,7 @@ static const struct option run_opts[] = {
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "pmem", required_argument, NULL, OPT_PMEM },
+	{ "vsock", required_argument, NULL, OPT_VSOCK },
 	{ "rng", no_argument, NULL, OPT_RNG },
 	{ "balloon", required_argument, NULL, OPT_BALLOON },
 	{ "memory-hotplug", required_argument, NULL, OPT_MEMORY_HOTPLUG },
@@ -149,6 +150,8 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg,
 	case OPT_RNG:
 		cfg->rng = true;
 		return 0;
+	case OPT_VSOCK:
+		return cli_set_vsock(cfg, arg, err);
 	case OPT_BALLOON:
 		return cli_add_balloon(cfg, arg, err);
 	case OPT_MEMORY_HOTPLUG:

@@ -12,8 +12,9 @@
 #include "mvm/cli_devices.h"
 #include "mvm/err.h"
 #include "mvm/net.h"
+#include "mvm/slirp_net.h"
 
-#define KV_MAX 8
+#define KV_MAX 24 /* --net user: a few keys and up to 16 hostfwd */
 
 struct kv {
 	char key[32];
@@ -24,6 +25,21 @@ struct kv {
  * Split "a=1,b=2" (copied into buf) into pairs. Keys must be known and
  * unique; values non-empty.
  */
+/* A key written "name+" in a table may be given several times. */
+static bool repeatable(const char *key)
+{
+	size_t l = strlen(key);
+
+	return l && key[l - 1] == '+';
+}
+
+static bool key_is(const char *key, const char *tok)
+{
+	size_t l = strlen(tok);
+
+	return !strncmp(key, tok, l) && (!key[l] || !strcmp(key + l, "+"));
+}
+
 static int split(const char *opt, const char *arg, char *buf, size_t size,
 		 const char *const *keys, struct kv *kv, int *n,
 		 struct mvm_err *err)
@@ -43,12 +59,12 @@ static int split(const char *opt, const char *arg, char *buf, size_t size,
 			return mvm_fail(err, -EINVAL, "%s: '%s' is not "
 					"key=value", opt, tok);
 		*eq = '\0';
-		for (k = keys; *k && strcmp(*k, tok); k++)
+		for (k = keys; *k && !key_is(*k, tok); k++)
 			;
 		if (!*k)
 			return mvm_fail(err, -EINVAL, "%s: unknown key '%s'",
 					opt, tok);
-		for (int i = 0; i < *n; i++)
+		for (int i = 0; i < *n && !repeatable(*k); i++)
 			if (!strcmp(kv[i].key, tok))
 				return mvm_fail(err, -EINVAL, "%s: key '%s' "
 						"given twice", opt, tok);
@@ -276,6 +292,20 @@ static int net_key(struct net_config *c, const struct kv *kv,
 			snprintf(c->id, sizeof(c->id), "%s", kv->val);
 		return ret;
 	}
+	if (!strcmp(kv->key, "hostfwd")) {
+		if (!c->user)
+			return mvm_fail(err, -EINVAL, "--net: hostfwd: only "
+					"with the user backend (--net user,...)");
+		if (c->nr_hostfwd == SLIRP_NET_HOSTFWD_MAX)
+			return mvm_fail(err, -E2BIG, "--net: hostfwd: at most "
+					"%d rules", SLIRP_NET_HOSTFWD_MAX);
+		ret = slirp_net_hostfwd_parse(kv->val,
+					      &c->hostfwd[c->nr_hostfwd], err);
+		if (ret)
+			return mvm_wrap(err, ret, "--net: ");
+		c->nr_hostfwd++;
+		return 0;
+	}
 	if (!strcmp(kv->key, "mac")) {
 		if (!net_mac_parse(kv->val, c->mac))
 			return mvm_fail(err, -EINVAL, "--net: mac: '%s' is "
@@ -291,29 +321,39 @@ int cli_add_net(struct vm_config *cfg, const char *arg, struct mvm_err *err)
 {
 	static const char *const keys[] = { "tap", "id", "mac", "mac_spoofing",
 					    "rx_bw", "rx_ops", "tx_bw", "tx_ops",
-					    NULL };
+					    "hostfwd+", NULL };
 	struct net_config c = { .mac_spoofing = false };
 	struct kv kv[KV_MAX];
 	char buf[1024];
-	int n, ret;
+	int n = 0, ret;
 
 	if (cfg->nr_nets == VM_MAX_NETS)
 		return mvm_fail(err, -E2BIG, "--net: at most %d NICs",
 				VM_MAX_NETS);
-	ret = split("--net", arg, buf, sizeof(buf), keys, kv, &n, err);
+	/* "user" first: the NAT backend (libslirp), no tap. */
+	if (!strcmp(arg, "user") || !strncmp(arg, "user,", 5)) {
+		c.user = true;
+		arg += 4 + (arg[4] == ',');
+	}
+	ret = *arg ? split("--net", arg, buf, sizeof(buf), keys, kv, &n, err)
+		   : 0;
 	for (int i = 0; !ret && i < n; i++)
 		ret = net_key(&c, &kv[i], err);
 	if (ret)
 		return ret;
-	if (!c.tap[0])
-		return mvm_fail(err, -EINVAL, "--net: tap=NAME is required");
+	if (c.user && c.tap[0])
+		return mvm_fail(err, -EINVAL, "--net: tap: not with the user "
+				"backend (NAT needs no tap)");
+	if (!c.user && !c.tap[0])
+		return mvm_fail(err, -EINVAL, "--net: tap=NAME or user is "
+				"required");
 	if (!c.id[0])
 		snprintf(c.id, sizeof(c.id), "net%u", cfg->nr_nets);
 	for (unsigned i = 0; i < cfg->nr_nets; i++) {
 		if (!strcmp(cfg->nets[i].id, c.id))
 			return mvm_fail(err, -EINVAL, "--net: id '%s' is used "
 					"twice", c.id);
-		if (!strcmp(cfg->nets[i].tap, c.tap))
+		if (c.tap[0] && !strcmp(cfg->nets[i].tap, c.tap))
 			return mvm_fail(err, -EINVAL, "--net: tap '%s' is "
 					"used twice", c.tap);
 	}
@@ -520,8 +560,51 @@ int cli_set_dynmem(struct vm_config *cfg, const char *arg,
 	return ret;
 }
 
+int cli_set_vsock(struct vm_config *cfg, const char *arg,
+		  struct mvm_err *err)
+{
+	static const char *const keys[] = { "cid", "uds", NULL };
+	struct vsock_config c = { .id = "vsock" };
+	unsigned long long cid = 0;
+	struct kv kv[KV_MAX];
+	char buf[4096];
+	int n, ret;
+
+	if (cfg->vsock.guest_cid)
+		return mvm_fail(err, -EINVAL, "--vsock: given twice (a VM has "
+				"one vsock device)");
+	ret = split("--vsock", arg, buf, sizeof(buf), keys, kv, &n, err);
+	for (int i = 0; !ret && i < n; i++) {
+		if (!strcmp(kv[i].key, "cid"))
+			ret = cli_parse_u64("--vsock: cid", kv[i].val,
+					    0xfffffffeu, &cid, err);
+		else if (!kv[i].val[0] || strlen(kv[i].val) > 96)
+			ret = mvm_fail(err, -EINVAL, "--vsock: uds: '%s' is "
+				       "empty or longer than 96 bytes (a "
+				       "Unix socket's path, with room for "
+				       "_<port>)", kv[i].val);
+		else if (!(c.uds_path = strdup(kv[i].val)))
+			ret = mvm_fail(err, -ENOMEM, "out of memory");
+	}
+	if (!ret && cid < 3)
+		ret = mvm_fail(err, -EINVAL, "--vsock: cid=N is required, 3 or "
+			       "more (0-2 are the hypervisor's and the "
+			       "host's)");
+	if (!ret && !c.uds_path)
+		ret = mvm_fail(err, -EINVAL, "--vsock: uds=PATH is required");
+	if (ret) {
+		free(c.uds_path);
+		return ret;
+	}
+	c.guest_cid = (uint32_t)cid;
+	cfg->vsock = c;
+	return 0;
+}
+
 void cli_free_devices(struct vm_config *cfg)
 {
+	free(cfg->vsock.uds_path);
+	cfg->vsock.uds_path = NULL;
 	for (unsigned i = 0; i < cfg->nr_disks; i++) {
 		free(cfg->disks[i].path);
 		cfg->disks[i].path = NULL;

@@ -55,8 +55,11 @@ const char cli_fc_usage[] =
 	"                      metrics' api_server.process_startup_time_us\n"
 	"                      and _cpu_us\n"
 	"  --enable-pci        accepted: PCI is mvm's only transport\n"
-	"  --mmds-size-limit BYTES, --metadata FILE\n"
-	"                      refused: MMDS is not implemented yet\n"
+	"  --mmds-size-limit BYTES\n"
+	"                      the MMDS data store's limit, on its compact\n"
+	"                      JSON (default: the API's payload limit)\n"
+	"  --metadata FILE     fill the MMDS data store with this JSON file\n"
+	"                      at start, as PUT /mmds does\n"
 	"  --describe-snapshot FILE\n"
 	"                      print a state file's format version (\"v1\")\n"
 	"                      and a one-line summary\n"
@@ -240,9 +243,14 @@ static int take_value(int f, const char *v, struct cli_fc_opts *o,
 		return parse_us(name, v, &o->parent_cpu_us,
 				&o->parent_cpu_us_set, err);
 	case FC_MMDS_SIZE_LIMIT:
+		/* The store is held in memory: the payload limit's bound. */
+		ret = cli_parse_u64(name, v, CLI_MAX_PAYLOAD, &n, err);
+		o->mmds_limit = (size_t)n;
+		o->mmds_limit_set = !ret;
+		return ret;
 	case FC_METADATA:
-		return mvm_fail(err, -ENOTSUP, "%s %.80s: MMDS is not "
-				"implemented yet", name, v);
+		o->metadata = v;
+		return check_text(name, v, err);
 	case FC_SECCOMP_FILTER:
 		return mvm_fail(err, -ENOTSUP, "%s %.80s: custom seccomp "
 				"filters are not supported (mvm installs its "

@@ -14,6 +14,7 @@
 #include "mvm/run.h"
 #include "mvm/sandbox.h"
 #include "mvm/vmm.h"
+#include "mvm/vmm_mmds.h"
 #include "mvm/vmm_migration.h"
 
 /*
@@ -137,6 +138,23 @@ static int fc_outputs(struct vmm *v, const struct cli_fc_opts *o,
 	return ret;
 }
 
+/*
+ * MMDS's limit, Firecracker's default being the API's payload limit, and
+ * --metadata's contents, which must fit it.
+ */
+static int fc_mmds(struct vmm *v, const struct cli_fc_opts *o,
+		   struct mvm_err *err)
+{
+	size_t limit = API_MAX_BODY;
+
+	if (o->mmds_limit_set)
+		limit = o->mmds_limit;
+	else if (o->max_payload_set)
+		limit = o->max_payload;
+	vmm_mmds_set_limit(v, limit);
+	return o->metadata ? api_metadata_load(v, o->metadata, err) : 0;
+}
+
 /* --help, --version, --describe-snapshot: answer and end. */
 static int fc_answer(const struct cli_fc_opts *o)
 {
@@ -200,6 +218,8 @@ int vmm_main(int argc, char **argv)
 	api_name_routes(&v); /* the metrics count requests by route */
 	if (!ret)
 		ret = fc_setup(&v, &o, &err);
+	if (!ret)
+		ret = fc_mmds(&v, &o, &err);
 	if (!ret)
 		ret = apply_outputs(&v, o.api.config_file, &err);
 	if (!ret)

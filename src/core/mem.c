@@ -18,6 +18,7 @@
 
 #include "mvm/err.h"
 #include "mvm/mem.h"
+#include "mvm/mem_file.h"
 #include "mem_priv.h"
 
 #define HUGE_2M GM_HUGE_2M
@@ -187,7 +188,9 @@ void gm_free(struct guest_mem *gm)
 	memset(gm, 0, sizeof(*gm));
 }
 
-void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+/* The region holding all of [gpa, gpa+len), or NULL. */
+static const struct mem_region *region_of(const struct guest_mem *gm,
+					  uint64_t gpa, uint64_t len)
 {
 	for (int i = 0; i < gm->nr; i++) {
 		const struct mem_region *r = &gm->r[i];
@@ -195,15 +198,38 @@ void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
 		/* Written so that no sum can overflow on hostile values. */
 		if (gpa < r->gpa || gpa - r->gpa >= r->size)
 			continue;
-		if (len > r->size - (gpa - r->gpa))
-			return NULL;
-		/* Conservative: a read marks the pages too (mvm/mem_file.h). */
-		if (r->dirty && len)
-			gm_dirty_mark(r->dirty, (gpa - r->gpa) >> 12,
-				      (gpa - r->gpa + len - 1) >> 12);
-		return r->hva + (gpa - r->gpa);
+		return len > r->size - (gpa - r->gpa) ? NULL : r;
 	}
 	return NULL;
+}
+
+static void mark(const struct mem_region *r, uint64_t gpa, uint64_t len)
+{
+	if (r->dirty && len)
+		gm_dirty_mark(r->dirty, (gpa - r->gpa) >> 12,
+			      (gpa - r->gpa + len - 1) >> 12);
+}
+
+void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	const struct mem_region *r = region_of(gm, gpa, len);
+
+	if (!r)
+		return NULL;
+	/* Conservative: a read marks the pages too (mvm/mem_file.h). */
+	mark(r, gpa, len);
+	return r->hva + (gpa - r->gpa);
+}
+
+void gm_mark_written(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	const struct mem_region *r;
+
+	if (!gm_dirty_tracking(gm))
+		return;
+	r = region_of(gm, gpa, len);
+	if (r)
+		mark(r, gpa, len);
 }
 
 bool gm_is_ram(const struct guest_mem *gm, uint64_t gpa, uint64_t len)

@@ -37,7 +37,8 @@
 static const char *const main_calls[] = {
 	COMMON_CALLS,
 	/* The event loop: io_uring (its operations bypass seccomp, the
-	 * ring's own calls do not), signalfd, eventfds, timers. */
+	 * ring's own calls do not), signalfd, eventfds, timers; the user-mode
+	 * stack's (libslirp's) sockets, through epoll and a poll(). */
 	"io_uring_setup", "io_uring_enter", "io_uring_register", "signalfd4",
 	"eventfd2", "timerfd_create", "timerfd_settime", "timerfd_gettime",
 	"poll", "ppoll", "epoll_create1", "epoll_ctl", "epoll_wait",
@@ -59,7 +60,10 @@ static const char *const main_calls[] = {
 	"userfaultfd", "copy_file_range",
 	/* Checkpoints: a directory each, made, listed and removed. */
 	"mkdir", "mkdirat", "rmdir",
-	/* The API socket, the tap's address setup and netlink. */
+	/* The API socket, vsock's Unix sockets (listen, accept, connect to
+	 * <uds_path>_<port>, shutdown), the tap's address setup and netlink;
+	 * the user-mode stack's NATed connections (TCP, UDP, ICMP datagram
+	 * sockets) and its hostfwd listeners. */
 	"socket", "socketpair", "bind", "listen", "accept", "accept4",
 	"connect", "getsockname", "getpeername", "getsockopt", "setsockopt",
 	"shutdown", "sendto", "recvfrom", "sendmsg", "recvmsg",

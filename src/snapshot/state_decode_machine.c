@@ -205,6 +205,43 @@ static int pmem(const void *fdt, int node, const char *where,
 	return 0;
 }
 
+/* "backend" = "user" and its "hostfwd" rules; absent: a tap. */
+static int backend(const void *fdt, int node, const char *where,
+		   struct net_config *n, struct mvm_err *err)
+{
+	char rules[SLIRP_NET_HOSTFWD_MAX * SLIRP_NET_HOSTFWD_STR];
+	const char *b, *h;
+	char *save = NULL, *tok;
+	int ret;
+
+	n->user = false;
+	n->nr_hostfwd = 0;
+	ret = snap_rd_str(fdt, node, where, "backend", 8, false, &b, err);
+	if (ret || !b)
+		return ret;
+	if (strcmp(b, "user"))
+		return mvm_fail(err, -EINVAL, "%s: backend \"%s\" is not "
+				"\"user\"", where, b);
+	n->user = true;
+	ret = snap_rd_str(fdt, node, where, "hostfwd", sizeof(rules), false,
+			  &h, err);
+	if (ret || !h)
+		return ret;
+	strcpy(rules, h); /* fits: checked against its size */
+	for (tok = strtok_r(rules, " ", &save); tok;
+	     tok = strtok_r(NULL, " ", &save)) {
+		if (n->nr_hostfwd == SLIRP_NET_HOSTFWD_MAX)
+			return mvm_fail(err, -EINVAL, "%s: more than %d hostfwd "
+					"rules", where, SLIRP_NET_HOSTFWD_MAX);
+		ret = slirp_net_hostfwd_parse(tok, &n->hostfwd[n->nr_hostfwd],
+					      err);
+		if (ret)
+			return mvm_wrap(err, ret, "%s: ", where);
+		n->nr_hostfwd++;
+	}
+	return 0;
+}
+
 static int nic(const void *fdt, int node, const char *where,
 	       struct vm_config *m, struct mvm_err *err)
 {
@@ -221,6 +258,10 @@ static int nic(const void *fdt, int node, const char *where,
 			ret = mvm_fail(err, -EINVAL, "%s: network interface id "
 				       "\"%s\" appears twice", where, id);
 	if (!ret)
+		ret = backend(fdt, node, where, n, err);
+	if (!ret && n->user)
+		tap = "";
+	else if (!ret)
 		ret = snap_rd_name(fdt, node, where, "host-dev-name",
 				   TAP_NAME_MAX, &tap, err);
 	if (!ret)
@@ -254,6 +295,37 @@ static int nic(const void *fdt, int node, const char *where,
 }
 
 /* machine/balloon, if there is one (a state file without has none). */
+/* The vsock device: absent in older snapshots and VMs without one. */
+static int vsock(const void *fdt, int machine, struct vm_config *m,
+		 struct mvm_err *err)
+{
+	const char *w = "machine/vsock", *id, *path;
+	struct vsock_config *v = &m->vsock;
+	uint32_t cid = 0;
+	int node = fdt_subnode_offset(fdt, machine, "vsock"), ret;
+
+	if (node == -FDT_ERR_NOTFOUND)
+		return 0;
+	if (node < 0)
+		return mvm_fail(err, -EINVAL, "%s: %s", w, fdt_strerror(node));
+	ret = snap_rd_name(fdt, node, w, "id", DEV_CONFIG_ID_MAX, &id, err);
+	if (!ret)
+		ret = snap_rd_u32(fdt, node, w, "guest-cid", &cid, err);
+	if (!ret && (cid < 3 || cid == UINT32_MAX))
+		ret = mvm_fail(err, -EINVAL, "%s: guest-cid %u (3 to %u)", w,
+			       cid, UINT32_MAX - 1);
+	if (!ret)
+		ret = snap_rd_name(fdt, node, w, "uds-path", SNAP_PATH_MAX,
+				   &path, err);
+	if (ret)
+		return ret;
+	strcpy(v->id, id); /* fits: checked against DEV_CONFIG_ID_MAX */
+	if (dup_str(path, &v->uds_path, err))
+		return -ENOMEM;
+	v->guest_cid = cid;
+	return 0;
+}
+
 static int balloon(const void *fdt, int machine, struct vm_config *m,
 		   struct mvm_err *err)
 {
@@ -413,6 +485,11 @@ int snap_decode_machine(const void *fdt, int node, struct snap_file *s,
 	if (!ret)
 		ret = snap_rd_flag(fdt, node, "machine", "nested-virt",
 				   &m->nested, err);
+	/* Snapshots of VMs without SMT, and older ones, have no "smt". */
+	if (!ret && fdt_getprop(fdt, node, "smt", NULL))
+		ret = snap_rd_flag(fdt, node, "machine", "smt", &m->smt, err);
+	if (!ret)
+		ret = snap_decode_cpu_template(fdt, node, m, err);
 	if (!ret)
 		ret = snap_rd_flag(fdt, node, "machine", "track-dirty-pages",
 				   &s->track_dirty_pages, err);
@@ -436,6 +513,8 @@ int snap_decode_machine(const void *fdt, int node, struct snap_file *s,
 			       &m->nr_pmems, pmem, m, err);
 	if (!ret)
 		ret = balloon(fdt, node, m, err);
+	if (!ret)
+		ret = vsock(fdt, node, m, err);
 	if (!ret)
 		ret = hotplug(fdt, node, m, err);
 	if (!ret)

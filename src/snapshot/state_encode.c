@@ -117,6 +117,28 @@ static void w_drives(struct fdt_w *w, const struct vm_config *m,
  * file without one restores a device without limits). Bucket levels are
  * not kept: a restored device starts with full buckets.
  */
+/*
+ * The user-mode backend: its rules, space-separated. Its connections do
+ * not travel: the restored VM gets a new stack.
+ */
+static void w_user_backend(struct fdt_w *w, const struct net_config *n)
+{
+	char rules[SLIRP_NET_HOSTFWD_MAX * SLIRP_NET_HOSTFWD_STR] = "";
+	size_t len = 0;
+
+	w_str(w, "backend", "user");
+	for (unsigned i = 0; i < n->nr_hostfwd && i < SLIRP_NET_HOSTFWD_MAX;
+	     i++) {
+		char one[SLIRP_NET_HOSTFWD_STR];
+
+		slirp_net_hostfwd_format(&n->hostfwd[i], one);
+		len += (size_t)snprintf(rules + len, sizeof(rules) - len,
+					"%s%s", i ? " " : "", one);
+	}
+	if (n->nr_hostfwd)
+		w_str(w, "hostfwd", rules);
+}
+
 static void w_nets(struct fdt_w *w, const struct vm_config *m,
 		   char (*names)[NAME_MAX_LEN])
 {
@@ -127,7 +149,10 @@ static void w_nets(struct fdt_w *w, const struct vm_config *m,
 		names_for(names, i, n->id);
 		w_begin(w, names[i]);
 		w_str(w, "id", n->id);
-		w_str(w, "host-dev-name", n->tap);
+		if (n->user)
+			w_user_backend(w, n);
+		else
+			w_str(w, "host-dev-name", n->tap);
 		w_bytes(w, "guest-mac", n->mac, sizeof(n->mac));
 		w_u32(w, "mac-set", n->mac_set);
 		w_u32(w, "mac-spoofing", n->mac_spoofing);
@@ -176,6 +201,19 @@ static void w_balloon(struct fdt_w *w, const struct balloon_config *b)
 	w_end(w);
 }
 
+/* The vsock device, if any: its CID and socket (connections are not
+ * kept; the guest is told of that on load). */
+static void w_vsock(struct fdt_w *w, const struct vsock_config *v)
+{
+	if (!v->guest_cid)
+		return;
+	w_begin(w, "vsock");
+	w_str(w, "id", v->id);
+	w_u32(w, "guest-cid", v->guest_cid);
+	w_str(w, "uds-path", v->uds_path);
+	w_end(w);
+}
+
 /* Hotpluggable memory, when the machine has it (its blocks' state is
  * the device's node, their bytes the memory file's). */
 static void w_hotplug(struct fdt_w *w, const struct mem_hotplug_config *h)
@@ -212,16 +250,23 @@ static void w_machine(struct fdt_w *w, const struct snap_file *s,
 	w_u64(w, "mem-size-mib", m->mem_mib);
 	w_str(w, "huge-pages", gm_pages_names[m->pages]);
 	w_u32(w, "nested-virt", m->nested);
+	if (m->smt)
+		w_u32(w, "smt", 1);
+
 	w_u32(w, "track-dirty-pages", s->track_dirty_pages);
 	w_u32(w, "entropy", m->rng);
 	w_str(w, "kernel", m->kernel);
 	w_str(w, "initrd", m->initrd);
 	w_str(w, "cmdline", m->cmdline);
 	w_str(w, "on-reboot", snap_on_reboot_names[m->on_reboot]);
+	/* Its property, then its node: the first of machine's children. */
+	if (!w->err)
+		w->err = snap_encode_cpu_template(w->fdt, m);
 	w_drives(w, m, names);
 	w_nets(w, m, names);
 	w_pmems(w, m, names);
 	w_balloon(w, &m->balloon);
+	w_vsock(w, &m->vsock);
 	w_hotplug(w, &m->mem_hotplug);
 	w_dynmem(w, &m->dynmem);
 	if (m->rng)
@@ -347,6 +392,11 @@ static int check_input(const struct snap_file *s, struct mvm_err *err)
 		if (!memchr(m->pmems[i].id, '\0', sizeof(m->pmems[i].id)))
 			return mvm_fail(err, -EINVAL, "snapshot: pmem %u: id "
 					"not a string", i);
+	if (m->vsock.guest_cid &&
+	    (!m->vsock.uds_path ||
+	     !memchr(m->vsock.id, '\0', sizeof(m->vsock.id))))
+		return mvm_fail(err, -EINVAL, "snapshot: vsock: no uds_path or "
+				"id not a string");
 	if (!memchr(s->mvm_version, '\0', sizeof(s->mvm_version)))
 		return mvm_fail(err, -EINVAL, "snapshot: mvm_version is not "
 				"a string");
@@ -378,6 +428,8 @@ static size_t estimate(const struct snap_file *s)
 		size += (m->disks[i].path ? strlen(m->disks[i].path) : 0) + 256;
 	for (unsigned i = 0; i < m->nr_pmems; i++)
 		size += (m->pmems[i].path ? strlen(m->pmems[i].path) : 0) + 256;
+	if (m->vsock.uds_path)
+		size += strlen(m->vsock.uds_path) + 256;
 	size += (m->kernel ? strlen(m->kernel) : 0) +
 		(m->initrd ? strlen(m->initrd) : 0) +
 		(m->cmdline ? strlen(m->cmdline) : 0) +

@@ -71,6 +71,15 @@ int snap_rd_bytes(const void *fdt, int node, const char *where,
 int snap_rd_node(const void *fdt, int parent, const char *where,
 		 const char *name, int *out, struct mvm_err *err);
 
+/*
+ * The VM's CPU template, into the machine node being written (libfdt's
+ * sequential writer; 0 or -FDT_ERR_*) and out of it (state_cpu_template.c).
+ */
+struct vm_config;
+int snap_encode_cpu_template(void *fdt, const struct vm_config *m);
+int snap_decode_cpu_template(const void *fdt, int node, struct vm_config *m,
+			     struct mvm_err *err);
+
 /* The machine node into s (state_decode_machine.c). */
 int snap_decode_machine(const void *fdt, int node, struct snap_file *s,
 			struct mvm_err *err);

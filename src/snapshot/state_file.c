@@ -20,6 +20,7 @@ void snap_file_free(struct snap_file *s)
 		free(m->disks[i].path);
 	for (unsigned i = 0; i < m->nr_pmems && i < VM_MAX_PMEMS; i++)
 		free(m->pmems[i].path);
+	free(m->vsock.uds_path);
 	dev_state_list_free(&s->state);
 	memset(s, 0, sizeof(*s));
 }

@@ -58,6 +58,15 @@ static void put_machine(const struct snap_file *s, FILE *out)
 		gm_pages_names[m->pages], m->nested ? "on" : "off",
 		m->rng ? "yes" : "no", s->track_dirty_pages ? "on" : "off",
 		snap_on_reboot_names[m->on_reboot]);
+	if (m->smt)
+		fputs("  smt: two threads a core\n", out);
+	if (m->cpu_template != CPU_STATIC_NONE)
+		fprintf(out, "  cpu template %s\n",
+			cpu_static_names[m->cpu_template]);
+	if (m->cpu_custom_set)
+		fprintf(out, "  custom cpu template: %u CPUID, %u MSR, %u KVM "
+			"capability modifier(s)\n", m->cpu_custom.nr_cpuid,
+			m->cpu_custom.nr_msrs, m->cpu_custom.nr_caps);
 	if (m->mem_hotplug.total_mib)
 		fprintf(out, "  memory hotplug: %" PRIu64 " MiB in slots of %"
 			PRIu64 " MiB, blocks of %" PRIu64 " MiB, %" PRIu64
@@ -87,8 +96,13 @@ static void put_machine(const struct snap_file *s, FILE *out)
 
 		fputs("  network interface ", out);
 		put_str(out, n->id);
-		fputs(" tap ", out);
-		put_str(out, n->tap);
+		if (n->user) {
+			fprintf(out, " user-mode NAT, %u hostfwd rule%s",
+				n->nr_hostfwd, n->nr_hostfwd == 1 ? "" : "s");
+		} else {
+			fputs(" tap ", out);
+			put_str(out, n->tap);
+		}
 		fprintf(out, " mac %02x:%02x:%02x:%02x:%02x:%02x (%s), MAC "
 			"spoofing %s\n", n->mac[0], n->mac[1], n->mac[2],
 			n->mac[3], n->mac[4], n->mac[5],
@@ -114,6 +128,13 @@ static void put_machine(const struct snap_file *s, FILE *out)
 			m->balloon.stats_interval_s,
 			m->balloon.free_page_hinting ? "on" : "off",
 			m->balloon.free_page_reporting ? "on" : "off");
+	if (m->vsock.guest_cid) {
+		fputs("  vsock ", out);
+		put_str(out, m->vsock.id);
+		fprintf(out, " guest CID %u, socket ", m->vsock.guest_cid);
+		put_str(out, m->vsock.uds_path);
+		fputs(" (connections are not kept)\n", out);
+	}
 	if (m->dynmem.enabled)
 		fprintf(out, "  dynamic memory %" PRIu64 "-%" PRIu64 " MiB, "
 			"buffer %u%%\n", m->dynmem.min_mib, m->dynmem.max_mib,

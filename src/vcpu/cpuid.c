@@ -1,13 +1,15 @@
 /*
  * Per-vCPU CPUID: KVM's supported set, with a coherent topology (one
- * package, one thread per core, APIC ID = vCPU index) and the hypervisor
+ * package; one thread per core, or two with SMT; APIC ID = vCPU index, so
+ * vCPUs 2n and 2n+1 are a core's threads with SMT) and the hypervisor
  * bit. Guests size their per-CPU structures from these leaves, so they must
- * agree with the MADT.
+ * agree with the MADT (which lists APIC IDs 0..n-1 either way).
  */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "mvm/cpu_template.h"
 #include "mvm/err.h"
 #include "mvm/nested.h"
 #include "mvm/vcpu.h"
@@ -16,9 +18,11 @@
 #define CPUID_1_EDX_HTT (1u << 28)
 
 struct topo {
-	unsigned id;        /* APIC ID of this vCPU */
-	unsigned nr;        /* vCPUs in the package */
-	unsigned core_bits; /* APIC ID bits that number the cores */
+	unsigned id;          /* APIC ID of this vCPU */
+	unsigned nr;          /* vCPUs in the package */
+	unsigned threads;     /* threads a core: 1, or 2 with SMT */
+	unsigned thread_bits; /* APIC ID bits that number a core's threads */
+	unsigned pkg_bits;    /* APIC ID bits that number the package's CPUs */
 };
 
 static unsigned bits_for(unsigned n)
@@ -30,18 +34,32 @@ static unsigned bits_for(unsigned n)
 	return b;
 }
 
-/* Leaves 0xB and 0x1F: level 0 is SMT (1 thread), level 1 the cores. */
+/*
+ * A lone vCPU has no sibling: with SMT asked and one vCPU (Firecracker
+ * allows it) the guest sees one thread, as it would see any other way.
+ */
+static void topo_init(struct topo *t, unsigned id, unsigned nr, bool smt)
+{
+	t->id = id;
+	t->nr = nr;
+	t->threads = smt && nr > 1 ? 2 : 1;
+	t->thread_bits = bits_for(t->threads);
+	t->pkg_bits = t->thread_bits + bits_for((nr + t->threads - 1) /
+						t->threads);
+}
+
+/* Leaves 0xB and 0x1F: level 0 is SMT, level 1 the cores. */
 static void fix_ext_topology(struct kvm_cpuid_entry2 *e, const struct topo *t)
 {
 	e->edx = t->id;
 	switch (e->index) {
 	case 0:
-		e->eax = 0;
-		e->ebx = 1;
+		e->eax = t->thread_bits;
+		e->ebx = t->threads;
 		e->ecx = (1u << 8) | 0;
 		break;
 	case 1:
-		e->eax = t->core_bits;
+		e->eax = t->pkg_bits;
 		e->ebx = t->nr;
 		e->ecx = (2u << 8) | 1;
 		break;
@@ -52,12 +70,26 @@ static void fix_ext_topology(struct kvm_cpuid_entry2 *e, const struct topo *t)
 	}
 }
 
+/* Intel's cache leaf: cores a package, and which CPUs share each cache. */
+static void fix_cache_leaf(struct kvm_cpuid_entry2 *e, const struct topo *t)
+{
+	unsigned level = (e->eax >> 5) & 7;
+	unsigned cores_bits = t->pkg_bits - t->thread_bits;
+
+	e->eax &= 0x3fff;
+	e->eax |= ((1u << cores_bits) - 1) << 26;
+	if (level == 3)
+		e->eax |= ((1u << t->pkg_bits) - 1) << 14;
+	else if (level)
+		e->eax |= ((1u << t->thread_bits) - 1) << 14;
+}
+
 static void fix_entry(struct kvm_cpuid_entry2 *e, const struct topo *t)
 {
 	switch (e->function) {
 	case 0x1:
 		e->ebx = (e->ebx & 0xffff) | (t->id << 24) |
-			 ((1u << t->core_bits) << 16);
+			 ((1u << t->pkg_bits) << 16);
 		e->ecx |= CPUID_1_ECX_HYPERVISOR;
 		if (t->nr > 1)
 			e->edx |= CPUID_1_EDX_HTT;
@@ -65,24 +97,22 @@ static void fix_entry(struct kvm_cpuid_entry2 *e, const struct topo *t)
 			e->edx &= ~CPUID_1_EDX_HTT;
 		break;
 	case 0x4:
-		/* Intel cache leaves: cores per package, and who shares L3. */
-		e->eax &= 0x3fff;
-		e->eax |= ((1u << t->core_bits) - 1) << 26;
-		if (((e->eax >> 5) & 7) == 3)
-			e->eax |= ((1u << t->core_bits) - 1) << 14;
+		fix_cache_leaf(e, t);
 		break;
 	case 0xb:
 	case 0x1f:
 		fix_ext_topology(e, t);
 		break;
 	case 0x80000008:
-		e->ecx = (e->ecx & ~0xf0ffu) | (t->core_bits << 12) |
+		e->ecx = (e->ecx & ~0xf0ffu) | (t->pkg_bits << 12) |
 			 (t->nr - 1);
 		break;
 	case 0x8000001e:
+		/* Extended APIC ID; compute unit (core) id, threads - 1. */
 		e->eax = t->id;
-		e->ebx = t->id & 0xff; /* core id; one thread per core */
-		e->ecx = 0;            /* node 0 */
+		e->ebx = ((t->threads - 1) << 8) |
+			 ((t->id >> t->thread_bits) & 0xff);
+		e->ecx = 0; /* node 0 */
 		break;
 	default:
 		break;
@@ -153,7 +183,7 @@ static void rebuild_leaf_0xb(struct kvm_cpuid2 *c, const struct topo *t)
 int vcpu_set_cpuid(struct vcpu *v, struct mvm_err *err)
 {
 	const struct kvm_cpuid2 *sup = v->ctx->supported_cpuid;
-	struct topo t = { .id = v->id, .nr = v->ctx->nr_cpus };
+	struct topo t;
 	size_t sz = sizeof(*sup) + sup->nent * sizeof(sup->entries[0]);
 	/* Three spare entries for rebuild_leaf_0xb(). */
 	struct kvm_cpuid2 *c = malloc(sz + 3 * sizeof(sup->entries[0]));
@@ -163,12 +193,15 @@ int vcpu_set_cpuid(struct vcpu *v, struct mvm_err *err)
 	if (!c)
 		return mvm_fail(err, -ENOMEM, "out of memory");
 	memcpy(c, sup, sz);
-	t.core_bits = bits_for(t.nr);
+	topo_init(&t, v->id, v->ctx->nr_cpus, v->ctx->smt);
 	for (unsigned i = 0; i < c->nent; i++)
 		fix_entry(&c->entries[i], &t);
 	rebuild_leaf_0xb(c, &t);
 	vendor = vcpu_cpuid_vendor(sup);
 	ret = nested_cpuid_shape(c, sup, vendor, v->ctx->nested, err);
+	/* The template last: what it fixes, it fixes over mvm's choices. */
+	if (!ret && v->ctx->tmpl)
+		ret = cpu_template_apply_cpuid(v->ctx->tmpl, c, err);
 	if (ret)
 		goto out;
 	if (ioctl(v->fd, KVM_SET_CPUID2, c) < 0) {
@@ -178,6 +211,8 @@ int vcpu_set_cpuid(struct vcpu *v, struct mvm_err *err)
 	}
 	/* Order matters: the MSR is only writable once CPUID shows VMX. */
 	ret = set_feature_control(v, vendor, err);
+	if (!ret && v->ctx->tmpl)
+		ret = cpu_template_set_msrs(v->ctx->tmpl, v->fd, v->id, err);
 out:
 	free(c);
 	return ret;

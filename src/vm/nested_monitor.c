@@ -49,8 +49,10 @@ void nested_start_policy(const struct vm_config *cfg,
 		.nics = cfg->nr_nets,
 	};
 
-	for (unsigned i = 0; i < cfg->nr_nets; i++)
+	for (unsigned i = 0; i < cfg->nr_nets; i++) {
 		f.nics_mac_spoofing += cfg->nets[i].mac_spoofing;
+		f.nat |= cfg->nets[i].user;
+	}
 	policy_check(POLICY_OP_START, &f, v);
 }
 

@@ -573,6 +573,7 @@ static int create_virtio(struct vm *vm, struct mvm_err *err)
 		.pmems = vm->cfg.pmems,
 		.nr_pmems = vm->cfg.nr_pmems,
 		.pmem_slot = vm_hotplug_slots_end(&vm->cfg.mem_hotplug),
+		.vsock = &vm->cfg.vsock,
 	};
 
 	return virtio_create_devices(&vm->dev_ctx, &c, err);
@@ -630,6 +631,8 @@ static void fill_vcpu_ctx(struct vm *vm)
 	c->supported_cpuid = vm->supported_cpuid;
 	c->nr_cpus = vm->cfg.cpus;
 	c->nested = vm->cfg.nested;
+	c->smt = vm->cfg.smt;
+	c->tmpl = vm->cpu_tmpl_on ? &vm->cpu_tmpl : NULL;
 	c->pio = &vm->pio;
 	c->mmio = &vm->mmio;
 	c->exits = vm->metrics.exits;
@@ -637,6 +640,31 @@ static void fill_vcpu_ctx(struct vm *vm)
 	c->mmio_unclaimed = &vm->metrics.mmio_unclaimed;
 	c->stopping = &vm->stopping;
 	c->request_stop = vcpu_request_stop;
+}
+
+/*
+ * The CPU template in force: the custom one, or the static one by name,
+ * which must be for this host's vendor (Firecracker refuses a T2A on Intel
+ * and the others on AMD at InstanceStart, as here).
+ */
+static int resolve_cpu_template(struct vm *vm, struct mvm_err *err)
+{
+	const struct vm_config *cfg = &vm->cfg;
+	int ret;
+
+	if (cfg->cpu_custom_set) {
+		vm->cpu_tmpl = cfg->cpu_custom;
+	} else if (cfg->cpu_template != CPU_STATIC_NONE) {
+		ret = cpu_static_template(cfg->cpu_template,
+					  vcpu_cpuid_vendor(vm->supported_cpuid),
+					  &vm->cpu_tmpl, err);
+		if (ret)
+			return ret;
+	} else {
+		return 0;
+	}
+	vm->cpu_tmpl_on = true;
+	return cpu_template_check_caps(&vm->cpu_tmpl, vm->kvm_fd, err);
 }
 
 static int create_vcpus(struct vm *vm, struct mvm_err *err)
@@ -695,6 +723,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct loop *loop,
 	ret = check_nested(cfg, err);
 	if (!ret)
 		ret = create_kvm_vm(vm, err);
+	if (!ret)
+		ret = resolve_cpu_template(vm, err);
 	if (!ret)
 		ret = setup_memory(vm, err);
 	if (!ret)

@@ -135,6 +135,7 @@ static void net_fill(struct json_object *o, const uint64_t *d)
 	add_u64(o, "tx_malformed_frames", d[VIRTIO_CTR_TX_MALFORMED]);
 	add_u64(o, "tx_spoofed_mac_count", d[VIRTIO_CTR_TX_SPOOFED]);
 	add_u64(o, "tap_read_fails", d[VIRTIO_CTR_TAP_READ_FAILS]);
+	add_u64(o, "rx_dropped_frames", d[VIRTIO_CTR_RX_DROPPED]);
 	add_u64(o, "rx_rate_limiter_throttled", d[VIRTIO_CTR_RX_THROTTLED]);
 	add_u64(o, "tx_rate_limiter_throttled", d[VIRTIO_CTR_TX_THROTTLED]);
 }
@@ -187,6 +188,32 @@ static struct json_object *entropy_json(struct vmm *v)
 	device_deltas(v, VIRTIO_ID_RNG, d);
 	add_u64(o, "entropy_bytes", d[VIRTIO_CTR_ENTROPY_BYTES]);
 	add_u64(o, "entropy_rate_limiter_throttled", d[VIRTIO_CTR_THROTTLED]);
+	return o;
+}
+
+/*
+ * The virtio-vsock device in Firecracker's names (rx: to the guest).
+ * rx_queue_event_count counts the guest's kicks on the receive and the
+ * event queues (they share the even counter); the event queue's are a
+ * handful at the driver's start.
+ */
+static struct json_object *vsock_json(struct vmm *v)
+{
+	struct json_object *o = json_object_new_object();
+	uint64_t d[VIRTIO_CTR_COUNT];
+
+	device_deltas(v, VIRTIO_ID_VSOCK, d);
+	add_u64(o, "rx_queue_event_count", d[VIRTIO_CTR_KICKS_EVEN]);
+	add_u64(o, "tx_queue_event_count", d[VIRTIO_CTR_KICKS_ODD]);
+	add_u64(o, "rx_bytes_count", d[VIRTIO_CTR_RX_BYTES]);
+	add_u64(o, "tx_bytes_count", d[VIRTIO_CTR_TX_BYTES]);
+	add_u64(o, "rx_packets_count", d[VIRTIO_CTR_RX_PACKETS]);
+	add_u64(o, "tx_packets_count", d[VIRTIO_CTR_TX_PACKETS]);
+	add_u64(o, "conns_added", d[VIRTIO_CTR_CONNS_ADDED]);
+	add_u64(o, "conns_killed", d[VIRTIO_CTR_CONNS_KILLED]);
+	add_u64(o, "conns_removed", d[VIRTIO_CTR_CONNS_REMOVED]);
+	add_u64(o, "tx_write_fails", d[VIRTIO_CTR_VSOCK_WRITE_FAILS]);
+	add_u64(o, "rx_read_fails", d[VIRTIO_CTR_VSOCK_READ_FAILS]);
 	return o;
 }
 
@@ -349,6 +376,7 @@ int vmm_metrics_flush(struct vmm *v, struct mvm_err *err)
 	device_groups(v, o, VIRTIO_ID_NET, "net", net_fill);
 	json_object_object_add(o, "entropy", entropy_json(v));
 	json_object_object_add(o, "balloon", balloon_json(v));
+	json_object_object_add(o, "vsock", vsock_json(v));
 	json_object_object_add(o, "dynamic_memory", dynmem_json(v));
 	json_object_object_add(o, "serial", serial_json(v));
 	api_json(v, o);

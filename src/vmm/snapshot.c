@@ -228,6 +228,8 @@ const char *vmm_spec_configured(const struct vm_spec *s)
 		return "entropy";
 	if (s->balloon.enabled)
 		return "a balloon";
+	if (s->vsock.guest_cid)
+		return "vsock";
 	if (s->mem_hotplug.total_mib)
 		return "memory-hotplug";
 	if (s->dynmem.enabled)
@@ -319,8 +321,20 @@ int vmm_net_overrides_apply(struct vm_config *cfg,
 			return mvm_fail(err, -EINVAL, "network_overrides[%u]: "
 					"the snapshot has no network interface "
 					"'%s'", i, o->iface_id);
+		if (n->user)
+			return mvm_fail(err, -EINVAL, "network_overrides[%u]: "
+					"'%s' uses the user backend (NAT), "
+					"which has no tap to change", i,
+					o->iface_id);
 		snprintf(n->tap, sizeof(n->tap), "%s", o->host_dev_name);
 	}
+	if (!rq->vsock_uds_path)
+		return 0;
+	if (!cfg->vsock.guest_cid)
+		return mvm_fail(err, -EINVAL, "vsock_override: the snapshot "
+				"has no vsock device");
+	/* Lent: the device copies it, the spec takes its own. */
+	cfg->vsock.uds_path = (char *)rq->vsock_uds_path;
 	return 0;
 }
 

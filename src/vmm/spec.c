@@ -33,6 +33,7 @@ void spec_free(struct vm_spec *s)
 	}
 	for (unsigned i = 0; i < s->nr_pmems; i++)
 		free(s->pmems[i].path_on_host);
+	free(s->vsock.uds_path);
 	free(s->log_path);
 	free(s->log_module);
 	free(s->metrics_path);
@@ -77,9 +78,18 @@ int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
 	s->mem_size_mib = cfg->mem_mib;
 	s->huge_pages = cfg->pages;
 	s->nested_virt = cfg->nested;
+	s->smt = cfg->smt;
+	s->cpu_template = cfg->cpu_template;
+	s->cpu_custom_set = cfg->cpu_custom_set;
+	s->cpu_custom = cfg->cpu_custom;
 	s->entropy_set = cfg->rng;
 	s->entropy_rate_limiter = limiter_of(&cfg->rng_rl);
 	s->balloon = cfg->balloon;
+	if (!ret && cfg->vsock.guest_cid) {
+		s->vsock = cfg->vsock;
+		ret = dup_or_null(cfg->vsock.uds_path, &s->vsock.uds_path,
+				  err);
+	}
 	s->mem_hotplug = cfg->mem_hotplug;
 	s->dynmem = cfg->dynmem;
 	s->on_reboot = cfg->on_reboot;
@@ -108,6 +118,9 @@ int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
 		memcpy(n->guest_mac, cfg->nets[i].mac, sizeof(n->guest_mac));
 		n->guest_mac_set = cfg->nets[i].mac_set;
 		n->mac_spoofing = cfg->nets[i].mac_spoofing;
+		n->user = cfg->nets[i].user;
+		n->nr_hostfwd = cfg->nets[i].nr_hostfwd;
+		memcpy(n->hostfwd, cfg->nets[i].hostfwd, sizeof(n->hostfwd));
 		n->rx_rate_limiter = limiter_of(&cfg->nets[i].rx_rl);
 		n->tx_rate_limiter = limiter_of(&cfg->nets[i].tx_rl);
 		s->nr_nets++;
@@ -237,10 +250,15 @@ int spec_to_config(struct vm_spec *s, struct vm_config *cfg, int out_fd,
 	cfg->pages = s->huge_pages;
 	cfg->on_reboot = s->on_reboot;
 	cfg->nested = s->nested_virt;
+	cfg->smt = s->smt;
+	cfg->cpu_template = s->cpu_template;
+	cfg->cpu_custom_set = s->cpu_custom_set;
+	cfg->cpu_custom = s->cpu_custom;
 	cfg->track_dirty_pages = s->track_dirty_pages;
 	cfg->rng = s->entropy_set;
 	cfg->rng_rl = s->entropy_rate_limiter.rl;
 	cfg->balloon = s->balloon;
+	cfg->vsock = s->vsock; /* its uds_path lent */
 	cfg->mem_hotplug = s->mem_hotplug;
 	cfg->dynmem = s->dynmem;
 	cfg->console_in = s->console_in;
@@ -260,6 +278,9 @@ int spec_to_config(struct vm_spec *s, struct vm_config *cfg, int out_fd,
 		memcpy(n->mac, sn->guest_mac, sizeof(n->mac));
 		n->mac_set = sn->guest_mac_set;
 		n->mac_spoofing = sn->mac_spoofing;
+		n->user = sn->user;
+		n->nr_hostfwd = sn->nr_hostfwd;
+		memcpy(n->hostfwd, sn->hostfwd, sizeof(n->hostfwd));
 		n->rx_rl = sn->rx_rate_limiter.rl;
 		n->tx_rl = sn->tx_rate_limiter.rl;
 	}

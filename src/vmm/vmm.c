@@ -117,6 +117,9 @@ int vmm_init(struct vmm *v, struct vm_spec *spec, struct mvm_err *err)
 	v->bt.efd = -1;
 	snprintf(v->id, sizeof(v->id), "anonymous-instance");
 
+	ret = vmm_mmds_init(v, err);
+	if (ret)
+		return ret;
 	ret = loop_init(&v->loop, 256, err);
 	if (ret)
 		return ret;
@@ -139,8 +142,11 @@ void vmm_policy_facts(struct vmm *v, struct policy_facts *f)
 				&f->l2_running);
 	f->dynamic_memory_enabled = v->spec.dynmem.enabled;
 	f->nics = v->spec.nr_nets;
-	for (unsigned i = 0; i < v->spec.nr_nets; i++)
+	for (unsigned i = 0; i < v->spec.nr_nets; i++) {
 		f->nics_mac_spoofing += v->spec.nets[i].mac_spoofing;
+		/* NAT: nested guests reach out through L1's own stack. */
+		f->nat |= v->spec.nets[i].user;
+	}
 }
 
 /*
@@ -219,6 +225,28 @@ static int check_start_policy(struct vmm *v, struct mvm_err *err)
 	return vmm_policy_ask(v, POLICY_OP_START, &f, err);
 }
 
+/*
+ * Firecracker takes a multicast guest_mac, and so does mvm; but Linux
+ * gives such a NIC a random address instead, and the source-MAC check
+ * then drops its every frame: say so where the user will look.
+ */
+static void warn_multicast_macs(struct vmm *v)
+{
+	for (unsigned i = 0; i < v->spec.nr_nets; i++) {
+		const struct spec_net *n = &v->spec.nets[i];
+		const uint8_t *m = n->guest_mac;
+
+		if (!n->guest_mac_set || !(m[0] & 1) || n->mac_spoofing)
+			continue;
+		vmm_log(v, API_LOG_WARNING, "vmm", "network interface '%s': "
+			"guest_mac %02x:%02x:%02x:%02x:%02x:%02x is a "
+			"multicast address: Linux gives the NIC a random one "
+			"instead, whose frames are dropped unless "
+			"mac_spoofing is on", n->id, m[0], m[1], m[2], m[3],
+			m[4], m[5]);
+	}
+}
+
 int vmm_start_vm(struct vmm *v, struct mvm_err *err)
 {
 	int ret;
@@ -227,6 +255,8 @@ int vmm_start_vm(struct vmm *v, struct mvm_err *err)
 		return mvm_fail(err, -EBUSY, "a VM is still being torn down; "
 				"try again");
 	ret = check_start_policy(v, err);
+	if (!ret)
+		warn_multicast_macs(v);
 	if (!ret)
 		ret = vmm_transition(v, VM_EV_START, err);
 	if (ret)
@@ -253,6 +283,9 @@ void vmm_config_rebind(struct vmm *v)
 		for (unsigned j = 0; j < s->nr_pmems; j++)
 			if (!strcmp(c->pmems[i].id, s->pmems[j].id))
 				c->pmems[i].path = s->pmems[j].path_on_host;
+	/* A loaded VM's socket path was the snapshot's or the override's. */
+	if (c->vsock.guest_cid)
+		c->vsock.uds_path = s->vsock.uds_path;
 }
 
 /*
@@ -265,7 +298,9 @@ static int attach_taps(struct vmm *v, struct vm_config *cfg,
 		       struct mvm_err *err)
 {
 	for (unsigned i = 0; i < cfg->nr_nets; i++) {
-		if (i >= v->nr_taps) {
+		if (i >= v->nr_taps && cfg->nets[i].user) {
+			v->tap_fds[v->nr_taps++] = -1; /* NAT: no tap */
+		} else if (i >= v->nr_taps) {
 			int fd = tap_attach(cfg->nets[i].tap, err);
 
 			if (fd < 0)
@@ -273,16 +308,35 @@ static int attach_taps(struct vmm *v, struct vm_config *cfg,
 						cfg->nets[i].id);
 			v->tap_fds[v->nr_taps++] = fd;
 		}
+		if (cfg->nets[i].user)
+			continue;
 		cfg->nets[i].tap_given = true;
 		cfg->nets[i].tap_fd = v->tap_fds[i];
 	}
 	return 0;
 }
 
+/*
+ * The NICs PUT /mmds/config named get the VMM's store to serve (lent:
+ * it outlives every VM), and the address.
+ */
+static void lend_mmds(struct vmm *v, struct vm_config *cfg)
+{
+	const struct spec_mmds *m = &v->spec.mmds;
+
+	for (unsigned i = 0; m->set && i < cfg->nr_nets; i++)
+		for (unsigned j = 0; j < m->nr_ifaces; j++)
+			if (!strcmp(cfg->nets[i].id, m->ifaces[j])) {
+				cfg->nets[i].mmds = v->mmds;
+				cfg->nets[i].mmds_ipv4 = m->ipv4;
+			}
+}
+
 static void release_taps(struct vmm *v)
 {
 	for (unsigned i = 0; i < v->nr_taps; i++)
-		close(v->tap_fds[i]);
+		if (v->tap_fds[i] >= 0)
+			close(v->tap_fds[i]);
 	v->nr_taps = 0;
 }
 
@@ -315,6 +369,7 @@ int vmm_build_vm(struct vmm *v, const struct vm_config *from,
 		ret = attach_taps(v, &cfg, err);
 	if (ret)
 		return ret;
+	lend_mmds(v, &cfg);
 	if (!v->dry_run) {
 		outq_set_fd(&v->console_q, out_fd);
 		cfg.console_q = &v->console_q;
@@ -688,6 +743,7 @@ void vmm_fini(struct vmm *v)
 	if (v->loop_ready)
 		loop_fini(&v->loop);
 	spec_free(&v->spec);
+	vmm_mmds_fini(v);
 	free(v->checkpoint_dir);
 	v->checkpoint_dir = NULL;
 	v->sig_fd = v->serial_fd = -1;

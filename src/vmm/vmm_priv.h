@@ -7,6 +7,10 @@
 #include "mvm/vmm.h"
 #include "mvm/vmm_snapshot.h"
 
+/* MMDS's store (src/vmm/mmds.c): made by vmm_init, freed by vmm_fini. */
+int vmm_mmds_init(struct vmm *v, struct mvm_err *err);
+void vmm_mmds_fini(struct vmm *v);
+
 /* The metrics' groups in Firecracker's names (metrics_fc.c). */
 struct json_object;
 void vmm_metrics_fc_add(struct vmm *v, struct json_object *root);

@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "mvm/device.h"
@@ -37,6 +38,8 @@ int virtio_mem_create(struct dev_ctx *ctx, const struct mem_hotplug_config *cfg,
 		      uint64_t gpa, struct mvm_err *err);
 int balloon_create(struct dev_ctx *ctx, const struct balloon_config *cfg,
 		   struct mvm_err *err);
+int vsock_create(struct dev_ctx *ctx, const struct vsock_config *cfg,
+		 struct mvm_err *err);
 
 /* The balloon with every queue: statistics, hinting, reporting. */
 static const struct balloon_config fuzz_balloon = {
@@ -117,6 +120,8 @@ struct fuzz_vm *fuzz_vm_get(void)
 	if (made)
 		return &f;
 	f.peer = -1;
+	for (int i = 0; i < 4; i++)
+		f.vsock_clients[i] = -1;
 	bus_init(&f.pio);
 	bus_init(&f.mmio);
 	if (loop_init(&f.loop, 256, &err))
@@ -215,6 +220,77 @@ static int make_pmem(struct fuzz_vm *f, struct mvm_err *err)
 	return ret;
 }
 
+/*
+ * virtio-vsock, CID 3, its socket in a directory of this process's (made
+ * once), and a listener on "<socket>_5000", the host's port 5000, for
+ * the guest's connections; the fuzzer accepts and closes them (op 2).
+ */
+static char vsock_path[96];
+static int vsock_port_fd = -1;
+
+static int make_vsock(struct fuzz_vm *f, struct mvm_err *err)
+{
+	struct vsock_config cfg = { .id = "fz0", .guest_cid = 3 };
+
+	if (!vsock_path[0]) {
+		char dir[] = "/tmp/mvm-fuzz-vsock-XXXXXX";
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+
+		if (!mkdtemp(dir))
+			abort();
+		snprintf(vsock_path, sizeof(vsock_path), "%s/v", dir);
+		snprintf(a.sun_path, sizeof(a.sun_path), "%s_5000",
+			 vsock_path);
+		vsock_port_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (vsock_port_fd < 0 ||
+		    bind(vsock_port_fd, (struct sockaddr *)&a, sizeof(a)) ||
+		    listen(vsock_port_fd, 4))
+			abort();
+	}
+	for (int i = 0; i < 4; i++)
+		f->vsock_clients[i] = -1;
+	cfg.uds_path = vsock_path;
+	return vsock_create(&f->ctx, &cfg, err);
+}
+
+/* A host program: connects to the device's socket, writes len bytes
+ * (a CONNECT line, or not); the oldest of four goes. */
+static void vsock_client(struct fuzz_vm *f, const uint8_t *p, size_t len)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		return;
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", vsock_path);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) ||
+	    send(fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		/* A full backlog or socket: as a busy host's would be. */
+	}
+	if (f->vsock_clients[3] >= 0)
+		close(f->vsock_clients[3]);
+	memmove(f->vsock_clients + 1, f->vsock_clients,
+		3 * sizeof(f->vsock_clients[0]));
+	f->vsock_clients[0] = fd;
+}
+
+/* The host's side of vsock: read what came, close the guest's. */
+static void vsock_drain(struct fuzz_vm *f)
+{
+	uint8_t buf[4096];
+	int c;
+
+	for (int i = 0; i < 4; i++)
+		while (f->vsock_clients[i] >= 0 &&
+		       recv(f->vsock_clients[i], buf, sizeof(buf),
+			    MSG_DONTWAIT) > 0)
+			;
+	while ((c = accept(vsock_port_fd, NULL, NULL)) >= 0) {
+		(void)!recv(c, buf, sizeof(buf), MSG_DONTWAIT);
+		close(c);
+	}
+}
+
 int fuzz_dev_create(struct fuzz_vm *f, enum fuzz_dev kind, uint64_t size)
 {
 	struct net_config net = { .id = "fz0", .tap = "fz0" };
@@ -238,6 +314,9 @@ int fuzz_dev_create(struct fuzz_vm *f, enum fuzz_dev kind, uint64_t size)
 		break;
 	case FUZZ_PMEM:
 		ret = make_pmem(f, &err);
+		break;
+	case FUZZ_VSOCK:
+		ret = make_vsock(f, &err);
 		break;
 	default:
 		ret = net_create(&f->ctx, &net, &err);
@@ -276,6 +355,11 @@ void fuzz_dev_destroy(struct fuzz_vm *f)
 	if (f->peer >= 0)
 		close(f->peer);
 	f->peer = peer_fd = -1;
+	for (int i = 0; i < 4; i++) {
+		if (f->vsock_clients[i] >= 0)
+			close(f->vsock_clients[i]);
+		f->vsock_clients[i] = -1;
+	}
 	memset(f->ram, 0, FUZZ_RAM_SIZE);
 	if (f->hotplug)
 		memset(f->hotplug, 0, (size_t)FUZZ_HOTPLUG_MIB << 20);
@@ -426,6 +510,8 @@ static void drain_peer(struct fuzz_vm *f)
 {
 	uint8_t frame[2048];
 
+	if (f->t && f->t->info.device_id == VIRTIO_ID_VSOCK)
+		vsock_drain(f);
 	while (f->peer >= 0 && recv(f->peer, frame, sizeof(frame), 0) >= 0)
 		;
 }
@@ -436,7 +522,9 @@ static void frame_in(struct fuzz_vm *f, struct in *in)
 
 	if (len > in->n)
 		len = in->n;
-	if (f->peer >= 0 && send(f->peer, in->p, len, MSG_DONTWAIT) < 0) {
+	if (f->t && f->t->info.device_id == VIRTIO_ID_VSOCK)
+		vsock_client(f, in->p, len);
+	else if (f->peer >= 0 && send(f->peer, in->p, len, MSG_DONTWAIT) < 0) {
 		/* A full socket drops the frame, as a busy TAP would. */
 	}
 	in->p += len;
@@ -595,7 +683,8 @@ int fuzz_one(enum fuzz_dev kind, const uint8_t *data, size_t size)
 			    BLK_FUZZ_SECTOR * (1 + (uint64_t)size_byte);
 	bool up = take(&in, 1) & 1;
 	size_t image = (size_t)take(&in, 2);
-	unsigned nq = kind == FUZZ_NET ? 2 : kind == FUZZ_BALLOON ? 5 : 1;
+	unsigned nq = kind == FUZZ_NET ? 2 : kind == FUZZ_BALLOON ? 5 :
+		      kind == FUZZ_VSOCK ? 3 : 1;
 
 	if (fuzz_dev_create(f, kind, dev_size))
 		abort(); /* the fake VM always has room for one device */

@@ -38,7 +38,7 @@
 #define FUZZ_HOTPLUG_MIB 4u
 
 enum fuzz_dev { FUZZ_RNG, FUZZ_BLK, FUZZ_NET, FUZZ_BALLOON, FUZZ_MEM,
-		FUZZ_PMEM };
+		FUZZ_PMEM, FUZZ_VSOCK };
 
 struct fuzz_vm {
 	struct dev_ctx ctx; /* what the devices are given */
@@ -50,6 +50,8 @@ struct fuzz_vm {
 	struct virtio_transport *t; /* the one device */
 	uint64_t bar;         /* its BAR 0 */
 	int peer;             /* net: the other end of the backend */
+	/* vsock: the host's programs, clients of its socket (op 3) */
+	int vsock_clients[4];
 };
 
 /* The VM, once per process (aborts on failure: a harness bug). */

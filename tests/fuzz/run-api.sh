@@ -25,7 +25,8 @@ clang -std=gnu11 -D_GNU_SOURCE -DMVM_VERSION='"fuzz"' -g -O1 \
 	-I"$src/include" -I"$src/src/api" \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	"$src/tests/fuzz/fuzz_api.c" $files $layers \
-	-ljson-c -luring -lfdt -lseccomp -lpthread -o "$out/fuzz_api"
+	-ljson-c -luring -lfdt -lseccomp -lpthread $(pkg-config --libs slirp) \
+	-o "$out/fuzz_api"
 
 seed() {
 	printf '%s' "$2" > "$out/corpus/seed-$1"
@@ -43,6 +44,7 @@ seed drive "$(req PUT /drives/rootfs '{"drive_id":"rootfs","path_on_host":"/d","
 seed net "$(req PUT /network-interfaces/eth0 '{"iface_id":"eth0","host_dev_name":"tap0","guest_mac":"06:00:AC:10:00:02","mac_spoofing":true,"rx_rate_limiter":{"ops":{"size":1,"refill_time":1}}}')"
 seed start "$(req PUT /boot-source '{"kernel_image_path":"/k"}')$(req PUT /actions '{"action_type":"InstanceStart"}')$(req PATCH /vm '{"state":"Paused"}')$(req PATCH /vm '{"state":"Resumed"}')$(req PUT /actions '{"action_type":"SendCtrlAltDel"}')$(req PATCH /drives/rootfs '{"drive_id":"rootfs","path_on_host":"/x"}')$(req PATCH /machine-config '{"nested_virt":false}')"
 seed outputs "$(req PUT /logger '{"log_path":"/l","level":"Debug","show_level":true,"show_log_origin":true,"module":"api"}')$(req PUT /metrics '{"metrics_path":"/m"}')$(req PUT /serial '{"serial_out_path":"/s"}')$(req PUT /entropy '{}')"
+seed mmds "$(req PUT /mmds '{"latest":{"meta-data":{"a":"b"}}}')$(req PATCH /mmds '{"latest":{"x":null,"y":[1]}}')$(req GET /mmds '')$(req PUT /network-interfaces/eth0 '{"iface_id":"eth0","host_dev_name":"tap0"}')$(req PUT /mmds/config '{"version":"V2","network_interfaces":["eth0"],"ipv4_address":"169.254.170.2","imds_compat":true}')$(req GET /vm/config '')"
 seed balloon "$(req PUT /balloon '{"amount_mib":16,"deflate_on_oom":true,"stats_polling_interval_s":1,"free_page_hinting":true,"free_page_reporting":true}')$(req GET /balloon '')$(req PUT /boot-source '{"kernel_image_path":"/k"}')$(req PUT /actions '{"action_type":"InstanceStart"}')$(req PATCH /balloon '{"amount_mib":8}')$(req GET /balloon/statistics '')$(req PATCH /balloon/statistics '{"stats_polling_interval_s":2}')$(req PATCH /balloon/hinting/start '{"acknowledge_on_stop":false}')$(req GET /balloon/hinting/status '')$(req PATCH /balloon/hinting/stop '')"
 seed hotplug "$(req PUT /hotplug/memory '{"total_size_mib":1024,"slot_size_mib":256,"block_size_mib":4}')$(req GET /hotplug/memory '')$(req PUT /boot-source '{"kernel_image_path":"/k"}')$(req PUT /actions '{"action_type":"InstanceStart"}')$(req PATCH /hotplug/memory '{"requested_size_mib":512}')$(req GET /hotplug/memory '')"
 seed dynmem "$(req PUT /machine-config '{"vcpu_count":1,"mem_size_mib":256}')$(req PUT /dynamic-memory '{"enabled":true,"min_mib":128,"max_mib":512,"buffer_percent":30}')$(req GET /dynamic-memory '')$(req PUT /boot-source '{"kernel_image_path":"/k"}')$(req PUT /actions '{"action_type":"InstanceStart"}')$(req PATCH /dynamic-memory '{"buffer_percent":40}')$(req GET /dynamic-memory '')$(req PATCH /dynamic-memory '{"enabled":false}')"

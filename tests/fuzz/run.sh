@@ -17,7 +17,7 @@ fuzz_image)
 	      src/boot/unpack.c src/boot/lz4.c
 	      src/boot/e820.c src/boot/cpu_tables.c src/core/mem.c
 	      src/core/mem_dirty.c src/core/err.c" ;;
-fuzz_blk|fuzz_net|fuzz_rng|fuzz_balloon|fuzz_mem|fuzz_pmem|fuzz_transport)
+fuzz_blk|fuzz_net|fuzz_rng|fuzz_balloon|fuzz_mem|fuzz_pmem|fuzz_vsock|fuzz_transport)
 	# The devices, their transport and what they stand on, with the
 	# sanitizers; anything else they call comes from the libraries of
 	# their layer and the core's (src/meson.build).
@@ -30,8 +30,18 @@ fuzz_blk|fuzz_net|fuzz_rng|fuzz_balloon|fuzz_mem|fuzz_pmem|fuzz_transport)
 	libs="-Wl,--wrap=virtq_init,--wrap=virtq_pop,--wrap=virtq_unpop
 	      -Wl,--wrap=virtq_push
 	      $build/src/libmvm_devices.a $build/src/libmvm_core.a
-	      -luring -ljson-c -lfdt -lpthread"
+	      -luring -ljson-c -lfdt -lpthread $(pkg-config --libs slirp)"
 	maxlen=-max_len=8192 ;;
+fuzz_mmds)
+	# MMDS's HTTP server and its store, pure: bytes of one connection.
+	srcs="src/net/mmds_http.c src/net/mmds_store.c src/net/mmds_token.c
+	      src/core/err.c"
+	libs=-ljson-c
+	mkdir -p "$out/corpus"
+	printf '\000\377GET /latest/meta-data/ HTTP/1.1\r\nAccept: application/json\r\n\r\n' \
+		>"$out/corpus/seed-get"
+	printf '\001\007PUT /latest/api/token HTTP/1.1\r\nX-metadata-token-ttl-seconds: 60\r\n\r\nGET /s HTTP/1.0\r\nX-metadata-token: x\r\n\r\n' \
+		>"$out/corpus/seed-token" ;;
 fuzz_snapshot)
 	# The state file's decoder and what it calls, all with the
 	# sanitizers; its seed, a valid state file, is the encoder's own.
@@ -90,7 +100,7 @@ fi
 # The device fuzzers start from one working request per device, and
 # receive buffers short of a frame.
 case $target in
-fuzz_blk|fuzz_net|fuzz_rng|fuzz_balloon|fuzz_mem|fuzz_pmem|fuzz_transport)
+fuzz_blk|fuzz_net|fuzz_rng|fuzz_balloon|fuzz_mem|fuzz_pmem|fuzz_vsock|fuzz_transport)
 	python3 "$src/tests/fuzz/seed-virtio.py" "$target" "$out/corpus" ;;
 esac
 # Inputs that once failed run first, every time (tests/fuzz/regress).

@@ -67,6 +67,21 @@ def seeds():
          desc(0x900, 4, NEXT, 3), desc(0x980, 4, WRITE)], [0, 2]))
     pmem_img += bytes(0xa00 - len(pmem_img))
     pmem = header(4, 0x03, 0, 1, bytes(pmem_img)) + bytes([2])
+    # virtio-vsock (CID 3): two receive buffers on queue 0, then on queue
+    # 1 (rings from 0x1000) a REQUEST to the host's port 5000, which the
+    # fuzzer listens on, and a packet of data; a host's CONNECT 52.
+    def vsock_hdr(op, length):
+        return struct.pack('<QQIIIHHIII', 3, 2, 1000, 5000, length, 1, op,
+                           0, 65536, 0)
+    vsock = header(4, 0x01, 0, 1, image(
+        [desc(0x4000, 256, WRITE), desc(0x4100, 256, WRITE)], [0, 1]))
+    vsock_req = ram(0x1000, desc(0x5000, 44, 0)) + \
+        ram(0x5000, vsock_hdr(1, 0)) + bytes([7, 1, 1, 2])
+    vsock_rw = ram(0x1010, desc(0x5100, 49, 0)) + \
+        ram(0x5100, vsock_hdr(5, 5) + b'hello') + \
+        ram(0x1404, struct.pack('<HH', 0, 1)) + bytes([7, 1, 1, 2])
+    vsock_host = bytes([3]) + struct.pack('<H', 11) + b'CONNECT 52\n' + \
+        bytes([2])
     # The balloon's five queues have their rings below 0x5000. Inflate
     # PFNs 8 and 9 (queue 0), then a statistics buffer (queue 2) and a
     # reported free range (queue 4).
@@ -85,6 +100,9 @@ def seeds():
         'fuzz_rng': {'read': rng},
         'fuzz_mem': {'plug-unplug': mem},
         'fuzz_pmem': {'flush': pmem},
+        'fuzz_vsock': {'request': vsock + vsock_req,
+                       'request-rw': vsock + vsock_req + vsock_rw,
+                       'host-connect': vsock + vsock_host},
         'fuzz_net': {'short-rx': short, 'short-rx-more': short + more,
                      'tx': short + tx},
         'fuzz_transport': {'rng': b'\0' + rng, 'blk': b'\1' + blk + blk_read,

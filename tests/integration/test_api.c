@@ -3,6 +3,7 @@
  * Ctrl-Alt-Del a tiny kernel that shows each state on its UART; every
  * error path with its status and message, the VM still healthy after.
  */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdio.h>
@@ -287,8 +288,9 @@ Test(api, pre_boot_errors_name_the_field, .timeout = 30)
 		     "integer");
 	expect_fault(p.sock, "PUT", "/machine-config", "{\"vcpu_count\": 1}",
 		     400, "mem_size_mib: missing required field");
-	expect_fault(p.sock, "PATCH", "/machine-config", "{\"smt\": true}",
-		     400, "smt: ");
+	expect_fault(p.sock, "PUT", "/machine-config", "{\"vcpu_count\": 3, "
+		     "\"mem_size_mib\": 64, \"smt\": true}", 400,
+		     "vcpu_count: 3 with smt");
 	expect_fault(p.sock, "PUT", "/drives/rootfs", "{\"drive_id\": "
 		     "\"other\", \"path_on_host\": \"/x\", \"is_root_device\": "
 		     "true}", 400, "does not match the id in the path");
@@ -296,10 +298,6 @@ Test(api, pre_boot_errors_name_the_field, .timeout = 30)
 		     "\"rootfs\", \"path_on_host\": \"/no/disk\", "
 		     "\"is_root_device\": true}", 400,
 		     "path_on_host: cannot open '/no/disk'");
-	expect_fault(p.sock, "PUT", "/network-interfaces/eth0",
-		     "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
-		     "\"guest_mac\": \"01:00:00:00:00:01\"}", 400,
-		     "guest_mac: 01:00:00:00:00:01 is a multicast address");
 	expect_fault(p.sock, "PUT", "/logger", "{\"level\": \"Loud\"}", 400,
 		     "level: ");
 
@@ -393,5 +391,72 @@ Test(api, policy_is_listed_and_nesting_is_fixed_after_boot, .timeout = 30)
 		  "%s", r.body);
 	cr_assert(strstr(r.body, "nested_toggle_requires_off"), "%s", r.body);
 	healthy(&p, 'y');
+	api_proc_free(&p);
+}
+
+/* A NIC on the user-mode NAT: recorded, shown, its mistakes named. */
+Test(api, user_backend_nic_is_recorded_and_its_errors_named, .timeout = 30)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t l = sizeof(a);
+	int busy = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct api_proc p;
+	struct api_resp r;
+	char body[512];
+
+	cr_assert_eq(api_spawn(&p, NULL), 0);
+	expect_fault(p.sock, "PUT", "/network-interfaces/eth0",
+		     "{\"iface_id\": \"eth0\", \"backend\": \"user\", "
+		     "\"host_dev_name\": \"tap0\"}", 400,
+		     "host_dev_name: not with");
+	expect_fault(p.sock, "PUT", "/network-interfaces/eth0",
+		     "{\"iface_id\": \"eth0\", \"backend\": \"slirp\"}", 400,
+		     "is not one of");
+	expect_fault(p.sock, "PUT", "/network-interfaces/eth0",
+		     "{\"iface_id\": \"eth0\", \"backend\": \"user\", "
+		     "\"hostfwd\": [\"tcp:127.0.0.1:80\"]}", 400,
+		     "hostfwd: [0]: hostfwd 'tcp:127.0.0.1:80': expected");
+	expect_fault(p.sock, "PUT", "/network-interfaces/eth0",
+		     "{\"iface_id\": \"eth0\", \"backend\": \"user\", "
+		     "\"hostfwd\": \"tcp::80-:80\"}", 400,
+		     "hostfwd: must be an array");
+	expect_fault(p.sock, "PUT", "/network-interfaces/eth0",
+		     "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
+		     "\"hostfwd\": [\"tcp::80-:80\"]}", 400,
+		     "hostfwd: only with");
+	expect_fault(p.sock, "PUT", "/network-interfaces/eth0",
+		     "{\"iface_id\": \"eth0\"}", 400, "host_dev_name");
+
+	/* A host port already taken: the start fails, naming the rule. */
+	cr_assert_eq(bind(busy, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(busy, 1), 0);
+	cr_assert_eq(getsockname(busy, (struct sockaddr *)&a, &l), 0);
+	snprintf(body, sizeof(body), "{\"iface_id\": \"eth0\", \"backend\": "
+		 "\"user\", \"hostfwd\": [\"tcp:127.0.0.1:%u-:80\", "
+		 "\"udp::5353-10.0.2.15:53\"]}", ntohs(a.sin_port));
+	put_ok(p.sock, "PUT", "/network-interfaces/eth0", body);
+	put_ok(p.sock, "PUT", "/network-interfaces/eth1",
+	       "{\"iface_id\": \"eth1\", \"backend\": \"user\"}");
+	cr_assert_eq(api_call(p.sock, "GET", "/vm/config", NULL, &r), 200);
+	snprintf(body, sizeof(body), "\"iface_id\":\"eth0\",\"backend\":"
+		 "\"user\",\"hostfwd\":[\"tcp:127.0.0.1:%u-:80\",\"udp::5353-"
+		 "10.0.2.15:53\"]", ntohs(a.sin_port));
+	cr_assert(strstr(r.body, body), "%s lacks %s", r.body, body);
+	cr_assert(strstr(r.body, "\"iface_id\":\"eth1\",\"backend\":\"user\""
+			 "}"), "%s", r.body);
+	cr_assert_null(strstr(r.body, "host_dev_name"), "%s", r.body);
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", "
+		 "\"boot_args\": \"action=echo\"}", guest_path("mb_action"));
+	put_ok(p.sock, "PUT", "/boot-source", body);
+	put_ok(p.sock, "PATCH", "/machine-config", "{\"mem_size_mib\": 32}");
+	snprintf(body, sizeof(body), "hostfwd tcp:127.0.0.1:%u-:80",
+		 ntohs(a.sin_port));
+	expect_fault(p.sock, "PUT", "/actions",
+		     "{\"action_type\": \"InstanceStart\"}", 400, body);
+	/* Freed, the port is there for the next try, which boots. */
+	close(busy);
+	put_ok(p.sock, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+	cr_assert(api_wait_out(&p, "echo ready", 10), "%s %s", p.out, p.err);
 	api_proc_free(&p);
 }

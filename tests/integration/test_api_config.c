@@ -83,8 +83,6 @@ Test(api_config, config_errors_name_the_json_path, .timeout = 30)
 		   "integer");
 	bad_config("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
 		   "\"bogus\": 1}", "bogus: unknown field");
-	bad_config("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
-		   "\"vsock\": {}}", "vsock: not supported by mvm");
 	bad_config("{\"machine-config\": {\"vcpu_count\": 1, "
 		   "\"mem_size_mib\": 32, \"smt\": \"no\"}, \"boot-source\": "
 		   "{\"kernel_image_path\": \"/k\"}}",
@@ -107,6 +105,13 @@ Test(api_config, config_errors_name_the_json_path, .timeout = 30)
 		 guest_path("mb_action"));
 	bad_config(text, "network-interfaces[0].rx_rate_limiter.ops.size: "
 		   "must be from 0 to");
+	snprintf(text, sizeof(text),
+		 "{\"boot-source\": {\"kernel_image_path\": \"%s\"}, "
+		 "\"network-interfaces\": [{\"iface_id\": \"eth0\", "
+		 "\"backend\": \"user\", \"hostfwd\": [\"tcp::22-:22\", "
+		 "\"tcp::80-:0\"]}]}", guest_path("mb_action"));
+	bad_config(text, "network-interfaces[0].hostfwd: [1]: hostfwd "
+		   "'tcp::80-:0': bad guest port '0'");
 	bad_config("{\"boot-source\": {\"kernel_image_path\": "
 		   "\"/no/such/kernel\"}}",
 		   "boot-source.kernel_image_path: cannot open");

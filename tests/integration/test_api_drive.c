@@ -13,28 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api_assert.h"
 #include "api_client.h"
 #include "harness.h"
-
-static void put_ok(const char *sock, const char *method, const char *path,
-		   const char *body)
-{
-	struct api_resp r;
-
-	cr_assert_eq(api_call(sock, method, path, body, &r), 204,
-		     "%s %s %s -> %d %s", method, path, body, r.status, r.body);
-}
-
-static void expect_fault(const char *sock, const char *method,
-			 const char *path, const char *body, int status,
-			 const char *text)
-{
-	struct api_resp r;
-
-	cr_assert_eq(api_call(sock, method, path, body, &r), status,
-		     "%s %s %s -> %d %s", method, path, body, r.status, r.body);
-	cr_assert(fault_has(&r, text), "want '%s': %s", text, r.body);
-}
 
 /* An image of `sectors` sectors, every byte `fill`. */
 static char *image(const char *tag, size_t bytes, int fill)
@@ -57,10 +38,10 @@ static void patch_path(struct api_proc *p, const char *path, int status,
 	snprintf(body, sizeof(body), "{\"drive_id\": \"disk0\", "
 		 "\"path_on_host\": \"%s\"}", path);
 	if (status == 204)
-		put_ok(p->sock, "PATCH", "/drives/disk0", body);
+		api_ok(p->sock, "PATCH", "/drives/disk0", body);
 	else
-		expect_fault(p->sock, "PATCH", "/drives/disk0", body, status,
-			     text);
+		api_fault(p->sock, "PATCH", "/drives/disk0", body, status,
+			  text);
 }
 
 /* Wait for needle in the console output written after offset `from`. */
@@ -121,16 +102,16 @@ Test(api_drive, media_swap_reaches_the_guest, .timeout = 240)
 	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", "
 		 "\"boot_args\": \"test=blk_swap\"}",
 		 guest_path("virtio/mb_virtio"));
-	put_ok(p.sock, "PUT", "/boot-source", body);
-	put_ok(p.sock, "PUT", "/machine-config",
+	api_ok(p.sock, "PUT", "/boot-source", body);
+	api_ok(p.sock, "PUT", "/machine-config",
 	       "{\"vcpu_count\": 1, \"mem_size_mib\": 64}");
 	snprintf(body, sizeof(body), "{\"drive_id\": \"disk0\", "
 		 "\"path_on_host\": \"%s\", \"is_root_device\": false, "
 		 "\"is_read_only\": false}", a);
-	put_ok(p.sock, "PUT", "/drives/disk0", body);
+	api_ok(p.sock, "PUT", "/drives/disk0", body);
 	snprintf(body, sizeof(body), "{\"metrics_path\": \"%s\"}", met);
-	put_ok(p.sock, "PUT", "/metrics", body);
-	put_ok(p.sock, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+	api_ok(p.sock, "PUT", "/metrics", body);
+	api_ok(p.sock, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
 
 	cr_assert(api_wait_out(&p, "swap before:", 60), "%s\n%s", p.out,
 		  p.err);
@@ -153,9 +134,9 @@ Test(api_drive, media_swap_reaches_the_guest, .timeout = 240)
 			   "5a5a5a5a", 38), "%s", line);
 
 	/* While the VM runs: its devices' counters go with it. */
-	put_ok(p.sock, "PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}");
+	api_ok(p.sock, "PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}");
 	/* A limiter the guest's few reads never reach: taken, no effect. */
-	put_ok(p.sock, "PATCH", "/drives/disk0", "{\"drive_id\": "
+	api_ok(p.sock, "PATCH", "/drives/disk0", "{\"drive_id\": "
 	       "\"disk0\", \"rate_limiter\": {\"ops\": {\"size\": 100000, "
 	       "\"refill_time\": 10}}}");
 	patch_path(&p, b, 204, NULL);
@@ -211,21 +192,21 @@ Test(api_drive, rate_limiters_are_kept_and_shown, .timeout = 30)
 		 "\"is_read_only\": false, \"rate_limiter\": {\"bandwidth\": "
 		 "{\"size\": 1000, \"refill_time\": 100, "
 		 "\"one_time_burst\": 7}}}", a);
-	put_ok(p.sock, "PUT", "/drives/disk0", body);
-	put_ok(p.sock, "PUT", "/network-interfaces/eth0",
+	api_ok(p.sock, "PUT", "/drives/disk0", body);
+	api_ok(p.sock, "PUT", "/network-interfaces/eth0",
 	       "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
 	       "\"tx_rate_limiter\": {\"ops\": {\"size\": 5, "
 	       "\"refill_time\": 10}}}");
 	/* A shape error names the field; nothing is recorded. */
-	expect_fault(p.sock, "PUT", "/network-interfaces/eth1",
-		     "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", "
-		     "\"rx_rate_limiter\": {\"ops\": {\"size\": 5}}}", 400,
-		     "rx_rate_limiter.ops.refill_time: missing required");
-	expect_fault(p.sock, "PUT", "/network-interfaces/eth1",
-		     "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", "
-		     "\"rx_rate_limiter\": {\"ops\": {\"size\": "
-		     "99999999999999999999, \"refill_time\": 1}}}", 400,
-		     "rx_rate_limiter.ops.size");
+	api_fault(p.sock, "PUT", "/network-interfaces/eth1",
+		  "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", "
+		  "\"rx_rate_limiter\": {\"ops\": {\"size\": 5}}}", 400,
+		  "rx_rate_limiter.ops.refill_time: missing required");
+	api_fault(p.sock, "PUT", "/network-interfaces/eth1",
+		  "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", "
+		  "\"rx_rate_limiter\": {\"ops\": {\"size\": "
+		  "99999999999999999999, \"refill_time\": 1}}}", 400,
+		  "rx_rate_limiter.ops.size");
 	cr_assert_eq(api_call(p.sock, "GET", "/vm/config", NULL, &r), 200);
 	cr_assert(strstr(r.body, "\"rate_limiter\":{\"bandwidth\":{"
 			 "\"size\":1000,\"refill_time\":100,"

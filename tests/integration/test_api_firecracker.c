@@ -137,6 +137,27 @@ static void configure(const char *sock, const char *disk, const char *log,
 	       "\"deflate_on_oom\": false}");
 }
 
+/* Before anything is configured, every section is there already. */
+Test(api_firecracker, an_unconfigured_vm_config_has_every_section,
+     .timeout = 30)
+{
+	struct json_object *o, *b, *v;
+	struct api_proc p;
+
+	cr_assert_eq(api_spawn(&p, NULL), 0);
+	o = get(p.sock, "/vm/config");
+	required(o, full_sections, "GET /vm/config");
+	cr_assert(json_object_object_get_ex(o, "boot-source", &b) &&
+		  json_object_is_type(b, json_type_object), "%s",
+		  json_object_to_json_string(o));
+	cr_assert(json_object_object_get_ex(b, "kernel_image_path", &v));
+	cr_assert_str_eq(json_object_get_string(v), "",
+			 "Firecracker's empty path until one is set");
+	json_object_put(o);
+	api_stop(&p);
+	api_proc_free(&p);
+}
+
 Test(api_firecracker, answers_hold_firecracker_keys_only, .timeout = 30)
 {
 	static char sectors[4096];
@@ -338,5 +359,331 @@ Test(api_firecracker, a_huge_memory_is_refused_at_start, .timeout = 30)
 		      "100000000 MiB is more than");
 	put_ok(p.sock, "PATCH", "/machine-config", "{\"mem_size_mib\": 32}");
 	put_ok(p.sock, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+	api_proc_free(&p);
+}
+
+/* ---- Firecracker's own sequences, as its documents give them ---------- */
+
+static const struct key network_interface[] = {
+	{ "iface_id", json_type_string }, { "guest_mac", json_type_string },
+	{ "host_dev_name", json_type_string },
+	{ "rx_rate_limiter", json_type_object },
+	{ "tx_rate_limiter", json_type_object },
+	END
+};
+
+static const struct key logger[] = {
+	{ "log_path", json_type_string }, { "level", json_type_string },
+	{ "show_level", json_type_boolean },
+	{ "show_log_origin", json_type_boolean },
+	{ "module", json_type_string },
+	END
+};
+
+/* Firecracker's CpuConfig and its parts (x86 and aarch64 keys alike). */
+static const struct key cpu_config[] = {
+	{ "kvm_capabilities", json_type_array },
+	{ "cpuid_modifiers", json_type_array },
+	{ "msr_modifiers", json_type_array },
+	{ "reg_modifiers", json_type_array },
+	{ "vcpu_features", json_type_array },
+	END
+};
+
+static const struct key cpuid_leaf_modifier[] = {
+	{ "leaf", json_type_string }, { "subleaf", json_type_string },
+	{ "flags", json_type_int }, { "modifiers", json_type_array },
+	END
+};
+
+static const struct key cpuid_register_modifier[] = {
+	{ "register", json_type_string }, { "bitmap", json_type_string },
+	END
+};
+
+static const struct key msr_modifier[] = {
+	{ "addr", json_type_string }, { "bitmap", json_type_string },
+	END
+};
+
+static void each_only_keys(struct json_object *arr, const struct key *shape,
+			   const char *what)
+{
+	cr_assert(json_object_is_type(arr, json_type_array), "%s", what);
+	for (size_t i = 0; i < json_object_array_length(arr); i++)
+		only_keys(json_object_array_get_idx(arr, i), shape, what);
+}
+
+/* Every section of GET /vm/config is Firecracker's, each with its keys. */
+static void vm_config_is_firecrackers(const char *sock)
+{
+	struct json_object *o = get(sock, "/vm/config"), *v;
+
+	required(o, full_sections, "GET /vm/config");
+	json_object_object_foreach(o, k, val) {
+		bool known = false;
+
+		for (int i = 0; full_sections[i]; i++)
+			known |= !strcmp(full_sections[i], k);
+		cr_assert(known, "GET /vm/config: key '%s' is not "
+			  "Firecracker's", k);
+		(void)val;
+	}
+	cr_assert(json_object_object_get_ex(o, "machine-config", &v));
+	only_keys(v, machine_config, "machine-config");
+	cr_assert(json_object_object_get_ex(o, "drives", &v));
+	each_only_keys(v, drive, "drives[]");
+	cr_assert(json_object_object_get_ex(o, "network-interfaces", &v));
+	each_only_keys(v, network_interface, "network-interfaces[]");
+	cr_assert(json_object_object_get_ex(o, "logger", &v));
+	if (!json_object_is_type(v, json_type_null))
+		only_keys(v, logger, "logger");
+	cr_assert(json_object_object_get_ex(o, "cpu-config", &v));
+	if (!json_object_is_type(v, json_type_null)) {
+		struct json_object *a;
+
+		only_keys(v, cpu_config, "cpu-config");
+		if (json_object_object_get_ex(v, "cpuid_modifiers", &a)) {
+			each_only_keys(a, cpuid_leaf_modifier,
+				       "cpuid_modifiers[]");
+			for (size_t i = 0; i < json_object_array_length(a);
+			     i++) {
+				struct json_object *m;
+
+				json_object_object_get_ex(
+					json_object_array_get_idx(a, i),
+					"modifiers", &m);
+				each_only_keys(m, cpuid_register_modifier,
+					       "cpuid_modifiers[].modifiers[]");
+			}
+		}
+		if (json_object_object_get_ex(v, "msr_modifiers", &a))
+			each_only_keys(a, msr_modifier, "msr_modifiers[]");
+	}
+	json_object_put(o);
+}
+
+static void running_and_firecrackers(const char *sock)
+{
+	struct json_object *o = get(sock, "/"), *v;
+
+	only_keys(o, instance_info, "GET /");
+	cr_assert(json_object_object_get_ex(o, "state", &v));
+	cr_assert_str_eq(json_object_get_string(v), "Running");
+	json_object_put(o);
+	o = get(sock, "/machine-config");
+	only_keys(o, machine_config, "GET /machine-config");
+	json_object_put(o);
+	vm_config_is_firecrackers(sock);
+}
+
+/*
+ * The guide's KERNEL_BOOT_ARGS are for its Linux kernel; this repository's
+ * tiny kernel also needs its action, which keeps it running.
+ */
+#define GUIDE_BOOT_ARGS "console=ttyS0 reboot=k panic=1"
+#define TINY_ARGS GUIDE_BOOT_ARGS " action=echo"
+
+/*
+ * Firecracker's getting-started guide (docs/getting-started.md), call by
+ * call: firecracker --api-sock ... --enable-pci, then the logger, the
+ * boot source, the root drive, a NIC on a tap, InstanceStart. Each call
+ * answers 204, as there; the guest runs; every answer has Firecracker's
+ * keys alone.
+ */
+Test(api_firecracker, the_getting_started_sequence_boots, .timeout = 30)
+{
+	static char sectors[4096];
+	char *rootfs = temp_file("fcgsroot", sectors, sizeof(sectors));
+	char *log = temp_file("fcgslog", "", 0);
+	char body[1024], tap[16];
+	const char *const extra[] = { "--enable-pci", NULL };
+	struct api_proc p;
+
+	/* The guide's tap0, made this process's own: tests run side by side. */
+	snprintf(tap, sizeof(tap), "fcgs%d", (int)getpid() % 100000);
+	cr_assert_eq(api_spawn(&p, extra), 0);
+	snprintf(body, sizeof(body), "{\n"
+		 "        \"log_path\": \"%s\",\n"
+		 "        \"level\": \"Debug\",\n"
+		 "        \"show_level\": true,\n"
+		 "        \"show_log_origin\": true\n"
+		 "    }", log);
+	put_ok(p.sock, "PUT", "/logger", body);
+	snprintf(body, sizeof(body), "{\n"
+		 "        \"kernel_image_path\": \"%s\",\n"
+		 "        \"boot_args\": \"%s\"\n"
+		 "    }", guest_path("mb_action"), TINY_ARGS);
+	put_ok(p.sock, "PUT", "/boot-source", body);
+	snprintf(body, sizeof(body), "{\n"
+		 "        \"drive_id\": \"rootfs\",\n"
+		 "        \"path_on_host\": \"%s\",\n"
+		 "        \"is_root_device\": true,\n"
+		 "        \"is_read_only\": false\n"
+		 "    }", rootfs);
+	put_ok(p.sock, "PUT", "/drives/rootfs", body);
+	snprintf(body, sizeof(body), "{\n"
+		 "        \"iface_id\": \"net1\",\n"
+		 "        \"guest_mac\": \"06:00:AC:10:00:02\",\n"
+		 "        \"host_dev_name\": \"%s\"\n"
+		 "    }", tap);
+	put_ok(p.sock, "PUT", "/network-interfaces/net1", body);
+	put_ok(p.sock, "PUT", "/actions", "{\n"
+	       "        \"action_type\": \"InstanceStart\"\n"
+	       "    }");
+	cr_assert(api_wait_out(&p, "echo ready", 10), "%s\n%s", p.out, p.err);
+	running_and_firecrackers(p.sock);
+	api_proc_free(&p);
+	unlink(rootfs);
+	unlink(log);
+	free(rootfs);
+	free(log);
+}
+
+/*
+ * A multicast guest_mac is taken, as Firecracker takes it; the start then
+ * warns that Linux would replace it and mvm drop the frames.
+ */
+Test(api_firecracker, a_multicast_mac_is_taken_and_warned_of, .timeout = 30)
+{
+	char *log = temp_file("fcmclog", "", 0);
+	char body[512], tap[16], text[8192] = "";
+	struct api_proc p;
+	FILE *f;
+
+	snprintf(tap, sizeof(tap), "fcmc%d", (int)getpid() % 100000);
+	cr_assert_eq(api_spawn(&p, NULL), 0);
+	snprintf(body, sizeof(body), "{\"log_path\": \"%s\", \"level\": "
+		 "\"Warning\"}", log);
+	put_ok(p.sock, "PUT", "/logger", body);
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", "
+		 "\"boot_args\": \"%s\"}", guest_path("mb_action"), TINY_ARGS);
+	put_ok(p.sock, "PUT", "/boot-source", body);
+	snprintf(body, sizeof(body), "{\"iface_id\": \"eth0\", "
+		 "\"guest_mac\": \"01:00:5e:00:00:01\", "
+		 "\"host_dev_name\": \"%s\"}", tap);
+	put_ok(p.sock, "PUT", "/network-interfaces/eth0", body);
+	put_ok(p.sock, "PUT", "/actions", "{\"action_type\": "
+	       "\"InstanceStart\"}");
+	cr_assert(api_wait_out(&p, "echo ready", 10), "%s\n%s", p.out, p.err);
+	f = fopen(log, "r");
+	cr_assert_not_null(f);
+	cr_assert_gt(fread(text, 1, sizeof(text) - 1, f), 0);
+	fclose(f);
+	cr_assert(strstr(text, "network interface 'eth0': guest_mac "
+			 "01:00:5e:00:00:01 is a multicast address"), "%s",
+		  text);
+	api_stop(&p);
+	api_proc_free(&p);
+	unlink(log);
+	free(log);
+}
+
+/*
+ * Firecracker's example configuration (tests/framework/vm_config.json),
+ * key by key with its nulls and its empty lists, given as the guide says:
+ * firecracker --api-sock ... --config-file ... It boots, and the API then
+ * answers about it with Firecracker's keys.
+ */
+Test(api_firecracker, the_example_vm_config_boots_verbatim, .timeout = 30)
+{
+	static char sectors[4096];
+	char *rootfs = temp_file("fcexroot", sectors, sizeof(sectors));
+	char text[2048], *cfg;
+	struct api_proc p;
+
+	snprintf(text, sizeof(text),
+		 "{\n"
+		 "  \"boot-source\": {\n"
+		 "    \"kernel_image_path\": \"%s\",\n"
+		 "    \"boot_args\": \"%s\",\n"
+		 "    \"initrd_path\": null\n"
+		 "  },\n"
+		 "  \"drives\": [\n"
+		 "    {\n"
+		 "      \"drive_id\": \"rootfs\",\n"
+		 "      \"partuuid\": null,\n"
+		 "      \"is_root_device\": true,\n"
+		 "      \"cache_type\": \"Unsafe\",\n"
+		 "      \"is_read_only\": false,\n"
+		 "      \"path_on_host\": \"%s\",\n"
+		 "      \"io_engine\": \"Sync\",\n"
+		 "      \"rate_limiter\": null,\n"
+		 "      \"socket\": null\n"
+		 "    }\n"
+		 "  ],\n"
+		 "  \"machine-config\": {\n"
+		 "    \"vcpu_count\": 2,\n"
+		 "    \"mem_size_mib\": 1024,\n"
+		 "    \"smt\": false,\n"
+		 "    \"track_dirty_pages\": false,\n"
+		 "    \"huge_pages\": \"None\"\n"
+		 "  },\n"
+		 "  \"cpu-config\": null,\n"
+		 "  \"balloon\": null,\n"
+		 "  \"network-interfaces\": [],\n"
+		 "  \"vsock\": null,\n"
+		 "  \"logger\": null,\n"
+		 "  \"metrics\": null,\n"
+		 "  \"mmds-config\": null,\n"
+		 "  \"entropy\": null,\n"
+		 "  \"pmem\": [],\n"
+		 "  \"memory-hotplug\": null\n"
+		 "}\n", guest_path("mb_action"), TINY_ARGS, rootfs);
+	cfg = temp_file("fcexcfg", text, strlen(text));
+	{
+		const char *const extra[] = { "--config-file", cfg, NULL };
+
+		cr_assert_eq(api_spawn(&p, extra), 0);
+	}
+	cr_assert(api_wait_out(&p, "echo ready", 10), "%s\n%s", p.out, p.err);
+	running_and_firecrackers(p.sock);
+	api_proc_free(&p);
+	unlink(cfg);
+	unlink(rootfs);
+	free(cfg);
+	free(rootfs);
+}
+
+/*
+ * A VM with a custom CPU template (Firecracker's fields only) answers with
+ * Firecracker's keys in "cpu-config"; one with a static template names it
+ * in machine-config, as Firecracker does.
+ */
+Test(api_firecracker, cpu_templates_answer_with_firecrackers_keys,
+     .timeout = 30)
+{
+	struct json_object *o, *v;
+	struct api_proc p;
+	char body[512];
+
+	cr_assert_eq(api_spawn(&p, NULL), 0);
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", "
+		 "\"boot_args\": \"%s\"}", guest_path("mb_action"), TINY_ARGS);
+	put_ok(p.sock, "PUT", "/boot-source", body);
+	put_ok(p.sock, "PUT", "/cpu-config", "{\"kvm_capabilities\": "
+	       "[\"!56\"], \"cpuid_modifiers\": [{\"leaf\": \"0x1\", "
+	       "\"subleaf\": \"0x0\", \"flags\": 0, \"modifiers\": [{"
+	       "\"register\": \"ecx\", \"bitmap\": "
+	       "\"0bxxxxxxxxxxxxxxxxxxxxxxxxxxxx0xxx\"}]}], \"msr_modifiers\": "
+	       "[{\"addr\": \"0x1a0\", \"bitmap\": \"0bxxxxxxxxxxxxxxxxxxxxxxx"
+	       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx1\"}]}");
+	vm_config_is_firecrackers(p.sock);
+	o = get(p.sock, "/vm/config");
+	cr_assert(json_object_object_get_ex(o, "cpu-config", &v) &&
+		  json_object_is_type(v, json_type_object), "%s",
+		  json_object_to_json_string(o));
+	json_object_put(o);
+	put_ok(p.sock, "PATCH", "/machine-config", "{\"cpu_template\": \"T2\"}");
+	o = get(p.sock, "/machine-config");
+	only_keys(o, machine_config, "GET /machine-config");
+	cr_assert(json_object_object_get_ex(o, "cpu_template", &v));
+	cr_assert_str_eq(json_object_get_string(v), "T2");
+	json_object_put(o);
+	/* A static template replaces the custom one, as in Firecracker. */
+	o = get(p.sock, "/vm/config");
+	cr_assert(json_object_object_get_ex(o, "cpu-config", &v));
+	cr_assert_null(v);
+	json_object_put(o);
 	api_proc_free(&p);
 }

@@ -327,10 +327,11 @@ Test(fc_flags, bad_values_are_refused_naming_the_flag, .timeout = 60)
 		"--parent-cpu-time-us: '1e3'");
 	refused((const char *[]){ "--no-api", "--id", "a", NULL },
 		"--no-api needs --config-file");
-	refused((const char *[]){ "--metadata", "/dev/null", NULL },
-		"--metadata /dev/null: MMDS is not implemented yet");
-	refused((const char *[]){ "--mmds-size-limit", "1024", NULL },
-		"--mmds-size-limit 1024: MMDS is not implemented yet");
+	refused((const char *[]){ "--id", "a", "--metadata",
+				  "/nonexistent/md.json", NULL },
+		"--metadata /nonexistent/md.json: No such file");
+	refused((const char *[]){ "--id", "a", "--mmds-size-limit", "big",
+				  NULL }, "--mmds-size-limit: 'big'");
 	refused((const char *[]){ "--id", "a", "--log-path",
 				  "/nonexistent/dir/log", NULL },
 		"--log-path /nonexistent/dir/log: ");

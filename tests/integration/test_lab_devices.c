@@ -6,8 +6,9 @@
  * which prints one "ok - ..." or "not ok - ..." line per check. It boots
  * once, in main() before criterion starts the tests (as test_lab_linux.c
  * does), and each test then asserts its part of the checks by name, so a
- * check that silently stopped running fails too. If the lab cannot run,
- * every test fails saying NOT RUN and why.
+ * check that silently stopped running fails too. MMDS's are busybox wget
+ * in L2 against V1 and V2. If the lab cannot run, every test fails saying
+ * NOT RUN and why.
  *
  * Environment (set by meson): MVM_BIN, MVM_BUILD_DIR, MVM_LAB_DEVICES (the
  * tests/lab/devices script), MVM_LAB ("disabled" when the build was
@@ -50,8 +51,8 @@ Test(lab_devices, the_lab_ran_every_check)
 Test(lab_devices, disks_keep_their_files_across_a_reboot)
 {
 	static const char *const want[] = {
-		"L2 booted with the disks, NICs and rng attached",
-		"L2 sees vda, vdb, vdc and vdd",
+		"L2 booted with the disks, NICs, rng and vsock attached",
+		"L2 sees vda, vdb, vdc, vdd and vde",
 		"vda and vdb are 64 MiB and writable",
 		"vda: mkfs.ext2 and mount",
 		"vdb: mkfs.ext2 and mount",
@@ -125,4 +126,34 @@ Test(lab_devices, hwrng_gives_data)
 	};
 
 	LAB_EXPECT(&suite, "entropy", want);
+}
+
+Test(lab_devices, vsock_echoes_both_ways)
+{
+	static const char *const want[] = {
+		"vsock: L2's CID is the one given (cid=3)",
+		"vsock: L2 connects to the host's port 5000 and gets its bytes "
+		"back",
+		"vsock: the lab's CONNECT 52 reaches L2's port 52, bytes echoed",
+	};
+
+	LAB_EXPECT(&suite, "vsock", want);
+}
+
+Test(lab_devices, mmds_v1_and_v2_with_busybox_wget)
+{
+	static const char *const want[] = {
+		"MMDS V1: wget reads a string (IMDS text)",
+		"MMDS V1: wget reads an object's keys",
+		"MMDS V1: JSON with Accept: application/json",
+		"MMDS V1: a missing path is 404",
+		"MMDS V2: wget reads a string (IMDS text)",
+		"MMDS V2: wget reads an object's keys",
+		"MMDS V2: JSON with Accept: application/json",
+		"MMDS V2: a missing path is 404",
+		"MMDS V2: a GET without a token is 401",
+		"MMDS V2: PUT /latest/api/token gives a 44-character token",
+	};
+
+	LAB_EXPECT(&suite, "MMDS", want);
 }

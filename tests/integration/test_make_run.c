@@ -3,8 +3,9 @@
  * terminal (a pty here) boots the default guest to a shell, whether mvm
  * runs it directly (a host whose KVM runs stock kernels) or inside the
  * lab (any other host). We wait for the prompt, type a command, read its
- * output, quit with Ctrl-A x, and check the script's status and that the
- * terminal's settings came back.
+ * output, check the NIC on user-mode NAT got its address by DHCP and the
+ * scratch disk is there, quit with Ctrl-A x, and check the script's
+ * status and that the terminal's settings came back.
  *
  * Environment (set by meson): MVM_BUILD_DIR, MVM_RUN_SCRIPT, MVM_LAB
  * ("disabled" with -Dlab=disabled: the test says it did not run, skips).
@@ -155,6 +156,22 @@ Test(make_run, shell_in_the_default_guest_then_ctrl_a_x, .timeout = 900)
 		  "uname -r did not print the guest kernel:\n%s", shown);
 	cr_expect(strstr(shown, "\n2\n"), "nproc did not print 2:\n%s",
 		  shown);
+	free(shown);
+
+	/* The devices make run gives: eth0 on the user-mode NAT, with the
+	 * address /init got by DHCP, and the scratch disk. */
+	mark = t.len;
+	type(&t, "ip -4 -o addr show eth0; ip route; "
+	     "cat /sys/block/vda/size; echo DONE-$((6 * 8))\r");
+	cr_expect(wait_for(&t, mark, "DONE-48", 60),
+		  "the command's output never came:\n%s", tail(&t));
+	shown = lines_since(&t, mark);
+	cr_expect(strstr(shown, "inet 10.0.2.15/24"),
+		  "eth0 has no DHCP address from the NAT:\n%s", shown);
+	cr_expect(strstr(shown, "default via 10.0.2.2"),
+		  "no default route through the NAT:\n%s", shown);
+	cr_expect(strstr(shown, "\n2097152\n"),
+		  "no 1 GiB scratch disk as vda:\n%s", shown);
 	free(shown);
 
 	mark = t.len;

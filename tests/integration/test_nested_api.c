@@ -10,17 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api_assert.h"
 #include "api_client.h"
 #include "harness.h"
-
-static void put_ok(const char *sock, const char *method, const char *path,
-		   const char *body)
-{
-	struct api_resp r;
-
-	cr_assert_eq(api_call(sock, method, path, body, &r), 204,
-		     "%s %s: %d %s", method, path, r.status, r.body);
-}
 
 static bool host_can_nest(void)
 {
@@ -41,7 +33,7 @@ static void boot_source(const char *sock, const char *action)
 	snprintf(body, sizeof(body),
 		 "{\"kernel_image_path\": \"%s\", \"boot_args\": "
 		 "\"action=%s\"}", guest_path("mb_action"), action);
-	put_ok(sock, "PUT", "/boot-source", body);
+	api_ok(sock, "PUT", "/boot-source", body);
 }
 
 Test(nested_api, before_boot_the_setting_and_the_probe, .timeout = 30)
@@ -58,7 +50,7 @@ Test(nested_api, before_boot_the_setting_and_the_probe, .timeout = 30)
 		  "%s", r.body);
 	cr_assert(strstr(r.body, "\"l1_hypervisor_active\":false,"
 			 "\"l2_running\":false,\"since\":null}"), "%s", r.body);
-	put_ok(p.sock, "PATCH", "/machine-config", "{\"nested_virt\": true}");
+	api_ok(p.sock, "PATCH", "/machine-config", "{\"nested_virt\": true}");
 	cr_assert_eq(api_call(p.sock, "GET", "/vm/nested", NULL, &r), 200);
 	cr_assert(strstr(r.body, "\"exposed\":true,"), "%s", r.body);
 	api_proc_free(&p);
@@ -71,9 +63,9 @@ Test(nested_api, after_boot_queried_and_fixed, .timeout = 30)
 
 	cr_assert_eq(api_spawn(&p, NULL), 0);
 	boot_source(p.sock, "echo");
-	put_ok(p.sock, "PUT", "/machine-config",
+	api_ok(p.sock, "PUT", "/machine-config",
 	       "{\"vcpu_count\": 2, \"mem_size_mib\": 32}");
-	put_ok(p.sock, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+	api_ok(p.sock, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
 	cr_assert(api_wait_out(&p, "echo ready", 10), "%s", p.out);
 	cr_assert_eq(api_call(p.sock, "GET", "/vm/nested", NULL, &r), 200);
 	cr_assert(strstr(r.body, "\"exposed\":false,"), "%s", r.body);
@@ -119,7 +111,7 @@ Test(nested_api, start_with_nesting_refused_where_the_host_cannot,
 	}
 	cr_assert_eq(api_spawn(&p, NULL), 0);
 	boot_source(p.sock, "echo");
-	put_ok(p.sock, "PUT", "/machine-config",
+	api_ok(p.sock, "PUT", "/machine-config",
 	       "{\"vcpu_count\": 1, \"mem_size_mib\": 32, "
 	       "\"nested_virt\": true}");
 	cr_assert_eq(api_call(p.sock, "PUT", "/actions",

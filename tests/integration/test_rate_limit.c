@@ -22,31 +22,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api_assert.h"
 #include "api_client.h"
 #include "harness.h"
 #include "snap_files.h"
 
 #define MIB 1048576.0
-
-static void put_ok(const char *sock, const char *method, const char *path,
-		   const char *body)
-{
-	struct api_resp r;
-
-	cr_assert_eq(api_call(sock, method, path, body, &r), 204,
-		     "%s %s %s -> %d %s", method, path, body, r.status, r.body);
-}
-
-static void expect_fault(const char *sock, const char *method,
-			 const char *path, const char *body, int status,
-			 const char *text)
-{
-	struct api_resp r;
-
-	cr_assert_eq(api_call(sock, method, path, body, &r), status,
-		     "%s %s %s -> %d %s", method, path, body, r.status, r.body);
-	cr_assert(fault_has(&r, text), "want '%s': %s", text, r.body);
-}
 
 static double now_s(void)
 {
@@ -96,7 +77,7 @@ static uint64_t sum_from(const char *path, size_t skip, const char *section,
 
 static void flush(struct api_proc *p)
 {
-	put_ok(p->sock, "PUT", "/actions", "{\"action_type\": "
+	api_ok(p->sock, "PUT", "/actions", "{\"action_type\": "
 	       "\"FlushMetrics\"}");
 }
 
@@ -157,16 +138,16 @@ static void boot(struct api_proc *p, const char *args, const char *met)
 	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", "
 		 "\"boot_args\": \"%s\"}", guest_path("virtio/mb_virtio"),
 		 args);
-	put_ok(p->sock, "PUT", "/boot-source", body);
-	put_ok(p->sock, "PUT", "/machine-config",
+	api_ok(p->sock, "PUT", "/boot-source", body);
+	api_ok(p->sock, "PUT", "/machine-config",
 	       "{\"vcpu_count\": 1, \"mem_size_mib\": 64}");
 	snprintf(body, sizeof(body), "{\"metrics_path\": \"%s\"}", met);
-	put_ok(p->sock, "PUT", "/metrics", body);
+	api_ok(p->sock, "PUT", "/metrics", body);
 }
 
 static void start(struct api_proc *p)
 {
-	put_ok(p->sock, "PUT", "/actions",
+	api_ok(p->sock, "PUT", "/actions",
 	       "{\"action_type\": \"InstanceStart\"}");
 }
 
@@ -198,7 +179,7 @@ Test(rate_limit, drive_bandwidth_over_10s_and_patched, .timeout = 120)
 		 "\"path_on_host\": \"%s\", \"is_root_device\": false, "
 		 "\"is_read_only\": true, \"rate_limiter\": {\"bandwidth\": "
 		 "{\"size\": 1048576, \"refill_time\": 1000}}}", img);
-	put_ok(p.sock, "PUT", "/drives/disk0", body);
+	api_ok(p.sock, "PUT", "/drives/disk0", body);
 	start(&p);
 	cr_assert(api_wait_out(&p, "bench start", 60), "%s\n%s", p.out,
 		  p.err);
@@ -208,15 +189,15 @@ Test(rate_limit, drive_bandwidth_over_10s_and_patched, .timeout = 120)
 	assert_within(rate, MIB, 0.05, "drive bandwidth 1 MiB/s, 10 s");
 
 	/* Refused changes name the field and change nothing. */
-	expect_fault(p.sock, "PATCH", "/drives/disk0", "{\"drive_id\": "
-		     "\"disk0\", \"rate_limiter\": {\"bandwidth\": {\"size\": "
-		     "-5, \"refill_time\": 1000}}}", 400,
-		     "rate_limiter.bandwidth.size: must be from 0");
-	expect_fault(p.sock, "PATCH", "/drives/disk0", "{\"drive_id\": "
-		     "\"disk0\", \"rate_limiter\": {\"bandwidth\": {\"size\": "
-		     "5, \"refill_time\": 1000, \"burst\": 1}}}", 400,
-		     "rate_limiter.bandwidth.burst: unknown field");
-	put_ok(p.sock, "PATCH", "/drives/disk0", "{\"drive_id\": \"disk0\", "
+	api_fault(p.sock, "PATCH", "/drives/disk0", "{\"drive_id\": "
+		  "\"disk0\", \"rate_limiter\": {\"bandwidth\": {\"size\": "
+		  "-5, \"refill_time\": 1000}}}", 400,
+		  "rate_limiter.bandwidth.size: must be from 0");
+	api_fault(p.sock, "PATCH", "/drives/disk0", "{\"drive_id\": "
+		  "\"disk0\", \"rate_limiter\": {\"bandwidth\": {\"size\": "
+		  "5, \"refill_time\": 1000, \"burst\": 1}}}", 400,
+		  "rate_limiter.bandwidth.burst: unknown field");
+	api_ok(p.sock, "PATCH", "/drives/disk0", "{\"drive_id\": \"disk0\", "
 	       "\"rate_limiter\": {\"bandwidth\": {\"size\": 2097152, "
 	       "\"refill_time\": 1000}}}");
 	rate = measure(&p, met, "block", "read_bytes", 4);
@@ -242,7 +223,7 @@ Test(rate_limit, drive_ops, .timeout = 90)
 		 "\"is_read_only\": true, \"rate_limiter\": {\"ops\": "
 		 "{\"size\": 20, \"refill_time\": 100}, \"bandwidth\": "
 		 "{\"size\": 0, \"refill_time\": 0}}}", img);
-	put_ok(p.sock, "PUT", "/drives/disk0", body);
+	api_ok(p.sock, "PUT", "/drives/disk0", body);
 	start(&p);
 	cr_assert(api_wait_out(&p, "bench start", 60), "%s\n%s", p.out,
 		  p.err);
@@ -254,9 +235,9 @@ Test(rate_limit, drive_ops, .timeout = 90)
 	 * Paused while throttled: its timer fires and starts nothing; the
 	 * resume serves the queue again at the same rate.
 	 */
-	put_ok(p.sock, "PATCH", "/vm", "{\"state\": \"Paused\"}");
+	api_ok(p.sock, "PATCH", "/vm", "{\"state\": \"Paused\"}");
 	cr_assert_eq(measure(&p, met, "block", "read_count", 1), 0);
-	put_ok(p.sock, "PATCH", "/vm", "{\"state\": \"Resumed\"}");
+	api_ok(p.sock, "PATCH", "/vm", "{\"state\": \"Resumed\"}");
 	/* The bucket filled while paused: 20 requests go at once. */
 	api_drain(&p, 0.3);
 	rate = measure(&p, met, "block", "read_count", 3);
@@ -315,27 +296,27 @@ Test(rate_limit, drive_limit_survives_a_snapshot, .timeout = 90,
 		 "\"path_on_host\": \"%s\", \"is_root_device\": false, "
 		 "\"is_read_only\": true, \"rate_limiter\": {\"ops\": "
 		 "{\"size\": 20, \"refill_time\": 100}}}", img);
-	put_ok(a.sock, "PUT", "/drives/disk0", body);
+	api_ok(a.sock, "PUT", "/drives/disk0", body);
 	start(&a);
 	cr_assert(api_wait_out(&a, "bench start", 60), "%s\n%s", a.out,
 		  a.err);
 	api_drain(&a, 0.5);
-	put_ok(a.sock, "PATCH", "/vm", "{\"state\": \"Paused\"}");
+	api_ok(a.sock, "PATCH", "/vm", "{\"state\": \"Paused\"}");
 	snprintf(body, sizeof(body), "{\"snapshot_type\": \"Full\", "
 		 "\"snapshot_path\": \"%s\", \"mem_file_path\": \"%s\"}",
 		 state, mem);
-	put_ok(a.sock, "PUT", "/snapshot/create", body);
+	api_ok(a.sock, "PUT", "/snapshot/create", body);
 	api_stop(&a);
 	api_proc_free(&a);
 
 	cr_assert_eq(api_spawn(&b, NULL), 0);
 	snprintf(body, sizeof(body), "{\"metrics_path\": \"%s\"}", met);
-	put_ok(b.sock, "PUT", "/metrics", body);
+	api_ok(b.sock, "PUT", "/metrics", body);
 	snprintf(body, sizeof(body), "{\"snapshot_path\": \"%s\", "
 		 "\"mem_backend\": {\"backend_type\": \"File\", "
 		 "\"backend_path\": \"%s\"}, \"resume_vm\": true}", state,
 		 mem);
-	put_ok(b.sock, "PUT", "/snapshot/load", body);
+	api_ok(b.sock, "PUT", "/snapshot/load", body);
 	cr_assert_eq(api_call(b.sock, "GET", "/vm/config", NULL, &r), 200);
 	cr_assert(strstr(r.body, "\"rate_limiter\":{\"ops\":{\"size\":20,"
 			 "\"refill_time\":100,"), "%s", r.body);
@@ -377,7 +358,7 @@ Test(rate_limit, nic_tx_bandwidth_then_ops, .timeout = 90)
 
 	netns_with_tap("mvmrl0");
 	boot(&p, "test=bench_net big=0 small=100000000 rx=0", met);
-	put_ok(p.sock, "PUT", "/network-interfaces/eth0",
+	api_ok(p.sock, "PUT", "/network-interfaces/eth0",
 	       "{\"iface_id\": \"eth0\", \"host_dev_name\": \"mvmrl0\", "
 	       "\"tx_rate_limiter\": {\"bandwidth\": {\"size\": 6000, "
 	       "\"refill_time\": 100}}}");
@@ -387,7 +368,7 @@ Test(rate_limit, nic_tx_bandwidth_then_ops, .timeout = 90)
 	api_drain(&p, 0.5);
 	rate = measure(&p, met, "net", "tx_bytes_count", 4);
 	assert_within(rate, 60000, 0.05, "NIC tx bandwidth 60000 B/s, 4 s");
-	put_ok(p.sock, "PATCH", "/network-interfaces/eth0",
+	api_ok(p.sock, "PATCH", "/network-interfaces/eth0",
 	       "{\"iface_id\": \"eth0\", \"tx_rate_limiter\": {\"ops\": "
 	       "{\"size\": 50, \"refill_time\": 100}}}");
 	/* The ops bucket was unlimited: it starts full, 50 frames. */
@@ -472,7 +453,7 @@ Test(rate_limit, nic_rx_ops, .timeout = 90)
 	sll.sll_ifindex = (int)if_nametoindex("mvmrl1");
 	cr_assert_eq(bind(sd.sock, (struct sockaddr *)&sll, sizeof(sll)), 0);
 	boot(&p, "test=bench_net big=0 small=0 rx=1", met);
-	put_ok(p.sock, "PUT", "/network-interfaces/eth0",
+	api_ok(p.sock, "PUT", "/network-interfaces/eth0",
 	       "{\"iface_id\": \"eth0\", \"host_dev_name\": \"mvmrl1\", "
 	       "\"rx_rate_limiter\": {\"ops\": {\"size\": 50, "
 	       "\"refill_time\": 100}}}");
@@ -504,7 +485,7 @@ Test(rate_limit, entropy_waits_and_oversize_passes, .timeout = 60)
 	struct api_resp r;
 
 	boot(&p, "test=rng", met);
-	put_ok(p.sock, "PUT", "/entropy", "{\"rate_limiter\": {\"bandwidth\": "
+	api_ok(p.sock, "PUT", "/entropy", "{\"rate_limiter\": {\"bandwidth\": "
 	       "{\"size\": 64, \"refill_time\": 100}}}");
 	cr_assert_eq(api_call(p.sock, "GET", "/vm/config", NULL, &r), 200);
 	cr_assert(strstr(r.body, "\"entropy\":{\"rate_limiter\":{\"bandwidth\":"

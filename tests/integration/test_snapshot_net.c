@@ -240,3 +240,97 @@ Test(snapshot_net, a_migrated_nic_comes_out_of_the_tap_the_destination_names,
 	api_proc_free(&a);
 	api_proc_free(&b);
 }
+
+/* A free TCP port on 127.0.0.1 (taken, then let go). */
+static unsigned free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t l = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+/* Does something listen on 127.0.0.1:port? */
+static bool listening(unsigned port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+
+	close(fd);
+	return ok;
+}
+
+/*
+ * A user-mode NAT NIC (no root, no tap): its configuration travels in
+ * the snapshot, and the load makes a new stack, its hostfwd listening
+ * again; an override, which names a tap, is refused for it.
+ */
+Test(snapshot_net, a_user_nic_comes_back_with_a_new_stack,
+     .init = snap_dir_make, .fini = snap_dir_drop, .timeout = 90)
+{
+	struct api_proc a, b;
+	struct api_resp r;
+	unsigned port = free_port();
+	char body[512], fwd[64];
+	int lines, fd = open(path_in("disk"), O_RDWR | O_CREAT, 0600);
+
+	/* The soak also moves a disk. */
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, 4 << 20), 0);
+	close(fd);
+	cr_assert_eq(api_spawn(&a, NULL), 0);
+	call_ok(&a, "PUT", "/machine-config",
+		"{\"vcpu_count\": 1, \"mem_size_mib\": 64}");
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", "
+		 "\"boot_args\": \"test=soak report=16\"}",
+		 guest_path("virtio/mb_virtio"));
+	call_ok(&a, "PUT", "/boot-source", body);
+	snprintf(body, sizeof(body), "{\"drive_id\": \"data\", "
+		 "\"path_on_host\": \"%s\", \"is_root_device\": false, "
+		 "\"is_read_only\": false}", path_in("disk"));
+	call_ok(&a, "PUT", "/drives/data", body);
+	snprintf(fwd, sizeof(fwd), "tcp:127.0.0.1:%u-:80", port);
+	snprintf(body, sizeof(body), "{\"iface_id\": \"eth0\", \"backend\": "
+		 "\"user\", \"hostfwd\": [\"%s\"]}", fwd);
+	call_ok(&a, "PUT", "/network-interfaces/eth0", body);
+	call_ok(&a, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+	cr_assert(api_wait_out(&a, "soak rounds=", 30), "%s\n%s", a.out,
+		  a.err);
+	cr_assert(listening(port), "no hostfwd listener on port %u", port);
+	call_ok(&a, "PATCH", "/vm", "{\"state\": \"Paused\"}");
+	snprintf(body, sizeof(body), "{\"snapshot_path\": \"%s\", "
+		 "\"mem_file_path\": \"%s\"}", path_in("state"),
+		 path_in("mem"));
+	call_ok(&a, "PUT", "/snapshot/create", body);
+	api_stop(&a);
+	api_proc_free(&a);
+	cr_assert_not(listening(port), "port %u still taken", port);
+
+	cr_assert_eq(api_spawn(&b, NULL), 0);
+	cr_assert_eq(load(&b, "[{\"iface_id\": \"eth0\", \"host_dev_name\": "
+			  "\"tap0\"}]", &r), 400, "%s", r.body);
+	cr_assert(strstr(r.body, "user backend"), "%s", r.body);
+	cr_assert_eq(load(&b, "[]", &r), 204, "%s\n%s", r.body, b.err);
+	lines = count_str(b.out, "soak rounds=");
+	for (int i = 0; i < 300 && count_str(b.out, "soak rounds=") < lines + 2;
+	     i++)
+		api_drain(&b, 0.1);
+	cr_assert_geq(count_str(b.out, "soak rounds="), lines + 2, "%s",
+		      b.out);
+	cr_assert(listening(port), "the restored stack does not listen on "
+		  "port %u", port);
+	cr_assert_eq(api_call(b.sock, "GET", "/vm/config", NULL, &r), 200);
+	snprintf(body, sizeof(body), "\"backend\":\"user\",\"hostfwd\":"
+		 "[\"%s\"]", fwd);
+	cr_assert(strstr(r.body, body), "%s lacks %s", r.body, body);
+	api_stop(&b);
+	api_proc_free(&b);
+}

@@ -20,25 +20,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api_assert.h"
 #include "api_client.h"
 #include "harness.h"
 #include "snap_files.h"
 
 #define GUEST_MIB 64
 #define TOTAL_MIB 256
-
-static void expect_fault(struct api_proc *p, const char *method,
-			 const char *path, const char *body, int status,
-			 const char *text)
-{
-	struct api_resp r;
-
-	cr_assert_eq(api_call(p->sock, method, path, body, &r), status,
-		     "%s %s %s -> %d %s", method, path, body ? body : "",
-		     r.status, r.body);
-	cr_assert(fault_has(&r, text), "%s %s %s: want '%s': %s", method,
-		  path, body ? body : "", text, r.body);
-}
 
 /* GET /hotplug/memory's field key. */
 static uint64_t status_of(struct api_proc *p, const char *key)
@@ -119,21 +107,21 @@ Test(virtio_mem, patch_refuses_bad_sizes_after_boot, .timeout = 120)
 	struct api_proc p;
 
 	boot(&p, "rounds=1");
-	expect_fault(&p, "PATCH", "/hotplug/memory",
-		     "{\"requested_size_mib\": 3}", 400,
-		     "requested_size_mib: must be a whole number of blocks");
-	expect_fault(&p, "PATCH", "/hotplug/memory",
-		     "{\"requested_size_mib\": 512}", 400,
-		     "requested_size_mib: must not be more than the total");
-	expect_fault(&p, "PATCH", "/hotplug/memory",
-		     "{\"requested_size_mib\": -2}", 400,
-		     "requested_size_mib");
-	expect_fault(&p, "PATCH", "/hotplug/memory", "{}", 400,
-		     "requested_size_mib");
-	expect_fault(&p, "PATCH", "/hotplug/memory",
-		     "{\"requested_size_mib\": 2, \"extra\": 1}", 400, "extra");
-	expect_fault(&p, "PUT", "/hotplug/memory",
-		     "{\"total_size_mib\": 128}", 400, "after starting");
+	api_fault(p.sock, "PATCH", "/hotplug/memory",
+		  "{\"requested_size_mib\": 3}", 400,
+		  "requested_size_mib: must be a whole number of blocks");
+	api_fault(p.sock, "PATCH", "/hotplug/memory",
+		  "{\"requested_size_mib\": 512}", 400,
+		  "requested_size_mib: must not be more than the total");
+	api_fault(p.sock, "PATCH", "/hotplug/memory",
+		  "{\"requested_size_mib\": -2}", 400,
+		  "requested_size_mib");
+	api_fault(p.sock, "PATCH", "/hotplug/memory", "{}", 400,
+		  "requested_size_mib");
+	api_fault(p.sock, "PATCH", "/hotplug/memory",
+		  "{\"requested_size_mib\": 2, \"extra\": 1}", 400, "extra");
+	api_fault(p.sock, "PUT", "/hotplug/memory",
+		  "{\"total_size_mib\": 128}", 400, "after starting");
 	/* Nothing refused reached the guest: it still waits for round 1. */
 	cr_assert_eq(status_of(&p, "requested_size_mib"), 0);
 	resize(&p, 2, 1);
@@ -149,36 +137,36 @@ Test(virtio_mem, put_and_get_before_boot, .timeout = 30)
 	char body[512];
 
 	cr_assert_eq(api_spawn(&p, NULL), 0);
-	expect_fault(&p, "GET", "/hotplug/memory", NULL, 400,
-		     "not configured");
-	expect_fault(&p, "PATCH", "/hotplug/memory",
-		     "{\"requested_size_mib\": 2}", 400, "before starting");
-	expect_fault(&p, "PUT", "/hotplug/memory", "{}", 400,
-		     "total_size_mib");
-	expect_fault(&p, "PUT", "/hotplug/memory", "{\"total_size_mib\": 200}",
-		     400, "total_size_mib: must be a positive whole number of "
-		     "slots (128 MiB)");
-	expect_fault(&p, "PUT", "/hotplug/memory", "{\"total_size_mib\": 0}",
-		     400, "total_size_mib");
-	expect_fault(&p, "PUT", "/hotplug/memory", "{\"total_size_mib\": 256, "
-		     "\"slot_size_mib\": 64}", 400, "slot_size_mib");
-	expect_fault(&p, "PUT", "/hotplug/memory", "{\"total_size_mib\": 256, "
-		     "\"block_size_mib\": 1}", 400, "block_size_mib");
-	expect_fault(&p, "PUT", "/hotplug/memory", "{\"total_size_mib\": 256, "
-		     "\"block_size_mib\": 6}", 400, "block_size_mib: must be a "
-		     "power of two");
-	expect_fault(&p, "PUT", "/hotplug/memory", "{\"total_size_mib\": 384, "
-		     "\"slot_size_mib\": 192, \"block_size_mib\": 128}", 400,
-		     "slot_size_mib: must be a whole number of blocks");
-	expect_fault(&p, "PUT", "/hotplug/memory",
-		     "{\"total_size_mib\": 1048576}", 400,
-		     "total_size_mib: is more than mvm can place");
-	expect_fault(&p, "PUT", "/hotplug/memory",
-		     "{\"total_size_mib\": \"256\"}", 400,
-		     "total_size_mib: expected an integer");
+	api_fault(p.sock, "GET", "/hotplug/memory", NULL, 400,
+		  "not configured");
+	api_fault(p.sock, "PATCH", "/hotplug/memory",
+		  "{\"requested_size_mib\": 2}", 400, "before starting");
+	api_fault(p.sock, "PUT", "/hotplug/memory", "{}", 400,
+		  "total_size_mib");
+	api_fault(p.sock, "PUT", "/hotplug/memory", "{\"total_size_mib\": 200}",
+		  400, "total_size_mib: must be a positive whole number of "
+		  "slots (128 MiB)");
+	api_fault(p.sock, "PUT", "/hotplug/memory", "{\"total_size_mib\": 0}",
+		  400, "total_size_mib");
+	api_fault(p.sock, "PUT", "/hotplug/memory", "{\"total_size_mib\": 256, "
+		  "\"slot_size_mib\": 64}", 400, "slot_size_mib");
+	api_fault(p.sock, "PUT", "/hotplug/memory", "{\"total_size_mib\": 256, "
+		  "\"block_size_mib\": 1}", 400, "block_size_mib");
+	api_fault(p.sock, "PUT", "/hotplug/memory", "{\"total_size_mib\": 256, "
+		  "\"block_size_mib\": 6}", 400, "block_size_mib: must be a "
+		  "power of two");
+	api_fault(p.sock, "PUT", "/hotplug/memory", "{\"total_size_mib\": 384, "
+		  "\"slot_size_mib\": 192, \"block_size_mib\": 128}", 400,
+		  "slot_size_mib: must be a whole number of blocks");
+	api_fault(p.sock, "PUT", "/hotplug/memory",
+		  "{\"total_size_mib\": 1048576}", 400,
+		  "total_size_mib: is more than mvm can place");
+	api_fault(p.sock, "PUT", "/hotplug/memory",
+		  "{\"total_size_mib\": \"256\"}", 400,
+		  "total_size_mib: expected an integer");
 	/* Refusals left nothing configured. */
-	expect_fault(&p, "GET", "/hotplug/memory", NULL, 400,
-		     "not configured");
+	api_fault(p.sock, "GET", "/hotplug/memory", NULL, 400,
+		  "not configured");
 	call_ok(&p, "PUT", "/hotplug/memory", "{\"total_size_mib\": 512, "
 		"\"block_size_mib\": 4}");
 	cr_assert_eq(status_of(&p, "total_size_mib"), 512);
@@ -197,9 +185,9 @@ Test(virtio_mem, put_and_get_before_boot, .timeout = 30)
 	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\"}",
 		 guest_path("virtio/bz_virtio"));
 	call_ok(&p, "PUT", "/boot-source", body);
-	expect_fault(&p, "PUT", "/actions", "{\"action_type\": "
-		     "\"InstanceStart\"}", 400, "memory-hotplug: "
-		     "total_size_mib: 61440 MiB at 0x140000000");
+	api_fault(p.sock, "PUT", "/actions", "{\"action_type\": "
+		  "\"InstanceStart\"}", 400, "memory-hotplug: "
+		  "total_size_mib: 61440 MiB at 0x140000000");
 	api_stop(&p);
 	api_proc_free(&p);
 }

@@ -3,7 +3,8 @@
  * interface there, mvm attached to it, and a responder on the interface
  * (an AF_PACKET socket) that answers the virtio test kernel's frames.
  * Frames from a foreign source MAC must not reach the wire unless the NIC
- * has mac_spoofing=on. Needs root (namespaces, TAP); skipped otherwise.
+ * has mac_spoofing=on; MMDS answers the guest over it. Needs root
+ * (namespaces, TAP); skipped otherwise.
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -279,11 +280,136 @@ static void assert_refused(const char *net, const char *msg)
 Test(virtio_net, bad_options_name_the_key)
 {
 	assert_refused("tap=" TAP ",speed=1", "--net: unknown key 'speed'");
-	assert_refused("id=x", "--net: tap=NAME is required");
+	assert_refused("id=x", "--net: tap=NAME or user is required");
 	assert_refused("tap=" TAP ",mac=01:00:00:00:00:01",
 		       "--net: mac: '01:00:00:00:00:01' is not a unicast MAC");
 	assert_refused("tap=" TAP ",mac_spoofing=maybe",
 		       "--net: mac_spoofing: 'maybe' is not on or off");
 	assert_refused("tap=averyveryverylongname",
 		       "--net: tap: 'averyveryverylongname' is longer");
+}
+
+/*
+ * MMDS over the NIC: the virtio test kernel ARPs the MMDS address, opens
+ * a TCP connection to its port 80 and prints what its GETs get back
+ * (test=mmds). mvm answers all of it in the NIC's TX path: no frame for
+ * the address may reach the TAP.
+ */
+#define MD "{\"latest\": {\"meta-data\": {\"ami-id\": \"ami-12345678\", " \
+	   "\"hostname\": \"mvm-guest\", \"network\": {\"mac\": \"x\"}}}}"
+
+/* Frames on the TAP whose ARP target or IPv4 destination is addr. */
+static int mmds_leaks(int s, uint32_t addr)
+{
+	uint8_t f[2048];
+	int leaks = 0;
+	ssize_t n;
+
+	while ((n = recv(s, f, sizeof(f), MSG_DONTWAIT)) >= 14) {
+		uint16_t type = (uint16_t)(f[12] << 8 | f[13]);
+		uint32_t a = 0;
+
+		if (type == 0x0806 && n >= 42)
+			memcpy(&a, f + 38, 4);
+		else if (type == 0x0800 && n >= 34)
+			memcpy(&a, f + 30, 4);
+		leaks += a == htonl(addr);
+	}
+	return leaks;
+}
+
+static int tap_all_socket(void)
+{
+	char path[128];
+	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), ns, s;
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET,
+				   .sll_protocol = htons(0x0003) };
+
+	snprintf(path, sizeof(path), "/var/run/netns/%s", netns);
+	ns = open(path, O_RDONLY | O_CLOEXEC);
+	cr_assert(self >= 0 && ns >= 0);
+	cr_assert_eq(setns(ns, CLONE_NEWNET), 0);
+	s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(0x0003));
+	sll.sll_ifindex = (int)if_nametoindex(TAP);
+	cr_assert_eq(setns(self, CLONE_NEWNET), 0);
+	close(ns);
+	close(self);
+	cr_assert(s >= 0 && sll.sll_ifindex > 0);
+	cr_assert_eq(bind(s, (struct sockaddr *)&sll, sizeof(sll)), 0);
+	return s;
+}
+
+static struct mvm_result run_mmds(const char *mmds_config,
+				  const char *cmdline, uint32_t addr)
+{
+	struct mvm_opts o = { .child_setup = enter_netns, .timeout = 60 };
+	char text[1024], *cfg, *md = temp_file("md", MD, strlen(MD));
+	struct mvm_result r;
+	int s = tap_all_socket(), leaks;
+
+	snprintf(text, sizeof(text), "{\"boot-source\": {\"kernel_image_path\": "
+		 "\"%s\", \"boot_args\": \"%s\"}, \"machine-config\": "
+		 "{\"vcpu_count\": 1, \"mem_size_mib\": 64}, "
+		 "\"network-interfaces\": [{\"iface_id\": \"eth0\", "
+		 "\"host_dev_name\": \"" TAP "\"}], \"mmds-config\": %s}",
+		 guest_path("virtio/mb_virtio"), cmdline, mmds_config);
+	cfg = temp_file("mmdscfg", text, strlen(text));
+	cr_assert_eq(mvm_launch((const char *[]){ "--no-api", "--config-file",
+				cfg, "--metadata", md, NULL }, &o, &r), 0);
+	free(cfg);
+	free(md);
+	cr_assert_not(r.timed_out, "timed out:\n%s\n%s", r.out, r.err);
+	leaks = mmds_leaks(s, addr);
+	close(s);
+	cr_assert_eq(leaks, 0, "%d frames for MMDS reached the TAP", leaks);
+	assert_all_ok(&r);
+	return r;
+}
+
+static void expect_line(const struct mvm_result *r, const char *line)
+{
+	cr_assert(strstr(r->out, line), "no '%s' in:\n%s", line, r->out);
+}
+
+Test(virtio_net, mmds_v1_over_the_nic)
+{
+	struct mvm_result r = run_mmds("{\"network_interfaces\": [\"eth0\"]}",
+				       "test=mmds", 0xa9fea9fe);
+
+	expect_line(&r, "PASS mmds arp");
+	expect_line(&r, "mmds answer 200 ami-id|hostname|network/\n");
+	expect_line(&r, "mmds answer 200 \"ami-12345678\"\n");
+	expect_line(&r, "mmds answer 404 Resource not found: /nope.\n");
+	mvm_result_free(&r);
+}
+
+Test(virtio_net, mmds_v2_needs_the_token)
+{
+	struct mvm_result r = run_mmds("{\"version\": \"V2\", "
+				       "\"network_interfaces\": [\"eth0\"]}",
+				       "test=mmds v2=1", 0xa9fea9fe);
+	const char *tok;
+
+	expect_line(&r, "mmds answer 401 No MMDS token provided. Use "
+		    "`X-metadata-token` or `X-aws-ec2-metadata-token` header "
+		    "to specify the session token.\n");
+	tok = strstr(r.out, "mmds answer 200 ");
+	cr_assert(tok && strchr(tok, '\n') - tok == 16 + 44,
+		  "no 44-character token: %s", r.out);
+	expect_line(&r, "mmds answer 200 ami-id|hostname|network/\n");
+	expect_line(&r, "mmds answer 200 \"ami-12345678\"\n");
+	mvm_result_free(&r);
+}
+
+/* Another address, and imds_compat: text whatever the Accept header. */
+Test(virtio_net, mmds_address_and_imds_compat)
+{
+	struct mvm_result r = run_mmds("{\"network_interfaces\": [\"eth0\"], "
+				       "\"ipv4_address\": \"169.254.170.2\", "
+				       "\"imds_compat\": true}",
+				       "test=mmds mmds_ip=0xa9feaa02",
+				       0xa9feaa02);
+
+	expect_line(&r, "mmds answer 200 ami-12345678\n");
+	mvm_result_free(&r);
 }

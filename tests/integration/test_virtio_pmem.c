@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "../guests/virtio/tests.h"
+#include "api_assert.h"
 #include "api_client.h"
 #include "harness.h"
 #include "snap_files.h"
@@ -59,19 +60,6 @@ static void expect_file(const char *path, size_t len, bool written)
 			     "want seed %u's", i, b[i], seed);
 	}
 	free(b);
-}
-
-static void expect_fault(struct api_proc *p, const char *method,
-			 const char *path, const char *body, int status,
-			 const char *text)
-{
-	struct api_resp r;
-
-	cr_assert_eq(api_call(p->sock, method, path, body, &r), status,
-		     "%s %s %s -> %d %s", method, path, body ? body : "",
-		     r.status, r.body);
-	cr_assert(fault_has(&r, text), "%s %s: want '%s': %s", method, path,
-		  text, r.body);
 }
 
 static void configure(struct api_proc *p, const char *args)
@@ -152,40 +140,40 @@ Test(virtio_pmem, bad_input_is_refused_naming_the_field, .timeout = 60)
 	struct api_proc p;
 
 	configure(&p, "");
-	expect_fault(&p, "PUT", "/pmem/p0", "{\"id\": \"p0\", "
-		     "\"path_on_host\": \"/nonexistent/pmem\"}", 400,
-		     "path_on_host: cannot open '/nonexistent/pmem'");
+	api_fault(p.sock, "PUT", "/pmem/p0", "{\"id\": \"p0\", "
+		  "\"path_on_host\": \"/nonexistent/pmem\"}", 400,
+		  "path_on_host: cannot open '/nonexistent/pmem'");
 	snprintf(body, sizeof(body), "{\"id\": \"p0\", \"path_on_host\": "
 		 "\"%s\"}", empty);
-	expect_fault(&p, "PUT", "/pmem/p0", body, 400, "path_on_host");
-	expect_fault(&p, "PUT", "/pmem/p0", body, 400, "is empty");
+	api_fault(p.sock, "PUT", "/pmem/p0", body, 400, "path_on_host");
+	api_fault(p.sock, "PUT", "/pmem/p0", body, 400, "is empty");
 	snprintf(body, sizeof(body), "{\"id\": \"p1\", \"path_on_host\": "
 		 "\"%s\"}", file);
-	expect_fault(&p, "PUT", "/pmem/p0", body, 400,
-		     "id: 'p1' does not match the id in the path");
-	expect_fault(&p, "PUT", "/pmem/p0", "{\"id\": \"p0\"}", 400,
-		     "path_on_host");
+	api_fault(p.sock, "PUT", "/pmem/p0", body, 400,
+		  "id: 'p1' does not match the id in the path");
+	api_fault(p.sock, "PUT", "/pmem/p0", "{\"id\": \"p0\"}", 400,
+		  "path_on_host");
 	snprintf(body, sizeof(body), "{\"id\": \"p0\", \"path_on_host\": "
 		 "\"%s\", \"rate_limiter\": {\"ops\": {\"size\": 10, "
 		 "\"refill_time\": 100}}}", file);
-	expect_fault(&p, "PUT", "/pmem/p0", body, 400, "rate_limiter");
+	api_fault(p.sock, "PUT", "/pmem/p0", body, 400, "rate_limiter");
 	snprintf(body, sizeof(body), "{\"id\": \"p0\", \"path_on_host\": "
 		 "\"%s\", \"colour\": 1}", file);
-	expect_fault(&p, "PUT", "/pmem/p0", body, 400, "colour");
+	api_fault(p.sock, "PUT", "/pmem/p0", body, 400, "colour");
 	/* Two root devices: a pmem, then a drive, are refused. */
 	snprintf(body, sizeof(body), "{\"id\": \"p0\", \"path_on_host\": "
 		 "\"%s\", \"root_device\": true}", file);
 	call_ok(&p, "PUT", "/pmem/p0", body);
 	snprintf(body, sizeof(body), "{\"id\": \"p1\", \"path_on_host\": "
 		 "\"%s\", \"root_device\": true}", file);
-	expect_fault(&p, "PUT", "/pmem/p1", body, 400,
-		     "root_device: pmem 'p0' is already the root device");
+	api_fault(p.sock, "PUT", "/pmem/p1", body, 400,
+		  "root_device: pmem 'p0' is already the root device");
 	snprintf(body, sizeof(body), "{\"drive_id\": \"d0\", \"path_on_host\": "
 		 "\"%s\", \"is_root_device\": true}", file);
-	expect_fault(&p, "PUT", "/drives/d0", body, 400,
-		     "pmem 'p0' is already the root device");
+	api_fault(p.sock, "PUT", "/drives/d0", body, 400,
+		  "pmem 'p0' is already the root device");
 	/* Before boot, PATCH is not allowed yet. */
-	expect_fault(&p, "PATCH", "/pmem/p0", "{\"id\": \"p0\"}", 400, "");
+	api_fault(p.sock, "PATCH", "/pmem/p0", "{\"id\": \"p0\"}", 400, "");
 	api_stop(&p);
 	api_proc_free(&p);
 	unlink(file);
@@ -224,12 +212,12 @@ Test(virtio_pmem, vm_config_lists_them_and_patch_after_boot, .timeout = 120)
 	cr_assert(api_wait_out(&p, "pmem: waiting", 30), "%s\n%s", p.out,
 		  p.err);
 	call_ok(&p, "PATCH", "/pmem/p0", "{\"id\": \"p0\"}");
-	expect_fault(&p, "PATCH", "/pmem/p9", "{\"id\": \"p9\"}", 400,
-		     "no pmem device 'p9'");
-	expect_fault(&p, "PATCH", "/pmem/p0", "{\"id\": \"p0\", "
-		     "\"rate_limiter\": {\"bandwidth\": {\"size\": 1000, "
-		     "\"refill_time\": 100}}}", 400, "rate_limiter");
-	expect_fault(&p, "PUT", "/pmem/p1", body, 400, "");
+	api_fault(p.sock, "PATCH", "/pmem/p9", "{\"id\": \"p9\"}", 400,
+		  "no pmem device 'p9'");
+	api_fault(p.sock, "PATCH", "/pmem/p0", "{\"id\": \"p0\", "
+		  "\"rate_limiter\": {\"bandwidth\": {\"size\": 1000, "
+		  "\"refill_time\": 100}}}", 400, "rate_limiter");
+	api_fault(p.sock, "PUT", "/pmem/p1", body, 400, "");
 	cr_assert_null(strstr(p.out, "FAIL"), "%s", p.out);
 	api_stop(&p);
 	api_proc_free(&p);

@@ -11,7 +11,8 @@
 #   vdc       a filesystem attached readonly=on
 #   vdd       this script (mvm.script=/dev/vdd)
 # and two NICs on taps: MAC 52:54:00:00:00:01 with mac_spoofing off, MAC
-# 52:54:00:00:00:02 with mac_spoofing on; and a virtio-rng device.
+# 52:54:00:00:00:02 with mac_spoofing on; a virtio-rng device; vde, the
+# lab's vsock program (tests/lab/vsock-l2.c); and a vsock device, CID 3.
 say() { echo "L2: $*"; }
 ask() {
 	echo "L2-WAIT $1"
@@ -33,7 +34,7 @@ ifname() {
 
 mkdir -p /mnt/a /mnt/b /mnt/ro
 say "disks=$(cd /sys/block && echo vd*)"
-for d in vda vdb vdc vdd; do
+for d in vda vdb vdc vdd vde; do
 	say "$d-sectors=$(cat /sys/block/$d/size 2>/dev/null) $d-ro=$(cat /sys/block/$d/ro 2>/dev/null)"
 done
 
@@ -157,6 +158,19 @@ write)
 	else
 		say "hwrng-reads=differ"
 	fi
+
+	# ---- vsock -----------------------------------------------------------
+	# The program from its disk (the zeros after the ELF do no harm).
+	dd if=/dev/vde of=/tmp/vsock-l2 2>/dev/null
+	chmod +x /tmp/vsock-l2
+	say "vsock-cid=$(/tmp/vsock-l2 cid 2>&1)"
+	say "vsock-g2h=$(timeout 60 /tmp/vsock-l2 connect 2 5000 hello-from-l2 2>&1)"
+	# One connection from the lab, echoed: it connects once we ask.
+	timeout 120 /tmp/vsock-l2 listen 52 2>/tmp/vsock.err &
+	sleep 0.5
+	ask vsock
+	wait
+	say "vsock-listen=done $(cat /tmp/vsock.err)"
 
 	# Reboot without unmounting, and without reboot's own sync: what the
 	# next boot finds is what the sync above wrote.

@@ -11,7 +11,13 @@
 #   spoofing a macvlan in L2 (another MAC, as a nested guest's NIC would
 #            have) reaches the lab only through a NIC with mac_spoofing on
 #   rng      /dev/hwrng in L2 gives data from virtio-rng
-# One mvm, two L2 boots. Prints FACT lines, "ok - ..."/"not ok - ..." per
+#   vsock    L2 (Linux's virtio vsock driver) connects to the host's port
+#            5000, which mvm takes to the lab's echo on <uds>_5000; the
+#            lab's CONNECT 52 on <uds> reaches L2's echo on port 52
+#   mmds     busybox wget in L2 reads MMDS (V1, then V2 with a token)
+#            through a NIC on tap0, and nothing for MMDS reaches the tap
+# One mvm, two L2 boots; then one mvm per MMDS version. Prints FACT lines,
+# "ok - ..."/"not ok - ..." per
 # check and a closing "N passed, N failed"; exits 0 only when nothing
 # failed.
 # check, finish, now, since, deadline, past, reap
@@ -90,6 +96,13 @@ ro_sum_before=$(sum "$w/ro.img")
 cp /lab/devices-l2.sh "$w/script.img"
 size=$(stat -c %s "$w/script.img")
 head -c $(((512 - size % 512) % 512)) /dev/zero >>"$w/script.img"
+# vsock's program for L2 (busybox has none), on a disk of its own.
+cp /lab/vsock-l2 "$w/vsock.img"
+size=$(stat -c %s "$w/vsock.img")
+head -c $(((512 - size % 512) % 512)) /dev/zero >>"$w/vsock.img"
+# The lab's echo for L2's connections to the host's port 5000.
+/lab/vsock-l2 uds-echo "$w/v.sock_5000" 2>"$w/uds-echo.err" &
+uds_echo=$!
 
 # Networking: one tap per NIC, each with an address for the NIC and one
 # for the macvlan behind it. Persistent taps, so they have their addresses
@@ -131,6 +144,8 @@ mvm run --kernel /lab/guest/vmlinuz --initrd /lab/guest/initrd.cpio.gz \
 	--disk "path=$w/a.img" --disk "path=$w/b.img" \
 	--disk "path=$w/ro.img,readonly=on" \
 	--disk "path=$w/script.img,readonly=on" \
+	--disk "path=$w/vsock.img,readonly=on" \
+	--vsock "cid=3,uds=$w/v.sock" \
 	--net tap=tap0,id=net0,mac=52:54:00:00:00:01,mac_spoofing=off \
 	--net tap=tap1,id=net1,mac=52:54:00:00:00:02,mac_spoofing=on \
 	--rng <"$w/l2in" >"$log" 2>"$w/mvm.err" &
@@ -147,9 +162,10 @@ if wait_for "L2-WAIT phase" "$step"; then
 	echo "FACT boot1_ready_s=$(since "$t_l2")"
 	tell_l2 write
 fi
-check "L2 booted with the disks, NICs and rng attached" test "$booted1" = yes
-check "L2 sees vda, vdb, vdc and vdd" \
-	test "$(l2_line disks)" = "vda vdb vdc vdd"
+check "L2 booted with the disks, NICs, rng and vsock attached" \
+	test "$booted1" = yes
+check "L2 sees vda, vdb, vdc, vdd and vde" \
+	test "$(l2_line disks)" = "vda vdb vdc vdd vde"
 check "vda and vdb are 64 MiB and writable" \
 	test "$(l2 vda-sectors) $(l2 vda-ro) $(l2 vdb-sectors) $(l2 vdb-ro)" = \
 	"131072 0 131072 0"
@@ -161,6 +177,13 @@ check "vdc (readonly=on) is a read-only disk" test "$(l2 vdc-ro)" = 1
 arp=
 if wait_for "L2-WAIT arp" "$step"; then
 	arp=$(tail -n +2 /proc/net/arp)
+	tell_l2 go
+fi
+# vsock: L2 listens on its port 52, the lab connects through mvm's socket.
+h2g=
+if wait_for "L2-WAIT vsock" "$step"; then
+	h2g=$(timeout 60 /lab/vsock-l2 uds-connect "$w/v.sock" 52 \
+		hello-from-the-lab 2>&1)
 	tell_l2 go
 fi
 wait_for "L2: rebooting" "$step"
@@ -244,6 +267,15 @@ check "hwrng: two reads of 64 bytes" \
 check "hwrng: data, not zeros, and not the same twice" \
 	test "$(l2 hwrng-zero-bytes)" -lt 8 -a "$(l2 hwrng-reads)" = differ
 
+check "vsock: L2's CID is the one given (cid=3)" test "$(l2 vsock-cid)" = 3
+check "vsock: L2 connects to the host's port 5000 and gets its bytes back" \
+	test "$(l2_line vsock-g2h)" = hello-from-l2
+check "vsock: the lab's CONNECT 52 reaches L2's port 52, bytes echoed" \
+	test "$h2g" = hello-from-the-lab
+echo "FACT vsock_h2g=$h2g"
+kill "$uds_echo" 2>/dev/null
+sed 's/^/  uds-echo| /' "$w/uds-echo.err"
+
 # ---- boot 2: the files after a reboot ----------------------------------
 booted2=no
 if wait_for "L2-WAIT phase" "$step" 2; then
@@ -282,6 +314,54 @@ for d in a b; do
 		test -n "$want" -a "$got" = "$want"
 done
 check "vdc's image is unchanged" test "$(sum "$w/ro.img")" = "$ro_sum_before"
+
+# ---- MMDS: V1 and V2 with busybox wget ----------------------------------
+# The API form (a config file): mmds-config names the NIC on tap0, whose
+# traffic to 169.254.169.254 mvm answers itself (test_virtio_net checks
+# that none of it reaches the tap; the lab has no capture tool).
+cp /lab/mmds-l2.sh "$w/mmds.img"
+size=$(stat -c %s "$w/mmds.img")
+head -c $(((512 - size % 512) % 512)) /dev/zero >>"$w/mmds.img"
+cat >"$w/md.json" <<'MD'
+{"latest": {"meta-data": {"ami-id": "ami-12345678", "hostname": "l2"}}}
+MD
+for v in V1 V2; do
+	mlog=$w/mmds-$v.log
+	cat >"$w/mmds-$v.json" <<CFG
+{"boot-source": {"kernel_image_path": "/lab/guest/vmlinuz",
+  "initrd_path": "/lab/guest/initrd.cpio.gz",
+  "boot_args": "console=ttyS0 quiet panic=-1 mvm.script=/dev/vda mmds=$v"},
+ "machine-config": {"vcpu_count": 1, "mem_size_mib": 512},
+ "drives": [{"drive_id": "script", "path_on_host": "$w/mmds.img",
+   "is_root_device": false, "is_read_only": true}],
+ "network-interfaces": [{"iface_id": "net0", "host_dev_name": "tap0",
+   "guest_mac": "52:54:00:00:00:01"}],
+ "mmds-config": {"version": "$v", "network_interfaces": ["net0"]}}
+CFG
+	t=$(now)
+	mvm --no-api --config-file "$w/mmds-$v.json" --metadata "$w/md.json" \
+		</dev/null >"$mlog" 2>"$w/mmds-$v.err" &
+	mvm_pid=$!
+	log=$mlog
+	wait_for "MVM-GUEST-EXIT" "$step"
+	reap "$mvm_pid" 60
+	mvm_pid=
+	echo "FACT mmds_${v}_s=$(since "$t")"
+	tr -d '\r' <"$mlog" | grep '^L2: ' | sed "s/^/  L2-$v| /"
+	sed "s/^/  mmds-$v.err| /" "$w/mmds-$v.err"
+	check "MMDS $v: wget reads a string (IMDS text)" \
+		test "$(l2 ami-id)" = ami-12345678
+	# The keys one a line, no newline after the last: commas between.
+	check "MMDS $v: wget reads an object's keys" \
+		test "$(l2 list)" = "ami-id,hostname"
+	check "MMDS $v: JSON with Accept: application/json" \
+		test "$(l2 json)" = '"ami-12345678"'
+	check "MMDS $v: a missing path is 404" test "$(l2 missing)" = 404
+done
+log=$w/mmds-V2.log
+check "MMDS V2: a GET without a token is 401" test "$(l2 no-token)" = 401
+check "MMDS V2: PUT /latest/api/token gives a 44-character token" \
+	test "$(l2 token-length)" = 44
 
 echo "FACT script_s=$(since "$t0")"
 finish

@@ -167,6 +167,19 @@ static inline int fix_make_snap(struct snap_file *s)
 	memcpy(m->nets[1].mac, "\x06\x00\x00\x00\x00\x07", 6);
 	m->nets[1].mac_spoofing = true;
 	m->nets[0].tap_fd = m->nets[1].tap_fd = -1;
+	/* A user-mode NAT NIC: no tap, its hostfwd rules. */
+	strcpy(m->nets[2].id, "nat0");
+	memcpy(m->nets[2].mac, "\x06\x00\x00\x00\x00\x08", 6);
+	m->nets[2].user = true;
+	m->nets[2].tap_fd = -1;
+	m->nets[2].nr_hostfwd = 2;
+	m->nets[2].hostfwd[0] = (struct slirp_net_hostfwd){
+		.host_addr.s_addr = htonl(0x7f000001), .host_port = 8080,
+		.guest_port = 80 };
+	m->nets[2].hostfwd[1] = (struct slirp_net_hostfwd){
+		.udp = true, .host_port = 5353,
+		.guest_addr.s_addr = htonl(0x0a00020f), .guest_port = 53 };
+	m->nr_nets = 3;
 	s->nr_regions = 2;
 	s->regions[0] = (struct gm_file_region){ 0, 3 * FIX_GIB, 0 };
 	s->regions[1] = (struct gm_file_region){ 4 * FIX_GIB, 128 * FIX_MIB,

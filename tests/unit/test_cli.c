@@ -543,6 +543,7 @@ Test(cli_fc, every_flag_in_any_order)
 			   "--module", "api", "--start-time-cpu-us", "3",
 			   "--parent-cpu-time-us", "4",
 			   "--http-api-max-payload-size", "100",
+			   "--mmds-size-limit=2048", "--metadata", "md.json",
 			   "--no-seccomp");
 	struct cli_fc_opts o;
 	struct mvm_err e;
@@ -559,6 +560,9 @@ Test(cli_fc, every_flag_in_any_order)
 	cr_assert(o.boot_timer && o.api.no_seccomp);
 	cr_assert(o.max_payload_set);
 	cr_assert_eq(o.max_payload, 100);
+	cr_assert(o.mmds_limit_set);
+	cr_assert_eq(o.mmds_limit, 2048);
+	cr_assert_str_eq(o.metadata, "md.json");
 	cr_assert(o.start_us_set && o.start_cpu_us_set);
 	cr_assert_eq(o.start_us, 12);
 	cr_assert_eq(o.start_cpu_us, 3);
@@ -620,8 +624,10 @@ Test(cli_fc, bad_values_name_the_flag_and_the_value)
 	fc_bad(FC_ARGV("--api-sock"), "--api-sock needs a value");
 	fc_bad(FC_ARGV("--log-path", ""), "--log-path: the value must not");
 	fc_bad(FC_ARGV("--module", "a\nb"), "--module: the value");
-	fc_bad(FC_ARGV("--metadata", "m.json"), "MMDS is not implemented");
-	fc_bad(FC_ARGV("--mmds-size-limit", "10"), "MMDS is not implemented");
+	fc_bad(FC_ARGV("--metadata", ""), "--metadata: the value must not");
+	fc_bad(FC_ARGV("--mmds-size-limit", "ten"), "--mmds-size-limit: 'ten'");
+	fc_bad(FC_ARGV("--mmds-size-limit", "99999999999"),
+	       "--mmds-size-limit: 99999999999 is too large");
 	fc_bad(FC_ARGV("--seccomp-filter", "f"), "custom seccomp filters");
 	fc_bad(FC_ARGV("--frobnicate"), "unknown argument '--frobnicate'");
 	fc_bad(FC_ARGV("--incoming", "unix:x", "--config-file", "c"),

@@ -1,5 +1,6 @@
 /*
- * --disk and --net parsing, and the MAC helpers behind --net: good values
+ * --disk, --net, --balloon, --memory-hotplug, --dynamic-memory and --vsock
+ * parsing, and the MAC helpers behind --net: good values
  * land in the config, bad ones are refused with the option and key named.
  */
 #include <criterion/criterion.h>
@@ -127,7 +128,7 @@ static void bad_net(const char *arg, const char *msg)
 Test(cli_devices, net_errors_name_the_key)
 {
 	bad_net("tap=t0,vlan=3", "--net: unknown key 'vlan'");
-	bad_net("id=x", "--net: tap=NAME is required");
+	bad_net("id=x", "--net: tap=NAME or user is required");
 	bad_net("tap=t0,mac=52:54:00:12:34", "--net: mac: '52:54:00:12:34'");
 	bad_net("tap=t0,mac=03:00:00:00:00:01", "not a unicast MAC");
 	bad_net("tap=t0,mac_spoofing=yes", "--net: mac_spoofing: 'yes'");
@@ -138,6 +139,43 @@ Test(cli_devices, net_errors_name_the_key)
 	cr_assert_eq(cli_add_net(&cfg, "tap=t0", &err), 0);
 	bad_net("tap=t0", "--net: tap 't0' is used twice");
 	bad_net("tap=t1,id=net0", "--net: id 'net0' is used twice");
+}
+
+Test(cli_devices, net_user_backend)
+{
+	cr_assert_eq(cli_add_net(&cfg, "user", &err), 0, "%s", err.msg);
+	cr_assert(cfg.nets[0].user);
+	cr_assert_str_eq(cfg.nets[0].tap, "");
+	cr_assert_str_eq(cfg.nets[0].id, "net0");
+	cr_assert_eq(cfg.nets[0].nr_hostfwd, 0);
+	/* A second user NIC is fine: no tap to share. */
+	cr_assert_eq(cli_add_net(&cfg, "user,id=nat,mac=52:54:00:00:00:02,"
+				 "hostfwd=tcp:127.0.0.1:8080-:80,"
+				 "hostfwd=udp::5353-10.0.2.15:53", &err), 0,
+		     "%s", err.msg);
+	cr_assert(cfg.nets[1].user);
+	cr_assert_str_eq(cfg.nets[1].id, "nat");
+	cr_assert(cfg.nets[1].mac_set);
+	cr_assert_eq(cfg.nets[1].nr_hostfwd, 2);
+	cr_assert_eq(cfg.nets[1].hostfwd[0].host_port, 8080);
+	cr_assert_eq(cfg.nets[1].hostfwd[0].guest_port, 80);
+	cr_assert(!cfg.nets[1].hostfwd[0].udp);
+	cr_assert(cfg.nets[1].hostfwd[1].udp);
+	cr_assert_eq(cfg.nets[1].hostfwd[1].host_port, 5353);
+}
+
+Test(cli_devices, net_user_errors_name_the_key)
+{
+	bad_net("user,hostfwd=tcp::80", "--net: hostfwd 'tcp::80': expected");
+	bad_net("user,hostfwd=sctp::80-:80", "protocol 'sctp'");
+	bad_net("user,hostfwd=tcp::99999-:80", "bad host port '99999'");
+	bad_net("user,tap=t0", "--net: tap: not with the user backend");
+	bad_net("tap=t0,hostfwd=tcp::80-:80", "--net: hostfwd: only with the "
+		"user backend");
+	bad_net("user,mac=nope", "--net: mac: 'nope'");
+	bad_net("user,port=3", "--net: unknown key 'port'");
+	bad_net("user,id=a,id=b", "--net: key 'id' given twice");
+	bad_net("users", "--net: 'users' is not key=value");
 }
 
 Test(cli_devices, mac_parse)
@@ -338,4 +376,39 @@ Test(cli_devices, dynamic_memory_holds_the_boot_memory_between_min_and_max)
 	reset();
 	cfg.mem_mib = 1;
 	cr_assert_eq(cli_dynmem_check(&cfg, &err), 0, "off: nothing to hold");
+}
+
+Test(cli_devices, vsock_keys)
+{
+	cr_assert_eq(cli_set_vsock(&cfg, "cid=3,uds=/run/v.sock", &err), 0,
+		     "%s", err.msg);
+	cr_assert_eq(cfg.vsock.guest_cid, 3);
+	cr_assert_str_eq(cfg.vsock.uds_path, "/run/v.sock");
+	cr_assert_str_eq(cfg.vsock.id, "vsock");
+	cr_assert_lt(cli_set_vsock(&cfg, "cid=4,uds=/x", &err), 0);
+	cr_assert(strstr(err.msg, "--vsock: given twice"), "%s", err.msg);
+	cr_assert_eq(cfg.vsock.guest_cid, 3, "the first stays");
+}
+
+static void bad_vsock(const char *arg, const char *want)
+{
+	reset();
+	cr_assert_lt(cli_set_vsock(&cfg, arg, &err), 0, "%s", arg);
+	cr_assert(strstr(err.msg, want), "%s: '%s', want '%s'", arg, err.msg,
+		  want);
+	cr_assert_eq(cfg.vsock.guest_cid, 0, "%s: nothing set", arg);
+}
+
+Test(cli_devices, vsock_errors_name_the_key)
+{
+	bad_vsock("uds=/x", "--vsock: cid=N is required, 3 or more");
+	bad_vsock("cid=2,uds=/x", "--vsock: cid=N is required, 3 or more");
+	bad_vsock("cid=4294967295,uds=/x", "--vsock: cid: 4294967295 is too "
+		  "large");
+	bad_vsock("cid=x,uds=/x", "--vsock: cid: 'x' is not a whole number");
+	bad_vsock("cid=3", "--vsock: uds=PATH is required");
+	bad_vsock("cid=3,uds=/x,port=1", "--vsock: unknown key 'port'");
+	bad_vsock("cid=3,uds=/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		  "--vsock: uds: '/aaa");
 }

@@ -343,6 +343,10 @@ Test(nested_query, start_policy_from_the_config)
 	nested_start_policy(&cfg, &v);
 	cr_assert_not(v.warning, "%s", v.reason);
 	cfg.nets[1].mac_spoofing = false;
+	cfg.nets[0].user = true; /* NAT: nested guests go out through it */
+	nested_start_policy(&cfg, &v);
+	cr_assert_not(v.warning, "%s", v.reason);
+	cfg.nets[0].user = false;
 	cfg.nested = false;
 	nested_start_policy(&cfg, &v);
 	cr_assert_not(v.warning, "%s", v.reason);

@@ -122,6 +122,19 @@ static void assert_same(const struct snap_file *a, const struct snap_file *b)
 				 sizeof(x->nets[i].rx_rl));
 		cr_assert_arr_eq(&x->nets[i].tx_rl, &y->nets[i].tx_rl,
 				 sizeof(x->nets[i].tx_rl));
+		cr_assert_eq(x->nets[i].user, y->nets[i].user);
+		cr_assert_eq(x->nets[i].nr_hostfwd, y->nets[i].nr_hostfwd);
+		for (unsigned k = 0; k < x->nets[i].nr_hostfwd; k++) {
+			const struct slirp_net_hostfwd *f = &x->nets[i].hostfwd[k],
+				*g = &y->nets[i].hostfwd[k];
+
+			cr_assert(f->udp == g->udp &&
+				  f->host_addr.s_addr == g->host_addr.s_addr &&
+				  f->host_port == g->host_port &&
+				  f->guest_addr.s_addr == g->guest_addr.s_addr &&
+				  f->guest_port == g->guest_port,
+				  "nic %u hostfwd %u differs", i, k);
+		}
 		cr_assert_not(y->nets[i].tap_given);
 		cr_assert_eq(y->nets[i].tap_fd, -1);
 	}
@@ -131,6 +144,11 @@ static void assert_same(const struct snap_file *a, const struct snap_file *b)
 		cr_assert_str_eq(x->pmems[i].path, y->pmems[i].path);
 		cr_assert_eq(x->pmems[i].readonly, y->pmems[i].readonly);
 		cr_assert_eq(x->pmems[i].root, y->pmems[i].root);
+	}
+	cr_assert_eq(x->vsock.guest_cid, y->vsock.guest_cid);
+	if (x->vsock.guest_cid) {
+		cr_assert_str_eq(x->vsock.id, y->vsock.id);
+		cr_assert_str_eq(x->vsock.uds_path, y->vsock.uds_path);
 	}
 	cr_assert_eq(a->nr_regions, b->nr_regions);
 	cr_assert_arr_eq(a->regions, b->regions,
@@ -221,6 +239,82 @@ Test(snapshot_file, pmem_devices_round_trip)
 	cr_assert_neq(snap_file_encode(&a, &buf, &len, &err), 0);
 	cr_assert(strstr(err.msg, "pmem id \"p0\" appears twice"), "%s",
 		  err.msg);
+	snap_file_free(&a);
+}
+
+/* SMT and the CPU template travel with the machine; an old file has none. */
+Test(snapshot_file, smt_and_the_cpu_template_round_trip)
+{
+	static struct snap_file a, b;
+	struct mvm_err err = { .msg = "" };
+	struct cpu_template *t = &a.machine.cpu_custom;
+	size_t len;
+	void *buf;
+
+	make_snap(&a);
+	buf = encode(&a, &len);
+	cr_assert_eq(snap_file_decode(buf, len, &b, &err), 0, "%s", err.msg);
+	cr_assert_not(b.machine.smt);
+	cr_assert_eq(b.machine.cpu_template, CPU_STATIC_NONE);
+	cr_assert_not(b.machine.cpu_custom_set);
+	snap_file_free(&b);
+	free(buf);
+
+	a.machine.smt = true;
+	a.machine.cpu_template = CPU_STATIC_T2CL;
+	a.machine.cpu_custom_set = true;
+	t->cpuid[0] = (struct cpuid_modifier){ 7, 0, 1, CPU_REG_EBX, 0x200,
+					       0x200 };
+	t->cpuid[1] = (struct cpuid_modifier){ 0x80000001, 0, 0, CPU_REG_EDX,
+					       0xffffffff, 0x12345678 };
+	t->nr_cpuid = 2;
+	t->msrs[0] = (struct msr_modifier){ 0x10a, 0xffffffff00000001ULL,
+					    0x8000000000000001ULL };
+	t->nr_msrs = 1;
+	t->caps[0] = (struct kvm_cap_modifier){ 56, true };
+	t->nr_caps = 1;
+	buf = encode(&a, &len);
+	cr_assert_eq(snap_file_decode(buf, len, &b, &err), 0, "%s", err.msg);
+	assert_same(&a, &b);
+	cr_assert(b.machine.smt);
+	cr_assert_eq(b.machine.cpu_template, CPU_STATIC_T2CL);
+	cr_assert(b.machine.cpu_custom_set);
+	cr_assert_eq(memcmp(&a.machine.cpu_custom, &b.machine.cpu_custom,
+			    sizeof(*t)), 0);
+	snap_file_free(&a);
+	snap_file_free(&b);
+	free(buf);
+}
+
+/*
+ * The vsock device comes back with its CID and socket (not its
+ * connections); a snapshot without the node has none.
+ */
+Test(snapshot_file, the_vsock_device_round_trips)
+{
+	struct snap_file a, b;
+	struct mvm_err err = { .msg = "" };
+	size_t len;
+	void *buf;
+
+	make_snap(&a);
+	buf = encode(&a, &len);
+	cr_assert_eq(snap_file_decode(buf, len, &b, &err), 0, "%s", err.msg);
+	cr_assert_eq(b.machine.vsock.guest_cid, 0, "none without the node");
+	snap_file_free(&b);
+	free(buf);
+	a.machine.vsock = (struct vsock_config){ .id = "v0", .guest_cid = 42,
+		.uds_path = strdup("/run/v.sock") };
+	buf = encode(&a, &len);
+	cr_assert_eq(snap_file_decode(buf, len, &b, &err), 0, "%s", err.msg);
+	assert_same(&a, &b);
+	snap_file_free(&b);
+	free(buf);
+	/* No socket: it would not load back. */
+	free(a.machine.vsock.uds_path);
+	a.machine.vsock.uds_path = NULL;
+	cr_assert_neq(snap_file_encode(&a, &buf, &len, &err), 0);
+	cr_assert(strstr(err.msg, "vsock"), "%s", err.msg);
 	snap_file_free(&a);
 }
 
@@ -484,6 +578,27 @@ Test(snapshot_file, other_format_versions_are_refused)
 	t = tree_new();
 	set_u32(t, "/", "format-version", 0);
 	tree_refused(t, "format version 0, this mvm reads 1");
+}
+
+Test(snapshot_file, a_bad_cpu_template_is_refused)
+{
+	static const uint8_t five[5], regs[24] = { [15] = 9 };
+	struct tree *t = tree_new();
+
+	set_str(t, "/machine", "cpu-template", "T3");
+	tree_refused(t, "cpu-template \"T3\" is none of None, C3");
+	t = tree_new();
+	add_subnode(t, "/machine", "cpu-config");
+	set(t, "/machine/cpu-config", "cpuid", five, 5);
+	tree_refused(t, "cpuid is 5 bytes, not whole entries of 24");
+	t = tree_new();
+	add_subnode(t, "/machine", "cpu-config");
+	set(t, "/machine/cpu-config", "cpuid", regs, 24);
+	tree_refused(t, "cpuid[0] names register 9");
+	t = tree_new();
+	add_subnode(t, "/machine", "cpu-config");
+	set(t, "/machine/cpu-config", "cpuid", regs, 0);
+	tree_refused(t, "no msrs");
 }
 
 Test(snapshot_file, top_level_values_are_checked)
@@ -931,6 +1046,18 @@ Test(snapshot_file, print_says_what_is_in_it)
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		cr_assert(strstr(text, want[i]), "no \"%s\" in:\n%s", want[i],
 			  text);
+	cr_assert_null(strstr(text, "smt"), "%s", text);
+	cr_assert_null(strstr(text, "cpu template"), "%s", text);
+	free(text);
+	a.machine.smt = true;
+	a.machine.cpu_template = CPU_STATIC_T2A;
+	a.machine.cpu_custom_set = true;
+	a.machine.cpu_custom.nr_cpuid = 3;
+	a.machine.cpu_custom.nr_msrs = 1;
+	text = printed(&a);
+	cr_assert(strstr(text, "  smt: two threads a core\n  cpu template "
+			 "T2A\n  custom cpu template: 3 CPUID, 1 MSR, 0 KVM "
+			 "capability modifier(s)\n"), "%s", text);
 	free(text);
 
 	/* What came from a file reaches no terminal as it is. */

@@ -1,6 +1,7 @@
 /*
  * The virtio devices a VM's configuration asks for, created in a fixed
- * order (entropy, disks, NICs, the balloon, virtio-mem, pmem) so PCI slots are
+ * order (entropy, disks, NICs, the balloon, virtio-mem, pmem,
+ * vsock) so PCI slots are
  * stable from boot to boot.
  */
 #include <string.h>
@@ -64,7 +65,12 @@ int virtio_create_devices(struct dev_ctx *ctx, const struct virtio_devs_config *
 		if (ret)
 			return ret;
 	}
-	return create_pmems(ctx, cfg, err);
+	ret = create_pmems(ctx, cfg, err);
+	if (ret)
+		return ret;
+	if (cfg->vsock && cfg->vsock->guest_cid)
+		return vsock_create(ctx, cfg->vsock, err);
+	return 0;
 }
 
 void virtio_stop_devices(struct dev_ctx *ctx)

@@ -9,6 +9,7 @@ struct net_config;
 struct balloon_config;
 struct mem_hotplug_config;
 struct pmem_config;
+struct vsock_config;
 
 struct rate_limiter;
 
@@ -34,5 +35,9 @@ int virtio_mem_create(struct dev_ctx *ctx, const struct mem_hotplug_config *cfg,
 int pmem_create(struct dev_ctx *ctx, const struct pmem_config *cfg,
 		uint64_t gpa, uint64_t limit, uint32_t slot,
 		uint64_t *size, struct mvm_err *err);
+
+/* cfg's virtio-vsock, listening on its uds_path from now on. */
+int vsock_create(struct dev_ctx *ctx, const struct vsock_config *cfg,
+		 struct mvm_err *err);
 
 #endif

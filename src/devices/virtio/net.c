@@ -112,6 +112,7 @@ static void net_reset(void *dev)
 
 	n->stopping = true;
 	net_rx_cancel(n); /* a pending read would wait for a frame forever */
+	net_inject_free(n); /* MMDS's frames were for the old rings */
 	/* The limiters' timers point at n: cancelled, and waited for. */
 	throttle_cancel(&n->rx_thr);
 	throttle_cancel(&n->tx_thr);
@@ -135,6 +136,8 @@ static void net_destroy(void *dev)
 {
 	struct net *n = dev;
 
+	mmds_net_free(n->mmds);
+	net_inject_free(n);
 	n->be->ops->close(n->be);
 	free(n);
 }
@@ -151,6 +154,15 @@ static const struct virtio_dev_ops net_ops = {
 	.load = net_load,
 	.destroy = net_destroy,
 };
+
+/* The user backend could not keep a frame for the guest. */
+static void net_rx_dropped(void *dev)
+{
+	struct net *n = dev;
+
+	if (n->t)
+		virtio_count(n->t, VIRTIO_CTR_RX_DROPPED, 1);
+}
 
 static uint64_t net_features(const struct net *n)
 {
@@ -193,7 +205,10 @@ int net_create(struct dev_ctx *ctx, const struct net_config *cfg,
 		memcpy(n->mac, cfg->mac, NET_MAC_LEN);
 	else
 		net_mac_from_id(cfg->id, n->mac);
-	if (cfg->tap_given)
+	if (cfg->user)
+		ret = user_net_open(cfg, ctx->loop, net_rx_dropped, n, &n->be,
+				    err);
+	else if (cfg->tap_given)
 		ret = tap_adopt(cfg->tap, cfg->tap_fd, &n->be, err);
 	else
 		ret = tap_open(cfg->tap, &n->be, err);
@@ -201,12 +216,22 @@ int net_create(struct dev_ctx *ctx, const struct net_config *cfg,
 		free(n);
 		return mvm_wrap(err, ret, "net %s: ", cfg->id);
 	}
+	if (cfg->mmds) {
+		ret = mmds_net_new(&n->mmds, cfg->mmds, cfg->mmds_ipv4,
+				   ctx->loop, net_rx_inject, n, err);
+		if (ret) {
+			n->be->ops->close(n->be);
+			free(n);
+			return mvm_wrap(err, ret, "net %s: ", cfg->id);
+		}
+	}
 	memcpy(n->config, n->mac, NET_MAC_LEN);
 	pci_put16(n->config + 6, NET_S_LINK_UP);
 	pci_put16(n->config + 8, 1); /* max_virtqueue_pairs */
 	info.features = net_features(n);
 	ret = virtio_pci_create(ctx, &info, &net_ops, n, &n->t, err);
 	if (ret) {
+		mmds_net_free(n->mmds);
 		n->be->ops->close(n->be);
 		free(n);
 		return ret;

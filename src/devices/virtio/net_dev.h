@@ -4,6 +4,7 @@
 
 #include "mvm/dev_config.h"
 #include "mvm/dev_ctx.h"
+#include "mvm/mmds_net.h"
 #include "mvm/net.h"
 #include "mvm/virtio_dev.h"
 
@@ -59,6 +60,16 @@ struct net {
 	uint64_t tx_errors;
 	struct iovec tx_iov[VIRTQ_MAX_SEGS]; /* scratch for popping */
 
+	/*
+	 * MMDS (include/mvm/mmds_net.h): its frames leave the TX path for
+	 * the carrier, whose answers wait here for the guest's buffers; a
+	 * pending backend read is cancelled to let them in first.
+	 */
+	struct mmds_net *mmds;
+	struct net_inject *inject_head, *inject_tail;
+	unsigned inject_count;
+	bool rx_cancel_to_inject;
+
 	/* Rate limiters: frames to the guest, and from it. */
 	struct throttle rx_thr;
 	struct throttle tx_thr;
@@ -68,7 +79,17 @@ struct net {
 size_t net_save(void *dev, void *buf, size_t cap);
 int net_load(void *dev, const void *buf, size_t len);
 
+/* A frame for the guest that comes from mvm itself (MMDS's answers). */
+struct net_inject {
+	struct net_inject *next;
+	size_t len;
+	uint8_t frame[];
+};
+
 void net_rx_kick(struct net *n);
+/* Queue a frame from mvm for the guest (MMDS's stack calls this). */
+void net_rx_inject(void *opaque, const void *frame, size_t len);
+void net_inject_free(struct net *n);
 void net_rx_cancel(struct net *n);
 void net_tx_kick(struct net *n);
 /* The limiters' timers (net.c registers them): tokens are back. */

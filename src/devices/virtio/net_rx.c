@@ -10,6 +10,7 @@
  */
 #include <poll.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "net_dev.h"
@@ -18,6 +19,8 @@
 #define GSO_MAX_FRAME (65535 + NET_ETH_HLEN + 4)
 #define NUM_BUFFERS_OFF 10 /* virtio_net_hdr_v1.num_buffers */
 #define RETRY_NS 100000000 /* after a failed read: 100 ms */
+/* Frames from mvm waiting for buffers; past that, dropped as a wire would. */
+#define INJECT_MAX 256
 
 static void rx_done(struct loop_op *op, int res, unsigned flags);
 
@@ -142,6 +145,86 @@ static bool rx_buffers(struct net *n, struct virtio_queue *q)
 	return true;
 }
 
+static void deliver(struct net *n, struct virtio_queue *q, uint32_t res);
+
+/*
+ * The frames mvm queued (MMDS's answers) into the buffers, before any
+ * read; false when the buffers or the limiter's tokens ran out first.
+ */
+static bool rx_injected(struct net *n, struct virtio_queue *q)
+{
+	static const uint8_t hdr[NET_HDR_LEN]; /* no offloads, sums done */
+	struct net_inject *f;
+	size_t room = 0;
+
+	while ((f = n->inject_head)) {
+		if (!throttle_ready(&n->rx_thr) || !rx_buffers(n, q))
+			return false;
+		for (unsigned k = 0; k < n->rx_nchains; k++)
+			room += n->rx_chain[k].len;
+		n->inject_head = f->next;
+		if (!n->inject_head)
+			n->inject_tail = NULL;
+		n->inject_count--;
+		if (room < NET_HDR_LEN + f->len) {
+			/* Buffers smaller than one frame: a driver's bug. */
+			virtio_queue_unpop(q, (uint16_t)n->rx_nchains);
+			n->rx_nchains = 0;
+			free(f);
+			continue;
+		}
+		iov_from_buf(n->rx_iov, n->rx_niov, 0, hdr, sizeof(hdr));
+		iov_from_buf(n->rx_iov, n->rx_niov, NET_HDR_LEN, f->frame,
+			     f->len);
+		deliver(n, q, (uint32_t)(NET_HDR_LEN + f->len));
+		throttle_charge(&n->rx_thr, f->len);
+		virtio_count(n->t, VIRTIO_CTR_RX_BYTES, f->len);
+		virtio_count(n->t, VIRTIO_CTR_RX_PACKETS, 1);
+		n->rx_nchains = 0;
+		room = 0;
+		free(f);
+	}
+	return true;
+}
+
+void net_rx_inject(void *opaque, const void *frame, size_t len)
+{
+	struct net *n = opaque;
+	struct net_inject *f;
+
+	if (n->inject_count >= INJECT_MAX ||
+	    !(f = malloc(sizeof(*f) + len)))
+		return;
+	f->next = NULL;
+	f->len = len;
+	memcpy(f->frame, frame, len);
+	if (n->inject_tail)
+		n->inject_tail->next = f;
+	else
+		n->inject_head = f;
+	n->inject_tail = f;
+	n->inject_count++;
+	/* A read holds the buffers: cancelled, its completion kicks. */
+	if (n->rx_inflight) {
+		n->rx_cancel_to_inject = true;
+		net_rx_cancel(n);
+	} else {
+		net_rx_kick(n);
+	}
+}
+
+void net_inject_free(struct net *n)
+{
+	while (n->inject_head) {
+		struct net_inject *f = n->inject_head;
+
+		n->inject_head = f->next;
+		free(f);
+	}
+	n->inject_tail = NULL;
+	n->inject_count = 0;
+}
+
 void net_rx_kick(struct net *n)
 {
 	struct virtio_queue *q = virtio_queue_at(n->t, NET_RXQ);
@@ -151,6 +234,10 @@ void net_rx_kick(struct net *n)
 	if (n->rx_inflight || n->stopping || !virtio_serving(n->t) ||
 	    throttle_waiting(&n->rx_thr))
 		return;
+	if (n->inject_head && !rx_injected(n, q)) {
+		virtio_queue_flush(q);
+		return;
+	}
 	/*
 	 * A frame's size is known once read: a read starts while the
 	 * limiter has tokens, and what it brought is charged after.
@@ -242,9 +329,11 @@ static void rx_done(struct loop_op *op, int res, unsigned flags)
 	struct net *n = (struct net *)((char *)op - offsetof(struct net,
 							     rx_op));
 	struct virtio_queue *q = virtio_queue_at(n->t, NET_RXQ);
+	bool for_inject = n->rx_cancel_to_inject;
 
 	(void)flags;
 	n->rx_inflight = false;
+	n->rx_cancel_to_inject = false;
 	if (n->stopping) {
 		/* The rings are being reset: these chains are void. */
 		n->rx_nchains = 0;
@@ -258,6 +347,11 @@ static void rx_done(struct loop_op *op, int res, unsigned flags)
 	if (res < NET_HDR_LEN) {
 		virtio_queue_unpop(q, (uint16_t)n->rx_nchains);
 		n->rx_nchains = 0;
+		/* Cancelled for mvm's frames: they go first. */
+		if (res == -ECANCELED && for_inject && virtio_serving(n->t)) {
+			net_rx_kick(n);
+			return;
+		}
 		/* Cancelled by a pause: resume reads again. */
 		if (res == -ECANCELED || !virtio_serving(n->t))
 			return;

@@ -33,6 +33,34 @@ static void drop(struct net *n, struct virtio_queue *q, uint16_t head,
 	virtio_queue_complete(q, head, 0);
 }
 
+/* The largest frame MMDS takes: an MTU's, with its virtio header. */
+#define MMDS_FRAME_MAX (NET_HDR_LEN + 1514)
+
+/*
+ * A frame for MMDS goes to its carrier, not the backend; one too big for
+ * it (a segmentation offload's) is dropped. False: not MMDS's.
+ */
+static bool tx_mmds(struct net *n, struct virtio_queue *q,
+		    const struct virtq_chain *c)
+{
+	uint8_t peek[NET_HDR_LEN + MMDS_NET_PEEK], frame[MMDS_FRAME_MAX];
+	size_t got = iov_to_buf(n->tx_iov, c->nr_out, 0, peek, sizeof(peek));
+
+	if (got < sizeof(peek) ||
+	    !mmds_net_wants(n->mmds, peek + NET_HDR_LEN, got - NET_HDR_LEN))
+		return false;
+	if (c->out_len > sizeof(frame)) {
+		drop(n, q, c->head, VIRTIO_CTR_TX_MALFORMED);
+		return true;
+	}
+	got = iov_to_buf(n->tx_iov, c->nr_out, 0, frame, c->out_len);
+	mmds_net_input(n->mmds, frame, got, NET_HDR_LEN);
+	virtio_count(n->t, VIRTIO_CTR_TX_BYTES, got - NET_HDR_LEN);
+	virtio_count(n->t, VIRTIO_CTR_TX_PACKETS, 1);
+	virtio_queue_complete(q, c->head, 0);
+	return true;
+}
+
 static void tx_one(struct net *n, struct virtio_queue *q,
 		   const struct virtq_chain *c)
 {
@@ -70,6 +98,10 @@ static void tx_one(struct net *n, struct virtio_queue *q,
 			   (unsigned long long)n->tx_spoofed);
 		free(r);
 		drop(n, q, c->head, VIRTIO_CTR_TX_SPOOFED);
+		return;
+	}
+	if (n->mmds && tx_mmds(n, q, c)) {
+		free(r);
 		return;
 	}
 	r->iov[0].iov_base = r->head_copy;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "mvm/mem.h"
+#include "mvm/mem_file.h"
 #include "mvm/virtio.h"
 
 /* Ring words live in guest memory shared with other CPUs. */
@@ -86,6 +87,7 @@ struct walk {
 	unsigned cap, nseg;
 	uint64_t total;
 	bool seen_writable;
+	bool mark_only; /* mark the writable buffers written; no iovecs */
 };
 
 static int chain_error(struct virtq_chain *c, const char *why)
@@ -116,6 +118,11 @@ static int add_buffer(struct virtq *vq, struct walk *w,
 	 */
 	if (d->len == 0)
 		return 0;
+	if (w->mark_only) {
+		if (writable)
+			gm_mark_written(vq->mem, d->addr, d->len);
+		return 0;
+	}
 	p = gm_ptr(vq->mem, d->addr, d->len);
 	if (!p)
 		return chain_error(w->c, "buffer outside guest RAM");
@@ -247,10 +254,36 @@ void virtq_unpop(struct virtq *vq, uint16_t n)
 	vq->last_avail -= n;
 }
 
+/*
+ * While dirty pages are tracked (a migration, a Diff snapshot), what the
+ * device wrote must be marked after the writes: the buffers were marked
+ * when popped, maybe a collect ago, and the used ring's pointer was
+ * taken once, at virtq_init. A page missed here reaches the destination
+ * stale: a completion the guest saw vanishes there, and its driver and
+ * the device disagree on the ring for good.
+ */
+static void chain_written(struct virtq *vq, uint16_t head)
+{
+	struct virtq_chain c;
+	struct walk w = { .c = &c, .mark_only = true };
+
+	if (!gm_dirty_tracking(vq->mem) || head >= vq->size)
+		return;
+	/* The guest may have changed the chain since: marks stay in RAM. */
+	walk_chain(vq, &w, head);
+}
+
+static void used_written(struct virtq *vq)
+{
+	gm_mark_written(vq->mem, vq->used_gpa,
+			4 + 8ULL * vq->size + (vq->event_idx ? 2 : 0));
+}
+
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 {
 	struct virtq_used_elem e = { .id = head, .len = len };
 
+	chain_written(vq, head);
 	memcpy(USED_ELEM(vq, vq->used_idx & (vq->size - 1)), &e, sizeof(e));
 	vq->used_idx++;
 }
@@ -259,6 +292,7 @@ void virtq_publish(struct virtq *vq)
 {
 	/* Elements must be visible before the index that covers them. */
 	__atomic_store_n(USED_IDX(vq), vq->used_idx, __ATOMIC_RELEASE);
+	used_written(vq);
 }
 
 bool virtq_need_interrupt(struct virtq *vq)
@@ -282,8 +316,10 @@ bool virtq_need_interrupt(struct virtq *vq)
 void virtq_notify_disable(struct virtq *vq)
 {
 	/* With EVENT_IDX a stale avail_event already keeps the driver quiet. */
-	if (!vq->event_idx)
+	if (!vq->event_idx) {
 		store16(USED_FLAGS(vq), VIRTQ_USED_F_NO_NOTIFY);
+		used_written(vq);
+	}
 }
 
 bool virtq_notify_enable(struct virtq *vq)
@@ -297,6 +333,7 @@ bool virtq_notify_enable(struct virtq *vq)
 		store16(USED_AVAIL_EVENT(vq), load16(AVAIL_IDX(vq)));
 	else
 		store16(USED_FLAGS(vq), 0);
+	used_written(vq);
 	/* Publish the request before re-checking, as for interrupts. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return load16(AVAIL_IDX(vq)) != vq->last_avail;

@@ -41,6 +41,7 @@ void guest_main(struct bootinfo *bi)
 	check_palloc(bi);
 	check_initrd(bi);
 	check_cpuid(bi);
+	check_cpuid_shape(bi);
 	check_acpi(bi, &found);
 	check_smp(bi, &found);
 	report_finish();

@@ -18,6 +18,8 @@ void check_memprobe(const struct bootinfo *bi);
 void check_palloc(const struct bootinfo *bi);
 void check_initrd(const struct bootinfo *bi);
 void check_cpuid(const struct bootinfo *bi);
+/* threads=N and cpuidwant=... (check_cpuid_shape.c). */
+void check_cpuid_shape(const struct bootinfo *bi);
 
 /* What the ACPI checks found, for the SMP check. */
 #define MAX_CPUS 64

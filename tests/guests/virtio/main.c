@@ -1,8 +1,8 @@
 /*
  * The virtio test kernel: drives mvm's virtio devices from the guest side.
- * test=blk|blk_ro|blk_swap|bench_blk|bench_net|net|net_hostile|rng|balloon|
+ * test=blk|blk_ro|blk_swap|bench_blk|bench_net|net|net_hostile|mmds|rng|balloon|
  * hostile|ring3|soak|diskcount|memcount|memcount_selftest|virtio_mem|dynmem|
- * pmem
+ * pmem|vsock|bench_vsock
  * picks what runs; each prints PASS/FAIL lines and the kernel ends with
  * "ALL OK" (exit code 0) or a failure count.
  */
@@ -126,6 +126,10 @@ void guest_main(struct bootinfo *bi)
 		test_bench_net(bi);
 	else if (!strcmp(test, "net"))
 		test_net(bi);
+	else if (!strcmp(test, "mmds"))
+		test_mmds(bi);
+	else if (!strcmp(test, "net_nat"))
+		test_net_nat(bi);
 	else if (!strcmp(test, "net_hostile"))
 		test_net_hostile(bi);
 	else if (!strcmp(test, "rng"))
@@ -150,6 +154,10 @@ void guest_main(struct bootinfo *bi)
 		test_dynmem(bi);
 	else if (!strcmp(test, "pmem"))
 		test_pmem(bi);
+	else if (!strcmp(test, "vsock"))
+		test_vsock(bi);
+	else if (!strcmp(test, "bench_vsock"))
+		test_bench_vsock(bi);
 	else
 		fail("virtio", "unknown test '%s'", test);
 	report_finish();

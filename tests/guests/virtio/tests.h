@@ -9,6 +9,7 @@
 #define VIRTIO_ID_BLOCK 2
 #define VIRTIO_ID_RNG 4
 #define VIRTIO_ID_BALLOON 5
+#define VIRTIO_ID_VSOCK 19
 #define VIRTIO_ID_MEM 24
 #define VIRTIO_ID_PMEM 27
 
@@ -52,11 +53,15 @@ void test_blk_swap(const struct bootinfo *bi);
 void test_bench_blk(const struct bootinfo *bi);
 void test_bench_net(const struct bootinfo *bi);
 void test_net(const struct bootinfo *bi);
+void test_mmds(const struct bootinfo *bi);
 void test_net_hostile(const struct bootinfo *bi);
+void test_net_nat(const struct bootinfo *bi);
 void test_rng(const struct bootinfo *bi);
 void test_balloon(const struct bootinfo *bi);
 void test_virtio_mem(const struct bootinfo *bi);
 void test_pmem(const struct bootinfo *bi);
+void test_vsock(const struct bootinfo *bi);
+void test_bench_vsock(const struct bootinfo *bi);
 void test_dynmem(const struct bootinfo *bi);
 /*
  * test=dynmem's use of the virtio-mem driver (t_virtio_mem.c): open the
