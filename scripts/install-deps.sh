@@ -21,6 +21,11 @@ packages=(
 	libyaml-dev
 	# default guest and the lab: kernel extraction, initramfs, emulator
 	busybox-static cpio kmod xz-utils zstd qemu-system-x86 qemu-utils
+	# the Intel lab (tests/lab/lab-run --intel): Bochs emulates VMX and
+	# EPT, and boots from a FAT image with SYSLINUX on it
+	bochs bochs-term bochsbios vgabios syslinux syslinux-common mtools dosfstools
+	# util-linux's script: Bochs's text display needs a terminal
+	bsdutils
 	# benchmarks (GNU time reports peak RSS; fio is bench/blk's host baseline)
 	time python3 fio
 	# networking tests (namespaces, taps)

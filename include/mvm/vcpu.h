@@ -153,4 +153,18 @@ bool vcpu_handle_exit(struct vcpu *v);
 /* Report a fatal exit with RIP and key registers, stopping the VM. */
 void vcpu_fatal(struct vcpu *v, const char *reason);
 
+/*
+ * One-line texts for a vCPU stop caused by KVM (stop_text.c), so that the
+ * line alone says what happened: "IOCTL failed: <strerror> (<ENAME>)", and
+ * what EIO or ENOEXEC from KVM mean; an internal-error exit's kind,
+ * suberror, instruction bytes and data words; a failed entry's hardware
+ * reason, decoded for VMX and SVM, and the host CPU. Each writes at most
+ * size bytes, NUL-terminated, and reads no more of run than KVM's
+ * declared counts allow, bounded by the arrays' sizes.
+ */
+void vcpu_text_ioctl(const char *ioctl_name, int err, char *buf, size_t size);
+void vcpu_text_internal_error(const struct kvm_run *run, char *buf,
+			      size_t size);
+void vcpu_text_fail_entry(const struct kvm_run *run, char *buf, size_t size);
+
 #endif

@@ -3,6 +3,7 @@
  * ends the VM is turned into one stop request with a reason a person can
  * act on.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -78,44 +79,35 @@ void vcpu_fatal(struct vcpu *v, const char *reason)
 {
 	struct kvm_regs r;
 	struct kvm_sregs s;
-	char regs[512] = "registers unavailable";
+	char regs[512];
 	char msg[VM_STOP_MSG_MAX];
+	const char *which = "KVM_GET_REGS";
 
 	count(&v->counts.failures);
 	if (ioctl(v->fd, KVM_GET_REGS, &r) == 0 &&
-	    ioctl(v->fd, KVM_GET_SREGS, &s) == 0)
+	    (which = "KVM_GET_SREGS", ioctl(v->fd, KVM_GET_SREGS, &s) == 0)) {
 		snprintf(regs, sizeof(regs),
 			 "RIP=%#llx RSP=%#llx RAX=%#llx RBX=%#llx RCX=%#llx "
 			 "RDX=%#llx RFLAGS=%#llx CS=%#x CR0=%#llx CR2=%#llx "
 			 "CR3=%#llx CR4=%#llx EFER=%#llx",
 			 r.rip, r.rsp, r.rax, r.rbx, r.rcx, r.rdx, r.rflags,
 			 s.cs.selector, s.cr0, s.cr2, s.cr3, s.cr4, s.efer);
+	} else {
+		/* Which read failed and how: EIO here too means a dead VM. */
+		int e = errno;
+
+		snprintf(regs, sizeof(regs), "registers unavailable (%s: %s)",
+			 which, strerror(e));
+	}
 	snprintf(msg, sizeof(msg), "vcpu %u: %s: %s", v->id, reason, regs);
 	request_stop(v, VM_STOP_ERROR, 2, msg);
 }
 
 static void internal_error(struct vcpu *v)
 {
-	struct kvm_run *run = v->run;
-	char why[128];
-	const char *kind;
+	char why[512];
 
-	switch (run->internal.suberror) {
-	case KVM_INTERNAL_ERROR_EMULATION:
-		kind = "emulation failure";
-		break;
-	case KVM_INTERNAL_ERROR_SIMUL_EX:
-		kind = "exception while delivering an exception";
-		break;
-	case KVM_INTERNAL_ERROR_DELIVERY_EV:
-		kind = "event delivery failure";
-		break;
-	default:
-		kind = "internal error";
-		break;
-	}
-	snprintf(why, sizeof(why), "KVM %s (suberror %u)", kind,
-		 run->internal.suberror);
+	vcpu_text_internal_error(v->run, why, sizeof(why));
 	vcpu_fatal(v, why);
 }
 
@@ -158,12 +150,13 @@ bool vcpu_handle_exit(struct vcpu *v)
 	case KVM_EXIT_INTERNAL_ERROR:
 		internal_error(v);
 		return false;
-	case KVM_EXIT_FAIL_ENTRY:
-		snprintf(why, sizeof(why), "VM entry failed (reason %#llx)",
-			 (unsigned long long)run->fail_entry
-				 .hardware_entry_failure_reason);
-		vcpu_fatal(v, why);
+	case KVM_EXIT_FAIL_ENTRY: {
+		char entry[256];
+
+		vcpu_text_fail_entry(run, entry, sizeof(entry));
+		vcpu_fatal(v, entry);
 		return false;
+	}
 	case KVM_EXIT_HLT:
 		/* The in-kernel LAPIC handles HLT; a HLT exit means none. */
 		vcpu_fatal(v, "HLT exit without an in-kernel LAPIC");

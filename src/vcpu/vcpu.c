@@ -194,7 +194,10 @@ static void *vcpu_thread(void *arg)
 				eat_kick();
 				continue;
 			}
-			vcpu_fatal(v, strerror(errno));
+			char why[256];
+
+			vcpu_text_ioctl("KVM_RUN", errno, why, sizeof(why));
+			vcpu_fatal(v, why);
 			break;
 		}
 		if (!vcpu_handle_exit(v))
