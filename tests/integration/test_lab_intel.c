@@ -11,10 +11,12 @@
  * Its time budget is 1800 s of the host's time; MVM_LAB_TIMEOUT=SECONDS
  * widens it.
  *
- * Under CI (CI=true) only parts 1 and 2 run (tests/lab/intel --basic: one
- * lab boot, host-check, VMX hidden and shown, #UD): the hypervisor part
- * takes the emulator many minutes. MVM_LAB_INTEL_FULL=1 (`make
- * test-intel` sets it) runs everything there too; the test says which ran.
+ * By default (make test, CI) only parts 1 and 2 run (tests/lab/intel
+ * --basic: one lab boot, host-check, VMX hidden and shown, #UD): the
+ * hypervisor part takes the emulator many minutes, and one of its runs
+ * stalled with Bochs blocked on its terminal (tests/lab/README.md), which
+ * is not understood yet. MVM_LAB_INTEL_FULL=1 (`make test-intel` sets it)
+ * runs everything; the test says which ran.
  */
 #include <criterion/criterion.h>
 #include <stdbool.h>
@@ -126,11 +128,10 @@ Test(lab_intel, vmx, .timeout = 1980)
 			  "-Dlab=enabled, but the Intel lab cannot run here");
 		cr_skip_test("no bochs, syslinux, mtools, dosfstools or cc");
 	}
-	full = !getenv("CI") || strcmp(getenv("CI"), "true") ||
-	       (getenv("MVM_LAB_INTEL_FULL") &&
-		!strcmp(getenv("MVM_LAB_INTEL_FULL"), "1"));
+	full = getenv("MVM_LAB_INTEL_FULL") &&
+	       !strcmp(getenv("MVM_LAB_INTEL_FULL"), "1");
 	if (!full)
-		fprintf(stderr, "[NOTE] lab_intel: CI runs parts 1 and 2 only; "
+		fprintf(stderr, "[NOTE] lab_intel: parts 1 and 2 only; "
 			"part 3 (bz_vmx as a VMX hypervisor under mvm's API "
 			"and policy) NOT RUN here: make test-intel runs it\n");
 	/* The budget is tests/lab/intel's (1800 s); a slow host may widen it. */
