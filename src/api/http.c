@@ -142,7 +142,15 @@ static void mhd_drive(struct api_server *s)
 
 	for (int i = 0; i < 4; i++) {
 		guard_poll(&s->guard);
+		/*
+		 * A handler may run the loop itself (a device stopping on a
+		 * failed start waits for its I/O): the API's watches must
+		 * wait, or MHD, which is not re-entrant, would serve the
+		 * same request again inside it.
+		 */
+		loop_hold(s->loop);
 		s->lib.run(s->mhd);
+		loop_release(s->loop);
 		if (s->lib.get_timeout(s->mhd, &to) != MHD_YES) {
 			next = UINT64_MAX;
 			break;

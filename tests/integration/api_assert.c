@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <unistd.h>
 
 #include "api_assert.h"
 #include "api_client.h"
@@ -23,4 +24,16 @@ void api_fault(const char *sock, const char *method, const char *path,
 		     r.status, r.body);
 	cr_assert(fault_has(&r, text), "%s %s %s: want '%s': %s", method,
 		  path, body ? body : "", text, r.body);
+}
+
+int api_start_again(const char *sock, struct api_resp *r)
+{
+	for (int i = 0; i < 100; i++) {
+		api_call(sock, "PUT", "/actions",
+			 "{\"action_type\": \"InstanceStart\"}", r);
+		if (r->status != 400 || !fault_has(r, "still being torn down"))
+			break;
+		usleep(20000);
+	}
+	return r->status;
 }

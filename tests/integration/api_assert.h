@@ -13,5 +13,12 @@ void api_ok(const char *sock, const char *method, const char *path,
 /* method path body must answer status with text in its fault_message. */
 void api_fault(const char *sock, const char *method, const char *path,
 	       const char *body, int status, const char *text);
+/*
+ * InstanceStart after a start that failed: mvm tears the failed VM down
+ * behind its answer and says "still being torn down" until it is done;
+ * retried for up to 2 s. Returns the last answer's status, r filled.
+ */
+struct api_resp;
+int api_start_again(const char *sock, struct api_resp *r);
 
 #endif

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "api_assert.h"
 #include "api_client.h"
 #include "harness.h"
 
@@ -456,7 +457,7 @@ Test(api, user_backend_nic_is_recorded_and_its_errors_named, .timeout = 30)
 		     "{\"action_type\": \"InstanceStart\"}", 400, body);
 	/* Freed, the port is there for the next try, which boots. */
 	close(busy);
-	put_ok(p.sock, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+	cr_assert_eq(api_start_again(p.sock, &r), 204, "%s", r.body);
 	cr_assert(api_wait_out(&p, "echo ready", 10), "%s %s", p.out, p.err);
 	api_proc_free(&p);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api_assert.h"
 #include "api_client.h"
 #include "harness.h"
 
@@ -185,14 +186,8 @@ Test(cpu_config, the_other_vendors_template_is_refused_at_start,
 	 */
 	cr_assert_eq(api_call(p.sock, "PATCH", "/machine-config",
 			      "{\"cpu_template\": \"None\"}", &r), 204);
-	for (int i = 0; i < 100; i++) {
-		api_call(p.sock, "PUT", "/actions",
-			 "{\"action_type\": \"InstanceStart\"}", &r);
-		if (r.status != 400 || !fault_has(&r, "still being torn down"))
-			break;
-		usleep(20000);
-	}
-	cr_assert_eq(r.status, 204, "%d %s", r.status, r.body);
+	cr_assert_eq(api_start_again(p.sock, &r), 204, "%d %s", r.status,
+		     r.body);
 	api_proc_free(&p);
 }
 
