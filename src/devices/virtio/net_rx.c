@@ -21,8 +21,8 @@
 #define RETRY_NS 100000000 /* after a failed read: 100 ms */
 /*
  * Frames from mvm (MMDS's, the user backend's) waiting for buffers; past
- * that, dropped as a wire would, and counted. More than slirp's TCP
- * window (128 KiB) of full frames, so one connection's burst fits.
+ * that, dropped as a wire would, and counted. 512 full frames are
+ * 750 KiB: a burst of slirp's TCP output fits.
  */
 #define INJECT_MAX 512
 
