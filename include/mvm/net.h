@@ -3,13 +3,17 @@
  *
  * A backend is a file descriptor carrying whole Ethernet frames, each led
  * by a 12-byte virtio_net_hdr_v1, so virtio-net moves frames between it
- * and guest memory with io_uring and no copies. TAP is one backend; the
- * user-mode NAT (libslirp, src/net/user.c) the other, on a socketpair.
+ * and guest memory with io_uring and no copies: TAP is such a backend.
+ * A backend in this process (the user-mode NAT, libslirp, src/net/user.c)
+ * has no fd: frames go to it by call (ops->send) and come from it by
+ * call (the rx function it was opened with), on the loop thread, with no
+ * system call per frame.
  */
 #ifndef MVM_NET_H
 #define MVM_NET_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct loop;
@@ -29,11 +33,27 @@ struct net_config;
 struct net_backend_ops {
 	int (*set_offload)(struct net_backend *b, unsigned offloads);
 	void (*close)(struct net_backend *b);
+	/*
+	 * Backends with no fd only: one frame from the guest (no virtio
+	 * header), taken at once. batch(b, true) and batch(b, false) go
+	 * around a burst of sends, so the backend's bookkeeping after a
+	 * frame is done once per burst.
+	 */
+	void (*send)(struct net_backend *b, const void *frame, size_t len);
+	void (*batch)(struct net_backend *b, bool begin);
 };
+
+/*
+ * How a backend with no fd hands a frame (no virtio header) to the guest's
+ * NIC: the NIC copies it into its RX ring, or queues it (bounded) while
+ * the ring is full, and counts the frames it cannot keep.
+ */
+typedef void net_rx_fn(void *ctx, const void *frame, size_t len);
 
 struct net_backend {
 	const struct net_backend_ops *ops;
-	int fd;        /* frames, each after a NET_HDR_LEN header */
+	int fd;        /* frames, each after a NET_HDR_LEN header; -1: none,
+			* frames go by ops->send and the rx function */
 	bool offloads; /* checksum and TSO offloads are available */
 	char name[16];
 };
@@ -58,13 +78,13 @@ int tap_adopt(const char *name, int fd, struct net_backend **out,
 /*
  * The user-mode backend: NAT through libslirp with QEMU's addresses
  * (10.0.2.0/24, gateway 10.0.2.2, DNS 10.0.2.3, DHCP from 10.0.2.15) and
- * cfg's hostfwd rules, on loop. dropped(ctx) counts each frame for the
- * guest that could not wait for its RX ring. Fails naming the hostfwd
- * rule whose host port is taken.
+ * cfg's hostfwd rules, on loop. It has no fd: rx(rx_ctx, ...) gets each
+ * frame for the guest, and ops->send takes the guest's. Fails naming the
+ * hostfwd rule whose host port is taken.
  */
 int user_net_open(const struct net_config *cfg, struct loop *loop,
-		  void (*dropped)(void *ctx), void *drop_ctx,
-		  struct net_backend **out, struct mvm_err *err);
+		  net_rx_fn *rx, void *rx_ctx, struct net_backend **out,
+		  struct mvm_err *err);
 
 /* "52:54:00:12:34:56" into mac; false when malformed or multicast. */
 bool net_mac_parse(const char *s, uint8_t mac[NET_MAC_LEN]);

@@ -164,23 +164,27 @@ static int64_t next_deadline(const struct slirp_net *s)
 	return d;
 }
 
-/* The timerfd set to the next deadline: a system call only on a change. */
+/*
+ * The timerfd set to the next deadline. slirp's poll timeout moves later
+ * at every sync (now + 2 ms while a delayed ACK waits), so the timerfd is
+ * set only when the deadline comes sooner than the one it holds: firing
+ * early costs one turn that finds nothing due and sets it again, where
+ * following every move cost a system call per frame burst.
+ */
 static void timer_arm(struct slirp_net *s)
 {
-	int64_t d = next_deadline(s), left;
+	int64_t d = next_deadline(s);
 	struct itimerspec its = { 0 };
 
-	if (d == s->armed_ms)
+	if (d < 0 || (s->armed_ms >= 0 && s->armed_ms <= d))
 		return;
 	s->armed_ms = d;
-	if (d >= 0) {
-		left = d - slirp_now_ms();
-		if (left < 1)
-			left = 1; /* 0 would disarm it */
-		its.it_value.tv_sec = left / 1000;
-		its.it_value.tv_nsec = (left % 1000) * 1000000;
-	}
-	timerfd_settime(s->tfd, 0, &its, NULL);
+	/* Absolute: one already past fires at once, with no rounding up. */
+	its.it_value.tv_sec = d / 1000;
+	its.it_value.tv_nsec = (d % 1000) * 1000000;
+	if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
+		its.it_value.tv_nsec = 1; /* 0 would disarm it */
+	timerfd_settime(s->tfd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
 void slirp_loop_sync(struct slirp_net *s)

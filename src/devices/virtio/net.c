@@ -155,15 +155,6 @@ static const struct virtio_dev_ops net_ops = {
 	.destroy = net_destroy,
 };
 
-/* The user backend could not keep a frame for the guest. */
-static void net_rx_dropped(void *dev)
-{
-	struct net *n = dev;
-
-	if (n->t)
-		virtio_count(n->t, VIRTIO_CTR_RX_DROPPED, 1);
-}
-
 static uint64_t net_features(const struct net *n)
 {
 	uint64_t f = VIRTIO_BIT(NET_F_MAC) | VIRTIO_BIT(NET_F_MRG_RXBUF) |
@@ -206,7 +197,7 @@ int net_create(struct dev_ctx *ctx, const struct net_config *cfg,
 	else
 		net_mac_from_id(cfg->id, n->mac);
 	if (cfg->user)
-		ret = user_net_open(cfg, ctx->loop, net_rx_dropped, n, &n->be,
+		ret = user_net_open(cfg, ctx->loop, net_rx_frame, n, &n->be,
 				    err);
 	else if (cfg->tap_given)
 		ret = tap_adopt(cfg->tap, cfg->tap_fd, &n->be, err);

@@ -89,6 +89,8 @@ struct net_inject {
 void net_rx_kick(struct net *n);
 /* Queue a frame from mvm for the guest (MMDS's stack calls this). */
 void net_rx_inject(void *opaque, const void *frame, size_t len);
+/* A backend's frame for the guest (a backend with no fd; net_rx_fn). */
+void net_rx_frame(void *opaque, const void *frame, size_t len);
 void net_inject_free(struct net *n);
 void net_rx_cancel(struct net *n);
 void net_tx_kick(struct net *n);

@@ -19,8 +19,12 @@
 #define GSO_MAX_FRAME (65535 + NET_ETH_HLEN + 4)
 #define NUM_BUFFERS_OFF 10 /* virtio_net_hdr_v1.num_buffers */
 #define RETRY_NS 100000000 /* after a failed read: 100 ms */
-/* Frames from mvm waiting for buffers; past that, dropped as a wire would. */
-#define INJECT_MAX 256
+/*
+ * Frames from mvm (MMDS's, the user backend's) waiting for buffers; past
+ * that, dropped as a wire would, and counted. 512 full frames are
+ * 750 KiB: a burst of slirp's TCP output fits.
+ */
+#define INJECT_MAX 512
 
 static void rx_done(struct loop_op *op, int res, unsigned flags);
 
@@ -147,41 +151,59 @@ static bool rx_buffers(struct net *n, struct virtio_queue *q)
 
 static void deliver(struct net *n, struct virtio_queue *q, uint32_t res);
 
+static void rx_count_drop(struct net *n)
+{
+	if (n->t)
+		virtio_count(n->t, VIRTIO_CTR_RX_DROPPED, 1);
+}
+
 /*
- * The frames mvm queued (MMDS's answers) into the buffers, before any
- * read; false when the buffers or the limiter's tokens ran out first.
+ * One frame from mvm (no virtio header) into the guest's buffers; false
+ * when the buffers or the limiter's tokens ran out first, and nothing
+ * was taken. The interrupt is the caller's to send.
+ */
+static bool rx_put(struct net *n, struct virtio_queue *q, const void *frame,
+		   size_t len)
+{
+	static const uint8_t hdr[NET_HDR_LEN]; /* no offloads, sums done */
+	size_t room = 0;
+
+	if (!throttle_ready(&n->rx_thr) || !rx_buffers(n, q))
+		return false;
+	for (unsigned k = 0; k < n->rx_nchains; k++)
+		room += n->rx_chain[k].len;
+	if (room < NET_HDR_LEN + len) {
+		/* Buffers smaller than one frame: a driver's bug. */
+		virtio_queue_unpop(q, (uint16_t)n->rx_nchains);
+		n->rx_nchains = 0;
+		rx_count_drop(n);
+		return true;
+	}
+	iov_from_buf(n->rx_iov, n->rx_niov, 0, hdr, sizeof(hdr));
+	iov_from_buf(n->rx_iov, n->rx_niov, NET_HDR_LEN, frame, len);
+	deliver(n, q, (uint32_t)(NET_HDR_LEN + len));
+	throttle_charge(&n->rx_thr, len);
+	virtio_count(n->t, VIRTIO_CTR_RX_BYTES, len);
+	virtio_count(n->t, VIRTIO_CTR_RX_PACKETS, 1);
+	n->rx_nchains = 0;
+	return true;
+}
+
+/*
+ * The frames mvm queued into the buffers, before any read; false when
+ * the buffers or the limiter's tokens ran out first.
  */
 static bool rx_injected(struct net *n, struct virtio_queue *q)
 {
-	static const uint8_t hdr[NET_HDR_LEN]; /* no offloads, sums done */
 	struct net_inject *f;
-	size_t room = 0;
 
 	while ((f = n->inject_head)) {
-		if (!throttle_ready(&n->rx_thr) || !rx_buffers(n, q))
+		if (!rx_put(n, q, f->frame, f->len))
 			return false;
-		for (unsigned k = 0; k < n->rx_nchains; k++)
-			room += n->rx_chain[k].len;
 		n->inject_head = f->next;
 		if (!n->inject_head)
 			n->inject_tail = NULL;
 		n->inject_count--;
-		if (room < NET_HDR_LEN + f->len) {
-			/* Buffers smaller than one frame: a driver's bug. */
-			virtio_queue_unpop(q, (uint16_t)n->rx_nchains);
-			n->rx_nchains = 0;
-			free(f);
-			continue;
-		}
-		iov_from_buf(n->rx_iov, n->rx_niov, 0, hdr, sizeof(hdr));
-		iov_from_buf(n->rx_iov, n->rx_niov, NET_HDR_LEN, f->frame,
-			     f->len);
-		deliver(n, q, (uint32_t)(NET_HDR_LEN + f->len));
-		throttle_charge(&n->rx_thr, f->len);
-		virtio_count(n->t, VIRTIO_CTR_RX_BYTES, f->len);
-		virtio_count(n->t, VIRTIO_CTR_RX_PACKETS, 1);
-		n->rx_nchains = 0;
-		room = 0;
 		free(f);
 	}
 	return true;
@@ -193,8 +215,10 @@ void net_rx_inject(void *opaque, const void *frame, size_t len)
 	struct net_inject *f;
 
 	if (n->inject_count >= INJECT_MAX ||
-	    !(f = malloc(sizeof(*f) + len)))
+	    !(f = malloc(sizeof(*f) + len))) {
+		rx_count_drop(n);
 		return;
+	}
 	f->next = NULL;
 	f->len = len;
 	memcpy(f->frame, frame, len);
@@ -211,6 +235,31 @@ void net_rx_inject(void *opaque, const void *frame, size_t len)
 	} else {
 		net_rx_kick(n);
 	}
+}
+
+/*
+ * A frame from a backend with no fd: straight into the buffers when
+ * nothing waits before it, else behind the frames that wait. The
+ * interrupt goes once the loop has dispatched what it is doing, so a
+ * burst of frames shares one.
+ */
+void net_rx_frame(void *opaque, const void *frame, size_t len)
+{
+	struct net *n = opaque;
+	struct virtio_queue *q;
+
+	if (!n->t || len < NET_ETH_HLEN || len > ETH_MAX_FRAME) {
+		rx_count_drop(n);
+		return;
+	}
+	q = virtio_queue_at(n->t, NET_RXQ);
+	if (!n->inject_head && !n->rx_inflight && !n->stopping &&
+	    virtio_serving(n->t) && !throttle_waiting(&n->rx_thr) &&
+	    rx_put(n, q, frame, len)) {
+		virtio_queue_flush_later(q);
+		return;
+	}
+	net_rx_inject(n, frame, len);
 }
 
 void net_inject_free(struct net *n)
@@ -238,12 +287,19 @@ void net_rx_kick(struct net *n)
 		virtio_queue_flush(q);
 		return;
 	}
+	/* A backend with no fd calls net_rx_frame: nothing to read. */
+	if (n->be->fd < 0) {
+		virtio_queue_flush(q);
+		return;
+	}
 	/*
 	 * A frame's size is known once read: a read starts while the
 	 * limiter has tokens, and what it brought is charged after.
 	 */
-	if (!throttle_ready(&n->rx_thr))
+	if (!throttle_ready(&n->rx_thr)) {
+		virtio_queue_flush(q);
 		return;
+	}
 	ready = rx_buffers(n, q);
 	virtio_queue_flush(q); /* dropped bad buffers */
 	if (!ready)
@@ -302,7 +358,10 @@ void net_rx_cancel(struct net *n)
 	io_uring_sqe_set_data(sqe, NULL);
 }
 
-/* Hand the first k chains to the driver, sharing res bytes among them. */
+/*
+ * Hand the first k chains to the driver, sharing res bytes among them;
+ * the interrupt is the caller's (virtio_queue_flush or _later).
+ */
 static void deliver(struct net *n, struct virtio_queue *q, uint32_t res)
 {
 	uint16_t k = 0;
@@ -321,7 +380,6 @@ static void deliver(struct net *n, struct virtio_queue *q, uint32_t res)
 		     sizeof(nb));
 	virtio_queue_publish(q);
 	virtio_queue_unpop(q, (uint16_t)(n->rx_nchains - k));
-	virtio_queue_flush(q);
 }
 
 static void rx_done(struct loop_op *op, int res, unsigned flags)
@@ -370,6 +428,7 @@ static void rx_done(struct loop_op *op, int res, unsigned flags)
 		return;
 	}
 	deliver(n, q, (uint32_t)res);
+	virtio_queue_flush(q);
 	throttle_charge(&n->rx_thr, (uint64_t)res - NET_HDR_LEN);
 	virtio_count(n->t, VIRTIO_CTR_RX_BYTES, (uint64_t)res - NET_HDR_LEN);
 	virtio_count(n->t, VIRTIO_CTR_RX_PACKETS, 1);

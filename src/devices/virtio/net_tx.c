@@ -1,6 +1,7 @@
 /*
  * virtio-net transmit. Each chain is one frame, written to the backend by
- * one io_uring write whose iovecs point into the guest's buffers. The
+ * one io_uring write whose iovecs point into the guest's buffers, or, for
+ * a backend with no fd, copied out and handed to it by call. The
  * virtio-net header and the Ethernet header are first copied out: the
  * spoof filter judges the copy, and the copy is what gets sent, so the
  * guest cannot change the source address after the check.
@@ -61,6 +62,62 @@ static bool tx_mmds(struct net *n, struct virtio_queue *q,
 	return true;
 }
 
+/*
+ * With mac_spoofing off, a frame from another source MAC is dropped and
+ * logged: true then. eth is mvm's copy of the Ethernet header.
+ */
+static bool tx_spoofed(struct net *n, struct virtio_queue *q, uint16_t head,
+		       const uint8_t *eth)
+{
+	const uint8_t *m = eth + NET_MAC_LEN;
+
+	if (net_tx_allowed(n->mac, n->spoofing, eth, NET_ETH_HLEN))
+		return false;
+	n->tx_spoofed++;
+	virtio_log(n->t, "dropped a frame from source MAC "
+		   "%02x:%02x:%02x:%02x:%02x:%02x, not the NIC's "
+		   "(%llu so far; mac_spoofing=off)", m[0], m[1], m[2], m[3],
+		   m[4], m[5], (unsigned long long)n->tx_spoofed);
+	drop(n, q, head, VIRTIO_CTR_TX_SPOOFED);
+	return true;
+}
+
+/* The largest frame a backend with no fd takes: an MTU's and a VLAN tag. */
+#define LOCAL_FRAME_MAX (NET_HDR_LEN + 1514 + 4)
+
+/*
+ * A frame for a backend with no fd: copied out whole (the copy is what
+ * the spoof filter judges and what is sent), handed over, and its chain
+ * completed at once. The guest is offered no segmentation offload for
+ * such a backend, so a larger chain is malformed.
+ */
+static void tx_local(struct net *n, struct virtio_queue *q,
+		     const struct virtq_chain *c)
+{
+	uint8_t frame[LOCAL_FRAME_MAX];
+	size_t len;
+
+	if (c->out_len > sizeof(frame)) {
+		n->tx_errors++;
+		drop(n, q, c->head, VIRTIO_CTR_TX_MALFORMED);
+		return;
+	}
+	len = iov_to_buf(n->tx_iov, c->nr_out, 0, frame, c->out_len);
+	if (len < HEAD_COPY) {
+		n->tx_errors++;
+		drop(n, q, c->head, VIRTIO_CTR_TX_MALFORMED);
+		return;
+	}
+	if (tx_spoofed(n, q, c->head, frame + NET_HDR_LEN))
+		return;
+	if (n->mmds && tx_mmds(n, q, c))
+		return;
+	n->be->ops->send(n->be, frame + NET_HDR_LEN, len - NET_HDR_LEN);
+	virtio_count(n->t, VIRTIO_CTR_TX_BYTES, len - NET_HDR_LEN);
+	virtio_count(n->t, VIRTIO_CTR_TX_PACKETS, 1);
+	virtio_queue_complete(q, c->head, 0);
+}
+
 static void tx_one(struct net *n, struct virtio_queue *q,
 		   const struct virtq_chain *c)
 {
@@ -79,6 +136,10 @@ static void tx_one(struct net *n, struct virtio_queue *q,
 		drop(n, q, c->head, VIRTIO_CTR_TX_MALFORMED);
 		return;
 	}
+	if (n->be->fd < 0) {
+		tx_local(n, q, c);
+		return;
+	}
 	r = calloc(1, sizeof(*r) + (c->nr_out + 1) * sizeof(r->iov[0]));
 	if (!r) {
 		n->tx_errors++;
@@ -86,18 +147,8 @@ static void tx_one(struct net *n, struct virtio_queue *q,
 		return;
 	}
 	iov_to_buf(n->tx_iov, c->nr_out, 0, r->head_copy, HEAD_COPY);
-	if (!net_tx_allowed(n->mac, n->spoofing, r->head_copy + NET_HDR_LEN,
-			    NET_ETH_HLEN)) {
-		const uint8_t *m = r->head_copy + NET_HDR_LEN + NET_MAC_LEN;
-
-		n->tx_spoofed++;
-		virtio_log(n->t, "dropped a frame from source MAC "
-			   "%02x:%02x:%02x:%02x:%02x:%02x, not the NIC's "
-			   "(%llu so far; mac_spoofing=off)", m[0], m[1],
-			   m[2], m[3], m[4], m[5],
-			   (unsigned long long)n->tx_spoofed);
+	if (tx_spoofed(n, q, c->head, r->head_copy + NET_HDR_LEN)) {
 		free(r);
-		drop(n, q, c->head, VIRTIO_CTR_TX_SPOOFED);
 		return;
 	}
 	if (n->mmds && tx_mmds(n, q, c)) {
@@ -150,6 +201,9 @@ void net_tx_kick(struct net *n)
 	if (n->stopping || !virtio_serving(n->t) ||
 	    throttle_waiting(&n->tx_thr))
 		return;
+	/* A backend's bookkeeping after a frame, once for the burst. */
+	if (n->be->ops->batch)
+		n->be->ops->batch(n->be, true);
 	do {
 		virtio_queue_notify_disable(q);
 		while (n->tx_inflight < NET_TX_INFLIGHT &&
@@ -163,6 +217,8 @@ void net_tx_kick(struct net *n)
 		    throttle_waiting(&n->tx_thr))
 			break;
 	} while (virtio_queue_notify_enable(q));
+	if (n->be->ops->batch)
+		n->be->ops->batch(n->be, false);
 	virtio_queue_flush(q);
 }
 

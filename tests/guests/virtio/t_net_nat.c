@@ -4,7 +4,8 @@
  * gateway 10.0.2.2 a reply, and a UDP datagram to 10.0.2.2:port= (the
  * host's loopback, through the NAT; dst=A.B.C.D another address) the host
  * test's answer back from that port. The host test answers
- * "mvm-nat-ping" with "mvm-nat-pong".
+ * "mvm-nat-ping" with "mvm-nat-pong"; pings=N makes N round trips, one
+ * after the other (a latency measure of the NAT's path).
  */
 #include "../lib/cmdline.h"
 #include "../lib/palloc.h"
@@ -229,18 +230,26 @@ static bool parse_ip(const char *s, uint8_t ip[4])
 	return true;
 }
 
-static void udp_echo(const uint8_t *dst, uint16_t port)
+/* pings round trips, one at a time: each answer before the next ping. */
+static void udp_echo(const uint8_t *dst, uint16_t port, uint64_t pings)
 {
-	struct pong p = { .from = dst, .port = port };
+	uint64_t i;
 
-	if (!send_udp(gw_mac, guest_ip, dst, 4000, port, "mvm-nat-ping",
-		      12)) {
-		fail("nat udp send", "not sent");
-		return;
+	for (i = 0; i < pings; i++) {
+		struct pong p = { .from = dst, .port = port };
+
+		if (!send_udp(gw_mac, guest_ip, dst, 4000, port,
+			      "mvm-nat-ping", 12)) {
+			fail("nat udp send", "not sent");
+			return;
+		}
+		if (!recv_until(udp_pong, &p) || !p.ok)
+			break;
 	}
-	check("nat udp echo", recv_until(udp_pong, &p) && p.ok,
-	      "no mvm-nat-pong from %u.%u.%u.%u:%u", dst[0], dst[1], dst[2],
-	      dst[3], port);
+	check("nat udp echo", i == pings,
+	      "no mvm-nat-pong from %u.%u.%u.%u:%u (ping %llu of %llu)",
+	      dst[0], dst[1], dst[2], dst[3], port,
+	      (unsigned long long)i + 1, (unsigned long long)pings);
 }
 
 void test_net_nat(const struct bootinfo *bi)
@@ -248,6 +257,7 @@ void test_net_nat(const struct bootinfo *bi)
 	uint64_t want = ring_features(bi) | VBIT(NET_F_MAC) |
 			VBIT(NET_F_MRG_RXBUF);
 	uint16_t port = (uint16_t)cmdline_u64_or(bi->cmdline, "port", 0);
+	uint64_t pings = cmdline_u64_or(bi->cmdline, "pings", 1);
 	uint8_t *pool = palloc_pages(NRX * RX_BUF / PAGE_SIZE);
 	uint8_t dst[4];
 	char text[20];
@@ -270,7 +280,7 @@ void test_net_nat(const struct bootinfo *bi)
 	    !parse_ip(text, dst))
 		fail("nat dst", "'%s' is not an IPv4 address", text);
 	else if (port)
-		udp_echo(dst, port);
+		udp_echo(dst, port, pings ? pings : 1);
 	else
 		fail("nat udp echo", "no port= on the command line");
 	vdev_reset(&d);
