@@ -46,17 +46,18 @@ fuzz_snapshot)
 	# The state file's decoder and what it calls, all with the
 	# sanitizers; its seed, a valid state file, is the encoder's own.
 	srcs="$(cd "$src" && echo src/snapshot/*.c) src/vcpu/state_blob.c
+	      src/vcpu/cpu_static.c src/net/hostfwd.c src/net/mmds_store.c
 	      src/nested/state.c src/devices/device.c src/vm/hotplug.c
 	      src/vm/dynmem_rules.c
 	      src/core/mem.c src/core/mem_file.c src/core/mem_dirty.c
 	      src/core/file.c src/core/err.c"
-	libs=-lfdt
+	libs="-lfdt -ljson-c"
 	seedsrcs=
 	for f in $srcs; do seedsrcs="$seedsrcs $src/$f"; done
 	# shellcheck disable=SC2086
 	clang -std=gnu11 -D_GNU_SOURCE -DMVM_VERSION='"fuzz"' -O1 \
 		-I"$src/include" -I"$src/tests/unit" \
-		"$src/tests/fuzz/seed-snapshot.c" $seedsrcs -lfdt \
+		"$src/tests/fuzz/seed-snapshot.c" $seedsrcs $libs \
 		-o "$out/seed-snapshot"
 	"$out/seed-snapshot" "$out/corpus/seed-snapshot" ;;
 fuzz_migration)
@@ -64,17 +65,18 @@ fuzz_migration)
 	# decoder, all with the sanitizers; its seeds, a whole stream and
 	# the destination's answers, are the stream's own code's.
 	srcs="$(cd "$src" && echo src/migration/*.c src/snapshot/*.c)
-	      src/vcpu/state_blob.c src/nested/state.c src/devices/device.c
+	      src/vcpu/state_blob.c src/vcpu/cpu_static.c src/net/hostfwd.c
+	      src/net/mmds_store.c src/nested/state.c src/devices/device.c
 	      src/vm/hotplug.c src/vm/dynmem_rules.c
 	      src/core/mem.c src/core/mem_file.c src/core/mem_present.c
 	      src/core/mem_dirty.c src/core/file.c src/core/err.c"
-	libs=-lfdt
+	libs="-lfdt -ljson-c"
 	seedsrcs=
 	for f in $srcs; do seedsrcs="$seedsrcs $src/$f"; done
 	# shellcheck disable=SC2086
 	clang -std=gnu11 -D_GNU_SOURCE -DMVM_VERSION='"fuzz"' -O1 \
 		-I"$src/include" -I"$src/tests/unit" \
-		"$src/tests/fuzz/seed-migration.c" $seedsrcs -lfdt \
+		"$src/tests/fuzz/seed-migration.c" $seedsrcs $libs \
 		-o "$out/seed-migration"
 	"$out/seed-migration" "$out/corpus/seed-migration" ;;
 *)
