@@ -149,7 +149,8 @@ static size_t tcp(uint8_t *b, uint32_t dst, uint8_t flags, uint32_t seq,
 	t[12] = 5 << 4;
 	t[13] = flags;
 	put16(t + 14, 0xffff);
-	memcpy(t + 20, data, n);
+	if (n)
+		memcpy(t + 20, data, n);
 	ph = sum(ip + 12, 8, 6 + 20 + (uint32_t)n);
 	if (csum_partial) {
 		b[0] = 1;                 /* VIRTIO_NET_HDR_F_NEEDS_CSUM */

@@ -83,7 +83,8 @@ static size_t udp_frame(uint8_t *f, const char *src, const char *dst,
 	put16(udp, sport);
 	put16(udp + 2, dport);
 	put16(udp + 4, (uint16_t)(8 + n));
-	memcpy(udp + 8, data, n);
+	if (n)
+		memcpy(udp + 8, data, n);
 	memcpy(pseudo, ip + 12, 8);
 	pseudo[8] = 0;
 	pseudo[9] = 17;
@@ -479,7 +480,8 @@ static size_t tcp_frame(uint8_t *f, const uint8_t *dst_mac, const char *dst,
 	tcp[12] = 5 << 4;
 	tcp[13] = flags;
 	put16(tcp + 14, 65535);
-	memcpy(tcp + 20, data, n);
+	if (n)
+		memcpy(tcp + 20, data, n);
 	memcpy(pseudo, ip + 12, 8);
 	pseudo[8] = 0;
 	pseudo[9] = 6;
