@@ -21,8 +21,7 @@ void lab_checks_run(const struct lab_suite *s)
 		     mvm && build && script ? argv : NULL);
 }
 
-/* Does the log have the whole line "<prefix><desc>"? */
-static bool has_line(const char *log, const char *prefix, const char *desc)
+bool lab_has_line(const char *log, const char *prefix, const char *desc)
 {
 	size_t pl = strlen(prefix), dl = strlen(desc);
 
@@ -32,6 +31,14 @@ static bool has_line(const char *log, const char *prefix, const char *desc)
 			return true;
 	}
 	return false;
+}
+
+bool lab_have(const char *prog)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", prog);
+	return system(cmd) == 0;
 }
 
 /* The log, or the test skipped (-Dlab=disabled) or failed (no log). */
@@ -60,9 +67,9 @@ void lab_checks_expect(const struct lab_suite *s, const char *area,
 	bool finished = strstr(log, " passed, ") && strstr(log, " failed\n");
 
 	for (size_t i = 0; i < n; i++) {
-		if (has_line(log, "ok - ", want[i]))
+		if (lab_has_line(log, "ok - ", want[i]))
 			continue;
-		if (has_line(log, "not ok - ", want[i])) {
+		if (lab_has_line(log, "not ok - ", want[i])) {
 			cr_expect_fail("%s: failed: %s", area, want[i]);
 			continue;
 		}

@@ -8,6 +8,7 @@
 #ifndef MVM_TEST_LAB_CHECKS_H
 #define MVM_TEST_LAB_CHECKS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct lab_suite {
@@ -26,6 +27,11 @@ void lab_checks_expect(const struct lab_suite *s, const char *area,
 		       const char *const *want, size_t n);
 /* The script ran to its end, with 0 failed and status 0. */
 void lab_checks_finished(const struct lab_suite *s);
+
+/* Does the log have the whole line "<prefix><desc>"? */
+bool lab_has_line(const char *log, const char *prefix, const char *desc);
+/* Is prog on PATH? */
+bool lab_have(const char *prog);
 
 #define LAB_EXPECT(suite, area, list)                                      \
 	lab_checks_expect(suite, area, list, sizeof(list) / sizeof(list[0]))

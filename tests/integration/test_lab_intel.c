@@ -26,6 +26,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lab_checks.h"
+
 /* The checks of parts 1 and 2 (--basic), then part 3's. */
 #define BASIC_CHECKS 10
 static const char *const expected[] = {
@@ -77,29 +79,6 @@ static const char *const expected[] = {
 	"bz_vmx ended ALL OK (mvm exit 1)",
 };
 
-static bool have(const char *prog)
-{
-	char cmd[256];
-
-	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", prog);
-	return system(cmd) == 0;
-}
-
-/* A line of out that is exactly "ok - <desc>". */
-static bool ok_line(const char *out, const char *desc)
-{
-	size_t n = strlen(desc);
-
-	for (const char *p = out; (p = strstr(p, "ok - ")); p++) {
-		bool line_start = p == out || p[-1] == '\n';
-
-		if (line_start && !strncmp(p + 5, desc, n) &&
-		    (p[5 + n] == '\n' || p[5 + n] == '\r' || !p[5 + n]))
-			return true;
-	}
-	return false;
-}
-
 Test(lab_intel, vmx, .timeout = 1980)
 {
 	const char *src = getenv("MVM_SRC"), *build = getenv("MVM_BUILD");
@@ -117,8 +96,8 @@ Test(lab_intel, vmx, .timeout = 1980)
 			"(tests/lab/intel) went unchecked\n");
 		cr_skip_test("-Dlab=disabled");
 	}
-	if (!have("bochs") || !have("syslinux") || !have("mcopy") ||
-	    !have("mkfs.fat") || !have("script") || !have("cc")) {
+	if (!lab_have("bochs") || !lab_have("syslinux") || !lab_have("mcopy") ||
+	    !lab_have("mkfs.fat") || !lab_have("script") || !lab_have("cc")) {
 		fprintf(stderr, "[NOTE] lab_intel NOT RUN: the Intel lab needs "
 			"bochs, syslinux, mcopy, mkfs.fat, script and cc on "
 			"this host (scripts/install-deps.sh installs them); "
@@ -165,8 +144,8 @@ Test(lab_intel, vmx, .timeout = 1980)
 	size_t n = full ? sizeof(expected) / sizeof(expected[0]) : BASIC_CHECKS;
 
 	for (size_t i = 0; i < n; i++)
-		cr_expect(ok_line(out, expected[i]), "missing: ok - %s",
-			  expected[i]);
+		cr_expect(lab_has_line(out, "ok - ", expected[i]),
+			  "missing: ok - %s", expected[i]);
 	cr_expect_null(strstr(out, "\nnot ok - "), "a lab check failed");
 	cr_assert_not_null(strstr(out, " passed, 0 failed"), "no clean "
 			   "summary line");

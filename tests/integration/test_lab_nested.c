@@ -17,6 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lab_checks.h"
+
 static const char *const expected[] = {
 	"mvm host-check: this lab can nest",
 	"--nested on: the guest's CPUID shows SVM",
@@ -128,29 +130,6 @@ static const char *const expected[] = {
 	"--nested off: no /dev/kvm in L2",
 };
 
-static bool have(const char *prog)
-{
-	char cmd[256];
-
-	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", prog);
-	return system(cmd) == 0;
-}
-
-/* A line of out that is exactly "ok - <desc>". */
-static bool ok_line(const char *out, const char *desc)
-{
-	size_t n = strlen(desc);
-
-	for (const char *p = out; (p = strstr(p, "ok - ")); p++) {
-		bool line_start = p == out || p[-1] == '\n';
-
-		if (line_start && !strncmp(p + 5, desc, n) &&
-		    (p[5 + n] == '\n' || p[5 + n] == '\r' || !p[5 + n]))
-			return true;
-	}
-	return false;
-}
-
 Test(lab_nested, matryoshka, .timeout = 840)
 {
 	const char *src = getenv("MVM_SRC"), *build = getenv("MVM_BUILD");
@@ -167,7 +146,7 @@ Test(lab_nested, matryoshka, .timeout = 840)
 			"(tests/lab/nested) went unchecked\n");
 		cr_skip_test("-Dlab=disabled");
 	}
-	if (!have("qemu-system-x86_64") || !have("cc")) {
+	if (!lab_have("qemu-system-x86_64") || !lab_have("cc")) {
 		fprintf(stderr, "[NOTE] lab_nested NOT RUN: the lab needs "
 			"qemu-system-x86_64 and cc on this host; nested "
 			"virtualization on real SVM (tests/lab/nested) went "
@@ -205,8 +184,8 @@ Test(lab_nested, matryoshka, .timeout = 840)
 	cr_assert_neq(WEXITSTATUS(status), 125, "the lab ended without a "
 		      "status (kernel panic or QEMU failure)");
 	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++)
-		cr_expect(ok_line(out, expected[i]), "missing: ok - %s",
-			  expected[i]);
+		cr_expect(lab_has_line(out, "ok - ", expected[i]),
+			  "missing: ok - %s", expected[i]);
 	cr_expect_null(strstr(out, "\nnot ok - "), "a lab check failed");
 	cr_assert_not_null(strstr(out, " passed, 0 failed"), "no clean "
 			   "summary line");
