@@ -9,7 +9,12 @@
  *   answering the UART's status reads, copying its bytes to stdout, until
  *   the guest writes the isa-debug-exit port.
  *
- *   kvm-floor KERNEL CMDLINE [MEM_MIB]
+ *   kvm-floor KERNEL CMDLINE [MEM_MIB [irqchip]]
+ *
+ * With "irqchip", the VM also gets KVM's in-kernel PIC, IOAPIC and PIT, as
+ * mvm's VMs have: KVM then takes longer to create and, above all, to
+ * destroy the VM (each of those devices leaves KVM's I/O bus through an
+ * SRCU grace period), a cost every VMM with an in-kernel irqchip pays.
  *
  * Exits as QEMU's isa-debug-exit does, with (value << 1) | 1, so a bench
  * checks it like the VMMs it stands beside; 2 on any error, with why.
@@ -20,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +57,18 @@ static int fail(const char *what)
 	return -1;
 }
 
-static int vm_create(struct vm *vm, uint64_t ram_size)
+/* KVM's in-kernel PIC, IOAPIC and PIT, which mvm's VMs have too. */
+static int vm_irqchip(struct vm *vm)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+
+	if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) < 0 ||
+	    ioctl(vm->fd, KVM_CREATE_PIT2, &pit) < 0)
+		return fail("KVM_CREATE_IRQCHIP/PIT2");
+	return 0;
+}
+
+static int vm_create(struct vm *vm, uint64_t ram_size, bool irqchip)
 {
 	struct kvm_userspace_memory_region mr = { 0 };
 
@@ -61,6 +78,8 @@ static int vm_create(struct vm *vm, uint64_t ram_size)
 	vm->fd = ioctl(vm->kvm, KVM_CREATE_VM, 0);
 	if (vm->fd < 0)
 		return fail("KVM_CREATE_VM");
+	if (irqchip && vm_irqchip(vm))
+		return -1;
 	vm->ram_size = ram_size;
 	vm->ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -233,12 +252,13 @@ int main(int argc, char **argv)
 	uint32_t entry = 0;
 	int code = 2;
 
-	if (argc < 3 || argc > 4) {
-		fprintf(stderr, "usage: kvm-floor KERNEL CMDLINE [MEM_MIB]\n");
+	if (argc < 3 || argc > 5 || (argc == 5 && strcmp(argv[4], "irqchip"))) {
+		fprintf(stderr, "usage: kvm-floor KERNEL CMDLINE [MEM_MIB "
+			"[irqchip]]\n");
 		return 2;
 	}
-	if (vm_create(&vm, (argc == 4 ? strtoull(argv[3], NULL, 0) : 32)
-				   << 20) ||
+	if (vm_create(&vm, (argc >= 4 ? strtoull(argv[3], NULL, 0) : 32) << 20,
+		      argc == 5) ||
 	    load_kernel(&vm, argv[1], &entry) ||
 	    write_mbinfo(&vm, argv[2]) || vcpu_create(&vm, entry) ||
 	    run_vcpu(&vm, &code))
