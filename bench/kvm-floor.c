@@ -78,8 +78,6 @@ static int vm_create(struct vm *vm, uint64_t ram_size, bool irqchip)
 	vm->fd = ioctl(vm->kvm, KVM_CREATE_VM, 0);
 	if (vm->fd < 0)
 		return fail("KVM_CREATE_VM");
-	if (irqchip && vm_irqchip(vm))
-		return -1;
 	vm->ram_size = ram_size;
 	vm->ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -89,7 +87,9 @@ static int vm_create(struct vm *vm, uint64_t ram_size, bool irqchip)
 	mr.userspace_addr = (uintptr_t)vm->ram;
 	if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &mr) < 0)
 		return fail("KVM_SET_USER_MEMORY_REGION");
-	return 0;
+	/* After the slot, as mvm does: a slot change with the irqchip in
+	 * place waits for an SRCU grace period. */
+	return irqchip ? vm_irqchip(vm) : 0;
 }
 
 /* Copy the ELF32 file's PT_LOAD segments to their physical addresses. */
