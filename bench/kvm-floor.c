@@ -87,8 +87,10 @@ static int vm_create(struct vm *vm, uint64_t ram_size, bool irqchip)
 	mr.userspace_addr = (uintptr_t)vm->ram;
 	if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &mr) < 0)
 		return fail("KVM_SET_USER_MEMORY_REGION");
-	/* After the slot, as mvm does: a slot change with the irqchip in
-	 * place waits for an SRCU grace period. */
+	/*
+	 * After the slot, as mvm does: a slot change with the irqchip in
+	 * place waits for an SRCU grace period.
+	 */
 	return irqchip ? vm_irqchip(vm) : 0;
 }
 
