@@ -286,7 +286,10 @@ static void vm_flags_of(const void *addr, char *out, size_t n)
 		    strchr(line, '-') < strchr(line, ' '))
 			in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
 		else if (in && strncmp(line, "VmFlags:", 8) == 0) {
-			snprintf(out, n, "%s", line + 8);
+			size_t len = strnlen(line + 8, n - 1);
+
+			memcpy(out, line + 8, len);
+			out[len] = '\0';
 			break;
 		}
 	}
