@@ -584,21 +584,28 @@ int api_server_start(struct api_server **out, struct vmm *v, struct loop *l,
 	s->max_body = API_MAX_BODY;
 	s->sock.fd = s->timer_fd = s->mhd_fd = s->guard.epoll_fd = -1;
 	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	ret = mhd_lib_open(&s->lib, err);
-	if (!ret)
-		ret = start_mhd(s, err);
-	if (!ret && path) {
+	ret = 0;
+	/*
+	 * Listen first: a client may connect from here on, and its requests
+	 * wait in the socket's backlog, in order, until the loop runs. Loading
+	 * libmicrohttpd (it brings GnuTLS and its libraries, the most of a
+	 * start's time) then no longer delays the socket.
+	 */
+	if (path) {
 		s->path = strdup(path);
 		ret = s->path ? api_socket_listen(path, &s->sock, err) :
 				mvm_fail(err, -ENOMEM, "out of memory");
-		if (!ret) {
-			ret = loop_watch_add(l, &s->accept_watch, s->sock.fd,
-					     on_accept, s);
-			if (ret)
-				mvm_fail(err, ret, "api: cannot watch the "
-					 "socket");
-			s->accept_watched = !ret;
-		}
+	}
+	if (!ret)
+		ret = mhd_lib_open(&s->lib, err);
+	if (!ret)
+		ret = start_mhd(s, err);
+	if (!ret && path) {
+		ret = loop_watch_add(l, &s->accept_watch, s->sock.fd,
+				     on_accept, s);
+		if (ret)
+			mvm_fail(err, ret, "api: cannot watch the socket");
+		s->accept_watched = !ret;
 	}
 	if (ret) {
 		api_server_stop(s);

@@ -5,7 +5,11 @@
  * fault per 2 MiB instead of per 4 KiB: under nested virtualization, where
  * every such fault is an exit to L1, that alone cut a Linux boot in the
  * lab from 3.8 s to 2.8 s. (A memfd cannot have this: shmem huge pages
- * are off by default.) Asked for, RAM is 4 KiB pages only, or hugetlbfs
+ * are off by default.) Except the first 2 MiB of guest memory, the boot
+ * area: the VMM's boot structures, a small kernel and its stack live
+ * there, and a huge page would charge a tiny guest 2 MiB of RSS for its
+ * first few KiB; a Linux guest runs from 16 MiB and sizes its memory
+ * from the top, where huge pages pay. Asked for, RAM is 4 KiB pages only, or hugetlbfs
  * 2 MiB pages reserved from the host's pool when the VM is built. Mapping
  * into KVM is done by the VM (vm.c); this file only owns the host side and
  * bounds checks.
@@ -124,6 +128,9 @@ int gm_alloc(struct guest_mem *gm, uint64_t ram_bytes, enum gm_pages pages,
 					ram_bytes >> 10 : ram_bytes >> 20),
 				ram_bytes % (1 << 20) ? "KiB" : "MiB");
 	ret = add_region(gm, 0, low, pages, err);
+	/* The boot area: 4 KiB pages, whatever the host's THP default. */
+	if (ret == 0 && pages == GM_PAGES_TRANSPARENT)
+		madvise(gm->r[0].hva, GM_BOOT_AREA, MADV_NOHUGEPAGE);
 	if (ret == 0 && ram_bytes > low)
 		ret = add_region(gm, MEM_HOLE_END, ram_bytes - low, pages, err);
 	if (ret)

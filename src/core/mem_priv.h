@@ -15,6 +15,8 @@
 struct mvm_err;
 
 #define GM_HUGE_2M (UINT64_C(2) << 20)
+/* Guest memory below this stays on 4 KiB pages with transparent ones. */
+#define GM_BOOT_AREA GM_HUGE_2M
 
 /*
  * Map size bytes of anonymous RAM as pages says: the whole mapping in

@@ -194,7 +194,7 @@ void slirp_loop_sync(struct slirp_net *s)
 	if (s->busy)
 		return;
 	s->npfd = 0;
-	slirp_pollfds_fill(s->slirp, &timeout, add_poll, s);
+	s->lib.pollfds_fill(s->slirp, &timeout, add_poll, s);
 	epoll_sync(s);
 	s->poll_deadline_ms = timeout == UINT32_MAX ? -1
 					: slirp_now_ms() + timeout;
@@ -226,7 +226,7 @@ static void slirp_turn(struct slirp_net *s)
 	int r = s->npfd ? poll(s->pfd, s->npfd, 0) : 0;
 
 	s->busy++;
-	slirp_pollfds_poll(s->slirp, r < 0, get_revents, s);
+	s->lib.pollfds_poll(s->slirp, r < 0, get_revents, s);
 	run_timers(s);
 	s->busy--;
 	slirp_loop_sync(s);

@@ -60,7 +60,7 @@ static void cb_notify(void *opaque)
 	struct slirp_net *s = opaque;
 
 	for (struct slirp_service *v = s->services; v; v = v->next) {
-		if (!v->want_write || !slirp_socket_can_recv(s->slirp, v->addr,
+		if (!v->want_write || !s->lib.socket_can_recv(s->slirp, v->addr,
 							      v->port))
 			continue;
 		v->want_write = false;
@@ -117,7 +117,7 @@ static int add_hostfwd(struct slirp_net *s, const struct slirp_net_config *cfg,
 						    : cfg->dhcp_start;
 	char text[SLIRP_NET_HOSTFWD_STR];
 
-	if (slirp_add_hostfwd(s->slirp, f->udp, f->host_addr, f->host_port,
+	if (s->lib.add_hostfwd(s->slirp, f->udp, f->host_addr, f->host_port,
 			      guest, f->guest_port) == 0)
 		return 0;
 	slirp_net_hostfwd_format(f, text);
@@ -143,7 +143,7 @@ static int start(struct slirp_net *s, const struct slirp_net_config *cfg,
 	int ret;
 
 	sc.vnetmask.s_addr = htonl(~0u << (32 - cfg->prefix));
-	s->slirp = slirp_new(&sc, &slirp_callbacks, s);
+	s->slirp = s->lib.new_(&sc, &slirp_callbacks, s);
 	if (!s->slirp)
 		return mvm_fail_host(err, -ENOMEM, "user net: libslirp "
 				     "refused to start");
@@ -172,7 +172,10 @@ int slirp_net_new(struct slirp_net **out, const struct slirp_net_config *cfg,
 	s->loop = loop;
 	s->output = output;
 	s->opaque = opaque;
-	ret = slirp_loop_init(s, err);
+	s->epfd = s->tfd = -1;
+	ret = slirp_lib_open(&s->lib, err);
+	if (!ret)
+		ret = slirp_loop_init(s, err);
 	if (!ret)
 		ret = start(s, cfg, err);
 	if (ret) {
@@ -189,7 +192,7 @@ void slirp_net_input(struct slirp_net *s, const void *frame, size_t len)
 	if (len < 14 || len > SLIRP_FRAME_MAX)
 		return;
 	s->busy++;
-	slirp_input(s->slirp, frame, (int)len);
+	s->lib.input(s->slirp, frame, (int)len);
 	s->busy--;
 	slirp_loop_sync(s);
 }
@@ -211,7 +214,7 @@ void slirp_net_free(struct slirp_net *s)
 	if (!s)
 		return;
 	if (s->slirp)
-		slirp_cleanup(s->slirp); /* closes its sockets, frees timers */
+		s->lib.cleanup(s->slirp); /* closes its sockets, frees timers */
 	slirp_loop_fini(s);
 	while (s->services) {
 		struct slirp_service *v = s->services;
@@ -219,6 +222,7 @@ void slirp_net_free(struct slirp_net *s)
 		s->services = v->next;
 		free(v);
 	}
+	slirp_lib_close(&s->lib); /* last: nothing of libslirp's is left */
 	free(s);
 }
 
@@ -243,7 +247,7 @@ int slirp_net_add_guest_service(struct slirp_net *s, struct in_addr addr,
 		return mvm_fail(err, -ENOMEM, "out of memory");
 	*v = (struct slirp_service){ .s = s, .addr = addr, .port = port,
 				     .ops = ops, .ctx = ctx };
-	if (slirp_add_guestfwd(s->slirp, service_write, v, &v->addr, port)) {
+	if (s->lib.add_guestfwd(s->slirp, service_write, v, &v->addr, port)) {
 		free(v);
 		return mvm_fail(err, -EEXIST, "user net: guest service %s:%d: "
 				"the address is in use or outside the network",
@@ -264,14 +268,14 @@ size_t slirp_net_service_send(struct slirp_net *s, struct in_addr addr,
 		v = v->next;
 	if (!v)
 		return 0;
-	room = slirp_socket_can_recv(s->slirp, addr, port);
+	room = s->lib.socket_can_recv(s->slirp, addr, port);
 	if (room > len)
 		room = len;
 	if (room > INT32_MAX)
 		room = INT32_MAX;
 	if (room) {
 		s->busy++;
-		slirp_socket_recv(s->slirp, addr, port, buf, (int)room);
+		s->lib.socket_recv(s->slirp, addr, port, buf, (int)room);
 		s->busy--;
 		slirp_loop_sync(s);
 	}

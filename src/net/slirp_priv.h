@@ -7,6 +7,7 @@
 
 #include "mvm/loop.h"
 #include "mvm/slirp_net.h"
+#include "slirp_lib.h"
 
 /* One of libslirp's timers (it asks for them by callback). */
 struct slirp_timer {
@@ -33,6 +34,7 @@ struct slirp_fd_reg {
 };
 
 struct slirp_net {
+	struct slirp_lib lib; /* libslirp's calls: s->lib.input(...) */
 	Slirp *slirp;
 	struct loop *loop;
 	void (*output)(void *opaque, const void *frame, size_t len);

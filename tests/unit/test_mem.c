@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,5 +270,68 @@ Test(mem, discard_on_huge_pages_takes_whole_pages_only)
 	cr_assert_eq(p[(2 << 20) - 1], 0x33);
 	cr_assert_eq(p[2 << 20], 0);
 	cr_assert_eq(p[(4 << 20) - 1], 0);
+	gm_free(&gm);
+}
+
+/* The VmFlags line of the mapping holding addr, from /proc/self/smaps. */
+static void vm_flags_of(const void *addr, char *out, size_t n)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	bool in = false;
+
+	cr_assert_not_null(f);
+	out[0] = '\0';
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
+		    strchr(line, '-') < strchr(line, ' '))
+			in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+		else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+			size_t len = strnlen(line + 8, n - 1);
+
+			memcpy(out, line + 8, len);
+			out[len] = '\0';
+			break;
+		}
+	}
+	fclose(f);
+}
+
+static bool has_flag(const char *flags, const char *f)
+{
+	char word[8];
+
+	snprintf(word, sizeof(word), " %s", f);
+	return strstr(flags, word) != NULL;
+}
+
+/*
+ * Transparent huge pages pay above the boot area, not in it: a tiny guest
+ * that touches a few KiB there must not be charged a whole 2 MiB page.
+ */
+Test(mem, boot_area_stays_off_transparent_huge_pages)
+{
+	struct guest_mem gm;
+	struct mvm_err err;
+	char low[256], high[256];
+
+	if (access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK))
+		cr_skip_test("not run: this host's kernel has no transparent "
+			     "huge pages, so there is no advice to check");
+	cr_assert_eq(gm_alloc(&gm, 64 << 20, GM_PAGES_TRANSPARENT, &err), 0,
+		     "%s", err.msg);
+	vm_flags_of(gm.r[0].hva, low, sizeof(low));
+	cr_assert(has_flag(low, "nh") && !has_flag(low, "hg"),
+		  "the first byte: VmFlags %s", low);
+	vm_flags_of(gm.r[0].hva + (2 << 20) - 1, low, sizeof(low));
+	cr_assert(has_flag(low, "nh") && !has_flag(low, "hg"),
+		  "the boot area's last byte: VmFlags %s", low);
+	vm_flags_of(gm.r[0].hva + (2 << 20), high, sizeof(high));
+	cr_assert(has_flag(high, "hg") && !has_flag(high, "nh"),
+		  "above 2 MiB: VmFlags %s", high);
+	vm_flags_of(gm.r[0].hva + (64 << 20) - 1, high, sizeof(high));
+	cr_assert(has_flag(high, "hg"), "the last byte: VmFlags %s", high);
 	gm_free(&gm);
 }
