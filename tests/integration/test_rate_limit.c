@@ -29,14 +29,6 @@
 
 #define MIB 1048576.0
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static size_t count_lines(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -81,20 +73,52 @@ static void flush(struct api_proc *p)
 	       "\"FlushMetrics\"}");
 }
 
-/* <section>.<key> per second over a window of `seconds`. */
+/* utc_timestamp_ms of metrics line `index` (0 first), or 0. */
+static uint64_t stamp_of(const char *path, size_t index)
+{
+	FILE *f = fopen(path, "r");
+	char line[16384];
+	uint64_t ms = 0;
+
+	cr_assert_not_null(f);
+	for (size_t i = 0; fgets(line, sizeof(line), f); i++) {
+		struct json_object *o, *v;
+
+		if (i != index)
+			continue;
+		o = json_tokener_parse(line);
+		if (o && json_object_object_get_ex(o, "utc_timestamp_ms", &v))
+			ms = json_object_get_uint64(v);
+		json_object_put(o);
+		break;
+	}
+	fclose(f);
+	return ms;
+}
+
+/*
+ * <section>.<key> per second over a window of about `seconds`. The window
+ * is timed by mvm's own stamps on the two flushes that bound it, not by
+ * this process's clock: on a loaded host the answer to a flush can come
+ * late, which would stretch the window without adding to the count.
+ */
 static double measure(struct api_proc *p, const char *met,
 		      const char *section, const char *key, double seconds)
 {
-	size_t lines;
-	double t0, t1;
+	size_t lines, end;
+	uint64_t t0, t1;
 
 	flush(p);
-	t0 = now_s();
 	lines = count_lines(met);
 	api_drain(p, seconds);
 	flush(p);
-	t1 = now_s();
-	return (double)sum_from(met, lines, section, key) / (t1 - t0);
+	end = count_lines(met);
+	t0 = stamp_of(met, lines - 1);
+	t1 = stamp_of(met, end - 1);
+	cr_assert(lines > 0 && t0 && t1 > t0, "metrics stamps %llu, %llu",
+		  (unsigned long long)t0, (unsigned long long)t1);
+	return (double)sum_from(met, lines, section, key) /
+	       ((double)(t1 - t0) / 1000.0);
 }
 
 static void assert_within(double got, double want, double tolerance,
