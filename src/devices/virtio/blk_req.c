@@ -143,10 +143,14 @@ static void submit(struct blk_req *r)
 	}
 	/*
 	 * A large read that hits the page cache would be copied inline, on
-	 * the loop thread, one request after another. Handed to io_uring's
-	 * own workers, the requests of a batch are copied in parallel (on
-	 * this 2-CPU host, 1 MiB reads at depth 8 went 25 % faster). Writes
-	 * gained nothing, and small reads would only pay the hand-over.
+	 * the loop thread, which serves every device meanwhile. Handed to
+	 * io_uring's workers, the copy leaves the loop thread. It is not a
+	 * parallel copy: io-wq wakes the first idle worker for each request
+	 * it queues, and a burst of them all find the same one still on its
+	 * idle list, so one worker copies a batch one request after another
+	 * (per-thread CPU time of a 1 MiB depth-8 read run: one worker had
+	 * all of it). Writes gained nothing, and small reads would only pay
+	 * the hand-over.
 	 */
 	if (r->type == T_IN && r->left >= BLK_ASYNC_READ_MIN)
 		sqe->flags |= IOSQE_ASYNC;
