@@ -25,13 +25,17 @@ struct blk_saved {
 size_t blk_save(void *dev, void *buf, size_t cap)
 {
 	struct blk *b = dev;
-	struct blk_saved s = { .magic = BLK_STATE_MAGIC,
-			       .config_len = BLK_CONFIG_MAX,
-			       .size = b->file.size,
-			       .readonly = b->file.readonly };
+	struct blk_saved s;
 
 	if (cap < sizeof(s))
 		return 0;
+	/* Zeroed whole, tail padding included: none of the stack's bytes
+	 * may reach a state file. */
+	memset(&s, 0, sizeof(s));
+	s.magic = BLK_STATE_MAGIC;
+	s.config_len = BLK_CONFIG_MAX;
+	s.size = b->file.size;
+	s.readonly = b->file.readonly;
 	virtio_config_begin(b->t);
 	memcpy(s.config, b->config, sizeof(s.config));
 	virtio_config_end(b->t, false);

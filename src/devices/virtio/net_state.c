@@ -24,13 +24,17 @@ struct net_saved {
 size_t net_save(void *dev, void *buf, size_t cap)
 {
 	struct net *n = dev;
-	struct net_saved s = { .magic = NET_STATE_MAGIC,
-			       .config_len = sizeof(s.config),
-			       .tx_spoofed = n->tx_spoofed,
-			       .tx_errors = n->tx_errors };
+	struct net_saved s;
 
 	if (cap < sizeof(s))
 		return 0;
+	/* Zeroed whole: an initializer leaves the padding before
+	 * tx_spoofed as the stack had it, and that would be saved. */
+	memset(&s, 0, sizeof(s));
+	s.magic = NET_STATE_MAGIC;
+	s.config_len = sizeof(s.config);
+	s.tx_spoofed = n->tx_spoofed;
+	s.tx_errors = n->tx_errors;
 	virtio_config_begin(n->t);
 	memcpy(s.config, n->config, sizeof(s.config));
 	virtio_config_end(n->t, false);
