@@ -342,7 +342,8 @@ void net_rx_kick(struct net *n)
 		return;
 	}
 	rx_burst(n, q);
-	ready = throttle_ready(&n->rx_thr) && rx_buffers(n, q);
+	/* A burst the limiter stopped has armed its timer already. */
+	ready = !throttle_waiting(&n->rx_thr) && rx_buffers(n, q);
 	virtio_queue_flush(q); /* the frames read, dropped bad buffers */
 	if (!ready)
 		return;
