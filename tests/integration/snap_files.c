@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "api_client.h"
+#include "harness.h"
 #include "snap_files.h"
 
 static char dir[64];
@@ -42,4 +43,24 @@ void call_ok(struct api_proc *p, const char *method, const char *path,
 
 	cr_assert(st == 204 || st == 200, "%s %s -> %d %s\n%s", method, path,
 		  st, r.body, p->err ? p->err : "");
+}
+
+void put_boot_source(struct api_proc *p, const char *kernel, const char *args)
+{
+	char body[512];
+
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", "
+		 "\"boot_args\": \"%s\"}", guest_path(kernel), args);
+	call_ok(p, "PUT", "/boot-source", body);
+}
+
+void put_data_drive(struct api_proc *p, const char *id, const char *file)
+{
+	char body[512], path[64];
+
+	snprintf(body, sizeof(body), "{\"drive_id\": \"%s\", "
+		 "\"path_on_host\": \"%s\", \"is_root_device\": false, "
+		 "\"is_read_only\": false}", id, file);
+	snprintf(path, sizeof(path), "/drives/%s", id);
+	call_ok(p, "PUT", path, body);
 }

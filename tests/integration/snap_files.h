@@ -16,4 +16,10 @@ const char *path_in(const char *name);
 void call_ok(struct api_proc *p, const char *method, const char *path,
 	     const char *body);
 
+/* PUT /boot-source: the tiny kernel KERNEL (under the guests' directory)
+ * with the command line ARGS. */
+void put_boot_source(struct api_proc *p, const char *kernel, const char *args);
+/* PUT /drives/ID: FILE as a writable data drive, not the root. */
+void put_data_drive(struct api_proc *p, const char *id, const char *file);
+
 #endif

@@ -90,6 +90,21 @@ static void required(struct json_object *o, const char *const *keys,
 			  *keys, json_object_to_json_string(o));
 }
 
+/* GET /vm/config has every section of Firecracker's and no other. */
+static void sections_are_firecrackers(struct json_object *o)
+{
+	required(o, full_sections, "GET /vm/config");
+	json_object_object_foreach(o, k, val) {
+		bool known = false;
+
+		for (int i = 0; full_sections[i]; i++)
+			known |= !strcmp(full_sections[i], k);
+		cr_assert(known, "GET /vm/config: key '%s' is not "
+			  "Firecracker's", k);
+		(void)val;
+	}
+}
+
 static struct json_object *get(const char *sock, const char *path)
 {
 	struct api_resp r;
@@ -186,16 +201,7 @@ Test(api_firecracker, answers_hold_firecracker_keys_only, .timeout = 30)
 	json_object_put(o);
 
 	o = get(p.sock, "/vm/config");
-	required(o, full_sections, "GET /vm/config");
-	json_object_object_foreach(o, k, val) {
-		bool known = false;
-
-		for (int i = 0; full_sections[i]; i++)
-			known |= !strcmp(full_sections[i], k);
-		cr_assert(known, "GET /vm/config: key '%s' is not "
-			  "Firecracker's", k);
-		(void)val;
-	}
+	sections_are_firecrackers(o);
 	cr_assert(json_object_object_get_ex(o, "machine-config", &m));
 	only_keys(m, machine_config, "GET /vm/config machine-config");
 	cr_assert(json_object_object_get_ex(o, "drives", &m));
@@ -419,16 +425,7 @@ static void vm_config_is_firecrackers(const char *sock)
 {
 	struct json_object *o = get(sock, "/vm/config"), *v;
 
-	required(o, full_sections, "GET /vm/config");
-	json_object_object_foreach(o, k, val) {
-		bool known = false;
-
-		for (int i = 0; full_sections[i]; i++)
-			known |= !strcmp(full_sections[i], k);
-		cr_assert(known, "GET /vm/config: key '%s' is not "
-			  "Firecracker's", k);
-		(void)val;
-	}
+	sections_are_firecrackers(o);
 	cr_assert(json_object_object_get_ex(o, "machine-config", &v));
 	only_keys(v, machine_config, "machine-config");
 	cr_assert(json_object_object_get_ex(o, "drives", &v));

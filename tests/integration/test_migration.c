@@ -42,10 +42,7 @@ static void boot(struct api_proc *p, const char *args, unsigned mem)
 	snprintf(body, sizeof(body), "{\"vcpu_count\": 1, \"mem_size_mib\": "
 		 "%u}", mem);
 	call_ok(p, "PUT", "/machine-config", body);
-	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", "
-		 "\"boot_args\": \"%s\"}", guest_path("virtio/bz_virtio"),
-		 args);
-	call_ok(p, "PUT", "/boot-source", body);
+	put_boot_source(p, "virtio/bz_virtio", args);
 	call_ok(p, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
 }
 
@@ -737,16 +734,14 @@ Test(migration, plugged_hotplug_memory_moves_with_its_data,
 {
 	struct api_proc src, dst;
 	struct mig_state m;
-	char uri[160], body[512];
+	char uri[160];
 
 	snprintf(uri, sizeof(uri), "unix:%s", path_in("mig.sock"));
 	cr_assert_eq(api_spawn(&src, NULL), 0);
 	call_ok(&src, "PUT", "/machine-config", "{\"vcpu_count\": 1, "
 		"\"mem_size_mib\": 64}");
-	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", "
-		 "\"boot_args\": \"test=virtio_mem rounds=3\"}",
-		 guest_path("virtio/bz_virtio"));
-	call_ok(&src, "PUT", "/boot-source", body);
+	put_boot_source(&src, "virtio/bz_virtio",
+			"test=virtio_mem rounds=3");
 	call_ok(&src, "PUT", "/hotplug/memory", "{\"total_size_mib\": 256, "
 		"\"block_size_mib\": 4}");
 	call_ok(&src, "PUT", "/actions", "{\"action_type\": "

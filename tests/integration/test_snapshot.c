@@ -35,10 +35,7 @@ static void boot(struct api_proc *p, const char *args, unsigned mem)
 	snprintf(body, sizeof(body), "{\"vcpu_count\": 1, \"mem_size_mib\": "
 		 "%u, \"track_dirty_pages\": true}", mem);
 	call_ok(p, "PUT", "/machine-config", body);
-	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", "
-		 "\"boot_args\": \"%s\"}", guest_path("virtio/bz_virtio"),
-		 args);
-	call_ok(p, "PUT", "/boot-source", body);
+	put_boot_source(p, "virtio/bz_virtio", args);
 	call_ok(p, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
 }
 
@@ -162,7 +159,6 @@ Test(snapshot, disk_data_written_before_is_there_after, .init = snap_dir_make,
 {
 	struct api_proc a, b;
 	struct api_resp r;
-	char body[512];
 	unsigned before;
 	int fd;
 
@@ -173,14 +169,9 @@ Test(snapshot, disk_data_written_before_is_there_after, .init = snap_dir_make,
 	cr_assert_eq(api_spawn(&a, NULL), 0);
 	call_ok(&a, "PUT", "/machine-config",
 		"{\"vcpu_count\": 1, \"mem_size_mib\": 32}");
-	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", "
-		 "\"boot_args\": \"test=diskcount report=16\"}",
-		 guest_path("virtio/bz_virtio"));
-	call_ok(&a, "PUT", "/boot-source", body);
-	snprintf(body, sizeof(body), "{\"drive_id\": \"data\", "
-		 "\"path_on_host\": \"%s\", \"is_root_device\": false, "
-		 "\"is_read_only\": false}", path_in("disk"));
-	call_ok(&a, "PUT", "/drives/data", body);
+	put_boot_source(&a, "virtio/bz_virtio",
+			"test=diskcount report=16");
+	put_data_drive(&a, "data", path_in("disk"));
 	call_ok(&a, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
 	cr_assert(disk_rounds_past(&a, 48, 30), "%s\n%s", a.out, a.err);
 	snapshot(&a, "Full", path_in("state"), path_in("mem"));

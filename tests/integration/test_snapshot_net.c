@@ -104,7 +104,6 @@ static bool soak_frame(int s)
 
 static void boot_soak(struct api_proc *p)
 {
-	char body[512];
 	int fd = open(path_in("disk"), O_RDWR | O_CREAT, 0600);
 
 	cr_assert_geq(fd, 0);
@@ -113,14 +112,9 @@ static void boot_soak(struct api_proc *p)
 	cr_assert_eq(api_spawn(p, NULL), 0);
 	call_ok(p, "PUT", "/machine-config",
 		"{\"vcpu_count\": 1, \"mem_size_mib\": 64}");
-	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", "
-		 "\"boot_args\": \"test=soak report=16\"}",
-		 guest_path("virtio/mb_virtio"));
-	call_ok(p, "PUT", "/boot-source", body);
-	snprintf(body, sizeof(body), "{\"drive_id\": \"data\", "
-		 "\"path_on_host\": \"%s\", \"is_root_device\": false, "
-		 "\"is_read_only\": false}", path_in("disk"));
-	call_ok(p, "PUT", "/drives/data", body);
+	put_boot_source(p, "virtio/mb_virtio",
+			"test=soak report=16");
+	put_data_drive(p, "data", path_in("disk"));
 	call_ok(p, "PUT", "/network-interfaces/eth0",
 		"{\"iface_id\": \"eth0\", \"host_dev_name\": \"" TAP_A "\"}");
 	call_ok(p, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
@@ -289,14 +283,9 @@ Test(snapshot_net, a_user_nic_comes_back_with_a_new_stack,
 	cr_assert_eq(api_spawn(&a, NULL), 0);
 	call_ok(&a, "PUT", "/machine-config",
 		"{\"vcpu_count\": 1, \"mem_size_mib\": 64}");
-	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", "
-		 "\"boot_args\": \"test=soak report=16\"}",
-		 guest_path("virtio/mb_virtio"));
-	call_ok(&a, "PUT", "/boot-source", body);
-	snprintf(body, sizeof(body), "{\"drive_id\": \"data\", "
-		 "\"path_on_host\": \"%s\", \"is_root_device\": false, "
-		 "\"is_read_only\": false}", path_in("disk"));
-	call_ok(&a, "PUT", "/drives/data", body);
+	put_boot_source(&a, "virtio/mb_virtio",
+			"test=soak report=16");
+	put_data_drive(&a, "data", path_in("disk"));
 	snprintf(fwd, sizeof(fwd), "tcp:127.0.0.1:%u-:80", port);
 	snprintf(body, sizeof(body), "{\"iface_id\": \"eth0\", \"backend\": "
 		 "\"user\", \"hostfwd\": [\"%s\"]}", fwd);
@@ -356,10 +345,8 @@ Test(snapshot_net, mmds_is_served_again_after_a_load,
 	cr_assert_eq(api_spawn(&a, NULL), 0);
 	call_ok(&a, "PUT", "/machine-config",
 		"{\"vcpu_count\": 1, \"mem_size_mib\": 64}");
-	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", "
-		 "\"boot_args\": \"test=mmds poll=1 mmds_ip=0xa9feaa02\"}",
-		 guest_path("virtio/mb_virtio"));
-	call_ok(&a, "PUT", "/boot-source", body);
+	put_boot_source(&a, "virtio/mb_virtio",
+			"test=mmds poll=1 mmds_ip=0xa9feaa02");
 	call_ok(&a, "PUT", "/network-interfaces/eth0",
 		"{\"iface_id\": \"eth0\", \"backend\": \"user\"}");
 	call_ok(&a, "PUT", "/mmds/config", "{\"network_interfaces\": "

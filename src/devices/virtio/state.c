@@ -70,17 +70,24 @@ size_t virtio_save(struct virtio_transport *t, void *buf, size_t cap)
 	s.active = t->active;
 	for (unsigned i = 0; i < t->info.nr_queues; i++) {
 		const struct virtio_queue *q = &t->queues[i];
-		struct saved_queue sq = {
-			.desc = q->desc, .driver = q->driver,
-			.device = q->device, .size = q->size,
-			.msix_vector = q->msix_vector,
-			.last_avail = q->vq.last_avail,
-			.used_idx = q->vq.used_idx,
-			.signalled_used = q->vq.signalled_used,
-			.enabled = q->enabled, .ready = q->ready,
-			.broken = q->broken,
-			.signalled_valid = q->vq.signalled_valid,
-		};
+		struct saved_queue sq;
+
+		/* Zeroed first: an initializer leaves the struct's tail
+		 * padding as the stack had it, which would put host stack
+		 * bytes in the state file and make two saves differ. */
+		memset(&sq, 0, sizeof(sq));
+		sq.desc = q->desc;
+		sq.driver = q->driver;
+		sq.device = q->device;
+		sq.size = q->size;
+		sq.msix_vector = q->msix_vector;
+		sq.last_avail = q->vq.last_avail;
+		sq.used_idx = q->vq.used_idx;
+		sq.signalled_used = q->vq.signalled_used;
+		sq.enabled = q->enabled;
+		sq.ready = q->ready;
+		sq.broken = q->broken;
+		sq.signalled_valid = q->vq.signalled_valid;
 
 		memcpy(p + sizeof(s) + i * sizeof(sq), &sq, sizeof(sq));
 	}
