@@ -38,6 +38,7 @@ struct loop_watch {
 	struct loop_op op;
 	struct loop *loop;
 	int fd;
+	unsigned events; /* poll's: POLLIN unless loop_watch_add_events */
 	bool armed;
 	bool cancelled;
 	void (*fn)(void *ctx);
@@ -64,6 +65,9 @@ struct io_uring_sqe *loop_sqe_wait(struct loop *l);
 
 int loop_watch_add(struct loop *l, struct loop_watch *w, int fd,
 		   void (*fn)(void *ctx), void *ctx);
+/* The same for other poll events (POLLOUT: fn runs while fd is writable). */
+int loop_watch_add_events(struct loop *l, struct loop_watch *w, int fd,
+			  unsigned events, void (*fn)(void *ctx), void *ctx);
 /* Stop watching; returns once the kernel has let go of w. */
 void loop_watch_cancel(struct loop_watch *w);
 

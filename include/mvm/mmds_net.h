@@ -46,4 +46,11 @@ bool mmds_net_wants(const struct mmds_net *mn, const void *frame,
 void mmds_net_input(struct mmds_net *mn, void *frame, size_t len,
 		    size_t hdr_len);
 
+/*
+ * The guest's connections to the service open now, each with a socket
+ * of its own; 0 also where the service fell back to libslirp's callback
+ * forward (one connection at a time, not counted).
+ */
+unsigned mmds_net_connections(const struct mmds_net *mn);
+
 #endif

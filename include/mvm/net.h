@@ -55,6 +55,12 @@ struct net_backend {
 	int fd;        /* frames, each after a NET_HDR_LEN header; -1: none,
 			* frames go by ops->send and the rx function */
 	bool offloads; /* checksum and TSO offloads are available */
+	/*
+	 * No fd: checksum offload both ways, none of TSO. The NIC completes
+	 * a partial sum before send and marks its frames' sums verified
+	 * (the backend's frames carry valid ones).
+	 */
+	bool local_csum;
 	char name[16];
 };
 

@@ -111,4 +111,18 @@ int slirp_net_add_guest_service(struct slirp_net *s, struct in_addr addr,
 size_t slirp_net_service_send(struct slirp_net *s, struct in_addr addr,
 			      int port, const void *buf, size_t len);
 
+/*
+ * A guest service whose connections each become a connection to the
+ * Unix socket at path (libslirp's Unix guest forward): one socket per
+ * guest connection, so a service may serve many at once.
+ */
+int slirp_net_add_unix_service(struct slirp_net *s, struct in_addr addr,
+			       int port, const char *path,
+			       struct mvm_err *err);
+/*
+ * Read the stack's sockets now, not at their next wake-up on the loop:
+ * after writing to a service's socket. Not from inside the stack.
+ */
+void slirp_net_poll_now(struct slirp_net *s);
+
 #endif

@@ -65,7 +65,7 @@ static int watch_arm(struct loop_watch *w)
 
 	if (!sqe)
 		return -EBUSY;
-	io_uring_prep_poll_multishot(sqe, w->fd, POLLIN);
+	io_uring_prep_poll_multishot(sqe, w->fd, w->events);
 	loop_prep(w->loop, sqe, &w->op);
 	w->armed = true;
 	return 0;
@@ -93,16 +93,23 @@ static void watch_done(struct loop_op *op, int res, unsigned flags)
 		watch_arm(w);
 }
 
-int loop_watch_add(struct loop *l, struct loop_watch *w, int fd,
-		   void (*fn)(void *ctx), void *ctx)
+int loop_watch_add_events(struct loop *l, struct loop_watch *w, int fd,
+			  unsigned events, void (*fn)(void *ctx), void *ctx)
 {
 	memset(w, 0, sizeof(*w));
 	w->op.done = watch_done;
 	w->loop = l;
 	w->fd = fd;
+	w->events = events;
 	w->fn = fn;
 	w->ctx = ctx;
 	return watch_arm(w);
+}
+
+int loop_watch_add(struct loop *l, struct loop_watch *w, int fd,
+		   void (*fn)(void *ctx), void *ctx)
+{
+	return loop_watch_add_events(l, w, fd, POLLIN, fn, ctx);
 }
 
 /* The completion of one poll-remove request. */

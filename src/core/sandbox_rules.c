@@ -63,8 +63,9 @@ static const char *const main_calls[] = {
 	/* The API socket, vsock's Unix sockets (listen, accept, connect to
 	 * <uds_path>_<port>, shutdown), the tap's address setup and netlink;
 	 * the user-mode stack's NATed connections (TCP, UDP, ICMP datagram
-	 * sockets) and its hostfwd listeners. */
-	"socket", "socketpair", "bind", "listen", "accept", "accept4",
+	 * sockets) and its hostfwd listeners. No socketpair: nothing here
+	 * makes one (the user backend passes frames by call). */
+	"socket", "bind", "listen", "accept", "accept4",
 	"connect", "getsockname", "getpeername", "getsockopt", "setsockopt",
 	"shutdown", "sendto", "recvfrom", "sendmsg", "recvmsg",
 	/* vCPU threads (new ones on a restart) and the teardown process. */

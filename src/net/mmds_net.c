@@ -6,8 +6,12 @@
  * answered by mmds_conn. Restricted: the stack opens no connection to
  * the host's networks, and it only ever sees the frames for MMDS.
  *
- * Answers are kept here until the stack takes them: the service's recv
- * runs inside slirp_input, which must not be re-entered, so they go out
+ * Each guest connection gets a Unix socket and a parser of its own
+ * (mmds_conns.c), so a guest may hold several at once. Where that
+ * socket cannot be made (no writable TMPDIR), the service falls back to
+ * libslirp's callback forward, one connection at a time: its answers
+ * are kept here until the stack takes them, since the service's recv
+ * runs inside slirp_input, which must not be re-entered; they go out
  * once slirp_net_input has returned, and again when the guest's window
  * reopens.
  */
@@ -20,6 +24,8 @@
 #include "mvm/mmds_net.h"
 #include "mvm/net.h"
 #include "mvm/slirp_net.h"
+
+#include "mmds_conns.h"
 
 #define MMDS_PORT 80
 #define ETH_P_IP 0x0800
@@ -38,6 +44,7 @@ struct mmds_net {
 	struct in_addr addr; /* network order, for slirp */
 	uint32_t ipv4;       /* host order */
 	struct slirp_net *slirp;
+	struct mmds_conns *conns; /* NULL: the one-connection fallback */
 	struct mmds_conn *conn;
 	mmds_net_out_fn *out_fn;
 	void *opaque;
@@ -165,6 +172,31 @@ static void config_for(uint32_t ipv4, struct slirp_net_config *c)
 	c->restricted = true;
 }
 
+static void kick(void *ctx)
+{
+	struct mmds_net *mn = ctx;
+
+	slirp_net_poll_now(mn->slirp);
+}
+
+/* Port 80: a socket per connection, or the callback forward. */
+static int add_service(struct mmds_net *mn, struct loop *loop,
+		       struct mvm_err *err)
+{
+	struct mvm_err ignored = { 0 };
+
+	if (!mmds_conns_new(&mn->conns, mn->m, loop, kick, mn, &ignored)) {
+		if (!slirp_net_add_unix_service(mn->slirp, mn->addr, MMDS_PORT,
+						mmds_conns_path(mn->conns),
+						err))
+			return 0;
+		mmds_conns_free(mn->conns);
+		mn->conns = NULL;
+	}
+	return slirp_net_add_guest_service(mn->slirp, mn->addr, MMDS_PORT,
+					   &service_ops, mn, err);
+}
+
 int mmds_net_new(struct mmds_net **out, struct mmds *m, uint32_t ipv4,
 		 struct loop *loop, mmds_net_out_fn *out_fn, void *opaque,
 		 struct mvm_err *err)
@@ -195,9 +227,7 @@ int mmds_net_new(struct mmds_net **out, struct mmds *m, uint32_t ipv4,
 	config_for(ipv4, &cfg);
 	ret = slirp_net_new(&mn->slirp, &cfg, loop, output, mn, err);
 	if (!ret)
-		ret = slirp_net_add_guest_service(mn->slirp, mn->addr,
-						  MMDS_PORT, &service_ops, mn,
-						  err);
+		ret = add_service(mn, loop, err);
 	if (ret) {
 		mmds_net_free(mn);
 		return mvm_wrap(err, ret, "mmds: ");
@@ -211,6 +241,7 @@ void mmds_net_free(struct mmds_net *mn)
 	if (!mn)
 		return;
 	slirp_net_free(mn->slirp);
+	mmds_conns_free(mn->conns);
 	mmds_conn_free(mn->conn);
 	free(mn->pending);
 	free(mn);
@@ -266,5 +297,13 @@ void mmds_net_input(struct mmds_net *mn, void *frame, size_t len,
 	}
 	c->rx_count++;
 	slirp_net_input(mn->slirp, eth, len);
-	flush(mn);
+	if (mn->conns)
+		mmds_conns_accept(mn->conns);
+	else
+		flush(mn);
+}
+
+unsigned mmds_net_connections(const struct mmds_net *mn)
+{
+	return mn->conns ? mmds_conns_open(mn->conns) : 0;
 }

@@ -257,6 +257,12 @@ static void on_sockets(void *ctx)
 	timer_arm(s);
 }
 
+void slirp_net_poll_now(struct slirp_net *s)
+{
+	if (!s->busy)
+		on_sockets(s);
+}
+
 static void on_timer(void *ctx)
 {
 	struct slirp_net *s = ctx;

@@ -283,3 +283,17 @@ size_t slirp_net_service_send(struct slirp_net *s, struct in_addr addr,
 		v->want_write = true;
 	return room;
 }
+
+int slirp_net_add_unix_service(struct slirp_net *s, struct in_addr addr,
+			       int port, const char *path,
+			       struct mvm_err *err)
+{
+	if (port <= 0 || port > 65535 || !path || !*path)
+		return mvm_fail(err, -EINVAL, "user net: guest service port "
+				"%d: must be 1 to 65535, with a path", port);
+	if (slirp_add_unix(s->slirp, path, &addr, port))
+		return mvm_fail(err, -EEXIST, "user net: guest service %s:%d: "
+				"the address is in use or outside the network",
+				inet_ntoa(addr), port);
+	return 0;
+}

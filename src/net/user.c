@@ -54,7 +54,10 @@ static void user_batch(struct net_backend *b, bool begin)
 		slirp_net_batch_end(u->sn);
 }
 
-/* Nothing to switch: the guest is offered no offloads (be.offloads). */
+/*
+ * Nothing to switch: the guest is offered checksum offload alone
+ * (be.local_csum), which the NIC does itself, and no TSO (be.offloads).
+ */
 static int user_set_offload(struct net_backend *b, unsigned offloads)
 {
 	(void)b;
@@ -88,6 +91,7 @@ int user_net_open(const struct net_config *cfg, struct loop *loop,
 		return mvm_fail(err, -ENOMEM, "out of memory");
 	u->be.ops = &user_ops;
 	u->be.fd = -1;
+	u->be.local_csum = true;
 	snprintf(u->be.name, sizeof(u->be.name), "user");
 	u->rx = rx;
 	u->rx_ctx = rx_ctx;

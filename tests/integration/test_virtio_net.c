@@ -401,6 +401,21 @@ Test(virtio_net, mmds_v2_needs_the_token)
 	mvm_result_free(&r);
 }
 
+/*
+ * Two connections at once on one NIC: half a request on the first, a
+ * whole one on a second, then the first's rest; both answered, each on
+ * its own connection (one parser each: shared, the halves would mix).
+ */
+Test(virtio_net, mmds_two_connections_at_once)
+{
+	struct mvm_result r = run_mmds("{\"network_interfaces\": [\"eth0\"]}",
+				       "test=mmds second=1", 0xa9fea9fe);
+
+	expect_line(&r, "PASS mmds second connect");
+	expect_line(&r, "PASS mmds two connections");
+	mvm_result_free(&r);
+}
+
 /* Another address, and imds_compat: text whatever the Accept header. */
 Test(virtio_net, mmds_address_and_imds_compat)
 {

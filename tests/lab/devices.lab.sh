@@ -357,6 +357,10 @@ CFG
 	check "MMDS $v: JSON with Accept: application/json" \
 		test "$(l2 json)" = '"ami-12345678"'
 	check "MMDS $v: a missing path is 404" test "$(l2 missing)" = 404
+	check "MMDS $v: wget beside a connection nc holds open" \
+		test "$(l2 beside)" = ami-12345678
+	check "MMDS $v: the held connection gets its own answer" \
+		test "$(l2 held)" = ami-12345678
 done
 log=$w/mmds-V2.log
 check "MMDS V2: a GET without a token is 401" test "$(l2 no-token)" = 401

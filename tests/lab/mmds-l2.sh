@@ -34,5 +34,18 @@ say "ami-id=$(wget -q -O - --header "$hdr" "$m/latest/meta-data/ami-id" 2>&1)"
 say "list=$(wget -q -O - --header "$hdr" "$m/latest/meta-data/" 2>&1 | tr '\n' ',')"
 say "json=$(wget -q -O - --header "$hdr" --header 'Accept: application/json' \
 	"$m/latest/meta-data/ami-id" 2>&1)"
+# Two connections at once: nc holds one with half a request while wget
+# makes another; each gets its own answer (one parser each).
+{
+	printf 'GET /latest/meta-data/ami-id HTTP/1.0\r\n%s\r\n' "$hdr"
+	sleep 2
+	printf '\r\n'
+	sleep 1
+} | timeout 6 nc 169.254.169.254 80 >/tmp/held 2>&1 &
+held=$!
+sleep 1
+say "beside=$(wget -q -O - --header "$hdr" "$m/latest/meta-data/ami-id" 2>&1)"
+wait $held
+say "held=$(tail -n 1 /tmp/held)"
 say "missing=$(wget -q -O - --header "$hdr" "$m/nope" 2>&1 | grep -o ' 404' | tr -d ' ')"
 say "mmds-done"

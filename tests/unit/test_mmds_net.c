@@ -124,8 +124,9 @@ static size_t arp(uint8_t *b, uint16_t op, uint32_t tip)
  * sum in the checksum field and NEEDS_CSUM in the virtio header, as a
  * guest with checksum offload sends it.
  */
-static size_t tcp(uint8_t *b, uint32_t dst, uint8_t flags, uint32_t seq,
-		  uint32_t ack, const char *data, bool csum_partial)
+static size_t tcp_port(uint8_t *b, uint16_t sport, uint32_t dst,
+		       uint8_t flags, uint32_t seq, uint32_t ack,
+		       const char *data, bool csum_partial)
 {
 	size_t n = strlen(data);
 	uint8_t *f = b + VHDR, *ip = f + 14, *t = ip + 20;
@@ -142,7 +143,7 @@ static size_t tcp(uint8_t *b, uint32_t dst, uint8_t flags, uint32_t seq,
 	put32(ip + 12, GUEST_IP);
 	put32(ip + 16, dst);
 	put16(ip + 10, (uint16_t)~sum(ip, 20, 0));
-	put16(t, GUEST_PORT);
+	put16(t, sport);
 	put16(t + 2, 80);
 	put32(t + 4, seq);
 	put32(t + 8, ack);
@@ -161,6 +162,13 @@ static size_t tcp(uint8_t *b, uint32_t dst, uint8_t flags, uint32_t seq,
 		put16(t + 16, (uint16_t)~sum(t, 20 + n, ph));
 	}
 	return VHDR + 14 + 40 + n;
+}
+
+static size_t tcp(uint8_t *b, uint32_t dst, uint8_t flags, uint32_t seq,
+		  uint32_t ack, const char *data, bool csum_partial)
+{
+	return tcp_port(b, GUEST_PORT, dst, flags, seq, ack, data,
+			csum_partial);
 }
 
 static bool wants(const uint8_t *b, size_t len)
@@ -187,8 +195,8 @@ Test(mmds_net, takes_arp_requests_and_ipv4_for_its_address)
 }
 
 /* The TCP segment in frame i of the sink: its flags, seq, payload. */
-static const uint8_t *segment(unsigned i, uint8_t *flags, uint32_t *seq,
-			      size_t *len)
+static const uint8_t *segment_to(unsigned i, uint16_t *dport,
+				 uint8_t *flags, uint32_t *seq, size_t *len)
 {
 	const uint8_t *f = sink.frames[i], *ip = f + 14, *t;
 
@@ -196,11 +204,20 @@ static const uint8_t *segment(unsigned i, uint8_t *flags, uint32_t *seq,
 	    get32(ip + 12) != MMDS_IP || get32(ip + 16) != GUEST_IP)
 		return NULL;
 	t = ip + (ip[0] & 15) * 4;
+	*dport = get16(t + 2);
 	*flags = t[13];
 	*seq = get32(t + 4);
 	*len = get16(ip + 2) - (size_t)(ip[0] & 15) * 4 -
 	       (size_t)(t[12] >> 4) * 4;
 	return t + (t[12] >> 4) * 4;
+}
+
+static const uint8_t *segment(unsigned i, uint8_t *flags, uint32_t *seq,
+			      size_t *len)
+{
+	uint16_t dport;
+
+	return segment_to(i, &dport, flags, seq, len);
 }
 
 /* Let slirp's timers run a little: nothing to wait for but time. */
@@ -277,4 +294,78 @@ Test(mmds_net, counts_what_it_takes_and_sends)
 	cr_assert_eq(c->rx_accepted, 3);
 	cr_assert_eq(c->rx_count, 1, "nothing more handed on");
 	cr_assert_eq(c->tx_frames, 1, "nothing more sent");
+}
+
+/* The server's SYN-ACK sequence number for the guest's port, or -1. */
+static int64_t synack_for(uint16_t port)
+{
+	uint16_t dport;
+	uint8_t flags;
+	uint32_t seq;
+	size_t len;
+
+	for (unsigned i = 0; i < sink.n; i++)
+		if (segment_to(i, &dport, &flags, &seq, &len) &&
+		    dport == port && flags == 0x12)
+			return seq;
+	return -1;
+}
+
+/* Whether an answer with body want reached the guest's port. */
+static bool answered_on(uint16_t port, const char *want)
+{
+	const uint8_t *data;
+	uint16_t dport;
+	uint8_t flags;
+	uint32_t seq;
+	size_t len;
+
+	for (unsigned i = 0; i < sink.n; i++) {
+		data = segment_to(i, &dport, &flags, &seq, &len);
+		if (data && dport == port && len &&
+		    !memcmp(data, "HTTP/1.1 200 ", 13) &&
+		    memmem(data, len, want, strlen(want)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Two connections open at once, each with a request sent in two halves
+ * interleaved with the other's: each gets its own answer, on its own
+ * port (one parser per connection; a shared one would mix the halves).
+ */
+Test(mmds_net, serves_two_connections_at_once)
+{
+	static const uint16_t port[2] = { 40001, 40002 };
+	static const char *half[2] = { "GET /a HTT", "P/1.1\r\n\r\n" };
+	uint8_t b[512];
+	int64_t srv[2];
+	uint32_t off[2] = { 0, 0 };
+
+	mmds_net_input(mn, b, arp(b, 1, MMDS_IP), VHDR);
+	for (int c = 0; c < 2; c++) {
+		sink.n = 0;
+		mmds_net_input(mn, b, tcp_port(b, port[c], MMDS_IP, 0x02,
+					       1000, 0, "", false), VHDR);
+		loop_run_until(&loop, never, NULL, 10);
+		srv[c] = synack_for(port[c]);
+		cr_assert_geq(srv[c], 0, "no SYN-ACK for port %u", port[c]);
+	}
+	for (int h = 0; h < 2; h++)
+		for (int c = 0; c < 2; c++) {
+			mmds_net_input(mn, b, tcp_port(b, port[c], MMDS_IP, 0x18,
+						       1001 + off[c],
+						       (uint32_t)srv[c] + 1,
+						       half[h], false), VHDR);
+			off[c] += (uint32_t)strlen(half[h]);
+		}
+	cr_assert_eq(mmds_net_connections(mn), 2, "%u connections",
+		     mmds_net_connections(mn));
+	sink.n = 0;
+	loop_run_until(&loop, never, NULL, 20);
+	for (int c = 0; c < 2; c++)
+		cr_assert(answered_on(port[c], "\r\n\r\nhello"),
+			  "no answer on port %u among %u frames", port[c],
+			  sink.n);
 }

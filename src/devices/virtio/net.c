@@ -160,6 +160,8 @@ static uint64_t net_features(const struct net *n)
 	uint64_t f = VIRTIO_BIT(NET_F_MAC) | VIRTIO_BIT(NET_F_MRG_RXBUF) |
 		     VIRTIO_BIT(NET_F_STATUS);
 
+	if (n->be->local_csum)
+		f |= VIRTIO_BIT(NET_F_CSUM) | VIRTIO_BIT(NET_F_GUEST_CSUM);
 	if (n->be->offloads)
 		f |= VIRTIO_BIT(NET_F_CSUM) | VIRTIO_BIT(NET_F_GUEST_CSUM) |
 		     VIRTIO_BIT(NET_F_GUEST_TSO4) |

@@ -27,6 +27,11 @@
 #define NET_F_MRG_RXBUF 15
 #define NET_F_STATUS 16
 
+/* virtio_net_hdr_v1.flags and gso_type. */
+#define NET_HDR_F_NEEDS_CSUM 1
+#define NET_HDR_F_DATA_VALID 2
+#define NET_HDR_GSO_NONE 0
+
 struct net_rx_chain {
 	uint16_t head;
 	uint32_t len; /* writable bytes */
@@ -104,5 +109,12 @@ void net_rate_limit(struct net *n, const struct token_bucket *rx_bw,
 		    const struct token_bucket *tx_ops);
 /* After a reset request: report done once nothing is in flight. */
 void net_maybe_reset_done(struct net *n);
+
+/*
+ * A guest frame's partial checksum (NEEDS_CSUM in hdr, its
+ * NET_HDR_LEN-byte virtio header) completed in eth[0, len); false when
+ * the header's offsets fall outside the frame. No flag: nothing to do.
+ */
+bool net_csum_complete(const uint8_t *hdr, uint8_t *eth, size_t len);
 
 #endif

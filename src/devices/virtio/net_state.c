@@ -42,12 +42,19 @@ size_t net_save(void *dev, void *buf, size_t cap)
 	return sizeof(s);
 }
 
-static bool needs_offloads(const struct net *n)
+/* Whether the backend can do the offloads the features restored ask. */
+static bool offloads_ok(const struct net *n)
 {
-	return virtio_has(n->t, NET_F_GUEST_CSUM) ||
-	       virtio_has(n->t, NET_F_GUEST_TSO4) ||
-	       virtio_has(n->t, NET_F_GUEST_TSO6) ||
-	       virtio_has(n->t, NET_F_CSUM);
+	bool tso = virtio_has(n->t, NET_F_GUEST_TSO4) ||
+		   virtio_has(n->t, NET_F_GUEST_TSO6) ||
+		   virtio_has(n->t, NET_F_HOST_TSO4) ||
+		   virtio_has(n->t, NET_F_HOST_TSO6);
+	bool csum = virtio_has(n->t, NET_F_GUEST_CSUM) ||
+		    virtio_has(n->t, NET_F_CSUM);
+
+	if (n->be->offloads)
+		return true;
+	return !tso && (!csum || n->be->local_csum);
 }
 
 int net_load(void *dev, const void *buf, size_t len)
@@ -61,7 +68,7 @@ int net_load(void *dev, const void *buf, size_t len)
 	if (s.magic != NET_STATE_MAGIC || s.config_len != sizeof(s.config))
 		return -EINVAL;
 	/* The transport restored the features first: can this tap do them? */
-	if (needs_offloads(n) && !n->be->offloads)
+	if (!offloads_ok(n))
 		return -EOPNOTSUPP;
 	virtio_config_begin(n->t);
 	memcpy(n->config, s.config, sizeof(n->config));

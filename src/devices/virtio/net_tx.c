@@ -112,6 +112,12 @@ static void tx_local(struct net *n, struct virtio_queue *q,
 		return;
 	if (n->mmds && tx_mmds(n, q, c))
 		return;
+	if (frame[1] != NET_HDR_GSO_NONE ||
+	    !net_csum_complete(frame, frame + NET_HDR_LEN, len - NET_HDR_LEN)) {
+		n->tx_errors++;
+		drop(n, q, c->head, VIRTIO_CTR_TX_MALFORMED);
+		return;
+	}
 	n->be->ops->send(n->be, frame + NET_HDR_LEN, len - NET_HDR_LEN);
 	virtio_count(n->t, VIRTIO_CTR_TX_BYTES, len - NET_HDR_LEN);
 	virtio_count(n->t, VIRTIO_CTR_TX_PACKETS, 1);

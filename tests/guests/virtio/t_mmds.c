@@ -13,6 +13,10 @@
  * The guest's own address is off MMDS's network (10.0.0.2 unless ip=
  * says), as a guest on a TAP network's would be: MMDS must answer it.
  *
+ * second=1 then holds two connections at once: half a request on the
+ * first, a whole one on a second connection (the next port), and the
+ * rest of the first's; each answer printed as "mmds answer" is.
+ *
  * poll=1 first waits for data: a round (ARP, connect, GET, reset) every
  * 100 ms until an answer is 200, printing "mmds empty STATUS" at the
  * first answer that is not. A host test snapshots the VM meanwhile, and
@@ -46,6 +50,7 @@ static uint8_t *rx_buf[256];
 static uint8_t *tx_buf;
 static uint32_t my_ip, mmds_ip;
 static uint32_t snd_nxt, rcv_nxt;
+static uint16_t my_port = MY_PORT; /* the connection's, for second=1 */
 static uint32_t per_us; /* TSC cycles per microsecond */
 static uint64_t wait_cycles; /* how long a wait for a frame lasts: 5 s */
 static uint32_t lat_ns[REQS_MAX];
@@ -168,7 +173,7 @@ static bool send_tcp(uint8_t flags, const char *data, size_t n)
 	put32(ip + 12, my_ip);
 	put32(ip + 16, mmds_ip);
 	put16(ip + 10, fold(sum(ip, 20, 0)));
-	put16(t, MY_PORT);
+	put16(t, my_port);
 	put16(t + 2, 80);
 	put32(t + 4, snd_nxt);
 	put32(t + 8, rcv_nxt);
@@ -245,7 +250,7 @@ static bool next_frame(struct seg *sg, bool *arp)
 
 			t = ip + ihl;
 			thl = (size_t)(t[12] >> 4) * 4;
-			if (get16(t) == 80 && get16(t + 2) == MY_PORT &&
+			if (get16(t) == 80 && get16(t + 2) == my_port &&
 			    ihl + thl <= tot && HDR + ETH + tot <= u.len) {
 				static uint8_t copy[RX_BUF];
 
@@ -516,6 +521,37 @@ static bool open_nic(const struct bootinfo *bi)
 	return true;
 }
 
+/*
+ * Two connections at once: req split on the first (open now), whole on
+ * a second; the second's answer, then the first's. A server that mixed
+ * the two connections' bytes would answer neither with a 200.
+ */
+static void two_at_once(const char *req, char *resp)
+{
+	size_t half = strlen(req) / 2;
+	uint32_t snd, rcv;
+	int first, second;
+
+	if (!send_tcp(TH_PSH | TH_ACK, req, half)) {
+		fail("mmds two connections", "cannot send");
+		return;
+	}
+	snd_nxt += (uint32_t)half;
+	snd = snd_nxt;
+	rcv = rcv_nxt;
+	my_port = MY_PORT + 1;
+	if (!check("mmds second connect", connect(), "no SYN-ACK"))
+		return;
+	second = show("mmds second", req, resp);
+	send_tcp(TH_RST | TH_ACK, "", 0);
+	my_port = MY_PORT;
+	snd_nxt = snd;
+	rcv_nxt = rcv;
+	first = show("mmds first", req + half, resp);
+	check("mmds two connections", first == 200 && second == 200,
+	      "answers %d and %d", first, second);
+}
+
 void test_mmds(const struct bootinfo *bi)
 {
 	static char resp[RESP_MAX + 1], req[512], tok[128];
@@ -560,6 +596,8 @@ void test_mmds(const struct bootinfo *bi)
 		  tok[0] ? "X-metadata-token: " : "", tok, tok[0] ? "\r\n" : "");
 	check("mmds json", show("mmds json", req, resp) == 200, "not 200");
 	show("mmds missing", "GET /nope HTTP/1.1\r\n\r\n", resp);
+	if (cmdline_u64_or(bi->cmdline, "second", 0))
+		two_at_once(req, resp);
 	if (!reqs) {
 		send_tcp(TH_RST | TH_ACK, "", 0);
 		return;
