@@ -188,7 +188,7 @@ static int add_service(struct mmds_net *mn, struct loop *loop,
 	if (!mmds_conns_new(&mn->conns, mn->m, loop, kick, mn, &ignored)) {
 		if (!slirp_net_add_unix_service(mn->slirp, mn->addr, MMDS_PORT,
 						mmds_conns_path(mn->conns),
-						err))
+						&ignored))
 			return 0;
 		mmds_conns_free(mn->conns);
 		mn->conns = NULL;

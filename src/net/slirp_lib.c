@@ -37,6 +37,7 @@ int slirp_lib_open(struct slirp_lib *l, struct mvm_err *err)
 	SYM(socket_recv, "slirp_socket_recv");
 	SYM(add_hostfwd, "slirp_add_hostfwd");
 	SYM(add_guestfwd, "slirp_add_guestfwd");
+	*(void **)&l->add_unix = dlsym(l->handle, "slirp_add_unix");
 	return 0;
 }
 

@@ -22,6 +22,9 @@ struct slirp_lib {
 	__typeof__(slirp_socket_recv) *socket_recv;
 	__typeof__(slirp_add_hostfwd) *add_hostfwd;
 	__typeof__(slirp_add_guestfwd) *add_guestfwd;
+	/* NULL in a libslirp before 4.7: MMDS then serves one connection
+	 * at a time through a guest forward. */
+	__typeof__(slirp_add_unix) *add_unix;
 };
 
 /* Load libslirp and find its calls, or fail with how to install it. */

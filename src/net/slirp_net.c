@@ -291,7 +291,10 @@ int slirp_net_add_unix_service(struct slirp_net *s, struct in_addr addr,
 	if (port <= 0 || port > 65535 || !path || !*path)
 		return mvm_fail(err, -EINVAL, "user net: guest service port "
 				"%d: must be 1 to 65535, with a path", port);
-	if (slirp_add_unix(s->slirp, path, &addr, port))
+	if (!s->lib.add_unix)
+		return mvm_fail(err, -ENOSYS, "user net: this libslirp has no "
+				"slirp_add_unix (4.7 or later has)");
+	if (s->lib.add_unix(s->slirp, path, &addr, port))
 		return mvm_fail(err, -EEXIST, "user net: guest service %s:%d: "
 				"the address is in use or outside the network",
 				inet_ntoa(addr), port);
