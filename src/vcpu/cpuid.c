@@ -16,6 +16,7 @@
 
 #define CPUID_1_ECX_HYPERVISOR (1u << 31)
 #define CPUID_1_EDX_HTT (1u << 28)
+#define CPUID_1_ECX_TSC_DEADLINE (1u << 24)
 
 struct topo {
 	unsigned id;          /* APIC ID of this vCPU */
@@ -154,6 +155,23 @@ static int set_feature_control(struct vcpu *v, enum host_vendor vendor,
 }
 
 /*
+ * KVM emulates the LAPIC's TSC-deadline mode in its in-kernel LAPIC, but
+ * KVM_GET_SUPPORTED_CPUID does not list it (it depends on that LAPIC):
+ * the VMM says so, as QEMU and Firecracker do. Without it Linux times its
+ * LAPIC against the PIT at boot (100 ms of PIT ticks, each a VM exit) and
+ * then re-arms the LAPIC timer by count; with it the calibration is
+ * skipped and each timer event is one MSR write.
+ */
+static void add_tsc_deadline(struct kvm_cpuid2 *c, int kvm_fd)
+{
+	if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) <= 0)
+		return;
+	for (unsigned i = 0; i < c->nent; i++)
+		if (c->entries[i].function == 1)
+			c->entries[i].ecx |= CPUID_1_ECX_TSC_DEADLINE;
+}
+
+/*
  * KVM may report only some sub-leaves of 0xB (here: just level 0), so the
  * topology leaf is rewritten whole: SMT level, core level, terminator.
  * The table was allocated with room for the extra entries.
@@ -197,6 +215,7 @@ int vcpu_set_cpuid(struct vcpu *v, struct mvm_err *err)
 	for (unsigned i = 0; i < c->nent; i++)
 		fix_entry(&c->entries[i], &t);
 	rebuild_leaf_0xb(c, &t);
+	add_tsc_deadline(c, v->ctx->kvm_fd);
 	vendor = vcpu_cpuid_vendor(sup);
 	ret = nested_cpuid_shape(c, sup, vendor, v->ctx->nested, err);
 	/* The template last: what it fixes, it fixes over mvm's choices. */

@@ -77,6 +77,20 @@ Test(cpu_config, a_config_files_template_reaches_the_guest, .timeout = 60)
 		     "cpuidwant=0x1/0x0/a/0xf/0x9", "PASS cpuid-want");
 }
 
+/*
+ * KVM's in-kernel LAPIC has TSC-deadline mode, but older KVMs (Linux 6.1's,
+ * for one) leave it out of KVM_GET_SUPPORTED_CPUID: mvm adds it (leaf 1
+ * ecx bit 24), or Linux runs its PIT through the boot to time the LAPIC.
+ * Where the host's KVM lists it itself, this checks that mvm keeps it.
+ */
+Test(cpu_config, the_guest_sees_the_tsc_deadline_timer, .timeout = 60)
+{
+	boot_checked("{\"vcpu_count\": 1, \"mem_size_mib\": 64}", NULL,
+		     "mem=64 memtol=385 cpus=1 tag=tscdl "
+		     "cpuidwant=0x1/0x0/c/0x1000000/0x1000000",
+		     "PASS cpuid-want");
+}
+
 /* Firecracker's rule: one vCPU, or an even number, with SMT. */
 Test(cpu_config, smt_refuses_an_odd_vcpu_count, .timeout = 30)
 {
