@@ -69,15 +69,16 @@ first_round() {
 	r=$(grep -o 'vmx: round [0-9]*' "$1" | head -n 1 | cut -d' ' -f3)
 	echo "${r:-0}"
 }
-# niced CMD...: CMD at nice 19 (see part 3). busybox has renice, not nice:
-# the shell lowers itself, then is CMD, whose threads inherit it.
-niced() { sh -c 'renice -n 19 -p $$ >/dev/null && exec "$@"' mvm "$@"; }
+# sh -c "$nice19" mvm CMD...: CMD at nice 19 (see part 3), its pid the
+# shell's. busybox has renice, not nice: the shell lowers itself, then is
+# CMD, whose threads inherit it.
+nice19='renice -n 19 -p $$ >/dev/null && exec "$@"'
 # start_incoming X: `mvm --incoming` on $w/mig-X.sock, its API on
 # $w/api-X.sock, its console input a fifo on fd 4, output in $w/l1X.log.
 start_incoming() {
 	mkfifo "$w/l1${1}in"
 	exec 4<>"$w/l1${1}in"
-	niced mvm --incoming "unix:$w/mig-$1.sock" --api-sock "$w/api-$1.sock" \
+	sh -c "$nice19" mvm mvm --incoming "unix:$w/mig-$1.sock" --api-sock "$w/api-$1.sock" \
 		<"$w/l1${1}in" >"$w/l1$1.log" 2>"$w/mvm-$1.err" &
 	in_pid=$!
 	d=$(deadline 30)
@@ -138,10 +139,8 @@ rt=3
 t_l1=$(now)
 # The lab has one CPU, which the nested guest's loop of exits would keep
 # busy: at nice 19 mvm leaves this script and its API calls their turn.
-# (busybox has renice, not nice: the shell lowers itself, then is mvm,
-# whose threads inherit it.)
 l1log=$w/l1.log mvmerr=$w/mvm.err
-MVM_TEST_VM_ROUNDTRIP=$rt niced mvm run --kernel /lab/bz_vmx --memory 64 \
+MVM_TEST_VM_ROUNDTRIP=$rt sh -c "$nice19" mvm mvm run --kernel /lab/bz_vmx --memory 64 \
 	--nested on --cmdline "report=20" --api-sock "$sock" \
 	<"$w/l1in" >"$l1log" 2>"$mvmerr" &
 mvm_pid=$!
@@ -277,7 +276,7 @@ if [ -e "$w/h.state" ]; then
 	sock=$w/api-r.sock l1log=$w/l1r.log mvmerr=$w/mvm-r.err
 	mkfifo "$w/l1rin"
 	exec 3<>"$w/l1rin"
-	niced mvm --api-sock "$sock" <"$w/l1rin" >"$l1log" 2>"$mvmerr" &
+	sh -c "$nice19" mvm mvm --api-sock "$sock" <"$w/l1rin" >"$l1log" 2>"$mvmerr" &
 	mvm_pid=$!
 	d=$(deadline 30)
 	until [ -S "$sock" ] || past "$d"; do sleep 0.1; done
