@@ -13,10 +13,9 @@
  *
  * By default (make test, CI) only parts 1 and 2 run (tests/lab/intel
  * --basic: one lab boot, host-check, VMX hidden and shown, #UD): the
- * hypervisor part takes the emulator many minutes, and one of its runs
- * stalled with Bochs blocked on its terminal (tests/lab/README.md), which
- * is not understood yet. MVM_LAB_INTEL_FULL=1 (`make test-intel` sets it)
- * runs everything; the test says which ran.
+ * hypervisor part, with its snapshot and migrations, takes the emulator a
+ * quarter of an hour and more. MVM_LAB_INTEL_FULL=1 (`make test-intel`
+ * sets it) runs everything; the test says which ran.
  */
 #include <criterion/criterion.h>
 #include <stdbool.h>
