@@ -52,7 +52,7 @@ test-nested: build
 	meson test -C $(BUILD) --print-errorlogs --suite lab-nested
 
 # Only nesting on Intel VMX in the Intel lab (also part of `make test`).
-# Under CI, `make test` runs its parts 1 and 2 only; this runs all of it.
+# `make test` (and CI) runs its parts 1 and 2 only; this runs all of it.
 test-intel: build
 	MVM_LAB_INTEL_FULL=1 meson test -C $(BUILD) --print-errorlogs --suite lab-intel
 

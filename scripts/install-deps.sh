@@ -24,9 +24,8 @@ packages=(
 	# the Intel lab (tests/lab/lab-run --intel): Bochs emulates VMX and
 	# EPT, and boots from a FAT image with SYSLINUX on it
 	bochs bochs-term bochsbios vgabios syslinux syslinux-common mtools dosfstools
-	# util-linux's script: Bochs's text display needs a terminal
-	bsdutils
-	# benchmarks (GNU time reports peak RSS; fio is bench/blk's host baseline)
+	# benchmarks (GNU time reports peak RSS; fio is bench/blk's host baseline);
+	# python3 also gives the Intel lab's Bochs its terminal (tests/lab/pty-drain)
 	time python3 fio
 	# networking tests (namespaces, taps)
 	iproute2

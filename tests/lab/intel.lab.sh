@@ -7,8 +7,12 @@
 #   3. --nested on: bz_vmx finds IA32_FEATURE_CONTROL locked with VMXON
 #      allowed, turns VMX on and runs its own guest (L3, a real-mode loop
 #      with EPT) exit after exit. Meanwhile GET /vm/nested, GET /vm/policy,
-#      a snapshot's refusal and whole-VM state round trips are checked;
-#      after 'q' it does VMXOFF, and the refusals must lift.
+#      whole-VM state round trips, and the refusal of a snapshot and of a
+#      live migration (to a second mvm over a UNIX socket) are checked;
+#      with allow_nested_state, a snapshot is taken and the VM migrates,
+#      L3 running on in the second mvm. After 'q' it does VMXOFF, and the
+#      refusals must lift. Last, the snapshot is loaded in a third mvm
+#      (allow_nested_state): L3 runs on from the snapshot's round.
 # Prints FACT lines, "ok - ..."/"not ok - ..." per check and a closing
 # "N passed, N failed"; exits 0 only when nothing failed.
 . /lab/checks.sh
@@ -35,8 +39,8 @@ wait_for() {
 		if past "$d"; then
 			echo "  (waited ${3}s for '$2' in vain)"
 			[ -z "$mvm_pid" ] || threads "$mvm_pid"
-			tail_of "$w/mvm.err" 10
-			tail_of "$w/l1.log" 5
+			tail_of "$mvmerr" 10
+			tail_of "$l1log" 5
 			return 1
 		fi
 		if [ -n "$mvm_pid" ] && ! alive "$mvm_pid"; then
@@ -58,7 +62,43 @@ nested_until() {
 }
 # rounds: the last round bz_vmx reported.
 rounds() {
-	grep -o 'vmx: round [0-9]*' "$w/l1.log" | tail -n 1 | cut -d' ' -f3
+	grep -o 'vmx: round [0-9]*' "${1:-$l1log}" | tail -n 1 | cut -d' ' -f3
+}
+# round_reached FILE N: FILE has reported round N or a later one.
+round_reached() { [ "$(rounds "$1")" -ge "$2" ] 2>/dev/null; }
+# wait_round FILE N S: wait S seconds of the lab's time for round_reached.
+wait_round() {
+	d=$(deadline "$3")
+	until round_reached "$1" "$2"; do
+		if past "$d" || ! alive "$mvm_pid"; then
+			echo "  (waited for round $2 in vain; last: $(rounds "$1"))"
+			threads "$mvm_pid"
+			tail_of "$mvmerr" 10
+			tail_of "$1" 5
+			return 1
+		fi
+		sleep 0.5
+	done
+}
+# first_round FILE: the first round FILE reports (0: none).
+first_round() {
+	r=$(grep -o 'vmx: round [0-9]*' "$1" | head -n 1 | cut -d' ' -f3)
+	echo "${r:-0}"
+}
+# sh -c "$nice19" mvm CMD...: CMD at nice 19 (see part 3), its pid the
+# shell's. busybox has renice, not nice: the shell lowers itself, then is
+# CMD, whose threads inherit it.
+nice19='renice -n 19 -p $$ >/dev/null && exec "$@"'
+# start_incoming X: `mvm --incoming` on $w/mig-X.sock, its API on
+# $w/api-X.sock, its console input a fifo on fd 4, output in $w/l1X.log.
+start_incoming() {
+	mkfifo "$w/l1${1}in"
+	exec 4<>"$w/l1${1}in"
+	sh -c "$nice19" mvm mvm --incoming "unix:$w/mig-$1.sock" --api-sock "$w/api-$1.sock" \
+		<"$w/l1${1}in" >"$w/l1$1.log" 2>"$w/mvm-$1.err" &
+	in_pid=$!
+	d=$(deadline 30)
+	until [ -S "$w/mig-$1.sock" ] || past "$d"; do sleep 0.1; done
 }
 refused() {
 	echo "$1 refused by rule nested_guest_hypervisor_active: the guest is hosting virtual machines of its own; allowed again once it stops"
@@ -115,12 +155,10 @@ rt=3
 t_l1=$(now)
 # The lab has one CPU, which the nested guest's loop of exits would keep
 # busy: at nice 19 mvm leaves this script and its API calls their turn.
-# (busybox has renice, not nice: the shell lowers itself, then is mvm,
-# whose threads inherit it.)
-MVM_TEST_VM_ROUNDTRIP=$rt sh -c 'renice -n 19 -p $$ >/dev/null && exec "$@"' \
-	mvm mvm run --kernel /lab/bz_vmx --memory 64 --nested on \
-	--cmdline "report=20" --api-sock "$sock" \
-	<"$w/l1in" >"$w/l1.log" 2>"$w/mvm.err" &
+l1log=$w/l1.log mvmerr=$w/mvm.err
+MVM_TEST_VM_ROUNDTRIP=$rt sh -c "$nice19" mvm mvm run --kernel /lab/bz_vmx --memory 64 \
+	--nested on --cmdline "report=20" --api-sock "$sock" \
+	<"$w/l1in" >"$l1log" 2>"$mvmerr" &
 mvm_pid=$!
 
 check "--nested on: bz_vmx sees VMX" wait_for "$w/l1.log" 'vmx: cpuid vmx=1' "$step"
@@ -166,15 +204,61 @@ if holds "$w/l1.log" 'vmx: round '; then
 		has "$resp" '^HTTP 409'
 	check "... naming the rule nested_guest_hypervisor_active" has "$resp" \
 		'snapshot_create refused by rule nested_guest_hypervisor_active'
+	check "... and writing no file" test ! -e "$w/s.state" -a ! -e "$w/s.mem"
+	# mvm's override: the running L3 saved, VMX nested state and all
+	# (loaded in a third mvm at the end).
+	r_snap=$(rounds)
+	resp=$(api PUT /snapshot/create '{"snapshot_type": "Full", "snapshot_path": "'"$w"'/h.state", "mem_file_path": "'"$w"'/h.mem", "allow_nested_state": true}')
+	echo "FACT snapshot_override=$(printf '%s' "$resp" | tr '\n' ' ')"
+	check "PUT /snapshot/create, allow_nested_state, while the guest hosts L3: 204" \
+		has "$resp" '^HTTP 204'
+	mvm snapshot inspect "$w/h.state" >"$w/h.out" 2>&1
+	sed 's/^/  inspect| /' "$w/h.out"
+	check "... its vCPU carries VMX nested state" \
+		grep -q '^vcpus: 1, nested state present' "$w/h.out"
 	resp=$(api PATCH /vm '{"state": "Resumed"}')
 	check "PATCH /vm Resumed: 204" has "$resp" '^HTTP 204'
 	check "L3 keeps running after the round trips and the pause" \
-		wait_for "$w/l1.log" "vmx: round $((r0 + 40)) " "$step"
+		wait_for "$l1log" "vmx: round $((r0 + 40)) " "$step"
+	# Live migration to a second mvm in this lab, over a UNIX socket:
+	# refused while the guest hosts L3, then moved with the override.
+	start_incoming b
+	resp=$(api PUT /migration '{"uri": "unix:'"$w"'/mig-b.sock"}')
+	echo "FACT migrate_refused=$(printf '%s' "$resp" | tr '\n' ' ')"
+	check "PUT /migration while the guest hosts L3: 409" has "$resp" '^HTTP 409'
+	check "... naming the rule nested_guest_hypervisor_active" has "$resp" \
+		'live_migration refused by rule nested_guest_hypervisor_active'
+	check "... and the guest runs on here" has "$(api GET /)" '"state":"Running"'
+	t_mig=$(now)
+	resp=$(api PUT /migration '{"uri": "unix:'"$w"'/mig-b.sock", "allow_nested_state": true}')
+	echo "FACT migrate_override=$(printf '%s' "$resp" | tr '\n' ' ')"
+	check "PUT /migration, allow_nested_state, while the guest hosts L3: 204" \
+		has "$resp" '^HTTP 204'
+	reap "$mvm_pid" "$step"
+	rc=$?
+	echo "FACT migrate_s=$(since "$t_mig")"
+	check "the source mvm ended with 0 once the guest ran in b" test "$rc" = 0
+	sed 's/^/  mvm-source.err| /' "$mvmerr"
+	# The source's last report: it ran on until the migration's last pass.
+	r_mig=$(rounds)
+	echo "FACT source_last_round=$r_mig"
+	sock=$w/api-b.sock l1log=$w/l1b.log mvmerr=$w/mvm-b.err mvm_pid=$in_pid
+	exec 3>&- 3<&4 4>&-
+	mig=$(api GET /migration)
+	echo "FACT migration_b=$(body "$mig")"
+	check "b: GET /migration says completed, incoming" has "$mig" \
+		'"state":"completed","direction":"incoming"'
+	check "b: l1_hypervisor_active: L3 came along" \
+		nested_until l1_hypervisor_active true 60
+	check "b: L3 runs on, its round counter past the source's" \
+		wait_round "$l1log" $((r_mig + 40)) "$step"
+	check "b: no new boot (bz_vmx did not start over)" \
+		sh -c "! grep -q 'vmx: cpuid' '$l1log' && test $(first_round "$l1log") -gt $r_mig"
 	tell() { echo "$1" >&3; }
 	t_off=$(now)
 	tell q
-	check "on request, VMXOFF" wait_for "$w/l1.log" 'vmx: vmxoff after' "$step"
-	check "no check in bz_vmx failed" sh -c "! grep -q '^FAIL' '$w/l1.log'"
+	check "on request, VMXOFF" wait_for "$l1log" 'vmx: vmxoff after' "$step"
+	check "no check in bz_vmx failed" sh -c "! grep -q '^FAIL' '$w/l1.log' '$l1log'"
 	check "GET /vm/nested: l1_hypervisor_active clears after VMXOFF" \
 		nested_until l1_hypervisor_active false 30
 	echo "FACT l1_cleared_after_s=$(since "$t_off")"
@@ -189,7 +273,7 @@ if holds "$w/l1.log" 'vmx: round '; then
 			has "$(op "$policy" "$o")" '"allowed":true'
 	done
 	check "mvm logged: L1 hypervisor inactive" \
-		grep -q 'mvm: nested: L1 hypervisor inactive' "$w/mvm.err"
+		grep -q 'mvm: nested: L1 hypervisor inactive' "$mvmerr"
 	tell x
 fi
 reap "$mvm_pid" 60
@@ -197,7 +281,48 @@ rc=$?
 check "bz_vmx ended ALL OK (mvm exit 1)" test "$rc" = 1
 exec 3>&-
 # Progress lines thinned to every tenth.
-awk '!/^vmx: round / || ++n % 10 == 1' "$w/l1.log" | sed 's/^/  L1| /'
-sed 's/^/  mvm.err| /' "$w/mvm.err"
+for f in "$w/l1.log" "$w/l1b.log"; do
+	[ -e "$f" ] || continue
+	awk '!/^vmx: round / || ++n % 10 == 1' "$f" | sed "s/^/  $(basename "$f" .log)| /"
+done
+sed 's/^/  mvm.err| /' "$mvmerr"
+
+# ---- 3b. the allow_nested_state snapshot, in a third mvm ---------------
+# Taken while L3 ran; loaded now that the first VM has ended, L3 must run
+# on from the snapshot's round, not from a new boot.
+if [ -e "$w/h.state" ]; then
+	sock=$w/api-r.sock l1log=$w/l1r.log mvmerr=$w/mvm-r.err
+	mkfifo "$w/l1rin"
+	exec 3<>"$w/l1rin"
+	sh -c "$nice19" mvm mvm --api-sock "$sock" <"$w/l1rin" >"$l1log" 2>"$mvmerr" &
+	mvm_pid=$!
+	d=$(deadline 30)
+	until [ -S "$sock" ] || past "$d"; do sleep 0.1; done
+	t_load=$(now)
+	resp=$(api PUT /snapshot/load '{"snapshot_path": "'"$w"'/h.state", "mem_backend": {"backend_type": "File", "backend_path": "'"$w"'/h.mem"}, "resume_vm": true, "allow_nested_state": true}')
+	echo "FACT snapshot_load=$(printf '%s' "$resp" | tr '\n' ' ')"
+	echo "FACT snapshot_load_s=$(since "$t_load")"
+	check "PUT /snapshot/load, allow_nested_state, in a new mvm: 204" \
+		has "$resp" '^HTTP 204'
+	check "restored: l1_hypervisor_active: L3 came along" \
+		nested_until l1_hypervisor_active true 60
+	check "restored: L3 runs on from the snapshot's round" \
+		wait_round "$l1log" $((r_snap + 40)) "$step"
+	check "restored: no new boot (bz_vmx did not start over)" \
+		sh -c "! grep -q 'vmx: cpuid' '$l1log' && test $(first_round "$l1log") -gt $r_snap"
+	echo q >&3
+	check "restored: on request, VMXOFF" \
+		wait_for "$l1log" 'vmx: vmxoff after' "$step"
+	echo x >&3
+	reap "$mvm_pid" 60
+	rc=$?
+	check "restored: bz_vmx ended ALL OK (mvm exit 1)" test "$rc" = 1
+	exec 3>&-
+	awk '!/^vmx: round / || ++n % 10 == 1' "$l1log" | sed 's/^/  l1r| /'
+	sed 's/^/  mvm-r.err| /' "$mvmerr"
+else
+	echo "not ok - no allow_nested_state snapshot to load"
+	fail=$((fail + 1))
+fi
 echo "FACT intel_script_s=$(since "$t0")"
 finish
