@@ -564,7 +564,10 @@ if [ -e "$w/l2snap.state" ]; then
 		fail=$((fail + 1))
 		tail_of "$log"
 	fi
-	if wait_for "$log" "L2-WAIT l3-stopped" "$step"; then
+	# L2 reports within 60 s of "stop" (stop_l3 says where L3's mvm
+	# hangs after that): 90 s, not a whole step, so that a hang here is
+	# reported with what mvm was doing before the lab's budget ends.
+	if wait_for "$log" "L2-WAIT l3-stopped" 90; then
 		grep -e '^L2: l3-exit' -e '^L3|' "$log" | sed 's/^/  /'
 		check "L3 kept running across the migration (then killed)" \
 			grep -q '^L2: l3-exit=143' "$log"
