@@ -60,9 +60,12 @@ nested_until() {
 		sleep 0.2
 	done
 }
-# rounds: the last round bz_vmx reported.
+# rounds: the last round bz_vmx reported. Only whole lines count: the
+# log's last line may be half written ("vmx: round 7"), or hold no digits
+# yet, which would read as a smaller round or as none.
 rounds() {
-	grep -o 'vmx: round [0-9]*' "${1:-$l1log}" | tail -n 1 | cut -d' ' -f3
+	grep -o 'vmx: round [0-9]* exits' "${1:-$l1log}" | tail -n 1 |
+		cut -d' ' -f3
 }
 # round_reached FILE N: FILE has reported round N or a later one.
 round_reached() { [ "$(rounds "$1")" -ge "$2" ] 2>/dev/null; }
@@ -82,7 +85,7 @@ wait_round() {
 }
 # first_round FILE: the first round FILE reports (0: none).
 first_round() {
-	r=$(grep -o 'vmx: round [0-9]*' "$1" | head -n 1 | cut -d' ' -f3)
+	r=$(grep -o 'vmx: round [0-9]* exits' "$1" | head -n 1 | cut -d' ' -f3)
 	echo "${r:-0}"
 }
 # sh -c "$nice19" mvm CMD...: CMD at nice 19 (see part 3), its pid the
@@ -208,6 +211,7 @@ if holds "$w/l1.log" 'vmx: round '; then
 	# mvm's override: the running L3 saved, VMX nested state and all
 	# (loaded in a third mvm at the end).
 	r_snap=$(rounds)
+	check "a round reported before the snapshot" test -n "$r_snap"
 	resp=$(api PUT /snapshot/create '{"snapshot_type": "Full", "snapshot_path": "'"$w"'/h.state", "mem_file_path": "'"$w"'/h.mem", "allow_nested_state": true}')
 	echo "FACT snapshot_override=$(printf '%s' "$resp" | tr '\n' ' ')"
 	check "PUT /snapshot/create, allow_nested_state, while the guest hosts L3: 204" \
@@ -242,6 +246,7 @@ if holds "$w/l1.log" 'vmx: round '; then
 	# The source's last report: it ran on until the migration's last pass.
 	r_mig=$(rounds)
 	echo "FACT source_last_round=$r_mig"
+	check "a round reported before the migration" test -n "$r_mig"
 	sock=$w/api-b.sock l1log=$w/l1b.log mvmerr=$w/mvm-b.err mvm_pid=$in_pid
 	exec 3>&- 3<&4 4>&-
 	mig=$(api GET /migration)
