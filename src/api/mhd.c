@@ -1,6 +1,7 @@
 #include <dlfcn.h>
 #include <string.h>
 
+#include "mvm/dl.h"
 #include "mvm/err.h"
 
 #include "mhd.h"
@@ -9,26 +10,26 @@
 static const char *const names[] = { "libmicrohttpd.so.12",
 				     "libmicrohttpd.so" };
 
+static const struct dl_lib_name mhd_name = { "api", "libmicrohttpd",
+					      "libmicrohttpd12" };
+
 #define SYM(field, name)                                                    \
 	do {                                                                \
-		*(void **)&l->field = dlsym(l->handle, name);               \
-		if (!l->field) {                                            \
+		int r_ = dl_need(l->handle, (void **)&l->field, name,       \
+				 &mhd_name, err);                           \
+		if (r_) {                                                   \
 			mhd_lib_close(l);                                   \
-			return mvm_fail(err, -ENOSYS, "api: libmicrohttpd " \
-					"lacks %s", name);                  \
+			return r_;                                          \
 		}                                                           \
 	} while (0)
 
 int mhd_lib_open(struct mhd_lib *l, struct mvm_err *err)
 {
 	memset(l, 0, sizeof(*l));
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && !l->handle;
-	     i++)
-		l->handle = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+	l->handle = dl_open_first(names, sizeof(names) / sizeof(names[0]),
+				  &mhd_name, err);
 	if (!l->handle)
-		return mvm_fail(err, -ENOENT, "api: cannot load libmicrohttpd "
-				"(Debian: apt-get install libmicrohttpd12): %s",
-				dlerror());
+		return -ENOENT;
 	SYM(start_daemon, "MHD_start_daemon");
 	SYM(stop_daemon, "MHD_stop_daemon");
 	SYM(get_daemon_info, "MHD_get_daemon_info");

@@ -1,6 +1,7 @@
 #include <dlfcn.h>
 #include <string.h>
 
+#include "mvm/dl.h"
 #include "mvm/err.h"
 
 #include "slirp_lib.h"
@@ -8,26 +9,26 @@
 /* The SONAME of the ABI we compile against, then the -dev symlink. */
 static const char *const names[] = { "libslirp.so.0", "libslirp.so" };
 
+static const struct dl_lib_name slirp_name = { "user net", "libslirp",
+						"libslirp0" };
+
 #define SYM(field, name)                                                    \
 	do {                                                                \
-		*(void **)&l->field = dlsym(l->handle, name);               \
-		if (!l->field) {                                            \
+		int r_ = dl_need(l->handle, (void **)&l->field, name,       \
+				 &slirp_name, err);                         \
+		if (r_) {                                                   \
 			slirp_lib_close(l);                                 \
-			return mvm_fail(err, -ENOSYS, "user net: libslirp " \
-					"lacks %s", name);                  \
+			return r_;                                          \
 		}                                                           \
 	} while (0)
 
 int slirp_lib_open(struct slirp_lib *l, struct mvm_err *err)
 {
 	memset(l, 0, sizeof(*l));
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && !l->handle;
-	     i++)
-		l->handle = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+	l->handle = dl_open_first(names, sizeof(names) / sizeof(names[0]),
+				  &slirp_name, err);
 	if (!l->handle)
-		return mvm_fail(err, -ENOENT, "user net: cannot load libslirp "
-				"(Debian: apt-get install libslirp0): %s",
-				dlerror());
+		return -ENOENT;
 	SYM(new_, "slirp_new");
 	SYM(cleanup, "slirp_cleanup");
 	SYM(input, "slirp_input");
