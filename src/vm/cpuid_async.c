@@ -24,8 +24,6 @@
 
 #define FIRST_NENT 128
 #define MAX_NENT 4096
-/* The thread runs one system call: a small stack is plenty. */
-#define THREAD_STACK (64 * 1024)
 
 int vm_supported_cpuid(int kvm_fd, struct kvm_cpuid2 **out,
 		       struct mvm_err *err)
@@ -57,8 +55,6 @@ static void *ask(void *opaque)
 
 void cpuid_async_start(struct cpuid_async *a, int kvm_fd)
 {
-	pthread_attr_t attr;
-
 	memset(a, 0, sizeof(*a));
 	a->kvm_fd = kvm_fd;
 	a->ret = -EAGAIN;
@@ -67,11 +63,7 @@ void cpuid_async_start(struct cpuid_async *a, int kvm_fd)
 	if (!a->set)
 		return;
 	a->set->nent = FIRST_NENT;
-	if (pthread_attr_init(&attr))
-		return;
-	pthread_attr_setstacksize(&attr, THREAD_STACK);
-	a->running = pthread_create(&a->thread, &attr, ask, a) == 0;
-	pthread_attr_destroy(&attr);
+	a->running = pthread_create(&a->thread, NULL, ask, a) == 0;
 }
 
 int cpuid_async_join(struct cpuid_async *a, bool want,
