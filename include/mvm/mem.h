@@ -87,8 +87,10 @@ extern const char *const gm_pages_names[];
 
 /*
  * Allocate ram_bytes of RAM laid out around the 32-bit hole, backed as
- * pages says. GM_PAGES_HUGE_2M needs a whole number of 2 MiB pages and
- * enough free ones in the host's pool, or fails here with why.
+ * pages says. GM_PAGES_TRANSPARENT: above the first 2 MiB, and only for
+ * 128 MiB of RAM or more (smaller guests get 4 KiB pages throughout).
+ * GM_PAGES_HUGE_2M needs a whole number of 2 MiB pages and enough free
+ * ones in the host's pool, or fails here with why.
  */
 int gm_alloc(struct guest_mem *gm, uint64_t ram_bytes, enum gm_pages pages,
 	     struct mvm_err *err);

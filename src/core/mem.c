@@ -127,6 +127,8 @@ int gm_alloc(struct guest_mem *gm, uint64_t ram_bytes, enum gm_pages pages,
 				(unsigned long long)(ram_bytes % (1 << 20) ?
 					ram_bytes >> 10 : ram_bytes >> 20),
 				ram_bytes % (1 << 20) ? "KiB" : "MiB");
+	if (pages == GM_PAGES_TRANSPARENT && ram_bytes < GM_THP_MIN_RAM)
+		pages = GM_PAGES_SMALL;
 	ret = add_region(gm, 0, low, pages, err);
 	/* The boot area: 4 KiB pages, whatever the host's THP default. */
 	if (ret == 0 && pages == GM_PAGES_TRANSPARENT)

@@ -17,6 +17,13 @@ struct mvm_err;
 #define GM_HUGE_2M (UINT64_C(2) << 20)
 /* Guest memory below this stays on 4 KiB pages with transparent ones. */
 #define GM_BOOT_AREA GM_HUGE_2M
+/*
+ * Transparent huge pages from this RAM size up (mvm's default size): a
+ * smaller guest is a tiny kernel or a test, which touches a few scattered
+ * pages (its image, its stack, a probe at the top of RAM) and would be
+ * charged 2 MiB of RSS for each; below it, RAM stays on 4 KiB pages.
+ */
+#define GM_THP_MIN_RAM (UINT64_C(128) << 20)
 
 /*
  * Map size bytes of anonymous RAM as pages says: the whole mapping in

@@ -1,21 +1,21 @@
 /*
  * seccomp filters (see mvm/sandbox.h). Each kind's allow-list (in
- * sandbox_rules.c) is compiled with libseccomp once, at start, into a BPF
- * program kept in memory; installing it is then one seccomp() call, which
- * a forked child can make too (nothing it does may allocate).
+ * sandbox_rules.c) is compiled with libseccomp when mvm is built
+ * (sandbox_gen.c), into a BPF program kept in mvm; installing it is one
+ * seccomp() call, which a forked child can make too (nothing it does may
+ * allocate). Only the teardown program is copied at start, to hold mvm's
+ * pid.
  *
- * A call off a list traps (SIGSYS). The handler cannot call libseccomp to
- * name the call (it allocates), so every name was resolved beforehand.
+ * A call off a list traps (SIGSYS). The handler names the call from a
+ * table generated with the programs.
  */
 #include <errno.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
-#include <seccomp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -23,8 +23,6 @@
 #include "mvm/err.h"
 #include "mvm/sandbox.h"
 #include "sandbox_rules.h"
-
-#define NAMES_MAX 512 /* above every x86-64 syscall number */
 
 /* si_code of a seccomp trap; glibc's headers name it only for the kernel's. */
 #ifndef SYS_SECCOMP
@@ -40,7 +38,6 @@ static const char *kind_names[SANDBOX_KINDS] = {
 static struct {
 	bool enabled;
 	struct sock_fprog prog[SANDBOX_KINDS];
-	const char *names[NAMES_MAX];
 	void (*exit_hook)(void);
 	int test_kind; /* -1, or the kind whose entry makes a forbidden call */
 	pid_t mvm_pid; /* where a helper process's report goes */
@@ -80,9 +77,9 @@ static const char *call_name(const siginfo_t *si)
 {
 	if (si->si_arch != AUDIT_ARCH_X86_64)
 		return "a call of another architecture's ABI";
-	if (si->si_syscall >= 0 && si->si_syscall < NAMES_MAX &&
-	    sb.names[si->si_syscall])
-		return sb.names[si->si_syscall];
+	if (si->si_syscall >= 0 && si->si_syscall < SANDBOX_NAMES_MAX &&
+	    sandbox_call_names[si->si_syscall])
+		return sandbox_call_names[si->si_syscall];
 	return "an unnamed call";
 }
 
@@ -139,95 +136,26 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 	_exit(MVM_EXIT_SECCOMP);
 }
 
-/* ---- building the programs ---- */
+/* ---- the programs ---- */
 
-static int add_rules(scmp_filter_ctx ctx, enum sandbox_kind kind)
+/*
+ * The programs as compiled, the teardown one copied with mvm's pid in
+ * place of the placeholder its kill rule was compiled against.
+ */
+static int load_progs(struct mvm_err *err)
 {
-	const char *const *list = sandbox_rules[kind];
-	int ret;
+	const struct sock_fprog *td = &sandbox_progs[SANDBOX_TEARDOWN];
+	struct sock_filter *copy;
 
-	for (size_t i = 0; list[i]; i++) {
-		int nr = seccomp_syscall_resolve_name(list[i]);
-
-		/* A name this libseccomp does not know cannot be called here. */
-		if (nr == __NR_SCMP_ERROR)
-			continue;
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
-		if (ret)
-			return ret;
-	}
-	/* The teardown process may signal mvm only, only with its report. */
-	if (kind == SANDBOX_TEARDOWN)
-		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 2,
-					SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)sb.mvm_pid),
-					SCMP_A1(SCMP_CMP_EQ, SIGSYS));
-	/* Only to add filters, which can only restrict further. */
-	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(seccomp), 1,
-				SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER));
-}
-
-/* libseccomp 2.5 exports only to an fd: read the program back from one. */
-static int export_prog(scmp_filter_ctx ctx, struct sock_fprog *prog)
-{
-	int fd = memfd_create("mvm-seccomp", MFD_CLOEXEC), ret = 0;
-	off_t len;
-	void *buf = NULL;
-
-	if (fd < 0)
-		return -errno;
-	ret = seccomp_export_bpf(ctx, fd);
-	if (ret)
-		goto out;
-	len = lseek(fd, 0, SEEK_END);
-	buf = len > 0 ? malloc((size_t)len) : NULL;
-	if (!buf) {
-		ret = len > 0 ? -ENOMEM : -EINVAL;
-		goto out;
-	}
-	if (pread(fd, buf, (size_t)len, 0) != len) {
-		ret = -EIO;
-		goto out;
-	}
-	prog->filter = buf;
-	prog->len = (unsigned short)((size_t)len / sizeof(struct sock_filter));
-	buf = NULL;
-out:
-	free(buf);
-	close(fd);
-	return ret;
-}
-
-static int build_prog(enum sandbox_kind kind, struct mvm_err *err)
-{
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
-	int ret;
-
-	if (!ctx)
+	for (int k = 0; k < SANDBOX_KINDS; k++)
+		sb.prog[k] = sandbox_progs[k];
+	copy = malloc(td->len * sizeof(*copy));
+	if (!copy)
 		return mvm_fail(err, -ENOMEM, "seccomp: out of memory");
-	/* A 32-bit call (int 0x80) traps too, rather than killing unheard. */
-	ret = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_TRAP);
-	/* no_new_privs is set once by sandbox_init, for every thread. */
-	if (!ret)
-		ret = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
-	if (!ret)
-		ret = add_rules(ctx, kind);
-	if (!ret)
-		ret = export_prog(ctx, &sb.prog[kind]);
-	seccomp_release(ctx);
-	if (ret)
-		return mvm_fail(err, ret < 0 ? ret : -EINVAL,
-				"seccomp: building the %s filter: %s",
-				kind_names[kind], strerror(ret < 0 ? -ret : EINVAL));
+	memcpy(copy, td->filter, td->len * sizeof(*copy));
+	copy[sandbox_teardown_pid_at].k = (__u32)sb.mvm_pid;
+	sb.prog[SANDBOX_TEARDOWN].filter = copy;
 	return 0;
-}
-
-static void resolve_names(void)
-{
-	for (int nr = 0; nr < NAMES_MAX; nr++) {
-		/* Kept for the process's life: the handler may need any. */
-		sb.names[nr] = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE,
-								nr);
-	}
 }
 
 static int install_handler(struct mvm_err *err)
@@ -256,9 +184,7 @@ int sandbox_init(bool enabled, struct mvm_err *err)
 		return 0;
 	sb.test_kind = sandbox_test_kind();
 	sb.mvm_pid = getpid();
-	resolve_names();
-	for (int k = 0; k < SANDBOX_KINDS && !ret; k++)
-		ret = build_prog(k, err);
+	ret = load_progs(err);
 	if (!ret)
 		ret = install_handler(err);
 	/* Required to filter without CAP_SYS_ADMIN; inherited by all. */

@@ -29,6 +29,7 @@
 #include "mvm/vcpu.h"
 #include "mvm/virtio_dev.h"
 
+#include "cpuid_async.h"
 #include "dirty.h"
 #include "hotplug.h"
 #include "teardown.h"
@@ -167,26 +168,6 @@ static int check_nested(const struct vm_config *cfg, struct mvm_err *err)
 	return cfg->nested ? vm_check_nested_host(err) : 0;
 }
 
-/* The supported CPUID set, the buffer grown as KVM asks. */
-static int supported_cpuid(int kvm_fd, struct kvm_cpuid2 **out,
-			   struct mvm_err *err)
-{
-	for (int n = 128; n <= 4096; n *= 2) {
-		free(*out);
-		*out = calloc(1, sizeof(**out) +
-			      n * sizeof(struct kvm_cpuid_entry2));
-		if (!*out)
-			return mvm_fail(err, -ENOMEM, "out of memory");
-		(*out)->nent = n;
-		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, *out) == 0)
-			return 0;
-		if (errno != E2BIG)
-			break;
-	}
-	return mvm_fail_host(err, -errno, "kvm: KVM_GET_SUPPORTED_CPUID: %s",
-			     strerror(errno));
-}
-
 /*
  * What a vCPU given the supported set reports back (KVM_GET_CPUID2): the
  * same set on a hardware KVM; wider where the guest's user mode runs
@@ -216,7 +197,7 @@ int vm_host_cpuid(struct kvm_cpuid2 **out, struct mvm_err *err)
 	*out = NULL;
 	if (fd < 0)
 		return fd;
-	ret = supported_cpuid(fd, out, err);
+	ret = vm_supported_cpuid(fd, out, err);
 	if (!ret)
 		ret = vcpu_cpuid(fd, *out, err);
 	close(fd);
@@ -285,7 +266,12 @@ static int kvm_ioctl_checked(int fd, unsigned long req, unsigned long arg,
 	return 0;
 }
 
-static int create_kvm_vm(struct vm *vm, struct mvm_err *err)
+/*
+ * KVM's VM. The supported CPUID set is asked for on a short-lived thread
+ * meanwhile (cpuid_async.c): vm_create joins it before reading it.
+ */
+static int create_kvm_vm(struct vm *vm, struct cpuid_async *cq,
+			 struct mvm_err *err)
 {
 	int ret;
 
@@ -298,6 +284,7 @@ static int create_kvm_vm(struct vm *vm, struct mvm_err *err)
 	ret = check_cpus(vm, err);
 	if (ret)
 		return ret;
+	cpuid_async_start(cq, vm->kvm_fd);
 	vm->vcpu_mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (vm->vcpu_mmap_size <= 0)
 		return mvm_fail_host(err, -errno, "kvm: "
@@ -324,8 +311,7 @@ static int create_kvm_vm(struct vm *vm, struct mvm_err *err)
 		__u64 idmap = KVM_IDENTITY_MAP_ADDR;
 		ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
 	}
-
-	return supported_cpuid(vm->kvm_fd, &vm->supported_cpuid, err);
+	return 0;
 }
 
 /*
@@ -709,7 +695,8 @@ static void stop_wake(void *ctx)
 int vm_create(struct vm *vm, const struct vm_config *cfg, struct loop *loop,
 	      struct mvm_err *err)
 {
-	int ret;
+	struct cpuid_async cq = { .running = false };
+	int ret, jret;
 
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = *cfg;
@@ -722,9 +709,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct loop *loop,
 	/* cfg passed vm_check_config() (the VMM checks it before the taps). */
 	ret = check_nested(cfg, err);
 	if (!ret)
-		ret = create_kvm_vm(vm, err);
-	if (!ret)
-		ret = resolve_cpu_template(vm, err);
+		ret = create_kvm_vm(vm, &cq, err);
 	if (!ret)
 		ret = setup_memory(vm, err);
 	if (!ret)
@@ -732,6 +717,12 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct loop *loop,
 	/* A snapshot's RAM holds the kernel and tables it was booted with. */
 	if (!ret && !cfg->mem_source)
 		ret = load_kernel(vm, err);
+	/* Whatever failed above, the CPUID thread ends here. */
+	jret = cpuid_async_join(&cq, ret == 0, &vm->supported_cpuid, err);
+	if (!ret)
+		ret = jret;
+	if (!ret)
+		ret = resolve_cpu_template(vm, err);
 	if (!ret)
 		ret = create_devices(vm, err);
 	if (!ret)

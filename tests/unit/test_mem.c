@@ -310,6 +310,7 @@ static bool has_flag(const char *flags, const char *f)
 /*
  * Transparent huge pages pay above the boot area, not in it: a tiny guest
  * that touches a few KiB there must not be charged a whole 2 MiB page.
+ * 128 MiB is the smallest RAM offered to them.
  */
 Test(mem, boot_area_stays_off_transparent_huge_pages)
 {
@@ -320,7 +321,7 @@ Test(mem, boot_area_stays_off_transparent_huge_pages)
 	if (access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK))
 		cr_skip_test("not run: this host's kernel has no transparent "
 			     "huge pages, so there is no advice to check");
-	cr_assert_eq(gm_alloc(&gm, 64 << 20, GM_PAGES_TRANSPARENT, &err), 0,
+	cr_assert_eq(gm_alloc(&gm, 128 << 20, GM_PAGES_TRANSPARENT, &err), 0,
 		     "%s", err.msg);
 	vm_flags_of(gm.r[0].hva, low, sizeof(low));
 	cr_assert(has_flag(low, "nh") && !has_flag(low, "hg"),
@@ -331,7 +332,32 @@ Test(mem, boot_area_stays_off_transparent_huge_pages)
 	vm_flags_of(gm.r[0].hva + (2 << 20), high, sizeof(high));
 	cr_assert(has_flag(high, "hg") && !has_flag(high, "nh"),
 		  "above 2 MiB: VmFlags %s", high);
-	vm_flags_of(gm.r[0].hva + (64 << 20) - 1, high, sizeof(high));
+	vm_flags_of(gm.r[0].hva + (128 << 20) - 1, high, sizeof(high));
 	cr_assert(has_flag(high, "hg"), "the last byte: VmFlags %s", high);
+	gm_free(&gm);
+}
+
+/*
+ * Below 128 MiB a guest is a tiny kernel or a test: each page it touches
+ * (its top of RAM too) would cost a whole 2 MiB, so all of it stays on
+ * 4 KiB pages.
+ */
+Test(mem, small_guest_stays_off_transparent_huge_pages)
+{
+	struct guest_mem gm;
+	struct mvm_err err;
+	char flags[256];
+
+	if (access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK))
+		cr_skip_test("not run: this host's kernel has no transparent "
+			     "huge pages, so there is no advice to check");
+	cr_assert_eq(gm_alloc(&gm, (128 << 20) - (2 << 20),
+			      GM_PAGES_TRANSPARENT, &err), 0, "%s", err.msg);
+	vm_flags_of(gm.r[0].hva + (2 << 20), flags, sizeof(flags));
+	cr_assert(has_flag(flags, "nh") && !has_flag(flags, "hg"),
+		  "above 2 MiB: VmFlags %s", flags);
+	vm_flags_of(gm.r[0].hva + (126 << 20) - 1, flags, sizeof(flags));
+	cr_assert(has_flag(flags, "nh") && !has_flag(flags, "hg"),
+		  "the last byte: VmFlags %s", flags);
 	gm_free(&gm);
 }
