@@ -1,8 +1,6 @@
 /*
  * The console's output queue: vCPUs put the guest's bytes in a bounded
- * buffer and the event loop writes them out with io_uring (or, with
- * nothing queued, the vCPU writes them itself if the fd takes them
- * without waiting). A reader that
+ * buffer and the event loop writes them out with io_uring. A reader that
  * stops draining (`mvm ... | less`, a stalled log shipper) then costs the
  * bytes that do not fit, counted, and never a blocked vCPU or loop.
  */
@@ -33,7 +31,6 @@ struct outq {
 	bool broken;          /* fd failed (EPIPE, EIO): drop from now on */
 	bool kicked;          /* the loop has been woken and not yet run */
 	bool busy;            /* a write or a wait for POLLOUT is in flight */
-	bool no_nowait;       /* fd refuses RWF_NOWAIT: always the queue */
 
 	struct loop *loop;
 	int efd;              /* eventfd: a producer wakes the loop */

@@ -9,21 +9,12 @@
  * would keep after mvm. A pipe nobody drains leaves its write waiting in
  * the kernel; a fd that is non-blocking anyway answers EAGAIN, and the
  * queue then waits for POLLOUT before writing again.
- *
- * When the queue is empty and no write is in flight, the producer first
- * tries its bytes straight to the fd, without waiting (RWF_NOWAIT: a full
- * pipe answers EAGAIN, it never blocks the vCPU): a guest that prints
- * slower than its reader takes (a tiny kernel's UART, a byte per exit)
- * then costs no wake of the loop per byte. Whatever does not go that way
- * (a full pipe, an error, a tty or file that cannot be written so) is
- * queued as before, and the loop's write meets the same outcome.
  */
 #include <poll.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "mvm/err.h"
@@ -139,47 +130,21 @@ void outq_set_fd(struct outq *q, int fd)
 			q->head = q->len = 0;
 		q->broken = false;
 		q->polling = false;
-		q->no_nowait = false;
 	}
 	q->fd = fd;
 	pthread_mutex_unlock(&q->lock);
 }
 
-/*
- * With q->lock held: the bytes straight to the fd if nothing is queued or
- * in flight (order is kept) and the fd takes them without waiting. How
- * many went: 0 also for an error, which the queued write then meets.
- */
-static size_t write_now(struct outq *q, const void *data, size_t n)
-{
-	struct iovec v = { .iov_base = (void *)data, .iov_len = n };
-	ssize_t w;
-
-	if (q->no_nowait || q->busy || q->len || q->broken)
-		return 0;
-	w = pwritev2(q->fd, &v, 1, -1, RWF_NOWAIT);
-	if (w > 0) {
-		q->writes++;
-		return (size_t)w;
-	}
-	if (w < 0 && errno == EOPNOTSUPP)
-		q->no_nowait = true; /* a tty, a file: the queue from now on */
-	return 0;
-}
-
 void outq_put(struct outq *q, const void *data, size_t n)
 {
 	uint64_t one = 1;
-	size_t room, tail, k, done;
+	size_t room, tail, k;
 
 	pthread_mutex_lock(&q->lock);
 	if (q->fd < 0) {
 		pthread_mutex_unlock(&q->lock);
 		return; /* no console: the bytes go nowhere, as asked */
 	}
-	done = write_now(q, data, n);
-	data = (const uint8_t *)data + done;
-	n -= done;
 	room = q->broken ? 0 : OUTQ_SIZE - q->len;
 	k = n < room ? n : room;
 	q->dropped += n - k;

@@ -84,9 +84,6 @@ static const char *const vcpu_calls[] = {
 	 * when a driver starts a virtio device, disk I/O, console output. */
 	"eventfd2", "io_uring_enter", "pread64", "pwrite64", "preadv",
 	"pwritev", "fsync", "fdatasync", "fcntl", "poll", "ppoll", "getrandom",
-	/* The UART's bytes straight to the console when nothing is queued
-	 * (outq.c), never waiting: RWF_NOWAIT. */
-	"pwritev2",
 	/* localtime_r (the RTC) reads /etc/localtime once. */
 	"openat", "newfstatat", "fstat", "lseek",
 	/* Its name, at start; its stack and arena, at its end. */
