@@ -11,8 +11,8 @@
 
 #include "slirp_priv.h"
 
-/* The largest frame slirp takes from a guest: its MRU and a VLAN tag. */
-#define SLIRP_FRAME_MAX (1500 + 14 + 4)
+/* Ethernet's header and a VLAN tag, around the MTU's IP packet. */
+#define SLIRP_FRAME_EXTRA (14 + 4)
 
 void slirp_net_config_default(struct slirp_net_config *cfg)
 {
@@ -90,6 +90,12 @@ static int check_config(const struct slirp_net_config *cfg,
 	if (cfg->prefix < 8 || cfg->prefix > 30)
 		return mvm_fail(err, -EINVAL, "user net: prefix /%u: must be "
 				"8 to 30", cfg->prefix);
+	/* libslirp returns NULL, with a critical on stderr, past its range. */
+	if (cfg->mtu && (cfg->mtu < SLIRP_NET_MTU_MIN ||
+			 cfg->mtu > SLIRP_NET_MTU_MAX))
+		return mvm_fail(err, -EINVAL, "user net: mtu %u: must be %d "
+				"to %d", cfg->mtu, SLIRP_NET_MTU_MIN,
+				SLIRP_NET_MTU_MAX);
 	if (cfg->nr_hostfwd > SLIRP_NET_HOSTFWD_MAX)
 		return mvm_fail(err, -EINVAL, "user net: %u hostfwd rules: at "
 				"most %d", cfg->nr_hostfwd,
@@ -137,12 +143,13 @@ static int start(struct slirp_net *s, const struct slirp_net_config *cfg,
 		.vhost = cfg->host,
 		.vdhcp_start = cfg->dhcp_start,
 		.vnameserver = cfg->dns,
-		.if_mtu = 1500,
-		.if_mru = 1500,
+		.if_mtu = cfg->mtu ? cfg->mtu : SLIRP_NET_MTU_DEFAULT,
+		.if_mru = cfg->mtu ? cfg->mtu : SLIRP_NET_MTU_DEFAULT,
 	};
 	int ret;
 
 	sc.vnetmask.s_addr = htonl(~0u << (32 - cfg->prefix));
+	s->frame_max = sc.if_mru + SLIRP_FRAME_EXTRA;
 	s->slirp = s->lib.new_(&sc, &slirp_callbacks, s);
 	if (!s->slirp)
 		return mvm_fail_host(err, -ENOMEM, "user net: libslirp "
@@ -189,7 +196,7 @@ int slirp_net_new(struct slirp_net **out, const struct slirp_net_config *cfg,
 void slirp_net_input(struct slirp_net *s, const void *frame, size_t len)
 {
 	/* slirp trusts the length it is given, and no more than that. */
-	if (len < 14 || len > SLIRP_FRAME_MAX)
+	if (len < 14 || len > s->frame_max)
 		return;
 	s->busy++;
 	s->lib.input(s->slirp, frame, (int)len);
