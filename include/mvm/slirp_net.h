@@ -136,5 +136,11 @@ int slirp_net_add_unix_service(struct slirp_net *s, struct in_addr addr,
  * after writing to a service's socket. Not from inside the stack.
  */
 void slirp_net_poll_now(struct slirp_net *s);
+/*
+ * The TCP sockets the stack holds, in any state, an fd each at most
+ * (one that lingers after the guest's side is done counts until slirp
+ * frees it); -ENOSYS when this libslirp cannot tell.
+ */
+int slirp_net_tcp_sockets(struct slirp_net *s);
 
 #endif

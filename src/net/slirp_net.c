@@ -298,7 +298,9 @@ int slirp_net_add_unix_service(struct slirp_net *s, struct in_addr addr,
 	if (port <= 0 || port > 65535 || !path || !*path)
 		return mvm_fail(err, -EINVAL, "user net: guest service port "
 				"%d: must be 1 to 65535, with a path", port);
-	if (!s->lib.add_unix)
+	/* Without a count of its sockets, the guest's hold on them has no
+	 * cap (slirp_net_tcp_sockets): then no sockets at all. */
+	if (!s->lib.add_unix || !s->lib.connection_info || !s->lib.g_free)
 		return mvm_fail(err, -ENOSYS, "user net: this libslirp has no "
 				"slirp_add_unix (4.7 or later has)");
 	if (s->lib.add_unix(s->slirp, path, &addr, port))
@@ -306,4 +308,24 @@ int slirp_net_add_unix_service(struct slirp_net *s, struct in_addr addr,
 				"the address is in use or outside the network",
 				inet_ntoa(addr), port);
 	return 0;
+}
+
+/*
+ * libslirp's table prints one line a socket, each TCP one led by
+ * "  TCP[" (slirp_connection_info, 4.0 and later); its API has no count.
+ */
+int slirp_net_tcp_sockets(struct slirp_net *s)
+{
+	char *info, *p;
+	int n = 0;
+
+	if (!s->lib.connection_info || !s->lib.g_free)
+		return -ENOSYS;
+	info = s->lib.connection_info(s->slirp);
+	if (!info)
+		return -ENOMEM;
+	for (p = info; (p = strstr(p, "\n  TCP[")); p++)
+		n++;
+	s->lib.g_free(info);
+	return n;
 }
