@@ -2,6 +2,8 @@
  * virtio-net (virtio 1.2, 5.1) over a network backend. One RX and one TX
  * queue; checksum and TSO offloads are offered when the backend can do
  * them and switched on in the backend to match what the driver accepted.
+ * A backend with an MTU of its own (the user backend's, up to 64 KiB) has
+ * it offered (VIRTIO_NET_F_MTU), and frames that large pass both ways.
  * The MAC is given or derived from the NIC's id; with mac_spoofing off,
  * frames the guest sends from any other source address are dropped.
  */
