@@ -238,6 +238,7 @@ static int backend(const void *fdt, int node, const char *where,
 
 	n->user = false;
 	n->nr_hostfwd = 0;
+	n->mtu = 0;
 	ret = snap_rd_str(fdt, node, where, "backend", 8, false, &b, err);
 	if (ret || !b)
 		return ret;
