@@ -160,6 +160,7 @@ void __wrap_virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 	struct fuzz_vm *f = fuzz_vm_get();
 	uint16_t slot;
 	uint64_t gpa;
+	const uint8_t *at;
 	struct virtq_used_elem e;
 
 	if (!vq->size)
@@ -170,12 +171,16 @@ void __wrap_virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 		fail(vq, "completed a head it does not hold:", head);
 	slot = vq->used_idx & (vq->size - 1);
 	__real_virtq_push(vq, head, len);
-	/* The element is in guest RAM, in the ring the driver placed. */
+	/*
+	 * The element is in guest memory, in the ring the driver placed:
+	 * RAM, or virtio-mem's region (a hostile driver may put its rings
+	 * there, plugged or not).
+	 */
 	gpa = vq->used_gpa + 4 + 8ULL * slot;
-	if (gpa + sizeof(e) > FUZZ_RAM_SIZE ||
-	    (uint8_t *)vq->used + 4 + 8ULL * slot != f->ram + gpa)
+	at = fuzz_host(f, gpa, sizeof(e));
+	if (!at || (uint8_t *)vq->used + 4 + 8ULL * slot != at)
 		fail(vq, "wrote an element outside its used ring: slot", slot);
-	memcpy(&e, f->ram + gpa, sizeof(e));
+	memcpy(&e, at, sizeof(e));
 	if (e.id != head || e.len != len)
 		fail(vq, "wrote an element other than it completed: id", e.id);
 }

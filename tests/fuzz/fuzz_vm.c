@@ -458,6 +458,18 @@ void fuzz_run(struct fuzz_vm *f)
 	}
 }
 
+uint8_t *fuzz_host(struct fuzz_vm *f, uint64_t gpa, uint64_t len)
+{
+	const uint64_t hp = (uint64_t)FUZZ_HOTPLUG_MIB << 20;
+
+	if (gpa < FUZZ_RAM_SIZE && len <= FUZZ_RAM_SIZE - gpa)
+		return f->ram + gpa;
+	if (f->hotplug && gpa >= FUZZ_HOTPLUG_GPA &&
+	    gpa - FUZZ_HOTPLUG_GPA < hp && len <= hp - (gpa - FUZZ_HOTPLUG_GPA))
+		return f->hotplug + (gpa - FUZZ_HOTPLUG_GPA);
+	return NULL;
+}
+
 void fuzz_ram_write(struct fuzz_vm *f, uint64_t gpa, const uint8_t *p,
 		    size_t n)
 {

@@ -64,6 +64,13 @@ int fuzz_dev_create(struct fuzz_vm *f, enum fuzz_dev kind, uint64_t size);
 /* Quiesce and free the device (waits for its I/O), zero RAM. */
 void fuzz_dev_destroy(struct fuzz_vm *f);
 
+/*
+ * Where the fake VM holds gpa..gpa+len: in its RAM or in virtio-mem's
+ * region (any block, plugged or not: as on a real VM, both are guest
+ * memory to a device); NULL if that is not all guest memory.
+ */
+uint8_t *fuzz_host(struct fuzz_vm *f, uint64_t gpa, uint64_t len);
+
 /* The driver's accesses to BAR 0. */
 uint32_t fuzz_bar_read(struct fuzz_vm *f, uint64_t off, uint32_t len);
 void fuzz_bar_write(struct fuzz_vm *f, uint64_t off, uint32_t len,
