@@ -3,13 +3,13 @@
 # guest (L2) on mvm's user-mode NAT.
 #   dhcp     L2's /init got 10.0.2.15/24, the default route via 10.0.2.2
 #            and DNS 10.0.2.3 from mvm's DHCP (no tap, no bridge)
-#   mtu      L2's eth0 took the user backend's default MTU, 65520, so
-#            both transfers below run in 64 KiB segments
+#   mtu      L2's eth0 took the NIC's mtu=9000, so both transfers below
+#            run in jumbo segments
 #   out      L2 fetches 1 MiB over HTTP from a server on the lab's
 #            loopback (10.0.2.2:8000 through the NAT), intact
 #   hostfwd  the lab fetches L2's page through 127.0.0.1:8080, forwarded
 #            to L2's port 80, intact
-#   mmds     a second L2 on a user NIC (its default MTU) that serves
+#   mmds     a second L2 on a user NIC (mtu 65520) that serves
 #            MMDS V2: busybox wget reads it (tests/lab/mmds-l2.sh)
 # Prints FACT lines, "ok - ..."/"not ok - ..." per check and a closing
 # "N passed, N failed"; exits 0 only when nothing failed.
@@ -68,7 +68,7 @@ mvm run --kernel /lab/guest/vmlinuz --initrd /lab/guest/initrd.cpio.gz \
 	--cmdline "console=ttyS0 quiet panic=-1 mvm.net=dhcp mvm.script=/dev/vda" \
 	--cpus 1 --memory 256 \
 	--disk "path=$w/script.img,readonly=on" \
-	--net "user,id=nat0,hostfwd=tcp:127.0.0.1:8080-:80" \
+	--net "user,id=nat0,mtu=9000,hostfwd=tcp:127.0.0.1:8080-:80" \
 	<"$w/l2in" >"$log" 2>"$w/mvm.err" &
 mvm_pid=$!
 tail -f "$log" 2>/dev/null |
@@ -92,8 +92,8 @@ check "dhcp: eth0 got 10.0.2.15/24 from mvm's NAT" \
 	test "$(l2 eth-addr)" = 10.0.2.15/24
 check "dhcp: the default route is via 10.0.2.2" test "$(l2 route)" = 10.0.2.2
 check "dhcp: the name server is 10.0.2.3" test "$(l2 dns)" = 10.0.2.3
-check "mtu: eth0 took the NIC's MTU, 65520 (VIRTIO_NET_F_MTU)" \
-	test "$(l2 mtu)" = 65520
+check "mtu: eth0 took the NIC's MTU, 9000 (VIRTIO_NET_F_MTU)" \
+	test "$(l2 mtu)" = 9000
 check "out: L2 fetched the lab's loopback server through the NAT" \
 	test "$(l2 nat-get)" = ok
 check "out: 1 MiB, checksum matches" \
@@ -118,7 +118,8 @@ cat >"$w/mmds.json" <<CFG
  "machine-config": {"vcpu_count": 1, "mem_size_mib": 256},
  "drives": [{"drive_id": "script", "path_on_host": "$w/mmds.img",
    "is_root_device": false, "is_read_only": true}],
- "network-interfaces": [{"iface_id": "net0", "backend": "user"}],
+ "network-interfaces": [{"iface_id": "net0", "backend": "user",
+   "mtu": 65520}],
  "mmds-config": {"version": "V2", "network_interfaces": ["net0"]}}
 CFG
 log=$w/mmds.log

@@ -6,7 +6,7 @@
  * test's answer back from that port. The host test answers
  * "mvm-nat-ping" with "mvm-nat-pong"; pings=N makes N round trips, one
  * after the other (a latency measure of the NAT's path). The device must
- * offer VIRTIO_NET_F_MTU with the MTU mtu= says (default 65520).
+ * offer VIRTIO_NET_F_MTU with the MTU mtu= says (default 1500).
  */
 #include "../lib/cmdline.h"
 #include "../lib/palloc.h"
@@ -258,7 +258,7 @@ static void udp_echo(const uint8_t *dst, uint16_t port, uint64_t pings)
 /* The link's MTU, as a driver that takes VIRTIO_NET_F_MTU reads it. */
 static void check_mtu(const struct bootinfo *bi)
 {
-	uint64_t want = cmdline_u64_or(bi->cmdline, "mtu", 65520);
+	uint64_t want = cmdline_u64_or(bi->cmdline, "mtu", 1500);
 	bool offered = vdev_device_features(&d) & VBIT(NET_F_MTU);
 	uint16_t mtu = offered ? vdev_cfg16(&d, CFG_MTU) : 0;
 
