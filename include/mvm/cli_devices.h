@@ -54,6 +54,10 @@ void cli_free_devices(struct vm_config *cfg);
 	"                    mac_spoofing=off (default) frames from other\n" \
 	"                    source MACs are dropped; at most BYTES and N\n" \
 	"                    frames a second each way\n" \
+	"  --net user[,id=ID][,mac=MAC][,mtu=N][,hostfwd=RULE]...\n" \
+	"                    the same NIC on user-mode NAT (libslirp, no\n" \
+	"                    tap): MTU N offered to the guest (68-65520,\n" \
+	"                    default 1500); RULE as QEMU's hostfwd\n" \
 	"  --pmem path=FILE[,id=ID][,root=on][,ro=on]\n" \
 	"                    a virtio-pmem device: FILE mapped into guest\n" \
 	"                    memory (/dev/pmem0, ...; default ids pmem0,\n" \

@@ -14,6 +14,14 @@
 #include "mvm/rate_limiter.h"
 #include "mvm/slirp_net.h"
 
+/*
+ * The user backend's default MTU, QEMU's. Larger ones are offered on
+ * request (mtu=): in the lab (bench/nat) a 65520 link made a Linux
+ * guest's downloads slower and far more erratic than 1500, likely
+ * because its receive window then holds about one segment at a time.
+ */
+#define NET_USER_MTU_DEFAULT 1500
+
 /* The longest disk or NIC id, its NUL included. */
 #define DEV_CONFIG_ID_MAX 64
 
@@ -57,6 +65,8 @@ struct net_config {
 	bool user;
 	unsigned nr_hostfwd;
 	struct slirp_net_hostfwd hostfwd[SLIRP_NET_HOSTFWD_MAX];
+	/* The user backend's IP MTU, offered to the guest; 0: its default. */
+	unsigned mtu;
 	struct rate_limiter rx_rl; /* frames to the guest; sizes 0: none */
 	struct rate_limiter tx_rl; /* frames from the guest */
 	/*

@@ -53,4 +53,13 @@ void mmds_net_input(struct mmds_net *mn, void *frame, size_t len,
  */
 unsigned mmds_net_connections(const struct mmds_net *mn);
 
+/*
+ * The TCP connections a guest may hold on MMDS at once, on each NIC that
+ * serves it, whatever their state: one more is refused with an RST
+ * before the stack sees its SYN. Each holds at most one fd in the stack
+ * and one in the server, so a guest holds at most twice this many of
+ * mvm's fds per NIC, however it opens, half-closes or abandons them.
+ */
+#define MMDS_NET_CONNS_MAX 64
+
 #endif

@@ -61,6 +61,12 @@ struct net_backend {
 	 * (the backend's frames carry valid ones).
 	 */
 	bool local_csum;
+	/*
+	 * Nonzero: the IP MTU the backend takes and sends, offered to the
+	 * guest (VIRTIO_NET_F_MTU); 0: Ethernet's 1500 (a tap's frames are
+	 * sized by its offloads instead).
+	 */
+	unsigned mtu;
 	char name[16];
 };
 
@@ -84,7 +90,8 @@ int tap_adopt(const char *name, int fd, struct net_backend **out,
 /*
  * The user-mode backend: NAT through libslirp with QEMU's addresses
  * (10.0.2.0/24, gateway 10.0.2.2, DNS 10.0.2.3, DHCP from 10.0.2.15) and
- * cfg's hostfwd rules, on loop. It has no fd: rx(rx_ctx, ...) gets each
+ * cfg's hostfwd rules and MTU (0: NET_USER_MTU_DEFAULT, dev_config.h),
+ * on loop. It has no fd: rx(rx_ctx, ...) gets each
  * frame for the guest, and ops->send takes the guest's. Fails naming the
  * hostfwd rule whose host port is taken.
  */

@@ -28,6 +28,13 @@ struct slirp_net;
 #define SLIRP_NET_HOSTFWD_MAX 16
 /* "udp:255.255.255.255:65535-255.255.255.255:65535" and a NUL. */
 #define SLIRP_NET_HOSTFWD_STR 48
+/*
+ * The IP MTU (and MRU) of the virtual link: libslirp 4.7 takes 68 to
+ * 65521; an even 65520 is the largest offered. 0 in a config: 1500.
+ */
+#define SLIRP_NET_MTU_MIN 68
+#define SLIRP_NET_MTU_MAX 65520
+#define SLIRP_NET_MTU_DEFAULT 1500
 
 /* A host port forwarded into the guest (QEMU's hostfwd=). */
 struct slirp_net_hostfwd {
@@ -49,6 +56,11 @@ struct slirp_net_config {
 	bool restricted;
 	unsigned nr_hostfwd;
 	struct slirp_net_hostfwd hostfwd[SLIRP_NET_HOSTFWD_MAX];
+	/*
+	 * The link's IP MTU, both ways (0: 1500): slirp's TCP segments to
+	 * the guest are sized to it, and it takes frames that large.
+	 */
+	unsigned mtu;
 };
 
 /* QEMU's defaults: 10.0.2.0/24, gateway .2, DNS .3, DHCP from .15. */
@@ -124,5 +136,11 @@ int slirp_net_add_unix_service(struct slirp_net *s, struct in_addr addr,
  * after writing to a service's socket. Not from inside the stack.
  */
 void slirp_net_poll_now(struct slirp_net *s);
+/*
+ * The TCP sockets the stack holds, in any state, an fd each at most
+ * (one that lingers after the guest's side is done counts until slirp
+ * frees it); -ENOSYS when this libslirp cannot tell.
+ */
+int slirp_net_tcp_sockets(struct slirp_net *s);
 
 #endif

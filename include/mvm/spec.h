@@ -59,6 +59,7 @@ struct spec_net {
 	bool user;
 	unsigned nr_hostfwd;
 	struct slirp_net_hostfwd hostfwd[SLIRP_NET_HOSTFWD_MAX];
+	unsigned mtu; /* "mtu", with "backend": "user" only; 0: default */
 	struct spec_limiter rx_rate_limiter;
 	struct spec_limiter tx_rate_limiter;
 };

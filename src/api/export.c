@@ -119,6 +119,9 @@ static struct json_object *net_json(const struct spec_net *n)
 			json_object_object_add(o, "hostfwd", a);
 		else
 			json_object_put(a);
+		if (n->mtu)
+			json_object_object_add(o, "mtu",
+					       json_object_new_int((int)n->mtu));
 	} else {
 		put_str(o, "host_dev_name", n->host_dev_name);
 	}

@@ -334,10 +334,13 @@ int shape_net(struct vm_spec *s, struct json_object *o, const char *path,
 	if (ret >= 0)
 		ret = jr_str(&r, "guest_mac", false, &mac);
 	if (ret >= 0)
-		ret = jr_u64(&r, "mtu", false, 68, 65535, &mtu);
+		ret = jr_u64(&r, "mtu", false, SLIRP_NET_MTU_MIN,
+			     SLIRP_NET_MTU_MAX, &mtu);
+	if (ret > 0 && !n.user)
+		return jr_fail(&r, "mtu", -ENOTSUP, "only with \"backend\": "
+			       "\"user\" (a tap's MTU is the host's to set)");
 	if (ret > 0)
-		return jr_fail(&r, "mtu", -ENOTSUP, "advertising an MTU is not "
-			       "supported by mvm yet");
+		n.mtu = (unsigned)mtu;
 	if (ret >= 0)
 		ret = shape_limiter(&r, "rx_rate_limiter", &n.rx_rate_limiter);
 	if (ret >= 0)

@@ -267,6 +267,25 @@ int cli_add_pmem(struct vm_config *cfg, const char *arg, struct mvm_err *err)
 	return 0;
 }
 
+/* mtu=N: the user backend's IP MTU, which the guest's NIC is offered. */
+static int net_mtu(struct net_config *c, const char *val, struct mvm_err *err)
+{
+	unsigned long long v;
+	int ret;
+
+	if (!c->user)
+		return mvm_fail(err, -EINVAL, "--net: mtu: only with the user "
+				"backend (--net user,...)");
+	ret = cli_parse_u64("--net: mtu", val, SLIRP_NET_MTU_MAX, &v, err);
+	if (ret)
+		return ret;
+	if (v < SLIRP_NET_MTU_MIN)
+		return mvm_fail(err, -EINVAL, "--net: mtu: %llu is below %d",
+				v, SLIRP_NET_MTU_MIN);
+	c->mtu = (unsigned)v;
+	return 0;
+}
+
 static int net_key(struct net_config *c, const struct kv *kv,
 		   struct mvm_err *err)
 {
@@ -306,6 +325,8 @@ static int net_key(struct net_config *c, const struct kv *kv,
 		c->nr_hostfwd++;
 		return 0;
 	}
+	if (!strcmp(kv->key, "mtu"))
+		return net_mtu(c, kv->val, err);
 	if (!strcmp(kv->key, "mac")) {
 		if (!net_mac_parse(kv->val, c->mac))
 			return mvm_fail(err, -EINVAL, "--net: mac: '%s' is "
@@ -321,7 +342,7 @@ int cli_add_net(struct vm_config *cfg, const char *arg, struct mvm_err *err)
 {
 	static const char *const keys[] = { "tap", "id", "mac", "mac_spoofing",
 					    "rx_bw", "rx_ops", "tx_bw", "tx_ops",
-					    "hostfwd+", NULL };
+					    "hostfwd+", "mtu", NULL };
 	struct net_config c = { .mac_spoofing = false };
 	struct kv kv[KV_MAX];
 	char buf[1024];

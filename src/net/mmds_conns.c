@@ -22,11 +22,16 @@
 #include "mvm/err.h"
 #include "mvm/loop.h"
 #include "mvm/mmds.h"
+#include "mvm/mmds_net.h"
 
 #include "mmds_conns.h"
 
-/* Connections open at once; one more is accepted and closed at once. */
-#define CONNS_MAX 64
+/*
+ * Connections open at once; one more is accepted and closed at once. The
+ * carrier refuses the guest's SYNs past the same count (mmds_net.c), so
+ * this one is a second line.
+ */
+#define CONNS_MAX MMDS_NET_CONNS_MAX
 /* The backlog: the stack's connect() blocks when it is full, and the
  * listener is drained after every frame, so it never gets near. */
 #define BACKLOG 128

@@ -26,6 +26,7 @@
 #include "mvm/slirp_net.h"
 
 #include "mmds_conns.h"
+#include "tcp_refuse.h"
 
 #define MMDS_PORT 80
 #define ETH_P_IP 0x0800
@@ -278,6 +279,31 @@ static bool complete_csum(uint8_t *eth, size_t len, const uint8_t *hdr)
 	return true;
 }
 
+/*
+ * Whether the stack may take the guest's frame. Each connection it
+ * accepts holds a socket in it and one in mmds_conns until its TCP is
+ * done, which the guest decides (it may never ACK a FIN, or keep a
+ * TIME_WAIT alive with FINs), so a SYN past MMDS_NET_CONNS_MAX sockets
+ * is answered RST here, as a closed port does, and never reaches it.
+ * IPv4 pieces are dropped: reassembled, one could be a SYN unseen.
+ */
+static bool admit(struct mmds_net *mn, const uint8_t *eth, size_t len)
+{
+	uint8_t rst[TCP_RST_FRAME_LEN];
+	struct tcp_seg seg;
+	enum ip_kind k = tcp_peek(eth, len, &seg);
+
+	if (k == IP_FRAGMENT)
+		return false;
+	/* The callback forward (no conns) holds no socket per connection. */
+	if (k != IP_TCP || !tcp_opens(&seg) || !mn->conns ||
+	    slirp_net_tcp_sockets(mn->slirp) < MMDS_NET_CONNS_MAX)
+		return true;
+	tcp_refuse(eth, &seg, rst);
+	output(mn, rst, sizeof(rst));
+	return false;
+}
+
 void mmds_net_input(struct mmds_net *mn, void *frame, size_t len,
 		    size_t hdr_len)
 {
@@ -292,6 +318,10 @@ void mmds_net_input(struct mmds_net *mn, void *frame, size_t len,
 	len -= hdr_len;
 	if (hdr[1] != HDR_GSO_NONE ||
 	    ((hdr[0] & HDR_F_NEEDS_CSUM) && !complete_csum(eth, len, hdr))) {
+		c->rx_accepted_err++;
+		return;
+	}
+	if (!admit(mn, eth, len)) {
 		c->rx_accepted_err++;
 		return;
 	}

@@ -39,6 +39,10 @@ int slirp_lib_open(struct slirp_lib *l, struct mvm_err *err)
 	SYM(add_hostfwd, "slirp_add_hostfwd");
 	SYM(add_guestfwd, "slirp_add_guestfwd");
 	*(void **)&l->add_unix = dlsym(l->handle, "slirp_add_unix");
+	*(void **)&l->connection_info = dlsym(l->handle,
+					      "slirp_connection_info");
+	/* Found through libslirp's own dependencies. */
+	*(void **)&l->g_free = dlsym(l->handle, "g_free");
 	return 0;
 }
 

@@ -25,6 +25,13 @@ struct slirp_lib {
 	/* NULL in a libslirp before 4.7: MMDS then serves one connection
 	 * at a time through a guest forward. */
 	__typeof__(slirp_add_unix) *add_unix;
+	/*
+	 * Its socket table as text, and GLib's free for it: how many TCP
+	 * sockets a stack holds (MMDS's cap on them). NULL: not found, and
+	 * MMDS keeps to the guest forward, which holds no socket.
+	 */
+	__typeof__(slirp_connection_info) *connection_info;
+	void (*g_free)(void *p);
 };
 
 /* Load libslirp and find its calls, or fail with how to install it. */

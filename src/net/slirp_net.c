@@ -11,8 +11,8 @@
 
 #include "slirp_priv.h"
 
-/* The largest frame slirp takes from a guest: its MRU and a VLAN tag. */
-#define SLIRP_FRAME_MAX (1500 + 14 + 4)
+/* Ethernet's header and a VLAN tag, around the MTU's IP packet. */
+#define SLIRP_FRAME_EXTRA (14 + 4)
 
 void slirp_net_config_default(struct slirp_net_config *cfg)
 {
@@ -90,6 +90,12 @@ static int check_config(const struct slirp_net_config *cfg,
 	if (cfg->prefix < 8 || cfg->prefix > 30)
 		return mvm_fail(err, -EINVAL, "user net: prefix /%u: must be "
 				"8 to 30", cfg->prefix);
+	/* libslirp returns NULL, with a critical on stderr, past its range. */
+	if (cfg->mtu && (cfg->mtu < SLIRP_NET_MTU_MIN ||
+			 cfg->mtu > SLIRP_NET_MTU_MAX))
+		return mvm_fail(err, -EINVAL, "user net: mtu %u: must be %d "
+				"to %d", cfg->mtu, SLIRP_NET_MTU_MIN,
+				SLIRP_NET_MTU_MAX);
 	if (cfg->nr_hostfwd > SLIRP_NET_HOSTFWD_MAX)
 		return mvm_fail(err, -EINVAL, "user net: %u hostfwd rules: at "
 				"most %d", cfg->nr_hostfwd,
@@ -137,12 +143,13 @@ static int start(struct slirp_net *s, const struct slirp_net_config *cfg,
 		.vhost = cfg->host,
 		.vdhcp_start = cfg->dhcp_start,
 		.vnameserver = cfg->dns,
-		.if_mtu = 1500,
-		.if_mru = 1500,
+		.if_mtu = cfg->mtu ? cfg->mtu : SLIRP_NET_MTU_DEFAULT,
+		.if_mru = cfg->mtu ? cfg->mtu : SLIRP_NET_MTU_DEFAULT,
 	};
 	int ret;
 
 	sc.vnetmask.s_addr = htonl(~0u << (32 - cfg->prefix));
+	s->frame_max = sc.if_mru + SLIRP_FRAME_EXTRA;
 	s->slirp = s->lib.new_(&sc, &slirp_callbacks, s);
 	if (!s->slirp)
 		return mvm_fail_host(err, -ENOMEM, "user net: libslirp "
@@ -189,7 +196,7 @@ int slirp_net_new(struct slirp_net **out, const struct slirp_net_config *cfg,
 void slirp_net_input(struct slirp_net *s, const void *frame, size_t len)
 {
 	/* slirp trusts the length it is given, and no more than that. */
-	if (len < 14 || len > SLIRP_FRAME_MAX)
+	if (len < 14 || len > s->frame_max)
 		return;
 	s->busy++;
 	s->lib.input(s->slirp, frame, (int)len);
@@ -291,7 +298,9 @@ int slirp_net_add_unix_service(struct slirp_net *s, struct in_addr addr,
 	if (port <= 0 || port > 65535 || !path || !*path)
 		return mvm_fail(err, -EINVAL, "user net: guest service port "
 				"%d: must be 1 to 65535, with a path", port);
-	if (!s->lib.add_unix)
+	/* Without a count of its sockets, the guest's hold on them has no
+	 * cap (slirp_net_tcp_sockets): then no sockets at all. */
+	if (!s->lib.add_unix || !s->lib.connection_info || !s->lib.g_free)
 		return mvm_fail(err, -ENOSYS, "user net: this libslirp has no "
 				"slirp_add_unix (4.7 or later has)");
 	if (s->lib.add_unix(s->slirp, path, &addr, port))
@@ -299,4 +308,24 @@ int slirp_net_add_unix_service(struct slirp_net *s, struct in_addr addr,
 				"the address is in use or outside the network",
 				inet_ntoa(addr), port);
 	return 0;
+}
+
+/*
+ * libslirp's table prints one line a socket, each TCP one led by
+ * "  TCP[" (slirp_connection_info, 4.0 and later); its API has no count.
+ */
+int slirp_net_tcp_sockets(struct slirp_net *s)
+{
+	char *info, *p;
+	int n = 0;
+
+	if (!s->lib.connection_info || !s->lib.g_free)
+		return -ENOSYS;
+	info = s->lib.connection_info(s->slirp);
+	if (!info)
+		return -ENOMEM;
+	for (p = info; (p = strstr(p, "\n  TCP[")); p++)
+		n++;
+	s->lib.g_free(info);
+	return n;
 }

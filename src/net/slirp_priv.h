@@ -40,6 +40,7 @@ struct slirp_net {
 	void (*output)(void *opaque, const void *frame, size_t len);
 	void *opaque;
 	unsigned busy; /* inside slirp or a batch: syncs wait for the end */
+	size_t frame_max; /* the largest frame taken: the MTU's, a VLAN tag */
 
 	/* The sockets slirp wants watched, from its last pollfds_fill. */
 	struct pollfd *pfd;

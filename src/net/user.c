@@ -92,12 +92,14 @@ int user_net_open(const struct net_config *cfg, struct loop *loop,
 	u->be.ops = &user_ops;
 	u->be.fd = -1;
 	u->be.local_csum = true;
+	u->be.mtu = cfg->mtu ? cfg->mtu : NET_USER_MTU_DEFAULT;
 	snprintf(u->be.name, sizeof(u->be.name), "user");
 	u->rx = rx;
 	u->rx_ctx = rx_ctx;
 	slirp_net_config_default(&sc);
 	sc.nr_hostfwd = cfg->nr_hostfwd;
 	memcpy(sc.hostfwd, cfg->hostfwd, sizeof(sc.hostfwd));
+	sc.mtu = u->be.mtu;
 	ret = slirp_net_new(&u->sn, &sc, loop, to_guest, u, err);
 	if (ret) {
 		free(u);

@@ -206,7 +206,28 @@ static int pmem(const void *fdt, int node, const char *where,
 	return 0;
 }
 
-/* "backend" = "user" and its "hostfwd" rules; absent: a tap. */
+/* The user backend's "mtu"; absent (an older snapshot): the default. */
+static int user_mtu(const void *fdt, int node, const char *where,
+		    struct net_config *n, struct mvm_err *err)
+{
+	uint32_t mtu;
+	int ret;
+
+	n->mtu = 0;
+	if (!fdt_getprop(fdt, node, "mtu", NULL))
+		return 0;
+	ret = snap_rd_u32(fdt, node, where, "mtu", &mtu, err);
+	if (ret)
+		return ret;
+	if (mtu < SLIRP_NET_MTU_MIN || mtu > SLIRP_NET_MTU_MAX)
+		return mvm_fail(err, -EINVAL, "%s: mtu %u is not %d to %d",
+				where, mtu, SLIRP_NET_MTU_MIN,
+				SLIRP_NET_MTU_MAX);
+	n->mtu = mtu;
+	return 0;
+}
+
+/* "backend" = "user", its "mtu" and "hostfwd" rules; absent: a tap. */
 static int backend(const void *fdt, int node, const char *where,
 		   struct net_config *n, struct mvm_err *err)
 {
@@ -217,6 +238,7 @@ static int backend(const void *fdt, int node, const char *where,
 
 	n->user = false;
 	n->nr_hostfwd = 0;
+	n->mtu = 0;
 	ret = snap_rd_str(fdt, node, where, "backend", 8, false, &b, err);
 	if (ret || !b)
 		return ret;
@@ -224,8 +246,10 @@ static int backend(const void *fdt, int node, const char *where,
 		return mvm_fail(err, -EINVAL, "%s: backend \"%s\" is not "
 				"\"user\"", where, b);
 	n->user = true;
-	ret = snap_rd_str(fdt, node, where, "hostfwd", sizeof(rules), false,
-			  &h, err);
+	ret = user_mtu(fdt, node, where, n, err);
+	if (!ret)
+		ret = snap_rd_str(fdt, node, where, "hostfwd", sizeof(rules),
+				  false, &h, err);
 	if (ret || !h)
 		return ret;
 	strcpy(rules, h); /* fits: checked against its size */

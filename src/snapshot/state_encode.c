@@ -118,7 +118,8 @@ static void w_drives(struct fdt_w *w, const struct vm_config *m,
  * not kept: a restored device starts with full buckets.
  */
 /*
- * The user-mode backend: its rules, space-separated. Its connections do
+ * The user-mode backend: its rules, space-separated, and its MTU. Its
+ * connections do
  * not travel: the restored VM gets a new stack.
  */
 static void w_user_backend(struct fdt_w *w, const struct net_config *n)
@@ -137,6 +138,8 @@ static void w_user_backend(struct fdt_w *w, const struct net_config *n)
 	}
 	if (n->nr_hostfwd)
 		w_str(w, "hostfwd", rules);
+	/* The MTU in effect, not "default": the guest's NIC was given it. */
+	w_u32(w, "mtu", n->mtu ? n->mtu : NET_USER_MTU_DEFAULT);
 }
 
 static void w_nets(struct fdt_w *w, const struct vm_config *m,

@@ -114,7 +114,8 @@ static void put_machine(const struct snap_file *s, FILE *out)
 		fputs("  network interface ", out);
 		put_str(out, n->id);
 		if (n->user) {
-			fprintf(out, " user-mode NAT, %u hostfwd rule%s",
+			fprintf(out, " user-mode NAT, MTU %u, %u hostfwd "
+				"rule%s", n->mtu ? n->mtu : NET_USER_MTU_DEFAULT,
 				n->nr_hostfwd, n->nr_hostfwd == 1 ? "" : "s");
 		} else {
 			fputs(" tap ", out);

@@ -136,6 +136,7 @@ int spec_from_config(struct vm_spec *s, const struct vm_config *cfg,
 		n->mac_spoofing = cfg->nets[i].mac_spoofing;
 		n->user = cfg->nets[i].user;
 		n->nr_hostfwd = cfg->nets[i].nr_hostfwd;
+		n->mtu = cfg->nets[i].mtu;
 		memcpy(n->hostfwd, cfg->nets[i].hostfwd, sizeof(n->hostfwd));
 		n->rx_rate_limiter = limiter_of(&cfg->nets[i].rx_rl);
 		n->tx_rate_limiter = limiter_of(&cfg->nets[i].tx_rl);
@@ -296,6 +297,7 @@ int spec_to_config(struct vm_spec *s, struct vm_config *cfg, int out_fd,
 		n->mac_spoofing = sn->mac_spoofing;
 		n->user = sn->user;
 		n->nr_hostfwd = sn->nr_hostfwd;
+		n->mtu = sn->mtu;
 		memcpy(n->hostfwd, sn->hostfwd, sizeof(n->hostfwd));
 		n->rx_rl = sn->rx_rate_limiter.rl;
 		n->tx_rl = sn->tx_rate_limiter.rl;

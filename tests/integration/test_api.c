@@ -428,6 +428,12 @@ Test(api, user_backend_nic_is_recorded_and_its_errors_named, .timeout = 30)
 		     "hostfwd: only with");
 	expect_fault(p.sock, "PUT", "/network-interfaces/eth0",
 		     "{\"iface_id\": \"eth0\"}", 400, "host_dev_name");
+	expect_fault(p.sock, "PUT", "/network-interfaces/eth0",
+		     "{\"iface_id\": \"eth0\", \"backend\": \"user\", "
+		     "\"mtu\": 65521}", 400, "mtu");
+	expect_fault(p.sock, "PUT", "/network-interfaces/eth0",
+		     "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
+		     "\"mtu\": 9000}", 400, "mtu: only with");
 
 	/* A host port already taken: the start fails, naming the rule. */
 	cr_assert_eq(bind(busy, (struct sockaddr *)&a, sizeof(a)), 0);
@@ -438,14 +444,15 @@ Test(api, user_backend_nic_is_recorded_and_its_errors_named, .timeout = 30)
 		 "\"udp::5353-10.0.2.15:53\"]}", ntohs(a.sin_port));
 	put_ok(p.sock, "PUT", "/network-interfaces/eth0", body);
 	put_ok(p.sock, "PUT", "/network-interfaces/eth1",
-	       "{\"iface_id\": \"eth1\", \"backend\": \"user\"}");
+	       "{\"iface_id\": \"eth1\", \"backend\": \"user\", "
+	       "\"mtu\": 9000}");
 	cr_assert_eq(api_call(p.sock, "GET", "/vm/config", NULL, &r), 200);
 	snprintf(body, sizeof(body), "\"iface_id\":\"eth0\",\"backend\":"
 		 "\"user\",\"hostfwd\":[\"tcp:127.0.0.1:%u-:80\",\"udp::5353-"
 		 "10.0.2.15:53\"]", ntohs(a.sin_port));
 	cr_assert(strstr(r.body, body), "%s lacks %s", r.body, body);
-	cr_assert(strstr(r.body, "\"iface_id\":\"eth1\",\"backend\":\"user\""
-			 "}"), "%s", r.body);
+	cr_assert(strstr(r.body, "\"iface_id\":\"eth1\",\"backend\":\"user\","
+			 "\"mtu\":9000}"), "%s", r.body);
 	cr_assert_null(strstr(r.body, "host_dev_name"), "%s", r.body);
 	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", "
 		 "\"boot_args\": \"action=echo\"}", guest_path("mb_action"));

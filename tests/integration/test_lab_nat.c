@@ -72,3 +72,23 @@ Test(lab_nat, hostfwd_in_to_the_guests_server)
 
 	LAB_EXPECT(&suite, "hostfwd", want);
 }
+
+Test(lab_nat, the_guest_takes_the_large_mtu)
+{
+	static const char *const want[] = {
+		"mtu: eth0 took the NIC's MTU, 9000 (VIRTIO_NET_F_MTU)",
+	};
+
+	LAB_EXPECT(&suite, "MTU", want);
+}
+
+Test(lab_nat, mmds_on_a_user_nic)
+{
+	static const char *const want[] = {
+		"mmds: a GET without a token is 401 on a user NIC",
+		"mmds: wget reads a string with a token on a user NIC",
+		"mmds: the held connection gets its own answer",
+	};
+
+	LAB_EXPECT(&suite, "MMDS", want);
+}

@@ -94,8 +94,30 @@ Test(net_nat, dhcp_arp_and_udp_through_the_nat, .timeout = 60)
 		  r.err);
 	cr_assert(strstr(r.out, "PASS nat arp gateway"), "%s", r.out);
 	cr_assert(strstr(r.out, "PASS nat udp echo"), "%s", r.out);
+	cr_assert(strstr(r.out, "PASS nat mtu"), "%s", r.out);
 	cr_assert(strstr(r.out, "ALL OK"), "%s\n%s", r.out, r.err);
 	cr_assert_eq(e.pings, NAT_PINGS, "the host saw %d pings", e.pings);
+	mvm_result_free(&r);
+}
+
+/* mtu= reaches the guest's driver as VIRTIO_NET_F_MTU's mtu. */
+Test(net_nat, mtu_is_offered_to_the_guest, .timeout = 60)
+{
+	struct mvm_opts o = { .timeout = 30 };
+	char cmdline[64];
+	const char *argv[] = { "run", "--kernel", guest_path("virtio/mb_virtio"),
+			       "--memory", "64", "--net", "user,mtu=9000",
+			       "--cmdline", cmdline, NULL };
+	struct mvm_result r;
+	struct echo e;
+
+	echo_start(&e);
+	snprintf(cmdline, sizeof(cmdline), "test=net_nat port=%u mtu=9000",
+		 e.port);
+	cr_assert_eq(mvm_launch(argv, &o, &r), 0);
+	echo_stop(&e);
+	cr_assert(strstr(r.out, "PASS nat mtu"), "%s\n%s", r.out, r.err);
+	cr_assert(strstr(r.out, "ALL OK"), "%s\n%s", r.out, r.err);
 	mvm_result_free(&r);
 }
 
@@ -119,6 +141,8 @@ Test(net_nat, bad_options_name_the_key, .timeout = 60)
 	assert_refused("user,hostfwd=tcp::8o-:80", "bad host port '8o'");
 	assert_refused("user,speed=1", "--net: unknown key 'speed'");
 	assert_refused("user,tap=t0", "--net: tap: not with the user backend");
+	assert_refused("user,mtu=65521", "--net: mtu: 65521 is too large");
+	assert_refused("user,mtu=0", "--net: mtu: 0 is below 68");
 }
 
 Test(net_nat, hostfwd_port_in_use_fails_the_start, .timeout = 60)

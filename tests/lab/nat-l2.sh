@@ -15,6 +15,7 @@ sum() { sha256sum "$1" 2>/dev/null | cut -d' ' -f1; }
 say "eth-addr=$(ip -4 -o addr show eth0 | awk '{print $4}')"
 say "route=$(ip route | awk '/^default/ {print $3}')"
 say "dns=$(awk '/^nameserver/ {print $2; exit}' /etc/resolv.conf)"
+say "mtu=$(cat /sys/class/net/eth0/mtu)"
 
 # Out through the NAT: 10.0.2.2 is the lab's own loopback.
 # (No -T: busybox 1.35's wget crashes with it; timeout instead.)

@@ -173,6 +173,7 @@ static inline int fix_make_snap(struct snap_file *s)
 	m->nets[2].user = true;
 	m->nets[2].tap_fd = -1;
 	m->nets[2].nr_hostfwd = 2;
+	m->nets[2].mtu = 9000; /* written as it is: not the default */
 	m->nets[2].hostfwd[0] = (struct slirp_net_hostfwd){
 		.host_addr.s_addr = htonl(0x7f000001), .host_port = 8080,
 		.guest_port = 80 };

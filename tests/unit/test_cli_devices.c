@@ -162,6 +162,10 @@ Test(cli_devices, net_user_backend)
 	cr_assert(!cfg.nets[1].hostfwd[0].udp);
 	cr_assert(cfg.nets[1].hostfwd[1].udp);
 	cr_assert_eq(cfg.nets[1].hostfwd[1].host_port, 5353);
+	cr_assert_eq(cfg.nets[0].mtu, 0, "the backend's default");
+	cr_assert_eq(cli_add_net(&cfg, "user,id=m,mtu=9000", &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(cfg.nets[2].mtu, 9000);
 }
 
 Test(cli_devices, net_user_errors_name_the_key)
@@ -176,6 +180,10 @@ Test(cli_devices, net_user_errors_name_the_key)
 	bad_net("user,port=3", "--net: unknown key 'port'");
 	bad_net("user,id=a,id=b", "--net: key 'id' given twice");
 	bad_net("users", "--net: 'users' is not key=value");
+	bad_net("user,mtu=67", "--net: mtu: 67 is below 68");
+	bad_net("user,mtu=65521", "--net: mtu: 65521 is too large");
+	bad_net("user,mtu=big", "--net: mtu: 'big' is not a whole number");
+	bad_net("tap=t0,mtu=9000", "--net: mtu: only with the user backend");
 }
 
 Test(cli_devices, mac_parse)

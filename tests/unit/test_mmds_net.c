@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <json-c/json.h>
 #include <string.h>
 
@@ -368,4 +369,92 @@ Test(mmds_net, serves_two_connections_at_once)
 		cr_assert(answered_on(port[c], "\r\n\r\nhello"),
 			  "no answer on port %u among %u frames", port[c],
 			  sink.n);
+}
+
+/* The file descriptors this process has open. */
+static unsigned open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	unsigned n = 0;
+
+	cr_assert(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n - 3; /* ".", ".." and the directory's own */
+}
+
+/* The guest's segment to MMDS from port with flags RST|ACK, if one. */
+static bool reset_on(uint16_t port, uint32_t *ack)
+{
+	for (unsigned i = 0; i < sink.n; i++) {
+		const uint8_t *f = sink.frames[i], *t = f + 14 + 20;
+
+		if (sink.len[i] >= 54 && get16(f + 12) == 0x0800 &&
+		    get32(f + 26) == MMDS_IP && get16(t + 2) == port &&
+		    t[13] == 0x14) {
+			*ack = get32(t + 8);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * SYN from port, then the ACK of the SYN-ACK: 1 when the connection
+ * opened, 0 when it was refused with RST|ACK for the SYN, -1 neither.
+ */
+static int handshake(uint16_t port)
+{
+	uint8_t b[512];
+	uint32_t ack = 0;
+	int64_t srv;
+
+	sink.n = 0;
+	mmds_net_input(mn, b, tcp_port(b, port, MMDS_IP, 0x02, 1000, 0, "",
+				       false), VHDR);
+	if (reset_on(port, &ack))
+		return ack == 1001 ? 0 : -1;
+	srv = synack_for(port);
+	if (srv < 0)
+		return -1;
+	mmds_net_input(mn, b, tcp_port(b, port, MMDS_IP, 0x10, 1001,
+				       (uint32_t)srv + 1, "", false), VHDR);
+	return 1;
+}
+
+/*
+ * A guest that opens connections and never closes them holds at most
+ * MMDS_NET_CONNS_MAX: the next SYNs are refused with RST|ACK, and mvm's
+ * fds grow by two a connection at most (the stack's socket and the
+ * server's), not by one more for each refused one that slirp keeps
+ * until its TCP is done. Once the guest resets one, a new one opens.
+ */
+Test(mmds_net, caps_the_connections_a_guest_holds)
+{
+	unsigned fds = open_fds(), opened = 0, refused = 0;
+	uint8_t b[512];
+
+	mmds_net_input(mn, b, arp(b, 1, MMDS_IP), VHDR);
+	for (uint16_t i = 0; i < MMDS_NET_CONNS_MAX + 8; i++) {
+		int r = handshake((uint16_t)(41000 + i));
+
+		cr_assert_geq(r, 0, "port %u: no SYN-ACK and no RST",
+			      41000 + i);
+		opened += r == 1;
+		refused += r == 0;
+	}
+	loop_run_until(&loop, never, NULL, 10);
+	cr_assert_eq(opened, MMDS_NET_CONNS_MAX, "%u opened", opened);
+	cr_assert_eq(refused, 8, "%u refused", refused);
+	cr_assert_leq(open_fds() - fds, 2 * MMDS_NET_CONNS_MAX,
+		      "%u more fds for %d connections", open_fds() - fds,
+		      MMDS_NET_CONNS_MAX);
+
+	/* The guest resets its first connection: room for one more. */
+	mmds_net_input(mn, b, tcp_port(b, 41000, MMDS_IP, 0x04, 1001, 0, "",
+				       false), VHDR);
+	loop_run_until(&loop, never, NULL, 10);
+	cr_assert_eq(handshake(41999), 1, "no room after a reset");
+	cr_assert_eq(handshake(41998), 0, "the cap is back");
 }

@@ -249,6 +249,11 @@ Test(slirp_net, refuses_bad_config)
 	cr_assert_eq(slirp_net_new(&s, &cfg, &loop, sink_out, &sink, &err),
 		     -EINVAL);
 	cr_assert(strstr(err.msg, "/31"), "%s", err.msg);
+	slirp_net_config_default(&cfg);
+	cfg.mtu = SLIRP_NET_MTU_MAX + 1; /* libslirp's own limit */
+	cr_assert_eq(slirp_net_new(&s, &cfg, &loop, sink_out, &sink, &err),
+		     -EINVAL);
+	cr_assert(strstr(err.msg, "mtu 65521"), "%s", err.msg);
 	loop_fini(&loop);
 }
 
@@ -559,4 +564,52 @@ Test(slirp_net, guest_service_bytes_both_ways, .init = start_default,
 			break;
 	cr_assert_lt(i, (int)sink.n, "the answer never reached the guest "
 		     "(%u frames)", sink.n);
+}
+
+/*
+ * Whether a UDP datagram of n bytes from the guest reaches a host socket
+ * through the stack: one Ethernet frame, not fragmented.
+ */
+static bool big_udp_reaches_host(size_t n)
+{
+	static uint8_t f[14 + 28 + 9000], buf[9000];
+	uint8_t gw_mac[6];
+	uint16_t port;
+	int fd = udp_listener(&port), i;
+	ssize_t got;
+
+	slirp_net_input(sn, f, dhcp_discover(f));
+	run_for(1, 1000);
+	i = find_udp(67);
+	cr_assert_geq(i, 0);
+	memcpy(gw_mac, sink.frames[i] + 6, 6);
+	memset(buf, 'x', n);
+	slirp_net_input(sn, f, udp_frame(f, "10.0.2.15", "10.0.2.2", 4000,
+					 port, buf, n, gw_mac));
+	got = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	close(fd);
+	return got == (ssize_t)n;
+}
+
+static void start_mtu_9000(void)
+{
+	struct slirp_net_config cfg;
+
+	slirp_net_config_default(&cfg);
+	cfg.mtu = 9000;
+	start(&cfg);
+}
+
+/* The link's MTU is what the stack takes: 8028 bytes of IP pass at 9000. */
+Test(slirp_net, takes_frames_up_to_its_mtu, .init = start_mtu_9000,
+     .fini = stop)
+{
+	cr_assert(big_udp_reaches_host(8000));
+}
+
+Test(slirp_net, drops_frames_past_the_default_mtu, .init = start_default,
+     .fini = stop)
+{
+	cr_assert(big_udp_reaches_host(1400), "a 1500-byte link's datagram");
+	cr_assert_not(big_udp_reaches_host(8000));
 }

@@ -124,6 +124,7 @@ static void assert_same(const struct snap_file *a, const struct snap_file *b)
 				 sizeof(x->nets[i].tx_rl));
 		cr_assert_eq(x->nets[i].user, y->nets[i].user);
 		cr_assert_eq(x->nets[i].nr_hostfwd, y->nets[i].nr_hostfwd);
+		cr_assert_eq(x->nets[i].mtu, y->nets[i].mtu);
 		for (unsigned k = 0; k < x->nets[i].nr_hostfwd; k++) {
 			const struct slirp_net_hostfwd *f = &x->nets[i].hostfwd[k],
 				*g = &y->nets[i].hostfwd[k];

@@ -2,6 +2,8 @@
  * virtio-net (virtio 1.2, 5.1) over a network backend. One RX and one TX
  * queue; checksum and TSO offloads are offered when the backend can do
  * them and switched on in the backend to match what the driver accepted.
+ * A backend with an MTU of its own (the user backend's, up to 64 KiB) has
+ * it offered (VIRTIO_NET_F_MTU), and frames that large pass both ways.
  * The MAC is given or derived from the NIC's id; with mac_spoofing off,
  * frames the guest sends from any other source address are dropped.
  */
@@ -139,6 +141,7 @@ static void net_destroy(void *dev)
 	mmds_net_free(n->mmds);
 	net_inject_free(n);
 	n->be->ops->close(n->be);
+	free(n->tx_frame);
 	free(n);
 }
 
@@ -167,7 +170,35 @@ static uint64_t net_features(const struct net *n)
 		     VIRTIO_BIT(NET_F_GUEST_TSO4) |
 		     VIRTIO_BIT(NET_F_GUEST_TSO6) |
 		     VIRTIO_BIT(NET_F_HOST_TSO4) | VIRTIO_BIT(NET_F_HOST_TSO6);
+	if (n->be->mtu)
+		f |= VIRTIO_BIT(NET_F_MTU);
 	return f;
+}
+
+/* Close what net_create opened, on its failure paths. */
+static void net_undo(struct net *n)
+{
+	mmds_net_free(n->mmds);
+	n->be->ops->close(n->be);
+	free(n->tx_frame);
+	free(n);
+}
+
+/*
+ * Sizes from the backend's MTU: the largest frame, the copy buffer a
+ * backend with no fd needs for the guest's frames, and the MTU the
+ * guest's driver reads (5.1.4: mtu, valid with VIRTIO_NET_F_MTU).
+ */
+static int net_size(struct net *n, struct mvm_err *err)
+{
+	n->frame_max = (n->be->mtu ? n->be->mtu : 1500) + NET_ETH_HLEN + 4;
+	pci_put16(n->config + 10, (uint16_t)n->be->mtu);
+	if (n->be->fd >= 0)
+		return 0;
+	n->tx_frame = malloc(NET_HDR_LEN + n->frame_max);
+	if (!n->tx_frame)
+		return mvm_fail(err, -ENOMEM, "out of memory");
+	return 0;
 }
 
 int net_create(struct dev_ctx *ctx, const struct net_config *cfg,
@@ -209,14 +240,13 @@ int net_create(struct dev_ctx *ctx, const struct net_config *cfg,
 		free(n);
 		return mvm_wrap(err, ret, "net %s: ", cfg->id);
 	}
-	if (cfg->mmds) {
+	ret = net_size(n, err);
+	if (!ret && cfg->mmds)
 		ret = mmds_net_new(&n->mmds, cfg->mmds, cfg->mmds_ipv4,
 				   ctx->loop, net_rx_inject, n, err);
-		if (ret) {
-			n->be->ops->close(n->be);
-			free(n);
-			return mvm_wrap(err, ret, "net %s: ", cfg->id);
-		}
+	if (ret) {
+		net_undo(n);
+		return mvm_wrap(err, ret, "net %s: ", cfg->id);
 	}
 	memcpy(n->config, n->mac, NET_MAC_LEN);
 	pci_put16(n->config + 6, NET_S_LINK_UP);
@@ -224,9 +254,7 @@ int net_create(struct dev_ctx *ctx, const struct net_config *cfg,
 	info.features = net_features(n);
 	ret = virtio_pci_create(ctx, &info, &net_ops, n, &n->t, err);
 	if (ret) {
-		mmds_net_free(n->mmds);
-		n->be->ops->close(n->be);
-		free(n);
+		net_undo(n);
 		return ret;
 	}
 	throttle_count_in(&n->rx_thr, n->t, VIRTIO_CTR_RX_THROTTLED);

@@ -19,6 +19,7 @@
 /* Feature bits (5.1.3). */
 #define NET_F_CSUM 0
 #define NET_F_GUEST_CSUM 1
+#define NET_F_MTU 3
 #define NET_F_MAC 5
 #define NET_F_GUEST_TSO4 7
 #define NET_F_GUEST_TSO6 8
@@ -45,7 +46,12 @@ struct net {
 	struct net_backend *be;
 	uint8_t mac[NET_MAC_LEN];
 	bool spoofing;
-	uint8_t config[12];
+	uint8_t config[12]; /* mac, status, max_virtqueue_pairs, mtu */
+	/*
+	 * The largest Ethernet frame (no virtio header) the backend takes or
+	 * sends without segmentation: its MTU's, with a VLAN tag.
+	 */
+	uint32_t frame_max;
 	bool stopping; /* reset asked: wait for the backend ops in flight */
 
 	/* Receive: one read at a time, into chains taken in advance. */
@@ -64,6 +70,7 @@ struct net {
 	uint64_t tx_spoofed; /* frames dropped for a foreign source MAC */
 	uint64_t tx_errors;
 	struct iovec tx_iov[VIRTQ_MAX_SEGS]; /* scratch for popping */
+	uint8_t *tx_frame; /* a backend with no fd: NET_HDR_LEN + frame_max */
 
 	/*
 	 * MMDS (include/mvm/mmds_net.h): its frames leave the TX path for

@@ -16,7 +16,6 @@
 
 #include "net_dev.h"
 
-#define ETH_MAX_FRAME (1514 + 4)            /* with one VLAN tag */
 #define GSO_MAX_FRAME (65535 + NET_ETH_HLEN + 4)
 #define NUM_BUFFERS_OFF 10 /* virtio_net_hdr_v1.num_buffers */
 #define RETRY_NS 100000000 /* after a failed read: 100 ms */
@@ -41,7 +40,7 @@ static uint32_t rx_need(struct net *n)
 	bool gso = virtio_has(n->t, NET_F_GUEST_TSO4) ||
 		   virtio_has(n->t, NET_F_GUEST_TSO6);
 
-	return NET_HDR_LEN + (gso ? GSO_MAX_FRAME : ETH_MAX_FRAME);
+	return NET_HDR_LEN + (gso ? GSO_MAX_FRAME : n->frame_max);
 }
 
 /* A chain no frame can go into: the device would only drop it. */
@@ -56,10 +55,10 @@ static bool rx_chain_bad(int ret, const struct virtq_chain *c)
  * place, not taken, so a short set costs the loop nothing until the
  * driver adds to it (QEMU's virtqueue_avail_bytes() does the same).
  */
-static unsigned rx_count(struct net *n, struct virtio_queue *q)
+static unsigned rx_count(struct net *n, struct virtio_queue *q, uint32_t need)
 {
 	bool mrg = virtio_has(n->t, NET_F_MRG_RXBUF);
-	uint32_t need = rx_need(n), total = 0;
+	uint32_t total = 0;
 	unsigned k, niov = 0;
 	struct virtq_chain c;
 
@@ -101,10 +100,12 @@ enum rx_gather { RX_SHORT, RX_DROPPED, RX_READY };
  * the last thing taken from the ring, so unpop() can give back any tail
  * of it. The driver may have changed the ring since the count: a chain
  * that turned bad ends the set there (or, first, is dropped alone).
+ * need: the bytes the frame may take, its virtio header included.
  */
-static enum rx_gather gather(struct net *n, struct virtio_queue *q)
+static enum rx_gather gather(struct net *n, struct virtio_queue *q,
+			     uint32_t need)
 {
-	unsigned want = rx_count(n, q);
+	unsigned want = rx_count(n, q, need);
 	struct iovec *scratch = n->rx_scratch;
 	struct virtq_chain c;
 
@@ -141,12 +142,12 @@ static enum rx_gather gather(struct net *n, struct virtio_queue *q)
  * once more for one that came before the request was visible. Never more
  * than that: buffers that stay short wait for the kick, not in a loop.
  */
-static bool rx_buffers(struct net *n, struct virtio_queue *q)
+static bool rx_buffers(struct net *n, struct virtio_queue *q, uint32_t need)
 {
 	bool rearmed = false;
 	enum rx_gather got;
 
-	while ((got = gather(n, q)) != RX_READY) {
+	while ((got = gather(n, q, need)) != RX_READY) {
 		if (got == RX_DROPPED)
 			continue; /* each turn consumed a chain: this ends */
 		if (rearmed)
@@ -180,7 +181,10 @@ static bool rx_put(struct net *n, struct virtio_queue *q, const void *frame,
 	if (virtio_has(n->t, NET_F_GUEST_CSUM))
 		hdr[0] = NET_HDR_F_DATA_VALID;
 
-	if (!throttle_ready(&n->rx_thr) || !rx_buffers(n, q))
+	/* Its size is known: as many buffers as it takes, not a largest
+	 * frame's (an ACK among 64 KiB segments takes one). */
+	if (!throttle_ready(&n->rx_thr) ||
+	    !rx_buffers(n, q, (uint32_t)(NET_HDR_LEN + len)))
 		return false;
 	for (unsigned k = 0; k < n->rx_nchains; k++)
 		room += n->rx_chain[k].len;
@@ -260,7 +264,7 @@ void net_rx_frame(void *opaque, const void *frame, size_t len)
 	struct net *n = opaque;
 	struct virtio_queue *q;
 
-	if (!n->t || len < NET_ETH_HLEN || len > ETH_MAX_FRAME) {
+	if (!n->t || len < NET_ETH_HLEN || len > n->frame_max) {
 		rx_count_drop(n);
 		return;
 	}
@@ -307,7 +311,8 @@ static void rx_burst(struct net *n, struct virtio_queue *q)
 	for (unsigned i = 0; i < RX_BURST; i++) {
 		ssize_t got;
 
-		if (!throttle_ready(&n->rx_thr) || !rx_buffers(n, q))
+		if (!throttle_ready(&n->rx_thr) ||
+		    !rx_buffers(n, q, rx_need(n)))
 			return;
 		got = readv(n->be->fd, n->rx_iov, (int)n->rx_niov);
 		if (got < NET_HDR_LEN) {
@@ -347,7 +352,7 @@ void net_rx_kick(struct net *n)
 	}
 	rx_burst(n, q);
 	/* A burst the limiter stopped has armed its timer already. */
-	ready = !throttle_waiting(&n->rx_thr) && rx_buffers(n, q);
+	ready = !throttle_waiting(&n->rx_thr) && rx_buffers(n, q, rx_need(n));
 	virtio_queue_flush(q); /* the frames read, dropped bad buffers */
 	if (!ready)
 		return;

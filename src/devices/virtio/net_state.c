@@ -4,7 +4,9 @@
  * saved MAC whatever its new configuration would generate, because the
  * guest's stack has it in its ARP caches and its neighbours' too. MAC
  * spoofing stays the new host's policy. Offloads the driver negotiated
- * must exist on the new backend, or the blob is refused.
+ * must exist on the new backend, or the blob is refused; so must the
+ * MTU the guest took (VIRTIO_NET_F_MTU): its interface sends frames that
+ * large, and the backend's TCP sizes its segments to its own.
  */
 #include <errno.h>
 #include <string.h>
@@ -57,6 +59,14 @@ static bool offloads_ok(const struct net *n)
 	return !tso && (!csum || n->be->local_csum);
 }
 
+/* With VIRTIO_NET_F_MTU taken, the saved MTU must be the backend's. */
+static bool mtu_ok(const struct net *n, const struct net_saved *s)
+{
+	unsigned mtu = (unsigned)(s->config[10] | s->config[11] << 8);
+
+	return !virtio_has(n->t, NET_F_MTU) || mtu == n->be->mtu;
+}
+
 int net_load(void *dev, const void *buf, size_t len)
 {
 	struct net *n = dev;
@@ -68,7 +78,7 @@ int net_load(void *dev, const void *buf, size_t len)
 	if (s.magic != NET_STATE_MAGIC || s.config_len != sizeof(s.config))
 		return -EINVAL;
 	/* The transport restored the features first: can this tap do them? */
-	if (!offloads_ok(n))
+	if (!offloads_ok(n) || !mtu_ok(n, &s))
 		return -EOPNOTSUPP;
 	virtio_config_begin(n->t);
 	memcpy(n->config, s.config, sizeof(n->config));

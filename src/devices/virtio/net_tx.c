@@ -82,22 +82,20 @@ static bool tx_spoofed(struct net *n, struct virtio_queue *q, uint16_t head,
 	return true;
 }
 
-/* The largest frame a backend with no fd takes: an MTU's and a VLAN tag. */
-#define LOCAL_FRAME_MAX (NET_HDR_LEN + 1514 + 4)
-
 /*
- * A frame for a backend with no fd: copied out whole (the copy is what
- * the spoof filter judges and what is sent), handed over, and its chain
- * completed at once. The guest is offered no segmentation offload for
- * such a backend, so a larger chain is malformed.
+ * A frame for a backend with no fd: copied out whole into n->tx_frame
+ * (the copy is what the spoof filter judges and what is sent), handed
+ * over, and its chain completed at once. The guest is offered no
+ * segmentation offload for such a backend, so a chain longer than the
+ * MTU's frame is malformed.
  */
 static void tx_local(struct net *n, struct virtio_queue *q,
 		     const struct virtq_chain *c)
 {
-	uint8_t frame[LOCAL_FRAME_MAX];
+	uint8_t *frame = n->tx_frame;
 	size_t len;
 
-	if (c->out_len > sizeof(frame)) {
+	if (c->out_len > NET_HDR_LEN + n->frame_max) {
 		n->tx_errors++;
 		drop(n, q, c->head, VIRTIO_CTR_TX_MALFORMED);
 		return;

@@ -5,7 +5,8 @@
  * host's loopback, through the NAT; dst=A.B.C.D another address) the host
  * test's answer back from that port. The host test answers
  * "mvm-nat-ping" with "mvm-nat-pong"; pings=N makes N round trips, one
- * after the other (a latency measure of the NAT's path).
+ * after the other (a latency measure of the NAT's path). The device must
+ * offer VIRTIO_NET_F_MTU with the MTU mtu= says (default 1500).
  */
 #include "../lib/cmdline.h"
 #include "../lib/palloc.h"
@@ -14,7 +15,9 @@
 #include "../lib/string.h"
 #include "tests.h"
 
+#define NET_F_MTU 3
 #define NET_F_MAC 5
+#define CFG_MTU 10 /* virtio_net_config.mtu */
 #define NET_F_MRG_RXBUF 15
 #define HDR 12
 #define RXQ 0
@@ -252,6 +255,18 @@ static void udp_echo(const uint8_t *dst, uint16_t port, uint64_t pings)
 	      (unsigned long long)i + 1, (unsigned long long)pings);
 }
 
+/* The link's MTU, as a driver that takes VIRTIO_NET_F_MTU reads it. */
+static void check_mtu(const struct bootinfo *bi)
+{
+	uint64_t want = cmdline_u64_or(bi->cmdline, "mtu", 1500);
+	bool offered = vdev_device_features(&d) & VBIT(NET_F_MTU);
+	uint16_t mtu = offered ? vdev_cfg16(&d, CFG_MTU) : 0;
+
+	check("nat mtu", offered && mtu == want, "VIRTIO_NET_F_MTU %s, mtu "
+	      "%u, not %llu", offered ? "offered" : "not offered", mtu,
+	      (unsigned long long)want);
+}
+
 void test_net_nat(const struct bootinfo *bi)
 {
 	uint64_t want = ring_features(bi) | VBIT(NET_F_MAC) |
@@ -270,6 +285,7 @@ void test_net_nat(const struct bootinfo *bi)
 	}
 	for (int i = 0; i < 6; i++)
 		mac[i] = vdev_cfg8(&d, (unsigned)i);
+	check_mtu(bi);
 	for (int i = 0; i < NRX; i++)
 		post_rx(pool + i * RX_BUF);
 	vdev_driver_ok(&d);
