@@ -27,6 +27,7 @@
 
 #include "mmds_conns.h"
 #include "tcp_refuse.h"
+#include "wire.h"
 
 #define MMDS_PORT 80
 #define ETH_P_IP 0x0800
@@ -54,17 +55,6 @@ struct mmds_net {
 	size_t pending_len, pending_cap;
 };
 
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
 bool mmds_net_wants(const struct mmds_net *mn, const void *frame,
 		    size_t len)
 {
@@ -72,14 +62,15 @@ bool mmds_net_wants(const struct mmds_net *mn, const void *frame,
 
 	if (len < MMDS_NET_PEEK)
 		return false;
-	switch (get16(f + 12)) {
+	switch (wire_get16(f + 12)) {
 	case ETH_P_ARP:
 		/* Ethernet/IPv4 request: tpa at 14 + 24. */
-		return get16(f + 14) == 1 && get16(f + 16) == ETH_P_IP &&
-		       f[18] == 6 && f[19] == 4 && get16(f + 20) == 1 &&
-		       get32(f + 38) == mn->ipv4;
+		return wire_get16(f + 14) == 1 &&
+		       wire_get16(f + 16) == ETH_P_IP && f[18] == 6 &&
+		       f[19] == 4 && wire_get16(f + 20) == 1 &&
+		       wire_get32(f + 38) == mn->ipv4;
 	case ETH_P_IP:
-		return (f[14] >> 4) == 4 && get32(f + 30) == mn->ipv4;
+		return (f[14] >> 4) == 4 && wire_get32(f + 30) == mn->ipv4;
 	}
 	return false;
 }
@@ -248,18 +239,6 @@ void mmds_net_free(struct mmds_net *mn)
 	free(mn);
 }
 
-/* The Internet checksum of [p, p + n), folded, not inverted. */
-static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
-{
-	for (; n > 1; p += 2, n -= 2)
-		s += get16(p);
-	if (n)
-		s += (uint32_t)p[0] << 8;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return s;
-}
-
 /*
  * VIRTIO_NET_HDR_F_NEEDS_CSUM: the guest summed the pseudo-header into
  * the checksum field and left the rest from csum_start to the device.
@@ -272,7 +251,7 @@ static bool complete_csum(uint8_t *eth, size_t len, const uint8_t *hdr)
 
 	if (start > len || off > len - start || len - start - off < 2)
 		return false;
-	s = sum16(eth + start, len - start, 0);
+	s = wire_sum16(eth + start, len - start, 0);
 	s = ~s & 0xffff;
 	eth[start + off] = (uint8_t)(s >> 8);
 	eth[start + off + 1] = (uint8_t)s;
